@@ -1,0 +1,3 @@
+from hyperliquid_agent.cli import main
+
+main()

@@ -1,0 +1,40 @@
+"""The `hl-agent` command line. Thin: parse arguments, call the app, render with rich.
+
+Each command group lives in its own module; vendor SDKs are imported inside commands
+so `hl-agent --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from hyperliquid_agent import __version__
+from hyperliquid_agent.cli import config_cmd
+
+app = typer.Typer(
+    name="hl-agent",
+    help="LLM decision engine for Hyperliquid: governed plans, risk policy, paper trading and backtests.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hl-agent {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    pass
+
+
+config_cmd.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,46 @@
+"""Shared CLI plumbing: one console, config loading that turns errors into exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import typer
+
+from hyperliquid_agent.errors import HLAgentError
+
+CONFIG_OPTION = typer.Option(None, "--config", "-c", help="Path to config.toml (default: ./config.toml, else the embedded default).")
+JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
+
+
+def console():  # rich is imported lazily to keep `hl-agent --help` fast
+    from rich.console import Console
+
+    return Console()
+
+
+def err_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err_console().print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def load(config_path: Path | None):
+    """Load and validate the config, or exit 2 with the loader's message."""
+    from hyperliquid_agent.config import load_config
+
+    try:
+        return load_config(config_path)
+    except HLAgentError as exc:
+        fail(str(exc))
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

@@ -1,0 +1,79 @@
+"""Account values. A position's size is SIGNED: negative means short."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hyperliquid_agent.domain.values import ZERO, Money
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class LeverageType(StrEnum):
+    CROSS = "cross"
+    ISOLATED = "isolated"
+
+
+class Position(BaseModel):
+    model_config = _FROZEN
+    coin: str
+    size: Money  # signed: > 0 long, < 0 short
+    entry_price: Money
+    unrealized_pnl: Money = ZERO
+    leverage: int = Field(default=1, ge=1)
+    leverage_type: LeverageType = LeverageType.CROSS
+    liquidation_price: Money | None = None
+    margin_used: Money = ZERO
+    position_value: Money = ZERO
+    cum_funding: Money = ZERO  # funding paid since open (positive = paid)
+
+    @property
+    def is_long(self) -> bool:
+        return self.size > 0
+
+    @property
+    def is_short(self) -> bool:
+        return self.size < 0
+
+    def notional(self, price: Decimal) -> Decimal:
+        """Signed notional at `price`."""
+        return self.size * price
+
+
+class SpotBalance(BaseModel):
+    model_config = _FROZEN
+    coin: str
+    total: Money
+    hold: Money = ZERO
+    entry_notional: Money = ZERO
+
+
+class AccountState(BaseModel):
+    model_config = _FROZEN
+    portfolio_value: Money  # perp account value + spot USDC-equivalent if known
+    available_balance: Money  # withdrawable
+    margin_used: Money = ZERO
+    total_notional: Money = ZERO
+    positions: tuple[Position, ...] = ()
+    spot_balances: tuple[SpotBalance, ...] = ()
+    timestamp_ms: int = 0
+    stale: bool = False
+
+    def position(self, coin: str) -> Position | None:
+        for p in self.positions:
+            if p.coin == coin and p.size != 0:
+                return p
+        return None
+
+    def signed_size(self, coin: str) -> Decimal:
+        p = self.position(coin)
+        return p.size if p is not None else ZERO
+
+    def spot_balance(self, coin: str) -> Decimal:
+        for b in self.spot_balances:
+            if b.coin == coin:
+                return b.total
+        return ZERO

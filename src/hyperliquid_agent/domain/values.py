@@ -1,0 +1,83 @@
+"""Small value types: sides, market types, exact money.
+
+Money, prices and sizes are `Decimal`, built from the exchange's strings (or from
+`str(float)` at the edges), never from binary floats directly.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> "Side":
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+    @property
+    def wire(self) -> str:
+        """Hyperliquid's one-letter side: B (bid/buy) or A (ask/sell)."""
+        return "B" if self is Side.BUY else "A"
+
+    @classmethod
+    def from_wire(cls, letter: str) -> "Side":
+        if letter == "B":
+            return cls.BUY
+        if letter == "A":
+            return cls.SELL
+        raise ValueError(f"unknown side {letter!r}; expected 'B' or 'A'")
+
+
+class MarketType(StrEnum):
+    SPOT = "spot"
+    PERP = "perp"
+
+
+def to_decimal(value: object) -> Decimal:
+    """Exact Decimal from a str/int/Decimal; floats go through `repr` so 0.1 stays 0.1."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"{value!r} is not a finite number")
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        try:
+            d = Decimal(value.strip())
+        except Exception as exc:  # decimal.InvalidOperation
+            raise ValueError(f"{value!r} is not a number") from exc
+        if not d.is_finite():
+            raise ValueError(f"{value!r} is not a finite number")
+        return d
+    raise ValueError(f"cannot read {type(value).__name__} {value!r} as a number")
+
+
+def _coerce(value: object) -> Decimal:
+    return to_decimal(value)
+
+
+# A Decimal field that accepts exchange strings and serialises to a string in JSON,
+# so audit records and state round-trip exactly.
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_coerce),
+    PlainSerializer(lambda d: format(d, "f") if isinstance(d, Decimal) else d, return_type=str, when_used="json"),
+]

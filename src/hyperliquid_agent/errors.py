@@ -1,0 +1,104 @@
+"""One exception tree, sorted by what the operator (or the loop) must do next.
+
+    HLAgentError
+    ├── ConfigError              fix a file or an environment variable, then restart
+    │   ├── MissingEnvError      a setting needs ${VAR}; export it
+    │   ├── StrategyError        a strategies/*.md file is invalid
+    │   └── TemplateError        a prompts/*.txt template is invalid
+    ├── LLMError                 the model did not give a usable answer
+    │   ├── LLMUnavailableError  429/5xx/timeout/connection: retried, then hold
+    │   ├── LLMAuthError         401/403: fix the key; never retried
+    │   ├── LLMInvalidOutputError reply not JSON or not the schema: re-asked once, then hold
+    │   └── BudgetExceededError  the configured USD budget says stop: hold
+    ├── VenueError               the exchange did not do what we asked
+    │   ├── VenueUnavailableError 429/5xx/timeout: retry with backoff
+    │   ├── VenueRejectedError   the whole action was refused ("status":"err"): do not retry as is
+    │   ├── VenueAuthError       unknown signer / wallet does not exist: fix keys
+    │   └── VenueResponseError   a response we cannot parse: hold, never trade on it
+    ├── StateError               the state store or audit trail is unreadable
+    └── ReplayMismatchError      an audit replay did not reproduce the recorded orders
+
+Refusals (risk denials, governance vetoes, tripwires) are values, not exceptions.
+"""
+
+from __future__ import annotations
+
+
+class HLAgentError(Exception):
+    """Base of every error hl-agent raises on purpose."""
+
+    retryable: bool = False
+
+
+class ConfigError(HLAgentError):
+    """A configuration, strategy or template problem. The message names the file, key and fix."""
+
+
+class MissingEnvError(ConfigError):
+    def __init__(self, variable: str, key: str, example: str = "...") -> None:
+        self.variable = variable
+        self.key = key
+        super().__init__(
+            f"{key} needs the environment variable {variable}, which is not set. "
+            f"Set it with: export {variable}={example}"
+        )
+
+
+class StrategyError(ConfigError):
+    """One or more strategy files are invalid; `problems` lists every one."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid strategy library:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class TemplateError(ConfigError):
+    pass
+
+
+class LLMError(HLAgentError):
+    pass
+
+
+class LLMUnavailableError(LLMError):
+    retryable = True
+
+
+class LLMAuthError(LLMError):
+    pass
+
+
+class LLMInvalidOutputError(LLMError):
+    pass
+
+
+class BudgetExceededError(LLMError):
+    pass
+
+
+class VenueError(HLAgentError):
+    pass
+
+
+class VenueUnavailableError(VenueError):
+    retryable = True
+
+
+class VenueRejectedError(VenueError):
+    pass
+
+
+class VenueAuthError(VenueError):
+    pass
+
+
+class VenueResponseError(VenueError):
+    pass
+
+
+class StateError(HLAgentError):
+    pass
+
+
+class ReplayMismatchError(HLAgentError):
+    pass

@@ -1,0 +1,71 @@
+"""The small Protocols the core and the app talk through. Adapters implement them.
+
+Keep these narrow: a method belongs here only when the engine needs it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+from hyperliquid_agent.domain import (
+    AccountState,
+    AssetSpec,
+    Candle,
+    Fill,
+    FundingPoint,
+    L2Book,
+    MarketSnapshot,
+    OpenOrder,
+    OrderIntent,
+    OrderOutcome,
+)
+
+
+class Clock(Protocol):
+    def now_ms(self) -> int: ...
+
+
+@runtime_checkable
+class ExchangePort(Protocol):
+    """Everything the engine needs from a venue (Hyperliquid, the emulator, the in-process model).
+
+    Order placement takes only risk-approved orders: see `risk.ApprovedOrder`.
+    """
+
+    def asset_specs(self) -> dict[str, AssetSpec]: ...
+
+    def market_snapshot(self) -> MarketSnapshot: ...
+
+    def candles(self, coin: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]: ...
+
+    def funding_history(self, coin: str, start_ms: int, end_ms: int | None = None) -> list[FundingPoint]: ...
+
+    def l2_book(self, coin: str) -> L2Book: ...
+
+    def account_state(self) -> AccountState: ...
+
+    def open_orders(self) -> list[OpenOrder]: ...
+
+    def fills(self, start_ms: int | None = None) -> list[Fill]: ...
+
+    def place_orders(self, orders: Sequence[Any]) -> list[OrderOutcome]:
+        """Place approved orders in one bulk action; one outcome per order, in order."""
+        ...
+
+    def cancel(self, coin: str, oid: int) -> bool: ...
+
+    def cancel_by_cloid(self, coin: str, cloid: str) -> bool: ...
+
+    def order_status_by_cloid(self, cloid: str) -> str | None:
+        """The venue's status for an order we sent ("open", "filled", ...), None if unknown."""
+        ...
+
+    def set_leverage(self, coin: str, leverage: int, is_cross: bool = True) -> None: ...
+
+    def transfer_usd(self, amount: Decimal, to_perp: bool) -> None: ...
+
+    def schedule_cancel(self, time_ms: int | None) -> None: ...
+
+
+__all__ = ["Clock", "ExchangePort", "OrderIntent"]

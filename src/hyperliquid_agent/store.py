@@ -1,0 +1,116 @@
+"""The SQLite state store: one file under `agent.state_dir`, shared by every part.
+
+A namespaced key/value table holds small JSON state (governor, risk counters, ...);
+modules that keep ledgers (LLM calls, orders, fills) create their own tables through
+`ensure_schema`. Every write commits at once (crash-only: kill -9 loses nothing
+already written). JSON encodes Decimal as a string; read it back with Decimal(...).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator
+
+from hyperliquid_agent.errors import StateError
+
+STATE_DB_NAME = "state.sqlite"
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return format(obj, "f")
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    raise TypeError(f"cannot store {type(obj).__name__} as JSON")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"), sort_keys=True)
+
+
+class StateStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+                " PRIMARY KEY (ns, key))"
+            )
+        except sqlite3.DatabaseError as exc:
+            raise StateError(
+                f"state store {self.path} is unreadable ({exc}). Move it aside to start fresh; "
+                "nothing was changed."
+            ) from None
+        self._lock = threading.RLock()
+        self._schemas: set[str] = set()
+
+    @classmethod
+    def in_dir(cls, state_dir: str | Path) -> "StateStore":
+        return cls(Path(state_dir) / STATE_DB_NAME)
+
+    @classmethod
+    def memory(cls) -> "StateStore":
+        return cls(":memory:")
+
+    # ---- key/value
+    def get(self, ns: str, key: str, default: Any = None) -> Any:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM kv WHERE ns=? AND key=?", (ns, key)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def put(self, ns: str, key: str, value: Any) -> None:
+        text = dumps(value)
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO kv(ns, key, value) VALUES(?,?,?) ON CONFLICT(ns, key) DO UPDATE SET value=excluded.value",
+                (ns, key, text),
+            )
+
+    def delete(self, ns: str, key: str) -> None:
+        with self._lock:
+            self._conn.execute("DELETE FROM kv WHERE ns=? AND key=?", (ns, key))
+
+    def items(self, ns: str) -> dict[str, Any]:
+        with self._lock:
+            rows = self._conn.execute("SELECT key, value FROM kv WHERE ns=? ORDER BY key", (ns,)).fetchall()
+        return {k: json.loads(v) for k, v in rows}
+
+    # ---- module-owned tables
+    def ensure_schema(self, name: str, ddl: str) -> None:
+        """Run a module's CREATE TABLE IF NOT EXISTS script once per connection."""
+        if name in self._schemas:
+            return
+        with self._lock:
+            self._conn.executescript(ddl)
+            self._schemas.add(name)
+
+    def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Several writes that land together or not at all."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
