@@ -6,7 +6,7 @@ Keep these narrow: a method belongs here only when the engine needs it.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Protocol, Sequence, runtime_checkable
 
 from hyperliquid_agent.domain import (
     AccountState,
@@ -20,6 +20,7 @@ from hyperliquid_agent.domain import (
     OrderIntent,
     OrderOutcome,
 )
+from hyperliquid_agent.domain.verdicts import ApprovedOrder
 
 
 class Clock(Protocol):
@@ -30,7 +31,8 @@ class Clock(Protocol):
 class ExchangePort(Protocol):
     """Everything the engine needs from a venue (Hyperliquid, the emulator, the in-process model).
 
-    Order placement takes only risk-approved orders: see `risk.ApprovedOrder`.
+    Order placement takes only risk-approved orders (`ApprovedOrder`); adapters call
+    `domain.verdicts.require_approved` and refuse anything else.
     """
 
     def asset_specs(self) -> dict[str, AssetSpec]: ...
@@ -49,7 +51,7 @@ class ExchangePort(Protocol):
 
     def fills(self, start_ms: int | None = None) -> list[Fill]: ...
 
-    def place_orders(self, orders: Sequence[Any]) -> list[OrderOutcome]:
+    def place_orders(self, orders: Sequence[ApprovedOrder]) -> list[OrderOutcome]:
         """Place approved orders in one bulk action; one outcome per order, in order."""
         ...
 
@@ -68,4 +70,4 @@ class ExchangePort(Protocol):
     def schedule_cancel(self, time_ms: int | None) -> None: ...
 
 
-__all__ = ["Clock", "ExchangePort", "OrderIntent"]
+__all__ = ["ApprovedOrder", "Clock", "ExchangePort", "OrderIntent"]
