@@ -1,0 +1,61 @@
+"""`hl-agent config check` and `hl-agent init` through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from hyperliquid_agent.cli import app
+
+runner = CliRunner()
+
+
+def test_config_check_prints_resolved_config_with_masked_secrets(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-should-not-print")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[llm]\nprovider = "openai"\nmodel = "gpt-4o"\napi_key = "${OPENAI_API_KEY}"\n')
+    result = runner.invoke(app, ["config", "check", "-c", str(cfg), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "sk-test-should-not-print" not in result.output
+    data = json.loads(result.output)
+    assert data["config"]["llm"]["api_key"] == "********"
+    assert data["config"]["llm"]["model"] == "gpt-4o"
+
+
+def test_config_check_fails_on_missing_needed_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[llm]\nprovider = "openai"\napi_key = "${OPENAI_API_KEY}"\n')
+    result = runner.invoke(app, ["config", "check", "-c", str(cfg)])
+    assert result.exit_code != 0
+    assert "OPENAI_API_KEY" in result.output
+
+
+def test_config_check_fails_on_unknown_key(tmp_path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[agent]\ncoinz = [\"BTC\"]\n")
+    result = runner.invoke(app, ["config", "check", "-c", str(cfg)])
+    assert result.exit_code == 2
+    assert "agent.coinz" in result.output
+
+
+def test_init_writes_editable_copies_that_load(tmp_path):
+    target = tmp_path / "mybot"
+    result = runner.invoke(app, ["init", str(target)])
+    assert result.exit_code == 0, result.output
+    assert (target / "config.toml").is_file()
+    assert (target / "prompts").is_dir() and (target / "strategies").is_dir()
+    check = runner.invoke(app, ["config", "check", "-c", str(target / "config.toml"), "--json"])
+    assert check.exit_code == 0, check.output
+
+
+def test_init_refuses_to_overwrite_without_force(tmp_path):
+    target = tmp_path / "mybot"
+    assert runner.invoke(app, ["init", str(target)]).exit_code == 0
+    (target / "config.toml").write_text("# mine\n")
+    again = runner.invoke(app, ["init", str(target)])
+    assert again.exit_code != 0 and "--force" in again.output
+    assert (target / "config.toml").read_text() == "# mine\n"
+    assert runner.invoke(app, ["init", str(target), "--force"]).exit_code == 0
+    assert (target / "config.toml").read_text() != "# mine\n"
