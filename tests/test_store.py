@@ -1,0 +1,39 @@
+"""The SQLite state store: survives reopening, rolls back failed transactions, fails clearly."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from hyperliquid_agent.errors import StateError
+from hyperliquid_agent.store import StateStore
+
+
+def test_values_survive_reopen(tmp_path):
+    store = StateStore.in_dir(tmp_path)
+    store.put("risk", "counters", {"notional": Decimal("123.45"), "trades": 3})
+    store.close()
+    again = StateStore.in_dir(tmp_path)
+    assert again.get("risk", "counters") == {"notional": "123.45", "trades": 3}
+    assert again.get("risk", "absent", "dflt") == "dflt"
+    assert again.items("risk") == {"counters": {"notional": "123.45", "trades": 3}}
+
+
+def test_failed_transaction_leaves_saved_state_intact(tmp_path):
+    store = StateStore.in_dir(tmp_path)
+    store.ensure_schema("t", "CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+    store.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(RuntimeError):
+        with store.transaction() as conn:
+            conn.execute("INSERT INTO t VALUES (2)")
+            raise RuntimeError("boom")
+    assert store.execute("SELECT x FROM t") == [(1,)]
+
+
+def test_unreadable_file_is_a_clear_error_and_is_left_alone(tmp_path):
+    bad = tmp_path / "state.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StateError, match="Move it aside"):
+        StateStore(bad)
+    assert bad.read_bytes().startswith(b"this is not a database")
