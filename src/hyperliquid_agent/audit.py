@@ -1,0 +1,284 @@
+"""The audit trail: one JSON line per cycle, append-only, fsynced, rotated by size.
+
+Layout under the state dir:
+
+    audit.jsonl        the current file (the writer appends here)
+    audit.jsonl.1      older files, rotated when the current one would pass
+    audit.jsonl.2      `agent.audit_max_bytes`; higher number = newer
+
+Every record goes through `redact` first: configured secret values and anything that
+looks like an API key or a private key become "[REDACTED]", and so does the value of
+any field whose name says it holds a secret. A record is written as one line, then
+flushed and fsynced, so kill -9 loses at most the line being written. The reader
+tolerates that torn last line; the writer cuts it off before appending again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from hyperliquid_agent.errors import StateError
+
+AUDIT_FILE_NAME = "audit.jsonl"
+REDACTED = "[REDACTED]"
+
+# Strings that look like credentials wherever they appear (keys are never needed in the trail).
+_KEY_LIKE = re.compile(
+    r"(sk-ant-[A-Za-z0-9_\-]{8,}"  # Anthropic
+    r"|sk-[A-Za-z0-9_\-]{16,}"  # OpenAI and compatibles
+    r"|\b0x[0-9a-fA-F]{64}\b"  # an EVM private key (32 bytes)
+    r"|Bearer\s+[A-Za-z0-9._\-]{16,})"
+)
+_SECRET_FIELD = re.compile(r"(api_?key|secret|private_?key|password|authorization|token_secret)", re.IGNORECASE)
+_MIN_SECRET_LEN = 6  # shorter configured "secrets" would scrub ordinary words
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return format(obj, "f")
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "value") and isinstance(getattr(obj, "value"), (str, int)):  # enums
+        return obj.value
+    raise TypeError(f"cannot write {type(obj).__name__} to the audit trail")
+
+
+def to_plain(value: Any) -> Any:
+    """Plain JSON data (dicts, lists, strings, numbers) from pydantic models, Decimals, enums."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
+    """A copy of `value` (plain JSON data) with secrets replaced by "[REDACTED]"."""
+    needles = sorted({s for s in secrets if s and len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True)
+    return _redact(value, needles)
+
+
+def _redact(value: Any, needles: list[str]) -> Any:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if isinstance(k, str) and _SECRET_FIELD.search(k) and v not in (None, "", False):
+                out[k] = REDACTED
+            else:
+                out[k] = _redact(v, needles)
+        return out
+    if isinstance(value, list):
+        return [_redact(v, needles) for v in value]
+    if isinstance(value, str):
+        return redact_text(value, needles)
+    return value
+
+
+def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
+    for s in secrets:
+        if s and len(s) >= _MIN_SECRET_LEN and s in text:
+            text = text.replace(s, REDACTED)
+    return _KEY_LIKE.sub(REDACTED, text)
+
+
+def secret_values(cfg: Any) -> list[str]:
+    """The secret strings a Config holds (API key, private key), to scrub from every output."""
+    out: list[str] = []
+    for section, field in (("llm", "api_key"), ("hyperliquid", "secret_key")):
+        secret = getattr(getattr(cfg, section, None), field, None)
+        if secret is not None:
+            raw = secret.get_secret_value()
+            if raw:
+                out.append(raw)
+    return out
+
+
+def audit_path(state_dir: str | Path) -> Path:
+    return Path(state_dir) / AUDIT_FILE_NAME
+
+
+class AuditWriter:
+    """Appends one redacted JSON line per cycle; flush + fsync per record; size rotation."""
+
+    def __init__(self, path: str | Path, max_bytes: int = 50_000_000, secrets: Iterable[str] = ()) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self._secrets = sorted({s for s in secrets if s and len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.torn_bytes = _cut_torn_tail(self.path)
+
+    def append(self, record: Any) -> dict[str, Any]:
+        """Write one record; returns the redacted plain record that was written."""
+        plain = _redact(to_plain(record), self._secrets)
+        line = (json.dumps(plain, separators=(",", ":"), sort_keys=True) + "\n").encode("utf-8")
+        self._rotate_if_needed(len(line))
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            view = memoryview(line)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        except OSError as exc:
+            raise StateError(f"cannot write the audit trail {self.path}: {exc}. Free disk space or fix permissions.") from None
+        finally:
+            os.close(fd)
+        return plain
+
+    def _rotate_if_needed(self, incoming: int) -> None:
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size == 0 or size + incoming <= self.max_bytes:
+            return
+        n = max(rotated_numbers(self.path), default=0) + 1
+        os.replace(self.path, self.path.with_name(f"{self.path.name}.{n}"))
+        _fsync_dir(self.path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _cut_torn_tail(path: Path) -> int:
+    """Drop a partial last line left by a crash mid-write; returns the bytes removed."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if size == 0:
+        return 0
+    with open(path, "rb+") as fh:
+        fh.seek(-1, os.SEEK_END)
+        if fh.read(1) == b"\n":
+            return 0
+        # walk back to the previous newline
+        pos = size - 1
+        chunk = 4096
+        while pos > 0:
+            start = max(0, pos - chunk)
+            fh.seek(start)
+            data = fh.read(pos - start)
+            idx = data.rfind(b"\n")
+            if idx >= 0:
+                keep = start + idx + 1
+                break
+            pos = start
+        else:
+            keep = 0
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+        return size - keep
+
+
+def rotated_numbers(path: Path) -> list[int]:
+    out = []
+    for p in path.parent.glob(path.name + ".*"):
+        suffix = p.name[len(path.name) + 1:]
+        if suffix.isdigit():
+            out.append(int(suffix))
+    return sorted(out)
+
+
+def audit_files(path: str | Path) -> list[Path]:
+    """Every audit file, oldest first (rotated ones, then the current one)."""
+    path = Path(path)
+    files = [path.with_name(f"{path.name}.{n}") for n in rotated_numbers(path)]
+    if path.exists():
+        files.append(path)
+    return files
+
+
+def _read_file(path: Path) -> Iterator[dict[str, Any]]:
+    with open(path, "rb") as fh:
+        lines = fh.read().split(b"\n")
+    # the text after the last newline is either empty or a torn line from a crash
+    complete, tail = lines[:-1], lines[-1]
+    for lineno, raw in enumerate(complete, start=1):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise StateError(
+                f"{path}:{lineno}: not a JSON audit record ({exc.msg}). The file was edited or damaged; "
+                "move it aside to keep the rest readable."
+            ) from None
+        if isinstance(rec, dict):
+            yield rec
+    if tail.strip():
+        try:
+            rec = json.loads(tail)
+        except json.JSONDecodeError:
+            return  # torn by a crash mid-write: never a complete record
+        if isinstance(rec, dict):
+            yield rec
+
+
+def read_records(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Every record of the trail, oldest first, across rotated files."""
+    for f in audit_files(path):
+        yield from _read_file(f)
+
+
+def tail_records(path: str | Path, n: int) -> list[dict[str, Any]]:
+    from collections import deque
+
+    return list(deque(read_records(path), maxlen=max(n, 0))) if n > 0 else []
+
+
+def find_record(path: str | Path, cycle_id: str | int) -> dict[str, Any] | None:
+    """The record of one cycle (by cycle id, or by its sequence number); the last one if repeated."""
+    key = str(cycle_id)
+    found = None
+    for rec in read_records(path):
+        if str(rec.get("cycle_id")) == key or str(rec.get("seq")) == key:
+            found = rec
+    return found
+
+
+def follow(path: str | Path, poll_s: float = 0.5, stop: Any = None) -> Iterator[dict[str, Any]]:
+    """Yield records as they are appended (tail -f); `stop()` returning True ends it."""
+    import time
+
+    path = Path(path)
+    offset = path.stat().st_size if path.exists() else 0
+    buf = b""
+    while not (stop and stop()):
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        if size < offset:  # rotated
+            offset, buf = 0, b""
+        if size > offset:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                data = fh.read(size - offset)
+            offset = size
+            buf += data
+            *lines, buf = buf.split(b"\n")
+            for raw in lines:
+                if raw.strip():
+                    try:
+                        yield json.loads(raw)
+                    except json.JSONDecodeError:
+                        continue
+        else:
+            time.sleep(poll_s)

@@ -1,0 +1,169 @@
+"""Logging: one canonical structured line per cycle, JSON to a file, readable on a terminal.
+
+`setup_logging(state_dir, level, secrets)` configures the `hl_agent` logger with
+  - a JSON-lines file handler at `<state_dir>/agent.log` (every event, one object a line),
+  - a terminal handler with a short `key=value` rendering,
+and a filter that scrubs configured secrets and key-like strings from every message.
+The level comes from `LOG_LEVEL` when set, else from config `agent.log_level`.
+
+`log_cycle(logger, record)` emits the canonical per-cycle line: cycle id, plan id,
+regime, decision, orders, cost (see `cycle_fields`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable, Mapping, TextIO
+
+from hyperliquid_agent.audit import redact, redact_text
+
+LOGGER_NAME = "hl_agent"
+LOG_FILE_NAME = "agent.log"
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def resolve_level(config_level: str = "INFO", env: Mapping[str, str] | None = None) -> str:
+    """`LOG_LEVEL` from the environment wins over `agent.log_level`; an unknown value is an error."""
+    environ = os.environ if env is None else env
+    raw = (environ.get("LOG_LEVEL") or config_level or "INFO").strip().upper()
+    if raw == "WARN":
+        raw = "WARNING"
+    if raw not in _LEVELS:
+        from hyperliquid_agent.errors import ConfigError
+
+        raise ConfigError(f"LOG_LEVEL={raw!r} is not a log level; use one of {', '.join(_LEVELS)}")
+    return raw
+
+
+class _RedactFilter(logging.Filter):
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_text(record.getMessage(), self.secrets)
+        record.args = None
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            record.fields = redact(fields, self.secrets)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, event, plus the record's structured fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "event": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            out.update(fields)
+        if record.exc_info:
+            out["exception"] = redact_text(self.formatException(record.exc_info))
+        return json.dumps(out, default=str, separators=(",", ":"))
+
+
+class ConsoleFormatter(logging.Formatter):
+    """`HH:MM:SS LEVEL event key=value ...` for people at a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+        parts = [stamp, f"{record.levelname:<7}", record.getMessage()]
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            for k, v in fields.items():
+                if v is None or v == "" or v == []:
+                    continue
+                parts.append(f"{k}={_short(v)}")
+        return " ".join(parts)
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    if isinstance(v, (list, dict)):
+        text = json.dumps(v, default=str, separators=(",", ":"))
+        return text if len(text) <= 120 else text[:117] + "..."
+    return str(v)
+
+
+def setup_logging(
+    state_dir: str | Path | None,
+    level: str = "INFO",
+    secrets: Iterable[str] = (),
+    console: TextIO | None = None,
+    console_level: str | None = None,
+) -> logging.Logger:
+    """Configure and return the `hl_agent` logger (idempotent: replaces its handlers)."""
+    logger = logging.getLogger(LOGGER_NAME)
+    for h in list(logger.handlers):
+        logger.removeHandler(h)
+        h.close()
+    for f in list(logger.filters):
+        logger.removeFilter(f)
+    logger.setLevel(level)
+    logger.propagate = False
+    logger.addFilter(_RedactFilter(secrets))
+    if state_dir is not None:
+        Path(state_dir).mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(Path(state_dir) / LOG_FILE_NAME, encoding="utf-8")
+        fh.setFormatter(JsonFormatter())
+        fh.setLevel(level)
+        logger.addHandler(fh)
+    stream = console if console is not None else sys.stderr
+    ch = logging.StreamHandler(stream)
+    # JSON when nothing else records the events and no one is watching; key=value otherwise
+    ch.setFormatter(JsonFormatter() if state_dir is None and not _isatty(stream) else ConsoleFormatter())
+    ch.setLevel(console_level or level)
+    logger.addHandler(ch)
+    return logger
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except Exception:
+        return False
+
+
+def get_logger() -> logging.Logger:
+    return logging.getLogger(LOGGER_NAME)
+
+
+def cycle_fields(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The canonical per-cycle fields, taken from a (plain) cycle record."""
+    orders = record.get("orders") or []
+    llm = record.get("llm") or {}
+    decision = record.get("decision") or {}
+    statuses: dict[str, int] = {}
+    for o in orders:
+        st = str((o.get("outcome") or {}).get("status") or o.get("status") or "unsent")
+        statuses[st] = statuses.get(st, 0) + 1
+    return {
+        "cycle_id": record.get("cycle_id"),
+        "mode": record.get("mode"),
+        "plan_id": record.get("plan_id"),
+        "regime": record.get("regime"),
+        "trading_state": record.get("trading_state"),
+        "decision": decision.get("summary") if isinstance(decision, dict) else str(decision),
+        "orders": len(orders),
+        "order_statuses": statuses,
+        "llm_calls": llm.get("calls", 0),
+        "cost_usd": llm.get("cost_usd", "0"),
+        "equity": (record.get("account_after") or record.get("account_before") or {}).get("portfolio_value"),
+        "errors": len(record.get("errors") or []),
+    }
+
+
+def log_cycle(logger: logging.Logger, record: Mapping[str, Any]) -> None:
+    fields = cycle_fields(record)
+    level = logging.WARNING if fields["errors"] else logging.INFO
+    logger.log(level, "cycle", extra={"fields": fields})

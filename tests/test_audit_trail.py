@@ -1,0 +1,143 @@
+"""The audit trail: append-only JSONL, redaction, rotation, torn-line tolerance."""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import Decimal
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hyperliquid_agent.audit import (
+    REDACTED,
+    AuditWriter,
+    audit_files,
+    find_record,
+    read_records,
+    redact,
+    redact_text,
+    tail_records,
+)
+from hyperliquid_agent.domain import AccountState, Position
+from hyperliquid_agent.errors import StateError
+from hyperliquid_agent.logs import cycle_fields, log_cycle, resolve_level, setup_logging
+
+
+def _rec(i: int, **extra):
+    return {"cycle_id": f"c{i:04d}", "seq": i, "mode": "standard", **extra}
+
+
+def test_append_and_read_back_in_order(tmp_path):
+    w = AuditWriter(tmp_path / "audit.jsonl")
+    for i in range(5):
+        w.append(_rec(i, account_before={"v": Decimal("10000.25")}))
+    recs = list(read_records(tmp_path / "audit.jsonl"))
+    assert [r["seq"] for r in recs] == [0, 1, 2, 3, 4]
+    assert recs[0]["account_before"]["v"] == "10000.25"  # Decimal kept exact, as a string
+    lines = (tmp_path / "audit.jsonl").read_text().splitlines()
+    assert len(lines) == 5 and all(json.loads(line) for line in lines)
+
+
+def test_pydantic_values_serialise_with_signed_sizes(tmp_path):
+    acct = AccountState(portfolio_value=Decimal(100), available_balance=Decimal(50),
+                        positions=(Position(coin="ETH", size=Decimal("-1.5"), entry_price=Decimal(2000)),))
+    w = AuditWriter(tmp_path / "a.jsonl")
+    w.append(_rec(1, account_before=acct))
+    rec = find_record(tmp_path / "a.jsonl", "c0001")
+    assert rec["account_before"]["positions"][0]["size"] == "-1.5"
+
+
+def test_configured_secret_and_key_like_strings_are_redacted(tmp_path):
+    secret = "my-very-private-value-123"
+    pk = "0x" + "ab" * 32
+    w = AuditWriter(tmp_path / "a.jsonl", secrets=[secret])
+    w.append(_rec(1, raw_reply=f"key {secret} and sk-proj-ABCDEFGHIJKLMNOPQRST and {pk}",
+                  nested={"api_key": "whatever", "list": [secret]}, cloid="0x" + "1" * 32))
+    text = (tmp_path / "a.jsonl").read_text()
+    assert secret not in text and "sk-proj-ABCDEFGHIJKLMNOPQRST" not in text and pk not in text
+    rec = find_record(tmp_path / "a.jsonl", 1)
+    assert rec["nested"]["api_key"] == REDACTED
+    assert rec["nested"]["list"] == [REDACTED]
+    assert rec["cloid"] == "0x" + "1" * 32  # a 16-byte cloid is not a key
+
+
+def test_torn_last_line_is_tolerated_and_cut_before_next_append(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    w = AuditWriter(path)
+    w.append(_rec(1))
+    w.append(_rec(2))
+    with open(path, "ab") as fh:  # kill -9 in the middle of a write
+        fh.write(b'{"cycle_id":"c0003","seq":3,"mode":"sta')
+    assert [r["seq"] for r in read_records(path)] == [1, 2]
+    w2 = AuditWriter(path)
+    assert w2.torn_bytes > 0
+    w2.append(_rec(3))
+    assert [r["seq"] for r in read_records(path)] == [1, 2, 3]
+
+
+def test_damaged_middle_line_names_file_and_line(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    path.write_text('{"seq":1}\nnot json\n{"seq":3}\n')
+    with pytest.raises(StateError, match=r"audit.jsonl:2"):
+        list(read_records(path))
+
+
+def test_rotation_by_size_keeps_every_record(tmp_path):
+    path = tmp_path / "audit.jsonl"
+    w = AuditWriter(path, max_bytes=10_000)
+    for i in range(60):
+        w.append(_rec(i, pad="x" * 500))
+    files = audit_files(path)
+    assert len(files) > 2
+    assert all(f.stat().st_size <= 10_000 for f in files)
+    assert [r["seq"] for r in read_records(path)] == list(range(60))
+    assert [r["seq"] for r in tail_records(path, 3)] == [57, 58, 59]
+
+
+def test_find_record_missing_is_none(tmp_path):
+    assert find_record(tmp_path / "none.jsonl", "c1") is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(min_size=6, max_size=40).filter(lambda s: s.strip() == s and len(s.strip()) >= 6), st.text(max_size=60))
+def test_redaction_never_leaks_a_configured_secret(secret, surrounding):
+    data = {"a": surrounding + secret + surrounding, "b": [secret, {"c": secret}]}
+    assert secret not in json.dumps(redact(data, [secret]))
+    assert secret not in redact_text(surrounding + secret, [secret])
+
+
+def test_cycle_log_line_is_json_in_file_and_scrubs_secrets(tmp_path):
+    term = io.StringIO()
+    logger = setup_logging(tmp_path, "INFO", secrets=["hunter2-secret-token"], console=term)
+    rec = {"cycle_id": "c1", "plan_id": "p-1", "regime": "range-bound", "mode": "governed",
+           "decision": {"summary": "maintain plan"}, "orders": [{"outcome": {"status": "filled"}}],
+           "llm": {"calls": 1, "cost_usd": "0.0012"}, "errors": []}
+    log_cycle(logger, rec)
+    logger.info("using key hunter2-secret-token")
+    for h in logger.handlers:
+        h.flush()
+    lines = (tmp_path / "agent.log").read_text().splitlines()
+    first = json.loads(lines[0])
+    assert first["event"] == "cycle" and first["cycle_id"] == "c1" and first["plan_id"] == "p-1"
+    assert first["regime"] == "range-bound" and first["orders"] == 1 and first["cost_usd"] == "0.0012"
+    assert first["order_statuses"] == {"filled": 1}
+    assert "hunter2-secret-token" not in (tmp_path / "agent.log").read_text()
+    assert "hunter2-secret-token" not in term.getvalue()
+    assert "cycle_id=c1" in term.getvalue()  # readable on a terminal
+    setup_logging(None, "INFO", console=io.StringIO())  # release the file handler
+
+
+def test_cycle_fields_counts_errors():
+    f = cycle_fields({"cycle_id": "x", "errors": ["venue down"], "orders": []})
+    assert f["errors"] == 1 and f["orders"] == 0
+
+
+def test_log_level_env_wins_and_bad_value_is_clear():
+    assert resolve_level("INFO", {"LOG_LEVEL": "debug"}) == "DEBUG"
+    assert resolve_level("WARNING", {}) == "WARNING"
+    with pytest.raises(Exception, match="LOG_LEVEL"):
+        resolve_level("INFO", {"LOG_LEVEL": "loud"})
+    assert logging.getLevelName("DEBUG") == 10
