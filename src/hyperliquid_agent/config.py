@@ -178,6 +178,11 @@ class GovernorConfig(BaseModel):
     medium_loop_s: int = Field(default=14400, ge=1)
     slow_loop_s: int = Field(default=86400, ge=1)
     default_dwell_minutes: int = Field(default=1440, ge=0)
+    # the change cost the governor computes itself (never taken from the LLM)
+    taker_fee_bps: Decimal = Field(default=Decimal("4.5"), ge=0)
+    slippage_bps: Decimal = Field(default=Decimal(5), ge=0)
+    funding_horizon_hours: int = Field(default=24, ge=0)  # hours of extra funding charged to a change
+    micro_adjust_max_pct: Decimal = Field(default=Decimal(5), ge=0)  # max shift of a target per micro-adjustment
 
 
 class RegimeConfig(BaseModel):
