@@ -1,0 +1,321 @@
+"""`results.json`: the schema of one backtest run, load/save, and `compare(a, b)`.
+
+The file holds the run's parameters, its metrics (and the baseline provider's, when
+that was run alongside), the per-bar curve in columns (compact for a year of hourly
+bars), every fill, every funding payment, one row per decision cycle, the plan changes
+and any warnings. Money is written as decimal strings, so a reload is exact; no wall
+clock goes into the file, so the same inputs give a byte-identical file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hyperliquid_agent.backtest.metrics import (
+    EquityPoint,
+    FundingEvent,
+    GroupMetrics,
+    Metrics,
+    TradeRecord,
+)
+from hyperliquid_agent.domain.values import Money
+from hyperliquid_agent.errors import ConfigError
+
+SCHEMA_VERSION = 1
+RESULTS_FILE = "results.json"
+
+_MODEL = ConfigDict(extra="forbid")
+
+
+class RunParams(BaseModel):
+    model_config = _MODEL
+    start: str  # YYYY-MM-DD (inclusive)
+    end: str  # YYYY-MM-DD (exclusive)
+    coins: list[str]
+    interval: str = "1h"
+    mode: str = "governed"
+    provider: str = "baseline"
+    model: str = ""
+    data: str = "synthetic"  # "synthetic" or the data folder
+    seed: int | None = None
+    fill_latency_bars: int = 1
+    start_equity_usd: Money = Decimal(10000)
+    max_cost_usd: Money | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)  # config values a sweep changed
+
+
+class Curve(BaseModel):
+    """Per bar, in columns: time, equity, gross notional, who was in charge, regime, positions."""
+
+    model_config = _MODEL
+    t_ms: list[int] = Field(default_factory=list)
+    equity: list[Money] = Field(default_factory=list)
+    gross_notional: list[Money] = Field(default_factory=list)
+    plan_id: list[str | None] = Field(default_factory=list)
+    strategy_id: list[str | None] = Field(default_factory=list)
+    regime: list[str | None] = Field(default_factory=list)
+    positions: dict[str, list[Money]] = Field(default_factory=dict)  # coin -> signed size per bar
+    closes: dict[str, list[Money]] = Field(default_factory=dict)  # coin -> close per bar
+    benchmark: list[Money] = Field(default_factory=list)  # buy-and-hold equity per bar
+
+    def points(self) -> list[EquityPoint]:
+        return [
+            EquityPoint(t, e, g, p, s)
+            for t, e, g, p, s in zip(self.t_ms, self.equity, self.gross_notional, self.plan_id, self.strategy_id)
+        ]
+
+
+class TradeRow(BaseModel):
+    model_config = _MODEL
+    t_ms: int
+    coin: str
+    side: str
+    size: Money
+    price: Money
+    fee: Money
+    closed_pnl: Money = Decimal(0)
+    plan_id: str | None = None
+    strategy_id: str | None = None
+
+    def record(self) -> TradeRecord:
+        return TradeRecord(**self.model_dump())
+
+
+class FundingRow(BaseModel):
+    model_config = _MODEL
+    t_ms: int
+    coin: str
+    amount: Money
+    plan_id: str | None = None
+    strategy_id: str | None = None
+
+    def record(self) -> FundingEvent:
+        return FundingEvent(**self.model_dump())
+
+
+class DecisionRow(BaseModel):
+    """One decision cycle: what the engine saw and chose, and what reached the venue."""
+
+    model_config = _MODEL
+    t_ms: int
+    regime: str | None = None
+    plan_id: str | None = None
+    strategy_id: str | None = None
+    action: str = "hold"  # hold | targets | actions | maintain | propose | ...
+    detail: str = ""
+    orders: int = 0
+    denied: int = 0
+    error: str | None = None
+    llm_cost_usd: Money = Decimal(0)
+
+
+class PlanChange(BaseModel):
+    model_config = _MODEL
+    t_ms: int
+    plan_id: str
+    strategy_id: str | None = None
+    previous_plan_id: str | None = None
+
+
+class BacktestResult(BaseModel):
+    model_config = _MODEL
+    schema_version: int = SCHEMA_VERSION
+    run_id: str
+    params: RunParams
+    metrics: dict[str, Any]
+    baseline_metrics: dict[str, Any] | None = None
+    curve: Curve = Field(default_factory=Curve)
+    trades: list[TradeRow] = Field(default_factory=list)
+    funding: list[FundingRow] = Field(default_factory=list)
+    decisions: list[DecisionRow] = Field(default_factory=list)
+    plan_changes: list[PlanChange] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    llm_calls: int = 0
+    stopped_early: str | None = None  # why the run ended before `end` (e.g. max cost reached)
+
+    def typed_metrics(self) -> Metrics:
+        return metrics_from_dict(self.metrics)
+
+
+# ---------------------------------------------------------------- metrics <-> plain data
+
+_DECIMAL_FIELDS = {f.name for f in dataclasses.fields(Metrics) if f.type in ("Decimal", Decimal)}
+_GROUP_DECIMALS = {f.name for f in dataclasses.fields(GroupMetrics) if f.type in ("Decimal", Decimal)}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, float) and not math.isfinite(value):
+        return "inf" if value > 0 else ("-inf" if value < 0 else "nan")
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def metrics_to_dict(m: Metrics) -> dict[str, Any]:
+    return _plain(dataclasses.asdict(m))
+
+
+def _float(v: Any) -> float | None:
+    return None if v is None else float(v)
+
+
+def metrics_from_dict(d: dict[str, Any]) -> Metrics:
+    kw: dict[str, Any] = {}
+    for f in dataclasses.fields(Metrics):
+        if f.name not in d:
+            continue
+        v = d[f.name]
+        if f.name in ("per_plan", "per_strategy"):
+            kw[f.name] = tuple(
+                GroupMetrics(**{k: (Decimal(x) if k in _GROUP_DECIMALS else x) for k, x in g.items()}) for g in v
+            )
+        elif f.name in _DECIMAL_FIELDS:
+            kw[f.name] = Decimal(v)
+        elif isinstance(v, str):
+            kw[f.name] = float(v)
+        else:
+            kw[f.name] = v
+    return Metrics(**kw)
+
+
+# ---------------------------------------------------------------- load / save
+
+
+def dumps(result: BacktestResult) -> str:
+    data = _plain(result.model_dump(mode="json"))
+    return json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def save(result: BacktestResult, out_dir: str | Path) -> Path:
+    """Write `results.json` into `out_dir` (created if needed), atomically."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / RESULTS_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(dumps(result), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def results_path(run: str | Path) -> Path:
+    p = Path(run)
+    return p / RESULTS_FILE if p.is_dir() else p
+
+
+def load(run: str | Path) -> BacktestResult:
+    """Read a run folder (or its results.json). Errors name the file and what is wrong."""
+    path = results_path(run)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no backtest results here. Pass a run folder written by `hl-agent backtest run --output DIR`.")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not readable JSON ({exc})") from None
+    version = raw.get("schema_version") if isinstance(raw, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ConfigError(f"{path}: results schema version {version!r}, this hl-agent reads {SCHEMA_VERSION}; re-run the backtest")
+    try:
+        return BacktestResult.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"{path}: invalid results file at '{key}': {first['msg']}") from None
+
+
+# ---------------------------------------------------------------- compare
+
+# (key, label, kind) where kind says how to render: pct, ratio, usd, int
+HEADLINE: tuple[tuple[str, str, str], ...] = (
+    ("total_return", "total return", "pct"),
+    ("annualized_return", "annualized return", "pct"),
+    ("net_return_after_llm", "return net of LLM cost", "pct"),
+    ("sharpe", "Sharpe", "ratio"),
+    ("sortino", "Sortino", "ratio"),
+    ("max_drawdown", "max drawdown", "pct"),
+    ("calmar", "Calmar", "ratio"),
+    ("win_rate", "win rate", "pct"),
+    ("profit_factor", "profit factor", "ratio"),
+    ("exposure", "exposure (time in market)", "pct"),
+    ("avg_gross_leverage", "avg gross leverage", "ratio"),
+    ("turnover", "turnover (x avg equity)", "ratio"),
+    ("n_trades", "trades", "int"),
+    ("fees_usd", "fees", "usd"),
+    ("funding_paid_usd", "funding paid", "usd"),
+    ("funding_received_usd", "funding received", "usd"),
+    ("llm_cost_usd", "LLM cost", "usd"),
+    ("plan_switches_per_day", "plan switches / day", "ratio"),
+    ("buy_and_hold_return", "buy-and-hold return", "pct"),
+    ("excess_vs_buy_and_hold", "excess vs buy-and-hold", "pct"),
+    ("end_equity", "end equity", "usd"),
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CompareRow:
+    key: str
+    label: str
+    kind: str
+    a: Any
+    b: Any
+    diff: float | None  # b - a, when both are numbers
+
+
+def _num(v: Any) -> float | None:
+    if v is None:
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def compare_metrics(a: dict[str, Any], b: dict[str, Any]) -> list[CompareRow]:
+    rows = []
+    for key, label, kind in HEADLINE:
+        va, vb = a.get(key), b.get(key)
+        fa, fb = _num(va), _num(vb)
+        diff = fb - fa if fa is not None and fb is not None and math.isfinite(fa) and math.isfinite(fb) else None
+        rows.append(CompareRow(key, label, kind, va, vb, diff))
+    return rows
+
+
+def param_differences(a: BacktestResult, b: BacktestResult) -> dict[str, tuple[Any, Any]]:
+    pa, pb = a.params.model_dump(mode="json"), b.params.model_dump(mode="json")
+    return {k: (pa.get(k), pb.get(k)) for k in sorted(set(pa) | set(pb)) if pa.get(k) != pb.get(k)}
+
+
+def compare(a: BacktestResult, b: BacktestResult) -> list[CompareRow]:
+    """Side-by-side headline metrics of two runs (diff = b - a)."""
+    return compare_metrics(a.metrics, b.metrics)
+
+
+def format_value(v: Any, kind: str) -> str:
+    """How a metric reads in a table: 12.34 %, 1.23, $1,234.56."""
+    if v is None:
+        return "-"
+    if isinstance(v, str) and v in ("inf", "-inf", "nan"):
+        return v
+    f = float(v)
+    if kind == "pct":
+        return f"{f * 100:.2f} %"
+    if kind == "usd":
+        return f"${Decimal(str(v)):,.2f}"
+    if kind == "int":
+        return f"{int(f)}"
+    return f"{f:.3f}"
+
+
+def iter_groups(metrics: dict[str, Any], which: str) -> Iterator[dict[str, Any]]:
+    """The per-plan or per-strategy rows of a metrics dict (`which` = per_plan | per_strategy)."""
+    yield from metrics.get(which) or []
