@@ -4,7 +4,8 @@
     ├── ConfigError              fix a file or an environment variable, then restart
     │   ├── MissingEnvError      a setting needs ${VAR}; export it
     │   ├── StrategyError        a strategies/*.md file is invalid
-    │   └── TemplateError        a prompts/*.txt template is invalid
+    │   ├── TemplateError        a prompts/*.txt template is invalid
+    │   └── DataFileError        a market data file (CSV) is invalid: file, line, column
     ├── LLMError                 the model did not give a usable answer
     │   ├── LLMUnavailableError  429/5xx/timeout/connection: retried, then hold
     │   ├── LLMAuthError         401/403: fix the key; never retried
@@ -54,6 +55,17 @@ class StrategyError(ConfigError):
 
 class TemplateError(ConfigError):
     pass
+
+
+class DataFileError(ConfigError):
+    """A market data file is invalid; the message names the file, line and column."""
+
+    def __init__(self, path: str, line: int | None, column: str | None, problem: str) -> None:
+        self.path = path
+        self.line = line
+        self.column = column
+        where = path + (f", line {line}" if line is not None else "") + (f", column {column}" if column else "")
+        super().__init__(f"{where}: {problem}")
 
 
 class LLMError(HLAgentError):
