@@ -1,0 +1,100 @@
+"""What the agent last knew, saved every cycle and read back by `hl-agent status`.
+
+The loop writes a status snapshot (account, positions, plan, regime, trading state) to
+the state store after each cycle; `read_status` reads it with today's LLM cost and
+never starts anything: no venue, no LLM, no clock other than for "today".
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from hyperliquid_agent.audit import audit_path, read_records
+from hyperliquid_agent.store import STATE_DB_NAME, StateStore
+
+AGENT_NS = "agent"
+STATUS_KEY = "status"
+
+
+def save_status(store: StateStore, snapshot: dict[str, Any]) -> None:
+    store.put(AGENT_NS, STATUS_KEY, snapshot)
+
+
+def load_status(store: StateStore) -> dict[str, Any] | None:
+    return store.get(AGENT_NS, STATUS_KEY)
+
+
+def utc_day(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
+
+
+def llm_cost_for_day(store: StateStore | None, state_dir: Path, day: str) -> dict[str, Any]:
+    """LLM calls and USD cost on one UTC day: from the LLM cost ledger when it exists,
+    else summed from the audit trail (cycle time, so paper sessions count on their clock)."""
+    ledger = _ledger_cost_for_day(store, day) if store is not None else None
+    if ledger is not None:
+        return ledger
+    calls, cost = 0, Decimal(0)
+    for rec in read_records(audit_path(state_dir)):
+        if utc_day(int(rec.get("time_ms") or 0)) != day:
+            continue
+        llm = rec.get("llm") or {}
+        calls += int(llm.get("calls") or 0)
+        cost += Decimal(str(llm.get("cost_usd") or "0"))
+    return {"day": day, "calls": calls, "cost_usd": format(cost, "f"), "source": "audit"}
+
+
+def _ledger_cost_for_day(store: StateStore, day: str) -> dict[str, Any] | None:
+    try:  # the LLM slice's cost ledger; absent until that module lands
+        from hyperliquid_agent.llm.ledger import CostLedger  # type: ignore[import-not-found]
+    except Exception:
+        return None
+    try:
+        summary = CostLedger(store).summary(since=day, by="day")
+    except Exception:
+        return None
+    row = _pick_day(summary, day)
+    if row is None:
+        return {"day": day, "calls": 0, "cost_usd": "0", "source": "ledger"}
+    return {"day": day, "calls": int(row.get("total_calls", row.get("calls", 0)) or 0),
+            "cost_usd": str(row.get("total_cost_usd", row.get("cost_usd", "0"))), "source": "ledger"}
+
+
+def _pick_day(summary: Any, day: str) -> dict[str, Any] | None:
+    data = summary.model_dump(mode="json") if hasattr(summary, "model_dump") else summary
+    if not isinstance(data, dict):
+        return None
+    groups = data.get("by_day") or data.get("groups") or data.get("rows") or {}
+    if isinstance(groups, dict):
+        row = groups.get(day)
+        return row if isinstance(row, dict) else None
+    if isinstance(groups, list):
+        for row in groups:
+            if isinstance(row, dict) and str(row.get("day") or row.get("key")) == day:
+                return row
+    return None
+
+
+def read_status(state_dir: str | Path, now_ms: int | None = None) -> dict[str, Any]:
+    """The status report as plain data; `running` is False when no agent has saved state yet."""
+    state_dir = Path(state_dir)
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    db = state_dir / STATE_DB_NAME
+    if not db.exists():
+        return {"state_dir": str(state_dir), "has_state": False,
+                "message": f"no agent state in {state_dir}: start one with `hl-agent run`"}
+    store = StateStore(db)
+    try:
+        snap = load_status(store) or {}
+        day = utc_day(int(snap.get("time_ms") or now_ms))
+        report: dict[str, Any] = {"state_dir": str(state_dir), "has_state": bool(snap)}
+        report.update(snap)
+        report["llm_today"] = llm_cost_for_day(store, state_dir, day)
+        report["stopped_at_ms"] = store.get(AGENT_NS, "stopped_at_ms")
+        return report
+    finally:
+        store.close()

@@ -1,0 +1,91 @@
+"""`hl-agent status` and `hl-agent audit show|tail` read saved state without starting anything."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from hyperliquid_agent.app.status import save_status
+from hyperliquid_agent.audit import AuditWriter, audit_path
+from hyperliquid_agent.cli import app
+from hyperliquid_agent.store import StateStore
+
+runner = CliRunner()
+T0 = 1_700_000_000_000  # 2023-11-14 UTC
+
+
+def _config(tmp_path):
+    state = tmp_path / "state"
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[agent]\nstate_dir = "{state}"\n')
+    return cfg, state
+
+
+def _record(seq: int, cost: str = "0.01", time_ms: int = T0, status: str = "filled") -> dict:
+    return {
+        "cycle_id": f"c{seq}", "seq": seq, "time_ms": time_ms, "mode": "standard", "network": "local",
+        "decision": {"summary": "target: BTC 20%"}, "plan_id": None, "regime": "range-bound",
+        "orders": [{"intent": {"coin": "BTC", "side": "buy", "size": "0.01", "limit_price": "30000",
+                               "cloid": "0x" + "0" * 31 + str(seq)}, "outcome": {"status": status}}],
+        "llm": {"calls": 1, "cost_usd": cost}, "errors": [],
+    }
+
+
+def test_status_without_state_says_how_to_start(tmp_path):
+    cfg, state = _config(tmp_path)
+    res = runner.invoke(app, ["status", "-c", str(cfg), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["has_state"] is False and "hl-agent run" in data["message"]
+    assert not state.exists()  # reading status created nothing
+
+
+def test_status_reports_snapshot_and_todays_llm_cost(tmp_path):
+    cfg, state = _config(tmp_path)
+    store = StateStore.in_dir(state)
+    save_status(store, {
+        "cycle_id": "c2", "time_ms": T0 + 3_600_000, "time": "2023-11-14T23:13:20Z", "mode": "governed",
+        "network": "local", "regime": "trending-bull", "trading_state": "ACTIVE",
+        "account": {"portfolio_value": "10100.5", "available_balance": "9000",
+                    "positions": [{"coin": "ETH", "size": "-2.5", "entry_price": "2000", "unrealized_pnl": "12",
+                                   "leverage": 3, "liquidation_price": None}]},
+        "plan": {"plan_id": "p-1", "strategy_id": "slow-trend", "dwell_remaining_minutes": 600},
+    })
+    store.close()
+    w = AuditWriter(audit_path(state))
+    w.append(_record(1, "0.01"))
+    w.append(_record(2, "0.02", time_ms=T0 + 3_600_000))
+    w.append(_record(3, "0.50", time_ms=T0 - 86_400_000 * 2))  # another day: not counted
+    res = runner.invoke(app, ["status", "-c", str(cfg), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["plan"]["dwell_remaining_minutes"] == 600
+    assert data["account"]["positions"][0]["size"] == "-2.5"
+    assert data["llm_today"]["calls"] == 2 and data["llm_today"]["cost_usd"] == "0.03"
+    res = runner.invoke(app, ["status", "-c", str(cfg)])
+    assert res.exit_code == 0 and "p-1" in res.stdout and "trending-bull" in res.stdout and "ETH" in res.stdout
+
+
+def test_audit_show_and_tail(tmp_path):
+    cfg, state = _config(tmp_path)
+    w = AuditWriter(audit_path(state))
+    for i in range(1, 6):
+        w.append(_record(i, status="filled" if i % 2 else "error"))
+    res = runner.invoke(app, ["audit", "show", "c3", "-c", str(cfg), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["seq"] == 3
+    res = runner.invoke(app, ["audit", "show", "4", "-c", str(cfg)])  # by sequence number, rich table
+    assert res.exit_code == 0 and "c4" in res.stdout and "BTC" in res.stdout
+    res = runner.invoke(app, ["audit", "tail", "-n", "2", "-c", str(cfg), "--json"])
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["seq"] for r in lines] == [4, 5]
+    res = runner.invoke(app, ["audit", "tail", "-n", "3", "-c", str(cfg)])
+    assert res.exit_code == 0 and "cycle_id=c3" in res.stdout and "cycle_id=c5" in res.stdout
+
+
+def test_audit_show_unknown_cycle_fails_with_hint(tmp_path):
+    cfg, _ = _config(tmp_path)
+    res = runner.invoke(app, ["audit", "show", "nope", "-c", str(cfg)])
+    assert res.exit_code == 1
+    assert "hl-agent audit tail" in res.output
