@@ -221,8 +221,23 @@ class GovernanceConfig(BaseModel):
 
 class BacktestConfig(BaseModel):
     model_config = _STRICT
-    fill_latency_bars: int = Field(default=1, ge=0)
+    fill_latency_bars: int = Field(default=1, ge=0)  # orders decided at bar t fill this many bars later
     knowledge_cutoffs: dict[str, str] = Field(default_factory=dict)  # model prefix -> YYYY-MM-DD
+    output_dir: str = "backtests"  # where `hl-agent backtest run` writes a run folder without --output
+    vs_baseline: bool = True  # also replay the baseline provider on the same window for comparison
+    sweep_workers: int | None = Field(default=None, ge=1)  # processes for `backtest sweep`; None: CPU count
+
+    @field_validator("knowledge_cutoffs")
+    @classmethod
+    def _iso_dates(cls, v: dict[str, str]) -> dict[str, str]:
+        from datetime import date
+
+        for model, value in v.items():
+            try:
+                date.fromisoformat(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"knowledge_cutoffs.{model} = {value!r} is not a date; write it as YYYY-MM-DD") from None
+        return v
 
 
 class Config(BaseModel):

@@ -1,0 +1,121 @@
+"""Honesty and spend guards for a backtest: knowledge cutoff warnings, the pre-run cost
+estimate, and the fail-closed `--max-cost` check (pure; prices come in as arguments or from
+the LLM package's pricing table, read lazily).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from hyperliquid_agent.domain.values import ZERO
+
+# providers that never cost money
+FREE_PROVIDERS = frozenset({"baseline", "scripted"})
+# a decision prompt with the strategy summaries and a 3-coin signals table is a few thousand tokens
+DEFAULT_PROMPT_TOKENS = 6000
+
+
+def lookup_cutoff(model: str, table: dict[str, str]) -> date | None:
+    """The knowledge cutoff for `model` from a prefix -> YYYY-MM-DD table: exact id, then longest prefix."""
+    if model in table:
+        return date.fromisoformat(table[model])
+    best = max((k for k in table if model.startswith(k)), key=len, default=None)
+    return date.fromisoformat(table[best]) if best is not None else None
+
+
+def knowledge_cutoff(model: str, overrides: dict[str, str]) -> date | None:
+    """Config `[backtest] knowledge_cutoffs` first, then the LLM pricing table's cutoffs."""
+    found = lookup_cutoff(model, overrides)
+    if found is not None:
+        return found
+    try:
+        from hyperliquid_agent.llm.pricing import knowledge_cutoff as shipped
+    except ImportError:  # the LLM package has no cutoff table
+        return None
+    value = shipped(model)
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
+
+
+def cutoff_warning(model: str, provider: str, window_start: date, overrides: dict[str, str]) -> str | None:
+    """A warning when the window starts before the model's knowledge cutoff: it may know the outcome."""
+    if provider in FREE_PROVIDERS:
+        return None
+    cutoff = knowledge_cutoff(model, overrides)
+    if cutoff is None or window_start >= cutoff:
+        return None
+    return (
+        f"the backtest window starts {window_start.isoformat()}, before the knowledge cutoff of {model} "
+        f"({cutoff.isoformat()}): the model may already know how this period ended, so its results are optimistic. "
+        "Use a window after the cutoff, or set [backtest] knowledge_cutoffs in config.toml if the date is wrong."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CostEstimate:
+    calls: int
+    prompt_tokens: int
+    output_tokens: int
+    usd: Decimal | None  # None when the model's price is unknown
+
+    def describe(self, model: str) -> str:
+        cost = f"${self.usd:,.2f}" if self.usd is not None else "unknown (model not in the price table)"
+        return (
+            f"estimated LLM spend for {model}: {cost} for up to {self.calls} calls "
+            f"(~{self.prompt_tokens} prompt + {self.output_tokens} output tokens each; replayed calls cost $0)"
+        )
+
+
+def estimate_cost(
+    calls: int,
+    prompt_tokens: int,
+    output_tokens: int,
+    input_per_mtok: Decimal | None,
+    output_per_mtok: Decimal | None,
+) -> CostEstimate:
+    if input_per_mtok is None or output_per_mtok is None:
+        return CostEstimate(calls, prompt_tokens, output_tokens, None)
+    per_call = (Decimal(prompt_tokens) * input_per_mtok + Decimal(output_tokens) * output_per_mtok) / Decimal(1_000_000)
+    return CostEstimate(calls, prompt_tokens, output_tokens, per_call * calls)
+
+
+def expected_calls(span_ms: int, mode: str, tick_s: int, review_s: int) -> int:
+    """An upper bound on decision calls: one per tick in standard mode, one per review period in governed mode."""
+    period_s = tick_s if mode == "standard" else max(review_s, tick_s)
+    return max(1, span_ms // (period_s * 1000))
+
+
+class CostGuard:
+    """Fail closed: stop before a cycle whose likely cost would take spend past `max_cost`.
+
+    The likely cost of the next cycle is the dearest cycle seen so far in this run (replayed
+    calls cost $0), or the per-cycle estimate before any paid cycle has been seen.
+    """
+
+    def __init__(self, max_cost: Decimal | None, per_cycle_estimate: Decimal | None) -> None:
+        self.max_cost = max_cost
+        self.per_cycle_estimate = per_cycle_estimate
+        self.dearest = ZERO
+        self.seen_cycles = 0
+
+    def allows_next(self, spent: Decimal) -> bool:
+        if self.max_cost is None:
+            return True
+        if spent >= self.max_cost:
+            return False
+        if self.seen_cycles == 0:
+            # unknown price: we cannot promise to stay under the cap, so do not start
+            if self.per_cycle_estimate is None:
+                return False
+            nxt = self.per_cycle_estimate
+        else:
+            nxt = self.dearest
+        return spent + nxt <= self.max_cost
+
+    def record(self, cycle_cost: Decimal) -> None:
+        self.seen_cycles += 1
+        if cycle_cost > self.dearest:
+            self.dearest = cycle_cost
