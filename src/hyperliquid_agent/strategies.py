@@ -136,8 +136,7 @@ class StrategySpec(BaseModel):
 
 
 def _num(d: Decimal) -> str:
-    text = format(d.normalize(), "f")
-    return text
+    return format(d.normalize(), "f")
 
 
 # -------------------------------------------------------------------- parsing

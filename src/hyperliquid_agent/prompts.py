@@ -1,0 +1,339 @@
+"""Prompt templates: named placeholders over `prompts/*.txt`, strategies pre-rendered once.
+
+A template is plain text with `{placeholder}` fields (str.format syntax; write `{{` and
+`}}` for literal braces, e.g. a JSON example). Every placeholder is checked when the
+template is loaded: an unknown one is a TemplateError naming it and the file.
+
+Prompt caching: the stable part (instructions, strategies) should come first and the
+per-cycle state last. `render_parts()` returns `(stable_prefix, dynamic_suffix)`, cut at
+the start of the line holding the first per-cycle placeholder, so an LLM client can mark
+the cache boundary; `format()` returns the two joined.
+
+Rendering is pure (values in, text out); only `PromptTemplate(path, dir)` reads files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from hyperliquid_agent.domain.account import AccountState
+from hyperliquid_agent.domain.context import DecisionContext
+from hyperliquid_agent.errors import StrategyError, TemplateError
+from hyperliquid_agent.signals import CROSS_KEY, SIGNAL_NAMES
+from hyperliquid_agent.strategies import RenderMode, StrategySpec, load_strategies
+
+# placeholder -> what it holds (documented in docs/prompts.md)
+PLACEHOLDERS: dict[str, str] = {
+    "strategies": "every strategy in the library, rendered in the template's mode",
+    "compatible_strategies": "only the strategies that fit the current regime",
+    "strategy_ids": "comma-separated ids of the strategies offered",
+    "coins": "the coins the agent trades",
+    "max_leverage": "the largest leverage the config allows",
+    "mode": "standard or governed",
+    "timestamp": "the decision time, ISO 8601 UTC",
+    "portfolio_value": "account value in USDC",
+    "available_balance": "withdrawable USDC",
+    "margin_used": "margin in use, USDC",
+    "positions": "open perp positions with signed size and exposure",
+    "spot_balances": "spot wallet balances",
+    "signals": "the signals table, one line per coin",
+    "regime": "the confirmed market regime and its confidence",
+    "active_plan": "the active plan (governed mode) or 'none'",
+    "dwell_remaining": "minutes until the active plan may be changed",
+    "review_status": "whether a plan review is open now, and why",
+}
+# Placeholders whose value changes only when the library, config or confirmed regime does.
+STABLE_PLACEHOLDERS = frozenset({"strategies", "compatible_strategies", "strategy_ids", "coins", "max_leverage", "mode"})
+
+NOT_AVAILABLE = "n/a"
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count: characters / 4 (good enough for sizing and cost estimates)."""
+    return (len(text) + 3) // 4
+
+
+class PromptTemplate:
+    """A validated prompt template over a strategy library."""
+
+    def __init__(
+        self,
+        template_path: str | Path,
+        strategies_dir: str | Path | None = None,
+        render_mode: RenderMode = "summary",
+        strategies: Sequence[StrategySpec] | None = None,
+    ) -> None:
+        path = Path(template_path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise TemplateError(
+                f"prompt template not found: {path}. Set [agent] prompt_template / governance_template in "
+                "config.toml, or copy the defaults with: hl-agent init DIR"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TemplateError(f"prompt template {path} cannot be read: {exc}") from None
+        if strategies is None and strategies_dir is not None:
+            strategies = load_strategies(strategies_dir)  # StrategyError lists every problem
+        self._setup(text, str(path), list(strategies or []), render_mode)
+
+    @classmethod
+    def from_text(
+        cls,
+        text: str,
+        strategies: Sequence[StrategySpec] = (),
+        render_mode: RenderMode = "summary",
+        name: str = "<template>",
+    ) -> "PromptTemplate":
+        obj = cls.__new__(cls)
+        obj._setup(text, name, list(strategies), render_mode)
+        return obj
+
+    def _setup(self, text: str, name: str, strategies: list[StrategySpec], render_mode: RenderMode) -> None:
+        if render_mode not in ("full", "summary"):
+            raise TemplateError(f"{name}: render mode {render_mode!r} is not allowed; use 'full' or 'summary'")
+        self.text = text
+        self.name = name
+        self.render_mode: RenderMode = render_mode
+        self.strategies: list[StrategySpec] = sorted(strategies, key=lambda s: s.id)
+        self.version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+        self._chunks = _compile(text, name)
+        self.placeholders: tuple[str, ...] = tuple(dict.fromkeys(f for _, f in self._chunks if f))
+        if not self.strategies and ({"strategies", "compatible_strategies"} & set(self.placeholders)):
+            raise TemplateError(f"{name} uses {{strategies}} but no strategies were given; set [agent] strategies_dir")
+        self._split = _split_index(self._chunks)
+        self._rendered = {s.id: s.render(render_mode) for s in self.strategies}
+        self._all_block = self._block(self.strategies)
+        self._regime_blocks: dict[str, str] = {}
+
+    # ---------------------------------------------------------------- rendering
+
+    def format(self, account_state: AccountState | None = None, context: DecisionContext | None = None, **values: Any) -> str:
+        """The full prompt: stable prefix + per-cycle suffix."""
+        prefix, suffix = self.render_parts(account_state, context, **values)
+        return prefix + suffix
+
+    def render_parts(
+        self, account_state: AccountState | None = None, context: DecisionContext | None = None, **values: Any
+    ) -> tuple[str, str]:
+        """(stable_prefix, dynamic_suffix); their concatenation is the prompt."""
+        unknown = sorted(set(values) - set(PLACEHOLDERS))
+        if unknown:
+            raise TemplateError(f"{self.name}: unknown placeholder value(s) {', '.join(unknown)}; known: {', '.join(PLACEHOLDERS)}")
+        vals = self._values(account_state, context, values)
+        out = [lit + (vals[f] if f else "") for lit, f in self._chunks]
+        i, head, tail = self._split
+        if i >= len(out):
+            return "".join(out), ""
+        field = self._chunks[i][1]
+        return "".join(out[:i]) + head, tail + (vals[field] if field else "") + "".join(out[i + 1 :])
+
+    def strategies_block(self, regime: str | None = None, only_compatible: bool = False) -> str:
+        if not only_compatible:
+            return self._all_block
+        key = regime or ""
+        block = self._regime_blocks.get(key)
+        if block is None:
+            block = self._block([s for s in self.strategies if s.fits(regime)])
+            self._regime_blocks[key] = block
+        return block
+
+    def _block(self, specs: Iterable[StrategySpec]) -> str:
+        parts = [self._rendered.get(s.id) or s.render(self.render_mode) for s in specs]
+        return "\n\n".join(parts) if parts else "(no strategy fits; hold)"
+
+    def _values(self, account: AccountState | None, ctx: DecisionContext | None, given: Mapping[str, Any]) -> dict[str, str]:
+        account = account if account is not None else (ctx.account if ctx is not None else None)
+        used = self.placeholders
+        vals: dict[str, str] = {}
+        for name in used:
+            if name in given:
+                vals[name] = _text(given[name])
+        regime = str(given.get("regime") or (ctx.regime if ctx is not None else "") or "") or None
+        for name in used:
+            if name not in vals:
+                vals[name] = self._value(name, account, ctx, regime)
+        return vals
+
+    def _value(self, name: str, account: AccountState | None, ctx: DecisionContext | None, regime: str | None) -> str:
+        match name:
+            case "strategies":
+                if ctx is not None and ctx.strategies:
+                    return self._block(ctx.strategies)
+                return self._all_block
+            case "compatible_strategies":
+                return self.strategies_block(regime, only_compatible=True)
+            case "strategy_ids":
+                return ", ".join(s.id for s in self.strategies)
+            case "coins":
+                return ", ".join(ctx.coins) if ctx is not None and ctx.coins else NOT_AVAILABLE
+            case "max_leverage":
+                return str(ctx.max_leverage) if ctx is not None else NOT_AVAILABLE
+            case "mode":
+                return ctx.mode if ctx is not None else NOT_AVAILABLE
+            case "timestamp":
+                ms = ctx.now_ms if ctx is not None else (account.timestamp_ms if account is not None else 0)
+                return format_timestamp(ms)
+            case "portfolio_value":
+                return _usd(account.portfolio_value) if account is not None else NOT_AVAILABLE
+            case "available_balance":
+                return _usd(account.available_balance) if account is not None else NOT_AVAILABLE
+            case "margin_used":
+                return _usd(account.margin_used) if account is not None else NOT_AVAILABLE
+            case "positions":
+                return format_positions(account, ctx.mids if ctx is not None else {}) if account is not None else NOT_AVAILABLE
+            case "spot_balances":
+                return format_spot(account) if account is not None else NOT_AVAILABLE
+            case "signals":
+                return format_signals(ctx.signals, ctx.coins) if ctx is not None else "none"
+            case "regime":
+                return format_regime(regime, ctx.regime_confidence if ctx is not None else None)
+            case "active_plan":
+                return format_plan(ctx.active_plan) if ctx is not None else "none"
+            case "review_status":
+                if ctx is None:
+                    return NOT_AVAILABLE
+                return format_review(ctx.can_review, ctx.review_reason)
+            case _:  # dwell_remaining and anything only the caller knows
+                return NOT_AVAILABLE
+
+
+# -------------------------------------------------------------------- compile
+
+
+def _compile(text: str, name: str) -> list[tuple[str, str | None]]:
+    chunks: list[tuple[str, str | None]] = []
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise TemplateError(f"{name}: {exc}. Write '{{{{' and '}}}}' for literal braces (e.g. in a JSON example)") from None
+    unknown = []
+    for literal, field, spec, conversion in parsed:
+        if field is None:
+            chunks.append((literal, None))
+            continue
+        if field not in PLACEHOLDERS:
+            unknown.append(field or "{}")
+        elif spec or conversion:
+            raise TemplateError(f"{name}: placeholder {{{field}}} takes no format spec or conversion; write {{{field}}}")
+        chunks.append((literal, field))
+    if unknown:
+        raise TemplateError(
+            f"{name}: unknown placeholder(s) {', '.join('{' + u + '}' for u in dict.fromkeys(unknown))}; "
+            f"known: {', '.join('{' + p + '}' for p in PLACEHOLDERS)}. Write '{{{{' and '}}}}' for literal braces"
+        )
+    return chunks
+
+
+def _split_index(chunks: list[tuple[str, str | None]]) -> tuple[int, str, str]:
+    """(chunk index, literal head kept in the prefix, literal tail starting the suffix)."""
+    for i, (literal, field) in enumerate(chunks):
+        if field is not None and field not in STABLE_PLACEHOLDERS:
+            cut = literal.rfind("\n") + 1
+            return i, literal[:cut], literal[cut:]
+    return len(chunks), "", ""
+
+
+# -------------------------------------------------------------------- value formatting (pure)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(value)
+
+
+def _usd(d: Decimal) -> str:
+    return f"{d:,.2f} USDC"
+
+
+def _num(d: Decimal) -> str:
+    return format(d.normalize(), "f")
+
+
+def format_timestamp(ms: int) -> str:
+    if not ms:
+        return "unknown"
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def format_positions(account: AccountState, mids: Mapping[str, Decimal] | None = None) -> str:
+    lines = []
+    pv = account.portfolio_value
+    for p in account.positions:
+        if p.size == 0:
+            continue
+        side = "LONG" if p.size > 0 else "SHORT"
+        mid = (mids or {}).get(p.coin)
+        notional = p.size * mid if mid is not None else (p.position_value if p.size > 0 else -p.position_value)
+        exposure = f"{(notional / pv * 100):+.1f}% of equity" if pv > 0 and notional else "exposure unknown"
+        liq = f", liq {_num(p.liquidation_price)}" if p.liquidation_price is not None else ""
+        lines.append(
+            f"- {p.coin} perp {side} size {p.size:+f} entry {_num(p.entry_price)} | {exposure}"
+            f" | uPnL {p.unrealized_pnl:+.2f} | {p.leverage}x {p.leverage_type}{liq}"
+        )
+    return "\n".join(lines) if lines else "none (flat)"
+
+
+def format_spot(account: AccountState) -> str:
+    items = [f"{b.coin} {_num(b.total)}" for b in account.spot_balances if b.total != 0]
+    return ", ".join(items) if items else "none"
+
+
+def _sig(v: float | None) -> str:
+    if v is None or v != v or v in (float("inf"), float("-inf")):
+        return "null"
+    return format(Decimal(f"{v:.6g}"), "f")  # positional, 6 significant figures: 0.0000125, 60000.5
+
+
+def format_signals(signals: Mapping[str, Mapping[str, float | None]], coins: Sequence[str] = ()) -> str:
+    """One line per coin, `name=value` in SIGNAL_NAMES order; cross-asset signals last under '*'."""
+    if not signals:
+        return "none"
+    order = [c for c in coins if c in signals] + sorted(c for c in signals if c not in coins and c != CROSS_KEY)
+    lines = []
+    for coin in order:
+        row = signals[coin]
+        names = [n for n in SIGNAL_NAMES if n in row] + sorted(n for n in row if n not in SIGNAL_NAMES)
+        lines.append(f"{coin}: " + " ".join(f"{n}={_sig(row[n])}" for n in names))
+    if CROSS_KEY in signals and signals[CROSS_KEY]:
+        lines.append("cross-asset: " + " ".join(f"{n}={_sig(v)}" for n, v in sorted(signals[CROSS_KEY].items())))
+    return "\n".join(lines)
+
+
+def format_regime(regime: str | None, confidence: float | None = None) -> str:
+    if not regime:
+        return "unknown"
+    return f"{regime} (confidence {confidence:.2f})" if confidence is not None else regime
+
+
+def format_plan(plan: Any) -> str:
+    if plan is None:
+        return "none"
+    summary = getattr(plan, "prompt_summary", None)
+    return summary() if callable(summary) else str(plan)
+
+
+def format_review(can_review: bool, reason: str = "") -> str:
+    state = "OPEN: you may propose a new plan" if can_review else "CLOSED: maintain the plan (micro-adjustments only)"
+    return f"{state}" + (f" ({reason})" if reason else "")
+
+
+def format_dwell(minutes: float | None) -> str:
+    if minutes is None:
+        return NOT_AVAILABLE
+    return "0 min (dwell satisfied)" if minutes <= 0 else f"{minutes:.0f} min"
+
+
+__all__ = [
+    "NOT_AVAILABLE", "PLACEHOLDERS", "PromptTemplate", "STABLE_PLACEHOLDERS", "StrategyError", "estimate_tokens",
+    "format_dwell", "format_plan", "format_positions", "format_regime", "format_review", "format_signals",
+    "format_spot", "format_timestamp",
+]
