@@ -1,0 +1,353 @@
+"""The executor: risk-approved orders to the exchange port, exactly once per cycle and leg.
+
+Order of work in one cycle (`Executor.run`):
+1. the risk policy reviews the planned intents (only `ApprovedOrder` values go further);
+2. reductions and closes are placed in one bulk action;
+3. USD transfers, then leverage settings;
+4. increases and opens in one bulk action (the open leg of a flip is skipped when its
+   close leg did not go through);
+5. optional TP/SL trigger orders (reduce-only) for the coins that were opened or increased;
+6. the account is read back, fills for our orders are recorded with their fees, and the
+   optional dead-man switch (schedule-cancel) is renewed.
+
+Each order gets a deterministic client order id, `cloid_for(cycle_id, leg)`, and is written
+to the orders ledger BEFORE it is sent. A cycle that runs again (a retry, or a restart after
+a crash) finds its cloids in the ledger and asks the venue for their status by cloid
+instead of sending them again. Failures feed the risk counters' circuit breaker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Callable, Sequence
+
+from pydantic import BaseModel, ConfigDict
+
+from hyperliquid_agent.config import PortfolioConfig
+from hyperliquid_agent.domain import (
+    ZERO,
+    AccountState,
+    Fill,
+    Filled,
+    Intent,
+    LeverageIntent,
+    Money,
+    OrderIntent,
+    OrderOutcome,
+    OrderPurpose,
+    Rejected,
+    Resting,
+    TransferIntent,
+)
+from hyperliquid_agent.domain.verdicts import Approved, ApprovedOrder, Denied
+from hyperliquid_agent.errors import VenueError
+from hyperliquid_agent.orders_ledger import OPEN_STATUSES, LedgerRow, OrdersLedger
+from hyperliquid_agent.portfolio import MarketView, protective_intents
+from hyperliquid_agent.ports import ExchangePort
+from hyperliquid_agent.risk import RiskContext, RiskPolicy, RiskReview
+from hyperliquid_agent.risk_counters import RiskCounters
+from hyperliquid_agent.risk_store import save_counters
+from hyperliquid_agent.store import StateStore
+
+_FROZEN = ConfigDict(frozen=True)
+_TRANSFERS_NS = "executor.transfers"
+_OPENING = (OrderPurpose.OPEN, OrderPurpose.INCREASE)
+
+
+def cloid_for(cycle_id: str, leg: str | int) -> str:
+    """A client order id ("0x" + 32 hex) that is the same every time for the same cycle and leg."""
+    return "0x" + hashlib.sha256(f"{cycle_id}|{leg}".encode()).hexdigest()[:32]
+
+
+class OrderRecord(BaseModel):
+    model_config = _FROZEN
+    leg: str
+    cloid: str | None  # None for denied or skipped orders (never sent)
+    intent: OrderIntent
+    verdict: Approved | Denied
+    status: str  # filled | partial | resting | rejected | unknown | denied | skipped | <venue status by cloid>
+    oid: int | None = None
+    filled_size: Money | None = None
+    avg_price: Money | None = None
+    error: str | None = None
+    reconciled: bool = False  # learned from the venue by cloid, not sent this time
+
+
+class SetupRecord(BaseModel):
+    model_config = _FROZEN
+    intent: LeverageIntent | TransferIntent
+    status: str  # done | failed | denied | already_done
+    detail: str = ""
+
+
+class ExecutionReport(BaseModel):
+    """What one cycle's execution did, for the audit trail."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    cycle_id: str
+    orders: list[OrderRecord]
+    setup: list[SetupRecord]
+    fills: list[Fill]
+    fees: Money
+    errors: list[str]
+    flags: list[str]
+    account_after: AccountState | None
+    counters: dict
+
+    @property
+    def sent(self) -> list[OrderRecord]:
+        return [o for o in self.orders if o.cloid is not None and not o.reconciled]
+
+    def to_audit(self) -> dict:
+        return self.model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class Protection:
+    """TP/SL trigger orders the plan asks for, as percent moves from the entry price."""
+
+    take_profit_pct: Decimal | None = None
+    stop_loss_pct: Decimal | None = None
+
+
+SubmitHook = Callable[[list[ApprovedOrder], list[OrderOutcome]], None]
+
+
+class Executor:
+    def __init__(
+        self,
+        exchange: ExchangePort,
+        store: StateStore,
+        *,
+        config: PortfolioConfig | None = None,
+        after_submit: SubmitHook | None = None,
+    ) -> None:
+        self.exchange = exchange
+        self.store = store
+        self.config = config or PortfolioConfig()
+        self.ledger = OrdersLedger(store)
+        self._after_submit = after_submit  # test seam: runs between the venue's answer and the ledger update
+
+    # ---------------------------------------------------------------- one cycle
+    def run(
+        self,
+        cycle_id: str,
+        intents: Sequence[Intent],
+        policy: RiskPolicy,
+        ctx: RiskContext,
+        *,
+        protection: Protection | None = None,
+        market: MarketView | None = None,
+    ) -> ExecutionReport:
+        """Review `intents` with `policy`, execute what is approved, persist the counters."""
+        review = policy.review(intents, ctx)
+        state = _CycleState(cycle_id, ctx.now_ms, review.counters)
+        for intent, denial in review.denied:
+            if isinstance(intent, OrderIntent):
+                state.orders.append(OrderRecord(leg="", cloid=None, intent=intent, verdict=denial, status="denied",
+                                                error=f"{denial.reason_code}: {denial.detail}"))
+            else:
+                state.setup.append(SetupRecord(intent=intent, status="denied",
+                                               detail=f"{denial.reason_code}: {denial.detail}"))
+        reductions = [a for a in review.approved if _is_reduction(a.intent)]
+        increases = [a for a in review.approved if not _is_reduction(a.intent) and a.intent.purpose is not OrderPurpose.PROTECT]
+        protects = [a for a in review.approved if a.intent.purpose is OrderPurpose.PROTECT]
+
+        self._submit(state, reductions)
+        self._setup(state, [i for i in review.passed if isinstance(i, TransferIntent)])
+        self._setup(state, [i for i in review.passed if isinstance(i, LeverageIntent)])
+        failed_closes = {o.intent.coin for o in state.orders if o.intent.purpose is OrderPurpose.CLOSE
+                         and o.cloid and o.status not in ("filled", "resting")}
+        go: list[ApprovedOrder] = []
+        for a in increases:
+            if a.intent.coin in failed_closes:
+                state.orders.append(OrderRecord(leg="", cloid=None, intent=a.intent, verdict=a.verdict, status="skipped",
+                                                error="the close leg of this flip did not fill; open leg not sent"))
+            else:
+                go.append(a)
+        self._submit(state, go)
+        self._submit(state, protects)
+        save_counters(self.store, state.counters)
+
+        account_after = self._account(state)
+        if protection and account_after is not None and market is not None:
+            opened = {o.intent.coin for o in state.orders if o.intent.purpose in _OPENING and o.status in ("filled", "partial")}
+            triggers = protective_intents(account_after, opened, market, self.config,
+                                          protection.take_profit_pct, protection.stop_loss_pct)
+            if triggers:
+                self._cancel_old_triggers(state, opened)
+                sub = policy.review(triggers, replace(ctx, account=account_after, counters=state.counters))
+                for intent, denial in sub.denied:
+                    state.orders.append(OrderRecord(leg="", cloid=None, intent=intent, verdict=denial,  # type: ignore[arg-type]
+                                                    status="denied", error=f"{denial.reason_code}: {denial.detail}"))
+                self._submit(state, sub.approved)
+                save_counters(self.store, state.counters)
+        self._record_fills(state)
+        if self.config.dead_man_switch_s:
+            try:
+                self.exchange.schedule_cancel(ctx.now_ms + self.config.dead_man_switch_s * 1000)
+            except VenueError as exc:
+                state.errors.append(f"schedule_cancel failed: {exc}")
+        return ExecutionReport(
+            cycle_id=cycle_id, orders=state.orders, setup=state.setup, fills=state.fills,
+            fees=sum((f.fee for f in state.fills), ZERO), errors=state.errors, flags=review.flags,
+            account_after=account_after, counters=state.counters.to_state(),
+        )
+
+    def reconcile_unsettled(self, now_ms: int) -> list[LedgerRow]:
+        """Startup: ask the venue, by cloid, about every ledger row left pending or unknown."""
+        out = []
+        for row in self.ledger.unsettled():
+            self._reconcile_row(row, now_ms)
+            out.append(self.ledger.get(row.cloid) or row)
+        return out
+
+    # ---------------------------------------------------------------- internals
+    def _submit(self, state: "_CycleState", batch: Sequence[ApprovedOrder]) -> None:
+        fresh: list[tuple[str, ApprovedOrder]] = []
+        for a in batch:
+            leg = state.leg_key(a.intent)
+            cloid = cloid_for(state.cycle_id, leg)
+            row = self.ledger.get(cloid)
+            if row is not None:  # sent before (a retry or a restart): ask, never resend
+                row = self._reconcile_row(row, state.now_ms)
+                state.orders.append(_record(leg, cloid, a, row.status, row.oid, row.filled_size, row.avg_price,
+                                            row.error, reconciled=True))
+                if row.oid is not None:
+                    state.oids[row.oid] = cloid
+                continue
+            self.ledger.record_pending(cloid, state.cycle_id, leg, a.intent, state.now_ms)
+            fresh.append((leg, a.with_cloid(cloid)))
+        if not fresh:
+            return
+        orders = [a for _, a in fresh]
+        try:
+            outcomes = list(self.exchange.place_orders(orders))
+        except VenueError as exc:
+            state.errors.append(f"place_orders failed: {type(exc).__name__}: {exc}")
+            for leg, a in fresh:
+                cloid = a.intent.cloid or ""
+                self.ledger.update(cloid, "unknown", state.now_ms, error=str(exc))
+                row = self._reconcile_row(self.ledger.get(cloid), state.now_ms)  # type: ignore[arg-type]
+                state.orders.append(_record(leg, cloid, a, row.status, row.oid, row.filled_size, row.avg_price, row.error))
+                state.counters = state.counters.with_failure()
+            return
+        if self._after_submit is not None:
+            self._after_submit(orders, outcomes)
+        for i, (leg, a) in enumerate(fresh):
+            cloid = a.intent.cloid or ""
+            outcome = outcomes[i] if i < len(outcomes) else None
+            status, oid, size, price, error = _read_outcome(a.intent, outcome)
+            self.ledger.update(cloid, status, state.now_ms, oid=oid, filled_size=size, avg_price=price, error=error)
+            state.orders.append(_record(leg, cloid, a, status, oid, size, price, error))
+            if oid is not None:
+                state.oids[oid] = cloid
+            if status in ("filled", "partial", "resting"):
+                filled = size * price if size is not None and price is not None else a.intent.notional
+                state.counters = state.counters.with_trade(filled, state.now_ms, a.intent.purpose in _OPENING)
+            else:
+                state.counters = state.counters.with_failure()
+
+    def _reconcile_row(self, row: LedgerRow, now_ms: int) -> LedgerRow:
+        if row.status not in OPEN_STATUSES:
+            return row
+        try:
+            venue = self.exchange.order_status_by_cloid(row.cloid)
+        except VenueError as exc:
+            return replace(row, error=f"status by cloid failed: {exc}")
+        status = {"open": "resting"}.get(venue or "", venue or "not_found")
+        self.ledger.update(row.cloid, status, now_ms, error=None if venue else "the venue has no order with this cloid")
+        return self.ledger.get(row.cloid) or row
+
+    def _setup(self, state: "_CycleState", intents: Sequence[LeverageIntent | TransferIntent]) -> None:
+        for n, intent in enumerate(intents):
+            try:
+                if isinstance(intent, LeverageIntent):
+                    self.exchange.set_leverage(intent.coin, intent.leverage, intent.is_cross)
+                else:
+                    key = cloid_for(state.cycle_id, f"transfer:{n}")
+                    if self.store.get(_TRANSFERS_NS, key):
+                        state.setup.append(SetupRecord(intent=intent, status="already_done"))
+                        continue
+                    self.exchange.transfer_usd(intent.amount, intent.to_perp)
+                    self.store.put(_TRANSFERS_NS, key, {"cycle_id": state.cycle_id, "amount": intent.amount})
+                state.setup.append(SetupRecord(intent=intent, status="done"))
+            except VenueError as exc:
+                state.setup.append(SetupRecord(intent=intent, status="failed", detail=str(exc)))
+                state.errors.append(f"{intent.kind} failed: {exc}")
+                state.counters = state.counters.with_failure()
+
+    def _account(self, state: "_CycleState") -> AccountState | None:
+        try:
+            return self.exchange.account_state()
+        except VenueError as exc:
+            state.errors.append(f"account_state after execution failed: {exc}")
+            return None
+
+    def _cancel_old_triggers(self, state: "_CycleState", coins: set[str]) -> None:
+        try:
+            for o in self.exchange.open_orders():
+                if o.is_trigger and o.coin in coins:
+                    self.exchange.cancel(o.coin, o.oid)
+        except VenueError as exc:
+            state.errors.append(f"cancelling old TP/SL orders failed: {exc}")
+
+    def _record_fills(self, state: "_CycleState") -> None:
+        if not state.oids:
+            return
+        try:
+            venue_fills = self.exchange.fills()
+        except VenueError as exc:
+            state.errors.append(f"reading fills failed: {exc}")
+            return
+        ours = []
+        for f in venue_fills:
+            cloid = f.cloid or state.oids.get(f.oid)
+            if f.oid in state.oids or (cloid is not None and cloid in state.oids.values()):
+                ours.append(f if f.cloid else f.model_copy(update={"cloid": cloid}))
+        self.ledger.record_fills(ours)
+        state.fills = ours
+
+
+class _CycleState:
+    def __init__(self, cycle_id: str, now_ms: int, counters: RiskCounters) -> None:
+        self.cycle_id = cycle_id
+        self.now_ms = now_ms
+        self.counters = counters
+        self.orders: list[OrderRecord] = []
+        self.setup: list[SetupRecord] = []
+        self.errors: list[str] = []
+        self.fills: list[Fill] = []
+        self.oids: dict[int, str] = {}
+        self._legs: dict[str, int] = {}
+
+    def leg_key(self, o: OrderIntent) -> str:
+        """`purpose:coin:side[:tpsl]:n`: stable when a retried cycle plans the same legs again."""
+        base = f"{o.purpose.value}:{o.coin}:{o.side.value}" + (f":{o.trigger.tpsl.value}" if o.trigger else "")
+        n = self._legs.get(base, 0)
+        self._legs[base] = n + 1
+        return f"{base}:{n}"
+
+
+def _is_reduction(o: OrderIntent) -> bool:
+    return o.purpose is not OrderPurpose.PROTECT and (o.reduce_only or o.purpose in (OrderPurpose.REDUCE, OrderPurpose.CLOSE))
+
+
+def _read_outcome(intent: OrderIntent, outcome: OrderOutcome | None) -> tuple[str, int | None, Decimal | None, Decimal | None, str | None]:
+    match outcome:
+        case Filled(oid=oid, total_size=size, avg_price=price):
+            return ("filled" if size >= intent.size else "partial"), oid, size, price, None
+        case Resting(oid=oid):
+            return "resting", oid, None, None, None
+        case Rejected(error=error):
+            return "rejected", None, None, None, error
+        case _:
+            return "unknown", None, None, None, "the venue returned no status for this order"
+
+
+def _record(leg: str, cloid: str, a: ApprovedOrder, status: str, oid: int | None, size: Decimal | None,
+            price: Decimal | None, error: str | None, reconciled: bool = False) -> OrderRecord:
+    return OrderRecord(leg=leg, cloid=cloid, intent=a.intent.model_copy(update={"cloid": cloid}), verdict=a.verdict,
+                       status=status, oid=oid, filled_size=size, avg_price=price, error=error, reconciled=reconciled)

@@ -1,0 +1,371 @@
+"""The portfolio manager (pure): from a target allocation to sized, rounded, ordered intents.
+
+`rebalance_to_target` compares each coin's SIGNED target (percent of portfolio value as
+notional) with the SIGNED position and plans the legs that get there:
+
+1. reductions and closes first (reduce-only on perps), including the close leg of a flip;
+2. USD transfers between the spot and perp wallets when one side needs funds;
+3. for each increase: a `LeverageIntent` when the coin's leverage must change, then the order.
+
+Sizes are rounded DOWN with `domain.round_size`; market orders are IOC limits at the
+`market_slippage_bps` bound from the book (or mid), rounded with `domain.round_price`
+away from the market (buys up, sells down). Increases are scaled down to fit the margin
+left after the cash buffer; they never exceed it. Nothing here reads the clock or does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_UP, Decimal
+from typing import Iterable, Mapping, Sequence
+
+from hyperliquid_agent.config import PortfolioConfig
+from hyperliquid_agent.domain import (
+    ZERO,
+    AccountState,
+    AssetSpec,
+    Intent,
+    L2Book,
+    LeverageIntent,
+    MarketType,
+    OrderIntent,
+    OrderPurpose,
+    Side,
+    TargetEntry,
+    Tif,
+    TpSl,
+    TransferIntent,
+    TriggerSpec,
+    round_price,
+    round_size,
+)
+
+_BPS = Decimal(10_000)
+_HUNDRED = Decimal(100)
+_CENT = Decimal("0.01")
+QUOTE = "USDC"
+
+
+@dataclass(frozen=True)
+class MarketView:
+    """Prices and specs the planner needs: mids, marks (default: mids), specs, optional books."""
+
+    mids: Mapping[str, Decimal]
+    specs: Mapping[str, AssetSpec]
+    marks: Mapping[str, Decimal] = field(default_factory=dict)
+    books: Mapping[str, L2Book] = field(default_factory=dict)
+
+    def mark(self, coin: str) -> Decimal | None:
+        return self.marks.get(coin) or self.mids.get(coin)
+
+    def reference(self, coin: str, side: Side) -> Decimal | None:
+        """The price a market order of `side` trades against: best ask for a buy, best bid for a sell."""
+        book = self.books.get(coin)
+        if book is not None:
+            level = book.best_ask if side is Side.BUY else book.best_bid
+            if level is not None:
+                return level.price
+        return self.mids.get(coin) or self.marks.get(coin)
+
+
+@dataclass(frozen=True)
+class RebalancePlan:
+    intents: list[Intent]
+    skipped: list[tuple[str, str]]  # (coin, why no order was planned)
+
+
+# ---------------------------------------------------------------- order building blocks
+
+
+def market_limit_price(side: Side, reference: Decimal, spec: AssetSpec, slippage_bps: Decimal) -> Decimal:
+    """The IOC limit standing in for a market order: `slippage_bps` through `reference`, rounded away."""
+    factor = Decimal(1) + side.sign * slippage_bps / _BPS
+    mode = ROUND_CEILING if side is Side.BUY else ROUND_FLOOR
+    return round_price(reference * factor, spec.sz_decimals, spec.market_type, rounding=mode)
+
+
+def limit_price(side: Side, price: Decimal, spec: AssetSpec) -> Decimal:
+    """A user's limit price at venue precision, rounded toward the passive side (never pays more)."""
+    mode = ROUND_FLOOR if side is Side.BUY else ROUND_CEILING
+    return round_price(price, spec.sz_decimals, spec.market_type, rounding=mode)
+
+
+def order_intent(
+    coin: str,
+    side: Side,
+    size: Decimal,
+    market: MarketView,
+    config: PortfolioConfig,
+    *,
+    price: Decimal | None = None,
+    reduce_only: bool = False,
+    purpose: OrderPurpose = OrderPurpose.OPEN,
+    tif: Tif | None = None,
+) -> OrderIntent:
+    """One order with venue rounding: a market order (IOC at the slippage bound) when `price` is None.
+
+    Raises ValueError naming the coin when the asset is unknown, has no price, or the
+    size rounds to zero.
+    """
+    spec = market.specs.get(coin)
+    if spec is None:
+        raise ValueError(f"unknown asset {coin!r}: not in the venue's asset list")
+    rounded = round_size(size, spec.sz_decimals)
+    if rounded <= 0:
+        raise ValueError(f"{coin}: size {size} rounds to zero at {spec.sz_decimals} size decimals")
+    if price is None:
+        ref = market.reference(coin, side)
+        if ref is None:
+            raise ValueError(f"{coin}: no mid, mark or book price to bound a market order")
+        px, is_market, tif = market_limit_price(side, ref, spec, config.market_slippage_bps), True, Tif.IOC
+    else:
+        px, is_market = limit_price(side, price, spec), False
+    return OrderIntent(
+        coin=coin,
+        market_type=spec.market_type,
+        side=side,
+        size=rounded,
+        limit_price=px,
+        tif=tif or Tif.GTC,
+        reduce_only=reduce_only and spec.market_type is MarketType.PERP,
+        purpose=purpose,
+        is_market=is_market,
+    )
+
+
+def close_intent(
+    coin: str,
+    signed_size: Decimal,
+    market: MarketView,
+    config: PortfolioConfig,
+    size: Decimal | None = None,
+) -> OrderIntent:
+    """Close all (or `size` of) a SIGNED position: the opposite side, reduce-only, at the market bound."""
+    if signed_size == 0:
+        raise ValueError(f"{coin}: there is no position to close")
+    whole = -signed_size if signed_size < 0 else signed_size  # magnitude, sign kept in `side`
+    side = Side.SELL if signed_size > 0 else Side.BUY
+    amount = whole if size is None or size >= whole else size
+    purpose = OrderPurpose.CLOSE if amount == whole else OrderPurpose.REDUCE
+    return order_intent(coin, side, amount, market, config, reduce_only=True, purpose=purpose)
+
+
+def protective_intents(
+    account: AccountState,
+    coins: Iterable[str],
+    market: MarketView,
+    config: PortfolioConfig,
+    take_profit_pct: Decimal | None,
+    stop_loss_pct: Decimal | None,
+) -> list[OrderIntent]:
+    """Reduce-only TP/SL trigger orders (market triggers) for the perp positions of `coins`.
+
+    The trigger sits `take_profit_pct` / `stop_loss_pct` percent from the entry price in the
+    position's favour / against it; the limit carries the market slippage bound.
+    """
+    out: list[OrderIntent] = []
+    for coin in sorted(set(coins)):
+        pos = account.position(coin)
+        spec = market.specs.get(coin)
+        if pos is None or spec is None or spec.market_type is not MarketType.PERP:
+            continue
+        exit_side = Side.SELL if pos.size > 0 else Side.BUY
+        direction = Decimal(1) if pos.size > 0 else Decimal(-1)
+        magnitude = pos.size * direction
+        for pct, kind in ((take_profit_pct, TpSl.TP), (stop_loss_pct, TpSl.SL)):
+            if pct is None or pct <= 0:
+                continue
+            move = pct / _HUNDRED * (direction if kind is TpSl.TP else -direction)
+            raw = pos.entry_price * (Decimal(1) + move)
+            if raw <= 0:
+                continue
+            trigger = round_price(raw, spec.sz_decimals, spec.market_type)
+            out.append(OrderIntent(
+                coin=coin, market_type=spec.market_type, side=exit_side, size=magnitude,
+                limit_price=market_limit_price(exit_side, trigger, spec, config.market_slippage_bps),
+                tif=Tif.GTC, reduce_only=True, purpose=OrderPurpose.PROTECT,
+                trigger=TriggerSpec(trigger_price=trigger, is_market=True, tpsl=kind),
+            ))
+    return out
+
+
+# ---------------------------------------------------------------- rebalance
+
+
+@dataclass
+class _Leg:
+    coin: str
+    side: Side
+    size: Decimal
+    purpose: OrderPurpose
+    spec: AssetSpec
+    leverage: int = 1
+
+
+def rebalance_to_target(
+    target_allocation: Sequence[TargetEntry],
+    account_state: AccountState,
+    market: MarketView,
+    config: PortfolioConfig,
+    *,
+    full_book: bool = True,
+) -> list[Intent]:
+    """The ordered intents that move the account to `target_allocation` (see module doc)."""
+    return plan_rebalance(target_allocation, account_state, market, config, full_book=full_book).intents
+
+
+def plan_rebalance(
+    target_allocation: Sequence[TargetEntry],
+    account: AccountState,
+    market: MarketView,
+    config: PortfolioConfig,
+    *,
+    full_book: bool = True,
+) -> RebalancePlan:
+    """Like `rebalance_to_target`, also saying why coins were left alone."""
+    equity = account.portfolio_value
+    targets: dict[str, TargetEntry] = {t.coin: t for t in target_allocation}
+    if full_book:
+        for pos in account.positions:
+            if pos.size != 0 and pos.coin not in targets:
+                targets[pos.coin] = TargetEntry(coin=pos.coin, target_pct=ZERO)
+    skipped: list[tuple[str, str]] = []
+    reductions: list[_Leg] = []
+    increases: list[_Leg] = []
+    for coin, entry in targets.items():
+        why = _plan_coin(entry, account, market, config, equity, reductions, increases)
+        if why:
+            skipped.append((coin, why))
+
+    # margin: what reductions free, what increases need (perp); quote cash for spot
+    perp_room = account.available_balance - equity * config.cash_buffer_pct / _HUNDRED
+    spot_cash = account.spot_balance(QUOTE) - _spot_hold(account, QUOTE)
+    for leg in reductions:
+        px = market.mark(leg.coin) or ZERO
+        if leg.spec.market_type is MarketType.PERP:
+            pos = account.position(leg.coin)
+            perp_room += leg.size * px / (pos.leverage if pos else 1)
+        else:
+            spot_cash += leg.size * px
+    perp_need = sum((leg.size * (market.mark(leg.coin) or ZERO) / leg.leverage for leg in increases
+                     if leg.spec.market_type is MarketType.PERP), ZERO)
+    spot_need = sum((leg.size * _bound(leg, market, config) for leg in increases
+                     if leg.spec.market_type is MarketType.SPOT), ZERO)
+    transfers: list[TransferIntent] = []
+    if spot_need > spot_cash and perp_room - perp_need > 0:
+        amount = min(spot_need - spot_cash, perp_room - perp_need).quantize(_CENT, rounding=ROUND_UP)
+        amount = min(amount, (perp_room - perp_need).quantize(_CENT, rounding=ROUND_DOWN))
+        if amount > 0:
+            transfers.append(TransferIntent(amount=amount, to_perp=False))
+            perp_room -= amount
+            spot_cash += amount
+    elif perp_need > perp_room and spot_cash - spot_need > 0:
+        amount = min(perp_need - perp_room, spot_cash - spot_need).quantize(_CENT, rounding=ROUND_DOWN)
+        if amount > 0:
+            transfers.append(TransferIntent(amount=amount, to_perp=True))
+            perp_room += amount
+            spot_cash -= amount
+    perp_scale = _scale(perp_need, perp_room)
+    spot_scale = _scale(spot_need, spot_cash)
+
+    intents: list[Intent] = []
+    for leg in reductions:
+        intents.append(_to_intent(leg, market, config, reduce_only=True))
+    intents.extend(transfers)
+    for leg in increases:
+        scale = perp_scale if leg.spec.market_type is MarketType.PERP else spot_scale
+        size = round_size(leg.size * scale, leg.spec.sz_decimals) if scale < 1 else leg.size
+        px = market.mark(leg.coin) or ZERO
+        if size <= 0 or size * px < config.min_notional_usd:
+            skipped.append((leg.coin, "not enough margin or cash for the increase"))
+            continue
+        if size < leg.size:
+            skipped.append((leg.coin, f"increase scaled down from {leg.size} to {size} to fit available margin"))
+        if leg.spec.market_type is MarketType.PERP:
+            pos = account.position(leg.coin)
+            if pos is None or pos.leverage != leg.leverage:
+                intents.append(LeverageIntent(coin=leg.coin, leverage=leg.leverage, is_cross=not leg.spec.only_isolated))
+        leg.size = size
+        intents.append(_to_intent(leg, market, config, reduce_only=False))
+    return RebalancePlan(intents=intents, skipped=skipped)
+
+
+def _plan_coin(
+    entry: TargetEntry,
+    account: AccountState,
+    market: MarketView,
+    config: PortfolioConfig,
+    equity: Decimal,
+    reductions: list[_Leg],
+    increases: list[_Leg],
+) -> str:
+    """Append this coin's legs; return why nothing was planned ("" when legs were added)."""
+    coin = entry.coin
+    spec = market.specs.get(coin)
+    if spec is None:
+        return "unknown asset: not in the venue's asset list"
+    if spec.market_type is not entry.market_type:
+        return f"target says {entry.market_type.value} but the venue lists {coin} as {spec.market_type.value}"
+    price = market.mark(coin)
+    if not price or price <= 0:
+        return "no price"
+    spot = spec.market_type is MarketType.SPOT
+    if spot and entry.target_pct < 0:
+        return "spot cannot be short; use a perp target"
+    current = (account.spot_balance(coin) - _spot_hold(account, coin)) if spot else account.signed_size(coin)
+    raw = entry.target_pct / _HUNDRED * equity / price if equity > 0 else ZERO
+    tick = Decimal(1).scaleb(-spec.sz_decimals)
+    target = current if abs(raw - current) < tick else round_size(raw, spec.sz_decimals)
+    if target == current:
+        return ""
+    closing = current != 0 and (target == 0 or (target > 0) != (current > 0))
+    drift_pct = abs(target - current) * price / equity * _HUNDRED if equity > 0 else _HUNDRED
+    if not closing and drift_pct < config.min_drift_pct:
+        return f"drift {drift_pct:.2f}% is below min_drift_pct {config.min_drift_pct}%"
+    leverage = min(entry.leverage or config.default_leverage, spec.max_leverage)
+    away = Side.SELL if current > 0 else Side.BUY
+    if closing:
+        reductions.append(_Leg(coin, away, abs(current), OrderPurpose.CLOSE, spec))
+        if target != 0:
+            _add_increase(coin, Side.BUY if target > 0 else Side.SELL, abs(target), OrderPurpose.OPEN,
+                          spec, leverage, price, config, increases)
+        return ""
+    if current != 0 and abs(target) < abs(current):
+        size = abs(current) - abs(target)
+        if size * price < config.min_notional_usd:
+            return f"reduction of ${size * price:.2f} is below the ${config.min_notional_usd} minimum"
+        reductions.append(_Leg(coin, away, size, OrderPurpose.REDUCE, spec))
+        return ""
+    purpose = OrderPurpose.OPEN if current == 0 else OrderPurpose.INCREASE
+    return _add_increase(coin, Side.BUY if target > 0 else Side.SELL, abs(target) - abs(current), purpose,
+                         spec, leverage, price, config, increases)
+
+
+def _add_increase(coin: str, side: Side, size: Decimal, purpose: OrderPurpose, spec: AssetSpec, leverage: int,
+                  price: Decimal, config: PortfolioConfig, increases: list[_Leg]) -> str:
+    if size * price < config.min_notional_usd:
+        return f"order of ${size * price:.2f} is below the ${config.min_notional_usd} minimum"
+    increases.append(_Leg(coin, side, size, purpose, spec, leverage))
+    return ""
+
+
+def _to_intent(leg: _Leg, market: MarketView, config: PortfolioConfig, reduce_only: bool) -> OrderIntent:
+    return order_intent(leg.coin, leg.side, leg.size, market, config, reduce_only=reduce_only, purpose=leg.purpose)
+
+
+def _bound(leg: _Leg, market: MarketView, config: PortfolioConfig) -> Decimal:
+    ref = market.reference(leg.coin, leg.side) or ZERO
+    return ref * (Decimal(1) + config.market_slippage_bps / _BPS)
+
+
+def _scale(need: Decimal, room: Decimal) -> Decimal:
+    if need <= 0 or need <= room:
+        return Decimal(1)
+    return max(room, ZERO) / need
+
+
+def _spot_hold(account: AccountState, coin: str) -> Decimal:
+    for b in account.spot_balances:
+        if b.coin == coin:
+            return b.hold
+    return ZERO

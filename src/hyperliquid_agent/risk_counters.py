@@ -1,0 +1,102 @@
+"""RiskCounters: the small persisted memory of the risk policy (pure value).
+
+Daily traded notional and the day-start equity roll over at UTC midnight, computed
+from `now_ms` (never the clock). Trades per hour is a sliding window of trade times.
+`to_state()`/`from_state()` give plain JSON for the state store (see `risk_store.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any
+
+from hyperliquid_agent.domain import ZERO, to_decimal
+
+DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
+
+
+def utc_day(now_ms: int) -> int:
+    """Days since the epoch, UTC: the counters' rollover key."""
+    return now_ms // DAY_MS
+
+
+@dataclass(frozen=True)
+class RiskCounters:
+    day: int = -1  # utc_day of the figures below; -1 = never rolled
+    day_start_equity: Decimal | None = None
+    daily_notional: Decimal = ZERO
+    trade_times_ms: tuple[int, ...] = ()  # trades in the last hour (pruned on roll)
+    consecutive_failures: int = 0
+    last_open_ms: int | None = None
+    max_size_streak: int = 0
+
+    # ---- transitions (each returns a new value)
+    def rolled(self, now_ms: int, equity: Decimal) -> "RiskCounters":
+        """Start a new UTC day if `now_ms` is in a later day; drop trades older than an hour."""
+        recent = tuple(t for t in self.trade_times_ms if now_ms - t < HOUR_MS)
+        today = utc_day(now_ms)
+        if today != self.day or self.day_start_equity is None:
+            return replace(self, day=today, day_start_equity=equity, daily_notional=ZERO, trade_times_ms=recent)
+        if recent != self.trade_times_ms:
+            return replace(self, trade_times_ms=recent)
+        return self
+
+    def with_trade(self, notional: Decimal, now_ms: int, opening: bool) -> "RiskCounters":
+        return replace(
+            self,
+            daily_notional=self.daily_notional + abs(notional),
+            trade_times_ms=(*self.trade_times_ms, now_ms),
+            last_open_ms=now_ms if opening else self.last_open_ms,
+            consecutive_failures=0,
+        )
+
+    def with_failure(self) -> "RiskCounters":
+        return replace(self, consecutive_failures=self.consecutive_failures + 1)
+
+    def with_success(self) -> "RiskCounters":
+        return replace(self, consecutive_failures=0) if self.consecutive_failures else self
+
+    def with_max_size(self, asked: bool) -> "RiskCounters":
+        return replace(self, max_size_streak=self.max_size_streak + 1 if asked else 0)
+
+    def trades_last_hour(self, now_ms: int) -> int:
+        return sum(1 for t in self.trade_times_ms if now_ms - t < HOUR_MS)
+
+    # ---- persistence
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "day": self.day,
+            "day_start_equity": None if self.day_start_equity is None else format(self.day_start_equity, "f"),
+            "daily_notional": format(self.daily_notional, "f"),
+            "trade_times_ms": list(self.trade_times_ms),
+            "consecutive_failures": self.consecutive_failures,
+            "last_open_ms": self.last_open_ms,
+            "max_size_streak": self.max_size_streak,
+        }
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> "RiskCounters":
+        """Read `to_state()` output back; raises ValueError naming the bad field."""
+        if not isinstance(data, dict):
+            raise ValueError(f"risk counters must be an object, got {type(data).__name__}")
+        known = {"day", "day_start_equity", "daily_notional", "trade_times_ms", "consecutive_failures",
+                 "last_open_ms", "max_size_streak"}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown risk counter field(s): {', '.join(sorted(unknown))}")
+        try:
+            dse = data.get("day_start_equity")
+            last = data.get("last_open_ms")
+            return cls(
+                day=int(data.get("day", -1)),
+                day_start_equity=None if dse is None else to_decimal(dse),
+                daily_notional=to_decimal(data.get("daily_notional", "0")),
+                trade_times_ms=tuple(int(t) for t in data.get("trade_times_ms", ())),
+                consecutive_failures=int(data.get("consecutive_failures", 0)),
+                last_open_ms=None if last is None else int(last),
+                max_size_streak=int(data.get("max_size_streak", 0)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"risk counters are malformed: {exc}") from None
