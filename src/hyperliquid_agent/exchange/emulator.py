@@ -1,0 +1,284 @@
+"""The local Hyperliquid emulator: the venue model behind Hyperliquid's `/info` and `/exchange`.
+
+The real `hyperliquid-python-sdk` (and so our adapter) runs against it unchanged:
+- `POST /info` answers the Info requests we use with the real response shapes (`wire.py`).
+- `POST /exchange` recovers the signer with the SDK's own helpers (testnet signing, since any
+  local URL signs as testnet), resolves approved agent wallets to their master and vault
+  leaders to their vault, applies Hyperliquid's nonce rules, then runs the action on the model.
+- The simulated clock either steps on request (`step`, `advance_to`: tests) or runs at a
+  speed-up of simulated ms per wall ms (paper trading); the model is advanced lazily, before
+  each request, to the clock's time.
+- `inject_fault` makes the next N requests answer 429/500 (or stall) so tests can exercise
+  the adapter's error mapping and retry policy.
+
+Start it in a thread with `EmulatorServer(model).start()` (or as a context manager) or in the
+foreground with `serve()` (the CLI's `hl-agent venue serve`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+from hyperliquid_agent.exchange import emulator_actions as actions
+from hyperliquid_agent.exchange import wire
+from hyperliquid_agent.exchange.nonce import wall_clock_ms
+
+log = logging.getLogger(__name__)
+
+MAX_TRACKED_NONCES = 100  # the venue keeps each signer's 100 highest nonces
+DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
+
+
+@dataclass
+class Fault:
+    status: int | None  # HTTP status to answer with; None = answer normally after the delay
+    remaining: int
+    delay_s: float = 0.0
+    path: str | None = None  # "/info", "/exchange" or None for both
+    body: str = ""
+
+
+class SimClock:
+    """Simulated time: manual steps, or `speedup` simulated ms per wall ms from `start()`."""
+
+    def __init__(self, start_ms: int, speedup: float | None = None, wall_ms: Callable[[], int] = wall_clock_ms) -> None:
+        self._base_sim = start_ms
+        self._speedup = speedup if speedup and speedup > 0 else None
+        self._wall_ms = wall_ms
+        self._base_wall = wall_ms()
+
+    @property
+    def running(self) -> bool:
+        return self._speedup is not None
+
+    def now_ms(self) -> int:
+        if self._speedup is None:
+            return self._base_sim
+        return self._base_sim + int((self._wall_ms() - self._base_wall) * self._speedup)
+
+    def set(self, t_ms: int) -> None:
+        self._base_sim = t_ms
+        self._base_wall = self._wall_ms()
+
+
+class NonceBook:
+    """Per-signer nonce rules: never reuse, and beat the smallest of the 100 highest."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, set[int]] = {}
+
+    def check_and_record(self, signer: str, nonce: int) -> str | None:
+        seen = self._seen.setdefault(signer, set())
+        if nonce in seen:
+            return f"Invalid nonce: duplicate nonce {nonce}"
+        if len(seen) >= MAX_TRACKED_NONCES:
+            lowest = min(seen)
+            if nonce < lowest:
+                return f"Invalid nonce: nonce too low {nonce} < {lowest}"
+            seen.discard(lowest)
+        seen.add(nonce)
+        return None
+
+
+class EmulatorServer:
+    """An HTTP door onto a venue model, on 127.0.0.1."""
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        speedup: float | None = None,
+        wall_ms: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.model = model
+        self.host = host
+        self.port = port
+        self.clock = SimClock(model.now_ms, speedup, wall_ms)
+        self.lock = threading.RLock()  # one request at a time touches the model
+        self.nonces = NonceBook()
+        self.agents: dict[str, str] = {}  # agent address -> master address (lowercase)
+        self.vault_leaders: dict[str, set[str]] = {}  # vault address -> leaders allowed to trade it
+        self.request_log: deque[tuple[str, str]] = deque(maxlen=10_000)  # (path, type)
+        self._faults: list[Fault] = []
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---------------------------------------------------------------- lifecycle
+    @property
+    def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("the emulator is not started")
+        return f"http://{self.host}:{self._httpd.server_address[1]}"
+
+    def _bind(self) -> ThreadingHTTPServer:
+        if self._httpd is None:
+            handler = type("EmulatorHandler", (_Handler,), {"emulator": self})
+            httpd = ThreadingHTTPServer((self.host, self.port), handler)
+            httpd.daemon_threads = True
+            self._httpd = httpd
+        return self._httpd
+
+    def start(self) -> str:
+        """Serve in a background thread; returns the base URL (e.g. http://127.0.0.1:53124)."""
+        httpd = self._bind()
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                         name="hl-emulator", daemon=True)
+        self._thread.start()
+        return self.url
+
+    def serve(self) -> None:
+        """Serve in the foreground until interrupted (Ctrl-C)."""
+        httpd = self._bind()
+        try:
+            httpd.serve_forever(poll_interval=0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        if self._thread is not None:
+            httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        httpd.server_close()
+
+    def __enter__(self) -> "EmulatorServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---------------------------------------------------------------- test and operator API
+    def step(self, ms: int) -> int:
+        """Move simulated time forward by `ms` (the model replays what happens meanwhile)."""
+        return self.advance_to(self.clock.now_ms() + ms)
+
+    def advance_to(self, t_ms: int) -> int:
+        with self.lock:
+            self.clock.set(max(t_ms, self.clock.now_ms()))
+            self._sync_model()
+            return self.model.now_ms
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
+
+    def create_account(self, address: str, usdc: Decimal | int | str) -> str:
+        with self.lock:
+            self.model.create_account(address.lower(), Decimal(str(usdc)))
+        return address.lower()
+
+    def register_agent(self, agent_address: str, master_address: str) -> None:
+        """Approve `agent_address` as an API wallet trading for `master_address`."""
+        with self.lock:
+            self.agents[agent_address.lower()] = master_address.lower()
+
+    def register_vault(self, vault_address: str, leader_address: str) -> None:
+        """Let `leader_address` (or its agents) trade the account `vault_address`."""
+        with self.lock:
+            self.vault_leaders.setdefault(vault_address.lower(), set()).add(leader_address.lower())
+
+    def inject_fault(self, status: int | None = 500, count: int = 1, *, delay_s: float = 0.0,
+                     path: str | None = None, body: str | None = None) -> None:
+        """The next `count` requests (to `path`, or any) answer `status` (or stall `delay_s`)."""
+        text = body if body is not None else ("Too many requests" if status == 429 else "Internal Server Error")
+        with self.lock:
+            self._faults.append(Fault(status, count, delay_s, path, text))
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self._faults.clear()
+
+    def count_requests(self, path: str | None = None, kind: str | None = None) -> int:
+        return sum(1 for p, k in list(self.request_log) if (path is None or p == path) and (kind is None or k == kind))
+
+    # ---------------------------------------------------------------- request handling
+    def _sync_model(self) -> None:
+        target = self.clock.now_ms()
+        if target > self.model.now_ms:
+            self.model.advance_to(target)
+
+    def _take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for f in self._faults:
+                if f.remaining > 0 and (f.path is None or f.path == path):
+                    f.remaining -= 1
+                    return f
+            self._faults = [f for f in self._faults if f.remaining > 0]
+        return None
+
+    def handle(self, path: str, body: Any) -> tuple[int, Any]:
+        """Answer one request: (HTTP status, JSON value or plain text)."""
+        if not isinstance(body, dict) or ("type" not in body and path == "/info") or (
+            path == "/exchange" and not isinstance(body.get("action"), dict)
+        ):
+            return 422, DESERIALIZE_ERROR
+        kind = body["type"] if path == "/info" else str(body["action"].get("type"))
+        self.request_log.append((path, kind))
+        with self.lock:
+            self._sync_model()
+            if path == "/info":
+                return actions.info(self, body)
+            return 200, actions.exchange(self, body)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    emulator: EmulatorServer
+    protocol_version = "HTTP/1.1"  # keep-alive: the SDK's requests.Session reuses the connection
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        path = self.path.rstrip("/") or "/"
+        if path not in ("/info", "/exchange"):
+            self._send(404, "Not Found")
+            return
+        fault = self.emulator._take_fault(path)
+        if fault is not None:
+            if fault.delay_s:
+                time.sleep(fault.delay_s)
+            if fault.status is not None:
+                self._send(fault.status, fault.body)
+                return
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            self._send(422, DESERIALIZE_ERROR)
+            return
+        try:
+            status, payload = self.emulator.handle(path, body)
+        except Exception:  # a bug in the emulator or model: answer like a venue fault, keep serving
+            log.exception("emulator failed on %s %s", path, raw[:200])
+            status, payload = 500, "null"
+        self._send(status, payload)
+
+    def _send(self, status: int, payload: Any) -> None:
+        if isinstance(payload, str):
+            data, ctype = payload.encode(), "text/plain; charset=utf-8"
+        else:
+            data, ctype = json.dumps(payload, separators=(",", ":")).encode(), "application/json"
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
+        log.debug("emulator %s", format % args)
+
+
+__all__ = ["EmulatorServer", "SimClock", "NonceBook", "wire"]

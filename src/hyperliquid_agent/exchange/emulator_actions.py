@@ -1,0 +1,296 @@
+"""What the emulator does for each `/info` request type and each `/exchange` action.
+
+Called by `EmulatorServer.handle` with the server lock held and the model already advanced
+to the current simulated time. Info answers are `(http_status, json)`; exchange answers are
+the venue's JSON envelope (always HTTP 200, like the real venue).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from hyperliquid_agent.domain import AccountState, Tif, TpSl
+from hyperliquid_agent.domain.values import ZERO
+from hyperliquid_agent.exchange import wire
+from hyperliquid_agent.exchange.venue_types import ERR_INVALID_PRICE, ERR_INVALID_SIZE, ERR_TPSL, LimitType, OrderRequest, TriggerType
+
+if TYPE_CHECKING:
+    from hyperliquid_agent.exchange.emulator import EmulatorServer
+
+CANDLE_CAP = 5000  # candleSnapshot serves at most this many candles per request
+FUNDING_CAP = 500  # fundingHistory / userFunding rows per request
+FILLS_CAP = 2000
+DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
+
+
+# ====================================================================== /info
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str(body.get("user", "")).lower()
+
+
+def _empty_state(time_ms: int) -> dict[str, Any]:
+    empty = AccountState(portfolio_value=ZERO, available_balance=ZERO)
+    return wire.clearinghouse_to_wire(empty, ZERO, time_ms)
+
+
+def _perp_account_value(state: AccountState, spot_usdc: Decimal) -> Decimal:
+    return state.portfolio_value - spot_usdc
+
+
+def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
+    model = server.model
+    kind = body.get("type")
+    now = model.now_ms
+    specs = model.specs
+    match kind:
+        case "meta":
+            return 200, wire.meta_to_wire(specs)
+        case "spotMeta":
+            return 200, wire.spot_meta_to_wire()
+        case "metaAndAssetCtxs":
+            ctxs = model.asset_contexts()
+            meta = wire.meta_to_wire(specs)
+            return 200, [meta, [wire.asset_ctx_to_wire(ctxs[a["name"]]) for a in meta["universe"]]]
+        case "allMids":
+            return 200, wire.mids_to_wire(model.mids())
+        case "clearinghouseState":
+            user = _user(body)
+            if not model.has_account(user):
+                return 200, _empty_state(now)
+            state: AccountState = model.account_state(user)
+            spot_usdc = state.spot_balance("USDC")
+            max_lev = {name: s.max_leverage for name, s in specs.items()}
+            return 200, wire.clearinghouse_to_wire(
+                state, _perp_account_value(state, spot_usdc), now, _maintenance(model, user), max_lev)
+        case "spotClearinghouseState":
+            user = _user(body)
+            balances = model.spot_balances(user) if model.has_account(user) else []
+            return 200, wire.spot_state_to_wire(list(balances))
+        case "l2Book":
+            coin = body.get("coin")
+            if coin not in specs:
+                return 500, "null"
+            return 200, wire.book_to_wire(model.l2_book(coin))
+        case "candleSnapshot":
+            return _candles(model, body.get("req"))
+        case "fundingHistory":
+            coin = body.get("coin")
+            if coin not in specs or not isinstance(body.get("startTime"), int):
+                return 500, "null"
+            rows = model.funding_history(coin, body["startTime"], body.get("endTime"))
+            return 200, [wire.funding_to_wire(coin, f) for f in rows[:FUNDING_CAP]]
+        case "userFills" | "userFillsByTime":
+            user = _user(body)
+            fills = list(model.fills(user)) if model.has_account(user) else []
+            if kind == "userFillsByTime":
+                start, end = body.get("startTime", 0), body.get("endTime") or now
+                fills = [f for f in fills if start <= f.time_ms <= end]
+            fills = sorted(fills, key=lambda f: f.time_ms, reverse=True)[:FILLS_CAP]
+            return 200, [wire.fill_to_wire(f) for f in fills]
+        case "openOrders" | "frontendOpenOrders":
+            user = _user(body)
+            orders = list(model.open_orders(user)) if model.has_account(user) else []
+            return 200, [wire.open_order_to_wire(o, frontend=kind == "frontendOpenOrders") for o in orders]
+        case "orderStatus":
+            return 200, _order_status(model, _user(body), body.get("oid"))
+        case "userFunding":
+            user = _user(body)
+            start, end = body.get("startTime", 0), body.get("endTime") or now
+            rows = list(model.user_funding(user)) if model.has_account(user) else []
+            rows = [r for r in rows if start <= r["time"] <= end][:FUNDING_CAP]
+            return 200, rows
+        case _:
+            return 422, DESERIALIZE_ERROR
+
+
+def _maintenance(model: Any, user: str) -> Decimal:
+    fn = getattr(model, "maintenance_margin", None)
+    return fn(user) if callable(fn) else ZERO
+
+
+def _candles(model: Any, req: Any) -> tuple[int, Any]:
+    if not isinstance(req, dict):
+        return 422, DESERIALIZE_ERROR
+    coin, interval = req.get("coin"), req.get("interval")
+    start, end = req.get("startTime"), req.get("endTime")
+    if coin not in model.specs or interval not in wire.INTERVAL_MS or not isinstance(start, int):
+        return 500, "null"
+    end = end if isinstance(end, int) else model.now_ms
+    rows = model.candles(coin, interval, start, end)[:CANDLE_CAP]
+    return 200, [wire.candle_to_wire(coin, interval, c) for c in rows]
+
+
+def _order_status(model: Any, user: str, oid: Any) -> dict[str, Any]:
+    if not model.has_account(user):
+        return {"status": "unknownOid"}
+    if isinstance(oid, str):
+        found = model.order_status(user, cloid=oid)
+    elif isinstance(oid, int):
+        found = model.order_status(user, oid=oid)
+    else:
+        return {"status": "unknownOid"}
+    if found is None:
+        return {"status": "unknownOid"}
+    order, status, ts = found
+    return wire.order_status_to_wire(order, status, ts)
+
+
+# ====================================================================== /exchange
+
+L1_ACTIONS = ("order", "cancel", "cancelByCloid", "updateLeverage", "scheduleCancel")
+USER_SIGNED = {"usdClassTransfer": "HyperliquidTransaction:UsdClassTransfer"}
+
+
+def exchange(server: "EmulatorServer", body: dict[str, Any]) -> dict[str, Any]:
+    from hyperliquid.utils import signing  # the SDK's own recovery, so signing bugs show up here
+
+    action = body["action"]
+    kind = action.get("type")
+    nonce = body.get("nonce")
+    sig = body.get("signature")
+    vault = body.get("vaultAddress")
+    if not isinstance(nonce, int) or not isinstance(sig, dict):
+        return wire.err_response(DESERIALIZE_ERROR)
+    try:
+        if kind in USER_SIGNED:
+            signer = signing.recover_user_from_user_signed_action(
+                dict(action), sig, signing.USD_CLASS_TRANSFER_SIGN_TYPES, USER_SIGNED[kind], False)
+        elif kind in L1_ACTIONS:
+            signer = signing.recover_agent_or_user_from_l1_action(
+                action, sig, vault, nonce, body.get("expiresAfter"), False)
+        else:
+            return wire.err_response(f"Unsupported action type {kind!r} on the local emulator")
+    except Exception:  # a malformed signature recovers nothing: the venue says "does not exist"
+        signer = "0x" + "0" * 40
+    signer = signer.lower()
+    principal = _resolve_user(server, signer, agent_allowed=kind not in USER_SIGNED)
+    if principal is None:
+        return wire.err_response(f"User or API Wallet {signer} does not exist.")
+    user = principal
+    if vault:
+        if principal not in server.vault_leaders.get(str(vault).lower(), set()):
+            return wire.err_response(f"User or API Wallet {signer} does not exist.")
+        user = str(vault).lower()
+    problem = server.nonces.check_and_record(signer, nonce)
+    if problem is not None:
+        return wire.err_response(problem)
+    model = server.model
+    match kind:
+        case "order":
+            return _place(model, user, action)
+        case "cancel":
+            return _cancel(model, user, action, by_cloid=False)
+        case "cancelByCloid":
+            return _cancel(model, user, action, by_cloid=True)
+        case "updateLeverage":
+            spec = _spec_by_asset(model, action.get("asset"))
+            if spec is None:
+                return wire.err_response("Invalid asset.")
+            lev = action.get("leverage")
+            if not isinstance(lev, int) or lev < 1 or lev > spec.max_leverage:
+                return wire.err_response("Invalid leverage value")
+            problem = model.update_leverage(user, spec.name, lev, bool(action.get("isCross", True)))
+            return wire.err_response(problem) if problem else wire.ok_response("default")
+        case "usdClassTransfer":
+            amount_text = str(action.get("amount", "")).split(" ")[0]
+            try:
+                amount = Decimal(amount_text)
+            except InvalidOperation:
+                return wire.err_response(DESERIALIZE_ERROR)
+            problem = model.usd_class_transfer(user, amount, bool(action.get("toPerp")))
+            return wire.err_response(problem) if problem else wire.ok_response("default")
+        case "scheduleCancel":
+            t = action.get("time")
+            problem = model.schedule_cancel(user, t if isinstance(t, int) else None)
+            return wire.err_response(problem) if problem else wire.ok_response("default")
+    return wire.err_response(f"Unsupported action type {kind!r} on the local emulator")
+
+
+def _resolve_user(server: "EmulatorServer", signer: str, agent_allowed: bool) -> str | None:
+    if agent_allowed and signer in server.agents:
+        return server.agents[signer]
+    if server.model.has_account(signer) or signer in _leaders(server):
+        return signer
+    return None
+
+
+def _leaders(server: "EmulatorServer") -> set[str]:
+    return set().union(*server.vault_leaders.values()) if server.vault_leaders else set()
+
+
+def _spec_by_asset(model: Any, asset: Any) -> Any:
+    if not isinstance(asset, int):
+        return None
+    for spec in model.specs.values():
+        if spec.asset_id == asset:
+            return spec
+    return None
+
+
+def order_from_wire(model: Any, w: dict[str, Any]) -> OrderRequest | str:
+    """One order wire {a,b,p,s,r,t,c} -> the model's OrderRequest, or the venue's error string."""
+    spec = _spec_by_asset(model, w.get("a"))
+    if spec is None:
+        return "Invalid asset."
+    try:
+        price, size = Decimal(str(w["p"])), Decimal(str(w["s"]))
+    except (KeyError, InvalidOperation):
+        return ERR_INVALID_PRICE
+    if not price.is_finite() or price <= 0:
+        return ERR_INVALID_PRICE
+    if not size.is_finite() or size <= 0:
+        return ERR_INVALID_SIZE
+    t = w.get("t") or {}
+    order_type: LimitType | TriggerType
+    if isinstance(t.get("limit"), dict):
+        try:
+            order_type = LimitType(Tif(t["limit"].get("tif")))
+        except ValueError:
+            return "Invalid TIF."
+    elif isinstance(t.get("trigger"), dict):
+        trg = t["trigger"]
+        try:
+            order_type = TriggerType(Decimal(str(trg["triggerPx"])), bool(trg["isMarket"]), TpSl(trg["tpsl"]))
+        except (KeyError, ValueError, InvalidOperation):
+            return ERR_TPSL
+    else:
+        return "Invalid order type."
+    cloid = w.get("c")
+    return OrderRequest(coin=spec.name, is_buy=bool(w.get("b")), limit_px=price, sz=size,
+                        reduce_only=bool(w.get("r")), order_type=order_type,
+                        cloid=str(cloid) if cloid is not None else None)
+
+
+def _place(model: Any, user: str, action: dict[str, Any]) -> dict[str, Any]:
+    wires = action.get("orders")
+    if not isinstance(wires, list) or not wires:
+        return wire.err_response(DESERIALIZE_ERROR)
+    parsed = [order_from_wire(model, w) if isinstance(w, dict) else "Invalid order." for w in wires]
+    valid = [p for p in parsed if isinstance(p, OrderRequest)]
+    outcomes = iter(model.place_orders(user, valid) if valid else [])
+    statuses = []
+    for p in parsed:
+        statuses.append({"error": p} if isinstance(p, str) else wire.outcome_to_wire(next(outcomes)))
+    return wire.ok_response("order", {"statuses": statuses})
+
+
+def _cancel(model: Any, user: str, action: dict[str, Any], by_cloid: bool) -> dict[str, Any]:
+    cancels = action.get("cancels")
+    if not isinstance(cancels, list):
+        return wire.err_response(DESERIALIZE_ERROR)
+    statuses: list[Any] = []
+    for c in cancels:
+        spec = _spec_by_asset(model, c.get("asset") if by_cloid else c.get("a"))
+        if spec is None:
+            statuses.append({"error": "Invalid asset."})
+            continue
+        if by_cloid:
+            done = model.cancel_by_cloid(user, spec.name, str(c.get("cloid")))
+        else:
+            done = model.cancel(user, spec.name, c.get("o"))
+        statuses.append("success" if done is True or done is None else {
+            "error": done if isinstance(done, str) else "Order was never placed, already canceled, or filled."})
+    return wire.ok_response("cancel", {"statuses": statuses})

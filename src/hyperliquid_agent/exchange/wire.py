@@ -1,0 +1,638 @@
+"""Hyperliquid wire shapes, in one module so the adapter and the emulator agree.
+
+Reading (adapter side): pydantic models of every Info/Exchange response we use; every
+price, size and amount is a string on the wire and becomes a `Decimal` here; `*_from_wire`
+helpers turn them into domain values.
+Writing (emulator side): `*_to_wire` helpers turn domain values back into the exact JSON
+the real venue sends (strings for numbers, camelCase keys, `B`/`A` sides).
+
+Models ignore unknown keys: the venue adds fields over time and a new field must not break
+a running agent. A missing or mistyped field we rely on raises `pydantic.ValidationError`,
+which the adapter reports as `VenueResponseError`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hyperliquid_agent.domain import (
+    AccountState,
+    AssetContext,
+    AssetSpec,
+    BookLevel,
+    Candle,
+    Fill,
+    Filled,
+    FundingPoint,
+    L2Book,
+    LeverageType,
+    MarketSnapshot,
+    MarketType,
+    Money,
+    OpenOrder,
+    OrderOutcome,
+    Position,
+    Rejected,
+    Resting,
+    Side,
+    SpotBalance,
+    to_decimal,
+)
+from hyperliquid_agent.domain.values import ZERO
+from hyperliquid_agent.exchange.feed import INTERVAL_MS, interval_ms
+
+_WIRE = ConfigDict(extra="ignore", frozen=True)
+SPOT_ASSET_OFFSET = 10_000  # spot asset id = 10000 + spotMeta.universe[i].index
+
+# ====================================================================== reading
+
+
+class AssetMetaWire(BaseModel):
+    model_config = _WIRE
+    name: str
+    szDecimals: int
+    maxLeverage: int = 1
+    onlyIsolated: bool = False
+    isDelisted: bool = False
+
+
+class MetaWire(BaseModel):
+    model_config = _WIRE
+    universe: list[AssetMetaWire]
+
+
+class SpotTokenWire(BaseModel):
+    model_config = _WIRE
+    name: str
+    szDecimals: int
+    weiDecimals: int = 8
+    index: int
+    tokenId: str = ""
+    isCanonical: bool = True
+
+
+class SpotPairWire(BaseModel):
+    model_config = _WIRE
+    name: str
+    tokens: list[int]
+    index: int
+    isCanonical: bool = True
+
+
+class SpotMetaWire(BaseModel):
+    model_config = _WIRE
+    tokens: list[SpotTokenWire] = Field(default_factory=list)
+    universe: list[SpotPairWire] = Field(default_factory=list)
+
+
+class AssetCtxWire(BaseModel):
+    model_config = _WIRE
+    funding: Money
+    openInterest: Money
+    prevDayPx: Money | None = None
+    dayNtlVlm: Money = ZERO
+    premium: Money | None = None
+    oraclePx: Money
+    markPx: Money
+    midPx: Money | None = None
+    impactPxs: list[Money] | None = None
+
+
+class LeverageWire(BaseModel):
+    model_config = _WIRE
+    type: Literal["cross", "isolated"]
+    value: int
+    rawUsd: Money | None = None
+
+
+class CumFundingWire(BaseModel):
+    model_config = _WIRE
+    allTime: Money = ZERO
+    sinceOpen: Money = ZERO
+    sinceChange: Money = ZERO
+
+
+class PositionWire(BaseModel):
+    model_config = _WIRE
+    coin: str
+    szi: Money
+    entryPx: Money | None = None
+    positionValue: Money = ZERO
+    unrealizedPnl: Money = ZERO
+    returnOnEquity: Money = ZERO
+    liquidationPx: Money | None = None
+    leverage: LeverageWire
+    marginUsed: Money = ZERO
+    maxLeverage: int | None = None
+    cumFunding: CumFundingWire | None = None
+
+
+class AssetPositionWire(BaseModel):
+    model_config = _WIRE
+    position: PositionWire
+    type: str = "oneWay"
+
+
+class MarginSummaryWire(BaseModel):
+    model_config = _WIRE
+    accountValue: Money
+    totalNtlPos: Money = ZERO
+    totalRawUsd: Money = ZERO
+    totalMarginUsed: Money = ZERO
+
+
+class ClearinghouseStateWire(BaseModel):
+    model_config = _WIRE
+    assetPositions: list[AssetPositionWire] = Field(default_factory=list)
+    marginSummary: MarginSummaryWire
+    crossMarginSummary: MarginSummaryWire | None = None
+    crossMaintenanceMarginUsed: Money = ZERO
+    withdrawable: Money
+    time: int = 0
+
+
+class SpotBalanceWire(BaseModel):
+    model_config = _WIRE
+    coin: str
+    token: int = 0
+    hold: Money = ZERO
+    total: Money
+    entryNtl: Money = ZERO
+
+
+class SpotClearinghouseStateWire(BaseModel):
+    model_config = _WIRE
+    balances: list[SpotBalanceWire] = Field(default_factory=list)
+
+
+class BookLevelWire(BaseModel):
+    model_config = _WIRE
+    px: Money
+    sz: Money
+    n: int = 1
+
+
+class L2BookWire(BaseModel):
+    model_config = _WIRE
+    coin: str
+    time: int
+    levels: tuple[list[BookLevelWire], list[BookLevelWire]]
+
+
+class CandleWire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    t: int
+    close_ms: int = Field(alias="T")
+    s: str
+    i: str
+    o: Money
+    c: Money
+    h: Money
+    l: Money  # noqa: E741 (the venue's key)
+    v: Money
+    n: int = 0
+
+
+class FundingHistoryWire(BaseModel):
+    model_config = _WIRE
+    coin: str
+    fundingRate: Money
+    premium: Money | None = None
+    time: int
+
+
+class UserFillWire(BaseModel):
+    model_config = _WIRE
+    coin: str
+    px: Money
+    sz: Money
+    side: Literal["A", "B"]
+    time: int
+    startPosition: Money | None = None
+    dir: str = ""
+    closedPnl: Money = ZERO
+    hash: str = ""
+    oid: int
+    crossed: bool = True
+    fee: Money = ZERO
+    tid: int | None = None
+    feeToken: str = "USDC"
+    cloid: str | None = None
+
+
+class OpenOrderWire(BaseModel):
+    """openOrders and frontendOpenOrders (the latter adds the optional fields)."""
+
+    model_config = _WIRE
+    coin: str
+    limitPx: Money
+    oid: int
+    side: Literal["A", "B"]
+    sz: Money
+    timestamp: int
+    origSz: Money | None = None
+    reduceOnly: bool = False
+    orderType: str = "Limit"
+    tif: str | None = None
+    triggerPx: Money | None = None
+    triggerCondition: str | None = None
+    isTrigger: bool = False
+    isPositionTpsl: bool = False
+    children: list[Any] = Field(default_factory=list)
+    cloid: str | None = None
+
+
+class OrderStatusDetailWire(BaseModel):
+    model_config = _WIRE
+    order: OpenOrderWire
+    status: str
+    statusTimestamp: int = 0
+
+
+class OrderStatusWire(BaseModel):
+    model_config = _WIRE
+    status: str  # "order" | "unknownOid"
+    order: OrderStatusDetailWire | None = None
+
+
+class FundingDeltaWire(BaseModel):
+    model_config = _WIRE
+    type: str = "funding"
+    coin: str
+    usdc: Money
+    szi: Money
+    fundingRate: Money
+    nSamples: int | None = None
+
+
+class UserFundingWire(BaseModel):
+    model_config = _WIRE
+    time: int
+    hash: str = ""
+    delta: FundingDeltaWire
+
+
+# ----- exchange responses
+
+
+class RestingWire(BaseModel):
+    model_config = _WIRE
+    oid: int
+    cloid: str | None = None
+
+
+class FilledWire(BaseModel):
+    model_config = _WIRE
+    totalSz: Money
+    avgPx: Money
+    oid: int
+    cloid: str | None = None
+
+
+class OrderStatusEntryWire(BaseModel):
+    """One entry of `statuses`: exactly one of resting / filled / error."""
+
+    model_config = _WIRE
+    resting: RestingWire | None = None
+    filled: FilledWire | None = None
+    error: str | None = None
+
+
+class ResponseBodyWire(BaseModel):
+    model_config = _WIRE
+    type: str
+    data: dict[str, Any] | None = None
+
+
+class ExchangeResponseWire(BaseModel):
+    """`{"status":"ok","response":{...}}` or `{"status":"err","response":"<reason>"}`."""
+
+    model_config = _WIRE
+    status: Literal["ok", "err"]
+    response: ResponseBodyWire | str | None = None
+
+
+# Statuses the real venue may send for trigger orders instead of {"resting": ...}.
+PENDING_STATUS_STRINGS = ("waitingForFill", "waitingForTrigger")
+
+
+def outcome_from_wire(entry: Any) -> OrderOutcome:
+    """One order status -> Resting / Filled / Rejected. Raises ValueError on anything else."""
+    if isinstance(entry, str):
+        if entry in PENDING_STATUS_STRINGS:
+            return Resting(oid=0)  # the venue gave no oid; the executor reconciles by cloid
+        raise ValueError(f"unknown order status {entry!r}")
+    parsed = OrderStatusEntryWire.model_validate(entry)
+    if parsed.error is not None:
+        return Rejected(error=parsed.error)
+    if parsed.filled is not None:
+        f = parsed.filled
+        return Filled(oid=f.oid, total_size=f.totalSz, avg_price=f.avgPx, cloid=f.cloid)
+    if parsed.resting is not None:
+        return Resting(oid=parsed.resting.oid, cloid=parsed.resting.cloid)
+    raise ValueError(f"order status has none of resting/filled/error: {entry!r}")
+
+
+def specs_from_wire(meta: MetaWire, spot_meta: SpotMetaWire | None = None) -> dict[str, AssetSpec]:
+    """Asset specs keyed by the name the SDK uses (perp coin; spot pair name, e.g. "@107")."""
+    specs: dict[str, AssetSpec] = {}
+    for i, a in enumerate(meta.universe):
+        if a.isDelisted:
+            continue
+        specs[a.name] = AssetSpec(
+            name=a.name, asset_id=i, sz_decimals=a.szDecimals, max_leverage=max(a.maxLeverage, 1),
+            market_type=MarketType.PERP, only_isolated=a.onlyIsolated,
+        )
+    if spot_meta is not None:
+        tokens = {t.index: t for t in spot_meta.tokens}
+        for pair in spot_meta.universe:
+            base = tokens.get(pair.tokens[0]) if pair.tokens else None
+            if base is None:
+                continue
+            specs[pair.name] = AssetSpec(
+                name=pair.name, asset_id=SPOT_ASSET_OFFSET + pair.index, sz_decimals=base.szDecimals,
+                max_leverage=1, market_type=MarketType.SPOT,
+            )
+    return specs
+
+
+def context_from_wire(coin: str, ctx: AssetCtxWire) -> AssetContext:
+    return AssetContext(
+        coin=coin, mark_price=ctx.markPx, oracle_price=ctx.oraclePx, mid_price=ctx.midPx,
+        funding=ctx.funding, open_interest=ctx.openInterest, premium=ctx.premium,
+        day_volume=ctx.dayNtlVlm, prev_day_price=ctx.prevDayPx,
+    )
+
+
+def snapshot_from_wire(meta_and_ctxs: Any, mids: dict[str, Any], time_ms: int) -> MarketSnapshot:
+    """`metaAndAssetCtxs` ([meta, [ctx...]]) + `allMids` -> MarketSnapshot."""
+    if not isinstance(meta_and_ctxs, list) or len(meta_and_ctxs) != 2:
+        raise ValueError("metaAndAssetCtxs must be a two-element list [meta, ctxs]")
+    meta = MetaWire.model_validate(meta_and_ctxs[0])
+    ctxs = [AssetCtxWire.model_validate(c) for c in meta_and_ctxs[1]]
+    contexts = {a.name: context_from_wire(a.name, c) for a, c in zip(meta.universe, ctxs)}
+    parsed_mids = {coin: to_decimal(px) for coin, px in mids.items()}
+    return MarketSnapshot(time_ms=time_ms, mids=parsed_mids, contexts=contexts)
+
+
+def candle_from_wire(c: CandleWire) -> Candle:
+    return Candle(t_ms=c.t, open=c.o, high=c.h, low=c.l, close=c.c, volume=c.v)
+
+
+def funding_from_wire(f: FundingHistoryWire) -> FundingPoint:
+    return FundingPoint(time_ms=f.time, rate=f.fundingRate, premium=f.premium)
+
+
+def book_from_wire(b: L2BookWire) -> L2Book:
+    bids, asks = b.levels
+    return L2Book(
+        coin=b.coin, time_ms=b.time,
+        bids=tuple(BookLevel(price=x.px, size=x.sz, orders=x.n) for x in bids),
+        asks=tuple(BookLevel(price=x.px, size=x.sz, orders=x.n) for x in asks),
+    )
+
+
+def position_from_wire(p: PositionWire) -> Position:
+    return Position(
+        coin=p.coin, size=p.szi, entry_price=p.entryPx if p.entryPx is not None else ZERO,
+        unrealized_pnl=p.unrealizedPnl, leverage=max(p.leverage.value, 1),
+        leverage_type=LeverageType(p.leverage.type), liquidation_price=p.liquidationPx,
+        margin_used=p.marginUsed, position_value=p.positionValue,
+        cum_funding=p.cumFunding.sinceOpen if p.cumFunding is not None else ZERO,
+    )
+
+
+def account_from_wire(
+    state: ClearinghouseStateWire, spot: SpotClearinghouseStateWire | None = None
+) -> AccountState:
+    """Perp clearinghouse (+ spot balances) -> AccountState.
+
+    portfolio_value = perp account value + spot USDC (other spot tokens have no price here).
+    """
+    balances = tuple(
+        SpotBalance(coin=b.coin, total=b.total, hold=b.hold, entry_notional=b.entryNtl)
+        for b in (spot.balances if spot is not None else [])
+    )
+    spot_usdc = sum((b.total for b in balances if b.coin == "USDC"), ZERO)
+    positions = tuple(position_from_wire(ap.position) for ap in state.assetPositions if ap.position.szi != 0)
+    summary = state.marginSummary
+    return AccountState(
+        portfolio_value=summary.accountValue + spot_usdc, available_balance=state.withdrawable,
+        margin_used=summary.totalMarginUsed, total_notional=summary.totalNtlPos,
+        positions=positions, spot_balances=balances, timestamp_ms=state.time,
+    )
+
+
+def fill_from_wire(f: UserFillWire) -> Fill:
+    return Fill(
+        coin=f.coin, side=Side.from_wire(f.side), price=f.px, size=f.sz, fee=f.fee, time_ms=f.time,
+        oid=f.oid, cloid=f.cloid, closed_pnl=f.closedPnl, direction=f.dir, crossed=f.crossed,
+        start_position=f.startPosition, tid=f.tid,
+    )
+
+
+def open_order_from_wire(o: OpenOrderWire) -> OpenOrder:
+    trigger = o.triggerPx if (o.isTrigger and o.triggerPx is not None) else None
+    return OpenOrder(
+        coin=o.coin, side=Side.from_wire(o.side), limit_price=o.limitPx, size=o.sz, orig_size=o.origSz,
+        oid=o.oid, cloid=o.cloid, timestamp_ms=o.timestamp, reduce_only=o.reduceOnly,
+        order_type=o.orderType, tif=o.tif, trigger_price=trigger, is_trigger=o.isTrigger,
+    )
+
+
+# ====================================================================== writing (emulator)
+
+
+def dec(value: Decimal | int | None) -> str | None:
+    """A number as the venue writes it: plain decimal notation, at least one decimal place."""
+    if value is None:
+        return None
+    d = Decimal(value)
+    text = format(d, "f")
+    return text if "." in text else text + ".0"
+
+
+def meta_to_wire(specs: dict[str, AssetSpec]) -> dict[str, Any]:
+    perps = sorted((s for s in specs.values() if s.market_type is MarketType.PERP), key=lambda s: s.asset_id)
+    return {
+        "universe": [
+            {"szDecimals": s.sz_decimals, "name": s.name, "maxLeverage": s.max_leverage,
+             **({"onlyIsolated": True} if s.only_isolated else {})}
+            for s in perps
+        ],
+        "marginTables": [],
+        "collateralToken": 0,
+    }
+
+
+def spot_meta_to_wire(spot_tokens: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """spotMeta with USDC (token 0) and whatever spot tokens/pairs the venue lists (none by default).
+
+    `spot_tokens`: [{"name": "PURR", "szDecimals": 0}, ...]; each becomes a token and a pair with USDC.
+    """
+    tokens = [{"name": "USDC", "szDecimals": 8, "weiDecimals": 8, "index": 0,
+               "tokenId": "0x" + "0" * 32, "isCanonical": True, "evmContract": None, "fullName": None}]
+    universe = []
+    for i, t in enumerate(spot_tokens or [], start=1):
+        tokens.append({"name": t["name"], "szDecimals": int(t["szDecimals"]), "weiDecimals": 8, "index": i,
+                       "tokenId": "0x" + f"{i:032x}", "isCanonical": True, "evmContract": None, "fullName": None})
+        universe.append({"tokens": [i, 0], "name": f"{t['name']}/USDC" if i == 1 else f"@{i - 1}",
+                         "index": i - 1, "isCanonical": i == 1})
+    return {"tokens": tokens, "universe": universe}
+
+
+def asset_ctx_to_wire(ctx: AssetContext) -> dict[str, Any]:
+    mid = ctx.mid_price
+    return {
+        "funding": dec(ctx.funding), "openInterest": dec(ctx.open_interest),
+        "prevDayPx": dec(ctx.prev_day_price if ctx.prev_day_price is not None else ctx.mark_price),
+        "dayNtlVlm": dec(ctx.day_volume), "premium": dec(ctx.premium), "oraclePx": dec(ctx.oracle_price),
+        "markPx": dec(ctx.mark_price), "midPx": dec(mid),
+        "impactPxs": [dec(mid), dec(mid)] if mid is not None else None, "dayBaseVlm": "0.0",
+    }
+
+
+def mids_to_wire(mids: dict[str, Decimal]) -> dict[str, str]:
+    return {coin: dec(px) or "0.0" for coin, px in mids.items()}
+
+
+def _summary(account_value: Decimal, ntl: Decimal, margin: Decimal) -> dict[str, str | None]:
+    return {"accountValue": dec(account_value), "totalNtlPos": dec(ntl),
+            "totalRawUsd": dec(account_value - ntl), "totalMarginUsed": dec(margin)}
+
+
+def position_to_wire(p: Position, max_leverage: int | None = None) -> dict[str, Any]:
+    roe = (p.unrealized_pnl / p.margin_used) if p.margin_used else ZERO
+    lev: dict[str, Any] = {"type": p.leverage_type.value, "value": p.leverage}
+    if p.leverage_type is LeverageType.ISOLATED:
+        lev["rawUsd"] = dec(-p.size * p.entry_price + p.margin_used)
+    return {
+        "type": "oneWay",
+        "position": {
+            "coin": p.coin, "szi": dec(p.size), "leverage": lev, "entryPx": dec(p.entry_price),
+            "positionValue": dec(p.position_value), "unrealizedPnl": dec(p.unrealized_pnl),
+            "returnOnEquity": dec(roe.quantize(Decimal("0.00000001"))), "liquidationPx": dec(p.liquidation_price),
+            "marginUsed": dec(p.margin_used), "maxLeverage": max_leverage or p.leverage,
+            "cumFunding": {"allTime": dec(p.cum_funding), "sinceOpen": dec(p.cum_funding),
+                           "sinceChange": dec(p.cum_funding)},
+        },
+    }
+
+
+def clearinghouse_to_wire(
+    account: AccountState, perp_account_value: Decimal, time_ms: int,
+    maintenance_margin: Decimal = ZERO, max_leverage: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """AccountState -> clearinghouseState. `perp_account_value` excludes spot balances."""
+    lev = max_leverage or {}
+    positions = [position_to_wire(p, lev.get(p.coin)) for p in account.positions if p.size != 0]
+    summary = _summary(perp_account_value, account.total_notional, account.margin_used)
+    return {
+        "marginSummary": summary, "crossMarginSummary": dict(summary),
+        "crossMaintenanceMarginUsed": dec(maintenance_margin), "withdrawable": dec(account.available_balance),
+        "assetPositions": positions, "time": time_ms,
+    }
+
+
+def spot_state_to_wire(balances: list[SpotBalance] | tuple[SpotBalance, ...]) -> dict[str, Any]:
+    return {"balances": [
+        {"coin": b.coin, "token": 0 if b.coin == "USDC" else i + 1, "hold": dec(b.hold), "total": dec(b.total),
+         "entryNtl": dec(b.entry_notional)}
+        for i, b in enumerate(balances)
+    ]}
+
+
+def book_to_wire(book: L2Book) -> dict[str, Any]:
+    def side(levels: tuple[BookLevel, ...]) -> list[dict[str, Any]]:
+        return [{"px": dec(x.price), "sz": dec(x.size), "n": x.orders} for x in levels[:20]]
+
+    return {"coin": book.coin, "time": book.time_ms, "levels": [side(book.bids), side(book.asks)]}
+
+
+def candle_to_wire(coin: str, interval: str, c: Candle, trades: int = 0) -> dict[str, Any]:
+    return {
+        "t": c.t_ms, "T": c.t_ms + interval_ms(interval) - 1, "s": coin, "i": interval,
+        "o": dec(c.open), "c": dec(c.close), "h": dec(c.high), "l": dec(c.low), "v": dec(c.volume), "n": trades,
+    }
+
+
+def funding_to_wire(coin: str, f: FundingPoint) -> dict[str, Any]:
+    return {"coin": coin, "fundingRate": dec(f.rate), "premium": dec(f.premium if f.premium is not None else ZERO),
+            "time": f.time_ms}
+
+
+def fill_to_wire(f: Fill, hash_hex: str = "0x" + "0" * 64) -> dict[str, Any]:
+    out = {
+        "coin": f.coin, "px": dec(f.price), "sz": dec(f.size), "side": f.side.wire, "time": f.time_ms,
+        "startPosition": dec(f.start_position if f.start_position is not None else ZERO), "dir": f.direction,
+        "closedPnl": dec(f.closed_pnl), "hash": hash_hex, "oid": f.oid, "crossed": f.crossed, "fee": dec(f.fee),
+        "tid": f.tid if f.tid is not None else f.oid, "feeToken": "USDC",
+    }
+    if f.cloid is not None:
+        out["cloid"] = f.cloid
+    return out
+
+
+def open_order_to_wire(o: OpenOrder, frontend: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"coin": o.coin, "side": o.side.wire, "limitPx": dec(o.limit_price), "sz": dec(o.size),
+                           "oid": o.oid, "timestamp": o.timestamp_ms}
+    if not frontend:
+        if o.cloid is not None:
+            out["cloid"] = o.cloid
+        return out
+    if o.is_trigger and o.trigger_price is not None:
+        above = ("Take Profit" in o.order_type) == (o.side is Side.SELL)
+        condition = f"Price {'above' if above else 'below'} {dec(o.trigger_price)}"
+    else:
+        condition = "N/A"
+    out.update({
+        "triggerCondition": condition, "isTrigger": o.is_trigger,
+        "triggerPx": dec(o.trigger_price if o.trigger_price is not None else ZERO), "children": [],
+        "isPositionTpsl": False, "reduceOnly": o.reduce_only, "orderType": o.order_type,
+        "origSz": dec(o.orig_size if o.orig_size is not None else o.size), "tif": o.tif, "cloid": o.cloid,
+    })
+    return out
+
+
+def order_status_to_wire(order: OpenOrder | None, status: str, status_time_ms: int) -> dict[str, Any]:
+    if order is None:
+        return {"status": "unknownOid"}
+    return {"status": "order", "order": {"order": open_order_to_wire(order, frontend=True), "status": status,
+                                         "statusTimestamp": status_time_ms}}
+
+
+def user_funding_to_wire(time_ms: int, coin: str, usdc: Decimal, szi: Decimal, rate: Decimal) -> dict[str, Any]:
+    return {"time": time_ms, "hash": "0x" + "0" * 64,
+            "delta": {"type": "funding", "coin": coin, "usdc": dec(usdc), "szi": dec(szi),
+                      "fundingRate": dec(rate), "nSamples": None}}
+
+
+def outcome_to_wire(o: OrderOutcome) -> dict[str, Any]:
+    match o:
+        case Resting():
+            body: dict[str, Any] = {"oid": o.oid}
+            if o.cloid is not None:
+                body["cloid"] = o.cloid
+            return {"resting": body}
+        case Filled():
+            body = {"totalSz": dec(o.total_size), "avgPx": dec(o.avg_price), "oid": o.oid}
+            if o.cloid is not None:
+                body["cloid"] = o.cloid
+            return {"filled": body}
+        case Rejected():
+            return {"error": o.error}
+    raise TypeError(f"not an order outcome: {o!r}")
+
+
+def ok_response(kind: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": kind}
+    if data is not None:
+        body["data"] = data
+    return {"status": "ok", "response": body}
+
+
+def err_response(reason: str) -> dict[str, Any]:
+    return {"status": "err", "response": reason}
