@@ -81,6 +81,7 @@ class ReplayConfig(BaseModel):
     path: str = "llm-replay.sqlite"  # relative to agent.state_dir
     mode: Literal["strict", "fallthrough"] = "strict"
     wrapped_provider: str | None = None  # provider used to record / on a miss in fallthrough mode
+    record: bool = False  # with a real provider: record every reply into the replay store
 
 
 LLMProviderName = Literal["baseline", "replay", "scripted", "openai", "anthropic", "openai-compatible"]
@@ -115,6 +116,11 @@ class LLMConfig(BaseModel):
 
     def require_api_key(self) -> SecretStr:
         example = "sk-ant-..." if self.provider == "anthropic" else "sk-..."
+        if self.provider == "anthropic" and self.api_key is None and not self._missing_env.get("api_key"):
+            raise ConfigError(
+                'llm.api_key is not set. Put api_key = "${ANTHROPIC_API_KEY}" in the [llm] section of '
+                f"config.toml and export ANTHROPIC_API_KEY={example}"
+            )
         return _require(self, "api_key", "llm.api_key", example)
 
 

@@ -1,0 +1,223 @@
+"""The deterministic baseline policy (pure): answers our structured schemas from a DecisionContext.
+
+It is the offline provider's brain and the bar an LLM must beat in backtests:
+- standard decisions: trend following on `ema_spread` confirmed by `adx14`, sized so each
+  coin carries a similar share of volatility (`rv_ann`), tilted against crowded funding
+  (`funding_24h_avg`), flat on a coin whose signals are missing, gross exposure within
+  `context.max_leverage`;
+- governance: keep the active plan unless a review is allowed and its strategy no longer
+  fits the regime (or there is none), then propose the best-fitting offered strategy;
+- regime: the governance rules classifier.
+Same inputs, same JSON, bit for bit. No I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal
+from typing import Any
+
+TREND_ADX_MIN = 20.0
+TREND_SPREAD_MIN = 0.002  # ema20/ema50 - 1
+VOL_BUDGET = 0.6  # annualized volatility the whole book may carry
+MAX_COIN_PCT = 50.0  # of equity per coin when no strategy limit applies
+FUNDING_TILT_PCT = 5.0  # percent of equity leaned against funding at the cap
+FUNDING_CAP = 0.0001  # hourly funding rate treated as fully crowded
+MIN_PCT = 1.0  # smaller targets are rounded to flat
+
+HOLD_DECISION = {
+    "reasoning": "baseline: no decision context, holding positions as they are",
+    "selected_strategy": None,
+    "actions": [],
+    "target_allocation": None,
+}
+MAINTAIN = {
+    "maintain_plan": True,
+    "reasoning": "baseline: no decision context, keeping the active plan",
+    "micro_adjustments": [],
+    "proposed_plan": None,
+}
+
+
+def _pct(x: float) -> Decimal:
+    return Decimal(str(round(x, 2))) if abs(x) >= MIN_PCT else Decimal(0)
+
+
+def _num(d: Decimal) -> float:
+    return float(d)
+
+
+def _regimes(value: Any) -> set[str]:
+    return {str(getattr(r, "value", r)) for r in (value or ())}
+
+
+def _coins(context: Any) -> list[str]:
+    coins = list(context.coins) or [c for c in context.signals if c != "*"]
+    return sorted(dict.fromkeys(coins))
+
+
+def raw_targets(context: Any) -> tuple[dict[str, float], list[str]]:
+    """Signed target percent per coin before limits, and the reasons."""
+    coins = _coins(context)
+    out: dict[str, float] = {}
+    notes: list[str] = []
+    per_coin_vol = VOL_BUDGET / max(len(coins), 1)
+    for coin in coins:
+        s = context.signals.get(coin, {})
+        spread, adx = s.get("ema_spread"), s.get("adx14")
+        vol = s.get("rv_ann")
+        if spread is None or adx is None or vol is None or not math.isfinite(vol) or vol <= 0:
+            out[coin] = 0.0
+            notes.append(f"{coin} flat (signals missing)")
+            continue
+        direction = 0
+        if adx >= TREND_ADX_MIN and abs(spread) >= TREND_SPREAD_MIN:
+            direction = 1 if spread > 0 else -1
+        size = min(100.0 * per_coin_vol / vol, MAX_COIN_PCT)
+        pct = direction * size
+        funding = s.get("funding_24h_avg")
+        if funding is not None and math.isfinite(funding):
+            pct -= FUNDING_TILT_PCT * max(-1.0, min(1.0, funding / FUNDING_CAP))
+        out[coin] = pct
+        notes.append(f"{coin} {'long' if pct > 0 else 'short' if pct < 0 else 'flat'} "
+                     f"(ema_spread {spread:.4f}, adx {adx:.1f}, rv_ann {vol:.2f})")
+    return out, notes
+
+
+def _limit(targets: dict[str, float], max_leverage: float, max_pct: float | None, directionality: str) -> dict[str, float]:
+    d = directionality.lower()
+    out = {}
+    for coin, pct in targets.items():
+        if d.startswith("long") and pct < 0 or d.startswith("short") and pct > 0:
+            pct = 0.0
+        if max_pct is not None:
+            pct = max(-max_pct, min(max_pct, pct))
+        out[coin] = pct
+    gross = sum(abs(v) for v in out.values())
+    cap = 100.0 * max(max_leverage, 0)
+    if gross > cap > 0:
+        out = {c: v * cap / gross for c, v in out.items()}
+    return out
+
+
+def _target_specs(targets: dict[str, float], leverage: int) -> list[dict[str, Any]]:
+    return [{"coin": c, "target_pct": _num(_pct(v)), "market_type": "perp", "leverage": leverage}
+            for c, v in sorted(targets.items())]
+
+
+def fit_score(strategy: Any, regime: str | None) -> int:
+    if regime is None:
+        return 0
+    if regime in _regimes(getattr(strategy, "avoid_regimes", ())):
+        return -2
+    if regime in _regimes(getattr(strategy, "compatible_regimes", ())):
+        return 2
+    return 0
+
+
+def best_strategy(strategies: tuple[Any, ...], regime: str | None) -> Any | None:
+    """The offered strategy that fits `regime` best (ties: smallest id), None if none fits."""
+    ranked = sorted(strategies, key=lambda s: (-fit_score(s, regime), str(s.id)))
+    if not ranked or fit_score(ranked[0], regime) < 0:
+        return None
+    return ranked[0]
+
+
+def _find(strategies: tuple[Any, ...], sid: str | None) -> Any | None:
+    return next((s for s in strategies if str(s.id) == sid), None)
+
+
+def _strategy_limits(strategy: Any, context: Any) -> tuple[int, float | None, str]:
+    lev = min(int(getattr(strategy, "max_leverage", None) or context.max_leverage), int(context.max_leverage))
+    max_pct = getattr(strategy, "max_position_pct", None)
+    return max(lev, 1), float(max_pct) if max_pct is not None else None, str(getattr(strategy, "directionality", "") or "")
+
+
+def decide_standard(context: Any | None) -> dict[str, Any]:
+    if context is None:
+        return dict(HOLD_DECISION)
+    raw, notes = raw_targets(context)
+    strategy = best_strategy(tuple(context.strategies), context.regime)
+    lev, max_pct, direction = _strategy_limits(strategy, context) if strategy else (max(int(context.max_leverage), 1), None, "")
+    targets = _limit(raw, float(context.max_leverage), max_pct, direction)
+    return {
+        "reasoning": "baseline trend/vol/carry policy: " + "; ".join(notes),
+        "selected_strategy": str(strategy.id) if strategy else None,
+        "actions": [],
+        "target_allocation": _target_specs(targets, lev),
+    }
+
+
+def _plan_strategy_id(plan: Any) -> str | None:
+    for attr in ("strategy_id", "strategy"):
+        value = getattr(plan, attr, None) if not isinstance(plan, dict) else plan.get(attr)
+        if value:
+            return str(value)
+    return None
+
+
+def decide_governance(context: Any | None) -> dict[str, Any]:
+    if context is None:
+        return dict(MAINTAIN)
+    strategies = tuple(context.strategies)
+    current_id = _plan_strategy_id(context.active_plan) if context.active_plan is not None else None
+    current = _find(strategies, current_id)
+    if context.active_plan is not None and not context.can_review:
+        return {**MAINTAIN, "reasoning": f"baseline: review not allowed ({context.review_reason or 'dwell'}); keeping plan"}
+    best = best_strategy(strategies, context.regime)
+    if context.active_plan is not None and (best is None or (current is not None and fit_score(current, context.regime) >= fit_score(best, context.regime))):
+        return {**MAINTAIN, "reasoning": f"baseline: plan strategy {current_id} still fits regime {context.regime}"}
+    if best is None:
+        return {**MAINTAIN, "reasoning": f"baseline: no offered strategy fits regime {context.regime}; no plan proposed"}
+    raw, notes = raw_targets(context)
+    lev, max_pct, direction = _strategy_limits(best, context)
+    targets = _limit(raw, float(context.max_leverage), max_pct, direction)
+    strength = sum(abs(v) for v in targets.values())
+    edge = Decimal(str(round(min(200.0, 5.0 + strength), 1)))
+    return {
+        "maintain_plan": False,
+        "reasoning": (f"baseline: regime {context.regime} favours {best.id}"
+                      + (f" over {current_id}" if current_id else "") + "; " + "; ".join(notes)),
+        "micro_adjustments": [],
+        "proposed_plan": {
+            "strategy_id": str(best.id),
+            "objective": f"follow {best.id} while the regime stays {context.regime}",
+            "target_allocation": _target_specs(targets, lev),
+            "expected_edge_bps": _num(edge),
+            "take_profit_pct": None,
+            "stop_loss_pct": None,
+        },
+    }
+
+
+def decide_regime(context: Any | None, regime_config: Any = None) -> dict[str, Any]:
+    if context is None:
+        return {"regime": "range-bound", "confidence": 0.0, "reasoning": "baseline: no context"}
+    try:
+        from hyperliquid_agent.governance.regime import classify_rules
+    except ImportError:  # the rules classifier is not installed yet: repeat the given regime
+        regime = context.regime or "range-bound"
+        return {"regime": regime, "confidence": 0.0, "reasoning": "baseline: rules classifier unavailable"}
+    if regime_config is None:
+        from hyperliquid_agent.config import RegimeConfig
+
+        regime_config = RegimeConfig()
+    regime, confidence = classify_rules(context.signals, regime_config)
+    return {"regime": str(getattr(regime, "value", regime)), "confidence": round(float(confidence), 4),
+            "reasoning": "baseline: rules classifier over the signals"}
+
+
+def answer(schema_name: str, context: Any | None) -> str:
+    """The JSON text the baseline gives for `schema_name` (DecisionSchema, GovernanceDecisionSchema,
+    RegimeSchema); ValueError for any other schema."""
+    if schema_name == "DecisionSchema":
+        doc = decide_standard(context)
+    elif schema_name == "GovernanceDecisionSchema":
+        doc = decide_governance(context)
+    elif schema_name == "RegimeSchema":
+        doc = decide_regime(context)
+    else:
+        raise ValueError(f"the baseline policy answers DecisionSchema, GovernanceDecisionSchema and "
+                         f"RegimeSchema, not {schema_name}")
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))

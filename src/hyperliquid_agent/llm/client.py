@@ -1,0 +1,235 @@
+"""LLMClient: the one facade the engine, the governor and backtests call.
+
+query() = budget check -> provider call (retried on 429/5xx/timeouts) -> schema validation
+(one re-ask carrying the error) -> cost from the price table -> a ledger row per call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from hyperliquid_agent.config import LLMConfig
+from hyperliquid_agent.errors import BudgetExceededError, LLMError, LLMInvalidOutputError
+from hyperliquid_agent.llm.budget import BudgetGuard
+from hyperliquid_agent.llm.factory import build_provider
+from hyperliquid_agent.llm.ledger import CallRecord, CostLedger, summarize, utc_day
+from hyperliquid_agent.llm.pricing import price_table
+from hyperliquid_agent.llm.retry import RetryPolicy, call_with_retry
+from hyperliquid_agent.llm.schema import ReplyInvalid, parse_reply, strict_json_schema
+from hyperliquid_agent.llm.types import PURPOSES, LLMRequest, LLMResponse, Provider, RawReply, Usage, normalize_messages
+from hyperliquid_agent.store import StateStore
+
+log = logging.getLogger("hyperliquid_agent.llm")
+
+REASK = ("Your previous reply was rejected: {error}. Answer again with only the JSON object "
+         "the schema asks for, every field present.")
+
+
+class SystemClock:
+    def now_ms(self) -> int:
+        return int(time.time() * 1000)
+
+
+class LLMClient:
+    """Query an LLM for (structured) answers, with retries, budgets and a cost ledger.
+
+    `store`: the state store that keeps the ledger across restarts (None: in memory only).
+    `clock`: anything with `now_ms()` (budget day, ledger time). `transport`: an httpx2
+    transport or client handed to the vendor SDK (tests, benchmarks). `provider` replaces
+    the configured provider outright (tests). `sleep` is the retry sleep (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        llm_config: LLMConfig,
+        store: StateStore | None = None,
+        clock: Any = None,
+        transport: Any = None,
+        *,
+        provider: Provider | None = None,
+        state_dir: str | Path | None = None,
+        sleep: Any = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.config = llm_config
+        self.store = store
+        self.clock = clock if clock is not None else SystemClock()
+        self.run_id = run_id or f"run-{uuid.uuid4().hex[:12]}"
+        self.prices = price_table(llm_config.pricing)
+        self.ledger = CostLedger(store) if store is not None else None
+        self.retry = RetryPolicy(max_retries=llm_config.max_retries, sleep=sleep or time.sleep)
+        if state_dir is None and store is not None and str(store.path) != ":memory:":
+            state_dir = store.path.parent
+        self.provider: Provider = provider if provider is not None else build_provider(
+            llm_config, transport, Path(state_dir) if state_dir is not None else None
+        )
+        self.budget = BudgetGuard(llm_config.budget, llm_config.fallback_model, self._spent_today, self._spent_run)
+        self._records: list[CallRecord] = []
+        self._run_cost = Decimal(0)
+        self._last_latency_ms = 0.0
+        self._unpriced_warned: set[str] = set()
+
+    # ---------------------------------------------------------------- public API
+    def query(
+        self,
+        prompt_or_messages: str | list[dict[str, str]],
+        schema: type[BaseModel] | None = None,
+        purpose: str = "decision",
+        context: Any = None,
+    ) -> LLMResponse:
+        """Ask the model; with `schema`, the reply is validated (one re-ask) and returned parsed."""
+        if purpose not in PURPOSES:
+            raise ValueError(f"purpose must be one of {', '.join(PURPOSES)}, got {purpose!r}")
+        messages = normalize_messages(prompt_or_messages)
+        now = self.clock.now_ms()
+        try:
+            verdict = self.budget.check(self.config.model, now)
+        except BudgetExceededError as exc:
+            self._record(CallRecord(now, self.run_id, purpose, self.provider.name, self.config.model,
+                                    "blocked", note=str(exc)))
+            log.warning("llm call blocked by budget: %s", exc)
+            raise
+        if verdict.note:
+            log.warning("%s", verdict.note)
+        request = LLMRequest(
+            messages=messages, model=verdict.model, temperature=self.config.temperature,
+            max_tokens=self.config.max_tokens, schema=schema,
+            json_schema=strict_json_schema(schema) if schema is not None else None, context=context,
+        )
+        started = time.perf_counter()
+        replies: list[tuple[RawReply, Decimal | None]] = []
+        reply, cost = self._call(request, purpose)
+        replies.append((reply, cost))
+        parsed = None
+        if reply.refusal:
+            self._record_reply(request, reply, cost, purpose, "invalid", note=f"refusal: {reply.refusal}")
+            raise LLMInvalidOutputError(f"{self.provider.name}/{request.model} refused to answer: {reply.refusal}")
+        if schema is not None:
+            try:
+                parsed = self._validate(reply, schema)
+                self._record_reply(request, reply, cost, purpose, "ok")
+            except ReplyInvalid as first:
+                self._record_reply(request, reply, cost, purpose, "invalid", note=str(first))
+                log.warning("llm reply invalid, re-asking once: %s", first)
+                reask = replace(request, messages=request.messages + (
+                    {"role": "assistant", "content": reply.content},
+                    {"role": "user", "content": REASK.format(error=first)},
+                ))
+                reply, cost = self._call(reask, purpose)
+                replies.append((reply, cost))
+                try:
+                    parsed = self._validate(reply, schema)
+                    self._record_reply(reask, reply, cost, purpose, "ok")
+                except ReplyInvalid as second:
+                    self._record_reply(reask, reply, cost, purpose, "invalid", note=str(second))
+                    raise LLMInvalidOutputError(
+                        f"{self.provider.name}/{request.model} gave no valid {schema.__name__} after one re-ask: "
+                        f"{second}"
+                    ) from None
+        else:
+            self._record_reply(request, reply, cost, purpose, "ok")
+        usage = sum((r.usage for r, _ in replies), Usage())
+        costs = [c for _, c in replies]
+        return LLMResponse(
+            content=reply.content,
+            parsed=parsed,
+            input_tokens=usage.input_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            output_tokens=usage.output_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            cost_usd=None if any(c is None for c in costs) else sum(costs, Decimal(0)),  # type: ignore[arg-type]
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+            provider=self.provider.name,
+            model=reply.model or request.model,
+            request_id=reply.request_id,
+            cache_write_tokens=usage.cache_write_tokens,
+            purpose=purpose,
+            attempts=len(replies),
+            replayed=all(r.replayed for r, _ in replies),
+            budget_note=verdict.note,
+        )
+
+    def get_cost_summary(self) -> dict[str, Any]:
+        """Totals for this client's life: total_calls, total_input_tokens, total_output_tokens,
+        total_cached_input_tokens, total_cost_usd, avg_cost_per_call, and by_model/by_day/by_purpose."""
+        return summarize(self._records)
+
+    @property
+    def total_calls(self) -> int:
+        return self.get_cost_summary()["total_calls"]
+
+    @property
+    def total_cost_usd(self) -> Decimal:
+        return self.get_cost_summary()["total_cost_usd"]
+
+    # ---------------------------------------------------------------- internals
+    def _call(self, request: LLMRequest, purpose: str) -> tuple[RawReply, Decimal | None]:
+        started = time.perf_counter()
+
+        def on_retry(attempt: int, exc: Exception, wait: float) -> None:
+            log.warning("llm %s unavailable (%s); retry %d in %.2fs", self.provider.name, exc, attempt, wait)
+
+        try:
+            reply = call_with_retry(lambda: self.provider.complete(request, self.config.timeout_s), self.retry, on_retry)
+        except LLMError as exc:
+            self._record(CallRecord(self.clock.now_ms(), self.run_id, purpose, self.provider.name, request.model,
+                                    "error", latency_ms=(time.perf_counter() - started) * 1000.0, note=str(exc)))
+            raise
+        reply = replace(reply, model=reply.model or request.model)
+        self._last_latency_ms = (time.perf_counter() - started) * 1000.0
+        return reply, self._cost(reply, request.model)
+
+    def _cost(self, reply: RawReply, requested: str) -> Decimal | None:
+        if reply.replayed or reply.free:
+            return Decimal(0)
+        cost = self.prices.cost(reply.model, reply.usage)
+        if cost is None and reply.model != requested:
+            cost = self.prices.cost(requested, reply.usage)
+        if cost is None and reply.model not in self._unpriced_warned:
+            self._unpriced_warned.add(reply.model)
+            log.warning(
+                "no price known for model %s: its tokens are recorded, its cost is unknown. "
+                "Add [llm.pricing.\"%s\"] with input/output USD per million tokens to config.toml",
+                reply.model, requested,
+            )
+        return cost
+
+    def _validate(self, reply: RawReply, schema: type[BaseModel]) -> dict[str, Any]:
+        if reply.refusal:
+            raise ReplyInvalid(f"the model refused: {reply.refusal}")
+        repair = self.config.output_mode != "json_schema" or self.provider.name == "openai-compatible"
+        return parse_reply(reply.content, schema, repair=repair)
+
+    def _record_reply(self, request: LLMRequest, reply: RawReply, cost: Decimal | None, purpose: str,
+                      status: str, note: str | None = None) -> None:
+        u = reply.usage
+        self._record(CallRecord(
+            self.clock.now_ms(), self.run_id, purpose, self.provider.name, reply.model or request.model, status,
+            u.input_tokens, u.cached_input_tokens, u.cache_write_tokens, u.output_tokens, u.reasoning_tokens,
+            cost, self._last_latency_ms, reply.request_id, reply.replayed, note,
+        ))
+
+    def _record(self, rec: CallRecord) -> None:
+        self._records.append(rec)
+        if rec.cost_usd is not None and rec.status in ("ok", "invalid"):
+            self._run_cost += rec.cost_usd
+        if self.ledger is not None:
+            self.ledger.record(rec)
+
+    def _spent_today(self, now_ms: int) -> Decimal:
+        day = utc_day(now_ms)
+        if self.ledger is not None:
+            return self.ledger.spent_on_day(day)
+        return sum((r.cost_usd for r in self._records
+                    if r.day == day and r.cost_usd is not None and r.status in ("ok", "invalid")), Decimal(0))
+
+    def _spent_run(self) -> Decimal:
+        return self._run_cost

@@ -1,0 +1,85 @@
+"""Anthropic Messages API. Structured output = one forced tool call whose input_schema is our
+strict schema; the system message (the stable prefix) is marked for prompt caching."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hyperliquid_agent.errors import LLMError
+from hyperliquid_agent.llm.providers.sdk_errors import http_client, map_sdk_error
+from hyperliquid_agent.llm.types import LLMRequest, RawReply, Usage
+
+
+class AnthropicProvider:
+    name = "anthropic"
+
+    def __init__(self, api_key: str, base_url: str | None = None, transport: Any = None) -> None:
+        self._api_key = api_key
+        self.base_url = base_url
+        self._transport = transport
+        self._client: Any = None
+        self._sdk: Any = None
+
+    def _get_client(self, timeout_s: float) -> Any:
+        if self._client is None:
+            import anthropic
+            import httpx2
+
+            self._sdk = anthropic
+            self._client = anthropic.Anthropic(
+                api_key=self._api_key,
+                base_url=self.base_url,
+                timeout=timeout_s,
+                max_retries=0,
+                http_client=http_client(httpx2, self._transport, timeout_s),
+            )
+        return self._client
+
+    def build_kwargs(self, request: LLMRequest, timeout_s: float) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens,
+            "messages": [{"role": m["role"], "content": m["content"]} for m in request.turns],
+            "temperature": request.temperature,
+            "timeout": timeout_s,
+        }
+        if request.system:
+            kwargs["system"] = [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}]
+        if request.json_schema is not None:
+            tool = request.schema_name
+            kwargs["tools"] = [{
+                "name": tool,
+                "description": f"Record the answer as a {tool} object.",
+                "input_schema": request.json_schema,
+            }]
+            kwargs["tool_choice"] = {"type": "tool", "name": tool}
+        return kwargs
+
+    def complete(self, request: LLMRequest, timeout_s: float) -> RawReply:
+        client = self._get_client(timeout_s)
+        try:
+            msg = client.messages.create(**self.build_kwargs(request, timeout_s))
+        except self._sdk.AnthropicError as exc:
+            if isinstance(exc, (self._sdk.APIStatusError, self._sdk.APIConnectionError)):
+                raise map_sdk_error(self._sdk, exc, self.name, timeout_s) from None
+            raise LLMError(f"anthropic: {exc}") from None
+        content = ""
+        texts = []
+        for block in msg.content or []:
+            if block.type == "tool_use" and request.json_schema is not None:
+                content = json.dumps(block.input, ensure_ascii=False)
+                break
+            if block.type == "text":
+                texts.append(block.text)
+        else:
+            content = "".join(texts)
+        u = msg.usage
+        read = getattr(u, "cache_read_input_tokens", None) or 0
+        written = getattr(u, "cache_creation_input_tokens", None) or 0
+        usage = Usage(input_tokens=(u.input_tokens or 0) + read + written, cached_input_tokens=read,
+                      cache_write_tokens=written, output_tokens=u.output_tokens or 0)
+        refusal = ("".join(texts) or "the model refused") if msg.stop_reason == "refusal" else None
+        return RawReply(content=content, usage=usage, model=msg.model or request.model,
+                        request_id=getattr(msg, "_request_id", None) or msg.id, refusal=refusal,
+                        finish_reason=msg.stop_reason)

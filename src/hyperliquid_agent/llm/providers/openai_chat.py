@@ -1,0 +1,174 @@
+"""OpenAI and OpenAI-compatible servers: chat completions, and the Responses API for gpt-5 / o-series.
+
+Structured output modes:
+  json_schema - `response_format` json_schema with strict=True (OpenAI, vLLM, recent Ollama)
+  json_object - JSON mode plus the schema written into the system message
+  prompt      - no server support: the schema goes into the system message, the reply is repaired
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hyperliquid_agent.errors import LLMError, LLMUnavailableError
+from hyperliquid_agent.llm.providers.sdk_errors import http_client, map_sdk_error
+from hyperliquid_agent.llm.schema import schema_instruction
+from hyperliquid_agent.llm.types import LLMRequest, RawReply, Usage
+
+_REASONING = re.compile(r"^(o\d|gpt-5(?![.\d]*-chat))")
+
+
+def is_reasoning_model(model: str) -> bool:
+    """o-series and gpt-5 family (not the *-chat-latest aliases): Responses API, no temperature."""
+    return bool(_REASONING.match(model))
+
+
+class OpenAIChatProvider:
+    def __init__(
+        self,
+        api_key: str | None,
+        base_url: str | None = None,
+        api: str = "auto",
+        output_mode: str = "json_schema",
+        name: str = "openai",
+        transport: Any = None,
+    ) -> None:
+        self.name = name
+        self._api_key = api_key or "not-needed"  # local servers ignore it; the SDK wants one
+        self.base_url = base_url
+        self.api = api
+        self.output_mode = output_mode
+        self._transport = transport
+        self._client: Any = None
+        self._sdk: Any = None
+
+    # ---------------------------------------------------------------- plumbing
+    def _get_client(self, timeout_s: float) -> Any:
+        if self._client is None:
+            import httpx2
+            import openai
+
+            self._sdk = openai
+            self._client = openai.OpenAI(
+                api_key=self._api_key,
+                base_url=self.base_url,
+                timeout=timeout_s,
+                max_retries=0,  # our retry policy owns retries
+                http_client=http_client(httpx2, self._transport, timeout_s),
+            )
+        return self._client
+
+    def uses_responses_api(self, model: str) -> bool:
+        if self.api == "responses":
+            return True
+        if self.api == "chat" or self.name != "openai":
+            return False
+        return is_reasoning_model(model)
+
+    def complete(self, request: LLMRequest, timeout_s: float) -> RawReply:
+        client = self._get_client(timeout_s)
+        try:
+            if self.uses_responses_api(request.model):
+                return self._responses(client, request, timeout_s)
+            return self._chat(client, request, timeout_s)
+        except self._sdk.OpenAIError as exc:
+            if isinstance(exc, (self._sdk.APIStatusError, self._sdk.APIConnectionError)):
+                raise map_sdk_error(self._sdk, exc, self.name, timeout_s) from None
+            raise LLMError(f"{self.name}: {exc}") from None
+
+    def _schema_in_prompt(self, request: LLMRequest) -> bool:
+        return request.schema is not None and self.output_mode in ("json_object", "prompt")
+
+    def _messages(self, request: LLMRequest) -> list[dict[str, str]]:
+        msgs = [dict(m) for m in request.messages]
+        if self._schema_in_prompt(request):
+            note = schema_instruction(request.schema)  # type: ignore[arg-type]
+            systems = [m for m in msgs if m["role"] == "system"]
+            if systems:
+                systems[-1]["content"] += "\n\n" + note
+            else:
+                msgs.insert(0, {"role": "system", "content": note})
+        return msgs
+
+    # ---------------------------------------------------------------- chat completions
+    def _chat(self, client: Any, request: LLMRequest, timeout_s: float) -> RawReply:
+        kwargs: dict[str, Any] = {"model": request.model, "messages": self._messages(request), "timeout": timeout_s}
+        if self.name == "openai":
+            kwargs["max_completion_tokens"] = request.max_tokens
+        else:
+            kwargs["max_tokens"] = request.max_tokens
+        if not is_reasoning_model(request.model):
+            kwargs["temperature"] = request.temperature
+        if request.json_schema is not None:
+            if self.output_mode == "json_schema":
+                kwargs["response_format"] = {
+                    "type": "json_schema",
+                    "json_schema": {"name": request.schema_name, "schema": request.json_schema, "strict": True},
+                }
+            elif self.output_mode == "json_object":
+                kwargs["response_format"] = {"type": "json_object"}
+        completion = client.chat.completions.create(**kwargs)
+        if not completion.choices:
+            raise LLMUnavailableError(f"{self.name} returned no choices")
+        choice = completion.choices[0]
+        msg = choice.message
+        u = completion.usage
+        usage = Usage()
+        if u is not None:
+            cached = getattr(getattr(u, "prompt_tokens_details", None), "cached_tokens", None) or 0
+            reasoning = getattr(getattr(u, "completion_tokens_details", None), "reasoning_tokens", None) or 0
+            usage = Usage(input_tokens=u.prompt_tokens or 0, cached_input_tokens=cached,
+                          output_tokens=u.completion_tokens or 0, reasoning_tokens=reasoning)
+        return RawReply(
+            content=msg.content or "",
+            usage=usage,
+            model=completion.model or request.model,
+            request_id=getattr(completion, "_request_id", None) or completion.id,
+            refusal=getattr(msg, "refusal", None),
+            finish_reason=choice.finish_reason,
+        )
+
+    # ---------------------------------------------------------------- responses API
+    def _responses(self, client: Any, request: LLMRequest, timeout_s: float) -> RawReply:
+        kwargs: dict[str, Any] = {
+            "model": request.model,
+            "input": [{"role": m["role"], "content": m["content"]} for m in self._messages(request)
+                      if m["role"] != "system"],
+            "max_output_tokens": request.max_tokens,
+            "timeout": timeout_s,
+        }
+        system = "\n\n".join(m["content"] for m in self._messages(request) if m["role"] == "system")
+        if system:
+            kwargs["instructions"] = system
+        if not is_reasoning_model(request.model):
+            kwargs["temperature"] = request.temperature
+        if request.json_schema is not None and self.output_mode == "json_schema":
+            kwargs["text"] = {"format": {"type": "json_schema", "name": request.schema_name,
+                                         "schema": request.json_schema, "strict": True}}
+        elif request.json_schema is not None and self.output_mode == "json_object":
+            kwargs["text"] = {"format": {"type": "json_object"}}
+        resp = client.responses.create(**kwargs)
+        refusal = None
+        for item in resp.output or []:
+            for part in getattr(item, "content", None) or []:
+                if getattr(part, "type", None) == "refusal":
+                    refusal = part.refusal
+        u = resp.usage
+        usage = Usage()
+        if u is not None:
+            cached = getattr(getattr(u, "input_tokens_details", None), "cached_tokens", None) or 0
+            reasoning = getattr(getattr(u, "output_tokens_details", None), "reasoning_tokens", None) or 0
+            usage = Usage(input_tokens=u.input_tokens or 0, cached_input_tokens=cached,
+                          output_tokens=u.output_tokens or 0, reasoning_tokens=reasoning)
+        finish = resp.status
+        if resp.status == "incomplete" and resp.incomplete_details is not None:
+            finish = f"incomplete: {resp.incomplete_details.reason}"
+        return RawReply(
+            content=resp.output_text or "",
+            usage=usage,
+            model=resp.model or request.model,
+            request_id=getattr(resp, "_request_id", None) or resp.id,
+            refusal=refusal,
+            finish_reason=finish,
+        )

@@ -1,0 +1,120 @@
+"""Strict JSON schemas from our pydantic models, and reading a reply back into them.
+
+Strict means what OpenAI structured outputs and Anthropic tool inputs accept:
+every property required, `additionalProperties: false` on every object, a nullable
+field as `anyOf [..., {"type": "null"}]`, no `default`, and `$ref`s inlined (our
+wire schemas are small and not recursive).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+_DROP = ("default", "title")
+
+
+@lru_cache(maxsize=64)
+def _cached_schema(model: type[BaseModel]) -> str:
+    raw = model.model_json_schema()
+    defs = raw.pop("$defs", {})
+    return json.dumps(_strict(raw, defs), sort_keys=True)
+
+
+def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The strict JSON schema of `model` (a fresh copy each call)."""
+    return json.loads(_cached_schema(model))
+
+
+def _strict(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_strict(v, defs) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        merged = {**copy.deepcopy(defs[name]), **{k: v for k, v in node.items() if k != "$ref"}}
+        return _strict(merged, defs)
+    out = {k: _strict(v, defs) for k, v in node.items() if k not in _DROP}
+    if out.get("type") == "object" or "properties" in out:
+        props = out.get("properties", {})
+        out["type"] = "object"
+        out["properties"] = props
+        out["required"] = list(props)
+        out["additionalProperties"] = False
+    return out
+
+
+def extract_json(text: str) -> str | None:
+    """The first complete JSON object in `text` (inside ``` fences or prose), or None."""
+    start = text.find("{")
+    while start != -1:
+        depth, in_str, esc = 0, False, False
+        for i in range(start, len(text)):
+            ch = text[i]
+            if in_str:
+                if esc:
+                    esc = False
+                elif ch == "\\":
+                    esc = True
+                elif ch == '"':
+                    in_str = False
+            elif ch == '"':
+                in_str = True
+            elif ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    candidate = text[start : i + 1]
+                    try:
+                        json.loads(candidate)
+                        return candidate
+                    except ValueError:
+                        break
+        start = text.find("{", start + 1)
+    return None
+
+
+class ReplyInvalid(Exception):
+    """A reply that is not JSON or not the schema; the message is fed back in the re-ask."""
+
+
+def parse_reply(content: str, schema: type[BaseModel], repair: bool = False) -> dict[str, Any]:
+    """Validate `content` against `schema`; numbers become Decimal. Raises ReplyInvalid.
+
+    With `repair`, JSON wrapped in prose or code fences is extracted first
+    (for servers without structured outputs).
+    """
+    text = content.strip()
+    if not text:
+        raise ReplyInvalid("the reply was empty")
+    try:
+        obj = json.loads(text, parse_float=Decimal)
+    except ValueError as exc:
+        found = extract_json(text) if repair else None
+        if found is None:
+            raise ReplyInvalid(f"the reply is not valid JSON ({exc})") from None
+        obj = json.loads(found, parse_float=Decimal)
+    if not isinstance(obj, dict):
+        raise ReplyInvalid(f"the reply must be a JSON object, got {type(obj).__name__}")
+    try:
+        return schema.model_validate(obj).model_dump(mode="python")
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:10]
+        )
+        raise ReplyInvalid(f"the reply does not match the {schema.__name__} schema: {problems}") from None
+
+
+def schema_instruction(schema: type[BaseModel]) -> str:
+    """Text that asks for JSON matching `schema`, for servers without schema enforcement."""
+    return (
+        "Reply with one JSON object only, no prose and no code fences, matching this JSON schema:\n"
+        + json.dumps(strict_json_schema(schema), separators=(",", ":"))
+    )
