@@ -1,0 +1,158 @@
+"""The one I/O edge of governance: state in the StateStore, and the calendar file.
+
+Current state sits in the kv namespace "governance" (keys: governor, tripwires,
+scorekeeper); histories get their own append-only tables (regime readings, ended plans
+with their post-mortems). `save` writes all current state in one transaction, so a
+crash never leaves a plan without its dwell clock.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from hyperliquid_agent.config import GovernanceConfig, RiskConfig
+from hyperliquid_agent.errors import ConfigError
+from hyperliquid_agent.governance.calendar import CalendarEvent, parse_calendar
+from hyperliquid_agent.governance.governor import Governor
+from hyperliquid_agent.governance.regime import RegimeReading
+from hyperliquid_agent.governance.scorekeeper import Scorekeeper
+from hyperliquid_agent.governance.tripwires import TripwireState
+from hyperliquid_agent.store import STATE_DB_NAME, StateStore, dumps
+
+NS = "governance"
+_DDL = """
+CREATE TABLE IF NOT EXISTS gov_regime_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_ms INTEGER NOT NULL, raw TEXT NOT NULL, confidence REAL NOT NULL, confirmed TEXT NOT NULL,
+    changed INTEGER NOT NULL, source TEXT NOT NULL, event TEXT
+);
+CREATE TABLE IF NOT EXISTS gov_plan_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    plan_id TEXT NOT NULL, ended_ms INTEGER, kind TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS gov_plan_history_plan ON gov_plan_history(plan_id);
+"""
+
+
+def load_calendar_file(path: str | Path) -> tuple[CalendarEvent, ...]:
+    """Read the event calendar named by `[governance.regime] calendar`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"event calendar {p} not found (set by [governance.regime] calendar). Create it from "
+            "calendar.example.toml or remove the key."
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"event calendar {p}: cannot read: {exc}") from None
+    return parse_calendar(text, str(p))
+
+
+class GovernanceStore:
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        store.ensure_schema("governance", _DDL)
+
+    @classmethod
+    def open_existing(cls, state_dir: str | Path) -> "GovernanceStore | None":
+        """For read-only commands: None when no state file exists yet (nothing is created)."""
+        path = Path(state_dir) / STATE_DB_NAME
+        if not path.is_file():
+            return None
+        return cls(StateStore(path))
+
+    # ---------------------------------------------------------------- writes
+
+    def save(
+        self,
+        governor: Governor | None = None,
+        tripwires: TripwireState | None = None,
+        scorekeeper: Scorekeeper | None = None,
+    ) -> None:
+        """Write current state and drain the ended plans / finished scorecards into history."""
+        with self.store.transaction():
+            if governor is not None:
+                self.store.put(NS, "governor", governor.to_state())
+                for plan in governor.ended:
+                    self._history(plan["plan_id"], plan.get("ended_ms"), "plan", plan)
+            if tripwires is not None:
+                self.store.put(NS, "tripwires", tripwires.to_dict())
+            if scorekeeper is not None:
+                self.store.put(NS, "scorekeeper", scorekeeper.to_dict())
+                for pm in scorekeeper.finished:
+                    self._history(pm["plan_id"], pm.get("ended_ms"), "post_mortem", pm)
+        if governor is not None:
+            governor.ended.clear()
+        if scorekeeper is not None:
+            scorekeeper.finished.clear()
+
+    def _history(self, plan_id: str, ended_ms: int | None, kind: str, body: dict[str, Any]) -> None:
+        self.store.execute(
+            "INSERT INTO gov_plan_history(plan_id, ended_ms, kind, body) VALUES(?,?,?,?)",
+            (plan_id, ended_ms, kind, dumps(body)),
+        )
+
+    def record_regime(self, reading: RegimeReading) -> None:
+        self.store.execute(
+            "INSERT INTO gov_regime_history(time_ms, raw, confidence, confirmed, changed, source, event)"
+            " VALUES(?,?,?,?,?,?,?)",
+            (reading.time_ms, reading.raw.value, float(reading.confidence), reading.confirmed.value,
+             int(reading.changed), reading.source, reading.event),
+        )
+
+    # ---------------------------------------------------------------- reads
+
+    def governor_state(self) -> dict[str, Any] | None:
+        return self.store.get(NS, "governor")
+
+    def load_governor(
+        self,
+        config: GovernanceConfig,
+        risk: RiskConfig | None = None,
+        events: Sequence[CalendarEvent] = (),
+        coins: Sequence[str] | None = None,
+        regime_client: Any | None = None,
+    ) -> Governor:
+        return Governor.from_state(config, self.governor_state(), risk, events, coins, regime_client)
+
+    def load_tripwires(self) -> TripwireState:
+        return TripwireState.from_dict(self.store.get(NS, "tripwires"))
+
+    def load_scorekeeper(self) -> Scorekeeper:
+        return Scorekeeper.from_dict(self.store.get(NS, "scorekeeper"))
+
+    def regime_history(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self.store.execute(
+            "SELECT time_ms, raw, confidence, confirmed, changed, source, event FROM gov_regime_history"
+            " ORDER BY id DESC LIMIT ?", (limit,),
+        )
+        return [
+            {"time_ms": r[0], "raw": r[1], "confidence": r[2], "confirmed": r[3], "changed": bool(r[4]),
+             "source": r[5], "event": r[6]}
+            for r in reversed(rows)
+        ]
+
+    def plan_history(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Ended plans, newest first, each with its post-mortem when one was recorded."""
+        rows = self.store.execute(
+            "SELECT plan_id, kind, body FROM gov_plan_history ORDER BY id DESC LIMIT ?", (4 * limit,)
+        )
+        by_plan: dict[str, dict[str, Any]] = {}
+        order: list[str] = []
+        for plan_id, kind, body in rows:
+            if plan_id not in by_plan:
+                by_plan[plan_id] = {"plan_id": plan_id, "plan": None, "post_mortem": None}
+                order.append(plan_id)
+            slot = "plan" if kind == "plan" else "post_mortem"
+            if by_plan[plan_id][slot] is None:
+                by_plan[plan_id][slot] = json.loads(body)
+        return [by_plan[p] for p in order[:limit]]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+__all__ = ["GovernanceStore", "NS", "load_calendar_file"]

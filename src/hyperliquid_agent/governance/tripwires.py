@@ -1,0 +1,258 @@
+"""Tripwires and the trading state (pure): what the engine may do this cycle, and why.
+
+| code                   | condition                                                   | outcome        |
+|------------------------|-------------------------------------------------------------|----------------|
+| daily_loss_cap         | equity down >= daily_loss_pct from the UTC day-start equity | halt           |
+| max_drawdown           | equity down >= max_drawdown_pct from its peak               | cut, then freeze |
+| margin_ratio           | perp margin used / perp equity >= max_margin_ratio          | cut, then freeze |
+| liquidation_distance   | a perp's mark within min_liquidation_distance_pct of liq.   | cut, then freeze |
+| stale_data             | market data older than stale_data_s, or the account stale   | freeze         |
+| api_failures           | max_api_failures consecutive venue failures                 | halt           |
+| plan_invalidated       | an invalidation trigger of the active plan fired            | force review   |
+
+Outcomes: freeze = REDUCING (no new risk); cut = scale exposure to cut_floor_pct of what
+it is, once per episode, then freeze; halt = HALTED (no orders); force review = open a
+plan review now. Spot holdings never count toward the perp margin checks. Conditions are
+re-evaluated every cycle; the daily loss cap resets at 00:00 UTC with a new day-start equity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Iterable, Mapping
+
+from hyperliquid_agent.config import TripwireConfig
+from hyperliquid_agent.domain import AccountState, MarketType, TargetEntry, ZERO
+from hyperliquid_agent.governance.plan import Key, target_key
+
+DAY_MS = 86_400_000
+_Q = Decimal("0.0001")
+
+
+class TradingState(StrEnum):
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"  # only trades that reduce exposure
+    HALTED = "HALTED"  # no trades
+
+
+class TripOutcome(StrEnum):
+    FREEZE = "freeze"
+    CUT = "cut"
+    HALT = "halt"
+    FORCE_REVIEW = "force_review"
+
+
+@dataclass(frozen=True)
+class Trip:
+    code: str
+    outcome: TripOutcome
+    detail: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "outcome": self.outcome.value, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class TripwireInputs:
+    account: AccountState
+    mids: Mapping[str, Decimal]
+    now_ms: int
+    last_data_ms: int | None  # time of the newest market data we hold
+    api_failures: int = 0  # consecutive
+    plan_invalidated: str | None = None  # the trigger that fired, if any
+
+
+@dataclass
+class TripwireState:
+    day_start_ms: int | None = None
+    day_start_equity: Decimal | None = None
+    peak_equity: Decimal | None = None
+    cut_done: list[str] = field(default_factory=list)  # cut trips already applied in this episode
+    trading_state: TradingState = TradingState.ACTIVE
+    trips: list[dict[str, str]] = field(default_factory=list)  # the last report's trips
+    updated_ms: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "day_start_ms": self.day_start_ms,
+            "day_start_equity": None if self.day_start_equity is None else format(self.day_start_equity, "f"),
+            "peak_equity": None if self.peak_equity is None else format(self.peak_equity, "f"),
+            "cut_done": list(self.cut_done),
+            "trading_state": self.trading_state.value,
+            "trips": list(self.trips),
+            "updated_ms": self.updated_ms,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "TripwireState":
+        if not d:
+            return cls()
+        dse, peak = d.get("day_start_equity"), d.get("peak_equity")
+        return cls(
+            day_start_ms=d.get("day_start_ms"),
+            day_start_equity=None if dse is None else Decimal(dse),
+            peak_equity=None if peak is None else Decimal(peak),
+            cut_done=list(d.get("cut_done", [])),
+            trading_state=TradingState(d.get("trading_state", "ACTIVE")),
+            trips=list(d.get("trips", [])),
+            updated_ms=d.get("updated_ms"),
+        )
+
+
+@dataclass(frozen=True)
+class TripwireReport:
+    state: TradingState
+    trips: tuple[Trip, ...] = ()
+    cut_floor_pct: Decimal | None = None  # set when exposure must be cut this cycle
+
+    @property
+    def force_review(self) -> bool:
+        return any(t.outcome is TripOutcome.FORCE_REVIEW for t in self.trips)
+
+    @property
+    def reason_codes(self) -> tuple[str, ...]:
+        return tuple(t.code for t in self.trips)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state.value,
+            "trips": [t.to_dict() for t in self.trips],
+            "cut_floor_pct": None if self.cut_floor_pct is None else format(self.cut_floor_pct, "f"),
+        }
+
+
+def _perp_equity(account: AccountState, mids: Mapping[str, Decimal]) -> Decimal:
+    """Account value less spot holdings (USDC at 1, others at their mid)."""
+    spot = ZERO
+    for b in account.spot_balances:
+        if b.coin == "USDC":
+            spot += b.total
+        elif b.coin in mids:
+            spot += b.total * mids[b.coin]
+    return account.portfolio_value - spot
+
+
+def _margin_trips(inputs: TripwireInputs, config: TripwireConfig) -> list[Trip]:
+    account, mids = inputs.account, inputs.mids
+    perps = [p for p in account.positions if p.size != 0]
+    if not perps:
+        return []  # spot holdings alone never trigger a perp margin cut
+    trips: list[Trip] = []
+    used = sum((p.margin_used for p in perps), ZERO) or account.margin_used
+    equity = _perp_equity(account, mids)
+    ratio = used / equity if equity > 0 else Decimal("Infinity")
+    if ratio >= config.max_margin_ratio:
+        shown = "no perp equity left" if equity <= 0 else f"{ratio:.3f}"
+        trips.append(Trip("margin_ratio", TripOutcome.CUT,
+                          f"perp margin used / perp equity = {shown} >= {config.max_margin_ratio}"))
+    for p in perps:
+        mid = mids.get(p.coin)
+        if p.liquidation_price is None or mid is None or mid <= 0:
+            continue
+        dist = abs(mid - p.liquidation_price) / mid * 100
+        if dist < config.min_liquidation_distance_pct:
+            trips.append(Trip("liquidation_distance", TripOutcome.CUT,
+                              f"{p.coin} mark {mid} is {dist:.2f}% from liquidation at {p.liquidation_price} "
+                              f"(< {config.min_liquidation_distance_pct}%)"))
+    return trips
+
+
+def evaluate_tripwires(
+    inputs: TripwireInputs, state: TripwireState, config: TripwireConfig
+) -> tuple[TripwireState, TripwireReport]:
+    """Check every tripwire; returns the new state (to persist) and this cycle's report."""
+    now, equity = inputs.now_ms, inputs.account.portfolio_value
+    day = now - now % DAY_MS
+    new = TripwireState(
+        day_start_ms=state.day_start_ms, day_start_equity=state.day_start_equity,
+        peak_equity=state.peak_equity, cut_done=list(state.cut_done), updated_ms=now,
+    )
+    if new.day_start_ms != day or new.day_start_equity is None:
+        new.day_start_ms, new.day_start_equity = day, equity
+    if new.peak_equity is None or equity > new.peak_equity:
+        new.peak_equity = equity
+    trips: list[Trip] = []
+
+    dse = new.day_start_equity
+    if dse is not None and dse > 0:
+        loss = (dse - equity) / dse * 100
+        if loss >= config.daily_loss_pct:
+            trips.append(Trip("daily_loss_cap", TripOutcome.HALT,
+                              f"down {loss:.2f}% since the UTC day start ({dse}); cap {config.daily_loss_pct}%"))
+    peak = new.peak_equity
+    if peak is not None and peak > 0:
+        dd = (peak - equity) / peak * 100
+        if dd >= config.max_drawdown_pct:
+            trips.append(Trip("max_drawdown", TripOutcome.CUT,
+                              f"drawdown {dd:.2f}% from peak {peak} >= {config.max_drawdown_pct}%"))
+    trips.extend(_margin_trips(inputs, config))
+    age_ms = None if inputs.last_data_ms is None else now - inputs.last_data_ms
+    if inputs.account.stale or age_ms is None or age_ms > config.stale_data_s * 1000:
+        why = "the account snapshot is stale" if inputs.account.stale else (
+            "no market data" if age_ms is None else f"market data is {age_ms // 1000} s old")
+        trips.append(Trip("stale_data", TripOutcome.FREEZE, f"{why} (limit {config.stale_data_s} s)"))
+    if inputs.api_failures >= config.max_api_failures:
+        trips.append(Trip("api_failures", TripOutcome.HALT,
+                          f"{inputs.api_failures} consecutive API failures (limit {config.max_api_failures})"))
+    if inputs.plan_invalidated:
+        trips.append(Trip("plan_invalidated", TripOutcome.FORCE_REVIEW,
+                          f"invalidation trigger fired: {inputs.plan_invalidated}"))
+
+    # a cut applies once per episode; while its condition holds it then only freezes
+    cut_codes = [t.code for t in trips if t.outcome is TripOutcome.CUT]
+    fresh_cut = any(c not in new.cut_done for c in cut_codes)
+    new.cut_done = cut_codes
+    trips = [t if t.outcome is not TripOutcome.CUT or fresh_cut else Trip(t.code, TripOutcome.FREEZE, t.detail)
+             for t in trips]
+    outcomes = {t.outcome for t in trips}
+    if TripOutcome.HALT in outcomes:
+        ts = TradingState.HALTED
+    elif outcomes & {TripOutcome.FREEZE, TripOutcome.CUT}:
+        ts = TradingState.REDUCING
+    else:
+        ts = TradingState.ACTIVE
+    new.trading_state = ts
+    new.trips = [t.to_dict() for t in trips]
+    report = TripwireReport(state=ts, trips=tuple(trips),
+                            cut_floor_pct=config.cut_floor_pct if TripOutcome.CUT in outcomes else None)
+    return new, report
+
+
+def restrict_targets(
+    targets: Iterable[TargetEntry], current_pct: Mapping[Key, Decimal], report: TripwireReport
+) -> list[TargetEntry]:
+    """Apply the trading state to a target book.
+
+    ACTIVE: unchanged. HALTED: hold what is held (no orders). REDUCING: each line may only
+    move toward flat (never grow, never flip); a cut also caps it at cut_floor_pct of now.
+    """
+    given = {target_key(t): t for t in targets}
+    if report.state is TradingState.ACTIVE:
+        return list(given.values())
+    out: list[TargetEntry] = []
+    for key in list(given) + [k for k in current_pct if k not in given]:
+        cur = current_pct.get(key, ZERO)
+        t = given.get(key)
+        lev = t.leverage if t is not None else None
+        if report.state is TradingState.HALTED:
+            pct = cur
+        else:
+            want = t.target_pct if t is not None else ZERO
+            if cur == 0 or (want > 0) != (cur > 0) or want == 0:
+                pct = ZERO
+            else:
+                pct = want if abs(want) <= abs(cur) else cur
+            if report.cut_floor_pct is not None:
+                cap = abs(cur) * report.cut_floor_pct / 100
+                if abs(pct) > cap:
+                    pct = cap if cur > 0 else -cap
+        out.append(TargetEntry(coin=key[0], target_pct=pct.quantize(_Q), market_type=key[1], leverage=lev))
+    return out
+
+
+__all__ = [
+    "Trip", "TripOutcome", "TripwireInputs", "TripwireReport", "TripwireState", "TradingState",
+    "evaluate_tripwires", "restrict_targets",
+]
