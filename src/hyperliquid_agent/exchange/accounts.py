@@ -1,0 +1,202 @@
+"""Account bookkeeping for the venue model: cash, SIGNED positions with average entry,
+realized PnL on closes and flips, fees, funding, cross margin and liquidation maths.
+
+Internal state is plain slotted classes (the model's hot path); `to_account_state` turns
+it into the domain `AccountState` at the API edge. Everything is Decimal.
+
+Cash is the perp wallet's USDC: deposits + realized PnL - fees - funding paid.
+Account value = cash + unrealized PnL at mark. Initial margin = |size| x mark / leverage;
+maintenance margin = |size| x mark / (2 x maxLeverage), i.e. half the initial margin at
+max leverage. Isolated margin is recorded but treated as cross (a simplification).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Mapping
+
+from hyperliquid_agent.domain import AccountState, AssetSpec, LeverageType, Position, SpotBalance
+
+ZERO = Decimal(0)
+USDC_QUANTUM = Decimal("0.000001")  # USDC has 6 decimals on Hyperliquid
+
+
+def usdc(x: Decimal) -> Decimal:
+    """Round a cash amount (fee, funding payment) to USDC's 6 decimals."""
+    return x.quantize(USDC_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+class PositionState:
+    __slots__ = ("szi", "entry", "funding_since_open", "funding_all_time")
+
+    def __init__(self) -> None:
+        self.szi = ZERO
+        self.entry = ZERO
+        self.funding_since_open = ZERO  # paid (+) / received (-) since the position opened
+        self.funding_all_time = ZERO
+
+
+class FillRecord:
+    """A fill as stored; converted to domain `Fill` lazily."""
+
+    __slots__ = ("coin", "is_buy", "px", "sz", "fee", "time_ms", "oid", "cloid", "closed_pnl", "direction",
+                 "crossed", "start_position", "tid", "liquidation")
+
+    def __init__(self, coin: str, is_buy: bool, px: Decimal, sz: Decimal, fee: Decimal, time_ms: int, oid: int,
+                 cloid: str | None, closed_pnl: Decimal, direction: str, crossed: bool, start_position: Decimal,
+                 tid: int, liquidation: bool = False) -> None:
+        self.coin, self.is_buy, self.px, self.sz, self.fee = coin, is_buy, px, sz, fee
+        self.time_ms, self.oid, self.cloid, self.closed_pnl = time_ms, oid, cloid, closed_pnl
+        self.direction, self.crossed, self.start_position, self.tid = direction, crossed, start_position, tid
+        self.liquidation = liquidation
+
+
+class Account:
+    __slots__ = ("address", "cash", "spot_usdc", "positions", "leverage", "orders", "fills", "fills_cache",
+                 "funding", "realized_pnl", "fees_paid", "funding_paid", "schedule_cancel_ms", "bad_debt")
+
+    def __init__(self, address: str, perp_usdc: Decimal, spot_usdc: Decimal = ZERO) -> None:
+        self.address = address
+        self.cash = perp_usdc
+        self.spot_usdc = spot_usdc
+        self.positions: dict[str, PositionState] = {}
+        self.leverage: dict[str, tuple[int, bool]] = {}  # coin -> (leverage, is_cross)
+        self.orders: dict[int, object] = {}  # oid -> resting order (model.RestingOrder), in placement order
+        self.fills: list[FillRecord] = []
+        self.fills_cache: list = []  # domain Fill values built so far, parallel to `fills`
+        self.funding: list = []  # FundingPayment values
+        self.realized_pnl = ZERO
+        self.fees_paid = ZERO
+        self.funding_paid = ZERO
+        self.schedule_cancel_ms: int | None = None
+        self.bad_debt = ZERO  # losses beyond the account's value absorbed at liquidation
+
+    # ----- reading
+
+    def szi(self, coin: str) -> Decimal:
+        p = self.positions.get(coin)
+        return p.szi if p is not None else ZERO
+
+    def unrealized(self, marks: Mapping[str, Decimal]) -> Decimal:
+        total = ZERO
+        for coin, p in self.positions.items():
+            if p.szi:
+                total += p.szi * (marks[coin] - p.entry)
+        return total
+
+    def account_value(self, marks: Mapping[str, Decimal]) -> Decimal:
+        return self.cash + self.unrealized(marks)
+
+    def margin_used(self, marks: Mapping[str, Decimal], default_leverage: Mapping[str, int]) -> Decimal:
+        total = ZERO
+        for coin, p in self.positions.items():
+            if p.szi:
+                total += abs(p.szi) * marks[coin] / self.lev(coin, default_leverage)
+        return total
+
+    def lev(self, coin: str, default_leverage: Mapping[str, int]) -> int:
+        got = self.leverage.get(coin)
+        return got[0] if got is not None else default_leverage[coin]
+
+    # ----- changing
+
+    def apply_fill(self, coin: str, is_buy: bool, sz: Decimal, px: Decimal, fee: Decimal) -> tuple[Decimal, Decimal, str]:
+        """Book a fill of unsigned `sz` at `px`. Returns (closed_pnl, start_position, direction)."""
+        p = self.positions.get(coin)
+        if p is None:
+            p = self.positions[coin] = PositionState()
+        old = p.szi
+        delta = sz if is_buy else -sz
+        new = old + delta
+        closed = ZERO
+        if old == 0 or (old > 0) == is_buy:  # open or increase: weighted average entry
+            p.entry = (abs(old) * p.entry + sz * px) / abs(new)
+            direction = "Open Long" if is_buy else "Open Short"
+            if old == 0:
+                p.funding_since_open = ZERO
+        else:
+            q = min(sz, abs(old))
+            closed = q * (px - p.entry) if old > 0 else q * (p.entry - px)
+            if new == 0:
+                p.entry = ZERO
+                direction = "Close Long" if old > 0 else "Close Short"
+            elif (new > 0) != (old > 0):  # flip: the rest opens at the fill price
+                p.entry = px
+                p.funding_since_open = ZERO
+                direction = "Long > Short" if old > 0 else "Short > Long"
+            else:
+                direction = "Close Long" if old > 0 else "Close Short"
+        p.szi = new
+        self.cash += closed - fee
+        self.realized_pnl += closed
+        self.fees_paid += fee
+        return closed, old, direction
+
+    def pay_funding(self, coin: str, oracle_px: Decimal, rate: Decimal) -> Decimal | None:
+        """Settle one funding rate on the position: size x oracle x rate, longs pay when positive.
+        Returns the USDC received (negative when paid), or None without a position."""
+        p = self.positions.get(coin)
+        if p is None or not p.szi:
+            return None
+        paid = usdc(p.szi * oracle_px * rate)
+        self.cash -= paid
+        self.funding_paid += paid
+        p.funding_since_open += paid
+        p.funding_all_time += paid
+        return -paid
+
+
+def maintenance_margin(acct: Account, marks: Mapping[str, Decimal], specs: Mapping[str, AssetSpec]) -> Decimal:
+    total = ZERO
+    for coin, p in acct.positions.items():
+        if p.szi:
+            total += abs(p.szi) * marks[coin] / (2 * specs[coin].max_leverage)
+    return total
+
+
+def liquidation_price(acct: Account, coin: str, marks: Mapping[str, Decimal],
+                      specs: Mapping[str, AssetSpec]) -> Decimal | None:
+    """The mark of `coin` at which the account hits maintenance, other marks held fixed:
+    liq = mark - side x margin_available / |size| / (1 - l x side), l = 1 / (2 x maxLeverage)."""
+    p = acct.positions.get(coin)
+    if p is None or not p.szi:
+        return None
+    available = acct.account_value(marks) - maintenance_margin(acct, marks, specs)
+    side = 1 if p.szi > 0 else -1
+    inv_maint_lev = Decimal(1) / (2 * specs[coin].max_leverage)
+    liq = marks[coin] - side * available / abs(p.szi) / (1 - inv_maint_lev * side)
+    return liq if liq > 0 else None
+
+
+def to_account_state(acct: Account | None, marks: Mapping[str, Decimal], specs: Mapping[str, AssetSpec],
+                     default_leverage: Mapping[str, int], withdrawable: Decimal, now_ms: int) -> AccountState:
+    if acct is None:
+        return AccountState(portfolio_value=ZERO, available_balance=ZERO, timestamp_ms=now_ms)
+    positions = []
+    margin_total = ZERO
+    ntl_total = ZERO
+    for coin, p in acct.positions.items():
+        if not p.szi:
+            continue
+        lev = acct.lev(coin, default_leverage)
+        is_cross = acct.leverage.get(coin, (lev, True))[1]
+        value = abs(p.szi) * marks[coin]
+        margin = value / lev
+        margin_total += margin
+        ntl_total += value
+        positions.append(Position(
+            coin=coin, size=p.szi, entry_price=p.entry, unrealized_pnl=p.szi * (marks[coin] - p.entry),
+            leverage=lev, leverage_type=LeverageType.CROSS if is_cross else LeverageType.ISOLATED,
+            liquidation_price=liquidation_price(acct, coin, marks, specs), margin_used=margin,
+            position_value=value, cum_funding=p.funding_since_open,
+        ))
+    spot = (SpotBalance(coin="USDC", total=acct.spot_usdc),)
+    return AccountState(
+        portfolio_value=acct.account_value(marks) + acct.spot_usdc,
+        available_balance=withdrawable,
+        margin_used=margin_total,
+        total_notional=ntl_total,
+        positions=tuple(positions),
+        spot_balances=spot,
+        timestamp_ms=now_ms,
+    )

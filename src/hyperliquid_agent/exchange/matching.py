@@ -1,0 +1,127 @@
+"""Order rules and fill prices for the venue model: Hyperliquid's placement checks, the
+synthetic top of book, taker prices with slippage, and when a bar touches a resting or
+trigger order. Pure functions over Decimals; the model decides what to do with them.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+
+from hyperliquid_agent.domain import AssetSpec, TpSl, is_valid_price, is_valid_size, round_price
+from hyperliquid_agent.exchange.venue_types import (
+    ERR_INVALID_PRICE,
+    ERR_INVALID_SIZE,
+    ERR_PRICE_BAND,
+    ERR_TPSL,
+    err_min_value,
+)
+
+BPS = Decimal(10000)
+MIN_NOTIONAL = Decimal(10)
+PRICE_BAND = Decimal("0.8")
+
+
+class RestingOrder:
+    """An order on the book (a GTC/ALO limit, or a trigger waiting for its price)."""
+
+    __slots__ = ("oid", "coin", "is_buy", "limit_px", "sz", "orig_sz", "reduce_only", "tif", "trigger_px",
+                 "is_market", "tpsl", "cloid", "timestamp_ms", "address")
+
+    def __init__(self, oid: int, address: str, coin: str, is_buy: bool, limit_px: Decimal, sz: Decimal,
+                 reduce_only: bool, tif: str | None, trigger_px: Decimal | None, is_market: bool,
+                 tpsl: TpSl | None, cloid: str | None, timestamp_ms: int) -> None:
+        self.oid, self.address, self.coin, self.is_buy = oid, address, coin, is_buy
+        self.limit_px, self.sz, self.orig_sz, self.reduce_only = limit_px, sz, sz, reduce_only
+        self.tif, self.trigger_px, self.is_market, self.tpsl = tif, trigger_px, is_market, tpsl
+        self.cloid, self.timestamp_ms = cloid, timestamp_ms
+
+    @property
+    def order_type(self) -> str:
+        if self.tpsl is None:
+            return "Limit"
+        kind = "Take Profit" if self.tpsl is TpSl.TP else "Stop"
+        return f"{kind} {'Market' if self.is_market else 'Limit'}"
+
+    @property
+    def trigger_condition(self) -> str:
+        if self.trigger_px is None:
+            return "N/A"
+        return f"Price {'above' if triggers_above(self.is_buy, self.tpsl) else 'below'} {self.trigger_px}"
+
+
+def static_error(limit_px: Decimal, sz: Decimal, trigger_px: Decimal | None, spec: AssetSpec,
+                 reference_px: Decimal) -> str | None:
+    """Checks that need no account: price and size precision, the 80% price band."""
+    if not is_valid_price(limit_px, spec.sz_decimals, spec.market_type):
+        return ERR_INVALID_PRICE
+    if trigger_px is not None and not is_valid_price(trigger_px, spec.sz_decimals, spec.market_type):
+        return ERR_INVALID_PRICE
+    if sz <= 0 or not is_valid_size(sz, spec.sz_decimals):
+        return ERR_INVALID_SIZE
+    if abs(limit_px - reference_px) > PRICE_BAND * reference_px:
+        return ERR_PRICE_BAND
+    return None
+
+
+def min_value_error(sz: Decimal, limit_px: Decimal, asset: int) -> str | None:
+    return err_min_value(asset) if sz * limit_px < MIN_NOTIONAL else None
+
+
+def triggers_above(is_buy: bool, tpsl: TpSl | None) -> bool:
+    """A sell TP and a buy SL trigger when the price rises to the trigger; the others when it falls."""
+    return (tpsl is TpSl.TP) != is_buy
+
+
+def trigger_error(is_buy: bool, tpsl: TpSl, trigger_px: Decimal, mark: Decimal) -> str | None:
+    """A TP/SL whose condition already holds at placement is refused."""
+    if triggers_above(is_buy, tpsl):
+        return ERR_TPSL if mark >= trigger_px else None
+    return ERR_TPSL if mark <= trigger_px else None
+
+
+def bbo(mid: Decimal, spec: AssetSpec, spread_bps: Decimal) -> tuple[Decimal, Decimal]:
+    """The synthetic best bid and ask around `mid`, on the venue's price precision."""
+    half = spread_bps / 2 / BPS
+    bid = round_price(mid * (1 - half), spec.sz_decimals, spec.market_type, ROUND_DOWN)
+    ask = round_price(mid * (1 + half), spec.sz_decimals, spec.market_type, ROUND_UP)
+    if ask <= bid:
+        exp = bid.as_tuple().exponent
+        ask = bid + Decimal(1).scaleb(exp if isinstance(exp, int) and exp < 0 else 0)
+    return bid, ask
+
+
+def taker_price(is_buy: bool, touch: Decimal, limit_px: Decimal, slippage_bps: Decimal, spec: AssetSpec) -> Decimal:
+    """Where a crossing order fills: the touch moved `slippage_bps` against the taker, rounded
+    against the taker to the price precision, and never beyond the limit."""
+    if is_buy:
+        px = round_price(touch * (1 + slippage_bps / BPS), spec.sz_decimals, spec.market_type, ROUND_UP)
+        return min(px, limit_px)
+    px = round_price(touch * (1 - slippage_bps / BPS), spec.sz_decimals, spec.market_type, ROUND_DOWN)
+    return max(px, limit_px)
+
+
+def limit_touched(is_buy: bool, limit_px: Decimal, low: Decimal, high: Decimal) -> bool:
+    return low <= limit_px if is_buy else high >= limit_px
+
+
+def trigger_hit(o: RestingOrder, open_px: Decimal, low: Decimal, high: Decimal) -> Decimal | None:
+    """The price at which a bar fires a trigger order (the trigger, or the open if the bar
+    gapped through it), or None if the bar did not reach it."""
+    t = o.trigger_px
+    assert t is not None
+    if triggers_above(o.is_buy, o.tpsl):
+        if high < t:
+            return None
+        return open_px if open_px > t else t
+    if low > t:
+        return None
+    return open_px if open_px < t else t
+
+
+def increases_exposure(old: Decimal, new: Decimal) -> bool:
+    """True when a position change adds exposure: grows, opens, or flips to the other side."""
+    if new == 0:
+        return False
+    if old == 0 or (old > 0) != (new > 0):
+        return True
+    return abs(new) > abs(old)
