@@ -1,0 +1,132 @@
+"""Find the JSON object in a model's reply, repairing only slips that have one meaning.
+
+Accepted: pure JSON; JSON in ``` fences; JSON inside prose; a `<think>...</think>`
+preamble; trailing commas; Python literals True/False/None; single-quoted strings when
+the object holds no double quote at all. Numbers with a fraction or exponent are read
+as Decimal; NaN and Infinity are refused. Pure; never raises anything but ReplyJSONError.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any, Iterator
+
+_THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
+_THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.IGNORECASE)
+_FENCE = re.compile(r"```[ \t]*(?:json|JSON|javascript|js)?[ \t]*\n?(.*?)```", re.DOTALL)
+_STRING = r'"(?:\\.|[^"\\])*"'
+_TRAILING_COMMA = re.compile(_STRING + r"|,(\s*[}\]])")
+_PY_LITERAL = re.compile(_STRING + r"|\b(True|False|None)\b")
+_PY_TO_JSON = {"True": "true", "False": "false", "None": "null"}
+_MAX_STARTS = 64  # unbalanced '{' restarts tried before giving up (keeps adversarial text linear-ish)
+
+
+class ReplyJSONError(ValueError):
+    """No usable JSON object in the reply; the message says what was found."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number we accept")
+
+
+def _loads(text: str) -> Any:
+    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+
+
+def loads_object(text: str) -> dict[str, Any] | None:
+    """`text` as a JSON object (with safe repairs), or None."""
+    for attempt in (text, _repair(text)):
+        if attempt is None:
+            continue
+        try:
+            value = _loads(attempt)
+        except (ValueError, RecursionError, TypeError):
+            continue
+        return value if isinstance(value, dict) else None
+    return None
+
+
+def _repair(text: str) -> str | None:
+    fixed = _TRAILING_COMMA.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(0), text)
+    fixed = _PY_LITERAL.sub(lambda m: _PY_TO_JSON[m.group(1)] if m.group(1) else m.group(0), fixed)
+    if '"' not in fixed and "'" in fixed:
+        fixed = fixed.replace("'", '"')
+    return fixed if fixed != text else None
+
+
+def strip_thinking(text: str) -> str:
+    """Drop `<think>...</think>` blocks; with a dangling `</think>`, keep what follows it."""
+    text = _THINK.sub("", text)
+    parts = _THINK_CLOSE.split(text)
+    return parts[-1] if len(parts) > 1 else text
+
+
+def _balanced_objects(text: str) -> Iterator[str]:
+    """Top-level `{...}` spans, string-aware; restarts after an opening brace that never closes."""
+    start = text.find("{")
+    restarts = 0
+    while start != -1 and restarts < _MAX_STARTS:
+        depth, in_str, esc, i = 0, False, False, start
+        closed_at = -1
+        n = len(text)
+        while i < n:
+            ch = text[i]
+            if in_str:
+                if esc:
+                    esc = False
+                elif ch == "\\":
+                    esc = True
+                elif ch == '"':
+                    in_str = False
+            elif ch == '"':
+                in_str = True
+            elif ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    closed_at = i
+                    break
+            i += 1
+        if closed_at == -1:
+            start = text.find("{", start + 1)
+            restarts += 1
+            continue
+        yield text[start : closed_at + 1]
+        start = text.find("{", closed_at + 1)
+
+
+def _candidates(text: str) -> Iterator[str]:
+    yield text
+    for m in _FENCE.finditer(text):
+        yield m.group(1).strip()
+    yield from _balanced_objects(text)
+
+
+def extract_object(text: str, expected_keys: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The reply's JSON object. Prefers the first object holding one of `expected_keys`
+    (or the error form's "error" key); raises ReplyJSONError when there is none."""
+    if not isinstance(text, str):
+        raise ReplyJSONError(f"the reply is a {type(text).__name__}, not text")
+    body = strip_thinking(text).strip()
+    if not body:
+        raise ReplyJSONError("the reply is empty")
+    wanted = set(expected_keys) | {"error"}
+    fallback: dict[str, Any] | None = None
+    for candidate in _candidates(body):
+        obj = loads_object(candidate)
+        if obj is None:
+            continue
+        if not wanted or wanted & obj.keys():
+            return obj
+        if fallback is None:
+            fallback = obj
+    if fallback is not None:
+        return fallback
+    snippet = " ".join(body[:80].split())
+    raise ReplyJSONError(f"no JSON object found in the reply (starts with {snippet!r})")
+
+
+__all__ = ["ReplyJSONError", "extract_object", "loads_object", "strip_thinking"]
