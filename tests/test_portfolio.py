@@ -1,0 +1,195 @@
+"""The portfolio planner: signed targets to sized, rounded, sequenced intents."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hyperliquid_agent.config import PortfolioConfig
+from hyperliquid_agent.domain import (
+    AccountState,
+    BookLevel,
+    L2Book,
+    LeverageIntent,
+    MarketType,
+    OrderIntent,
+    OrderPurpose,
+    Position,
+    Side,
+    SpotBalance,
+    TargetEntry,
+    TransferIntent,
+    is_valid_price,
+    is_valid_size,
+)
+from hyperliquid_agent.portfolio import MarketView, close_intent, plan_rebalance, rebalance_to_target
+
+from _order_fakes import MIDS, SPECS
+
+CFG = PortfolioConfig()
+MARKET = MarketView(mids=MIDS, specs=SPECS)
+
+
+def account(equity="10000", available=None, positions=(), spot=()) -> AccountState:
+    return AccountState(portfolio_value=Decimal(equity), available_balance=Decimal(available or equity),
+                        positions=tuple(positions), spot_balances=tuple(spot))
+
+
+def pos(coin, size, leverage=3, entry=None) -> Position:
+    return Position(coin=coin, size=Decimal(size), entry_price=Decimal(entry) if entry else MIDS[coin], leverage=leverage)
+
+
+def T(coin, pct, **kw) -> TargetEntry:
+    return TargetEntry(coin=coin, target_pct=Decimal(pct), **kw)
+
+
+def orders(intents) -> list[OrderIntent]:
+    return [i for i in intents if isinstance(i, OrderIntent)]
+
+
+def test_flat_to_long_sets_leverage_then_buys_rounded_down_at_a_rounded_up_bound():
+    intents = rebalance_to_target([T("BTC", "25")], account(), MARKET, CFG)
+    assert isinstance(intents[0], LeverageIntent) and intents[0].coin == "BTC" and intents[0].leverage == 3
+    buy = intents[1]
+    assert isinstance(buy, OrderIntent)
+    assert buy.side is Side.BUY and not buy.reduce_only and buy.purpose is OrderPurpose.OPEN and buy.is_market
+    # 2500 / 60000 = 0.041666.. -> rounded DOWN to 5 decimals
+    assert buy.size == Decimal("0.04166")
+    # 60000 * 1.005 = 60300 exactly; never below the bound
+    assert buy.limit_price >= Decimal("60300") and is_valid_price(buy.limit_price, 5)
+
+
+def test_buy_limits_round_up_and_sell_limits_round_down_from_the_book():
+    book = L2Book(coin="SOL", time_ms=0, bids=(BookLevel(price=Decimal("149.97"), size=Decimal(10)),),
+                  asks=(BookLevel(price=Decimal("150.03"), size=Decimal(10)),))
+    market = MarketView(mids=MIDS, specs=SPECS, books={"SOL": book})
+    buy = orders(rebalance_to_target([T("SOL", "10")], account(), market, CFG))[0]
+    sell = orders(rebalance_to_target([T("SOL", "-10")], account(), market, CFG))[0]
+    assert buy.limit_price == Decimal("150.79")  # 150.03 * 1.005 = 150.78015 -> up
+    assert sell.limit_price == Decimal("149.22")  # 149.97 * 0.995 = 149.22015 -> down
+    assert sell.side is Side.SELL and sell.size == Decimal("6.66")
+
+
+def test_long_to_short_flip_is_a_reduce_only_close_then_an_open():
+    acct = account(positions=[pos("ETH", "1", leverage=5)])
+    intents = rebalance_to_target([T("ETH", "-30")], acct, MARKET, CFG)
+    legs = orders(intents)
+    assert [(o.side, o.purpose, o.reduce_only) for o in legs] == [
+        (Side.SELL, OrderPurpose.CLOSE, True), (Side.SELL, OrderPurpose.OPEN, False)]
+    assert legs[0].size == Decimal("1") and legs[1].size == Decimal("1")
+    assert intents.index(legs[0]) < next(i for i, x in enumerate(intents) if isinstance(x, LeverageIntent))
+
+
+def test_partial_reduction_of_a_short_buys_reduce_only():
+    acct = account(positions=[pos("SOL", "-20")])  # short $3000
+    legs = orders(rebalance_to_target([T("SOL", "-15")], acct, MARKET, CFG))  # to short $1500
+    assert len(legs) == 1
+    assert legs[0].side is Side.BUY and legs[0].reduce_only and legs[0].size == Decimal("10")
+    assert legs[0].purpose is OrderPurpose.REDUCE
+
+
+def test_coins_left_out_of_a_full_book_are_closed_and_kept_otherwise():
+    acct = account(positions=[pos("SOL", "-20"), pos("BTC", "0.01")])
+    legs = orders(rebalance_to_target([T("BTC", "6")], acct, MARKET, CFG))
+    assert [(o.coin, o.side, o.size, o.reduce_only) for o in legs] == [("SOL", Side.BUY, Decimal("20"), True)]
+    assert rebalance_to_target([T("BTC", "6")], acct, MARKET, CFG, full_book=False) == []
+
+
+def test_reductions_come_before_transfers_leverage_and_increases():
+    acct = account(positions=[pos("BTC", "0.05"), pos("SOL", "10")])
+    intents = rebalance_to_target([T("BTC", "0"), T("ETH", "20"), T("SOL", "30")], acct, MARKET, CFG)
+    kinds = [("R" if isinstance(i, OrderIntent) and i.reduce_only else type(i).__name__[0]) for i in intents]
+    first_increase = next(n for n, k in enumerate(kinds) if k in ("L", "O"))
+    assert all(k == "R" for k in kinds[:first_increase]) and "R" not in kinds[first_increase:]
+
+
+def test_small_drift_and_tiny_orders_are_skipped_with_a_reason():
+    acct = account(positions=[pos("BTC", "0.05")])  # 30% of 10k
+    plan = plan_rebalance([T("BTC", "31")], acct, MARKET, CFG)
+    assert plan.intents == [] and "min_drift_pct" in plan.skipped[0][1]
+    cfg = PortfolioConfig(min_drift_pct=Decimal(0))
+    plan = plan_rebalance([T("SOL", "0.05")], account(), MARKET, cfg)  # $5
+    assert plan.intents == [] and "$10 minimum" in plan.skipped[0][1]
+
+
+def test_increases_are_scaled_down_to_the_margin_left_and_never_exceed_it():
+    acct = account(equity="10000", available="1000")  # most margin already used elsewhere
+    intents = rebalance_to_target([T("ETH", "90")], acct, MARKET, CFG)  # wants $9000 at 3x = $3000 margin
+    buy = orders(intents)[0]
+    room = Decimal(1000) - Decimal(10000) * CFG.cash_buffer_pct / 100
+    assert buy.size * MIDS["ETH"] / 3 <= room
+    assert buy.size * MIDS["ETH"] / 3 > room - Decimal("0.0001") * MIDS["ETH"]
+    assert rebalance_to_target([T("ETH", "90")], account(available="400"), MARKET, CFG) == []
+
+
+def test_spot_buy_moves_usd_from_perp_first_and_spot_cannot_be_short():
+    intents = rebalance_to_target([T("PURR", "10", market_type=MarketType.SPOT)], account(), MARKET, CFG)
+    assert isinstance(intents[0], TransferIntent) and intents[0].to_perp is False
+    buy = intents[1]
+    assert isinstance(buy, OrderIntent) and buy.market_type is MarketType.SPOT and buy.size == Decimal(5000)
+    assert intents[0].amount >= buy.size * buy.limit_price - Decimal("0.01")
+    assert not any(isinstance(i, LeverageIntent) for i in intents)
+    plan = plan_rebalance([T("PURR", "-5", market_type=MarketType.SPOT)], account(), MARKET, CFG)
+    assert plan.intents == [] and "cannot be short" in plan.skipped[0][1]
+
+
+def test_spot_sell_is_not_reduce_only_and_uses_the_free_balance():
+    acct = account(spot=[SpotBalance(coin="PURR", total=Decimal(1000), hold=Decimal(200))])
+    legs = orders(rebalance_to_target([T("PURR", "0", market_type=MarketType.SPOT)], acct, MARKET, CFG))
+    assert legs[0].side is Side.SELL and legs[0].size == Decimal(800) and not legs[0].reduce_only
+
+
+def test_unknown_coin_and_market_type_mismatch_are_skipped():
+    plan = plan_rebalance([T("DOGE", "10"), T("PURR", "10")], account(), MARKET, CFG)
+    assert plan.intents == []
+    assert dict(plan.skipped)["DOGE"].startswith("unknown asset")
+    assert "venue lists PURR as spot" in dict(plan.skipped)["PURR"]
+
+
+def test_close_intent_takes_the_opposite_side_of_the_signed_size():
+    short_close = close_intent("ETH", Decimal("-2"), MARKET, CFG)
+    assert short_close.side is Side.BUY and short_close.size == 2 and short_close.reduce_only
+    part = close_intent("ETH", Decimal("2"), MARKET, CFG, size=Decimal("0.5"))
+    assert part.side is Side.SELL and part.purpose is OrderPurpose.REDUCE and part.size == Decimal("0.5")
+    with pytest.raises(ValueError, match="no position"):
+        close_intent("ETH", Decimal(0), MARKET, CFG)
+
+
+coins = st.sampled_from(["BTC", "ETH", "SOL"])
+sizes = st.decimals(min_value=Decimal("-50"), max_value=Decimal("50"), places=2).filter(lambda d: d != 0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(coins, sizes, min_size=1, max_size=3),
+       st.decimals(min_value=Decimal(1000), max_value=Decimal(10**7), places=2),
+       st.sampled_from([Decimal(0), Decimal(2)]))
+def test_property_target_equal_to_current_gives_no_orders(book, equity, drift):
+    positions = [pos(c, str(s)) for c, s in book.items()]
+    acct = account(equity=str(equity), positions=positions)
+    targets = [T(c, str(s * MIDS[c] / equity * 100)) for c, s in book.items()
+               if abs(s * MIDS[c] / equity * 100) <= 1000]
+    if len(targets) < len(book):
+        return
+    cfg = PortfolioConfig(min_drift_pct=drift)
+    assert rebalance_to_target(targets, acct, MARKET, cfg) == []
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(coins, sizes, max_size=3), st.dictionaries(coins, st.integers(-300, 300), max_size=3),
+       st.decimals(min_value=Decimal(0), max_value=Decimal(20000), places=2))
+def test_property_orders_are_venue_valid_and_reductions_never_grow_a_position(book, targets, available):
+    acct = account(equity="10000", available=str(available), positions=[pos(c, str(s)) for c, s in book.items()])
+    intents = rebalance_to_target([T(c, str(p)) for c, p in targets.items()], acct, MARKET, CFG)
+    seen_increase = False
+    for o in orders(intents):
+        spec = SPECS[o.coin]
+        assert is_valid_size(o.size, spec.sz_decimals) and is_valid_price(o.limit_price, spec.sz_decimals)
+        if o.reduce_only:
+            assert not seen_increase, "a reduction came after an increase"
+            current = acct.signed_size(o.coin)
+            assert abs(current + o.signed_size) < abs(current)
+        else:
+            seen_increase = True
