@@ -1,6 +1,6 @@
 """Honesty and spend guards for a backtest: knowledge cutoff warnings, the pre-run cost
-estimate, and the fail-closed `--max-cost` check (pure; prices come in as arguments or from
-the LLM package's pricing table, read lazily).
+estimate, and the fail-closed `--max-cost` check. Prices and cutoffs come from the LLM
+package's table (`hyperliquid_agent.llm.pricing`), read lazily.
 """
 
 from __future__ import annotations
@@ -13,37 +13,19 @@ from hyperliquid_agent.domain.values import ZERO
 
 # providers that never cost money
 FREE_PROVIDERS = frozenset({"baseline", "scripted"})
-# a decision prompt with the strategy summaries and a 3-coin signals table is a few thousand tokens
-DEFAULT_PROMPT_TOKENS = 6000
-
-
-def lookup_cutoff(model: str, table: dict[str, str]) -> date | None:
-    """The knowledge cutoff for `model` from a prefix -> YYYY-MM-DD table: exact id, then longest prefix."""
-    if model in table:
-        return date.fromisoformat(table[model])
-    best = max((k for k in table if model.startswith(k)), key=len, default=None)
-    return date.fromisoformat(table[best]) if best is not None else None
-
-
-def knowledge_cutoff(model: str, overrides: dict[str, str]) -> date | None:
-    """Config `[backtest] knowledge_cutoffs` first, then the LLM pricing table's cutoffs."""
-    found = lookup_cutoff(model, overrides)
-    if found is not None:
-        return found
-    try:
-        from hyperliquid_agent.llm.pricing import knowledge_cutoff as shipped
-    except ImportError:  # the LLM package has no cutoff table
-        return None
-    value = shipped(model)
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(str(value))
+# a decision prompt with the strategy summaries and a 3-coin signals table: a few thousand tokens
+DEFAULT_PROMPT_CHARS = 24_000
 
 
 def cutoff_warning(model: str, provider: str, window_start: date, overrides: dict[str, str]) -> str | None:
-    """A warning when the window starts before the model's knowledge cutoff: it may know the outcome."""
+    """A warning when the window starts before the model's knowledge cutoff: it may know the outcome.
+
+    The cutoff comes from `[backtest] knowledge_cutoffs` over the LLM package's shipped table.
+    """
     if provider in FREE_PROVIDERS:
         return None
+    from hyperliquid_agent.llm.pricing import knowledge_cutoff
+
     cutoff = knowledge_cutoff(model, overrides)
     if cutoff is None or window_start >= cutoff:
         return None
@@ -60,6 +42,7 @@ class CostEstimate:
     prompt_tokens: int
     output_tokens: int
     usd: Decimal | None  # None when the model's price is unknown
+    per_call_usd: Decimal | None = None
 
     def describe(self, model: str) -> str:
         cost = f"${self.usd:,.2f}" if self.usd is not None else "unknown (model not in the price table)"
@@ -69,17 +52,13 @@ class CostEstimate:
         )
 
 
-def estimate_cost(
-    calls: int,
-    prompt_tokens: int,
-    output_tokens: int,
-    input_per_mtok: Decimal | None,
-    output_per_mtok: Decimal | None,
-) -> CostEstimate:
-    if input_per_mtok is None or output_per_mtok is None:
-        return CostEstimate(calls, prompt_tokens, output_tokens, None)
-    per_call = (Decimal(prompt_tokens) * input_per_mtok + Decimal(output_tokens) * output_per_mtok) / Decimal(1_000_000)
-    return CostEstimate(calls, prompt_tokens, output_tokens, per_call * calls)
+def estimate_cost(calls: int, prompt_chars: int, output_tokens: int, model: str, pricing: dict | None = None) -> CostEstimate:
+    """Spend for `calls` decision calls of `prompt_chars` each, priced by the LLM package's table."""
+    from hyperliquid_agent.llm.pricing import estimate_spend, price_table
+
+    est = estimate_spend(price_table(pricing), model, prompt_chars, output_tokens, calls_per_day=1)
+    usd = est.cost_per_call_usd * calls if est.cost_per_call_usd is not None else None
+    return CostEstimate(calls, est.input_tokens, output_tokens, usd, est.cost_per_call_usd)
 
 
 def expected_calls(span_ms: int, mode: str, tick_s: int, review_s: int) -> int:

@@ -1,0 +1,98 @@
+"""The seam between the backtest runner and the agent's cycle pipeline.
+
+The backtest does not have its own decision logic: it builds the SAME `CyclePipeline` the
+live loop runs (`app.wiring`), hands it the in-process exchange, asks the loop's own
+`Schedule` which loops are due at each bar (governed mode: fast every bar, medium and slow
+on their intervals), and reads back from each cycle's plain record only what the backtest
+keeps: regime, plan, strategy, the decision summary, orders, denials, errors and LLM cost.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from hyperliquid_agent.backtest.runner import StepInfo
+from hyperliquid_agent.config import Config
+
+
+def _cost(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value)) if value is not None else Decimal(0)
+    except InvalidOperation:
+        return Decimal(0)
+
+
+def strategy_of(record: dict[str, Any]) -> str | None:
+    """The strategy in charge after a cycle: the active plan's (governed) or the selected one (standard)."""
+    gov = record.get("governance") or {}
+    plan = gov.get("plan_summary") or {}
+    if isinstance(plan, dict):
+        sid = plan.get("strategy_id") or plan.get("strategy")
+        if sid:
+            return str(sid)
+    decision = record.get("decision") or {}
+    sel = decision.get("selected_strategy")
+    return str(sel) if sel else None
+
+
+def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> StepInfo:
+    """What the backtest keeps of one cycle's plain audit record."""
+    decision = record.get("decision") or {}
+    llm = record.get("llm") or {}
+    orders = record.get("orders") or []
+    denied = sum(1 for r in record.get("risk") or [] if (r.get("verdict") or {}).get("verdict") == "denied")
+    errors = record.get("errors") or []
+    summary = str(decision.get("summary") or "hold")
+    action = summary.split(":", 1)[0].strip() or "hold"
+    plan_id = record.get("plan_id")
+    strategy = strategy_of(record) or (previous_strategy if plan_id else None)
+    if record.get("mode") == "standard" and plan_id is None:
+        plan_id = strategy  # in standard mode the selected strategy is what is "in charge"
+    return StepInfo(
+        regime=record.get("regime"),
+        plan_id=plan_id,
+        strategy_id=strategy,
+        action=action,
+        detail=summary,
+        orders=len(orders),
+        denied=denied,
+        error="; ".join(str(e) for e in errors) or None,
+        llm_cost_usd=_cost(llm.get("cost_usd")),
+        llm_calls=int(llm.get("calls") or 0) if llm.get("cost_usd") is not None else 0,
+    )
+
+
+class PipelineStep:
+    """Drives the agent's `CyclePipeline` one bar at a time with the loop's schedule."""
+
+    def __init__(self, pipeline: Any, schedule: Any, closer: Any = None) -> None:
+        self.pipeline = pipeline
+        self.schedule = schedule
+        self.closer = closer
+        self.last: dict[str, int] = {}
+        self.seq = 0
+        self._strategy: str | None = None
+
+    def __call__(self, now_ms: int) -> StepInfo:
+        loops = self.schedule.due(now_ms, self.last)
+        self.seq += 1
+        record = self.pipeline.run(f"bt{self.seq:06d}", self.seq, now_ms, loops)
+        for name in loops:
+            self.last[name] = now_ms
+        info = step_info(record, self._strategy)
+        self._strategy = info.strategy_id
+        return info
+
+
+def build_cycle_step(cfg: Config, exchange: Any, state_dir: Path) -> PipelineStep:
+    """The agent's pipeline from `app.wiring`, over `exchange`, with its state in `state_dir`."""
+    from hyperliquid_agent.app import wiring
+    from hyperliquid_agent.app.loop import Schedule
+
+    pipeline = wiring.build_backtest_pipeline(cfg, exchange, state_dir)
+    gov = cfg.governance.governor
+    schedule = Schedule(mode=cfg.agent.mode, tick_s=cfg.agent.tick_interval_s,
+                        medium_s=gov.medium_loop_s, slow_s=gov.slow_loop_s)
+    return PipelineStep(pipeline, schedule)

@@ -1,0 +1,546 @@
+"""Event-driven replay of the engine over historical or synthetic bars.
+
+For each bar time t of the window the runner moves the in-process venue model to t (fills
+of resting orders, hourly funding and liquidations happen inside the model), then runs ONE
+cycle of the engine's pipeline at `now = t` against a `SimulatedExchange` over that model.
+The pipeline sees the venue only through the exchange port, and the model answers with
+data at or before its own clock, so a decision at t sees nothing after t.
+
+Latency: the orders a cycle decides at t reach the model `fill_latency_bars` bars later
+(the exchange wrapper moves the model forward before placing them), so with the default
+of 1 a decision taken on the close of bar t fills at the next bar's price, with the
+model's fees, slippage, rounding and minimum notional. A cycle waits for its own orders,
+so with a latency of L the engine decides at most every L bars.
+
+The cycle pipeline itself is not here: `pipeline.build_cycle_step` adapts the agent's
+cycle (the same one the live loop runs) to the small `CycleStep` protocol below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Protocol, Sequence
+
+from hyperliquid_agent.backtest.guards import (
+    DEFAULT_PROMPT_CHARS,
+    FREE_PROVIDERS,
+    CostEstimate,
+    CostGuard,
+    cutoff_warning,
+    estimate_cost,
+    expected_calls,
+)
+from hyperliquid_agent.backtest.metrics import (
+    EquityPoint,
+    FundingEvent,
+    TradeRecord,
+    buy_and_hold_curve,
+    compute_metrics,
+)
+from hyperliquid_agent.backtest.results import (
+    BacktestResult,
+    Curve,
+    DecisionRow,
+    FundingRow,
+    PlanChange,
+    RunParams,
+    TradeRow,
+    metrics_to_dict,
+)
+from hyperliquid_agent.config import Config, config_from_dict
+from hyperliquid_agent.domain.values import ZERO
+from hyperliquid_agent.errors import ConfigError
+
+ADDRESS = "0x" + "0b" * 20  # the one simulated account of a backtest
+INTERVAL_MS = {"1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
+PAID_PROVIDERS = ("openai", "anthropic", "openai-compatible")
+HISTORY_DAYS = 31  # data before the window that the signals may look back on (30-day returns)
+
+Progress = Callable[[int, int], None]  # (bars done, bars total)
+
+
+# ---------------------------------------------------------------- what the runner asks of the pipeline
+
+
+@dataclass(frozen=True, slots=True)
+class StepInfo:
+    """What one cycle did, in the terms the backtest records."""
+
+    regime: str | None = None
+    plan_id: str | None = None
+    strategy_id: str | None = None
+    action: str = "hold"
+    detail: str = ""
+    orders: int = 0
+    denied: int = 0
+    error: str | None = None
+    llm_cost_usd: Decimal = ZERO  # spent by this cycle (replayed and offline calls: 0)
+    llm_calls: int = 0
+
+
+class CycleStep(Protocol):
+    def __call__(self, now_ms: int) -> StepInfo: ...
+
+
+# (effective config, exchange port, state dir) -> a cycle step
+StepFactory = Callable[[Config, Any, Path], CycleStep]
+
+
+# ---------------------------------------------------------------- the run request
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    coins: tuple[str, ...]
+    start: date | None = None  # inclusive; None: the first bar with data for every coin
+    end: date | None = None  # exclusive; None: after the last bar
+    interval: str = "1h"
+    mode: str = "governed"
+    provider: str = "baseline"  # baseline | replay | a configured provider name
+    data_dir: Path | None = None  # None: the synthetic generator
+    seed: int | None = None  # synthetic data seed (default: [venue] seed)
+    max_cost_usd: Decimal | None = None
+    fill_latency_bars: int | None = None  # None: [backtest] fill_latency_bars
+    overrides: dict[str, Any] = field(default_factory=dict)  # dotted config key -> value
+    vs_baseline: bool | None = None  # None: [backtest] vs_baseline (only when the provider is not baseline)
+    run_id: str | None = None
+
+    def validated(self) -> "BacktestSpec":
+        if self.interval not in INTERVAL_MS:
+            raise ConfigError(f"--interval {self.interval!r} is not supported; use one of {', '.join(INTERVAL_MS)}")
+        if self.mode not in ("standard", "governed"):
+            raise ConfigError(f"--mode {self.mode!r} is not valid; use standard or governed")
+        if not self.coins:
+            raise ConfigError("--coins is empty; pass e.g. --coins BTC,ETH,SOL")
+        if self.start and self.end and self.end <= self.start:
+            raise ConfigError(f"--end {self.end} must be after --start {self.start}")
+        if self.max_cost_usd is not None and self.max_cost_usd < 0:
+            raise ConfigError("--max-cost must be zero or more (USD)")
+        return self
+
+
+def parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"{option} {value!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def day_ms(d: date) -> int:
+    return int(datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp() * 1000)
+
+
+def ms_day(t_ms: int) -> date:
+    return datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc).date()
+
+
+# ---------------------------------------------------------------- effective config
+
+
+def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    node = raw
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        nxt = node.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"cannot set {dotted}: {part} is not a section")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def effective_config(cfg: Config, spec: BacktestSpec, state_dir: Path, provider: str | None = None) -> Config:
+    """The config one backtest runs with: mode, coins, provider and overrides applied, state in `state_dir`.
+
+    Paid providers always run through record/replay, recorded in the user's state dir, so a
+    rerun of the same window replays every reply for $0 and bit for bit.
+    """
+    raw = cfg.model_dump(mode="json", exclude={"source_path", "missing_env"})
+    _restore_secrets(raw, cfg)
+    for dotted, value in spec.overrides.items():
+        set_dotted(raw, dotted, value)
+    raw["agent"]["mode"] = spec.mode
+    raw["agent"]["coins"] = list(spec.coins)
+    # recordings live in the user's state dir (not the run's), so reruns find them
+    replay_path = (cfg.state_dir / Path(cfg.llm.replay.path).expanduser()).resolve()
+    raw["agent"]["state_dir"] = str(state_dir)
+    for key in ("prompt_template", "governance_template", "strategies_dir"):
+        raw["agent"][key] = str(cfg.resolve_path(raw["agent"][key]))
+    llm = raw["llm"]
+    chosen = provider or spec.provider
+    configured = cfg.llm.provider
+    if chosen == "baseline":
+        llm["provider"], llm["model"] = "baseline", "baseline-v1" if configured != "baseline" else llm["model"]
+    elif chosen == "replay":
+        llm["provider"] = "replay"
+        llm["replay"].update(path=str(replay_path), mode="strict")
+        if configured in PAID_PROVIDERS:
+            llm["replay"]["wrapped_provider"] = configured
+    elif chosen in PAID_PROVIDERS:
+        llm["provider"] = "replay"
+        llm["replay"].update(path=str(replay_path), mode="fallthrough", wrapped_provider=chosen)
+    elif chosen != "scripted":
+        raise ConfigError(f"--provider {chosen!r} is not known; use baseline, replay or one of {', '.join(PAID_PROVIDERS)}")
+    else:
+        llm["provider"] = "scripted"
+    try:
+        out = config_from_dict(raw, env={}, source=cfg.source_path)
+    except ConfigError as exc:
+        raise ConfigError(f"backtest overrides made the config invalid: {exc}") from None
+    _copy_secrets(cfg, out)
+    return out
+
+
+def _restore_secrets(raw: dict[str, Any], cfg: Config) -> None:
+    # model_dump masks SecretStr; carry the real values over without ever printing them
+    raw["llm"]["api_key"] = None
+    raw["hyperliquid"]["secret_key"] = None
+
+
+def _copy_secrets(src: Config, dst: Config) -> None:
+    dst.llm.api_key = src.llm.api_key
+    dst.hyperliquid.secret_key = src.hyperliquid.secret_key
+
+
+# ---------------------------------------------------------------- the venue
+
+
+def build_feed(cfg: Config, spec: BacktestSpec):
+    """The market data of the run: the CSV folder (hourly bars), or the seeded synthetic generator."""
+    if spec.data_dir is not None:
+        from hyperliquid_agent.exchange.feed import load_feed
+
+        return load_feed(spec.data_dir, list(spec.coins), "1h")
+    from hyperliquid_agent.exchange import synthetic
+
+    seed = cfg.venue.seed if spec.seed is None else spec.seed
+    days = cfg.venue.synthetic_days
+    start_ms = None
+    if spec.start is not None:
+        start_ms = day_ms(spec.start) - HISTORY_DAYS * 86_400_000  # history before the window, for the signals
+        end = spec.end or date.fromordinal(spec.start.toordinal() + days)
+        days = (end.toordinal() - spec.start.toordinal()) + HISTORY_DAYS
+    return synthetic.generate_feed(coins=list(spec.coins), seed=seed, days=days, start_ms=start_ms)
+
+
+def build_venue(cfg: Config, feed, start_ms: int):
+    from hyperliquid_agent.exchange.model import VenueModel
+    from hyperliquid_agent.exchange.venue_types import FeeSchedule, SlippageModel
+
+    model = VenueModel(
+        feed,
+        FeeSchedule(taker=cfg.venue.taker_fee, maker=cfg.venue.maker_fee),
+        SlippageModel(bps=cfg.venue.slippage_bps),
+        start_ms=start_ms,
+    )
+    model.create_account(ADDRESS, cfg.venue.start_equity_usd)
+    return model
+
+
+def bar_times(feed, coins: Sequence[str], interval_ms: int, start_ms: int | None, end_ms: int | None) -> list[int]:
+    """Decision times: bar closes where every coin has a bar, on the interval's grid, within [start, end).
+
+    Without a start, the window begins after `HISTORY_DAYS` of data, so the first decision
+    already has the month of history the slow signals need.
+    """
+    common: set[int] | None = None
+    for coin in coins:
+        if coin not in feed.series:
+            raise ConfigError(f"no data for {coin} (have {', '.join(feed.coins)}); fix --coins or the data folder")
+        closes = set(feed.series[coin].close_t)
+        common = closes if common is None else common & closes
+    times = sorted(t for t in (common or ()) if t % interval_ms == 0)
+    if start_ms is None and times:
+        start_ms = times[0] + HISTORY_DAYS * 86_400_000
+        if start_ms > times[-1]:
+            start_ms = times[0]
+    return [t for t in times if t >= start_ms and (end_ms is None or t < end_ms)]
+
+
+class LatencyExchange:
+    """The exchange port over the simulated venue, with the backtest's fill latency.
+
+    Everything delegates to the in-process `SimulatedExchange`; placing orders first moves
+    the model `latency_ms` forward through the runner's clock (so the curve records every
+    bar crossed). Reads never move time.
+    """
+
+    def __init__(self, inner: Any, advance: Callable[[int], None], now: Callable[[], int], latency_ms: int) -> None:
+        self._inner = inner
+        self._advance = advance
+        self._now = now
+        self._latency_ms = latency_ms
+
+    def place_orders(self, orders):
+        if self._latency_ms:
+            self._advance(self._now() + self._latency_ms)
+        return self._inner.place_orders(orders)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass
+class _Recorder:
+    """Collects per-bar state and tags fills and funding with who was in charge."""
+
+    model: Any
+    coins: tuple[str, ...]
+    plan_id: str | None = None
+    strategy_id: str | None = None
+    regime: str | None = None
+    points: list[EquityPoint] = field(default_factory=list)
+    regimes: list[str | None] = field(default_factory=list)
+    positions: dict[str, list[Decimal]] = field(default_factory=dict)
+    closes: dict[str, list[Decimal]] = field(default_factory=dict)
+    trades: list[TradeRecord] = field(default_factory=list)
+    funding: list[FundingEvent] = field(default_factory=list)
+    _n_fills: int = 0
+    _n_funding: int = 0
+
+    def __post_init__(self) -> None:
+        self.positions = {c: [] for c in self.coins}
+        self.closes = {c: [] for c in self.coins}
+
+    def bar(self, t_ms: int) -> None:
+        self.collect_events()
+        acct = self.model.account_state(ADDRESS)
+        mids = self.model.mids()
+        gross = ZERO
+        for c in self.coins:
+            size = acct.signed_size(c)
+            px = mids.get(c, ZERO)
+            self.positions[c].append(size)
+            self.closes[c].append(px)
+            gross += abs(size * px)  # gross notional; the signed size itself is kept above
+        self.points.append(EquityPoint(t_ms, acct.portfolio_value, gross, self.plan_id, self.strategy_id))
+        self.regimes.append(self.regime)
+
+    def take_charge(self, t_ms: int, info: StepInfo) -> None:
+        """The cycle at `t_ms` decided: from that bar on, its plan is in charge, and the fills
+        of its orders (collected now) belong to it."""
+        self.plan_id, self.strategy_id, self.regime = info.plan_id, info.strategy_id, info.regime
+        j = len(self.points) - 1
+        while j >= 0 and self.points[j].t_ms >= t_ms:
+            self.points[j] = replace(self.points[j], plan_id=info.plan_id, strategy_id=info.strategy_id)
+            self.regimes[j] = info.regime
+            j -= 1
+        self.collect_events()
+
+    def collect_events(self) -> None:
+        fills = self.model.fills(ADDRESS)
+        for f in fills[self._n_fills:]:
+            self.trades.append(TradeRecord(f.time_ms, f.coin, str(f.side), f.size, f.price, f.fee, f.closed_pnl,
+                                           self.plan_id, self.strategy_id))
+        self._n_fills = len(fills)
+        pays = self.model.user_funding(ADDRESS)
+        for p in pays[self._n_funding:]:
+            self.funding.append(FundingEvent(p.time_ms, p.coin, p.usdc, self.plan_id, self.strategy_id))
+        self._n_funding = len(pays)
+
+
+def default_step_factory(cfg: Config, exchange: Any, state_dir: Path) -> CycleStep:
+    from hyperliquid_agent.backtest.pipeline import build_cycle_step
+
+    return build_cycle_step(cfg, exchange, state_dir)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run will do, known before it starts (for the cost estimate and warnings)."""
+
+    spec: BacktestSpec
+    times: list[int]
+    interval_ms: int
+    latency_bars: int
+    warnings: list[str]
+    estimate: CostEstimate | None
+
+
+def plan_run(cfg: Config, spec: BacktestSpec, feed) -> Plan:
+    spec = spec.validated()
+    interval_ms = INTERVAL_MS[spec.interval]
+    start_ms = day_ms(spec.start) if spec.start else None
+    end_ms = day_ms(spec.end) if spec.end else None
+    times = bar_times(feed, spec.coins, interval_ms, start_ms, end_ms)
+    if not times:
+        raise ConfigError(
+            f"no bars for {','.join(spec.coins)} between {spec.start or 'the start'} and {spec.end or 'the end'} "
+            f"in {spec.data_dir or 'the synthetic data'}; check --start/--end and the data folder"
+        )
+    latency = cfg.backtest.fill_latency_bars if spec.fill_latency_bars is None else spec.fill_latency_bars
+    warnings: list[str] = []
+    estimate = None
+    provider = spec.provider if spec.provider != "replay" else cfg.llm.provider
+    if spec.provider not in FREE_PROVIDERS:
+        w = cutoff_warning(cfg.llm.model, provider, ms_day(times[0]), cfg.backtest.knowledge_cutoffs)
+        if w:
+            warnings.append(w)
+    if spec.provider in PAID_PROVIDERS:
+        gov = cfg.governance.governor
+        calls = expected_calls(times[-1] - times[0] + interval_ms, spec.mode, max(cfg.agent.tick_interval_s, interval_ms // 1000), gov.medium_loop_s)
+        estimate = estimate_cost(calls, DEFAULT_PROMPT_CHARS, cfg.llm.max_tokens, cfg.llm.model, cfg.llm.pricing)
+    return Plan(spec, times, interval_ms, latency, warnings, estimate)
+
+
+def make_run_id(cfg: Config, spec: BacktestSpec) -> str:
+    doc = json.dumps(
+        {"spec": {k: str(v) for k, v in sorted(vars(spec).items()) if k != "run_id"},
+         "config": cfg.model_dump(mode="json", exclude={"source_path", "missing_env"})},
+        sort_keys=True, default=str,
+    )
+    return f"bt-{hashlib.sha256(doc.encode()).hexdigest()[:12]}"
+
+
+def run_backtest(
+    cfg: Config,
+    spec: BacktestSpec,
+    *,
+    progress: Progress | None = None,
+    step_factory: StepFactory | None = None,
+    feed: Any = None,
+    state_dir: Path | None = None,
+) -> BacktestResult:
+    """Replay the engine over the window and return the full result (nothing is written here
+    except the engine's own state under a temporary state dir)."""
+    spec = spec.validated()
+    feed = feed if feed is not None else build_feed(cfg, spec)
+    plan = plan_run(cfg, spec, feed)
+    if state_dir is None:
+        with tempfile.TemporaryDirectory(prefix="hl-backtest-") as tmp:
+            return _run(cfg, plan, feed, Path(tmp), progress, step_factory)
+    return _run(cfg, plan, feed, state_dir, progress, step_factory)
+
+
+def _run(cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progress | None,
+         step_factory: StepFactory | None) -> BacktestResult:
+    spec = plan.spec
+    run_cfg = effective_config(cfg, spec, state_dir)
+    main = _replay(run_cfg, plan, feed, state_dir / "main", progress, step_factory or default_step_factory)
+    baseline_metrics = None
+    want_baseline = cfg.backtest.vs_baseline if spec.vs_baseline is None else spec.vs_baseline
+    if want_baseline and spec.provider != "baseline":
+        base_cfg = effective_config(cfg, spec, state_dir / "baseline", provider="baseline")
+        base = _replay(base_cfg, plan, feed, state_dir / "baseline", None, step_factory or default_step_factory)
+        baseline_metrics = base.metrics
+    run_id = spec.run_id or make_run_id(run_cfg, spec)
+    return main.model_copy(update={"run_id": run_id, "baseline_metrics": baseline_metrics, "warnings": plan.warnings + main.warnings})
+
+
+def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progress | None,
+            step_factory: StepFactory) -> BacktestResult:
+    from hyperliquid_agent.exchange.simulated import SimulatedExchange
+
+    spec, times, interval_ms = plan.spec, plan.times, plan.interval_ms
+    state_dir.mkdir(parents=True, exist_ok=True)
+    model = build_venue(run_cfg, feed, times[0] - interval_ms)
+    rec = _Recorder(model, spec.coins)
+
+    def advance(t_ms: int) -> None:
+        # walk bar by bar so every bar crossed is on the curve
+        while model.now_ms < t_ms:
+            nxt = min(t_ms, (model.now_ms // interval_ms + 1) * interval_ms)
+            model.advance_to(nxt)
+            if nxt % interval_ms == 0 and nxt <= times[-1]:
+                rec.bar(nxt)
+
+    exchange = LatencyExchange(SimulatedExchange(model, ADDRESS), advance, lambda: model.now_ms,
+                               plan.latency_bars * interval_ms)
+    step = step_factory(run_cfg, exchange, state_dir)
+    guard_estimate = plan.estimate.per_call_usd if plan.estimate else ZERO
+    guard = CostGuard(spec.max_cost_usd if spec.provider not in FREE_PROVIDERS else None, guard_estimate)
+    decisions: list[DecisionRow] = []
+    changes: list[PlanChange] = []
+    spent = ZERO
+    calls = 0
+    stopped: str | None = None
+    total = len(times)
+    for i, t in enumerate(times):
+        if model.now_ms > t:  # still waiting for the previous cycle's fills (latency > 1 bar)
+            if progress:
+                progress(i + 1, total)
+            continue
+        advance(t)
+        if not guard.allows_next(spent):
+            stopped = (f"--max-cost ${spec.max_cost_usd} reached: stopped before the cycle at "
+                       f"{datetime.fromtimestamp(t / 1000, tz=timezone.utc):%Y-%m-%d %H:%M} (spent ${spent})")
+            break
+        info = step(t)
+        guard.record(info.llm_cost_usd)
+        spent += info.llm_cost_usd
+        calls += info.llm_calls
+        if info.plan_id and info.plan_id != rec.plan_id:
+            changes.append(PlanChange(t_ms=t, plan_id=info.plan_id, strategy_id=info.strategy_id,
+                                      previous_plan_id=rec.plan_id))
+        rec.take_charge(t, info)
+        decisions.append(DecisionRow(t_ms=t, regime=info.regime, plan_id=info.plan_id, strategy_id=info.strategy_id,
+                                     action=info.action, detail=info.detail[:500], orders=info.orders,
+                                     denied=info.denied, error=info.error, llm_cost_usd=info.llm_cost_usd))
+        if progress:
+            progress(i + 1, total)
+    if stopped is None:
+        advance(times[-1])
+    rec.collect_events()
+    return _result(run_cfg, plan, rec, decisions, changes, spent, calls, stopped)
+
+
+def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spent: Decimal, calls: int,
+            stopped: str | None) -> BacktestResult:
+    spec = plan.spec
+    start_equity = run_cfg.venue.start_equity_usd
+    points = rec.points or [EquityPoint(plan.times[0], start_equity)]
+    bench = buy_and_hold_curve({c: v for c, v in rec.closes.items() if v}, start_equity) if rec.points else []
+    metrics = compute_metrics(points, rec.trades, rec.funding, spent, bench or None)
+    n = len(rec.points)
+    curve = Curve(
+        t_ms=[p.t_ms for p in rec.points],
+        equity=[p.equity for p in rec.points],
+        gross_notional=[p.gross_notional for p in rec.points],
+        plan_id=[p.plan_id for p in rec.points],
+        strategy_id=[p.strategy_id for p in rec.points],
+        regime=rec.regimes[:n],
+        positions=rec.positions,
+        closes=rec.closes,
+        benchmark=bench,
+    )
+    params = RunParams(
+        start=(spec.start or ms_day(plan.times[0])).isoformat(),
+        end=(spec.end or ms_day(plan.times[-1] + 86_400_000)).isoformat(),
+        coins=list(spec.coins), interval=spec.interval, mode=spec.mode, provider=spec.provider,
+        model=run_cfg.llm.model if spec.provider != "baseline" else "baseline",
+        data=str(spec.data_dir) if spec.data_dir else "synthetic",
+        seed=(run_cfg.venue.seed if spec.seed is None else spec.seed) if spec.data_dir is None else None,
+        fill_latency_bars=plan.latency_bars, start_equity_usd=start_equity, max_cost_usd=spec.max_cost_usd,
+        overrides=dict(spec.overrides),
+    )
+    return BacktestResult(
+        run_id=spec.run_id or "pending",
+        params=params,
+        metrics=metrics_to_dict(metrics),
+        curve=curve,
+        trades=[TradeRow(**_fields(t)) for t in rec.trades],
+        funding=[FundingRow(**_fields(f)) for f in rec.funding],
+        decisions=decisions,
+        plan_changes=changes,
+        llm_calls=calls,
+        stopped_early=stopped,
+    )
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+def write_outputs(result: BacktestResult, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write `results.json` and `report.html` into a run folder."""
+    from hyperliquid_agent.backtest import report, results
+
+    return results.save(result, out_dir), report.write_report(result, out_dir)

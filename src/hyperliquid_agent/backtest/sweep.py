@@ -1,0 +1,141 @@
+"""Parameter sweeps: many backtests over modes, providers or config values, in parallel processes.
+
+A sweep is a grid: every combination of the given modes, providers and `--set key=v1,v2`
+values becomes one `BacktestSpec`. Each runs in its own process
+(`concurrent.futures.ProcessPoolExecutor`), writes its run folder, and returns one row;
+the rows come back as one table sorted like the grid. A run that fails becomes a row with
+its error, never the end of the sweep.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from hyperliquid_agent.backtest.runner import BacktestSpec
+from hyperliquid_agent.config import Config
+from hyperliquid_agent.errors import ConfigError
+
+# the figures a sweep table shows per run
+ROW_METRICS = ("total_return", "net_return_after_llm", "sharpe", "max_drawdown", "n_trades", "fees_usd",
+               "llm_cost_usd", "plan_switches_per_day", "excess_vs_buy_and_hold")
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    label: str
+    settings: dict[str, Any]
+    run_dir: str | None
+    metrics: dict[str, Any]
+    error: str | None = None
+
+
+def parse_value(text: str) -> Any:
+    """A `--set` value as TOML would read it: numbers, booleans and strings."""
+    t = text.strip()
+    if t.lower() in ("true", "false"):
+        return t.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(t)
+        except ValueError:
+            pass
+    return t
+
+
+def parse_sets(items: Sequence[str]) -> dict[str, list[Any]]:
+    """`["risk.max_leverage=2,3", "agent.strategy_render=full"]` -> {key: [values...]}."""
+    out: dict[str, list[Any]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            raise ConfigError(f"--set {item!r}: write it as section.key=value[,value...], e.g. risk.max_leverage=2,3")
+        out[key.strip()] = [parse_value(v) for v in values.split(",") if v.strip()]
+    return out
+
+
+def expand_grid(base: BacktestSpec, modes: Sequence[str] = (), providers: Sequence[str] = (),
+                sets: dict[str, list[Any]] | None = None) -> list[tuple[str, BacktestSpec]]:
+    """Every combination, each with a readable label such as `mode=governed risk.max_leverage=3`."""
+    axes: list[tuple[str, list[Any]]] = []
+    if modes:
+        axes.append(("mode", list(modes)))
+    if providers:
+        axes.append(("provider", list(providers)))
+    for key, values in (sets or {}).items():
+        axes.append((key, values))
+    if not axes:
+        return [("base", base)]
+    grid = []
+    for combo in itertools.product(*(values for _, values in axes)):
+        spec = base
+        overrides = dict(base.overrides)
+        parts = []
+        for (key, _), value in zip(axes, combo):
+            parts.append(f"{key}={value}")
+            if key == "mode":
+                spec = replace(spec, mode=value)
+            elif key == "provider":
+                spec = replace(spec, provider=value)
+            else:
+                overrides[key] = value
+        label = " ".join(parts)
+        grid.append((label, replace(spec, overrides=overrides, run_id=None, vs_baseline=False)))
+    return grid
+
+
+def run_one(cfg: Config, label: str, spec: BacktestSpec, out_root: str | None) -> SweepRow:
+    """One sweep point (runs inside a worker process)."""
+    from hyperliquid_agent.backtest.runner import run_backtest, write_outputs
+
+    settings = {"mode": spec.mode, "provider": spec.provider, **spec.overrides}
+    try:
+        result = run_backtest(cfg, spec)
+    except Exception as exc:  # a failed point is a row, not the end of the sweep
+        return SweepRow(label, settings, None, {}, f"{type(exc).__name__}: {exc}")
+    run_dir = None
+    if out_root is not None:
+        run_dir = str(write_outputs(result, Path(out_root) / result.run_id)[0].parent)
+    row_metrics = {k: result.metrics.get(k) for k in ROW_METRICS}
+    return SweepRow(label, settings, run_dir, row_metrics, result.stopped_early)
+
+
+def run_sweep(
+    cfg: Config,
+    grid: Sequence[tuple[str, BacktestSpec]],
+    workers: int | None = None,
+    out_root: str | Path | None = None,
+    executor: Executor | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[SweepRow]:
+    """Run the grid in parallel processes; rows come back in grid order."""
+    out = str(out_root) if out_root is not None else None
+    own = executor is None
+    pool = executor or ProcessPoolExecutor(max_workers=workers)
+    try:
+        futures = {pool.submit(run_one, cfg, label, spec, out): i for i, (label, spec) in enumerate(grid)}
+        rows: list[SweepRow | None] = [None] * len(grid)
+        for done, fut in enumerate(as_completed(futures), start=1):
+            rows[futures[fut]] = fut.result()
+            if progress:
+                progress(done, len(grid))
+    finally:
+        if own:
+            pool.shutdown()
+    return [r for r in rows if r is not None]
+
+
+def write_table(rows: Sequence[SweepRow], path: str | Path) -> Path:
+    """The sweep's table as JSON (one object per run)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps([row_dict(r) for r in rows], indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    return p
+
+
+def row_dict(r: SweepRow) -> dict[str, Any]:
+    return {"label": r.label, "settings": r.settings, "run_dir": r.run_dir, "metrics": r.metrics, "error": r.error}

@@ -1,0 +1,265 @@
+"""`hl-agent backtest run | compare | sweep` (and `hl-agent backtest --start ...` as a shortcut for run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, err_console, fail, load, print_json
+
+backtest_app = typer.Typer(
+    help="Replay the engine over history or synthetic data; compare runs; sweep parameters.",
+    invoke_without_command=True,
+)
+
+START = typer.Option(None, "--start", help="First day of the window, YYYY-MM-DD (default: a month into the data).")
+END = typer.Option(None, "--end", help="Day after the last one, YYYY-MM-DD (default: the end of the data).")
+COINS = typer.Option(None, "--coins", help="Comma-separated coins, e.g. BTC,ETH,SOL (default: [agent] coins).")
+INTERVAL = typer.Option("1h", "--interval", help="Decision bar: 1h, 4h or 1d.")
+MODE = typer.Option(None, "--mode", help="standard or governed (default: [agent] mode).")
+PROVIDER = typer.Option("baseline", "--provider", help="baseline, replay, or a paid provider (openai, anthropic, openai-compatible).")
+DATA = typer.Option(None, "--data", help="Folder of <COIN>_1h_candles.csv and <COIN>_funding.csv files.")
+SYNTHETIC = typer.Option(False, "--synthetic", help="Use the seeded synthetic generator (the default without --data).")
+SEED = typer.Option(None, "--seed", help="Synthetic data seed (default: [venue] seed).")
+OUTPUT = typer.Option(None, "--output", "-o", help="Run folder to write (default: <[backtest] output_dir>/<run id>).")
+MAX_COST = typer.Option(None, "--max-cost", help="Stop before any cycle that could take LLM spend past this many USD.")
+LATENCY = typer.Option(None, "--latency-bars", help="Override [backtest] fill_latency_bars.")
+SET = typer.Option(None, "--set", help="Override a config value for this run: section.key=value (repeatable).")
+NO_BASELINE = typer.Option(False, "--no-baseline", help="Skip the baseline-provider comparison run.")
+YES = typer.Option(False, "--yes", "-y", help="Do not ask before a run that may spend money on a paid model.")
+
+
+def _spec(cfg: Any, start: str | None, end: str | None, coins: str | None, interval: str, mode: str | None,
+          provider: str, data: Path | None, synthetic: bool, seed: int | None, max_cost: float | None,
+          latency: int | None, sets: list[str] | None, no_baseline: bool) -> Any:
+    from decimal import Decimal
+
+    from hyperliquid_agent.backtest.runner import BacktestSpec, parse_day
+    from hyperliquid_agent.backtest.sweep import parse_sets
+
+    if data is not None and synthetic:
+        fail("--data and --synthetic exclude each other: pick one")
+    if data is None and not synthetic and cfg.venue.source == "data" and cfg.venue.data_dir:
+        data = cfg.resolve_path(cfg.venue.data_dir)
+    overrides = {k: (v[0] if len(v) == 1 else v) for k, v in parse_sets(sets or []).items()}
+    coin_list = tuple(c.strip().upper() for c in coins.split(",") if c.strip()) if coins else tuple(cfg.agent.coins)
+    return BacktestSpec(
+        coins=coin_list,
+        start=parse_day(start, "--start") if start else None,
+        end=parse_day(end, "--end") if end else None,
+        interval=interval, mode=mode or cfg.agent.mode, provider=provider, data_dir=data, seed=seed,
+        max_cost_usd=Decimal(str(max_cost)) if max_cost is not None else None,
+        fill_latency_bars=latency, overrides=overrides, vs_baseline=False if no_baseline else None,
+    ).validated()
+
+
+def _metrics_table(result: Any, title: str) -> Any:
+    from rich.table import Table
+
+    from hyperliquid_agent.backtest.results import HEADLINE, format_value
+
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("this run", justify="right")
+    base = result.baseline_metrics
+    if base:
+        table.add_column("baseline provider", justify="right")
+    for key, label, kind in HEADLINE:
+        row = [label, format_value(result.metrics.get(key), kind)]
+        if base:
+            row.append(format_value(base.get(key), kind))
+        table.add_row(*row)
+    return table
+
+
+def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, **kw: Any) -> None:
+    import sys
+
+    from hyperliquid_agent.backtest.runner import build_feed, plan_run, run_backtest, write_outputs
+    from hyperliquid_agent.errors import HLAgentError
+
+    cfg = load(config)
+    err = err_console()
+    try:
+        spec = _spec(cfg, **kw)
+        if spec.provider not in ("baseline", "replay", "scripted"):
+            cfg.llm.provider = spec.provider  # the paid provider must find its key now, not mid-run
+            cfg.check_required()
+        feed = build_feed(cfg, spec)
+        plan = plan_run(cfg, spec, feed)
+        for w in plan.warnings:
+            err.print(f"[yellow]warning:[/] {w}", highlight=False)
+        if plan.estimate is not None:
+            err.print(plan.estimate.describe(cfg.llm.model), highlight=False)
+            if spec.max_cost_usd is None and not yes:
+                if not sys.stdin.isatty():
+                    fail("a paid model is selected: pass --max-cost USD (or --yes) for a non-interactive run")
+                if not typer.confirm("Run it?", default=False):
+                    raise typer.Exit(1)
+        progress, bar = _progress(err, len(plan.times), as_json)
+        with bar:
+            result = run_backtest(cfg, spec, progress=progress, feed=feed)
+        out = output or cfg.resolve_path(cfg.backtest.output_dir) / result.run_id
+        res_path, report_path = write_outputs(result, out)
+    except HLAgentError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json({"run_id": result.run_id, "results": str(res_path), "report": str(report_path),
+                    "metrics": result.metrics, "baseline_metrics": result.baseline_metrics,
+                    "warnings": result.warnings, "stopped_early": result.stopped_early})
+        return
+    out_c = console()
+    out_c.print(_metrics_table(result, f"backtest {result.run_id}"))
+    if result.stopped_early:
+        out_c.print(f"[yellow]stopped early:[/] {result.stopped_early}", highlight=False)
+    out_c.print(f"results: {res_path}\nreport:  {report_path}", highlight=False)
+
+
+class _NoBar:
+    def __enter__(self) -> "_NoBar":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _progress(err: Any, total: int, quiet: bool) -> tuple[Any, Any]:
+    if quiet or not err.is_terminal:
+        return None, _NoBar()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(), console=err, transient=True)
+    task = bar.add_task("replaying bars", total=total)
+
+    def update(done: int, _total: int) -> None:
+        bar.update(task, completed=done)
+
+    return update, bar
+
+
+@backtest_app.callback()
+def backtest_root(
+    ctx: typer.Context,
+    start: Optional[str] = START, end: Optional[str] = END, coins: Optional[str] = COINS, interval: str = INTERVAL,
+    mode: Optional[str] = MODE, provider: str = PROVIDER, data: Optional[Path] = DATA, synthetic: bool = SYNTHETIC,
+    seed: Optional[int] = SEED, output: Optional[Path] = OUTPUT, max_cost: Optional[float] = MAX_COST,
+    latency: Optional[int] = LATENCY, sets: Optional[list[str]] = SET, no_baseline: bool = NO_BASELINE,
+    yes: bool = YES, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
+) -> None:
+    """Replay the engine over a window (options here run a backtest, like `backtest run`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if ctx.args or all(v in (None, False) for v in (start, end, coins, mode, data, synthetic or None, seed, output, max_cost)):
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
+    do_run(config, as_json, yes, output, start=start, end=end, coins=coins, interval=interval, mode=mode,
+           provider=provider, data=data, synthetic=synthetic, seed=seed, max_cost=max_cost, latency=latency,
+           sets=sets, no_baseline=no_baseline)
+
+
+@backtest_app.command("run")
+def run(
+    start: Optional[str] = START, end: Optional[str] = END, coins: Optional[str] = COINS, interval: str = INTERVAL,
+    mode: Optional[str] = MODE, provider: str = PROVIDER, data: Optional[Path] = DATA, synthetic: bool = SYNTHETIC,
+    seed: Optional[int] = SEED, output: Optional[Path] = OUTPUT, max_cost: Optional[float] = MAX_COST,
+    latency: Optional[int] = LATENCY, sets: Optional[list[str]] = SET, no_baseline: bool = NO_BASELINE,
+    yes: bool = YES, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
+) -> None:
+    """Replay the engine bar by bar; write results.json and report.html; print the metrics."""
+    do_run(config, as_json, yes, output, start=start, end=end, coins=coins, interval=interval, mode=mode,
+           provider=provider, data=data, synthetic=synthetic, seed=seed, max_cost=max_cost, latency=latency,
+           sets=sets, no_baseline=no_baseline)
+
+
+@backtest_app.command("compare")
+def compare(
+    run_a: Path = typer.Argument(..., help="First run folder (or its results.json)."),
+    run_b: Path = typer.Argument(..., help="Second run folder (or its results.json)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Two runs side by side: headline metrics, the difference (B - A) and the settings that differ."""
+    from hyperliquid_agent.backtest import results
+    from hyperliquid_agent.errors import HLAgentError
+
+    try:
+        a, b = results.load(run_a), results.load(run_b)
+    except HLAgentError as exc:
+        fail(str(exc))
+    rows = results.compare(a, b)
+    diffs = results.param_differences(a, b)
+    if as_json:
+        print_json({"a": a.run_id, "b": b.run_id, "settings_that_differ": diffs,
+                    "metrics": [{"metric": r.key, "a": r.a, "b": r.b, "diff": r.diff} for r in rows]})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{a.run_id} (A) vs {b.run_id} (B)")
+    for col in ("metric", "A", "B", "B - A"):
+        table.add_column(col, justify="left" if col == "metric" else "right")
+    for r in rows:
+        diff = results.format_value(r.diff, r.kind) if r.diff is not None else "-"
+        table.add_row(r.label, results.format_value(r.a, r.kind), results.format_value(r.b, r.kind), diff)
+    out = console()
+    out.print(table)
+    for key, (va, vb) in diffs.items():
+        out.print(f"  {key}: A={va!r} B={vb!r}", highlight=False)
+
+
+@backtest_app.command("sweep")
+def sweep(
+    start: Optional[str] = START, end: Optional[str] = END, coins: Optional[str] = COINS, interval: str = INTERVAL,
+    modes: Optional[str] = typer.Option(None, "--modes", help="Comma-separated modes to try, e.g. standard,governed."),
+    providers: Optional[str] = typer.Option(None, "--providers", help="Comma-separated providers to try."),
+    sets: Optional[list[str]] = typer.Option(None, "--set", help="A config key and the values to try: section.key=v1,v2 (repeatable)."),
+    data: Optional[Path] = DATA, synthetic: bool = SYNTHETIC, seed: Optional[int] = SEED,
+    output: Optional[Path] = OUTPUT, max_cost: Optional[float] = MAX_COST,
+    workers: Optional[int] = typer.Option(None, "--workers", help="Parallel processes (default: [backtest] sweep_workers or the CPU count)."),
+    config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
+) -> None:
+    """Run a grid of backtests in parallel processes and print one table."""
+    from hyperliquid_agent.backtest.sweep import expand_grid, parse_sets, run_sweep, write_table
+    from hyperliquid_agent.errors import HLAgentError
+
+    cfg = load(config)
+    try:
+        base = _spec(cfg, start, end, coins, interval, None, "baseline", data, synthetic, seed, max_cost, None, None, True)
+        grid = expand_grid(base, [m.strip() for m in (modes or "").split(",") if m.strip()],
+                           [p.strip() for p in (providers or "").split(",") if p.strip()], parse_sets(sets or []))
+        for _, s in grid:
+            s.validated()
+        root = output or cfg.resolve_path(cfg.backtest.output_dir) / "sweep"
+        rows = run_sweep(cfg, grid, workers or cfg.backtest.sweep_workers, root)
+        table_path = write_table(rows, Path(root) / "sweep.json")
+    except HLAgentError as exc:
+        fail(str(exc))
+    if as_json:
+        from hyperliquid_agent.backtest.sweep import row_dict
+
+        print_json({"table": str(table_path), "rows": [row_dict(r) for r in rows]})
+        return
+    from rich.table import Table
+
+    from hyperliquid_agent.backtest.results import HEADLINE, format_value
+
+    kinds = {k: kind for k, _, kind in HEADLINE}
+    table = Table(title=f"sweep: {len(rows)} runs")
+    table.add_column("settings")
+    from hyperliquid_agent.backtest.sweep import ROW_METRICS
+
+    for key in ROW_METRICS:
+        table.add_column(key, justify="right")
+    for r in rows:
+        if r.error and not r.metrics:
+            table.add_row(r.label, f"[red]{r.error}[/]", *[""] * (len(ROW_METRICS) - 1))
+            continue
+        table.add_row(r.label, *[format_value(r.metrics.get(k), kinds.get(k, "ratio")) for k in ROW_METRICS])
+    out = console()
+    out.print(table)
+    out.print(f"table: {table_path}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(backtest_app, name="backtest")

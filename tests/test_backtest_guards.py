@@ -1,0 +1,112 @@
+"""Spend and honesty guards, the effective backtest config, and sweep grids."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from hyperliquid_agent.backtest.guards import CostGuard, cutoff_warning, estimate_cost, expected_calls
+from hyperliquid_agent.backtest.runner import BacktestSpec, effective_config
+from hyperliquid_agent.backtest.sweep import expand_grid, parse_sets
+from hyperliquid_agent.config import Config, config_from_dict
+from hyperliquid_agent.errors import ConfigError
+
+
+def test_cost_guard_fails_closed():
+    g = CostGuard(D("1.00"), per_cycle_estimate=D("0.40"))
+    assert g.allows_next(D(0))
+    g.record(D("0.40"))
+    assert g.allows_next(D("0.40"))  # 0.40 + 0.40 <= 1.00
+    g.record(D("0.45"))
+    assert not g.allows_next(D("0.85"))  # the dearest cycle (0.45) would pass the cap
+    assert not g.allows_next(D("1.00"))
+
+
+def test_cost_guard_unknown_price_does_not_start():
+    assert not CostGuard(D(5), per_cycle_estimate=None).allows_next(D(0))
+    assert CostGuard(None, per_cycle_estimate=None).allows_next(D(10**6))
+
+
+def test_replayed_cycles_cost_nothing_so_the_guard_lets_them_through():
+    g = CostGuard(D("0.01"), per_cycle_estimate=D("0.005"))
+    for _ in range(100):
+        assert g.allows_next(D(0))
+        g.record(D(0))
+
+
+def test_estimate_uses_the_price_table():
+    est = estimate_cost(10, 4000, 500, "gpt-4o-mini")
+    assert est.calls == 10 and est.prompt_tokens == 1000
+    assert est.usd is not None and est.usd == est.per_call_usd * 10 and est.usd > 0
+    unknown = estimate_cost(10, 4000, 500, "no-such-model-xyz")
+    assert unknown.usd is None and "unknown" in unknown.describe("no-such-model-xyz")
+
+
+def test_expected_calls_by_mode():
+    day = 86_400_000
+    assert expected_calls(day, "standard", 3600, 14400) == 24
+    assert expected_calls(day, "governed", 3600, 14400) == 6
+
+
+def test_cutoff_warning_from_config_table():
+    table = {"my-model": "2025-06-01"}
+    w = cutoff_warning("my-model-2025", "openai", date(2025, 1, 1), table)
+    assert w is not None and "2025-06-01" in w and "my-model" in w
+    assert cutoff_warning("my-model-2025", "openai", date(2025, 7, 1), table) is None
+    assert cutoff_warning("my-model", "baseline", date(2020, 1, 1), table) is None
+
+
+def test_knowledge_cutoffs_must_be_dates():
+    with pytest.raises(ConfigError, match="YYYY-MM-DD"):
+        config_from_dict({"backtest": {"knowledge_cutoffs": {"gpt-4o": "last year"}}}, env={})
+
+
+def test_effective_config_applies_mode_coins_overrides_and_replay(tmp_path: Path):
+    cfg = config_from_dict({"llm": {"provider": "openai", "model": "gpt-4o-mini", "api_key": "sk-test-secret"}},
+                           env={})
+    spec = BacktestSpec(coins=("ETH",), mode="standard", provider="openai",
+                        overrides={"risk.max_leverage": 2})
+    eff = effective_config(cfg, spec, tmp_path / "state")
+    assert eff.agent.mode == "standard" and eff.agent.coins == ["ETH"]
+    assert eff.risk.max_leverage == 2
+    # a paid provider records through replay so a rerun costs $0
+    assert eff.llm.provider == "replay" and eff.llm.replay.wrapped_provider == "openai"
+    assert eff.llm.replay.mode == "fallthrough" and Path(eff.llm.replay.path).is_absolute()
+    assert eff.llm.api_key.get_secret_value() == "sk-test-secret"
+    assert Path(eff.agent.state_dir) == tmp_path / "state"
+    base = effective_config(cfg, spec, tmp_path / "b", provider="baseline")
+    assert base.llm.provider == "baseline"
+    strict = effective_config(cfg, BacktestSpec(coins=("ETH",), provider="replay"), tmp_path / "c")
+    assert strict.llm.replay.mode == "strict"
+    with pytest.raises(ConfigError, match="max_leverage"):
+        effective_config(cfg, BacktestSpec(coins=("ETH",), overrides={"risk.max_leverage": 0}), tmp_path / "d")
+    with pytest.raises(ConfigError, match="not known"):
+        effective_config(cfg, BacktestSpec(coins=("ETH",), provider="magic"), tmp_path / "e")
+
+
+def test_spec_validation_names_the_option():
+    with pytest.raises(ConfigError, match="--interval"):
+        BacktestSpec(coins=("BTC",), interval="7m").validated()
+    with pytest.raises(ConfigError, match="--end"):
+        BacktestSpec(coins=("BTC",), start=date(2025, 2, 1), end=date(2025, 1, 1)).validated()
+
+
+def test_sweep_grid_is_every_combination():
+    base = BacktestSpec(coins=("BTC",))
+    grid = expand_grid(base, ["standard", "governed"], [], parse_sets(["risk.max_leverage=2,3", "portfolio.min_drift_pct=1"]))
+    assert len(grid) == 4
+    labels = [label for label, _ in grid]
+    assert "mode=standard risk.max_leverage=2 portfolio.min_drift_pct=1" in labels
+    specs = {label: s for label, s in grid}
+    s = specs["mode=governed risk.max_leverage=3 portfolio.min_drift_pct=1"]
+    assert s.mode == "governed" and s.overrides == {"risk.max_leverage": 3, "portfolio.min_drift_pct": 1}
+    with pytest.raises(ConfigError, match="section.key=value"):
+        parse_sets(["nonsense"])
+    assert expand_grid(base) == [("base", base)]
+
+
+def test_default_config_parses():
+    assert Config().backtest.fill_latency_bars == 1
