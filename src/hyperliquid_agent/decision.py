@@ -112,24 +112,10 @@ class DecisionEngine:
         template = self.governance_template
         if template is None:
             return GovernanceDecisionResult(error="no governance template configured ([agent] governance_template)")
-        allowed, reason = can_review if isinstance(can_review, tuple) else (bool(can_review), "")
-        regime, confidence = _regime(current_regime)
-        base = context or DecisionContext(now_ms=account_state.timestamp_ms, account=account_state)
-        ctx = base.model_copy(update={
-            "mode": "governed", "account": account_state, "active_plan": active_plan, "regime": regime,
-            "regime_confidence": confidence if confidence is not None else base.regime_confidence,
-            "can_review": allowed, "review_reason": reason,
-        })
-        dwell = dwell_remaining_minutes
-        if dwell is None and active_plan is not None and callable(getattr(active_plan, "dwell_remaining_minutes", None)):
-            try:
-                dwell = active_plan.dwell_remaining_minutes(ctx.now_ms)
-            except Exception:
-                dwell = None
+        allowed, reason = _review(can_review)
         try:
-            parts = template.render_parts(
-                account_state, ctx, dwell_remaining=format_dwell(dwell) if active_plan is not None else "no active plan",
-                review_status=format_review(allowed, reason),
+            parts, ctx = governance_prompt_parts(
+                template, account_state, active_plan, current_regime, can_review, context, dwell_remaining_minutes
             )
         except Exception as exc:
             return GovernanceDecisionResult(error=f"prompt render failed: {exc}", prompt_version=template.version)
@@ -176,6 +162,43 @@ class DecisionEngine:
         return replace(result, **usage)
 
 
+def governance_prompt_parts(
+    template: PromptTemplate,
+    account_state: AccountState,
+    active_plan: Any,
+    current_regime: Any,
+    can_review: bool | tuple[bool, str],
+    context: DecisionContext | None = None,
+    dwell_remaining_minutes: float | None = None,
+) -> tuple[tuple[str, str], DecisionContext]:
+    """The governed-mode prompt as (stable_prefix, dynamic_suffix), and the context it shows."""
+    allowed, reason = _review(can_review)
+    regime, confidence = _regime(current_regime)
+    base = context or DecisionContext(now_ms=account_state.timestamp_ms, account=account_state)
+    ctx = base.model_copy(update={
+        "mode": "governed", "account": account_state, "active_plan": active_plan, "regime": regime,
+        "regime_confidence": confidence if confidence is not None else base.regime_confidence,
+        "can_review": allowed, "review_reason": reason,
+    })
+    dwell = dwell_remaining_minutes
+    if dwell is None and active_plan is not None and callable(getattr(active_plan, "dwell_remaining_minutes", None)):
+        try:
+            dwell = active_plan.dwell_remaining_minutes(ctx.now_ms)
+        except Exception:
+            dwell = None
+    parts = template.render_parts(
+        account_state, ctx, dwell_remaining=format_dwell(dwell) if active_plan is not None else "no active plan",
+        review_status=format_review(allowed, reason),
+    )
+    return parts, ctx
+
+
+def _review(can_review: bool | tuple[bool, str]) -> tuple[bool, str]:
+    if isinstance(can_review, tuple):
+        return bool(can_review[0]), str(can_review[1]) if len(can_review) > 1 else ""
+    return bool(can_review), ""
+
+
 def _template(value: PromptTemplate | str | Path, strategies: Sequence[StrategySpec] | None) -> PromptTemplate:
     if isinstance(value, PromptTemplate):
         return value
@@ -194,5 +217,5 @@ def _regime(value: Any) -> tuple[str | None, float | None]:
 
 __all__ = [
     "DecisionEngine", "DecisionResult", "DecisionSchema", "GovernanceDecisionResult", "GovernanceDecisionSchema",
-    "LLMQuery", "PromptTemplate", "RejectedAction", "parse_decision", "parse_governance_decision",
+    "LLMQuery", "PromptTemplate", "governance_prompt_parts", "RejectedAction", "parse_decision", "parse_governance_decision",
 ]

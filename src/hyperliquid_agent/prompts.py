@@ -337,3 +337,27 @@ __all__ = [
     "format_dwell", "format_plan", "format_positions", "format_regime", "format_review", "format_signals",
     "format_spot", "format_timestamp",
 ]
+
+
+SAMPLE_TIME_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
+
+
+def sample_context(coins: Sequence[str] = ("BTC", "ETH", "SOL"), mode: str = "standard", max_leverage: int = 3) -> DecisionContext:
+    """A fixed, deterministic snapshot for `hl-agent prompt render` (a long, a short, no signals yet)."""
+    from hyperliquid_agent.domain.account import Position, SpotBalance
+
+    coins = tuple(coins) or ("BTC",)
+    positions = [Position(coin=coins[0], size=Decimal("0.02"), entry_price=Decimal("95000"), position_value=Decimal("1900"),
+                          unrealized_pnl=Decimal("12.5"), leverage=2, liquidation_price=Decimal("52000"))]
+    if len(coins) > 1:
+        positions.append(Position(coin=coins[1], size=Decimal("-0.5"), entry_price=Decimal("3400"),
+                                  position_value=Decimal("1700"), unrealized_pnl=Decimal("-8.25"), leverage=2))
+    account = AccountState(
+        portfolio_value=Decimal("10000"), available_balance=Decimal("8200"), margin_used=Decimal("1800"),
+        positions=tuple(positions), spot_balances=(SpotBalance(coin="USDC", total=Decimal("500")),),
+        timestamp_ms=SAMPLE_TIME_MS,
+    )
+    return DecisionContext(
+        now_ms=SAMPLE_TIME_MS, mode=mode, coins=coins, account=account, regime="range-bound", regime_confidence=0.6,
+        max_leverage=max_leverage, can_review=True, review_reason="no active plan",
+    )

@@ -10,6 +10,7 @@ import typer
 
 from hyperliquid_agent import __version__
 from hyperliquid_agent.cli import config_cmd
+from hyperliquid_agent.cli import prompt_cmd, strategies_cmd
 from hyperliquid_agent.cli import audit_cmd, status_cmd
 
 app = typer.Typer(
@@ -35,6 +36,8 @@ def _root(
 
 
 config_cmd.register(app)
+strategies_cmd.register(app)
+prompt_cmd.register(app)
 audit_cmd.register(app)
 status_cmd.register(app)
 
