@@ -53,12 +53,16 @@ def list_strategies(
 
     table = Table(title=f"strategies in {folder}")
     table.add_column("id", no_wrap=True)
-    for col in ("direction", "horizon", "dwell min", "regimes", "max pos %", "max lev", "switch bps"):
-        table.add_column(col, overflow="fold")
+    table.add_column("direction", min_width=14)
+    table.add_column("horizon")
+    table.add_column("dwell min", justify="right")
+    table.add_column("regimes", min_width=15)
+    for col in ("max pos %", "max lev", "switch bps"):
+        table.add_column(col, justify="right")
     for s in specs:
         table.add_row(
             s.id, s.directionality, s.intended_horizon, str(s.minimum_dwell_minutes),
-            ", ".join(s.compatible_regimes), format(s.max_position_pct.normalize(), "f"), str(s.max_leverage),
+            "\n".join(s.compatible_regimes), format(s.max_position_pct.normalize(), "f"), str(s.max_leverage),
             format(s.expected_switching_cost_bps.normalize(), "f"),
         )
     console().print(table)
