@@ -130,6 +130,8 @@ class RiskPolicy:
                 continue
             if isinstance(intent, OrderIntent):
                 approved.append(ApprovedOrder._issue(intent, verdict, _ISSUER_KEY))
+                if intent.trigger is not None:
+                    continue  # a resting TP/SL changes nothing until it triggers
                 notional = intent.size * (book.mark(intent.coin) or intent.limit_price)
                 projected = replace(projected.with_trade(notional, ctx.now_ms, opening=False),
                                     consecutive_failures=projected.consecutive_failures)
