@@ -11,6 +11,10 @@ from hyperliquid_agent.llm.providers.sdk_errors import http_client, map_sdk_erro
 from hyperliquid_agent.llm.types import LLMRequest, RawReply, Usage
 
 
+# Models that refuse a forced tool call; they get the schema as native structured output instead.
+NATIVE_FORMAT_MODELS: tuple[str, ...] = ("claude-sonnet-5-5",)
+
+
 class AnthropicProvider:
     name = "anthropic"
 
@@ -41,12 +45,14 @@ class AnthropicProvider:
             "model": request.model,
             "max_tokens": request.max_tokens,
             "messages": [{"role": m["role"], "content": m["content"]} for m in request.turns],
-            "temperature": request.temperature,
             "timeout": timeout_s,
         }
+        # The Messages API of the installed SDK takes no sampling parameters (llm.temperature is not sent).
         if request.system:
             kwargs["system"] = [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}]
-        if request.json_schema is not None:
+        if request.json_schema is not None and request.model.startswith(NATIVE_FORMAT_MODELS):
+            kwargs["output_config"] = {"format": {"type": "json_schema", "schema": request.json_schema}}
+        elif request.json_schema is not None:
             tool = request.schema_name
             kwargs["tools"] = [{
                 "name": tool,

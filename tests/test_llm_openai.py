@@ -1,0 +1,199 @@
+"""The real openai SDK against a scripted local server: structured outputs, usage, failures."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from llm_wire import Reply, WireServer, chat_body, openai_error, responses_body
+
+from hyperliquid_agent.config import LLMConfig
+from hyperliquid_agent.errors import LLMAuthError, LLMError, LLMInvalidOutputError, LLMUnavailableError
+from hyperliquid_agent.llm_client import LLMClient
+from hyperliquid_agent.schemas import RegimeSchema
+from hyperliquid_agent.testing import FixedClock
+
+GOOD = {"regime": "trending-bull", "confidence": 0.75, "reasoning": "ema spread up, adx 31"}
+
+
+@pytest.fixture()
+def server():
+    s = WireServer()
+    yield s
+    s.close()
+
+
+def client(server: WireServer, sleeps: list[float] | None = None, **cfg) -> LLMClient:
+    base = {"provider": "openai", "model": "gpt-4o", "api_key": "sk-test-not-real", "base_url": server.url + "/v1",
+            "max_retries": 2, "timeout_s": 5}
+    base.update(cfg)
+    sink = sleeps if sleeps is not None else []
+    return LLMClient(LLMConfig(**base), clock=FixedClock(), sleep=sink.append)
+
+
+def test_structured_success_sends_strict_schema_and_reads_usage(server):
+    server.push(Reply(200, chat_body(json.dumps(GOOD), prompt_tokens=1000, completion_tokens=50, cached=800),
+                      {"x-request-id": "req_123"}))
+    c = client(server)
+    r = c.query([{"role": "system", "content": "You classify."}, {"role": "user", "content": "BTC?"}],
+                RegimeSchema, purpose="regime")
+    assert r.parsed == {"regime": "trending-bull", "confidence": Decimal("0.75"), "reasoning": GOOD["reasoning"]}
+    assert (r.input_tokens, r.cached_input_tokens, r.output_tokens) == (1000, 800, 50)
+    assert r.request_id == "req_123" and r.model == "gpt-4o-2024-08-06" and r.provider == "openai"
+    # gpt-4o: 200 fresh * 2.50 + 800 cached * 1.25 + 50 * 10.00 per million
+    assert r.cost_usd == (Decimal(200) * Decimal("2.50") + Decimal(800) * Decimal("1.25") + Decimal(50) * 10) / 10**6
+    sent = server.seen[0]
+    assert sent.path == "/v1/chat/completions"
+    assert sent.headers["authorization"] == "Bearer sk-test-not-real"
+    fmt = sent.body["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
+    assert fmt["json_schema"]["schema"]["additionalProperties"] is False
+    assert sent.body["messages"][0] == {"role": "system", "content": "You classify."}
+    assert sent.body["temperature"] == 0.2 and sent.body["max_completion_tokens"] == 1500
+    summary = c.get_cost_summary()
+    assert summary["total_calls"] == 1 and summary["total_cached_input_tokens"] == 800
+    assert summary["by_purpose"]["regime"]["total_cost_usd"] == r.cost_usd
+
+
+def test_429_with_retry_after_is_honoured_then_succeeds(server):
+    server.push(Reply(429, openai_error(429, "Rate limit reached", "rate_limit_error"), {"retry-after": "7"}),
+                Reply(200, chat_body(json.dumps(GOOD))))
+    sleeps: list[float] = []
+    r = client(server, sleeps).query("q", RegimeSchema)
+    assert r.parsed["regime"] == "trending-bull"
+    assert sleeps == [7.0]
+    assert len(server.seen) == 2
+
+
+def test_500_until_retries_are_exhausted(server):
+    server.push(*[Reply(500, openai_error(500, "boom", "server_error"))] * 3)
+    sleeps: list[float] = []
+    c = client(server, sleeps, max_retries=2)
+    with pytest.raises(LLMUnavailableError, match="HTTP 500.*gave up after 2 retries"):
+        c.query("q", RegimeSchema)
+    assert len(server.seen) == 3 and len(sleeps) == 2 and sleeps[1] > sleeps[0] * 1.2  # backoff grows
+    s = c.get_cost_summary()
+    assert s["total_calls"] == 0 and s["failed_calls"] == 1
+
+
+def test_timeout_is_unavailable(server):
+    server.push(Reply(200, chat_body(json.dumps(GOOD)), delay_s=1.5), Reply(200, chat_body(json.dumps(GOOD)), delay_s=1.5))
+    c = client(server, max_retries=1, timeout_s=0.2)
+    with pytest.raises(LLMUnavailableError, match="did not answer within 0.2 s"):
+        c.query("q", RegimeSchema)
+    assert len(server.seen) == 2
+
+
+def test_not_json_is_re_asked_with_the_error_then_succeeds(server):
+    server.push(Reply(200, chat_body("Sure! The regime is bullish.")), Reply(200, chat_body(json.dumps(GOOD))))
+    c = client(server)
+    r = c.query("q", RegimeSchema)
+    assert r.parsed["regime"] == "trending-bull" and r.attempts == 2
+    reask = server.seen[1].body["messages"]
+    assert reask[-2] == {"role": "assistant", "content": "Sure! The regime is bullish."}
+    assert "not valid JSON" in reask[-1]["content"]
+    assert r.input_tokens == 240  # both calls are billed
+    assert c.get_cost_summary()["total_calls"] == 2
+
+
+def test_schema_violation_twice_is_invalid_output(server):
+    bad = {"regime": "moon", "confidence": 2, "reasoning": "x"}
+    server.push(Reply(200, chat_body(json.dumps(bad))), Reply(200, chat_body(json.dumps({"regime": "x"}))))
+    with pytest.raises(LLMInvalidOutputError, match="no valid RegimeSchema after one re-ask"):
+        client(server).query("q", RegimeSchema)
+    assert "regime" in server.seen[1].body["messages"][-1]["content"]
+
+
+def test_refusal_is_invalid_output_without_re_ask(server):
+    server.push(Reply(200, chat_body(None, refusal="I can't help with that.")))
+    with pytest.raises(LLMInvalidOutputError, match="refused.*can't help"):
+        client(server).query("q", RegimeSchema)
+    assert len(server.seen) == 1
+
+
+def test_empty_content_is_re_asked(server):
+    server.push(Reply(200, chat_body("")), Reply(200, chat_body("")))
+    with pytest.raises(LLMInvalidOutputError, match="empty"):
+        client(server).query("q", RegimeSchema)
+    assert len(server.seen) == 2
+
+
+def test_401_is_auth_error_and_never_retried(server):
+    server.push(Reply(401, openai_error(401, "Incorrect API key provided: sk-test****real.")))
+    sleeps: list[float] = []
+    with pytest.raises(LLMAuthError, match="rejected the API key.*llm.api_key"):
+        client(server, sleeps).query("q", RegimeSchema)
+    assert len(server.seen) == 1 and sleeps == []
+
+
+def test_400_is_not_retried(server):
+    server.push(Reply(400, openai_error(400, "Invalid schema for response_format")))
+    with pytest.raises(LLMError, match="HTTP 400.*Invalid schema") as info:
+        client(server).query("q", RegimeSchema)
+    assert not isinstance(info.value, LLMUnavailableError) and len(server.seen) == 1
+
+
+def test_connection_refused_is_unavailable():
+    dead = WireServer()
+    url = dead.url
+    dead.close()
+    c = LLMClient(LLMConfig(provider="openai", model="gpt-4o", api_key="sk-x", base_url=url + "/v1", max_retries=1),
+                  sleep=lambda s: None)
+    with pytest.raises(LLMUnavailableError, match="cannot reach openai"):
+        c.query("q")
+
+
+def test_gpt5_uses_responses_api_with_reasoning_tokens(server):
+    server.push(Reply(200, responses_body(json.dumps(GOOD), input_tokens=2000, cached=1500, output_tokens=300,
+                                          reasoning=250)))
+    c = client(server, model="gpt-5")
+    r = c.query([{"role": "system", "content": "sys"}, {"role": "user", "content": "u"}], RegimeSchema)
+    assert server.seen[0].path == "/v1/responses"
+    body = server.seen[0].body
+    assert body["instructions"] == "sys" and body["input"] == [{"role": "user", "content": "u"}]
+    assert body["text"]["format"]["type"] == "json_schema" and body["text"]["format"]["strict"] is True
+    assert "temperature" not in body and body["max_output_tokens"] == 1500
+    assert (r.reasoning_tokens, r.cached_input_tokens, r.output_tokens) == (250, 1500, 300)
+    assert r.parsed["confidence"] == Decimal("0.75")
+    assert r.cost_usd == (Decimal(500) * Decimal("1.25") + Decimal(1500) * Decimal("0.125") + 300 * Decimal(10)) / 10**6
+
+
+def test_api_chat_forces_chat_completions_for_gpt5(server):
+    server.push(Reply(200, chat_body(json.dumps(GOOD), model="gpt-5-2025-08-07")))
+    client(server, model="gpt-5", api="chat").query("q", RegimeSchema)
+    assert server.seen[0].path == "/v1/chat/completions" and "temperature" not in server.seen[0].body
+
+
+def test_unknown_model_records_tokens_with_unknown_cost(server, caplog):
+    server.push(Reply(200, chat_body(json.dumps(GOOD), model="gpt-9-experimental", prompt_tokens=77)))
+    c = client(server, model="gpt-9-experimental")
+    r = c.query("q", RegimeSchema)
+    assert r.cost_usd is None and r.input_tokens == 77
+    assert any("no price known for model gpt-9-experimental" in m for m in caplog.messages)
+    s = c.get_cost_summary()
+    assert s["unpriced_calls"] == 1 and s["total_input_tokens"] == 77 and s["total_cost_usd"] == 0
+
+
+def test_compatible_json_object_mode_puts_schema_in_system_prompt(server):
+    server.push(Reply(200, chat_body(json.dumps(GOOD), model="qwen2.5:7b")))
+    c = client(server, provider="openai-compatible", model="qwen2.5:7b", api_key=None, output_mode="json_object")
+    r = c.query([{"role": "system", "content": "You classify."}, {"role": "user", "content": "q"}], RegimeSchema)
+    body = server.seen[0].body
+    assert body["response_format"] == {"type": "json_object"} and body["max_tokens"] == 1500
+    assert body["messages"][0]["content"].startswith("You classify.") and '"additionalProperties":false' in body["messages"][0]["content"]
+    assert r.provider == "openai-compatible" and r.cost_usd is None
+
+
+def test_compatible_prompt_mode_repairs_fenced_json(server):
+    server.push(Reply(200, chat_body("Here you go:\n```json\n" + json.dumps(GOOD) + "\n```", model="llama3")))
+    c = client(server, provider="openai-compatible", model="llama3", api_key=None, output_mode="prompt")
+    r = c.query("q", RegimeSchema)
+    assert "response_format" not in server.seen[0].body
+    assert r.parsed["regime"] == "trending-bull" and r.attempts == 1
+
+
+def test_plain_text_query_without_schema(server):
+    server.push(Reply(200, chat_body("pong")))
+    r = client(server).query("ping", purpose="other")
+    assert r.content == "pong" and r.parsed is None and "response_format" not in server.seen[0].body
