@@ -56,7 +56,8 @@ class VenueConfig(BaseModel):
     start_equity_usd: Decimal = Field(default=Decimal(10000), gt=0)
     taker_fee: Decimal = Decimal("0.00045")
     maker_fee: Decimal = Decimal("0.00015")
-    slippage_bps: Decimal = Decimal(2)
+    slippage_bps: Decimal = Field(default=Decimal(2), ge=0)  # market orders fill this far beyond the touch
+    spread_bps: Decimal = Field(default=Decimal(1), gt=0)  # the synthetic book's bid-ask spread
     speedup: float = Field(default=3600.0, gt=0)  # simulated seconds per wall second
     url: str | None = None  # connect to an already running emulator instead of starting one
 
