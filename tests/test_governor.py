@@ -1,0 +1,255 @@
+"""Governor: dwell, regime-change reviews, the edge-minus-cost gate, rotation, invalidation, limits."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from gov_helpers import HOUR, MIN, T0, account, context, d, gov_config, plan, proposal, signals_for, strategy
+
+from hyperliquid_agent.config import RiskConfig
+from hyperliquid_agent.domain import MarketType, Regime, TargetEntry
+from hyperliquid_agent.governance.calendar import CalendarEvent
+from hyperliquid_agent.governance.governor import Approved, Governor, Rejected
+from hyperliquid_agent.governance.plan import PlanStatus, clamp_micro_adjustments, plan_from_proposal
+
+TREND = strategy("slow-trend", regimes=("trending-bull", "trending-bear"), dwell=1440)
+TREND2 = strategy("breakout", regimes=("trending-bull",), dwell=600)
+CARRY = strategy("funding-carry", regimes=("carry-friendly", "range-bound"), dwell=720,
+                 triggers=("funding_24h_avg < 0",))
+CASH = strategy("stand-aside", regimes=("trending-bull", "trending-bear", "range-bound", "carry-friendly",
+                                        "high-volatility", "event-risk"), dwell=0)
+LIB = (TREND, TREND2, CARRY, CASH)
+P = MarketType.PERP
+
+
+def governed(regime: str = "trending-bull", **cfg) -> Governor:
+    gov = Governor(gov_config(**cfg), coins=("BTC", "ETH", "SOL"))
+    gov.classify_regime(signals_for(regime), T0)
+    return gov
+
+
+def pct(targets: list[TargetEntry]) -> dict[str, Decimal]:
+    return {t.coin: t.target_pct for t in targets}
+
+
+# ---------------------------------------------------------------- dwell and review opening
+
+
+def test_dwell_blocks_a_switch_until_it_has_elapsed():
+    gov = governed()
+    gov.activate_plan(plan(TREND, {"BTC": 30}), T0)
+    ok, why = gov.can_review_plan(T0 + 2 * HOUR)
+    assert not ok and why == "dwell: 1320 of 1440 min remaining"
+    verdict = gov.evaluate_plan_change(plan(TREND2, {"BTC": 40}, T0 + 2 * HOUR), context(T0 + 2 * HOUR, LIB))
+    assert isinstance(verdict, Rejected) and verdict.reason_code == "review_closed"
+    assert gov.get_active_plan().strategy_id == "slow-trend"
+    later = T0 + 1440 * MIN
+    assert gov.can_review_plan(later) == (True, "dwell elapsed")
+    assert isinstance(gov.evaluate_plan_change(plan(TREND2, {"BTC": 40}, later), context(later, LIB)), Approved)
+
+
+def test_dwell_comes_from_the_strategy_not_the_model():
+    card = plan(TREND2, {"BTC": 10})
+    assert card.minimum_dwell_minutes == 600
+    assert card.compatible_regimes == (Regime.TRENDING_BULL,)
+    assert card.exit_rules.invalidation_triggers == TREND2.invalidation_triggers
+
+
+def test_a_confirmed_regime_change_opens_review_early_but_one_reading_does_not():
+    gov = governed("trending-bull")
+    gov.activate_plan(plan(TREND, {"BTC": 30}), T0)
+    gov.classify_regime(signals_for("range-bound"), T0 + HOUR)
+    assert gov.can_review_plan(T0 + HOUR)[0] is False  # one reading: not confirmed (2 of 3 needed)
+    reading = gov.classify_regime(signals_for("range-bound"), T0 + 2 * HOUR)
+    assert reading.changed and reading.confirmed is Regime.RANGE_BOUND
+    assert gov.can_review_plan(T0 + 2 * HOUR) == (True, "regime changed: trending-bull -> range-bound")
+    # and the new regime decides which strategies may take over
+    ctx = context(T0 + 2 * HOUR, LIB)
+    assert gov.evaluate_plan_change(plan(TREND2, {"BTC": 30}, T0 + 2 * HOUR), ctx).reason_code == "regime_mismatch"
+    assert isinstance(gov.evaluate_plan_change(plan(CARRY, {"BTC": 20}, T0 + 2 * HOUR), ctx), Approved)
+
+
+def test_cooldown_after_a_change():
+    gov = governed(cooldown_minutes=120)
+    gov.activate_plan(plan(CASH, {}), T0)
+    assert gov.can_review_plan(T0 + 60 * MIN) == (False, "cooldown after a change: 60 min left")
+    assert gov.can_review_plan(T0 + 120 * MIN)[0] is True
+
+
+def test_event_lock_blocks_review():
+    gov = governed()
+    gov.set_events([CalendarEvent(name="FOMC", time_ms=T0 + 30 * HOUR, kind="macro")])
+    gov.activate_plan(plan(CASH, {}), T0)
+    ok, why = gov.can_review_plan(T0 + 29 * HOUR)
+    assert not ok and why.startswith("event lock: FOMC")
+    assert gov.can_review_plan(T0 + 33 * HOUR)[0] is True
+    # and the calendar makes the confirmed regime event-risk inside the window
+    assert gov.classify_regime(signals_for("trending-bull"), T0 + 29 * HOUR).confirmed is Regime.EVENT_RISK
+
+
+def test_no_plan_means_review_is_open():
+    assert Governor(gov_config()).can_review_plan(T0) == (True, "no active plan")
+
+
+# ---------------------------------------------------------------- edge minus cost
+
+
+def test_edge_minus_cost_gate_is_exact():
+    # flat book -> BTC 50% long: turnover 50% x (4.5 + 5) bps = 4.75 bps; threshold 10 bps
+    gov = governed()
+    ctx = context(T0, LIB, signals={"BTC": {"funding_24h_avg": 0.0}})
+    ok = gov.evaluate_plan_change(plan(TREND, {"BTC": 50}, edge=Decimal("14.75")), ctx)
+    assert isinstance(ok, Approved) and ok.cost.total_bps == Decimal("4.75") and ok.cost.net_bps == Decimal("10")
+    no = gov.evaluate_plan_change(plan(TREND, {"BTC": 50}, edge=Decimal("14.74")), ctx)
+    assert isinstance(no, Rejected) and no.reason_code == "edge_below_cost" and no.cost.net_bps < 10
+
+
+def test_cost_counts_turnover_from_the_live_book_and_winding_down():
+    gov = governed()
+    # long 20 BTC at 100 = 2000 of 10000 (20%); the plan wants ETH -30 and no BTC -> turnover 20 + 30 = 50%
+    ctx = context(T0, LIB, acct=account(positions={"BTC": 20}), signals={})
+    cost = gov.change_cost(plan(TREND, {"ETH": -30}), ctx)
+    assert cost.turnover_pct == Decimal(50) and cost.trading_bps == Decimal("4.75")
+
+
+def test_funding_impact_is_charged_for_paying_carry_only():
+    gov = governed()
+    sig = {"BTC": {"funding_24h_avg": 0.0001}}
+    long_cost = gov.change_cost(plan(TREND, {"BTC": 50}), context(T0, LIB, signals=sig))
+    # 0.5 of equity x 0.0001/h x 24 h = 12 bps on top of 4.75 bps trading
+    assert long_cost.funding_bps == Decimal("12.0000") and long_cost.total_bps == Decimal("16.7500")
+    short_cost = gov.change_cost(plan(TREND, {"BTC": -50}), context(T0, LIB, signals=sig))
+    assert short_cost.funding_bps == 0 and short_cost.total_bps == Decimal("4.75")
+
+
+# ---------------------------------------------------------------- limits
+
+
+@pytest.mark.parametrize("targets, lev, code", [
+    ({"BTC": 60}, 2, "position_limit"),
+    ({"BTC": -60}, 2, "position_limit"),
+    ({"BTC": 30}, 5, "leverage_limit"),
+    ({"DOGE": 10}, 2, "coin_not_allowed"),
+])
+def test_targets_and_leverage_must_sit_within_strategy_and_config_limits(targets, lev, code):
+    gov = governed()
+    verdict = gov.evaluate_plan_change(plan(TREND, targets, lev=lev), context(T0, LIB))
+    assert isinstance(verdict, Rejected) and verdict.reason_code == code
+
+
+def test_config_limits_gross_exposure_and_leverage():
+    gov = Governor(gov_config(), risk=RiskConfig(max_gross_exposure=Decimal("0.5"), max_leverage=1))
+    gov.classify_regime(signals_for("trending-bull"), T0)
+    ctx = context(T0, LIB)
+    assert gov.evaluate_plan_change(plan(TREND, {"BTC": 30}, lev=2), ctx).reason_code == "leverage_limit"
+    assert gov.evaluate_plan_change(plan(TREND, {"BTC": 30, "ETH": 30}, lev=1), ctx).reason_code == "gross_limit"
+
+
+def test_unknown_strategy_and_spot_rules():
+    gov = governed()
+    ghost = strategy("ghost", regimes=("trending-bull",))
+    assert gov.evaluate_plan_change(plan(ghost, {"BTC": 10}), context(T0, LIB)).reason_code == "unknown_strategy"
+    spot = plan_from_proposal(proposal("slow-trend", {"BTC": 10}, market="spot"), TREND, T0, "p")
+    assert gov.evaluate_plan_change(spot, context(T0, LIB)).reason_code == "market_not_allowed"
+
+
+# ---------------------------------------------------------------- rotation
+
+
+def test_partial_rotation_steps_per_review_cycle_and_winding_down():
+    gov = governed(rotation_steps=2, medium_loop_s=4 * 3600)
+    first = gov.activate_plan(plan(TREND, {"ETH": 30}), T0, current_pct={})
+    assert first.status is PlanStatus.REBALANCING
+    assert pct(gov.current_targets(T0)) == {"ETH": Decimal(15)}
+    assert pct(gov.current_targets(T0 + 3 * HOUR)) == {"ETH": Decimal(15)}  # ticks do not advance it
+    ok, why = gov.can_review_plan(T0 + 3 * HOUR)
+    assert not ok and why == "rebalancing in progress: step 1 of 2"
+    assert pct(gov.current_targets(T0 + 4 * HOUR)) == {"ETH": Decimal(30)}
+    gov.can_review_plan(T0 + 4 * HOUR)
+    assert gov.get_active_plan().status is PlanStatus.ACTIVE
+
+    later = T0 + 25 * HOUR
+    gov.activate_plan(plan(TREND, {"BTC": 40}, later), later, current_pct={("ETH", P): Decimal(30)})
+    assert pct(gov.current_targets(later)) == {"BTC": Decimal(20), "ETH": Decimal(15)}
+    assert pct(gov.current_targets(later + 4 * HOUR)) == {"BTC": Decimal(40), "ETH": Decimal(0)}
+    assert gov.ended[-1]["status"] == "completed" and "replaced by" in gov.ended[-1]["status_reason"]
+
+
+def test_rotation_without_live_book_starts_from_the_previous_plan():
+    gov = governed(rotation_steps=4, medium_loop_s=3600)
+    gov.activate_plan(plan(TREND, {"BTC": -40}), T0)
+    t = T0 + 30 * HOUR  # the first plan has fully rotated in
+    gov.activate_plan(plan(TREND, {"BTC": 40}, t), t)
+    assert [pct(gov.current_targets(t + k * HOUR))["BTC"] for k in range(4)] == [
+        Decimal(-20), Decimal(0), Decimal(20), Decimal(40)]
+
+
+# ---------------------------------------------------------------- invalidation and micro-adjustments
+
+
+def test_invalidation_trigger_fires_and_opens_review_inside_dwell():
+    gov = governed("carry-friendly")
+    gov.activate_plan(plan(CARRY, {"BTC": 20}), T0)
+    assert gov.check_invalidation({"BTC": {"funding_24h_avg": 0.00002}}, T0 + HOUR) is None
+    assert gov.can_review_plan(T0 + HOUR)[0] is False
+    fired = gov.check_invalidation({"BTC": {"funding_24h_avg": -0.00001}}, T0 + 2 * HOUR)
+    assert fired == "funding_24h_avg < 0"
+    assert gov.get_active_plan().status is PlanStatus.INVALIDATED
+    assert gov.can_review_plan(T0 + 2 * HOUR) == (True, "plan invalidated (trigger fired: funding_24h_avg < 0)")
+    # only the plan's coins are watched
+    gov2 = governed("carry-friendly")
+    gov2.activate_plan(plan(CARRY, {"BTC": 20}), T0)
+    assert gov2.check_invalidation({"ETH": {"funding_24h_avg": -0.001}}, T0 + HOUR) is None
+
+
+def test_forced_review_from_a_tripwire():
+    gov = governed()
+    gov.activate_plan(plan(TREND, {"BTC": 10}), T0)
+    gov.force_review("max_drawdown")
+    assert gov.can_review_plan(T0 + HOUR) == (True, "review forced: max_drawdown")
+
+
+def test_micro_adjustments_are_clamped_to_the_plan():
+    card = plan(TREND, {"BTC": 40, "ETH": -20})
+    adj = [TargetEntry(coin="BTC", target_pct=d(48), leverage=10), TargetEntry(coin="SOL", target_pct=d(5)),
+           TargetEntry(coin="ETH", target_pct=d(3))]
+    kept, notes = clamp_micro_adjustments(card, adj, Decimal(5))
+    assert pct(kept) == {"BTC": Decimal(45), "ETH": Decimal(-15)}  # capped shift, no flip of the short
+    assert kept[0].leverage == 3 and any("SOL" in n for n in notes)
+    near_cap = plan(TREND, {"BTC": 48})
+    assert pct(clamp_micro_adjustments(near_cap, [TargetEntry(coin="BTC", target_pct=d(60))], Decimal(5))[0]) == {
+        "BTC": Decimal(50)}
+
+
+def test_micro_adjustments_apply_to_current_targets():
+    gov = governed()
+    gov.activate_plan(plan(TREND, {"BTC": 40}), T0)
+    gov.apply_micro_adjustments([TargetEntry(coin="BTC", target_pct=d(43))], T0 + HOUR)
+    assert pct(gov.current_targets(T0 + HOUR)) == {"BTC": Decimal(43)}
+
+
+def test_plan_from_proposal_errors_and_prompt_summary():
+    with pytest.raises(ValueError, match="names strategy"):
+        plan_from_proposal(proposal("breakout", {"BTC": 1}), TREND, T0, "p1")
+    with pytest.raises(ValueError, match="twice"):
+        plan_from_proposal(proposal("slow-trend", {"BTC": 1}).model_copy(update={"target_allocation": [
+            *proposal("slow-trend", {"BTC": 1}).target_allocation] * 2}), TREND, T0, "p1")
+    gov = governed()
+    gov.activate_plan(plan(CARRY, {"BTC": 20, "ETH": -20}, plan_id="plan-7"), T0)
+    text = gov.get_active_plan().prompt_summary(T0 + 60 * MIN)
+    assert "plan plan-7: strategy funding-carry v1" in text
+    assert "BTC +20% perp 2x" in text and "ETH -20% perp" in text
+    assert "dwell: 660 of 720 min remaining" in text and "funding_24h_avg < 0" in text
+
+
+def test_state_round_trip_keeps_the_dwell_clock_and_rotation():
+    gov = governed(rotation_steps=2)
+    gov.activate_plan(plan(TREND, {"BTC": 40}), T0, current_pct={("ETH", P): Decimal(10)})
+    gov.apply_micro_adjustments([TargetEntry(coin="BTC", target_pct=d(42))], T0)
+    back = Governor.from_state(gov.config, gov.to_state())
+    assert back.get_active_plan() == gov.get_active_plan()
+    for t in (T0 + HOUR, T0 + 5 * HOUR):
+        assert back.current_targets(t) == gov.current_targets(t)
+        assert back.can_review_plan(t) == gov.can_review_plan(t)
+    assert back.regime is Regime.TRENDING_BULL and back.switches == 1

@@ -1,0 +1,212 @@
+"""Signals: known values on hand-built series, and the no-look-ahead property."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+import pytest
+from gov_helpers import HOUR, T0, d, funding, walk
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hyperliquid_agent.domain import AssetContext, BookLevel, Candle, FundingPoint, L2Book, MarketSnapshot
+from hyperliquid_agent.signals import (
+    CROSS_KEY,
+    SIGNAL_NAMES,
+    CoinHistory,
+    MarketHistory,
+    SignalCache,
+    adx,
+    compute_signals,
+    rsi,
+)
+
+
+def flat(n: int, price: float = 100.0, t0: int = T0) -> list[Candle]:
+    p = d(price)
+    return [Candle(t_ms=t0 + i * HOUR, open=p, high=p, low=p, close=p, volume=d(1)) for i in range(n)]
+
+
+def geometric(n: int, growth: float, t0: int = T0) -> list[Candle]:
+    out = []
+    for i in range(n):
+        c = d(round(100 * (1 + growth) ** i, 10))
+        out.append(Candle(t_ms=t0 + i * HOUR, open=c, high=c, low=c, close=c, volume=d(1)))
+    return out
+
+
+def after(n: int) -> int:
+    """`now` just as the n-th hourly bar has closed."""
+    return T0 + n * HOUR
+
+
+def test_every_signal_name_is_present_and_none_without_data():
+    table = compute_signals({"BTC": CoinHistory()}, after(0))
+    assert set(table["BTC"]) == set(SIGNAL_NAMES)
+    assert all(v is None for v in table["BTC"].values())
+    assert table[CROSS_KEY] == {"btc_eth_corr": None}
+
+
+def test_returns_and_moving_averages_on_a_geometric_series():
+    g = 0.001
+    row = compute_signals({"BTC": CoinHistory(candles=geometric(800, g))}, after(800))["BTC"]
+    assert row["price"] == pytest.approx(100 * (1 + g) ** 799)
+    assert row["ret_1h"] == pytest.approx(g)
+    assert row["ret_24h"] == pytest.approx((1 + g) ** 24 - 1)
+    assert row["ret_7d"] == pytest.approx((1 + g) ** 168 - 1)
+    assert row["ret_30d"] == pytest.approx((1 + g) ** 720 - 1)
+    assert row["sma20_dist"] > 0 and row["sma50_dist"] > row["sma20_dist"]
+    assert row["ema20"] > row["ema50"] and row["ema_spread"] > 0
+    assert row["rsi14"] == 100.0  # only gains
+    # every hourly log return is log(1+g): realized vol is exactly that
+    assert row["rv_1h"] == pytest.approx(math.log(1 + g))
+    assert row["rv_24h"] == pytest.approx(math.log(1 + g))
+    assert row["rv_ann"] == pytest.approx(math.log(1 + g) * math.sqrt(24 * 365))
+
+
+def test_flat_series_is_neutral():
+    row = compute_signals({"BTC": CoinHistory(candles=flat(100))}, after(100))["BTC"]
+    assert row["ret_24h"] == 0.0 and row["sma50_dist"] == 0.0 and row["ema_spread"] == 0.0
+    assert row["rsi14"] == 50.0 and row["rv_24h"] == 0.0
+    assert row["ret_30d"] is None  # not enough data
+
+
+def test_rsi_and_adx_ranges_on_a_random_walk():
+    c = [float(x.close) for x in walk(400, seed=3)]
+    hi = [float(x.high) for x in walk(400, seed=3)]
+    lo = [float(x.low) for x in walk(400, seed=3)]
+    assert 0 <= rsi(c) <= 100
+    assert 0 <= adx(hi, lo, c) <= 100
+    # a strong one-way move has a high ADX, a flat market a zero one
+    up = [100 + i for i in range(100)]
+    assert adx([u + 0.5 for u in up], [u - 0.5 for u in up], up) > 50
+    assert adx([100.0] * 100, [100.0] * 100, [100.0] * 100) == 0.0
+
+
+def test_a_candle_counts_only_after_it_closes():
+    candles = geometric(50, 0.01)
+    closed = compute_signals({"BTC": CoinHistory(candles=candles)}, after(49) + 30 * 60_000)["BTC"]
+    # bar 49 is still open at 49h30m: the price is bar 48's close
+    assert closed["price"] == pytest.approx(float(candles[48].close))
+
+
+def test_funding_level_average_and_trend():
+    now = after(24)
+    points = [FundingPoint(time_ms=T0 + (i + 1) * HOUR, rate=d(0.00001 if i < 16 else 0.00003)) for i in range(24)]
+    row = compute_signals({"BTC": CoinHistory(funding=points)}, now)["BTC"]
+    assert row["funding_now"] == pytest.approx(0.00003)
+    assert row["funding_24h_avg"] == pytest.approx((16 * 0.00001 + 8 * 0.00003) / 24)
+    assert row["funding_trend"] == pytest.approx(0.00002)
+
+
+def test_open_interest_change_book_and_basis():
+    now = after(30)
+    oi = [(T0 + 5 * HOUR, d(1000)), (T0 + 6 * HOUR, d(1100)), (T0 + 29 * HOUR, d(1200))]
+    book = L2Book(coin="BTC", time_ms=now - 1000,
+                  bids=(BookLevel(price=d(99.9), size=d(10)), BookLevel(price=d(98), size=d(100))),
+                  asks=(BookLevel(price=d(100.1), size=d(5)), BookLevel(price=d(100.5), size=d(1))))
+    ctx = AssetContext(coin="BTC", mark_price=d(100.2), oracle_price=d(100), funding=d(0.00002),
+                       open_interest=d(1500), day_volume=d(1))
+    hist = MarketHistory(coins={"BTC": CoinHistory(open_interest=oi, book=book)},
+                         snapshot=MarketSnapshot(time_ms=now, mids={"BTC": d(100)}, contexts={"BTC": ctx}))
+    row = compute_signals(hist, now)["BTC"]
+    assert row["oi_change_24h"] == pytest.approx(1500 / 1100 - 1)  # latest at or before now-24h is 1100
+    assert row["spread_bps"] == pytest.approx(0.2 / 100 * 1e4)
+    # within 1% of mid 100: bid 99.9 x 10, asks 100.1 x 5 and 100.5 x 1 (98 is outside)
+    assert row["depth_1pct_usd"] == pytest.approx(999 + 500.5 + 100.5)
+    assert row["basis_bps"] == pytest.approx(20.0)
+    assert row["funding_now"] == pytest.approx(0.00002)
+    assert row["price"] == 100.0
+
+
+def test_btc_eth_correlation():
+    a = walk(300, seed=5)
+    same = compute_signals({"BTC": CoinHistory(candles=a), "ETH": CoinHistory(candles=a)}, after(300))
+    assert same[CROSS_KEY]["btc_eth_corr"] == pytest.approx(1.0)
+    other = compute_signals({"BTC": CoinHistory(candles=a), "ETH": CoinHistory(candles=walk(300, seed=9))}, after(300))
+    assert -0.3 < other[CROSS_KEY]["btc_eth_corr"] < 0.3
+
+
+def test_cache_gives_the_same_table_and_notices_revised_bars():
+    cache = SignalCache()
+    candles = walk(300, seed=2)
+    h = {"BTC": CoinHistory(candles=candles, funding=funding(300))}
+    plain = compute_signals(h, after(300))
+    assert compute_signals(h, after(300), cache) == plain
+    assert compute_signals(h, after(300), cache) == plain
+    revised = candles[:-1] + [candles[-1].model_copy(update={"close": candles[-1].close * 2})]
+    again = compute_signals({"BTC": CoinHistory(candles=revised)}, after(300), cache)
+    assert again["BTC"]["ret_1h"] == pytest.approx(compute_signals(
+        {"BTC": CoinHistory(candles=revised)}, after(300))["BTC"]["ret_1h"])
+
+
+def test_future_book_and_snapshot_are_ignored():
+    now = after(10)
+    book = L2Book(coin="BTC", time_ms=now + 1, bids=(BookLevel(price=d(99), size=d(1)),),
+                  asks=(BookLevel(price=d(101), size=d(1)),))
+    snap = MarketSnapshot(time_ms=now + 1, mids={"BTC": d(5)})
+    row = compute_signals(MarketHistory(coins={"BTC": CoinHistory(candles=flat(10), book=book)}, snapshot=snap),
+                          now)["BTC"]
+    assert row["spread_bps"] is None and row["price"] == 100.0
+
+
+# ---------------------------------------------------------------- no look-ahead, as a property
+
+
+def _same(a: dict, b: dict) -> bool:
+    for coin in a:
+        for k, v in a[coin].items():
+            w = b[coin][k]
+            if (v is None) != (w is None):
+                return False
+            if v is not None and not (v == w or (math.isnan(v) and math.isnan(w))):
+                return False
+    return set(a) == set(b)
+
+
+def _history(seed: int, n: int) -> dict[str, CoinHistory]:
+    out = {}
+    for i, coin in enumerate(("BTC", "ETH")):
+        candles = walk(n, seed=seed + i)
+        fund = [FundingPoint(time_ms=T0 + k * HOUR, rate=d(round(0.00001 * math.sin(seed + k), 8))) for k in range(n)]
+        oi = [(T0 + k * HOUR, d(1000 + 7 * ((seed + k) % 13))) for k in range(n)]
+        book = L2Book(coin=coin, time_ms=T0 + (n // 2) * HOUR, bids=(BookLevel(price=d(99), size=d(3)),),
+                      asks=(BookLevel(price=d(101), size=d(2)),))
+        out[coin] = CoinHistory(candles=candles, funding=fund, open_interest=oi, book=book)
+    return out
+
+
+def _perturb(h: CoinHistory, cut_ms: int, factor: Decimal) -> CoinHistory:
+    candles = [c if c.t_ms + HOUR <= cut_ms else c.model_copy(update={
+        "high": c.high * factor, "low": c.low * factor / 2, "close": c.close * factor}) for c in h.candles]
+    fund = [p if p.time_ms <= cut_ms else p.model_copy(update={"rate": p.rate * -5}) for p in h.funding]
+    oi = [s if s[0] <= cut_ms else (s[0], s[1] * factor) for s in h.open_interest]
+    return CoinHistory(candles=candles, funding=fund, open_interest=oi, book=h.book)
+
+
+def _truncate(h: CoinHistory, cut_ms: int) -> CoinHistory:
+    return CoinHistory(
+        candles=[c for c in h.candles if c.t_ms + HOUR <= cut_ms],
+        funding=[p for p in h.funding if p.time_ms <= cut_ms],
+        open_interest=[s for s in h.open_interest if s[0] <= cut_ms],
+        book=h.book if h.book.time_ms <= cut_ms else None,
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(40, 220),
+    cut_frac=st.floats(0.1, 0.95),
+    offset_min=st.integers(0, 59),
+    factor=st.sampled_from([Decimal("0.5"), Decimal("1.7"), Decimal("3")]),
+)
+def test_no_look_ahead_cutting_or_perturbing_later_data_changes_nothing(seed, n, cut_frac, offset_min, factor):
+    hist = _history(seed, n)
+    now = T0 + int(n * cut_frac) * HOUR + offset_min * 60_000
+    base = compute_signals(hist, now)
+    cut = compute_signals({c: _truncate(h, now) for c, h in hist.items()}, now)
+    moved = compute_signals({c: _perturb(h, now, factor) for c, h in hist.items()}, now)
+    assert _same(base, cut)
+    assert _same(base, moved)
