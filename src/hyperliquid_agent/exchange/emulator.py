@@ -8,6 +8,8 @@ The real `hyperliquid-python-sdk` (and so our adapter) runs against it unchanged
 - The simulated clock either steps on request (`step`, `advance_to`: tests) or runs at a
   speed-up of simulated ms per wall ms (paper trading); the model is advanced lazily, before
   each request, to the clock's time.
+- `POST /emulator` is the operator door (not part of Hyperliquid's API): read the simulated
+  clock, fund an account, approve an agent wallet, step the clock.
 - `inject_fault` makes the next N requests answer 429/500 (or stall) so tests can exercise
   the adapter's error mapping and retry policy.
 
@@ -223,6 +225,8 @@ class EmulatorServer:
 
     def handle(self, path: str, body: Any) -> tuple[int, Any]:
         """Answer one request: (HTTP status, JSON value or plain text)."""
+        if path == "/emulator":
+            return actions.admin(self, body)
         if not isinstance(body, dict) or ("type" not in body and path == "/info") or (
             path == "/exchange" and not isinstance(body.get("action"), dict)
         ):
@@ -244,7 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         path = self.path.rstrip("/") or "/"
-        if path not in ("/info", "/exchange"):
+        if path not in ("/info", "/exchange", "/emulator"):
             self._send(404, "Not Found")
             return
         fault = self.emulator._take_fault(path)

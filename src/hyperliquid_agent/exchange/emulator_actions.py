@@ -10,8 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from hyperliquid_agent.domain import AccountState, Tif, TpSl
-from hyperliquid_agent.domain.values import ZERO
+from hyperliquid_agent.domain import Tif, TpSl
 from hyperliquid_agent.exchange import wire
 from hyperliquid_agent.exchange.venue_types import ERR_INVALID_PRICE, ERR_INVALID_SIZE, ERR_TPSL, LimitType, OrderRequest, TriggerType
 
@@ -31,19 +30,20 @@ def _user(body: dict[str, Any]) -> str:
     return str(body.get("user", "")).lower()
 
 
-def _empty_state(time_ms: int) -> dict[str, Any]:
-    empty = AccountState(portfolio_value=ZERO, available_balance=ZERO)
-    return wire.clearinghouse_to_wire(empty, ZERO, time_ms)
-
-
-def _perp_account_value(state: AccountState, spot_usdc: Decimal) -> Decimal:
-    return state.portfolio_value - spot_usdc
+def _clearinghouse(model: Any, user: str) -> dict[str, Any]:
+    known = model.has_account(user)
+    ms = model.margin_summary(user)
+    positions = model.account_state(user).positions if known else ()
+    return wire.clearinghouse_to_wire(
+        positions, account_value=ms.account_value, total_margin_used=ms.total_margin_used,
+        total_ntl=ms.total_notional, total_raw_usd=ms.total_raw_usd, withdrawable=ms.withdrawable,
+        time_ms=model.now_ms, maintenance_margin=ms.maintenance_margin,
+        max_leverage={name: s.max_leverage for name, s in model.specs.items()})
 
 
 def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
     model = server.model
     kind = body.get("type")
-    now = model.now_ms
     specs = model.specs
     match kind:
         case "meta":
@@ -57,14 +57,7 @@ def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
         case "allMids":
             return 200, wire.mids_to_wire(model.mids())
         case "clearinghouseState":
-            user = _user(body)
-            if not model.has_account(user):
-                return 200, _empty_state(now)
-            state: AccountState = model.account_state(user)
-            spot_usdc = state.spot_balance("USDC")
-            max_lev = {name: s.max_leverage for name, s in specs.items()}
-            return 200, wire.clearinghouse_to_wire(
-                state, _perp_account_value(state, spot_usdc), now, _maintenance(model, user), max_lev)
+            return 200, _clearinghouse(model, _user(body))
         case "spotClearinghouseState":
             user = _user(body)
             balances = model.spot_balances(user) if model.has_account(user) else []
@@ -84,10 +77,10 @@ def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
             return 200, [wire.funding_to_wire(coin, f) for f in rows[:FUNDING_CAP]]
         case "userFills" | "userFillsByTime":
             user = _user(body)
-            fills = list(model.fills(user)) if model.has_account(user) else []
-            if kind == "userFillsByTime":
-                start, end = body.get("startTime", 0), body.get("endTime") or now
-                fills = [f for f in fills if start <= f.time_ms <= end]
+            start = body.get("startTime") if kind == "userFillsByTime" else None
+            fills = list(model.fills(user, start)) if model.has_account(user) else []
+            if kind == "userFillsByTime" and isinstance(body.get("endTime"), int):
+                fills = [f for f in fills if f.time_ms <= body["endTime"]]
             fills = sorted(fills, key=lambda f: f.time_ms, reverse=True)[:FILLS_CAP]
             return 200, [wire.fill_to_wire(f) for f in fills]
         case "openOrders" | "frontendOpenOrders":
@@ -97,18 +90,12 @@ def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
         case "orderStatus":
             return 200, _order_status(model, _user(body), body.get("oid"))
         case "userFunding":
-            user = _user(body)
-            start, end = body.get("startTime", 0), body.get("endTime") or now
-            rows = list(model.user_funding(user)) if model.has_account(user) else []
-            rows = [r for r in rows if start <= r["time"] <= end][:FUNDING_CAP]
-            return 200, rows
+            user, start = _user(body), body.get("startTime", 0)
+            end = body.get("endTime") if isinstance(body.get("endTime"), int) else None
+            rows = model.user_funding(user, start if isinstance(start, int) else 0, end)[:FUNDING_CAP]
+            return 200, [wire.user_funding_to_wire(p.time_ms, p.coin, p.usdc, p.szi, p.rate) for p in rows]
         case _:
             return 422, DESERIALIZE_ERROR
-
-
-def _maintenance(model: Any, user: str) -> Decimal:
-    fn = getattr(model, "maintenance_margin", None)
-    return fn(user) if callable(fn) else ZERO
 
 
 def _candles(model: Any, req: Any) -> tuple[int, Any]:
@@ -134,8 +121,7 @@ def _order_status(model: Any, user: str, oid: Any) -> dict[str, Any]:
         return {"status": "unknownOid"}
     if found is None:
         return {"status": "unknownOid"}
-    order, status, ts = found
-    return wire.order_status_to_wire(order, status, ts)
+    return wire.order_status_to_wire(found.order, found.status, found.status_time_ms)
 
 
 # ====================================================================== /exchange
@@ -294,3 +280,30 @@ def _cancel(model: Any, user: str, action: dict[str, Any], by_cloid: bool) -> di
         statuses.append("success" if done is True or done is None else {
             "error": done if isinstance(done, str) else "Order was never placed, already canceled, or filled."})
     return wire.ok_response("cancel", {"statuses": statuses})
+
+
+# ====================================================================== /emulator (operator door)
+
+
+def admin(server: "EmulatorServer", body: Any) -> tuple[int, Any]:
+    """`{"type":"clock"}`, `{"type":"createAccount","address","usdc"}`,
+    `{"type":"registerAgent","agent","master"}`, `{"type":"step","ms"}`."""
+    if not isinstance(body, dict):
+        return 422, DESERIALIZE_ERROR
+    kind = body.get("type")
+    try:
+        if kind == "clock":
+            pass
+        elif kind == "createAccount":
+            address = str(body["address"]).lower()
+            if not server.model.has_account(address):
+                server.create_account(address, Decimal(str(body["usdc"])))
+        elif kind == "registerAgent":
+            server.register_agent(str(body["agent"]), str(body["master"]))
+        elif kind == "step":
+            server.step(int(body["ms"]))
+        else:
+            return 422, DESERIALIZE_ERROR
+    except (KeyError, ValueError, InvalidOperation):
+        return 422, DESERIALIZE_ERROR
+    return 200, {"status": "ok", "nowMs": server.now_ms()}

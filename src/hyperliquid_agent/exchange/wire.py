@@ -499,11 +499,6 @@ def mids_to_wire(mids: dict[str, Decimal]) -> dict[str, str]:
     return {coin: dec(px) or "0.0" for coin, px in mids.items()}
 
 
-def _summary(account_value: Decimal, ntl: Decimal, margin: Decimal) -> dict[str, str | None]:
-    return {"accountValue": dec(account_value), "totalNtlPos": dec(ntl),
-            "totalRawUsd": dec(account_value - ntl), "totalMarginUsed": dec(margin)}
-
-
 def position_to_wire(p: Position, max_leverage: int | None = None) -> dict[str, Any]:
     roe = (p.unrealized_pnl / p.margin_used) if p.margin_used else ZERO
     lev: dict[str, Any] = {"type": p.leverage_type.value, "value": p.leverage}
@@ -523,17 +518,19 @@ def position_to_wire(p: Position, max_leverage: int | None = None) -> dict[str, 
 
 
 def clearinghouse_to_wire(
-    account: AccountState, perp_account_value: Decimal, time_ms: int,
+    positions: tuple[Position, ...] | list[Position], *, account_value: Decimal, total_margin_used: Decimal,
+    total_ntl: Decimal, total_raw_usd: Decimal, withdrawable: Decimal, time_ms: int,
     maintenance_margin: Decimal = ZERO, max_leverage: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """AccountState -> clearinghouseState. `perp_account_value` excludes spot balances."""
+    """The perp account -> clearinghouseState (cross margin: both summaries are equal)."""
     lev = max_leverage or {}
-    positions = [position_to_wire(p, lev.get(p.coin)) for p in account.positions if p.size != 0]
-    summary = _summary(perp_account_value, account.total_notional, account.margin_used)
+    summary = {"accountValue": dec(account_value), "totalNtlPos": dec(total_ntl),
+               "totalRawUsd": dec(total_raw_usd), "totalMarginUsed": dec(total_margin_used)}
     return {
         "marginSummary": summary, "crossMarginSummary": dict(summary),
-        "crossMaintenanceMarginUsed": dec(maintenance_margin), "withdrawable": dec(account.available_balance),
-        "assetPositions": positions, "time": time_ms,
+        "crossMaintenanceMarginUsed": dec(maintenance_margin), "withdrawable": dec(withdrawable),
+        "assetPositions": [position_to_wire(p, lev.get(p.coin)) for p in positions if p.size != 0],
+        "time": time_ms,
     }
 
 

@@ -1,0 +1,103 @@
+"""`hl-agent data download` and `hl-agent data import`: market data for the venue model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION
+
+data_app = typer.Typer(help="Download or import candles and funding history (CSV).", no_args_is_help=True)
+
+DEFAULT_DATA_URL = "https://api.hyperliquid.xyz"  # public market data needs no key
+
+
+def parse_time_ms(text: str, option: str) -> int:
+    """Milliseconds since the epoch from `1717200000000`, `2024-06-01` or `2024-06-01T12:00` (UTC)."""
+    from datetime import datetime, timezone
+
+    value = text.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date; use YYYY-MM-DD, YYYY-MM-DDTHH:MM or epoch ms",
+                                 param_hint=option) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp() * 1000)
+
+
+@data_app.command("download")
+def download(
+    coins: str = typer.Option(..., "--coins", help="Comma-separated coins, e.g. BTC,ETH."),
+    interval: str = typer.Option("1h", "--interval", help="Candle interval (1m 5m 15m 1h 4h 1d ...)."),
+    start: str = typer.Option(..., "--start", help="Start, UTC: YYYY-MM-DD[THH:MM] or epoch ms."),
+    end: Optional[str] = typer.Option(None, "--end", help="End, UTC (default: now)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Data folder (default: venue.data_dir, else ./data)."),
+    url: Optional[str] = typer.Option(None, "--url", help=f"API base URL (default: {DEFAULT_DATA_URL})."),
+    config: Path = CONFIG_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Page candles and funding into CSV files; resumes from what the folder already holds."""
+    from hyperliquid_agent.cli.common import console, err_console, fail, load, print_json
+    from hyperliquid_agent.errors import HLAgentError
+    from hyperliquid_agent.exchange.download import Downloader
+    from hyperliquid_agent.exchange.nonce import wall_clock_ms
+
+    cfg = load(config)
+    names = [c.strip() for c in coins.split(",") if c.strip()]
+    if not names:
+        fail("--coins needs at least one coin, e.g. --coins BTC,ETH")
+    start_ms = parse_time_ms(start, "--start")
+    end_ms = parse_time_ms(end, "--end") if end else wall_clock_ms()
+    folder = out or (cfg.resolve_path(cfg.venue.data_dir) if cfg.venue.data_dir else Path("data"))
+    progress = None if as_json else (lambda msg: err_console().print(msg, highlight=False))
+    try:
+        reports = Downloader(url or DEFAULT_DATA_URL, folder, timeout_s=cfg.hyperliquid.timeout_s,
+                             progress=progress).run(names, interval, start_ms, end_ms)
+    except (HLAgentError, ValueError) as exc:
+        fail(str(exc))
+    rows = [vars(r) for r in reports]
+    if as_json:
+        print_json({"out": str(folder), "coins": rows})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"downloaded into {folder}")
+    for col in ("coin", "candles added", "candles total", "funding added", "funding total", "requests"):
+        table.add_column(col, justify="left" if col == "coin" else "right")
+    for r in reports:
+        table.add_row(r.coin, str(r.candles_added), str(r.candles_total), str(r.funding_added),
+                      str(r.funding_total), str(r.requests))
+    console().print(table)
+
+
+@data_app.command("import")
+def import_files(
+    files: List[Path] = typer.Argument(..., help="CSV files: <COIN>_<interval>_candles.csv, <COIN>_funding.csv, "
+                                       "<COIN>_<interval>_context.csv, or meta.json."),
+    out: Path = typer.Option(..., "--out", help="Data folder to copy them into."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Validate CSV files with the venue's loader, then copy them into the data folder."""
+    from hyperliquid_agent.cli.common import console, fail, print_json
+    from hyperliquid_agent.errors import HLAgentError
+    from hyperliquid_agent.exchange.data_import import import_data_files
+
+    try:
+        imported = import_data_files(files, out)
+    except HLAgentError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json({"out": str(out), "files": imported})
+        return
+    for item in imported:
+        console().print(f"imported {item['file']} ({item['kind']}, {item['rows']} rows)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")

@@ -1,0 +1,59 @@
+"""`hl-agent venue serve`: run the local Hyperliquid emulator in the foreground."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION
+
+venue_app = typer.Typer(help="The local Hyperliquid emulator (the default paper venue).", no_args_is_help=True)
+
+
+@venue_app.command("serve")
+def serve(
+    data: Optional[Path] = typer.Option(None, "--data", help="Replay CSV data from this folder (see `hl-agent data`)."),
+    synthetic: bool = typer.Option(False, "--synthetic", help="Replay the built-in synthetic market (the default)."),
+    port: int = typer.Option(3001, "--port", help="TCP port on 127.0.0.1 (0 picks a free one)."),
+    speedup: Optional[float] = typer.Option(None, "--speedup", help="Simulated seconds per wall second "
+                                            "(default: venue.speedup from the config)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (keep it on loopback)."),
+    config: Path = CONFIG_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Serve Hyperliquid's /info and /exchange over the venue model until Ctrl-C."""
+    from hyperliquid_agent.cli.common import console, fail, load, print_json
+    from hyperliquid_agent.errors import HLAgentError
+
+    if data is not None and synthetic:
+        fail("choose one of --data DIR or --synthetic")
+    if speedup is not None and speedup <= 0:
+        fail("--speedup must be positive (simulated seconds per wall second)")
+    cfg = load(config)
+    try:
+        from hyperliquid_agent.exchange.emulator import EmulatorServer
+        from hyperliquid_agent.exchange.factory import build_venue_model
+
+        base = cfg.source_path.parent if cfg.source_path else None
+        model = build_venue_model(cfg.venue, data_dir=data, synthetic=True if synthetic else None, base=base)
+        server = EmulatorServer(model, host=host, port=port,
+                                speedup=speedup if speedup is not None else cfg.venue.speedup)
+        server._bind()
+    except HLAgentError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}. Pick another --port.")
+    info = {"url": server.url, "coins": sorted(model.specs), "now_ms": server.now_ms(),
+            "speedup": speedup if speedup is not None else cfg.venue.speedup}
+    if as_json:
+        print_json(info)
+    else:
+        console().print(f"emulator listening on [bold]{server.url}[/] ({', '.join(info['coins'])}); "
+                        f"set hyperliquid.base_url or venue.url to it. Ctrl-C stops.")
+    server.serve()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(venue_app, name="venue")

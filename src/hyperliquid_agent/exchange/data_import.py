@@ -1,0 +1,69 @@
+"""Import market data files into a data folder after validating them with the feed loader.
+
+Every file is validated before anything is copied, so one bad file leaves the folder
+untouched. A file is recognised by its name (the names `exchange/feed.py` reads):
+`<COIN>_<interval>_candles.csv`, `<COIN>_funding.csv`, `<COIN>_<interval>_context.csv`, `meta.json`.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Iterable
+
+from hyperliquid_agent.errors import DataFileError
+from hyperliquid_agent.exchange import feed
+
+_CANDLES = re.compile(r"^[A-Za-z0-9@/:_-]+?_(\w+)_candles\.csv$")
+_FUNDING = re.compile(r"^[A-Za-z0-9@:_-]+?_funding\.csv$")
+_CONTEXT = re.compile(r"^[A-Za-z0-9@:_-]+?_(\w+)_context\.csv$")
+
+
+def classify(path: Path) -> str:
+    name = path.name
+    if name == "meta.json":
+        return "meta"
+    m = _CANDLES.match(name)
+    if m:
+        if m.group(1) not in feed.INTERVAL_MS:
+            raise DataFileError(str(path), None, None, f"unknown interval {m.group(1)!r} in the file name; "
+                                f"use one of {', '.join(feed.INTERVAL_MS)}")
+        return "candles"
+    if _FUNDING.match(name):
+        return "funding"
+    if _CONTEXT.match(name):
+        return "context"
+    raise DataFileError(str(path), None, None, "unrecognised file name; rename it to <COIN>_<interval>_candles.csv, "
+                        "<COIN>_funding.csv, <COIN>_<interval>_context.csv or meta.json")
+
+
+def validate(path: Path) -> tuple[str, int]:
+    """(kind, rows) for a valid file; DataFileError naming file, line and column otherwise."""
+    if not path.is_file():
+        raise DataFileError(str(path), None, None, "file not found")
+    kind = classify(path)
+    if kind == "candles":
+        return kind, len(feed.read_candles_csv(path))
+    if kind == "funding":
+        return kind, len(feed.read_funding_csv(path))
+    if kind == "context":
+        return kind, len(feed.read_context_csv(path))
+    specs = feed._read_meta(path)  # noqa: SLF001 (the feed's own meta reader)
+    return kind, len(specs)
+
+
+def import_data_files(files: Iterable[Path], out_dir: Path) -> list[dict[str, Any]]:
+    paths = [Path(f) for f in files]
+    checked = [(p, *validate(p)) for p in paths]  # all or nothing
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    done = []
+    for p, kind, rows in checked:
+        target = out / p.name
+        if p.resolve() != target.resolve():
+            tmp = target.with_suffix(target.suffix + ".part")
+            shutil.copyfile(p, tmp)
+            tmp.replace(target)
+        done.append({"file": p.name, "kind": kind, "rows": rows, "path": str(target)})
+    return done

@@ -1,0 +1,228 @@
+"""Download candles and funding history from Hyperliquid (or the emulator) into a data folder.
+
+- `candleSnapshot` serves at most 5000 candles per request and `fundingHistory` at most 500
+  rows, so both are paged: candles in windows of 5000 intervals, funding from the last row.
+- Requests are weight-limited on a sliding 60 s window (1200 weight per minute per IP):
+  candleSnapshot weighs 20 + 1 per 60 candles returned, fundingHistory 20 + 1 per 20 rows.
+  A 429 or 5xx is retried with backoff (reads are always safe to retry).
+- Resume: rows already on disk are kept; only what is missing before the first or after the
+  last stored row is fetched. New rows are written after every page, so an interrupted
+  download loses at most one page.
+- Output is `exchange/feed.py`'s CSV format (`<COIN>_<interval>_candles.csv`,
+  `<COIN>_funding.csv`) plus `meta.json`, so `[venue] source = "data"` can replay it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from hyperliquid_agent.errors import VenueResponseError
+from hyperliquid_agent.exchange import feed, wire
+from hyperliquid_agent.exchange.nonce import wall_clock_ms
+from hyperliquid_agent.exchange.retry import RetryPolicy, call_with_retry, parse
+
+WEIGHT_PER_MINUTE = 1200
+BASE_WEIGHT = 20
+CANDLE_PAGE = 5000
+FUNDING_PAGE = 500
+
+
+def candle_weight(items: int) -> int:
+    return BASE_WEIGHT + items // 60
+
+
+def funding_weight(items: int) -> int:
+    return BASE_WEIGHT + items // 20
+
+
+class WeightLimiter:
+    """A sliding-window budget of request weight (Hyperliquid: 1200 per minute per IP)."""
+
+    def __init__(self, per_minute: int = WEIGHT_PER_MINUTE, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, window_s: float = 60.0) -> None:
+        self.per_minute = per_minute
+        self.window_s = window_s
+        self._clock = clock
+        self._sleep = sleep
+        self._spent: deque[tuple[float, int]] = deque()
+        self.waited_s = 0.0
+
+    def used(self) -> int:
+        now = self._clock()
+        while self._spent and self._spent[0][0] <= now - self.window_s:
+            self._spent.popleft()
+        return sum(w for _, w in self._spent)
+
+    def acquire(self, weight: int) -> None:
+        """Wait until `weight` fits in the window, then record it."""
+        weight = min(weight, self.per_minute)
+        while self.used() + weight > self.per_minute:
+            wait = self._spent[0][0] + self.window_s - self._clock()
+            wait = max(wait, 0.001)
+            self.waited_s += wait
+            self._sleep(wait)
+        self._spent.append((self._clock(), weight))
+
+    def charge(self, weight: int) -> None:
+        """Record extra weight learned after a response (items returned)."""
+        if weight > 0:
+            self._spent.append((self._clock(), weight))
+
+
+@dataclass
+class CoinReport:
+    coin: str
+    candles_added: int = 0
+    candles_total: int = 0
+    funding_added: int = 0
+    funding_total: int = 0
+    requests: int = 0
+
+
+class Downloader:
+    """Pages candles and funding for coins into `out_dir` through the SDK's Info client."""
+
+    def __init__(self, url: str, out_dir: Path, *, limiter: WeightLimiter | None = None,
+                 timeout_s: float = 10.0, max_retries: int = 5, backoff_s: float = 1.0,
+                 sleep: Callable[[float], None] = time.sleep, now_ms: Callable[[], int] = wall_clock_ms,
+                 candle_page: int = CANDLE_PAGE, funding_page: int = FUNDING_PAGE,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.url = url
+        self.out_dir = Path(out_dir)
+        self.limiter = limiter or WeightLimiter(sleep=sleep)
+        self.timeout_s = timeout_s
+        self.policy = RetryPolicy(max_retries=max_retries, backoff_s=backoff_s, max_backoff_s=30.0)
+        self._sleep = sleep
+        self._now_ms = now_ms
+        self.candle_page = candle_page
+        self.funding_page = funding_page
+        self._progress = progress or (lambda _msg: None)
+        self._info: Any = None
+        self._meta: Any = None
+
+    def _client(self) -> Any:
+        if self._info is None:
+            from hyperliquid.info import Info
+
+            self.limiter.acquire(2 * BASE_WEIGHT)  # meta + spotMeta
+            self._info = call_with_retry(lambda: Info(self.url, skip_ws=True, timeout=self.timeout_s),
+                                         "meta", self.policy, only_if_not_landed=False, sleep=self._sleep)
+            self._meta = call_with_retry(lambda: self._info.meta(), "meta", self.policy,
+                                         only_if_not_landed=False, sleep=self._sleep)
+        return self._info
+
+    def _get(self, what: str, call: Callable[[Any], Any], weight: int) -> list[Any]:
+        info = self._client()
+        self.limiter.acquire(weight)
+        data = call_with_retry(lambda: call(info), what, self.policy, only_if_not_landed=False, sleep=self._sleep)
+        if not isinstance(data, list):
+            raise VenueResponseError(f"{what}: expected a list, got {type(data).__name__}")
+        return data
+
+    # ---------------------------------------------------------------- public
+    def run(self, coins: Iterable[str], interval: str, start_ms: int, end_ms: int) -> list[CoinReport]:
+        iv = feed.interval_ms(interval)
+        if end_ms <= start_ms:
+            raise ValueError(f"--end must be after --start (got {start_ms} .. {end_ms})")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        reports = []
+        info = self._client()
+        for coin in coins:
+            if coin not in info.name_to_coin:
+                raise ValueError(f"unknown coin {coin!r} at {self.url}")
+            rep = CoinReport(coin)
+            self._candles(coin, interval, iv, start_ms, end_ms, rep)
+            self._funding(coin, start_ms, end_ms, rep)
+            reports.append(rep)
+        self._write_meta()
+        return reports
+
+    # ---------------------------------------------------------------- candles
+    def _candles(self, coin: str, interval: str, iv: int, start: int, end: int, rep: CoinReport) -> None:
+        path = feed.candles_path(self.out_dir, coin, interval)
+        have = feed.read_candles_csv(path) if path.is_file() else []
+        before = len(have)
+        now = self._now_ms()
+        for lo, hi in _missing_ranges([c.t_ms for c in have], start, end, step=iv):
+            s = lo
+            while s <= hi:
+                e = min(s + self.candle_page * iv - 1, hi)
+                rows = self._get("candleSnapshot", lambda i, s=s, e=e: i.candles_snapshot(coin, interval, s, e),
+                                 candle_weight(0))
+                rep.requests += 1
+                self.limiter.charge(candle_weight(len(rows)) - candle_weight(0))
+                page = [wire.CandleWire.model_validate(r) for r in rows]
+                fetched = [wire.candle_from_wire(c) for c in page if s <= c.t <= e and c.close_ms < now]  # closed bars
+                if fetched:
+                    have = _merge(have, fetched, key=lambda c: c.t_ms)
+                    feed.write_candles_csv(path, have)
+                    self._progress(f"{coin}: {len(have)} candles")
+                s = e + 1
+        rep.candles_total = len(have)
+        rep.candles_added = len(have) - before
+
+    # ---------------------------------------------------------------- funding
+    def _funding(self, coin: str, start: int, end: int, rep: CoinReport) -> None:
+        path = feed.funding_path(self.out_dir, coin)
+        have = feed.read_funding_csv(path) if path.is_file() else []
+        before = len(have)
+        for lo, hi in _missing_ranges([p.time_ms for p in have], start, end, step=1):
+            s = lo
+            while s <= hi:
+                rows = self._get("fundingHistory", lambda i, s=s: i.funding_history(coin, s, hi), funding_weight(0))
+                rep.requests += 1
+                self.limiter.charge(funding_weight(len(rows)) - funding_weight(0))
+                page = [wire.funding_from_wire(wire.FundingHistoryWire.model_validate(r)) for r in rows]
+                page = [p for p in page if s <= p.time_ms <= hi]
+                if not page:
+                    break
+                have = _merge(have, page, key=lambda p: p.time_ms)
+                feed.write_funding_csv(path, have)
+                self._progress(f"{coin}: {len(have)} funding rows")
+                if len(rows) < self.funding_page:
+                    break
+                s = page[-1].time_ms + 1
+        rep.funding_total = len(have)
+        rep.funding_added = len(have) - before
+
+    def _write_meta(self) -> None:
+        """meta.json with the venue's specs (szDecimals, maxLeverage), merged with what is there."""
+        path = self.out_dir / "meta.json"
+        known: dict[str, dict[str, Any]] = {}
+        if path.is_file():
+            try:
+                known = {u["name"]: u for u in json.loads(path.read_text(encoding="utf-8"))["universe"]}
+            except (ValueError, KeyError, TypeError):
+                known = {}
+        meta = parse(wire.MetaWire, self._meta, "meta")
+        for a in meta.universe:
+            known[a.name] = {"name": a.name, "szDecimals": a.szDecimals, "maxLeverage": a.maxLeverage}
+        path.write_text(json.dumps({"universe": list(known.values())}, indent=1) + "\n", encoding="utf-8")
+
+
+def _missing_ranges(times: list[int], start: int, end: int, step: int) -> list[tuple[int, int]]:
+    """The parts of [start, end] not covered by the stored rows (before the first, after the last)."""
+    if not times:
+        return [(start, end)]
+    first, last = min(times), max(times)
+    out = []
+    if start < first:
+        out.append((start, first - 1))
+    if last + step <= end:
+        out.append((max(last + step, start), end))
+    return out
+
+
+def _merge(have: list[Any], new: list[Any], key: Callable[[Any], int]) -> list[Any]:
+    by_key = {key(x): x for x in have}
+    for x in new:
+        by_key.setdefault(key(x), x)
+    return [by_key[k] for k in sorted(by_key)]
+
+
+__all__ = ["CoinReport", "Downloader", "WeightLimiter", "candle_weight", "funding_weight"]

@@ -1,0 +1,130 @@
+"""The one place that builds SDK clients (and the local venue) from config.
+
+`build_exchange(cfg) -> (ExchangePort, closer)`:
+- `network = "local"`: connect to `hyperliquid.base_url` or `venue.url` when set (an emulator
+  started with `hl-agent venue serve`), else start the emulator in-process over `[venue]`
+  data (synthetic by default). The signer is `hyperliquid.secret_key` when set, otherwise a
+  throwaway key generated here and never printed; its account is funded with
+  `venue.start_equity_usd` through the emulator's operator door.
+- `testnet` / `mainnet`: the real venue; `hyperliquid.secret_key` is required. The mainnet
+  URL is exactly the SDK's constant (a trailing slash would make the SDK sign as testnet).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any, Callable
+
+from hyperliquid_agent.config import Config, VenueConfig
+from hyperliquid_agent.errors import ConfigError, VenueUnavailableError
+from hyperliquid_agent.exchange.hyperliquid import NETWORK_URLS, HyperliquidExchange
+
+Closer = Callable[[], None]
+
+
+def build_venue_model(venue: VenueConfig, *, data_dir: Path | None = None, synthetic: bool | None = None,
+                      base: Path | None = None) -> Any:
+    """The simulated venue model over CSV data (`source = "data"`) or the synthetic generator."""
+    from decimal import Decimal
+
+    from hyperliquid_agent.exchange.model import VenueModel
+    from hyperliquid_agent.exchange.venue_types import FeeSchedule, SlippageModel
+
+    use_synthetic = synthetic if synthetic is not None else (venue.source == "synthetic" and data_dir is None)
+    if use_synthetic:
+        from hyperliquid_agent.exchange.synthetic import synthetic_feed
+
+        market = synthetic_feed(seed=venue.seed, days=venue.synthetic_days)
+    else:
+        from hyperliquid_agent.exchange.feed import load_feed
+
+        folder = data_dir or (Path(venue.data_dir) if venue.data_dir else None)
+        if folder is None:
+            raise ConfigError('venue.source = "data" needs venue.data_dir (a folder from `hl-agent data download`)')
+        if base is not None and not folder.is_absolute():
+            folder = base / folder
+        market = load_feed(folder)
+    fees = FeeSchedule(taker=venue.taker_fee, maker=venue.maker_fee)
+    return VenueModel(market, fees, SlippageModel(bps=Decimal(venue.slippage_bps)), start_ms=warmup_start(market))
+
+
+WARMUP_MS = 30 * 24 * 3_600_000
+
+
+def warmup_start(market: Any) -> int:
+    """Where a paper session starts: 30 days into the data (at most half of it), so the
+    signals have history to work with from the first cycle."""
+    span = market.end_ms - market.start_ms
+    return market.start_ms + min(WARMUP_MS, span // 2 // 3_600_000 * 3_600_000)
+
+
+def _admin(url: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """POST to a running emulator's operator door (`/emulator`)."""
+    import requests
+
+    try:
+        resp = requests.post(url.rstrip("/") + "/emulator", json=body, timeout=timeout_s)
+    except requests.RequestException as exc:
+        raise VenueUnavailableError(f"cannot reach the emulator at {url}: {type(exc).__name__}. "
+                                    "Start it with `hl-agent venue serve` or unset venue.url") from None
+    if resp.status_code != 200:
+        raise VenueUnavailableError(f"{url} is not an hl-agent emulator (POST /emulator -> HTTP {resp.status_code})")
+    return resp.json()
+
+
+def remote_clock(url: str, timeout_s: float = 5.0) -> Callable[[], int]:
+    """The simulated clock of a running emulator, read over its operator door."""
+    return lambda: int(_admin(url, {"type": "clock"}, timeout_s)["nowMs"])
+
+
+def _local_key(cfg: Config) -> str:
+    key = cfg.hyperliquid.secret_key
+    if key is not None and key.get_secret_value():
+        return key.get_secret_value()
+    return "0x" + secrets.token_hex(32)
+
+
+def build_exchange(cfg: Config) -> tuple[HyperliquidExchange, Closer]:
+    hl = cfg.hyperliquid
+    if hl.network != "local":
+        key = hl.require_secret_key().get_secret_value()
+        url = hl.base_url or NETWORK_URLS[hl.network]
+        ex = HyperliquidExchange(url, key, account_address=hl.account_address, vault_address=hl.vault_address,
+                                 timeout_s=hl.timeout_s, max_retries=hl.max_retries)
+        return ex, ex.close
+
+    import eth_account
+
+    key = _local_key(cfg)
+    signer = eth_account.Account.from_key(key).address.lower()
+    master = (hl.account_address or signer).lower()
+    url = hl.base_url or cfg.venue.url
+    server = None
+    if url is None:
+        from hyperliquid_agent.exchange.emulator import EmulatorServer
+
+        base = cfg.source_path.parent if cfg.source_path else None
+        server = EmulatorServer(build_venue_model(cfg.venue, base=base), speedup=cfg.venue.speedup)
+        url = server.start()
+        clock: Callable[[], int] = server.now_ms
+    else:
+        clock = remote_clock(url, hl.timeout_s)
+    try:
+        _admin(url, {"type": "createAccount", "address": master, "usdc": str(cfg.venue.start_equity_usd)},
+               hl.timeout_s)
+        if master != signer:
+            _admin(url, {"type": "registerAgent", "agent": signer, "master": master}, hl.timeout_s)
+    except Exception:
+        if server is not None:
+            server.stop()
+        raise
+    ex = HyperliquidExchange(url, key, account_address=master, vault_address=hl.vault_address,
+                             timeout_s=hl.timeout_s, max_retries=hl.max_retries, clock_ms=clock)
+
+    def close() -> None:
+        ex.close()
+        if server is not None:
+            server.stop()
+
+    return ex, close
