@@ -12,6 +12,7 @@ from hyperliquid_agent import __version__
 from hyperliquid_agent.cli import config_cmd
 from hyperliquid_agent.cli import prompt_cmd, strategies_cmd
 from hyperliquid_agent.cli import audit_cmd, status_cmd
+from hyperliquid_agent.cli import order_cmd
 
 app = typer.Typer(
     name="hl-agent",
@@ -40,6 +41,7 @@ strategies_cmd.register(app)
 prompt_cmd.register(app)
 audit_cmd.register(app)
 status_cmd.register(app)
+order_cmd.register(app)
 
 
 def main() -> None:

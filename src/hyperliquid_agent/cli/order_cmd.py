@@ -1,0 +1,169 @@
+"""`hl-agent order buy|sell|close|cancel`: manual orders through the same risk policy and executor."""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import typer
+
+from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, fail, load, print_json
+
+order_app = typer.Typer(help="Place, close or cancel one order by hand (risk-checked, asks first).", no_args_is_help=True)
+
+YES_OPTION = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (counts as approval).")
+PRICE_OPTION = typer.Option(None, "--price", "-p", help="Limit price (GTC). Without it: a market order (IOC at the slippage bound).")
+
+
+def _decimal(text: str | None, name: str) -> Decimal | None:
+    if text is None:
+        return None
+    from hyperliquid_agent.domain import to_decimal
+
+    try:
+        value = to_decimal(text)
+    except ValueError:
+        fail(f"{name} must be a number, got {text!r}")
+    if value <= 0:
+        fail(f"{name} must be positive, got {text}")
+    return value
+
+
+def open_exchange(cfg: Any) -> tuple[Any, Callable[[], None]]:
+    """The configured venue (`exchange.factory.build_exchange`); tests swap this seam for a fake port."""
+    from hyperliquid_agent.errors import HLAgentError
+    from hyperliquid_agent.exchange.factory import build_exchange
+
+    try:
+        return build_exchange(cfg)
+    except HLAgentError as exc:
+        fail(str(exc))
+
+
+def _confirm(question: str, yes: bool) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        fail("not a terminal, so nobody can confirm: pass --yes to place the order", code=1)
+    return typer.confirm(question, default=False)
+
+
+def _describe(intent: Any) -> str:
+    kind = "market (IOC, bound" if intent.is_market else f"limit {intent.tif.value} ("
+    flags = " reduce-only" if intent.reduce_only else ""
+    return (f"{intent.side.value.upper()} {intent.size} {intent.coin} {intent.market_type.value}{flags}, "
+            f"{kind} {intent.limit_price}), about ${intent.size * intent.limit_price:.2f}")
+
+
+def _place(action: str, coin: str, size: Optional[str], price: Optional[str], reduce_only: bool, yes: bool,
+           config: Optional[Path], as_json: bool) -> None:
+    from hyperliquid_agent.manual_orders import prepare_order, submit_order
+    from hyperliquid_agent.store import StateStore
+
+    cfg = load(config)
+    exchange, close = open_exchange(cfg)
+    try:
+        try:
+            prepared = prepare_order(exchange, cfg, action, coin, _decimal(size, "SIZE"),
+                                     price=_decimal(price, "--price"), reduce_only=reduce_only)
+        except ValueError as exc:
+            fail(str(exc))
+        text = _describe(prepared.intent)
+        if not as_json:
+            console().print(f"order: {text}")
+        if not _confirm(f"Send {text}?", yes):
+            fail("cancelled; nothing was sent", code=1)
+        store = StateStore.in_dir(cfg.state_dir)
+        try:
+            report = submit_order(exchange, store, cfg, prepared, approver=lambda intent: True)
+        finally:
+            store.close()
+    finally:
+        close()
+    _render(report, as_json)
+    if not any(o.status in ("filled", "partial", "resting") for o in report.orders):
+        raise typer.Exit(1)
+
+
+def _render(report: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(report.to_audit())
+        return
+    from rich.table import Table
+
+    table = Table("cloid", "order", "status", "filled", "avg px", "detail")
+    for o in report.orders:
+        i = o.intent
+        table.add_row(o.cloid or "-", f"{i.side.value} {i.size} {i.coin}", o.status,
+                      str(o.filled_size or ""), str(o.avg_price or ""), o.error or "")
+    out = console()
+    out.print(table)
+    if report.fills:
+        out.print(f"fees: ${report.fees}")
+    for e in report.errors:
+        out.print(f"[yellow]warning:[/] {e}")
+
+
+@order_app.command("buy")
+def buy(coin: str = typer.Argument(..., help="Asset name, e.g. BTC."),
+        size: str = typer.Argument(..., help="Size in coin units (rounded down to the asset's precision)."),
+        price: Optional[str] = PRICE_OPTION,
+        reduce_only: bool = typer.Option(False, "--reduce-only", help="Only reduce an existing short."),
+        yes: bool = YES_OPTION, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Buy SIZE of COIN."""
+    _place("buy", coin, size, price, reduce_only, yes, config, as_json)
+
+
+@order_app.command("sell")
+def sell(coin: str = typer.Argument(..., help="Asset name, e.g. BTC."),
+         size: str = typer.Argument(..., help="Size in coin units (rounded down to the asset's precision)."),
+         price: Optional[str] = PRICE_OPTION,
+         reduce_only: bool = typer.Option(False, "--reduce-only", help="Only reduce an existing long."),
+         yes: bool = YES_OPTION, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Sell SIZE of COIN (opens or adds to a short on perps)."""
+    _place("sell", coin, size, price, reduce_only, yes, config, as_json)
+
+
+@order_app.command("close")
+def close_position(coin: str = typer.Argument(..., help="Asset whose position to close."),
+                   size: Optional[str] = typer.Option(None, "--size", "-s", help="Close only this much (default: all)."),
+                   price: Optional[str] = PRICE_OPTION,
+                   yes: bool = YES_OPTION, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Close a position: the opposite side of its signed size, reduce-only."""
+    _place("close", coin, size, price, True, yes, config, as_json)
+
+
+@order_app.command("cancel")
+def cancel(coin: str = typer.Argument(..., help="Asset of the resting order."),
+           oid: Optional[int] = typer.Option(None, "--oid", help="The venue's order id."),
+           cloid: Optional[str] = typer.Option(None, "--cloid", help="Our client order id (0x + 32 hex)."),
+           yes: bool = YES_OPTION, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Cancel one resting order by --oid or --cloid."""
+    from hyperliquid_agent.errors import HLAgentError
+    from hyperliquid_agent.manual_orders import cancel_order
+
+    if (oid is None) == (cloid is None):
+        fail("give exactly one of --oid N or --cloid 0x...")
+    cfg = load(config)
+    what = f"{coin} order {'oid ' + str(oid) if oid is not None else 'cloid ' + str(cloid)}"
+    if not _confirm(f"Cancel {what}?", yes):
+        fail("nothing was cancelled", code=1)
+    exchange, close = open_exchange(cfg)
+    try:
+        ok = cancel_order(exchange, coin, oid=oid, cloid=cloid)
+    except HLAgentError as exc:
+        fail(str(exc))
+    finally:
+        close()
+    if as_json:
+        print_json({"coin": coin, "oid": oid, "cloid": cloid, "cancelled": ok})
+    else:
+        console().print(f"{what}: {'cancelled' if ok else 'not cancelled (already filled, cancelled or unknown)'}")
+    if not ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(order_app, name="order")

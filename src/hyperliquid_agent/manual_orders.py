@@ -1,0 +1,120 @@
+"""Manual orders (`hl-agent order ...`): the same planner rounding, risk policy and executor as the agent.
+
+`prepare_order` reads the venue once (specs, mids/marks, book, account) and builds one
+rounded `OrderIntent`; `submit_order` runs it through `Executor.run` with the configured
+`RiskPolicy`, so a manual order gets a verdict, a cloid, a ledger row and a report like any
+other. Cancels need no verdict (they only ever remove risk).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from hyperliquid_agent.config import Config
+from hyperliquid_agent.domain import AccountState, OrderIntent, OrderPurpose, Side
+from hyperliquid_agent.execution import ExecutionReport, Executor
+from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent
+from hyperliquid_agent.ports import ExchangePort
+from hyperliquid_agent.risk import Approver, RiskContext, RiskPolicy
+from hyperliquid_agent.risk_store import load_counters
+from hyperliquid_agent.store import StateStore
+
+Action = Literal["buy", "sell", "close"]
+
+
+@dataclass(frozen=True)
+class PreparedOrder:
+    intent: OrderIntent
+    market: MarketView
+    account: AccountState
+    now_ms: int
+
+
+def venue_now_ms(exchange: ExchangePort) -> int:
+    """The venue's clock when it has one (the emulator's simulated time), else the wall clock."""
+    now = getattr(exchange, "now_ms", None)
+    return int(now()) if callable(now) else int(time.time() * 1000)
+
+
+def read_market(exchange: ExchangePort, coins: list[str]) -> MarketView:
+    snapshot = exchange.market_snapshot()
+    marks = {c: ctx.mark_price for c, ctx in snapshot.contexts.items()}
+    books = {}
+    for coin in coins:
+        try:
+            books[coin] = exchange.l2_book(coin)
+        except Exception:  # a book is a refinement; mids still bound the order
+            continue
+    return MarketView(mids=snapshot.mids, specs=exchange.asset_specs(), marks=marks, books=books)
+
+
+def prepare_order(
+    exchange: ExchangePort,
+    cfg: Config,
+    action: Action,
+    coin: str,
+    size: Decimal | None,
+    *,
+    price: Decimal | None = None,
+    reduce_only: bool = False,
+) -> PreparedOrder:
+    """One rounded order intent. Raises ValueError with the fix when it cannot be built."""
+    market = read_market(exchange, [coin])
+    if coin not in market.specs:
+        known = ", ".join(sorted(market.specs)[:20])
+        raise ValueError(f"unknown coin {coin!r}; the venue lists: {known}")
+    account = exchange.account_state()
+    if action == "close":
+        current = account.signed_size(coin)
+        if current == 0:
+            raise ValueError(f"there is no {coin} position to close")
+        intent = close_intent(coin, current, market, cfg.portfolio, size=size)
+        if price is not None:
+            intent = order_intent(coin, intent.side, intent.size, market, cfg.portfolio, price=price,
+                                  reduce_only=True, purpose=intent.purpose)
+    else:
+        if size is None or size <= 0:
+            raise ValueError("SIZE must be a positive number of coins")
+        side = Side.BUY if action == "buy" else Side.SELL
+        current = account.signed_size(coin)
+        after = current + size * side.sign
+        purpose = (OrderPurpose.REDUCE if reduce_only or (current != 0 and abs(after) < abs(current))
+                   else OrderPurpose.OPEN if current == 0 else OrderPurpose.INCREASE)
+        if after == 0 and current != 0:
+            purpose = OrderPurpose.CLOSE
+        intent = order_intent(coin, side, size, market, cfg.portfolio, price=price, reduce_only=reduce_only,
+                              purpose=purpose)
+    return PreparedOrder(intent=intent, market=market, account=account, now_ms=venue_now_ms(exchange))
+
+
+def submit_order(
+    exchange: ExchangePort,
+    store: StateStore,
+    cfg: Config,
+    prepared: PreparedOrder,
+    *,
+    approver: Approver | None,
+) -> ExecutionReport:
+    """Risk-check and execute one prepared order; the report says what the venue did."""
+    policy = RiskPolicy(cfg.risk, allowed_coins=cfg.agent.coins)
+    ctx = RiskContext(
+        account=prepared.account,
+        marks=dict(prepared.market.marks) or dict(prepared.market.mids),
+        specs=prepared.market.specs,
+        now_ms=prepared.now_ms,
+        counters=load_counters(store),
+        approver=approver,
+    )
+    cycle_id = f"manual-{prepared.now_ms}-{prepared.intent.coin}-{prepared.intent.side.value}"
+    return Executor(exchange, store, config=cfg.portfolio).run(cycle_id, [prepared.intent], policy, ctx)
+
+
+def cancel_order(exchange: ExchangePort, coin: str, *, oid: int | None = None, cloid: str | None = None) -> bool:
+    if (oid is None) == (cloid is None):
+        raise ValueError("give exactly one of --oid or --cloid")
+    if oid is not None:
+        return exchange.cancel(coin, oid)
+    return exchange.cancel_by_cloid(coin, cloid or "")
