@@ -1,0 +1,119 @@
+"""The persisted cost ledger and USD budgets (soft switch to the fallback model, hard stop)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from hyperliquid_agent.config import BudgetConfig, LLMConfig
+from hyperliquid_agent.errors import BudgetExceededError
+from hyperliquid_agent.llm.ledger import CostLedger
+from hyperliquid_agent.store import StateStore
+from hyperliquid_agent.testing import FixedClock, ScriptedLLM, ScriptedReply, Usage
+
+DAY1 = 1_767_225_600_000  # 2026-01-01T00:00Z
+REGIME = '{"regime":"range-bound","confidence":0.5,"reasoning":"flat"}'
+
+
+def priced(n_in: int = 1_000_000, n_out: int = 0) -> ScriptedReply:
+    """A reply whose usage costs exactly n_in * $2.50/M + n_out * $10/M on gpt-4o."""
+    return ScriptedReply(REGIME, usage=Usage(input_tokens=n_in, output_tokens=n_out), request_id="req")
+
+
+def cfg(**kw) -> LLMConfig:
+    return LLMConfig(provider="scripted", model="gpt-4o", **kw)
+
+
+def test_ledger_summary_survives_a_reopened_store(tmp_path):
+    from hyperliquid_agent.schemas import RegimeSchema
+
+    clock = FixedClock(DAY1)
+    store = StateStore.in_dir(tmp_path)
+    llm = ScriptedLLM([priced(), priced(0, 100_000)], llm_config=cfg(), store=store, clock=clock)
+    llm.query("a", RegimeSchema, purpose="regime")
+    clock.advance(hours=24)
+    llm.query("b", RegimeSchema, purpose="decision")
+    store.close()
+
+    reopened = StateStore.in_dir(tmp_path)
+    s = CostLedger(reopened).summary()
+    assert s["total_calls"] == 2
+    assert s["total_cost_usd"] == Decimal("2.50") + Decimal("1.00")
+    assert s["avg_cost_per_call"] == Decimal("1.75")
+    assert s["total_input_tokens"] == 1_000_000 and s["total_output_tokens"] == 100_000
+    assert set(s["by_day"]) == {"2026-01-01", "2026-01-02"}
+    assert s["by_purpose"]["regime"]["total_cost_usd"] == Decimal("2.50")
+    assert s["by_model"]["gpt-4o"]["total_calls"] == 2
+    assert CostLedger(reopened).summary(since_day="2026-01-02")["total_calls"] == 1
+    # the in-process view agrees with the persisted one
+    assert llm.get_cost_summary()["total_cost_usd"] == s["total_cost_usd"]
+
+
+def test_daily_soft_limit_switches_to_fallback_then_hard_limit_stops(tmp_path):
+    from hyperliquid_agent.schemas import RegimeSchema
+
+    store = StateStore.in_dir(tmp_path)
+    clock = FixedClock(DAY1)
+    config = cfg(fallback_model="gpt-4o-mini", budget=BudgetConfig(daily_usd=Decimal(5), soft_fraction=Decimal("0.5")))
+    llm = ScriptedLLM([priced(), priced(), priced(), priced()], llm_config=config, store=store, clock=clock)
+    first = llm.query("1", RegimeSchema)  # spent 0 -> gpt-4o, costs 2.50
+    assert llm.requests[-1].model == "gpt-4o" and first.budget_note is None
+    second = llm.query("2", RegimeSchema)  # spent 2.50 >= 50% of 5 -> fallback
+    assert llm.requests[-1].model == "gpt-4o-mini" and "fallback model gpt-4o-mini" in second.budget_note
+    assert second.cost_usd == Decimal("0.15")
+    # push spend past the limit with an expensive (unswitched) call recorded by another client today
+    other = ScriptedLLM([priced(1_000_000, 300_000)], llm_config=cfg(), store=store, clock=clock)
+    other.query("x", RegimeSchema)
+    with pytest.raises(BudgetExceededError, match="daily LLM budget reached.*llm.budget.daily_usd"):
+        llm.query("3", RegimeSchema)
+    assert len(llm.requests) == 2  # no call was made
+    s = CostLedger(store).summary()
+    assert s["blocked_calls"] == 1
+    blocked = [r for r in CostLedger(store).rows() if r.status == "blocked"]
+    assert "daily LLM budget reached" in blocked[0].note
+    # a new UTC day resets the daily budget
+    clock.advance(hours=24)
+    assert llm.query("4", RegimeSchema).model == "gpt-4o"
+
+
+def test_run_budget_counts_only_this_client():
+    from hyperliquid_agent.schemas import RegimeSchema
+
+    llm = ScriptedLLM([priced(), priced()], llm_config=cfg(budget=BudgetConfig(run_usd=Decimal("2.5"))))
+    llm.query("1", RegimeSchema)
+    with pytest.raises(BudgetExceededError, match="run LLM budget"):
+        llm.query("2", RegimeSchema)
+    fresh = ScriptedLLM([priced()], llm_config=cfg(budget=BudgetConfig(run_usd=Decimal("2.5"))))
+    assert fresh.query("1", RegimeSchema).cost_usd == Decimal("2.5")
+
+
+def test_no_fallback_model_means_no_switch():
+    from hyperliquid_agent.schemas import RegimeSchema
+
+    llm = ScriptedLLM([priced(), priced()], llm_config=cfg(budget=BudgetConfig(run_usd=Decimal(10))))
+    llm.query("1", RegimeSchema)
+    llm.query("2", RegimeSchema)
+    assert [r.model for r in llm.requests] == ["gpt-4o", "gpt-4o"]
+
+
+def test_failed_and_invalid_calls_are_recorded():
+    from hyperliquid_agent.errors import LLMInvalidOutputError, LLMUnavailableError
+    from hyperliquid_agent.schemas import RegimeSchema
+
+    llm = ScriptedLLM([LLMUnavailableError("down")] * 4 + [priced(), "not json", "still not"],
+                      llm_config=cfg(max_retries=3))
+    with pytest.raises(LLMUnavailableError):
+        llm.query("1", RegimeSchema)
+    llm.query("2", RegimeSchema)
+    with pytest.raises(LLMInvalidOutputError):
+        llm.query("3", RegimeSchema)
+    s = llm.get_cost_summary()
+    assert s["failed_calls"] == 1 and s["total_calls"] == 3  # the ok call and two billed invalid replies
+    assert s["total_cost_usd"] == Decimal("2.50")
+
+
+def test_purpose_is_checked():
+    llm = ScriptedLLM(["x"])
+    with pytest.raises(ValueError, match="purpose must be one of decision, governance, regime, other"):
+        llm.query("q", purpose="chat")
