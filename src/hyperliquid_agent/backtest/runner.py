@@ -220,12 +220,15 @@ def build_feed(cfg: Config, spec: BacktestSpec):
 
     seed = cfg.venue.seed if spec.seed is None else spec.seed
     days = cfg.venue.synthetic_days
-    start_ms = None
-    if spec.start is not None:
+    if spec.start is None:
+        start_ms = synthetic.DEFAULT_START_MS
+        if spec.end is not None:
+            days = max(2, (day_ms(spec.end) - start_ms) // 86_400_000)
+    else:
         start_ms = day_ms(spec.start) - HISTORY_DAYS * 86_400_000  # history before the window, for the signals
         end = spec.end or date.fromordinal(spec.start.toordinal() + days)
         days = (end.toordinal() - spec.start.toordinal()) + HISTORY_DAYS
-    return synthetic.generate_feed(coins=list(spec.coins), seed=seed, days=days, start_ms=start_ms)
+    return synthetic.synthetic_feed(seed=seed, days=days, coins=list(spec.coins), start_ms=start_ms)
 
 
 def build_venue(cfg: Config, feed, start_ms: int):
@@ -323,6 +326,23 @@ class _Recorder:
             gross += abs(size * px)  # gross notional; the signed size itself is kept above
         self.points.append(EquityPoint(t_ms, acct.portfolio_value, gross, self.plan_id, self.strategy_id))
         self.regimes.append(self.regime)
+
+    def close_out(self) -> None:
+        """The last point again, after the fills that landed on the last bar (so the final
+        equity and positions include them)."""
+        self.collect_events()
+        if not self.points:
+            return
+        last = self.points.pop()
+        self.regimes.pop()
+        for c in self.coins:
+            self.positions[c].pop()
+            self.closes[c].pop()
+        plan, strategy = self.plan_id, self.strategy_id
+        self.plan_id, self.strategy_id = last.plan_id, last.strategy_id
+        self.bar(last.t_ms)
+        self.regimes[-1] = self.regime
+        self.plan_id, self.strategy_id = plan, strategy
 
     def take_charge(self, t_ms: int, info: StepInfo) -> None:
         """The cycle at `t_ms` decided: from that bar on, its plan is in charge, and the fills
@@ -452,11 +472,11 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
             if nxt % interval_ms == 0 and nxt <= times[-1]:
                 rec.bar(nxt)
 
-    exchange = LatencyExchange(SimulatedExchange(model, ADDRESS), advance, lambda: model.now_ms,
-                               plan.latency_bars * interval_ms)
+    latency_ms = plan.latency_bars * interval_ms
+    exchange = LatencyExchange(SimulatedExchange(model, ADDRESS), advance, lambda: model.now_ms, latency_ms)
     step = step_factory(run_cfg, exchange, state_dir)
-    guard_estimate = plan.estimate.per_call_usd if plan.estimate else ZERO
-    guard = CostGuard(spec.max_cost_usd if spec.provider not in FREE_PROVIDERS else None, guard_estimate)
+    # offline and strict-replay runs cost nothing; a paid model with an unknown price fails closed
+    guard = CostGuard(spec.max_cost_usd, plan.estimate.per_call_usd if plan.estimate else ZERO)
     decisions: list[DecisionRow] = []
     changes: list[PlanChange] = []
     spent = ZERO
@@ -469,6 +489,10 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
                 progress(i + 1, total)
             continue
         advance(t)
+        if t + latency_ms > times[-1]:  # its orders would fill after the window: no decision
+            if progress:
+                progress(i + 1, total)
+            continue
         if not guard.allows_next(spent):
             stopped = (f"--max-cost ${spec.max_cost_usd} reached: stopped before the cycle at "
                        f"{datetime.fromtimestamp(t / 1000, tz=timezone.utc):%Y-%m-%d %H:%M} (spent ${spent})")
@@ -488,7 +512,7 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
             progress(i + 1, total)
     if stopped is None:
         advance(times[-1])
-    rec.collect_events()
+    rec.close_out()
     return _result(run_cfg, plan, rec, decisions, changes, spent, calls, stopped)
 
 
