@@ -243,6 +243,23 @@ def tail_records(path: str | Path, n: int) -> list[dict[str, Any]]:
     return list(deque(read_records(path), maxlen=max(n, 0))) if n > 0 else []
 
 
+def last_record(path: str | Path) -> dict[str, Any] | None:
+    """The newest complete record (reads only the end of the current file)."""
+    for f in reversed(audit_files(path)):
+        size = f.stat().st_size
+        with open(f, "rb") as fh:
+            fh.seek(max(0, size - 1_000_000))
+            lines = fh.read().split(b"\n")
+        for raw in reversed(lines):
+            try:
+                rec = json.loads(raw)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict):
+                return rec
+    return None
+
+
 def find_record(path: str | Path, cycle_id: str | int) -> dict[str, Any] | None:
     """The record of one cycle (by cycle id, or by its sequence number); the last one if repeated."""
     key = str(cycle_id)

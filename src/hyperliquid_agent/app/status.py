@@ -32,12 +32,19 @@ def utc_day(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
-def llm_cost_for_day(store: StateStore | None, state_dir: Path, day: str) -> dict[str, Any]:
-    """LLM calls and USD cost on one UTC day: from the LLM cost ledger when it exists,
-    else summed from the audit trail (cycle time, so paper sessions count on their clock)."""
-    ledger = _ledger_cost_for_day(store, day) if store is not None else None
-    if ledger is not None:
-        return ledger
+def llm_cost_for_day(store: StateStore | None, state_dir: Path, day: str, ledger_day: str | None = None) -> dict[str, Any]:
+    """LLM calls and USD cost on one UTC day.
+
+    From the LLM cost ledger when it exists (calls are stamped with the wall clock, so
+    `ledger_day` is today's date); else summed from the audit trail by cycle time `day`
+    (a paper session's clock)."""
+    if store is not None and _has_table(store, "llm_calls"):
+        from hyperliquid_agent.llm.ledger import CostLedger
+
+        wanted = ledger_day or day
+        row = CostLedger(store).summary(since_day=wanted).get("by_day", {}).get(wanted) or {}
+        return {"day": wanted, "calls": int(row.get("total_calls", 0)),
+                "cost_usd": format(Decimal(str(row.get("total_cost_usd", 0))), "f"), "source": "ledger"}
     calls, cost = 0, Decimal(0)
     for rec in read_records(audit_path(state_dir)):
         if utc_day(int(rec.get("time_ms") or 0)) != day:
@@ -48,35 +55,8 @@ def llm_cost_for_day(store: StateStore | None, state_dir: Path, day: str) -> dic
     return {"day": day, "calls": calls, "cost_usd": format(cost, "f"), "source": "audit"}
 
 
-def _ledger_cost_for_day(store: StateStore, day: str) -> dict[str, Any] | None:
-    try:  # the LLM slice's cost ledger; absent until that module lands
-        from hyperliquid_agent.llm.ledger import CostLedger  # type: ignore[import-not-found]
-    except Exception:
-        return None
-    try:
-        summary = CostLedger(store).summary(since=day, by="day")
-    except Exception:
-        return None
-    row = _pick_day(summary, day)
-    if row is None:
-        return {"day": day, "calls": 0, "cost_usd": "0", "source": "ledger"}
-    return {"day": day, "calls": int(row.get("total_calls", row.get("calls", 0)) or 0),
-            "cost_usd": str(row.get("total_cost_usd", row.get("cost_usd", "0"))), "source": "ledger"}
-
-
-def _pick_day(summary: Any, day: str) -> dict[str, Any] | None:
-    data = summary.model_dump(mode="json") if hasattr(summary, "model_dump") else summary
-    if not isinstance(data, dict):
-        return None
-    groups = data.get("by_day") or data.get("groups") or data.get("rows") or {}
-    if isinstance(groups, dict):
-        row = groups.get(day)
-        return row if isinstance(row, dict) else None
-    if isinstance(groups, list):
-        for row in groups:
-            if isinstance(row, dict) and str(row.get("day") or row.get("key")) == day:
-                return row
-    return None
+def _has_table(store: StateStore, name: str) -> bool:
+    return bool(store.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)))
 
 
 def read_status(state_dir: str | Path, now_ms: int | None = None) -> dict[str, Any]:
@@ -93,7 +73,7 @@ def read_status(state_dir: str | Path, now_ms: int | None = None) -> dict[str, A
         day = utc_day(int(snap.get("time_ms") or now_ms))
         report: dict[str, Any] = {"state_dir": str(state_dir), "has_state": bool(snap)}
         report.update(snap)
-        report["llm_today"] = llm_cost_for_day(store, state_dir, day)
+        report["llm_today"] = llm_cost_for_day(store, state_dir, day, ledger_day=utc_day(now_ms))
         report["stopped_at_ms"] = store.get(AGENT_NS, "stopped_at_ms")
         return report
     finally:

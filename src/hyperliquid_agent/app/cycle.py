@@ -1,0 +1,512 @@
+"""ONE cycle, as data flows in ARCHITECTURE.md, in three stages:
+
+1. `collect`  (I/O)  market snapshot, specs, books, history -> signals; account state.
+2. `decide`   (pure but for the LLM port) standard: DecisionEngine -> actions or a target
+              allocation; governed: tripwires, regime, review gate, governance decision,
+              evaluate/activate, current targets. Then portfolio -> intents -> risk review.
+3. `execute`  (I/O)  approved orders through the executor, account after.
+
+`CyclePipeline.run` chains them and returns the cycle's plain audit record; it never
+raises for a failed cycle (a failure holds: no orders, the error recorded). `decide`
+takes only recorded values (`CycleInputs`), so `app.replay` re-runs it from an audit
+record with the recorded LLM reply, and the backtest drives the same pipeline against
+the in-process simulated venue: the clock, store and audit stay outside, injected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Protocol, Sequence
+
+from hyperliquid_agent.app.market import MarketCollector, MarketData
+from hyperliquid_agent.audit import to_plain
+from hyperliquid_agent.config import PortfolioConfig
+from hyperliquid_agent.domain import (
+    AccountState,
+    AssetSpec,
+    Intent,
+    L2Book,
+    MarketSnapshot,
+    OrderIntent,
+    OrderPurpose,
+    Side,
+    TargetEntry,
+    TransferIntent,
+)
+from hyperliquid_agent.domain.context import DecisionContext
+from hyperliquid_agent.execution import ExecutionReport, Executor, Protection
+from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent, plan_rebalance
+from hyperliquid_agent.ports import ExchangePort
+from hyperliquid_agent.risk import RiskContext, RiskPolicy
+from hyperliquid_agent.risk_counters import RiskCounters
+from hyperliquid_agent.risk_store import load_counters, save_counters
+from hyperliquid_agent.store import StateStore
+
+# ---------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class CycleInputs:
+    """Everything `decide` reads; recorded in the audit trail so a replay can rebuild it."""
+
+    cycle_id: str
+    now_ms: int
+    mode: str
+    loops: tuple[str, ...]
+    coins: tuple[str, ...]
+    account: AccountState
+    snapshot: MarketSnapshot
+    specs: dict[str, AssetSpec]
+    books: dict[str, L2Book]
+    signals: dict[str, dict[str, float | None]]
+    counters: RiskCounters
+    governance_state: dict[str, Any] | None = None
+
+    def market_view(self) -> MarketView:
+        marks = {c: ctx.mark_price for c, ctx in self.snapshot.contexts.items()}
+        return MarketView(mids=self.snapshot.mids, specs=self.specs, marks=marks, books=self.books)
+
+    def marks(self) -> dict[str, Decimal]:
+        out = dict(self.snapshot.mids)
+        out.update({c: ctx.mark_price for c, ctx in self.snapshot.contexts.items()})
+        return out
+
+
+@dataclass
+class Decided:
+    """What `decide` produced: the decision, the intents and the risk review."""
+
+    summary: str = "hold"
+    decision: dict[str, Any] = field(default_factory=dict)
+    llm: dict[str, Any] = field(default_factory=lambda: {"calls": 0, "cost_usd": "0"})
+    targets: list[TargetEntry] | None = None
+    actions: list[Any] = field(default_factory=list)  # TradeAction values (standard mode)
+    intents: list[Intent] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    governance: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+class Governance(Protocol):
+    """The governed-mode seam (`app.governed.GovernedFlow` adapts the Governor, tripwires,
+    regime tracker and scorekeeper to it)."""
+
+    def export_state(self) -> dict[str, Any]: ...
+
+    def begin(self, inputs: CycleInputs) -> dict[str, Any]:
+        """Tripwires, invalidation and (medium loop) regime. Returns trading_state, tripwires,
+        regime, regime_confidence, plan (PlanCard or None), plan_id, can_review,
+        review_reason, plan_summary."""
+        ...
+
+    def consider(self, inputs: CycleInputs, view: dict[str, Any], result: Any) -> dict[str, Any]:
+        """Evaluate a governance decision; activate an approved plan. Returns verdict, reason,
+        activated_plan_id."""
+        ...
+
+    def targets(self, inputs: CycleInputs, view: dict[str, Any]) -> tuple[list[TargetEntry] | None, bool]:
+        """The targets to trade toward now (rotation step and trading state applied) and
+        whether only reductions may be sent."""
+        ...
+
+    def protection(self) -> Protection | None: ...
+
+    def after(self, inputs: CycleInputs, report: ExecutionReport | None, account_after: AccountState | None) -> None:
+        """Scorekeeping and persistence once the cycle has acted."""
+        ...
+
+
+# ---------------------------------------------------------------- actions -> intents
+
+
+def action_intents(actions: Sequence[Any], account: AccountState, market: MarketView,
+                   config: PortfolioConfig) -> tuple[list[Intent], list[tuple[str, str]]]:
+    """Trade actions (buy/sell/close/transfer/hold) as order intents; each failure kept with its reason."""
+    intents: list[Intent] = []
+    skipped: list[tuple[str, str]] = []
+    for a in actions:
+        try:
+            match a.action_type:
+                case "hold":
+                    continue
+                case "buy" | "sell":
+                    if a.size is None:
+                        skipped.append((a.coin, f"{a.action_type} without a size: give a size or a target allocation"))
+                        continue
+                    side = Side.BUY if a.action_type == "buy" else Side.SELL
+                    signed_now = account.signed_size(a.coin)
+                    purpose = OrderPurpose.OPEN if signed_now == 0 else (
+                        OrderPurpose.INCREASE if (signed_now > 0) == (side is Side.BUY) else OrderPurpose.REDUCE)
+                    intents.append(order_intent(a.coin, side, a.size, market, config, price=a.price, purpose=purpose))
+                case "close":
+                    signed = account.signed_size(a.coin)
+                    if signed == 0:
+                        skipped.append((a.coin, "close: there is no position"))
+                        continue
+                    intents.append(close_intent(a.coin, signed, market, config, size=a.size))
+                case "transfer":
+                    intents.append(TransferIntent(amount=a.amount, to_perp=a.to_perp))
+                case other:  # pragma: no cover - the union is closed
+                    skipped.append((str(getattr(a, "coin", "")), f"unknown action {other!r}"))
+        except ValueError as exc:
+            skipped.append((str(getattr(a, "coin", "")), str(exc)))
+    return intents, skipped
+
+
+def only_reductions(intents: Sequence[Intent]) -> list[Intent]:
+    return [i for i in intents if isinstance(i, OrderIntent) and i.reduce_only]
+
+
+# ---------------------------------------------------------------- the pipeline
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+class LLMTap:
+    """Wraps the engine's LLM client to see what each cycle sent and got back:
+    the prompt hash, the raw reply, the calls made (failed ones too), tokens and cost."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[dict[str, Any]] = []
+
+    def query(self, prompt_or_messages: Any, schema: Any = None, purpose: str = "decision", context: Any = None) -> Any:
+        text = prompt_or_messages if isinstance(prompt_or_messages, str) else "\n\n".join(
+            f"{m.get('role')}: {m.get('content')}" for m in prompt_or_messages)
+        call: dict[str, Any] = {"purpose": purpose, "prompt_hash": _sha(text), "prompt_chars": len(text)}
+        self.calls.append(call)
+        try:
+            response = self.inner.query(prompt_or_messages, schema=schema, purpose=purpose, context=context)
+        except Exception as exc:
+            call["error"] = f"{type(exc).__name__}: {exc}"
+            raise
+        cost = getattr(response, "cost_usd", None)
+        call.update({
+            "raw_reply": getattr(response, "content", None),
+            "input_tokens": int(getattr(response, "input_tokens", 0) or 0),
+            "output_tokens": int(getattr(response, "output_tokens", 0) or 0),
+            "cached_input_tokens": int(getattr(response, "cached_input_tokens", 0) or 0),
+            "cost_usd": format(cost, "f") if isinstance(cost, Decimal) else None,
+            "model": getattr(response, "model", None), "provider": getattr(response, "provider", None),
+            "latency_ms": getattr(response, "latency_ms", None), "replayed": getattr(response, "replayed", False),
+        })
+        return response
+
+    def __getattr__(self, name: str) -> Any:  # get_cost_summary, total_calls, ...
+        return getattr(self.inner, name)
+
+    def take(self) -> list[dict[str, Any]]:
+        calls, self.calls = self.calls, []
+        return calls
+
+
+def llm_record(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """One cycle's LLM usage for the audit record (summed over its calls)."""
+    cost = sum((Decimal(c["cost_usd"]) for c in calls if c.get("cost_usd")), Decimal(0))
+    last = calls[-1] if calls else {}
+    return {
+        "calls": len(calls),
+        "input_tokens": sum(c.get("input_tokens", 0) for c in calls),
+        "output_tokens": sum(c.get("output_tokens", 0) for c in calls),
+        "cached_input_tokens": sum(c.get("cached_input_tokens", 0) for c in calls),
+        "cost_usd": format(cost, "f"),
+        "unpriced": any(c.get("cost_usd") is None and "raw_reply" in c and not c.get("replayed") for c in calls),
+        "model": last.get("model"), "provider": last.get("provider"),
+        "prompt_hash": last.get("prompt_hash"), "prompt_chars": last.get("prompt_chars"),
+        "raw_reply": last.get("raw_reply"),
+        "errors": [c["error"] for c in calls if c.get("error")],
+        "detail": calls if len(calls) > 1 else [],
+    }
+
+
+def tapped(engine: Any) -> list[dict[str, Any]]:
+    client = getattr(engine, "_client", None)
+    return client.take() if isinstance(client, LLMTap) else []
+
+
+def decision_record(result: Any) -> dict[str, Any]:
+    """The parsed decision for the audit record (the raw reply is kept under `llm`)."""
+    rec = result.to_record() if hasattr(result, "to_record") else {"success": bool(getattr(result, "success", False)),
+                                                                    "error": getattr(result, "error", None)}
+    rec.pop("raw_response", None)
+    return to_plain(rec)
+
+
+@dataclass
+class CyclePipeline:
+    """One cycle's stages over injected parts. The loop (or a backtest) calls `run`."""
+
+    mode: str
+    network: str
+    coins: tuple[str, ...]
+    exchange: ExchangePort
+    collector: MarketCollector
+    engine: Any  # decision.DecisionEngine
+    risk: RiskPolicy
+    portfolio: PortfolioConfig
+    store: StateStore  # risk counters, orders ledger (through the executor)
+    executor: Executor
+    strategies: tuple[Any, ...] = ()
+    governance: Governance | None = None
+    template_version: str = ""
+    max_leverage: int = 1
+    approver: Any = None  # human approval above risk.approval_above_usd (None: denied when needed)
+    wall_ms: Callable[[], float] = field(default=lambda: time.perf_counter() * 1000)
+
+    # -------- stage 1: collect (I/O)
+    def collect(self, cycle_id: str, now_ms: int, loops: tuple[str, ...]) -> tuple[CycleInputs, MarketData]:
+        market = self.collector.collect(now_ms, refresh_specs="slow" in loops)
+        account = self.exchange.account_state()
+        inputs = CycleInputs(
+            cycle_id=cycle_id, now_ms=now_ms, mode=self.mode, loops=loops, coins=self.coins, account=account,
+            snapshot=market.snapshot, specs=market.specs, books=market.books, signals=market.signals,
+            counters=load_counters(self.store),
+            governance_state=self.governance.export_state() if self.governance is not None else None,
+        )
+        return inputs, market
+
+    # -------- stage 2: decide (pure but for the LLM port)
+    def decide(self, inputs: CycleInputs, engine: Any = None, governance: Governance | None = None) -> Decided:
+        engine = engine if engine is not None else self.engine
+        governance = governance if governance is not None else self.governance
+        out = Decided()
+        view = inputs.market_view()
+        forced = self.risk.stop_loss_intents(inputs.account, inputs.marks(), inputs.specs, self.portfolio)
+        reductions_only = False
+        if inputs.mode == "governed":
+            if governance is None:
+                raise RuntimeError("governed mode needs the governor; wiring did not build one")
+            reductions_only = self._decide_governed(inputs, engine, governance, out)
+        else:
+            self._decide_standard(inputs, engine, out)
+        planned: list[Intent] = []
+        if out.targets is not None:
+            plan = plan_rebalance(out.targets, inputs.account, view, self.portfolio)
+            planned, skipped = list(plan.intents), list(plan.skipped)
+            out.skipped.extend(skipped)
+        elif out.actions:
+            planned, skipped = action_intents(out.actions, inputs.account, view, self.portfolio)
+            out.skipped.extend(skipped)
+        if reductions_only:
+            planned = only_reductions(planned)
+        forced_coins = {i.coin for i in forced}
+        planned = [i for i in planned if not (isinstance(i, OrderIntent) and i.coin in forced_coins)]
+        out.intents = list(forced) + planned
+        if forced:
+            out.summary = f"stop-loss {', '.join(sorted(forced_coins))}; {out.summary}"
+        return out
+
+    def risk_context(self, inputs: CycleInputs) -> RiskContext:
+        leverage = {p.coin: p.leverage for p in inputs.account.positions if p.size != 0}
+        return RiskContext(account=inputs.account, marks=inputs.marks(), specs=inputs.specs, now_ms=inputs.now_ms,
+                           counters=inputs.counters, max_leverage=self.max_leverage, leverage=leverage,
+                           approver=self.approver)
+
+    def _context(self, inputs: CycleInputs, **extra: Any) -> DecisionContext:
+        return DecisionContext(now_ms=inputs.now_ms, mode=inputs.mode, coins=inputs.coins, account=inputs.account,
+                               mids=dict(inputs.snapshot.mids), signals=inputs.signals, strategies=self.strategies,
+                               max_leverage=self.max_leverage, **extra)
+
+    def _decide_standard(self, inputs: CycleInputs, engine: Any, out: Decided) -> None:
+        result = engine.get_decision(inputs.account, self._context(inputs))
+        out.llm = llm_record(tapped(engine))
+        out.actions = list(getattr(result, "actions", None) or [])
+        targets = getattr(result, "target_allocation", None)
+        out.decision = decision_record(result)
+        if not out.decision["success"]:
+            out.summary = f"hold: {out.decision['error'] or 'decision failed'}"
+            out.actions = []
+            return
+        if targets is not None:
+            out.targets = list(targets)
+            out.summary = "target: " + (", ".join(f"{t.coin} {t.target_pct}%" for t in targets) or "flat")
+        elif out.actions:
+            out.summary = "actions: " + ", ".join(
+                f"{a.action_type} {getattr(a, 'coin', '') or ''}".strip() for a in out.actions)
+        else:
+            out.summary = "hold"
+
+    def _decide_governed(self, inputs: CycleInputs, engine: Any, gov: Governance, out: Decided) -> bool:
+        view = gov.begin(inputs)
+        out.governance = {k: v for k, v in view.items() if k != "plan"}
+        halted = view.get("trading_state") == "HALTED"
+        if "medium" in inputs.loops and not halted:
+            ctx = self._context(inputs, regime=view.get("regime"), regime_confidence=view.get("regime_confidence"),
+                                active_plan=view.get("plan"), can_review=bool(view.get("can_review")),
+                                review_reason=str(view.get("review_reason") or ""))
+            result = engine.get_decision_with_governance(inputs.account, view.get("plan"), view.get("regime"),
+                                                         bool(view.get("can_review")), ctx)
+            out.llm = llm_record(tapped(engine))
+            proposed = getattr(result, "proposed_plan", None)
+            out.decision = decision_record(result)
+            verdict = gov.consider(inputs, view, result)
+            out.governance.update(verdict)
+            if not out.decision["success"]:
+                out.summary = f"hold plan: {out.decision['error'] or 'decision failed'}"
+            elif verdict.get("activated_plan_id"):
+                out.summary = f"new plan: {verdict['activated_plan_id']}"
+            elif proposed is not None:
+                out.summary = f"keep plan: proposal {verdict.get('verdict', 'rejected')}"
+            else:
+                out.summary = "maintain plan"
+        else:
+            out.summary = "halted" if halted else "track plan"
+        targets, reductions_only = gov.targets(inputs, view)
+        out.targets = targets
+        out.governance["reductions_only"] = reductions_only
+        return reductions_only
+
+    # -------- stage 3: execute (I/O)
+    def execute(self, inputs: CycleInputs, decided: Decided) -> ExecutionReport | None:
+        if not decided.intents:
+            return None
+        protection = self.governance.protection() if self.governance is not None else None
+        return self.executor.run(inputs.cycle_id, decided.intents, self.risk, self.risk_context(inputs),
+                                 protection=protection, market=inputs.market_view())
+
+    # -------- the whole cycle
+    def run(self, cycle_id: str, seq: int, now_ms: int, loops: tuple[str, ...]) -> dict[str, Any]:
+        t0 = self.wall_ms()
+        rec = new_record(cycle_id, seq, now_ms, self.mode, self.network, loops)
+        rec["template_version"] = self.template_version
+        try:
+            inputs, market = self.collect(cycle_id, now_ms, loops)
+        except Exception as exc:
+            return self._failed(rec, "collect", exc, t0)
+        rec["inputs"] = inputs_record(inputs)
+        rec["account_before"] = inputs.account
+        rec["signals"] = inputs.signals
+        rec["market"] = market.digest()
+        rec["errors"].extend(market.errors)
+        try:
+            decided = self.decide(inputs)
+        except Exception as exc:
+            return self._failed(rec, "decide", exc, t0, inputs.account)
+        fill_decided(rec, decided)
+        t_exec = self.wall_ms()
+        report: ExecutionReport | None = None
+        try:
+            report = self.execute(inputs, decided)
+        except Exception as exc:
+            rec["errors"].append(f"execute: {type(exc).__name__}: {exc}")
+        rec["timing_ms"] = {"decide": round(t_exec - t0, 3), "execute": round(self.wall_ms() - t_exec, 3)}
+        account_after = report.account_after if report is not None else None
+        if account_after is None:
+            try:
+                account_after = self.exchange.account_state()
+            except Exception as exc:
+                rec["errors"].append(f"account after: {type(exc).__name__}: {exc}")
+        fill_report(rec, report)
+        if self.governance is not None:
+            try:
+                self.governance.after(inputs, report, account_after)
+            except Exception as exc:
+                rec["errors"].append(f"governance state: {type(exc).__name__}: {exc}")
+        rec["account_after"] = account_after
+        rec["timing_ms"]["total"] = round(self.wall_ms() - t0, 3)
+        rec["status_snapshot"] = status_snapshot(rec, account_after or inputs.account, decided)
+        return to_plain(rec)
+
+    def recover(self, pending: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        """Reconcile a cycle a crash interrupted: ask the venue, by cloid, what its orders did."""
+        cycle_id = str(pending.get("cycle_id"))
+        rec = new_record(cycle_id, int(pending.get("seq") or 0), int(pending.get("now_ms") or now_ms), self.mode,
+                         self.network, tuple(pending.get("loops") or ()))
+        rec["recovered"] = True
+        rec["decision"] = {"summary": "interrupted by a crash; reconciled at restart"}
+        try:
+            rows = [r for r in self.executor.reconcile_unsettled(now_ms) if r.cycle_id == cycle_id]
+            rows += [r for r in self.executor.ledger.for_cycle(cycle_id) if r not in rows]
+            rec["orders"] = [{"leg": r.leg, "cloid": r.cloid, "intent": r.intent, "status": r.status, "oid": r.oid,
+                              "filled_size": r.filled_size, "avg_price": r.avg_price, "error": r.error,
+                              "reconciled": True} for r in rows]
+            rec["fills"] = self.executor.ledger.fills_for([r.cloid for r in rows])
+            account = self.exchange.account_state()
+            rec["account_after"] = account
+            rec["status_snapshot"] = status_snapshot(rec, account, None)
+        except Exception as exc:
+            rec["errors"].append(f"recover: {type(exc).__name__}: {exc}")
+        return to_plain(rec)
+
+    def _failed(self, rec: dict[str, Any], stage: str, exc: BaseException, t0: float,
+                account: AccountState | None = None) -> dict[str, Any]:
+        """A failed cycle holds: no orders; the error recorded; the failure counted."""
+        rec["errors"].append(f"{stage}: {type(exc).__name__}: {exc}")
+        rec["decision"] = {"summary": f"hold: {stage} failed"}
+        try:
+            save_counters(self.store, load_counters(self.store).with_failure())
+        except Exception as store_exc:
+            rec["errors"].append(f"risk counters: {store_exc}")
+        rec["timing_ms"] = {"total": round(self.wall_ms() - t0, 3)}
+        if account is not None:
+            rec["account_before"] = account
+            rec["status_snapshot"] = status_snapshot(rec, account, None)
+        return to_plain(rec)
+
+
+# ---------------------------------------------------------------- record helpers
+
+
+def new_record(cycle_id: str, seq: int, now_ms: int, mode: str, network: str, loops: tuple[str, ...]) -> dict[str, Any]:
+    from hyperliquid_agent.app.loop import iso
+
+    return {
+        "cycle_id": cycle_id, "seq": seq, "time_ms": now_ms, "time": iso(now_ms), "mode": mode,
+        "network": network, "loops": list(loops), "regime": None, "plan_id": None, "trading_state": None,
+        "review": None, "decision": {"summary": "hold"}, "llm": {"calls": 0, "cost_usd": "0"},
+        "governance": {}, "risk": [], "orders": [], "fills": [], "errors": [],
+    }
+
+
+def inputs_record(inputs: CycleInputs) -> dict[str, Any]:
+    return {"counters": inputs.counters.to_state(), "governance_state": inputs.governance_state,
+            "coins": list(inputs.coins)}
+
+
+def fill_decided(rec: dict[str, Any], d: Decided) -> None:
+    rec["decision"] = {"summary": d.summary, **d.decision}
+    rec["llm"] = d.llm
+    rec["prompt"] = {"hash": d.llm.get("prompt_hash"), "chars": d.llm.get("prompt_chars"),
+                     "template_version": rec.get("template_version")}
+    rec["governance"] = d.governance
+    g = d.governance
+    rec["regime"] = g.get("regime")
+    rec["plan_id"] = g.get("activated_plan_id") or g.get("plan_id")
+    rec["trading_state"] = g.get("trading_state") or "ACTIVE"
+    if g:
+        rec["review"] = {"allowed": g.get("can_review"), "reason": g.get("review_reason")}
+    rec["targets"] = d.targets
+    rec["intents"] = d.intents
+    rec["skipped"] = [{"coin": c, "why": w} for c, w in d.skipped]
+    rec["errors"].extend(d.errors)
+
+
+def fill_report(rec: dict[str, Any], report: ExecutionReport | None) -> None:
+    """Orders with cloids, verdicts and statuses; setup steps; fills and fees; risk verdicts."""
+    if report is None:
+        return
+    rec["orders"] = [o.model_dump(mode="json") for o in report.orders]
+    rec["setup"] = [s.model_dump(mode="json") for s in report.setup]
+    rec["fills"] = report.fills
+    rec["fees_usd"] = report.fees
+    rec["risk"] = [{"intent": o.intent, "verdict": o.verdict} for o in report.orders]
+    rec["risk_flags"] = list(report.flags)
+    rec["errors"].extend(report.errors)
+
+
+def status_snapshot(rec: dict[str, Any], account: AccountState, decided: Decided | None) -> dict[str, Any]:
+    g = decided.governance if decided is not None else {}
+    plan = g.get("plan_summary") if g else None
+    return {
+        "cycle_id": rec["cycle_id"], "seq": rec["seq"], "time_ms": rec["time_ms"], "time": rec["time"],
+        "mode": rec["mode"], "network": rec["network"], "account": to_plain(account),
+        "regime": g.get("regime") if g else rec.get("regime"),
+        "trading_state": (g.get("trading_state") if g else None) or "ACTIVE",
+        "tripwires": g.get("tripwires") if g else [],
+        "plan": plan, "last_decision": rec["decision"].get("summary"),
+    }

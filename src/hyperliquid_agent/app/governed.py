@@ -1,0 +1,189 @@
+"""Governed mode at the cycle seam: the Governor, tripwires, regime and scorekeeper, one cycle at a time.
+
+`GovernedFlow` implements `cycle.Governance`. It follows the order the governor documents:
+tripwires -> invalidation -> regime (medium loop, with hysteresis) -> review gate ->
+(LLM decision, made by the pipeline) -> evaluate -> activate -> current targets, restricted
+by the trading state. Its state goes out as plain data (`export_state`, recorded in each
+audit record) so an audit replay rebuilds the same governor; `after` persists it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
+
+from hyperliquid_agent.config import Config
+from hyperliquid_agent.domain import AccountState
+from hyperliquid_agent.domain.context import DecisionContext
+from hyperliquid_agent.execution import ExecutionReport, Protection
+from hyperliquid_agent.governance.calendar import CalendarEvent
+from hyperliquid_agent.governance.governor import Approved, Governor
+from hyperliquid_agent.governance.persistence import GovernanceStore
+from hyperliquid_agent.governance.plan import PlanStatus, current_exposure, plan_from_proposal
+from hyperliquid_agent.governance.scorekeeper import Scorekeeper
+from hyperliquid_agent.governance.tripwires import (
+    TradingState,
+    TripwireInputs,
+    TripwireReport,
+    TripwireState,
+    evaluate_tripwires,
+    restrict_targets,
+)
+
+
+class GovernedFlow:
+    def __init__(
+        self,
+        cfg: Config,
+        strategies: Sequence[Any],
+        governor: Governor,
+        tripwires: TripwireState | None = None,
+        scorekeeper: Scorekeeper | None = None,
+        persist: GovernanceStore | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.strategies = tuple(strategies)
+        self.governor = governor
+        self.tripwires = tripwires or TripwireState()
+        self.scorekeeper = scorekeeper or Scorekeeper()
+        self.persist = persist
+        self.report: TripwireReport | None = None
+        self._readings: list[Any] = []
+
+    # ---- state in and out
+    @classmethod
+    def from_state(cls, cfg: Config, strategies: Sequence[Any], state: Mapping[str, Any] | None,
+                   events: Sequence[CalendarEvent] = (), regime_client: Any = None,
+                   persist: GovernanceStore | None = None) -> "GovernedFlow":
+        state = state or {}
+        gov = Governor.from_state(cfg.governance, state.get("governor"), cfg.risk, events, cfg.agent.coins,
+                                  regime_client)
+        return cls(cfg, strategies, gov, TripwireState.from_dict(state.get("tripwires")),
+                   Scorekeeper.from_dict(state.get("scorekeeper")), persist)
+
+    @classmethod
+    def restore(cls, cfg: Config, strategies: Sequence[Any], persist: GovernanceStore,
+                events: Sequence[CalendarEvent] = (), regime_client: Any = None) -> "GovernedFlow":
+        """The governor, tripwires and scorekeeper as the last run left them (plan and dwell clock intact)."""
+        gov = persist.load_governor(cfg.governance, cfg.risk, events, cfg.agent.coins, regime_client)
+        return cls(cfg, strategies, gov, persist.load_tripwires(), persist.load_scorekeeper(), persist)
+
+    def export_state(self) -> dict[str, Any]:
+        return {"governor": self.governor.to_state(), "tripwires": self.tripwires.to_dict(),
+                "scorekeeper": self.scorekeeper.to_dict()}
+
+    # ---- the cycle
+    def begin(self, inputs: Any) -> dict[str, Any]:
+        gov, now = self.governor, inputs.now_ms
+        fired = gov.check_invalidation(inputs.signals, now)
+        tw_inputs = TripwireInputs(account=inputs.account, mids=inputs.snapshot.mids, now_ms=now,
+                                   last_data_ms=inputs.snapshot.time_ms,
+                                   api_failures=inputs.counters.consecutive_failures, plan_invalidated=fired)
+        self.tripwires, self.report = evaluate_tripwires(tw_inputs, self.tripwires, self.cfg.governance.tripwires)
+        if self.report.force_review:
+            gov.force_review(", ".join(self.report.reason_codes))
+        if "medium" in inputs.loops or gov.regime is None:
+            self._readings.append(gov.classify_regime(inputs.signals, now))
+        ok, why = gov.can_review_plan(now)
+        plan = gov.get_active_plan()
+        reading = gov.last_reading
+        return {
+            "trading_state": self.report.state.value,
+            "tripwires": [t.to_dict() for t in self.report.trips],
+            "regime": gov.regime.value if gov.regime is not None else None,
+            "regime_raw": reading.raw.value if reading is not None else None,
+            "regime_confidence": reading.confidence if reading is not None else None,
+            "plan": plan,
+            "plan_id": plan.plan_id if plan is not None else None,
+            "plan_summary": plan_summary(plan, now),
+            "can_review": ok,
+            "review_reason": why,
+            "invalidated_by": fired,
+        }
+
+    def consider(self, inputs: Any, view: dict[str, Any], result: Any) -> dict[str, Any]:
+        gov, now = self.governor, inputs.now_ms
+        if not getattr(result, "success", True):
+            return {"verdict": "none", "reason": str(getattr(result, "error", "") or "decision failed")}
+        proposed = getattr(result, "proposed_plan", None)
+        if getattr(result, "maintain_plan", True) or proposed is None:
+            adjustments = list(getattr(result, "micro_adjustments", None) or [])
+            if not adjustments:
+                return {"verdict": "maintain", "reason": "plan maintained"}
+            kept, notes = gov.apply_micro_adjustments(adjustments, now)
+            return {"verdict": "maintain", "reason": "; ".join(notes) or "micro-adjustments applied",
+                    "micro_adjustments": kept}
+        strategy = next((s for s in self.strategies if s.id == proposed.strategy_id), None)
+        if strategy is None:
+            return {"verdict": "rejected", "reason": f"unknown_strategy: no strategy {proposed.strategy_id!r}"}
+        gc = self.cfg.governance.governor
+        plan_id = f"{strategy.id}-{inputs.cycle_id}"
+        try:
+            plan = plan_from_proposal(proposed, strategy, now, plan_id, taker_fee_bps=gc.taker_fee_bps,
+                                      slippage_bps=gc.slippage_bps, funding_horizon_hours=gc.funding_horizon_hours,
+                                      max_drawdown_pct=self.cfg.governance.tripwires.max_drawdown_pct)
+        except ValueError as exc:
+            return {"verdict": "rejected", "reason": f"invalid_proposal: {exc}"}
+        ctx = DecisionContext(now_ms=now, mode="governed", coins=inputs.coins, account=inputs.account,
+                              mids=dict(inputs.snapshot.mids), signals=inputs.signals, strategies=self.strategies,
+                              regime=view.get("regime"))
+        verdict = gov.evaluate_plan_change(plan, ctx)
+        out: dict[str, Any] = {"verdict": verdict.verdict, "reason": verdict.reason, "proposed_plan_id": plan_id}
+        if verdict.cost is not None:
+            out["change_cost"] = verdict.cost.to_dict()
+        if isinstance(verdict, Approved):
+            gov.activate_plan(plan, now, current_exposure(inputs.account, inputs.snapshot.mids))
+            self.scorekeeper.start(plan_id, strategy.id, now, inputs.account.portfolio_value)
+            out["activated_plan_id"] = plan_id
+            out["plan_id"] = plan_id
+            out["plan_summary"] = plan_summary(gov.get_active_plan(), now)
+        return out
+
+    def targets(self, inputs: Any, view: dict[str, Any]) -> tuple[list[Any] | None, bool]:
+        plan = self.governor.get_active_plan()
+        report = self.report
+        if plan is None or plan.status is PlanStatus.INVALIDATED:
+            # no plan (or an invalidated one awaiting review): hold what is held, unless tripwires cut
+            if report is not None and report.cut_floor_pct is not None:
+                current = current_exposure(inputs.account, inputs.snapshot.mids)
+                return restrict_targets([], current, report), True
+            return None, report is not None and report.state is not TradingState.ACTIVE
+        targets = self.governor.current_targets(inputs.now_ms)
+        if report is None or report.state is TradingState.ACTIVE:
+            return targets, False
+        current = current_exposure(inputs.account, inputs.snapshot.mids)
+        return restrict_targets(targets, current, report), True
+
+    def protection(self) -> Protection | None:
+        plan = self.governor.get_active_plan()
+        if plan is None:
+            return None
+        ex = plan.exit_rules
+        if ex.take_profit_pct is None and ex.stop_loss_pct is None:
+            return None
+        return Protection(take_profit_pct=ex.take_profit_pct, stop_loss_pct=ex.stop_loss_pct)
+
+    def after(self, inputs: Any, report: ExecutionReport | None, account_after: AccountState | None) -> None:
+        card = self.scorekeeper.current
+        if card is not None and card.ended_ms is None:
+            for f in (report.fills if report is not None else ()):
+                card.record_fill(f, inputs.snapshot.mids.get(f.coin))
+            equity = (account_after or inputs.account).portfolio_value
+            card.mark(Decimal(equity), inputs.now_ms)
+        if self.persist is not None:
+            for reading in self._readings:
+                self.persist.record_regime(reading)
+            self.persist.save(self.governor, self.tripwires, self.scorekeeper)
+        self._readings.clear()
+
+
+def plan_summary(plan: Any, now_ms: int) -> dict[str, Any] | None:
+    if plan is None:
+        return None
+    return {
+        "plan_id": plan.plan_id, "strategy_id": plan.strategy_id, "status": plan.status.value,
+        "objective": plan.objective, "targets": [t.model_dump(mode="json") for t in plan.targets],
+        "activated_ms": plan.activated_ms, "minimum_dwell_minutes": plan.minimum_dwell_minutes,
+        "dwell_remaining_minutes": plan.dwell_remaining_minutes(now_ms),
+        "expected_edge_bps": format(plan.expected_edge_bps, "f"),
+    }

@@ -1,0 +1,129 @@
+"""Collect one cycle's market view from the exchange port: snapshot, specs, books, history, signals.
+
+The collector keeps each coin's candle and funding history in memory and fetches only
+what is new each cycle (the last, possibly still open, bar is re-fetched), so a cycle
+costs a handful of small requests instead of 30 days of candles. Open-interest samples
+come from successive snapshots. `compute_signals` filters everything to `now` itself.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from hyperliquid_agent.domain import AssetSpec, Candle, FundingPoint, L2Book, MarketSnapshot
+from hyperliquid_agent.ports import ExchangePort
+from hyperliquid_agent.signals import (
+    HOUR_MS,
+    MAX_LOOKBACK_HOURS,
+    CoinHistory,
+    MarketHistory,
+    SignalCache,
+    SignalTable,
+    compute_signals,
+)
+
+FUNDING_LOOKBACK_MS = 48 * HOUR_MS
+OI_KEEP_MS = 26 * HOUR_MS
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """What one cycle knows about the market at `now_ms`."""
+
+    now_ms: int
+    snapshot: MarketSnapshot
+    specs: dict[str, AssetSpec]
+    books: dict[str, L2Book]
+    signals: SignalTable
+    errors: tuple[str, ...] = ()
+
+    @property
+    def mids(self):
+        return self.snapshot.mids
+
+    def marks(self) -> dict:
+        return {c: ctx.mark_price for c, ctx in self.snapshot.contexts.items()}
+
+    def digest(self) -> dict:
+        """A compact view for the audit record (and enough for a replay)."""
+        return {
+            "time_ms": self.snapshot.time_ms,
+            "mids": {c: self.snapshot.mids[c] for c in sorted(self.snapshot.mids) if c in self.specs},
+            "contexts": {c: ctx for c, ctx in sorted(self.snapshot.contexts.items()) if c in self.specs},
+            "books": {c: {"bids": b.bids[:1], "asks": b.asks[:1], "time_ms": b.time_ms} for c, b in self.books.items()},
+            "specs": self.specs,
+        }
+
+
+@dataclass
+class _CoinState:
+    candles: list[Candle] = field(default_factory=list)
+    funding: list[FundingPoint] = field(default_factory=list)
+    oi: list[tuple[int, object]] = field(default_factory=list)
+
+
+class MarketCollector:
+    def __init__(self, exchange: ExchangePort, coins: Sequence[str], interval: str = "1h",
+                 interval_ms: int = HOUR_MS, lookback_bars: int = MAX_LOOKBACK_HOURS) -> None:
+        self.exchange = exchange
+        self.coins = tuple(coins)
+        self.interval = interval
+        self.interval_ms = interval_ms
+        self.lookback_bars = lookback_bars
+        self.cache = SignalCache()
+        self._state: dict[str, _CoinState] = {c: _CoinState() for c in self.coins}
+        self._specs: dict[str, AssetSpec] | None = None
+
+    def specs(self, refresh: bool = False) -> dict[str, AssetSpec]:
+        if self._specs is None or refresh:
+            all_specs = self.exchange.asset_specs()
+            self._specs = {c: all_specs[c] for c in self.coins if c in all_specs}
+        return self._specs
+
+    def collect(self, now_ms: int, refresh_specs: bool = False) -> MarketData:
+        specs = self.specs(refresh_specs)
+        snapshot = self.exchange.market_snapshot()
+        books: dict[str, L2Book] = {}
+        errors: list[str] = []
+        coins: dict[str, CoinHistory] = {}
+        for coin in self.coins:
+            st = self._state[coin]
+            self._update_candles(coin, st, now_ms)
+            self._update_funding(coin, st, now_ms)
+            ctx = snapshot.contexts.get(coin)
+            if ctx is not None:
+                st.oi.append((snapshot.time_ms, ctx.open_interest))
+                cut = snapshot.time_ms - OI_KEEP_MS
+                while st.oi and st.oi[0][0] < cut:
+                    st.oi.pop(0)
+            try:
+                books[coin] = self.exchange.l2_book(coin)
+            except Exception as exc:  # a missing book degrades spread/depth signals only
+                errors.append(f"{coin}: no order book ({exc})")
+            coins[coin] = CoinHistory(candles=st.candles, funding=st.funding, book=books.get(coin),
+                                      open_interest=tuple(st.oi), interval_ms=self.interval_ms)
+        signals = compute_signals(MarketHistory(coins=coins, snapshot=snapshot), now_ms, self.cache)
+        return MarketData(now_ms=now_ms, snapshot=snapshot, specs=specs, books=books, signals=signals,
+                          errors=tuple(errors))
+
+    def _update_candles(self, coin: str, st: _CoinState, now_ms: int) -> None:
+        floor = now_ms - self.lookback_bars * self.interval_ms
+        start = st.candles[-1].t_ms if st.candles else floor
+        fresh = self.exchange.candles(coin, self.interval, start, now_ms)
+        if fresh:
+            keep = bisect_left([c.t_ms for c in st.candles], fresh[0].t_ms)
+            st.candles = st.candles[:keep] + sorted(fresh, key=lambda c: c.t_ms)
+        if st.candles and st.candles[0].t_ms < floor:
+            first = bisect_left([c.t_ms for c in st.candles], floor)
+            st.candles = st.candles[first:]
+
+    def _update_funding(self, coin: str, st: _CoinState, now_ms: int) -> None:
+        start = st.funding[-1].time_ms + 1 if st.funding else now_ms - FUNDING_LOOKBACK_MS
+        fresh = self.exchange.funding_history(coin, start, now_ms)
+        if fresh:
+            st.funding.extend(sorted(fresh, key=lambda p: p.time_ms))
+        cut = now_ms - FUNDING_LOOKBACK_MS
+        if st.funding and st.funding[0].time_ms < cut:
+            st.funding = [p for p in st.funding if p.time_ms >= cut]

@@ -1,0 +1,122 @@
+"""The one place that builds the engine's parts from a Config.
+
+LLM client (wrapped in a tap that feeds the audit record), DecisionEngine and templates,
+strategies, the governor with its persistence, the risk policy, the executor, the
+exchange (through `exchange.factory.build_exchange`), the market collector, and the
+cycle pipeline that ties them. The backtest builds its pipeline here too
+(`build_backtest_pipeline`), over the in-process simulated exchange.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from hyperliquid_agent.app.cycle import CyclePipeline, LLMTap
+from hyperliquid_agent.app.market import MarketCollector
+from hyperliquid_agent.config import Config
+from hyperliquid_agent.store import StateStore
+
+
+def load_strategy_library(cfg: Config) -> list[Any]:
+    from hyperliquid_agent.strategies import load_strategies
+
+    return load_strategies(cfg.resolve_path(cfg.agent.strategies_dir))
+
+
+def build_templates(cfg: Config, strategies: Sequence[Any]) -> tuple[Any, Any]:
+    """The standard and governance templates (TemplateError names the file when one is wrong)."""
+    from hyperliquid_agent.prompts import PromptTemplate
+
+    mode = cfg.agent.strategy_render
+    std = PromptTemplate(cfg.resolve_path(cfg.agent.prompt_template), render_mode=mode, strategies=strategies)
+    gov = PromptTemplate(cfg.resolve_path(cfg.agent.governance_template), render_mode=mode, strategies=strategies)
+    return std, gov
+
+
+def build_llm_client(cfg: Config, store: StateStore | None) -> Any:
+    """The cost-tracked LLM client (the offline baseline when no provider is configured)."""
+    from hyperliquid_agent.llm_client import LLMClient
+
+    return LLMClient(cfg.llm, store=store)
+
+
+def build_engine(cfg: Config, strategies: Sequence[Any], client: Any) -> Any:
+    """A DecisionEngine whose LLM client is wrapped in an `LLMTap` (prompt hash, raw reply, cost)."""
+    from hyperliquid_agent.decision import DecisionEngine
+
+    std, gov = build_templates(cfg, strategies)
+    tap = client if isinstance(client, LLMTap) else LLMTap(client)
+    return DecisionEngine(cfg.llm, std, gov, client=tap, strategies=list(strategies))
+
+
+def load_events(cfg: Config) -> tuple[Any, ...]:
+    if not cfg.governance.regime.calendar:
+        return ()
+    from hyperliquid_agent.governance.persistence import load_calendar_file
+
+    return load_calendar_file(cfg.resolve_path(cfg.governance.regime.calendar))
+
+
+def build_regime_client(cfg: Config, store: StateStore | None) -> Any:
+    if not cfg.governance.regime.use_llm:
+        return None
+    from hyperliquid_agent.governance.regime import regime_llm_config
+    from hyperliquid_agent.llm_client import LLMClient
+
+    return LLMClient(regime_llm_config(cfg.llm, cfg.governance.regime), store=store)
+
+
+def build_governance(cfg: Config, store: StateStore, strategies: Sequence[Any]) -> Any:
+    """The governed flow restored from the state store: same plan, same dwell clock."""
+    from hyperliquid_agent.app.governed import GovernedFlow
+    from hyperliquid_agent.governance.persistence import GovernanceStore
+
+    return GovernedFlow.restore(cfg, strategies, GovernanceStore(store), load_events(cfg),
+                                build_regime_client(cfg, store))
+
+
+def build_pipeline(
+    cfg: Config,
+    exchange: Any,
+    store: StateStore,
+    *,
+    strategies: Sequence[Any] | None = None,
+    client: Any = None,
+    engine: Any = None,
+    governance: Any = None,
+    approver: Any = None,
+) -> CyclePipeline:
+    """Every part of one cycle, from the config. Pass `client` to use another LLM client (tests,
+    replay); pass `engine` / `governance` to use ready-built ones."""
+    from hyperliquid_agent.execution import Executor
+    from hyperliquid_agent.risk import RiskPolicy
+
+    strategies = list(strategies) if strategies is not None else load_strategy_library(cfg)
+    if engine is None:
+        engine = build_engine(cfg, strategies, client if client is not None else build_llm_client(cfg, store))
+    if governance is None and cfg.agent.mode == "governed":
+        governance = build_governance(cfg, store, strategies)
+    return CyclePipeline(
+        mode=cfg.agent.mode,
+        network=cfg.hyperliquid.network,
+        coins=tuple(cfg.agent.coins),
+        exchange=exchange,
+        collector=MarketCollector(exchange, cfg.agent.coins),
+        engine=engine,
+        risk=RiskPolicy(cfg.risk, allowed_coins=cfg.agent.coins),
+        portfolio=cfg.portfolio,
+        store=store,
+        executor=Executor(exchange, store, config=cfg.portfolio),
+        strategies=tuple(strategies),
+        governance=governance if cfg.agent.mode == "governed" else None,
+        template_version=str(getattr(engine.template, "version", "") or ""),
+        max_leverage=cfg.risk.max_leverage,
+        approver=approver,
+    )
+
+
+def build_backtest_pipeline(cfg: Config, exchange: Any, state_dir: str | Path) -> CyclePipeline:
+    """The live loop's pipeline over the backtest's in-process exchange, its state in `state_dir`."""
+    store = StateStore.in_dir(state_dir)
+    return build_pipeline(cfg, exchange, store)
