@@ -10,9 +10,11 @@ import typer
 
 from hyperliquid_agent import __version__
 from hyperliquid_agent.cli import config_cmd
+from hyperliquid_agent.cli import gov_cmd
 from hyperliquid_agent.cli import prompt_cmd, strategies_cmd
 from hyperliquid_agent.cli import audit_cmd, status_cmd
 from hyperliquid_agent.cli import order_cmd
+from hyperliquid_agent.cli import backtest_cmd
 
 app = typer.Typer(
     name="hl-agent",
@@ -37,11 +39,13 @@ def _root(
 
 
 config_cmd.register(app)
+gov_cmd.register(app)
 strategies_cmd.register(app)
 prompt_cmd.register(app)
 audit_cmd.register(app)
 status_cmd.register(app)
 order_cmd.register(app)
+backtest_cmd.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,194 @@
+"""`hl-agent gov plan | regime | tripwires | metrics | history`: persisted governance state.
+
+Read-only: opens the state store under `agent.state_dir` if it exists, never starts the
+agent and never creates files. Times are shown "as of" the last governance cycle (the
+engine's clock, which a paper session may run faster than the wall clock).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, load, print_json
+
+gov_app = typer.Typer(help="Inspect governance state: active plan, regime, tripwires, plan metrics, history.",
+                      no_args_is_help=True)
+LIMIT_OPTION = typer.Option(20, "--limit", "-n", min=1, help="How many entries to show.")
+
+
+def _iso(ms: int | None) -> str:
+    if ms is None:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _open(config: Path | None, as_json: bool, what: str):
+    """(cfg, store) or print the no-state message and exit 0."""
+    from hyperliquid_agent.governance.persistence import GovernanceStore
+
+    cfg = load(config)
+    store = GovernanceStore.open_existing(cfg.state_dir)
+    if store is None or store.governor_state() is None and what in ("plan", "regime"):
+        msg = f"no governance state yet in {cfg.state_dir}: run the agent in governed mode first (hl-agent run)"
+        if as_json:
+            print_json({"state_dir": str(cfg.state_dir), "available": False, "message": msg})
+        else:
+            console().print(f"[yellow]{msg}[/]")
+        raise typer.Exit(0)
+    return cfg, store
+
+
+def _as_of(store: Any) -> int | None:
+    state = store.governor_state() or {}
+    reading = state.get("last_reading") or {}
+    trip = store.load_tripwires()
+    times = [t for t in (reading.get("time_ms"), trip.updated_ms, state.get("last_change_ms")) if t]
+    return max(times) if times else None
+
+
+@gov_app.command("plan")
+def plan_cmd(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """The active plan: targets, limits, exits, dwell remaining and whether a review is open."""
+    from hyperliquid_agent.governance.governor import Governor
+
+    cfg, store = _open(config, as_json, "plan")
+    gov = Governor.from_state(cfg.governance, store.governor_state(), cfg.risk, coins=cfg.agent.coins)
+    plan = gov.get_active_plan()
+    now = _as_of(store)
+    data: dict[str, Any] = {"available": True, "as_of_ms": now, "plan": None}
+    if plan is not None and now is not None:
+        ok, why = gov.can_review_plan(now)
+        step, steps = gov.rotation_step(now)
+        data.update({
+            "plan": plan.model_dump(mode="json"),
+            "dwell_remaining_minutes": plan.dwell_remaining_minutes(now),
+            "can_review": ok, "review_reason": why, "rotation_step": [step, steps],
+            "current_targets": [t.model_dump(mode="json") for t in gov.current_targets(now)],
+        })
+    if as_json:
+        print_json(data)
+        return
+    out = console()
+    if plan is None:
+        out.print("no active plan (the next governance review will propose one)")
+        return
+    from rich.table import Table
+
+    out.print(f"[bold]{plan.plan_id}[/]  as of {_iso(now)}")
+    out.print(plan.prompt_summary(now))
+    out.print(f"review: {'open' if data['can_review'] else 'closed'} ({data['review_reason']}); "
+              f"rotation step {data['rotation_step'][0]} of {data['rotation_step'][1]}")
+    table = Table(title="targets now (rotation applied)")
+    for col in ("coin", "market", "target %", "leverage"):
+        table.add_column(col)
+    for t in gov.current_targets(now):
+        table.add_row(t.coin, t.market_type.value, format(t.target_pct, "f"), str(t.leverage or "-"))
+    out.print(table)
+
+
+@gov_app.command("regime")
+def regime_cmd(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION, limit: int = LIMIT_OPTION) -> None:
+    """The confirmed regime, the last raw reading and recent regime history."""
+    cfg, store = _open(config, as_json, "regime")
+    state = store.governor_state() or {}
+    tracker = state.get("tracker") or {}
+    data = {
+        "available": True, "confirmed": tracker.get("confirmed"), "market": tracker.get("market"),
+        "changed_at_ms": tracker.get("changed_at_ms"), "votes": tracker.get("window", []),
+        "hysteresis": [cfg.governance.regime.hysteresis_n, cfg.governance.regime.hysteresis_m],
+        "last_reading": state.get("last_reading"), "history": store.regime_history(limit),
+    }
+    if as_json:
+        print_json(data)
+        return
+    from rich.table import Table
+
+    out = console()
+    out.print(f"[bold]regime:[/] {data['confirmed']} (since {_iso(data['changed_at_ms'])}); "
+              f"recent votes {', '.join(data['votes']) or '-'}; needs {data['hysteresis'][0]} of "
+              f"{data['hysteresis'][1]} to change")
+    table = Table(title=f"last {len(data['history'])} readings")
+    for col in ("time", "raw", "confidence", "confirmed", "source", "event"):
+        table.add_column(col)
+    for h in data["history"]:
+        table.add_row(_iso(h["time_ms"]), h["raw"], f"{h['confidence']:.2f}",
+                      ("* " if h["changed"] else "") + h["confirmed"], h["source"], h["event"] or "")
+    out.print(table)
+
+
+@gov_app.command("tripwires")
+def tripwires_cmd(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """The trading state (ACTIVE / REDUCING / HALTED) and the tripwires that set it."""
+    cfg, store = _open(config, as_json, "tripwires")
+    state = store.load_tripwires()
+    data = {"available": True, **state.to_dict(), "limits": cfg.governance.tripwires.model_dump(mode="json")}
+    if as_json:
+        print_json(data)
+        return
+    out = console()
+    colour = {"ACTIVE": "green", "REDUCING": "yellow", "HALTED": "red"}[state.trading_state.value]
+    out.print(f"[bold]trading state:[/] [{colour}]{state.trading_state.value}[/] as of {_iso(state.updated_ms)}")
+    out.print(f"day-start equity {state.day_start_equity if state.day_start_equity is not None else '-'} "
+              f"({_iso(state.day_start_ms)}); peak equity {state.peak_equity if state.peak_equity is not None else '-'}")
+    if not state.trips:
+        out.print("no tripwire fired on the last cycle")
+    for t in state.trips:
+        out.print(f"  [{colour}]{t['code']}[/] -> {t['outcome']}: {t['detail']}")
+
+
+@gov_app.command("metrics")
+def metrics_cmd(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """The active plan's scorecard: PnL, drawdown, hit rate, turnover, fees, funding, slippage."""
+    _, store = _open(config, as_json, "metrics")
+    card = store.load_scorekeeper().current
+    data = {"available": True, "scorecard": card.summary() if card is not None else None}
+    if as_json:
+        print_json(data)
+        return
+    out = console()
+    if card is None:
+        out.print("no plan scorecard yet")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"plan {card.plan_id} ({card.strategy_id})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for k, v in card.summary().items():
+        if k not in ("plan_id", "strategy_id"):
+            table.add_row(k, "-" if v is None else str(v))
+    out.print(table)
+
+
+@gov_app.command("history")
+def history_cmd(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION, limit: int = LIMIT_OPTION) -> None:
+    """Ended plans, newest first, with their post-mortems."""
+    _, store = _open(config, as_json, "history")
+    rows = store.plan_history(limit)
+    if as_json:
+        print_json({"available": True, "plans": rows})
+        return
+    out = console()
+    if not rows:
+        out.print("no plan has ended yet")
+        return
+    from rich.table import Table
+
+    table = Table(title="plan history")
+    for col in ("plan", "strategy", "status", "activated", "ended", "pnl", "max dd %", "trades", "reason"):
+        table.add_column(col)
+    for r in rows:
+        p, pm = r["plan"] or {}, r["post_mortem"] or {}
+        table.add_row(r["plan_id"], p.get("strategy_id") or pm.get("strategy_id", "-"), p.get("status", "-"),
+                      _iso(p.get("activated_ms")), _iso(p.get("ended_ms") or pm.get("ended_ms")),
+                      pm.get("pnl", "-"), pm.get("max_drawdown_pct", "-"), str(pm.get("trades", "-")),
+                      p.get("status_reason") or pm.get("end_reason", ""))
+    out.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(gov_app, name="gov")
