@@ -230,7 +230,7 @@ class BacktestConfig(BaseModel):
     model_config = _STRICT
     fill_latency_bars: int = Field(default=1, ge=0)  # orders decided at bar t fill this many bars later
     knowledge_cutoffs: dict[str, str] = Field(default_factory=dict)  # model prefix -> YYYY-MM-DD
-    output_dir: str = "backtests"  # where `hl-agent backtest run` writes a run folder without --output
+    output_dir: str = "runs/backtests"  # run folders go here without --output (relative to the working dir)
     vs_baseline: bool = True  # also replay the baseline provider on the same window for comparison
     sweep_workers: int | None = Field(default=None, ge=1)  # processes for `backtest sweep`; None: CPU count
 

@@ -101,7 +101,7 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
         progress, bar = _progress(err, len(plan.times), as_json)
         with bar:
             result = run_backtest(cfg, spec, progress=progress, feed=feed)
-        out = output or cfg.resolve_path(cfg.backtest.output_dir) / result.run_id
+        out = output or Path(cfg.backtest.output_dir).expanduser() / result.run_id
         res_path, report_path = write_outputs(result, out)
     except HLAgentError as exc:
         fail(str(exc))
@@ -230,7 +230,7 @@ def sweep(
                            [p.strip() for p in (providers or "").split(",") if p.strip()], parse_sets(sets or []))
         for _, s in grid:
             s.validated()
-        root = output or cfg.resolve_path(cfg.backtest.output_dir) / "sweep"
+        root = output or Path(cfg.backtest.output_dir).expanduser() / "sweep"
         rows = run_sweep(cfg, grid, workers or cfg.backtest.sweep_workers, root)
         table_path = write_table(rows, Path(root) / "sweep.json")
     except HLAgentError as exc:
