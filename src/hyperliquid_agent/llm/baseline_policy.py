@@ -87,13 +87,22 @@ def raw_targets(context: Any) -> tuple[dict[str, float], list[str]]:
 
 def _limit(targets: dict[str, float], max_leverage: float, max_pct: float | None, directionality: str) -> dict[str, float]:
     d = directionality.lower()
-    out = {}
-    for coin, pct in targets.items():
-        if d.startswith("long") and pct < 0 or d.startswith("short") and pct > 0:
-            pct = 0.0
-        if max_pct is not None:
-            pct = max(-max_pct, min(max_pct, pct))
-        out[coin] = pct
+    out = dict(targets)
+    if d == "flat":
+        out = {c: 0.0 for c in out}
+    elif d == "long":
+        out = {c: max(v, 0.0) for c, v in out.items()}
+    elif d == "short":
+        out = {c: min(v, 0.0) for c, v in out.items()}
+    if max_pct is not None:
+        out = {c: max(-max_pct, min(max_pct, v)) for c, v in out.items()}
+    if d == "market-neutral":  # shrink the heavier side until longs and shorts offset
+        longs = sum(v for v in out.values() if v > 0)
+        shorts = -sum(v for v in out.values() if v < 0)
+        if longs > shorts:
+            out = {c: v * shorts / longs if v > 0 else v for c, v in out.items()}
+        elif shorts > longs:
+            out = {c: v * longs / shorts if v < 0 else v for c, v in out.items()}
     gross = sum(abs(v) for v in out.values())
     cap = 100.0 * max(max_leverage, 0)
     if gross > cap > 0:

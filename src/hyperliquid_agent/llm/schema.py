@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from hyperliquid_agent.reply_json import ReplyJSONError, extract_object
+
 _DROP = ("default", "title")
 
 
@@ -50,37 +52,6 @@ def _strict(node: Any, defs: dict[str, Any]) -> Any:
     return out
 
 
-def extract_json(text: str) -> str | None:
-    """The first complete JSON object in `text` (inside ``` fences or prose), or None."""
-    start = text.find("{")
-    while start != -1:
-        depth, in_str, esc = 0, False, False
-        for i in range(start, len(text)):
-            ch = text[i]
-            if in_str:
-                if esc:
-                    esc = False
-                elif ch == "\\":
-                    esc = True
-                elif ch == '"':
-                    in_str = False
-            elif ch == '"':
-                in_str = True
-            elif ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    candidate = text[start : i + 1]
-                    try:
-                        json.loads(candidate)
-                        return candidate
-                    except ValueError:
-                        break
-        start = text.find("{", start + 1)
-    return None
-
-
 class ReplyInvalid(Exception):
     """A reply that is not JSON or not the schema; the message is fed back in the re-ask."""
 
@@ -88,8 +59,8 @@ class ReplyInvalid(Exception):
 def parse_reply(content: str, schema: type[BaseModel], repair: bool = False) -> dict[str, Any]:
     """Validate `content` against `schema`; numbers become Decimal. Raises ReplyInvalid.
 
-    With `repair`, JSON wrapped in prose or code fences is extracted first
-    (for servers without structured outputs).
+    With `repair`, JSON wrapped in prose, code fences or a <think> preamble is extracted
+    first by `hyperliquid_agent.reply_json` (for servers without structured outputs).
     """
     text = content.strip()
     if not text:
@@ -97,10 +68,12 @@ def parse_reply(content: str, schema: type[BaseModel], repair: bool = False) -> 
     try:
         obj = json.loads(text, parse_float=Decimal)
     except ValueError as exc:
-        found = extract_json(text) if repair else None
-        if found is None:
+        if not repair:
             raise ReplyInvalid(f"the reply is not valid JSON ({exc})") from None
-        obj = json.loads(found, parse_float=Decimal)
+        try:
+            obj = extract_object(text, tuple(schema.model_fields))
+        except ReplyJSONError as missing:
+            raise ReplyInvalid(f"the reply is not valid JSON ({missing})") from None
     if not isinstance(obj, dict):
         raise ReplyInvalid(f"the reply must be a JSON object, got {type(obj).__name__}")
     try:

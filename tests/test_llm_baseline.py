@@ -1,0 +1,158 @@
+"""The offline baseline policy: deterministic, schema-valid, within leverage, regime-aware."""
+
+from __future__ import annotations
+
+import ast
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from hyperliquid_agent.config import LLMConfig
+from hyperliquid_agent.domain import AccountState, Regime
+from hyperliquid_agent.domain.context import DecisionContext
+from hyperliquid_agent.llm import baseline_policy
+from hyperliquid_agent.llm_client import LLMClient
+from hyperliquid_agent.schemas import DecisionSchema, GovernanceDecisionSchema, RegimeSchema
+from hyperliquid_agent.strategies import StrategySpec
+
+ACCOUNT = AccountState(portfolio_value=Decimal(10000), available_balance=Decimal(10000))
+TREND_UP = {"ema_spread": 0.02, "adx14": 35.0, "rv_ann": 0.5, "funding_24h_avg": 0.0, "ret_7d": 0.08, "price": 100.0}
+TREND_DOWN = {"ema_spread": -0.03, "adx14": 40.0, "rv_ann": 0.7, "funding_24h_avg": 0.00005, "ret_7d": -0.1}
+
+
+def spec(sid: str, compatible: tuple[Regime, ...], avoid: tuple[Regime, ...] = (), direction: str = "long-short",
+         max_pct: int = 30, lev: int = 3) -> StrategySpec:
+    return StrategySpec(
+        id=sid, title=sid, markets=("perp",), directionality=direction, risk_profile="medium",
+        intended_horizon="days", minimum_dwell_minutes=60, compatible_regimes=compatible, avoid_regimes=avoid,
+        max_position_pct=Decimal(max_pct), max_leverage=lev, expected_switching_cost_bps=Decimal(5),
+        description="test strategy",
+    )
+
+
+TREND = spec("trend-follow", (Regime.TRENDING_BULL, Regime.TRENDING_BEAR), (Regime.RANGE_BOUND,))
+CARRY = spec("funding-carry", (Regime.CARRY_FRIENDLY, Regime.RANGE_BOUND), (Regime.TRENDING_BULL,), "market-neutral")
+LONG_ONLY = spec("long-only", (Regime.TRENDING_BULL,), direction="long", max_pct=10, lev=2)
+
+
+def ctx(**kw) -> DecisionContext:
+    base = dict(now_ms=1_767_225_600_000, coins=("BTC", "ETH", "SOL"), account=ACCOUNT,
+                signals={"BTC": TREND_UP, "ETH": TREND_DOWN, "SOL": {"price": 150.0}},
+                strategies=(TREND, CARRY), regime="trending-bull", max_leverage=2)
+    base.update(kw)
+    return DecisionContext(**base)
+
+
+def client() -> LLMClient:
+    return LLMClient(LLMConfig())
+
+
+def test_standard_decision_follows_trend_and_is_flat_without_signals():
+    r = client().query("render", DecisionSchema, context=ctx())
+    DecisionSchema.model_validate(r.parsed)
+    targets = {t["coin"]: t["target_pct"] for t in r.parsed["target_allocation"]}
+    assert targets["BTC"] > 0 > targets["ETH"] and targets["SOL"] == 0
+    assert r.parsed["selected_strategy"] == "trend-follow"
+    assert (r.input_tokens, r.output_tokens, r.cost_usd, r.provider) == (0, 0, Decimal(0), "baseline")
+
+
+def test_baseline_output_is_bit_identical_across_clients():
+    a = client().query("x", DecisionSchema, context=ctx()).content
+    b = client().query("different prompt, same context", DecisionSchema, context=ctx()).content
+    assert a == b
+    g1 = client().query("x", GovernanceDecisionSchema, context=ctx()).content
+    assert g1 == client().query("x", GovernanceDecisionSchema, context=ctx()).content
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(-0.2, 0.2), st.floats(0, 100), st.floats(0.01, 5), st.floats(-0.001, 0.001)),
+                min_size=1, max_size=6),
+       st.integers(1, 5))
+def test_gross_exposure_never_exceeds_max_leverage(rows, lev):
+    coins = tuple(f"C{i}" for i in range(len(rows)))
+    signals = {c: {"ema_spread": s, "adx14": a, "rv_ann": v, "funding_24h_avg": f} for c, (s, a, v, f) in zip(coins, rows)}
+    doc = json.loads(baseline_policy.answer("DecisionSchema", ctx(coins=coins, signals=signals, max_leverage=lev)))
+    gross = sum(abs(Decimal(str(t["target_pct"]))) for t in doc["target_allocation"])
+    assert gross <= Decimal(100 * lev) + Decimal("0.05")
+    assert all(t["leverage"] <= lev for t in doc["target_allocation"])
+
+
+def test_no_context_answers_a_safe_hold_and_maintain():
+    c = client()
+    d = c.query("x", DecisionSchema).parsed
+    assert d["target_allocation"] is None and d["actions"] == []
+    g = c.query("x", GovernanceDecisionSchema, purpose="governance").parsed
+    assert g["maintain_plan"] is True and g["proposed_plan"] is None
+    assert c.query("x", RegimeSchema, purpose="regime").parsed["regime"] == "range-bound"
+
+
+class Plan:
+    def __init__(self, strategy_id: str) -> None:
+        self.strategy_id = strategy_id
+
+
+def test_governance_proposes_best_fitting_strategy_when_none_is_active():
+    g = client().query("x", GovernanceDecisionSchema, context=ctx(mode="governed")).parsed
+    assert g["maintain_plan"] is False
+    plan = g["proposed_plan"]
+    assert plan["strategy_id"] == "trend-follow" and plan["expected_edge_bps"] > 0
+    assert all(abs(t["target_pct"]) <= 30 for t in plan["target_allocation"])
+
+
+def test_governance_keeps_a_fitting_plan_and_a_plan_under_dwell():
+    keep = client().query("x", GovernanceDecisionSchema, context=ctx(active_plan=Plan("trend-follow"))).parsed
+    assert keep["maintain_plan"] is True
+    locked = ctx(active_plan=Plan("funding-carry"), can_review=False, review_reason="dwell 30/60 min")
+    assert client().query("x", GovernanceDecisionSchema, context=locked).parsed["maintain_plan"] is True
+
+
+def test_governance_rotates_out_of_a_plan_that_no_longer_fits():
+    g = client().query("x", GovernanceDecisionSchema, context=ctx(active_plan=Plan("funding-carry"))).parsed
+    assert g["maintain_plan"] is False and g["proposed_plan"]["strategy_id"] == "trend-follow"
+    assert "funding-carry" in g["reasoning"]
+
+
+def test_strategy_directionality_and_limits_are_respected():
+    g = client().query("x", GovernanceDecisionSchema, context=ctx(strategies=(LONG_ONLY,))).parsed
+    targets = g["proposed_plan"]["target_allocation"]
+    assert all(0 <= t["target_pct"] <= 10 for t in targets) and all(t["leverage"] <= 2 for t in targets)
+    neutral = client().query("x", GovernanceDecisionSchema,
+                             context=ctx(strategies=(CARRY,), regime="carry-friendly")).parsed
+    total = sum(Decimal(str(t["target_pct"])) for t in neutral["proposed_plan"]["target_allocation"])
+    assert abs(total) <= Decimal("0.02")
+    assert any(t["target_pct"] != 0 for t in neutral["proposed_plan"]["target_allocation"])
+
+
+def test_no_fitting_strategy_proposes_nothing():
+    g = client().query("x", GovernanceDecisionSchema, context=ctx(strategies=(CARRY,), regime="trending-bull")).parsed
+    assert g["maintain_plan"] is True and g["proposed_plan"] is None
+
+
+def test_regime_uses_the_rules_classifier():
+    r = client().query("x", RegimeSchema, purpose="regime", context=ctx(signals={"BTC": TREND_UP})).parsed
+    assert r["regime"] == "trending-bull" and 0 < r["confidence"] <= 1
+
+
+def test_unknown_schema_is_a_clear_error():
+    from pydantic import BaseModel
+
+    from hyperliquid_agent.errors import LLMError
+
+    class Other(BaseModel):
+        x: int
+
+    with pytest.raises(LLMError, match="baseline policy answers DecisionSchema"):
+        client().query("x", Other)
+
+
+def test_baseline_policy_module_is_pure():
+    src = Path(baseline_policy.__file__).read_text()
+    names = [a.name for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Import) for a in n.names]
+    names += [n.module for n in ast.walk(ast.parse(src)) if isinstance(n, ast.ImportFrom) and n.module]
+    allowed = ("__future__", "json", "math", "decimal", "typing", "hyperliquid_agent.governance.regime",
+               "hyperliquid_agent.config")
+    assert all(m.startswith(allowed) for m in names), names
+    assert "time." not in src and "datetime" not in src and "open(" not in src
