@@ -15,7 +15,6 @@ from hyperliquid_agent.cli import prompt_cmd, strategies_cmd
 from hyperliquid_agent.cli import audit_cmd, status_cmd
 from hyperliquid_agent.cli import order_cmd
 from hyperliquid_agent.cli import backtest_cmd
-from hyperliquid_agent.cli import backtest_cmd
 
 app = typer.Typer(
     name="hl-agent",
@@ -46,7 +45,6 @@ prompt_cmd.register(app)
 audit_cmd.register(app)
 status_cmd.register(app)
 order_cmd.register(app)
-backtest_cmd.register(app)
 backtest_cmd.register(app)
 
 
