@@ -15,6 +15,7 @@ from hyperliquid_agent.cli import prompt_cmd, strategies_cmd
 from hyperliquid_agent.cli import audit_cmd, status_cmd
 from hyperliquid_agent.cli import order_cmd
 from hyperliquid_agent.cli import backtest_cmd
+from hyperliquid_agent.cli import data_cmd, venue_cmd
 
 app = typer.Typer(
     name="hl-agent",
@@ -46,6 +47,8 @@ audit_cmd.register(app)
 status_cmd.register(app)
 order_cmd.register(app)
 backtest_cmd.register(app)
+venue_cmd.register(app)
+data_cmd.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,239 @@
+"""HyperliquidExchange failure handling against the emulator: unknown signers, injected 429/500,
+timeouts, retry policy per class, agent wallets, vaults and nonces."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+
+from emulator_support import address_of, funded_exchange, make_server, market_order, new_key
+from hyperliquid_agent.domain import Filled, Side
+from hyperliquid_agent.errors import (
+    VenueAuthError,
+    VenueRejectedError,
+    VenueResponseError,
+    VenueUnavailableError,
+)
+from hyperliquid_agent.exchange.hyperliquid import HyperliquidExchange
+from hyperliquid_agent.exchange.nonce import NonceSource
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = make_server(seed=5)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_faults(server):
+    yield
+    server.clear_faults()
+
+
+def test_unknown_signer_gets_the_venues_auth_error(server):
+    stranger = HyperliquidExchange(server.url, new_key(), max_retries=0)
+    assert stranger.account_state().positions == ()  # info on an unknown address is just empty
+    with pytest.raises(VenueAuthError, match=r"User or API Wallet 0x[0-9a-f]{40} does not exist\."):
+        stranger.set_leverage("BTC", 3)
+    with pytest.raises(VenueAuthError, match="does not exist"):
+        stranger.place_orders([market_order(stranger, "BTC", Side.BUY, "0.01")])
+
+
+def test_a_read_is_retried_through_429_and_500(server):
+    ex = funded_exchange(server)
+    ex.asset_specs()
+    server.inject_fault(429, count=1, path="/info")
+    server.inject_fault(500, count=1, path="/info")
+    before = server.count_requests("/info", "clearinghouseState")
+    assert ex.account_state().portfolio_value == Decimal(10_000)
+    assert server.count_requests("/info", "clearinghouseState") == before + 1  # the faulted ones never reached it
+
+
+def test_a_read_that_keeps_failing_raises_unavailable(server):
+    ex = funded_exchange(server, max_retries=2)
+    ex.asset_specs()
+    server.inject_fault(500, count=3, path="/info")
+    with pytest.raises(VenueUnavailableError, match="HTTP 500"):
+        ex.account_state()
+
+
+def test_an_order_is_resent_after_429_because_it_certainly_did_not_land(server):
+    ex = funded_exchange(server)
+    order = market_order(ex, "BTC", Side.BUY, "0.01")
+    server.inject_fault(429, count=1, path="/exchange")
+    [out] = ex.place_orders([order])
+    assert isinstance(out, Filled)
+    assert ex.account_state().signed_size("BTC") == Decimal("0.01")
+
+
+def test_an_order_is_not_resent_after_a_500(server):
+    ex = funded_exchange(server)
+    order = market_order(ex, "BTC", Side.BUY, "0.01")
+    before = server.count_requests("/exchange")
+    server.inject_fault(500, count=1, path="/exchange")
+    with pytest.raises(VenueUnavailableError, match="HTTP 500"):
+        ex.place_orders([order])
+    server.clear_faults()
+    assert server.count_requests("/exchange") == before  # the one try hit the fault; nothing resent
+    assert ex.account_state().signed_size("BTC") == 0
+
+
+def test_an_order_is_not_resent_after_a_timeout(server):
+    ex = funded_exchange(server, timeout_s=0.3)
+    order = market_order(ex, "ETH", Side.BUY, "0.1")
+    server.inject_fault(None, count=1, delay_s=0.8, path="/exchange")  # answers, but too late
+    before = server.count_requests("/exchange", "order")
+    with pytest.raises(VenueUnavailableError, match="may have been executed"):
+        ex.place_orders([order])
+    # the slow request did land: exactly one order reached the venue, and it filled
+    for _ in range(50):
+        if server.count_requests("/exchange", "order") > before:
+            break
+        threading.Event().wait(0.05)
+    assert server.count_requests("/exchange", "order") == before + 1
+    assert ex.account_state().signed_size("ETH") == Decimal("0.1")
+
+
+def test_a_cancel_is_retried_after_a_500(server):
+    ex = funded_exchange(server)
+    ex.asset_specs()
+    server.inject_fault(500, count=1, path="/exchange")
+    assert ex.cancel("BTC", 999_999) is False  # retried, then the venue says it never existed
+
+
+def test_connection_refused_is_unavailable():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ex = HyperliquidExchange(f"http://127.0.0.1:{port}", new_key(), max_retries=1, backoff_s=0.001)
+    with pytest.raises(VenueUnavailableError, match="connection"):
+        ex.asset_specs()
+
+
+def test_unparseable_response_is_a_response_error(server):
+    ex = funded_exchange(server)
+    ex.asset_specs()
+    # a 200 that is not JSON: the SDK hands back {"error": "Could not parse JSON..."}
+    server.inject_fault(200, count=1, path="/info", body="<html>oops</html>")
+    with pytest.raises(VenueResponseError, match="not JSON"):
+        ex.account_state()
+
+
+def test_agent_wallet_trades_for_its_master(server):
+    master_key, agent_key = new_key(), new_key()
+    master = address_of(master_key)
+    server.create_account(master, 5_000)
+    server.register_agent(address_of(agent_key), master)
+    agent = HyperliquidExchange(server.url, agent_key, account_address=master)
+    [out] = agent.place_orders([market_order(agent, "SOL", Side.SELL, "3")])
+    assert isinstance(out, Filled)
+    assert agent.account_state().signed_size("SOL") == Decimal("-3")  # info queries use the master
+    as_master = HyperliquidExchange(server.url, master_key)
+    assert as_master.account_state().signed_size("SOL") == Decimal("-3")
+    agent_own = HyperliquidExchange(server.url, new_key(), account_address=address_of(agent_key))
+    assert agent_own.account_state().positions == ()  # the agent address itself holds nothing
+
+
+def test_unapproved_agent_cannot_trade_for_a_master(server):
+    master_key = new_key()
+    server.create_account(address_of(master_key), 5_000)
+    rogue = HyperliquidExchange(server.url, new_key(), account_address=address_of(master_key), max_retries=0)
+    with pytest.raises(VenueAuthError):
+        rogue.place_orders([market_order(rogue, "SOL", Side.BUY, "1")])
+
+
+def test_vault_trading_by_its_leader(server):
+    leader_key, vault = new_key(), address_of(new_key())
+    server.create_account(address_of(leader_key), 100)
+    server.create_account(vault, 20_000)
+    server.register_vault(vault, address_of(leader_key))
+    ex = HyperliquidExchange(server.url, leader_key, vault_address=vault)
+    [out] = ex.place_orders([market_order(ex, "ETH", Side.BUY, "1")])
+    assert isinstance(out, Filled)
+    assert ex.account_state().signed_size("ETH") == Decimal("1")
+    outsider = HyperliquidExchange(server.url, funded_key(server), vault_address=vault, max_retries=0)
+    with pytest.raises(VenueAuthError):
+        outsider.set_leverage("ETH", 2)
+
+
+def funded_key(server) -> str:
+    key = new_key()
+    server.create_account(address_of(key), 100)
+    return key
+
+
+def test_nonce_source_is_strictly_increasing_even_when_the_clock_stands_still():
+    frozen = NonceSource(clock_ms=lambda: 1_700_000_000_000)
+    got = [frozen.next() for _ in range(1000)]
+    assert got == sorted(set(got)) and got[0] == 1_700_000_000_000
+    backwards = iter([10, 9, 8, 20])
+    src = NonceSource(clock_ms=lambda: next(backwards))
+    assert [src.next() for _ in range(4)] == [10, 11, 12, 20]
+
+
+def test_nonce_source_is_unique_across_threads():
+    src = NonceSource(clock_ms=lambda: 5)
+    out: list[int] = []
+    lock = threading.Lock()
+
+    def work():
+        mine = [src.next() for _ in range(500)]
+        with lock:
+            out.extend(mine)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(out)) == 2000
+
+
+def test_many_actions_in_a_burst_never_collide(server):
+    ex = funded_exchange(server)
+    for _ in range(30):  # far more than one per millisecond
+        ex.schedule_cancel(None)
+    assert ex.nonces.last >= 30
+
+
+def test_the_emulator_refuses_a_duplicate_and_a_too_low_nonce(server):
+    from hyperliquid.utils.signing import sign_l1_action
+    import eth_account
+    import requests
+
+    key = funded_key(server)
+    wallet = eth_account.Account.from_key(key)
+
+    def send(nonce: int) -> dict:
+        action = {"type": "scheduleCancel"}
+        sig = sign_l1_action(wallet, action, None, nonce, None, False)
+        body = {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None, "expiresAfter": None}
+        return requests.post(server.url + "/exchange", json=body, timeout=5).json()
+
+    base = 1_800_000_000_000
+    assert send(base)["status"] == "ok"
+    assert send(base) == {"status": "err", "response": f"Invalid nonce: duplicate nonce {base}"}
+    for i in range(1, 101):
+        assert send(base + i)["status"] == "ok"
+    low = send(base - 5)
+    assert low["status"] == "err" and low["response"].startswith(f"Invalid nonce: nonce too low {base - 5} < ")
+
+
+def test_repr_never_shows_the_key(server):
+    key = new_key()
+    ex = HyperliquidExchange(server.url, key)
+    assert key[2:] not in repr(ex) and key[2:] not in str(vars(ex))
+
+
+def test_whole_action_rejection_is_not_retried(server):
+    ex = funded_exchange(server)
+    before = server.count_requests("/exchange", "updateLeverage")
+    with pytest.raises(VenueRejectedError):
+        ex.set_leverage("SOL", 99)
+    assert server.count_requests("/exchange", "updateLeverage") == before + 1
