@@ -64,7 +64,18 @@ class _Outcome:
 
 
 def _rejected_record(items: tuple[RejectedAction, ...]) -> list[dict[str, Any]]:
-    return [{"raw": r.raw, "reason": r.reason, "where": r.where} for r in items]
+    return [{"raw": _plain(r.raw), "reason": r.reason, "where": r.where} for r in items]
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able copy of a parsed reply fragment (Decimals as exact strings)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,13 @@ def _check_number(name: str, value: Decimal | None) -> None:
 
 
 def _action(raw: Any) -> TradeAction:
+    try:
+        return _build_action(raw)
+    except ValidationError as exc:
+        raise _Reject(_errors(exc)) from None
+
+
+def _build_action(raw: Any) -> TradeAction:
     if not isinstance(raw, dict):
         raise _Reject(f"an action must be a JSON object, got {type(raw).__name__}")
     data = dict(raw)
@@ -146,10 +164,7 @@ def _action(raw: Any) -> TradeAction:
         raise _Reject(f"to_perp must be true or false, got {data['to_perp']!r}")
     if not isinstance(data["reasoning"], str):
         raise _Reject("reasoning must be a string")
-    try:
-        spec = ActionSpec.model_validate(data)
-    except ValidationError as exc:
-        raise _Reject(_errors(exc)) from None
+    spec = ActionSpec.model_validate(data)
     for name in ("size", "price", "amount_usd"):
         _check_number(name, getattr(spec, name))
     kind = spec.action_type
@@ -171,10 +186,7 @@ def _action(raw: Any) -> TradeAction:
     if spec.amount_usd is not None or spec.to_perp is not None:
         raise _Reject(f"amount_usd and to_perp belong to transfers, not to a {kind} action")
     cls = {"buy": BuyAction, "sell": SellAction, "close": CloseAction}[kind]
-    try:
-        return cls(coin=spec.coin.strip(), market_type=market, size=spec.size, price=spec.price, reasoning=spec.reasoning)
-    except ValidationError as exc:
-        raise _Reject(_errors(exc)) from None
+    return cls(coin=spec.coin.strip(), market_type=market, size=spec.size, price=spec.price, reasoning=spec.reasoning)
 
 
 def _target_spec(raw: Any) -> TargetSpec:

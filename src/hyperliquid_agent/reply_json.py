@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Iterator
 
 _THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
+_THINK_OPEN = re.compile(r"<(?:think|thinking|reasoning)>", re.IGNORECASE)
 _THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)>", re.IGNORECASE)
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON|javascript|js)?[ \t]*\n?(.*?)```", re.DOTALL)
 _STRING = r'"(?:\\.|[^"\\])*"'
@@ -125,6 +126,10 @@ def extract_object(text: str, expected_keys: tuple[str, ...] = ()) -> dict[str, 
             fallback = obj
     if fallback is not None:
         return fallback
+    if _THINK_OPEN.search(body):
+        raise ReplyJSONError(
+            "the reply stops inside a <think> block with no JSON answer after it; was it cut off? raise [llm] max_tokens"
+        )
     snippet = " ".join(body[:80].split())
     raise ReplyJSONError(f"no JSON object found in the reply (starts with {snippet!r})")
 
