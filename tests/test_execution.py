@@ -147,11 +147,12 @@ def test_rejections_ioc_no_fill_min_notional_precision_and_margin_are_reported()
         OrderIntent(coin="SOL", side=Side.BUY, size=Decimal(1), limit_price=Decimal("150.123456")),
     ]
     r = executor.run("c1", intents, pol, context(ex, store))
-    errors = [o.error for o in r.orders]
-    assert all(o.status == "rejected" for o in r.orders)
-    assert "could not immediately match" in errors[0] and "minimum value of $10" in errors[1]
-    assert "invalid size" in errors[2] and "invalid price" in errors[3]
-    assert load_counters(store).consecutive_failures == 4
+    by_size = {o.intent.size: o for o in r.orders}
+    assert by_size[Decimal("0.1")].status == "rejected" and "could not immediately match" in by_size[Decimal("0.1")].error
+    assert by_size[Decimal("0.05")].status == "rejected" and "minimum value of $10" in by_size[Decimal("0.05")].error
+    for off in (Decimal("0.000001"), Decimal(1)):  # off-precision: denied before the port
+        assert by_size[off].status == "denied" and by_size[off].verdict.reason_code == "invalid_precision"
+    assert len(ex.placed) == 2 and load_counters(store).consecutive_failures == 2
     poor = FakeExchange(cash=Decimal(1000))
     ex, store, executor, pol = setup(ex=poor, max_leverage=40, max_gross_exposure=Decimal(100))
     big = OrderIntent(coin="ETH", side=Side.BUY, size=Decimal(1), limit_price=Decimal(3015))

@@ -76,6 +76,8 @@ def test_a_plain_order_within_every_limit_is_approved():
     ({}, order(side=Side.SELL, size="3", reduce_only=True), {"account": acct(positions=[LONG_ETH])},
      DenialReason.EXCEEDS_POSITION),
     ({}, order(price="3200"), {}, DenialReason.PRICE_BAND),
+    ({}, order(size="0.12345"), {}, DenialReason.INVALID_PRECISION),
+    ({}, order(price="3000.15"), {}, DenialReason.INVALID_PRECISION),
     ({"circuit_breaker_failures": 2}, order(), {"counters": RiskCounters(consecutive_failures=2)},
      DenialReason.CIRCUIT_BREAKER),
     ({}, order(), {"counters": RiskCounters(day=NOW // DAY_MS, day_start_equity=Decimal(10600))},

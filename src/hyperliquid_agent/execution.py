@@ -142,6 +142,8 @@ class Executor:
         market: MarketView | None = None,
     ) -> ExecutionReport:
         """Review `intents` with `policy`, execute what is approved, persist the counters."""
+        for row in self.ledger.for_cycle(cycle_id):  # a rerun: settle what the last attempt left open
+            self._reconcile_row(row, ctx.now_ms)
         review = policy.review(intents, ctx)
         state = _CycleState(cycle_id, ctx.now_ms, review.counters)
         for intent, denial in review.denied:
@@ -225,6 +227,14 @@ class Executor:
         orders = [a for _, a in fresh]
         try:
             outcomes = list(self.exchange.place_orders(orders))
+        except ValueError as exc:  # the adapter refused before sending (e.g. precision): nothing left us
+            state.errors.append(f"place_orders refused the batch before sending: {exc}")
+            for leg, a in fresh:
+                cloid = a.intent.cloid or ""
+                self.ledger.update(cloid, "rejected", state.now_ms, error=str(exc))
+                state.orders.append(_record(leg, cloid, a, "rejected", None, None, None, str(exc)))
+                state.counters = state.counters.with_failure()
+            return
         except VenueError as exc:
             state.errors.append(f"place_orders failed: {type(exc).__name__}: {exc}")
             for leg, a in fresh:

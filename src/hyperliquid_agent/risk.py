@@ -5,9 +5,9 @@ places. It reads the account, marks, specs, counters and `now_ms` from a `RiskCo
 and never touches the clock, files or the network.
 
 An order is RISK-REDUCING when it is reduce-only, or when it makes |position| smaller
-without crossing zero. Risk-reducing orders are checked only for: a known asset
-(`unknown_asset`), a position to reduce (`no_position`, `exceeds_position`) and the price
-band (`price_band`). Every other check (limits, daily loss cap, circuit breaker,
+without crossing zero. Risk-reducing orders are checked only for: a known asset and a
+price (`unknown_asset`, `no_price`), venue precision (`invalid_precision`), a position to
+reduce (`no_position`, `exceeds_position`) and the price band (`price_band`). Every other check (limits, daily loss cap, circuit breaker,
 cooldown, trades per hour, allowed coins, human approval, ...) applies only to orders
 that open or increase risk, so exits always stay possible.
 """
@@ -29,6 +29,8 @@ from hyperliquid_agent.domain import (
     OrderIntent,
     OrderPurpose,
     TransferIntent,
+    is_valid_price,
+    is_valid_size,
 )
 from hyperliquid_agent.domain.verdicts import _ISSUER_KEY, Approved, ApprovedOrder, Denied
 from hyperliquid_agent.portfolio import MarketView, close_intent
@@ -59,6 +61,7 @@ class DenialReason(StrEnum):
     APPROVAL_REQUIRED = "approval_required"
     APPROVAL_DECLINED = "approval_declined"
     INSUFFICIENT_BALANCE = "insufficient_balance"
+    INVALID_PRECISION = "invalid_precision"
 
 
 Approver = Callable[[OrderIntent], bool]
@@ -198,7 +201,13 @@ class RiskPolicy:
         mark = book.mark(o.coin)
         if not mark:
             return _deny(DenialReason.NO_PRICE, f"{o.coin}: no mark or mid price to check the order against")
-        checks: list[str] = ["asset", "price"]
+        if not is_valid_size(o.size, spec.sz_decimals) or not is_valid_price(o.limit_price, spec.sz_decimals,
+                                                                              spec.market_type):
+            return _deny(DenialReason.INVALID_PRECISION,
+                         f"{o.coin}: size {o.size} or price {o.limit_price} is off the venue's precision "
+                         f"({spec.sz_decimals} size decimals, 5 significant figures); round with "
+                         "domain.round_size / round_price")
+        checks: list[str] = ["asset", "price", "precision"]
         current = book.size(o.coin)
         after = current + o.signed_size
         reducing = o.reduce_only or (current != 0 and abs(after) < abs(current) and (after == 0 or (after > 0) == (current > 0)))
