@@ -42,10 +42,15 @@ def open_exchange(cfg: Any) -> tuple[Any, Callable[[], None]]:
         fail(str(exc))
 
 
+def interactive() -> bool:
+    """Whether someone can answer a prompt (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
 def _confirm(question: str, yes: bool) -> bool:
     if yes:
         return True
-    if not sys.stdin.isatty():
+    if not interactive():
         fail("not a terminal, so nobody can confirm: pass --yes to place the order", code=1)
     return typer.confirm(question, default=False)
 

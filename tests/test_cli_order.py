@@ -1,0 +1,115 @@
+"""`hl-agent order`: confirmation, risk verdicts, JSON output, cancel; once through the real emulator."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hyperliquid_agent.cli import app, order_cmd
+from hyperliquid_agent.orders_ledger import OrdersLedger
+from hyperliquid_agent.store import StateStore
+
+from _order_fakes import FakeExchange
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def cfg_path(tmp_path: Path) -> Path:
+    p = tmp_path / "config.toml"
+    p.write_text(f'[agent]\nstate_dir = "{tmp_path / "state"}"\ncoins = ["BTC", "ETH", "SOL"]\n'
+                 '[risk]\nmax_order_usd = 5000\n', encoding="utf-8")
+    return p
+
+
+@pytest.fixture()
+def fake(monkeypatch) -> FakeExchange:
+    ex = FakeExchange()
+    closed: list[bool] = []
+    monkeypatch.setattr(order_cmd, "open_exchange", lambda cfg: (ex, lambda: closed.append(True)))
+    ex.closed = closed  # type: ignore[attr-defined]
+    return ex
+
+
+def run(*args: str, input: str | None = None):
+    return runner.invoke(app, ["order", *args], input=input)
+
+
+def test_buy_with_yes_places_a_risk_checked_market_order_and_prints_json(cfg_path, fake):
+    res = run("buy", "ETH", "0.5", "--yes", "--json", "-c", str(cfg_path))
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    [order] = report["orders"]
+    assert order["status"] == "filled" and order["verdict"]["verdict"] == "approved"
+    assert order["intent"]["side"] == "buy" and Decimal(order["intent"]["size"]) == Decimal("0.5")
+    assert order["intent"]["is_market"] and order["cloid"].startswith("0x")
+    assert fake.positions["ETH"][0] == Decimal("0.5") and fake.closed
+    ledger = OrdersLedger(StateStore.in_dir(cfg_path.parent / "state"))
+    assert ledger.get(order["cloid"]).status == "filled"
+
+
+def test_without_a_terminal_and_without_yes_nothing_is_sent(cfg_path, fake):
+    res = run("buy", "ETH", "0.5", "-c", str(cfg_path))
+    assert res.exit_code == 1 and "--yes" in res.output and fake.placed == []
+
+
+def test_the_prompt_decides_when_interactive(cfg_path, fake, monkeypatch):
+    monkeypatch.setattr(order_cmd, "interactive", lambda: True)
+    res = run("sell", "SOL", "2", "-c", str(cfg_path), input="n\n")
+    assert res.exit_code == 1 and "nothing was sent" in res.output and fake.placed == []
+    res = run("sell", "SOL", "2", "-c", str(cfg_path), input="y\n")
+    assert res.exit_code == 0, res.output
+    assert "SELL 2.00 SOL" in res.output and fake.positions["SOL"][0] == Decimal(-2)
+
+
+def test_a_risk_denial_is_shown_and_exits_non_zero(cfg_path, fake):
+    res = run("buy", "BTC", "1", "--yes", "--json", "-c", str(cfg_path))  # $60k > max_order_usd
+    assert res.exit_code == 1
+    [order] = json.loads(res.output)["orders"]
+    assert order["status"] == "denied" and order["verdict"]["reason_code"] == "max_order_usd"
+    assert fake.placed == []
+
+
+def test_close_buys_back_a_short_reduce_only_and_a_partial_size_is_honoured(cfg_path, fake):
+    fake.set_position("SOL", "-10")
+    res = run("close", "SOL", "--size", "4", "--yes", "--json", "-c", str(cfg_path))
+    assert res.exit_code == 0, res.output
+    [order] = json.loads(res.output)["orders"]
+    assert order["intent"]["side"] == "buy" and order["intent"]["reduce_only"] and order["intent"]["purpose"] == "reduce"
+    assert fake.positions["SOL"][0] == Decimal(-6)
+    res = run("close", "SOL", "--yes", "-c", str(cfg_path))
+    assert res.exit_code == 0 and "SOL" not in fake.positions
+
+
+def test_close_without_a_position_and_bad_numbers_fail_clearly(cfg_path, fake):
+    res = run("close", "ETH", "--yes", "-c", str(cfg_path))
+    assert res.exit_code == 2 and "no ETH position" in res.output
+    res = run("buy", "ETH", "lots", "--yes", "-c", str(cfg_path))
+    assert res.exit_code == 2 and "SIZE must be a number" in res.output
+    res = run("buy", "DOGE", "1", "--yes", "-c", str(cfg_path))
+    assert res.exit_code == 2 and "unknown coin 'DOGE'" in res.output
+    assert fake.placed == []
+
+
+def test_limit_order_rests_and_cancel_by_oid_removes_it(cfg_path, fake):
+    res = run("buy", "ETH", "1", "--price", "2950", "--yes", "--json", "-c", str(cfg_path))
+    [order] = json.loads(res.output)["orders"]
+    assert order["status"] == "resting" and order["intent"]["tif"] == "Gtc"
+    res = run("cancel", "ETH", "--oid", str(order["oid"]), "--yes", "--json", "-c", str(cfg_path))
+    assert res.exit_code == 0 and json.loads(res.output)["cancelled"] is True and fake.resting == []
+    res = run("cancel", "ETH", "--yes", "-c", str(cfg_path))
+    assert res.exit_code == 2 and "exactly one of --oid" in res.output
+
+
+def test_buy_through_the_configured_local_emulator(tmp_path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[agent]\nstate_dir = "{tmp_path / "state"}"\n[venue]\nsynthetic_days = 10\n', encoding="utf-8")
+    res = run("buy", "BTC", "0.01", "--yes", "--json", "-c", str(cfg))
+    assert res.exit_code == 0, res.output
+    [order] = json.loads(res.output)["orders"]
+    assert order["status"] == "filled" and Decimal(order["filled_size"]) == Decimal("0.01")
+    assert json.loads(res.output)["account_after"]["positions"][0]["size"] == "0.01"
