@@ -145,7 +145,7 @@ def cycle_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     decision = record.get("decision") or {}
     statuses: dict[str, int] = {}
     for o in orders:
-        st = str((o.get("outcome") or {}).get("status") or o.get("status") or "unsent")
+        st = str(o.get("status") or (o.get("outcome") or {}).get("status") or "unsent")
         statuses[st] = statuses.get(st, 0) + 1
     return {
         "cycle_id": record.get("cycle_id"),

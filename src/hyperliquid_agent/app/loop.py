@@ -8,14 +8,13 @@ asks the runner to reconcile that cycle with the venue (`recover`) and records i
 so nothing is lost and nothing is sent twice. A stop request (SIGINT/SIGTERM) lets
 the current cycle finish and persist, then the loop returns.
 
-Clocks: `VenueStepClock` drives a simulated venue (paper sessions at an accelerated
-clock: no waiting), `WallClock` waits in real time.
+The clocks (`app.paper`): a stepped simulated venue for paper sessions (no waiting),
+the wall clock for testnet and mainnet.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
@@ -44,30 +43,6 @@ class LoopClock(Protocol):
     def now_ms(self) -> int: ...
 
     def wait_until(self, t_ms: int, stop: threading.Event) -> None: ...
-
-
-class WallClock:
-    def now_ms(self) -> int:
-        return int(time.time() * 1000)
-
-    def wait_until(self, t_ms: int, stop: threading.Event) -> None:
-        delay = (t_ms - self.now_ms()) / 1000
-        if delay > 0:
-            stop.wait(delay)
-
-
-class VenueStepClock:
-    """Time of a simulated venue that steps on request: waiting is advancing its clock."""
-
-    def __init__(self, now: Callable[[], int], advance_to: Callable[[int], Any]) -> None:
-        self._now, self._advance = now, advance_to
-
-    def now_ms(self) -> int:
-        return self._now()
-
-    def wait_until(self, t_ms: int, stop: threading.Event) -> None:
-        if not stop.is_set() and t_ms > self._now():
-            self._advance(t_ms)
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ def summarize_run(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
             out["regimes"][r["regime"]] = out["regimes"].get(r["regime"], 0) + 1
         for o in r.get("orders") or ():
             out["orders"] += 1
-            st = str((o.get("outcome") or {}).get("status") or "unsent")
+            st = str(o.get("status") or (o.get("outcome") or {}).get("status") or "unsent")
             out["orders_by_status"][st] = out["orders_by_status"].get(st, 0) + 1
         out["denied"] += sum(1 for v in r.get("risk") or () if (v.get("verdict") or {}).get("verdict") == "denied")
         for f in r.get("fills") or ():
@@ -205,10 +205,11 @@ def render_record(console: Any, rec: dict[str, Any]) -> None:
             ot.add_column(col)
         for o in orders:
             i = o.get("intent") or {}
-            st = o.get("outcome") or {}
+            status = str(o.get("status") or (o.get("outcome") or {}).get("status") or "unsent")
+            error = o.get("error") or (o.get("outcome") or {}).get("error")
             ot.add_row(str(i.get("coin")), str(i.get("side")), str(i.get("size")), str(i.get("limit_price")),
-                       str(i.get("reduce_only")), str(i.get("cloid")), str(st.get("status", "unsent")) +
-                       (f" {st.get('error')}" if st.get("error") else ""))
+                       str(i.get("reduce_only")), str(o.get("cloid") or i.get("cloid")),
+                       status + (f" {error}" if error else ""))
         console.print(ot)
     denied = [v for v in rec.get("risk") or [] if (v.get("verdict") or {}).get("verdict") == "denied"]
     if denied:

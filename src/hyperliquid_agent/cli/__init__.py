@@ -12,7 +12,7 @@ from hyperliquid_agent import __version__
 from hyperliquid_agent.cli import config_cmd
 from hyperliquid_agent.cli import gov_cmd
 from hyperliquid_agent.cli import prompt_cmd, strategies_cmd
-from hyperliquid_agent.cli import audit_cmd, status_cmd
+from hyperliquid_agent.cli import audit_cmd, run_cmd, status_cmd
 from hyperliquid_agent.cli import order_cmd
 from hyperliquid_agent.cli import backtest_cmd
 from hyperliquid_agent.cli import data_cmd, venue_cmd
@@ -45,6 +45,7 @@ strategies_cmd.register(app)
 prompt_cmd.register(app)
 audit_cmd.register(app)
 status_cmd.register(app)
+run_cmd.register(app)
 order_cmd.register(app)
 backtest_cmd.register(app)
 venue_cmd.register(app)

@@ -1,0 +1,260 @@
+"""Starting the agent: startup checks, reconciliation, plan restore, then the loop.
+
+`start_agent(cfg)` runs the checks in order and fails fast with a message that names the fix:
+
+1. config: every `${VAR}` the chosen settings need is set (MissingEnvError names it);
+2. strategies and prompt templates load (every problem listed);
+3. state store opens; logging goes to `<state_dir>/agent.log`;
+4. venue: reachable, our coins listed, the account readable (paper: the embedded emulator);
+5. LLM: offline providers need nothing; paid ones need their key and build their client;
+6. reconciliation with the venue: positions adopted (the venue is the truth) and compared
+   with what was saved; open orders ours (in the orders ledger) adopted, others flagged;
+   orders a crash left unsettled resolved by cloid;
+7. plan restore (governed): the active plan and its dwell clock from the state store.
+
+Crash recovery and a normal start are the same path.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from hyperliquid_agent.app.loop import AgentLoop, LoopResult, Schedule
+from hyperliquid_agent.app.status import AGENT_NS, load_status
+from hyperliquid_agent.audit import AuditWriter, audit_path, secret_values
+from hyperliquid_agent.config import Config
+from hyperliquid_agent.errors import ConfigError, HLAgentError, VenueError, VenueUnavailableError
+from hyperliquid_agent.store import StateStore
+
+OFFLINE_PROVIDERS = ("baseline", "replay", "scripted")
+
+
+@dataclass
+class Agent:
+    cfg: Config
+    store: StateStore
+    audit: AuditWriter
+    logger: Any
+    exchange: Any
+    pipeline: Any
+    loop: AgentLoop
+    startup: list[dict[str, Any]] = field(default_factory=list)  # {check, ok, detail}
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def run(self) -> LoopResult:
+        return self.loop.run()
+
+    def close(self) -> None:
+        for close in reversed(self.closers):
+            try:
+                close()
+            except Exception:
+                pass
+        self.closers.clear()
+
+
+def schedule_for(cfg: Config) -> Schedule:
+    g = cfg.governance.governor
+    if cfg.agent.mode == "governed":
+        return Schedule(mode="governed", tick_s=g.fast_loop_s, medium_s=g.medium_loop_s, slow_s=g.slow_loop_s)
+    return Schedule(mode="standard", tick_s=cfg.agent.tick_interval_s)
+
+
+def start_agent(
+    cfg: Config,
+    *,
+    max_cycles: int | None = None,
+    client: Any = None,
+    stop: threading.Event | None = None,
+    on_check: Callable[[dict[str, Any]], None] | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+    console: Any = None,
+    approver: Any = None,
+) -> Agent:
+    """Run the startup checks and build a ready agent (raises HLAgentError with the fix)."""
+    from hyperliquid_agent.app import wiring
+    from hyperliquid_agent.logs import resolve_level, setup_logging
+
+    checks: list[dict[str, Any]] = []
+
+    def ok(check: str, detail: str, good: bool = True) -> None:
+        item = {"check": check, "ok": good, "detail": detail}
+        checks.append(item)
+        if on_check is not None:
+            on_check(item)
+
+    closers: list[Callable[[], None]] = []
+    try:
+        # 1. config
+        cfg.check_required()
+        ok("config", f"{cfg.source_path or 'built-in defaults'}: mode {cfg.agent.mode}, network "
+                     f"{cfg.hyperliquid.network}, coins {', '.join(cfg.agent.coins)}")
+        # 2. strategies and templates
+        strategies = wiring.load_strategy_library(cfg)
+        wiring.build_templates(cfg, strategies)
+        ok("strategies", f"{len(strategies)} strategies, templates {cfg.agent.prompt_template}, "
+                         f"{cfg.agent.governance_template}")
+        # 3. state and logging
+        store = StateStore.in_dir(cfg.state_dir)
+        closers.append(store.close)
+        secrets = secret_values(cfg)
+        logger = setup_logging(cfg.state_dir, resolve_level(cfg.agent.log_level), secrets, console=console,
+                               console_level="WARNING")
+        audit = AuditWriter(audit_path(cfg.state_dir), cfg.agent.audit_max_bytes, secrets)
+        ok("state", f"{cfg.state_dir} (audit trail {audit.path.name}"
+                    + (f"; cut {audit.torn_bytes} bytes of a torn last record" if audit.torn_bytes else "") + ")")
+        # 4. venue
+        schedule = schedule_for(cfg)
+        exchange, clock, venue_note = _open_venue(cfg, store, schedule, max_cycles, closers)
+        specs = _check_venue(cfg, exchange)
+        account = exchange.account_state()
+        ok("venue", f"{venue_note}; {len(specs)} coins listed; equity {account.portfolio_value} USDC")
+        # 5. LLM
+        ok("llm", _check_llm(cfg))
+        pipeline = wiring.build_pipeline(cfg, exchange, store, strategies=strategies, client=client,
+                                         approver=approver)
+        # 6. reconciliation
+        for line in _reconcile(cfg, store, exchange, pipeline, account, clock.now_ms()):
+            ok("reconcile", line, good=not line.startswith("FLAG"))
+        # 7. plan restore
+        if pipeline.governance is not None:
+            plan = pipeline.governance.governor.get_active_plan()
+            ok("plan", f"restored plan {plan.plan_id} ({plan.strategy_id}), dwell "
+                       f"{plan.dwell_remaining_minutes(clock.now_ms())} min left" if plan is not None
+               else "no active plan yet: the first review may propose one")
+    except HLAgentError:
+        _close_all(closers)
+        raise
+    except Exception:
+        _close_all(closers)
+        raise
+    loop = AgentLoop(pipeline, store, audit, clock, schedule, logger=logger,
+                     max_cycles=max_cycles if max_cycles is not None else cfg.agent.cycles,
+                     stop=stop, on_record=on_record)
+    logger.info("startup complete", extra={"fields": {"checks": len(checks)}})
+    return Agent(cfg, store, audit, logger, exchange, pipeline, loop, checks, closers)
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    for close in reversed(closers):
+        try:
+            close()
+        except Exception:
+            pass
+
+
+def _open_venue(cfg: Config, store: StateStore, schedule: Schedule, max_cycles: int | None,
+                closers: list[Callable[[], None]]) -> tuple[Any, Any, str]:
+    from hyperliquid_agent.app.paper import WallClock, remote_stepped_clock, start_paper_venue
+    from hyperliquid_agent.exchange.factory import build_exchange
+
+    hl = cfg.hyperliquid
+    note = f"{hl.network} at {hl.base_url}" if hl.base_url else hl.network
+    if hl.network == "local" and not (hl.base_url or cfg.venue.url):
+        last = (load_status(store) or {}).get("time_ms")
+        paper = start_paper_venue(cfg, int(last) if last else None, schedule.tick_s * 1000,
+                                  max_cycles if max_cycles is not None else cfg.agent.cycles)
+        closers.append(paper.stop)
+        run_cfg = cfg.model_copy(deep=True)
+        run_cfg.venue.url = paper.url
+        run_cfg.source_path = cfg.source_path
+        exchange, close = _build(build_exchange, run_cfg)
+        closers.append(close)
+        from hyperliquid_agent.app.paper import SteppedClock
+
+        return exchange, SteppedClock(paper.now_ms, paper.advance_to), (
+            f"paper: embedded emulator ({cfg.venue.source} data), simulated clock stepped per tick")
+    exchange, close = _build(build_exchange, cfg)
+    closers.append(close)
+    if hl.network == "local":
+        url = hl.base_url or cfg.venue.url or ""
+        return exchange, remote_stepped_clock(url, hl.timeout_s), f"paper: emulator at {url}"
+    return exchange, WallClock(), note
+
+
+def _build(build_exchange: Callable[[Config], Any], cfg: Config) -> Any:
+    try:
+        return build_exchange(cfg)
+    except HLAgentError:
+        raise
+    except Exception as exc:
+        raise VenueUnavailableError(_venue_hint(cfg, exc)) from None
+
+
+def _venue_hint(cfg: Config, exc: BaseException) -> str:
+    hl = cfg.hyperliquid
+    where = hl.base_url or cfg.venue.url or hl.network
+    return (f"cannot reach the venue ({where}): {type(exc).__name__}: {exc}. Check [hyperliquid] network/base_url "
+            "(or [venue] url) and your connection; for paper trading remove base_url and venue.url to use the "
+            "embedded emulator")
+
+
+def _check_venue(cfg: Config, exchange: Any) -> dict[str, Any]:
+    try:
+        specs = exchange.asset_specs()
+    except VenueError as exc:
+        raise type(exc)(_venue_hint(cfg, exc)) from None
+    except Exception as exc:
+        raise VenueUnavailableError(_venue_hint(cfg, exc)) from None
+    missing = [c for c in cfg.agent.coins if c not in specs]
+    if missing:
+        listed = ", ".join(sorted(specs)[:12])
+        raise ConfigError(f"[agent] coins lists {', '.join(missing)}, which the venue does not list "
+                          f"(it has {listed}{', ...' if len(specs) > 12 else ''}). Fix agent.coins in "
+                          f"{cfg.source_path or 'config.toml'}")
+    return specs
+
+
+def _check_llm(cfg: Config) -> str:
+    llm = cfg.llm
+    if llm.provider in OFFLINE_PROVIDERS:
+        return f"{llm.provider} (offline, no key, no network)"
+    key = llm.require_api_key() if llm.needs_key else None
+    where = llm.base_url or "the provider's default endpoint"
+    return f"{llm.provider} model {llm.model} at {where}" + (" (key set)" if key is not None else "")
+
+
+def _reconcile(cfg: Config, store: StateStore, exchange: Any, pipeline: Any, account: Any, now_ms: int) -> list[str]:
+    """What the venue holds versus what we saved; the venue is the truth, differences are flagged."""
+    lines: list[str] = []
+    try:
+        settled = pipeline.executor.reconcile_unsettled(now_ms)
+    except VenueError as exc:
+        settled = []
+        lines.append(f"FLAG orders left unsettled by a crash could not be checked: {exc}")
+    for row in settled:
+        lines.append(f"order {row.cloid} ({row.coin}, cycle {row.cycle_id}) left unsettled -> venue says {row.status}")
+    saved = (load_status(store) or {}).get("account") or {}
+    saved_pos = {p["coin"]: p["size"] for p in saved.get("positions") or [] if p.get("size") not in (None, "0", 0)}
+    venue_pos = {p.coin: format(p.size, "f") for p in account.positions if p.size != 0}
+    for coin, size in sorted(venue_pos.items()):
+        was = saved_pos.get(coin)
+        if was is None and saved:
+            lines.append(f"FLAG {coin}: venue holds {size} that the last saved state did not; adopted")
+        elif was is not None and str(was) != size:
+            lines.append(f"FLAG {coin}: venue holds {size}, last saved {was}; adopted the venue's")
+        else:
+            lines.append(f"{coin}: position {size} adopted")
+    for coin, was in sorted(saved_pos.items()):
+        if coin not in venue_pos:
+            lines.append(f"FLAG {coin}: last saved {was}, the venue holds none; adopted the venue's (flat)")
+    try:
+        orders = exchange.open_orders()
+    except VenueError as exc:
+        orders = []
+        lines.append(f"FLAG open orders could not be read: {exc}")
+    ledger = pipeline.executor.ledger
+    for o in orders:
+        ours = o.cloid is not None and ledger.get(o.cloid) is not None
+        if ours:
+            lines.append(f"open order {o.oid} {o.coin} {o.side} {o.size}@{o.limit_price} is ours (cloid {o.cloid}); adopted")
+        else:
+            lines.append(f"FLAG open order {o.oid} {o.coin} {o.side} {o.size}@{o.limit_price} was not placed by this "
+                         "agent; left alone")
+    if store.get(AGENT_NS, "pending_cycle"):
+        lines.append("a cycle was interrupted by a crash; it is reconciled and recorded before the first new cycle")
+    if not lines:
+        lines.append("no positions, no open orders")
+    return lines
