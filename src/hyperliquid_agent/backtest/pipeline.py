@@ -9,6 +9,8 @@ keeps: regime, plan, strategy, the decision summary, orders, denials, errors and
 
 from __future__ import annotations
 
+import hashlib
+import json
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -61,7 +63,15 @@ def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> S
         error="; ".join(str(e) for e in errors) or None,
         llm_cost_usd=_cost(llm.get("cost_usd")),
         llm_calls=int(llm.get("calls") or 0) if llm.get("cost_usd") is not None else 0,
+        inputs_digest=inputs_digest(record),
     )
+
+
+def inputs_digest(record: dict[str, Any]) -> str:
+    """A short hash of what the cycle decided from: its signals and the account before."""
+    doc = json.dumps({"signals": record.get("signals"), "account": record.get("account_before")},
+                     sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(doc.encode("utf-8")).hexdigest()[:16]
 
 
 class PipelineStep:

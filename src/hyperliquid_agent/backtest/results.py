@@ -114,6 +114,7 @@ class DecisionRow(BaseModel):
     denied: int = 0
     error: str | None = None
     llm_cost_usd: Money = Decimal(0)
+    inputs_digest: str | None = None  # hash of the signals and account the decision saw
 
 
 class PlanChange(BaseModel):
@@ -310,7 +311,8 @@ def format_value(v: Any, kind: str) -> str:
     if kind == "pct":
         return f"{f * 100:.2f} %"
     if kind == "usd":
-        return f"${Decimal(str(v)):,.2f}"
+        d = Decimal(str(v))
+        return f"-${-d:,.2f}" if d < 0 else f"${d:,.2f}"
     if kind == "int":
         return f"{int(f)}"
     return f"{f:.3f}"

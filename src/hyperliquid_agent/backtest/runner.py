@@ -82,6 +82,7 @@ class StepInfo:
     error: str | None = None
     llm_cost_usd: Decimal = ZERO  # spent by this cycle (replayed and offline calls: 0)
     llm_calls: int = 0
+    inputs_digest: str | None = None  # a hash of what the decision saw (signals, account)
 
 
 class CycleStep(Protocol):
@@ -507,7 +508,8 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
         rec.take_charge(t, info)
         decisions.append(DecisionRow(t_ms=t, regime=info.regime, plan_id=info.plan_id, strategy_id=info.strategy_id,
                                      action=info.action, detail=info.detail[:500], orders=info.orders,
-                                     denied=info.denied, error=info.error, llm_cost_usd=info.llm_cost_usd))
+                                     denied=info.denied, error=info.error, llm_cost_usd=info.llm_cost_usd,
+                                     inputs_digest=info.inputs_digest))
         if progress:
             progress(i + 1, total)
     if stopped is None:
