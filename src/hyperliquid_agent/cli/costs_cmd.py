@@ -1,0 +1,157 @@
+"""`hl-agent costs`: LLM spend from the persisted ledger; `hl-agent costs estimate`: a forecast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, fail, load, print_json
+
+costs_app = typer.Typer(help="LLM calls, tokens and USD spent (across restarts), and spend forecasts.")
+
+TOTAL_KEYS = ("total_calls", "total_input_tokens", "total_cached_input_tokens", "total_output_tokens",
+              "total_cost_usd", "avg_cost_per_call", "unpriced_calls", "replayed_calls", "failed_calls",
+              "blocked_calls")
+
+
+def _plain(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+@costs_app.callback(invoke_without_command=True)
+def costs(
+    ctx: typer.Context,
+    since: Optional[str] = typer.Option(None, "--since", help="First UTC day to include, YYYY-MM-DD."),
+    by: str = typer.Option("model", "--by", help="Group rows by model | day | purpose."),
+    config: Path = CONFIG_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show LLM calls, tokens and cost from the state store under agent.state_dir."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from datetime import date
+
+    from hyperliquid_agent.llm.ledger import CostLedger
+    from hyperliquid_agent.store import STATE_DB_NAME, StateStore
+
+    if by not in ("model", "day", "purpose"):
+        fail(f"--by must be model, day or purpose, got {by!r}")
+    if since is not None:
+        try:
+            date.fromisoformat(since)
+        except ValueError:
+            fail(f"--since must be a date like 2026-01-31, got {since!r}")
+    cfg = load(config)
+    db = cfg.state_dir / STATE_DB_NAME
+    if not db.is_file():
+        summary: dict[str, Any] = {k: 0 for k in TOTAL_KEYS} | {f"by_{g}": {} for g in ("model", "day", "purpose")}
+    else:
+        summary = CostLedger(StateStore(db)).summary(since_day=since)
+    if as_json:
+        print_json({"state": str(db), "since": since, "by": by, **_plain(summary)})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"LLM costs by {by}" + (f" since {since}" if since else ""), caption=str(db))
+    table.add_column(by, no_wrap=True)
+    for col in ("calls", "in tok", "cached", "out tok", "USD", "avg/call", "unpriced"):
+        table.add_column(col, justify="right")
+    rows = list(summary[f"by_{by}"].items()) + [("TOTAL", summary)]
+    for name, s in rows:
+        table.add_row(name, str(s["total_calls"]), f"{s['total_input_tokens']:,}", f"{s['total_cached_input_tokens']:,}",
+                      f"{s['total_output_tokens']:,}", f"{s['total_cost_usd']:.4f}", f"{s['avg_cost_per_call']:.6f}",
+                      str(s["unpriced_calls"]))
+    out = console()
+    out.print(table)
+    if summary["unpriced_calls"]:
+        out.print("[yellow]some calls used a model without a price: their cost is not in the totals. "
+                  "Add \\[llm.pricing.\"<model>\"] to config.toml.[/]")
+    if summary["blocked_calls"] or summary["failed_calls"]:
+        out.print(f"blocked by budget: {summary['blocked_calls']}, failed: {summary['failed_calls']}")
+
+
+def _rendered_prompt(cfg: Any) -> tuple[int, int]:
+    """(chars, stable prefix chars) of the configured template over the sample snapshot."""
+    from hyperliquid_agent.decision import governance_prompt_parts
+    from hyperliquid_agent.prompts import PromptTemplate, sample_context
+
+    mode = cfg.agent.mode
+    path = cfg.resolve_path(cfg.agent.governance_template if mode == "governed" else cfg.agent.prompt_template)
+    template = PromptTemplate(path, cfg.resolve_path(cfg.agent.strategies_dir), render_mode=cfg.agent.strategy_render)
+    ctx = sample_context(cfg.agent.coins, mode, max_leverage=cfg.risk.max_leverage)
+    if mode == "governed":
+        (prefix, suffix), _ = governance_prompt_parts(
+            template, ctx.account, None, ctx.regime, (ctx.can_review, ctx.review_reason), ctx)
+    else:
+        prefix, suffix = template.render_parts(context=ctx)
+    return len(prefix) + len(suffix), len(prefix)
+
+
+@costs_app.command("estimate")
+def estimate(
+    cycles_per_day: Optional[int] = typer.Option(None, "--cycles-per-day", min=1,
+                                                 help="LLM calls per day (default: 86400 / agent.tick_interval_s)."),
+    prompt_chars: Optional[int] = typer.Option(None, "--prompt-chars", min=0,
+                                               help="Prompt size in characters (default: render the configured template)."),
+    reply_tokens: int = typer.Option(500, "--reply-tokens", min=0, help="Expected output tokens per call."),
+    model: Optional[str] = typer.Option(None, "--model", help="Price this model instead of llm.model."),
+    cached: bool = typer.Option(True, "--cached/--no-cached",
+                                help="Assume the stable prompt prefix is read from the provider's cache."),
+    config: Path = CONFIG_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Forecast LLM spend from prompt size (chars / 4 tokens), reply size, cycles per day and prices."""
+    from decimal import Decimal
+
+    from hyperliquid_agent.errors import HLAgentError
+    from hyperliquid_agent.llm.pricing import estimate_spend, price_table
+
+    cfg = load(config)
+    prefix_chars = 0
+    if prompt_chars is None:
+        try:
+            prompt_chars, prefix_chars = _rendered_prompt(cfg)
+        except HLAgentError as exc:
+            fail(f"cannot render the prompt to size it ({exc}); pass --prompt-chars N instead")
+    calls = cycles_per_day or max(1, 86400 // cfg.agent.tick_interval_s)
+    fraction = Decimal(prefix_chars) / Decimal(prompt_chars) if cached and prompt_chars else Decimal(0)
+    table = price_table(cfg.llm.pricing)
+    models = [model or cfg.llm.model] + ([cfg.llm.fallback_model] if cfg.llm.fallback_model and not model else [])
+    rows = [estimate_spend(table, m, prompt_chars, reply_tokens, calls, fraction) for m in models]
+    data = [{
+        "model": e.model, "input_tokens": e.input_tokens, "cached_input_tokens": e.cached_input_tokens,
+        "output_tokens": e.output_tokens, "calls_per_day": e.calls_per_day,
+        "cost_per_call_usd": _plain(e.cost_per_call_usd), "cost_per_day_usd": _plain(e.cost_per_day_usd),
+        "cost_per_30d_usd": _plain(e.cost_per_30d_usd),
+    } for e in rows]
+    budget = cfg.llm.budget
+    if as_json:
+        print_json({"prompt_chars": prompt_chars, "token_estimate": "chars / 4", "estimates": data,
+                    "daily_budget_usd": _plain(budget.daily_usd)})
+        return
+    out = console()
+    out.print(f"prompt {prompt_chars:,} chars (~{rows[0].input_tokens:,} tokens, chars/4), "
+              f"{reply_tokens} reply tokens, {calls} calls/day")
+    for e in rows:
+        if e.cost_per_day_usd is None:
+            if e.model == cfg.llm.model and cfg.llm.provider in ("baseline", "scripted"):
+                out.print(f"  {e.model}: $0 (offline provider); price a real model with --model, e.g. --model gpt-4o-mini")
+            else:
+                out.print(f"  {e.model}: [yellow]no price known[/]; add \\[llm.pricing.\"{e.model}\"] to config.toml")
+            continue
+        line = f"  {e.model}: ${e.cost_per_call_usd:.5f}/call, ${e.cost_per_day_usd:.4f}/day, ${e.cost_per_30d_usd:.2f}/30 days"
+        if budget.daily_usd is not None and e.cost_per_day_usd > budget.daily_usd:
+            line += f" [red](over llm.budget.daily_usd = {budget.daily_usd})[/]"
+        out.print(line)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(costs_app, name="costs")

@@ -1,0 +1,66 @@
+"""`hl-agent llm check`: one tiny call that proves the configured model answers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, fail, load, print_json
+
+llm_app = typer.Typer(help="Check the configured LLM provider.", no_args_is_help=True)
+
+PING = 'Reply with the JSON object {"ok": true}.'
+OFFLINE = ("baseline", "replay", "scripted")
+
+
+@llm_app.command("check")
+def check(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Make one tiny structured call and report latency, tokens and cost.
+
+    Exit codes: 0 ok, 2 configuration (e.g. a missing key), 3 the key was rejected,
+    4 the provider is unreachable or gave no valid answer.
+    """
+    from pydantic import BaseModel, ConfigDict
+
+    from hyperliquid_agent.errors import ConfigError, LLMAuthError, LLMError
+    from hyperliquid_agent.llm_client import LLMClient
+    from hyperliquid_agent.store import StateStore
+
+    class Ping(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        ok: bool
+
+    cfg = load(config)
+    llm = cfg.llm
+    try:
+        client = LLMClient(llm, store=StateStore.in_dir(cfg.state_dir))
+        if llm.provider in OFFLINE:
+            resp = client.query(PING, purpose="other")
+        else:
+            resp = client.query(PING, schema=Ping, purpose="other")
+    except ConfigError as exc:
+        fail(str(exc), code=2)
+    except LLMAuthError as exc:
+        fail(str(exc), code=3)
+    except LLMError as exc:
+        fail(f"{llm.provider}/{llm.model}: {exc}", code=4)
+    result = {
+        "ok": True, "provider": resp.provider, "model": resp.model, "latency_ms": round(resp.latency_ms, 1),
+        "input_tokens": resp.input_tokens, "output_tokens": resp.output_tokens,
+        "cost_usd": format(resp.cost_usd, "f") if resp.cost_usd is not None else None,
+        "request_id": resp.request_id, "offline": llm.provider in OFFLINE,
+    }
+    if as_json:
+        print_json(result)
+        return
+    cost = f"${resp.cost_usd:.6f}" if resp.cost_usd is not None else "unknown (no price for this model)"
+    console().print(
+        f"[green]LLM OK[/] {resp.provider}/{resp.model}: {result['latency_ms']} ms, "
+        f"{resp.input_tokens} in / {resp.output_tokens} out tokens, cost {cost}"
+        + (" (offline provider, no network used)" if result["offline"] else "")
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(llm_app, name="llm")

@@ -1,0 +1,123 @@
+"""`hl-agent llm check`, `hl-agent costs`, `costs estimate`, and lazy vendor imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from llm_wire import Reply, WireServer, openai_error
+from typer.testing import CliRunner
+
+from hyperliquid_agent.cli import app
+from hyperliquid_agent.config import LLMConfig, defaults_dir
+from hyperliquid_agent.store import StateStore
+from hyperliquid_agent.testing import FixedClock, ScriptedLLM, ScriptedReply, Usage
+
+runner = CliRunner()
+
+
+def write_config(tmp_path: Path, llm: str) -> Path:
+    state = tmp_path / "state"
+    path = tmp_path / "config.toml"
+    d = defaults_dir()
+    path.write_text(
+        f'[agent]\nstate_dir = "{state}"\nprompt_template = "{d / "prompts" / "default.txt"}"\n'
+        f'governance_template = "{d / "prompts" / "governance.txt"}"\nstrategies_dir = "{d / "strategies"}"\n\n'
+        f'[llm]\n{llm}\n', encoding="utf-8")
+    return path
+
+
+def test_llm_check_offline_baseline(tmp_path):
+    cfg = write_config(tmp_path, 'provider = "baseline"')
+    result = runner.invoke(app, ["llm", "check", "-c", str(cfg), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["ok"] and data["provider"] == "baseline" and data["offline"]
+
+
+def test_llm_check_missing_key_names_the_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    cfg = write_config(tmp_path, 'provider = "openai"\nmodel = "gpt-4o-mini"\napi_key = "${OPENAI_API_KEY}"')
+    result = runner.invoke(app, ["llm", "check", "-c", str(cfg)])
+    assert result.exit_code == 2
+    assert "OPENAI_API_KEY" in result.output and "export OPENAI_API_KEY=" in result.output
+
+
+def test_llm_check_invalid_key_is_a_clear_failure(tmp_path, monkeypatch):
+    server = WireServer()
+    try:
+        server.push(Reply(401, openai_error(401, "Incorrect API key provided")))
+        monkeypatch.setenv("HL_TEST_KEY", "sk-wrong-secret-value")
+        cfg = write_config(tmp_path, f'provider = "openai"\nmodel = "gpt-4o-mini"\napi_key = "${{HL_TEST_KEY}}"\n'
+                                     f'base_url = "{server.url}/v1"')
+        result = runner.invoke(app, ["llm", "check", "-c", str(cfg)])
+    finally:
+        server.close()
+    assert result.exit_code == 3
+    assert "rejected the API key" in result.output and "llm.api_key" in result.output
+    assert "sk-wrong-secret-value" not in result.output  # never print the secret
+
+
+def test_costs_across_restarts_by_purpose_and_since(tmp_path):
+    cfg = write_config(tmp_path, 'provider = "baseline"')
+    clock = FixedClock(1_767_225_600_000)  # 2026-01-01
+    for day in range(2):  # two "processes", each with its own store connection
+        store = StateStore.in_dir(tmp_path / "state")
+        llm = ScriptedLLM([ScriptedReply("hi", usage=Usage(input_tokens=1_000_000, output_tokens=1000))],
+                          llm_config=LLMConfig(provider="scripted", model="gpt-4o-mini"), store=store, clock=clock)
+        llm.query("q", purpose="decision" if day == 0 else "governance")
+        store.close()
+        clock.advance(hours=24)
+    result = runner.invoke(app, ["costs", "-c", str(cfg), "--by", "purpose", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    per_call = Decimal("0.15") + Decimal(1000) * Decimal("0.60") / 10**6
+    assert data["total_calls"] == 2 and Decimal(data["total_cost_usd"]) == per_call * 2
+    assert set(data["by_purpose"]) == {"decision", "governance"}
+    since = json.loads(runner.invoke(app, ["costs", "-c", str(cfg), "--since", "2026-01-02", "--json"]).stdout)
+    assert since["total_calls"] == 1
+    table = runner.invoke(app, ["costs", "-c", str(cfg), "--by", "day"])
+    assert table.exit_code == 0 and "2026-01-02" in table.output
+    bad = runner.invoke(app, ["costs", "-c", str(cfg), "--by", "colour"])
+    assert bad.exit_code == 2 and "--by must be model, day or purpose" in bad.output
+
+
+def test_costs_with_no_ledger_yet(tmp_path):
+    cfg = write_config(tmp_path, 'provider = "baseline"')
+    data = json.loads(runner.invoke(app, ["costs", "-c", str(cfg), "--json"]).stdout)
+    assert data["total_calls"] == 0
+
+
+def test_costs_estimate_prices_the_rendered_prompt(tmp_path):
+    cfg = write_config(tmp_path, 'provider = "openai"\nmodel = "gpt-4o-mini"\napi_key = "sk-x"')
+    result = runner.invoke(app, ["costs", "estimate", "-c", str(cfg), "--prompt-chars", "4000",
+                                 "--reply-tokens", "1000", "--cycles-per-day", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    est = json.loads(result.stdout)["estimates"][0]
+    per_call = (Decimal(1000) * Decimal("0.15") + Decimal(1000) * Decimal("0.60")) / 10**6
+    assert Decimal(est["cost_per_day_usd"]) == per_call * 10
+    rendered = runner.invoke(app, ["costs", "estimate", "-c", str(cfg)])
+    assert rendered.exit_code == 0, rendered.output
+    assert "gpt-4o-mini" in rendered.output and "/day" in rendered.output
+
+
+def test_importing_the_client_loads_no_vendor_sdk():
+    code = ("import sys, hyperliquid_agent.llm_client, hyperliquid_agent.testing; "
+            "from hyperliquid_agent.config import LLMConfig; "
+            "from hyperliquid_agent.llm_client import LLMClient; LLMClient(LLMConfig()).query('x'); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('openai', 'anthropic', 'httpx', 'httpx2')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_openai_provider_imports_only_openai():
+    code = ("import sys; from hyperliquid_agent.config import LLMConfig; "
+            "from hyperliquid_agent.llm_client import LLMClient; "
+            "LLMClient(LLMConfig(provider='openai', model='gpt-4o', api_key='sk-x')); "
+            "print('anthropic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
