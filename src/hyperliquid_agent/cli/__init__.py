@@ -15,6 +15,7 @@ from hyperliquid_agent.cli import prompt_cmd, strategies_cmd
 from hyperliquid_agent.cli import audit_cmd, run_cmd, status_cmd
 from hyperliquid_agent.cli import order_cmd
 from hyperliquid_agent.cli import backtest_cmd
+from hyperliquid_agent.cli import costs_cmd, llm_cmd
 from hyperliquid_agent.cli import data_cmd, venue_cmd
 
 app = typer.Typer(
@@ -48,6 +49,8 @@ status_cmd.register(app)
 run_cmd.register(app)
 order_cmd.register(app)
 backtest_cmd.register(app)
+llm_cmd.register(app)
+costs_cmd.register(app)
 venue_cmd.register(app)
 data_cmd.register(app)
 
