@@ -52,8 +52,9 @@ class FillRecord:
 
 
 class Account:
-    __slots__ = ("address", "cash", "spot_usdc", "positions", "leverage", "orders", "fills", "fills_cache",
-                 "funding", "realized_pnl", "fees_paid", "funding_paid", "schedule_cancel_ms", "bad_debt")
+    __slots__ = ("address", "cash", "spot_usdc", "positions", "leverage", "orders", "reserved", "fills",
+                 "fills_cache", "funding", "realized_pnl", "fees_paid", "funding_paid", "schedule_cancel_ms",
+                 "bad_debt")
 
     def __init__(self, address: str, perp_usdc: Decimal, spot_usdc: Decimal = ZERO) -> None:
         self.address = address
@@ -62,6 +63,7 @@ class Account:
         self.positions: dict[str, PositionState] = {}
         self.leverage: dict[str, tuple[int, bool]] = {}  # coin -> (leverage, is_cross)
         self.orders: dict[int, object] = {}  # oid -> resting order (model.RestingOrder), in placement order
+        self.reserved: dict[str, Decimal] = {}  # coin -> notional of resting orders that hold margin
         self.fills: list[FillRecord] = []
         self.fills_cache: list = []  # domain Fill values built so far, parallel to `fills`
         self.funding: list = []  # FundingPayment values

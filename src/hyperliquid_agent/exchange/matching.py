@@ -25,7 +25,7 @@ class RestingOrder:
     """An order on the book (a GTC/ALO limit, or a trigger waiting for its price)."""
 
     __slots__ = ("oid", "coin", "is_buy", "limit_px", "sz", "orig_sz", "reduce_only", "tif", "trigger_px",
-                 "is_market", "tpsl", "cloid", "timestamp_ms", "address")
+                 "is_market", "tpsl", "cloid", "timestamp_ms", "address", "reserved")
 
     def __init__(self, oid: int, address: str, coin: str, is_buy: bool, limit_px: Decimal, sz: Decimal,
                  reduce_only: bool, tif: str | None, trigger_px: Decimal | None, is_market: bool,
@@ -34,6 +34,7 @@ class RestingOrder:
         self.limit_px, self.sz, self.orig_sz, self.reduce_only = limit_px, sz, sz, reduce_only
         self.tif, self.trigger_px, self.is_market, self.tpsl = tif, trigger_px, is_market, tpsl
         self.cloid, self.timestamp_ms = cloid, timestamp_ms
+        self.reserved = Decimal(0)  # notional this order holds margin for while it rests
 
     @property
     def order_type(self) -> str:
@@ -47,6 +48,55 @@ class RestingOrder:
         if self.trigger_px is None:
             return "N/A"
         return f"Price {'above' if triggers_above(self.is_buy, self.tpsl) else 'below'} {self.trigger_px}"
+
+
+_NEG_INF, _POS_INF = Decimal("-Infinity"), Decimal("Infinity")
+
+
+class CoinBook:
+    """One coin's resting orders (all accounts, placement order) with cached extremes, so a
+    bar that touches none of them costs four comparisons."""
+
+    __slots__ = ("orders", "_dirty", "_max_bid", "_min_ask", "_min_up", "_max_down")
+
+    def __init__(self) -> None:
+        self.orders: list[RestingOrder] = []
+        self._dirty = False
+        self._max_bid = self._max_down = _NEG_INF
+        self._min_ask = self._min_up = _POS_INF
+
+    def add(self, o: RestingOrder) -> None:
+        self.orders.append(o)
+        self._dirty = True
+
+    def remove(self, o: RestingOrder) -> None:
+        try:
+            self.orders.remove(o)
+        except ValueError:
+            return
+        self._dirty = True
+
+    def changed(self) -> None:
+        self._dirty = True
+
+    def may_touch(self, low: Decimal, high: Decimal) -> bool:
+        if not self.orders:
+            return False
+        if self._dirty:
+            self._max_bid = self._max_down = _NEG_INF
+            self._min_ask = self._min_up = _POS_INF
+            for o in self.orders:
+                if o.trigger_px is not None:
+                    if triggers_above(o.is_buy, o.tpsl):
+                        self._min_up = min(self._min_up, o.trigger_px)
+                    else:
+                        self._max_down = max(self._max_down, o.trigger_px)
+                elif o.is_buy:
+                    self._max_bid = max(self._max_bid, o.limit_px)
+                else:
+                    self._min_ask = min(self._min_ask, o.limit_px)
+            self._dirty = False
+        return low <= self._max_bid or low <= self._max_down or high >= self._min_ask or high >= self._min_up
 
 
 def static_error(limit_px: Decimal, sz: Decimal, trigger_px: Decimal | None, spec: AssetSpec,
@@ -79,25 +129,21 @@ def trigger_error(is_buy: bool, tpsl: TpSl, trigger_px: Decimal, mark: Decimal) 
     return ERR_TPSL if mark <= trigger_px else None
 
 
-def bbo(mid: Decimal, spec: AssetSpec, spread_bps: Decimal) -> tuple[Decimal, Decimal]:
-    """The synthetic best bid and ask around `mid`, on the venue's price precision."""
+def touch_price(mid: Decimal, spec: AssetSpec, spread_bps: Decimal, is_buy: bool) -> Decimal:
+    """The synthetic book's best ask (`is_buy`: what a buyer meets) or best bid around `mid`,
+    half the spread away and rounded outward to the venue's price precision."""
     half = spread_bps / 2 / BPS
-    bid = round_price(mid * (1 - half), spec.sz_decimals, spec.market_type, ROUND_DOWN)
-    ask = round_price(mid * (1 + half), spec.sz_decimals, spec.market_type, ROUND_UP)
-    if ask <= bid:
-        exp = bid.as_tuple().exponent
-        ask = bid + Decimal(1).scaleb(exp if isinstance(exp, int) and exp < 0 else 0)
-    return bid, ask
-
-
-def taker_price(is_buy: bool, touch: Decimal, limit_px: Decimal, slippage_bps: Decimal, spec: AssetSpec) -> Decimal:
-    """Where a crossing order fills: the touch moved `slippage_bps` against the taker, rounded
-    against the taker to the price precision, and never beyond the limit."""
     if is_buy:
-        px = round_price(touch * (1 + slippage_bps / BPS), spec.sz_decimals, spec.market_type, ROUND_UP)
-        return min(px, limit_px)
-    px = round_price(touch * (1 - slippage_bps / BPS), spec.sz_decimals, spec.market_type, ROUND_DOWN)
-    return max(px, limit_px)
+        return round_price(mid * (1 + half), spec.sz_decimals, spec.market_type, ROUND_UP)
+    return round_price(mid * (1 - half), spec.sz_decimals, spec.market_type, ROUND_DOWN)
+
+
+def taker_price(is_buy: bool, touch: Decimal, limit_px: Decimal, slippage_bps: Decimal) -> Decimal:
+    """Where a crossing order fills on average: the touch moved `slippage_bps` against the
+    taker (walking the book), never beyond the limit. Not a tick price: an average fill."""
+    if is_buy:
+        return min(touch * (1 + slippage_bps / BPS), limit_px)
+    return max(touch * (1 - slippage_bps / BPS), limit_px)
 
 
 def limit_touched(is_buy: bool, limit_px: Decimal, low: Decimal, high: Decimal) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
-from typing import Sequence
+from typing import Any, Sequence
 
 from hyperliquid_agent.domain import (
     AccountState,
@@ -83,15 +83,17 @@ class VenueModel:
         self.specs: dict[str, AssetSpec] = feed.specs
         self._series = feed.series
         self._default_lev = {c: min(default_leverage, s.max_leverage) for c, s in self.specs.items()}
+        # maintenance margin per unit of notional: half the initial margin at max leverage
+        self._maint_frac = {c: Decimal(1) / (2 * s.max_leverage) for c, s in self.specs.items()}
         self.now_ms = feed.timeline[0] if start_ms is None else start_ms
         self._idx = {c: s.closed_count(self.now_ms) for c, s in self._series.items()}
         self._tl_pos = bisect_right(feed.timeline, self.now_ms)  # next bar close to cross
         self._marks = {c: self._mark_at(c) for c in self._series}
         self._accounts: dict[str, Account] = {}
-        self._book: dict[str, list[m.RestingOrder]] = {c: [] for c in self._series}
+        self._book: dict[str, m.CoinBook] = {c: m.CoinBook() for c in self._series}
         self._status: dict[int, list] = {}  # oid -> [RestingOrder, status, time_ms]
         self._cloids: dict[tuple[str, str], int] = {}  # (address, cloid) -> oid
-        self._bbo: dict[str, tuple[Decimal, Decimal, Decimal]] = {}  # coin -> (mark, bid, ask)
+        self._bbo: dict[str, list] = {}  # coin -> [mark, bid or None, ask or None]
         self._ctx_cache: tuple[int, dict[str, AssetContext]] | None = None
         self._next_oid = 1
         self._next_tid = 1
@@ -143,29 +145,32 @@ class VenueModel:
         self.now_ms = close_ms
         self._fire_scheduled_cancels(close_ms, events)
         bars = []
+        idx, marks = self._idx, self._marks
         for coin, s in self._series.items():
-            i = self._idx[coin]
+            i = idx[coin]
             if i < len(s.close_t) and s.close_t[i] == close_ms:
                 bars.append((coin, s, i))
-                self._idx[coin] = i + 1
-        for coin, s, i in bars:
-            if self._book[coin]:
-                self._match_bar(coin, s.open[i], s.low[i], s.high[i], close_ms, events)
-            self._marks[coin] = s.close[i]
+                idx[coin] = i + 1
+                book = self._book[coin]
+                if book.orders and book.may_touch(s.low[i], s.high[i]):
+                    self._match_bar(coin, s.open[i], s.low[i], s.high[i], close_ms, events)
+                marks[coin] = s.close[i]
         if not self._accounts:
             return
         self._check_liquidations(bars, close_ms, events)
+        accounts = self._accounts.values()
         for coin, s, i in bars:
             rate = s.bar_funding[i]
             if rate is None:
                 continue
-            oracle = s.oracle_px(i)
-            for acct in self._accounts.values():
+            oracle = s.oracle[i] if s.oracle is not None else s.close[i]
+            for acct in accounts:
+                p = acct.positions.get(coin)
+                if p is None or not p.szi:
+                    continue
                 got = acct.pay_funding(coin, oracle, rate)
-                if got is not None:
-                    p = FundingPayment(close_ms, coin, got, acct.positions[coin].szi, rate)
-                    acct.funding.append(p)
-                    events.append(VenueEvent("funding", close_ms, acct.address, coin, usdc=got, size=p.szi, price=oracle))
+                acct.funding.append(FundingPayment(close_ms, coin, got, p.szi, rate))
+                events.append(VenueEvent("funding", close_ms, acct.address, coin, None, p.szi, oracle, got))
 
     def _fire_scheduled_cancels(self, t_ms: int, events: list[VenueEvent]) -> None:
         for acct in self._accounts.values():
@@ -178,7 +183,7 @@ class VenueModel:
 
     def _match_bar(self, coin: str, open_px: Decimal, low: Decimal, high: Decimal, t: int,
                    events: list[VenueEvent]) -> None:
-        for o in list(self._book[coin]):
+        for o in list(self._book[coin].orders):
             acct = self._accounts[o.address]
             if o.trigger_px is not None:
                 hit = m.trigger_hit(o, open_px, low, high)
@@ -187,8 +192,10 @@ class VenueModel:
                 events.append(VenueEvent("trigger", t, o.address, coin, o.oid, price=hit))
                 o.trigger_px = None
                 o.tif = Tif.GTC.value
+                self._book[coin].changed()
+                self._reserve(acct, o)
                 if (o.is_buy and o.limit_px >= hit) or (not o.is_buy and o.limit_px <= hit):
-                    px = m.taker_price(o.is_buy, hit, o.limit_px, self.slippage.bps, self.specs[coin])
+                    px = m.taker_price(o.is_buy, hit, o.limit_px, self.slippage.bps)
                     self._fill_resting(acct, o, px, True, t, events)
                 continue  # a triggered limit that is not marketable rests from the next bar on
             if m.limit_touched(o.is_buy, o.limit_px, low, high):
@@ -210,10 +217,11 @@ class VenueModel:
         self._remove(acct, o, "filled", t, None)
 
     def _remove(self, acct: Account, o: m.RestingOrder, status: str, t: int, events: list[VenueEvent] | None) -> None:
-        acct.orders.pop(o.oid, None)
-        book = self._book[o.coin]
-        if o in book:
-            book.remove(o)
+        if acct.orders.pop(o.oid, None) is not None:
+            self._book[o.coin].remove(o)
+            if o.reserved:
+                acct.reserved[o.coin] -= o.reserved
+                o.reserved = ZERO
         self._status[o.oid] = [o, status, t]
         if events is not None:
             events.append(VenueEvent("cancel", t, acct.address, o.coin, o.oid, note=status))
@@ -232,12 +240,20 @@ class VenueModel:
 
     # ------------------------------------------------------------------ margin and liquidation
 
+    def _reserve(self, acct: Account, o: m.RestingOrder) -> None:
+        """A resting limit that could add exposure holds margin for its notional."""
+        if o.reduce_only or o.trigger_px is not None or o.reserved:
+            return
+        o.reserved = o.sz * o.limit_px
+        acct.reserved[o.coin] = acct.reserved.get(o.coin, ZERO) + o.reserved
+
     def _open_order_margin(self, acct: Account, exclude: m.RestingOrder | None = None) -> Decimal:
         total = ZERO
-        for o in acct.orders.values():
-            if o is exclude or o.reduce_only or o.trigger_px is not None:  # type: ignore[union-attr]
-                continue
-            total += o.sz * o.limit_px / acct.lev(o.coin, self._default_lev)  # type: ignore[union-attr]
+        for coin, notional in acct.reserved.items():
+            if exclude is not None and exclude.coin == coin:
+                notional -= exclude.reserved
+            if notional:
+                total += notional / acct.lev(coin, self._default_lev)
         return total
 
     def _margin_ok(self, acct: Account, coin: str, is_buy: bool, sz: Decimal, px: Decimal,
@@ -251,14 +267,14 @@ class VenueModel:
         for c, p in acct.positions.items():
             if p.szi and c != coin:
                 need += abs(p.szi) * marks[c] / acct.lev(c, self._default_lev)
-        if acct.orders:
+        if acct.reserved:
             need += self._open_order_margin(acct, exclude)
         need += sz * px * self.fees.taker
         return need <= acct.account_value(marks)
 
     def _check_liquidations(self, bars: list, t: int, events: list[VenueEvent]) -> None:
-        adverse_low = {coin: s.low[i] for coin, s, i in bars}
-        adverse_high = {coin: s.high[i] for coin, s, i in bars}
+        bar_of = {coin: (s, i) for coin, s, i in bars}
+        marks, maint_frac = self._marks, self._maint_frac
         for acct in self._accounts.values():
             if not acct.positions:
                 continue
@@ -266,12 +282,17 @@ class VenueModel:
             maint = ZERO
             worst: dict[str, Decimal] = {}
             for coin, p in acct.positions.items():
-                if not p.szi:
+                szi = p.szi
+                if not szi:
                     continue
-                px = (adverse_low if p.szi > 0 else adverse_high).get(coin, self._marks[coin])
+                got = bar_of.get(coin)
+                if got is None:
+                    px = marks[coin]
+                else:
+                    px = got[0].low[got[1]] if szi > 0 else got[0].high[got[1]]
                 worst[coin] = px
-                value += p.szi * (px - p.entry)
-                maint += abs(p.szi) * px / (2 * self.specs[coin].max_leverage)
+                value += szi * (px - p.entry)
+                maint += abs(szi) * px * maint_frac[coin]
             if worst and value < maint:
                 self._liquidate(acct, worst, t, events)
 
@@ -293,13 +314,21 @@ class VenueModel:
     def mids(self) -> dict[str, Decimal]:
         return dict(self._marks)
 
-    def _bbo_of(self, coin: str) -> tuple[Decimal, Decimal]:
+    def _touch(self, coin: str, is_buy: bool) -> Decimal:
+        """The best ask (for a buy) or best bid (for a sell) of the synthetic book at the
+        current mark, cached per side until the mark moves."""
         mark = self._marks[coin]
         got = self._bbo.get(coin)
         if got is None or got[0] != mark:
-            bid, ask = m.bbo(mark, self.specs[coin], self.slippage.spread_bps)
-            self._bbo[coin] = got = (mark, bid, ask)
-        return got[1], got[2]
+            got = self._bbo[coin] = [mark, None, None]
+        k = 2 if is_buy else 1
+        px = got[k]
+        if px is None:
+            px = got[k] = m.touch_price(mark, self.specs[coin], self.slippage.spread_bps, is_buy)
+        return px
+
+    def _bbo_of(self, coin: str) -> tuple[Decimal, Decimal]:
+        return self._touch(coin, False), self._touch(coin, True)
 
     def asset_contexts(self) -> dict[str, AssetContext]:
         if self._ctx_cache is not None and self._ctx_cache[0] == self.now_ms:
@@ -456,7 +485,7 @@ class VenueModel:
     def _place(self, acct: Account, r: OrderRequest) -> OrderOutcome:
         spec = self.specs.get(r.coin)
         if spec is None:
-            return Rejected.model_construct(status="error", error=f"Unknown asset {r.coin}.")
+            return _value(Rejected, {"status": "error", "error": f"Unknown asset {r.coin}."})
         ot = r.order_type
         trigger = None if isinstance(ot, LimitType) else ot
         oid = self._new_oid()
@@ -469,7 +498,7 @@ class VenueModel:
             self._status[oid] = [o, reject_status(err), self.now_ms]
             if o.cloid:
                 self._cloids[(acct.address, o.cloid)] = oid
-            return Rejected.model_construct(status="error", error=err)
+            return _value(Rejected, {"status": "error", "error": err})
         if o.cloid:
             self._cloids[(acct.address, o.cloid)] = oid
         return outcome  # type: ignore[return-value]
@@ -492,29 +521,31 @@ class VenueModel:
             if err:
                 return err, None
             return None, self._rest(acct, o)
-        bid, ask = self._bbo_of(o.coin)
-        crosses = o.limit_px >= ask if o.is_buy else o.limit_px <= bid
+        touch = self._touch(o.coin, o.is_buy)
+        crosses = o.limit_px >= touch if o.is_buy else o.limit_px <= touch
         if o.tif == "Alo" and crosses:
-            return err_alo(bid, ask), None
+            return err_alo(*self._bbo_of(o.coin)), None
         if o.tif == "Ioc" and not crosses:
             return err_ioc(spec.asset_id), None
         sz = min(o.sz, abs(pos)) if o.reduce_only else o.sz
         if crosses:
-            px = m.taker_price(o.is_buy, ask if o.is_buy else bid, o.limit_px, self.slippage.bps, spec)
+            px = m.taker_price(o.is_buy, touch, o.limit_px, self.slippage.bps)
             if not o.reduce_only and not self._margin_ok(acct, o.coin, o.is_buy, sz, px):
                 return err_margin(spec.asset_id), None
             self._fill(acct, o.coin, o.is_buy, sz, px, True, self.now_ms, o.oid, o.cloid, None)
             self._status[o.oid] = [o, "filled", self.now_ms]
-            return None, Filled.model_construct(status="filled", oid=o.oid, total_size=sz, avg_price=px, cloid=o.cloid)
+            return None, _value(Filled, {"status": "filled", "oid": o.oid, "total_size": sz, "avg_price": px,
+                                         "cloid": o.cloid})
         if not o.reduce_only and not self._margin_ok(acct, o.coin, o.is_buy, sz, o.limit_px):
             return err_margin(spec.asset_id), None
         return None, self._rest(acct, o)
 
     def _rest(self, acct: Account, o: m.RestingOrder) -> OrderOutcome:
         acct.orders[o.oid] = o
-        self._book[o.coin].append(o)
+        self._book[o.coin].add(o)
+        self._reserve(acct, o)
         self._status[o.oid] = [o, "open", self.now_ms]
-        return Resting.model_construct(status="resting", oid=o.oid, cloid=o.cloid)
+        return _value(Resting, {"status": "resting", "oid": o.oid, "cloid": o.cloid})
 
     def cancel(self, address: str, coin: str, oid: int) -> str | None:
         """None on success, else the venue's error string."""
@@ -572,3 +603,13 @@ def _open_order(o: m.RestingOrder) -> OpenOrder:
                      reduce_only=o.reduce_only, order_type=o.order_type, tif=o.tif,
                      trigger_price=o.trigger_px, is_trigger=o.tpsl is not None)
 
+
+def _value(cls: type, fields: dict) -> Any:
+    """A domain value built from fields the model already guarantees (all of them given, all
+    typed): what pydantic's `model_construct` does, at half its cost in the hot path."""
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", fields)
+    object.__setattr__(obj, "__pydantic_fields_set__", set(fields))
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj

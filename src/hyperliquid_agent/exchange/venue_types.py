@@ -1,14 +1,16 @@
 """Plain values the venue model speaks: order requests, fee and slippage settings, the
 venue's exact error strings, funding payments, order statuses and margin summaries.
 
-Order requests are slotted dataclasses (not pydantic) because the model builds and reads
-them in its hot path; domain values (`Fill`, `OpenOrder`, ...) are built at the API edge.
+Order requests are slotted dataclasses and reports are named tuples (not pydantic) because
+the model builds and reads them in its hot path; domain values (`Fill`, `OpenOrder`, ...)
+are built at the API edge.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from hyperliquid_agent.domain import OpenOrder, Tif, TpSl
 
@@ -119,8 +121,7 @@ class OrderRequest:
 # ---------------------------------------------------------------- reports
 
 
-@dataclass(frozen=True, slots=True)
-class FundingPayment:
+class FundingPayment(NamedTuple):
     """One hourly funding settlement for one position. `usdc` > 0 means the account received it."""
 
     time_ms: int
@@ -157,8 +158,7 @@ class MarginSummary:
     withdrawable: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class VenueEvent:
+class VenueEvent(NamedTuple):
     """Something `advance_to` made happen: a fill, a funding payment, a liquidation, a cancel."""
 
     kind: str  # fill | funding | liquidation | cancel | trigger

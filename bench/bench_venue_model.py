@@ -1,0 +1,95 @@
+"""Venue model speed: one year of hourly bars for 3 coins with an order every bar.
+
+Prints bar-steps per second (one bar of one coin = one bar-step; target >= 50,000) for the
+synthetic data, and for the real CSVs in ../shared/data/hyperliquid when they are present.
+Each bar, every coin gets one IOC market-style order (alternating buy and sell, so the
+position opens, grows, closes and flips), then the clock crosses the bar; every 24 bars a
+GTC limit below the market and a reduce-only stop are placed too.
+
+Run: .venv/bin/python bench/bench_venue_model.py
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from pathlib import Path
+
+from hyperliquid_agent.domain import Tif, TpSl, round_price, round_size
+from hyperliquid_agent.exchange.feed import MarketFeed, load_feed
+from hyperliquid_agent.exchange.model import VenueModel
+from hyperliquid_agent.exchange.synthetic import synthetic_feed
+from hyperliquid_agent.exchange.venue_types import LimitType, OrderRequest, TriggerType
+
+REAL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "hyperliquid"
+ADDRESS = "0x" + "ab" * 20
+IOC = LimitType(Tif.IOC)
+
+
+def plan_orders(feed: MarketFeed, hours: int) -> list[list[OrderRequest]]:
+    """The orders sent before each bar, priced off the previous close (built before timing,
+    so the figure measures the venue, not the client)."""
+    specs = feed.specs
+    plan = []
+    for k in range(hours):
+        reqs = []
+        for coin, spec in specs.items():
+            s = feed.series[coin]
+            mid = s.close[k - 1] if k else s.open[0]
+            buy = (k // 3) % 2 == 0
+            sz = round_size(Decimal(2000) / mid, spec.sz_decimals)
+            px = round_price(mid * (Decimal("1.01") if buy else Decimal("0.99")), spec.sz_decimals,
+                             rounding=ROUND_UP if buy else ROUND_DOWN)
+            reqs.append(OrderRequest(coin, buy, px, sz, order_type=IOC))
+            if k % 24 == 0:
+                lim = round_price(mid * Decimal("0.98"), spec.sz_decimals, rounding=ROUND_DOWN)
+                reqs.append(OrderRequest(coin, True, lim, sz))
+                stop = round_price(mid * Decimal("0.9"), spec.sz_decimals, rounding=ROUND_DOWN)
+                reqs.append(OrderRequest(coin, False, stop, sz, True, TriggerType(stop, True, TpSl.SL)))
+        plan.append(reqs)
+    return plan
+
+
+def run(feed: MarketFeed, hours: int) -> tuple[float, float, int, int, dict[str, int]]:
+    model = VenueModel(feed)
+    model.create_account(ADDRESS, Decimal(1_000_000))
+    timeline = feed.timeline[:hours]
+    plan = plan_orders(feed, len(timeline))
+    outcomes: dict[str, int] = {}
+    orders = 0
+    t0, c0 = time.perf_counter(), time.process_time()
+    for t, reqs in zip(timeline, plan):
+        for out in model.place_orders(ADDRESS, reqs):
+            outcomes[out.status] = outcomes.get(out.status, 0) + 1
+        orders += len(reqs)
+        model.advance_to(t)
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    return elapsed, cpu, len(timeline) * len(feed.coins), orders, outcomes
+
+
+def report(name: str, feed: MarketFeed, hours: int) -> None:
+    elapsed, cpu, steps, orders, outcomes = run(feed, hours)
+    bars = steps // len(feed.coins)
+    print(f"{name}: {bars:,} bars x {len(feed.coins)} coins = {steps:,} bar-steps, {orders:,} orders: "
+          f"{elapsed:.2f} s wall, {cpu:.2f} s CPU")
+    print(f"  -> {steps / elapsed:,.0f} bar-steps/s wall, {steps / cpu:,.0f} per CPU-second "
+          f"(target >= 50,000); {bars / elapsed:,.0f} bars/s (all coins); {orders / elapsed:,.0f} orders/s; "
+          f"outcomes {outcomes}")
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    feed = synthetic_feed(seed=7, days=365)
+    print(f"synthetic data: 365 days x 3 coins generated in {time.perf_counter() - t0:.2f} s")
+    report("synthetic 1y", feed, 365 * 24)
+    if REAL_DATA.is_dir():
+        t0 = time.perf_counter()
+        real = load_feed(REAL_DATA, ["BTC", "ETH", "SOL"])
+        print(f"real data: {len(real.timeline):,} hourly bars x 3 coins loaded in {time.perf_counter() - t0:.2f} s")
+        report("real 1y", real, min(365 * 24, len(real.timeline)))
+    else:
+        print(f"real data: skipped ({REAL_DATA} not present)")
+
+
+if __name__ == "__main__":
+    main()
