@@ -14,7 +14,7 @@ that open or increase risk, so exits always stay possible.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Callable, Mapping, Sequence
@@ -136,8 +136,7 @@ class RiskPolicy:
                 if intent.trigger is not None:
                     continue  # a resting TP/SL changes nothing until it triggers
                 notional = intent.size * (book.mark(intent.coin) or intent.limit_price)
-                projected = replace(projected.with_trade(notional, ctx.now_ms, opening=False),
-                                    consecutive_failures=projected.consecutive_failures)
+                projected = projected.with_trade(notional, ctx.now_ms, opening=False, succeeded=False)
                 book.apply(intent)
             else:
                 passed.append(intent)

@@ -43,13 +43,16 @@ class RiskCounters:
             return replace(self, trade_times_ms=recent)
         return self
 
-    def with_trade(self, notional: Decimal, now_ms: int, opening: bool) -> "RiskCounters":
-        return replace(
-            self,
+    def with_trade(self, notional: Decimal, now_ms: int, opening: bool, succeeded: bool = True) -> "RiskCounters":
+        """One more trade; `succeeded` (a real venue outcome) also resets the failure streak."""
+        return RiskCounters(  # the constructor, not dataclasses.replace: this runs per approval
+            day=self.day,
+            day_start_equity=self.day_start_equity,
             daily_notional=self.daily_notional + abs(notional),
             trade_times_ms=(*self.trade_times_ms, now_ms),
+            consecutive_failures=0 if succeeded else self.consecutive_failures,
             last_open_ms=now_ms if opening else self.last_open_ms,
-            consecutive_failures=0,
+            max_size_streak=self.max_size_streak,
         )
 
     def with_failure(self) -> "RiskCounters":
