@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from gov_helpers import HOUR, T0, d, gov_config, plan, signals_for, strategy
+from gov_helpers import HOUR, T0, d, plan, signals_for, strategy
 from typer.testing import CliRunner
 
 from hyperliquid_agent.cli import app

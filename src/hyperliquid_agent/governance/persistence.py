@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from hyperliquid_agent.config import GovernanceConfig, RiskConfig
+from hyperliquid_agent.config import GovernanceConfig
 from hyperliquid_agent.errors import ConfigError
 from hyperliquid_agent.governance.calendar import CalendarEvent, parse_calendar
 from hyperliquid_agent.governance.governor import Governor
@@ -108,15 +108,9 @@ class GovernanceStore:
     def governor_state(self) -> dict[str, Any] | None:
         return self.store.get(NS, "governor")
 
-    def load_governor(
-        self,
-        config: GovernanceConfig,
-        risk: RiskConfig | None = None,
-        events: Sequence[CalendarEvent] = (),
-        coins: Sequence[str] | None = None,
-        regime_client: Any | None = None,
-    ) -> Governor:
-        return Governor.from_state(config, self.governor_state(), risk, events, coins, regime_client)
+    def load_governor(self, config: GovernanceConfig, *args: Any, **kwargs: Any) -> Governor:
+        """The saved governor; further arguments as `Governor(config, risk, events, coins, regime_client)`."""
+        return Governor.from_state(config, self.governor_state(), *args, **kwargs)
 
     def load_tripwires(self) -> TripwireState:
         return TripwireState.from_dict(self.store.get(NS, "tripwires"))

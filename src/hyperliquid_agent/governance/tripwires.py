@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any, Iterable, Mapping
 
 from hyperliquid_agent.config import TripwireConfig
-from hyperliquid_agent.domain import AccountState, MarketType, TargetEntry, ZERO
+from hyperliquid_agent.domain import AccountState, TargetEntry, ZERO
 from hyperliquid_agent.governance.plan import Key, target_key
 
 DAY_MS = 86_400_000
@@ -123,6 +123,13 @@ class TripwireReport:
         }
 
 
+def _pct_below(reference: Decimal | None, value: Decimal) -> Decimal:
+    """How many percent `value` sits below `reference` (0 when there is no positive reference)."""
+    if reference is None or reference <= 0:
+        return ZERO
+    return (reference - value) / reference * 100
+
+
 def _perp_equity(account: AccountState, mids: Mapping[str, Decimal]) -> Decimal:
     """Account value less spot holdings (USDC at 1, others at their mid)."""
     spot = ZERO
@@ -175,18 +182,14 @@ def evaluate_tripwires(
         new.peak_equity = equity
     trips: list[Trip] = []
 
-    dse = new.day_start_equity
-    if dse is not None and dse > 0:
-        loss = (dse - equity) / dse * 100
-        if loss >= config.daily_loss_pct:
-            trips.append(Trip("daily_loss_cap", TripOutcome.HALT,
-                              f"down {loss:.2f}% since the UTC day start ({dse}); cap {config.daily_loss_pct}%"))
-    peak = new.peak_equity
-    if peak is not None and peak > 0:
-        dd = (peak - equity) / peak * 100
-        if dd >= config.max_drawdown_pct:
-            trips.append(Trip("max_drawdown", TripOutcome.CUT,
-                              f"drawdown {dd:.2f}% from peak {peak} >= {config.max_drawdown_pct}%"))
+    loss = _pct_below(new.day_start_equity, equity)
+    if loss >= config.daily_loss_pct:
+        trips.append(Trip("daily_loss_cap", TripOutcome.HALT, f"down {loss:.2f}% since the UTC day start "
+                          f"({new.day_start_equity}); cap {config.daily_loss_pct}%"))
+    dd = _pct_below(new.peak_equity, equity)
+    if dd >= config.max_drawdown_pct:
+        trips.append(Trip("max_drawdown", TripOutcome.CUT,
+                          f"drawdown {dd:.2f}% from peak {new.peak_equity} >= {config.max_drawdown_pct}%"))
     trips.extend(_margin_trips(inputs, config))
     age_ms = None if inputs.last_data_ms is None else now - inputs.last_data_ms
     if inputs.account.stale or age_ms is None or age_ms > config.stale_data_s * 1000:
