@@ -1,0 +1,77 @@
+"""Backtest speed and memory: hourly bars for 3 coins, governed mode, baseline provider.
+
+Targets: one year in <= 10 s wall time and <= 300 MB peak RSS.
+
+By default this replays the first WINDOW_DAYS days of the year (so the script stays well
+under a minute) and prints the measured per-bar cost and the year it implies, clearly
+labelled as extrapolated; `--full` replays the whole year. When `../shared/data/hyperliquid`
+is present it also replays the same window of the real BTC/ETH/SOL data.
+
+    .venv/bin/python bench/bench_backtest.py [--full] [--days N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from hyperliquid_agent.backtest.runner import BacktestSpec, build_feed, run_backtest
+from hyperliquid_agent.config import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO / ".." / "shared" / "data" / "hyperliquid"
+YEAR_BARS = 365 * 24
+WINDOW_DAYS = 21
+TARGET_S, TARGET_MB = 10.0, 300.0
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def one(label: str, cfg, spec: BacktestSpec, full_year: bool) -> None:
+    feed = build_feed(cfg, spec)
+    t0 = time.perf_counter()
+    result = run_backtest(cfg, spec, feed=feed)
+    wall = time.perf_counter() - t0
+    bars = len(result.curve.t_ms)
+    per_bar_ms = wall / bars * 1000
+    year_s = per_bar_ms * YEAR_BARS / 1000
+    kind = "measured" if full_year and bars >= YEAR_BARS - 48 else "extrapolated from the window"
+    print(f"{label}: {bars} bars x {len(spec.coins)} coins in {wall:.2f} s "
+          f"({per_bar_ms:.2f} ms/bar, {bars / wall:.0f} bars/s), {len(result.decisions)} cycles, "
+          f"{len(result.trades)} fills, return {result.metrics['total_return'] * 100:.2f} %")
+    verdict = "ok" if year_s <= TARGET_S else "MISSES"
+    print(f"  one year of hourly bars: {year_s:.1f} s ({kind}); target <= {TARGET_S:.0f} s: {verdict}")
+
+
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--full", action="store_true", help="replay a whole year instead of a window")
+    ap.add_argument("--days", type=int, default=WINDOW_DAYS)
+    args = ap.parse_args(argv)
+    cfg = load_config(REPO / "config.toml", env={})
+    cfg.backtest.vs_baseline = False
+    days = 365 if args.full else args.days
+    start = date(2024, 2, 1)
+    spec = BacktestSpec(coins=("BTC", "ETH", "SOL"), start=start, end=start + timedelta(days=days),
+                        mode="governed", provider="baseline", run_id="bench")
+    one("synthetic", cfg, spec, args.full)
+    if SHARED.is_dir():
+        real_start = date(2024, 10, 6)  # a month after the first real candle, so the signals have history
+        real_end = min(real_start + timedelta(days=days), date(2025, 7, 1))
+        real = BacktestSpec(coins=("BTC", "ETH", "SOL"), start=real_start, end=real_end, mode="governed",
+                            provider="baseline", data_dir=SHARED.resolve(), run_id="bench-real")
+        one(f"real data {real_start}..{real_end}", cfg, real, args.full)
+    else:
+        print(f"real data: skipped ({SHARED} not present)")
+    rss = peak_rss_mb()
+    print(f"peak RSS: {rss:.0f} MB; target <= {TARGET_MB:.0f} MB: {'ok' if rss <= TARGET_MB else 'MISSES'}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
