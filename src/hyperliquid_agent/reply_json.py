@@ -20,6 +20,8 @@ _FENCE = re.compile(r"```[ \t]*(?:json|JSON|javascript|js)?[ \t]*\n?(.*?)```", r
 _STRING = r'"(?:\\.|[^"\\])*"'
 _TRAILING_COMMA = re.compile(_STRING + r"|,(\s*[}\]])")
 _PY_LITERAL = re.compile(_STRING + r"|\b(True|False|None)\b")
+_MAYBE_TRAILING_COMMA = re.compile(r",\s*[}\]]")
+_MAYBE_PY_LITERAL = re.compile(r"\b(?:True|False|None)\b")
 _PY_TO_JSON = {"True": "true", "False": "false", "None": "null"}
 _MAX_STARTS = 64  # unbalanced '{' restarts tried before giving up (keeps adversarial text linear-ish)
 
@@ -38,20 +40,25 @@ def _loads(text: str) -> Any:
 
 def loads_object(text: str) -> dict[str, Any] | None:
     """`text` as a JSON object (with safe repairs), or None."""
-    for attempt in (text, _repair(text)):
-        if attempt is None:
-            continue
+    try:
+        value = _loads(text)
+    except (ValueError, RecursionError, TypeError):
+        fixed = _repair(text) if text.lstrip().startswith("{") else None
+        if fixed is None:
+            return None
         try:
-            value = _loads(attempt)
+            value = _loads(fixed)
         except (ValueError, RecursionError, TypeError):
-            continue
-        return value if isinstance(value, dict) else None
-    return None
+            return None
+    return value if isinstance(value, dict) else None
 
 
 def _repair(text: str) -> str | None:
-    fixed = _TRAILING_COMMA.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(0), text)
-    fixed = _PY_LITERAL.sub(lambda m: _PY_TO_JSON[m.group(1)] if m.group(1) else m.group(0), fixed)
+    fixed = text
+    if _MAYBE_TRAILING_COMMA.search(fixed):
+        fixed = _TRAILING_COMMA.sub(lambda m: m.group(1) if m.group(1) is not None else m.group(0), fixed)
+    if _MAYBE_PY_LITERAL.search(fixed):
+        fixed = _PY_LITERAL.sub(lambda m: _PY_TO_JSON[m.group(1)] if m.group(1) else m.group(0), fixed)
     if '"' not in fixed and "'" in fixed:
         fixed = fixed.replace("'", '"')
     return fixed if fixed != text else None
