@@ -145,6 +145,16 @@ def test_approve_projects_each_approval_onto_the_next_check():
     assert all(isinstance(a, ApprovedOrder) and isinstance(a.verdict, Approved) for a in approved)
 
 
+def test_an_increase_is_denied_when_its_leverage_setting_was_denied_but_a_close_is_not():
+    c = ctx(acct(positions=[SHORT_SOL]))
+    r = policy(max_leverage=3).review([LeverageIntent(coin="ETH", leverage=10), order(size="0.1"),
+                                       LeverageIntent(coin="SOL", leverage=10), order(coin="SOL", size="10", reduce_only=True)], c)
+    assert [(type(i).__name__, d.reason_code) for i, d in r.denied] == [
+        ("LeverageIntent", "max_leverage"), ("OrderIntent", "max_leverage"), ("LeverageIntent", "max_leverage")]
+    assert "leverage setting was denied" in r.denied[1][1].detail
+    assert [a.intent.coin for a in r.approved] == ["SOL"]
+
+
 def test_review_tracks_the_max_size_streak_and_flags_it():
     p = policy(max_size_streak=2, max_order_usd=1500)
     c = ctx()

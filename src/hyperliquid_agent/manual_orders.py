@@ -15,6 +15,7 @@ from typing import Literal
 
 from hyperliquid_agent.config import Config
 from hyperliquid_agent.domain import AccountState, OrderIntent, OrderPurpose, Side
+from hyperliquid_agent.errors import VenueError
 from hyperliquid_agent.execution import ExecutionReport, Executor
 from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent
 from hyperliquid_agent.ports import ExchangePort
@@ -46,7 +47,7 @@ def read_market(exchange: ExchangePort, coins: list[str]) -> MarketView:
     for coin in coins:
         try:
             books[coin] = exchange.l2_book(coin)
-        except Exception:  # a book is a refinement; mids still bound the order
+        except (VenueError, KeyError, ValueError):  # a book is a refinement; mids still bound the order
             continue
     return MarketView(mids=snapshot.mids, specs=exchange.asset_specs(), marks=marks, books=books)
 

@@ -26,6 +26,7 @@ from hyperliquid_agent.domain import (
     AssetSpec,
     Intent,
     LeverageIntent,
+    MarketType,
     OrderIntent,
     OrderPurpose,
     TransferIntent,
@@ -126,10 +127,17 @@ class RiskPolicy:
         if counters.max_size_streak >= self.config.max_size_streak:
             flags.append(f"max_size_streak: maximum size asked {counters.max_size_streak} times in a row")
         projected = counters
+        no_leverage: dict[str, Denied] = {}  # coins whose leverage setting was denied
         for intent in intents:
             verdict = self._check(intent, ctx, book, projected)
+            if (isinstance(intent, OrderIntent) and isinstance(verdict, Approved) and intent.coin in no_leverage
+                    and verdict.note != "risk-reducing"):
+                verdict = _deny(DenialReason.MAX_LEVERAGE, f"{intent.coin}: not sent because its leverage setting "
+                                f"was denied ({no_leverage[intent.coin].detail})")
             if isinstance(verdict, Denied):
                 denied.append((intent, verdict))
+                if isinstance(intent, LeverageIntent):
+                    no_leverage[intent.coin] = verdict
                 continue
             if isinstance(intent, OrderIntent):
                 approved.append(ApprovedOrder._issue(intent, verdict, _ISSUER_KEY))
@@ -328,7 +336,7 @@ class _Book:
         sizes = {p.coin: p.size for p in ctx.account.positions if p.size != 0}
         for b in ctx.account.spot_balances:
             spec = ctx.specs.get(b.coin)
-            if spec is not None and spec.market_type.value == "spot" and b.total:
+            if spec is not None and spec.market_type is MarketType.SPOT and b.total:
                 sizes[b.coin] = b.total
         lev = {p.coin: p.leverage for p in ctx.account.positions if p.size != 0}
         lev.update(ctx.leverage)
