@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from gov_helpers import HOUR, MIN, T0, account, context, d, gov_config, plan, proposal, signals_for, strategy
 
 from hyperliquid_agent.config import RiskConfig
@@ -253,3 +255,27 @@ def test_state_round_trip_keeps_the_dwell_clock_and_rotation():
         assert back.current_targets(t) == gov.current_targets(t)
         assert back.can_review_plan(t) == gov.can_review_plan(t)
     assert back.regime is Regime.TRENDING_BULL and back.switches == 1
+
+
+# ---------------------------------------------------------------- properties of the rotation math
+
+
+_pcts = st.decimals(min_value=-50, max_value=50, places=2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(start=st.dictionaries(st.sampled_from(["BTC", "ETH", "SOL"]), _pcts, max_size=3),
+       goal=st.dictionaries(st.sampled_from(["BTC", "ETH", "SOL"]), _pcts, max_size=3),
+       steps=st.integers(1, 6))
+def test_rotation_moves_monotonically_from_start_to_goal(start, goal, steps):
+    gov = governed(rotation_steps=steps, medium_loop_s=3600)
+    card = plan(TREND, {c: float(v) for c, v in goal.items()})
+    gov.activate_plan(card, T0, current_pct={(c, P): v for c, v in start.items()})
+    books = [pct(gov.current_targets(T0 + k * HOUR)) for k in range(steps + 2)]
+    for coin in set(start) | set(goal):
+        a, b = start.get(coin, Decimal(0)), card.target_for(coin).target_pct if coin in goal else Decimal(0)
+        path = [bk.get(coin, Decimal(0)) for bk in books]
+        lo, hi = min(a, b), max(a, b)
+        assert all(lo <= x <= hi for x in path)  # never overshoots either end
+        assert all((x2 - x1) * (b - a) >= 0 for x1, x2 in zip(path, path[1:]))  # one direction only
+        assert path[steps - 1] == b and path[-1] == b  # arrives on the last step and stays

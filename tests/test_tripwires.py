@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gov_helpers import HOUR, T0, d
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hyperliquid_agent.config import TripwireConfig
 from hyperliquid_agent.domain import AccountState, MarketType, Position, SpotBalance, TargetEntry
@@ -142,3 +144,25 @@ def test_restrict_targets_by_trading_state():
     assert as_pct(restrict_targets(wanted, current, halted)) == {"BTC": 30, "ETH": -20, "SOL": 0}
     cut = TripwireReport(state=TradingState.REDUCING, cut_floor_pct=Decimal(50))
     assert as_pct(restrict_targets(entries(BTC=30, ETH=-20), current, cut)) == {"BTC": 15, "ETH": -10}
+
+
+# ---------------------------------------------------------------- property: REDUCING never adds risk
+
+
+_pct = st.decimals(min_value=-200, max_value=200, places=2)
+_coins = st.sampled_from(["BTC", "ETH", "SOL", "DOGE"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(current=st.dictionaries(_coins, _pct, max_size=4), wanted=st.dictionaries(_coins, _pct, max_size=4),
+       cut=st.one_of(st.none(), st.decimals(min_value=0, max_value=100, places=1)))
+def test_reducing_never_grows_or_flips_a_position(current, wanted, cut):
+    report = TripwireReport(state=TradingState.REDUCING, cut_floor_pct=cut)
+    out = as_pct(restrict_targets([TargetEntry(coin=c, target_pct=v) for c, v in wanted.items()],
+                                  {(c, P): v for c, v in current.items()}, report))
+    for coin, new in out.items():
+        cur = current.get(coin, Decimal(0))
+        assert abs(new) <= abs(cur)
+        assert new == 0 or (new > 0) == (cur > 0)
+        if cut is not None:
+            assert abs(new) <= abs(cur) * cut / 100 + Decimal("0.0001")
