@@ -1,0 +1,102 @@
+"""`hl-agent backtest run | compare | sweep` through typer's CliRunner (synthetic data, baseline)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hyperliquid_agent.backtest import results
+from hyperliquid_agent.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+CFG = str(REPO / "config.toml")
+WINDOW = ["--start", "2024-02-05", "--end", "2024-02-07", "--coins", "BTC,ETH", "--synthetic"]
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _no_keys(monkeypatch, tmp_path):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_run_writes_results_and_report_and_prints_json(tmp_path):
+    out = tmp_path / "run-a"
+    r = invoke("backtest", "run", *WINDOW, "--mode", "standard", "-o", str(out), "--json", "-c", CFG)
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["results"] == str(out / "results.json")
+    saved = results.load(out)
+    assert saved.params.mode == "standard" and saved.params.coins == ["BTC", "ETH"]
+    assert data["metrics"]["n_trades"] == saved.metrics["n_trades"]
+    assert (out / "report.html").read_text().startswith("<!doctype html>")
+
+
+def test_shortcut_form_without_subcommand(tmp_path):
+    r = invoke("backtest", *WINDOW, "--mode", "governed", "-c", CFG)
+    assert r.exit_code == 0, r.output
+    assert "total return" in r.stdout and "report:" in r.stdout
+    runs = list((tmp_path / "runs" / "backtests").iterdir())
+    assert len(runs) == 1 and (runs[0] / "results.json").is_file()
+
+
+def test_compare_two_runs(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert invoke("backtest", "run", *WINDOW, "--mode", "standard", "-o", str(a), "-c", CFG).exit_code == 0
+    assert invoke("backtest", "run", *WINDOW, "--mode", "governed", "-o", str(b), "-c", CFG).exit_code == 0
+    r = invoke("backtest", "compare", str(a), str(b), "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["settings_that_differ"]["mode"] == ["standard", "governed"]
+    row = next(m for m in data["metrics"] if m["metric"] == "end_equity")
+    assert row["diff"] == pytest.approx(float(row["b"]) - float(row["a"]))
+    table = invoke("backtest", "compare", str(a), str(b))
+    assert "B - A" in table.stdout and "mode" in table.stdout
+
+
+def test_bad_input_names_the_option_or_file(tmp_path):
+    r = invoke("backtest", "run", "--start", "2024-13-01", "--synthetic", "-c", CFG)
+    assert r.exit_code == 2 and "--start" in r.output and "YYYY-MM-DD" in r.output
+    r = invoke("backtest", "run", "--data", str(tmp_path / "nope"), "-c", CFG)
+    assert r.exit_code == 2 and "nope" in r.output
+    r = invoke("backtest", "compare", str(tmp_path / "x"), str(tmp_path / "y"))
+    assert r.exit_code == 2 and "no backtest results" in r.output
+    r = invoke("backtest", "run", *WINDOW, "--data", str(tmp_path), "-c", CFG)
+    assert r.exit_code == 2 and "exclude each other" in r.output
+
+
+def test_paid_provider_needs_a_key_and_a_spend_cap(tmp_path, monkeypatch):
+    r = invoke("backtest", "run", *WINDOW, "--provider", "openai", "-c", CFG)
+    assert r.exit_code == 2 and "OPENAI_API_KEY" in r.output
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
+    r = invoke("backtest", "run", *WINDOW, "--provider", "openai", "-c", CFG)
+    # not a terminal: no silent spending without --max-cost or --yes; the estimate is shown first
+    assert r.exit_code == 2 and "--max-cost" in r.output
+    assert "estimated LLM spend" in r.output
+    assert "sk-test-not-real" not in r.output
+
+
+def test_sweep_runs_the_grid_in_processes(tmp_path):
+    out = tmp_path / "sweep"
+    r = invoke("backtest", "sweep", *WINDOW, "--modes", "standard,governed", "--set", "portfolio.min_drift_pct=2,4",
+               "--workers", "2", "-o", str(out), "--json", "-c", CFG)
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert len(data["rows"]) == 4
+    labels = [row["label"] for row in data["rows"]]
+    assert labels[0] == "mode=standard portfolio.min_drift_pct=2"
+    for row in data["rows"]:
+        assert row["error"] is None, row
+        saved = results.load(row["run_dir"])
+        assert saved.params.overrides["portfolio.min_drift_pct"] in (2, 4)
+        assert saved.metrics["total_return"] == row["metrics"]["total_return"]
+    assert json.loads((out / "sweep.json").read_text())[0]["label"] == labels[0]
