@@ -51,7 +51,7 @@ def test_market_data_reads_parse_to_domain_values(ex, server):
         ex.candles("DOGE", "1h", 0, now)
 
 
-def test_open_and_close_a_long(ex):
+def test_open_and_close_a_long(ex, server):
     [out] = ex.place_orders([market_order(ex, "BTC", Side.BUY, "0.01")])
     assert isinstance(out, Filled) and out.total_size == Decimal("0.01")
     assert ex.account_state().signed_size("BTC") == Decimal("0.01")
@@ -62,6 +62,7 @@ def test_open_and_close_a_long(ex):
     fills = ex.fills()
     assert [f.direction for f in sorted(fills, key=lambda f: f.tid or 0)] == ["Open Long", "Close Long"]
     assert all(f.fee > 0 for f in fills)
+    assert len(ex.fills(start_ms=server.now_ms())) == 2 and ex.fills(start_ms=server.now_ms() + 1) == []
 
 
 def test_open_and_close_a_short_keeps_the_sign(ex):
