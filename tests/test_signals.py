@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import math
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from gov_helpers import HOUR, T0, d, funding, walk
@@ -210,3 +212,41 @@ def test_no_look_ahead_cutting_or_perturbing_later_data_changes_nothing(seed, n,
     moved = compute_signals({c: _perturb(h, now, factor) for c, h in hist.items()}, now)
     assert _same(base, cut)
     assert _same(base, moved)
+
+
+# ---------------------------------------------------------------- real data (skipped without ../shared)
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "hyperliquid"
+
+
+def _csv_candles(coin: str) -> list[Candle]:
+    with (SHARED / f"{coin}_1h_candles.csv").open() as fh:
+        return [Candle(t_ms=int(r["t_ms"]), open=Decimal(r["open"]), high=Decimal(r["high"]), low=Decimal(r["low"]),
+                       close=Decimal(r["close"]), volume=Decimal(r["volume"])) for r in csv.DictReader(fh)]
+
+
+def _csv_funding(coin: str) -> list[FundingPoint]:
+    with (SHARED / f"{coin}_funding.csv").open() as fh:
+        return [FundingPoint(time_ms=int(r["time_ms"]), rate=Decimal(r["fundingRate"])) for r in csv.DictReader(fh)]
+
+
+@pytest.mark.skipif(not (SHARED / "BTC_1h_candles.csv").is_file(), reason="../shared/data/hyperliquid not present")
+def test_real_btc_eth_history_gives_sane_signals_and_several_regimes():
+    from hyperliquid_agent.config import RegimeConfig
+    from hyperliquid_agent.governance.regime import classify_rules
+
+    btc, eth, fund = _csv_candles("BTC"), _csv_candles("ETH"), _csv_funding("BTC")
+    regimes = set()
+    cache = SignalCache()
+    for i in range(800, len(btc), 24 * 14):  # every two weeks
+        now = btc[i].t_ms
+        table = compute_signals({"BTC": CoinHistory(candles=btc[i - 760:i + 1],
+                                                    funding=[f for f in fund if now - 2 * 86_400_000 < f.time_ms]),
+                                 "ETH": CoinHistory(candles=eth[i - 760:i + 1])}, now, cache)
+        row = table["BTC"]
+        assert 0 <= row["rsi14"] <= 100 and 0 <= row["adx14"] <= 100
+        assert 0.05 < row["rv_ann"] < 3.0  # BTC's annualized volatility, as a fraction
+        assert abs(row["funding_24h_avg"]) < 0.01
+        assert table[CROSS_KEY]["btc_eth_corr"] > 0.3  # BTC and ETH move together
+        regimes.add(classify_rules(table, RegimeConfig())[0])
+    assert len(regimes) >= 3, regimes
