@@ -237,3 +237,23 @@ def test_whole_action_rejection_is_not_retried(server):
     with pytest.raises(VenueRejectedError):
         ex.set_leverage("SOL", 99)
     assert server.count_requests("/exchange", "updateLeverage") == before + 1
+
+
+def test_a_vault_without_funds_must_deposit(server):
+    leader_key, vault = new_key(), address_of(new_key())
+    server.register_vault(vault, address_of(leader_key))  # the leader has no account of its own either
+    ex = HyperliquidExchange(server.url, leader_key, vault_address=vault, max_retries=0)
+    with pytest.raises(VenueAuthError, match="Must deposit before performing actions"):
+        ex.set_leverage("BTC", 2)
+
+
+def test_an_agent_cannot_move_the_masters_money(server):
+    master_key, agent_key = new_key(), new_key()
+    master = address_of(master_key)
+    server.create_account(master, 1_000)
+    server.register_agent(address_of(agent_key), master)
+    agent = HyperliquidExchange(server.url, agent_key, account_address=master, max_retries=0)
+    with pytest.raises(VenueAuthError):
+        agent.transfer_usd(Decimal(10), to_perp=False)
+    HyperliquidExchange(server.url, master_key).transfer_usd(Decimal(10), to_perp=False)
+    assert agent.account_state().spot_balance("USDC") == Decimal(10)

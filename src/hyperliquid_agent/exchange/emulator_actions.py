@@ -160,6 +160,8 @@ def exchange(server: "EmulatorServer", body: dict[str, Any]) -> dict[str, Any]:
         if principal not in server.vault_leaders.get(str(vault).lower(), set()):
             return wire.err_response(f"User or API Wallet {signer} does not exist.")
         user = str(vault).lower()
+    if not server.model.has_account(user):
+        return wire.err_response(f"Must deposit before performing actions. User: {user}")
     problem = server.nonces.check_and_record(signer, nonce)
     if problem is not None:
         return wire.err_response(problem)
