@@ -248,28 +248,46 @@ def _model_error(obj: Mapping[str, Any]) -> str | None:
 
 def parse_decision(text: str, strategy_ids: Collection[str] | None = None) -> DecisionResult:
     """A standard-mode reply -> DecisionResult. Never raises; a failure is a hold."""
+    return _guarded(DecisionResult, _parse_decision, text, strategy_ids)
+
+
+def parse_governance_decision(text: str, strategy_ids: Collection[str] | None = None) -> GovernanceDecisionResult:
+    """A governed-mode reply -> GovernanceDecisionResult. Never raises; a failure maintains the plan."""
+    return _guarded(GovernanceDecisionResult, _parse_governance, text, strategy_ids)
+
+
+def _guarded(kind: type[Any], inner: Any, text: Any, strategy_ids: Collection[str] | None) -> Any:
     raw = text if isinstance(text, str) else repr(text)
     try:
-        return _parse_decision(raw, strategy_ids)
+        return inner(raw, strategy_ids)
     except Exception as exc:  # a bug here must still be a hold, never a crash of the loop
-        return DecisionResult(error=f"could not parse the reply: {type(exc).__name__}: {exc}", raw_response=raw)
+        return kind(error=f"could not parse the reply: {type(exc).__name__}: {exc}", raw_response=raw)
+
+
+def _open(raw: str, keys: tuple[str, ...], kind: type[Any], schema: type[Any]) -> Any:
+    """(obj, reasoning, warnings), or a failed `kind` result (no JSON, or the model's error form)."""
+    try:
+        obj = extract_object(raw, keys)
+    except ReplyJSONError as exc:
+        return kind(error=str(exc), raw_response=raw)
+    reasoning = _reasoning(obj)
+    if (err := _model_error(obj)) is not None:
+        return kind(error=err, reasoning=reasoning, raw_response=raw)
+    warnings: list[str] = []
+    unknown = sorted(set(obj) - set(schema.model_fields) - {"error", "error_reason"})
+    if unknown:
+        warnings.append(f"ignored unknown field(s): {', '.join(unknown)}")
+    return obj, reasoning, warnings
 
 
 def _parse_decision(raw: str, strategy_ids: Collection[str] | None) -> DecisionResult:
-    try:
-        obj = extract_object(raw, _DECISION_KEYS)
-    except ReplyJSONError as exc:
-        return DecisionResult(error=str(exc), raw_response=raw)
-    reasoning = _reasoning(obj)
-    if (err := _model_error(obj)) is not None:
-        return DecisionResult(error=err, reasoning=reasoning, raw_response=raw)
+    opened = _open(raw, _DECISION_KEYS, DecisionResult, DecisionSchema)
+    if isinstance(opened, DecisionResult):
+        return opened
+    obj, reasoning, warnings = opened
     fail = lambda msg, **kw: DecisionResult(error=msg, reasoning=reasoning, raw_response=raw, **kw)  # noqa: E731
     if "actions" not in obj and "target_allocation" not in obj:
         return fail("the reply has neither 'actions' nor 'target_allocation'")
-    warnings: list[str] = []
-    unknown = sorted(set(obj) - set(DecisionSchema.model_fields) - {"error", "error_reason"})
-    if unknown:
-        warnings.append(f"ignored unknown field(s): {', '.join(unknown)}")
 
     strategy = obj.get("selected_strategy")
     if strategy is not None and not isinstance(strategy, str):
@@ -315,31 +333,15 @@ def _parse_decision(raw: str, strategy_ids: Collection[str] | None) -> DecisionR
     )
 
 
-def parse_governance_decision(text: str, strategy_ids: Collection[str] | None = None) -> GovernanceDecisionResult:
-    """A governed-mode reply -> GovernanceDecisionResult. Never raises; a failure maintains the plan."""
-    raw = text if isinstance(text, str) else repr(text)
-    try:
-        return _parse_governance(raw, strategy_ids)
-    except Exception as exc:
-        return GovernanceDecisionResult(error=f"could not parse the reply: {type(exc).__name__}: {exc}", raw_response=raw)
-
-
 def _parse_governance(raw: str, strategy_ids: Collection[str] | None) -> GovernanceDecisionResult:
-    try:
-        obj = extract_object(raw, _GOVERNANCE_KEYS)
-    except ReplyJSONError as exc:
-        return GovernanceDecisionResult(error=str(exc), raw_response=raw)
-    reasoning = _reasoning(obj)
-    if (err := _model_error(obj)) is not None:
-        return GovernanceDecisionResult(error=err, reasoning=reasoning, raw_response=raw)
+    opened = _open(raw, _GOVERNANCE_KEYS, GovernanceDecisionResult, GovernanceDecisionSchema)
+    if isinstance(opened, GovernanceDecisionResult):
+        return opened
+    obj, reasoning, warnings = opened
     fail = lambda msg, **kw: GovernanceDecisionResult(error=msg, reasoning=reasoning, raw_response=raw, **kw)  # noqa: E731
     maintain = obj.get("maintain_plan")
     if not isinstance(maintain, bool):
         return fail(f"maintain_plan must be true or false, got {maintain!r}")
-    warnings: list[str] = []
-    unknown = sorted(set(obj) - set(GovernanceDecisionSchema.model_fields) - {"error", "error_reason"})
-    if unknown:
-        warnings.append(f"ignored unknown field(s): {', '.join(unknown)}")
 
     raw_adj = obj.get("micro_adjustments")
     if raw_adj is None:
