@@ -143,7 +143,12 @@ class AgentLoop:
             cycle_id = f"c{seq:06d}"
             self.store.put(AGENT_NS, PENDING_KEY, {"cycle_id": cycle_id, "seq": seq, "now_ms": now_ms,
                                                    "loops": list(loops)})
-            record = self.runner.run(cycle_id, seq, now_ms, loops)
+            try:
+                record = self.runner.run(cycle_id, seq, now_ms, loops)
+            except Exception as exc:  # a bug, not a venue or LLM fault: record it, hold, go on
+                record = {"cycle_id": cycle_id, "seq": seq, "time_ms": now_ms, "time": iso(now_ms),
+                          "mode": self.schedule.mode, "loops": list(loops), "decision": {"summary": "hold: cycle crashed"},
+                          "orders": [], "errors": [f"cycle: {type(exc).__name__}: {exc}"]}
             result.records.append(self._persist(record))
             for name in loops:
                 last[name] = now_ms
