@@ -193,3 +193,13 @@ def test_property_orders_are_venue_valid_and_reductions_never_grow_a_position(bo
             assert abs(current + o.signed_size) < abs(current)
         else:
             seen_increase = True
+
+
+def test_a_spot_pair_reads_the_balance_of_its_base_token():
+    from hyperliquid_agent.domain import AssetSpec
+
+    spec = AssetSpec(name="PURR/USDC", asset_id=10001, sz_decimals=0, market_type=MarketType.SPOT)
+    market = MarketView(mids={"PURR/USDC": Decimal("0.2")}, specs={"PURR/USDC": spec})
+    acct = account(spot=[SpotBalance(coin="PURR", total=Decimal(300))])
+    legs = orders(rebalance_to_target([T("PURR/USDC", "0", market_type=MarketType.SPOT)], acct, market, CFG))
+    assert [(o.coin, o.side, o.size) for o in legs] == [("PURR/USDC", Side.SELL, Decimal(300))]

@@ -74,6 +74,23 @@ class RebalancePlan:
     skipped: list[tuple[str, str]]  # (coin, why no order was planned)
 
 
+def spot_token(pair: str) -> str:
+    """The base token a spot pair trades ("PURR/USDC" -> "PURR"); balances are kept per token.
+
+    Hyperliquid's indexed pair names ("@107") carry no token name; they map to themselves.
+    """
+    return pair.split("/", 1)[0]
+
+
+def spot_free(account: AccountState, pair: str) -> Decimal:
+    """Spot balance of the pair's base token not held by open orders."""
+    token = spot_token(pair)
+    for b in account.spot_balances:
+        if b.coin == token:
+            return b.total - b.hold
+    return ZERO
+
+
 # ---------------------------------------------------------------- order building blocks
 
 
@@ -239,7 +256,7 @@ def plan_rebalance(
 
     # margin: what reductions free, what increases need (perp); quote cash for spot
     perp_room = account.available_balance - equity * config.cash_buffer_pct / _HUNDRED
-    spot_cash = account.spot_balance(QUOTE) - _spot_hold(account, QUOTE)
+    spot_cash = spot_free(account, QUOTE)
     for leg in reductions:
         px = market.mark(leg.coin) or ZERO
         if leg.spec.market_type is MarketType.PERP:
@@ -312,7 +329,7 @@ def _plan_coin(
     spot = spec.market_type is MarketType.SPOT
     if spot and entry.target_pct < 0:
         return "spot cannot be short; use a perp target"
-    current = (account.spot_balance(coin) - _spot_hold(account, coin)) if spot else account.signed_size(coin)
+    current = spot_free(account, coin) if spot else account.signed_size(coin)
     raw = entry.target_pct / _HUNDRED * equity / price if equity > 0 else ZERO
     tick = Decimal(1).scaleb(-spec.sz_decimals)
     target = current if abs(raw - current) < tick else round_size(raw, spec.sz_decimals)
@@ -362,10 +379,3 @@ def _scale(need: Decimal, room: Decimal) -> Decimal:
     if need <= 0 or need <= room:
         return Decimal(1)
     return max(room, ZERO) / need
-
-
-def _spot_hold(account: AccountState, coin: str) -> Decimal:
-    for b in account.spot_balances:
-        if b.coin == coin:
-            return b.hold
-    return ZERO

@@ -34,7 +34,7 @@ from hyperliquid_agent.domain import (
     is_valid_size,
 )
 from hyperliquid_agent.domain.verdicts import _ISSUER_KEY, Approved, ApprovedOrder, Denied
-from hyperliquid_agent.portfolio import MarketView, close_intent
+from hyperliquid_agent.portfolio import MarketView, close_intent, spot_free
 from hyperliquid_agent.risk_counters import RiskCounters
 
 _HUNDRED = Decimal(100)
@@ -334,10 +334,12 @@ class _Book:
     @classmethod
     def of(cls, ctx: RiskContext) -> "_Book":
         sizes = {p.coin: p.size for p in ctx.account.positions if p.size != 0}
-        for b in ctx.account.spot_balances:
-            spec = ctx.specs.get(b.coin)
-            if spec is not None and spec.market_type is MarketType.SPOT and b.total:
-                sizes[b.coin] = b.total
+        if ctx.account.spot_balances:
+            for name, spec in ctx.specs.items():
+                if spec.market_type is MarketType.SPOT:
+                    held = spot_free(ctx.account, name)
+                    if held:
+                        sizes[name] = held
         lev = {p.coin: p.leverage for p in ctx.account.positions if p.size != 0}
         lev.update(ctx.leverage)
         return cls(sizes, ctx.marks, lev)
