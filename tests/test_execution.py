@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from hyperliquid_agent.config import PortfolioConfig, RiskConfig
 from hyperliquid_agent.domain import OrderIntent, OrderPurpose, Side, TargetEntry, Tif, TpSl
 from hyperliquid_agent.domain.verdicts import Approved, ApprovedOrder
+from hyperliquid_agent.errors import VenueRejectedError
 from hyperliquid_agent.execution import Executor, Protection, cloid_for
 from hyperliquid_agent.orders_ledger import OrdersLedger
 from hyperliquid_agent.portfolio import MarketView, rebalance_to_target
@@ -180,6 +181,17 @@ def test_flip_open_leg_is_skipped_when_the_close_leg_fails():
     ex._one = lambda o: ex._rej(o, "Order has invalid price.") if o.reduce_only else real(o)
     r = cycle(ex, store, executor, pol, "c1", {"ETH": "-30"})
     assert [o.status for o in r.orders] == ["rejected", "skipped"] and len(ex.placed) == 1
+
+
+def test_an_increase_is_skipped_when_setting_its_leverage_fails():
+    ex, store, executor, pol = setup()
+
+    def refuse(coin, leverage, is_cross=True):
+        raise VenueRejectedError("Invalid leverage value")
+    ex.set_leverage = refuse
+    r = cycle(ex, store, executor, pol, "c1", {"ETH": "20"})
+    assert [s.status for s in r.setup] == ["failed"] and [o.status for o in r.orders] == ["skipped"]
+    assert ex.placed == [] and load_counters(store).consecutive_failures == 1
 
 
 def test_take_profit_and_stop_loss_triggers_after_an_open():

@@ -5,7 +5,7 @@ Order of work in one cycle (`Executor.run`):
 2. reductions and closes are placed in one bulk action;
 3. USD transfers, then leverage settings;
 4. increases and opens in one bulk action (the open leg of a flip is skipped when its
-   close leg did not go through);
+   close leg did not go through, an increase when setting its leverage failed);
 5. optional TP/SL trigger orders (reduce-only) for the coins that were opened or increased;
 6. the account is read back, fills for our orders are recorded with their fees, and the
    optional dead-man switch (schedule-cancel) is renewed.
@@ -160,13 +160,16 @@ class Executor:
         self._submit(state, reductions)
         self._setup(state, [i for i in review.passed if isinstance(i, TransferIntent)])
         self._setup(state, [i for i in review.passed if isinstance(i, LeverageIntent)])
-        failed_closes = {o.intent.coin for o in state.orders if o.intent.purpose is OrderPurpose.CLOSE
-                         and o.cloid and o.status not in ("filled", "resting")}
+        blocked = {o.intent.coin: "the close leg of this flip did not fill; open leg not sent"
+                   for o in state.orders if o.intent.purpose is OrderPurpose.CLOSE and o.cloid
+                   and o.status not in ("filled", "resting")}
+        blocked.update({s.intent.coin: f"setting leverage failed ({s.detail}); not sent at the venue's old leverage"
+                        for s in state.setup if isinstance(s.intent, LeverageIntent) and s.status == "failed"})
         go: list[ApprovedOrder] = []
         for a in increases:
-            if a.intent.coin in failed_closes:
+            if a.intent.coin in blocked:
                 state.orders.append(OrderRecord(leg="", cloid=None, intent=a.intent, verdict=a.verdict, status="skipped",
-                                                error="the close leg of this flip did not fill; open leg not sent"))
+                                                error=blocked[a.intent.coin]))
             else:
                 go.append(a)
         self._submit(state, go)
