@@ -143,6 +143,26 @@ def test_cache_gives_the_same_table_and_notices_revised_bars():
         {"BTC": CoinHistory(candles=revised)}, after(300))["BTC"]["ret_1h"])
 
 
+def test_unsorted_or_duplicated_input_gives_the_same_signals():
+    import random
+
+    candles, fund = walk(300, seed=4), funding(300)
+    now = after(250)
+    base = compute_signals({"BTC": CoinHistory(candles=candles, funding=fund)}, now)
+    shuffled_c, shuffled_f = candles[:], fund[:]
+    random.Random(1).shuffle(shuffled_c)
+    random.Random(2).shuffle(shuffled_f)
+    assert compute_signals({"BTC": CoinHistory(candles=shuffled_c, funding=shuffled_f)}, now) == base
+    assert compute_signals({"BTC": CoinHistory(candles=candles + candles[:50], funding=fund)}, now) == base
+
+
+def test_long_history_uses_only_the_windows_it_needs():
+    candles = walk(3000, seed=8)
+    now = after(3000)
+    assert compute_signals({"BTC": CoinHistory(candles=candles)}, now) == compute_signals(
+        {"BTC": CoinHistory(candles=candles[-(24 * 30 + 2):])}, now)
+
+
 def test_future_book_and_snapshot_are_ignored():
     now = after(10)
     book = L2Book(coin="BTC", time_ms=now + 1, bids=(BookLevel(price=d(99), size=d(1)),),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from hyperliquid_agent.domain import AssetContext, Candle, FundingPoint, L2Book, MarketSnapshot
 
@@ -107,14 +107,26 @@ class SignalCache:
         return out
 
 
+def _time_slice(items: Sequence[Any], key: Callable[[Any], int], lo: int | None, hi: int) -> list[Any]:
+    """Items with lo < key <= hi (lo None: no lower bound), ascending, one per time.
+
+    Every item is checked (the caller is not trusted to have cut or sorted its data), so
+    nothing after `hi` gets through; unsorted or duplicated input is sorted and de-duplicated.
+    """
+    picked = [x for x in items if key(x) <= hi and (lo is None or key(x) > lo)]
+    if any(key(picked[i]) >= key(picked[i + 1]) for i in range(len(picked) - 1)):
+        by_time = {key(x): x for x in picked}
+        picked = [by_time[t] for t in sorted(by_time)]
+    return picked
+
+
+def _candle_time(c: Candle) -> int:
+    return c.t_ms
+
+
 def _closed_candles(candles: Sequence[Candle], interval_ms: int, now_ms: int) -> list[Candle]:
-    cut = now_ms - interval_ms
-    picked = [c for c in candles if c.t_ms <= cut]
-    if any(picked[i].t_ms >= picked[i + 1].t_ms for i in range(len(picked) - 1)):
-        dedup = {c.t_ms: c for c in picked}
-        picked = [dedup[t] for t in sorted(dedup)]
     bars = max(MAX_LOOKBACK_HOURS * HOUR_MS // interval_ms, INDICATOR_BARS) + 1
-    return picked[-bars:]
+    return _time_slice(candles, _candle_time, None, now_ms - interval_ms)[-bars:]
 
 
 def _to_series(coin: str, candles: list[Candle], cache: SignalCache | None) -> _Series:
@@ -277,11 +289,14 @@ def _candle_signals(s: _Series, interval_ms: int, out: dict[str, float | None]) 
         out["rv_ann"] = realized_vol(lr, len(lr)) * math.sqrt(bars_per_year)  # type: ignore[operator]
 
 
+def _funding_time(p: FundingPoint) -> int:
+    return p.time_ms
+
+
 def _funding_signals(points: Sequence[FundingPoint], now_ms: int, out: dict[str, float | None]) -> None:
-    recent = [(p.time_ms, float(p.rate)) for p in points if now_ms - DAY_MS < p.time_ms <= now_ms]
+    recent = [(p.time_ms, float(p.rate)) for p in _time_slice(points, _funding_time, now_ms - DAY_MS, now_ms)]
     if not recent:
         return
-    recent.sort()
     out["funding_now"] = recent[-1][1]
     out["funding_24h_avg"] = sum(r for _, r in recent) / len(recent)
     last8 = [r for t, r in recent if t > now_ms - 8 * HOUR_MS]
