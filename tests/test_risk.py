@@ -227,3 +227,11 @@ def test_property_an_approved_reduce_only_order_never_increases_the_position(pos
     if isinstance(v, Approved):
         before = account.signed_size(coin)
         assert abs(before + o.signed_size) < abs(before)
+
+
+def test_risk_is_the_only_product_module_using_the_issuer_key():
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "src" / "hyperliquid_agent"
+    users = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.py") if "_ISSUER_KEY" in p.read_text("utf-8"))
+    assert users == ["domain/verdicts.py", "risk.py"]  # verdicts defines it; risk.py alone issues with it
