@@ -11,7 +11,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Iterator
+
+import pytest
 
 
 @dataclass
@@ -80,6 +82,14 @@ class WireServer:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@pytest.fixture()
+def server() -> Iterator[WireServer]:
+    """A running WireServer, shut down after the test (import this fixture into a test module)."""
+    s = WireServer()
+    yield s
+    s.close()
 
 
 # ---------------------------------------------------------------- OpenAI bodies

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from llm_wire import Reply, WireServer, anthropic_body, anthropic_error
+from llm_wire import Reply, WireServer, server, anthropic_body, anthropic_error  # noqa: F401 (server is a fixture)
 
 from hyperliquid_agent.config import LLMConfig, config_from_dict
 from hyperliquid_agent.errors import ConfigError, LLMAuthError, LLMInvalidOutputError, LLMUnavailableError, MissingEnvError
@@ -13,13 +13,6 @@ from hyperliquid_agent.llm_client import LLMClient
 from hyperliquid_agent.schemas import RegimeSchema
 
 GOOD = {"regime": "carry-friendly", "confidence": 0.6, "reasoning": "funding rich"}
-
-
-@pytest.fixture()
-def server():
-    s = WireServer()
-    yield s
-    s.close()
 
 
 def client(server: WireServer, sleeps: list[float] | None = None, **cfg) -> LLMClient:

@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from llm_wire import Reply, WireServer, chat_body, openai_error, responses_body
+from llm_wire import Reply, WireServer, server, chat_body, openai_error, responses_body  # noqa: F401 (server is a fixture)
 
 from hyperliquid_agent.config import LLMConfig
 from hyperliquid_agent.errors import LLMAuthError, LLMError, LLMInvalidOutputError, LLMUnavailableError
@@ -15,13 +15,6 @@ from hyperliquid_agent.schemas import RegimeSchema
 from hyperliquid_agent.testing import FixedClock
 
 GOOD = {"regime": "trending-bull", "confidence": 0.75, "reasoning": "ema spread up, adx 31"}
-
-
-@pytest.fixture()
-def server():
-    s = WireServer()
-    yield s
-    s.close()
 
 
 def client(server: WireServer, sleeps: list[float] | None = None, **cfg) -> LLMClient:

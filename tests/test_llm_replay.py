@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 
 import pytest
-from llm_wire import Reply, WireServer, chat_body
+from llm_wire import Reply, WireServer, server, chat_body  # noqa: F401 (server is a fixture)
 
 from hyperliquid_agent.config import LLMConfig, ReplayConfig
 from hyperliquid_agent.errors import ConfigError, LLMError
@@ -19,13 +19,6 @@ from hyperliquid_agent.store import StateStore
 # odd spacing and a float that must survive byte for byte
 CONTENT = '{"regime": "high-volatility",  "confidence": 0.8300000000000001, "reasoning": "rv \\u00e9"}'
 MESSAGES = [{"role": "system", "content": "rules"}, {"role": "user", "content": "now?"}]
-
-
-@pytest.fixture()
-def server():
-    s = WireServer()
-    yield s
-    s.close()
 
 
 def openai_cfg(server, **replay) -> LLMConfig:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
 from hyperliquid_agent.errors import LLMError, StateError
 from hyperliquid_agent.llm.types import LLMRequest, Provider, RawReply, Usage
+from hyperliquid_agent.store import StateStore
 
 DDL = """
 CREATE TABLE IF NOT EXISTS llm_replay (
@@ -30,7 +29,7 @@ CREATE TABLE IF NOT EXISTS llm_replay (
     request_id TEXT,
     refusal TEXT,
     recorded_ms INTEGER NOT NULL
-)
+);
 """
 
 
@@ -54,46 +53,40 @@ def replay_key(provider: str, request: LLMRequest) -> str:
 
 
 class ReplayStore:
+    """The replay table in its own SQLite file (a StateStore, so it is crash-safe the same way)."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(DDL)
-        except sqlite3.DatabaseError as exc:
-            raise StateError(f"replay store {self.path} is unreadable ({exc}). Move it aside to record anew.") from None
-        self._lock = threading.Lock()
+            self._db = StateStore(path)
+        except StateError as exc:
+            raise StateError(f"replay store: {exc}") from None
+        self._db.ensure_schema("llm_replay", DDL)
 
     def get(self, key: str) -> RawReply | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT content, usage, model, request_id, refusal FROM llm_replay WHERE key = ?", (key,)
-            ).fetchone()
-        if row is None:
+        rows = self._db.execute(
+            "SELECT content, usage, model, request_id, refusal FROM llm_replay WHERE key = ?", (key,)
+        )
+        if not rows:
             return None
-        content, usage, model, request_id, refusal = row
+        content, usage, model, request_id, refusal = rows[0]
         return RawReply(content=content, usage=Usage(**json.loads(usage)), model=model,
                         request_id=request_id, refusal=refusal, replayed=True)
 
     def put(self, key: str, provider: str, request: LLMRequest, reply: RawReply) -> None:
         doc = json.dumps(_request_doc(provider, request), sort_keys=True, ensure_ascii=False)
-        with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO llm_replay(key, provider, model, request, content, usage, request_id,"
-                " refusal, recorded_ms) VALUES (?,?,?,?,?,?,?,?,?)",
-                (key, provider, request.model, doc, reply.content, json.dumps(asdict(reply.usage)),
-                 reply.request_id, reply.refusal, int(time.time() * 1000)),
-            )
+        self._db.execute(
+            "INSERT OR REPLACE INTO llm_replay(key, provider, model, request, content, usage, request_id,"
+            " refusal, recorded_ms) VALUES (?,?,?,?,?,?,?,?,?)",
+            (key, provider, request.model, doc, reply.content, json.dumps(asdict(reply.usage)),
+             reply.request_id, reply.refusal, int(time.time() * 1000)),
+        )
 
     def count(self) -> int:
-        with self._lock:
-            return self._conn.execute("SELECT COUNT(*) FROM llm_replay").fetchone()[0]
+        return self._db.execute("SELECT COUNT(*) FROM llm_replay")[0][0]
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._db.close()
 
 
 class RecordingProvider:

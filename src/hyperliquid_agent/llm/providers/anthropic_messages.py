@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from hyperliquid_agent.errors import LLMError
-from hyperliquid_agent.llm.providers.sdk_errors import http_client, map_sdk_error
+from hyperliquid_agent.llm.providers.sdk_common import map_sdk_error, sdk_client
 from hyperliquid_agent.llm.types import LLMRequest, RawReply, Usage
 
 
@@ -28,16 +28,9 @@ class AnthropicProvider:
     def _get_client(self, timeout_s: float) -> Any:
         if self._client is None:
             import anthropic
-            import httpx2
 
             self._sdk = anthropic
-            self._client = anthropic.Anthropic(
-                api_key=self._api_key,
-                base_url=self.base_url,
-                timeout=timeout_s,
-                max_retries=0,
-                http_client=http_client(httpx2, self._transport, timeout_s),
-            )
+            self._client = sdk_client(anthropic.Anthropic, self._api_key, self.base_url, self._transport, timeout_s)
         return self._client
 
     def build_kwargs(self, request: LLMRequest, timeout_s: float) -> dict[str, Any]:

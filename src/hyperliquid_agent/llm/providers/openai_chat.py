@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from hyperliquid_agent.errors import LLMError, LLMUnavailableError
-from hyperliquid_agent.llm.providers.sdk_errors import http_client, map_sdk_error
+from hyperliquid_agent.llm.providers.sdk_common import map_sdk_error, sdk_client, tokens
 from hyperliquid_agent.llm.schema import schema_instruction
 from hyperliquid_agent.llm.types import LLMRequest, RawReply, Usage
 
@@ -46,17 +46,10 @@ class OpenAIChatProvider:
     # ---------------------------------------------------------------- plumbing
     def _get_client(self, timeout_s: float) -> Any:
         if self._client is None:
-            import httpx2
             import openai
 
             self._sdk = openai
-            self._client = openai.OpenAI(
-                api_key=self._api_key,
-                base_url=self.base_url,
-                timeout=timeout_s,
-                max_retries=0,  # our retry policy owns retries
-                http_client=http_client(httpx2, self._transport, timeout_s),
-            )
+            self._client = sdk_client(openai.OpenAI, self._api_key, self.base_url, self._transport, timeout_s)
         return self._client
 
     def uses_responses_api(self, model: str) -> bool:
@@ -113,13 +106,9 @@ class OpenAIChatProvider:
             raise LLMUnavailableError(f"{self.name} returned no choices")
         choice = completion.choices[0]
         msg = choice.message
-        u = completion.usage
-        usage = Usage()
-        if u is not None:
-            cached = getattr(getattr(u, "prompt_tokens_details", None), "cached_tokens", None) or 0
-            reasoning = getattr(getattr(u, "completion_tokens_details", None), "reasoning_tokens", None) or 0
-            usage = Usage(input_tokens=u.prompt_tokens or 0, cached_input_tokens=cached,
-                          output_tokens=u.completion_tokens or 0, reasoning_tokens=reasoning)
+        inp, cached, out, reasoning = tokens(completion.usage, "prompt_tokens", "completion_tokens",
+                                             "prompt_tokens_details", "completion_tokens_details")
+        usage = Usage(input_tokens=inp, cached_input_tokens=cached, output_tokens=out, reasoning_tokens=reasoning)
         return RawReply(
             content=msg.content or "",
             usage=usage,
@@ -154,13 +143,9 @@ class OpenAIChatProvider:
             for part in getattr(item, "content", None) or []:
                 if getattr(part, "type", None) == "refusal":
                     refusal = part.refusal
-        u = resp.usage
-        usage = Usage()
-        if u is not None:
-            cached = getattr(getattr(u, "input_tokens_details", None), "cached_tokens", None) or 0
-            reasoning = getattr(getattr(u, "output_tokens_details", None), "reasoning_tokens", None) or 0
-            usage = Usage(input_tokens=u.input_tokens or 0, cached_input_tokens=cached,
-                          output_tokens=u.output_tokens or 0, reasoning_tokens=reasoning)
+        inp, cached, out, reasoning = tokens(resp.usage, "input_tokens", "output_tokens",
+                                             "input_tokens_details", "output_tokens_details")
+        usage = Usage(input_tokens=inp, cached_input_tokens=cached, output_tokens=out, reasoning_tokens=reasoning)
         finish = resp.status
         if resp.status == "incomplete" and resp.incomplete_details is not None:
             finish = f"incomplete: {resp.incomplete_details.reason}"

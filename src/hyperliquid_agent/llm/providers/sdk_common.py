@@ -1,0 +1,49 @@
+"""What the openai and anthropic providers share: building the SDK client, mapping its
+exceptions into our error tree (both SDKs use the same class names), reading usage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hyperliquid_agent.errors import LLMError, LLMUnavailableError
+from hyperliquid_agent.llm.retry import connection_error, status_error, timeout_error
+
+
+def map_sdk_error(sdk: Any, exc: Exception, provider: str, timeout_s: float) -> LLMError:
+    if isinstance(exc, sdk.APITimeoutError):
+        return timeout_error(provider, timeout_s)
+    if isinstance(exc, sdk.APIConnectionError):
+        return connection_error(provider, str(exc.__cause__ or exc))
+    if isinstance(exc, sdk.APIStatusError):
+        headers = {k.lower(): v for k, v in exc.response.headers.items()}
+        return status_error(provider, exc.status_code, _message(exc), headers)
+    return LLMUnavailableError(f"{provider}: unexpected {type(exc).__name__}: {exc}")
+
+
+def _message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+    return str(getattr(exc, "message", exc))
+
+
+def sdk_client(client_cls: Any, api_key: str, base_url: str | None, transport: Any, timeout_s: float) -> Any:
+    """The vendor client with our timeout, no SDK retries (ours own them) and an optional
+    injected httpx2 transport or client (tests, benchmarks)."""
+    import httpx2
+
+    http = None
+    if transport is not None:
+        http = transport if isinstance(transport, httpx2.Client) else httpx2.Client(transport=transport, timeout=timeout_s)
+    return client_cls(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0, http_client=http)
+
+
+def tokens(usage: Any, inp: str, out: str, in_details: str, out_details: str) -> tuple[int, int, int, int]:
+    """(input, cached input, output, reasoning) from an OpenAI-style usage object; zeros when absent."""
+    if usage is None:
+        return 0, 0, 0, 0
+    cached = getattr(getattr(usage, in_details, None), "cached_tokens", None) or 0
+    reasoning = getattr(getattr(usage, out_details, None), "reasoning_tokens", None) or 0
+    return getattr(usage, inp, 0) or 0, cached, getattr(usage, out, 0) or 0, reasoning
