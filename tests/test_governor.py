@@ -279,3 +279,13 @@ def test_rotation_moves_monotonically_from_start_to_goal(start, goal, steps):
         assert all(lo <= x <= hi for x in path)  # never overshoots either end
         assert all((x2 - x1) * (b - a) >= 0 for x1, x2 in zip(path, path[1:]))  # one direction only
         assert path[steps - 1] == b and path[-1] == b  # arrives on the last step and stays
+
+
+def test_plan_drawdown_budget_invalidates_the_plan():
+    gov = governed()
+    card = plan_from_proposal(proposal("slow-trend", {"BTC": 20}), TREND, T0, "p", max_drawdown_pct=Decimal(8))
+    gov.activate_plan(card, T0)
+    assert gov.check_invalidation({}, T0 + HOUR, plan_drawdown_pct=Decimal("7.9")) is None
+    fired = gov.check_invalidation({}, T0 + 2 * HOUR, plan_drawdown_pct=Decimal("8.5"))
+    assert fired == "plan drawdown 8.50% >= budget 8%"
+    assert gov.can_review_plan(T0 + 2 * HOUR)[0] is True

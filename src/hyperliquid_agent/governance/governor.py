@@ -128,12 +128,21 @@ class Governor:
         self._refresh(now_ms)
         return self.last_reading
 
-    def check_invalidation(self, signals: Mapping[str, Mapping[str, float | None]], now_ms: int) -> str | None:
-        """Mark the active plan invalidated when one of its triggers holds; returns the trigger."""
+    def check_invalidation(
+        self,
+        signals: Mapping[str, Mapping[str, float | None]],
+        now_ms: int,
+        plan_drawdown_pct: Decimal | None = None,
+    ) -> str | None:
+        """Mark the active plan invalidated when one of its triggers holds, or when the plan's
+        own drawdown (from its scorecard) reaches its risk budget; returns what fired."""
         plan = self.active_plan
         if plan is None or plan.status not in (PlanStatus.ACTIVE, PlanStatus.REBALANCING):
             return None
         fired = plan.fired_trigger(signals)
+        budget = plan.risk_budget.max_drawdown_pct
+        if fired is None and budget is not None and plan_drawdown_pct is not None and plan_drawdown_pct >= budget:
+            fired = f"plan drawdown {plan_drawdown_pct:.2f}% >= budget {budget}%"
         if fired is not None:
             self.active_plan = plan.with_status(PlanStatus.INVALIDATED, now_ms, f"trigger fired: {fired}")
         return fired
