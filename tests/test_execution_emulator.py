@@ -190,3 +190,23 @@ def test_killed_between_submit_and_record_then_restart_sends_no_second_order(ser
     assert ex.account_state().signed_size("ETH") == size
     store = StateStore.in_dir(state_dir)
     assert OrdersLedger(store).get(row.cloid).status == "filled"
+
+
+def test_tp_sl_triggers_rest_on_the_venue_and_the_dead_man_switch_is_accepted(server):
+    from hyperliquid_agent.execution import Protection
+
+    d = Desk(server)
+    d.executor = Executor(d.ex, d.store, config=PortfolioConfig(dead_man_switch_s=600))
+    market = read_market(d.ex, COINS)
+    intents = rebalance_to_target([TargetEntry(coin="SOL", target_pct=Decimal(-20))], d.ex.account_state(), market, CFG)
+    r = d.executor.run("prot-1", intents, d.policy, d.ctx(), market=market,
+                       protection=Protection(take_profit_pct=Decimal(8), stop_loss_pct=Decimal(4)))
+    assert not r.errors, r.errors
+    triggers = [o for o in r.orders if o.intent.trigger is not None]
+    assert [(o.intent.trigger.tpsl.value, o.intent.side, o.status) for o in triggers] == [
+        ("tp", Side.BUY, "resting"), ("sl", Side.BUY, "resting")]
+    entry = r.account_after.position("SOL").entry_price
+    tp, sl = (o.intent.trigger.trigger_price for o in triggers)
+    assert tp < entry < sl  # a short takes profit below its entry and stops out above it
+    resting = [o for o in d.ex.open_orders() if o.coin == "SOL"]
+    assert len(resting) == 2 and all(o.reduce_only for o in resting)
