@@ -28,14 +28,14 @@ def agent_config(state_dir: Path, mode: str = "standard", **sections: dict[str, 
     return config_from_dict(raw, env={})
 
 
-def config_file(tmp_path: Path, text: str) -> Path:
-    """A config.toml next to copies-by-reference of the repository's prompts and strategies."""
+def config_file(tmp_path: Path, text: str = "", **agent: Any) -> Path:
+    """A config.toml using the repository's prompts and strategies; `agent` adds [agent] keys."""
+    keys = {"state_dir": str(tmp_path / "state"), "prompt_template": str(REPO / "prompts" / "default.txt"),
+            "governance_template": str(REPO / "prompts" / "governance.txt"),
+            "strategies_dir": str(REPO / "strategies"), **agent}
+    lines = "\n".join(f"{k} = {json.dumps(v)}" for k, v in keys.items())
     p = tmp_path / "config.toml"
-    p.write_text(
-        text + "\n" if "[agent]" in text else
-        text + f'\n[agent]\nstate_dir = "{tmp_path / "state"}"\nprompt_template = "{REPO / "prompts" / "default.txt"}"\n'
-        f'governance_template = "{REPO / "prompts" / "governance.txt"}"\nstrategies_dir = "{REPO / "strategies"}"\n'
-    )
+    p.write_text(f"{text}\n[agent]\n{lines}\n")
     return p
 
 

@@ -1,0 +1,144 @@
+"""The run loop: schedule of fast/medium/slow loops, crash-only bookkeeping, graceful stop.
+
+The runner here is a fake that implements `loop.CycleRunner`; the store, audit writer and
+clock are the real ones (a stepped clock over a counter)."""
+
+from __future__ import annotations
+
+import threading
+
+from hyperliquid_agent.app.loop import PENDING_KEY, AgentLoop, Schedule
+from hyperliquid_agent.app.paper import SteppedClock, paper_start_ms
+from hyperliquid_agent.app.status import AGENT_NS, load_status
+from hyperliquid_agent.audit import AuditWriter, audit_path, read_records
+from hyperliquid_agent.store import StateStore
+
+H = 3_600_000
+
+
+class FakeRunner:
+    def __init__(self, fail_on: int | None = None, on_run=None) -> None:
+        self.calls: list[tuple[str, tuple[str, ...]]] = []
+        self.recovered: list[dict] = []
+        self.fail_on, self.on_run = fail_on, on_run
+
+    def run(self, cycle_id, seq, now_ms, loops):
+        self.calls.append((cycle_id, loops))
+        if self.on_run:
+            self.on_run(seq)
+        if seq == self.fail_on:
+            raise RuntimeError("boom")
+        return {"cycle_id": cycle_id, "seq": seq, "time_ms": now_ms, "loops": list(loops), "orders": [],
+                "errors": [], "decision": {"summary": "hold"},
+                "status_snapshot": {"cycle_id": cycle_id, "time_ms": now_ms, "account": {"portfolio_value": "1"}}}
+
+    def recover(self, pending, now_ms):
+        self.recovered.append(pending)
+        return {"cycle_id": pending["cycle_id"], "seq": pending["seq"], "recovered": True, "orders": [], "errors": []}
+
+
+class Counter:
+    def __init__(self, t: int = 1_000 * H) -> None:
+        self.t = t
+
+    def now(self) -> int:
+        return self.t
+
+    def advance(self, t: int) -> None:
+        self.t = t
+
+
+def _loop(tmp_path, runner, schedule, cycles, stop=None, counter=None):
+    store = StateStore.in_dir(tmp_path)
+    counter = counter or Counter()
+    loop = AgentLoop(runner, store, AuditWriter(audit_path(tmp_path)), SteppedClock(counter.now, counter.advance),
+                     schedule, max_cycles=cycles, stop=stop)
+    return loop, store, counter
+
+
+def test_governed_schedule_runs_medium_and_slow_loops_on_their_intervals(tmp_path):
+    runner = FakeRunner()
+    loop, store, _ = _loop(tmp_path, runner, Schedule("governed", tick_s=3600, medium_s=4 * 3600, slow_s=24 * 3600), 9)
+    loop.run()
+    loops = [c[1] for c in runner.calls]
+    assert loops[0] == ("fast", "medium", "slow")
+    assert [i for i, lp in enumerate(loops) if "medium" in lp] == [0, 4, 8]
+    assert sum("slow" in lp for lp in loops) == 1
+    assert all(lp[0] == "fast" for lp in loops)
+    store.close()
+
+
+def test_standard_schedule_and_sequence_continue_across_restarts(tmp_path):
+    runner = FakeRunner()
+    loop, store, counter = _loop(tmp_path, runner, Schedule("standard", tick_s=3600), 3)
+    loop.run()
+    store.close()
+    counter.t += H  # an hour passes before the restart
+    runner2 = FakeRunner()
+    loop2, store2, _ = _loop(tmp_path, runner2, Schedule("standard", tick_s=3600), 2, counter=counter)
+    loop2.run()
+    ids = [r["cycle_id"] for r in read_records(audit_path(tmp_path))]
+    assert ids == ["c000001", "c000002", "c000003", "c000004", "c000005"]
+    assert all(c[1] == ("standard",) for c in runner.calls + runner2.calls)
+    times = [r["time_ms"] for r in read_records(audit_path(tmp_path))]
+    assert all(b - a == H for a, b in zip(times, times[1:]))  # one tick apart, clock stepped, no waiting
+    assert load_status(store2)["cycle_id"] == "c000005"
+    assert store2.get(AGENT_NS, PENDING_KEY) is None and store2.get(AGENT_NS, "stopped_at_ms")
+    store2.close()
+
+
+def test_an_interrupted_cycle_is_reconciled_and_recorded_once_at_restart(tmp_path):
+    store = StateStore.in_dir(tmp_path)
+    store.put(AGENT_NS, "seq", 7)
+    store.put(AGENT_NS, PENDING_KEY, {"cycle_id": "c000007", "seq": 7, "now_ms": 5, "loops": ["standard"]})
+    store.close()
+    runner = FakeRunner()
+    loop, store, _ = _loop(tmp_path, runner, Schedule("standard", tick_s=3600), 1)
+    result = loop.run()
+    assert [p["cycle_id"] for p in runner.recovered] == ["c000007"]
+    assert [r["cycle_id"] for r in result.recovered] == ["c000007"]
+    recs = list(read_records(audit_path(tmp_path)))
+    assert [r["cycle_id"] for r in recs] == ["c000007", "c000008"] and recs[0]["recovered"] is True
+    store.close()
+
+
+def test_a_crash_after_the_record_was_written_does_not_record_the_cycle_twice(tmp_path):
+    w = AuditWriter(audit_path(tmp_path))
+    w.append({"cycle_id": "c000003", "seq": 3})
+    store = StateStore.in_dir(tmp_path)
+    store.put(AGENT_NS, PENDING_KEY, {"cycle_id": "c000003", "seq": 3, "now_ms": 5})
+    store.close()
+    runner = FakeRunner()
+    loop, store, _ = _loop(tmp_path, runner, Schedule("standard", tick_s=60), 0)
+    assert loop.recover_pending() is None and runner.recovered == []
+    assert store.get(AGENT_NS, PENDING_KEY) is None
+    store.close()
+
+
+def test_stop_request_finishes_the_current_cycle_then_returns(tmp_path):
+    stop = threading.Event()
+    runner = FakeRunner(on_run=lambda seq: stop.set() if seq == 2 else None)
+    loop, store, _ = _loop(tmp_path, runner, Schedule("standard", tick_s=3600), None, stop=stop)
+    result = loop.run()
+    assert result.stopped_by_signal and len(result.records) == 2
+    assert [r["cycle_id"] for r in read_records(audit_path(tmp_path))] == ["c000001", "c000002"]
+    store.close()
+
+
+def test_a_runner_bug_is_recorded_as_a_held_cycle_and_the_loop_goes_on(tmp_path):
+    runner = FakeRunner(fail_on=2)
+    loop, store, _ = _loop(tmp_path, runner, Schedule("standard", tick_s=3600), 3)
+    result = loop.run()
+    assert len(result.records) == 3
+    bad = result.records[1]
+    assert bad["orders"] == [] and "RuntimeError: boom" in bad["errors"][0]
+    store.close()
+
+
+def test_paper_clock_starts_after_warmup_or_continues_while_data_lasts():
+    day = 86_400_000
+    first, last = 0, 120 * day
+    assert paper_start_ms(first, last, None, H, 48) == 31 * day
+    assert paper_start_ms(first, last, 40 * day, H, 48) == 40 * day + H
+    assert paper_start_ms(first, last, 119 * day, H, 48) == 31 * day  # data exhausted: start over
+    assert paper_start_ms(first, 10 * day, None, H, 48) == 10 * day - 48 * H  # short data: as late as fits

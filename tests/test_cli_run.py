@@ -1,0 +1,102 @@
+"""`hl-agent run` through typer's CliRunner: full paper sessions in both modes on the embedded
+emulator with the baseline provider, then fast, clear failures for bad setups."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from _agent_env import config_file
+from hyperliquid_agent.audit import audit_path, read_records
+from hyperliquid_agent.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("mode", ["standard", "governed"])
+def test_paper_session_runs_n_cycles_and_prints_the_summary(tmp_path, mode):
+    cfg = config_file(tmp_path, "[venue]\nsynthetic_days = 45\n")
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--mode", mode, "--cycles", "5"])
+    assert res.exit_code == 0, res.output
+    out = res.stdout
+    for word in ("hl-agent run summary", "decisions", "plan changes", "fills", "PnL", "fees", "funding", "LLM cost"):
+        assert word in out
+    assert "ok venue" in out and "paper: embedded emulator" in out
+    recs = list(read_records(audit_path(tmp_path / "state")))
+    assert [r["seq"] for r in recs] == [1, 2, 3, 4, 5] and all(r["mode"] == mode for r in recs)
+    assert all(r["errors"] == [] for r in recs), [r["errors"] for r in recs]
+    if mode == "governed":
+        assert "medium" in recs[0]["loops"] and recs[0]["llm"]["calls"] == 1
+    status = json.loads(runner.invoke(app, ["status", "-c", str(cfg), "--json"]).stdout)
+    assert status["cycle_id"] == "c000005" and status["mode"] == mode and status["stopped_at_ms"]
+
+
+def test_once_with_json_prints_a_machine_readable_summary(tmp_path):
+    cfg = config_file(tmp_path, "[venue]\nsynthetic_days = 40\n")
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--once", "--json", "--mode", "standard"])
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["cycles"] == 1 and summary["stopped_by_signal"] is False
+    assert summary["start_equity_usd"] == "10000.0" or summary["start_equity_usd"].startswith("10000")
+
+
+def test_a_missing_key_fails_fast_naming_the_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    cfg = config_file(tmp_path, '[llm]\nprovider = "openai"\nmodel = "gpt-4o-mini"\napi_key = "${OPENAI_API_KEY}"\n')
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--once"])
+    assert res.exit_code == 2
+    assert "OPENAI_API_KEY" in res.output and "export OPENAI_API_KEY=" in res.output
+    assert not (tmp_path / "state" / "audit.jsonl").exists()  # nothing started
+
+
+def test_testnet_without_a_private_key_fails_fast(tmp_path, monkeypatch):
+    monkeypatch.delenv("HL_SECRET_KEY", raising=False)
+    cfg = config_file(tmp_path, '[hyperliquid]\nsecret_key = "${HL_SECRET_KEY}"\n')
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--testnet", "--once"])
+    assert res.exit_code == 2 and "HL_SECRET_KEY" in res.output
+
+
+def test_an_unreachable_venue_fails_fast_with_the_fix(tmp_path):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    cfg = config_file(tmp_path, f'[hyperliquid]\nbase_url = "http://127.0.0.1:{port}"\ntimeout_s = 2\nmax_retries = 0\n')
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--once"])
+    assert res.exit_code == 2, res.output
+    assert "cannot reach" in res.output and f"127.0.0.1:{port}" in res.output
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("[agent]\nmode = \"turbo\"\n", "agent.mode"),
+    ("[agent]\ncoins = [\"BTC\"]\nsurprise = 1\n", "surprise"),
+    ("[agent\n", "not valid TOML"),
+])
+def test_a_malformed_config_fails_fast_naming_file_and_key(tmp_path, text, needle):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(text)
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--once"])
+    assert res.exit_code == 2
+    assert needle in res.output and "config.toml" in res.output
+
+
+def test_unknown_coin_is_a_config_error_naming_agent_coins(tmp_path):
+    cfg = config_file(tmp_path, coins=["BTC", "DOGE"])
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--once"])
+    assert res.exit_code == 2 and "DOGE" in res.output and "agent.coins" in res.output
+
+
+def test_mainnet_needs_live_and_a_confirmation(tmp_path, monkeypatch):
+    cfg = config_file(tmp_path, '[hyperliquid]\nnetwork = "mainnet"\nsecret_key = "0x' + "11" * 32 + '"\n')
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--once"])
+    assert res.exit_code == 2 and "--live" in res.output
+    monkeypatch.delenv("HL_AGENT_CONFIRM_MAINNET", raising=False)
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--live", "--yes", "--once"])
+    assert res.exit_code == 2 and "HL_AGENT_CONFIRM_MAINNET=yes" in res.output and "REAL MONEY" in res.output
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--live", "--once"], input="yes\n")
+    assert res.exit_code == 1 and "not confirmed" in res.output
+    assert not (tmp_path / "state").exists()  # nothing was started
