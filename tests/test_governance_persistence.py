@@ -125,3 +125,27 @@ def test_dwell_survives_restart_even_after_a_regime_vote(tmp_path):
     gov2.classify_regime(signals_for("range-bound"), T0 + 2 * HOUR)  # the second vote confirms it
     assert gov2.regime is Regime.RANGE_BOUND
     assert gov2.can_review_plan(T0 + 2 * HOUR + MIN)[0] is True
+
+
+def test_read_only_open_of_a_store_without_governance_tables(tmp_path):
+    other = StateStore.in_dir(tmp_path)
+    other.put("risk", "counters", {"n": 1})  # another part of the engine wrote the file first
+    other.close()
+    ro = GovernanceStore.open_existing(tmp_path)
+    assert ro.regime_history() == [] and ro.plan_history() == [] and ro.governor_state() is None
+    tables = {r[0] for r in ro.store.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "gov_plan_history" not in tables  # reading created nothing
+
+
+def test_an_invalidated_plan_keeps_its_status_in_history(tmp_path):
+    carry = strategy("funding-carry", regimes=("trending-bull",), triggers=("funding_24h_avg < 0",))
+    gov = Governor(gov_config())
+    gov.classify_regime(signals_for("trending-bull"), T0)
+    gov.activate_plan(plan(carry, {"BTC": 10}, plan_id="c1"), T0)
+    gov.check_invalidation({"BTC": {"funding_24h_avg": -0.001}}, T0 + HOUR)
+    gov.activate_plan(plan(carry, {"BTC": 5}, T0 + 2 * HOUR, plan_id="c2"), T0 + 2 * HOUR)
+    store = GovernanceStore(StateStore.in_dir(tmp_path))
+    store.save(gov)
+    (entry,) = store.plan_history()
+    assert entry["plan"]["status"] == "invalidated"
+    assert entry["plan"]["status_reason"] == "trigger fired: funding_24h_avg < 0; replaced by c2"

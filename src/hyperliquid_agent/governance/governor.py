@@ -275,8 +275,12 @@ class Governor:
             start = {_key(t): t.target_pct for t in self.current_targets(now_ms)}
         else:
             start = {}
-        if self.active_plan is not None:
-            self.end_plan(now_ms, PlanStatus.COMPLETED, f"replaced by {plan.plan_id}")
+        old = self.active_plan
+        if old is not None:
+            if old.status is PlanStatus.INVALIDATED:  # keep why it ended in the history
+                self.end_plan(now_ms, PlanStatus.INVALIDATED, f"{old.status_reason}; replaced by {plan.plan_id}")
+            else:
+                self.end_plan(now_ms, PlanStatus.COMPLETED, f"replaced by {plan.plan_id}")
         steps = self.config.governor.rotation_steps
         status = PlanStatus.REBALANCING if steps > 1 else PlanStatus.ACTIVE
         self.active_plan = plan.model_copy(update={

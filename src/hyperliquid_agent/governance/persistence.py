@@ -9,6 +9,7 @@ crash never leaves a plan without its dwell clock.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,10 @@ def load_calendar_file(path: str | Path) -> tuple[CalendarEvent, ...]:
 
 
 class GovernanceStore:
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, create: bool = True) -> None:
         self.store = store
-        store.ensure_schema("governance", _DDL)
+        if create:
+            store.ensure_schema("governance", _DDL)
 
     @classmethod
     def open_existing(cls, state_dir: str | Path) -> "GovernanceStore | None":
@@ -62,7 +64,7 @@ class GovernanceStore:
         path = Path(state_dir) / STATE_DB_NAME
         if not path.is_file():
             return None
-        return cls(StateStore(path))
+        return cls(StateStore(path), create=False)
 
     # ---------------------------------------------------------------- writes
 
@@ -118,8 +120,16 @@ class GovernanceStore:
     def load_scorekeeper(self) -> Scorekeeper:
         return Scorekeeper.from_dict(self.store.get(NS, "scorekeeper"))
 
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        try:
+            return self.store.execute(sql, params)
+        except sqlite3.OperationalError as exc:  # opened read-only before any history was written
+            if "no such table" in str(exc):
+                return []
+            raise
+
     def regime_history(self, limit: int = 50) -> list[dict[str, Any]]:
-        rows = self.store.execute(
+        rows = self._rows(
             "SELECT time_ms, raw, confidence, confirmed, changed, source, event FROM gov_regime_history"
             " ORDER BY id DESC LIMIT ?", (limit,),
         )
@@ -131,9 +141,7 @@ class GovernanceStore:
 
     def plan_history(self, limit: int = 50) -> list[dict[str, Any]]:
         """Ended plans, newest first, each with its post-mortem when one was recorded."""
-        rows = self.store.execute(
-            "SELECT plan_id, kind, body FROM gov_plan_history ORDER BY id DESC LIMIT ?", (4 * limit,)
-        )
+        rows = self._rows("SELECT plan_id, kind, body FROM gov_plan_history ORDER BY id DESC LIMIT ?", (4 * limit,))
         by_plan: dict[str, dict[str, Any]] = {}
         order: list[str] = []
         for plan_id, kind, body in rows:
