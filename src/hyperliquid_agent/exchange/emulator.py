@@ -30,13 +30,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 from hyperliquid_agent.exchange import emulator_actions as actions
-from hyperliquid_agent.exchange import wire
+from hyperliquid_agent.exchange.emulator_actions import DESERIALIZE_ERROR
 from hyperliquid_agent.exchange.nonce import wall_clock_ms
 
 log = logging.getLogger(__name__)
 
 MAX_TRACKED_NONCES = 100  # the venue keeps each signer's 100 highest nonces
-DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
 
 
 @dataclass
@@ -286,4 +285,4 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("emulator %s", format % args)
 
 
-__all__ = ["EmulatorServer", "SimClock", "NonceBook", "wire"]
+__all__ = ["EmulatorServer", "Fault", "NonceBook", "SimClock"]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from hyperliquid_agent.domain import Tif, TpSl
 from hyperliquid_agent.exchange import wire
+from hyperliquid_agent.exchange.feed import INTERVAL_MS
 from hyperliquid_agent.exchange.venue_types import ERR_INVALID_PRICE, ERR_INVALID_SIZE, ERR_TPSL, LimitType, OrderRequest, TriggerType
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def _candles(model: Any, req: Any) -> tuple[int, Any]:
         return 422, DESERIALIZE_ERROR
     coin, interval = req.get("coin"), req.get("interval")
     start, end = req.get("startTime"), req.get("endTime")
-    if coin not in model.specs or interval not in wire.INTERVAL_MS or not isinstance(start, int):
+    if coin not in model.specs or interval not in INTERVAL_MS or not isinstance(start, int):
         return 500, "null"
     end = end if isinstance(end, int) else model.now_ms
     rows = model.candles(coin, interval, start, end)[:CANDLE_CAP]

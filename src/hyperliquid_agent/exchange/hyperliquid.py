@@ -31,7 +31,6 @@ from hyperliquid_agent.domain import (
     MarketSnapshot,
     OpenOrder,
     OrderOutcome,
-    Rejected,
     Resting,
     is_valid_price,
     is_valid_size,

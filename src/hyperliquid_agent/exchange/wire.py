@@ -42,7 +42,7 @@ from hyperliquid_agent.domain import (
     to_decimal,
 )
 from hyperliquid_agent.domain.values import ZERO
-from hyperliquid_agent.exchange.feed import INTERVAL_MS, interval_ms
+from hyperliquid_agent.exchange.feed import interval_ms
 
 _WIRE = ConfigDict(extra="ignore", frozen=True)
 SPOT_ASSET_OFFSET = 10_000  # spot asset id = 10000 + spotMeta.universe[i].index
