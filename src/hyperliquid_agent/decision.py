@@ -1,23 +1,16 @@
-"""The DecisionEngine: render a template, ask the LLM, parse the reply into a decision.
+"""Decisions: the public face of decision parsing and of the DecisionEngine.
 
-    engine = DecisionEngine(llm_config, PromptTemplate("prompts/default.txt", "strategies"))
-    result = engine.get_decision(account_state, context)      # DecisionResult
-    gov = engine.get_decision_with_governance(account_state, plan, regime, can_review, context)
+    from hyperliquid_agent.decision import DecisionEngine, PromptTemplate, parse_decision
 
-The stable prompt prefix goes in a system message and the per-cycle state in a user
-message, so providers can cache the prefix. `response.content` is always parsed with
-`parse_decision` / `parse_governance_decision`, whatever the provider, so every reply
-is validated the same way. LLM failures become failed (hold) results; nothing raises to
-the loop. The LLM client is built lazily from the config unless one is injected
-(anything with `query(messages, schema=, purpose=, context=)`).
+Pure core: the parsers and result values (`decision_parse`), and the governed-mode prompt
+(`governance_prompt_parts`). `DecisionEngine` lives at the app layer
+(`hyperliquid_agent.decision_engine`, because it may build the LLM client) and is handed
+out lazily from here, so importing this module never touches an adapter.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from decimal import Decimal
-from pathlib import Path
-from typing import Any, Protocol, Sequence, TypeVar
+from typing import Any
 
 from hyperliquid_agent.decision_parse import (
     DecisionResult,
@@ -28,138 +21,8 @@ from hyperliquid_agent.decision_parse import (
 )
 from hyperliquid_agent.domain.account import AccountState
 from hyperliquid_agent.domain.context import DecisionContext
-from hyperliquid_agent.errors import LLMError
 from hyperliquid_agent.prompts import PromptTemplate, format_dwell, format_review
 from hyperliquid_agent.schemas import DecisionSchema, GovernanceDecisionSchema
-from hyperliquid_agent.strategies import StrategySpec
-
-R = TypeVar("R", DecisionResult, GovernanceDecisionResult)
-
-
-class LLMQuery(Protocol):
-    """What the engine needs from `hyperliquid_agent.llm_client.LLMClient`."""
-
-    def query(self, prompt_or_messages: Any, schema: Any = None, purpose: str = "decision", context: Any = None) -> Any: ...
-
-
-class DecisionEngine:
-    def __init__(
-        self,
-        llm_config: Any,
-        template: PromptTemplate | str | Path,
-        governance_template: PromptTemplate | str | Path | None = None,
-        client: LLMQuery | None = None,
-        strategies: Sequence[StrategySpec] | None = None,
-        store: Any = None,
-    ) -> None:
-        self.llm_config = llm_config
-        self.template = _template(template, strategies)
-        self.governance_template = _template(governance_template, strategies) if governance_template is not None else None
-        self.strategies: list[StrategySpec] = list(strategies) if strategies is not None else list(self.template.strategies)
-        self._ids = frozenset(s.id for s in self.strategies)
-        self._client = client
-        self._store = store
-        if client is None:
-            try:
-                from hyperliquid_agent.llm_client import LLMClient  # lazy: vendor SDKs load only when used
-            except ImportError:  # pragma: no cover - the client module is optional until it lands
-                LLMClient = None  # noqa: N806
-            if LLMClient is not None:  # build now so a missing key or bad config fails at startup
-                self._client = LLMClient(llm_config, store=store)
-        self.total_calls = 0  # replies received (each may have cost money)
-        self.failed_calls = 0  # queries that raised (unavailable, auth, budget, invalid output...)
-        self.total_cost_usd = Decimal(0)
-        self.total_input_tokens = 0
-        self.total_output_tokens = 0
-
-    @property
-    def client(self) -> LLMQuery:
-        """The LLM client; built from the config on first use unless one was injected."""
-        if self._client is None:
-            from hyperliquid_agent.llm_client import LLMClient  # lazy: vendor SDKs load only when used
-
-            self._client = LLMClient(self.llm_config, store=self._store)
-        return self._client
-
-    # ---------------------------------------------------------------- standard mode
-
-    def get_decision(self, account_state: AccountState, context: DecisionContext | None = None) -> DecisionResult:
-        """Ask for actions or a target allocation. Never raises; a failure is a hold."""
-        try:
-            parts = self.template.render_parts(account_state, context)
-        except Exception as exc:
-            return DecisionResult(error=f"prompt render failed: {exc}", prompt_version=self.template.version)
-        result = self._ask(parts, DecisionSchema, "decision", context, DecisionResult, parse_decision)
-        return replace(result, prompt_version=self.template.version)
-
-    # ---------------------------------------------------------------- governed mode
-
-    def get_decision_with_governance(
-        self,
-        account_state: AccountState,
-        active_plan: Any,
-        current_regime: Any,
-        can_review: bool | tuple[bool, str],
-        context: DecisionContext | None = None,
-        dwell_remaining_minutes: float | None = None,
-    ) -> GovernanceDecisionResult:
-        """Maintain the active plan (with micro-adjustments) or propose a new one. Never raises.
-
-        `current_regime`: a regime name/Regime, or an object with `.regime` (and `.confidence`).
-        `can_review`: a bool or the governor's `(allowed, reason)` pair. With review closed, a
-        proposed plan is dropped (with a warning) and the plan is maintained.
-        """
-        template = self.governance_template
-        if template is None:
-            return GovernanceDecisionResult(error="no governance template configured ([agent] governance_template)")
-        allowed, reason = _review(can_review)
-        try:
-            parts, ctx = governance_prompt_parts(
-                template, account_state, active_plan, current_regime, can_review, context, dwell_remaining_minutes
-            )
-        except Exception as exc:
-            return GovernanceDecisionResult(error=f"prompt render failed: {exc}", prompt_version=template.version)
-        result = self._ask(parts, GovernanceDecisionSchema, "governance", ctx, GovernanceDecisionResult, parse_governance_decision)
-        if not allowed and result.proposed_plan is not None:
-            result = replace(
-                result, maintain_plan=True, proposed_plan=None,
-                warnings=result.warnings + (f"review is closed ({reason or 'dwell/cooldown'}): the proposed plan was not considered",),
-            )
-        return replace(result, prompt_version=template.version)
-
-    # ---------------------------------------------------------------- shared
-
-    def _ask(self, parts: tuple[str, str], schema: type, purpose: str, context: Any, kind: type[R], parse: Any) -> R:
-        prefix, suffix = parts
-        if prefix and suffix:
-            messages = [{"role": "system", "content": prefix}, {"role": "user", "content": suffix}]
-        else:
-            messages = [{"role": "user", "content": prefix + suffix}]
-        try:
-            response = self.client.query(messages, schema=schema, purpose=purpose, context=context)
-        except LLMError as exc:
-            self.failed_calls += 1
-            return kind(error=f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # a provider bug must not stop the loop; hold and report it
-            self.failed_calls += 1
-            return kind(error=f"LLM call failed unexpectedly: {type(exc).__name__}: {exc}")
-        content = getattr(response, "content", None)
-        result: R = parse(content if isinstance(content, str) else "", strategy_ids=self._ids)
-        cost = getattr(response, "cost_usd", None)
-        usage = {
-            "input_tokens": int(getattr(response, "input_tokens", 0) or 0),
-            "output_tokens": int(getattr(response, "output_tokens", 0) or 0),
-            "cached_input_tokens": int(getattr(response, "cached_input_tokens", 0) or 0),
-            "cost_usd": cost if isinstance(cost, Decimal) else None,
-            "provider": getattr(response, "provider", None),
-            "model": getattr(response, "model", None),
-        }
-        self.total_calls += 1
-        self.total_input_tokens += usage["input_tokens"]
-        self.total_output_tokens += usage["output_tokens"]
-        if usage["cost_usd"] is not None:
-            self.total_cost_usd += usage["cost_usd"]
-        return replace(result, **usage)
 
 
 def governance_prompt_parts(
@@ -172,7 +35,7 @@ def governance_prompt_parts(
     dwell_remaining_minutes: float | None = None,
 ) -> tuple[tuple[str, str], DecisionContext]:
     """The governed-mode prompt as (stable_prefix, dynamic_suffix), and the context it shows."""
-    allowed, reason = _review(can_review)
+    allowed, reason = review_flag(can_review)
     regime, confidence = _regime(current_regime)
     base = context or DecisionContext(now_ms=account_state.timestamp_ms, account=account_state)
     ctx = base.model_copy(update={
@@ -193,16 +56,11 @@ def governance_prompt_parts(
     return parts, ctx
 
 
-def _review(can_review: bool | tuple[bool, str]) -> tuple[bool, str]:
+def review_flag(can_review: bool | tuple[bool, str]) -> tuple[bool, str]:
+    """A review flag as (allowed, reason): accepts a bool or the governor's (allowed, reason) pair."""
     if isinstance(can_review, tuple):
         return bool(can_review[0]), str(can_review[1]) if len(can_review) > 1 else ""
     return bool(can_review), ""
-
-
-def _template(value: PromptTemplate | str | Path, strategies: Sequence[StrategySpec] | None) -> PromptTemplate:
-    if isinstance(value, PromptTemplate):
-        return value
-    return PromptTemplate(value, strategies=list(strategies or []))
 
 
 def _regime(value: Any) -> tuple[str | None, float | None]:
@@ -215,7 +73,16 @@ def _regime(value: Any) -> tuple[str | None, float | None]:
     return (str(name) if name is not None else None), (float(conf) if conf is not None else None)
 
 
+def __getattr__(name: str) -> Any:
+    if name in ("DecisionEngine", "LLMQuery"):
+        from hyperliquid_agent import decision_engine
+
+        return getattr(decision_engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "DecisionEngine", "DecisionResult", "DecisionSchema", "GovernanceDecisionResult", "GovernanceDecisionSchema",
-    "LLMQuery", "PromptTemplate", "governance_prompt_parts", "RejectedAction", "parse_decision", "parse_governance_decision",
+    "LLMQuery", "PromptTemplate", "RejectedAction", "governance_prompt_parts", "parse_decision", "review_flag",
+    "parse_governance_decision",
 ]
