@@ -190,3 +190,10 @@ def test_plain_text_query_without_schema(server):
     server.push(Reply(200, chat_body("pong")))
     r = client(server).query("ping", purpose="other")
     assert r.content == "pong" and r.parsed is None and "response_format" not in server.seen[0].body
+
+
+def test_an_echoed_key_is_masked_in_the_error(server):
+    server.push(Reply(401, openai_error(401, "key sk-test-not-real is not valid")))
+    with pytest.raises(LLMAuthError) as info:
+        client(server).query("q")
+    assert "sk-test-not-real" not in str(info.value) and "****" in str(info.value)

@@ -61,7 +61,7 @@ class AnthropicProvider:
             msg = client.messages.create(**self.build_kwargs(request, timeout_s))
         except self._sdk.AnthropicError as exc:
             if isinstance(exc, (self._sdk.APIStatusError, self._sdk.APIConnectionError)):
-                raise map_sdk_error(self._sdk, exc, self.name, timeout_s) from None
+                raise map_sdk_error(self._sdk, exc, self.name, timeout_s, self._api_key) from None
             raise LLMError(f"anthropic: {exc}") from None
         content = ""
         texts = []

@@ -67,7 +67,7 @@ class OpenAIChatProvider:
             return self._chat(client, request, timeout_s)
         except self._sdk.OpenAIError as exc:
             if isinstance(exc, (self._sdk.APIStatusError, self._sdk.APIConnectionError)):
-                raise map_sdk_error(self._sdk, exc, self.name, timeout_s) from None
+                raise map_sdk_error(self._sdk, exc, self.name, timeout_s, self._api_key) from None
             raise LLMError(f"{self.name}: {exc}") from None
 
     def _schema_in_prompt(self, request: LLMRequest) -> bool:

@@ -9,15 +9,20 @@ from hyperliquid_agent.errors import LLMError, LLMUnavailableError
 from hyperliquid_agent.llm.retry import connection_error, status_error, timeout_error
 
 
-def map_sdk_error(sdk: Any, exc: Exception, provider: str, timeout_s: float) -> LLMError:
+def map_sdk_error(sdk: Any, exc: Exception, provider: str, timeout_s: float, secret: str | None = None) -> LLMError:
+    """Our error for an SDK exception; `secret` (the API key) is masked if a server echoes it."""
     if isinstance(exc, sdk.APITimeoutError):
         return timeout_error(provider, timeout_s)
     if isinstance(exc, sdk.APIConnectionError):
-        return connection_error(provider, str(exc.__cause__ or exc))
+        return connection_error(provider, _scrub(str(exc.__cause__ or exc), secret))
     if isinstance(exc, sdk.APIStatusError):
         headers = {k.lower(): v for k, v in exc.response.headers.items()}
-        return status_error(provider, exc.status_code, _message(exc), headers)
-    return LLMUnavailableError(f"{provider}: unexpected {type(exc).__name__}: {exc}")
+        return status_error(provider, exc.status_code, _scrub(_message(exc), secret), headers)
+    return LLMUnavailableError(f"{provider}: unexpected {type(exc).__name__}: {_scrub(str(exc), secret)}")
+
+
+def _scrub(text: str, secret: str | None) -> str:
+    return text.replace(secret, "****") if secret and len(secret) >= 4 else text
 
 
 def _message(exc: Any) -> str:
