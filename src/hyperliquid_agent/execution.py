@@ -174,7 +174,7 @@ class Executor:
                 go.append(a)
         self._submit(state, go)
         self._submit(state, protects)
-        save_counters(self.store, state.counters)
+        save_counters(self.store, state.counters)  # also when nothing was sent (the rolled day, the streak)
 
         account_after = self._account(state)
         if protection and account_after is not None and market is not None:
@@ -188,7 +188,6 @@ class Executor:
                     state.orders.append(OrderRecord(leg="", cloid=None, intent=intent, verdict=denial,  # type: ignore[arg-type]
                                                     status="denied", error=f"{denial.reason_code}: {denial.detail}"))
                 self._submit(state, sub.approved)
-                save_counters(self.store, state.counters)
         self._record_fills(state)
         if self.config.dead_man_switch_s:
             try:
@@ -237,6 +236,7 @@ class Executor:
                 self.ledger.update(cloid, "rejected", state.now_ms, error=str(exc))
                 state.orders.append(_record(leg, cloid, a, "rejected", None, None, None, str(exc)))
                 state.counters = state.counters.with_failure()
+            save_counters(self.store, state.counters)
             return
         except VenueError as exc:
             state.errors.append(f"place_orders failed: {type(exc).__name__}: {exc}")
@@ -246,6 +246,7 @@ class Executor:
                 row = self._reconcile_row(self.ledger.get(cloid), state.now_ms)  # type: ignore[arg-type]
                 state.orders.append(_record(leg, cloid, a, row.status, row.oid, row.filled_size, row.avg_price, row.error))
                 state.counters = state.counters.with_failure()
+            save_counters(self.store, state.counters)
             return
         if self._after_submit is not None:
             self._after_submit(orders, outcomes)
@@ -262,6 +263,7 @@ class Executor:
                 state.counters = state.counters.with_trade(filled, state.now_ms, a.intent.purpose in _OPENING)
             else:
                 state.counters = state.counters.with_failure()
+        save_counters(self.store, state.counters)  # per batch: a crash later in the cycle keeps these counts
 
     def _reconcile_row(self, row: LedgerRow, now_ms: int) -> LedgerRow:
         if row.status not in OPEN_STATUSES:
