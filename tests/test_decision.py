@@ -371,3 +371,12 @@ def test_engine_runs_end_to_end_on_the_offline_baseline(templates):
     r = engine.get_decision(ctx.account, ctx)
     assert r.success, r.error
     assert r.provider == "baseline" and engine.total_calls == 1
+
+
+def test_engine_governed_bare_flag_keeps_the_context_reason(templates):
+    llm = ScriptedLLM([gov()], llm_config=PRICED)
+    engine = DecisionEngine(PRICED, templates[0], templates[1], client=llm)
+    ctx = sample_context(mode="governed").model_copy(update={"review_reason": "cooldown 45 min left"})
+    r = engine.get_decision_with_governance(ctx.account, None, "range-bound", False, ctx)
+    assert r.success and r.maintain_plan
+    assert "CLOSED: maintain the plan (micro-adjustments only) (cooldown 45 min left)" in llm.requests[0].messages[1]["content"]

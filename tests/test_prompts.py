@@ -144,3 +144,13 @@ def test_estimate_tokens_is_chars_over_four():
     assert estimate_tokens("") == 0
     assert estimate_tokens("abcd") == 1
     assert estimate_tokens("abcde") == 2
+
+
+def test_plan_summary_receives_the_decision_time_when_it_takes_one():
+    class Plan:
+        def prompt_summary(self, now_ms: int | None = None) -> str:
+            return f"plan at {now_ms}"
+
+    t = PromptTemplate.from_text("{active_plan}", STRATEGIES)
+    ctx = sample_context().model_copy(update={"active_plan": Plan()})
+    assert t.format(context=ctx) == f"plan at {ctx.now_ms}"

@@ -38,6 +38,8 @@ def governance_prompt_parts(
     allowed, reason = review_flag(can_review)
     regime, confidence = _regime(current_regime)
     base = context or DecisionContext(now_ms=account_state.timestamp_ms, account=account_state)
+    if not reason and isinstance(can_review, bool):
+        reason = base.review_reason  # a bare flag keeps the reason the context already carries
     ctx = base.model_copy(update={
         "mode": "governed", "account": account_state, "active_plan": active_plan, "regime": regime,
         "regime_confidence": confidence if confidence is not None else base.regime_confidence,

@@ -15,6 +15,7 @@ Rendering is pure (values in, text out); only `PromptTemplate(path, dir)` reads 
 from __future__ import annotations
 
 import hashlib
+import inspect
 import string
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -194,7 +195,7 @@ class PromptTemplate:
             case "regime":
                 return format_regime(regime, ctx.regime_confidence if ctx is not None else None)
             case "active_plan":
-                return format_plan(ctx.active_plan) if ctx is not None else "none"
+                return format_plan(ctx.active_plan, ctx.now_ms) if ctx is not None else "none"
             case "review_status":
                 if ctx is None:
                     return NOT_AVAILABLE
@@ -314,11 +315,18 @@ def format_regime(regime: str | None, confidence: float | None = None) -> str:
     return f"{regime} (confidence {confidence:.2f})" if confidence is not None else regime
 
 
-def format_plan(plan: Any) -> str:
+def format_plan(plan: Any, now_ms: int | None = None) -> str:
+    """`plan.prompt_summary(now_ms)` (or `prompt_summary()`), else `str(plan)`; "none" without a plan."""
     if plan is None:
         return "none"
     summary = getattr(plan, "prompt_summary", None)
-    return summary() if callable(summary) else str(plan)
+    if not callable(summary):
+        return str(plan)
+    try:
+        takes_now = "now_ms" in inspect.signature(summary).parameters
+    except (TypeError, ValueError):
+        takes_now = False
+    return summary(now_ms) if takes_now and now_ms else summary()
 
 
 def format_review(can_review: bool, reason: str = "") -> str:
