@@ -88,7 +88,7 @@ class Downloader:
     """Pages candles and funding for coins into `out_dir` through the SDK's Info client."""
 
     def __init__(self, url: str, out_dir: Path, *, limiter: WeightLimiter | None = None,
-                 timeout_s: float = 10.0, max_retries: int = 5, backoff_s: float = 1.0,
+                 timeout_s: float = 10.0, max_retries: int = 3, backoff_s: float = 1.0,
                  sleep: Callable[[float], None] = time.sleep, now_ms: Callable[[], int] = wall_clock_ms,
                  candle_page: int = CANDLE_PAGE, funding_page: int = FUNDING_PAGE,
                  progress: Callable[[str], None] | None = None) -> None:
