@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hyperliquid_agent.config import PortfolioConfig, RiskConfig
 from hyperliquid_agent.domain import OrderIntent, OrderPurpose, Side, TargetEntry, Tif, TpSl
 from hyperliquid_agent.domain.verdicts import Approved, ApprovedOrder
-from hyperliquid_agent.errors import VenueRejectedError
+from hyperliquid_agent.errors import VenueRejectedError, VenueUnavailableError
 from hyperliquid_agent.execution import Executor, Protection, cloid_for
 from hyperliquid_agent.orders_ledger import OrdersLedger
 from hyperliquid_agent.portfolio import MarketView, rebalance_to_target
@@ -136,6 +136,19 @@ def test_venue_timeout_marks_unknown_reconciles_and_feeds_the_circuit_breaker():
     ex.set_position("SOL", "-5")
     r3 = cycle(ex, store, executor, pol, "c3", {})  # ... but closing still works
     assert [o.status for o in r3.orders] == ["filled"] and load_counters(store).consecutive_failures == 0
+
+
+def test_a_timeout_after_the_order_landed_is_reconciled_as_filled_not_failed():
+    ex, store, executor, pol = setup()
+    real = ex.place_orders
+
+    def lands_then_times_out(orders):
+        real(orders)
+        raise VenueUnavailableError("read timed out (fake)")
+    ex.place_orders = lands_then_times_out
+    r = cycle(ex, store, executor, pol, "c1", {"ETH": "20"})
+    assert r.orders[0].status == "filled" and load_counters(store).consecutive_failures == 0
+    assert len(ex.placed) == 1 and r.fills
 
 
 def test_rejections_ioc_no_fill_min_notional_precision_and_margin_are_reported():

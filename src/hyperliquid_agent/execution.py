@@ -217,10 +217,8 @@ class Executor:
             row = self.ledger.get(cloid)
             if row is not None:  # sent before (a retry or a restart): ask, never resend
                 row = self._reconcile_row(row, state.now_ms)
-                state.orders.append(_record(leg, cloid, a, row.status, row.oid, row.filled_size, row.avg_price,
+                state.add(_record(leg, cloid, a, row.status, row.oid, row.filled_size, row.avg_price,
                                             row.error, reconciled=True))
-                if row.oid is not None:
-                    state.oids[row.oid] = cloid
                 continue
             self.ledger.record_pending(cloid, state.cycle_id, leg, a.intent, state.now_ms)
             fresh.append((leg, a.with_cloid(cloid)))
@@ -234,7 +232,7 @@ class Executor:
             for leg, a in fresh:
                 cloid = a.intent.cloid or ""
                 self.ledger.update(cloid, "rejected", state.now_ms, error=str(exc))
-                state.orders.append(_record(leg, cloid, a, "rejected", None, None, None, str(exc)))
+                state.add(_record(leg, cloid, a, "rejected", None, None, None, str(exc)))
                 state.counters = state.counters.with_failure()
             save_counters(self.store, state.counters)
             return
@@ -244,8 +242,12 @@ class Executor:
                 cloid = a.intent.cloid or ""
                 self.ledger.update(cloid, "unknown", state.now_ms, error=str(exc))
                 row = self._reconcile_row(self.ledger.get(cloid), state.now_ms)  # type: ignore[arg-type]
-                state.orders.append(_record(leg, cloid, a, row.status, row.oid, row.filled_size, row.avg_price, row.error))
-                state.counters = state.counters.with_failure()
+                state.add(_record(leg, cloid, a, row.status, row.oid, row.filled_size, row.avg_price, row.error))
+                if row.status in ("filled", "resting"):  # it landed after all
+                    state.counters = state.counters.with_trade(a.intent.notional, state.now_ms,
+                                                               a.intent.purpose in _OPENING)
+                else:
+                    state.counters = state.counters.with_failure()
             save_counters(self.store, state.counters)
             return
         if self._after_submit is not None:
@@ -255,9 +257,7 @@ class Executor:
             outcome = outcomes[i] if i < len(outcomes) else None
             status, oid, size, price, error = _read_outcome(a.intent, outcome)
             self.ledger.update(cloid, status, state.now_ms, oid=oid, filled_size=size, avg_price=price, error=error)
-            state.orders.append(_record(leg, cloid, a, status, oid, size, price, error))
-            if oid is not None:
-                state.oids[oid] = cloid
+            state.add(_record(leg, cloid, a, status, oid, size, price, error))
             if status in ("filled", "partial", "resting"):
                 filled = size * price if size is not None and price is not None else a.intent.notional
                 state.counters = state.counters.with_trade(filled, state.now_ms, a.intent.purpose in _OPENING)
@@ -310,7 +310,7 @@ class Executor:
             state.errors.append(f"cancelling old TP/SL orders failed: {exc}")
 
     def _record_fills(self, state: "_CycleState") -> None:
-        if not state.oids:
+        if not state.cloids:
             return
         try:
             venue_fills = self.exchange.fills()
@@ -320,7 +320,7 @@ class Executor:
         ours = []
         for f in venue_fills:
             cloid = f.cloid or state.oids.get(f.oid)
-            if f.oid in state.oids or (cloid is not None and cloid in state.oids.values()):
+            if cloid is not None and cloid in state.cloids:
                 ours.append(f if f.cloid else f.model_copy(update={"cloid": cloid}))
         self.ledger.record_fills(ours)
         state.fills = ours
@@ -335,8 +335,16 @@ class _CycleState:
         self.setup: list[SetupRecord] = []
         self.errors: list[str] = []
         self.fills: list[Fill] = []
-        self.oids: dict[int, str] = {}
+        self.oids: dict[int, str] = {}  # venue order id -> our cloid, for fills that carry no cloid
+        self.cloids: set[str] = set()  # every cloid this run sent or reconciled
         self._legs: dict[str, int] = {}
+
+    def add(self, record: OrderRecord) -> None:
+        self.orders.append(record)
+        if record.cloid:
+            self.cloids.add(record.cloid)
+            if record.oid is not None:
+                self.oids[record.oid] = record.cloid
 
     def leg_key(self, o: OrderIntent) -> str:
         """`purpose:coin:side[:tpsl]:n`: stable when a retried cycle plans the same legs again."""
