@@ -179,3 +179,22 @@ def test_cli_import_bad_file_names_the_line_and_copies_nothing(tmp_path):
     odd.write_text("x\n")
     result = CliRunner().invoke(app, ["data", "import", str(odd), "--out", str(out)])
     assert result.exit_code == 2 and "unrecognised file name" in result.output
+
+
+REAL_DATA = Path("/work/shared/data/hyperliquid")
+
+
+@pytest.mark.skipif(not (REAL_DATA / "BTC_1h_candles.csv").is_file(), reason="../shared/data/hyperliquid not present")
+def test_real_data_round_trips_through_the_emulator_unchanged(tmp_path):
+    """Serve the recorded BTC candles and funding, download them back: identical rows."""
+    real = feed.load_feed(REAL_DATA, coins=["BTC"])
+    start = real.start_ms + 100 * DAY
+    end = start + 20 * DAY
+    model = VenueModel(real, start_ms=end + HOUR)
+    with EmulatorServer(model) as srv:
+        downloader(srv, tmp_path).run(["BTC"], "1h", start, end)
+    source = [c for c in feed.read_candles_csv(REAL_DATA / "BTC_1h_candles.csv") if start <= c.t_ms <= end]
+    assert feed.read_candles_csv(feed.candles_path(tmp_path, "BTC", "1h")) == source
+    src_funding = [p for p in feed.read_funding_csv(REAL_DATA / "BTC_funding.csv") if start <= p.time_ms <= end]
+    got = feed.read_funding_csv(feed.funding_path(tmp_path, "BTC"))
+    assert [(p.time_ms, p.rate) for p in got] == [(p.time_ms, p.rate) for p in src_funding]
