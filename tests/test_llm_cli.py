@@ -121,3 +121,18 @@ def test_openai_provider_imports_only_openai():
             "print('anthropic' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_llm_check_replay_reports_the_store(tmp_path):
+    from hyperliquid_agent.llm.replay import ReplayStore, replay_key
+    from hyperliquid_agent.llm.types import LLMRequest, RawReply
+
+    cfg = write_config(tmp_path, 'provider = "replay"\nmodel = "gpt-4o"\n[llm.replay]\nwrapped_provider = "openai"')
+    missing = runner.invoke(app, ["llm", "check", "-c", str(cfg)])
+    assert missing.exit_code == 2 and "llm.replay.record = true" in missing.output
+    store = ReplayStore(tmp_path / "state" / "llm-replay.sqlite")
+    req = LLMRequest(messages=({"role": "user", "content": "x"},), model="gpt-4o", temperature=0.2, max_tokens=5)
+    store.put(replay_key("openai", req), "openai", req, RawReply("{}"))
+    store.close()
+    ok = runner.invoke(app, ["llm", "check", "-c", str(cfg), "--json"])
+    assert ok.exit_code == 0 and json.loads(ok.stdout)["recorded_replies"] == 1

@@ -33,6 +33,9 @@ def check(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
 
     cfg = load(config)
     llm = cfg.llm
+    if llm.provider == "replay":
+        _check_replay(cfg, as_json)
+        return
     try:
         client = LLMClient(llm, store=StateStore.in_dir(cfg.state_dir))
         if llm.provider in OFFLINE:
@@ -60,6 +63,35 @@ def check(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
         f"{resp.input_tokens} in / {resp.output_tokens} out tokens, cost {cost}"
         + (" (offline provider, no network used)" if result["offline"] else "")
     )
+
+
+def _check_replay(cfg, as_json: bool) -> None:
+    """Replay answers only recorded inputs, so check the store instead of asking a ping."""
+    from hyperliquid_agent.errors import ConfigError, StateError
+    from hyperliquid_agent.llm.factory import REAL_PROVIDERS, replay_path
+    from hyperliquid_agent.llm.replay import ReplayStore
+
+    replay = cfg.llm.replay
+    if replay.wrapped_provider not in REAL_PROVIDERS:
+        fail("llm.replay.wrapped_provider must name the provider the replies were recorded from "
+             f"({', '.join(REAL_PROVIDERS)})", code=2)
+    try:
+        path = replay_path(cfg.llm, cfg.state_dir)
+        if not path.is_file():
+            fail(f"no replay store at {path}: record one first with llm.replay.record = true on provider "
+                 f"{replay.wrapped_provider}", code=2)
+        count = ReplayStore(path).count()
+    except (ConfigError, StateError) as exc:
+        fail(str(exc), code=2)
+    result = {"ok": count > 0, "provider": "replay", "source": replay.wrapped_provider, "mode": replay.mode,
+              "store": str(path), "recorded_replies": count, "offline": replay.mode == "strict"}
+    if as_json:
+        print_json(result)
+    else:
+        console().print(f"[green]replay store OK[/] {path}: {count} recorded {replay.wrapped_provider} replies, "
+                        f"mode {replay.mode}")
+    if count == 0:
+        raise typer.Exit(4)
 
 
 def register(app: typer.Typer) -> None:
