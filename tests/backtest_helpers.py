@@ -50,8 +50,9 @@ class SmaStep:
     """Long BTC when the last close is above its 24-bar average, short below; every decision
     and the data it saw are kept in `seen` for the look-ahead tests."""
 
-    def __init__(self, exchange, size: str = "0.05", cost_per_cycle: str = "0") -> None:
+    def __init__(self, exchange, size: str = "0.05", cost_per_cycle: str = "0", split: bool = False) -> None:
         self.ex = exchange
+        self.split = split  # send each order in two submissions, as an executor with several legs does
         self.size = D(size)
         self.cost = D(cost_per_cycle)
         self.seen: list[tuple[int, int, D, D]] = []
@@ -70,10 +71,11 @@ class SmaStep:
             side = Side.BUY if delta > 0 else Side.SELL
             mid = self.ex.market_snapshot().mids["BTC"]
             limit = round_price(mid * (D("1.05") if side is Side.BUY else D("0.95")), 5)
-            intent = OrderIntent(coin="BTC", side=side, size=round_size(abs(delta), 5), limit_price=limit,
-                                 tif=Tif.IOC, is_market=True)
-            self.ex.place_orders([approve(intent)])
-            orders = 1
+            sizes = [round_size(abs(delta) / 2, 5)] * 2 if self.split else [round_size(abs(delta), 5)]
+            for sz in sizes:
+                intent = OrderIntent(coin="BTC", side=side, size=sz, limit_price=limit, tif=Tif.IOC, is_market=True)
+                self.ex.place_orders([approve(intent)])
+            orders = len(sizes)
         plan = "long" if up else "short"
         return StepInfo(regime="trending-bull" if up else "trending-bear", plan_id=plan, strategy_id=f"sma-{plan}",
                         action="targets", detail=f"BTC {target}", orders=orders, llm_cost_usd=self.cost,

@@ -43,6 +43,14 @@ def test_decisions_see_only_closed_bars_and_fills_come_one_bar_later():
     assert max(t.t_ms for t in result.trades) <= result.curve.t_ms[-1]
 
 
+def test_several_submissions_of_one_cycle_fill_at_the_same_bar():
+    result, _ = run(step={"split": True})
+    decided = {d.t_ms for d in result.decisions if d.orders}
+    assert len(result.trades) >= 2 * len(decided) - 2
+    assert all(t.t_ms - H in decided for t in result.trades)
+    assert len(result.decisions) == 12 * 24 - 1  # the second submission did not push the clock further
+
+
 def test_latency_zero_fills_at_the_decision_bar_and_two_bars_halves_the_cadence():
     r0, _ = run(latency=0)
     decided = {d.t_ms for d in r0.decisions if d.orders}

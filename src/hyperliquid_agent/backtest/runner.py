@@ -279,10 +279,13 @@ class LatencyExchange:
         self._advance = advance
         self._now = now
         self._latency_ms = latency_ms
+        self.decision_ms: int | None = None  # set by the runner before each cycle
 
     def place_orders(self, orders):
-        if self._latency_ms:
-            self._advance(self._now() + self._latency_ms)
+        # every submission of one cycle (reductions, then increases) lands at the same bar
+        due = (self.decision_ms if self.decision_ms is not None else self._now()) + self._latency_ms
+        if due > self._now():
+            self._advance(due)
         return self._inner.place_orders(orders)
 
     def __getattr__(self, name: str) -> Any:
@@ -498,6 +501,7 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
             stopped = (f"--max-cost ${spec.max_cost_usd} reached: stopped before the cycle at "
                        f"{datetime.fromtimestamp(t / 1000, tz=timezone.utc):%Y-%m-%d %H:%M} (spent ${spent})")
             break
+        exchange.decision_ms = t
         info = step(t)
         guard.record(info.llm_cost_usd)
         spent += info.llm_cost_usd

@@ -1,0 +1,130 @@
+"""A paid provider in a backtest goes through record/replay: the first run calls the model (the
+real openai SDK against a local chat-completions endpoint) and records; the rerun makes no
+calls, costs $0 and reproduces every decision and fill. `--max-cost` stops the first run."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date
+from decimal import Decimal as D
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from hyperliquid_agent.backtest.runner import BacktestSpec, day_ms, run_backtest
+from hyperliquid_agent.config import load_config
+from hyperliquid_agent.exchange.synthetic import synthetic_feed
+
+REPO = Path(__file__).resolve().parents[1]
+H = 3_600_000
+
+
+class Model:
+    """Answers every chat completion with a target book that flips with the request count."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.lock = threading.Lock()
+        model = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+                with model.lock:
+                    model.calls += 1
+                    n = model.calls
+                pct = 20 if n % 6 < 3 else -20
+                content = json.dumps({
+                    "reasoning": "local test model", "selected_strategy": None, "actions": [],
+                    "target_allocation": [{"coin": "BTC", "target_pct": pct, "market_type": "perp", "leverage": 2}],
+                })
+                data = json.dumps({
+                    "id": f"chatcmpl-{n}", "object": "chat.completion", "created": 1, "model": body["model"],
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": content}}],
+                    "usage": {"prompt_tokens": 2000, "completion_tokens": 100, "total_tokens": 2100},
+                }).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def model():
+    m = Model()
+    yield m
+    m.close()
+
+
+def cfg(model: Model, state_dir: Path):
+    c = load_config(REPO / "config.toml", env={})
+    c.llm.provider = "openai-compatible"
+    c.llm.model = "gpt-4o-mini"
+    c.llm.base_url = model.url
+    c.llm.max_retries = 0
+    c.agent.state_dir = str(state_dir)
+    c.backtest.vs_baseline = False
+    return c
+
+
+def spec(**kw) -> BacktestSpec:
+    kw.setdefault("provider", "openai-compatible")
+    return BacktestSpec(coins=("BTC",), start=date(2024, 2, 5), end=date(2024, 2, 6), mode="standard",
+                        run_id="rr", **kw)
+
+
+@pytest.fixture(scope="module")
+def feed():
+    return synthetic_feed(seed=5, days=40, coins=["BTC"], start_ms=day_ms(date(2024, 1, 1)))
+
+
+def test_first_run_records_rerun_replays_for_free(model, feed, tmp_path):
+    first = run_backtest(cfg(model, tmp_path / "state"), spec(), feed=feed)
+    calls = model.calls
+    assert calls == len(first.decisions) == 23  # one decision per bar; the last bar has none
+    assert D(first.metrics["llm_cost_usd"]) > 0
+    assert first.trades, "the recorded targets flip, so there are fills"
+    assert (tmp_path / "state" / "llm-replay.sqlite").is_file()
+
+    second = run_backtest(cfg(model, tmp_path / "state"), spec(), feed=feed)
+    assert model.calls == calls  # nothing reached the model
+    assert D(second.metrics["llm_cost_usd"]) == 0
+    assert second.trades == first.trades
+    assert second.curve == first.curve
+    strip = lambda rows: [r.model_copy(update={"llm_cost_usd": D(0)}) for r in rows]  # noqa: E731
+    assert strip(second.decisions) == strip(first.decisions)
+
+    strict = run_backtest(cfg(model, tmp_path / "state"), spec(provider="replay"), feed=feed)
+    assert model.calls == calls and strict.trades == first.trades
+
+
+def test_max_cost_stops_the_recording_run(model, feed, tmp_path):
+    c = cfg(model, tmp_path / "state")
+    per_call = D("2000") * D("0.15") / 10**6 + D("100") * D("0.60") / 10**6  # gpt-4o-mini list price
+    cap = per_call * D("5.5")
+    r = run_backtest(c, spec(max_cost_usd=cap), feed=feed)
+    assert r.stopped_early and "--max-cost" in r.stopped_early
+    spent = D(r.metrics["llm_cost_usd"])
+    assert spent <= cap
+    assert model.calls == len(r.decisions) <= 5
