@@ -106,14 +106,20 @@ class Downloader:
         self._meta: Any = None
 
     def _client(self) -> Any:
+        """The SDK's Info client, built once: meta fetched here (one request), no spot pairs
+        (market data downloads are perps; an empty spotMeta also avoids the SDK's KeyError on
+        inconsistent spot tokens), no websocket."""
         if self._info is None:
+            from hyperliquid.api import API
             from hyperliquid.info import Info
 
-            self.limiter.acquire(2 * BASE_WEIGHT)  # meta + spotMeta
-            self._info = call_with_retry(lambda: Info(self.url, skip_ws=True, timeout=self.timeout_s),
-                                         "meta", self.policy, only_if_not_landed=False, sleep=self._sleep)
-            self._meta = call_with_retry(lambda: self._info.meta(), "meta", self.policy,
-                                         only_if_not_landed=False, sleep=self._sleep)
+            api = API(self.url, self.timeout_s)
+            self.limiter.acquire(BASE_WEIGHT)
+            meta = call_with_retry(lambda: api.post("/info", {"type": "meta", "dex": ""}), "meta", self.policy,
+                                   only_if_not_landed=False, sleep=self._sleep)
+            self._meta = parse(wire.MetaWire, meta, "meta")
+            self._info = Info(self.url, skip_ws=True, meta=meta, spot_meta={"tokens": [], "universe": []},
+                              timeout=self.timeout_s)
         return self._info
 
     def _get(self, what: str, call: Callable[[Any], Any], weight: int) -> list[Any]:
@@ -199,8 +205,7 @@ class Downloader:
                 known = {u["name"]: u for u in json.loads(path.read_text(encoding="utf-8"))["universe"]}
             except (ValueError, KeyError, TypeError):
                 known = {}
-        meta = parse(wire.MetaWire, self._meta, "meta")
-        for a in meta.universe:
+        for a in self._meta.universe:
             known[a.name] = {"name": a.name, "szDecimals": a.szDecimals, "maxLeverage": a.maxLeverage}
         path.write_text(json.dumps({"universe": list(known.values())}, indent=1) + "\n", encoding="utf-8")
 
