@@ -203,3 +203,15 @@ def test_a_spot_pair_reads_the_balance_of_its_base_token():
     acct = account(spot=[SpotBalance(coin="PURR", total=Decimal(300))])
     legs = orders(rebalance_to_target([T("PURR/USDC", "0", market_type=MarketType.SPOT)], acct, market, CFG))
     assert [(o.coin, o.side, o.size) for o in legs] == [("PURR/USDC", Side.SELL, Decimal(300))]
+
+
+@pytest.mark.parametrize("current, delta, purpose", [
+    ("0", "1", OrderPurpose.OPEN), ("1", "1", OrderPurpose.INCREASE), ("-1", "-1", OrderPurpose.INCREASE),
+    ("2", "-1", OrderPurpose.REDUCE), ("-2", "1", OrderPurpose.REDUCE), ("2", "-2", OrderPurpose.CLOSE),
+    ("-2", "2", OrderPurpose.CLOSE), ("1", "-3", OrderPurpose.OPEN),  # a flip opens new risk
+])
+def test_purpose_of_a_signed_change(current, delta, purpose):
+    from hyperliquid_agent.portfolio import purpose_of, reduces
+
+    assert purpose_of(Decimal(current), Decimal(delta)) is purpose
+    assert reduces(Decimal(current), Decimal(delta)) is (purpose in (OrderPurpose.REDUCE, OrderPurpose.CLOSE))

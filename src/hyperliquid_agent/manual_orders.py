@@ -14,10 +14,10 @@ from decimal import Decimal
 from typing import Literal
 
 from hyperliquid_agent.config import Config
-from hyperliquid_agent.domain import AccountState, OrderIntent, OrderPurpose, Side
+from hyperliquid_agent.domain import AccountState, OrderIntent, Side
 from hyperliquid_agent.errors import VenueError
 from hyperliquid_agent.execution import ExecutionReport, Executor
-from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent
+from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent, purpose_of
 from hyperliquid_agent.ports import ExchangePort
 from hyperliquid_agent.risk import Approver, RiskContext, RiskPolicy
 from hyperliquid_agent.risk_store import load_counters
@@ -80,12 +80,7 @@ def prepare_order(
         if size is None or size <= 0:
             raise ValueError("SIZE must be a positive number of coins")
         side = Side.BUY if action == "buy" else Side.SELL
-        current = account.signed_size(coin)
-        after = current + size * side.sign
-        purpose = (OrderPurpose.REDUCE if reduce_only or (current != 0 and abs(after) < abs(current))
-                   else OrderPurpose.OPEN if current == 0 else OrderPurpose.INCREASE)
-        if after == 0 and current != 0:
-            purpose = OrderPurpose.CLOSE
+        purpose = purpose_of(account.signed_size(coin), size * side.sign)
         intent = order_intent(coin, side, size, market, cfg.portfolio, price=price, reduce_only=reduce_only,
                               purpose=purpose)
     return PreparedOrder(intent=intent, market=market, account=account, now_ms=venue_now_ms(exchange))

@@ -91,6 +91,19 @@ def spot_free(account: AccountState, pair: str) -> Decimal:
     return ZERO
 
 
+def reduces(current: Decimal, delta: Decimal) -> bool:
+    """Whether adding the signed `delta` makes |position| smaller without crossing zero."""
+    after = current + delta
+    return current != 0 and abs(after) < abs(current) and (after == 0 or (after > 0) == (current > 0))
+
+
+def purpose_of(current: Decimal, delta: Decimal) -> OrderPurpose:
+    """What a signed change does to a signed position: open, increase, reduce or close (a flip opens)."""
+    if reduces(current, delta):
+        return OrderPurpose.CLOSE if current + delta == 0 else OrderPurpose.REDUCE
+    return OrderPurpose.INCREASE if current != 0 and (current > 0) == (delta > 0) else OrderPurpose.OPEN
+
+
 # ---------------------------------------------------------------- order building blocks
 
 

@@ -34,7 +34,7 @@ from hyperliquid_agent.domain import (
     is_valid_size,
 )
 from hyperliquid_agent.domain.verdicts import _ISSUER_KEY, Approved, ApprovedOrder, Denied
-from hyperliquid_agent.portfolio import MarketView, close_intent, spot_free
+from hyperliquid_agent.portfolio import MarketView, close_intent, reduces, spot_free
 from hyperliquid_agent.risk_counters import RiskCounters
 
 _HUNDRED = Decimal(100)
@@ -217,7 +217,7 @@ class RiskPolicy:
         checks: list[str] = ["asset", "price", "precision"]
         current = book.size(o.coin)
         after = current + o.signed_size
-        reducing = o.reduce_only or (current != 0 and abs(after) < abs(current) and (after == 0 or (after > 0) == (current > 0)))
+        reducing = o.reduce_only or reduces(current, o.signed_size)
         if o.reduce_only:
             if current == 0 or (current > 0) == (o.side.sign > 0):
                 return _deny(DenialReason.NO_POSITION,
