@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from hyperliquid_agent.domain.account import AccountState
 from hyperliquid_agent.domain.context import DecisionContext
-from hyperliquid_agent.errors import StrategyError, TemplateError
+from hyperliquid_agent.errors import TemplateError
 from hyperliquid_agent.signals import CROSS_KEY, SIGNAL_NAMES
 from hyperliquid_agent.strategies import RenderMode, StrategySpec, load_strategies
 
@@ -340,11 +340,6 @@ def format_dwell(minutes: float | None) -> str:
     return "0 min (dwell satisfied)" if minutes <= 0 else f"{minutes:.0f} min"
 
 
-__all__ = [
-    "NOT_AVAILABLE", "PLACEHOLDERS", "PromptTemplate", "STABLE_PLACEHOLDERS", "StrategyError", "estimate_tokens",
-    "format_dwell", "format_plan", "format_positions", "format_regime", "format_review", "format_signals",
-    "format_spot", "format_timestamp",
-]
 
 
 SAMPLE_TIME_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
@@ -369,3 +364,10 @@ def sample_context(coins: Sequence[str] = ("BTC", "ETH", "SOL"), mode: str = "st
         now_ms=SAMPLE_TIME_MS, mode=mode, coins=coins, account=account, regime="range-bound", regime_confidence=0.6,
         max_leverage=max_leverage, can_review=True, review_reason="no active plan",
     )
+
+
+__all__ = [
+    "NOT_AVAILABLE", "PLACEHOLDERS", "PromptTemplate", "STABLE_PLACEHOLDERS", "estimate_tokens",
+    "format_dwell", "format_plan", "format_positions", "format_regime", "format_review", "format_signals",
+    "format_spot", "format_timestamp", "SAMPLE_TIME_MS", "sample_context",
+]
