@@ -89,7 +89,7 @@ def test_scorecard_metrics():
     assert Decimal(s["turnover_usd"]) == Decimal(202 + 218 + 50)
     assert Decimal(s["slippage_usd"]) == Decimal(4)  # paid 1 over mid on 2 bought, sold 1 under mid on 2
     pm = card.post_mortem(T0 + 3 * HOUR, "replaced by q")
-    assert pm["switches"] == 1 and pm["ended_ms"] == T0 + 3 * HOUR and "lost 25 USD" in pm["verdict"]
+    assert pm["switches"] == 1 and pm["ended_ms"] == T0 + 3 * HOUR and "lost 25.00 USD" in pm["verdict"]
     assert Scorecard.from_dict(card.to_dict()) == card
 
 

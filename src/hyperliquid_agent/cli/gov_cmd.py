@@ -20,10 +20,11 @@ gov_app = typer.Typer(help="Inspect governance state: active plan, regime, tripw
 LIMIT_OPTION = typer.Option(20, "--limit", "-n", min=1, help="How many entries to show.")
 
 
-def _iso(ms: int | None) -> str:
+def _iso(ms: int | None, short: bool = False) -> str:
     if ms is None:
         return "-"
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    fmt = "%Y-%m-%d %H:%M" if short else "%Y-%m-%d %H:%M UTC"
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime(fmt)
 
 
 def _open(config: Path | None, as_json: bool, what: str):
@@ -111,11 +112,11 @@ def regime_cmd(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION, limit:
     out.print(f"[bold]regime:[/] {data['confirmed']} (since {_iso(data['changed_at_ms'])}); "
               f"recent votes {', '.join(data['votes']) or '-'}; needs {data['hysteresis'][0]} of "
               f"{data['hysteresis'][1]} to change")
-    table = Table(title=f"last {len(data['history'])} readings")
+    table = Table(title=f"last {len(data['history'])} readings (UTC)")
     for col in ("time", "raw", "confidence", "confirmed", "source", "event"):
         table.add_column(col)
     for h in data["history"]:
-        table.add_row(_iso(h["time_ms"]), h["raw"], f"{h['confidence']:.2f}",
+        table.add_row(_iso(h["time_ms"], short=True), h["raw"], f"{h['confidence']:.2f}",
                       ("* " if h["changed"] else "") + h["confirmed"], h["source"], h["event"] or "")
     out.print(table)
 
@@ -132,8 +133,8 @@ def tripwires_cmd(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> 
     out = console()
     colour = {"ACTIVE": "green", "REDUCING": "yellow", "HALTED": "red"}[state.trading_state.value]
     out.print(f"[bold]trading state:[/] [{colour}]{state.trading_state.value}[/] as of {_iso(state.updated_ms)}")
-    out.print(f"day-start equity {state.day_start_equity if state.day_start_equity is not None else '-'} "
-              f"({_iso(state.day_start_ms)}); peak equity {state.peak_equity if state.peak_equity is not None else '-'}")
+    out.print(f"day-start equity {data['day_start_equity'] or '-'} ({_iso(state.day_start_ms)}); "
+              f"peak equity {data['peak_equity'] or '-'}")
     if not state.trips:
         out.print("no tripwire fired on the last cycle")
     for t in state.trips:
@@ -184,7 +185,7 @@ def history_cmd(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION, limit
     for r in rows:
         p, pm = r["plan"] or {}, r["post_mortem"] or {}
         table.add_row(r["plan_id"], p.get("strategy_id") or pm.get("strategy_id", "-"), p.get("status", "-"),
-                      _iso(p.get("activated_ms")), _iso(p.get("ended_ms") or pm.get("ended_ms")),
+                      _iso(p.get("activated_ms"), True), _iso(p.get("ended_ms") or pm.get("ended_ms"), True),
                       pm.get("pnl", "-"), pm.get("max_drawdown_pct", "-"), str(pm.get("trades", "-")),
                       p.get("status_reason") or pm.get("end_reason", ""))
     out.print(table)

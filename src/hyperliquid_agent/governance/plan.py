@@ -125,24 +125,24 @@ class PlanCard(BaseModel):
         """A compact description of the plan for the governance prompt."""
         lo, hi = self.leverage_range
         book = ", ".join(
-            f"{t.coin} {_fmt(t.target_pct, signed=True)}% {t.market_type.value}"
+            f"{t.coin} {plain(t.target_pct, signed=True)}% {t.market_type.value}"
             + (f" {t.leverage}x" if t.leverage else "")
             for t in self.targets
         ) or "flat (no positions)"
         ex = self.exit_rules
         exits = []
         if ex.take_profit_pct is not None:
-            exits.append(f"take profit +{_fmt(ex.take_profit_pct)}%")
+            exits.append(f"take profit +{plain(ex.take_profit_pct)}%")
         if ex.stop_loss_pct is not None:
-            exits.append(f"stop loss -{_fmt(ex.stop_loss_pct)}%")
+            exits.append(f"stop loss -{plain(ex.stop_loss_pct)}%")
         if ex.review_after_minutes is not None:
             exits.append(f"review after {ex.review_after_minutes} min")
         lines = [
             f"plan {self.plan_id}: strategy {self.strategy_id} v{self.strategy_version} [{self.status.value}]",
             f"objective: {self.objective}",
             f"targets: {book}",
-            f"leverage {lo}-{hi}x | max position {_fmt(self.risk_budget.max_position_pct)}% | expected edge "
-            f"{_fmt(self.expected_edge_bps)} bps",
+            f"leverage {lo}-{hi}x | max position {plain(self.risk_budget.max_position_pct)}% | expected edge "
+            f"{plain(self.expected_edge_bps)} bps",
             f"regimes: {', '.join(r.value for r in self.compatible_regimes)}",
             "exits: " + ("; ".join(exits) if exits else "none set"),
         ]
@@ -155,7 +155,8 @@ class PlanCard(BaseModel):
         return "\n".join(lines)
 
 
-def _fmt(d: Decimal, signed: bool = False) -> str:
+def plain(d: Decimal, signed: bool = False) -> str:
+    """A Decimal as plain text without trailing zeros (exact: 10100.500 -> "10100.5")."""
     text = format(d.normalize(), "f") if d != 0 else "0"
     return ("+" + text) if signed and d > 0 else text
 
@@ -280,5 +281,5 @@ def clamp_micro_adjustments(
 
 __all__ = [
     "ChangeCostModel", "ExitRules", "Key", "PlanCard", "PlanStatus", "RiskBudget", "clamp_micro_adjustments",
-    "current_exposure", "plan_from_proposal", "target_from_spec", "target_key",
+    "current_exposure", "plain", "plan_from_proposal", "target_from_spec", "target_key",
 ]

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from hyperliquid_agent.domain import Fill, Side, ZERO
+from hyperliquid_agent.governance.plan import plain
 
 _MONEY_FIELDS = ("start_equity", "last_equity", "peak_equity", "max_drawdown_pct", "realized_pnl", "fees",
                  "funding", "turnover_usd", "slippage_usd")
@@ -93,7 +94,7 @@ class Scorecard:
         out: dict[str, Any] = {
             "plan_id": self.plan_id, "strategy_id": self.strategy_id, "started_ms": self.started_ms,
             "last_ms": self.last_ms, "ended_ms": self.ended_ms, "end_reason": self.end_reason,
-            "pnl": format(self.pnl, "f"),
+            "pnl": plain(self.pnl),
             "return_pct": format((self.pnl / self.start_equity * 100) if self.start_equity else ZERO, ".4f"),
             "hit_rate": None if self.hit_rate is None else round(self.hit_rate, 4),
             "trades": self.trades, "wins": self.wins, "losses": self.losses, "switches": self.switches,
@@ -101,7 +102,7 @@ class Scorecard:
         }
         for name in _MONEY_FIELDS:
             value = getattr(self, name)
-            out[name] = format(value, ".4f") if name == "max_drawdown_pct" else format(value, "f")
+            out[name] = format(value, ".4f") if name == "max_drawdown_pct" else plain(value)
         return out
 
     def post_mortem(self, now_ms: int, reason: str, switched: bool = True) -> dict[str, Any]:
@@ -113,11 +114,11 @@ class Scorecard:
             self.switches += 1
         s = self.summary()
         costs = self.fees + self.funding + max(self.slippage_usd, ZERO)
-        s["costs_usd"] = format(costs, "f")
+        s["costs_usd"] = plain(costs)
         s["verdict"] = (
-            f"{self.strategy_id}: {'gained' if self.pnl >= 0 else 'lost'} {abs(self.pnl)} USD over "
+            f"{self.strategy_id}: {'gained' if self.pnl >= 0 else 'lost'} {abs(self.pnl):.2f} USD over "
             f"{s['duration_minutes']} min, max drawdown {self.max_drawdown_pct:.2f}%, "
-            f"{self.trades} trades, costs {costs} USD; ended: {reason}"
+            f"{self.trades} trades, costs {costs:.2f} USD; ended: {reason}"
         )
         return s
 

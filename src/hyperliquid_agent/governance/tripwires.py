@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping
 
 from hyperliquid_agent.config import TripwireConfig
 from hyperliquid_agent.domain import AccountState, TargetEntry, ZERO
-from hyperliquid_agent.governance.plan import Key, target_key
+from hyperliquid_agent.governance.plan import Key, plain, target_key
 
 DAY_MS = 86_400_000
 _Q = Decimal("0.0001")
@@ -77,8 +77,8 @@ class TripwireState:
     def to_dict(self) -> dict[str, Any]:
         return {
             "day_start_ms": self.day_start_ms,
-            "day_start_equity": None if self.day_start_equity is None else format(self.day_start_equity, "f"),
-            "peak_equity": None if self.peak_equity is None else format(self.peak_equity, "f"),
+            "day_start_equity": None if self.day_start_equity is None else plain(self.day_start_equity),
+            "peak_equity": None if self.peak_equity is None else plain(self.peak_equity),
             "cut_done": list(self.cut_done),
             "trading_state": self.trading_state.value,
             "trips": list(self.trips),
@@ -119,7 +119,7 @@ class TripwireReport:
         return {
             "state": self.state.value,
             "trips": [t.to_dict() for t in self.trips],
-            "cut_floor_pct": None if self.cut_floor_pct is None else format(self.cut_floor_pct, "f"),
+            "cut_floor_pct": None if self.cut_floor_pct is None else plain(self.cut_floor_pct),
         }
 
 
@@ -185,11 +185,11 @@ def evaluate_tripwires(
     loss = _pct_below(new.day_start_equity, equity)
     if loss >= config.daily_loss_pct:
         trips.append(Trip("daily_loss_cap", TripOutcome.HALT, f"down {loss:.2f}% since the UTC day start "
-                          f"({new.day_start_equity}); cap {config.daily_loss_pct}%"))
+                          f"({new.day_start_equity:.2f}); cap {config.daily_loss_pct}%"))
     dd = _pct_below(new.peak_equity, equity)
     if dd >= config.max_drawdown_pct:
         trips.append(Trip("max_drawdown", TripOutcome.CUT,
-                          f"drawdown {dd:.2f}% from peak {new.peak_equity} >= {config.max_drawdown_pct}%"))
+                          f"drawdown {dd:.2f}% from peak {new.peak_equity:.2f} >= {config.max_drawdown_pct}%"))
     trips.extend(_margin_trips(inputs, config))
     age_ms = None if inputs.last_data_ms is None else now - inputs.last_data_ms
     if inputs.account.stale or age_ms is None or age_ms > config.stale_data_s * 1000:
