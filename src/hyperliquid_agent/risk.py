@@ -7,9 +7,10 @@ and never touches the clock, files or the network.
 An order is RISK-REDUCING when it is reduce-only, or when it makes |position| smaller
 without crossing zero. Risk-reducing orders are checked only for: a known asset and a
 price (`unknown_asset`, `no_price`), venue precision (`invalid_precision`), a position to
-reduce (`no_position`, `exceeds_position`) and the price band (`price_band`). Every other check (limits, daily loss cap, circuit breaker,
-cooldown, trades per hour, allowed coins, human approval, ...) applies only to orders
-that open or increase risk, so exits always stay possible.
+reduce (`no_position`, `exceeds_position`) and the price band (`price_band`). Every other
+check (limits, daily loss cap, circuit breaker, cooldown, trades per hour, allowed coins,
+human approval, ...) applies only to orders that open or increase risk, so exits always
+stay possible. Trigger (TP/SL) orders skip the price band.
 """
 
 from __future__ import annotations
