@@ -204,3 +204,11 @@ def test_regime_llm_config_uses_temperature_zero_and_its_own_model():
     out = regime_llm_config(llm, RegimeConfig(llm_model="small-model"))
     assert out.temperature == 0 and out.model == "small-model" and llm.model == "big-model"
     assert regime_llm_config(llm, RegimeConfig()).model == "big-model"
+
+
+def test_hysteresis_n_above_m_is_a_config_error():
+    from hyperliquid_agent.config import config_from_dict
+    from hyperliquid_agent.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="hysteresis_n"):
+        config_from_dict({"governance": {"regime": {"hysteresis_n": 4, "hysteresis_m": 3}}}, env={})

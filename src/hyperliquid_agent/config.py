@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import model_validator
 
 from hyperliquid_agent.domain.values import MarketType
 from hyperliquid_agent.errors import ConfigError, MissingEnvError
@@ -206,6 +207,15 @@ class RegimeConfig(BaseModel):
     high_vol_annualized_min: float = 0.9
     carry_funding_24h_min: float = 0.00002
     reference_coin: str = "BTC"
+
+    @model_validator(mode="after")
+    def _n_of_m(self) -> "RegimeConfig":
+        if self.hysteresis_n > self.hysteresis_m:
+            raise ValueError(
+                f"hysteresis_n ({self.hysteresis_n}) cannot exceed hysteresis_m ({self.hysteresis_m}): "
+                "a change needs N agreeing readings out of the last M"
+            )
+        return self
 
 
 class TripwireConfig(BaseModel):
