@@ -136,3 +136,22 @@ def test_llm_check_replay_reports_the_store(tmp_path):
     store.close()
     ok = runner.invoke(app, ["llm", "check", "-c", str(cfg), "--json"])
     assert ok.exit_code == 0 and json.loads(ok.stdout)["recorded_replies"] == 1
+
+
+def test_llm_check_against_a_working_endpoint(tmp_path):
+    from llm_wire import chat_body
+
+    server = WireServer()
+    try:
+        server.push(Reply(200, chat_body('{"ok": true}', model="gpt-4o-mini-2024-07-18", prompt_tokens=40,
+                                         completion_tokens=5), {"x-request-id": "req_ping"}))
+        cfg = write_config(tmp_path, f'provider = "openai"\nmodel = "gpt-4o-mini"\napi_key = "sk-x"\n'
+                                     f'base_url = "{server.url}/v1"')
+        result = runner.invoke(app, ["llm", "check", "-c", str(cfg), "--json"])
+    finally:
+        server.close()
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["request_id"] == "req_ping" and data["offline"] is False
+    assert Decimal(data["cost_usd"]) == (Decimal(40) * Decimal("0.15") + Decimal(5) * Decimal("0.60")) / 10**6
+    assert server.seen[0].body["response_format"]["json_schema"]["name"] == "Ping"

@@ -10,9 +10,6 @@ from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, fa
 
 llm_app = typer.Typer(help="Check the configured LLM provider.", no_args_is_help=True)
 
-PING = 'Reply with the JSON object {"ok": true}.'
-OFFLINE = ("baseline", "replay", "scripted")
-
 
 @llm_app.command("check")
 def check(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
@@ -21,15 +18,10 @@ def check(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
     Exit codes: 0 ok, 2 configuration (e.g. a missing key), 3 the key was rejected,
     4 the provider is unreachable or gave no valid answer.
     """
-    from pydantic import BaseModel, ConfigDict
-
     from hyperliquid_agent.errors import ConfigError, LLMAuthError, LLMError
+    from hyperliquid_agent.llm.check import OFFLINE, ping
     from hyperliquid_agent.llm_client import LLMClient
     from hyperliquid_agent.store import StateStore
-
-    class Ping(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        ok: bool
 
     cfg = load(config)
     llm = cfg.llm
@@ -37,11 +29,7 @@ def check(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
         _check_replay(cfg, as_json)
         return
     try:
-        client = LLMClient(llm, store=StateStore.in_dir(cfg.state_dir))
-        if llm.provider in OFFLINE:
-            resp = client.query(PING, purpose="other")
-        else:
-            resp = client.query(PING, schema=Ping, purpose="other")
+        resp = ping(LLMClient(llm, store=StateStore.in_dir(cfg.state_dir)))
     except ConfigError as exc:
         fail(str(exc), code=2)
     except LLMAuthError as exc:
