@@ -1,0 +1,127 @@
+"""Properties of the venue model over random order flows and random price paths.
+
+- a reduce-only order never increases |position| and never flips it;
+- equity conservation: account value = start + sum over fills of size x (mark - fill price)
+  - fees + funding received, computed from the fills alone (independent of the model's
+  average-entry bookkeeping);
+- positions equal the signed sum of fills; the entry price is the VWAP since the position
+  last opened or flipped; when flat, realized PnL equals the cash flow of the fills;
+- same feed and same calls give identical results.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hyperliquid_agent.domain import round_price
+from hyperliquid_agent.exchange.feed import HOUR_MS
+from test_venue_model import ADDR, GTC, IOC, T0, model_for, req
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+moves = st.lists(st.integers(min_value=-40, max_value=40), min_size=4, max_size=12)
+orders = st.lists(
+    st.tuples(st.booleans(), st.integers(min_value=1, max_value=40), st.booleans(), st.booleans(),
+              st.integers(min_value=0, max_value=3)),
+    min_size=1, max_size=25,
+)
+
+
+def bars_from(steps: list[int]) -> list[tuple]:
+    """A price path for ETH around 2000: each step moves the close by `step` dollars, with
+    wicks of 5 either side."""
+    out, px = [], 2000
+    for s in [0] + steps:
+        o, c = px, px + s
+        out.append((o, max(o, c) + 5, min(o, c) - 5, c))
+        px = c
+    return out
+
+
+def run_flow(path, flow, funding_rate="0.00002"):
+    """Drive a model with `flow`: (is_buy, size in 0.1 ETH, reduce_only, resting?, bars to advance)."""
+    m = model_for({"ETH": bars_from(path)}, funding={"ETH": [funding_rate] * (len(path) + 1)},
+                  usdc="1000000", slippage_bps="3")
+    t = T0 + HOUR_MS
+    end = T0 + (len(path) + 1) * HOUR_MS
+    reduce_checks = []
+    for is_buy, tenths, reduce_only, resting, advance in flow:
+        mid = m.mids()["ETH"]
+        px = round_price(mid * (D("1.003") if is_buy else D("0.997")) if not resting
+                         else mid * (D("0.996") if is_buy else D("1.004")), 4)
+        before = m.account_state(ADDR).signed_size("ETH")
+        out = m.place_orders(ADDR, [req("ETH", is_buy, px, D(tenths) / 10, reduce_only, GTC if resting else IOC)])[0]
+        after = m.account_state(ADDR).signed_size("ETH")
+        if reduce_only:
+            reduce_checks.append((before, after, out))
+        t = min(t + advance * HOUR_MS, end)
+        m.advance_to(t)
+    return m, reduce_checks
+
+
+@SETTINGS
+@given(moves, orders)
+def test_reduce_only_never_increases_or_flips_a_position(path, flow):
+    m, checks = run_flow(path, flow)
+    for before, after, _ in checks:  # at placement
+        assert abs(after) <= abs(before)
+        assert after == 0 or (after > 0) == (before > 0)
+    for f in m.fills(ADDR):  # and whenever a resting reduce-only order fills later
+        if m.order_status(ADDR, oid=f.oid).order.reduce_only:
+            end = f.start_position + f.size * f.side.sign
+            assert abs(end) <= abs(f.start_position)
+            assert end == 0 or (end > 0) == (f.start_position > 0)
+
+
+@SETTINGS
+@given(moves, orders)
+def test_equity_is_conserved_from_fills_fees_and_funding(path, flow):
+    m, _ = run_flow(path, flow)
+    mark = m.mids()["ETH"]
+    fills = m.fills(ADDR)
+    trading = sum((f.size * f.side.sign * (mark - f.price) for f in fills), D(0))
+    fees = sum((f.fee for f in fills), D(0))
+    funding = sum((p.usdc for p in m.user_funding(ADDR)), D(0))
+    value = m.margin_summary(ADDR).account_value
+    assert abs(value - (D(1000000) + trading - fees + funding)) < D("1e-12")
+
+
+@SETTINGS
+@given(moves, orders)
+def test_positions_entries_and_realized_pnl_follow_the_fills(path, flow):
+    m, _ = run_flow(path, flow)
+    size, cost = D(0), D(0)  # independent replay: signed size and signed cost of the open position
+    for f in m.fills(ADDR):
+        signed = f.size * f.side.sign
+        assert f.start_position == size
+        new = size + signed
+        if size == 0 or (size > 0) == (signed > 0):
+            cost += signed * f.price
+        elif new == 0 or (new > 0) == (size > 0):
+            cost = cost * new / size  # partial close keeps the entry
+        else:
+            cost = new * f.price  # flip: the remainder opens at the fill price
+        size = new
+    pos = m.account_state(ADDR).position("ETH")
+    if size == 0:
+        assert pos is None
+        flows = sum((-(f.size * f.side.sign) * f.price for f in m.fills(ADDR)), D(0))
+        realized = sum((f.closed_pnl for f in m.fills(ADDR)), D(0))
+        assert abs(realized - flows) < D("1e-12")
+    else:
+        assert pos.size == size
+        assert abs(pos.entry_price - cost / size) < D("1e-12")
+
+
+@settings(max_examples=15, deadline=None)
+@given(moves, orders)
+def test_same_feed_and_calls_give_identical_results(path, flow):
+    a, _ = run_flow(path, flow)
+    b, _ = run_flow(path, flow)
+    assert a.fills(ADDR) == b.fills(ADDR)
+    assert a.account_state(ADDR) == b.account_state(ADDR)
+    assert a.user_funding(ADDR) == b.user_funding(ADDR)
+    assert a.open_orders(ADDR) == b.open_orders(ADDR)
