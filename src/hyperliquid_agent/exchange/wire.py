@@ -468,20 +468,11 @@ def meta_to_wire(specs: dict[str, AssetSpec]) -> dict[str, Any]:
     }
 
 
-def spot_meta_to_wire(spot_tokens: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """spotMeta with USDC (token 0) and whatever spot tokens/pairs the venue lists (none by default).
-
-    `spot_tokens`: [{"name": "PURR", "szDecimals": 0}, ...]; each becomes a token and a pair with USDC.
-    """
-    tokens = [{"name": "USDC", "szDecimals": 8, "weiDecimals": 8, "index": 0,
-               "tokenId": "0x" + "0" * 32, "isCanonical": True, "evmContract": None, "fullName": None}]
-    universe = []
-    for i, t in enumerate(spot_tokens or [], start=1):
-        tokens.append({"name": t["name"], "szDecimals": int(t["szDecimals"]), "weiDecimals": 8, "index": i,
-                       "tokenId": "0x" + f"{i:032x}", "isCanonical": True, "evmContract": None, "fullName": None})
-        universe.append({"tokens": [i, 0], "name": f"{t['name']}/USDC" if i == 1 else f"@{i - 1}",
-                         "index": i - 1, "isCanonical": i == 1})
-    return {"tokens": tokens, "universe": universe}
+def spot_meta_to_wire() -> dict[str, Any]:
+    """spotMeta of a perps-only venue: the USDC collateral token and no spot pairs."""
+    usdc = {"name": "USDC", "szDecimals": 8, "weiDecimals": 8, "index": 0, "tokenId": "0x" + "0" * 32,
+            "isCanonical": True, "evmContract": None, "fullName": None}
+    return {"tokens": [usdc], "universe": []}
 
 
 def asset_ctx_to_wire(ctx: AssetContext) -> dict[str, Any]:
