@@ -197,3 +197,10 @@ def test_an_echoed_key_is_masked_in_the_error(server):
     with pytest.raises(LLMAuthError) as info:
         client(server).query("q")
     assert "sk-test-not-real" not in str(info.value) and "****" in str(info.value)
+
+
+def test_truncated_reply_names_max_tokens(server):
+    cut = chat_body('{"regime": "trending-bu', finish_reason="length")
+    server.push(Reply(200, cut), Reply(200, cut))
+    with pytest.raises(LLMInvalidOutputError, match="cut off at llm.max_tokens = 1500"):
+        client(server).query("q", RegimeSchema)

@@ -29,6 +29,7 @@ from hyperliquid_agent.store import StateStore
 
 log = logging.getLogger("hyperliquid_agent.llm")
 
+TRUNCATED = ("length", "max_tokens", "max_output_tokens")
 REASK = ("Your previous reply was rejected: {error}. Answer again with only the JSON object "
          "the schema asks for, every field present.")
 
@@ -206,7 +207,13 @@ class LLMClient:
         if reply.refusal:
             raise ReplyInvalid(f"the model refused: {reply.refusal}")
         repair = self.config.output_mode != "json_schema" or self.provider.name == "openai-compatible"
-        return parse_reply(reply.content, schema, repair=repair)
+        try:
+            return parse_reply(reply.content, schema, repair=repair)
+        except ReplyInvalid as exc:
+            if (reply.finish_reason or "") in TRUNCATED or (reply.finish_reason or "").startswith("incomplete"):
+                raise ReplyInvalid(f"{exc}; the reply was cut off at llm.max_tokens = {self.config.max_tokens} "
+                                   f"({reply.finish_reason}): raise llm.max_tokens") from None
+            raise
 
     def _record_reply(self, request: LLMRequest, reply: RawReply, cost: Decimal | None, purpose: str,
                       status: str, note: str | None = None) -> None:
