@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -297,7 +298,7 @@ class LatencyExchange:
 
 @dataclass
 class _Recorder:
-    """Collects per-bar state and tags fills and funding with who was in charge."""
+    """Collects per-bar state; at the end tags every fill and funding payment with who was in charge."""
 
     model: Any
     coins: tuple[str, ...]
@@ -310,15 +311,13 @@ class _Recorder:
     closes: dict[str, list[Decimal]] = field(default_factory=dict)
     trades: list[TradeRecord] = field(default_factory=list)
     funding: list[FundingEvent] = field(default_factory=list)
-    _n_fills: int = 0
-    _n_funding: int = 0
+    charges: list[tuple[int, str | None, str | None]] = field(default_factory=list)  # (t, plan, strategy)
 
     def __post_init__(self) -> None:
         self.positions = {c: [] for c in self.coins}
         self.closes = {c: [] for c in self.coins}
 
     def bar(self, t_ms: int) -> None:
-        self.collect_events()
         acct = self.model.account_state(ADDRESS)
         mids = self.model.mids()
         gross = ZERO
@@ -331,44 +330,48 @@ class _Recorder:
         self.points.append(EquityPoint(t_ms, acct.portfolio_value, gross, self.plan_id, self.strategy_id))
         self.regimes.append(self.regime)
 
-    def close_out(self) -> None:
-        """The last point again, after the fills that landed on the last bar (so the final
-        equity and positions include them)."""
-        self.collect_events()
-        if not self.points:
-            return
-        last = self.points.pop()
-        self.regimes.pop()
-        for c in self.coins:
-            self.positions[c].pop()
-            self.closes[c].pop()
-        plan, strategy = self.plan_id, self.strategy_id
-        self.plan_id, self.strategy_id = last.plan_id, last.strategy_id
-        self.bar(last.t_ms)
-        self.regimes[-1] = self.regime
-        self.plan_id, self.strategy_id = plan, strategy
-
     def take_charge(self, t_ms: int, info: StepInfo) -> None:
-        """The cycle at `t_ms` decided: from that bar on, its plan is in charge, and the fills
-        of its orders (collected now) belong to it."""
+        """The cycle at `t_ms` decided: from that bar on, its plan is in charge."""
         self.plan_id, self.strategy_id, self.regime = info.plan_id, info.strategy_id, info.regime
         j = len(self.points) - 1
         while j >= 0 and self.points[j].t_ms >= t_ms:
             self.points[j] = replace(self.points[j], plan_id=info.plan_id, strategy_id=info.strategy_id)
             self.regimes[j] = info.regime
             j -= 1
-        self.collect_events()
+        if not self.charges or self.charges[-1][1:] != (info.plan_id, info.strategy_id):
+            self.charges.append((t_ms, info.plan_id, info.strategy_id))
 
-    def collect_events(self) -> None:
-        fills = self.model.fills(ADDRESS)
-        for f in fills[self._n_fills:]:
+    def close_out(self) -> None:
+        """Retake the last point after the fills that landed on the last bar (so the final
+        equity and positions include them), then collect the run's fills and funding once."""
+        if self.points:
+            last = self.points.pop()
+            self.regimes.pop()
+            for c in self.coins:
+                self.positions[c].pop()
+                self.closes[c].pop()
+            plan, strategy, regime = self.plan_id, self.strategy_id, self.regime
+            self.plan_id, self.strategy_id = last.plan_id, last.strategy_id
+            self.bar(last.t_ms)
+            self.regimes[-1] = regime
+            self.plan_id, self.strategy_id = plan, strategy
+        self._collect_events()
+
+    def _in_charge(self, t_ms: int, inclusive: bool) -> tuple[str | None, str | None]:
+        times = [c[0] for c in self.charges]
+        i = (bisect_right(times, t_ms) if inclusive else bisect_left(times, t_ms)) - 1
+        return (self.charges[i][1], self.charges[i][2]) if i >= 0 else (None, None)
+
+    def _collect_events(self) -> None:
+        # a fill at t belongs to the decision taken at or before t (latency 0 fills at t);
+        # funding settled at t was earned during the bar that ended at t, under the plan before
+        for f in self.model.fills(ADDRESS):
+            plan, strategy = self._in_charge(f.time_ms, inclusive=True)
             self.trades.append(TradeRecord(f.time_ms, f.coin, str(f.side), f.size, f.price, f.fee, f.closed_pnl,
-                                           self.plan_id, self.strategy_id))
-        self._n_fills = len(fills)
-        pays = self.model.user_funding(ADDRESS)
-        for p in pays[self._n_funding:]:
-            self.funding.append(FundingEvent(p.time_ms, p.coin, p.usdc, self.plan_id, self.strategy_id))
-        self._n_funding = len(pays)
+                                           plan, strategy))
+        for p in self.model.user_funding(ADDRESS):
+            plan, strategy = self._in_charge(p.time_ms, inclusive=False)
+            self.funding.append(FundingEvent(p.time_ms, p.coin, p.usdc, plan, strategy))
 
 
 def default_step_factory(cfg: Config, exchange: Any, state_dir: Path) -> CycleStep:
