@@ -75,7 +75,7 @@ def _place(action: str, coin: str, size: Optional[str], price: Optional[str], re
                                      price=_decimal(price, "--price"), reduce_only=reduce_only)
         except ValueError as exc:
             fail(str(exc))
-        text = _describe(prepared.intent)
+        text = f"{_describe(prepared.intent)} on {cfg.hyperliquid.network}"
         if not as_json:
             console().print(f"order: {text}")
         if not _confirm(f"Send {text}?", yes):
