@@ -257,3 +257,12 @@ def test_an_agent_cannot_move_the_masters_money(server):
         agent.transfer_usd(Decimal(10), to_perp=False)
     HyperliquidExchange(server.url, master_key).transfer_usd(Decimal(10), to_perp=False)
     assert agent.account_state().spot_balance("USDC") == Decimal(10)
+
+
+def test_a_malformed_key_is_a_config_error_that_does_not_echo_it():
+    from hyperliquid_agent.errors import ConfigError
+
+    bad = "0x" + "zz" * 32
+    with pytest.raises(ConfigError, match="hyperliquid.secret_key") as err:
+        HyperliquidExchange("http://127.0.0.1:9", bad)
+    assert "zz" not in str(err.value) and err.value.__cause__ is None

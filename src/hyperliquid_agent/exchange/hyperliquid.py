@@ -37,7 +37,7 @@ from hyperliquid_agent.domain import (
 )
 from hyperliquid_agent.domain.orders import OrderIntent
 from hyperliquid_agent.domain.verdicts import ApprovedOrder, require_approved
-from hyperliquid_agent.errors import VenueRejectedError, VenueResponseError
+from hyperliquid_agent.errors import ConfigError, VenueRejectedError, VenueResponseError
 from hyperliquid_agent.exchange import wire
 from hyperliquid_agent.exchange.nonce import NonceSource, wall_clock_ms
 from hyperliquid_agent.exchange.retry import RetryPolicy, call_with_retry, error_for_err_status, parse
@@ -67,7 +67,11 @@ class HyperliquidExchange:
         import eth_account
 
         self.base_url = base_url
-        self._wallet = eth_account.Account.from_key(secret_key)
+        try:
+            self._wallet = eth_account.Account.from_key(secret_key)
+        except Exception:  # never chain: the original message could echo the key
+            raise ConfigError("hyperliquid.secret_key is not a valid private key; expected 0x followed by "
+                              "64 hex digits (export HL_SECRET_KEY=0x...)") from None
         self.signer_address = self._wallet.address
         self.account_address = account_address or self._wallet.address
         self.vault_address = vault_address
