@@ -43,6 +43,15 @@ def _open(config: Path | None, as_json: bool, what: str):
     return cfg, store
 
 
+def _table(title: str, *columns: str):
+    from rich.table import Table  # rich is imported inside commands only
+
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, justify="right" if col == "value" else "left")
+    return table
+
+
 def _as_of(store: Any) -> int | None:
     state = store.governor_state() or {}
     reading = state.get("last_reading") or {}
@@ -77,15 +86,11 @@ def plan_cmd(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
     if plan is None:
         out.print("no active plan (the next governance review will propose one)")
         return
-    from rich.table import Table
-
     out.print(f"[bold]{plan.plan_id}[/]  as of {_iso(now)}")
     out.print(plan.prompt_summary(now))
     out.print(f"review: {'open' if data['can_review'] else 'closed'} ({data['review_reason']}); "
               f"rotation step {data['rotation_step'][0]} of {data['rotation_step'][1]}")
-    table = Table(title="targets now (rotation applied)")
-    for col in ("coin", "market", "target %", "leverage"):
-        table.add_column(col)
+    table = _table("targets now (rotation applied)", "coin", "market", "target %", "leverage")
     for t in gov.current_targets(now):
         table.add_row(t.coin, t.market_type.value, format(t.target_pct, "f"), str(t.leverage or "-"))
     out.print(table)
@@ -106,15 +111,12 @@ def regime_cmd(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION, limit:
     if as_json:
         print_json(data)
         return
-    from rich.table import Table
-
     out = console()
     out.print(f"[bold]regime:[/] {data['confirmed']} (since {_iso(data['changed_at_ms'])}); "
               f"recent votes {', '.join(data['votes']) or '-'}; needs {data['hysteresis'][0]} of "
               f"{data['hysteresis'][1]} to change")
-    table = Table(title=f"last {len(data['history'])} readings (UTC)")
-    for col in ("time", "raw", "confidence", "confirmed", "source", "event"):
-        table.add_column(col)
+    table = _table(f"last {len(data['history'])} readings (UTC)", "time", "raw", "confidence", "confirmed",
+                   "source", "event")
     for h in data["history"]:
         table.add_row(_iso(h["time_ms"], short=True), h["raw"], f"{h['confidence']:.2f}",
                       ("* " if h["changed"] else "") + h["confirmed"], h["source"], h["event"] or "")
@@ -154,11 +156,7 @@ def metrics_cmd(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> No
     if card is None:
         out.print("no plan scorecard yet")
         return
-    from rich.table import Table
-
-    table = Table(title=f"plan {card.plan_id} ({card.strategy_id})")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
+    table = _table(f"plan {card.plan_id} ({card.strategy_id})", "metric", "value")
     for k, v in card.summary().items():
         if k not in ("plan_id", "strategy_id"):
             table.add_row(k, "-" if v is None else str(v))
@@ -177,11 +175,8 @@ def history_cmd(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION, limit
     if not rows:
         out.print("no plan has ended yet")
         return
-    from rich.table import Table
-
-    table = Table(title="plan history")
-    for col in ("plan", "strategy", "status", "activated", "ended", "pnl", "max dd %", "trades", "reason"):
-        table.add_column(col)
+    table = _table("plan history", "plan", "strategy", "status", "activated", "ended", "pnl", "max dd %", "trades",
+                   "reason")
     for r in rows:
         p, pm = r["plan"] or {}, r["post_mortem"] or {}
         table.add_row(r["plan_id"], p.get("strategy_id") or pm.get("strategy_id", "-"), p.get("status", "-"),
