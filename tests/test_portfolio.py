@@ -184,6 +184,9 @@ def test_property_orders_are_venue_valid_and_reductions_never_grow_a_position(bo
     acct = account(equity="10000", available=str(available), positions=[pos(c, str(s)) for c, s in book.items()])
     intents = rebalance_to_target([T(c, str(p)) for c, p in targets.items()], acct, MARKET, CFG)
     seen_increase = False
+    freed = sum((o.size * MIDS[o.coin] / 3 for o in orders(intents) if o.reduce_only), Decimal(0))
+    need = sum((o.size * MIDS[o.coin] / 3 for o in orders(intents) if not o.reduce_only), Decimal(0))
+    assert need <= max(available - Decimal(10000) * CFG.cash_buffer_pct / 100 + freed, Decimal(0)) + Decimal("1e-9")
     for o in orders(intents):
         spec = SPECS[o.coin]
         assert is_valid_size(o.size, spec.sz_decimals) and is_valid_price(o.limit_price, spec.sz_decimals)
