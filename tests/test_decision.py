@@ -380,3 +380,9 @@ def test_engine_governed_bare_flag_keeps_the_context_reason(templates):
     r = engine.get_decision_with_governance(ctx.account, None, "range-bound", False, ctx)
     assert r.success and r.maintain_plan
     assert "CLOSED: maintain the plan (micro-adjustments only) (cooldown 45 min left)" in llm.requests[0].messages[1]["content"]
+
+
+def test_falsy_error_flags_are_not_errors():
+    for flag in ("false", "null", "0", '""'):
+        r = parse_decision(reply().replace('{"reasoning"', '{"error": ' + flag + ', "reasoning"', 1))
+        assert r.success, (flag, r.error)

@@ -220,3 +220,20 @@ def test_single_comparison_matches_python(op, x, y, name):
     cond = parse_condition(f"{name} {op} {y!r}")
     assert cond.evaluate({"BTC": {name: x}}, ["BTC"]) == _OPS[op](x, float(repr(y)))
     assert cond.evaluate({"BTC": {name: None}}, ["BTC"]) is False
+
+
+@given(st.text(max_size=60))
+def test_parse_condition_raises_only_its_own_error(text):
+    try:
+        cond = parse_condition(text)
+    except ConditionSyntaxError:
+        return
+    assert isinstance(cond.evaluate(SIGNALS, ["BTC", "ETH"]), bool)
+
+
+@given(st.lists(st.tuples(st.sampled_from(SIGNAL_NAMES), st.sampled_from(sorted(_OPS)), finite), min_size=1, max_size=4),
+       st.sampled_from(["and", "or"]), st.dictionaries(st.sampled_from(SIGNAL_NAMES), finite | st.none()))
+def test_and_or_chains_match_all_and_any(parts, word, row):
+    text = f" {word} ".join(f"{n} {op} {v!r}" for n, op, v in parts)
+    expected = [row.get(n) is not None and _OPS[op](row[n], v) for n, op, v in parts]
+    assert parse_condition(text).evaluate({"SOL": row}, ["SOL"]) == (all(expected) if word == "and" else any(expected))

@@ -237,7 +237,7 @@ def _reasoning(obj: Mapping[str, Any]) -> str:
 
 def _model_error(obj: Mapping[str, Any]) -> str | None:
     flag = obj.get("error")
-    if flag is None or flag is False:
+    if not flag:  # absent, null, false, 0, "": no error
         return None
     reason = obj.get("error_reason") or (flag if isinstance(flag, str) else "no reason given")
     return f"the model reported an error: {reason}"
