@@ -115,3 +115,12 @@ def test_venue_serve_rejects_both_sources():
 
     result = CliRunner().invoke(app, ["venue", "serve", "--data", "x", "--synthetic"])
     assert result.exit_code == 2 and "one of --data" in result.output
+
+
+def test_a_malformed_local_key_is_a_config_error():
+    from hyperliquid_agent.errors import ConfigError
+
+    cfg = config_from_dict({"hyperliquid": {"secret_key": "not-a-key"}, "venue": {"url": "http://127.0.0.1:9"}}, env={})
+    with pytest.raises(ConfigError, match="hyperliquid.secret_key") as err:
+        build_exchange(cfg)
+    assert "not-a-key" not in str(err.value)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from hyperliquid_agent.config import Config, VenueConfig
 from hyperliquid_agent.errors import ConfigError, VenueUnavailableError
-from hyperliquid_agent.exchange.hyperliquid import NETWORK_URLS, HyperliquidExchange
+from hyperliquid_agent.exchange.hyperliquid import NETWORK_URLS, HyperliquidExchange, wallet_from_key
 
 Closer = Callable[[], None]
 
@@ -94,10 +94,8 @@ def build_exchange(cfg: Config) -> tuple[HyperliquidExchange, Closer]:
                                  timeout_s=hl.timeout_s, max_retries=hl.max_retries)
         return ex, ex.close
 
-    import eth_account
-
     key = _local_key(cfg)
-    signer = eth_account.Account.from_key(key).address.lower()
+    signer = wallet_from_key(key).address.lower()
     master = (hl.account_address or signer).lower()
     url = hl.base_url or cfg.venue.url
     server = None

@@ -48,6 +48,17 @@ NETWORK_URLS = {  # the SDK's constants, spelled out so importing this module st
 }
 
 
+def wallet_from_key(secret_key: str) -> Any:
+    """An eth_account LocalAccount; a malformed key is a ConfigError that never echoes it."""
+    import eth_account
+
+    try:
+        return eth_account.Account.from_key(secret_key)
+    except Exception:  # never chain: the original message could echo the key
+        raise ConfigError("hyperliquid.secret_key is not a valid private key; expected 0x followed by "
+                          "64 hex digits (export HL_SECRET_KEY=0x...)") from None
+
+
 class HyperliquidExchange:
     """ExchangePort over the Hyperliquid HTTP API (or the local emulator, which speaks it)."""
 
@@ -64,14 +75,8 @@ class HyperliquidExchange:
         sleep: Callable[[float], None] | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
-        import eth_account
-
         self.base_url = base_url
-        try:
-            self._wallet = eth_account.Account.from_key(secret_key)
-        except Exception:  # never chain: the original message could echo the key
-            raise ConfigError("hyperliquid.secret_key is not a valid private key; expected 0x followed by "
-                              "64 hex digits (export HL_SECRET_KEY=0x...)") from None
+        self._wallet = wallet_from_key(secret_key)
         self.signer_address = self._wallet.address
         self.account_address = account_address or self._wallet.address
         self.vault_address = vault_address
