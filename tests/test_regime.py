@@ -160,8 +160,8 @@ class FakeClient:
     def __init__(self, reply=None, error: Exception | None = None):
         self.reply, self.error, self.calls = reply, error, []
 
-    def query(self, messages, schema=None, purpose="decision"):
-        self.calls.append((messages, schema, purpose))
+    def query(self, messages, schema=None, purpose="decision", context=None):
+        self.calls.append((messages, schema, purpose, context))
         if self.error:
             raise self.error
         return self.reply
@@ -174,8 +174,9 @@ def test_llm_answer_is_used_when_enabled():
     client = FakeClient(FakeResponse(RegimeSchema(regime="carry-friendly", confidence="0.7", reasoning="x")))
     regime, conf, source = classify(signals_for("range-bound"), LLM_ON, client)
     assert (regime, conf, source) == (Regime.CARRY_FRIENDLY, 0.7, "llm")
-    messages, schema, purpose = client.calls[0]
+    messages, schema, purpose, context = client.calls[0]
     assert schema is RegimeSchema and purpose == "regime" and "BTC" in messages[-1]["content"]
+    assert context.signals["BTC"]["adx14"] == 15.0  # offline providers read the same facts
 
 
 def test_llm_json_content_is_validated_when_not_parsed():
@@ -212,3 +213,14 @@ def test_hysteresis_n_above_m_is_a_config_error():
 
     with pytest.raises(ConfigError, match="hysteresis_n"):
         config_from_dict({"governance": {"regime": {"hysteresis_n": 4, "hysteresis_m": 3}}}, env={})
+
+
+def test_llm_regime_through_the_real_client_with_the_baseline_provider(tmp_path):
+    from hyperliquid_agent.governance.governor import Governor
+    from hyperliquid_agent.config import GovernanceConfig
+    from hyperliquid_agent.llm_client import LLMClient
+
+    client = LLMClient(regime_llm_config(LLMConfig(provider="baseline"), RegimeConfig()))
+    gov = Governor(GovernanceConfig(regime=RegimeConfig(use_llm=True)), regime_client=client)
+    reading = gov.classify_regime(signals_for("trending-bear"), T0)
+    assert reading.source == "llm" and reading.confirmed is Regime.TRENDING_BEAR

@@ -123,7 +123,7 @@ class Governor:
 
     def classify_regime(self, signals: Mapping[str, Mapping[str, float | None]], now_ms: int) -> RegimeReading:
         """Classify (rules, or the LLM with the rules as fallback) and confirm with hysteresis."""
-        raw, conf, source = classify(signals, self.config.regime, self.regime_client)
+        raw, conf, source = classify(signals, self.config.regime, self.regime_client, self.tracker.market)
         self.last_reading = self.tracker.observe(raw, conf, now_ms, source, self.events, self.coins)
         self._refresh(now_ms)
         return self.last_reading

@@ -124,9 +124,21 @@ def regime_messages(signals: SignalTable, config: RegimeConfig) -> list[dict[str
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def classify_llm(client: Any, signals: SignalTable, config: RegimeConfig) -> tuple[Regime, float]:
+@dataclass(frozen=True)
+class RegimeQuery:
+    """The point-in-time facts behind a regime call, for offline providers that read them
+    directly (the baseline answers with the rules over `signals`)."""
+
+    signals: SignalTable
+    regime: str | None = None  # the confirmed regime before this reading
+
+
+def classify_llm(
+    client: Any, signals: SignalTable, config: RegimeConfig, current: Regime | None = None
+) -> tuple[Regime, float]:
     """Ask the model (structured output). Raises LLMError when there is no usable answer."""
-    response = client.query(regime_messages(signals, config), schema=RegimeSchema, purpose="regime")
+    query = RegimeQuery(signals=signals, regime=current.value if current is not None else None)
+    response = client.query(regime_messages(signals, config), schema=RegimeSchema, purpose="regime", context=query)
     parsed = getattr(response, "parsed", None)
     if not isinstance(parsed, RegimeSchema):
         try:
@@ -142,13 +154,13 @@ def classify_llm(client: Any, signals: SignalTable, config: RegimeConfig) -> tup
 
 
 def classify(
-    signals: SignalTable, config: RegimeConfig, client: Any | None = None
+    signals: SignalTable, config: RegimeConfig, client: Any | None = None, current: Regime | None = None
 ) -> tuple[Regime, float, str]:
     """LLM classification when `config.use_llm` and a client is given, else the rules; the
     rules also answer whenever the LLM call fails or the budget says no (any LLMError)."""
     if config.use_llm and client is not None:
         try:
-            regime, conf = classify_llm(client, signals, config)
+            regime, conf = classify_llm(client, signals, config, current)
             return regime, conf, "llm"
         except LLMError as exc:
             regime, conf = classify_rules(signals, config)
@@ -223,6 +235,6 @@ class RegimeTracker:
 
 
 __all__ = [
-    "RegimeReading", "RegimeTracker", "classify", "classify_llm", "classify_markets", "classify_rules",
+    "RegimeQuery", "RegimeReading", "RegimeTracker", "classify", "classify_llm", "classify_markets", "classify_rules",
     "regime_llm_config", "regime_messages",
 ]
