@@ -140,8 +140,7 @@ def _progress(err: Any, total: int, quiet: bool) -> tuple[Any, Any]:
     return update, bar
 
 
-@backtest_app.callback()
-def backtest_root(
+def run(
     ctx: typer.Context,
     start: Optional[str] = START, end: Optional[str] = END, coins: Optional[str] = COINS, interval: str = INTERVAL,
     mode: Optional[str] = MODE, provider: str = PROVIDER, data: Optional[Path] = DATA, synthetic: bool = SYNTHETIC,
@@ -149,29 +148,21 @@ def backtest_root(
     latency: Optional[int] = LATENCY, sets: Optional[list[str]] = SET, no_baseline: bool = NO_BASELINE,
     yes: bool = YES, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
-    """Replay the engine over a window (options here run a backtest, like `backtest run`)."""
+    """Replay the engine bar by bar; write results.json and report.html; print the metrics."""
     if ctx.invoked_subcommand is not None:
-        return
-    if ctx.args or all(v in (None, False) for v in (start, end, coins, mode, data, synthetic or None, seed, output, max_cost)):
-        typer.echo(ctx.get_help())
+        return  # `backtest <subcommand>`: this ran as the group's callback, with no options
+    if ctx.info_name != "run" and all(v in (None, False) for v in (start, end, coins, mode, data, synthetic or None,
+                                                                   seed, output, max_cost)):
+        typer.echo(ctx.get_help())  # a bare `hl-agent backtest`
         raise typer.Exit(0)
     do_run(config, as_json, yes, output, start=start, end=end, coins=coins, interval=interval, mode=mode,
            provider=provider, data=data, synthetic=synthetic, seed=seed, max_cost=max_cost, latency=latency,
            sets=sets, no_baseline=no_baseline)
 
 
-@backtest_app.command("run")
-def run(
-    start: Optional[str] = START, end: Optional[str] = END, coins: Optional[str] = COINS, interval: str = INTERVAL,
-    mode: Optional[str] = MODE, provider: str = PROVIDER, data: Optional[Path] = DATA, synthetic: bool = SYNTHETIC,
-    seed: Optional[int] = SEED, output: Optional[Path] = OUTPUT, max_cost: Optional[float] = MAX_COST,
-    latency: Optional[int] = LATENCY, sets: Optional[list[str]] = SET, no_baseline: bool = NO_BASELINE,
-    yes: bool = YES, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
-) -> None:
-    """Replay the engine bar by bar; write results.json and report.html; print the metrics."""
-    do_run(config, as_json, yes, output, start=start, end=end, coins=coins, interval=interval, mode=mode,
-           provider=provider, data=data, synthetic=synthetic, seed=seed, max_cost=max_cost, latency=latency,
-           sets=sets, no_baseline=no_baseline)
+# `hl-agent backtest --start ...` (no subcommand) runs a backtest too: one function, two doors
+backtest_app.callback()(run)
+backtest_app.command("run")(run)
 
 
 @backtest_app.command("compare")
