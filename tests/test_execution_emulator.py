@@ -210,3 +210,28 @@ def test_tp_sl_triggers_rest_on_the_venue_and_the_dead_man_switch_is_accepted(se
     assert tp < entry < sl  # a short takes profit below its entry and stops out above it
     resting = [o for o in d.ex.open_orders() if o.coin == "SOL"]
     assert len(resting) == 2 and all(o.reduce_only for o in resting)
+
+
+def test_the_same_flip_through_the_in_process_door(server):
+    """The backtest's door (SimulatedExchange over the venue model) takes the same plan the same way."""
+    from hyperliquid_agent.exchange.model import VenueModel
+    from hyperliquid_agent.exchange.simulated import SimulatedExchange
+    from hyperliquid_agent.exchange.synthetic import synthetic_feed
+
+    feed = synthetic_feed(seed=11, days=20)
+    ex = SimulatedExchange(VenueModel(feed, start_ms=feed.start_ms + 10 * 86_400_000), "0x" + "22" * 20,
+                           start_usdc=Decimal(10_000))
+    store = StateStore.memory()
+    executor, policy = Executor(ex, store, config=CFG), RiskPolicy(RiskConfig(), allowed_coins=COINS)
+
+    def run(cycle_id: str, pct: str):
+        market = read_market(ex, COINS)
+        intents = rebalance_to_target([TargetEntry(coin="BTC", target_pct=Decimal(pct))], ex.account_state(), market, CFG)
+        ctx = RiskContext(account=ex.account_state(), marks=market.marks or market.mids, specs=market.specs,
+                          now_ms=ex.model.now_ms, counters=load_counters(store))
+        return executor.run(cycle_id, intents, policy, ctx, market=market)
+
+    assert [o.status for o in run("sim-1", "25").orders] == ["filled"]
+    r = run("sim-2", "-25")
+    assert [(o.intent.reduce_only, o.status) for o in r.orders] == [(True, "filled"), (False, "filled")]
+    assert ex.account_state().signed_size("BTC") < 0 and r.fees > 0
