@@ -117,3 +117,37 @@ def test_purpose_is_checked():
     llm = ScriptedLLM(["x"])
     with pytest.raises(ValueError, match="purpose must be one of decision, governance, regime, other"):
         llm.query("q", purpose="chat")
+
+
+def test_group_totals_add_up_to_the_grand_total():
+    from hypothesis import given, settings, strategies as st
+
+    from hyperliquid_agent.llm.ledger import CallRecord, summarize
+
+    record = st.builds(
+        CallRecord,
+        ts_ms=st.integers(1_700_000_000_000, 1_700_000_000_000 + 10 * 86_400_000),
+        run_id=st.just("r"),
+        purpose=st.sampled_from(["decision", "governance", "regime", "other"]),
+        provider=st.just("openai"),
+        model=st.sampled_from(["gpt-4o", "gpt-4o-mini", "mystery"]),
+        status=st.sampled_from(["ok", "invalid", "error", "blocked"]),
+        input_tokens=st.integers(0, 10**6),
+        output_tokens=st.integers(0, 10**5),
+        cost_usd=st.none() | st.decimals(min_value=0, max_value=10, places=6),
+    )
+
+    @settings(max_examples=50, deadline=None)
+    @given(st.lists(record, max_size=30))
+    def check(rows):
+        s = summarize(rows)
+        for group in ("by_model", "by_day", "by_purpose"):
+            parts = s[group].values()
+            assert sum(p["total_calls"] for p in parts) == s["total_calls"]
+            assert sum((p["total_cost_usd"] for p in parts), Decimal(0)) == s["total_cost_usd"]
+            assert sum(p["total_input_tokens"] for p in parts) == s["total_input_tokens"]
+        billed = [r for r in rows if r.status in ("ok", "invalid")]
+        assert s["total_cost_usd"] == sum((r.cost_usd for r in billed if r.cost_usd is not None), Decimal(0))
+        assert s["unpriced_calls"] == sum(1 for r in billed if r.cost_usd is None)
+
+    check()
