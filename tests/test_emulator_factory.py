@@ -124,3 +124,14 @@ def test_a_malformed_local_key_is_a_config_error():
     with pytest.raises(ConfigError, match="hyperliquid.secret_key") as err:
         build_exchange(cfg)
     assert "not-a-key" not in str(err.value)
+
+
+def test_venue_modules_import_the_sdk_lazily():
+    code = ("import sys\n"
+            "import hyperliquid_agent.exchange.factory, hyperliquid_agent.exchange.emulator, "
+            "hyperliquid_agent.exchange.download, hyperliquid_agent.cli.venue_cmd, hyperliquid_agent.cli.data_cmd\n"
+            "heavy = [m for m in ('hyperliquid', 'eth_account', 'requests', 'rich') if m in sys.modules]\n"
+            "print(heavy)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
