@@ -177,6 +177,7 @@ def test_stop_loss_intents_close_losing_positions_on_the_opposite_side():
         ("ETH", Side.SELL, Decimal(2), True, OrderPurpose.CLOSE), ("SOL", Side.BUY, Decimal(10), True, OrderPurpose.CLOSE)]
     assert all(isinstance(p.check(o, ctx(acct(positions=[long_down, short_up]))), Approved) for o in out)
     assert RiskPolicy(RiskConfig(stop_loss_pct=None)).stop_loss_intents(acct(positions=[long_down]), MIDS) == []
+    assert RiskPolicy(RiskConfig(stop_loss_pct=0)).stop_loss_intents(acct(positions=[long_down]), MIDS) == []
 
 
 def test_counters_roll_over_at_utc_midnight_and_prune_the_hour_window():

@@ -162,7 +162,7 @@ class RiskPolicy:
     ) -> list[OrderIntent]:
         """Reduce-only close intents for every position down `stop_loss_pct` or more from entry."""
         pct = self.config.stop_loss_pct
-        if pct is None:
+        if not pct:  # None or 0: off
             return []
         specs = specs or {}
         market = MarketView(mids=marks, specs={p.coin: specs.get(p.coin) or AssetSpec(name=p.coin, asset_id=0,
