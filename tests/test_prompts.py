@@ -11,6 +11,7 @@ from hyperliquid_agent.domain import AccountState, Position
 from hyperliquid_agent.domain.context import DecisionContext
 from hyperliquid_agent.errors import TemplateError
 from hyperliquid_agent.prompts import PLACEHOLDERS, PromptTemplate, estimate_tokens, format_signals, sample_context
+from hyperliquid_agent.signals import SIGNAL_NAMES
 from hyperliquid_agent.strategies import load_strategies
 
 ROOT = defaults_dir()
@@ -87,11 +88,11 @@ def test_positions_keep_their_sign_and_exposure():
 
 
 def test_signals_table_is_ordered_and_positional():
-    table = format_signals({"*": {"btc_eth_corr": 0.81}, "ETH": {"rsi14": 55.5, "price": 3000.25},
+    table = format_signals({"*": {"btc_eth_corr": 0.81}, "ETH": {"rsi14": 55.5, "price": 3000.5},
                             "BTC": {"funding_now": 0.0000125, "ret_24h": None}}, ["BTC", "ETH"])
     lines = table.splitlines()
     assert lines[0] == "BTC: ret_24h=null funding_now=0.0000125"
-    assert lines[1] == "ETH: price=3000.25 rsi14=55.5"
+    assert lines[1] == "ETH: price=3000.5 rsi14=55.5"
     assert lines[2] == "cross-asset: btc_eth_corr=0.81"
 
 
@@ -154,3 +155,13 @@ def test_plan_summary_receives_the_decision_time_when_it_takes_one():
     t = PromptTemplate.from_text("{active_plan}", STRATEGIES)
     ctx = sample_context().model_copy(update={"active_plan": Plan()})
     assert t.format(context=ctx) == f"plan at {ctx.now_ms}"
+
+
+def test_sample_snapshot_has_every_signal_for_every_coin():
+    ctx = sample_context(("BTC", "ETH", "DOGE"))
+    for coin in ctx.coins:
+        assert set(ctx.signals[coin]) >= set(SIGNAL_NAMES) and all(v is not None for v in ctx.signals[coin].values())
+    assert ctx.signals["*"]["btc_eth_corr"] == 0.83
+    text = PromptTemplate.from_text("{signals}", STRATEGIES).format(context=ctx)
+    assert text.splitlines()[0].startswith("BTC: price=95210 ret_1h=0.0012")
+    assert "e-" not in text and "e+" not in text  # positional numbers only

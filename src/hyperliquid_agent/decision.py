@@ -10,7 +10,7 @@ out lazily from here, so importing this module never touches an adapter.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from hyperliquid_agent.decision_parse import (
     DecisionResult,
@@ -21,7 +21,7 @@ from hyperliquid_agent.decision_parse import (
 )
 from hyperliquid_agent.domain.account import AccountState
 from hyperliquid_agent.domain.context import DecisionContext
-from hyperliquid_agent.prompts import PromptTemplate, format_dwell, format_review
+from hyperliquid_agent.prompts import PromptTemplate, format_dwell, format_review, sample_context
 from hyperliquid_agent.schemas import DecisionSchema, GovernanceDecisionSchema
 
 
@@ -58,6 +58,18 @@ def governance_prompt_parts(
     return parts, ctx
 
 
+def sample_prompt_parts(
+    template: PromptTemplate, mode: str, coins: Sequence[str] = ("BTC", "ETH", "SOL"), max_leverage: int = 3
+) -> tuple[str, str]:
+    """(stable_prefix, dynamic_suffix) of `template` over the fixed sample snapshot (`prompts.sample_context`):
+    what `hl-agent prompt render` prints and what cost estimates size."""
+    ctx = sample_context(coins, mode, max_leverage=max_leverage)
+    if mode == "governed":
+        parts, _ = governance_prompt_parts(template, ctx.account, None, ctx.regime, (ctx.can_review, ctx.review_reason), ctx)
+        return parts
+    return template.render_parts(context=ctx)
+
+
 def review_flag(can_review: bool | tuple[bool, str]) -> tuple[bool, str]:
     """A review flag as (allowed, reason): accepts a bool or the governor's (allowed, reason) pair."""
     if isinstance(can_review, tuple):
@@ -86,5 +98,5 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "DecisionEngine", "DecisionResult", "DecisionSchema", "GovernanceDecisionResult", "GovernanceDecisionSchema",
     "LLMQuery", "PromptTemplate", "RejectedAction", "governance_prompt_parts", "parse_decision", "review_flag",
-    "parse_governance_decision",
+    "parse_governance_decision", "sample_prompt_parts",
 ]

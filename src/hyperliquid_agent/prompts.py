@@ -291,7 +291,7 @@ def format_spot(account: AccountState) -> str:
 def _sig(v: float | None) -> str:
     if v is None or v != v or v in (float("inf"), float("-inf")):
         return "null"
-    return format(Decimal(f"{v:.6g}"), "f")  # positional, 6 significant figures: 0.0000125, 60000.5
+    return format(Decimal(f"{v:.5g}"), "f")  # positional, 5 significant figures: 0.0000125, 60000
 
 
 def format_signals(signals: Mapping[str, Mapping[str, float | None]], coins: Sequence[str] = ()) -> str:
@@ -362,12 +362,36 @@ def sample_context(coins: Sequence[str] = ("BTC", "ETH", "SOL"), mode: str = "st
     )
     return DecisionContext(
         now_ms=SAMPLE_TIME_MS, mode=mode, coins=coins, account=account, regime="range-bound", regime_confidence=0.6,
-        max_leverage=max_leverage, can_review=True, review_reason="no active plan",
+        max_leverage=max_leverage, can_review=True, review_reason="no active plan", signals=sample_signals(coins),
+        mids={c: Decimal(str(_SAMPLE_PRICES.get(c, 10.0))) for c in coins},
     )
+
+
+_SAMPLE_PRICES = {"BTC": 95210.0, "ETH": 3402.5, "SOL": 191.37}
+_SAMPLE_ROW = {  # one plausible, fixed row of every signal (fractions, hourly rates, bps)
+    "ret_1h": 0.0012, "ret_24h": -0.0085, "ret_7d": 0.021, "ret_30d": 0.064, "sma20_dist": -0.0041,
+    "sma50_dist": 0.0118, "ema_spread": 0.0063, "rsi14": 47.8, "adx14": 18.6, "rv_1h": 0.0041, "rv_24h": 0.0057,
+    "rv_ann": 0.532, "funding_now": 0.0000125, "funding_24h_avg": 0.0000104, "funding_trend": 0.0000021,
+    "oi_change_24h": 0.018, "spread_bps": 1.1, "depth_1pct_usd": 4_850_000.0, "basis_bps": 2.4,
+}
+
+
+def sample_signals(coins: Sequence[str]) -> dict[str, dict[str, float | None]]:
+    """A fixed signals table (every name in SIGNAL_NAMES per coin, plus btc_eth_corr) for sample renders."""
+    table: dict[str, dict[str, float | None]] = {}
+    for i, coin in enumerate(coins):
+        price = _SAMPLE_PRICES.get(coin, 10.0)
+        tilt = 1.0 + 0.15 * i
+        row: dict[str, float | None] = {name: _SAMPLE_ROW.get(name) for name in SIGNAL_NAMES}
+        row.update({k: v * tilt for k, v in _SAMPLE_ROW.items() if k not in ("rsi14", "adx14")})
+        row.update(price=price, ema20=round(price * 0.998, 2), ema50=round(price * 0.992, 2))
+        table[coin] = row
+    table[CROSS_KEY] = {"btc_eth_corr": 0.83}
+    return table
 
 
 __all__ = [
     "NOT_AVAILABLE", "PLACEHOLDERS", "PromptTemplate", "STABLE_PLACEHOLDERS", "estimate_tokens",
     "format_dwell", "format_plan", "format_positions", "format_regime", "format_review", "format_signals",
-    "format_spot", "format_timestamp", "SAMPLE_TIME_MS", "sample_context",
+    "format_spot", "format_timestamp", "SAMPLE_TIME_MS", "sample_context", "sample_signals",
 ]

@@ -21,9 +21,9 @@ def render(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Print the prompt, then its size in characters and estimated tokens (chars / 4) on stderr."""
-    from hyperliquid_agent.decision import governance_prompt_parts
+    from hyperliquid_agent.decision import sample_prompt_parts
     from hyperliquid_agent.errors import HLAgentError
-    from hyperliquid_agent.prompts import PromptTemplate, estimate_tokens, sample_context
+    from hyperliquid_agent.prompts import PromptTemplate, estimate_tokens
 
     cfg = load(config)
     mode = mode or cfg.agent.mode
@@ -36,13 +36,7 @@ def render(
     path = cfg.resolve_path(getattr(cfg.agent, key))
     try:
         template = PromptTemplate(path, cfg.resolve_path(cfg.agent.strategies_dir), render_mode=render_mode)  # type: ignore[arg-type]
-        ctx = sample_context(cfg.agent.coins, mode, max_leverage=cfg.risk.max_leverage)
-        if mode == "governed":
-            (prefix, suffix), _ = governance_prompt_parts(
-                template, ctx.account, None, ctx.regime, (ctx.can_review, ctx.review_reason), ctx
-            )
-        else:
-            prefix, suffix = template.render_parts(context=ctx)
+        prefix, suffix = sample_prompt_parts(template, mode, cfg.agent.coins, max_leverage=cfg.risk.max_leverage)
     except HLAgentError as exc:
         fail(str(exc))
     prompt = prefix + suffix
