@@ -14,39 +14,36 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from hyperliquid_agent.config import Config, VenueConfig
 from hyperliquid_agent.errors import ConfigError, VenueUnavailableError
 from hyperliquid_agent.exchange.hyperliquid import NETWORK_URLS, HyperliquidExchange, wallet_from_key
 
 Closer = Callable[[], None]
+DEFAULT_COINS = ("BTC", "ETH", "SOL")
 
 
 def build_venue_model(venue: VenueConfig, *, data_dir: Path | None = None, synthetic: bool | None = None,
-                      base: Path | None = None) -> Any:
-    """The simulated venue model over CSV data (`source = "data"`) or the synthetic generator."""
-    from decimal import Decimal
-
-    from hyperliquid_agent.exchange.model import VenueModel
-    from hyperliquid_agent.exchange.venue_types import FeeSchedule, SlippageModel
+                      base: Path | None = None, coins: Sequence[str] | None = None) -> Any:
+    """The simulated venue model over CSV data (`source = "data"`) or the synthetic generator,
+    started after the warm-up (`warmup_start`). `data_dir` / `synthetic` override `[venue]`;
+    a relative folder is resolved against `base` (the config file's folder). `coins` defaults
+    to the synthetic generator's (BTC, ETH, SOL) or every coin in the data folder."""
+    from hyperliquid_agent.exchange.simulated import feed_from_config, model_from_config
 
     use_synthetic = synthetic if synthetic is not None else (venue.source == "synthetic" and data_dir is None)
     if use_synthetic:
-        from hyperliquid_agent.exchange.synthetic import synthetic_feed
-
-        market = synthetic_feed(seed=venue.seed, days=venue.synthetic_days)
+        chosen = venue.model_copy(update={"source": "synthetic"})
+        market = feed_from_config(chosen, list(coins or DEFAULT_COINS))
     else:
-        from hyperliquid_agent.exchange.feed import load_feed
-
         folder = data_dir or (Path(venue.data_dir) if venue.data_dir else None)
         if folder is None:
             raise ConfigError('venue.source = "data" needs venue.data_dir (a folder from `hl-agent data download`)')
         if base is not None and not folder.is_absolute():
             folder = base / folder
-        market = load_feed(folder)
-    fees = FeeSchedule(taker=venue.taker_fee, maker=venue.maker_fee)
-    return VenueModel(market, fees, SlippageModel(bps=Decimal(venue.slippage_bps)), start_ms=warmup_start(market))
+        market = feed_from_config(venue.model_copy(update={"source": "data"}), list(coins or []), folder)
+    return model_from_config(venue, market, start_ms=warmup_start(market))
 
 
 WARMUP_MS = 30 * 24 * 3_600_000
