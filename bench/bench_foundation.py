@@ -75,9 +75,9 @@ def reply_2kb() -> str:
 def main() -> None:
     print(f"{'hl-agent --help (wall, best of 5)':<52} {cli_help_seconds() * 1000:8.1f} ms   target <= 300 ms")
 
-    ctx = context()
     std = PromptTemplate(ROOT / "prompts" / "default.txt", ROOT / "strategies")
     gov = PromptTemplate(ROOT / "prompts" / "governance.txt", ROOT / "strategies")
+    ctx = context().model_copy(update={"strategies": tuple(std.strategies)})  # as the agent loop passes them
     n = len(std.strategies)
     t = best_of(lambda: std.format(context=ctx), 5, 300)
     print(f"{f'prompt render, standard ({n} strategies, 5 positions)':<52} {t * 1000:8.3f} ms   target <= 2 ms"

@@ -165,3 +165,14 @@ def test_sample_snapshot_has_every_signal_for_every_coin():
     text = PromptTemplate.from_text("{signals}", STRATEGIES).format(context=ctx)
     assert text.splitlines()[0].startswith("BTC: price=95210 ret_1h=0.0012")
     assert "e-" not in text and "e+" not in text  # positional numbers only
+
+
+def test_context_strategies_narrow_what_is_offered():
+    t = PromptTemplate.from_text("{strategies}\n====\n{compatible_strategies}", STRATEGIES)
+    two = [s for s in STRATEGIES if s.id in ("stand-aside", "slow-trend-following")]
+    ctx = sample_context().model_copy(update={"strategies": tuple(two), "regime": "range-bound"})
+    everything, compatible = t.format(context=ctx).split("\n====\n")
+    assert "### slow-trend-following" in everything and "### funding-carry" not in everything
+    assert "### stand-aside" in compatible and "### slow-trend-following" not in compatible
+    full = sample_context().model_copy(update={"strategies": tuple(STRATEGIES)})
+    assert "### funding-carry" in t.format(context=full)

@@ -109,6 +109,7 @@ class PromptTemplate:
             raise TemplateError(f"{name} uses {{strategies}} but no strategies were given; set [agent] strategies_dir")
         self._split = _split_index(self._chunks)
         self._rendered = {s.id: s.render(render_mode) for s in self.strategies}
+        self._ids = [s.id for s in self.strategies]
         self._all_block = self._block(self.strategies)
         self._regime_blocks: dict[str, str] = {}
 
@@ -164,10 +165,13 @@ class PromptTemplate:
     def _value(self, name: str, account: AccountState | None, ctx: DecisionContext | None, regime: str | None) -> str:
         match name:
             case "strategies":
-                if ctx is not None and ctx.strategies:
+                if ctx is not None and ctx.strategies and [s.id for s in ctx.strategies] != self._ids:
                     return self._block(ctx.strategies)
                 return self._all_block
             case "compatible_strategies":
+                offered = ctx.strategies if ctx is not None and ctx.strategies else None
+                if offered is not None and [s.id for s in offered] != self._ids:
+                    return self._block(s for s in offered if s.fits(regime))
                 return self.strategies_block(regime, only_compatible=True)
             case "strategy_ids":
                 return ", ".join(s.id for s in self.strategies)
