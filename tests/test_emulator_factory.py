@@ -135,3 +135,13 @@ def test_venue_modules_import_the_sdk_lazily():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_venue_serve_names_a_missing_data_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+
+    result = CliRunner().invoke(app, ["venue", "serve", "--data", str(tmp_path / "nope"), "--port", "0"])
+    assert result.exit_code == 2
+    assert "data directory not found" in result.output and "[venue]" in result.output

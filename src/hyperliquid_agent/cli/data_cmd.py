@@ -43,6 +43,8 @@ def download(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Page candles and funding into CSV files; resumes from what the folder already holds."""
+    from rich.markup import escape
+
     from hyperliquid_agent.cli.common import console, err_console, fail, load, print_json
     from hyperliquid_agent.errors import HLAgentError
     from hyperliquid_agent.exchange.download import Downloader
@@ -56,11 +58,12 @@ def download(
     end_ms = parse_time_ms(end, "--end") if end else wall_clock_ms()
     folder = out or (cfg.resolve_path(cfg.venue.data_dir) if cfg.venue.data_dir else Path("data"))
     progress = None if as_json else (lambda msg: err_console().print(msg, highlight=False))
+    source = url or DEFAULT_DATA_URL
     try:
-        reports = Downloader(url or DEFAULT_DATA_URL, folder, timeout_s=cfg.hyperliquid.timeout_s,
+        reports = Downloader(source, folder, timeout_s=cfg.hyperliquid.timeout_s,
                              progress=progress).run(names, interval, start_ms, end_ms)
     except (HLAgentError, ValueError) as exc:
-        fail(str(exc))
+        fail(escape(f"{source}: {exc}"))
     rows = [vars(r) for r in reports]
     if as_json:
         print_json({"out": str(folder), "coins": rows})
@@ -84,6 +87,8 @@ def import_files(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Validate CSV files with the venue's loader, then copy them into the data folder."""
+    from rich.markup import escape
+
     from hyperliquid_agent.cli.common import console, fail, print_json
     from hyperliquid_agent.errors import HLAgentError
     from hyperliquid_agent.exchange.data_import import import_data_files
@@ -91,12 +96,12 @@ def import_files(
     try:
         imported = import_data_files(files, out)
     except HLAgentError as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
     if as_json:
         print_json({"out": str(out), "files": imported})
         return
     for item in imported:
-        console().print(f"imported {item['file']} ({item['kind']}, {item['rows']} rows)")
+        console().print(escape(f"imported {item['file']} ({item['kind']}, {item['rows']} rows)"))
 
 
 def register(app: typer.Typer) -> None:

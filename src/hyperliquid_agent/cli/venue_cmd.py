@@ -24,6 +24,8 @@ def serve(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Serve Hyperliquid's /info and /exchange over the venue model until Ctrl-C."""
+    from rich.markup import escape
+
     from hyperliquid_agent.cli.common import console, fail, load, print_json
     from hyperliquid_agent.errors import HLAgentError
 
@@ -42,7 +44,7 @@ def serve(
                                 speedup=speedup if speedup is not None else cfg.venue.speedup)
         server._bind()
     except HLAgentError as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}. Pick another --port.")
     info = {"url": server.url, "coins": sorted(model.specs), "now_ms": server.now_ms(),
