@@ -74,14 +74,20 @@ def test_bad_input_names_the_option_or_file(tmp_path):
     assert r.exit_code == 2 and "exclude each other" in r.output
 
 
-def test_paid_provider_needs_a_key_and_a_spend_cap(tmp_path, monkeypatch):
+def test_paid_provider_needs_a_model_a_key_and_a_spend_cap(tmp_path, monkeypatch):
     r = invoke("backtest", "run", *WINDOW, "--provider", "openai", "-c", CFG)
+    assert r.exit_code == 2 and "set llm.model" in r.output
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(Path(CFG).read_text().replace('model = "baseline-v1"', 'model = "gpt-4o-mini"'))
+    for name in ("prompts", "strategies"):
+        (tmp_path / name).symlink_to(REPO / name)
+    r = invoke("backtest", "run", *WINDOW, "--provider", "openai", "-c", str(cfg))
     assert r.exit_code == 2 and "OPENAI_API_KEY" in r.output
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
-    r = invoke("backtest", "run", *WINDOW, "--provider", "openai", "-c", CFG)
+    r = invoke("backtest", "run", *WINDOW, "--provider", "openai", "-c", str(cfg))
     # not a terminal: no silent spending without --max-cost or --yes; the estimate is shown first
     assert r.exit_code == 2 and "--max-cost" in r.output
-    assert "estimated LLM spend" in r.output
+    assert "estimated LLM spend for gpt-4o-mini: $" in r.output
     assert "sk-test-not-real" not in r.output
 
 

@@ -392,7 +392,9 @@ class Plan:
     estimate: CostEstimate | None
 
 
-def plan_run(cfg: Config, spec: BacktestSpec, feed) -> Plan:
+def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = None) -> Plan:
+    """The bars, latency, warnings and (paid models) the spend estimate, before anything runs.
+    `prompt_chars` is the rendered prompt's size when the caller knows it."""
     spec = spec.validated()
     interval_ms = INTERVAL_MS[spec.interval]
     start_ms = day_ms(spec.start) if spec.start else None
@@ -414,7 +416,8 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed) -> Plan:
     if spec.provider in PAID_PROVIDERS:
         gov = cfg.governance.governor
         calls = expected_calls(times[-1] - times[0] + interval_ms, spec.mode, max(cfg.agent.tick_interval_s, interval_ms // 1000), gov.medium_loop_s)
-        estimate = estimate_cost(calls, DEFAULT_PROMPT_CHARS, cfg.llm.max_tokens, cfg.llm.model, cfg.llm.pricing)
+        estimate = estimate_cost(calls, prompt_chars or DEFAULT_PROMPT_CHARS, cfg.llm.max_tokens, cfg.llm.model,
+                                 cfg.llm.pricing)
     return Plan(spec, times, interval_ms, latency, warnings, estimate)
 
 
@@ -435,12 +438,13 @@ def run_backtest(
     step_factory: StepFactory | None = None,
     feed: Any = None,
     state_dir: Path | None = None,
+    prompt_chars: int | None = None,
 ) -> BacktestResult:
     """Replay the engine over the window and return the full result (nothing is written here
     except the engine's own state under a temporary state dir)."""
     spec = spec.validated()
     feed = feed if feed is not None else build_feed(cfg, spec)
-    plan = plan_run(cfg, spec, feed)
+    plan = plan_run(cfg, spec, feed, prompt_chars)
     if state_dir is None:
         with tempfile.TemporaryDirectory(prefix="hl-backtest-") as tmp:
             return _run(cfg, plan, feed, Path(tmp), progress, step_factory)

@@ -9,6 +9,13 @@ import typer
 
 from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, err_console, fail, load, print_json
 
+
+def escape(text: str) -> str:
+    """Text shown through rich, with its square brackets kept (config sections like [llm])."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
 backtest_app = typer.Typer(
     help="Replay the engine over history or synthetic data; compare runs; sweep parameters.",
     invoke_without_command=True,
@@ -85,14 +92,18 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
     try:
         spec = _spec(cfg, **kw)
         if spec.provider not in ("baseline", "replay", "scripted"):
+            if cfg.llm.model.startswith("baseline"):
+                fail(f"--provider {spec.provider} needs a model of that provider: set llm.model in "
+                     f"{cfg.source_path or 'config.toml'} (e.g. model = \"gpt-4o-mini\")")
             cfg.llm.provider = spec.provider  # the paid provider must find its key now, not mid-run
             cfg.check_required()
         feed = build_feed(cfg, spec)
-        plan = plan_run(cfg, spec, feed)
+        chars = _prompt_chars(cfg, spec.mode) if spec.provider not in ("baseline", "replay", "scripted") else None
+        plan = plan_run(cfg, spec, feed, chars)
         for w in plan.warnings:
-            err.print(f"[yellow]warning:[/] {w}", highlight=False)
+            err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
         if plan.estimate is not None:
-            err.print(plan.estimate.describe(cfg.llm.model), highlight=False)
+            err.print(escape(plan.estimate.describe(cfg.llm.model)), highlight=False)
             if spec.max_cost_usd is None and not yes:
                 if not sys.stdin.isatty():
                     fail("a paid model is selected: pass --max-cost USD (or --yes) for a non-interactive run")
@@ -100,11 +111,11 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
                     raise typer.Exit(1)
         progress, bar = _progress(err, len(plan.times), as_json)
         with bar:
-            result = run_backtest(cfg, spec, progress=progress, feed=feed)
+            result = run_backtest(cfg, spec, progress=progress, feed=feed, prompt_chars=chars)
         out = output or Path(cfg.backtest.output_dir).expanduser() / result.run_id
         res_path, report_path = write_outputs(result, out)
     except HLAgentError as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
     if as_json:
         print_json({"run_id": result.run_id, "results": str(res_path), "report": str(report_path),
                     "metrics": result.metrics, "baseline_metrics": result.baseline_metrics,
@@ -113,8 +124,18 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
     out_c = console()
     out_c.print(_metrics_table(result, f"backtest {result.run_id}"))
     if result.stopped_early:
-        out_c.print(f"[yellow]stopped early:[/] {result.stopped_early}", highlight=False)
+        out_c.print(f"[yellow]stopped early:[/] {escape(result.stopped_early)}", highlight=False)
     out_c.print(f"results: {res_path}\nreport:  {report_path}", highlight=False)
+
+
+def _prompt_chars(cfg: Any, mode: str) -> int | None:
+    """The configured template rendered over the sample snapshot (as `costs estimate` does)."""
+    from hyperliquid_agent.cli.costs_cmd import _rendered_prompt
+
+    try:
+        return _rendered_prompt(cfg.model_copy(update={"agent": cfg.agent.model_copy(update={"mode": mode})}))[0]
+    except Exception:  # the estimate then assumes a typical prompt size
+        return None
 
 
 class _NoBar:
@@ -178,7 +199,7 @@ def compare(
     try:
         a, b = results.load(run_a), results.load(run_b)
     except HLAgentError as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
     rows = results.compare(a, b)
     diffs = results.param_differences(a, b)
     if as_json:
@@ -225,7 +246,7 @@ def sweep(
         rows = run_sweep(cfg, grid, workers or cfg.backtest.sweep_workers, root)
         table_path = write_table(rows, Path(root) / "sweep.json")
     except HLAgentError as exc:
-        fail(str(exc))
+        fail(escape(str(exc)))
     if as_json:
         from hyperliquid_agent.backtest.sweep import row_dict
 
