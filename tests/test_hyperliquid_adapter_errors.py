@@ -266,3 +266,26 @@ def test_a_malformed_key_is_a_config_error_that_does_not_echo_it():
     with pytest.raises(ConfigError, match="hyperliquid.secret_key") as err:
         HyperliquidExchange("http://127.0.0.1:9", bad)
     assert "zz" not in str(err.value) and err.value.__cause__ is None
+
+
+def test_agent_approved_through_the_sdks_own_flow(server):
+    """Master calls Exchange.approve_agent() (a user-signed action); the returned key trades for it.
+    A second unnamed approval replaces the first agent, as on the venue."""
+    from hyperliquid.exchange import Exchange
+    import eth_account
+
+    master_key = funded_key(server)
+    master = address_of(master_key)
+    sdk = Exchange(eth_account.Account.from_key(master_key), server.url)
+    resp, agent_key = sdk.approve_agent()
+    assert resp == {"status": "ok", "response": {"type": "default"}}
+    agent = HyperliquidExchange(server.url, agent_key, account_address=master, max_retries=0)
+    agent.set_leverage("ETH", 3)
+    _, newer_key = sdk.approve_agent()
+    with pytest.raises(VenueAuthError):
+        agent.set_leverage("ETH", 4)
+    HyperliquidExchange(server.url, newer_key, account_address=master).set_leverage("ETH", 4)
+    named_resp, named_key = sdk.approve_agent("bot")
+    assert named_resp["status"] == "ok"
+    HyperliquidExchange(server.url, named_key, account_address=master).set_leverage("ETH", 5)
+    HyperliquidExchange(server.url, newer_key, account_address=master).set_leverage("ETH", 2)  # still valid

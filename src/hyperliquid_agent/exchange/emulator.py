@@ -108,6 +108,7 @@ class EmulatorServer:
         self.lock = threading.RLock()  # one request at a time touches the model
         self.nonces = NonceBook()
         self.agents: dict[str, str] = {}  # agent address -> master address (lowercase)
+        self._agent_names: dict[tuple[str, str], str] = {}  # (master, agent name) -> agent address
         self.vault_leaders: dict[str, set[str]] = {}  # vault address -> leaders allowed to trade it
         self.request_log: deque[tuple[str, str]] = deque(maxlen=10_000)  # (path, type)
         self._faults: list[Fault] = []
@@ -183,10 +184,16 @@ class EmulatorServer:
             self.model.create_account(address.lower(), Decimal(str(usdc)))
         return address.lower()
 
-    def register_agent(self, agent_address: str, master_address: str) -> None:
-        """Approve `agent_address` as an API wallet trading for `master_address`."""
+    def register_agent(self, agent_address: str, master_address: str, name: str = "") -> None:
+        """Approve `agent_address` as an API wallet trading for `master_address`. Like the
+        venue, a new agent under the same name (unnamed included) replaces the previous one."""
+        agent, master = agent_address.lower(), master_address.lower()
         with self.lock:
-            self.agents[agent_address.lower()] = master_address.lower()
+            previous = self._agent_names.get((master, name))
+            if previous is not None and previous != agent:
+                self.agents.pop(previous, None)
+            self._agent_names[(master, name)] = agent
+            self.agents[agent] = master
 
     def register_vault(self, vault_address: str, leader_address: str) -> None:
         """Let `leader_address` (or its agents) trade the account `vault_address`."""

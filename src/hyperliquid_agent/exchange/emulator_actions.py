@@ -128,7 +128,15 @@ def _order_status(model: Any, user: str, oid: Any) -> dict[str, Any]:
 # ====================================================================== /exchange
 
 L1_ACTIONS = ("order", "cancel", "cancelByCloid", "updateLeverage", "scheduleCancel")
-USER_SIGNED = {"usdClassTransfer": "HyperliquidTransaction:UsdClassTransfer"}
+# User-signed actions: EIP-712 type of each (the SDK inlines the approveAgent fields in sign_agent).
+APPROVE_AGENT_SIGN_TYPES = [
+    {"name": "hyperliquidChain", "type": "string"},
+    {"name": "agentAddress", "type": "address"},
+    {"name": "agentName", "type": "string"},
+    {"name": "nonce", "type": "uint64"},
+]
+USER_SIGNED = {"usdClassTransfer": "HyperliquidTransaction:UsdClassTransfer",
+               "approveAgent": "HyperliquidTransaction:ApproveAgent"}
 
 
 def exchange(server: "EmulatorServer", body: dict[str, Any]) -> dict[str, Any]:
@@ -143,8 +151,11 @@ def exchange(server: "EmulatorServer", body: dict[str, Any]) -> dict[str, Any]:
         return wire.err_response(DESERIALIZE_ERROR)
     try:
         if kind in USER_SIGNED:
-            signer = signing.recover_user_from_user_signed_action(
-                dict(action), sig, signing.USD_CLASS_TRANSFER_SIGN_TYPES, USER_SIGNED[kind], False)
+            types = signing.USD_CLASS_TRANSFER_SIGN_TYPES
+            signed = dict(action)
+            if kind == "approveAgent":  # the SDK signs agentName "" but drops an empty name from the body
+                types, signed = APPROVE_AGENT_SIGN_TYPES, {"agentName": "", **action}
+            signer = signing.recover_user_from_user_signed_action(signed, sig, types, USER_SIGNED[kind], False)
         elif kind in L1_ACTIONS:
             signer = signing.recover_agent_or_user_from_l1_action(
                 action, sig, vault, nonce, body.get("expiresAfter"), False)
@@ -191,6 +202,12 @@ def exchange(server: "EmulatorServer", body: dict[str, Any]) -> dict[str, Any]:
                 return wire.err_response(DESERIALIZE_ERROR)
             problem = model.usd_class_transfer(user, amount, bool(action.get("toPerp")))
             return wire.err_response(problem) if problem else wire.ok_response("default")
+        case "approveAgent":
+            agent = action.get("agentAddress")
+            if not isinstance(agent, str) or not agent.startswith("0x") or len(agent) != 42:
+                return wire.err_response(DESERIALIZE_ERROR)
+            server.register_agent(agent, user, str(action.get("agentName") or ""))
+            return wire.ok_response("default")
         case "scheduleCancel":
             t = action.get("time")
             problem = model.schedule_cancel(user, t if isinstance(t, int) else None)
