@@ -33,11 +33,39 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+class Timed:
+    """Wraps a function and adds up the wall time spent in it (to say where a cycle's time goes)."""
+
+    def __init__(self, owner, name: str) -> None:
+        self.owner, self.name, self.inner, self.total = owner, name, getattr(owner, name), 0.0
+        setattr(owner, name, self)
+
+    def __call__(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return self.inner(*args, **kwargs)
+        finally:
+            self.total += time.perf_counter() - t0
+
+    def __get__(self, obj, objtype=None):  # also works when wrapping a method
+        return self if obj is None else (lambda *a, **k: self(obj, *a, **k))
+
+    def restore(self) -> float:
+        setattr(self.owner, self.name, self.inner)
+        return self.total
+
+
 def one(label: str, cfg, spec: BacktestSpec, full_year: bool) -> None:
+    from hyperliquid_agent.app import cycle, market
+    from hyperliquid_agent.exchange.simulated import SimulatedExchange
+
     feed = build_feed(cfg, spec)
+    signals, books = Timed(market, "compute_signals"), Timed(SimulatedExchange, "l2_book")
+    pipeline = Timed(cycle.CyclePipeline, "run")
     t0 = time.perf_counter()
     result = run_backtest(cfg, spec, feed=feed)
     wall = time.perf_counter() - t0
+    sig_s, book_s, pipe_s = signals.restore(), books.restore(), pipeline.restore()
     bars = len(result.curve.t_ms)
     per_bar_ms = wall / bars * 1000
     year_s = per_bar_ms * YEAR_BARS / 1000
@@ -45,6 +73,9 @@ def one(label: str, cfg, spec: BacktestSpec, full_year: bool) -> None:
     print(f"{label}: {bars} bars x {len(spec.coins)} coins in {wall:.2f} s "
           f"({per_bar_ms:.2f} ms/bar, {bars / wall:.0f} bars/s), {len(result.decisions)} cycles, "
           f"{len(result.trades)} fills, return {result.metrics['total_return'] * 100:.2f} %")
+    print(f"  where the time goes: the agent's cycle pipeline {pipe_s / wall * 100:.0f} % (of the run: signals "
+          f"{sig_s / wall * 100:.0f} %, order books {book_s / wall * 100:.0f} %); replay loop, venue clock, "
+          f"recording and setup {(wall - pipe_s) / wall * 100:.0f} % = {(wall - pipe_s) / bars * 1000:.2f} ms/bar")
     verdict = "ok" if year_s <= TARGET_S else "MISSES"
     print(f"  one year of hourly bars: {year_s:.1f} s ({kind}); target <= {TARGET_S:.0f} s: {verdict}")
 
