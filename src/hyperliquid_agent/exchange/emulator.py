@@ -212,7 +212,9 @@ class EmulatorServer:
             self._faults.clear()
 
     def count_requests(self, path: str | None = None, kind: str | None = None) -> int:
-        return sum(1 for p, k in list(self.request_log) if (path is None or p == path) and (kind is None or k == kind))
+        with self.lock:
+            log = tuple(self.request_log)
+        return sum(1 for p, k in log if (path is None or p == path) and (kind is None or k == kind))
 
     # ---------------------------------------------------------------- request handling
     def _sync_model(self) -> None:
@@ -238,8 +240,8 @@ class EmulatorServer:
         ):
             return 422, DESERIALIZE_ERROR
         kind = body["type"] if path == "/info" else str(body["action"].get("type"))
-        self.request_log.append((path, kind))
         with self.lock:
+            self.request_log.append((path, kind))
             self._sync_model()
             if path == "/info":
                 return actions.info(self, body)
