@@ -289,3 +289,14 @@ def test_agent_approved_through_the_sdks_own_flow(server):
     assert named_resp["status"] == "ok"
     HyperliquidExchange(server.url, named_key, account_address=master).set_leverage("ETH", 5)
     HyperliquidExchange(server.url, newer_key, account_address=master).set_leverage("ETH", 2)  # still valid
+
+
+def test_vault_transfer_moves_the_vaults_money(server):
+    leader_key, vault = funded_key(server), address_of(new_key())
+    server.create_account(vault, 5_000)
+    server.register_vault(vault, address_of(leader_key))
+    ex = HyperliquidExchange(server.url, leader_key, vault_address=vault)
+    ex.transfer_usd(Decimal(100), to_perp=False)
+    assert ex.account_state().spot_balance("USDC") == Decimal(100)
+    leader = HyperliquidExchange(server.url, leader_key)
+    assert leader.account_state().spot_balance("USDC") == 0

@@ -147,6 +147,8 @@ def exchange(server: "EmulatorServer", body: dict[str, Any]) -> dict[str, Any]:
     nonce = body.get("nonce")
     sig = body.get("signature")
     vault = body.get("vaultAddress")
+    if kind == "usdClassTransfer" and " subaccount:" in str(action.get("amount", "")):
+        vault = str(action["amount"]).split(" subaccount:", 1)[1].strip()  # the SDK's vault form
     if not isinstance(nonce, int) or not isinstance(sig, dict):
         return wire.err_response(DESERIALIZE_ERROR)
     try:
@@ -158,7 +160,7 @@ def exchange(server: "EmulatorServer", body: dict[str, Any]) -> dict[str, Any]:
             signer = signing.recover_user_from_user_signed_action(signed, sig, types, USER_SIGNED[kind], False)
         elif kind in L1_ACTIONS:
             signer = signing.recover_agent_or_user_from_l1_action(
-                action, sig, vault, nonce, body.get("expiresAfter"), False)
+                action, sig, body.get("vaultAddress"), nonce, body.get("expiresAfter"), False)
         else:
             return wire.err_response(f"Unsupported action type {kind!r} on the local emulator")
     except Exception:  # a malformed signature recovers nothing: the venue says "does not exist"
@@ -189,10 +191,7 @@ def exchange(server: "EmulatorServer", body: dict[str, Any]) -> dict[str, Any]:
             spec = _spec_by_asset(model, action.get("asset"))
             if spec is None:
                 return wire.err_response("Invalid asset.")
-            lev = action.get("leverage")
-            if not isinstance(lev, int) or lev < 1 or lev > spec.max_leverage:
-                return wire.err_response("Invalid leverage value")
-            problem = model.update_leverage(user, spec.name, lev, bool(action.get("isCross", True)))
+            problem = model.update_leverage(user, spec.name, action.get("leverage"), bool(action.get("isCross", True)))
             return wire.err_response(problem) if problem else wire.ok_response("default")
         case "usdClassTransfer":
             amount_text = str(action.get("amount", "")).split(" ")[0]
