@@ -106,6 +106,9 @@ def test_sweep_grid_is_every_combination():
     with pytest.raises(ConfigError, match="section.key=value"):
         parse_sets(["nonsense"])
     assert expand_grid(base) == [("base", base)]
+    by_strategy = expand_grid(base, strategies=["funding-carry", "stand-aside"])
+    assert [(label, s.strategies) for label, s in by_strategy] == [
+        ("strategy=funding-carry", ("funding-carry",)), ("strategy=stand-aside", ("stand-aside",))]
 
 
 def test_default_config_parses():

@@ -114,3 +114,18 @@ def test_real_data_window():
     if any(p != 0 for p in r.curve.positions["BTC"]):
         assert any(f.coin == "BTC" for f in r.funding)
     assert r.metrics["buy_and_hold_return"] is not None
+
+
+def test_a_run_can_be_offered_only_some_strategies(feed):
+    # with the whole library this window's baseline picks basis-mean-reversion; without it, something else
+    chosen = ("slow-trend-following", "volatility-compression-breakout")
+    full = run_backtest(cfg(), spec("governed"), feed=feed)
+    assert {c.strategy_id for c in full.plan_changes} - set(chosen)
+    r = run_backtest(cfg(), spec("governed", strategies=chosen), feed=feed)
+    assert r.params.strategies == list(chosen)
+    assert {s for s in r.curve.strategy_id if s} <= set(chosen)
+    assert {c.strategy_id for c in r.plan_changes} <= set(chosen) and r.plan_changes
+    from hyperliquid_agent.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown strategy id.*no-such-strategy.*known: basis-mean-reversion"):
+        run_backtest(cfg(), spec("governed", strategies=("no-such-strategy",)), feed=feed)

@@ -49,6 +49,7 @@ class RunParams(BaseModel):
     start_equity_usd: Money = Decimal(10000)
     max_cost_usd: Money | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)  # config values a sweep changed
+    strategies: list[str] = Field(default_factory=list)  # the library was cut to these ids (empty: all)
 
 
 class Curve(BaseModel):

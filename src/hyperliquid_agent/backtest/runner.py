@@ -111,6 +111,7 @@ class BacktestSpec:
     fill_latency_bars: int | None = None  # None: [backtest] fill_latency_bars
     overrides: dict[str, Any] = field(default_factory=dict)  # dotted config key -> value
     vs_baseline: bool | None = None  # None: [backtest] vs_baseline (only when the provider is not baseline)
+    strategies: tuple[str, ...] = ()  # offer only these strategy ids (empty: the whole library)
     run_id: str | None = None
 
     def validated(self) -> "BacktestSpec":
@@ -173,6 +174,9 @@ def effective_config(cfg: Config, spec: BacktestSpec, state_dir: Path, provider:
     raw["agent"]["state_dir"] = str(state_dir)
     for key in ("prompt_template", "governance_template", "strategies_dir"):
         raw["agent"][key] = str(cfg.resolve_path(raw["agent"][key]))
+    if spec.strategies:
+        raw["agent"]["strategies_dir"] = str(strategy_subset(Path(raw["agent"]["strategies_dir"]), spec.strategies,
+                                                             state_dir / "strategies"))
     llm = raw["llm"]
     chosen = provider or spec.provider
     configured = cfg.llm.provider
@@ -196,6 +200,23 @@ def effective_config(cfg: Config, spec: BacktestSpec, state_dir: Path, provider:
         raise ConfigError(f"backtest overrides made the config invalid: {exc}") from None
     _copy_secrets(cfg, out)
     return out
+
+
+def strategy_subset(library: Path, ids: Sequence[str], dest: Path) -> Path:
+    """A folder holding only the strategy files with these ids (copied from `library`)."""
+    import shutil
+
+    from hyperliquid_agent.strategies import load_strategies
+
+    specs = {s.id: s for s in load_strategies(library)}
+    unknown = [i for i in ids if i not in specs]
+    if unknown:
+        raise ConfigError(f"unknown strategy id(s) {', '.join(unknown)} in {library}; known: {', '.join(sorted(specs))}")
+    dest.mkdir(parents=True, exist_ok=True)
+    for i in ids:
+        src = Path(specs[i].source)
+        shutil.copyfile(src, dest / src.name)
+    return dest
 
 
 def _restore_secrets(raw: dict[str, Any], cfg: Config) -> None:
@@ -556,7 +577,7 @@ def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spe
         data=str(spec.data_dir) if spec.data_dir else "synthetic",
         seed=(run_cfg.venue.seed if spec.seed is None else spec.seed) if spec.data_dir is None else None,
         fill_latency_bars=plan.latency_bars, start_equity_usd=start_equity, max_cost_usd=spec.max_cost_usd,
-        overrides=dict(spec.overrides),
+        overrides=dict(spec.overrides), strategies=list(spec.strategies),
     )
     return BacktestResult(
         run_id=spec.run_id or "pending",

@@ -1,7 +1,7 @@
-"""Parameter sweeps: many backtests over modes, providers or config values, in parallel processes.
+"""Parameter sweeps: many backtests over strategies, modes, providers or config values, in parallel.
 
-A sweep is a grid: every combination of the given modes, providers and `--set key=v1,v2`
-values becomes one `BacktestSpec`. Each runs in its own process
+A sweep is a grid: every combination of the given strategies (each offered alone), modes,
+providers and `--set key=v1,v2` values becomes one `BacktestSpec`. Each runs in its own process
 (`concurrent.futures.ProcessPoolExecutor`), writes its run folder, and returns one row;
 the rows come back as one table sorted like the grid. A run that fails becomes a row with
 its error, never the end of the sweep.
@@ -59,9 +59,13 @@ def parse_sets(items: Sequence[str]) -> dict[str, list[Any]]:
 
 
 def expand_grid(base: BacktestSpec, modes: Sequence[str] = (), providers: Sequence[str] = (),
-                sets: dict[str, list[Any]] | None = None) -> list[tuple[str, BacktestSpec]]:
-    """Every combination, each with a readable label such as `mode=governed risk.max_leverage=3`."""
+                sets: dict[str, list[Any]] | None = None,
+                strategies: Sequence[str] = ()) -> list[tuple[str, BacktestSpec]]:
+    """Every combination, each with a readable label such as `mode=governed risk.max_leverage=3`.
+    Each of `strategies` becomes a run that is offered that one strategy only."""
     axes: list[tuple[str, list[Any]]] = []
+    if strategies:
+        axes.append(("strategy", list(strategies)))
     if modes:
         axes.append(("mode", list(modes)))
     if providers:
@@ -77,7 +81,9 @@ def expand_grid(base: BacktestSpec, modes: Sequence[str] = (), providers: Sequen
         parts = []
         for (key, _), value in zip(axes, combo):
             parts.append(f"{key}={value}")
-            if key == "mode":
+            if key == "strategy":
+                spec = replace(spec, strategies=(value,))
+            elif key == "mode":
                 spec = replace(spec, mode=value)
             elif key == "provider":
                 spec = replace(spec, provider=value)
@@ -93,6 +99,8 @@ def run_one(cfg: Config, label: str, spec: BacktestSpec, out_root: str | None) -
     from hyperliquid_agent.backtest.runner import run_backtest, write_outputs
 
     settings = {"mode": spec.mode, "provider": spec.provider, **spec.overrides}
+    if spec.strategies:
+        settings["strategies"] = ",".join(spec.strategies)
     try:
         result = run_backtest(cfg, spec)
     except Exception as exc:  # a failed point is a row, not the end of the sweep

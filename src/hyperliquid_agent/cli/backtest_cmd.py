@@ -36,11 +36,12 @@ LATENCY = typer.Option(None, "--latency-bars", help="Override [backtest] fill_la
 SET = typer.Option(None, "--set", help="Override a config value for this run: section.key=value (repeatable).")
 NO_BASELINE = typer.Option(False, "--no-baseline", help="Skip the baseline-provider comparison run.")
 YES = typer.Option(False, "--yes", "-y", help="Do not ask before a run that may spend money on a paid model.")
+STRATEGIES = typer.Option(None, "--strategies", help="Offer only these strategy ids (comma-separated); default: the whole library.")
 
 
 def _spec(cfg: Any, start: str | None, end: str | None, coins: str | None, interval: str, mode: str | None,
           provider: str, data: Path | None, synthetic: bool, seed: int | None, max_cost: float | None,
-          latency: int | None, sets: list[str] | None, no_baseline: bool) -> Any:
+          latency: int | None, sets: list[str] | None, no_baseline: bool, strategies: str | None = None) -> Any:
     from decimal import Decimal
 
     from hyperliquid_agent.backtest.runner import BacktestSpec, parse_day
@@ -59,7 +60,12 @@ def _spec(cfg: Any, start: str | None, end: str | None, coins: str | None, inter
         interval=interval, mode=mode or cfg.agent.mode, provider=provider, data_dir=data, seed=seed,
         max_cost_usd=Decimal(str(max_cost)) if max_cost is not None else None,
         fill_latency_bars=latency, overrides=overrides, vs_baseline=False if no_baseline else None,
+        strategies=_csv(strategies),
     ).validated()
+
+
+def _csv(text: str | None) -> tuple[str, ...]:
+    return tuple(x.strip() for x in (text or "").split(",") if x.strip())
 
 
 def _metrics_table(result: Any, title: str) -> Any:
@@ -167,18 +173,19 @@ def run(
     mode: Optional[str] = MODE, provider: str = PROVIDER, data: Optional[Path] = DATA, synthetic: bool = SYNTHETIC,
     seed: Optional[int] = SEED, output: Optional[Path] = OUTPUT, max_cost: Optional[float] = MAX_COST,
     latency: Optional[int] = LATENCY, sets: Optional[list[str]] = SET, no_baseline: bool = NO_BASELINE,
+    strategies: Optional[str] = STRATEGIES,
     yes: bool = YES, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """Replay the engine bar by bar; write results.json and report.html; print the metrics."""
     if ctx.invoked_subcommand is not None:
         return  # `backtest <subcommand>`: this ran as the group's callback, with no options
     if ctx.info_name != "run" and all(v in (None, False) for v in (start, end, coins, mode, data, synthetic or None,
-                                                                   seed, output, max_cost)):
+                                                                   seed, output, max_cost, strategies)):
         typer.echo(ctx.get_help())  # a bare `hl-agent backtest`
         raise typer.Exit(0)
     do_run(config, as_json, yes, output, start=start, end=end, coins=coins, interval=interval, mode=mode,
            provider=provider, data=data, synthetic=synthetic, seed=seed, max_cost=max_cost, latency=latency,
-           sets=sets, no_baseline=no_baseline)
+           sets=sets, no_baseline=no_baseline, strategies=strategies)
 
 
 # `hl-agent backtest --start ...` (no subcommand) runs a backtest too: one function, two doors
@@ -223,6 +230,7 @@ def compare(
 @backtest_app.command("sweep")
 def sweep(
     start: Optional[str] = START, end: Optional[str] = END, coins: Optional[str] = COINS, interval: str = INTERVAL,
+    strategies: Optional[str] = typer.Option(None, "--strategies", help="Strategy ids to try, each offered alone."),
     modes: Optional[str] = typer.Option(None, "--modes", help="Comma-separated modes to try, e.g. standard,governed."),
     providers: Optional[str] = typer.Option(None, "--providers", help="Comma-separated providers to try."),
     sets: Optional[list[str]] = typer.Option(None, "--set", help="A config key and the values to try: section.key=v1,v2 (repeatable)."),
@@ -238,8 +246,7 @@ def sweep(
     cfg = load(config)
     try:
         base = _spec(cfg, start, end, coins, interval, None, "baseline", data, synthetic, seed, max_cost, None, None, True)
-        grid = expand_grid(base, [m.strip() for m in (modes or "").split(",") if m.strip()],
-                           [p.strip() for p in (providers or "").split(",") if p.strip()], parse_sets(sets or []))
+        grid = expand_grid(base, _csv(modes), _csv(providers), parse_sets(sets or []), _csv(strategies))
         for _, s in grid:
             s.validated()
         root = output or Path(cfg.backtest.output_dir).expanduser() / "sweep"
