@@ -150,3 +150,12 @@ def test_per_plan_metrics_and_plan_changes_are_recorded():
     assert all(t.plan_id in ("long", "short") for t in result.trades)
     assert set(result.curve.regime) <= {"trending-bull", "trending-bear"}
     assert result.curve.benchmark[0] == Config().venue.start_equity_usd
+
+
+def test_progress_reports_every_bar_up_to_the_total():
+    calls = []
+    factory = StepFactory()
+    spec = BacktestSpec(coins=("BTC", "ETH"), start=START, end=END, provider="scripted", run_id="t")
+    run_backtest(cfg(), spec, feed=make_feed(), step_factory=factory, progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1] == (12 * 24, 12 * 24)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls) and len(calls) == 12 * 24

@@ -87,6 +87,23 @@ def _metrics_table(result: Any, title: str) -> Any:
     return table
 
 
+def _groups_table(metrics: dict[str, Any], which: str, title: str) -> Any:
+    from rich.table import Table
+
+    from hyperliquid_agent.backtest.results import format_value, iter_groups
+
+    rows = list(iter_groups(metrics, which))
+    if not rows:
+        return None
+    table = Table(title=title)
+    for col in ("id", "bars", "PnL", "fees", "funding", "fills"):
+        table.add_column(col, justify="left" if col == "id" else "right")
+    for g in rows:
+        table.add_row(g["key"], str(g["bars"]), format_value(g["pnl_usd"], "usd"), format_value(g["fees_usd"], "usd"),
+                      format_value(g["funding_usd"], "usd"), str(g["n_trades"]))
+    return table
+
+
 def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, **kw: Any) -> None:
     import sys
 
@@ -129,6 +146,9 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
         return
     out_c = console()
     out_c.print(_metrics_table(result, f"backtest {result.run_id}"))
+    groups = _groups_table(result.metrics, "per_strategy", "per strategy")
+    if groups is not None:
+        out_c.print(groups)
     if result.stopped_early:
         out_c.print(f"[yellow]stopped early:[/] {escape(result.stopped_early)}", highlight=False)
     out_c.print(f"results: {res_path}\nreport:  {report_path}", highlight=False)
