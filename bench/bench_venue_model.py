@@ -3,8 +3,9 @@
 Prints bar-steps per second (one bar of one coin = one bar-step; target >= 50,000) for the
 synthetic data, and for the real CSVs in ../shared/data/hyperliquid when they are present.
 Each bar, every coin gets one IOC market-style order (alternating buy and sell, so the
-position opens, grows, closes and flips), then the clock crosses the bar; every 24 bars a
-GTC limit below the market and a reduce-only stop are placed too.
+position opens, grows, closes and flips), then the clock crosses the bar. Every 24 bars each
+coin also gets a GTC limit 2% below the market and a reduce-only stop 10% away, and the
+previous day's ones still open are canceled first (as a strategy replacing its orders would).
 
 Run: .venv/bin/python bench/bench_venue_model.py
 """
@@ -57,10 +58,17 @@ def run(feed: MarketFeed, hours: int) -> tuple[float, float, int, int, dict[str,
     plan = plan_orders(feed, len(timeline))
     outcomes: dict[str, int] = {}
     orders = 0
+    resting: list[tuple[str, int]] = []
     t0, c0 = time.perf_counter(), time.process_time()
     for t, reqs in zip(timeline, plan):
-        for out in model.place_orders(ADDRESS, reqs):
+        if len(reqs) > len(feed.coins):  # the daily batch: replace yesterday's resting orders
+            for coin, oid in resting:
+                model.cancel(ADDRESS, coin, oid)
+            resting.clear()
+        for r, out in zip(reqs, model.place_orders(ADDRESS, reqs)):
             outcomes[out.status] = outcomes.get(out.status, 0) + 1
+            if out.status == "resting":
+                resting.append((r.coin, out.oid))
         orders += len(reqs)
         model.advance_to(t)
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0

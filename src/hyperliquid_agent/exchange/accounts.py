@@ -13,7 +13,7 @@ max leverage. Isolated margin is recorded but treated as cross (a simplification
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 from hyperliquid_agent.domain import AccountState, AssetSpec, LeverageType, Position, SpotBalance
 
@@ -36,19 +36,23 @@ class PositionState:
         self.funding_all_time = ZERO
 
 
-class FillRecord:
+class FillRecord(NamedTuple):
     """A fill as stored; converted to domain `Fill` lazily."""
 
-    __slots__ = ("coin", "is_buy", "px", "sz", "fee", "time_ms", "oid", "cloid", "closed_pnl", "direction",
-                 "crossed", "start_position", "tid", "liquidation")
-
-    def __init__(self, coin: str, is_buy: bool, px: Decimal, sz: Decimal, fee: Decimal, time_ms: int, oid: int,
-                 cloid: str | None, closed_pnl: Decimal, direction: str, crossed: bool, start_position: Decimal,
-                 tid: int, liquidation: bool = False) -> None:
-        self.coin, self.is_buy, self.px, self.sz, self.fee = coin, is_buy, px, sz, fee
-        self.time_ms, self.oid, self.cloid, self.closed_pnl = time_ms, oid, cloid, closed_pnl
-        self.direction, self.crossed, self.start_position, self.tid = direction, crossed, start_position, tid
-        self.liquidation = liquidation
+    coin: str
+    is_buy: bool
+    px: Decimal
+    sz: Decimal
+    fee: Decimal
+    time_ms: int
+    oid: int
+    cloid: str | None
+    closed_pnl: Decimal
+    direction: str
+    crossed: bool
+    start_position: Decimal
+    tid: int
+    liquidation: bool = False
 
 
 class Account:

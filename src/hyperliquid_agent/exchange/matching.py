@@ -60,21 +60,18 @@ class CoinBook:
     __slots__ = ("orders", "_dirty", "_max_bid", "_min_ask", "_min_up", "_max_down")
 
     def __init__(self) -> None:
-        self.orders: list[RestingOrder] = []
+        self.orders: dict[int, RestingOrder] = {}  # oid -> order, in placement order
         self._dirty = False
         self._max_bid = self._max_down = _NEG_INF
         self._min_ask = self._min_up = _POS_INF
 
     def add(self, o: RestingOrder) -> None:
-        self.orders.append(o)
+        self.orders[o.oid] = o
         self._dirty = True
 
     def remove(self, o: RestingOrder) -> None:
-        try:
-            self.orders.remove(o)
-        except ValueError:
-            return
-        self._dirty = True
+        if self.orders.pop(o.oid, None) is not None:
+            self._dirty = True
 
     def changed(self) -> None:
         self._dirty = True
@@ -85,7 +82,7 @@ class CoinBook:
         if self._dirty:
             self._max_bid = self._max_down = _NEG_INF
             self._min_ask = self._min_up = _POS_INF
-            for o in self.orders:
+            for o in self.orders.values():
                 if o.trigger_px is not None:
                     if triggers_above(o.is_buy, o.tpsl):
                         self._min_up = min(self._min_up, o.trigger_px)
@@ -144,10 +141,6 @@ def taker_price(is_buy: bool, touch: Decimal, limit_px: Decimal, slippage_bps: D
     if is_buy:
         return min(touch * (1 + slippage_bps / BPS), limit_px)
     return max(touch * (1 - slippage_bps / BPS), limit_px)
-
-
-def limit_touched(is_buy: bool, limit_px: Decimal, low: Decimal, high: Decimal) -> bool:
-    return low <= limit_px if is_buy else high >= limit_px
 
 
 def trigger_hit(o: RestingOrder, open_px: Decimal, low: Decimal, high: Decimal) -> Decimal | None:

@@ -88,6 +88,12 @@ class VenueModel:
         self.now_ms = feed.timeline[0] if start_ms is None else start_ms
         self._idx = {c: s.closed_count(self.now_ms) for c, s in self._series.items()}
         self._tl_pos = bisect_right(feed.timeline, self.now_ms)  # next bar close to cross
+        # the bars closing at each timeline step: [(coin, series, bar index), ...]
+        closing: dict[int, list] = {}
+        for coin, s in self._series.items():
+            for i, c in enumerate(s.close_t):
+                closing.setdefault(c, []).append((coin, s, i))
+        self._closing = [closing[c] for c in feed.timeline]
         self._marks = {c: self._mark_at(c) for c in self._series}
         self._accounts: dict[str, Account] = {}
         self._book: dict[str, m.CoinBook] = {c: m.CoinBook() for c in self._series}
@@ -97,6 +103,7 @@ class VenueModel:
         self._ctx_cache: tuple[int, dict[str, AssetContext]] | None = None
         self._next_oid = 1
         self._next_tid = 1
+        self._next_scheduled: int | None = None  # the earliest schedule_cancel deadline
 
     def _mark_at(self, coin: str) -> Decimal:
         s, i = self._series[coin], self._idx[coin]
@@ -133,7 +140,7 @@ class VenueModel:
         tl = self.feed.timeline
         k = self._tl_pos
         while k < len(tl) and tl[k] <= t_ms:
-            self._step(tl[k], events)
+            self._step(tl[k], self._closing[k], events)
             k += 1
         self._tl_pos = k
         self.now_ms = t_ms
@@ -141,20 +148,17 @@ class VenueModel:
         self._ctx_cache = None
         return events
 
-    def _step(self, close_ms: int, events: list[VenueEvent]) -> None:
+    def _step(self, close_ms: int, bars: list, events: list[VenueEvent]) -> None:
         self.now_ms = close_ms
-        self._fire_scheduled_cancels(close_ms, events)
-        bars = []
-        idx, marks = self._idx, self._marks
-        for coin, s in self._series.items():
-            i = idx[coin]
-            if i < len(s.close_t) and s.close_t[i] == close_ms:
-                bars.append((coin, s, i))
-                idx[coin] = i + 1
-                book = self._book[coin]
-                if book.orders and book.may_touch(s.low[i], s.high[i]):
-                    self._match_bar(coin, s.open[i], s.low[i], s.high[i], close_ms, events)
-                marks[coin] = s.close[i]
+        if self._next_scheduled is not None:
+            self._fire_scheduled_cancels(close_ms, events)
+        idx, marks, books = self._idx, self._marks, self._book
+        for coin, s, i in bars:
+            idx[coin] = i + 1
+            book = books[coin]
+            if book.orders and book.may_touch(s.low[i], s.high[i]):
+                self._match_bar(coin, s.open[i], s.low[i], s.high[i], close_ms, events)
+            marks[coin] = s.close[i]
         if not self._accounts:
             return
         self._check_liquidations(bars, close_ms, events)
@@ -173,22 +177,29 @@ class VenueModel:
                 events.append(VenueEvent("funding", close_ms, acct.address, coin, None, p.szi, oracle, got))
 
     def _fire_scheduled_cancels(self, t_ms: int, events: list[VenueEvent]) -> None:
+        if self._next_scheduled is None or self._next_scheduled > t_ms:
+            return
         for acct in self._accounts.values():
             if acct.schedule_cancel_ms is not None and acct.schedule_cancel_ms <= t_ms:
                 for o in list(acct.orders.values()):
                     self._remove(acct, o, "scheduledCancel", acct.schedule_cancel_ms, events)  # type: ignore[arg-type]
                 acct.schedule_cancel_ms = None
+        self._reschedule()
+
+    def _reschedule(self) -> None:
+        due = [a.schedule_cancel_ms for a in self._accounts.values() if a.schedule_cancel_ms is not None]
+        self._next_scheduled = min(due) if due else None
 
     # ------------------------------------------------------------------ bar matching
 
     def _match_bar(self, coin: str, open_px: Decimal, low: Decimal, high: Decimal, t: int,
                    events: list[VenueEvent]) -> None:
-        for o in list(self._book[coin].orders):
-            acct = self._accounts[o.address]
+        for o in list(self._book[coin].orders.values()):
             if o.trigger_px is not None:
                 hit = m.trigger_hit(o, open_px, low, high)
                 if hit is None:
                     continue
+                acct = self._accounts[o.address]
                 events.append(VenueEvent("trigger", t, o.address, coin, o.oid, price=hit))
                 o.trigger_px = None
                 o.tif = Tif.GTC.value
@@ -198,8 +209,8 @@ class VenueModel:
                     px = m.taker_price(o.is_buy, hit, o.limit_px, self.slippage.bps)
                     self._fill_resting(acct, o, px, True, t, events)
                 continue  # a triggered limit that is not marketable rests from the next bar on
-            if m.limit_touched(o.is_buy, o.limit_px, low, high):
-                self._fill_resting(acct, o, o.limit_px, False, t, events)
+            if (low <= o.limit_px) if o.is_buy else (high >= o.limit_px):
+                self._fill_resting(self._accounts[o.address], o, o.limit_px, False, t, events)
 
     def _fill_resting(self, acct: Account, o: m.RestingOrder, px: Decimal, crossed: bool, t: int,
                       events: list[VenueEvent]) -> None:
@@ -262,15 +273,19 @@ class VenueModel:
         new = old + sz if is_buy else old - sz
         if not m.increases_exposure(old, new):
             return True
-        marks = self._marks
-        need = abs(new) * px / acct.lev(coin, self._default_lev)
+        marks, lev = self._marks, acct.lev
+        need = abs(new) * px / lev(coin, self._default_lev) + sz * px * self.fees.taker
+        value = acct.cash
         for c, p in acct.positions.items():
-            if p.szi and c != coin:
-                need += abs(p.szi) * marks[c] / acct.lev(c, self._default_lev)
+            szi = p.szi
+            if szi:
+                mark = marks[c]
+                value += szi * (mark - p.entry)
+                if c != coin:
+                    need += abs(szi) * mark / lev(c, self._default_lev)
         if acct.reserved:
             need += self._open_order_margin(acct, exclude)
-        need += sz * px * self.fees.taker
-        return need <= acct.account_value(marks)
+        return need <= value
 
     def _check_liquidations(self, bars: list, t: int, events: list[VenueEvent]) -> None:
         bar_of = {coin: (s, i) for coin, s, i in bars}
@@ -487,12 +502,15 @@ class VenueModel:
         if spec is None:
             return _value(Rejected, {"status": "error", "error": f"Unknown asset {r.coin}."})
         ot = r.order_type
-        trigger = None if isinstance(ot, LimitType) else ot
-        oid = self._new_oid()
-        o = m.RestingOrder(oid, acct.address, r.coin, r.is_buy, r.limit_px, r.sz, r.reduce_only,
-                           ot.tif.value if trigger is None else None,  # type: ignore[union-attr]
-                           trigger.trigger_px if trigger else None, trigger.is_market if trigger else False,
-                           trigger.tpsl if trigger else None, r.cloid.lower() if r.cloid else None, self.now_ms)
+        oid = self._next_oid
+        self._next_oid = oid + 1
+        cloid = r.cloid.lower() if r.cloid else None
+        if type(ot) is LimitType:
+            o = m.RestingOrder(oid, acct.address, r.coin, r.is_buy, r.limit_px, r.sz, r.reduce_only,
+                               ot.tif.value, None, False, None, cloid, self.now_ms)
+        else:
+            o = m.RestingOrder(oid, acct.address, r.coin, r.is_buy, r.limit_px, r.sz, r.reduce_only,
+                               None, ot.trigger_px, ot.is_market, ot.tpsl, cloid, self.now_ms)  # type: ignore[union-attr]
         err, outcome = self._try_place(acct, o, spec)
         if err is not None:
             self._status[oid] = [o, reject_status(err), self.now_ms]
@@ -594,6 +612,7 @@ class VenueModel:
     def schedule_cancel(self, address: str, time_ms: int | None) -> str | None:
         """Dead-man switch: cancel every open order at `time_ms` (None clears it)."""
         self._account(address).schedule_cancel_ms = time_ms
+        self._reschedule()
         return None
 
 
