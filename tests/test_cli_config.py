@@ -59,3 +59,11 @@ def test_init_refuses_to_overwrite_without_force(tmp_path):
     assert (target / "config.toml").read_text() == "# mine\n"
     assert runner.invoke(app, ["init", str(target), "--force"]).exit_code == 0
     assert (target / "config.toml").read_text() != "# mine\n"
+
+
+def test_error_messages_keep_bracketed_section_names(tmp_path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[venue]\nsorce = 1\n")
+    result = runner.invoke(app, ["config", "check", "-c", str(cfg)])
+    assert result.exit_code == 2
+    assert "venue.sorce" in result.output

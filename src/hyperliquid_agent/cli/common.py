@@ -28,7 +28,10 @@ def err_console():
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err_console().print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    from rich.markup import escape
+
+    # escape: messages name config sections like [venue], which rich would eat as markup
+    err_console().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
