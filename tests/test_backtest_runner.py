@@ -6,11 +6,12 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
-from backtest_helpers import H, T0, StepFactory, make_feed
+from backtest_helpers import H, T0, StepFactory, approve, make_feed
 
 from hyperliquid_agent.backtest import results
-from hyperliquid_agent.backtest.runner import BacktestSpec, run_backtest
+from hyperliquid_agent.backtest.runner import BacktestSpec, StepInfo, run_backtest
 from hyperliquid_agent.config import Config, config_from_dict
+from hyperliquid_agent.domain import OrderIntent, Side, Tif, round_price
 
 START, END = date(2025, 1, 8), date(2025, 1, 20)
 
@@ -159,3 +160,32 @@ def test_progress_reports_every_bar_up_to_the_total():
     run_backtest(cfg(), spec, feed=make_feed(), step_factory=factory, progress=lambda d, t: calls.append((d, t)))
     assert calls[-1] == (12 * 24, 12 * 24)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls) and len(calls) == 12 * 24
+
+
+class AllInLong:
+    """Buys 2.5 BTC (about 16x the account) once, at 20x leverage, and holds."""
+
+    def __init__(self, exchange) -> None:
+        self.ex, self.done = exchange, False
+
+    def __call__(self, now_ms: int) -> StepInfo:
+        if not self.done:
+            mid = self.ex.market_snapshot().mids["BTC"]
+            self.ex.set_leverage("BTC", 20)
+            self.ex.place_orders([approve(OrderIntent(coin="BTC", side=Side.BUY, size=D("2.5"),
+                                                      limit_price=round_price(mid * D("1.05"), 5), tif=Tif.IOC))])
+            self.done = True
+        return StepInfo(plan_id="all-in", strategy_id="long")
+
+
+def test_liquidation_comes_from_the_venue_model():
+    cut = T0 + 10 * 24 * H
+    spec = BacktestSpec(coins=("BTC", "ETH"), start=START, end=END, provider="scripted", run_id="liq")
+    r = run_backtest(cfg(), spec, feed=make_feed(shock_from_ms=cut, shock=0.8),
+                     step_factory=lambda c, e, s: AllInLong(e))
+    opened, closed = r.trades
+    assert opened.side == "buy" and closed.side == "sell" and closed.size == opened.size == D("2.5")
+    assert closed.t_ms == cut and closed.closed_pnl < -5000  # forced out on the gap, not by the strategy
+    after = [p for t, p in zip(r.curve.t_ms, r.curve.positions["BTC"]) if t >= cut]
+    assert after and all(p == 0 for p in after)
+    assert r.metrics["max_drawdown"] > 0.5 and D(r.metrics["end_equity"]) > 0
