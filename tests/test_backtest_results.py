@@ -14,7 +14,6 @@ from hyperliquid_agent.backtest.results import (
     Curve,
     PlanChange,
     RunParams,
-    TradeRow,
     compare,
     metrics_from_dict,
     metrics_to_dict,
@@ -44,8 +43,7 @@ def make_result(values, run_id="r1", strategy="slow-trend") -> BacktestResult:
             closes={"BTC": [D(100)] * n},
             benchmark=[D(str(v)) for v in values],
         ),
-        trades=[TradeRow(t_ms=t.t_ms, coin=t.coin, side=t.side, size=t.size, price=t.price, fee=t.fee,
-                         closed_pnl=t.closed_pnl, plan_id=t.plan_id, strategy_id=t.strategy_id) for t in trades],
+        trades=trades,
         plan_changes=[PlanChange(t_ms=0, plan_id="plan-1", strategy_id=strategy)],
         warnings=["window precedes the knowledge cutoff"],
     )

@@ -73,34 +73,6 @@ class Curve(BaseModel):
         ]
 
 
-class TradeRow(BaseModel):
-    model_config = _MODEL
-    t_ms: int
-    coin: str
-    side: str
-    size: Money
-    price: Money
-    fee: Money
-    closed_pnl: Money = Decimal(0)
-    plan_id: str | None = None
-    strategy_id: str | None = None
-
-    def record(self) -> TradeRecord:
-        return TradeRecord(**self.model_dump())
-
-
-class FundingRow(BaseModel):
-    model_config = _MODEL
-    t_ms: int
-    coin: str
-    amount: Money
-    plan_id: str | None = None
-    strategy_id: str | None = None
-
-    def record(self) -> FundingEvent:
-        return FundingEvent(**self.model_dump())
-
-
 class DecisionRow(BaseModel):
     """One decision cycle: what the engine saw and chose, and what reached the venue."""
 
@@ -134,8 +106,8 @@ class BacktestResult(BaseModel):
     metrics: dict[str, Any]
     baseline_metrics: dict[str, Any] | None = None
     curve: Curve = Field(default_factory=Curve)
-    trades: list[TradeRow] = Field(default_factory=list)
-    funding: list[FundingRow] = Field(default_factory=list)
+    trades: list[TradeRecord] = Field(default_factory=list)  # every fill, tagged with its plan and strategy
+    funding: list[FundingEvent] = Field(default_factory=list)  # every hourly payment (> 0 received)
     decisions: list[DecisionRow] = Field(default_factory=list)
     plan_changes: list[PlanChange] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)

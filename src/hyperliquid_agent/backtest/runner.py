@@ -48,10 +48,8 @@ from hyperliquid_agent.backtest.results import (
     BacktestResult,
     Curve,
     DecisionRow,
-    FundingRow,
     PlanChange,
     RunParams,
-    TradeRow,
     metrics_to_dict,
 )
 from hyperliquid_agent.config import Config, config_from_dict
@@ -584,17 +582,13 @@ def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spe
         params=params,
         metrics=metrics_to_dict(metrics),
         curve=curve,
-        trades=[TradeRow(**_fields(t)) for t in rec.trades],
-        funding=[FundingRow(**_fields(f)) for f in rec.funding],
+        trades=rec.trades,
+        funding=rec.funding,
         decisions=decisions,
         plan_changes=changes,
         llm_calls=calls,
         stopped_early=stopped,
     )
-
-
-def _fields(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__slots__}
 
 
 def write_outputs(result: BacktestResult, out_dir: str | Path) -> tuple[Path, Path]:
