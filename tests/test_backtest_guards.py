@@ -113,3 +113,13 @@ def test_sweep_grid_is_every_combination():
 
 def test_default_config_parses():
     assert Config().backtest.fill_latency_bars == 1
+
+
+def test_replay_needs_the_provider_that_recorded(tmp_path: Path):
+    with pytest.raises(ConfigError, match="recorded from a paid provider"):
+        effective_config(Config(), BacktestSpec(coins=("BTC",), provider="replay"), tmp_path)
+    cfg = config_from_dict({"hyperliquid": {"network": "testnet"}, "llm": {"provider": "anthropic", "model": "claude-x"}},
+                           env={})
+    eff = effective_config(cfg, BacktestSpec(coins=("BTC",), provider="replay"), tmp_path)
+    assert eff.llm.replay.wrapped_provider == "anthropic" and eff.llm.replay.mode == "strict"
+    assert eff.hyperliquid.network == "local"

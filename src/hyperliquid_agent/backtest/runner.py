@@ -162,10 +162,11 @@ def effective_config(cfg: Config, spec: BacktestSpec, state_dir: Path, provider:
     rerun of the same window replays every reply for $0 and bit for bit.
     """
     raw = cfg.model_dump(mode="json", exclude={"source_path", "missing_env"})
-    _restore_secrets(raw, cfg)
+    _drop_secrets(raw)
     for dotted, value in spec.overrides.items():
         set_dotted(raw, dotted, value)
     raw["agent"]["mode"] = spec.mode
+    raw["hyperliquid"]["network"] = "local"  # the in-process venue; never a real network
     raw["agent"]["coins"] = list(spec.coins)
     # recordings live in the user's state dir (not the run's), so reruns find them
     replay_path = (cfg.state_dir / Path(cfg.llm.replay.path).expanduser()).resolve()
@@ -179,12 +180,17 @@ def effective_config(cfg: Config, spec: BacktestSpec, state_dir: Path, provider:
     chosen = provider or spec.provider
     configured = cfg.llm.provider
     if chosen == "baseline":
-        llm["provider"], llm["model"] = "baseline", "baseline-v1" if configured != "baseline" else llm["model"]
+        if configured != "baseline":
+            llm["model"] = "baseline-v1"
+        llm["provider"] = "baseline"
     elif chosen == "replay":
+        source = configured if configured in PAID_PROVIDERS else cfg.llm.replay.wrapped_provider
+        if source not in PAID_PROVIDERS:
+            raise ConfigError(
+                "--provider replay serves replies recorded from a paid provider: set llm.provider (or "
+                "llm.replay.wrapped_provider) and llm.model to the ones that recorded them")
         llm["provider"] = "replay"
-        llm["replay"].update(path=str(replay_path), mode="strict")
-        if configured in PAID_PROVIDERS:
-            llm["replay"]["wrapped_provider"] = configured
+        llm["replay"].update(path=str(replay_path), mode="strict", wrapped_provider=source)
     elif chosen in PAID_PROVIDERS:
         llm["provider"] = "replay"
         llm["replay"].update(path=str(replay_path), mode="fallthrough", wrapped_provider=chosen)
@@ -217,8 +223,8 @@ def strategy_subset(library: Path, ids: Sequence[str], dest: Path) -> Path:
     return dest
 
 
-def _restore_secrets(raw: dict[str, Any], cfg: Config) -> None:
-    # model_dump masks SecretStr; carry the real values over without ever printing them
+def _drop_secrets(raw: dict[str, Any]) -> None:
+    # model_dump masks SecretStr; the real values are carried over by `_copy_secrets`, never printed
     raw["llm"]["api_key"] = None
     raw["hyperliquid"]["secret_key"] = None
 
