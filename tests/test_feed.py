@@ -89,7 +89,7 @@ def test_funding_records_settle_at_the_close_of_the_bar_they_fall_in(tmp_path: P
     write(funding_path(tmp_path, "BTC"), "time_ms,fundingRate\n"
           f"{T + HOUR_MS + 48},0.0001\n{T + 2 * HOUR_MS + 250000},0.0002\n{T + 4 * HOUR_MS + 3},-0.0003\n")
     feed = load_feed(tmp_path)
-    assert feed.series["BTC"].bar_funding == [D("0.0001"), D("0.0002"), None, D("-0.0003")]
+    assert feed.series["BTC"].bar_funding == (D("0.0001"), D("0.0002"), None, D("-0.0003"))
 
 
 def test_a_data_directory_without_candles_or_with_a_bad_meta_says_how_to_fix_it(tmp_path: Path):

@@ -92,16 +92,18 @@ class CoinSeries:
         self.coin = coin
         self.spec = spec
         self.interval_ms = interval_ms
-        self.t = list(t)
-        self.close_t = [x + interval_ms for x in self.t]
-        self.open, self.high, self.low = list(open), list(high), list(low)
-        self.close, self.volume = list(close), list(volume)
-        self.oracle = list(oracle) if oracle is not None else None
-        self.open_interest = list(open_interest) if open_interest is not None else None
-        self.funding_t = list(funding_t)
-        self.funding_rate = list(funding_rate)
-        self.funding_premium = list(funding_premium) if funding_premium is not None else None
-        self.bar_funding = self._settlements_per_bar()
+        # Tuples of plain values: the garbage collector untracks them, so a long feed adds
+        # nothing to every collection's work while a backtest allocates.
+        self.t = tuple(t)
+        self.close_t = tuple(x + interval_ms for x in self.t)
+        self.open, self.high, self.low = tuple(open), tuple(high), tuple(low)
+        self.close, self.volume = tuple(close), tuple(volume)
+        self.oracle = tuple(oracle) if oracle is not None else None
+        self.open_interest = tuple(open_interest) if open_interest is not None else None
+        self.funding_t = tuple(funding_t)
+        self.funding_rate = tuple(funding_rate)
+        self.funding_premium = tuple(funding_premium) if funding_premium is not None else None
+        self.bar_funding = tuple(self._settlements_per_bar())
         self._candles: list[Candle | None] = [None] * n
         self._funding_points: list[FundingPoint | None] = [None] * len(self.funding_t)
 
@@ -161,7 +163,7 @@ class MarketFeed:
             raise ValueError(f"all coins must share one bar interval, got {sorted(intervals)} ms")
         self.series: dict[str, CoinSeries] = dict(series)
         self.interval_ms = intervals.pop()
-        self.timeline: list[int] = sorted({c for s in self.series.values() for c in s.close_t})
+        self.timeline: tuple[int, ...] = tuple(sorted({c for s in self.series.values() for c in s.close_t}))
 
     @property
     def coins(self) -> list[str]:

@@ -13,7 +13,6 @@ from hyperliquid_agent.exchange.venue_types import (
     ERR_INVALID_SIZE,
     ERR_PRICE_BAND,
     ERR_TPSL,
-    err_min_value,
 )
 
 BPS = Decimal(10000)
@@ -35,6 +34,13 @@ class RestingOrder:
         self.tif, self.trigger_px, self.is_market, self.tpsl = tif, trigger_px, is_market, tpsl
         self.cloid, self.timestamp_ms = cloid, timestamp_ms
         self.reserved = Decimal(0)  # notional this order holds margin for while it rests
+
+    def snapshot(self) -> tuple:
+        """The order's reportable fields as a tuple of plain values (kept per order for
+        `orderStatus`; holds no objects, so the garbage collector can skip it)."""
+        return (self.address, self.coin, self.is_buy, self.limit_px, self.sz, self.orig_sz, self.oid, self.cloid,
+                self.timestamp_ms, self.reduce_only, self.order_type, self.tif, self.trigger_px,
+                self.tpsl is not None)
 
     @property
     def order_type(self) -> str:
@@ -108,10 +114,6 @@ def static_error(limit_px: Decimal, sz: Decimal, trigger_px: Decimal | None, spe
     if abs(limit_px - reference_px) > PRICE_BAND * reference_px:
         return ERR_PRICE_BAND
     return None
-
-
-def min_value_error(sz: Decimal, limit_px: Decimal, asset: int) -> str | None:
-    return err_min_value(asset) if sz * limit_px < MIN_NOTIONAL else None
 
 
 def triggers_above(is_buy: bool, tpsl: TpSl | None) -> bool:

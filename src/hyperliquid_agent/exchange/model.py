@@ -67,6 +67,7 @@ from hyperliquid_agent.exchange.venue_types import (
     err_alo,
     err_ioc,
     err_margin,
+    err_min_value,
     reject_status,
 )
 
@@ -80,6 +81,7 @@ class VenueModel:
         self.feed = feed
         self.fees = fees or FeeSchedule()
         self.slippage = slippage or SlippageModel()
+        self._taker, self._maker = self.fees.taker, self.fees.maker
         self.specs: dict[str, AssetSpec] = feed.specs
         self._series = feed.series
         self._default_lev = {c: min(default_leverage, s.max_leverage) for c, s in self.specs.items()}
@@ -88,16 +90,16 @@ class VenueModel:
         self.now_ms = feed.timeline[0] if start_ms is None else start_ms
         self._idx = {c: s.closed_count(self.now_ms) for c, s in self._series.items()}
         self._tl_pos = bisect_right(feed.timeline, self.now_ms)  # next bar close to cross
-        # the bars closing at each timeline step: [(coin, series, bar index), ...]
+        # the bars closing at each timeline step: ((coin, bar index), ...), plain values only
         closing: dict[int, list] = {}
         for coin, s in self._series.items():
             for i, c in enumerate(s.close_t):
-                closing.setdefault(c, []).append((coin, s, i))
-        self._closing = [closing[c] for c in feed.timeline]
+                closing.setdefault(c, []).append((coin, i))
+        self._closing = tuple(tuple(closing[c]) for c in feed.timeline)
         self._marks = {c: self._mark_at(c) for c in self._series}
         self._accounts: dict[str, Account] = {}
         self._book: dict[str, m.CoinBook] = {c: m.CoinBook() for c in self._series}
-        self._status: dict[int, list] = {}  # oid -> [RestingOrder, status, time_ms]
+        self._status: dict[int, tuple] = {}  # oid -> (RestingOrder.snapshot(), status, time_ms)
         self._cloids: dict[tuple[str, str], int] = {}  # (address, cloid) -> oid
         self._bbo: dict[str, list] = {}  # coin -> [mark, bid or None, ask or None]
         self._ctx_cache: tuple[int, dict[str, AssetContext]] | None = None
@@ -148,11 +150,12 @@ class VenueModel:
         self._ctx_cache = None
         return events
 
-    def _step(self, close_ms: int, bars: list, events: list[VenueEvent]) -> None:
+    def _step(self, close_ms: int, closing: tuple, events: list[VenueEvent]) -> None:
         self.now_ms = close_ms
         if self._next_scheduled is not None:
             self._fire_scheduled_cancels(close_ms, events)
-        idx, marks, books = self._idx, self._marks, self._book
+        idx, marks, books, series = self._idx, self._marks, self._book, self._series
+        bars = [(coin, series[coin], i) for coin, i in closing]
         for coin, s, i in bars:
             idx[coin] = i + 1
             book = books[coin]
@@ -233,13 +236,13 @@ class VenueModel:
             if o.reserved:
                 acct.reserved[o.coin] -= o.reserved
                 o.reserved = ZERO
-        self._status[o.oid] = [o, status, t]
+        self._status[o.oid] = (o.snapshot(), status, t)
         if events is not None:
             events.append(VenueEvent("cancel", t, acct.address, o.coin, o.oid, note=status))
 
     def _fill(self, acct: Account, coin: str, is_buy: bool, sz: Decimal, px: Decimal, crossed: bool, t: int,
               oid: int, cloid: str | None, events: list[VenueEvent] | None, liquidation: bool = False) -> None:
-        fee = usdc(sz * px * (self.fees.taker if crossed else self.fees.maker))
+        fee = usdc(sz * px * (self._taker if crossed else self._maker))
         closed, start, direction = acct.apply_fill(coin, is_buy, sz, px, fee)
         tid = self._next_tid
         self._next_tid += 1
@@ -454,7 +457,7 @@ class VenueModel:
 
     def open_orders(self, address: str) -> list[OpenOrder]:
         acct = self._accounts.get(address.lower())
-        return [] if acct is None else [_open_order(o) for o in acct.orders.values()]  # type: ignore[arg-type]
+        return [] if acct is None else [_open_order(o.snapshot()) for o in acct.orders.values()]  # type: ignore[attr-defined]
 
     def fills(self, address: str, start_ms: int | None = None) -> list[Fill]:
         acct = self._accounts.get(address.lower())
@@ -480,10 +483,12 @@ class VenueModel:
         if oid is None:
             return None
         got = self._status.get(oid)
-        if got is None or got[0].address != a:
+        if got is None or got[0][0] != a:
             return None
-        o, status, t = got
-        return OrderStatusInfo(order=_open_order(o), status=status, status_time_ms=t)
+        snap, status, t = got
+        live = self._accounts[a].orders.get(oid) if status == "open" else None
+        return OrderStatusInfo(order=_open_order(live.snapshot() if live else snap),  # type: ignore[union-attr]
+                               status=status, status_time_ms=t)
 
     # ------------------------------------------------------------------ exchange side
 
@@ -513,7 +518,7 @@ class VenueModel:
                                None, ot.trigger_px, ot.is_market, ot.tpsl, cloid, self.now_ms)  # type: ignore[union-attr]
         err, outcome = self._try_place(acct, o, spec)
         if err is not None:
-            self._status[oid] = [o, reject_status(err), self.now_ms]
+            self._status[oid] = (o.snapshot(), reject_status(err), self.now_ms)
             if o.cloid:
                 self._cloids[(acct.address, o.cloid)] = oid
             return _value(Rejected, {"status": "error", "error": err})
@@ -530,10 +535,8 @@ class VenueModel:
         if o.reduce_only and (pos == 0 or (pos > 0) == o.is_buy):
             return ERR_REDUCE_ONLY, None
         closes_all = o.reduce_only and o.sz >= abs(pos)
-        if not closes_all:
-            err = m.min_value_error(o.sz, o.limit_px, spec.asset_id)
-            if err:
-                return err, None
+        if not closes_all and o.sz * o.limit_px < m.MIN_NOTIONAL:
+            return err_min_value(spec.asset_id), None
         if o.tpsl is not None:
             err = m.trigger_error(o.is_buy, o.tpsl, o.trigger_px, mark)  # type: ignore[arg-type]
             if err:
@@ -551,7 +554,7 @@ class VenueModel:
             if not o.reduce_only and not self._margin_ok(acct, o.coin, o.is_buy, sz, px):
                 return err_margin(spec.asset_id), None
             self._fill(acct, o.coin, o.is_buy, sz, px, True, self.now_ms, o.oid, o.cloid, None)
-            self._status[o.oid] = [o, "filled", self.now_ms]
+            self._status[o.oid] = (o.snapshot(), "filled", self.now_ms)
             return None, _value(Filled, {"status": "filled", "oid": o.oid, "total_size": sz, "avg_price": px,
                                          "cloid": o.cloid})
         if not o.reduce_only and not self._margin_ok(acct, o.coin, o.is_buy, sz, o.limit_px):
@@ -562,7 +565,7 @@ class VenueModel:
         acct.orders[o.oid] = o
         self._book[o.coin].add(o)
         self._reserve(acct, o)
-        self._status[o.oid] = [o, "open", self.now_ms]
+        self._status[o.oid] = (o.snapshot(), "open", self.now_ms)
         return _value(Resting, {"status": "resting", "oid": o.oid, "cloid": o.cloid})
 
     def cancel(self, address: str, coin: str, oid: int) -> str | None:
@@ -616,11 +619,12 @@ class VenueModel:
         return None
 
 
-def _open_order(o: m.RestingOrder) -> OpenOrder:
-    return OpenOrder(coin=o.coin, side=Side.BUY if o.is_buy else Side.SELL, limit_price=o.limit_px, size=o.sz,
-                     orig_size=o.orig_sz, oid=o.oid, cloid=o.cloid, timestamp_ms=o.timestamp_ms,
-                     reduce_only=o.reduce_only, order_type=o.order_type, tif=o.tif,
-                     trigger_price=o.trigger_px, is_trigger=o.tpsl is not None)
+def _open_order(snap: tuple) -> OpenOrder:
+    """The domain OpenOrder for a `RestingOrder.snapshot()`."""
+    _, coin, is_buy, px, sz, orig, oid, cloid, ts, ro, order_type, tif, trigger_px, is_trigger = snap
+    return OpenOrder(coin=coin, side=Side.BUY if is_buy else Side.SELL, limit_price=px, size=sz, orig_size=orig,
+                     oid=oid, cloid=cloid, timestamp_ms=ts, reduce_only=ro, order_type=order_type, tif=tif,
+                     trigger_price=trigger_px, is_trigger=is_trigger)
 
 
 def _value(cls: type, fields: dict) -> Any:
