@@ -123,3 +123,14 @@ def test_replay_needs_the_provider_that_recorded(tmp_path: Path):
     eff = effective_config(cfg, BacktestSpec(coins=("BTC",), provider="replay"), tmp_path)
     assert eff.llm.replay.wrapped_provider == "anthropic" and eff.llm.replay.mode == "strict"
     assert eff.hyperliquid.network == "local"
+
+
+def test_run_id_is_stable_and_follows_the_settings(tmp_path: Path):
+    from hyperliquid_agent.backtest.runner import make_run_id
+
+    cfg = Config()
+    a = BacktestSpec(coins=("BTC",), start=date(2024, 2, 1))
+    assert make_run_id(cfg, a) == make_run_id(Config(), BacktestSpec(coins=("BTC",), start=date(2024, 2, 1)))
+    assert make_run_id(cfg, a) != make_run_id(cfg, BacktestSpec(coins=("BTC",), start=date(2024, 2, 2)))
+    capped = effective_config(cfg, BacktestSpec(coins=("BTC",), max_cost_usd=D("2.5")), tmp_path)
+    assert capped.llm.budget.run_usd == D("2.5")

@@ -198,6 +198,9 @@ def effective_config(cfg: Config, spec: BacktestSpec, state_dir: Path, provider:
         raise ConfigError(f"--provider {chosen!r} is not known; use baseline, replay or one of {', '.join(PAID_PROVIDERS)}")
     else:
         llm["provider"] = "scripted"
+    if spec.max_cost_usd is not None:  # the client's own run budget backs up the runner's cap
+        run_usd = cfg.llm.budget.run_usd
+        llm["budget"]["run_usd"] = str(min(spec.max_cost_usd, run_usd) if run_usd is not None else spec.max_cost_usd)
     try:
         out = config_from_dict(raw, env={}, source=cfg.source_path)
     except ConfigError as exc:
@@ -487,7 +490,7 @@ def _run(cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progress | No
         base_cfg = effective_config(cfg, spec, state_dir / "baseline", provider="baseline")
         base = _replay(base_cfg, plan, feed, state_dir / "baseline", None, step_factory or default_step_factory)
         baseline_metrics = base.metrics
-    run_id = spec.run_id or make_run_id(run_cfg, spec)
+    run_id = spec.run_id or make_run_id(cfg, spec)  # the user's config: no temporary paths in the id
     return main.model_copy(update={"run_id": run_id, "baseline_metrics": baseline_metrics, "warnings": plan.warnings + main.warnings})
 
 
