@@ -108,3 +108,11 @@ def test_report_is_self_contained_html(tmp_path):
     biggest = max(len(seg.split("\"")[0].split(" ")) for seg in text.split('points="')[1:])
     assert biggest <= report.MAX_POINTS + 3
     assert "knowledge cutoff" in text
+    # every plotted point sits inside its chart
+    import re
+
+    for svg in re.findall(r"<svg.*?</svg>", text, re.S):
+        w, h = map(float, re.search(r'viewBox="0 0 (\S+) (\S+)"', svg).groups())
+        for seg in re.findall(r'points="([^"]+)"', svg):
+            for x, y in (map(float, p.split(",")) for p in seg.split()):
+                assert 0 <= x <= w and 0 <= y <= h
