@@ -128,3 +128,15 @@ def test_max_cost_stops_the_recording_run(model, feed, tmp_path):
     spent = D(r.metrics["llm_cost_usd"])
     assert spent <= cap
     assert model.calls == len(r.decisions) <= 5
+
+
+def test_the_baseline_provider_runs_beside_a_paid_one(model, feed, tmp_path):
+    c = cfg(model, tmp_path / "state")
+    r = run_backtest(c, spec(vs_baseline=True), feed=feed)
+    base = run_backtest(c, spec(provider="baseline"), feed=feed)
+    assert r.baseline_metrics == base.metrics
+    assert r.curve.baseline == base.curve.equity and len(r.curve.baseline) == len(r.curve.t_ms)
+    assert D(r.baseline_metrics["llm_cost_usd"]) == 0 and D(r.metrics["llm_cost_usd"]) > 0
+    from hyperliquid_agent.backtest.report import render_html
+
+    assert "baseline provider" in render_html(r)

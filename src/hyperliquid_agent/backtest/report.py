@@ -94,16 +94,22 @@ def equity_chart(r: BacktestResult) -> str:
         return "<p>no bars</p>"
     eq = [float(e) for e in c.equity]
     bh = [float(e) for e in c.benchmark]
-    vals = eq + bh
+    base = [float(e) for e in c.baseline]
+    vals = eq + bh + base
     f = _Frame(c.t_ms[0], c.t_ms[-1], min(vals), max(vals))
     body = _axes(f) + _polyline(f, c.t_ms, eq, _COLORS[0])
+    legend = [("equity", _COLORS[0])]
     if bh:
         body += _polyline(f, c.t_ms[: len(bh)], bh, "#999", 1.0)
+        legend.append(("buy and hold", "#999"))
+    if base:
+        body += _polyline(f, c.t_ms[: len(base)], base, _COLORS[2], 1.0)
+        legend.append(("baseline provider", _COLORS[2]))
     for ch in r.plan_changes:
         x = f.x(ch.t_ms)
         label = html.escape(ch.strategy_id or ch.plan_id)
         body += f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{PAD / 2}" y2="{H - PAD / 2}" stroke="#f0a" stroke-dasharray="3,3"><title>{_date(ch.t_ms)} {label}</title></line>'
-    return _svg(body) + "<div>" + _legend([("equity", _COLORS[0]), ("buy and hold", "#999"), ("plan change", "#f0a")]) + "</div>"
+    return _svg(body) + "<div>" + _legend(legend + [("plan change", "#f0a")]) + "</div>"
 
 
 def drawdown_chart(r: BacktestResult) -> str:

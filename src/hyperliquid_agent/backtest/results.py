@@ -65,6 +65,7 @@ class Curve(BaseModel):
     positions: dict[str, list[Money]] = Field(default_factory=dict)  # coin -> signed size per bar
     closes: dict[str, list[Money]] = Field(default_factory=dict)  # coin -> close per bar
     benchmark: list[Money] = Field(default_factory=list)  # buy-and-hold equity per bar
+    baseline: list[Money] = Field(default_factory=list)  # the baseline provider's equity per bar (when run)
 
     def points(self) -> list[EquityPoint]:
         return [

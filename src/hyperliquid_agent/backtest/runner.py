@@ -484,14 +484,15 @@ def _run(cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progress | No
     spec = plan.spec
     run_cfg = effective_config(cfg, spec, state_dir)
     main = _replay(run_cfg, plan, feed, state_dir / "main", progress, step_factory or default_step_factory)
-    baseline_metrics = None
+    update: dict[str, Any] = {"run_id": spec.run_id or make_run_id(cfg, spec),  # no temporary paths in the id
+                              "warnings": plan.warnings + main.warnings}
     want_baseline = cfg.backtest.vs_baseline if spec.vs_baseline is None else spec.vs_baseline
     if want_baseline and spec.provider != "baseline":
         base_cfg = effective_config(cfg, spec, state_dir / "baseline", provider="baseline")
         base = _replay(base_cfg, plan, feed, state_dir / "baseline", None, step_factory or default_step_factory)
-        baseline_metrics = base.metrics
-    run_id = spec.run_id or make_run_id(cfg, spec)  # the user's config: no temporary paths in the id
-    return main.model_copy(update={"run_id": run_id, "baseline_metrics": baseline_metrics, "warnings": plan.warnings + main.warnings})
+        update["baseline_metrics"] = base.metrics
+        update["curve"] = main.curve.model_copy(update={"baseline": base.curve.equity[:len(main.curve.t_ms)]})
+    return main.model_copy(update=update)
 
 
 def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progress | None,
