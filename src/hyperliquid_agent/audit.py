@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import fields, is_dataclass
 from decimal import Decimal
+from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -43,8 +45,6 @@ def _json_default(obj: Any) -> Any:
         return format(obj, "f")
     if hasattr(obj, "model_dump"):
         return obj.model_dump(mode="json")
-    if isinstance(obj, (set, frozenset, tuple)):
-        return list(obj)
     if isinstance(obj, Path):
         return str(obj)
     if hasattr(obj, "value") and isinstance(getattr(obj, "value"), (str, int)):  # enums
@@ -54,7 +54,19 @@ def _json_default(obj: Any) -> Any:
 
 def to_plain(value: Any) -> Any:
     """Plain JSON data (dicts, lists, strings, numbers) from pydantic models, Decimals, enums."""
-    return json.loads(json.dumps(value, default=_json_default))
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value.value if isinstance(value, Enum) else value
+    if isinstance(value, dict):
+        return {str(k.value if isinstance(k, Enum) else k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if is_dataclass(value) and not isinstance(value, type):
+        return to_plain({f.name: getattr(value, f.name) for f in fields(value)})
+    return _json_default(value)
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
@@ -64,6 +76,9 @@ def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
 
 
 def _redact(value: Any, needles: list[str]) -> Any:
+    """Walk plain data (or anything `to_plain` handles) once: convert and redact together."""
+    if isinstance(value, str):
+        return redact_text(value, needles)
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():
@@ -72,17 +87,19 @@ def _redact(value: Any, needles: list[str]) -> Any:
             else:
                 out[k] = _redact(v, needles)
         return out
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_redact(v, needles) for v in value]
-    if isinstance(value, str):
-        return redact_text(value, needles)
-    return value
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return _redact(to_plain(value), needles)
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     for s in secrets:
         if s and len(s) >= _MIN_SECRET_LEN and s in text:
             text = text.replace(s, REDACTED)
+    if len(text) < 16 or ("sk-" not in text and "0x" not in text and "Bearer" not in text):
+        return text  # nothing key-like can be in it (fast path: most strings are short names)
     return _KEY_LIKE.sub(REDACTED, text)
 
 
@@ -114,7 +131,7 @@ class AuditWriter:
 
     def append(self, record: Any) -> dict[str, Any]:
         """Write one record; returns the redacted plain record that was written."""
-        plain = _redact(to_plain(record), self._secrets)
+        plain = _redact(record, self._secrets)
         line = (json.dumps(plain, separators=(",", ":"), sort_keys=True) + "\n").encode("utf-8")
         self._rotate_if_needed(len(line))
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)

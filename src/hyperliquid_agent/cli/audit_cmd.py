@@ -66,7 +66,8 @@ def tail(
             typer.echo(json.dumps(rec, separators=(",", ":")))
         else:
             f = cycle_fields(rec)
-            out.print(" ".join(f"{k}={v}" for k, v in f.items() if v not in (None, "", {}, [])), highlight=False)
+            out.print(" ".join(f"{k}={v}" for k, v in f.items() if v not in (None, "", {}, [])), highlight=False,
+                      soft_wrap=True)
 
     try:
         for rec in tail_records(path, n):
