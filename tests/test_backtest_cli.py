@@ -106,3 +106,20 @@ def test_sweep_runs_the_grid_in_processes(tmp_path):
         assert saved.params.overrides["portfolio.min_drift_pct"] in (2, 4)
         assert saved.metrics["total_return"] == row["metrics"]["total_return"]
     assert json.loads((out / "sweep.json").read_text())[0]["label"] == labels[0]
+
+
+def test_reruns_in_fresh_processes_write_identical_files(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    outs = []
+    for seed in ("1", "2"):  # different hash seeds: no set or dict order may leak into the results
+        out = tmp_path / f"run{seed}"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        env.pop("OPENAI_API_KEY", None)
+        subprocess.run([sys.executable, "-m", "hyperliquid_agent", "backtest", "run", *WINDOW, "-o", str(out),
+                        "-c", CFG], check=True, env=env, capture_output=True, cwd=tmp_path, timeout=120)
+        outs.append(out)
+    assert (outs[0] / "results.json").read_bytes() == (outs[1] / "results.json").read_bytes()
+    assert (outs[0] / "report.html").read_bytes() == (outs[1] / "report.html").read_bytes()
