@@ -189,3 +189,22 @@ def test_liquidation_comes_from_the_venue_model():
     after = [p for t, p in zip(r.curve.t_ms, r.curve.positions["BTC"]) if t >= cut]
     assert after and all(p == 0 for p in after)
     assert r.metrics["max_drawdown"] > 0.5 and D(r.metrics["end_equity"]) > 0
+
+
+class Failing:
+    """Every third cycle fails the way a pipeline reports it: an error, no orders."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self, now_ms: int) -> StepInfo:
+        self.n += 1
+        return StepInfo(error="decide: LLMUnavailableError: 503" if self.n % 3 == 0 else None)
+
+
+def test_failed_cycles_are_summarised_in_the_warnings():
+    spec = BacktestSpec(coins=("BTC",), start=START, end=date(2025, 1, 9), provider="scripted", run_id="f")
+    r = run_backtest(cfg(), spec, feed=make_feed(), step_factory=lambda c, e, s: Failing())
+    assert len(r.decisions) == 23
+    assert r.warnings == [f"7 of 23 cycles reported errors and held; the first, at 2025-01-08 02:00: "
+                          "decide: LLMUnavailableError: 503"]

@@ -598,7 +598,19 @@ def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spe
         plan_changes=changes,
         llm_calls=calls,
         stopped_early=stopped,
+        warnings=error_summary(decisions),
     )
+
+
+def error_summary(decisions: Sequence[DecisionRow]) -> list[str]:
+    """One warning when cycles failed (a failed cycle holds, so the run goes on)."""
+    failed = [d for d in decisions if d.error]
+    if not failed:
+        return []
+    first = failed[0]
+    when = datetime.fromtimestamp(first.t_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return [f"{len(failed)} of {len(decisions)} cycles reported errors and held; the first, at {when}: "
+            f"{first.error[:300]}"]
 
 
 def write_outputs(result: BacktestResult, out_dir: str | Path) -> tuple[Path, Path]:

@@ -149,6 +149,8 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
     groups = _groups_table(result.metrics, "per_strategy", "per strategy")
     if groups is not None:
         out_c.print(groups)
+    for w in result.warnings[len(plan.warnings):]:
+        out_c.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     if result.stopped_early:
         out_c.print(f"[yellow]stopped early:[/] {escape(result.stopped_early)}", highlight=False)
     out_c.print(f"results: {res_path}\nreport:  {report_path}", highlight=False)
