@@ -16,9 +16,11 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Mapping, NamedTuple
 
 from hyperliquid_agent.domain import AccountState, AssetSpec, LeverageType, Position, SpotBalance
+from hyperliquid_agent.exchange.venue_types import MarginSummary
 
 ZERO = Decimal(0)
 USDC_QUANTUM = Decimal("0.000001")  # USDC has 6 decimals on Hyperliquid
+_TENTH = Decimal("0.1")
 
 
 def usdc(x: Decimal) -> Decimal:
@@ -158,6 +160,37 @@ def maintenance_margin(acct: Account, marks: Mapping[str, Decimal], specs: Mappi
         if p.szi:
             total += abs(p.szi) * marks[coin] / (2 * specs[coin].max_leverage)
     return total
+
+
+def liquidation_prices(acct: Account, bar_range: Mapping[str, tuple[Decimal, Decimal]],
+                       marks: Mapping[str, Decimal], maint_frac: Mapping[str, Decimal]) -> dict[str, Decimal] | None:
+    """If the account falls below maintenance with every position at its bar's adverse extreme
+    (`bar_range[coin]` = (low, high); the mark for coins without a bar), those prices by coin."""
+    value = acct.cash
+    maint = ZERO
+    worst: dict[str, Decimal] = {}
+    for coin, p in acct.positions.items():
+        szi = p.szi
+        if not szi:
+            continue
+        rng = bar_range.get(coin)
+        px = marks[coin] if rng is None else (rng[0] if szi > 0 else rng[1])
+        worst[coin] = px
+        value += szi * (px - p.entry)
+        maint += abs(szi) * px * maint_frac[coin]
+    return worst if worst and value < maint else None
+
+
+def margin_summary(acct: Account, marks: Mapping[str, Decimal], specs: Mapping[str, AssetSpec],
+                   default_leverage: Mapping[str, int], open_order_margin: Decimal) -> MarginSummary:
+    """Cross-margin totals; withdrawable keeps max(margin used, 10% of notional) and the
+    margin held by resting orders."""
+    used = acct.margin_used(marks, default_leverage)
+    ntl = sum((abs(p.szi) * marks[c] for c, p in acct.positions.items()), ZERO)
+    raw = acct.cash - sum((p.szi * p.entry for p in acct.positions.values()), ZERO)
+    value = acct.account_value(marks)
+    withdrawable = max(ZERO, value - max(used, _TENTH * ntl) - open_order_margin)
+    return MarginSummary(value, used, ntl, raw, maintenance_margin(acct, marks, specs), withdrawable)
 
 
 def liquidation_price(acct: Account, coin: str, marks: Mapping[str, Decimal],

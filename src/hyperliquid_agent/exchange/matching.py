@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
-from hyperliquid_agent.domain import AssetSpec, TpSl, is_valid_price, is_valid_size, round_price
+from hyperliquid_agent.domain import AssetSpec, OpenOrder, Side, TpSl, is_valid_price, is_valid_size, round_price
 from hyperliquid_agent.exchange.venue_types import (
     ERR_INVALID_PRICE,
     ERR_INVALID_SIZE,
@@ -166,3 +166,11 @@ def increases_exposure(old: Decimal, new: Decimal) -> bool:
     if old == 0 or (old > 0) != (new > 0):
         return True
     return abs(new) > abs(old)
+
+
+def open_order(snap: tuple) -> OpenOrder:
+    """The domain OpenOrder for a `RestingOrder.snapshot()`."""
+    _, coin, is_buy, px, sz, orig, oid, cloid, ts, ro, order_type, tif, trigger_px, is_trigger = snap
+    return OpenOrder(coin=coin, side=Side.BUY if is_buy else Side.SELL, limit_price=px, size=sz, orig_size=orig,
+                     oid=oid, cloid=cloid, timestamp_ms=ts, reduce_only=ro, order_type=order_type, tif=tif,
+                     trigger_price=trigger_px, is_trigger=is_trigger)
