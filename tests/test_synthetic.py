@@ -4,7 +4,10 @@ leave their marks on returns, volatility and funding."""
 from __future__ import annotations
 
 import math
+import os
 import statistics
+import subprocess
+import sys
 from decimal import Decimal as D
 
 import pytest
@@ -26,6 +29,15 @@ def test_same_seed_same_data_other_seed_other_data():
         assert a.series[coin].close == b.series[coin].close
         assert a.series[coin].funding_rate == b.series[coin].funding_rate
         assert a.series[coin].close != c.series[coin].close
+
+
+def test_data_is_the_same_in_another_process_with_another_hash_seed():
+    code = ("from hyperliquid_agent.exchange.synthetic import synthetic_feed; f = synthetic_feed(seed=4, days=3); "
+            "print(f.series['SOL'].close[-1], f.series['BTC'].funding_rate[-1], f.series['ETH'].volume[7])")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": h}).stdout for h in ("1", "2")}
+    f = synthetic_feed(seed=4, days=3)
+    assert outs == {f"{f.series['SOL'].close[-1]} {f.series['BTC'].funding_rate[-1]} {f.series['ETH'].volume[7]}\n"}
 
 
 def test_a_coins_path_does_not_depend_on_which_other_coins_are_generated():

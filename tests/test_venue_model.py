@@ -77,6 +77,7 @@ def test_ioc_buy_fills_at_the_ask_plus_slippage_and_pays_taker_fee():
     m = model_for({"ETH": flat(2000)}, slippage_bps="2")
     out = place(m, req("ETH", True, 2100, "1.5"))
     assert isinstance(out, Filled)
+    assert Filled.model_validate(out.model_dump()) == out  # a complete, valid domain value
     ask = D("2000.1")  # 2000 x (1 + 0.5 bp) rounded up to ETH's 2 decimals
     assert out.avg_price == ask * D("1.0002") and out.total_size == D("1.5")
     fill = m.fills(ADDR)[0]
@@ -420,3 +421,10 @@ def test_time_only_moves_forward():
     m = model_for({"ETH": flat(2000)})
     with pytest.raises(ValueError, match="forward"):
         m.advance_to(T0)
+
+
+def test_unknown_coins_in_market_data_name_the_listed_ones():
+    m = model_for({"ETH": flat(2000)})
+    for call in (lambda: m.candles("DOGE", "1h", 0, T0), lambda: m.l2_book("DOGE"), lambda: m.funding_history("DOGE", 0)):
+        with pytest.raises(ValueError, match="unknown coin 'DOGE'; this venue lists ETH"):
+            call()

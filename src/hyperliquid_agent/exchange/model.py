@@ -43,7 +43,7 @@ from hyperliquid_agent.exchange.accounts import (
     margin_summary,
     to_account_state,
 )
-from hyperliquid_agent.exchange.feed import MarketFeed
+from hyperliquid_agent.exchange.feed import CoinSeries, MarketFeed
 from hyperliquid_agent.exchange.order_entry import OrderEntry
 from hyperliquid_agent.exchange.venue_types import (
     ERR_LEVERAGE,
@@ -231,20 +231,27 @@ class VenueModel(OrderEntry):
         self._ctx_cache = (self.now_ms, out)
         return out
 
+    def _coin_series(self, coin: str) -> CoinSeries:
+        s = self._series.get(coin)
+        if s is None:
+            raise ValueError(f"unknown coin {coin!r}; this venue lists {', '.join(self._series)}")
+        return s
+
     def l2_book(self, coin: str, levels: int = 20) -> L2Book:
+        s = self._coin_series(coin)
         bid, ask = self._bbo_of(coin)
-        return md.synthetic_book(self._series[coin], self._idx[coin], self._marks[coin], bid, ask,
+        return md.synthetic_book(s, self._idx[coin], self._marks[coin], bid, ask,
                                  self.slippage.spread_bps, self.now_ms, levels)
 
     def candles(self, coin: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
         """Candles with open time in [start_ms, end_ms], only those closed at or before now.
         Coarser intervals than the feed's are aggregated from whole UTC-aligned buckets."""
-        return md.closed_candles(self._series[coin], self._idx[coin], interval, start_ms, end_ms)
+        return md.closed_candles(self._coin_series(coin), self._idx[coin], interval, start_ms, end_ms)
 
     def funding_history(self, coin: str, start_ms: int, end_ms: int | None = None) -> list[FundingPoint]:
         """Funding records in [start_ms, end_ms], none after now."""
         stop = self.now_ms if end_ms is None else min(end_ms, self.now_ms)
-        return md.funding_records(self._series[coin], start_ms, stop)
+        return md.funding_records(self._coin_series(coin), start_ms, stop)
 
     def margin_summary(self, address: str) -> MarginSummary:
         acct = self._accounts.get(address.lower())
