@@ -19,7 +19,9 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from hyperliquid_agent.backtest.runner import BacktestSpec, build_feed, run_backtest
+from hyperliquid_agent.backtest.runner import run_backtest
+from hyperliquid_agent.backtest.spec import BacktestSpec
+from hyperliquid_agent.backtest.venue import build_feed
 from hyperliquid_agent.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]

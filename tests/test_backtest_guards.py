@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hyperliquid_agent.backtest.guards import CostGuard, cutoff_warning, estimate_cost, expected_calls
-from hyperliquid_agent.backtest.runner import BacktestSpec, effective_config
+from hyperliquid_agent.backtest.spec import BacktestSpec, effective_config
 from hyperliquid_agent.backtest.sweep import expand_grid, parse_sets
 from hyperliquid_agent.config import Config, config_from_dict
 from hyperliquid_agent.errors import ConfigError
@@ -126,7 +126,7 @@ def test_replay_needs_the_provider_that_recorded(tmp_path: Path):
 
 
 def test_run_id_is_stable_and_follows_the_settings(tmp_path: Path):
-    from hyperliquid_agent.backtest.runner import make_run_id
+    from hyperliquid_agent.backtest.spec import make_run_id
 
     cfg = Config()
     a = BacktestSpec(coins=("BTC",), start=date(2024, 2, 1))

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from hyperliquid_agent.backtest.runner import BacktestSpec, day_ms, run_backtest
+from hyperliquid_agent.backtest.runner import run_backtest
+from hyperliquid_agent.backtest.spec import BacktestSpec, day_ms
 from hyperliquid_agent.config import load_config
 from hyperliquid_agent.exchange.synthetic import synthetic_feed
 

@@ -9,7 +9,8 @@ import pytest
 from backtest_helpers import H, T0, StepFactory, approve, make_feed
 
 from hyperliquid_agent.backtest import results
-from hyperliquid_agent.backtest.runner import BacktestSpec, StepInfo, run_backtest
+from hyperliquid_agent.backtest.runner import StepInfo, run_backtest
+from hyperliquid_agent.backtest.spec import BacktestSpec
 from hyperliquid_agent.config import Config, config_from_dict
 from hyperliquid_agent.domain import OrderIntent, Side, Tif, round_price
 

@@ -18,12 +18,11 @@ cycle (the same one the live loop runs) to the small `CycleStep` protocol below.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
@@ -52,14 +51,20 @@ from hyperliquid_agent.backtest.results import (
     RunParams,
     metrics_to_dict,
 )
-from hyperliquid_agent.config import Config, config_from_dict
+from hyperliquid_agent.backtest.spec import (
+    INTERVAL_MS,
+    PAID_PROVIDERS,
+    BacktestSpec,
+    day_ms,
+    effective_config,
+    make_run_id,
+    ms_day,
+)
+from hyperliquid_agent.backtest.venue import ADDRESS, LatencyExchange, bar_times, build_feed, build_venue
+from hyperliquid_agent.config import Config
 from hyperliquid_agent.domain.values import ZERO
 from hyperliquid_agent.errors import ConfigError
 
-ADDRESS = "0x" + "0b" * 20  # the one simulated account of a backtest
-INTERVAL_MS = {"1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
-PAID_PROVIDERS = ("openai", "anthropic", "openai-compatible")
-HISTORY_DAYS = 31  # data before the window that the signals may look back on (30-day returns)
 
 Progress = Callable[[int, int], None]  # (bars done, bars total)
 
@@ -90,236 +95,6 @@ class CycleStep(Protocol):
 
 # (effective config, exchange port, state dir) -> a cycle step
 StepFactory = Callable[[Config, Any, Path], CycleStep]
-
-
-# ---------------------------------------------------------------- the run request
-
-
-@dataclass(frozen=True)
-class BacktestSpec:
-    coins: tuple[str, ...]
-    start: date | None = None  # inclusive; None: the first bar with data for every coin
-    end: date | None = None  # exclusive; None: after the last bar
-    interval: str = "1h"
-    mode: str = "governed"
-    provider: str = "baseline"  # baseline | replay | a configured provider name
-    data_dir: Path | None = None  # None: the synthetic generator
-    seed: int | None = None  # synthetic data seed (default: [venue] seed)
-    max_cost_usd: Decimal | None = None
-    fill_latency_bars: int | None = None  # None: [backtest] fill_latency_bars
-    overrides: dict[str, Any] = field(default_factory=dict)  # dotted config key -> value
-    vs_baseline: bool | None = None  # None: [backtest] vs_baseline (only when the provider is not baseline)
-    strategies: tuple[str, ...] = ()  # offer only these strategy ids (empty: the whole library)
-    run_id: str | None = None
-
-    def validated(self) -> "BacktestSpec":
-        if self.interval not in INTERVAL_MS:
-            raise ConfigError(f"--interval {self.interval!r} is not supported; use one of {', '.join(INTERVAL_MS)}")
-        if self.mode not in ("standard", "governed"):
-            raise ConfigError(f"--mode {self.mode!r} is not valid; use standard or governed")
-        if not self.coins:
-            raise ConfigError("--coins is empty; pass e.g. --coins BTC,ETH,SOL")
-        if self.start and self.end and self.end <= self.start:
-            raise ConfigError(f"--end {self.end} must be after --start {self.start}")
-        if self.max_cost_usd is not None and self.max_cost_usd < 0:
-            raise ConfigError("--max-cost must be zero or more (USD)")
-        return self
-
-
-def parse_day(value: str, option: str) -> date:
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise ConfigError(f"{option} {value!r} is not a date; write it as YYYY-MM-DD") from None
-
-
-def day_ms(d: date) -> int:
-    return int(datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp() * 1000)
-
-
-def ms_day(t_ms: int) -> date:
-    return datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc).date()
-
-
-# ---------------------------------------------------------------- effective config
-
-
-def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    node = raw
-    parts = dotted.split(".")
-    for part in parts[:-1]:
-        nxt = node.setdefault(part, {})
-        if not isinstance(nxt, dict):
-            raise ConfigError(f"cannot set {dotted}: {part} is not a section")
-        node = nxt
-    node[parts[-1]] = value
-
-
-def effective_config(cfg: Config, spec: BacktestSpec, state_dir: Path, provider: str | None = None) -> Config:
-    """The config one backtest runs with: mode, coins, provider and overrides applied, state in `state_dir`.
-
-    Paid providers always run through record/replay, recorded in the user's state dir, so a
-    rerun of the same window replays every reply for $0 and bit for bit.
-    """
-    raw = cfg.model_dump(mode="json", exclude={"source_path", "missing_env"})
-    _drop_secrets(raw)
-    for dotted, value in spec.overrides.items():
-        set_dotted(raw, dotted, value)
-    raw["agent"]["mode"] = spec.mode
-    raw["hyperliquid"]["network"] = "local"  # the in-process venue; never a real network
-    raw["agent"]["coins"] = list(spec.coins)
-    # recordings live in the user's state dir (not the run's), so reruns find them
-    replay_path = (cfg.state_dir / Path(cfg.llm.replay.path).expanduser()).resolve()
-    raw["agent"]["state_dir"] = str(state_dir)
-    for key in ("prompt_template", "governance_template", "strategies_dir"):
-        raw["agent"][key] = str(cfg.resolve_path(raw["agent"][key]))
-    if spec.strategies:
-        raw["agent"]["strategies_dir"] = str(strategy_subset(Path(raw["agent"]["strategies_dir"]), spec.strategies,
-                                                             state_dir / "strategies"))
-    llm = raw["llm"]
-    chosen = provider or spec.provider
-    configured = cfg.llm.provider
-    if chosen == "baseline":
-        if configured != "baseline":
-            llm["model"] = "baseline-v1"
-        llm["provider"] = "baseline"
-    elif chosen == "replay":
-        source = configured if configured in PAID_PROVIDERS else cfg.llm.replay.wrapped_provider
-        if source not in PAID_PROVIDERS:
-            raise ConfigError(
-                "--provider replay serves replies recorded from a paid provider: set llm.provider (or "
-                "llm.replay.wrapped_provider) and llm.model to the ones that recorded them")
-        llm["provider"] = "replay"
-        llm["replay"].update(path=str(replay_path), mode="strict", wrapped_provider=source)
-    elif chosen in PAID_PROVIDERS:
-        llm["provider"] = "replay"
-        llm["replay"].update(path=str(replay_path), mode="fallthrough", wrapped_provider=chosen)
-    elif chosen != "scripted":
-        raise ConfigError(f"--provider {chosen!r} is not known; use baseline, replay or one of {', '.join(PAID_PROVIDERS)}")
-    else:
-        llm["provider"] = "scripted"
-    if spec.max_cost_usd is not None:  # the client's own run budget backs up the runner's cap
-        run_usd = cfg.llm.budget.run_usd
-        llm["budget"]["run_usd"] = str(min(spec.max_cost_usd, run_usd) if run_usd is not None else spec.max_cost_usd)
-    try:
-        out = config_from_dict(raw, env={}, source=cfg.source_path)
-    except ConfigError as exc:
-        raise ConfigError(f"backtest overrides made the config invalid: {exc}") from None
-    _copy_secrets(cfg, out)
-    return out
-
-
-def strategy_subset(library: Path, ids: Sequence[str], dest: Path) -> Path:
-    """A folder holding only the strategy files with these ids (copied from `library`)."""
-    import shutil
-
-    from hyperliquid_agent.strategies import load_strategies
-
-    specs = {s.id: s for s in load_strategies(library)}
-    unknown = [i for i in ids if i not in specs]
-    if unknown:
-        raise ConfigError(f"unknown strategy id(s) {', '.join(unknown)} in {library}; known: {', '.join(sorted(specs))}")
-    dest.mkdir(parents=True, exist_ok=True)
-    for i in ids:
-        src = Path(specs[i].source)
-        shutil.copyfile(src, dest / src.name)
-    return dest
-
-
-def _drop_secrets(raw: dict[str, Any]) -> None:
-    # model_dump masks SecretStr; the real values are carried over by `_copy_secrets`, never printed
-    raw["llm"]["api_key"] = None
-    raw["hyperliquid"]["secret_key"] = None
-
-
-def _copy_secrets(src: Config, dst: Config) -> None:
-    dst.llm.api_key = src.llm.api_key
-    dst.hyperliquid.secret_key = src.hyperliquid.secret_key
-
-
-# ---------------------------------------------------------------- the venue
-
-
-def build_feed(cfg: Config, spec: BacktestSpec):
-    """The market data of the run: the CSV folder (hourly bars), or the seeded synthetic generator."""
-    if spec.data_dir is not None:
-        from hyperliquid_agent.exchange.feed import load_feed
-
-        return load_feed(spec.data_dir, list(spec.coins), "1h")
-    from hyperliquid_agent.exchange import synthetic
-
-    seed = cfg.venue.seed if spec.seed is None else spec.seed
-    days = cfg.venue.synthetic_days
-    if spec.start is None:
-        start_ms = synthetic.DEFAULT_START_MS
-        if spec.end is not None:
-            days = max(2, (day_ms(spec.end) - start_ms) // 86_400_000)
-    else:
-        start_ms = day_ms(spec.start) - HISTORY_DAYS * 86_400_000  # history before the window, for the signals
-        end = spec.end or date.fromordinal(spec.start.toordinal() + days)
-        days = (end.toordinal() - spec.start.toordinal()) + HISTORY_DAYS
-    return synthetic.synthetic_feed(seed=seed, days=days, coins=list(spec.coins), start_ms=start_ms)
-
-
-def build_venue(cfg: Config, feed, start_ms: int):
-    from hyperliquid_agent.exchange.model import VenueModel
-    from hyperliquid_agent.exchange.venue_types import FeeSchedule, SlippageModel
-
-    model = VenueModel(
-        feed,
-        FeeSchedule(taker=cfg.venue.taker_fee, maker=cfg.venue.maker_fee),
-        SlippageModel(bps=cfg.venue.slippage_bps),
-        start_ms=start_ms,
-    )
-    model.create_account(ADDRESS, cfg.venue.start_equity_usd)
-    return model
-
-
-def bar_times(feed, coins: Sequence[str], interval_ms: int, start_ms: int | None, end_ms: int | None) -> list[int]:
-    """Decision times: bar closes where every coin has a bar, on the interval's grid, within [start, end).
-
-    Without a start, the window begins after `HISTORY_DAYS` of data, so the first decision
-    already has the month of history the slow signals need.
-    """
-    common: set[int] | None = None
-    for coin in coins:
-        if coin not in feed.series:
-            raise ConfigError(f"no data for {coin} (have {', '.join(feed.coins)}); fix --coins or the data folder")
-        closes = set(feed.series[coin].close_t)
-        common = closes if common is None else common & closes
-    times = sorted(t for t in (common or ()) if t % interval_ms == 0)
-    if start_ms is None and times:
-        start_ms = times[0] + HISTORY_DAYS * 86_400_000
-        if start_ms > times[-1]:
-            start_ms = times[0]
-    return [t for t in times if t >= start_ms and (end_ms is None or t < end_ms)]
-
-
-class LatencyExchange:
-    """The exchange port over the simulated venue, with the backtest's fill latency.
-
-    Everything delegates to the in-process `SimulatedExchange`; placing orders first moves
-    the model `latency_ms` forward through the runner's clock (so the curve records every
-    bar crossed). Reads never move time.
-    """
-
-    def __init__(self, inner: Any, advance: Callable[[int], None], now: Callable[[], int], latency_ms: int) -> None:
-        self._inner = inner
-        self._advance = advance
-        self._now = now
-        self._latency_ms = latency_ms
-        self.decision_ms: int | None = None  # set by the runner before each cycle
-
-    def place_orders(self, orders):
-        # every submission of one cycle (reductions, then increases) lands at the same bar
-        due = (self.decision_ms if self.decision_ms is not None else self._now()) + self._latency_ms
-        if due > self._now():
-            self._advance(due)
-        return self._inner.place_orders(orders)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
 
 # ---------------------------------------------------------------- the run
 
@@ -447,15 +222,6 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
         estimate = estimate_cost(calls, prompt_chars or DEFAULT_PROMPT_CHARS, cfg.llm.max_tokens, cfg.llm.model,
                                  cfg.llm.pricing)
     return Plan(spec, times, interval_ms, latency, warnings, estimate)
-
-
-def make_run_id(cfg: Config, spec: BacktestSpec) -> str:
-    doc = json.dumps(
-        {"spec": {k: str(v) for k, v in sorted(vars(spec).items()) if k != "run_id"},
-         "config": cfg.model_dump(mode="json", exclude={"source_path", "missing_env"})},
-        sort_keys=True, default=str,
-    )
-    return f"bt-{hashlib.sha256(doc.encode()).hexdigest()[:12]}"
 
 
 def run_backtest(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from hyperliquid_agent.backtest.runner import BacktestSpec
+from hyperliquid_agent.backtest.spec import BacktestSpec
 from hyperliquid_agent.config import Config
 from hyperliquid_agent.errors import ConfigError
 

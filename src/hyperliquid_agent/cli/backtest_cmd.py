@@ -44,7 +44,7 @@ def _spec(cfg: Any, start: str | None, end: str | None, coins: str | None, inter
           latency: int | None, sets: list[str] | None, no_baseline: bool, strategies: str | None = None) -> Any:
     from decimal import Decimal
 
-    from hyperliquid_agent.backtest.runner import BacktestSpec, parse_day
+    from hyperliquid_agent.backtest.spec import BacktestSpec, parse_day
     from hyperliquid_agent.backtest.sweep import parse_sets
 
     if data is not None and synthetic:
@@ -107,7 +107,8 @@ def _groups_table(metrics: dict[str, Any], which: str, title: str) -> Any:
 def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, **kw: Any) -> None:
     import sys
 
-    from hyperliquid_agent.backtest.runner import build_feed, plan_run, run_backtest, write_outputs
+    from hyperliquid_agent.backtest.runner import plan_run, run_backtest, write_outputs
+    from hyperliquid_agent.backtest.venue import build_feed
     from hyperliquid_agent.errors import HLAgentError
 
     cfg = load(config)

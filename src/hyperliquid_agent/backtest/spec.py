@@ -1,0 +1,176 @@
+"""What a backtest run is asked to do (`BacktestSpec`) and the config it runs with.
+
+`effective_config` turns the user's config plus a spec into the config of one run: mode,
+coins, provider (paid models always through record/replay), overrides, a strategy subset,
+and the run's own state folder. `make_run_id` names a run from the same inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Sequence
+
+from hyperliquid_agent.config import Config, config_from_dict
+from hyperliquid_agent.errors import ConfigError
+
+INTERVAL_MS = {"1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
+PAID_PROVIDERS = ("openai", "anthropic", "openai-compatible")
+
+
+# ---------------------------------------------------------------- the run request
+
+
+@dataclass(frozen=True)
+class BacktestSpec:
+    coins: tuple[str, ...]
+    start: date | None = None  # inclusive; None: the first bar with data for every coin
+    end: date | None = None  # exclusive; None: after the last bar
+    interval: str = "1h"
+    mode: str = "governed"
+    provider: str = "baseline"  # baseline | replay | a configured provider name
+    data_dir: Path | None = None  # None: the synthetic generator
+    seed: int | None = None  # synthetic data seed (default: [venue] seed)
+    max_cost_usd: Decimal | None = None
+    fill_latency_bars: int | None = None  # None: [backtest] fill_latency_bars
+    overrides: dict[str, Any] = field(default_factory=dict)  # dotted config key -> value
+    vs_baseline: bool | None = None  # None: [backtest] vs_baseline (only when the provider is not baseline)
+    strategies: tuple[str, ...] = ()  # offer only these strategy ids (empty: the whole library)
+    run_id: str | None = None
+
+    def validated(self) -> "BacktestSpec":
+        if self.interval not in INTERVAL_MS:
+            raise ConfigError(f"--interval {self.interval!r} is not supported; use one of {', '.join(INTERVAL_MS)}")
+        if self.mode not in ("standard", "governed"):
+            raise ConfigError(f"--mode {self.mode!r} is not valid; use standard or governed")
+        if not self.coins:
+            raise ConfigError("--coins is empty; pass e.g. --coins BTC,ETH,SOL")
+        if self.start and self.end and self.end <= self.start:
+            raise ConfigError(f"--end {self.end} must be after --start {self.start}")
+        if self.max_cost_usd is not None and self.max_cost_usd < 0:
+            raise ConfigError("--max-cost must be zero or more (USD)")
+        return self
+
+
+def parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"{option} {value!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def day_ms(d: date) -> int:
+    return int(datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp() * 1000)
+
+
+def ms_day(t_ms: int) -> date:
+    return datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc).date()
+
+
+# ---------------------------------------------------------------- effective config
+
+
+def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    node = raw
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        nxt = node.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            raise ConfigError(f"cannot set {dotted}: {part} is not a section")
+        node = nxt
+    node[parts[-1]] = value
+
+
+def effective_config(cfg: Config, spec: BacktestSpec, state_dir: Path, provider: str | None = None) -> Config:
+    """The config one backtest runs with: mode, coins, provider and overrides applied, state in `state_dir`.
+
+    Paid providers always run through record/replay, recorded in the user's state dir, so a
+    rerun of the same window replays every reply for $0 and bit for bit.
+    """
+    raw = cfg.model_dump(mode="json", exclude={"source_path", "missing_env"})
+    _drop_secrets(raw)
+    for dotted, value in spec.overrides.items():
+        set_dotted(raw, dotted, value)
+    raw["agent"]["mode"] = spec.mode
+    raw["hyperliquid"]["network"] = "local"  # the in-process venue; never a real network
+    raw["agent"]["coins"] = list(spec.coins)
+    # recordings live in the user's state dir (not the run's), so reruns find them
+    replay_path = (cfg.state_dir / Path(cfg.llm.replay.path).expanduser()).resolve()
+    raw["agent"]["state_dir"] = str(state_dir)
+    for key in ("prompt_template", "governance_template", "strategies_dir"):
+        raw["agent"][key] = str(cfg.resolve_path(raw["agent"][key]))
+    if spec.strategies:
+        raw["agent"]["strategies_dir"] = str(strategy_subset(Path(raw["agent"]["strategies_dir"]), spec.strategies,
+                                                             state_dir / "strategies"))
+    llm = raw["llm"]
+    chosen = provider or spec.provider
+    configured = cfg.llm.provider
+    if chosen == "baseline":
+        if configured != "baseline":
+            llm["model"] = "baseline-v1"
+        llm["provider"] = "baseline"
+    elif chosen == "replay":
+        source = configured if configured in PAID_PROVIDERS else cfg.llm.replay.wrapped_provider
+        if source not in PAID_PROVIDERS:
+            raise ConfigError(
+                "--provider replay serves replies recorded from a paid provider: set llm.provider (or "
+                "llm.replay.wrapped_provider) and llm.model to the ones that recorded them")
+        llm["provider"] = "replay"
+        llm["replay"].update(path=str(replay_path), mode="strict", wrapped_provider=source)
+    elif chosen in PAID_PROVIDERS:
+        llm["provider"] = "replay"
+        llm["replay"].update(path=str(replay_path), mode="fallthrough", wrapped_provider=chosen)
+    elif chosen != "scripted":
+        raise ConfigError(f"--provider {chosen!r} is not known; use baseline, replay or one of {', '.join(PAID_PROVIDERS)}")
+    else:
+        llm["provider"] = "scripted"
+    if spec.max_cost_usd is not None:  # the client's own run budget backs up the runner's cap
+        run_usd = cfg.llm.budget.run_usd
+        llm["budget"]["run_usd"] = str(min(spec.max_cost_usd, run_usd) if run_usd is not None else spec.max_cost_usd)
+    try:
+        out = config_from_dict(raw, env={}, source=cfg.source_path)
+    except ConfigError as exc:
+        raise ConfigError(f"backtest overrides made the config invalid: {exc}") from None
+    _copy_secrets(cfg, out)
+    return out
+
+
+def strategy_subset(library: Path, ids: Sequence[str], dest: Path) -> Path:
+    """A folder holding only the strategy files with these ids (copied from `library`)."""
+    import shutil
+
+    from hyperliquid_agent.strategies import load_strategies
+
+    specs = {s.id: s for s in load_strategies(library)}
+    unknown = [i for i in ids if i not in specs]
+    if unknown:
+        raise ConfigError(f"unknown strategy id(s) {', '.join(unknown)} in {library}; known: {', '.join(sorted(specs))}")
+    dest.mkdir(parents=True, exist_ok=True)
+    for i in ids:
+        src = Path(specs[i].source)
+        shutil.copyfile(src, dest / src.name)
+    return dest
+
+
+def _drop_secrets(raw: dict[str, Any]) -> None:
+    # model_dump masks SecretStr; the real values are carried over by `_copy_secrets`, never printed
+    raw["llm"]["api_key"] = None
+    raw["hyperliquid"]["secret_key"] = None
+
+
+def _copy_secrets(src: Config, dst: Config) -> None:
+    dst.llm.api_key = src.llm.api_key
+    dst.hyperliquid.secret_key = src.hyperliquid.secret_key
+
+
+def make_run_id(cfg: Config, spec: BacktestSpec) -> str:
+    doc = json.dumps(
+        {"spec": {k: str(v) for k, v in sorted(vars(spec).items()) if k != "run_id"},
+         "config": cfg.model_dump(mode="json", exclude={"source_path", "missing_env"})},
+        sort_keys=True, default=str,
+    )
+    return f"bt-{hashlib.sha256(doc.encode()).hexdigest()[:12]}"

@@ -1,0 +1,95 @@
+"""The in-process venue of a backtest: its market data, the venue model, the decision bars,
+and the exchange port with the run's fill latency."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Callable, Sequence
+
+from hyperliquid_agent.backtest.spec import BacktestSpec, day_ms
+from hyperliquid_agent.config import Config
+from hyperliquid_agent.errors import ConfigError
+
+ADDRESS = "0x" + "0b" * 20  # the one simulated account of a backtest
+HISTORY_DAYS = 31  # data before the window that the signals may look back on (30-day returns)
+
+
+def build_feed(cfg: Config, spec: BacktestSpec):
+    """The market data of the run: the CSV folder (hourly bars), or the seeded synthetic generator."""
+    if spec.data_dir is not None:
+        from hyperliquid_agent.exchange.feed import load_feed
+
+        return load_feed(spec.data_dir, list(spec.coins), "1h")
+    from hyperliquid_agent.exchange import synthetic
+
+    seed = cfg.venue.seed if spec.seed is None else spec.seed
+    days = cfg.venue.synthetic_days
+    if spec.start is None:
+        start_ms = synthetic.DEFAULT_START_MS
+        if spec.end is not None:
+            days = max(2, (day_ms(spec.end) - start_ms) // 86_400_000)
+    else:
+        start_ms = day_ms(spec.start) - HISTORY_DAYS * 86_400_000  # history before the window, for the signals
+        end = spec.end or date.fromordinal(spec.start.toordinal() + days)
+        days = (end.toordinal() - spec.start.toordinal()) + HISTORY_DAYS
+    return synthetic.synthetic_feed(seed=seed, days=days, coins=list(spec.coins), start_ms=start_ms)
+
+
+def build_venue(cfg: Config, feed, start_ms: int):
+    from hyperliquid_agent.exchange.model import VenueModel
+    from hyperliquid_agent.exchange.venue_types import FeeSchedule, SlippageModel
+
+    model = VenueModel(
+        feed,
+        FeeSchedule(taker=cfg.venue.taker_fee, maker=cfg.venue.maker_fee),
+        SlippageModel(bps=cfg.venue.slippage_bps),
+        start_ms=start_ms,
+    )
+    model.create_account(ADDRESS, cfg.venue.start_equity_usd)
+    return model
+
+
+def bar_times(feed, coins: Sequence[str], interval_ms: int, start_ms: int | None, end_ms: int | None) -> list[int]:
+    """Decision times: bar closes where every coin has a bar, on the interval's grid, within [start, end).
+
+    Without a start, the window begins after `HISTORY_DAYS` of data, so the first decision
+    already has the month of history the slow signals need.
+    """
+    common: set[int] | None = None
+    for coin in coins:
+        if coin not in feed.series:
+            raise ConfigError(f"no data for {coin} (have {', '.join(feed.coins)}); fix --coins or the data folder")
+        closes = set(feed.series[coin].close_t)
+        common = closes if common is None else common & closes
+    times = sorted(t for t in (common or ()) if t % interval_ms == 0)
+    if start_ms is None and times:
+        start_ms = times[0] + HISTORY_DAYS * 86_400_000
+        if start_ms > times[-1]:
+            start_ms = times[0]
+    return [t for t in times if t >= start_ms and (end_ms is None or t < end_ms)]
+
+
+class LatencyExchange:
+    """The exchange port over the simulated venue, with the backtest's fill latency.
+
+    Everything delegates to the in-process `SimulatedExchange`; placing orders first moves
+    the model `latency_ms` forward through the runner's clock (so the curve records every
+    bar crossed). Reads never move time.
+    """
+
+    def __init__(self, inner: Any, advance: Callable[[int], None], now: Callable[[], int], latency_ms: int) -> None:
+        self._inner = inner
+        self._advance = advance
+        self._now = now
+        self._latency_ms = latency_ms
+        self.decision_ms: int | None = None  # set by the runner before each cycle
+
+    def place_orders(self, orders):
+        # every submission of one cycle (reductions, then increases) lands at the same bar
+        due = (self.decision_ms if self.decision_ms is not None else self._now()) + self._latency_ms
+        if due > self._now():
+            self._advance(due)
+        return self._inner.place_orders(orders)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
