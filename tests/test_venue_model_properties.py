@@ -125,3 +125,37 @@ def test_same_feed_and_calls_give_identical_results(path, flow):
     assert a.account_state(ADDR) == b.account_state(ADDR)
     assert a.user_funding(ADDR) == b.user_funding(ADDR)
     assert a.open_orders(ADDR) == b.open_orders(ADDR)
+
+
+@SETTINGS
+@given(st.lists(st.integers(min_value=-150, max_value=150), min_size=3, max_size=10),
+       st.lists(st.tuples(st.booleans(), st.integers(min_value=5, max_value=30)), min_size=1, max_size=6))
+def test_liquidation_flattens_the_account_and_never_leaves_it_negative(path, flow):
+    """Small equity at 20x on violent bars: whenever the venue liquidates, every position and
+    order is gone afterwards and the account value is not negative; equity stays conserved
+    once the absorbed bad debt is counted."""
+    m = model_for({"ETH": bars_from(path)}, usdc="300", slippage_bps="3")
+    end = T0 + (len(path) + 1) * HOUR_MS
+    t = T0 + HOUR_MS
+    liquidated = False
+    for is_buy, tenths in flow:
+        mid = m.mids()["ETH"]
+        px = round_price(mid * (D("1.01") if is_buy else D("0.99")), 4)
+        m.place_orders(ADDR, [req("ETH", is_buy, px, D(tenths) / 10, order_type=IOC)])
+        m.place_orders(ADDR, [req("ETH", not is_buy, round_price(mid * D("1.02") if not is_buy else mid * D("0.98"), 4),
+                                  D("0.1"), order_type=GTC)])
+        t = min(t + HOUR_MS, end)
+        if any(e.kind == "liquidation" for e in m.advance_to(t)):
+            liquidated = True
+            st_ = m.account_state(ADDR)
+            assert st_.positions == () and m.open_orders(ADDR) == []
+            assert st_.portfolio_value >= 0
+    mark = m.mids()["ETH"]
+    fills = m.fills(ADDR)
+    trading = sum((f.size * f.side.sign * (mark - f.price) for f in fills), D(0))
+    fees = sum((f.fee for f in fills), D(0))
+    funding = sum((p.usdc for p in m.user_funding(ADDR)), D(0))
+    totals = m.totals(ADDR)
+    assert totals.fees_paid == fees and totals.funding_paid == -funding
+    assert abs(m.margin_summary(ADDR).account_value - (D(300) + trading - fees + funding + totals.bad_debt)) < D("1e-12")
+    assert liquidated or totals.bad_debt == 0

@@ -60,7 +60,7 @@ class FillRecord(NamedTuple):
 class Account:
     __slots__ = ("address", "cash", "spot_usdc", "positions", "leverage", "orders", "reserved", "fills",
                  "fills_cache", "funding", "realized_pnl", "fees_paid", "funding_paid", "schedule_cancel_ms",
-                 "bad_debt")
+                 "bad_debt", "liquidations")
 
     def __init__(self, address: str, perp_usdc: Decimal, spot_usdc: Decimal = ZERO) -> None:
         self.address = address
@@ -78,6 +78,7 @@ class Account:
         self.funding_paid = ZERO
         self.schedule_cancel_ms: int | None = None
         self.bad_debt = ZERO  # losses beyond the account's value absorbed at liquidation
+        self.liquidations = 0
 
     # ----- reading
 

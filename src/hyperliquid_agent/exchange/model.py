@@ -47,6 +47,7 @@ from hyperliquid_agent.exchange.feed import CoinSeries, MarketFeed
 from hyperliquid_agent.exchange.order_entry import OrderEntry
 from hyperliquid_agent.exchange.venue_types import (
     ERR_LEVERAGE,
+    AccountTotals,
     FeeSchedule,
     FundingPayment,
     MarginSummary,
@@ -214,6 +215,7 @@ class VenueModel(OrderEntry):
             szi = acct.szi(coin)
             oid = self._new_oid()
             self._fill(acct, coin, szi < 0, abs(szi), px, True, t, oid, None, events, liquidation=True)
+        acct.liquidations += 1
         if acct.cash < 0:
             acct.bad_debt += -acct.cash
             acct.cash = ZERO
@@ -282,6 +284,12 @@ class VenueModel(OrderEntry):
                               time_ms=r.time_ms, oid=r.oid, cloid=r.cloid, closed_pnl=r.closed_pnl,
                               direction=r.direction, crossed=r.crossed, start_position=r.start_position, tid=r.tid))
         return list(cache) if start_ms is None else [f for f in cache if f.time_ms >= start_ms]
+
+    def totals(self, address: str) -> AccountTotals:
+        acct = self._accounts.get(address.lower())
+        if acct is None:
+            return AccountTotals(ZERO, ZERO, ZERO, ZERO, 0)
+        return AccountTotals(acct.realized_pnl, acct.fees_paid, acct.funding_paid, acct.bad_debt, acct.liquidations)
 
     def user_funding(self, address: str, start_ms: int = 0, end_ms: int | None = None) -> list[FundingPayment]:
         acct = self._accounts.get(address.lower())

@@ -158,6 +158,16 @@ class MarginSummary:
     withdrawable: Decimal
 
 
+class AccountTotals(NamedTuple):
+    """Running totals of one account since it opened (all USDC)."""
+
+    realized_pnl: Decimal
+    fees_paid: Decimal
+    funding_paid: Decimal  # net: paid minus received
+    bad_debt: Decimal  # losses beyond the account's value, absorbed at liquidation
+    liquidations: int
+
+
 class VenueEvent(NamedTuple):
     """Something `advance_to` made happen: a fill, a funding payment, a liquidation, a cancel."""
 
