@@ -134,3 +134,12 @@ def test_run_id_is_stable_and_follows_the_settings(tmp_path: Path):
     assert make_run_id(cfg, a) != make_run_id(cfg, BacktestSpec(coins=("BTC",), start=date(2024, 2, 2)))
     capped = effective_config(cfg, BacktestSpec(coins=("BTC",), max_cost_usd=D("2.5")), tmp_path)
     assert capped.llm.budget.run_usd == D("2.5")
+
+
+def test_sweep_id_follows_the_grid():
+    from hyperliquid_agent.backtest.sweep import sweep_id
+
+    base = BacktestSpec(coins=("BTC",))
+    a = expand_grid(base, ["standard", "governed"])
+    assert sweep_id(Config(), a) == sweep_id(Config(), expand_grid(base, ["standard", "governed"]))
+    assert sweep_id(Config(), a) != sweep_id(Config(), expand_grid(base, ["standard"]))

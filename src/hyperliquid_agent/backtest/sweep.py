@@ -94,6 +94,16 @@ def expand_grid(base: BacktestSpec, modes: Sequence[str] = (), providers: Sequen
     return grid
 
 
+def sweep_id(cfg: Config, grid: Sequence[tuple[str, BacktestSpec]]) -> str:
+    """A stable name for a sweep: the same grid over the same config gets the same folder."""
+    import hashlib
+
+    from hyperliquid_agent.backtest.spec import make_run_id
+
+    ids = ",".join(make_run_id(cfg, spec) for _, spec in grid)
+    return f"sweep-{hashlib.sha256(ids.encode()).hexdigest()[:12]}"
+
+
 def run_one(cfg: Config, label: str, spec: BacktestSpec, out_root: str | None) -> SweepRow:
     """One sweep point (runs inside a worker process)."""
     from hyperliquid_agent.backtest.runner import run_backtest, write_outputs

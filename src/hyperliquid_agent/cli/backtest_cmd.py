@@ -30,7 +30,7 @@ PROVIDER = typer.Option("baseline", "--provider", help="baseline, replay, or a p
 DATA = typer.Option(None, "--data", help="Folder of <COIN>_1h_candles.csv and <COIN>_funding.csv files.")
 SYNTHETIC = typer.Option(False, "--synthetic", help="Use the seeded synthetic generator (the default without --data).")
 SEED = typer.Option(None, "--seed", help="Synthetic data seed (default: [venue] seed).")
-OUTPUT = typer.Option(None, "--output", "-o", help="Run folder to write (default: <[backtest] output_dir>/<run id>).")
+OUTPUT = typer.Option(None, "--output", "-o", help="Folder to write (default: <[backtest] output_dir>/<run or sweep id>).")
 MAX_COST = typer.Option(None, "--max-cost", help="Stop before any cycle that could take LLM spend past this many USD.")
 LATENCY = typer.Option(None, "--latency-bars", help="Override [backtest] fill_latency_bars.")
 SET = typer.Option(None, "--set", help="Override a config value for this run: section.key=value (repeatable).")
@@ -263,7 +263,7 @@ def sweep(
     config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """Run a grid of backtests in parallel processes and print one table."""
-    from hyperliquid_agent.backtest.sweep import expand_grid, parse_sets, run_sweep, write_table
+    from hyperliquid_agent.backtest.sweep import expand_grid, parse_sets, run_sweep, sweep_id, write_table
     from hyperliquid_agent.errors import HLAgentError
 
     cfg = load(config)
@@ -272,7 +272,7 @@ def sweep(
         grid = expand_grid(base, _csv(modes), _csv(providers), parse_sets(sets or []), _csv(strategies))
         for _, s in grid:
             s.validated()
-        root = output or Path(cfg.backtest.output_dir).expanduser() / "sweep"
+        root = output or Path(cfg.backtest.output_dir).expanduser() / sweep_id(cfg, grid)
         rows = run_sweep(cfg, grid, workers or cfg.backtest.sweep_workers, root)
         table_path = write_table(rows, Path(root) / "sweep.json")
     except HLAgentError as exc:
