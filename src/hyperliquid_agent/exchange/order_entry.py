@@ -158,7 +158,11 @@ class OrderEntry:
         if acct.orders.pop(o.oid, None) is not None:
             self._book[o.coin].remove(o)
             if o.reserved:
-                acct.reserved[o.coin] -= o.reserved
+                left = acct.reserved[o.coin] - o.reserved
+                if left:
+                    acct.reserved[o.coin] = left
+                else:
+                    del acct.reserved[o.coin]  # keeps the margin check's fast path
                 o.reserved = ZERO
         self._status[o.oid] = (o.snapshot(), status, t)
         if events is not None:
@@ -201,7 +205,7 @@ class OrderEntry:
         if not m.increases_exposure(old, new):
             return True
         marks, lev = self._marks, acct.lev
-        need = abs(new) * px / lev(coin, self._default_lev) + sz * px * self.fees.taker
+        need = abs(new) * px / lev(coin, self._default_lev) + sz * px * self._taker
         value = acct.cash
         for c, p in acct.positions.items():
             szi = p.szi
