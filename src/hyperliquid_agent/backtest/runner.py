@@ -217,8 +217,11 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
         if w:
             warnings.append(w)
     if spec.provider in PAID_PROVIDERS:
-        gov = cfg.governance.governor
-        calls = expected_calls(times[-1] - times[0] + interval_ms, spec.mode, max(cfg.agent.tick_interval_s, interval_ms // 1000), gov.medium_loop_s)
+        # the runner cycles every bar; governed mode asks the model on its review (medium) loop
+        calls = expected_calls(times[-1] - times[0] + interval_ms, spec.mode, interval_ms // 1000,
+                               cfg.governance.governor.medium_loop_s)
+        if spec.mode == "governed" and cfg.governance.regime.use_llm:
+            calls *= 2  # a regime classification call beside each review
         estimate = estimate_cost(calls, prompt_chars or DEFAULT_PROMPT_CHARS, cfg.llm.max_tokens, cfg.llm.model,
                                  cfg.llm.pricing)
     return Plan(spec, times, interval_ms, latency, warnings, estimate)
