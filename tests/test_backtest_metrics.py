@@ -148,3 +148,13 @@ def test_total_return_matches_ends(values):
     assert m.total_return == pytest.approx(float(values[-1] / values[0] - 1))
     if sorted(values) == list(values):
         assert m.max_drawdown == 0.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(money, st.sampled_from(["a", "b", "c"])), min_size=2, max_size=50))
+def test_per_plan_pnl_adds_up_to_the_total(rows):
+    curve = [EquityPoint(i * H, v, D(0), p, p) for i, (v, p) in enumerate(rows)]
+    m = compute_metrics(curve)
+    assert sum((g.pnl_usd for g in m.per_plan), D(0)) == m.pnl_usd
+    assert sum(g.bars for g in m.per_plan) == len(rows) - 1
+    assert m.plan_switches == sum(1 for a, b in zip(rows, rows[1:]) if a[1] != b[1])
