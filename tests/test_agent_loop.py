@@ -142,3 +142,14 @@ def test_paper_clock_starts_after_warmup_or_continues_while_data_lasts():
     assert paper_start_ms(first, last, 40 * day, H, 48) == 40 * day + H
     assert paper_start_ms(first, last, 119 * day, H, 48) == 31 * day  # data exhausted: start over
     assert paper_start_ms(first, 10 * day, None, H, 48) == 10 * day - 48 * H  # short data: as late as fits
+
+
+def test_a_paper_session_stops_at_the_end_of_its_data(tmp_path):
+    counter = Counter()
+    store = StateStore.in_dir(tmp_path)
+    clock = SteppedClock(counter.now, counter.advance, end_ms=counter.t + 2 * H)
+    loop = AgentLoop(FakeRunner(), store, AuditWriter(audit_path(tmp_path)), clock, Schedule("standard", tick_s=3600),
+                     max_cycles=None)
+    result = loop.run()
+    assert len(result.records) == 3 and result.data_exhausted and not result.stopped_by_signal
+    store.close()

@@ -164,7 +164,7 @@ def _open_venue(cfg: Config, store: StateStore, schedule: Schedule, max_cycles: 
         closers.append(close)
         from hyperliquid_agent.app.paper import SteppedClock
 
-        return exchange, SteppedClock(paper.now_ms, paper.advance_to), (
+        return exchange, SteppedClock(paper.now_ms, paper.advance_to, paper.end_ms), (
             f"paper: embedded emulator ({cfg.venue.source} data), simulated clock stepped per tick")
     exchange, close = _build(build_exchange, cfg)
     closers.append(close)

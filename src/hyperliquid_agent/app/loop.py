@@ -71,6 +71,7 @@ class LoopResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     recovered: list[dict[str, Any]] = field(default_factory=list)
     stopped_by_signal: bool = False
+    data_exhausted: bool = False  # a paper session reached the end of its market data
 
 
 def iso(ms: int) -> str:
@@ -161,7 +162,8 @@ class AgentLoop:
             if self.max_cycles is not None and done >= self.max_cycles:
                 break
             self.clock.wait_until(now_ms + self.schedule.tick_s * 1000, self.stop)
-        result.stopped_by_signal = self.stop.is_set()
+        result.data_exhausted = bool(getattr(self.clock, "exhausted", False))
+        result.stopped_by_signal = self.stop.is_set() and not result.data_exhausted
         self.store.put(AGENT_NS, "stopped_at_ms", self.clock.now_ms())
         return result
 

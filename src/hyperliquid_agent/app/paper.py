@@ -50,6 +50,7 @@ class PaperVenue:
     server: Any
     url: str
     start_ms: int
+    end_ms: int  # the last bar of the data
 
     def now_ms(self) -> int:
         return self.server.now_ms()
@@ -73,7 +74,7 @@ def start_paper_venue(cfg: Config, previous_ms: int | None, tick_ms: int, cycles
     start = paper_start_ms(timeline[0], timeline[-1], previous_ms, tick_ms, cycles)
     if start > server.now_ms():
         server.advance_to(start)
-    return PaperVenue(server, url, server.now_ms())
+    return PaperVenue(server, url, server.now_ms(), timeline[-1])
 
 
 # ---------------------------------------------------------------- loop clocks
@@ -97,17 +98,24 @@ class WallClock:
 
 
 class SteppedClock:
-    """A simulated venue's time: waiting for a tick is stepping the venue's clock to it."""
+    """A simulated venue's time: waiting for a tick is stepping the venue's clock to it.
+    Past `end_ms` (the end of the paper data) the session stops instead (`exhausted`)."""
 
-    def __init__(self, now: Callable[[], int], advance_to: Callable[[int], Any]) -> None:
-        self._now, self._advance = now, advance_to
+    def __init__(self, now: Callable[[], int], advance_to: Callable[[int], Any], end_ms: int | None = None) -> None:
+        self._now, self._advance, self.end_ms = now, advance_to, end_ms
+        self.exhausted = False
 
     def now_ms(self) -> int:
         return self._now()
 
     def wait_until(self, t_ms: int, stop: threading.Event) -> None:
-        if not stop.is_set() and t_ms > self._now():
-            self._advance(t_ms)
+        if stop.is_set() or t_ms <= self._now():
+            return
+        if self.end_ms is not None and t_ms > self.end_ms:
+            self.exhausted = True
+            stop.set()
+            return
+        self._advance(t_ms)
 
 
 def remote_stepped_clock(url: str, timeout_s: float = 5.0) -> SteppedClock:

@@ -20,6 +20,7 @@ def run(
     mode: Optional[str] = typer.Option(None, "--mode", help="standard or governed (default: agent.mode)."),
     once: bool = typer.Option(False, "--once", help="Run one cycle and exit."),
     cycles: Optional[int] = typer.Option(None, "--cycles", min=1, help="Run N cycles and exit (default: agent.cycles)."),
+    forever: bool = typer.Option(False, "--forever", help="Run until stopped (Ctrl-C / SIGTERM), ignoring agent.cycles."),
     paper: bool = typer.Option(False, "--paper", help="Paper trading on the local emulator (the default network)."),
     testnet: bool = typer.Option(False, "--testnet", help="Trade on Hyperliquid testnet."),
     live: bool = typer.Option(False, "--live", help="Trade REAL money on Hyperliquid mainnet (asks to confirm)."),
@@ -45,6 +46,10 @@ def run(
             fail(f"{cfg.source_path}: network = \"mainnet\" trades real money and needs the --live flag. "
                  "Use --testnet or --paper otherwise.")
         _confirm_mainnet(yes)
+    if forever and (once or cycles is not None):
+        fail("--forever runs until stopped; drop --once / --cycles")
+    if forever:
+        cfg.agent.cycles = None
     max_cycles = 1 if once else cycles
     _run(cfg, max_cycles, as_json)
 
@@ -124,6 +129,7 @@ def _run(cfg, max_cycles: Optional[int], as_json: bool) -> None:
             signal.signal(s, h)
     summary = summarize_run(result.records)
     summary["stopped_by_signal"] = result.stopped_by_signal
+    summary["data_exhausted"] = result.data_exhausted
     summary["recovered_cycles"] = [r.get("cycle_id") for r in result.recovered]
     if as_json:
         print_json(summary)
@@ -131,6 +137,9 @@ def _run(cfg, max_cycles: Optional[int], as_json: bool) -> None:
     render_summary(out, summary)
     if result.stopped_by_signal:
         out.print("[yellow]stopped by signal after finishing the cycle in progress; state saved[/]")
+    if result.data_exhausted:
+        out.print("[yellow]the paper session reached the end of its market data (\\[venue] synthetic_days or "
+                  "data_dir); state saved[/]", soft_wrap=True)
     out.print(f"state: {cfg.state_dir}  |  inspect: hl-agent status, hl-agent audit tail", highlight=False)
 
 
