@@ -19,6 +19,7 @@ from hyperliquid_agent.exchange.feed import (
     read_candles_csv,
     read_funding_csv,
     save_feed,
+    write_funding_csv,
 )
 from hyperliquid_agent.exchange.synthetic import synthetic_feed
 
@@ -72,6 +73,16 @@ def test_bad_candle_files_name_the_file_line_and_column(tmp_path: Path, body, li
     assert isinstance(e, ConfigError)
     assert (e.path, e.line, e.column) == (str(path), line, column)
     assert words in str(e) and str(path) in str(e)
+
+
+def test_funding_premiums_round_trip_when_present(tmp_path: Path):
+    path = write(tmp_path / "BTC_funding.csv", f"time_ms,fundingRate,premium\n{T},0.0001,-0.0002\n{T + 9},0.0002,\n")
+    points = read_funding_csv(path)
+    assert [p.premium for p in points] == [D("-0.0002"), None]
+    write_funding_csv(tmp_path / "copy.csv", points)
+    assert read_funding_csv(tmp_path / "copy.csv") == points
+    write_funding_csv(tmp_path / "plain.csv", [p.model_copy(update={"premium": None}) for p in points])
+    assert (tmp_path / "plain.csv").read_text().splitlines()[0] == "time_ms,fundingRate"
 
 
 def test_bad_funding_files_are_refused(tmp_path: Path):

@@ -310,11 +310,15 @@ def write_candles_csv(path: Path, candles: Iterable[Candle]) -> None:
 
 
 def write_funding_csv(path: Path, points: Iterable[FundingPoint]) -> None:
+    """Funding records; a `premium` column is added when any record carries one."""
+    rows = list(points)
+    with_premium = any(p.premium is not None for p in rows)
     with Path(path).open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(FUNDING_HEADER)
-        for p in points:
-            w.writerow((p.time_ms, _fmt(p.rate)))
+        w.writerow(FUNDING_HEADER + (("premium",) if with_premium else ()))
+        for p in rows:
+            prem = (_fmt(p.premium) if p.premium is not None else "",) if with_premium else ()
+            w.writerow((p.time_ms, _fmt(p.rate)) + prem)
 
 
 def save_feed(feed: MarketFeed, data_dir: Path, interval: str = "1h") -> None:
