@@ -40,18 +40,6 @@ _SECRET_FIELD = re.compile(r"(api_?key|secret|private_?key|password|authorizatio
 _MIN_SECRET_LEN = 6  # shorter configured "secrets" would scrub ordinary words
 
 
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, Decimal):
-        return format(obj, "f")
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    if isinstance(obj, Path):
-        return str(obj)
-    if hasattr(obj, "value") and isinstance(getattr(obj, "value"), (str, int)):  # enums
-        return obj.value
-    raise TypeError(f"cannot write {type(obj).__name__} to the audit trail")
-
-
 def to_plain(value: Any) -> Any:
     """Plain JSON data (dicts, lists, strings, numbers) from pydantic models, Decimals, enums."""
     if value is None or isinstance(value, (str, bool, int, float)):
@@ -66,7 +54,9 @@ def to_plain(value: Any) -> Any:
         return value.model_dump(mode="json")
     if is_dataclass(value) and not isinstance(value, type):
         return to_plain({f.name: getattr(value, f.name) for f in fields(value)})
-    return _json_default(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to the audit trail")
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:

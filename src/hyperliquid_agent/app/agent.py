@@ -47,11 +47,7 @@ class Agent:
         return self.loop.run()
 
     def close(self) -> None:
-        for close in reversed(self.closers):
-            try:
-                close()
-            except Exception:
-                pass
+        _close_all(self.closers)
         self.closers.clear()
 
 
@@ -124,10 +120,7 @@ def start_agent(
             ok("plan", f"restored plan {plan.plan_id} ({plan.strategy_id}), dwell "
                        f"{plan.dwell_remaining_minutes(clock.now_ms())} min left" if plan is not None
                else "no active plan yet: the first review may propose one")
-    except HLAgentError:
-        _close_all(closers)
-        raise
-    except Exception:
+    except BaseException:
         _close_all(closers)
         raise
     loop = AgentLoop(pipeline, store, audit, clock, schedule, logger=logger,

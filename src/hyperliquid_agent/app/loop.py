@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
 from hyperliquid_agent.app.status import AGENT_NS, save_status
@@ -75,7 +74,9 @@ class LoopResult:
 
 
 def iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    from hyperliquid_agent.prompts import format_timestamp
+
+    return format_timestamp(ms)
 
 
 class AgentLoop:

@@ -8,12 +8,12 @@ never starts anything: no venue, no LLM, no clock other than for "today".
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from hyperliquid_agent.audit import audit_path, read_records
+from hyperliquid_agent.llm.ledger import utc_day
 from hyperliquid_agent.store import STATE_DB_NAME, StateStore
 
 AGENT_NS = "agent"
@@ -26,10 +26,6 @@ def save_status(store: StateStore, snapshot: dict[str, Any]) -> None:
 
 def load_status(store: StateStore) -> dict[str, Any] | None:
     return store.get(AGENT_NS, STATUS_KEY)
-
-
-def utc_day(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
 def llm_cost_for_day(store: StateStore | None, state_dir: Path, day: str, ledger_day: str | None = None) -> dict[str, Any]:

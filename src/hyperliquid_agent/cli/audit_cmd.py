@@ -18,6 +18,21 @@ def _path(config: Path | None):
     return cfg, audit_path(cfg.state_dir)
 
 
+def _record(config: Path | None, cycle: str):
+    """(config, the cycle's record), or exit 1 naming what to run to find a cycle id."""
+    from hyperliquid_agent.audit import find_record
+    from hyperliquid_agent.errors import HLAgentError
+
+    cfg, path = _path(config)
+    try:
+        rec = find_record(path, cycle)
+    except HLAgentError as exc:
+        fail(str(exc))
+    if rec is None:
+        fail(f"no cycle {cycle!r} in {path}. List recent ones with: hl-agent audit tail", code=1)
+    return cfg, rec
+
+
 @audit_app.command("show")
 def show(
     cycle: str = typer.Argument(..., help="Cycle id (or its sequence number)."),
@@ -25,16 +40,7 @@ def show(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Print one cycle's full record."""
-    from hyperliquid_agent.audit import find_record
-    from hyperliquid_agent.errors import HLAgentError
-
-    _, path = _path(config)
-    try:
-        rec = find_record(path, cycle)
-    except HLAgentError as exc:
-        fail(str(exc))
-    if rec is None:
-        fail(f"no cycle {cycle!r} in {path}. List recent ones with: hl-agent audit tail", code=1)
+    _, rec = _record(config, cycle)
     if as_json:
         print_json(rec)
         return
@@ -90,14 +96,10 @@ def replay(
 ) -> None:
     """Re-run one cycle from its recorded inputs and LLM reply; exit 1 if the orders differ."""
     from hyperliquid_agent.app.replay import replay_cycle
-    from hyperliquid_agent.audit import find_record
     from hyperliquid_agent.errors import HLAgentError
 
-    cfg, path = _path(config)
+    cfg, rec = _record(config, cycle)
     try:
-        rec = find_record(path, cycle)
-        if rec is None:
-            fail(f"no cycle {cycle!r} in {path}. List recent ones with: hl-agent audit tail", code=1)
         result = replay_cycle(cfg, rec)
     except HLAgentError as exc:
         fail(str(exc))
