@@ -89,3 +89,47 @@ def test_audit_show_unknown_cycle_fails_with_hint(tmp_path):
     res = runner.invoke(app, ["audit", "show", "nope", "-c", str(cfg)])
     assert res.exit_code == 1
     assert "hl-agent audit tail" in res.output
+
+
+def test_status_takes_todays_llm_cost_from_the_ledger_when_there_is_one(tmp_path):
+    import time
+    from decimal import Decimal
+
+    from hyperliquid_agent.llm.ledger import CallRecord, CostLedger
+
+    cfg, state = _config(tmp_path)
+    store = StateStore.in_dir(state)
+    save_status(store, {"cycle_id": "c1", "time_ms": T0, "mode": "standard", "account": {}})
+    now = int(time.time() * 1000)
+    ledger = CostLedger(store)
+    for cost in ("0.25", "0.50"):
+        ledger.record(CallRecord(now, "run-1", "decision", "openai", "gpt-4o-mini", "ok", 100, 0, 0, 50,
+                                 cost_usd=Decimal(cost)))
+    ledger.record(CallRecord(now - 3 * 86_400_000, "run-0", "decision", "openai", "gpt-4o-mini", "ok",
+                             cost_usd=Decimal("9")))
+    store.close()
+    data = json.loads(runner.invoke(app, ["status", "-c", str(cfg), "--json"]).stdout)
+    assert data["llm_today"]["source"] == "ledger"
+    assert data["llm_today"]["calls"] == 2 and Decimal(data["llm_today"]["cost_usd"]) == Decimal("0.75")
+
+
+def test_follow_yields_records_as_they_are_appended(tmp_path):
+    import threading
+
+    from hyperliquid_agent.audit import follow
+
+    path = audit_path(tmp_path)
+    w = AuditWriter(path)
+    w.append(_record(1))  # already there: follow starts at the end
+    seen: list[int] = []
+    done = threading.Event()
+
+    def writer():
+        for i in (2, 3):
+            w.append(_record(i))
+        done.set()
+
+    threading.Timer(0.1, writer).start()
+    for rec in follow(path, poll_s=0.02, stop=lambda: len(seen) >= 2):
+        seen.append(rec["seq"])
+    assert seen == [2, 3] and done.wait(2)
