@@ -10,6 +10,8 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from hyperliquid_agent.domain import AssetSpec, OpenOrder, Side, TpSl, is_valid_price, is_valid_size, round_price
 from hyperliquid_agent.exchange.venue_types import (
     ERR_INVALID_PRICE,
+    LimitType,
+    OrderRequest,
     ERR_INVALID_SIZE,
     ERR_PRICE_BAND,
     ERR_TPSL,
@@ -44,16 +46,24 @@ class RestingOrder:
 
     @property
     def order_type(self) -> str:
-        if self.tpsl is None:
-            return "Limit"
-        kind = "Take Profit" if self.tpsl is TpSl.TP else "Stop"
-        return f"{kind} {'Market' if self.is_market else 'Limit'}"
+        return order_type_name(self.tpsl, self.is_market)
 
-    @property
-    def trigger_condition(self) -> str:
-        if self.trigger_px is None:
-            return "N/A"
-        return f"Price {'above' if triggers_above(self.is_buy, self.tpsl) else 'below'} {self.trigger_px}"
+
+def order_type_name(tpsl: TpSl | None, is_market: bool) -> str:
+    """Hyperliquid's orderType label: Limit, Stop Market, Stop Limit, Take Profit Market, ..."""
+    if tpsl is None:
+        return "Limit"
+    return f"{'Take Profit' if tpsl is TpSl.TP else 'Stop'} {'Market' if is_market else 'Limit'}"
+
+
+def request_snapshot(address: str, r: OrderRequest, oid: int, cloid: str | None, now_ms: int) -> tuple:
+    """A `RestingOrder.snapshot()`-shaped record for an order that never rested."""
+    ot = r.order_type
+    if isinstance(ot, LimitType):
+        return (address, r.coin, r.is_buy, r.limit_px, r.sz, r.sz, oid, cloid, now_ms, r.reduce_only, "Limit",
+                ot.tif.value, None, False)
+    return (address, r.coin, r.is_buy, r.limit_px, r.sz, r.sz, oid, cloid, now_ms, r.reduce_only,
+            order_type_name(ot.tpsl, ot.is_market), None, ot.trigger_px, True)
 
 
 _NEG_INF, _POS_INF = Decimal("-Infinity"), Decimal("Infinity")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Sequence
 
-from hyperliquid_agent.domain import AssetSpec, Filled, OrderOutcome, Rejected, Resting
+from hyperliquid_agent.domain import AssetSpec, Filled, OrderOutcome, Rejected, Resting, Tif
 from hyperliquid_agent.exchange import matching as m
 from hyperliquid_agent.exchange.accounts import ZERO, Account, FillRecord, usdc
 from hyperliquid_agent.exchange.venue_types import (
@@ -61,67 +61,70 @@ class OrderEntry:
         spec = self.specs.get(r.coin)
         if spec is None:
             return _value(Rejected, {"status": "error", "error": f"Unknown asset {r.coin}."})
-        ot = r.order_type
         oid = self._next_oid
         self._next_oid = oid + 1
         cloid = r.cloid.lower() if r.cloid else None
+        if cloid:
+            self._cloids[(acct.address, cloid)] = oid
+        err, outcome = self._try_place(acct, r, spec, oid, cloid)
+        if err is not None:
+            self._status[oid] = (m.request_snapshot(acct.address, r, oid, cloid, self.now_ms), reject_status(err),
+                                 self.now_ms)
+            return _value(Rejected, {"status": "error", "error": err})
+        return outcome  # type: ignore[return-value]
+
+    def _try_place(self, acct: Account, r: OrderRequest, spec: AssetSpec, oid: int,
+                   cloid: str | None) -> tuple[str | None, OrderOutcome | None]:
+        coin, is_buy, limit_px, reduce_only = r.coin, r.is_buy, r.limit_px, r.reduce_only
+        trigger = None if type(r.order_type) is LimitType else r.order_type
+        mark = self._marks[coin]
+        err = m.static_error(limit_px, r.sz, trigger.trigger_px if trigger else None, spec, mark)  # type: ignore[union-attr]
+        if err:
+            return err, None
+        pos = acct.szi(coin)
+        if reduce_only and (pos == 0 or (pos > 0) == is_buy):
+            return ERR_REDUCE_ONLY, None
+        closes_all = reduce_only and r.sz >= abs(pos)
+        if not closes_all and r.sz * limit_px < m.MIN_NOTIONAL:
+            return err_min_value(spec.asset_id), None
+        if trigger is not None:
+            err = m.trigger_error(is_buy, trigger.tpsl, trigger.trigger_px, mark)  # type: ignore[union-attr]
+            if err:
+                return err, None
+            return None, self._rest(acct, r, oid, cloid)
+        tif = r.order_type.tif  # type: ignore[union-attr]
+        touch = self._touch(coin, is_buy)
+        crosses = limit_px >= touch if is_buy else limit_px <= touch
+        if tif is Tif.ALO and crosses:
+            return err_alo(*self._bbo_of(coin)), None
+        if tif is Tif.IOC and not crosses:
+            return err_ioc(spec.asset_id), None
+        sz = min(r.sz, abs(pos)) if reduce_only else r.sz
+        if crosses:
+            px = m.taker_price(is_buy, touch, limit_px, self.slippage.bps)
+            if not reduce_only and not self._margin_ok(acct, coin, is_buy, sz, px):
+                return err_margin(spec.asset_id), None
+            self._fill(acct, coin, is_buy, sz, px, True, self.now_ms, oid, cloid, None)
+            self._status[oid] = (m.request_snapshot(acct.address, r, oid, cloid, self.now_ms), "filled", self.now_ms)
+            return None, _value(Filled, {"status": "filled", "oid": oid, "total_size": sz, "avg_price": px,
+                                         "cloid": cloid})
+        if not reduce_only and not self._margin_ok(acct, coin, is_buy, sz, limit_px):
+            return err_margin(spec.asset_id), None
+        return None, self._rest(acct, r, oid, cloid)
+
+    def _rest(self, acct: Account, r: OrderRequest, oid: int, cloid: str | None) -> OrderOutcome:
+        ot = r.order_type
         if type(ot) is LimitType:
             o = m.RestingOrder(oid, acct.address, r.coin, r.is_buy, r.limit_px, r.sz, r.reduce_only,
                                ot.tif.value, None, False, None, cloid, self.now_ms)
         else:
             o = m.RestingOrder(oid, acct.address, r.coin, r.is_buy, r.limit_px, r.sz, r.reduce_only,
                                None, ot.trigger_px, ot.is_market, ot.tpsl, cloid, self.now_ms)  # type: ignore[union-attr]
-        err, outcome = self._try_place(acct, o, spec)
-        if err is not None:
-            self._status[oid] = (o.snapshot(), reject_status(err), self.now_ms)
-            if o.cloid:
-                self._cloids[(acct.address, o.cloid)] = oid
-            return _value(Rejected, {"status": "error", "error": err})
-        if o.cloid:
-            self._cloids[(acct.address, o.cloid)] = oid
-        return outcome  # type: ignore[return-value]
-
-    def _try_place(self, acct: Account, o: m.RestingOrder, spec: AssetSpec) -> tuple[str | None, OrderOutcome | None]:
-        mark = self._marks[o.coin]
-        err = m.static_error(o.limit_px, o.sz, o.trigger_px, spec, mark)
-        if err:
-            return err, None
-        pos = acct.szi(o.coin)
-        if o.reduce_only and (pos == 0 or (pos > 0) == o.is_buy):
-            return ERR_REDUCE_ONLY, None
-        closes_all = o.reduce_only and o.sz >= abs(pos)
-        if not closes_all and o.sz * o.limit_px < m.MIN_NOTIONAL:
-            return err_min_value(spec.asset_id), None
-        if o.tpsl is not None:
-            err = m.trigger_error(o.is_buy, o.tpsl, o.trigger_px, mark)  # type: ignore[arg-type]
-            if err:
-                return err, None
-            return None, self._rest(acct, o)
-        touch = self._touch(o.coin, o.is_buy)
-        crosses = o.limit_px >= touch if o.is_buy else o.limit_px <= touch
-        if o.tif == "Alo" and crosses:
-            return err_alo(*self._bbo_of(o.coin)), None
-        if o.tif == "Ioc" and not crosses:
-            return err_ioc(spec.asset_id), None
-        sz = min(o.sz, abs(pos)) if o.reduce_only else o.sz
-        if crosses:
-            px = m.taker_price(o.is_buy, touch, o.limit_px, self.slippage.bps)
-            if not o.reduce_only and not self._margin_ok(acct, o.coin, o.is_buy, sz, px):
-                return err_margin(spec.asset_id), None
-            self._fill(acct, o.coin, o.is_buy, sz, px, True, self.now_ms, o.oid, o.cloid, None)
-            self._status[o.oid] = (o.snapshot(), "filled", self.now_ms)
-            return None, _value(Filled, {"status": "filled", "oid": o.oid, "total_size": sz, "avg_price": px,
-                                         "cloid": o.cloid})
-        if not o.reduce_only and not self._margin_ok(acct, o.coin, o.is_buy, sz, o.limit_px):
-            return err_margin(spec.asset_id), None
-        return None, self._rest(acct, o)
-
-    def _rest(self, acct: Account, o: m.RestingOrder) -> OrderOutcome:
-        acct.orders[o.oid] = o
-        self._book[o.coin].add(o)
+        acct.orders[oid] = o
+        self._book[r.coin].add(o)
         self._reserve(acct, o)
-        self._status[o.oid] = (o.snapshot(), "open", self.now_ms)
-        return _value(Resting, {"status": "resting", "oid": o.oid, "cloid": o.cloid})
+        self._status[oid] = (o.snapshot(), "open", self.now_ms)
+        return _value(Resting, {"status": "resting", "oid": oid, "cloid": cloid})
 
     def cancel(self, address: str, coin: str, oid: int) -> str | None:
         """None on success, else the venue's error string."""
