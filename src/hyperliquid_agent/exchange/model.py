@@ -74,12 +74,12 @@ class VenueModel(OrderEntry):
         self.now_ms = feed.timeline[0] if start_ms is None else start_ms
         self._idx = {c: s.closed_count(self.now_ms) for c, s in self._series.items()}
         self._tl_pos = bisect_right(feed.timeline, self.now_ms)  # next bar close to cross
-        # the bars closing at each timeline step: ((coin, bar index), ...), plain values only
+        # the bars closing at each timeline step: [(coin, series, bar index), ...]
         closing: dict[int, list] = {}
         for coin, s in self._series.items():
             for i, c in enumerate(s.close_t):
-                closing.setdefault(c, []).append((coin, i))
-        self._closing = tuple(tuple(closing[c]) for c in feed.timeline)
+                closing.setdefault(c, []).append((coin, s, i))
+        self._closing = [closing[c] for c in feed.timeline]
         self._marks = {c: self._mark_at(c) for c in self._series}
         self._accounts: dict[str, Account] = {}
         self._book: dict[str, m.CoinBook] = {c: m.CoinBook() for c in self._series}
@@ -134,12 +134,11 @@ class VenueModel(OrderEntry):
         self._ctx_cache = None
         return events
 
-    def _step(self, close_ms: int, closing: tuple, events: list[VenueEvent]) -> None:
+    def _step(self, close_ms: int, bars: list, events: list[VenueEvent]) -> None:
         self.now_ms = close_ms
         if self._next_scheduled is not None:
             self._fire_scheduled_cancels(close_ms, events)
-        idx, marks, books, series = self._idx, self._marks, self._book, self._series
-        bars = [(coin, series[coin], i) for coin, i in closing]
+        idx, marks, books = self._idx, self._marks, self._book
         for coin, s, i in bars:
             idx[coin] = i + 1
             book = books[coin]
