@@ -123,3 +123,8 @@ def test_reruns_in_fresh_processes_write_identical_files(tmp_path):
         outs.append(out)
     assert (outs[0] / "results.json").read_bytes() == (outs[1] / "results.json").read_bytes()
     assert (outs[0] / "report.html").read_bytes() == (outs[1] / "report.html").read_bytes()
+
+
+def test_a_sweep_over_a_paid_model_needs_a_cap():
+    r = invoke("backtest", "sweep", *WINDOW, "--providers", "baseline,openai", "-c", CFG)
+    assert r.exit_code == 2 and "--max-cost" in r.output

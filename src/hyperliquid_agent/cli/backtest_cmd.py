@@ -263,6 +263,7 @@ def sweep(
     config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """Run a grid of backtests in parallel processes and print one table."""
+    from hyperliquid_agent.backtest.spec import PAID_PROVIDERS
     from hyperliquid_agent.backtest.sweep import expand_grid, parse_sets, run_sweep, sweep_id, write_table
     from hyperliquid_agent.errors import HLAgentError
 
@@ -272,6 +273,8 @@ def sweep(
         grid = expand_grid(base, _csv(modes), _csv(providers), parse_sets(sets or []), _csv(strategies))
         for _, s in grid:
             s.validated()
+            if s.provider in PAID_PROVIDERS and s.max_cost_usd is None:
+                fail(f"the sweep calls a paid model ({s.provider}): pass --max-cost USD, the cap for each run")
         root = output or Path(cfg.backtest.output_dir).expanduser() / sweep_id(cfg, grid)
         rows = run_sweep(cfg, grid, workers or cfg.backtest.sweep_workers, root)
         table_path = write_table(rows, Path(root) / "sweep.json")
