@@ -100,3 +100,87 @@ def test_mainnet_needs_live_and_a_confirmation(tmp_path, monkeypatch):
     res = runner.invoke(app, ["run", "-c", str(cfg), "--live", "--once"], input="yes\n")
     assert res.exit_code == 1 and "not confirmed" in res.output
     assert not (tmp_path / "state").exists()  # nothing was started
+
+
+class _ChatStub:
+    """A local OpenAI-compatible endpoint: answers the startup ping and each decision, or 401s."""
+
+    def __init__(self, reply: str, status: int = 200) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        stub = self
+        self.requests: list[dict] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.requests.append({"body": body, "auth": self.headers.get("Authorization")})
+                if status != 200:
+                    data = {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error",
+                                      "code": "invalid_api_key"}}
+                else:
+                    schema = json.dumps(body.get("response_format") or {})
+                    content = '{"ok": true}' if "Ping" in schema else reply
+                    data = {"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
+                            "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                                         "finish_reason": "stop"}],
+                            "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}}
+                raw = json.dumps(data).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+SECRET = "sk-local-test-key-0123456789abcdef"
+
+
+def _llm_config(tmp_path, url: str) -> str:
+    return config_file(tmp_path, f'[llm]\nprovider = "openai-compatible"\nmodel = "local-model"\nbase_url = "{url}"\n'
+                                 f'api_key = "{SECRET}"\nmax_retries = 0\n'
+                                 '[llm.pricing."local-model"]\ninput = 1.0\noutput = 2.0\n'
+                                 "[venue]\nsynthetic_days = 40\n", mode="standard")
+
+
+def test_a_real_sdk_provider_on_loopback_drives_a_paper_session_and_the_key_never_reaches_disk(tmp_path):
+    from _agent_env import target_reply
+
+    stub = _ChatStub(target_reply(("BTC", 10)))
+    try:
+        cfg = _llm_config(tmp_path, stub.url)
+        res = runner.invoke(app, ["run", "-c", str(cfg), "--cycles", "2"])
+    finally:
+        stub.close()
+    assert res.exit_code == 0, res.output
+    assert "answered in" in res.stdout  # the startup ping went through the real openai SDK
+    assert len(stub.requests) == 3 and stub.requests[0]["auth"] == f"Bearer {SECRET}"
+    recs = list(read_records(audit_path(tmp_path / "state")))
+    assert recs[0]["llm"]["provider"] == "openai-compatible" and recs[0]["llm"]["input_tokens"] == 1000
+    assert recs[0]["llm"]["cost_usd"] == "0.0012"  # 1000 in at $1/M + 100 out at $2/M
+    assert [o["status"] for o in recs[0]["orders"]] == ["filled"] and recs[1]["orders"] == []
+    for f in (tmp_path / "state").iterdir():
+        if f.is_file():
+            assert SECRET.encode() not in f.read_bytes(), f"the API key was written to {f.name}"
+
+
+def test_a_rejected_key_fails_fast_at_startup(tmp_path):
+    stub = _ChatStub("", status=401)
+    try:
+        res = runner.invoke(app, ["run", "-c", str(_llm_config(tmp_path, stub.url)), "--once"])
+    finally:
+        stub.close()
+    assert res.exit_code == 2
+    assert "rejected the key in llm.api_key" in res.output and SECRET not in res.output
+    assert not (tmp_path / "state" / "audit.jsonl").exists()

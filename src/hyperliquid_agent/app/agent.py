@@ -28,9 +28,6 @@ from hyperliquid_agent.config import Config
 from hyperliquid_agent.errors import ConfigError, HLAgentError, VenueError, VenueUnavailableError
 from hyperliquid_agent.store import StateStore
 
-OFFLINE_PROVIDERS = ("baseline", "replay", "scripted")
-
-
 @dataclass
 class Agent:
     cfg: Config
@@ -108,7 +105,11 @@ def start_agent(
         account = exchange.account_state()
         ok("venue", f"{venue_note}; {len(specs)} coins listed; equity {account.portfolio_value} USDC")
         # 5. LLM
-        ok("llm", _check_llm(cfg))
+        if client is None:
+            client = wiring.build_llm_client(cfg, store)
+            ok("llm", _check_llm(cfg, client))
+        else:
+            ok("llm", f"injected client ({type(client).__name__})")
         pipeline = wiring.build_pipeline(cfg, exchange, store, strategies=strategies, client=client,
                                          approver=approver)
         # 6. reconciliation
@@ -200,13 +201,24 @@ def _check_venue(cfg: Config, exchange: Any) -> dict[str, Any]:
     return specs
 
 
-def _check_llm(cfg: Config) -> str:
+def _check_llm(cfg: Config, client: Any) -> str:
+    """Offline providers need nothing; a paid one answers one tiny structured call (fail fast on a bad key)."""
+    from hyperliquid_agent.errors import LLMAuthError, LLMError
+    from hyperliquid_agent.llm.check import OFFLINE, ping
+
     llm = cfg.llm
-    if llm.provider in OFFLINE_PROVIDERS:
+    if llm.provider in OFFLINE:
         return f"{llm.provider} (offline, no key, no network)"
-    key = llm.require_api_key() if llm.needs_key else None
     where = llm.base_url or "the provider's default endpoint"
-    return f"{llm.provider} model {llm.model} at {where}" + (" (key set)" if key is not None else "")
+    try:
+        resp = ping(client)
+    except LLMAuthError as exc:
+        raise LLMAuthError(f"{llm.provider} at {where} rejected the key in llm.api_key: {exc}. "
+                           "Check the key (and that it belongs to this provider)") from None
+    except LLMError as exc:
+        raise type(exc)(f"{llm.provider}/{llm.model} at {where} did not answer a test call: {exc}. "
+                        "Check llm.base_url, llm.model and your connection; `hl-agent llm check` retries it") from None
+    return f"{llm.provider} model {resp.model} at {where}: answered in {resp.latency_ms:.0f} ms"
 
 
 def _reconcile(cfg: Config, store: StateStore, exchange: Any, pipeline: Any, account: Any, now_ms: int) -> list[str]:
