@@ -12,12 +12,15 @@
 from __future__ import annotations
 
 from decimal import Decimal as D
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hyperliquid_agent.domain import round_price
-from hyperliquid_agent.exchange.feed import HOUR_MS
+from hyperliquid_agent.domain import round_price, round_size
+from hyperliquid_agent.exchange.feed import HOUR_MS, load_feed
+from hyperliquid_agent.exchange.model import VenueModel
 from test_venue_model import ADDR, GTC, IOC, T0, model_for, req
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -159,3 +162,29 @@ def test_liquidation_flattens_the_account_and_never_leaves_it_negative(path, flo
     assert totals.fees_paid == fees and totals.funding_paid == -funding
     assert abs(m.margin_summary(ADDR).account_value - (D(300) + trading - fees + funding + totals.bad_debt)) < D("1e-12")
     assert liquidated or totals.bad_debt == 0
+
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "hyperliquid"
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/data/hyperliquid not present")
+def test_a_month_of_real_data_with_daily_flips_conserves_equity():
+    feed = load_feed(REAL, ["BTC", "ETH", "SOL"])
+    m = VenueModel(feed, start_ms=feed.timeline[0])
+    m.create_account(ADDR, D(100000))
+    for day in range(30):
+        for coin, spec in feed.specs.items():
+            mid = m.mids()[coin]
+            buy = day % 2 == 0
+            size = round_size(D(20000) / mid, spec.sz_decimals) * (2 if day else 1)  # flip each day
+            px = round_price(mid * (D("1.01") if buy else D("0.99")), spec.sz_decimals)
+            assert m.place_orders(ADDR, [req(coin, buy, px, size)])[0].status == "filled"
+        m.advance_to(feed.timeline[0] + (day + 1) * 24 * HOUR_MS)
+    fills = m.fills(ADDR)
+    marks = m.mids()
+    trading = sum((f.size * f.side.sign * (marks[f.coin] - f.price) for f in fills), D(0))
+    funding = sum((p.usdc for p in m.user_funding(ADDR)), D(0))
+    fees = sum((f.fee for f in fills), D(0))
+    assert len(m.user_funding(ADDR)) >= 3 * 29 * 24 - 10  # hourly funding on every position
+    assert abs(m.margin_summary(ADDR).account_value - (D(100000) + trading - fees + funding)) < D("1e-9")
+    assert {f.direction for f in fills} >= {"Open Long", "Long > Short", "Short > Long"}
