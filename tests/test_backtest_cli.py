@@ -128,3 +128,20 @@ def test_reruns_in_fresh_processes_write_identical_files(tmp_path):
 def test_a_sweep_over_a_paid_model_needs_a_cap():
     r = invoke("backtest", "sweep", *WINDOW, "--providers", "baseline,openai", "-c", CFG)
     assert r.exit_code == 2 and "--max-cost" in r.output
+
+
+def test_run_sweep_takes_any_executor(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import date
+
+    from hyperliquid_agent.backtest.spec import BacktestSpec
+    from hyperliquid_agent.backtest.sweep import expand_grid, run_sweep
+    from hyperliquid_agent.config import load_config
+
+    cfg = load_config(CFG, env={})
+    base = BacktestSpec(coins=("BTC",), start=date(2024, 2, 5), end=date(2024, 2, 6))
+    grid = expand_grid(base, ["standard", "governed"])
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        rows = run_sweep(cfg, grid, out_root=tmp_path, executor=pool)
+    assert [r.label for r in rows] == ["mode=standard", "mode=governed"]
+    assert all(r.error is None and Path(r.run_dir).parent == tmp_path for r in rows)
