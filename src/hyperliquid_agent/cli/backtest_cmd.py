@@ -108,6 +108,7 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
     import sys
 
     from hyperliquid_agent.backtest.runner import plan_run, run_backtest, write_outputs
+    from hyperliquid_agent.backtest.spec import PAID_PROVIDERS
     from hyperliquid_agent.backtest.venue import build_feed
     from hyperliquid_agent.errors import HLAgentError
 
@@ -115,14 +116,15 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
     err = err_console()
     try:
         spec = _spec(cfg, **kw)
-        if spec.provider not in ("baseline", "replay", "scripted"):
+        paid = spec.provider in PAID_PROVIDERS
+        if paid:
             if cfg.llm.model.startswith("baseline"):
                 fail(f"--provider {spec.provider} needs a model of that provider: set llm.model in "
                      f"{cfg.source_path or 'config.toml'} (e.g. model = \"gpt-4o-mini\")")
             cfg.llm.provider = spec.provider  # the paid provider must find its key now, not mid-run
             cfg.check_required()
         feed = build_feed(cfg, spec)
-        chars = _prompt_chars(cfg, spec.mode) if spec.provider not in ("baseline", "replay", "scripted") else None
+        chars = _prompt_chars(cfg, spec.mode) if paid else None
         plan = plan_run(cfg, spec, feed, chars)
         for w in plan.warnings:
             err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
