@@ -95,6 +95,16 @@ def test_market_fill_never_beyond_the_limit():
     assert out.avg_price == D("1999.5")
 
 
+def test_size_impact_adds_slippage_per_million_of_notional():
+    m = VenueModel(make_feed({"BTC": flat(60000)}), FeeSchedule(),
+                   SlippageModel(bps=D(1), spread_bps=D(1), impact_bps_per_million_usd=D(10)), start_ms=T0 + HOUR_MS)
+    m.create_account(ADDR, D(1000000))
+    small, big = place(m, req("BTC", True, 61000, "0.01")), place(m, req("BTC", True, 61000, 5))
+    ask = D(60003)  # 60000 x (1 + 0.5 bp), rounded up to a whole dollar
+    assert small.avg_price == ask * (1 + (1 + 10 * ask * D("0.01") / 1000000) / 10000)
+    assert big.avg_price == ask * (1 + (1 + 10 * ask * 5 / 1000000) / 10000)  # ~4 bps for a $300k order
+
+
 def test_flip_long_to_short_in_one_order_realizes_pnl_on_the_closed_part():
     m = model_for({"ETH": flat(2000)})
     place(m, req("ETH", True, 2100, 1))  # at the ask 2000.1

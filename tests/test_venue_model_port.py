@@ -114,11 +114,12 @@ def test_an_unknown_account_needs_a_starting_balance():
 
 
 def test_building_the_venue_from_config(tmp_path: Path):
-    cfg = VenueConfig(seed=3, synthetic_days=5, taker_fee=D("0.0005"), slippage_bps=D(0))
+    cfg = VenueConfig(seed=3, synthetic_days=5, taker_fee=D("0.0005"), slippage_bps=D(0),
+                      impact_bps_per_million_usd=D(3))
     feed = feed_from_config(cfg, ["BTC", "SOL"])
     assert feed.coins == ["BTC", "SOL"] and len(feed.timeline) == 5 * 24
     m = model_from_config(cfg, feed)
-    assert m.fees.taker == D("0.0005") and m.slippage.bps == 0
+    assert m.fees.taker == D("0.0005") and m.slippage.bps == 0 and m.slippage.bps_for(D(2000000)) == 6
     save_feed(make_feed({"ETH": flat(2000, 5)}), tmp_path)
     data = feed_from_config(VenueConfig(source="data", data_dir=str(tmp_path)), ["ETH"], tmp_path)
     assert data.coins == ["ETH"]

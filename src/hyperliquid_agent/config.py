@@ -59,6 +59,7 @@ class VenueConfig(BaseModel):
     maker_fee: Decimal = Decimal("0.00015")
     slippage_bps: Decimal = Field(default=Decimal(2), ge=0)  # market orders fill this far beyond the touch
     spread_bps: Decimal = Field(default=Decimal(1), gt=0)  # the synthetic book's bid-ask spread
+    impact_bps_per_million_usd: Decimal = Field(default=Decimal(0), ge=0)  # extra slippage per $1M of an order
     speedup: float = Field(default=3600.0, gt=0)  # simulated seconds per wall second
     url: str | None = None  # connect to an already running emulator instead of starting one
 

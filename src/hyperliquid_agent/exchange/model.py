@@ -191,7 +191,7 @@ class VenueModel(OrderEntry):
                 self._book[coin].changed()
                 self._reserve(acct, o)
                 if (o.is_buy and o.limit_px >= hit) or (not o.is_buy and o.limit_px <= hit):
-                    px = m.taker_price(o.is_buy, hit, o.limit_px, self.slippage.bps)
+                    px = m.taker_price(o.is_buy, hit, o.limit_px, self.slippage.bps_for(o.sz * hit))
                     self._fill_resting(acct, o, px, True, t, events)
                 continue  # a triggered limit that is not marketable rests from the next bar on
             if (low <= o.limit_px) if o.is_buy else (high >= o.limit_px):

@@ -101,7 +101,7 @@ class OrderEntry:
             return err_ioc(spec.asset_id), None
         sz = min(r.sz, abs(pos)) if reduce_only else r.sz
         if crosses:
-            px = m.taker_price(is_buy, touch, limit_px, self.slippage.bps)
+            px = m.taker_price(is_buy, touch, limit_px, self.slippage.bps_for(sz * touch))
             if not reduce_only and not self._margin_ok(acct, coin, is_buy, sz, px):
                 return err_margin(spec.asset_id), None
             self._fill(acct, coin, is_buy, sz, px, True, self.now_ms, oid, cloid, None)

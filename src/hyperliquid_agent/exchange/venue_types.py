@@ -80,11 +80,19 @@ class SlippageModel:
 
     `spread_bps` is the synthetic book's bid-ask spread around the mid; a crossing order
     fills at the touch (best ask for a buy, best bid for a sell) moved `bps` further
-    against the taker, and never beyond its limit price.
+    against the taker, plus `impact_bps_per_million_usd` for each $1M of the order's
+    notional, and never beyond its limit price.
     """
 
     bps: Decimal = Decimal(2)
     spread_bps: Decimal = Decimal(1)
+    impact_bps_per_million_usd: Decimal = Decimal(0)
+
+    def bps_for(self, notional: Decimal) -> Decimal:
+        """The slippage of a crossing order of `notional` USD, in basis points."""
+        if not self.impact_bps_per_million_usd:
+            return self.bps
+        return self.bps + self.impact_bps_per_million_usd * notional / 1_000_000
 
 
 # ---------------------------------------------------------------- requests
