@@ -11,7 +11,8 @@ import pytest
 from _agent_env import MAINTAIN, agent_config, paper_rig, plan_reply, target_reply
 from hyperliquid_agent.app.replay import replay_cycle
 from hyperliquid_agent.errors import LLMAuthError, StateError
-from hyperliquid_agent.risk_store import load_counters
+from hyperliquid_agent.app.cycle import API_FAILURES_KEY
+from hyperliquid_agent.app.status import AGENT_NS
 from hyperliquid_agent.testing import ScriptedLLM
 
 AUDIT_FIELDS = ("cycle_id", "time", "time_ms", "mode", "network", "market", "account_before", "account_after",
@@ -91,15 +92,39 @@ def test_a_reply_that_does_not_parse_holds_and_sends_nothing(standard):
     assert "401" in rec["llm"]["errors"][0]
 
 
-def test_an_unreachable_venue_fails_the_cycle_holds_and_counts_a_failure(standard):
+def test_an_unreachable_venue_fails_the_cycle_holds_and_counts_an_api_failure(standard):
     rig, llm = standard
-    before = load_counters(rig.store).consecutive_failures
+    rig.store.put(AGENT_NS, API_FAILURES_KEY, 2)
     rig.venue.stop()
     rec = rig.pipeline.run("c000001", 1, rig.venue.now_ms(), ("standard",))
     assert rec["orders"] == [] and rec["errors"] and rec["errors"][0].startswith("collect:")
     assert rec["decision"]["summary"] == "hold: collect failed"
-    assert load_counters(rig.store).consecutive_failures == before + 1
+    assert rig.store.get(AGENT_NS, API_FAILURES_KEY) == 3
+    assert rec["status_snapshot"]["partial"] is True and rec["status_snapshot"]["last_errors"]
     assert llm.requests == []  # nothing was asked of the LLM on data we do not have
+
+
+def test_the_api_failure_count_resets_when_the_venue_answers_again(standard):
+    rig, llm = standard
+    rig.store.put(AGENT_NS, API_FAILURES_KEY, 4)
+    llm.push(target_reply())
+    rec = _run(rig, 1)
+    assert rec["errors"] == [] and rec["inputs"]["api_failures"] == 4
+    assert rig.store.get(AGENT_NS, API_FAILURES_KEY) == 0
+
+
+def test_governed_mode_halts_after_too_many_api_failures_and_asks_no_llm(tmp_path):
+    cfg = agent_config(tmp_path / "state", "governed")
+    llm = ScriptedLLM()
+    rig = paper_rig(cfg, client=llm)
+    try:
+        rig.store.put(AGENT_NS, API_FAILURES_KEY, cfg.governance.tripwires.max_api_failures)
+        rec = _run(rig, 1, ("fast", "medium"))
+        assert rec["trading_state"] == "HALTED" and rec["decision"]["summary"] == "halted"
+        assert [t["code"] for t in rec["governance"]["tripwires"]] == ["api_failures"]
+        assert rec["orders"] == [] and llm.requests == []
+    finally:
+        rig.close()
 
 
 def test_replay_reproduces_the_recorded_orders_and_catches_a_difference(standard):

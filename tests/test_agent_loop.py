@@ -153,3 +153,20 @@ def test_a_paper_session_stops_at_the_end_of_its_data(tmp_path):
     result = loop.run()
     assert len(result.records) == 3 and result.data_exhausted and not result.stopped_by_signal
     store.close()
+
+
+def test_a_failed_cycle_keeps_the_last_known_account_in_the_status(tmp_path):
+    class Flaky(FakeRunner):
+        def run(self, cycle_id, seq, now_ms, loops):
+            rec = super().run(cycle_id, seq, now_ms, loops)
+            if seq == 2:
+                rec["errors"] = ["collect: venue down"]
+                rec["status_snapshot"] = {"cycle_id": cycle_id, "partial": True, "last_errors": rec["errors"]}
+            return rec
+
+    loop, store, _ = _loop(tmp_path, Flaky(), Schedule("standard", tick_s=3600), 2)
+    loop.run()
+    status = load_status(store)
+    assert status["cycle_id"] == "c000002" and status["last_errors"] == ["collect: venue down"]
+    assert status["account"] == {"portfolio_value": "1"}  # from cycle 1
+    store.close()

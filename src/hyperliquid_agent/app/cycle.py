@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any, Callable, Protocol, Sequence
 
 from hyperliquid_agent.app.market import MarketCollector, MarketData
+from hyperliquid_agent.app.status import AGENT_NS
 from hyperliquid_agent.audit import to_plain
 from hyperliquid_agent.config import PortfolioConfig
 from hyperliquid_agent.domain import (
@@ -42,8 +43,10 @@ from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent, 
 from hyperliquid_agent.ports import ExchangePort
 from hyperliquid_agent.risk import RiskContext, RiskPolicy
 from hyperliquid_agent.risk_counters import RiskCounters
-from hyperliquid_agent.risk_store import load_counters, save_counters
+from hyperliquid_agent.risk_store import load_counters
 from hyperliquid_agent.store import StateStore
+
+API_FAILURES_KEY = "api_failures"
 
 # ---------------------------------------------------------------- values
 
@@ -64,6 +67,7 @@ class CycleInputs:
     signals: dict[str, dict[str, float | None]]
     counters: RiskCounters
     governance_state: dict[str, Any] | None = None
+    api_failures: int = 0  # consecutive cycles whose market/account data could not be read
 
     def market_view(self) -> MarketView:
         marks = {c: ctx.mark_price for c, ctx in self.snapshot.contexts.items()}
@@ -262,11 +266,15 @@ class CyclePipeline:
     def collect(self, cycle_id: str, now_ms: int, loops: tuple[str, ...]) -> tuple[CycleInputs, MarketData]:
         market = self.collector.collect(now_ms, refresh_specs="slow" in loops)
         account = self.exchange.account_state()
+        failures = int(self.store.get(AGENT_NS, API_FAILURES_KEY, 0) or 0)
+        if failures:
+            self.store.put(AGENT_NS, API_FAILURES_KEY, 0)  # the venue answered again
         inputs = CycleInputs(
             cycle_id=cycle_id, now_ms=now_ms, mode=self.mode, loops=loops, coins=self.coins, account=account,
             snapshot=market.snapshot, specs=market.specs, books=market.books, signals=market.signals,
             counters=load_counters(self.store),
             governance_state=self.governance.export_state() if self.governance is not None else None,
+            api_failures=failures,
         )
         return inputs, market
 
@@ -435,17 +443,19 @@ class CyclePipeline:
 
     def _failed(self, rec: dict[str, Any], stage: str, exc: BaseException, t0: float,
                 account: AccountState | None = None) -> dict[str, Any]:
-        """A failed cycle holds: no orders; the error recorded; the failure counted."""
+        """A failed cycle holds: no orders, the error recorded. A venue that could not be read
+        counts toward the `api_failures` tripwire (order failures feed the risk circuit breaker)."""
         rec["errors"].append(f"{stage}: {type(exc).__name__}: {exc}")
         rec["decision"] = {"summary": f"hold: {stage} failed"}
-        try:
-            save_counters(self.store, load_counters(self.store).with_failure())
-        except Exception as store_exc:
-            rec["errors"].append(f"risk counters: {store_exc}")
+        if stage == "collect":
+            try:
+                self.store.put(AGENT_NS, API_FAILURES_KEY, int(self.store.get(AGENT_NS, API_FAILURES_KEY, 0) or 0) + 1)
+            except Exception as store_exc:
+                rec["errors"].append(f"state store: {store_exc}")
         rec["timing_ms"] = {"total": round(self.wall_ms() - t0, 3)}
         if account is not None:
             rec["account_before"] = account
-            rec["status_snapshot"] = status_snapshot(rec, account, None)
+        rec["status_snapshot"] = status_snapshot(rec, account, None)
         return to_plain(rec)
 
 
@@ -465,7 +475,7 @@ def new_record(cycle_id: str, seq: int, now_ms: int, mode: str, network: str, lo
 
 def inputs_record(inputs: CycleInputs) -> dict[str, Any]:
     return {"counters": inputs.counters.to_state(), "governance_state": inputs.governance_state,
-            "coins": list(inputs.coins)}
+            "coins": list(inputs.coins), "api_failures": inputs.api_failures}
 
 
 def fill_decided(rec: dict[str, Any], d: Decided) -> None:
@@ -499,14 +509,22 @@ def fill_report(rec: dict[str, Any], report: ExecutionReport | None) -> None:
     rec["errors"].extend(report.errors)
 
 
-def status_snapshot(rec: dict[str, Any], account: AccountState, decided: Decided | None) -> dict[str, Any]:
-    g = decided.governance if decided is not None else {}
-    plan = g.get("plan_summary") if g else None
-    return {
+def status_snapshot(rec: dict[str, Any], account: AccountState | None, decided: Decided | None) -> dict[str, Any]:
+    """What `hl-agent status` shows after this cycle. A failed or recovered cycle gives a
+    partial snapshot: the loop keeps the last known account, plan and regime under it."""
+    snap: dict[str, Any] = {
         "cycle_id": rec["cycle_id"], "seq": rec["seq"], "time_ms": rec["time_ms"], "time": rec["time"],
-        "mode": rec["mode"], "network": rec["network"], "account": to_plain(account),
-        "regime": g.get("regime") if g else rec.get("regime"),
-        "trading_state": (g.get("trading_state") if g else None) or "ACTIVE",
-        "tripwires": g.get("tripwires") if g else [],
-        "plan": plan, "last_decision": rec["decision"].get("summary"),
+        "mode": rec["mode"], "network": rec["network"], "last_decision": rec["decision"].get("summary"),
+        "last_errors": list(rec.get("errors") or []),
     }
+    if account is not None:
+        snap["account"] = to_plain(account)
+    if decided is None:
+        snap["partial"] = True
+        return snap
+    g = decided.governance
+    snap.update({
+        "regime": g.get("regime"), "trading_state": g.get("trading_state") or "ACTIVE",
+        "tripwires": g.get("tripwires") or [], "plan": g.get("plan_summary"),
+    })
+    return snap

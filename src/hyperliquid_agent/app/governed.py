@@ -78,7 +78,7 @@ class GovernedFlow:
         fired = gov.check_invalidation(inputs.signals, now)
         tw_inputs = TripwireInputs(account=inputs.account, mids=inputs.snapshot.mids, now_ms=now,
                                    last_data_ms=inputs.snapshot.time_ms,
-                                   api_failures=inputs.counters.consecutive_failures, plan_invalidated=fired)
+                                   api_failures=inputs.api_failures, plan_invalidated=fired)
         self.tripwires, self.report = evaluate_tripwires(tw_inputs, self.tripwires, self.cfg.governance.tripwires)
         if self.report.force_review:
             gov.force_review(", ".join(self.report.reason_codes))

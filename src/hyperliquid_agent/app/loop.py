@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
-from hyperliquid_agent.app.status import AGENT_NS, save_status
+from hyperliquid_agent.app.status import AGENT_NS, load_status, save_status
 from hyperliquid_agent.audit import AuditWriter, last_record
 from hyperliquid_agent.logs import log_cycle
 from hyperliquid_agent.store import StateStore
@@ -122,6 +122,8 @@ class AgentLoop:
         written = self.audit.append(record)
         snapshot = written.get("status_snapshot")
         if snapshot:
+            if snapshot.get("partial"):  # keep the last known account, plan and regime
+                snapshot = {**(load_status(self.store) or {}), **snapshot}
             save_status(self.store, snapshot)
         if self.logger is not None:
             log_cycle(self.logger, written)
