@@ -293,6 +293,14 @@ def test_schedule_cancel_cancels_everything_at_its_time():
     assert m.order_status(ADDR, oid=a.oid).status == "scheduledCancel"
 
 
+def test_a_resent_cloid_keeps_the_first_orders_status():
+    m = model_for({"ETH": flat(2000)}, usdc="1000")
+    cloid = "0x" + "12" * 16
+    assert place(m, req("ETH", True, 2100, "0.1", cloid=cloid)).status == "filled"
+    assert place(m, req("ETH", True, 2100, 100, cloid=cloid)).status == "error"  # no margin for this one
+    assert m.order_status(ADDR, cloid=cloid).status == "filled"
+
+
 def test_order_status_reports_rejections_by_cloid_and_unknown_orders_as_none():
     m = model_for({"ETH": flat(2000)})
     cloid = "0x" + "ef" * 16

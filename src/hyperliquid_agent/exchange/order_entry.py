@@ -64,8 +64,8 @@ class OrderEntry:
         oid = self._next_oid
         self._next_oid = oid + 1
         cloid = r.cloid.lower() if r.cloid else None
-        if cloid:
-            self._cloids[(acct.address, cloid)] = oid
+        if cloid:  # the first order sent with a cloid keeps it (a resend cannot mask its outcome)
+            self._cloids.setdefault((acct.address, cloid), oid)
         err, outcome = self._try_place(acct, r, spec, oid, cloid)
         if err is not None:
             self._status[oid] = (m.request_snapshot(acct.address, r, oid, cloid, self.now_ms), reject_status(err),
