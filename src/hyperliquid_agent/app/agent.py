@@ -23,9 +23,10 @@ from typing import Any, Callable
 
 from hyperliquid_agent.app.loop import AgentLoop, LoopResult, Schedule
 from hyperliquid_agent.app.status import AGENT_NS, load_status
-from hyperliquid_agent.audit import AuditWriter, audit_path, secret_values
+from hyperliquid_agent.app.wiring import venue_hint
+from hyperliquid_agent.audit import AuditWriter, secret_values
 from hyperliquid_agent.config import Config
-from hyperliquid_agent.errors import ConfigError, HLAgentError, VenueError, VenueUnavailableError
+from hyperliquid_agent.errors import ConfigError, VenueError, VenueUnavailableError
 from hyperliquid_agent.store import StateStore
 
 @dataclass
@@ -92,15 +93,16 @@ def start_agent(
         # 3. state and logging
         store = StateStore.in_dir(cfg.state_dir)
         closers.append(store.close)
-        secrets = secret_values(cfg)
-        logger = setup_logging(cfg.state_dir, resolve_level(cfg.agent.log_level), secrets, console=console,
-                               console_level="WARNING")
-        audit = AuditWriter(audit_path(cfg.state_dir), cfg.agent.audit_max_bytes, secrets)
+        logger = setup_logging(cfg.state_dir, resolve_level(cfg.agent.log_level), secret_values(cfg),
+                               console=console, console_level="WARNING")
+        audit = wiring.build_audit_writer(cfg)
         ok("state", f"{cfg.state_dir} (audit trail {audit.path.name}"
                     + (f"; cut {audit.torn_bytes} bytes of a torn last record" if audit.torn_bytes else "") + ")")
         # 4. venue
         schedule = schedule_for(cfg)
-        exchange, clock, venue_note = _open_venue(cfg, store, schedule, max_cycles, closers)
+        last = (load_status(store) or {}).get("time_ms")
+        exchange, clock, venue_note = wiring.open_venue(cfg, schedule.tick_s, max_cycles, closers,
+                                                        int(last) if last else None)
         specs = _check_venue(cfg, exchange)
         account = exchange.account_state()
         ok("venue", f"{venue_note}; {len(specs)} coins listed; equity {account.portfolio_value} USDC")
@@ -139,59 +141,13 @@ def _close_all(closers: list[Callable[[], None]]) -> None:
             pass
 
 
-def _open_venue(cfg: Config, store: StateStore, schedule: Schedule, max_cycles: int | None,
-                closers: list[Callable[[], None]]) -> tuple[Any, Any, str]:
-    from hyperliquid_agent.app.paper import WallClock, remote_stepped_clock, start_paper_venue
-    from hyperliquid_agent.exchange.factory import build_exchange
-
-    hl = cfg.hyperliquid
-    note = f"{hl.network} at {hl.base_url}" if hl.base_url else hl.network
-    if hl.network == "local" and not (hl.base_url or cfg.venue.url):
-        last = (load_status(store) or {}).get("time_ms")
-        paper = start_paper_venue(cfg, int(last) if last else None, schedule.tick_s * 1000,
-                                  max_cycles if max_cycles is not None else cfg.agent.cycles)
-        closers.append(paper.stop)
-        run_cfg = cfg.model_copy(deep=True)
-        run_cfg.venue.url = paper.url
-        run_cfg.source_path = cfg.source_path
-        exchange, close = _build(build_exchange, run_cfg)
-        closers.append(close)
-        from hyperliquid_agent.app.paper import SteppedClock
-
-        return exchange, SteppedClock(paper.now_ms, paper.advance_to, paper.end_ms), (
-            f"paper: embedded emulator ({cfg.venue.source} data), simulated clock stepped per tick")
-    exchange, close = _build(build_exchange, cfg)
-    closers.append(close)
-    if hl.network == "local":
-        url = hl.base_url or cfg.venue.url or ""
-        return exchange, remote_stepped_clock(url, hl.timeout_s), f"paper: emulator at {url}"
-    return exchange, WallClock(), note
-
-
-def _build(build_exchange: Callable[[Config], Any], cfg: Config) -> Any:
-    try:
-        return build_exchange(cfg)
-    except HLAgentError:
-        raise
-    except Exception as exc:
-        raise VenueUnavailableError(_venue_hint(cfg, exc)) from None
-
-
-def _venue_hint(cfg: Config, exc: BaseException) -> str:
-    hl = cfg.hyperliquid
-    where = hl.base_url or cfg.venue.url or hl.network
-    return (f"cannot reach the venue ({where}): {type(exc).__name__}: {exc}. Check [hyperliquid] network/base_url "
-            "(or [venue] url) and your connection; for paper trading remove base_url and venue.url to use the "
-            "embedded emulator")
-
-
 def _check_venue(cfg: Config, exchange: Any) -> dict[str, Any]:
     try:
         specs = exchange.asset_specs()
     except VenueError as exc:
-        raise type(exc)(_venue_hint(cfg, exc)) from None
+        raise type(exc)(venue_hint(cfg, exc)) from None
     except Exception as exc:
-        raise VenueUnavailableError(_venue_hint(cfg, exc)) from None
+        raise VenueUnavailableError(venue_hint(cfg, exc)) from None
     missing = [c for c in cfg.agent.coins if c not in specs]
     if missing:
         listed = ", ".join(sorted(specs)[:12])

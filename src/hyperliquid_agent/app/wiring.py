@@ -2,19 +2,21 @@
 
 LLM client (wrapped in a tap that feeds the audit record), DecisionEngine and templates,
 strategies, the governor with its persistence, the risk policy, the executor, the
-exchange (through `exchange.factory.build_exchange`), the market collector, and the
-cycle pipeline that ties them. The backtest builds its pipeline here too
+exchange (through `exchange.factory.build_exchange`, or the embedded paper venue) with
+the loop's clock, the audit writer, the market collector, and the cycle pipeline that
+ties them. The backtest builds its pipeline here too
 (`build_backtest_pipeline`), over the in-process simulated exchange.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from hyperliquid_agent.app.cycle import CyclePipeline, LLMTap
 from hyperliquid_agent.app.market import MarketCollector
 from hyperliquid_agent.config import Config
+from hyperliquid_agent.errors import HLAgentError, VenueUnavailableError
 from hyperliquid_agent.store import StateStore
 
 
@@ -114,6 +116,59 @@ def build_pipeline(
         max_leverage=cfg.risk.max_leverage,
         approver=approver,
     )
+
+
+def open_venue(cfg: Config, tick_s: int, max_cycles: int | None, closers: list[Callable[[], None]],
+               previous_ms: int | None = None) -> tuple[Any, Any, str]:
+    """(exchange port, loop clock, description). Paper without a venue URL: the embedded emulator on
+    a stepped clock; a venue URL on `local`: that emulator, stepped over its operator door;
+    testnet/mainnet: the real venue and the wall clock. Closers are appended to `closers`."""
+    from hyperliquid_agent.app.paper import SteppedClock, WallClock, remote_stepped_clock, start_paper_venue
+    from hyperliquid_agent.exchange.factory import build_exchange
+
+    hl = cfg.hyperliquid
+    note = f"{hl.network} at {hl.base_url}" if hl.base_url else hl.network
+    if hl.network == "local" and not (hl.base_url or cfg.venue.url):
+        paper = start_paper_venue(cfg, previous_ms, tick_s * 1000,
+                                  max_cycles if max_cycles is not None else cfg.agent.cycles)
+        closers.append(paper.stop)
+        run_cfg = cfg.model_copy(deep=True)
+        run_cfg.venue.url = paper.url
+        run_cfg.source_path = cfg.source_path
+        exchange, close = _build(build_exchange, run_cfg)
+        closers.append(close)
+        return exchange, SteppedClock(paper.now_ms, paper.advance_to, paper.end_ms), (
+            f"paper: embedded emulator ({cfg.venue.source} data), simulated clock stepped per tick")
+    exchange, close = _build(build_exchange, cfg)
+    closers.append(close)
+    if hl.network == "local":
+        url = hl.base_url or cfg.venue.url or ""
+        return exchange, remote_stepped_clock(url, hl.timeout_s), f"paper: emulator at {url}"
+    return exchange, WallClock(), note
+
+
+def _build(build_exchange: Callable[[Config], Any], cfg: Config) -> Any:
+    try:
+        return build_exchange(cfg)
+    except HLAgentError:
+        raise
+    except Exception as exc:
+        raise VenueUnavailableError(venue_hint(cfg, exc)) from None
+
+
+def venue_hint(cfg: Config, exc: BaseException) -> str:
+    hl = cfg.hyperliquid
+    where = hl.base_url or cfg.venue.url or hl.network
+    return (f"cannot reach the venue ({where}): {type(exc).__name__}: {exc}. Check [hyperliquid] network/base_url "
+            "(or [venue] url) and your connection; for paper trading remove base_url and venue.url to use the "
+            "embedded emulator")
+
+
+def build_audit_writer(cfg: Config) -> Any:
+    """The audit trail under the state dir, redacting the config's secrets."""
+    from hyperliquid_agent.audit import AuditWriter, audit_path, secret_values
+
+    return AuditWriter(audit_path(cfg.state_dir), cfg.agent.audit_max_bytes, secret_values(cfg))
 
 
 def build_backtest_pipeline(cfg: Config, exchange: Any, state_dir: str | Path) -> CyclePipeline:
