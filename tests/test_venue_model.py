@@ -446,3 +446,26 @@ def test_unknown_coins_in_market_data_name_the_listed_ones():
     for call in (lambda: m.candles("DOGE", "1h", 0, T0), lambda: m.l2_book("DOGE"), lambda: m.funding_history("DOGE", 0)):
         with pytest.raises(ValueError, match="unknown coin 'DOGE'; this venue lists ETH"):
             call()
+
+
+# ---------------------------------------------------------------- purity
+
+
+PURE = ["model.py", "order_entry.py", "matching.py", "accounts.py", "market_data.py", "venue_types.py", "synthetic.py"]
+IMPURE = {"time", "datetime", "os", "pathlib", "socket", "http", "urllib", "sqlite3", "subprocess", "threading",
+          "requests", "httpx", "hyperliquid", "csv", "json", "io"}
+
+
+@pytest.mark.parametrize("name", PURE)
+def test_the_simulation_core_reads_no_clock_files_or_network(name):
+    import ast
+    from pathlib import Path
+
+    import hyperliquid_agent.exchange as pkg
+
+    path = Path(pkg.__file__).parent / name
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    mods = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    mods += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and n.level == 0]
+    bad = [mod for mod in mods if mod.split(".")[0] in IMPURE]
+    assert not bad, f"{name} imports {bad}; the venue model must stay pure (time moves only via advance_to)"
