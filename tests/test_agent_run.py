@@ -1,0 +1,59 @@
+"""Whole paper sessions through `start_agent` (startup checks, loop, audit), then every
+recorded cycle replayed from the audit trail."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from _agent_env import agent_config, target_reply
+from hyperliquid_agent.app.agent import start_agent
+from hyperliquid_agent.app.replay import replay_cycle
+from hyperliquid_agent.audit import audit_path, read_records
+from hyperliquid_agent.testing import ScriptedLLM
+
+
+def _session(cfg, cycles, client=None):
+    checks: list[dict] = []
+    agent = start_agent(cfg, max_cycles=cycles, client=client, on_check=checks.append)
+    try:
+        result = agent.run()
+    finally:
+        agent.close()
+    return checks, result
+
+
+@pytest.mark.parametrize("mode", ["standard", "governed"])
+def test_baseline_session_then_every_cycle_replays_to_the_same_orders(tmp_path, mode):
+    cfg = agent_config(tmp_path / "state", mode,
+                       governance={"governor": {"medium_loop_s": 3600, "cooldown_minutes": 0,
+                                                "change_threshold_bps": 1}})
+    checks, result = _session(cfg, 12)
+    assert [c["check"] for c in checks][:5] == ["config", "strategies", "state", "venue", "llm"]
+    assert all(c["ok"] for c in checks), checks
+    recs = list(read_records(audit_path(cfg.state_dir)))
+    assert len(recs) == len(result.records) == 12 and all(not r["errors"] for r in recs)
+    assert sum(len(r["orders"]) for r in recs) > 0, "the session traded nothing, so replay proves little"
+    for rec in recs:
+        out = replay_cycle(cfg, rec)
+        assert out["match"], (rec["cycle_id"], out["differences"])
+
+
+def test_scripted_session_follows_the_replies_cycle_by_cycle(tmp_path):
+    cfg = agent_config(tmp_path / "state", "standard")
+    llm = ScriptedLLM([target_reply(("ETH", 20)), target_reply(("ETH", 20)), target_reply(("ETH", -20)),
+                       target_reply()])
+    _, result = _session(cfg, 4, client=llm)
+    recs = result.records
+    sizes = []
+    for r in recs:
+        pos = next((p for p in r["account_after"]["positions"] if p["coin"] == "ETH"), None)
+        sizes.append(Decimal(pos["size"]) if pos else Decimal(0))
+    assert sizes[0] > 0 and sizes[1] == sizes[0] and sizes[2] < 0 and sizes[3] == 0
+    assert [len(r["orders"]) for r in recs][1] == 0
+    assert len(llm.requests) == 4
+    # restart over the same state: cycle ids go on, the venue (fresh embedded emulator) is reconciled
+    checks, again = _session(cfg, 1, client=ScriptedLLM([target_reply()]))
+    assert again.records[0]["cycle_id"] == "c000005"
+    assert any(c["check"] == "reconcile" for c in checks)
