@@ -118,7 +118,8 @@ def _run(cfg, max_cycles: Optional[int], as_json: bool) -> None:
 
     agent = None
     try:
-        agent = start_agent(cfg, max_cycles=max_cycles, stop=stop, on_check=on_check, on_record=on_record)
+        agent = start_agent(cfg, max_cycles=max_cycles, stop=stop, on_check=on_check, on_record=on_record,
+                            approver=_terminal_approver())
         result = agent.run()
     except HLAgentError as exc:
         fail(str(exc))
@@ -141,6 +142,20 @@ def _run(cfg, max_cycles: Optional[int], as_json: bool) -> None:
         out.print("[yellow]the paper session reached the end of its market data (\\[venue] synthetic_days or "
                   "data_dir); state saved[/]", soft_wrap=True)
     out.print(f"state: {cfg.state_dir}  |  inspect: hl-agent status, hl-agent audit tail", highlight=False)
+
+
+def _terminal_approver():
+    """Orders above risk.approval_above_usd: asked at the terminal; with no terminal, denied (None)."""
+    import sys
+
+    if not sys.stdin.isatty():
+        return None
+
+    def approve(intent) -> bool:
+        return typer.confirm(f"approve {intent.side.value} {intent.size} {intent.coin} @ {intent.limit_price} "
+                             f"(about {intent.notional:,.2f} USDC)?", default=False)
+
+    return approve
 
 
 def register(app: typer.Typer) -> None:
