@@ -194,3 +194,26 @@ def test_governed_cycle_activates_a_plan_tracks_it_and_restart_restores_it(tmp_p
         assert replay_cycle(cfg, rec)["match"]
     finally:
         rig.close()
+
+
+def test_human_approval_answers_are_recorded_and_replayed(tmp_path):
+    from hyperliquid_agent.app.wiring import build_pipeline
+
+    cfg = agent_config(tmp_path / "state", "standard", risk={"approval_above_usd": 500})
+    llm = ScriptedLLM([target_reply(("BTC", 20), ("ETH", 20)), target_reply(("SOL", 20))])
+    rig = paper_rig(cfg, client=llm)
+    try:
+        asked: list[str] = []
+        rig.pipeline = build_pipeline(cfg, rig.exchange, rig.store, client=llm,
+                                      approver=lambda intent: asked.append(intent.coin) or intent.coin == "BTC")
+        rec = _run(rig, 1)
+        verdicts = {o["intent"]["coin"]: (o["status"], o["verdict"].get("reason_code")) for o in rec["orders"]}
+        assert verdicts == {"BTC": ("filled", None), "ETH": ("denied", "approval_declined")}
+        assert sorted(asked) == ["BTC", "ETH"]
+        assert replay_cycle(cfg, rec)["match"]
+        rig.pipeline = build_pipeline(cfg, rig.exchange, rig.store, client=llm)  # nobody at the terminal
+        rec2 = _run(rig, 2)
+        sol = [o for o in rec2["orders"] if o["intent"]["coin"] == "SOL"]
+        assert sol and sol[0]["status"] == "denied" and sol[0]["verdict"]["reason_code"] == "approval_required"
+    finally:
+        rig.close()

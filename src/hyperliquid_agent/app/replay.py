@@ -73,6 +73,18 @@ def _scripted_client(cfg: Config, rec: dict[str, Any]) -> Any:
                                                      max_retries=0))
 
 
+def _recorded_approvals(rec: dict[str, Any]) -> Any:
+    """The operator's recorded answers to approval prompts, given again."""
+    approved = {(i.get("coin"), i.get("side"), Decimal(str(i.get("size"))).normalize())
+                for o in rec.get("orders") or [] for i in [o.get("intent") or {}]
+                if "human_approval" in ((o.get("verdict") or {}).get("checks") or ())}
+
+    def approver(intent: Any) -> bool:
+        return (intent.coin, intent.side.value, intent.size.normalize()) in approved
+
+    return approver
+
+
 def _norm(intent: dict[str, Any], verdict: dict[str, Any] | None) -> tuple:
     vals = []
     for k in _KEYS:
@@ -113,7 +125,8 @@ def replay_cycle(cfg: Config, rec: dict[str, Any]) -> dict[str, Any]:
     store = StateStore.memory()
     try:
         pipeline = wiring.build_pipeline(run_cfg, None, store, strategies=strategies,
-                                         client=_scripted_client(run_cfg, rec), governance=governance)
+                                         client=_scripted_client(run_cfg, rec), governance=governance,
+                                         approver=_recorded_approvals(rec))
         decided = pipeline.decide(inputs)
         review = pipeline.risk.review(decided.intents, pipeline.risk_context(inputs))
     finally:
