@@ -104,9 +104,7 @@ def setup_logging(
 ) -> logging.Logger:
     """Configure and return the `hl_agent` logger (idempotent: replaces its handlers)."""
     logger = logging.getLogger(LOGGER_NAME)
-    for h in list(logger.handlers):
-        logger.removeHandler(h)
-        h.close()
+    close_logging()
     for f in list(logger.filters):
         logger.removeFilter(f)
     logger.setLevel(level)
@@ -132,6 +130,14 @@ def _isatty(stream: Any) -> bool:
         return bool(stream.isatty())
     except Exception:
         return False
+
+
+def close_logging() -> None:
+    """Close and detach the `hl_agent` handlers (the log file is released)."""
+    logger = logging.getLogger(LOGGER_NAME)
+    for h in list(logger.handlers):
+        logger.removeHandler(h)
+        h.close()
 
 
 def get_logger() -> logging.Logger:

@@ -69,7 +69,7 @@ def start_agent(
 ) -> Agent:
     """Run the startup checks and build a ready agent (raises HLAgentError with the fix)."""
     from hyperliquid_agent.app import wiring
-    from hyperliquid_agent.logs import resolve_level, setup_logging
+    from hyperliquid_agent.logs import close_logging, resolve_level, setup_logging
 
     checks: list[dict[str, Any]] = []
 
@@ -95,6 +95,7 @@ def start_agent(
         closers.append(store.close)
         logger = setup_logging(cfg.state_dir, resolve_level(cfg.agent.log_level), secret_values(cfg),
                                console=console, console_level="WARNING")
+        closers.insert(0, close_logging)  # closed last
         audit = wiring.build_audit_writer(cfg)
         ok("state", f"{cfg.state_dir} (audit trail {audit.path.name}"
                     + (f"; cut {audit.torn_bytes} bytes of a torn last record" if audit.torn_bytes else "") + ")")
