@@ -217,3 +217,31 @@ def test_human_approval_answers_are_recorded_and_replayed(tmp_path):
         assert sol and sol[0]["status"] == "denied" and sol[0]["verdict"]["reason_code"] == "approval_required"
     finally:
         rig.close()
+
+
+def test_governed_stop_loss_keeps_the_coin_flat_and_opens_a_review(tmp_path):
+    from hyperliquid_agent.app.wiring import load_strategy_library
+
+    cfg = agent_config(tmp_path / "state", "governed", risk={"stop_loss_pct": "0.0001"})
+    llm = ScriptedLLM([MAINTAIN])
+    rig = paper_rig(cfg, client=llm)
+    try:
+        regime = _run(rig, 1, ("fast", "medium", "slow"))["regime"]
+        strategy = next(s for s in load_strategy_library(cfg) if s.fits(regime) and s.max_position_pct >= 10)
+        llm.push(plan_reply(strategy.id, ("BTC", 10)))
+        _run(rig, 2, ("fast", "medium"))
+        stopped = None
+        for n in range(3, 12):
+            rec = _run(rig, n, ("fast",))
+            if rec["decision"]["summary"].startswith("stop-loss"):
+                stopped = rec
+                break
+        assert stopped is not None, "no stop-loss in 9 hours with a 0.0001% stop"
+        assert stopped["orders"][0]["intent"]["reduce_only"] is True
+        assert stopped["governance"]["stopped_out"] == ["BTC"]
+        after = [_run(rig, n, ("fast",)) for n in (20, 21)]
+        assert all(r["orders"] == [] for r in after)  # the plan still says BTC 10%, but it stays flat
+        assert all(not any(p["coin"] == "BTC" for p in r["account_after"]["positions"]) for r in after)
+        assert after[-1]["review"]["allowed"] is True and "stop-loss" in after[-1]["review"]["reason"]
+    finally:
+        rig.close()

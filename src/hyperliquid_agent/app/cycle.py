@@ -118,6 +118,10 @@ class Governance(Protocol):
 
     def protection(self) -> Protection | None: ...
 
+    def note_stop_loss(self, coins: Sequence[str]) -> None:
+        """A stop-loss closed these coins this cycle."""
+        ...
+
     def after(self, inputs: CycleInputs, report: ExecutionReport | None, account_after: AccountState | None) -> None:
         """Scorekeeping and persistence once the cycle has acted."""
         ...
@@ -289,6 +293,8 @@ class CyclePipeline:
         if inputs.mode == "governed":
             if governance is None:
                 raise RuntimeError("governed mode needs the governor; wiring did not build one")
+            if forced:
+                governance.note_stop_loss(sorted({i.coin for i in forced}))
             reductions_only = self._decide_governed(inputs, engine, governance, out)
         else:
             self._decide_standard(inputs, engine, out)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
+from hyperliquid_agent.app.status import AGENT_NS
 from hyperliquid_agent.config import Config
 from hyperliquid_agent.domain import AccountState
 from hyperliquid_agent.domain.context import DecisionContext
@@ -29,6 +30,9 @@ from hyperliquid_agent.governance.tripwires import (
     evaluate_tripwires,
     restrict_targets,
 )
+
+
+STOPPED_KEY = "stopped_out"
 
 
 class GovernedFlow:
@@ -49,6 +53,8 @@ class GovernedFlow:
         self.persist = persist
         self.report: TripwireReport | None = None
         self._readings: list[Any] = []
+        # coins a stop-loss closed under the current plan: kept flat until the next plan
+        self.stopped_out: set[str] = set()
 
     # ---- state in and out
     @classmethod
@@ -58,19 +64,28 @@ class GovernedFlow:
         state = state or {}
         gov = Governor.from_state(cfg.governance, state.get("governor"), cfg.risk, events, cfg.agent.coins,
                                   regime_client)
-        return cls(cfg, strategies, gov, TripwireState.from_dict(state.get("tripwires")),
+        flow = cls(cfg, strategies, gov, TripwireState.from_dict(state.get("tripwires")),
                    Scorekeeper.from_dict(state.get("scorekeeper")), persist)
+        flow.stopped_out = set(state.get("stopped_out") or ())
+        return flow
 
     @classmethod
     def restore(cls, cfg: Config, strategies: Sequence[Any], persist: GovernanceStore,
                 events: Sequence[CalendarEvent] = (), regime_client: Any = None) -> "GovernedFlow":
         """The governor, tripwires and scorekeeper as the last run left them (plan and dwell clock intact)."""
         gov = persist.load_governor(cfg.governance, cfg.risk, events, cfg.agent.coins, regime_client)
-        return cls(cfg, strategies, gov, persist.load_tripwires(), persist.load_scorekeeper(), persist)
+        flow = cls(cfg, strategies, gov, persist.load_tripwires(), persist.load_scorekeeper(), persist)
+        flow.stopped_out = set(persist.store.get(AGENT_NS, STOPPED_KEY) or ())
+        return flow
 
     def export_state(self) -> dict[str, Any]:
         return {"governor": self.governor.to_state(), "tripwires": self.tripwires.to_dict(),
-                "scorekeeper": self.scorekeeper.to_dict()}
+                "scorekeeper": self.scorekeeper.to_dict(), "stopped_out": sorted(self.stopped_out)}
+
+    def note_stop_loss(self, coins: Sequence[str]) -> None:
+        """A stop-loss closed these coins: keep them flat under this plan and open a review."""
+        self.stopped_out.update(coins)
+        self.governor.force_review(f"stop-loss on {', '.join(sorted(coins))}")
 
     # ---- the cycle
     def begin(self, inputs: Any) -> dict[str, Any]:
@@ -99,6 +114,7 @@ class GovernedFlow:
             "can_review": ok,
             "review_reason": why,
             "invalidated_by": fired,
+            "stopped_out": sorted(self.stopped_out),
         }
 
     def consider(self, inputs: Any, view: dict[str, Any], result: Any) -> dict[str, Any]:
@@ -133,6 +149,7 @@ class GovernedFlow:
             out["change_cost"] = verdict.cost.to_dict()
         if isinstance(verdict, Approved):
             gov.activate_plan(plan, now, current_exposure(inputs.account, inputs.snapshot.mids))
+            self.stopped_out.clear()
             self.scorekeeper.start(plan_id, strategy.id, now, inputs.account.portfolio_value)
             out["activated_plan_id"] = plan_id
             out["plan_id"] = plan_id
@@ -148,7 +165,8 @@ class GovernedFlow:
                 current = current_exposure(inputs.account, inputs.snapshot.mids)
                 return restrict_targets([], current, report), True
             return None, report is not None and report.state is not TradingState.ACTIVE
-        targets = self.governor.current_targets(inputs.now_ms)
+        targets = [t.model_copy(update={"target_pct": Decimal(0)}) if t.coin in self.stopped_out else t
+                   for t in self.governor.current_targets(inputs.now_ms)]
         if report is None or report.state is TradingState.ACTIVE:
             return targets, False
         current = current_exposure(inputs.account, inputs.snapshot.mids)
@@ -174,6 +192,7 @@ class GovernedFlow:
             for reading in self._readings:
                 self.persist.record_regime(reading)
             self.persist.save(self.governor, self.tripwires, self.scorekeeper)
+            self.persist.store.put(AGENT_NS, STOPPED_KEY, sorted(self.stopped_out))
         self._readings.clear()
 
 
