@@ -22,16 +22,16 @@ KEY = "0x" + "5a" * 32
 
 # An emulator in its own process (so the venue outlives the agent), warmed up 31 days.
 EMULATOR = """
-import sys
-from hyperliquid_agent.app.paper import _emulator_class
+import threading
+from hyperliquid_agent.app.paper import paper_emulator
 from hyperliquid_agent.config import VenueConfig
 from hyperliquid_agent.exchange.factory import build_venue_model
 model = build_venue_model(VenueConfig(synthetic_days=90))
-server = _emulator_class()(model, speedup=None)
-server._bind()
+server = paper_emulator(model)
+url = server.start()
 server.advance_to(model.feed.timeline[0] + 31 * 86_400_000)
-print(server.url, flush=True)
-server.serve()
+print(url, flush=True)
+threading.Event().wait()
 """
 
 

@@ -20,7 +20,8 @@ DAY_MS = 86_400_000
 WARMUP_MS = 31 * DAY_MS  # the signals look back 30 days
 
 
-def _emulator_class() -> type:
+def paper_emulator(model: Any) -> Any:
+    """An emulator over `model` on a manual clock (it moves only when stepped)."""
     from hyperliquid_agent.exchange.emulator import EmulatorServer
 
     class PaperEmulator(EmulatorServer):
@@ -32,7 +33,7 @@ def _emulator_class() -> type:
             httpd.RequestHandlerClass.disable_nagle_algorithm = True
             return httpd
 
-    return PaperEmulator
+    return PaperEmulator(model, speedup=None)
 
 
 def paper_start_ms(first_ms: int, last_ms: int, previous_ms: int | None, tick_ms: int, cycles: int | None) -> int:
@@ -69,7 +70,7 @@ def start_paper_venue(cfg: Config, previous_ms: int | None, tick_ms: int, cycles
     base = cfg.source_path.parent if cfg.source_path else None
     model = build_venue_model(cfg.venue, base=base)
     timeline = model.feed.timeline
-    server = _emulator_class()(model, speedup=None)
+    server = paper_emulator(model)
     url = server.start()
     start = paper_start_ms(timeline[0], timeline[-1], previous_ms, tick_ms, cycles)
     if start > server.now_ms():
