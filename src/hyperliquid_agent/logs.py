@@ -155,6 +155,7 @@ def cycle_fields(record: Mapping[str, Any]) -> dict[str, Any]:
         statuses[st] = statuses.get(st, 0) + 1
     return {
         "cycle_id": record.get("cycle_id"),
+        "time": record.get("time"),
         "mode": record.get("mode"),
         "plan_id": record.get("plan_id"),
         "regime": record.get("regime"),
