@@ -57,3 +57,15 @@ def test_scripted_session_follows_the_replies_cycle_by_cycle(tmp_path):
     checks, again = _session(cfg, 1, client=ScriptedLLM([target_reply()]))
     assert again.records[0]["cycle_id"] == "c000005"
     assert any(c["check"] == "reconcile" for c in checks)
+
+
+def test_regime_llm_calls_are_counted_in_the_cycle_record_and_replay_still_matches(tmp_path):
+    cfg = agent_config(tmp_path / "state", "governed",
+                       governance={"regime": {"use_llm": True},
+                                   "governor": {"medium_loop_s": 3600, "cooldown_minutes": 0}})
+    _, result = _session(cfg, 3)
+    first = result.records[0]
+    assert [c["purpose"] for c in first["llm"]["detail"]] == ["regime", "governance"]
+    assert first["llm"]["calls"] == 2 and first["governance"]["regime"]
+    for rec in result.records:
+        assert replay_cycle(cfg, rec)["match"]

@@ -224,7 +224,7 @@ def llm_record(calls: list[dict[str, Any]]) -> dict[str, Any]:
         "cached_input_tokens": sum(c.get("cached_input_tokens", 0) for c in calls),
         "cost_usd": format(cost, "f"),
         "unpriced": any(c.get("cost_usd") is None and "raw_reply" in c and not c.get("replayed") for c in calls),
-        "model": last.get("model"), "provider": last.get("provider"),
+        "model": last.get("model"), "provider": last.get("provider"), "purpose": last.get("purpose"),
         "prompt_hash": last.get("prompt_hash"), "prompt_chars": last.get("prompt_chars"),
         "raw_reply": last.get("raw_reply"),
         "errors": [c["error"] for c in calls if c.get("error")],
@@ -347,6 +347,8 @@ class CyclePipeline:
 
     def _decide_governed(self, inputs: CycleInputs, engine: Any, gov: Governance, out: Decided) -> bool:
         view = gov.begin(inputs)
+        regime_calls = view.pop("llm_calls", None) or []
+        out.llm = llm_record(regime_calls)
         out.governance = {k: v for k, v in view.items() if k != "plan"}
         halted = view.get("trading_state") == "HALTED"
         if "medium" in inputs.loops and not halted:
@@ -355,7 +357,7 @@ class CyclePipeline:
                                 review_reason=str(view.get("review_reason") or ""))
             result = engine.get_decision_with_governance(inputs.account, view.get("plan"), view.get("regime"),
                                                          bool(view.get("can_review")), ctx)
-            out.llm = llm_record(tapped(engine))
+            out.llm = llm_record(regime_calls + tapped(engine))
             proposed = getattr(result, "proposed_plan", None)
             out.decision = decision_record(result)
             verdict = gov.consider(inputs, view, result)

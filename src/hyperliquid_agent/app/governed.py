@@ -102,7 +102,9 @@ class GovernedFlow:
         ok, why = gov.can_review_plan(now)
         plan = gov.get_active_plan()
         reading = gov.last_reading
+        tap = gov.regime_client
         return {
+            "llm_calls": tap.take() if hasattr(tap, "take") else [],  # regime classification calls
             "trading_state": self.report.state.value,
             "tripwires": [t.to_dict() for t in self.report.trips],
             "regime": gov.regime.value if gov.regime is not None else None,

@@ -64,6 +64,8 @@ def _scripted_client(cfg: Config, rec: dict[str, Any]) -> Any:
     replies: list[Any] = []
     details = llm.get("detail") or ([llm] if llm.get("calls") else [])
     for call in details:
+        if call.get("purpose", "decision") not in ("decision", "governance"):
+            continue  # regime classification: the replay classifies with the rules
         if call.get("raw_reply") is not None:
             replies.append(call["raw_reply"])
         else:

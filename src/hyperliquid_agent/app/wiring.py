@@ -66,7 +66,7 @@ def build_regime_client(cfg: Config, store: StateStore | None) -> Any:
     from hyperliquid_agent.governance.regime import regime_llm_config
     from hyperliquid_agent.llm_client import LLMClient
 
-    return LLMClient(regime_llm_config(cfg.llm, cfg.governance.regime), store=store)
+    return LLMTap(LLMClient(regime_llm_config(cfg.llm, cfg.governance.regime), store=store))
 
 
 def build_governance(cfg: Config, store: StateStore, strategies: Sequence[Any]) -> Any:
