@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from decimal import Decimal
 from typing import Any, Callable, Protocol, Sequence
 
@@ -73,7 +74,9 @@ class CycleInputs:
         marks = {c: ctx.mark_price for c, ctx in self.snapshot.contexts.items()}
         return MarketView(mids=self.snapshot.mids, specs=self.specs, marks=marks, books=self.books)
 
+    @cached_property
     def marks(self) -> dict[str, Decimal]:
+        """Mark prices (mids where the venue gives no mark)."""
         out = dict(self.snapshot.mids)
         out.update({c: ctx.mark_price for c, ctx in self.snapshot.contexts.items()})
         return out
@@ -288,7 +291,7 @@ class CyclePipeline:
         governance = governance if governance is not None else self.governance
         out = Decided()
         view = inputs.market_view()
-        forced = self.risk.stop_loss_intents(inputs.account, inputs.marks(), inputs.specs, self.portfolio)
+        forced = self.risk.stop_loss_intents(inputs.account, inputs.marks, inputs.specs, self.portfolio)
         reductions_only = False
         if inputs.mode == "governed":
             if governance is None:
@@ -317,7 +320,7 @@ class CyclePipeline:
 
     def risk_context(self, inputs: CycleInputs) -> RiskContext:
         leverage = {p.coin: p.leverage for p in inputs.account.positions if p.size != 0}
-        return RiskContext(account=inputs.account, marks=inputs.marks(), specs=inputs.specs, now_ms=inputs.now_ms,
+        return RiskContext(account=inputs.account, marks=inputs.marks, specs=inputs.specs, now_ms=inputs.now_ms,
                            counters=inputs.counters, max_leverage=self.max_leverage, leverage=leverage,
                            approver=self.approver)
 

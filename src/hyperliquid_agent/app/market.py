@@ -8,7 +8,6 @@ come from successive snapshots. `compute_signals` filters everything to `now` it
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -38,13 +37,6 @@ class MarketData:
     books: dict[str, L2Book]
     signals: SignalTable
     errors: tuple[str, ...] = ()
-
-    @property
-    def mids(self):
-        return self.snapshot.mids
-
-    def marks(self) -> dict:
-        return {c: ctx.mark_price for c, ctx in self.snapshot.contexts.items()}
 
     def digest(self) -> dict:
         """A compact view for the audit record (and enough for a replay)."""
@@ -111,13 +103,18 @@ class MarketCollector:
     def _update_candles(self, coin: str, st: _CoinState, now_ms: int) -> None:
         floor = now_ms - self.lookback_bars * self.interval_ms
         start = st.candles[-1].t_ms if st.candles else floor
-        fresh = self.exchange.candles(coin, self.interval, start, now_ms)
-        if fresh:
-            keep = bisect_left([c.t_ms for c in st.candles], fresh[0].t_ms)
-            st.candles = st.candles[:keep] + sorted(fresh, key=lambda c: c.t_ms)
-        if st.candles and st.candles[0].t_ms < floor:
-            first = bisect_left([c.t_ms for c in st.candles], floor)
-            st.candles = st.candles[first:]
+        fresh = sorted(self.exchange.candles(coin, self.interval, start, now_ms), key=lambda c: c.t_ms)
+        if fresh:  # replace from the first re-fetched bar on (the last bar may have been open)
+            k = len(st.candles)
+            while k and st.candles[k - 1].t_ms >= fresh[0].t_ms:
+                k -= 1
+            del st.candles[k:]
+            st.candles.extend(fresh)
+        drop = 0
+        while drop < len(st.candles) and st.candles[drop].t_ms < floor:
+            drop += 1
+        if drop:
+            del st.candles[:drop]
 
     def _update_funding(self, coin: str, st: _CoinState, now_ms: int) -> None:
         start = st.funding[-1].time_ms + 1 if st.funding else now_ms - FUNDING_LOOKBACK_MS
