@@ -125,6 +125,10 @@ class Governance(Protocol):
         """A stop-loss closed these coins this cycle."""
         ...
 
+    def save(self) -> None:
+        """Persist the governance state (called after deciding, before acting: crash-only)."""
+        ...
+
     def after(self, inputs: CycleInputs, report: ExecutionReport | None, account_after: AccountState | None) -> None:
         """Scorekeeping and persistence once the cycle has acted."""
         ...
@@ -407,6 +411,11 @@ class CyclePipeline:
         except Exception as exc:
             return self._failed(rec, "decide", exc, t0, inputs.account)
         fill_decided(rec, decided)
+        if self.governance is not None:
+            try:
+                self.governance.save()  # a plan activated this cycle is on disk before its orders go out
+            except Exception as exc:
+                return self._failed(rec, "save governance state", exc, t0, inputs.account)
         t_exec = self.wall_ms()
         report: ExecutionReport | None = None
         try:

@@ -190,6 +190,10 @@ class GovernedFlow:
                 card.record_fill(f, inputs.snapshot.mids.get(f.coin))
             equity = (account_after or inputs.account).portfolio_value
             card.mark(Decimal(equity), inputs.now_ms)
+        self.save()
+
+    def save(self) -> None:
+        """Persist the governor, tripwires, scorekeeper and regime readings (before acting, and after)."""
         if self.persist is not None:
             for reading in self._readings:
                 self.persist.record_regime(reading)
