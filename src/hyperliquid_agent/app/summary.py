@@ -167,8 +167,8 @@ def render_status(console: Any, r: dict[str, Any]) -> None:
     t.add_row("LLM today", f"{llm.get('calls', 0)} calls, ${_money(llm.get('cost_usd'), 4)} ({llm.get('day')})")
     if r.get("last_errors"):
         t.add_row("last cycle errors", "; ".join(r["last_errors"]))
-    if r.get("stopped_at_ms"):
-        t.add_row("agent", "stopped cleanly")
+    t.add_row("agent", "stopped cleanly" if r.get("stopped_at_ms") else
+              "running, or stopped without a clean exit (a restart reconciles)")
     console.print(t)
     positions = acct.get("positions") or []
     if positions:
