@@ -69,3 +69,41 @@ def test_regime_llm_calls_are_counted_in_the_cycle_record_and_replay_still_match
     assert first["llm"]["calls"] == 2 and first["governance"]["regime"]
     for rec in result.records:
         assert replay_cycle(cfg, rec)["match"]
+
+
+class _Crash(BaseException):
+    """Stands in for kill -9: nothing after it runs (not even `except Exception`)."""
+
+
+def test_crash_between_submit_and_record_then_restart_sends_nothing_twice(tmp_path):
+    from _agent_env import paper_rig
+    from hyperliquid_agent.app.loop import AgentLoop, Schedule
+    from hyperliquid_agent.app.paper import SteppedClock
+    from hyperliquid_agent.app.wiring import build_audit_writer, build_pipeline
+    from hyperliquid_agent.execution import Executor
+
+    cfg = agent_config(tmp_path / "state", "standard")
+    rig = paper_rig(cfg, client=ScriptedLLM([target_reply(("BTC", 20))]))
+    try:
+        def crash(orders, outcomes):
+            raise _Crash()  # the venue took the order; our ledger never heard back
+
+        rig.pipeline.executor = Executor(rig.exchange, rig.store, config=cfg.portfolio, after_submit=crash)
+        clock = SteppedClock(rig.venue.now_ms, rig.venue.advance_to)
+        loop = AgentLoop(rig.pipeline, rig.store, build_audit_writer(cfg), clock, Schedule("standard", 3600), max_cycles=3)
+        with pytest.raises(_Crash):
+            loop.run()
+        assert not audit_path(cfg.state_dir).exists()  # the cycle never got its record
+
+        again = build_pipeline(cfg, rig.exchange, rig.store, client=ScriptedLLM([target_reply(("BTC", 20))]))
+        result = AgentLoop(again, rig.store, build_audit_writer(cfg), clock, Schedule("standard", 3600),
+                           max_cycles=1).run()
+        recovered = result.recovered[0]
+        assert recovered["cycle_id"] == "c000001" and recovered["recovered"] is True
+        assert [o["status"] for o in recovered["orders"]] == ["filled"]  # learned by cloid, not re-sent
+        assert result.records[0]["cycle_id"] == "c000002" and result.records[0]["orders"] == []
+        fills = rig.exchange.fills()
+        assert len({f.oid for f in fills}) == 1
+        assert [r["cycle_id"] for r in read_records(audit_path(cfg.state_dir))] == ["c000001", "c000002"]
+    finally:
+        rig.close()

@@ -448,8 +448,8 @@ class CyclePipeline:
         rec["recovered"] = True
         rec["decision"] = {"summary": "interrupted by a crash; reconciled at restart"}
         try:
-            rows = [r for r in self.executor.reconcile_unsettled(now_ms) if r.cycle_id == cycle_id]
-            rows += [r for r in self.executor.ledger.for_cycle(cycle_id) if r not in rows]
+            self.executor.reconcile_unsettled(now_ms)  # rows left pending/unknown: asked by cloid
+            rows = self.executor.ledger.for_cycle(cycle_id)
             rec["orders"] = [{"leg": r.leg, "cloid": r.cloid, "intent": r.intent, "status": r.status, "oid": r.oid,
                               "filled_size": r.filled_size, "avg_price": r.avg_price, "error": r.error,
                               "reconciled": True} for r in rows]
