@@ -119,6 +119,10 @@ class AuditWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.torn_bytes = _cut_torn_tail(self.path)
 
+    def scrub(self, value: Any) -> Any:
+        """`value` as plain data with this writer's secrets redacted (for anything else we store)."""
+        return _redact(value, self._secrets)
+
     def append(self, record: Any) -> dict[str, Any]:
         """Write one record; returns the redacted plain record that was written."""
         plain = _redact(record, self._secrets)

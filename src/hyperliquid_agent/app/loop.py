@@ -119,9 +119,10 @@ class AgentLoop:
         return record
 
     def _persist(self, record: dict[str, Any]) -> dict[str, Any]:
+        snapshot = record.pop("status_snapshot", None)  # for the state store, not the trail
         written = self.audit.append(record)
-        snapshot = written.get("status_snapshot")
         if snapshot:
+            snapshot = self.audit.scrub(snapshot)
             if snapshot.get("partial"):  # keep the last known account, plan and regime
                 snapshot = {**(load_status(self.store) or {}), **snapshot}
             save_status(self.store, snapshot)
