@@ -56,7 +56,24 @@ def test_scripted_session_follows_the_replies_cycle_by_cycle(tmp_path):
     # restart over the same state: cycle ids go on, the venue (fresh embedded emulator) is reconciled
     checks, again = _session(cfg, 1, client=ScriptedLLM([target_reply()]))
     assert again.records[0]["cycle_id"] == "c000005"
-    assert any(c["check"] == "reconcile" for c in checks)
+    assert any("fresh account" in c["detail"] for c in checks if c["check"] == "reconcile")
+
+
+def test_a_new_paper_session_does_not_inherit_the_old_accounts_drawdown(tmp_path):
+    from hyperliquid_agent.governance.persistence import GovernanceStore
+    from hyperliquid_agent.store import StateStore
+
+    cfg = agent_config(tmp_path / "state", "governed")
+    _session(cfg, 2)
+    store = StateStore.in_dir(cfg.state_dir)
+    gs = GovernanceStore(store)
+    tw = gs.load_tripwires()
+    tw.peak_equity = Decimal(20000)  # the last session ended far above the fresh account's 10,000
+    gs.save(tripwires=tw)
+    store.close()
+    _, result = _session(cfg, 1)
+    rec = result.records[0]
+    assert rec["trading_state"] == "ACTIVE" and rec["governance"]["tripwires"] == []
 
 
 def test_regime_llm_calls_are_counted_in_the_cycle_record_and_replay_still_matches(tmp_path):

@@ -118,6 +118,10 @@ def start_agent(
         # 6. reconciliation
         for line in _reconcile(cfg, store, exchange, pipeline, account, clock.now_ms()):
             ok("reconcile", line, good=not line.startswith("FLAG"))
+        if wiring.embedded_paper(cfg) and load_status(store):
+            _reset_equity_anchors(store, pipeline)
+            ok("reconcile", "the embedded paper venue opened a fresh account: equity anchors (peak, day start) "
+                            "reset so tripwires and loss caps measure this session")
         # 7. plan restore
         if pipeline.governance is not None:
             plan = pipeline.governance.governor.get_active_plan()
@@ -176,6 +180,20 @@ def _check_llm(cfg: Config, client: Any) -> str:
         raise type(exc)(f"{llm.provider}/{llm.model} at {where} did not answer a test call: {exc}. "
                         "Check llm.base_url, llm.model and your connection; `hl-agent llm check` retries it") from None
     return f"{llm.provider} model {resp.model} at {where}: answered in {resp.latency_ms:.0f} ms"
+
+
+def _reset_equity_anchors(store: StateStore, pipeline: Any) -> None:
+    from dataclasses import replace
+
+    from hyperliquid_agent.risk_store import load_counters, save_counters
+
+    save_counters(store, replace(load_counters(store), day=-1, day_start_equity=None))
+    gov = pipeline.governance
+    if gov is not None:
+        tw = gov.tripwires
+        tw.day_start_ms = tw.day_start_equity = tw.peak_equity = None
+        tw.cut_done = []
+        gov.save()
 
 
 def _reconcile(cfg: Config, store: StateStore, exchange: Any, pipeline: Any, account: Any, now_ms: int) -> list[str]:

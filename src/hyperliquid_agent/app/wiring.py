@@ -118,6 +118,11 @@ def build_pipeline(
     )
 
 
+def embedded_paper(cfg: Config) -> bool:
+    """Paper trading on the in-process emulator (a fresh venue account every run)."""
+    return cfg.hyperliquid.network == "local" and not (cfg.hyperliquid.base_url or cfg.venue.url)
+
+
 def open_venue(cfg: Config, tick_s: int, max_cycles: int | None, closers: list[Callable[[], None]],
                previous_ms: int | None = None) -> tuple[Any, Any, str]:
     """(exchange port, loop clock, description). Paper without a venue URL: the embedded emulator on
@@ -128,7 +133,7 @@ def open_venue(cfg: Config, tick_s: int, max_cycles: int | None, closers: list[C
 
     hl = cfg.hyperliquid
     note = f"{hl.network} at {hl.base_url}" if hl.base_url else hl.network
-    if hl.network == "local" and not (hl.base_url or cfg.venue.url):
+    if embedded_paper(cfg):
         paper = start_paper_venue(cfg, previous_ms, tick_s * 1000,
                                   max_cycles if max_cycles is not None else cfg.agent.cycles)
         closers.append(paper.stop)
