@@ -170,3 +170,18 @@ def test_a_failed_cycle_keeps_the_last_known_account_in_the_status(tmp_path):
     assert status["cycle_id"] == "c000002" and status["last_errors"] == ["collect: venue down"]
     assert status["account"] == {"portfolio_value": "1"}  # from cycle 1
     store.close()
+
+
+def test_wall_clock_waits_for_the_tick_but_a_stop_request_cuts_the_wait_short():
+    import time
+
+    from hyperliquid_agent.app.paper import WallClock
+
+    clock, stop = WallClock(), threading.Event()
+    t0 = time.monotonic()
+    clock.wait_until(clock.now_ms() + 150, stop)
+    assert time.monotonic() - t0 >= 0.12
+    threading.Timer(0.05, stop.set).start()
+    t0 = time.monotonic()
+    clock.wait_until(clock.now_ms() + 60_000, stop)
+    assert time.monotonic() - t0 < 5
