@@ -184,3 +184,45 @@ def test_a_rejected_key_fails_fast_at_startup(tmp_path):
     assert res.exit_code == 2
     assert "rejected the key in llm.api_key" in res.output and SECRET not in res.output
     assert not (tmp_path / "state" / "audit.jsonl").exists()
+
+
+def _testnet_stand_in(tmp_path, fund: bool):
+    """An emulator standing in for testnet at hyperliquid.base_url (a wallet funded or unknown)."""
+    import eth_account
+
+    from hyperliquid_agent.app.paper import paper_emulator
+    from hyperliquid_agent.config import VenueConfig
+    from hyperliquid_agent.exchange.factory import build_venue_model
+
+    key = "0x" + "7c" * 32
+    model = build_venue_model(VenueConfig(synthetic_days=40))
+    server = paper_emulator(model)
+    url = server.start()
+    server.advance_to(model.feed.timeline[0] + 31 * 86_400_000)
+    if fund:
+        server.create_account(eth_account.Account.from_key(key).address.lower(), 10_000)
+    cfg = config_file(tmp_path, f'[hyperliquid]\nbase_url = "{url}"\nsecret_key = "{key}"\nmax_retries = 0\n',
+                      mode="standard")
+    return server, cfg, key
+
+
+def test_testnet_path_runs_a_cycle_on_the_wall_clock_against_a_stand_in(tmp_path):
+    server, cfg, key = _testnet_stand_in(tmp_path, fund=True)
+    try:
+        res = runner.invoke(app, ["run", "-c", str(cfg), "--testnet", "--once", "--json"])
+    finally:
+        server.stop()
+    assert res.exit_code == 0, res.output
+    recs = list(read_records(audit_path(tmp_path / "state")))
+    assert len(recs) == 1 and recs[0]["network"] == "testnet" and recs[0]["errors"] == []
+    assert key[2:] not in (tmp_path / "state" / "audit.jsonl").read_text()
+
+
+def test_testnet_with_an_empty_or_unknown_account_fails_fast_naming_the_fix(tmp_path):
+    server, cfg, _ = _testnet_stand_in(tmp_path, fund=False)
+    try:
+        res = runner.invoke(app, ["run", "-c", str(cfg), "--testnet", "--once"])
+    finally:
+        server.stop()
+    assert res.exit_code == 2
+    assert "holds nothing on testnet" in res.output and "hyperliquid.account_address" in res.output

@@ -106,6 +106,12 @@ def start_agent(
                                                         int(last) if last else None)
         specs = _check_venue(cfg, exchange)
         account = exchange.account_state()
+        if cfg.hyperliquid.network != "local" and account.portfolio_value <= 0 and not any(
+                b.total > 0 for b in account.spot_balances):
+            who = getattr(exchange, "user", None) or "the account"
+            raise ConfigError(
+                f"{who} holds nothing on {cfg.hyperliquid.network}: fund it, or, when secret_key is an API "
+                "(agent) wallet, set hyperliquid.account_address to the master account it trades for")
         ok("venue", f"{venue_note}; {len(specs)} coins listed; equity {account.portfolio_value} USDC")
         # 5. LLM
         if client is None:
