@@ -15,7 +15,6 @@ the in-process simulated venue: the clock, store and audit stay outside, injecte
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -23,6 +22,16 @@ from decimal import Decimal
 from typing import Any, Callable, Protocol, Sequence
 
 from hyperliquid_agent.app.market import MarketCollector, MarketData
+from hyperliquid_agent.app.record import (
+    decision_record,
+    fill_decided,
+    fill_report,
+    inputs_record,
+    llm_record,
+    new_record,
+    status_snapshot,
+    tapped,
+)
 from hyperliquid_agent.app.status import AGENT_NS
 from hyperliquid_agent.audit import to_plain
 from hyperliquid_agent.config import PortfolioConfig
@@ -176,80 +185,6 @@ def only_reductions(intents: Sequence[Intent]) -> list[Intent]:
 
 
 # ---------------------------------------------------------------- the pipeline
-
-
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-class LLMTap:
-    """Wraps the engine's LLM client to see what each cycle sent and got back:
-    the prompt hash, the raw reply, the calls made (failed ones too), tokens and cost."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.calls: list[dict[str, Any]] = []
-
-    def query(self, prompt_or_messages: Any, schema: Any = None, purpose: str = "decision", context: Any = None) -> Any:
-        text = prompt_or_messages if isinstance(prompt_or_messages, str) else "\n\n".join(
-            f"{m.get('role')}: {m.get('content')}" for m in prompt_or_messages)
-        call: dict[str, Any] = {"purpose": purpose, "prompt_hash": _sha(text), "prompt_chars": len(text)}
-        self.calls.append(call)
-        try:
-            response = self.inner.query(prompt_or_messages, schema=schema, purpose=purpose, context=context)
-        except Exception as exc:
-            call["error"] = f"{type(exc).__name__}: {exc}"
-            raise
-        cost = getattr(response, "cost_usd", None)
-        call.update({
-            "raw_reply": getattr(response, "content", None),
-            "input_tokens": int(getattr(response, "input_tokens", 0) or 0),
-            "output_tokens": int(getattr(response, "output_tokens", 0) or 0),
-            "cached_input_tokens": int(getattr(response, "cached_input_tokens", 0) or 0),
-            "cost_usd": format(cost, "f") if isinstance(cost, Decimal) else None,
-            "model": getattr(response, "model", None), "provider": getattr(response, "provider", None),
-            "latency_ms": getattr(response, "latency_ms", None), "replayed": getattr(response, "replayed", False),
-        })
-        return response
-
-    def __getattr__(self, name: str) -> Any:  # get_cost_summary, total_calls, ...
-        return getattr(self.inner, name)
-
-    def take(self) -> list[dict[str, Any]]:
-        calls, self.calls = self.calls, []
-        return calls
-
-
-def llm_record(calls: list[dict[str, Any]]) -> dict[str, Any]:
-    """One cycle's LLM usage for the audit record (summed over its calls)."""
-    cost = sum((Decimal(c["cost_usd"]) for c in calls if c.get("cost_usd")), Decimal(0))
-    last = calls[-1] if calls else {}
-    return {
-        "calls": len(calls),
-        "input_tokens": sum(c.get("input_tokens", 0) for c in calls),
-        "output_tokens": sum(c.get("output_tokens", 0) for c in calls),
-        "cached_input_tokens": sum(c.get("cached_input_tokens", 0) for c in calls),
-        "cost_usd": format(cost, "f"),
-        "unpriced": any(c.get("cost_usd") is None and "raw_reply" in c and not c.get("replayed") for c in calls),
-        "model": last.get("model"), "provider": last.get("provider"), "purpose": last.get("purpose"),
-        "prompt_hash": last.get("prompt_hash"), "prompt_chars": last.get("prompt_chars"),
-        "raw_reply": last.get("raw_reply"),
-        "errors": [c["error"] for c in calls if c.get("error")],
-        "detail": calls if len(calls) > 1 else [],
-    }
-
-
-def tapped(engine: Any) -> list[dict[str, Any]]:
-    client = getattr(engine, "_client", None)
-    return client.take() if isinstance(client, LLMTap) else []
-
-
-def decision_record(result: Any) -> dict[str, Any]:
-    """The parsed decision for the audit record (the raw reply is kept under `llm`)."""
-    rec = result.to_record() if hasattr(result, "to_record") else {"success": bool(getattr(result, "success", False)),
-                                                                    "error": getattr(result, "error", None)}
-    rec.pop("raw_response", None)
-    return to_plain(rec)
 
 
 @dataclass
@@ -477,74 +412,3 @@ class CyclePipeline:
             rec["account_before"] = account
         rec["status_snapshot"] = status_snapshot(rec, account, None)
         return to_plain(rec)
-
-
-# ---------------------------------------------------------------- record helpers
-
-
-def new_record(cycle_id: str, seq: int, now_ms: int, mode: str, network: str, loops: tuple[str, ...]) -> dict[str, Any]:
-    from hyperliquid_agent.app.loop import iso
-
-    return {
-        "cycle_id": cycle_id, "seq": seq, "time_ms": now_ms, "time": iso(now_ms), "mode": mode,
-        "network": network, "loops": list(loops), "regime": None, "plan_id": None, "trading_state": None,
-        "review": None, "decision": {"summary": "hold"}, "llm": {"calls": 0, "cost_usd": "0"},
-        "governance": {}, "risk": [], "orders": [], "fills": [], "errors": [],
-    }
-
-
-def inputs_record(inputs: CycleInputs) -> dict[str, Any]:
-    return {"counters": inputs.counters.to_state(), "governance_state": inputs.governance_state,
-            "coins": list(inputs.coins), "api_failures": inputs.api_failures}
-
-
-def fill_decided(rec: dict[str, Any], d: Decided) -> None:
-    rec["decision"] = {"summary": d.summary, **d.decision}
-    rec["llm"] = d.llm
-    rec["prompt"] = {"hash": d.llm.get("prompt_hash"), "chars": d.llm.get("prompt_chars"),
-                     "template_version": rec.get("template_version")}
-    rec["governance"] = d.governance
-    g = d.governance
-    rec["regime"] = g.get("regime")
-    rec["plan_id"] = g.get("activated_plan_id") or g.get("plan_id")
-    rec["trading_state"] = g.get("trading_state") or "ACTIVE"
-    if g:
-        rec["review"] = {"allowed": g.get("can_review"), "reason": g.get("review_reason")}
-    rec["targets"] = d.targets
-    rec["intents"] = d.intents
-    rec["skipped"] = [{"coin": c, "why": w} for c, w in d.skipped]
-    rec["errors"].extend(d.errors)
-
-
-def fill_report(rec: dict[str, Any], report: ExecutionReport | None) -> None:
-    """Orders with cloids, verdicts and statuses; setup steps; fills and fees; risk verdicts."""
-    if report is None:
-        return
-    rec["orders"] = [o.model_dump(mode="json") for o in report.orders]
-    rec["setup"] = [s.model_dump(mode="json") for s in report.setup]
-    rec["fills"] = report.fills
-    rec["fees_usd"] = report.fees
-    rec["risk"] = [{"intent": o.intent, "verdict": o.verdict} for o in report.orders]
-    rec["risk_flags"] = list(report.flags)
-    rec["errors"].extend(report.errors)
-
-
-def status_snapshot(rec: dict[str, Any], account: AccountState | None, decided: Decided | None) -> dict[str, Any]:
-    """What `hl-agent status` shows after this cycle. A failed or recovered cycle gives a
-    partial snapshot: the loop keeps the last known account, plan and regime under it."""
-    snap: dict[str, Any] = {
-        "cycle_id": rec["cycle_id"], "seq": rec["seq"], "time_ms": rec["time_ms"], "time": rec["time"],
-        "mode": rec["mode"], "network": rec["network"], "last_decision": rec["decision"].get("summary"),
-        "last_errors": list(rec.get("errors") or []),
-    }
-    if account is not None:
-        snap["account"] = to_plain(account)
-    if decided is None:
-        snap["partial"] = True
-        return snap
-    g = decided.governance
-    snap.update({
-        "regime": g.get("regime"), "trading_state": g.get("trading_state") or "ACTIVE",
-        "tripwires": g.get("tripwires") or [], "plan": g.get("plan_summary"),
-    })
-    return snap

@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from hyperliquid_agent.app.cycle import CyclePipeline, LLMTap
+from hyperliquid_agent.app.cycle import CyclePipeline
+from hyperliquid_agent.app.record import LLMTap
 from hyperliquid_agent.app.market import MarketCollector
 from hyperliquid_agent.config import Config
 from hyperliquid_agent.errors import HLAgentError, VenueUnavailableError
