@@ -195,7 +195,8 @@ def render_record(console: Any, rec: dict[str, Any]) -> None:
     t.add_row("decision", str((rec.get("decision") or {}).get("summary")))
     gov = rec.get("governance") or {}
     if gov:
-        t.add_row("governance", f"{gov.get('verdict')} {gov.get('reason') or ''}")
+        verdict, reason = str(gov.get("verdict") or "-"), str(gov.get("reason") or "")
+        t.add_row("governance", reason if reason.startswith(verdict) else f"{verdict}: {reason}".rstrip(": "))
     llm = rec.get("llm") or {}
     t.add_row("llm", f"{llm.get('calls', 0)} call(s), ${llm.get('cost_usd', '0')}, model {llm.get('model')}")
     t.add_row("errors", "; ".join(rec.get("errors") or []) or "-")
