@@ -245,3 +245,24 @@ def test_governed_stop_loss_keeps_the_coin_flat_and_opens_a_review(tmp_path):
         assert after[-1]["review"]["allowed"] is True and "stop-loss" in after[-1]["review"]["reason"]
     finally:
         rig.close()
+
+
+def test_actions_become_orders_and_bad_ones_are_skipped_with_a_reason(standard):
+    from _agent_env import actions_reply
+
+    rig, llm = standard
+    llm.push(actions_reply({"action_type": "buy", "coin": "BTC", "size": 0.05},
+                           {"action_type": "sell", "coin": "ETH", "size": None},
+                           {"action_type": "close", "coin": "SOL"},
+                           {"action_type": "hold", "coin": None, "market_type": None}),
+             actions_reply({"action_type": "close", "coin": "BTC"}))
+    r1 = _run(rig, 1)
+    assert [(o["intent"]["coin"], o["intent"]["side"], o["status"]) for o in r1["orders"]] == [("BTC", "buy", "filled")]
+    assert Decimal(r1["orders"][0]["intent"]["size"]) == Decimal("0.05")
+    whys = {s["coin"]: s["why"] for s in r1["skipped"]}
+    assert "without a size" in whys["ETH"] and "no position" in whys["SOL"]
+    assert replay_cycle(rig.cfg, r1)["match"]
+    r2 = _run(rig, 2)
+    close = r2["orders"][0]
+    assert close["intent"]["side"] == "sell" and close["intent"]["reduce_only"] is True and close["status"] == "filled"
+    assert not any(p["coin"] == "BTC" for p in r2["account_after"]["positions"])

@@ -346,7 +346,7 @@ class CyclePipeline:
         except Exception as exc:
             return self._failed(rec, "decide", exc, t0, inputs.account)
         fill_decided(rec, decided)
-        if self.governance is not None:
+        if self.governance is not None and decided.intents:
             try:
                 self.governance.save()  # a plan activated this cycle is on disk before its orders go out
             except Exception as exc:
