@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping, TextIO
 from hyperliquid_agent.audit import redact, redact_text
 
 LOGGER_NAME = "hl_agent"
+PACKAGE_LOGGER = "hyperliquid_agent"  # the other modules' loggers
 LOG_FILE_NAME = "agent.log"
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
@@ -102,26 +103,33 @@ def setup_logging(
     console: TextIO | None = None,
     console_level: str | None = None,
 ) -> logging.Logger:
-    """Configure and return the `hl_agent` logger (idempotent: replaces its handlers)."""
+    """Configure and return the `hl_agent` logger (idempotent: replaces its handlers).
+
+    The same handlers also receive the warnings of the package's own modules (logger
+    `hyperliquid_agent.*`, which keeps propagating as before), so agent.log has them too."""
     logger = logging.getLogger(LOGGER_NAME)
     close_logging()
-    for f in list(logger.filters):
-        logger.removeFilter(f)
     logger.setLevel(level)
     logger.propagate = False
-    logger.addFilter(_RedactFilter(secrets))
+    scrub = _RedactFilter(secrets)
+    handlers: list[logging.Handler] = []
     if state_dir is not None:
         Path(state_dir).mkdir(parents=True, exist_ok=True)
         fh = logging.FileHandler(Path(state_dir) / LOG_FILE_NAME, encoding="utf-8")
         fh.setFormatter(JsonFormatter())
         fh.setLevel(level)
-        logger.addHandler(fh)
+        handlers.append(fh)
     stream = console if console is not None else sys.stderr
     ch = logging.StreamHandler(stream)
     # JSON when nothing else records the events and no one is watching; key=value otherwise
     ch.setFormatter(JsonFormatter() if state_dir is None and not _isatty(stream) else ConsoleFormatter())
     ch.setLevel(console_level or level)
-    logger.addHandler(ch)
+    handlers.append(ch)
+    package = logging.getLogger(PACKAGE_LOGGER)
+    for h in handlers:
+        h.addFilter(scrub)
+        logger.addHandler(h)
+        package.addHandler(h)
     return logger
 
 
@@ -133,10 +141,12 @@ def _isatty(stream: Any) -> bool:
 
 
 def close_logging() -> None:
-    """Close and detach the `hl_agent` handlers (the log file is released)."""
+    """Close and detach the handlers `setup_logging` added (the log file is released)."""
     logger = logging.getLogger(LOGGER_NAME)
+    package = logging.getLogger(PACKAGE_LOGGER)
     for h in list(logger.handlers):
         logger.removeHandler(h)
+        package.removeHandler(h)
         h.close()
 
 
