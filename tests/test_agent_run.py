@@ -124,3 +124,17 @@ def test_crash_between_submit_and_record_then_restart_sends_nothing_twice(tmp_pa
         assert [r["cycle_id"] for r in read_records(audit_path(cfg.state_dir))] == ["c000001", "c000002"]
     finally:
         rig.close()
+
+
+def test_a_second_agent_on_the_same_state_dir_is_refused(tmp_path):
+    from hyperliquid_agent.errors import StateError
+
+    cfg = agent_config(tmp_path / "state", "standard")
+    first = start_agent(cfg, max_cycles=1)
+    try:
+        with pytest.raises(StateError, match="another agent"):
+            start_agent(cfg, max_cycles=1)
+    finally:
+        first.close()
+    second = start_agent(cfg, max_cycles=1)  # free again once the first one closed
+    second.close()

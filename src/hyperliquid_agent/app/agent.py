@@ -91,6 +91,7 @@ def start_agent(
         ok("strategies", f"{len(strategies)} strategies, templates {cfg.agent.prompt_template}, "
                          f"{cfg.agent.governance_template}")
         # 3. state and logging
+        closers.append(_lock_state_dir(cfg.state_dir))
         store = StateStore.in_dir(cfg.state_dir)
         closers.append(store.close)
         logger = setup_logging(cfg.state_dir, resolve_level(cfg.agent.log_level), secret_values(cfg),
@@ -142,6 +143,36 @@ def start_agent(
                      stop=stop, on_record=on_record)
     logger.info("startup complete", extra={"fields": {"checks": len(checks)}})
     return Agent(cfg, store, audit, logger, exchange, pipeline, loop, checks, closers)
+
+
+LOCK_FILE_NAME = "agent.lock"
+
+
+def _lock_state_dir(state_dir: Any) -> Callable[[], None]:
+    """One agent per state dir: an exclusive lock the kernel drops if the process dies (kill -9 too)."""
+    import fcntl
+    import os
+    from pathlib import Path
+
+    from hyperliquid_agent.errors import StateError
+
+    path = Path(state_dir) / LOCK_FILE_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise StateError(f"another agent (pid {holder}) is running on the state dir {state_dir}; stop it first, "
+                         "or give this one its own agent.state_dir") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+
+    def release() -> None:
+        os.close(fd)  # closing drops the lock
+
+    return release
 
 
 def _close_all(closers: list[Callable[[], None]]) -> None:
