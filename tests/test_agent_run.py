@@ -138,3 +138,19 @@ def test_a_second_agent_on_the_same_state_dir_is_refused(tmp_path):
         first.close()
     second = start_agent(cfg, max_cycles=1)  # free again once the first one closed
     second.close()
+
+
+def test_status_says_whether_an_agent_is_running(tmp_path):
+    import os
+
+    from hyperliquid_agent.app.status import read_status
+
+    cfg = agent_config(tmp_path / "state", "standard")
+    agent = start_agent(cfg, max_cycles=1)
+    try:
+        agent.run()
+        assert read_status(cfg.state_dir)["running_pid"] == os.getpid()
+    finally:
+        agent.close()
+    after = read_status(cfg.state_dir)
+    assert after["running_pid"] is None and after["stopped_at_ms"]

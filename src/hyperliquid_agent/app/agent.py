@@ -145,9 +145,6 @@ def start_agent(
     return Agent(cfg, store, audit, logger, exchange, pipeline, loop, checks, closers)
 
 
-LOCK_FILE_NAME = "agent.lock"
-
-
 def _lock_state_dir(state_dir: Any) -> Callable[[], None]:
     """One agent per state dir: an exclusive lock the kernel drops if the process dies (kill -9 too)."""
     import fcntl
@@ -156,7 +153,7 @@ def _lock_state_dir(state_dir: Any) -> Callable[[], None]:
 
     from hyperliquid_agent.errors import StateError
 
-    path = Path(state_dir) / LOCK_FILE_NAME
+    path = Path(state_dir) / "agent.lock"  # read by app.status.running_pid
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -71,6 +71,28 @@ def read_status(state_dir: str | Path, now_ms: int | None = None) -> dict[str, A
         report.update(snap)
         report["llm_today"] = llm_cost_for_day(store, state_dir, day, ledger_day=utc_day(now_ms))
         report["stopped_at_ms"] = store.get(AGENT_NS, "stopped_at_ms")
+        report["running_pid"] = running_pid(state_dir)
         return report
     finally:
         store.close()
+
+
+def running_pid(state_dir: Path) -> int | None:
+    """The pid of the agent holding the state dir's lock, None when no agent runs on it."""
+    import fcntl
+    import os
+
+    path = state_dir / "agent.lock"
+    if not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        text = os.read(fd, 32).decode(errors="replace").strip()
+        return int(text) if text.isdigit() else -1
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

@@ -167,8 +167,11 @@ def render_status(console: Any, r: dict[str, Any]) -> None:
     t.add_row("LLM today", f"{llm.get('calls', 0)} calls, ${_money(llm.get('cost_usd'), 4)} ({llm.get('day')})")
     if r.get("last_errors"):
         t.add_row("last cycle errors", "; ".join(r["last_errors"]))
-    t.add_row("agent", "stopped cleanly" if r.get("stopped_at_ms") else
-              "running, or stopped without a clean exit (a restart reconciles)")
+    if r.get("running_pid"):
+        t.add_row("agent", f"running (pid {r['running_pid']})")
+    else:
+        t.add_row("agent", "stopped cleanly" if r.get("stopped_at_ms") else
+                  "not running; it did not stop cleanly (the next start reconciles)")
     console.print(t)
     positions = acct.get("positions") or []
     if positions:
