@@ -125,6 +125,21 @@ def test_funding_impact_is_charged_for_paying_carry_only():
     assert short_cost.funding_bps == 0 and short_cost.total_bps == Decimal("4.75")
 
 
+def test_change_cost_is_decimal_without_float_noise():
+    gov = governed()
+    noisy = (0.1 + 0.2) * 1e-4  # 3.0000000000000004e-05: a mean of floats carries binary noise
+    cost = gov.change_cost(plan(TREND, {"BTC": 50}), context(T0, LIB, signals={"BTC": {"funding_24h_avg": noisy}}))
+    # 0.5 x 0.00003/h x 24 h = 3.6 bps exactly
+    assert cost.funding_bps == Decimal("3.6") and cost.total_bps == Decimal("8.35")
+    # a live book whose exposure is a repeating decimal: every figure is quantized to 0.0001
+    odd = gov.change_cost(plan(TREND, {"ETH": 10}), context(T0, LIB, acct=account(pv=30000, positions={"BTC": 1}),
+                                                            signals={}))
+    assert odd.turnover_pct == Decimal("10.3333")
+    for value in (odd.turnover_pct, odd.trading_bps, odd.funding_bps, odd.total_bps, odd.net_bps):
+        assert isinstance(value, Decimal) and value.as_tuple().exponent >= -4
+    assert odd.to_dict()["trading_bps"] == "0.9817"
+
+
 # ---------------------------------------------------------------- limits
 
 

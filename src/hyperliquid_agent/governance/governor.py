@@ -18,6 +18,7 @@ The governor never reads the clock; state goes out and comes back as plain dicts
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any, Iterable, Literal, Mapping, Sequence
@@ -25,7 +26,7 @@ from typing import Any, Iterable, Literal, Mapping, Sequence
 from pydantic import BaseModel, ConfigDict
 
 from hyperliquid_agent.config import GovernanceConfig, RiskConfig
-from hyperliquid_agent.domain import MarketType, Regime, TargetEntry, ZERO
+from hyperliquid_agent.domain import MarketType, Regime, TargetEntry, ZERO, to_decimal
 from hyperliquid_agent.domain.context import DecisionContext
 from hyperliquid_agent.governance.calendar import CalendarEvent, active_event
 from hyperliquid_agent.governance.plan import (
@@ -40,6 +41,8 @@ from hyperliquid_agent.governance.regime import RegimeReading, RegimeTracker, cl
 
 MINUTE_MS = 60_000
 _PCT_STEP = Decimal("0.0001")
+_BPS_STEP = Decimal("0.0001")  # change-cost figures (bps, and turnover in % of equity)
+_RATE_STEP = Decimal("1e-12")  # hourly funding rates: far finer than the venue's, coarser than float noise
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,11 @@ class Governor:
     # ---------------------------------------------------------------- change gate
 
     def change_cost(self, plan: PlanCard, context: DecisionContext) -> ChangeCost:
-        """Turnover x (taker fee + slippage) + extra funding over the horizon, in bps of equity."""
+        """Turnover x (taker fee + slippage) + extra funding over the horizon, in bps of equity.
+
+        All Decimal: a float funding rate from the signals is rounded to `_RATE_STEP` first
+        (a mean of floats carries binary noise in its last digits), and every figure is
+        quantized to `_BPS_STEP`, so equal inputs give equal, readable costs."""
         gc = self.config.governor
         current = current_exposure(context.account, context.mids)
         target = {_key(t): t.target_pct for t in plan.targets}
@@ -199,15 +206,13 @@ class Governor:
             delta = target.get(key, ZERO) - current.get(key, ZERO)
             turnover += abs(delta)
             if key[1] is MarketType.PERP:
-                row = context.signals.get(key[0]) or {}
-                rate = row.get("funding_24h_avg")
-                if rate is None:
-                    rate = row.get("funding_now")
+                rate = _funding_rate(context.signals.get(key[0]) or {})
                 if rate is not None:
                     # longs pay a positive rate: added long exposure x rate x hours, in bps of equity
-                    funding += delta / 100 * Decimal(repr(rate)) * gc.funding_horizon_hours * 10_000
-        trading = turnover / 100 * (gc.taker_fee_bps + gc.slippage_bps)
-        funding = max(funding, ZERO)
+                    funding += delta / 100 * rate * gc.funding_horizon_hours * 10_000
+        turnover = turnover.quantize(_BPS_STEP)
+        trading = (turnover / 100 * (gc.taker_fee_bps + gc.slippage_bps)).quantize(_BPS_STEP)
+        funding = max(funding, ZERO).quantize(_BPS_STEP)
         total = trading + funding
         edge = plan.expected_edge_bps
         return ChangeCost(turnover, trading, funding, total, edge, edge - total)
@@ -400,6 +405,16 @@ class Governor:
             )
         gov.switches = int(state.get("switches", 0))
         return gov
+
+
+def _funding_rate(row: Mapping[str, float | None]) -> Decimal | None:
+    """The hourly funding rate a change is charged at: the 24 h average, else the current rate."""
+    rate = row.get("funding_24h_avg")
+    if rate is None:
+        rate = row.get("funding_now")
+    if rate is None or not math.isfinite(rate):
+        return None
+    return to_decimal(rate).quantize(_RATE_STEP)
 
 
 def _fits(strategy: Any, regime: Regime) -> bool:
