@@ -24,16 +24,7 @@ def paper_emulator(model: Any) -> Any:
     """An emulator over `model` on a manual clock (it moves only when stepped)."""
     from hyperliquid_agent.exchange.emulator import EmulatorServer
 
-    class PaperEmulator(EmulatorServer):
-        """The emulator with Nagle's algorithm off on its sockets: its responses go out in two
-        writes (headers, body), which with Nagle + delayed ACK cost ~40 ms per request."""
-
-        def _bind(self):  # type: ignore[override]
-            httpd = super()._bind()
-            httpd.RequestHandlerClass.disable_nagle_algorithm = True
-            return httpd
-
-    return PaperEmulator(model, speedup=None)
+    return EmulatorServer(model, speedup=None)
 
 
 def paper_start_ms(first_ms: int, last_ms: int, previous_ms: int | None, tick_ms: int, cycles: int | None) -> int:
@@ -121,15 +112,6 @@ class SteppedClock:
 
 def remote_stepped_clock(url: str, timeout_s: float = 5.0) -> SteppedClock:
     """The clock of an emulator started elsewhere (`hl-agent venue serve`), stepped over its operator door."""
-    import requests
+    from hyperliquid_agent.exchange.factory import remote_advance_to, remote_clock
 
-    def admin(body: dict[str, Any]) -> int:
-        resp = requests.post(url.rstrip("/") + "/emulator", json=body, timeout=timeout_s)
-        resp.raise_for_status()
-        return int(resp.json()["nowMs"])
-
-    def advance(t_ms: int) -> int:
-        now = admin({"type": "clock"})
-        return admin({"type": "step", "ms": t_ms - now}) if t_ms > now else now
-
-    return SteppedClock(lambda: admin({"type": "clock"}), advance)
+    return SteppedClock(remote_clock(url, timeout_s), lambda t_ms: remote_advance_to(url, t_ms, timeout_s))

@@ -75,6 +75,12 @@ def remote_clock(url: str, timeout_s: float = 5.0) -> Callable[[], int]:
     return lambda: int(_admin(url, {"type": "clock"}, timeout_s)["nowMs"])
 
 
+def remote_advance_to(url: str, t_ms: int, timeout_s: float = 5.0) -> int:
+    """Step a running emulator's manual clock forward to `t_ms` (never back); its time after."""
+    now = int(_admin(url, {"type": "clock"}, timeout_s)["nowMs"])
+    return int(_admin(url, {"type": "step", "ms": t_ms - now}, timeout_s)["nowMs"]) if t_ms > now else now
+
+
 def _local_key(cfg: Config) -> str:
     key = cfg.hyperliquid.secret_key
     if key is not None and key.get_secret_value():
