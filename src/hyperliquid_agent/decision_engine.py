@@ -11,8 +11,9 @@ only adapter it touches); everything it computes comes from the pure `decision` 
 The stable prompt prefix goes in a system message and the per-cycle state in a user
 message, so providers can cache the prefix. `response.content` is always parsed with
 `parse_decision` / `parse_governance_decision`, whatever the provider, so every reply
-is validated the same way. LLM failures become failed (hold) results; nothing raises to
-the loop.
+is validated the same way. That includes a reply the client gave up on after its re-ask
+(`LLMInvalidOutputError.content`): its valid actions stand, the bad ones are rejected one
+by one with reasons. LLM failures become failed (hold) results; nothing raises to the loop.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from hyperliquid_agent.decision_parse import (
 )
 from hyperliquid_agent.domain.account import AccountState
 from hyperliquid_agent.domain.context import DecisionContext
-from hyperliquid_agent.errors import LLMError
+from hyperliquid_agent.errors import LLMError, LLMInvalidOutputError
 from hyperliquid_agent.prompts import PromptTemplate
 from hyperliquid_agent.schemas import DecisionSchema, GovernanceDecisionSchema
 from hyperliquid_agent.strategies import StrategySpec
@@ -65,8 +66,8 @@ class DecisionEngine:
             from hyperliquid_agent.llm_client import LLMClient  # lazy: vendor SDKs load only when used
 
             self._client = LLMClient(llm_config, store=store)
-        self.total_calls = 0  # replies received (each may have cost money)
-        self.failed_calls = 0  # queries that raised (unavailable, auth, budget, invalid output...)
+        self.total_calls = 0  # queries that got replies (each may have cost money), salvaged ones included
+        self.failed_calls = 0  # queries that gave no usable decision (unavailable, auth, budget, unreadable...)
         self.total_cost_usd = Decimal(0)
         self.total_input_tokens = 0
         self.total_output_tokens = 0
@@ -130,16 +131,37 @@ class DecisionEngine:
             messages = [{"role": "system", "content": prefix}, {"role": "user", "content": suffix}]
         else:
             messages = [{"role": "user", "content": prefix + suffix}]
+        salvaged: LLMInvalidOutputError | None = None
         try:
             response = self.client.query(messages, schema=schema, purpose=purpose, context=context)
+        except LLMInvalidOutputError as exc:
+            # The reply failed the schema even after the re-ask. Whatever text came back is still
+            # parsed below, so its valid actions stand and the bad ones are rejected one by one.
+            if exc.content is None:  # a refusal, or nothing to read
+                self.failed_calls += 1
+                return self._count(kind(error=f"{type(exc).__name__}: {exc}"), exc.response)
+            salvaged, response = exc, exc.response
         except LLMError as exc:
             self.failed_calls += 1
             return kind(error=f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # a provider bug must not stop the loop; hold and report it
             self.failed_calls += 1
             return kind(error=f"LLM call failed unexpectedly: {type(exc).__name__}: {exc}")
-        content = getattr(response, "content", None)
+        content = salvaged.content if salvaged is not None else getattr(response, "content", None)
         result: R = parse(content if isinstance(content, str) else "", strategy_ids=self._ids)
+        if salvaged is not None:
+            if result.success:
+                note = f"the reply failed schema validation after one re-ask ({salvaged}); valid items were kept"
+                result = replace(result, warnings=result.warnings + (note,))
+            else:
+                self.failed_calls += 1
+                result = replace(result, error=f"{type(salvaged).__name__}: {salvaged}; {result.error}")
+        return self._count(result, response)
+
+    def _count(self, result: R, response: Any) -> R:
+        """`result` with the query's tokens, cost, provider and model; the engine's totals updated."""
+        if response is None:
+            return result
         cost = getattr(response, "cost_usd", None)
         usage = {
             "input_tokens": int(getattr(response, "input_tokens", 0) or 0),
@@ -155,7 +177,6 @@ class DecisionEngine:
         if usage["cost_usd"] is not None:
             self.total_cost_usd += usage["cost_usd"]
         return replace(result, **usage)
-
 
 def _template(value: PromptTemplate | str | Path, strategies: Sequence[StrategySpec] | None) -> PromptTemplate:
     if isinstance(value, PromptTemplate):

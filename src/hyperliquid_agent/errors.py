@@ -81,7 +81,18 @@ class LLMAuthError(LLMError):
 
 
 class LLMInvalidOutputError(LLMError):
-    pass
+    """The reply was not JSON or not the schema after one re-ask, or the model refused.
+
+    `content`: the last reply's text, so a caller can still keep what is valid in it (the
+    DecisionEngine rejects bad actions one by one); None for a refusal. It is the model's
+    own output, never a request or a key. `response`: the failed query's LLMResponse
+    (tokens and cost of every attempt), or None.
+    """
+
+    def __init__(self, message: str, content: str | None = None, response: object = None) -> None:
+        super().__init__(message)
+        self.content = content
+        self.response = response
 
 
 class BudgetExceededError(LLMError):

@@ -112,7 +112,10 @@ class LLMClient:
         parsed = None
         if reply.refusal:
             self._record_reply(request, reply, cost, purpose, "invalid", note=f"refusal: {reply.refusal}")
-            raise LLMInvalidOutputError(f"{self.provider.name}/{request.model} refused to answer: {reply.refusal}")
+            raise LLMInvalidOutputError(
+                f"{self.provider.name}/{request.model} refused to answer: {reply.refusal}",
+                response=self._response(request, replies, None, started, purpose, verdict.note),
+            )
         if schema is not None:
             try:
                 parsed = self._validate(reply, schema)
@@ -133,10 +136,32 @@ class LLMClient:
                     self._record_reply(reask, reply, cost, purpose, "invalid", note=str(second))
                     raise LLMInvalidOutputError(
                         f"{self.provider.name}/{request.model} gave no valid {schema.__name__} after one re-ask: "
-                        f"{second}"
+                        f"{second}",
+                        content=None if reply.refusal else reply.content,
+                        response=self._response(request, replies, None, started, purpose, verdict.note),
                     ) from None
         else:
             self._record_reply(request, reply, cost, purpose, "ok")
+        return self._response(request, replies, parsed, started, purpose, verdict.note)
+
+    def get_cost_summary(self) -> dict[str, Any]:
+        """Totals for this client's life: total_calls, total_input_tokens, total_output_tokens,
+        total_cached_input_tokens, total_cost_usd, avg_cost_per_call, and by_model/by_day/by_purpose."""
+        return summarize(self._records)
+
+    @property
+    def total_calls(self) -> int:
+        return self.get_cost_summary()["total_calls"]
+
+    @property
+    def total_cost_usd(self) -> Decimal:
+        return self.get_cost_summary()["total_cost_usd"]
+
+    # ---------------------------------------------------------------- internals
+    def _response(self, request: LLMRequest, replies: list[tuple[RawReply, Decimal | None]],
+                  parsed: dict[str, Any] | None, started: float, purpose: str, note: str | None) -> LLMResponse:
+        """The answer over every call of one query (a re-ask is billed too); the last reply's text."""
+        reply = replies[-1][0]
         usage = sum((r.usage for r, _ in replies), Usage())
         costs = [c for _, c in replies]
         return LLMResponse(
@@ -155,23 +180,9 @@ class LLMClient:
             purpose=purpose,
             attempts=len(replies),
             replayed=all(r.replayed for r, _ in replies),
-            budget_note=verdict.note,
+            budget_note=note,
         )
 
-    def get_cost_summary(self) -> dict[str, Any]:
-        """Totals for this client's life: total_calls, total_input_tokens, total_output_tokens,
-        total_cached_input_tokens, total_cost_usd, avg_cost_per_call, and by_model/by_day/by_purpose."""
-        return summarize(self._records)
-
-    @property
-    def total_calls(self) -> int:
-        return self.get_cost_summary()["total_calls"]
-
-    @property
-    def total_cost_usd(self) -> Decimal:
-        return self.get_cost_summary()["total_cost_usd"]
-
-    # ---------------------------------------------------------------- internals
     def _call(self, request: LLMRequest, purpose: str) -> tuple[RawReply, Decimal | None]:
         started = time.perf_counter()
 

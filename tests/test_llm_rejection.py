@@ -1,0 +1,112 @@
+"""Per-action rejection through the real SDKs: a reply that still fails the schema after the
+re-ask is not lost; the engine parses it, keeps the valid actions and rejects the bad ones."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from llm_wire import Reply, WireServer, server, anthropic_body, chat_body  # noqa: F401 (server is a fixture)
+
+from hyperliquid_agent.config import LLMConfig, defaults_dir
+from hyperliquid_agent.decision import DecisionEngine, PromptTemplate
+from hyperliquid_agent.domain import BuyAction
+from hyperliquid_agent.errors import LLMInvalidOutputError
+from hyperliquid_agent.llm_client import LLMClient
+from hyperliquid_agent.prompts import sample_context
+from hyperliquid_agent.schemas import DecisionSchema
+from hyperliquid_agent.testing import FixedClock, ScriptedLLM, ScriptedReply, Usage
+
+ROOT = defaults_dir()
+GOOD_BUY = {"action_type": "buy", "coin": "BTC", "market_type": "perp", "size": 0.01, "price": None,
+            "amount_usd": None, "to_perp": None, "reasoning": "trend"}
+BAD_SHORT = {**GOOD_BUY, "action_type": "short", "coin": "ETH", "reasoning": "not a verb we know"}
+MIXED = {"reasoning": "mixed", "selected_strategy": None, "actions": [GOOD_BUY, BAD_SHORT], "target_allocation": None}
+
+
+@pytest.fixture(scope="module")
+def template() -> PromptTemplate:
+    return PromptTemplate(ROOT / "prompts" / "default.txt", ROOT / "strategies")
+
+
+def engine_over(server: WireServer, template: PromptTemplate, provider: str) -> DecisionEngine:
+    base = {"openai": {"model": "gpt-4o", "base_url": server.url + "/v1"},
+            "anthropic": {"model": "claude-sonnet-4-6", "base_url": server.url}}[provider]
+    cfg = LLMConfig(provider=provider, api_key="sk-test-not-real", max_retries=0, timeout_s=5, **base)
+    return DecisionEngine(cfg, template, client=LLMClient(cfg, clock=FixedClock(), sleep=lambda _s: None))
+
+
+def test_openai_one_bad_action_is_rejected_and_the_good_one_stands(server, template):
+    body = chat_body(json.dumps(MIXED), prompt_tokens=1000, completion_tokens=80)
+    server.push(Reply(200, body), Reply(200, body))  # the re-ask gets the same bad action back
+    engine = engine_over(server, template, "openai")
+    ctx = sample_context()
+    r = engine.get_decision(ctx.account, ctx)
+    assert len(server.seen) == 2  # one re-ask, then the reply is read item by item
+    assert "action_type" in server.seen[1].body["messages"][-1]["content"]
+    assert r.success and r.actions == (BuyAction(coin="BTC", market_type="perp", size="0.01", reasoning="trend"),)
+    [bad] = r.rejected_actions
+    assert bad.raw["action_type"] == "short" and bad.reason.startswith("actions[1]: action_type")
+    assert any("failed schema validation after one re-ask" in w for w in r.warnings)
+    assert r.input_tokens == 2000 and r.output_tokens == 160 and r.cost_usd is not None and r.cost_usd > 0
+    assert engine.total_calls == 1 and engine.failed_calls == 0 and engine.total_cost_usd == r.cost_usd
+    record = r.to_record()
+    assert record["rejected_actions"][0]["raw"]["action_type"] == "short" and record["raw_response"]
+
+
+def test_anthropic_one_bad_action_is_rejected_and_the_good_one_stands(server, template):
+    body = anthropic_body(MIXED, tool_name="DecisionSchema", input_tokens=500, output_tokens=60)
+    server.push(Reply(200, body), Reply(200, body))
+    engine = engine_over(server, template, "anthropic")
+    ctx = sample_context()
+    r = engine.get_decision(ctx.account, ctx)
+    assert len(server.seen) == 2 and server.seen[0].body["tool_choice"]["name"] == "DecisionSchema"
+    assert r.success and [a.coin for a in r.actions] == ["BTC"]
+    assert [x.raw["coin"] for x in r.rejected_actions] == ["ETH"]
+    assert r.input_tokens == 1000 and r.provider == "anthropic"
+
+
+def test_a_wholly_unreadable_reply_still_holds(server, template):
+    prose = chat_body("I would rather not pick anything today.")
+    server.push(Reply(200, prose), Reply(200, prose))
+    engine = engine_over(server, template, "openai")
+    r = engine.get_decision(sample_context().account)
+    assert not r.success and r.actions == () and r.target_allocation is None
+    assert r.error.startswith("LLMInvalidOutputError:") and "no JSON object" in r.error
+    assert r.raw_response == "I would rather not pick anything today."
+    assert engine.failed_calls == 1 and engine.total_calls == 1 and r.input_tokens == 240
+
+
+def test_a_refusal_holds_without_reading_the_refusal_as_a_reply(server, template):
+    server.push(Reply(200, chat_body(None, refusal="I can't help with trading.")))
+    engine = engine_over(server, template, "openai")
+    r = engine.get_decision(sample_context().account)
+    assert not r.success and "refused" in r.error and r.actions == ()
+    assert engine.failed_calls == 1 and r.input_tokens == 120  # the refused call was still billed
+
+
+def test_the_error_carries_the_last_reply_and_the_billed_usage():
+    bad = json.dumps({**MIXED, "actions": [BAD_SHORT]})
+    llm = ScriptedLLM([ScriptedReply("not json", usage=Usage(input_tokens=10, output_tokens=2)),
+                       ScriptedReply(bad, usage=Usage(input_tokens=30, output_tokens=4))],
+                      llm_config=LLMConfig(provider="scripted", model="gpt-4o-mini"))
+    with pytest.raises(LLMInvalidOutputError) as info:
+        llm.query("q", DecisionSchema)
+    err = info.value
+    assert err.content == bad and bad not in str(err)  # the reply rides on the error, not in its message
+    assert (err.response.input_tokens, err.response.output_tokens, err.response.attempts) == (40, 6, 2)
+    assert err.response.cost_usd is not None and err.response.parsed is None
+
+
+def test_governed_mode_salvages_good_micro_adjustments(template):
+    gov_template = PromptTemplate(ROOT / "prompts" / "governance.txt", ROOT / "strategies")
+    line = {"coin": "BTC", "target_pct": 10, "market_type": "perp", "leverage": 2}
+    bad_line = {**line, "coin": "ETH", "market_type": "swap"}
+    body = json.dumps({"maintain_plan": True, "reasoning": "steady", "micro_adjustments": [line, bad_line],
+                       "proposed_plan": None})
+    cfg = LLMConfig(provider="scripted", model="gpt-4o-mini", max_retries=0)
+    engine = DecisionEngine(cfg, template, gov_template, client=ScriptedLLM([body, body], llm_config=cfg))
+    ctx = sample_context(mode="governed")
+    r = engine.get_decision_with_governance(ctx.account, None, "range-bound", True, ctx)
+    assert r.success and r.maintain_plan and [t.coin for t in r.micro_adjustments] == ["BTC"]
+    assert [x.raw["coin"] for x in r.rejected_adjustments] == ["ETH"]
