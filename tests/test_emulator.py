@@ -199,13 +199,23 @@ def test_faults_hit_only_their_path_and_count(server):
 
 
 def test_nonce_book_keeps_the_100_highest():
-    book = NonceBook()
-    for n in range(1000, 1100):
-        assert book.check_and_record("0xa", n) is None
-    assert book.check_and_record("0xa", 999) == "Invalid nonce: nonce too low 999 < 1000"
-    assert book.check_and_record("0xa", 1100) is None  # evicts 1000
-    assert book.check_and_record("0xa", 1000) == "Invalid nonce: nonce too low 1000 < 1001"
-    assert book.check_and_record("0xb", 5) is None  # per signer
+    book, now = NonceBook(), 10_000_000_000
+    for n in range(now, now + 100):
+        assert book.check_and_record("0xa", n, now) is None
+    assert book.check_and_record("0xa", now - 1, now) == f"Invalid nonce: nonce too low {now - 1} < {now}"
+    assert book.check_and_record("0xa", now + 100, now) is None  # evicts `now`
+    assert book.check_and_record("0xa", now, now) == f"Invalid nonce: nonce too low {now} < {now + 1}"
+    assert book.check_and_record("0xb", now - 5, now) is None  # per signer
+
+
+def test_nonce_book_takes_only_nonces_within_two_days_back_and_one_day_ahead():
+    book, now, day = NonceBook(), 10_000_000_000, 86_400_000
+    oldest, newest = now - 2 * day, now + day
+    assert book.check_and_record("0xa", oldest, now) == f"Invalid nonce: nonce too low {oldest} < {oldest}"
+    assert book.check_and_record("0xa", newest, now) == f"Invalid nonce: nonce too high {newest} > {newest}"
+    assert book.check_and_record("0xa", oldest + 1, now) is None
+    assert book.check_and_record("0xa", newest - 1, now) is None
+    assert book.check_and_record("0xa", newest - 1, now + day) == f"Invalid nonce: duplicate nonce {newest - 1}"
 
 
 def test_candle_and_funding_caps():
@@ -216,6 +226,8 @@ def test_candle_and_funding_caps():
                                       "req": {"coin": "BTC", "interval": "1h", "startTime": 0,
                                               "endTime": srv.now_ms()}}).json()
         assert len(candles) == 5000 and len(feed.series["BTC"]) > 5000
+        last = feed.series["BTC"]
+        assert candles[-1]["t"] == last.t[len(last) - 1] and candles[0]["t"] == last.t[len(last) - 5000]  # the most recent
         funding = post(srv, "/info", {"type": "fundingHistory", "coin": "BTC", "startTime": 0}).json()
         assert len(funding) == 500 and funding[0]["time"] < funding[-1]["time"]
 

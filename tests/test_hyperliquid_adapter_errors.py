@@ -17,7 +17,7 @@ from hyperliquid_agent.errors import (
     VenueUnavailableError,
 )
 from hyperliquid_agent.exchange.hyperliquid import HyperliquidExchange
-from hyperliquid_agent.exchange.nonce import NonceSource
+from hyperliquid_agent.exchange.nonce import NonceSource, wall_clock_ms
 
 
 @pytest.fixture(scope="module")
@@ -216,13 +216,43 @@ def test_the_emulator_refuses_a_duplicate_and_a_too_low_nonce(server):
         body = {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None, "expiresAfter": None}
         return requests.post(server.url + "/exchange", json=body, timeout=5).json()
 
-    base = 1_800_000_000_000
+    base = wall_clock_ms() + 60_000  # the venue takes nonces within (now - 2 days, now + 1 day)
     assert send(base)["status"] == "ok"
     assert send(base) == {"status": "err", "response": f"Invalid nonce: duplicate nonce {base}"}
     for i in range(1, 101):
         assert send(base + i)["status"] == "ok"
     low = send(base - 5)
     assert low["status"] == "err" and low["response"].startswith(f"Invalid nonce: nonce too low {base - 5} < ")
+
+
+def _signed_schedule_cancel(server, nonce: int, expires_after: int | None = None) -> dict:
+    from hyperliquid.utils.signing import sign_l1_action
+    import eth_account
+    import requests
+
+    wallet = eth_account.Account.from_key(funded_key(server))
+    action = {"type": "scheduleCancel"}
+    sig = sign_l1_action(wallet, action, None, nonce, expires_after, False)
+    body = {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None, "expiresAfter": expires_after}
+    return requests.post(server.url + "/exchange", json=body, timeout=5).json()
+
+
+def test_the_emulator_refuses_nonces_outside_the_time_window(server):
+    day = 86_400_000
+    stale = wall_clock_ms() - 2 * day - 60_000
+    got = _signed_schedule_cancel(server, stale)
+    assert got["status"] == "err" and got["response"].startswith(f"Invalid nonce: nonce too low {stale} < ")
+    ahead = wall_clock_ms() + day + 60_000
+    got = _signed_schedule_cancel(server, ahead)
+    assert got["status"] == "err" and got["response"].startswith(f"Invalid nonce: nonce too high {ahead} > ")
+    assert _signed_schedule_cancel(server, wall_clock_ms() - day)["status"] == "ok"
+
+
+def test_the_emulator_enforces_expires_after(server):
+    now = wall_clock_ms()
+    assert _signed_schedule_cancel(server, now, expires_after=now - 1) == {
+        "status": "err", "response": "Action already expired"}
+    assert _signed_schedule_cancel(server, now + 1, expires_after=now + 60_000)["status"] == "ok"
 
 
 def test_repr_never_shows_the_key(server):

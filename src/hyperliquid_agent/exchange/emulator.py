@@ -36,6 +36,8 @@ from hyperliquid_agent.exchange.nonce import wall_clock_ms
 log = logging.getLogger(__name__)
 
 MAX_TRACKED_NONCES = 100  # the venue keeps each signer's 100 highest nonces
+NONCE_PAST_MS = 2 * 86_400_000  # a nonce must lie in (T - 2 days, T + 1 day), T = the block time
+NONCE_FUTURE_MS = 86_400_000
 
 
 @dataclass
@@ -71,12 +73,18 @@ class SimClock:
 
 
 class NonceBook:
-    """Per-signer nonce rules: never reuse, and beat the smallest of the 100 highest."""
+    """Per-signer nonce rules: within (now - 2 days, now + 1 day), never reused, and above
+    the smallest of the signer's 100 highest."""
 
     def __init__(self) -> None:
         self._seen: dict[str, set[int]] = {}
 
-    def check_and_record(self, signer: str, nonce: int) -> str | None:
+    def check_and_record(self, signer: str, nonce: int, now_ms: int) -> str | None:
+        oldest, newest = now_ms - NONCE_PAST_MS, now_ms + NONCE_FUTURE_MS
+        if nonce <= oldest:
+            return f"Invalid nonce: nonce too low {nonce} < {oldest}"
+        if nonce >= newest:
+            return f"Invalid nonce: nonce too high {nonce} > {newest}"
         seen = self._seen.setdefault(signer, set())
         if nonce in seen:
             return f"Invalid nonce: duplicate nonce {nonce}"
@@ -105,6 +113,7 @@ class EmulatorServer:
         self.host = host
         self.port = port
         self.clock = SimClock(model.now_ms, speedup, wall_ms)
+        self.wall_ms = wall_ms  # the "block time" nonces and expiresAfter are checked against
         self.lock = threading.RLock()  # one request at a time touches the model
         self.nonces = NonceBook()
         self.agents: dict[str, str] = {}  # agent address -> master address (lowercase)

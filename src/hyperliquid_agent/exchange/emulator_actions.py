@@ -22,6 +22,7 @@ CANDLE_CAP = 5000  # candleSnapshot serves at most this many candles per request
 FUNDING_CAP = 500  # fundingHistory / userFunding rows per request
 FILLS_CAP = 2000
 DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
+ERR_EXPIRED = "Action already expired"  # an L1 action whose expiresAfter (ms) is in the past
 
 
 # ====================================================================== /info
@@ -107,7 +108,7 @@ def _candles(model: Any, req: Any) -> tuple[int, Any]:
     if coin not in model.specs or interval not in INTERVAL_MS or not isinstance(start, int):
         return 500, "null"
     end = end if isinstance(end, int) else model.now_ms
-    rows = model.candles(coin, interval, start, end)[:CANDLE_CAP]
+    rows = model.candles(coin, interval, start, end)[-CANDLE_CAP:]  # the most recent, like the venue
     return 200, [wire.candle_to_wire(coin, interval, c) for c in rows]
 
 
@@ -176,7 +177,11 @@ def exchange(server: "EmulatorServer", body: dict[str, Any]) -> dict[str, Any]:
         user = str(vault).lower()
     if not server.model.has_account(user):
         return wire.err_response(f"Must deposit before performing actions. User: {user}")
-    problem = server.nonces.check_and_record(signer, nonce)
+    now = server.wall_ms()
+    expires = body.get("expiresAfter")
+    if kind in L1_ACTIONS and isinstance(expires, int) and expires < now:
+        return wire.err_response(ERR_EXPIRED)
+    problem = server.nonces.check_and_record(signer, nonce, now)
     if problem is not None:
         return wire.err_response(problem)
     model = server.model
