@@ -90,7 +90,7 @@ class GovernedFlow:
     # ---- the cycle
     def begin(self, inputs: Any) -> dict[str, Any]:
         gov, now = self.governor, inputs.now_ms
-        fired = gov.check_invalidation(inputs.signals, now)
+        fired = gov.check_invalidation(inputs.signals, now, plan_drawdown_pct=self._track_plan(inputs))
         tw_inputs = TripwireInputs(account=inputs.account, mids=inputs.snapshot.mids, now_ms=now,
                                    last_data_ms=inputs.snapshot.time_ms,
                                    api_failures=inputs.api_failures, plan_invalidated=fired)
@@ -118,6 +118,16 @@ class GovernedFlow:
             "invalidated_by": fired,
             "stopped_out": sorted(self.stopped_out),
         }
+
+    def _track_plan(self, inputs: Any) -> Decimal | None:
+        """Book the funding paid since the last cycle and mark the active plan's scorecard at
+        this cycle's equity; returns the plan's drawdown from its own peak (None without a card)."""
+        self.scorekeeper.observe_funding(inputs.account.positions)
+        card, plan = self.scorekeeper.current, self.governor.get_active_plan()
+        if card is None or card.ended_ms is not None or plan is None or card.plan_id != plan.plan_id:
+            return None
+        card.mark(inputs.account.portfolio_value, inputs.now_ms)
+        return card.drawdown_pct
 
     def consider(self, inputs: Any, view: dict[str, Any], result: Any) -> dict[str, Any]:
         gov, now = self.governor, inputs.now_ms
@@ -184,12 +194,18 @@ class GovernedFlow:
         return Protection(take_profit_pct=ex.take_profit_pct, stop_loss_pct=ex.stop_loss_pct)
 
     def after(self, inputs: Any, report: ExecutionReport | None, account_after: AccountState | None) -> None:
+        fills = report.fills if report is not None else ()
         card = self.scorekeeper.current
         if card is not None and card.ended_ms is None:
-            for f in (report.fills if report is not None else ()):
+            for f in fills:
                 card.record_fill(f, inputs.snapshot.mids.get(f.coin))
             equity = (account_after or inputs.account).portfolio_value
             card.mark(Decimal(equity), inputs.now_ms)
+        # funding reference points after our own trades (which may have reopened a position)
+        if account_after is not None:
+            self.scorekeeper.observe_funding(account_after.positions, record=False)
+        else:
+            self.scorekeeper.observe_funding(inputs.account.positions, record=False, forget={f.coin for f in fills})
         self.save()
 
     def save(self) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
-from hyperliquid_agent.domain import Fill, Side, ZERO
+from hyperliquid_agent.domain import Fill, Position, Side, ZERO
 from hyperliquid_agent.governance.plan import plain
 
 _MONEY_FIELDS = ("start_equity", "last_equity", "peak_equity", "max_drawdown_pct", "realized_pnl", "fees",
@@ -86,6 +86,13 @@ class Scorecard:
         return self.last_equity - self.start_equity
 
     @property
+    def drawdown_pct(self) -> Decimal:
+        """How far the last mark sits below this plan's peak, in percent (0 at a new peak)."""
+        if self.peak_equity <= 0:
+            return ZERO
+        return max((self.peak_equity - self.last_equity) / self.peak_equity * 100, ZERO)
+
+    @property
     def hit_rate(self) -> float | None:
         decided = self.wins + self.losses
         return None if decided == 0 else self.wins / decided
@@ -139,10 +146,14 @@ class Scorecard:
 
 @dataclass
 class Scorekeeper:
-    """The open scorecard of the active plan plus the post-mortems of ended ones."""
+    """The open scorecard of the active plan plus the post-mortems of ended ones.
+
+    It also remembers each perp position's cumulative funding (`Position.cum_funding`, paid
+    since the position opened) so `observe_funding` can book what was paid in between."""
 
     current: Scorecard | None = None
     finished: list[dict[str, Any]] = field(default_factory=list)  # not yet persisted
+    funding_seen: dict[str, tuple[Decimal, Decimal]] = field(default_factory=dict)  # coin -> (size, cum_funding)
 
     def start(self, plan_id: str, strategy_id: str, now_ms: int, equity: Decimal) -> Scorecard:
         if self.current is not None and self.current.ended_ms is None:
@@ -157,13 +168,42 @@ class Scorekeeper:
         self.finished.append(pm)
         return pm
 
+    def observe_funding(self, positions: Iterable[Position], record: bool = True,
+                        forget: Iterable[str] = ()) -> Decimal:
+        """Book the funding paid since the last observation into the open card and remember
+        where each position's cumulative funding stands now. Returns the amount booked.
+
+        The venue counts funding since a position opened, so a position that is new, gone or
+        on the other side since the last look starts over (nothing booked for it: its
+        count restarted). `record=False` only takes the reference point (after our own
+        trades, which may have reopened a position); coins in `forget` lose theirs (traded
+        with no account read back, so where their count stands is unknown)."""
+        booked = ZERO
+        seen: dict[str, tuple[Decimal, Decimal]] = {}
+        for p in positions:
+            if p.size == 0:
+                continue
+            before = self.funding_seen.get(p.coin)
+            if record and before is not None and (before[0] > 0) == (p.size > 0):
+                booked += p.cum_funding - before[1]
+            seen[p.coin] = (p.size, p.cum_funding)
+        for coin in forget:
+            seen.pop(coin, None)
+        self.funding_seen = seen
+        card = self.current
+        if booked and card is not None and card.ended_ms is None:
+            card.record_funding(booked)
+        return booked
+
     def to_dict(self) -> dict[str, Any]:
-        return {"current": self.current.to_dict() if self.current else None}
+        return {"current": self.current.to_dict() if self.current else None,
+                "funding_seen": {c: [plain(size), plain(cum)] for c, (size, cum) in sorted(self.funding_seen.items())}}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "Scorekeeper":
         cur = (d or {}).get("current")
-        return cls(current=Scorecard.from_dict(cur) if cur else None)
+        seen = {c: (Decimal(size), Decimal(cum)) for c, (size, cum) in ((d or {}).get("funding_seen") or {}).items()}
+        return cls(current=Scorecard.from_dict(cur) if cur else None, funding_seen=seen)
 
 
 __all__ = ["Scorecard", "Scorekeeper"]

@@ -1,0 +1,96 @@
+"""GovernedFlow (app/governed.py): the governor, tripwires and scorekeeper one cycle at a time."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from gov_helpers import HOUR, T0, d, proposal, signals_for, strategy
+
+from hyperliquid_agent.app.cycle import CycleInputs
+from hyperliquid_agent.app.governed import GovernedFlow
+from hyperliquid_agent.config import Config, GovernanceConfig, GovernorConfig, RegimeConfig, TripwireConfig
+from hyperliquid_agent.decision_parse import GovernanceDecisionResult
+from hyperliquid_agent.domain import AccountState, MarketSnapshot, Position
+from hyperliquid_agent.governance.governor import Governor
+from hyperliquid_agent.governance.plan import PlanStatus
+from hyperliquid_agent.governance.scorekeeper import Scorekeeper
+from hyperliquid_agent.risk_counters import RiskCounters
+
+TREND = strategy("slow-trend", dwell=24 * 60)
+
+
+def config(max_drawdown_pct: int = 8) -> Config:
+    gov = GovernanceConfig(
+        governor=GovernorConfig(cooldown_minutes=0, rotation_steps=1, change_threshold_bps=d(10)),
+        regime=RegimeConfig(hysteresis_n=2, hysteresis_m=3),
+        tripwires=TripwireConfig(max_drawdown_pct=d(max_drawdown_pct)),  # also the plan's drawdown budget
+    )
+    return Config(governance=gov)
+
+
+def flow(cfg: Config) -> GovernedFlow:
+    return GovernedFlow(cfg, (TREND,), Governor(cfg.governance, cfg.risk, coins=cfg.agent.coins))
+
+
+def inputs(now: int, equity: float, positions: dict[str, tuple[float, float]] | None = None) -> CycleInputs:
+    """positions: coin -> (size, funding paid since the position opened)."""
+    pos = tuple(Position(coin=c, size=d(s), entry_price=d(100), cum_funding=d(f))
+                for c, (s, f) in (positions or {}).items())
+    acct = AccountState(portfolio_value=d(equity), available_balance=d(equity), positions=pos)
+    mids = {"BTC": d(100), "ETH": d(100), "SOL": d(100)}
+    return CycleInputs(cycle_id=f"c{now}", now_ms=now, mode="governed", loops=("fast", "medium"),
+                       coins=("BTC", "ETH", "SOL"), account=acct, snapshot=MarketSnapshot(time_ms=now, mids=mids),
+                       specs={}, books={}, signals=signals_for("trending-bull"), counters=RiskCounters())
+
+
+def activate(f: GovernedFlow, now: int, equity: float = 10000) -> None:
+    inp = inputs(now, equity)
+    view = f.begin(inp)
+    result = GovernanceDecisionResult(success=True, maintain_plan=False, proposed_plan=proposal("slow-trend", {"BTC": 20}))
+    out = f.consider(inp, view, result)
+    assert out["verdict"] == "approved", out
+    f.after(inp, None, inp.account)
+
+
+def test_the_plans_own_drawdown_from_its_scorecard_invalidates_it():
+    f = flow(config(max_drawdown_pct=8))
+    activate(f, T0)
+    f.after(inputs(T0 + HOUR, 11000), None, None)  # the plan's peak
+    view = f.begin(inputs(T0 + 2 * HOUR, 10200))  # 7.3% below it: within budget
+    assert view["invalidated_by"] is None and view["can_review"] is False  # dwell holds
+    view = f.begin(inputs(T0 + 3 * HOUR, 10000))  # 9.1% below the peak
+    assert view["invalidated_by"] == "plan drawdown 9.09% >= budget 8%"
+    assert f.governor.get_active_plan().status is PlanStatus.INVALIDATED
+    assert view["can_review"] is True and "plan drawdown" in view["review_reason"]
+    assert "plan_invalidated" in [t["code"] for t in view["tripwires"]]
+
+
+def test_funding_paid_between_cycles_goes_into_the_plans_scorecard():
+    f = flow(config())
+    activate(f, T0)
+    card = f.scorekeeper.current
+    # our trade opened BTC; the venue counts its funding from 0
+    f.after(inputs(T0, 10000), None, inputs(T0, 10000, {"BTC": (20, 0)}).account)
+    f.begin(inputs(T0 + HOUR, 10000, {"BTC": (20, "1.25")}))
+    f.after(inputs(T0 + HOUR, 10000), None, inputs(T0 + HOUR, 10000, {"BTC": (20, "1.25")}).account)
+    f.begin(inputs(T0 + 2 * HOUR, 10000, {"BTC": (20, "0.75")}))  # received 0.50 back
+    assert card.funding == Decimal("0.75")
+    # a position that flipped since the last look restarted its count: nothing is booked for it
+    f.after(inputs(T0 + 2 * HOUR, 10000), None, inputs(T0 + 2 * HOUR, 10000, {"BTC": (-5, "0")}).account)
+    f.begin(inputs(T0 + 3 * HOUR, 10000, {"BTC": (-5, "0.1")}))
+    assert card.funding == Decimal("0.85")
+    # the reference points survive a restart (plain state)
+    again = GovernedFlow.from_state(f.cfg, (TREND,), f.export_state())
+    assert again.scorekeeper.funding_seen == f.scorekeeper.funding_seen
+    assert again.scorekeeper.current.funding == Decimal("0.85")
+
+
+def test_funding_of_a_coin_traded_without_an_account_read_back_is_not_guessed():
+    sk = Scorekeeper()
+    sk.start("p", "s", T0, d(10000))
+    before = inputs(T0, 10000, {"BTC": (1, 5)}).account.positions
+    sk.observe_funding(before)
+    sk.observe_funding(before, record=False, forget={"BTC"})  # a fill, and no account after it
+    assert sk.observe_funding(inputs(T0 + HOUR, 10000, {"BTC": (1, "0.2")}).account.positions) == 0
+    assert sk.current.funding == 0
+    assert sk.observe_funding(inputs(T0 + 2 * HOUR, 10000, {"BTC": (1, "0.3")}).account.positions) == d("0.1")
