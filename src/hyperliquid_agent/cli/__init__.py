@@ -1,7 +1,9 @@
 """The `hl-agent` command line. Thin: parse arguments, call the app, render with rich.
 
 Each command group lives in its own module; vendor SDKs are imported inside commands
-so `hl-agent --help` stays fast.
+so `hl-agent --help` stays fast. Help is rendered by plain click formatting
+(`rich_markup_mode=None`): typer's rich help imports rich.markdown and friends, which
+costs more than the rest of start-up. Command output still uses rich.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 
@@ -53,6 +56,11 @@ llm_cmd.register(app)
 costs_cmd.register(app)
 venue_cmd.register(app)
 data_cmd.register(app)
+
+# Sub-apps are typer.Typer instances in their own modules; give them the same plain help.
+for _group in app.registered_groups:
+    if _group.typer_instance is not None:
+        _group.typer_instance.rich_markup_mode = None
 
 
 def main() -> None:
