@@ -224,3 +224,20 @@ def test_llm_regime_through_the_real_client_with_the_baseline_provider(tmp_path)
     gov = Governor(GovernanceConfig(regime=RegimeConfig(use_llm=True)), regime_client=client)
     reading = gov.classify_regime(signals_for("trending-bear"), T0)
     assert reading.source == "llm" and reading.confirmed is Regime.TRENDING_BEAR
+
+
+def test_the_baseline_provider_classifies_with_the_configured_thresholds(tmp_path):
+    from hyperliquid_agent.governance.governor import Governor
+    from hyperliquid_agent.config import GovernanceConfig
+    from hyperliquid_agent.llm_client import LLMClient
+
+    strict = RegimeConfig(use_llm=True, trend_adx_min=40.0)  # the trending-bear row has adx14 35
+    client = LLMClient(regime_llm_config(LLMConfig(provider="baseline"), strict))
+    reading = Governor(GovernanceConfig(regime=strict), regime_client=client).classify_regime(
+        signals_for("trending-bear"), T0)
+    assert reading.source == "llm" and reading.confirmed is Regime.RANGE_BOUND
+    other = RegimeConfig(use_llm=True, reference_coin="ETH")  # no ETH row: nothing to go on
+    client = LLMClient(regime_llm_config(LLMConfig(provider="baseline"), other))
+    reading = Governor(GovernanceConfig(regime=other), regime_client=client).classify_regime(
+        signals_for("trending-bear"), T0)
+    assert reading.source == "llm" and reading.confirmed is Regime.RANGE_BOUND and reading.confidence == 0.0

@@ -127,17 +127,18 @@ def regime_messages(signals: SignalTable, config: RegimeConfig) -> list[dict[str
 @dataclass(frozen=True)
 class RegimeQuery:
     """The point-in-time facts behind a regime call, for offline providers that read them
-    directly (the baseline answers with the rules over `signals`)."""
+    directly (the baseline answers with the rules over `signals`, with these thresholds)."""
 
     signals: SignalTable
     regime: str | None = None  # the confirmed regime before this reading
+    config: RegimeConfig | None = None  # the configured thresholds and reference coin
 
 
 def classify_llm(
     client: Any, signals: SignalTable, config: RegimeConfig, current: Regime | None = None
 ) -> tuple[Regime, float]:
     """Ask the model (structured output). Raises LLMError when there is no usable answer."""
-    query = RegimeQuery(signals=signals, regime=current.value if current is not None else None)
+    query = RegimeQuery(signals=signals, regime=current.value if current is not None else None, config=config)
     response = client.query(regime_messages(signals, config), schema=RegimeSchema, purpose="regime", context=query)
     parsed = getattr(response, "parsed", None)
     if not isinstance(parsed, RegimeSchema):

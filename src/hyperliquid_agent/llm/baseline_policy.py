@@ -200,14 +200,14 @@ def decide_governance(context: Any | None) -> dict[str, Any]:
     }
 
 
-def decide_regime(context: Any | None, regime_config: Any = None) -> dict[str, Any]:
+def decide_regime(context: Any | None) -> dict[str, Any]:
+    """The rules classifier over the query's signals, with the query's `config` (the
+    configured `[governance.regime]` thresholds and reference coin; defaults without one)."""
     if context is None:
         return {"regime": "range-bound", "confidence": 0.0, "reasoning": "baseline: no context"}
-    try:
-        from hyperliquid_agent.governance.regime import classify_rules
-    except ImportError:  # the rules classifier is not installed yet: repeat the given regime
-        regime = context.regime or "range-bound"
-        return {"regime": regime, "confidence": 0.0, "reasoning": "baseline: rules classifier unavailable"}
+    from hyperliquid_agent.governance.regime import classify_rules
+
+    regime_config = getattr(context, "config", None)
     if regime_config is None:
         from hyperliquid_agent.config import RegimeConfig
 
