@@ -113,3 +113,42 @@ def test_buy_through_the_configured_local_emulator(tmp_path):
     [order] = json.loads(res.output)["orders"]
     assert order["status"] == "filled" and Decimal(order["filled_size"]) == Decimal("0.01")
     assert json.loads(res.output)["account_after"]["positions"][0]["size"] == "0.01"
+
+
+def test_the_confirmation_is_the_human_approval_above_the_threshold(tmp_path, fake, monkeypatch):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[agent]\nstate_dir = "{tmp_path / "state"}"\ncoins = ["ETH"]\n'
+                   '[risk]\napproval_above_usd = 1000\n', encoding="utf-8")
+    res = run("buy", "ETH", "0.5", "--yes", "--json", "-c", str(cfg))  # about $1500
+    assert res.exit_code == 0, res.output
+    [order] = json.loads(res.output)["orders"]
+    assert order["status"] == "filled" and "human_approval" in order["verdict"]["checks"]
+    monkeypatch.setattr(order_cmd, "interactive", lambda: True)
+    res = run("buy", "ETH", "0.5", "-c", str(cfg), input="n\n")
+    assert res.exit_code == 1 and len(fake.placed) == 1  # declined at the prompt: nothing more sent
+
+
+def test_reset_breaker_rearms_only_the_failure_count(cfg_path, fake, monkeypatch):
+    from hyperliquid_agent.risk_counters import RiskCounters, utc_day
+    from hyperliquid_agent.risk_store import load_counters, save_counters
+
+    fake.now_ms = lambda: fake.now  # the venue's clock, so the counters' day is the fake's day
+    state = cfg_path.parent / "state"
+    store = StateStore.in_dir(state)
+    save_counters(store, RiskCounters(day=utc_day(fake.now), day_start_equity=Decimal(10000), consecutive_failures=5,
+                                      daily_notional=Decimal(1234), last_open_ms=7))
+    store.close()
+    res = run("buy", "ETH", "0.5", "--yes", "--json", "-c", str(cfg_path))
+    assert res.exit_code == 1 and json.loads(res.output)["orders"][0]["verdict"]["reason_code"] == "circuit_breaker"
+    res = run("reset-breaker", "-c", str(cfg_path))  # no terminal, no --yes: left alone
+    assert res.exit_code == 1 and "--yes" in res.output
+    monkeypatch.setattr(order_cmd, "interactive", lambda: True)
+    res = run("reset-breaker", "--json", "-c", str(cfg_path), input="y\n")
+    assert res.exit_code == 0, res.output
+    assert '"consecutive_failures_before": 5' in res.output and '"was_tripped": true' in res.output
+    store = StateStore.in_dir(state)
+    c = load_counters(store)
+    store.close()
+    assert c.consecutive_failures == 0 and c.daily_notional == Decimal(1234) and c.last_open_ms == 7
+    res = run("buy", "ETH", "0.5", "--yes", "--json", "-c", str(cfg_path))
+    assert res.exit_code == 0 and json.loads(res.output)["orders"][0]["status"] == "filled"

@@ -18,7 +18,8 @@ from hyperliquid_agent.execution import Executor, Protection, cloid_for
 from hyperliquid_agent.orders_ledger import OrdersLedger
 from hyperliquid_agent.portfolio import MarketView, rebalance_to_target
 from hyperliquid_agent.risk import RiskContext, RiskPolicy
-from hyperliquid_agent.risk_store import load_counters
+from hyperliquid_agent.risk_counters import RiskCounters
+from hyperliquid_agent.risk_store import load_counters, save_counters
 from hyperliquid_agent.store import StateStore
 
 from _order_fakes import MIDS, SPECS, FakeExchange
@@ -136,6 +137,82 @@ def test_venue_timeout_marks_unknown_reconciles_and_feeds_the_circuit_breaker():
     ex.set_position("SOL", "-5")
     r3 = cycle(ex, store, executor, pol, "c3", {})  # ... but closing still works
     assert [o.status for o in r3.orders] == ["filled"] and load_counters(store).consecutive_failures == 0
+
+
+def test_the_circuit_breaker_counts_failures_in_a_row_and_the_next_accepted_venue_action_resets_it():
+    ex, store, executor, pol = setup(circuit_breaker_failures=3)
+    save_counters(store, RiskCounters(consecutive_failures=1))
+    ex.no_liquidity.add("ETH")  # the leverage call goes through, then the IOC finds nothing to match
+    r = cycle(ex, store, executor, pol, "c1", {"ETH": "20"})
+    assert [s.status for s in r.setup] == ["done"] and [o.status for o in r.orders] == ["rejected"]
+    assert load_counters(store).consecutive_failures == 1  # 1, reset by the leverage call, then +1
+    ex.set_position("SOL", "-5")
+    ex.no_liquidity.clear()
+    save_counters(store, RiskCounters(consecutive_failures=2))
+    r = cycle(ex, store, executor, pol, "c2", {"ETH": "20"})  # the SOL close fills, the ETH open too
+    assert [o.status for o in r.orders] == ["filled", "filled"] and load_counters(store).consecutive_failures == 0
+
+
+def test_a_tripped_breaker_sends_nothing_for_new_risk_not_even_its_leverage_setting():
+    ex, store, executor, pol = setup(circuit_breaker_failures=2)
+    save_counters(store, RiskCounters(consecutive_failures=2))
+    r = cycle(ex, store, executor, pol, "c1", {"ETH": "20"})
+    assert [(o.status, o.verdict.reason_code) for o in r.orders] == [("denied", "circuit_breaker")]
+    assert [s.status for s in r.setup] == ["skipped"] and "denied" in r.setup[0].detail
+    assert not any(c.startswith(("set_leverage", "place_orders")) for c in ex.calls)
+    assert load_counters(store).consecutive_failures == 2  # nothing succeeded: it stays tripped
+
+
+def test_leverage_is_set_before_the_order_that_opens():
+    ex, store, executor, pol = setup()
+    cycle(ex, store, executor, pol, "c1", {"BTC": "20"})
+    writes = [c for c in ex.calls if c.startswith(("set_leverage", "place_orders"))]
+    assert writes == ["set_leverage:BTC:3", "place_orders"] and ex.positions["BTC"][2] == 3
+
+
+def test_a_perp_increase_moves_usd_from_the_spot_wallet_first():
+    ex, store, executor, pol = setup(ex=FakeExchange(cash=Decimal(200), spot_usdc=Decimal(5000)),
+                                     max_gross_exposure=Decimal(50))
+    target = TargetEntry(coin="ETH", target_pct=Decimal(300), leverage=1)  # $600 of margin on a $200 perp wallet
+    intents = rebalance_to_target([target], ex.account_state(), MARKET, CFG)
+    r = executor.run("c1", intents, pol, context(ex, store))
+    [transfer] = [s for s in r.setup if s.intent.kind == "transfer"]
+    assert transfer.status == "done" and transfer.intent.to_perp
+    writes = [c for c in ex.calls if c.startswith(("transfer", "set_leverage", "place_orders"))]
+    assert writes[0].startswith("transfer:") and writes[-1] == "place_orders"
+    assert r.orders[-1].status == "filled" and ex.positions["ETH"][0] == Decimal("0.2")
+
+
+def test_counters_written_by_one_executor_are_what_the_next_process_sees(tmp_path):
+    ex, store, executor, pol = setup(store=StateStore.in_dir(tmp_path))
+    cycle(ex, store, executor, pol, "c1", {"ETH": "20"})
+    saved = load_counters(store)
+    store.close()
+    again = load_counters(StateStore.in_dir(tmp_path))
+    assert again == saved and again.daily_notional > 0 and len(again.trade_times_ms) == 1
+    assert again.last_open_ms == ex.now and again.day_start_equity == Decimal(10000)
+
+
+def test_an_order_that_landed_before_a_crash_counts_against_the_limits_at_restart(tmp_path):
+    ex = FakeExchange()
+    store = StateStore.in_dir(tmp_path)
+
+    def die(orders, outcomes):
+        raise Crash()
+
+    pol = RiskPolicy(RiskConfig(), allowed_coins=["ETH"])
+    intents = rebalance_to_target([TargetEntry(coin="ETH", target_pct=Decimal(20))], ex.account_state(), MARKET, CFG)
+    with pytest.raises(Crash):
+        Executor(ex, store, config=CFG, after_submit=die).run("c7", intents, pol, context(ex, store))
+    store.close()
+    store = StateStore.in_dir(tmp_path)
+    assert load_counters(store).trade_times_ms == ()  # the crash lost the count ...
+    [row] = Executor(ex, store, config=CFG).reconcile_unsettled(ex.now + 1000)
+    c = load_counters(store)
+    assert row.status == "filled" and c.trade_times_ms == (ex.now,) and c.last_open_ms == ex.now  # ... restored
+    assert c.daily_notional == row.intent.notional
+    Executor(ex, store, config=CFG).reconcile_unsettled(ex.now + 2000)
+    assert load_counters(store) == c  # settled rows are not counted twice
 
 
 def test_a_timeout_after_the_order_landed_is_reconciled_as_filled_not_failed():

@@ -48,7 +48,7 @@ from hyperliquid_agent.portfolio import MarketView, protective_intents
 from hyperliquid_agent.ports import ExchangePort
 from hyperliquid_agent.risk import RiskContext, RiskPolicy, RiskReview
 from hyperliquid_agent.risk_counters import RiskCounters
-from hyperliquid_agent.risk_store import save_counters
+from hyperliquid_agent.risk_store import load_counters, save_counters
 from hyperliquid_agent.store import StateStore
 
 _FROZEN = ConfigDict(frozen=True)
@@ -78,7 +78,7 @@ class OrderRecord(BaseModel):
 class SetupRecord(BaseModel):
     model_config = _FROZEN
     intent: LeverageIntent | TransferIntent
-    status: str  # done | failed | denied | already_done
+    status: str  # done | failed | denied | skipped | already_done
     detail: str = ""
 
 
@@ -142,8 +142,11 @@ class Executor:
         market: MarketView | None = None,
     ) -> ExecutionReport:
         """Review `intents` with `policy`, execute what is approved, persist the counters."""
+        counters = ctx.counters
         for row in self.ledger.for_cycle(cycle_id):  # a rerun: settle what the last attempt left open
-            self._reconcile_row(row, ctx.now_ms)
+            counters = _count_landed(counters, row, self._reconcile_row(row, ctx.now_ms))
+        if counters is not ctx.counters:  # orders that landed before a crash count against today's limits
+            ctx = replace(ctx, counters=counters)
         review = policy.review(intents, ctx)
         state = _CycleState(cycle_id, ctx.now_ms, review.counters)
         for intent, denial in review.denied:
@@ -159,7 +162,13 @@ class Executor:
 
         self._submit(state, reductions)
         self._setup(state, [i for i in review.passed if isinstance(i, TransferIntent)])
-        self._setup(state, [i for i in review.passed if isinstance(i, LeverageIntent)])
+        opening = {a.intent.coin for a in increases}
+        refused = {i.coin for i, _ in review.denied if isinstance(i, OrderIntent)} - opening
+        for lev in review.passed:  # a leverage setting only serves the increase that follows it
+            if isinstance(lev, LeverageIntent) and lev.coin in refused:
+                state.setup.append(SetupRecord(intent=lev, status="skipped",
+                                               detail=f"the {lev.coin} order it was for was denied; leverage left as is"))
+        self._setup(state, [i for i in review.passed if isinstance(i, LeverageIntent) and i.coin not in refused])
         blocked = {o.intent.coin: "the close leg of this flip did not fill; open leg not sent"
                    for o in state.orders if o.intent.purpose is OrderPurpose.CLOSE and o.cloid
                    and o.status not in ("filled", "resting")}
@@ -203,9 +212,13 @@ class Executor:
     def reconcile_unsettled(self, now_ms: int) -> list[LedgerRow]:
         """Startup: ask the venue, by cloid, about every ledger row left pending or unknown."""
         out = []
+        counters = load_counters(self.store)
         for row in self.ledger.unsettled():
-            self._reconcile_row(row, now_ms)
-            out.append(self.ledger.get(row.cloid) or row)
+            settled = self._reconcile_row(row, now_ms)
+            counters = _count_landed(counters, row, settled)
+            out.append(settled)
+        if out:
+            save_counters(self.store, counters)
         return out
 
     # ---------------------------------------------------------------- internals
@@ -216,7 +229,8 @@ class Executor:
             cloid = cloid_for(state.cycle_id, leg)
             row = self.ledger.get(cloid)
             if row is not None:  # sent before (a retry or a restart): ask, never resend
-                row = self._reconcile_row(row, state.now_ms)
+                before, row = row, self._reconcile_row(row, state.now_ms)
+                state.counters = _count_landed(state.counters, before, row)
                 state.add(_record(leg, cloid, a, row.status, row.oid, row.filled_size, row.avg_price,
                                             row.error, reconciled=True))
                 continue
@@ -241,13 +255,11 @@ class Executor:
             for leg, a in fresh:
                 cloid = a.intent.cloid or ""
                 self.ledger.update(cloid, "unknown", state.now_ms, error=str(exc))
-                row = self._reconcile_row(self.ledger.get(cloid), state.now_ms)  # type: ignore[arg-type]
+                before = self.ledger.get(cloid)
+                row = self._reconcile_row(before, state.now_ms)  # type: ignore[arg-type]
                 state.add(_record(leg, cloid, a, row.status, row.oid, row.filled_size, row.avg_price, row.error))
-                if row.status in ("filled", "resting"):  # it landed after all
-                    state.counters = state.counters.with_trade(a.intent.notional, state.now_ms,
-                                                               a.intent.purpose in _OPENING)
-                else:
-                    state.counters = state.counters.with_failure()
+                landed = _count_landed(state.counters, before, row)  # type: ignore[arg-type]
+                state.counters = landed if landed is not state.counters else state.counters.with_failure()
             save_counters(self.store, state.counters)
             return
         if self._after_submit is not None:
@@ -289,6 +301,7 @@ class Executor:
                     self.exchange.transfer_usd(intent.amount, intent.to_perp)
                     self.store.put(_TRANSFERS_NS, key, {"cycle_id": state.cycle_id, "amount": intent.amount})
                 state.setup.append(SetupRecord(intent=intent, status="done"))
+                state.counters = state.counters.with_success()  # the venue took a signed action
             except VenueError as exc:
                 state.setup.append(SetupRecord(intent=intent, status="failed", detail=str(exc)))
                 state.errors.append(f"{intent.kind} failed: {exc}")
@@ -352,6 +365,19 @@ class _CycleState:
         n = self._legs.get(base, 0)
         self._legs[base] = n + 1
         return f"{base}:{n}"
+
+
+def _count_landed(counters: RiskCounters, before: LedgerRow, after: LedgerRow) -> RiskCounters:
+    """An order whose outcome was lost (a crash, a timeout) and that the venue says landed: count it now.
+
+    It counts as a trade at the time it was sent (daily notional, trades per hour, cooldown) and as
+    a success for the circuit breaker; rows that were already settled are not counted twice.
+    """
+    if before.status not in OPEN_STATUSES or after.status not in ("filled", "partial", "resting"):
+        return counters
+    done = after.filled_size * after.avg_price if after.filled_size is not None and after.avg_price is not None \
+        else after.intent.notional
+    return counters.with_trade(done, before.created_ms, after.intent.purpose in _OPENING)
 
 
 def _is_reduction(o: OrderIntent) -> bool:

@@ -26,3 +26,14 @@ def load_counters(store: StateStore) -> RiskCounters:
 
 def save_counters(store: StateStore, counters: RiskCounters) -> None:
     store.put(NAMESPACE, KEY, counters.to_state())
+
+
+def reset_circuit_breaker(store: StateStore) -> int:
+    """Set the consecutive-failure count to zero (an operator's decision); returns what it was.
+
+    Every other counter (today's notional, trades this hour, day-start equity, ...) is kept.
+    """
+    counters = load_counters(store)
+    if counters.consecutive_failures:
+        save_counters(store, counters.with_success())
+    return counters.consecutive_failures

@@ -170,5 +170,34 @@ def cancel(coin: str = typer.Argument(..., help="Asset of the resting order."),
         raise typer.Exit(1)
 
 
+@order_app.command("reset-breaker")
+def reset_breaker(yes: bool = YES_OPTION, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Re-arm the risk circuit breaker: set the consecutive order failures to 0 (other counters kept)."""
+    from hyperliquid_agent.errors import HLAgentError
+    from hyperliquid_agent.risk_store import load_counters, reset_circuit_breaker
+    from hyperliquid_agent.store import StateStore
+
+    cfg = load(config)
+    store = StateStore.in_dir(cfg.state_dir)
+    try:
+        try:
+            failures = load_counters(store).consecutive_failures
+            limit = cfg.risk.circuit_breaker_failures
+            if failures and not _confirm(f"{failures} consecutive order failures (breaker trips at {limit}); "
+                                         "reset to 0 and allow new risk again?", yes):
+                fail("the circuit breaker was left as it is", code=1)
+            before = reset_circuit_breaker(store)
+        except HLAgentError as exc:
+            fail(str(exc))
+    finally:
+        store.close()
+    if as_json:
+        print_json({"consecutive_failures_before": before, "consecutive_failures": 0,
+                    "circuit_breaker_failures": limit, "was_tripped": before >= limit})
+    else:
+        state = "was tripped" if before >= limit else "was not tripped"
+        console().print(f"circuit breaker: {before} consecutive failures -> 0 ({state}; trips at {limit})")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(order_app, name="order")
