@@ -50,6 +50,19 @@ def test_init_writes_editable_copies_that_load(tmp_path):
     assert check.exit_code == 0, check.output
 
 
+def test_init_calendar_example_loads_relative_to_the_copied_config(tmp_path):
+    from hyperliquid_agent.app.wiring import load_events
+    from hyperliquid_agent.config import load_config
+
+    target = tmp_path / "mybot"
+    assert runner.invoke(app, ["init", str(target)]).exit_code == 0
+    cfg_file = target / "config.toml"
+    text = cfg_file.read_text().replace('# calendar = "calendar.toml"', 'calendar = "calendar.example.toml"')
+    cfg_file.write_text(text)
+    events = load_events(load_config(cfg_file, env={}))
+    assert events and all(e.name for e in events)
+
+
 def test_init_refuses_to_overwrite_without_force(tmp_path):
     target = tmp_path / "mybot"
     assert runner.invoke(app, ["init", str(target)]).exit_code == 0

@@ -36,15 +36,15 @@ def check(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
 
 
 def init(
-    directory: Path = typer.Argument(..., help="Folder to write config.toml, prompts/ and strategies/ into."),
+    directory: Path = typer.Argument(..., help="Folder to write config.toml, calendar.example.toml, prompts/ and strategies/ into."),
     force: bool = typer.Option(False, "--force", help="Overwrite files that already exist."),
 ) -> None:
-    """Write editable copies of the default config, prompts and strategies."""
+    """Write editable copies of the default config, event calendar, prompts and strategies."""
     from hyperliquid_agent.config import DEFAULT_CONFIG_NAME, defaults_dir
 
     src = defaults_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    items = [DEFAULT_CONFIG_NAME, "prompts", "strategies"]
+    items = [DEFAULT_CONFIG_NAME, "calendar.example.toml", "prompts", "strategies"]
     existing = [directory / name for name in items if (directory / name).exists()]
     if existing and not force:
         fail("already exists: " + ", ".join(str(p) for p in existing) + ". Use --force to overwrite.")
