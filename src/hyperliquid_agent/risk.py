@@ -254,7 +254,8 @@ class RiskPolicy:
         if c.consecutive_failures >= cfg.circuit_breaker_failures:
             return _deny(DenialReason.CIRCUIT_BREAKER,
                          f"{c.consecutive_failures} consecutive order failures (risk.circuit_breaker_failures = "
-                         f"{cfg.circuit_breaker_failures}); only risk-reducing orders until an order succeeds")
+                         f"{cfg.circuit_breaker_failures}); only risk-reducing orders until the venue accepts one, or "
+                             "`hl-agent order reset-breaker`")
         if c.day_start_equity and c.day_start_equity > 0:
             loss_pct = (c.day_start_equity - equity) / c.day_start_equity * _HUNDRED
             if loss_pct >= cfg.daily_loss_cap_pct:
