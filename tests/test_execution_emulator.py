@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,13 +20,14 @@ import pytest
 
 from emulator_support import address_of, funded_exchange, make_server, new_key
 from hyperliquid_agent.config import PortfolioConfig, RiskConfig
-from hyperliquid_agent.domain import LeverageIntent, OrderIntent, Side, TargetEntry, Tif
+from hyperliquid_agent.domain import LeverageIntent, OrderIntent, Side, TargetEntry, Tif, TransferIntent, round_size
 from hyperliquid_agent.exchange.hyperliquid import HyperliquidExchange
 from hyperliquid_agent.execution import Executor
 from hyperliquid_agent.manual_orders import read_market
 from hyperliquid_agent.orders_ledger import OrdersLedger
 from hyperliquid_agent.portfolio import close_intent, rebalance_to_target
-from hyperliquid_agent.risk import RiskContext, RiskPolicy
+from hyperliquid_agent.risk import DenialReason, RiskContext, RiskPolicy
+from hyperliquid_agent.risk_counters import RiskCounters, utc_day
 from hyperliquid_agent.risk_store import load_counters
 from hyperliquid_agent.store import StateStore
 
@@ -137,6 +139,55 @@ def test_a_denied_order_never_reaches_the_venue(server):
     r = d.send("deny-1", _ioc(d, "ETH", Side.BUY, "1"))
     assert r.orders[0].status == "denied" and r.orders[0].verdict.reason_code == "max_order_usd"
     assert server.count_requests("/exchange") == before
+
+
+def test_every_denial_reason_holds_its_intent_back_from_the_venue(server):
+    d = Desk(server)
+    d.target("den-0", ETH="20")  # a long to reduce; one trade in the saved counters
+    base = d.ctx()
+    market = read_market(d.ex, COINS)
+    long_eth = d.size("ETH")
+    mark = base.marks["ETH"]
+    buy = _ioc(d, "ETH", Side.BUY, str(round_size(Decimal(1000) / mark, market.specs["ETH"].sz_decimals)))
+    counters = base.counters
+    today = RiskCounters(day=utc_day(base.now_ms), day_start_equity=base.account.portfolio_value)
+    cases = [
+        ({}, OrderIntent(coin="DOGE", side=Side.BUY, size=Decimal(1), limit_price=Decimal(1)), {},
+         DenialReason.UNKNOWN_ASSET),
+        ({}, buy, {"marks": {c: m for c, m in base.marks.items() if c != "ETH"}}, DenialReason.NO_PRICE),
+        ({}, buy.model_copy(update={"size": buy.size + Decimal("0.00001")}), {}, DenialReason.INVALID_PRECISION),
+        ({}, _ioc(d, "SOL", Side.SELL, "1", price_factor="0.99", reduce_only=True), {}, DenialReason.NO_POSITION),
+        ({}, _ioc(d, "ETH", Side.SELL, str(long_eth * 2), price_factor="0.99", reduce_only=True), {},
+         DenialReason.EXCEEDS_POSITION),
+        ({}, _ioc(d, "ETH", Side.BUY, str(buy.size), price_factor="1.2"), {}, DenialReason.PRICE_BAND),
+        ({"allowed_coins": ["BTC"]}, buy, {}, DenialReason.COIN_NOT_ALLOWED),
+        ({"allowed_market_types": ["spot"]}, buy, {}, DenialReason.MARKET_TYPE_NOT_ALLOWED),
+        ({}, buy, {"counters": replace(counters, consecutive_failures=5)}, DenialReason.CIRCUIT_BREAKER),
+        ({}, buy, {"counters": replace(today, day_start_equity=today.day_start_equity * 2)},
+         DenialReason.DAILY_LOSS_CAP),
+        ({"max_order_usd": 500}, buy, {}, DenialReason.MAX_ORDER_USD),
+        ({"max_position_usd": long_eth * mark + 500}, buy, {}, DenialReason.MAX_POSITION_USD),
+        ({"max_gross_exposure": Decimal("0.1")}, buy, {}, DenialReason.MAX_GROSS_EXPOSURE),
+        ({}, LeverageIntent(coin="ETH", leverage=10), {}, DenialReason.MAX_LEVERAGE),
+        ({"max_daily_notional_usd": 500}, buy, {"counters": today}, DenialReason.MAX_DAILY_NOTIONAL),
+        ({"max_trades_per_hour": 1}, buy, {}, DenialReason.MAX_TRADES_PER_HOUR),
+        ({"open_cooldown_s": 3600}, buy, {}, DenialReason.OPEN_COOLDOWN),
+        ({"max_size_streak": 1, "max_order_usd": buy.size * mark * Decimal("1.02")}, buy, {},
+         DenialReason.MAX_SIZE_STREAK),
+        ({"approval_above_usd": 100}, buy, {}, DenialReason.APPROVAL_REQUIRED),
+        ({"approval_above_usd": 100}, buy, {"approver": lambda o: False}, DenialReason.APPROVAL_DECLINED),
+        ({}, TransferIntent(amount=Decimal(10**6), to_perp=False), {}, DenialReason.INSUFFICIENT_BALANCE),
+    ]
+    assert {code for *_, code in cases} == set(DenialReason)
+    before = server.count_requests("/exchange")
+    for n, (risk, intent, changes, code) in enumerate(cases):
+        policy = RiskPolicy(RiskConfig(**risk), allowed_coins=COINS)
+        r = d.executor.run(f"den-{n + 1}", [intent], policy, replace(base, **changes))
+        verdicts = [(o.status, o.verdict.reason_code) for o in r.orders] or [
+            (s.status, s.detail.split(":")[0]) for s in r.setup]
+        assert verdicts == [("denied", code.value)], (code, verdicts)
+    assert server.count_requests("/exchange") == before  # nothing denied ever reached the venue
+    assert d.size("ETH") == long_eth
 
 
 CHILD = textwrap.dedent("""
