@@ -11,10 +11,12 @@ from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, er
 
 
 def escape(text: str) -> str:
-    """Text shown through rich, with its square brackets kept (config sections like [llm])."""
+    """Text printed through rich, with its square brackets kept (config sections like [llm]).
+    Not for `fail()`, which escapes its message itself."""
     from rich.markup import escape as rich_escape
 
     return rich_escape(text)
+
 
 backtest_app = typer.Typer(
     help="Replay the engine over history or synthetic data; compare runs; sweep parameters.",
@@ -24,7 +26,7 @@ backtest_app = typer.Typer(
 START = typer.Option(None, "--start", help="First day of the window, YYYY-MM-DD (default: a month into the data).")
 END = typer.Option(None, "--end", help="Day after the last one, YYYY-MM-DD (default: the end of the data).")
 COINS = typer.Option(None, "--coins", help="Comma-separated coins, e.g. BTC,ETH,SOL (default: [agent] coins).")
-INTERVAL = typer.Option("1h", "--interval", help="Decision bar: 1h, 4h or 1d.")
+INTERVAL = typer.Option(None, "--interval", help="Decision bar: 1h, 4h or 1d (default: the live loop's tick).")
 MODE = typer.Option(None, "--mode", help="standard or governed (default: [agent] mode).")
 PROVIDER = typer.Option("baseline", "--provider", help="baseline, replay, or a paid provider (openai, anthropic, openai-compatible).")
 DATA = typer.Option(None, "--data", help="Folder of <COIN>_1h_candles.csv and <COIN>_funding.csv files.")
@@ -39,7 +41,7 @@ YES = typer.Option(False, "--yes", "-y", help="Do not ask before a run that may 
 STRATEGIES = typer.Option(None, "--strategies", help="Offer only these strategy ids (comma-separated); default: the whole library.")
 
 
-def _spec(cfg: Any, start: str | None, end: str | None, coins: str | None, interval: str, mode: str | None,
+def _spec(cfg: Any, start: str | None, end: str | None, coins: str | None, interval: str | None, mode: str | None,
           provider: str, data: Path | None, synthetic: bool, seed: int | None, max_cost: float | None,
           latency: int | None, sets: list[str] | None, no_baseline: bool, strategies: str | None = None) -> Any:
     from decimal import Decimal
@@ -124,8 +126,7 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
             cfg.llm.provider = spec.provider  # the paid provider must find its key now, not mid-run
             cfg.check_required()
         feed = build_feed(cfg, spec)
-        chars = _prompt_chars(cfg, spec.mode) if paid else None
-        plan = plan_run(cfg, spec, feed, chars)
+        plan = plan_run(cfg, spec, feed)
         for w in plan.warnings:
             err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
         if plan.estimate is not None:
@@ -137,11 +138,11 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
                     raise typer.Exit(1)
         progress, bar = _progress(err, len(plan.times), as_json)
         with bar:
-            result = run_backtest(cfg, spec, progress=progress, feed=feed, prompt_chars=chars)
+            result = run_backtest(cfg, spec, progress=progress, feed=feed, plan=plan)
         out = output or Path(cfg.backtest.output_dir).expanduser() / result.run_id
         res_path, report_path = write_outputs(result, out)
     except HLAgentError as exc:
-        fail(escape(str(exc)))
+        fail(str(exc))
     if as_json:
         print_json({"run_id": result.run_id, "results": str(res_path), "report": str(report_path),
                     "metrics": result.metrics, "baseline_metrics": result.baseline_metrics,
@@ -156,17 +157,7 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
         out_c.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     if result.stopped_early:
         out_c.print(f"[yellow]stopped early:[/] {escape(result.stopped_early)}", highlight=False)
-    out_c.print(f"results: {res_path}\nreport:  {report_path}", highlight=False)
-
-
-def _prompt_chars(cfg: Any, mode: str) -> int | None:
-    """The configured template rendered over the sample snapshot (as `costs estimate` does)."""
-    from hyperliquid_agent.cli.costs_cmd import _rendered_prompt
-
-    try:
-        return _rendered_prompt(cfg.model_copy(update={"agent": cfg.agent.model_copy(update={"mode": mode})}))[0]
-    except Exception:  # the estimate then assumes a typical prompt size
-        return None
+    out_c.print(f"results: {res_path}\nreport:  {report_path}", highlight=False, markup=False)
 
 
 class _NoBar:
@@ -194,7 +185,8 @@ def _progress(err: Any, total: int, quiet: bool) -> tuple[Any, Any]:
 
 def run(
     ctx: typer.Context,
-    start: Optional[str] = START, end: Optional[str] = END, coins: Optional[str] = COINS, interval: str = INTERVAL,
+    start: Optional[str] = START, end: Optional[str] = END, coins: Optional[str] = COINS,
+    interval: Optional[str] = INTERVAL,
     mode: Optional[str] = MODE, provider: str = PROVIDER, data: Optional[Path] = DATA, synthetic: bool = SYNTHETIC,
     seed: Optional[int] = SEED, output: Optional[Path] = OUTPUT, max_cost: Optional[float] = MAX_COST,
     latency: Optional[int] = LATENCY, sets: Optional[list[str]] = SET, no_baseline: bool = NO_BASELINE,
@@ -204,8 +196,9 @@ def run(
     """Replay the engine bar by bar; write results.json and report.html; print the metrics."""
     if ctx.invoked_subcommand is not None:
         return  # `backtest <subcommand>`: this ran as the group's callback, with no options
-    if ctx.info_name != "run" and all(v in (None, False) for v in (start, end, coins, mode, data, synthetic or None,
-                                                                   seed, output, max_cost, strategies)):
+    if ctx.info_name != "run" and all(v in (None, False) for v in (start, end, coins, interval, mode, data,
+                                                                   synthetic or None, seed, output, max_cost,
+                                                                   strategies)):
         typer.echo(ctx.get_help())  # a bare `hl-agent backtest`
         raise typer.Exit(0)
     do_run(config, as_json, yes, output, start=start, end=end, coins=coins, interval=interval, mode=mode,
@@ -231,7 +224,7 @@ def compare(
     try:
         a, b = results.load(run_a), results.load(run_b)
     except HLAgentError as exc:
-        fail(escape(str(exc)))
+        fail(str(exc))
     rows = results.compare(a, b)
     diffs = results.param_differences(a, b)
     if as_json:
@@ -249,12 +242,13 @@ def compare(
     out = console()
     out.print(table)
     for key, (va, vb) in diffs.items():
-        out.print(f"  {key}: A={va!r} B={vb!r}", highlight=False)
+        out.print(f"  {key}: A={va!r} B={vb!r}", highlight=False, markup=False)
 
 
 @backtest_app.command("sweep")
 def sweep(
-    start: Optional[str] = START, end: Optional[str] = END, coins: Optional[str] = COINS, interval: str = INTERVAL,
+    start: Optional[str] = START, end: Optional[str] = END, coins: Optional[str] = COINS,
+    interval: Optional[str] = INTERVAL,
     strategies: Optional[str] = typer.Option(None, "--strategies", help="Strategy ids to try, each offered alone."),
     modes: Optional[str] = typer.Option(None, "--modes", help="Comma-separated modes to try, e.g. standard,governed."),
     providers: Optional[str] = typer.Option(None, "--providers", help="Comma-separated providers to try."),
@@ -281,7 +275,7 @@ def sweep(
         rows = run_sweep(cfg, grid, workers or cfg.backtest.sweep_workers, root)
         table_path = write_table(rows, Path(root) / "sweep.json")
     except HLAgentError as exc:
-        fail(escape(str(exc)))
+        fail(str(exc))
     if as_json:
         from hyperliquid_agent.backtest.sweep import row_dict
 
@@ -300,12 +294,12 @@ def sweep(
         table.add_column(key, justify="right")
     for r in rows:
         if r.error and not r.metrics:
-            table.add_row(r.label, f"[red]{r.error}[/]", *[""] * (len(ROW_METRICS) - 1))
+            table.add_row(escape(r.label), f"[red]{escape(r.error)}[/]", *[""] * (len(ROW_METRICS) - 1))
             continue
-        table.add_row(r.label, *[format_value(r.metrics.get(k), kinds.get(k, "ratio")) for k in ROW_METRICS])
+        table.add_row(escape(r.label), *[format_value(r.metrics.get(k), kinds.get(k, "ratio")) for k in ROW_METRICS])
     out = console()
     out.print(table)
-    out.print(f"table: {table_path}", highlight=False)
+    out.print(f"table: {table_path}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

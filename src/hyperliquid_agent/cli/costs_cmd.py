@@ -78,20 +78,16 @@ def costs(
         out.print(f"blocked by budget: {summary['blocked_calls']}, failed: {summary['failed_calls']}")
 
 
-def _rendered_prompt(cfg: Any) -> tuple[int, int]:
-    """(chars, stable prefix chars) of the configured template over the sample snapshot."""
-    from hyperliquid_agent.decision import governance_prompt_parts
-    from hyperliquid_agent.prompts import PromptTemplate, sample_context
+def rendered_prompt_chars(cfg: Any, mode: str | None = None) -> tuple[int, int]:
+    """(chars, stable prefix chars) of the configured template for `mode` (default: agent.mode)
+    rendered over the sample snapshot, as `hl-agent prompt render` shows it."""
+    from hyperliquid_agent.decision import sample_prompt_parts
+    from hyperliquid_agent.prompts import PromptTemplate
 
-    mode = cfg.agent.mode
+    mode = mode or cfg.agent.mode
     path = cfg.resolve_path(cfg.agent.governance_template if mode == "governed" else cfg.agent.prompt_template)
     template = PromptTemplate(path, cfg.resolve_path(cfg.agent.strategies_dir), render_mode=cfg.agent.strategy_render)
-    ctx = sample_context(cfg.agent.coins, mode, max_leverage=cfg.risk.max_leverage)
-    if mode == "governed":
-        (prefix, suffix), _ = governance_prompt_parts(
-            template, ctx.account, None, ctx.regime, (ctx.can_review, ctx.review_reason), ctx)
-    else:
-        prefix, suffix = template.render_parts(context=ctx)
+    prefix, suffix = sample_prompt_parts(template, mode, cfg.agent.coins, max_leverage=cfg.risk.max_leverage)
     return len(prefix) + len(suffix), len(prefix)
 
 
@@ -118,7 +114,7 @@ def estimate(
     prefix_chars = 0
     if prompt_chars is None:
         try:
-            prompt_chars, prefix_chars = _rendered_prompt(cfg)
+            prompt_chars, prefix_chars = rendered_prompt_chars(cfg)
         except HLAgentError as exc:
             fail(f"cannot render the prompt to size it ({exc}); pass --prompt-chars N instead")
     calls = cycles_per_day or max(1, 86400 // cfg.agent.tick_interval_s)
