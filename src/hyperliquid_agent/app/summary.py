@@ -10,6 +10,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Iterable
 
+from hyperliquid_agent.llm.check import OFFLINE
+from hyperliquid_agent.llm.pricing import CHARS_PER_TOKEN
+
 ZERO = Decimal(0)
 
 
@@ -39,13 +42,16 @@ def summarize_run(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "orders": 0, "orders_by_status": {}, "denied": 0, "trades": 0, "traded_notional_usd": "0",
         "fees_usd": "0", "realized_pnl_usd": "0", "funding_paid_usd": "0", "pnl_usd": "0",
         "start_equity_usd": None, "end_equity_usd": None, "return_pct": None,
+        "unrealized_pnl_change_usd": "0",
         "llm_calls": 0, "llm_input_tokens": 0, "llm_output_tokens": 0, "llm_cost_usd": "0",
+        "llm_prompt_chars": 0, "llm_prompt_tokens_est": 0, "llm_providers": [],
         "first_time_ms": None, "last_time_ms": None, "final_positions": [], "regimes": {},
     }
     if not recs:
         return out
     fees = realized = notional = llm_cost = ZERO
     seen_plans: list[str] = []
+    providers: set[str] = set()
     for r in recs:
         if r.get("errors"):
             out["failed_cycles"] += 1
@@ -74,11 +80,16 @@ def summarize_run(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         out["llm_input_tokens"] += int(llm.get("input_tokens") or 0)
         out["llm_output_tokens"] += int(llm.get("output_tokens") or 0)
         llm_cost += _d(llm.get("cost_usd"))
+        out["llm_prompt_chars"] += int(llm.get("prompt_chars") or 0)
+        if llm.get("provider"):
+            providers.add(str(llm["provider"]))
     first, last = recs[0], recs[-1]
     start_acct = first.get("account_before")
     end_acct = last.get("account_after") or last.get("account_before")
     start_eq, end_eq = _equity(start_acct), _equity(end_acct)
     out["plans"] = seen_plans
+    out["llm_providers"] = sorted(providers)
+    out["llm_prompt_tokens_est"] = -(-out["llm_prompt_chars"] // CHARS_PER_TOKEN)
     out["fees_usd"] = format(fees, "f")
     out["realized_pnl_usd"] = format(realized, "f")
     out["traded_notional_usd"] = format(notional, "f")
@@ -96,7 +107,9 @@ def summarize_run(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         if start_eq:
             out["return_pct"] = format((pnl / start_eq * 100).quantize(Decimal("0.0001")), "f")
         # equity change = realized - fees - funding paid + change in unrealized (no transfers in a run)
-        funding = realized - fees + (_unrealized(end_acct) - _unrealized(start_acct)) - pnl
+        unrealized = _unrealized(end_acct) - _unrealized(start_acct)
+        out["unrealized_pnl_change_usd"] = format(unrealized, "f")
+        funding = realized - fees + unrealized - pnl
         out["funding_paid_usd"] = format(funding.quantize(Decimal("0.000001")), "f")
     return out
 
@@ -127,11 +140,16 @@ def render_summary(console: Any, s: dict[str, Any]) -> None:
     colour = "green" if pnl >= 0 else "red"
     ret = f" ({s['return_pct']}%)" if s["return_pct"] is not None else ""
     t.add_row("PnL", f"[{colour}]${_money(s['pnl_usd'])}{ret}[/]")
-    t.add_row("realized PnL", f"${_money(s['realized_pnl_usd'])}")
-    t.add_row("fees", f"${_money(s['fees_usd'])}")
-    t.add_row("funding paid (net)", f"${_money(s['funding_paid_usd'])}")
-    t.add_row("LLM calls", f"{s['llm_calls']} ({s['llm_input_tokens']} in / {s['llm_output_tokens']} out tokens)")
-    t.add_row("LLM cost", f"${_money(s['llm_cost_usd'], 4)}")
+    t.add_row("  realized", f"${_money(s['realized_pnl_usd'])}")
+    t.add_row("  unrealized (change)", f"${_money(s['unrealized_pnl_change_usd'])}")
+    t.add_row("  fees paid", f"${_money(s['fees_usd'])}")
+    t.add_row("  funding paid (net)", f"${_money(s['funding_paid_usd'])}")
+    providers = ", ".join(s["llm_providers"]) or "-"
+    t.add_row("LLM calls", f"{s['llm_calls']} ({providers}), ~{s['llm_prompt_tokens_est']:,} prompt tokens sent")
+    t.add_row("LLM tokens billed", f"{s['llm_input_tokens']:,} in / {s['llm_output_tokens']:,} out")
+    offline = set(s["llm_providers"]) <= set(OFFLINE)
+    note = " (offline provider: nothing billed)" if s["llm_calls"] and offline and not _d(s["llm_cost_usd"]) else ""
+    t.add_row("LLM cost", f"${_money(s['llm_cost_usd'], 4)}{note}")
     console.print(t)
     if s["final_positions"]:
         pt = Table(title="open positions at the end")
