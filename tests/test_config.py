@@ -60,6 +60,27 @@ def test_testnet_needs_secret_key_variable(tmp_path):
     assert "HL_SECRET_KEY" in str(exc.value) and "hyperliquid.secret_key" in str(exc.value)
 
 
+def test_empty_default_still_names_the_variable_a_setting_needs(tmp_path):
+    # the shipped config writes "${HL_SECRET_KEY:-}" / "${OPENAI_API_KEY:-}" so local runs need nothing
+    path = write(tmp_path, '[hyperliquid]\nnetwork = "testnet"\nsecret_key = "${HL_SECRET_KEY:-}"\n'
+                           '[llm]\nprovider = "openai"\napi_key = "${MY_KEY:-}"\n')
+    cfg = load_config(path, env={"HL_SECRET_KEY": ""})
+    with pytest.raises(MissingEnvError) as exc:
+        cfg.hyperliquid.require_secret_key()
+    assert exc.value.variable == "HL_SECRET_KEY" and "export HL_SECRET_KEY=" in str(exc.value)
+    with pytest.raises(MissingEnvError) as exc:
+        cfg.llm.require_api_key()
+    assert exc.value.variable == "MY_KEY"
+    assert load_config(path, env={"HL_SECRET_KEY": "0xabc", "MY_KEY": "k"}).llm.require_api_key().get_secret_value() == "k"
+
+
+def test_anthropic_with_the_shipped_openai_variable_says_which_variable_to_use(tmp_path):
+    path = write(tmp_path, '[llm]\nprovider = "anthropic"\nmodel = "claude-sonnet-4-5"\napi_key = "${OPENAI_API_KEY:-}"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, env={}).check_required()
+    assert "ANTHROPIC_API_KEY" in str(exc.value)
+
+
 def test_unknown_key_names_key_and_file(tmp_path):
     path = write(tmp_path, "[risk]\nmax_order_usdd = 5\n")
     with pytest.raises(ConfigError) as exc:

@@ -41,6 +41,7 @@ class HyperliquidConfig(BaseModel):
     timeout_s: float = Field(default=10.0, gt=0)
     max_retries: int = Field(default=3, ge=0, le=10)
     _missing_env: dict[str, str] = PrivateAttr(default_factory=dict)
+    _defaulted_env: dict[str, str] = PrivateAttr(default_factory=dict)
 
     def require_secret_key(self) -> SecretStr:
         return _require(self, "secret_key", "hyperliquid.secret_key", "0x<64 hex digits>")
@@ -107,6 +108,7 @@ class LLMConfig(BaseModel):
     pricing: dict[str, ModelPrice] = Field(default_factory=dict)  # overrides of the shipped table
     replay: ReplayConfig = Field(default_factory=ReplayConfig)
     _missing_env: dict[str, str] = PrivateAttr(default_factory=dict)
+    _defaulted_env: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @field_validator("api_key", mode="before")
     @classmethod
@@ -119,7 +121,8 @@ class LLMConfig(BaseModel):
 
     def require_api_key(self) -> SecretStr:
         example = "sk-ant-..." if self.provider == "anthropic" else "sk-..."
-        if self.provider == "anthropic" and self.api_key is None and not self._missing_env.get("api_key"):
+        named = self._missing_env.get("api_key") or self._defaulted_env.get("api_key")
+        if self.provider == "anthropic" and self.api_key is None and named in (None, "OPENAI_API_KEY"):
             raise ConfigError(
                 'llm.api_key is not set. Put api_key = "${ANTHROPIC_API_KEY}" in the [llm] section of '
                 f"config.toml and export ANTHROPIC_API_KEY={example}"
@@ -297,7 +300,8 @@ def _require(model: BaseModel, field: str, dotted: str, example: str) -> SecretS
     if value is not None and value.get_secret_value():
         return value
     missing: dict[str, str] = getattr(model, "_missing_env", {}) or {}
-    variable = missing.get(field)
+    defaulted: dict[str, str] = getattr(model, "_defaulted_env", {}) or {}
+    variable = missing.get(field) or defaulted.get(field)  # `${VAR}` unset, or `${VAR:-}` fell back to empty
     if variable:
         raise MissingEnvError(variable, dotted, example)
     raise ConfigError(
@@ -320,18 +324,28 @@ class _Missing:
         self.variable = variable
 
 
-def expand_env(raw: Any, env: dict[str, str], path: str = "", missing: dict[str, str] | None = None) -> Any:
+def expand_env(
+    raw: Any,
+    env: dict[str, str],
+    path: str = "",
+    missing: dict[str, str] | None = None,
+    defaulted: dict[str, str] | None = None,
+) -> Any:
     """Expand `${VAR}` and `${VAR:-default}` in every string of a parsed TOML tree.
 
-    A string that references an unset variable without a default becomes None and its
-    dotted key is recorded in `missing` (key -> variable name).
+    A variable set to the empty string counts as unset. A string that references an unset
+    variable without a default becomes None and its dotted key is recorded in `missing`
+    (key -> variable name); one where an unset variable fell back to its default is recorded
+    in `defaulted`, so a setting that needs a value can still name the variable.
     """
     if missing is None:
         missing = {}
+    if defaulted is None:
+        defaulted = {}
     if isinstance(raw, dict):
-        return {k: expand_env(v, env, f"{path}.{k}" if path else k, missing) for k, v in raw.items()}
+        return {k: expand_env(v, env, f"{path}.{k}" if path else k, missing, defaulted) for k, v in raw.items()}
     if isinstance(raw, list):
-        return [expand_env(v, env, f"{path}[{i}]", missing) for i, v in enumerate(raw)]
+        return [expand_env(v, env, f"{path}[{i}]", missing, defaulted) for i, v in enumerate(raw)]
     if not isinstance(raw, str):
         return raw
     unset: list[str] = []
@@ -341,14 +355,18 @@ def expand_env(raw: Any, env: dict[str, str], path: str = "", missing: dict[str,
         if name in env and env[name] != "":
             return env[name]
         if default is not None:
+            fell_back.append(name)
             return default
         unset.append(name)
         return ""
 
+    fell_back: list[str] = []
     out = _VAR.sub(sub, raw)
     if unset:
         missing[path] = unset[0]
         return None
+    if fell_back:
+        defaulted[path] = fell_back[0]
     return out
 
 
@@ -394,7 +412,8 @@ def load_config(path: str | Path | None = None, env: dict[str, str] | None = Non
 def config_from_dict(raw: dict[str, Any], env: dict[str, str] | None = None, source: Path | None = None) -> Config:
     environ = dict(os.environ) if env is None else env
     missing: dict[str, str] = {}
-    expanded = expand_env(raw, environ, missing=missing)
+    defaulted: dict[str, str] = {}
+    expanded = expand_env(raw, environ, missing=missing, defaulted=defaulted)
     where = str(source) if source else "config"
     try:
         cfg = Config.model_validate(expanded)
@@ -403,15 +422,16 @@ def config_from_dict(raw: dict[str, Any], env: dict[str, str] | None = None, sou
     cfg.source_path = source.resolve() if source else None
     cfg.missing_env = missing
     # hand each section the variables it lacks, so require_* can name them
-    for dotted, variable in missing.items():
-        section, _, key = dotted.rpartition(".")
-        obj: Any = cfg
-        for part in section.split(".") if section else []:
-            obj = getattr(obj, part, None)
-            if obj is None:
-                break
-        if isinstance(obj, (HyperliquidConfig, LLMConfig)):
-            obj._missing_env[key] = variable
+    for found, attr in ((missing, "_missing_env"), (defaulted, "_defaulted_env")):
+        for dotted, variable in found.items():
+            section, _, key = dotted.rpartition(".")
+            obj: Any = cfg
+            for part in section.split(".") if section else []:
+                obj = getattr(obj, part, None)
+                if obj is None:
+                    break
+            if isinstance(obj, (HyperliquidConfig, LLMConfig)):
+                getattr(obj, attr)[key] = variable
     return cfg
 
 
