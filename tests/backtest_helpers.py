@@ -93,3 +93,32 @@ class StepFactory:
         step = SmaStep(exchange, **self.kw)
         self.steps.append(step)
         return step
+
+
+def flat_feed(price: str = "50000", funding_rate: str = "0.0001", days: int = 10, start_ms: int = T0) -> MarketFeed:
+    """BTC and ETH at one constant price, constant hourly funding: every figure can be worked out by hand."""
+    px = D(price)
+    series = {}
+    for idx, (coin, (sz, lev, _)) in enumerate(SPECS.items()):
+        candles = [Candle(t_ms=start_ms + i * H, open=px, high=px, low=px, close=px, volume=D(100))
+                   for i in range(days * 24)]
+        funding = [FundingPoint(time_ms=start_ms + (i + 1) * H, rate=D(funding_rate)) for i in range(days * 24)]
+        series[coin] = series_from_rows(coin, AssetSpec(name=coin, asset_id=idx, sz_decimals=sz, max_leverage=lev),
+                                        "1h", candles, funding)
+    return MarketFeed(series)
+
+
+class OnceStep:
+    """Sends the given (side, size, limit) BTC IOC orders at its first cycle, then holds;
+    keeps each submission's venue answer in `answers`."""
+
+    def __init__(self, exchange, orders: list[tuple[Side, str, str]]) -> None:
+        self.ex, self.orders, self.answers = exchange, orders, []
+
+    def __call__(self, now_ms: int) -> StepInfo:
+        if self.orders:
+            for side, size, limit in self.orders:
+                intent = OrderIntent(coin="BTC", side=side, size=D(size), limit_price=D(limit), tif=Tif.IOC)
+                self.answers.extend(self.ex.place_orders([approve(intent)]))
+            self.orders = []
+        return StepInfo(plan_id="once", strategy_id="once")

@@ -143,3 +143,31 @@ def test_sweep_id_follows_the_grid():
     a = expand_grid(base, ["standard", "governed"])
     assert sweep_id(Config(), a) == sweep_id(Config(), expand_grid(base, ["standard", "governed"]))
     assert sweep_id(Config(), a) != sweep_id(Config(), expand_grid(base, ["standard"]))
+
+
+def test_decision_interval_follows_the_live_tick_and_says_when_it_differs():
+    from hyperliquid_agent.backtest.spec import decision_interval
+
+    gov = config_from_dict({"agent": {"mode": "governed", "tick_interval_s": 60},
+                            "governance": {"governor": {"fast_loop_s": 86400}}}, env={})
+    assert decision_interval(gov, None) == ("1d", None)
+    interval, note = decision_interval(gov, "1h")
+    assert interval == "1h" and "fast_loop_s" in note and "--interval" in note
+    odd = config_from_dict({"agent": {"mode": "standard", "tick_interval_s": 7200}}, env={})
+    interval, note = decision_interval(odd, None)
+    assert interval == "1h" and "7200 s (agent.tick_interval_s)" in note
+
+
+def test_the_estimate_sizes_the_run_s_own_prompt():
+    from hyperliquid_agent.backtest.guards import sample_prompt_chars
+    from hyperliquid_agent.backtest.spec import run_settings
+    from hyperliquid_agent.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "config.toml", env={})
+    std = sample_prompt_chars(run_settings(cfg, BacktestSpec(coins=("BTC",), mode="standard")))
+    gov = sample_prompt_chars(run_settings(cfg, BacktestSpec(coins=("BTC",), mode="governed")))
+    assert std and gov and std != gov
+    one = sample_prompt_chars(run_settings(cfg, BacktestSpec(coins=("BTC",), mode="standard")), ("stand-aside",))
+    assert one is not None and one < std  # offered one strategy, the prompt lists one
+    broken = cfg.model_copy(update={"agent": cfg.agent.model_copy(update={"prompt_template": "/nonexistent.md"})})
+    assert sample_prompt_chars(run_settings(broken, BacktestSpec(coins=("BTC",), mode="standard"))) is None

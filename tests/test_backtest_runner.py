@@ -209,3 +209,62 @@ def test_failed_cycles_are_summarised_in_the_warnings():
     assert len(r.decisions) == 23
     assert r.warnings == [f"7 of 23 cycles reported errors and held; the first, at 2025-01-08 02:00: "
                           "decide: LLMUnavailableError: 503"]
+
+
+def test_a_fill_its_fee_and_funding_by_hand_with_the_configured_venue():
+    """A flat market at $50,000, 0.01 %/h funding, [venue] spread 2 bps, slippage 3 bps, taker 0.045 %:
+    one 0.1 BTC buy decided at the window's first bar, worked out by hand."""
+    from backtest_helpers import OnceStep, flat_feed
+
+    from hyperliquid_agent.domain import Rejected
+
+    c = config_from_dict({"backtest": {"vs_baseline": False},
+                          "venue": {"spread_bps": 2, "slippage_bps": 3, "taker_fee": "0.00045"}}, env={})
+    steps = []
+
+    def factory(cfg_, exchange, state_dir):
+        steps.append(OnceStep(exchange, [(Side.BUY, "0.1", "51000"),
+                                         (Side.BUY, "0.0001", "51000"),      # $5: under the $10 minimum
+                                         (Side.BUY, "0.123456", "51000")]))  # 6 decimals: BTC trades 5
+        return steps[-1]
+
+    spec = BacktestSpec(coins=("BTC",), start=START, end=date(2025, 1, 10), provider="scripted", run_id="hand")
+    r = run_backtest(c, spec, feed=flat_feed(), step_factory=factory)
+    t0 = T0 + 7 * 24 * H
+    assert r.curve.t_ms[0] == t0 and r.curve.t_ms[-1] == t0 + 47 * H
+    (fill,) = r.trades  # the other two were refused by the venue
+    assert [type(a) for a in steps[0].answers[1:]] == [Rejected, Rejected]
+    # the best ask is half the spread above the mid: 50,000 x 1.0001 = 50,005; slippage 3 bps beyond it
+    assert fill.t_ms == t0 + H and fill.side == "buy" and fill.size == D("0.1")
+    assert fill.price == D("50005") * D("1.0003") == D("50020.0015")
+    assert fill.fee == D("2.250900")  # 0.1 x 50,020.0015 x 0.00045 = 2.2509000675, in micro-USDC
+    # the long pays 0.1 x 50,000 x 0.0001 = $0.50 at each hourly settlement after the fill: 46 of them
+    assert [f.amount for f in r.funding] == [D("-0.5")] * 46
+    assert r.funding[0].t_ms == t0 + 2 * H and r.funding[-1].t_ms == t0 + 47 * H
+    assert D(r.metrics["funding_paid_usd"]) == D(23) and D(r.metrics["funding_received_usd"]) == 0
+    # end equity: start - fee - funding + the unrealized loss of buying above the mark
+    unrealized = D("0.1") * (D(50000) - D("50020.0015"))
+    assert D(r.metrics["end_equity"]) == D(10000) - D("2.250900") - D(23) + unrealized
+    assert D(r.metrics["fees_usd"]) == D("2.250900") and r.metrics["n_trades"] == 1
+    assert r.curve.positions["BTC"][-1] == D("0.1")
+
+
+def test_the_decision_bar_follows_the_live_loop_tick():
+    """Without --interval a governed run decides every [governance.governor] fast_loop_s, as the live loop ticks."""
+    c = config_from_dict({"backtest": {"vs_baseline": False},
+                          "governance": {"governor": {"fast_loop_s": 14400, "medium_loop_s": 14400}}}, env={})
+    factory = StepFactory()
+    spec = BacktestSpec(coins=("BTC",), start=START, end=date(2025, 1, 10), mode="governed", provider="scripted",
+                        run_id="tick")
+    r = run_backtest(c, spec, feed=make_feed(), step_factory=factory)
+    assert r.params.interval == "4h" and not r.warnings
+    assert {b.t_ms - a.t_ms for a, b in zip(r.decisions, r.decisions[1:])} == {4 * H}
+    # standard mode ticks on [agent] tick_interval_s (default 1h); a 15-minute tick decides on hourly bars
+    std = run_backtest(c, BacktestSpec(coins=("BTC",), start=START, end=date(2025, 1, 9), mode="standard",
+                                       provider="scripted", run_id="std"), feed=make_feed(), step_factory=factory)
+    assert std.params.interval == "1h"
+    quick = config_from_dict({"backtest": {"vs_baseline": False}, "agent": {"tick_interval_s": 900}}, env={})
+    q = run_backtest(quick, BacktestSpec(coins=("BTC",), start=START, end=date(2025, 1, 9), mode="standard",
+                                         provider="scripted", run_id="q"), feed=make_feed(), step_factory=factory)
+    assert q.params.interval == "1h"
+    assert any("agent.tick_interval_s" in w and "decides every 1h" in w for w in q.warnings)

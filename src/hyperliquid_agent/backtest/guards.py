@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any, Sequence
 
 from hyperliquid_agent.domain.values import ZERO
 
@@ -59,6 +60,29 @@ def estimate_cost(calls: int, prompt_chars: int, output_tokens: int, model: str,
     est = estimate_spend(price_table(pricing), model, prompt_chars, output_tokens, calls_per_day=1)
     usd = est.cost_per_call_usd * calls if est.cost_per_call_usd is not None else None
     return CostEstimate(calls, est.input_tokens, output_tokens, usd, est.cost_per_call_usd)
+
+
+def sample_prompt_chars(settings: Any, strategy_ids: Sequence[str] = ()) -> int | None:
+    """Characters of the prompt a run would send: its template (standard or governance, by
+    `settings.agent.mode`) with the strategies it is offered, rendered over the sample snapshot
+    (`decision.sample_prompt_parts`, what `hl-agent prompt render` prints). None when the
+    template or the library cannot be read: the estimate then assumes `DEFAULT_PROMPT_CHARS`
+    (the run itself reports the broken file)."""
+    from hyperliquid_agent.app import wiring
+    from hyperliquid_agent.decision import sample_prompt_parts
+    from hyperliquid_agent.errors import HLAgentError
+
+    try:
+        strategies = wiring.load_strategy_library(settings)
+        if strategy_ids:
+            strategies = [s for s in strategies if s.id in set(strategy_ids)]
+        std, gov = wiring.build_templates(settings, strategies)
+        mode = settings.agent.mode
+        prefix, suffix = sample_prompt_parts(gov if mode == "governed" else std, mode, settings.agent.coins,
+                                             max_leverage=settings.risk.max_leverage)
+    except (HLAgentError, OSError):
+        return None
+    return len(prefix) + len(suffix)
 
 
 def expected_calls(span_ms: int, mode: str, tick_s: int, review_s: int) -> int:

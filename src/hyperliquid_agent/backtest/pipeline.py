@@ -99,10 +99,7 @@ class PipelineStep:
 def build_cycle_step(cfg: Config, exchange: Any, state_dir: Path) -> PipelineStep:
     """The agent's pipeline from `app.wiring`, over `exchange`, with its state in `state_dir`."""
     from hyperliquid_agent.app import wiring
-    from hyperliquid_agent.app.loop import Schedule
+    from hyperliquid_agent.app.agent import schedule_for
 
     pipeline = wiring.build_backtest_pipeline(cfg, exchange, state_dir)
-    gov = cfg.governance.governor
-    schedule = Schedule(mode=cfg.agent.mode, tick_s=cfg.agent.tick_interval_s,
-                        medium_s=gov.medium_loop_s, slow_s=gov.slow_loop_s)
-    return PipelineStep(pipeline, schedule)
+    return PipelineStep(pipeline, schedule_for(cfg))  # the live loop's own schedule

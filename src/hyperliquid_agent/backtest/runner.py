@@ -35,6 +35,7 @@ from hyperliquid_agent.backtest.guards import (
     cutoff_warning,
     estimate_cost,
     expected_calls,
+    sample_prompt_chars,
 )
 from hyperliquid_agent.backtest.metrics import (
     EquityPoint,
@@ -56,9 +57,11 @@ from hyperliquid_agent.backtest.spec import (
     PAID_PROVIDERS,
     BacktestSpec,
     day_ms,
+    decision_interval,
     effective_config,
     make_run_id,
     ms_day,
+    run_settings,
 )
 from hyperliquid_agent.backtest.venue import ADDRESS, LatencyExchange, bar_times, build_feed, build_venue
 from hyperliquid_agent.config import Config
@@ -189,6 +192,7 @@ class Plan:
 
     spec: BacktestSpec
     times: list[int]
+    interval: str  # the decision bar: --interval, else the live loop's tick
     interval_ms: int
     latency_bars: int
     warnings: list[str]
@@ -197,9 +201,12 @@ class Plan:
 
 def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = None) -> Plan:
     """The bars, latency, warnings and (paid models) the spend estimate, before anything runs.
-    `prompt_chars` is the rendered prompt's size when the caller knows it."""
+    `prompt_chars` is the rendered prompt's size; by default the configured template is
+    rendered over the sample snapshot (`guards.sample_prompt_chars`)."""
     spec = spec.validated()
-    interval_ms = INTERVAL_MS[spec.interval]
+    settings = run_settings(cfg, spec)
+    interval, note = decision_interval(settings, spec.interval)
+    interval_ms = INTERVAL_MS[interval]
     start_ms = day_ms(spec.start) if spec.start else None
     end_ms = day_ms(spec.end) if spec.end else None
     times = bar_times(feed, spec.coins, interval_ms, start_ms, end_ms)
@@ -209,7 +216,7 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
             f"in {spec.data_dir or 'the synthetic data'}; check --start/--end and the data folder"
         )
     latency = cfg.backtest.fill_latency_bars if spec.fill_latency_bars is None else spec.fill_latency_bars
-    warnings: list[str] = []
+    warnings: list[str] = [note] if note else []
     estimate = None
     provider = spec.provider if spec.provider != "replay" else cfg.llm.provider
     if spec.provider not in FREE_PROVIDERS:
@@ -219,12 +226,14 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
     if spec.provider in PAID_PROVIDERS:
         # the runner cycles every bar; governed mode asks the model on its review (medium) loop
         calls = expected_calls(times[-1] - times[0] + interval_ms, spec.mode, interval_ms // 1000,
-                               cfg.governance.governor.medium_loop_s)
-        if spec.mode == "governed" and cfg.governance.regime.use_llm:
+                               settings.governance.governor.medium_loop_s)
+        if spec.mode == "governed" and settings.governance.regime.use_llm:
             calls *= 2  # a regime classification call beside each review
-        estimate = estimate_cost(calls, prompt_chars or DEFAULT_PROMPT_CHARS, cfg.llm.max_tokens, cfg.llm.model,
-                                 cfg.llm.pricing)
-    return Plan(spec, times, interval_ms, latency, warnings, estimate)
+        if prompt_chars is None:
+            prompt_chars = sample_prompt_chars(settings, spec.strategies)
+        estimate = estimate_cost(calls, prompt_chars or DEFAULT_PROMPT_CHARS, settings.llm.max_tokens, cfg.llm.model,
+                                 settings.llm.pricing)
+    return Plan(spec, times, interval, interval_ms, latency, warnings, estimate)
 
 
 def run_backtest(
@@ -236,12 +245,14 @@ def run_backtest(
     feed: Any = None,
     state_dir: Path | None = None,
     prompt_chars: int | None = None,
+    plan: Plan | None = None,
 ) -> BacktestResult:
     """Replay the engine over the window and return the full result (nothing is written here
-    except the engine's own state under a temporary state dir)."""
+    except the engine's own state under a temporary state dir). `plan` is `plan_run`'s answer
+    when the caller already has it (the CLI shows its estimate first)."""
     spec = spec.validated()
     feed = feed if feed is not None else build_feed(cfg, spec)
-    plan = plan_run(cfg, spec, feed, prompt_chars)
+    plan = plan if plan is not None else plan_run(cfg, spec, feed, prompt_chars)
     if state_dir is None:
         with tempfile.TemporaryDirectory(prefix="hl-backtest-") as tmp:
             return _run(cfg, plan, feed, Path(tmp), progress, step_factory)
@@ -349,7 +360,7 @@ def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spe
     params = RunParams(
         start=(spec.start or ms_day(plan.times[0])).isoformat(),
         end=(spec.end or ms_day(plan.times[-1] + 86_400_000)).isoformat(),
-        coins=list(spec.coins), interval=spec.interval, mode=spec.mode, provider=spec.provider,
+        coins=list(spec.coins), interval=plan.interval, mode=spec.mode, provider=spec.provider,
         model=run_cfg.llm.model if spec.provider != "baseline" else "baseline",
         data=str(spec.data_dir) if spec.data_dir else "synthetic",
         seed=(run_cfg.venue.seed if spec.seed is None else spec.seed) if spec.data_dir is None else None,

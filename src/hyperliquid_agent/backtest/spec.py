@@ -2,7 +2,9 @@
 
 `effective_config` turns the user's config plus a spec into the config of one run: mode,
 coins, provider (paid models always through record/replay), overrides, a strategy subset,
-and the run's own state folder. `make_run_id` names a run from the same inputs.
+and the run's own state folder. `run_settings` is the same without the run's folders (what
+a run will do, known before it starts), and `decision_interval` picks the decision bar the
+way the live loop picks its tick. `make_run_id` names a run from the same inputs.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class BacktestSpec:
     coins: tuple[str, ...]
     start: date | None = None  # inclusive; None: the first bar with data for every coin
     end: date | None = None  # exclusive; None: after the last bar
-    interval: str = "1h"
+    interval: str | None = None  # decision bar; None: the live loop's tick (see `decision_interval`)
     mode: str = "governed"
     provider: str = "baseline"  # baseline | replay | a configured provider name
     data_dir: Path | None = None  # None: the synthetic generator
@@ -43,7 +45,7 @@ class BacktestSpec:
     run_id: str | None = None
 
     def validated(self) -> "BacktestSpec":
-        if self.interval not in INTERVAL_MS:
+        if self.interval is not None and self.interval not in INTERVAL_MS:
             raise ConfigError(f"--interval {self.interval!r} is not supported; use one of {', '.join(INTERVAL_MS)}")
         if self.mode not in ("standard", "governed"):
             raise ConfigError(f"--mode {self.mode!r} is not valid; use standard or governed")
@@ -85,12 +87,9 @@ def set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def effective_config(cfg: Config, spec: BacktestSpec, state_dir: Path, provider: str | None = None) -> Config:
-    """The config one backtest runs with: mode, coins, provider and overrides applied, state in `state_dir`.
-
-    Paid providers always run through record/replay, recorded in the user's state dir, so a
-    rerun of the same window replays every reply for $0 and bit for bit.
-    """
+def _settings_raw(cfg: Config, spec: BacktestSpec) -> dict[str, Any]:
+    """The user's config as plain data with the spec's mode, coins and overrides applied,
+    on the in-process venue, without secrets."""
     raw = cfg.model_dump(mode="json", exclude={"source_path", "missing_env"})
     _drop_secrets(raw)
     for dotted, value in spec.overrides.items():
@@ -98,6 +97,53 @@ def effective_config(cfg: Config, spec: BacktestSpec, state_dir: Path, provider:
     raw["agent"]["mode"] = spec.mode
     raw["hyperliquid"]["network"] = "local"  # the in-process venue; never a real network
     raw["agent"]["coins"] = list(spec.coins)
+    return raw
+
+
+def _validated(raw: dict[str, Any], cfg: Config) -> Config:
+    try:
+        return config_from_dict(raw, env={}, source=cfg.source_path)
+    except ConfigError as exc:
+        raise ConfigError(f"backtest overrides made the config invalid: {exc}") from None
+
+
+def run_settings(cfg: Config, spec: BacktestSpec) -> Config:
+    """The config a run decides with (mode, coins, `--set` overrides), before its folders exist:
+    for the decision bar, the cost estimate and the prompt size. No secrets are carried."""
+    return _validated(_settings_raw(cfg, spec), cfg)
+
+
+def decision_interval(settings: Config, asked: str | None) -> tuple[str, str | None]:
+    """The decision bar of a run and, when it differs from the live loop's tick, a note saying so.
+
+    The live loop ticks every `[governance.governor] fast_loop_s` in governed mode and every
+    `[agent] tick_interval_s` in standard mode (`app.agent.schedule_for`); without `--interval`
+    the backtest decides on that tick. The data is hourly, so a tick that is not 1h, 4h or 1d
+    becomes the longest of those not above it (at least 1h), and the note says so.
+    """
+    from hyperliquid_agent.app.agent import schedule_for
+
+    tick_s = schedule_for(settings).tick_s
+    key = ("governance.governor.fast_loop_s" if settings.agent.mode == "governed" else "agent.tick_interval_s")
+    live = f"the live {settings.agent.mode} loop ticks every {tick_s} s ({key})"
+    if asked is not None:
+        if INTERVAL_MS[asked] == tick_s * 1000:
+            return asked, None
+        return asked, f"{live}; this backtest decides every {asked} (--interval)"
+    fitting = [name for name, ms in INTERVAL_MS.items() if ms <= tick_s * 1000] or ["1h"]
+    chosen = max(fitting, key=INTERVAL_MS.__getitem__)
+    if INTERVAL_MS[chosen] == tick_s * 1000:
+        return chosen, None
+    return chosen, f"{live}, which is not a bar of the hourly data: this backtest decides every {chosen}; pass --interval to choose"
+
+
+def effective_config(cfg: Config, spec: BacktestSpec, state_dir: Path, provider: str | None = None) -> Config:
+    """The config one backtest runs with: mode, coins, provider and overrides applied, state in `state_dir`.
+
+    Paid providers always run through record/replay, recorded in the user's state dir, so a
+    rerun of the same window replays every reply for $0 and bit for bit.
+    """
+    raw = _settings_raw(cfg, spec)
     # recordings live in the user's state dir (not the run's), so reruns find them
     replay_path = (cfg.state_dir / Path(cfg.llm.replay.path).expanduser()).resolve()
     raw["agent"]["state_dir"] = str(state_dir)
@@ -131,10 +177,7 @@ def effective_config(cfg: Config, spec: BacktestSpec, state_dir: Path, provider:
     if spec.max_cost_usd is not None:  # the client's own run budget backs up the runner's cap
         run_usd = cfg.llm.budget.run_usd
         llm["budget"]["run_usd"] = str(min(spec.max_cost_usd, run_usd) if run_usd is not None else spec.max_cost_usd)
-    try:
-        out = config_from_dict(raw, env={}, source=cfg.source_path)
-    except ConfigError as exc:
-        raise ConfigError(f"backtest overrides made the config invalid: {exc}") from None
+    out = _validated(raw, cfg)
     _copy_secrets(cfg, out)
     return out
 

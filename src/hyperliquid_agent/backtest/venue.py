@@ -36,15 +36,11 @@ def build_feed(cfg: Config, spec: BacktestSpec):
 
 
 def build_venue(cfg: Config, feed, start_ms: int):
-    from hyperliquid_agent.exchange.model import VenueModel
-    from hyperliquid_agent.exchange.venue_types import FeeSchedule, SlippageModel
+    """The venue model `[venue]` describes (fees, slippage, spread, impact: the same builder the
+    paper venue uses) over the run's feed, with the one account funded with `start_equity_usd`."""
+    from hyperliquid_agent.exchange.simulated import model_from_config
 
-    model = VenueModel(
-        feed,
-        FeeSchedule(taker=cfg.venue.taker_fee, maker=cfg.venue.maker_fee),
-        SlippageModel(bps=cfg.venue.slippage_bps),
-        start_ms=start_ms,
-    )
+    model = model_from_config(cfg.venue, feed, start_ms=start_ms)
     model.create_account(ADDRESS, cfg.venue.start_equity_usd)
     return model
 
