@@ -4,6 +4,7 @@ emulator with the baseline provider, then fast, clear failures for bad setups.""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from typer.testing import CliRunner
@@ -31,6 +32,25 @@ def test_paper_session_runs_n_cycles_and_prints_the_summary(tmp_path, mode):
         assert "medium" in recs[0]["loops"] and recs[0]["llm"]["calls"] == 1
     status = json.loads(runner.invoke(app, ["status", "-c", str(cfg), "--json"]).stdout)
     assert status["cycle_id"] == "c000005" and status["mode"] == mode and status["stopped_at_ms"]
+    # the operator commands read what the run wrote: tail, show and replay (through the CLI)
+    tail = runner.invoke(app, ["audit", "tail", "-c", str(cfg), "-n", "3", "--json"])
+    assert tail.exit_code == 0 and [json.loads(x)["cycle_id"] for x in tail.stdout.splitlines()] == \
+        ["c000003", "c000004", "c000005"]
+    traded = next(r for r in recs if r["orders"])
+    shown = json.loads(runner.invoke(app, ["audit", "show", "-c", str(cfg), traded["cycle_id"], "--json"]).stdout)
+    assert shown["orders"] == traded["orders"]
+    res = runner.invoke(app, ["audit", "replay", "-c", str(cfg), traded["cycle_id"]])
+    assert res.exit_code == 0 and f"reproduces its {len(traded['orders'])} order(s)" in res.stdout, res.output
+    # an edited record (a recorded order's size) no longer replays: exit 1 naming the difference
+    path = audit_path(tmp_path / "state")
+    lines = path.read_text().splitlines()
+    i = traded["seq"] - 1
+    doctored = json.loads(lines[i])
+    doctored["orders"][0]["intent"]["size"] = str(Decimal(doctored["orders"][0]["intent"]["size"]) * 2)
+    lines[i] = json.dumps(doctored)
+    path.write_text("\n".join(lines) + "\n")
+    res = runner.invoke(app, ["audit", "replay", "-c", str(cfg), traded["cycle_id"]])
+    assert res.exit_code == 1 and "differs from the record" in res.stdout, res.output
 
 
 def test_once_with_json_prints_a_machine_readable_summary(tmp_path):
@@ -100,6 +120,31 @@ def test_mainnet_needs_live_and_a_confirmation(tmp_path, monkeypatch):
     res = runner.invoke(app, ["run", "-c", str(cfg), "--live", "--once"], input="yes\n")
     assert res.exit_code == 1 and "not confirmed" in res.output
     assert not (tmp_path / "state").exists()  # nothing was started
+
+
+def test_a_confirmed_mainnet_start_counts_down_5_seconds_and_ctrl_c_aborts_it(monkeypatch):
+    import typer
+
+    from hyperliquid_agent.cli import run_cmd
+
+    slept: list[float] = []
+    monkeypatch.setattr("time.sleep", slept.append)
+    monkeypatch.setattr("builtins.input", lambda prompt: "LIVE")
+    run_cmd._confirm_mainnet(yes=False)  # typed LIVE: returns after the abort window
+    assert slept == [1] * run_cmd.ABORT_WINDOW_S == [1] * 5
+    monkeypatch.setenv("HL_AGENT_CONFIRM_MAINNET", "yes")
+    monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("--yes must not ask"))
+    slept.clear()
+    run_cmd._confirm_mainnet(yes=True)
+    assert len(slept) == 5
+
+    def ctrl_c(_s):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("time.sleep", ctrl_c)
+    with pytest.raises(typer.Exit) as stopped:
+        run_cmd._confirm_mainnet(yes=True)
+    assert stopped.value.exit_code == 1
 
 
 class _ChatStub:
