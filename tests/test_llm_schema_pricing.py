@@ -56,6 +56,9 @@ def test_parse_reply_reads_decimals_and_names_bad_fields():
         parse_reply('{"regime":"range-bound","confidence":1,"reasoning":"r","mood":"x"}', RegimeSchema)
     with pytest.raises(ReplyInvalid, match="JSON object"):
         parse_reply("[1, 2]", RegimeSchema)
+    for repair in (False, True):  # NaN is no confidence, whichever way the JSON is read
+        with pytest.raises(ReplyInvalid):
+            parse_reply('{"regime":"range-bound","confidence":NaN,"reasoning":"r"}', RegimeSchema, repair=repair)
 
 
 def test_repair_extracts_fenced_json_only_when_asked():

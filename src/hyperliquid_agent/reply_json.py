@@ -34,6 +34,15 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a number we accept")
 
 
+def loads_strict(text: str) -> Any:
+    """`text` as plain JSON, no repair: fractions as Decimal, NaN/Infinity refused.
+    Raises ReplyJSONError naming what is wrong."""
+    try:
+        return _loads(text)
+    except (ValueError, RecursionError, TypeError) as exc:
+        raise ReplyJSONError(f"the reply is not valid JSON ({exc})") from None
+
+
 def _loads(text: str) -> Any:
     return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
 
@@ -141,4 +150,4 @@ def extract_object(text: str, expected_keys: tuple[str, ...] = ()) -> dict[str, 
     raise ReplyJSONError(f"no JSON object found in the reply (starts with {snippet!r})")
 
 
-__all__ = ["ReplyJSONError", "extract_object", "loads_object", "strip_thinking"]
+__all__ = ["ReplyJSONError", "extract_object", "loads_object", "loads_strict", "strip_thinking"]

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import copy
 import json
-from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from hyperliquid_agent.reply_json import ReplyJSONError, extract_object
+from hyperliquid_agent.reply_json import ReplyJSONError, extract_object, loads_strict
 
 _DROP = ("default", "title")
 
@@ -59,21 +58,17 @@ class ReplyInvalid(Exception):
 def parse_reply(content: str, schema: type[BaseModel], repair: bool = False) -> dict[str, Any]:
     """Validate `content` against `schema`; numbers become Decimal. Raises ReplyInvalid.
 
-    With `repair`, JSON wrapped in prose, code fences or a <think> preamble is extracted
-    first by `hyperliquid_agent.reply_json` (for servers without structured outputs).
+    The JSON is read by `hyperliquid_agent.reply_json` (as the decision parser reads it): strictly,
+    or with `repair` (servers without structured outputs) extracted from prose, code fences or a
+    <think> preamble first.
     """
     text = content.strip()
     if not text:
         raise ReplyInvalid("the reply was empty")
     try:
-        obj = json.loads(text, parse_float=Decimal)
-    except ValueError as exc:
-        if not repair:
-            raise ReplyInvalid(f"the reply is not valid JSON ({exc})") from None
-        try:
-            obj = extract_object(text, tuple(schema.model_fields))
-        except ReplyJSONError as missing:
-            raise ReplyInvalid(f"the reply is not valid JSON ({missing})") from None
+        obj = extract_object(text, tuple(schema.model_fields)) if repair else loads_strict(text)
+    except ReplyJSONError as exc:
+        raise ReplyInvalid(str(exc)) from None
     if not isinstance(obj, dict):
         raise ReplyInvalid(f"the reply must be a JSON object, got {type(obj).__name__}")
     try:
