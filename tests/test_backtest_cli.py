@@ -45,6 +45,7 @@ def test_shortcut_form_without_subcommand(tmp_path):
     r = invoke("backtest", *WINDOW, "--mode", "governed", "-c", CFG)
     assert r.exit_code == 0, r.output
     assert "total return" in r.stdout and "report:" in r.stdout
+    assert "per plan" in r.stdout and "per strategy" in r.stdout and "excess vs buy-and-hold" in r.stdout
     runs = list((tmp_path / "runs" / "backtests").iterdir())
     assert len(runs) == 1 and (runs[0] / "results.json").is_file()
 

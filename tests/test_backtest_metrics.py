@@ -108,6 +108,13 @@ def test_buy_and_hold_by_hand():
     assert m.excess_vs_buy_and_hold == pytest.approx(-0.1 + 0.15)
 
 
+def test_versus_another_curve_by_hand():
+    from hyperliquid_agent.backtest.metrics import versus
+
+    assert versus(0.10, [D(1000), D(950), D(1040)]) == (pytest.approx(0.04), pytest.approx(0.06))
+    assert versus(0.10, None) == (None, None) and versus(0.10, []) == (None, None)
+
+
 def test_no_closing_trades_gives_no_win_rate():
     m = compute_metrics(curve([100, 101]))
     assert m.win_rate is None and m.profit_factor is None

@@ -138,6 +138,9 @@ def test_the_baseline_provider_runs_beside_a_paid_one(model, feed, tmp_path):
     assert r.baseline_metrics == base.metrics
     assert r.curve.baseline == base.curve.equity and len(r.curve.baseline) == len(r.curve.t_ms)
     assert D(r.baseline_metrics["llm_cost_usd"]) == 0 and D(r.metrics["llm_cost_usd"]) > 0
+    assert r.metrics["baseline_return"] == base.metrics["total_return"]
+    assert r.metrics["excess_vs_baseline"] == r.metrics["total_return"] - base.metrics["total_return"]
+    assert r.typed_metrics().excess_vs_baseline == r.metrics["excess_vs_baseline"]
     from hyperliquid_agent.backtest.report import render_html
 
     assert "baseline provider" in render_html(r)

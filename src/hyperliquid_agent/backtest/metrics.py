@@ -112,6 +112,8 @@ class Metrics:
     plan_switches_per_day: float
     buy_and_hold_return: float | None = None
     excess_vs_buy_and_hold: float | None = None
+    baseline_return: float | None = None  # the baseline provider's total return on the same window
+    excess_vs_baseline: float | None = None
     per_plan: tuple[GroupMetrics, ...] = field(default_factory=tuple)
     per_strategy: tuple[GroupMetrics, ...] = field(default_factory=tuple)
 
@@ -264,6 +266,14 @@ def _group(
     return tuple(out)
 
 
+def versus(total_return: float, other: Sequence[Decimal] | None) -> tuple[float | None, float | None]:
+    """(the other curve's total return, this run's excess over it); (None, None) without a curve."""
+    if not other:
+        return None, None
+    theirs = float(other[-1] / other[0] - 1) if other[0] > 0 else 0.0
+    return theirs, total_return - theirs
+
+
 def count_switches(keys: Iterable[str | None]) -> int:
     """How many times the (non-empty) key changes from one value to another."""
     switches = 0
@@ -323,10 +333,7 @@ def compute_metrics(
     days = span / MS_PER_DAY
     switches = count_switches(p.plan_id for p in curve)
 
-    bh = bh_excess = None
-    if benchmark:
-        bh = float(benchmark[-1] / benchmark[0] - 1) if benchmark[0] > 0 else 0.0
-        bh_excess = total - bh
+    bh, bh_excess = versus(total, benchmark)
 
     return Metrics(
         start_equity=start,

@@ -232,6 +232,8 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("plan_switches_per_day", "plan switches / day", "ratio"),
     ("buy_and_hold_return", "buy-and-hold return", "pct"),
     ("excess_vs_buy_and_hold", "excess vs buy-and-hold", "pct"),
+    ("baseline_return", "baseline provider return", "pct"),
+    ("excess_vs_baseline", "excess vs baseline provider", "pct"),
     ("end_equity", "end equity", "usd"),
 )
 

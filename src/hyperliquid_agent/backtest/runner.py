@@ -43,6 +43,7 @@ from hyperliquid_agent.backtest.metrics import (
     TradeRecord,
     buy_and_hold_curve,
     compute_metrics,
+    versus,
 )
 from hyperliquid_agent.backtest.results import (
     BacktestResult,
@@ -270,8 +271,11 @@ def _run(cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progress | No
     if want_baseline and spec.provider != "baseline":
         base_cfg = effective_config(cfg, spec, state_dir / "baseline", provider="baseline")
         base = _replay(base_cfg, plan, feed, state_dir / "baseline", None, step_factory or default_step_factory)
+        same_bars = base.curve.equity[:len(main.curve.t_ms)]  # a run stopped early is compared on its bars
         update["baseline_metrics"] = base.metrics
-        update["curve"] = main.curve.model_copy(update={"baseline": base.curve.equity[:len(main.curve.t_ms)]})
+        theirs, excess = versus(main.metrics["total_return"], same_bars)
+        update["metrics"] = {**main.metrics, "baseline_return": theirs, "excess_vs_baseline": excess}
+        update["curve"] = main.curve.model_copy(update={"baseline": same_bars})
     return main.model_copy(update=update)
 
 

@@ -101,7 +101,7 @@ def _groups_table(metrics: dict[str, Any], which: str, title: str) -> Any:
     for col in ("id", "bars", "PnL", "fees", "funding", "fills"):
         table.add_column(col, justify="left" if col == "id" else "right")
     for g in rows:
-        table.add_row(g["key"], str(g["bars"]), format_value(g["pnl_usd"], "usd"), format_value(g["fees_usd"], "usd"),
+        table.add_row(escape(g["key"]), str(g["bars"]), format_value(g["pnl_usd"], "usd"), format_value(g["fees_usd"], "usd"),
                       format_value(g["funding_usd"], "usd"), str(g["n_trades"]))
     return table
 
@@ -150,9 +150,10 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
         return
     out_c = console()
     out_c.print(_metrics_table(result, f"backtest {result.run_id}"))
-    groups = _groups_table(result.metrics, "per_strategy", "per strategy")
-    if groups is not None:
-        out_c.print(groups)
+    for which, title in (("per_plan", "per plan"), ("per_strategy", "per strategy")):
+        groups = _groups_table(result.metrics, which, title)
+        if groups is not None:
+            out_c.print(groups)
     for w in result.warnings[len(plan.warnings):]:
         out_c.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     if result.stopped_early:
