@@ -74,6 +74,15 @@ def test_empty_default_still_names_the_variable_a_setting_needs(tmp_path):
     assert load_config(path, env={"HL_SECRET_KEY": "0xabc", "MY_KEY": "k"}).llm.require_api_key().get_secret_value() == "k"
 
 
+def test_unset_variable_in_a_required_setting_names_the_variable(tmp_path):
+    path = write(tmp_path, '[agent]\nstate_dir = "${STATE_HOME}/agent"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_config(path, env={})
+    message = str(exc.value)
+    assert "agent.state_dir" in message and "STATE_HOME" in message and "export STATE_HOME=" in message
+    assert load_config(path, env={"STATE_HOME": "/srv"}).agent.state_dir == "/srv/agent"
+
+
 def test_anthropic_with_the_shipped_openai_variable_says_which_variable_to_use(tmp_path):
     path = write(tmp_path, '[llm]\nprovider = "anthropic"\nmodel = "claude-sonnet-4-5"\napi_key = "${OPENAI_API_KEY:-}"\n')
     with pytest.raises(ConfigError) as exc:

@@ -418,7 +418,7 @@ def config_from_dict(raw: dict[str, Any], env: dict[str, str] | None = None, sou
     try:
         cfg = Config.model_validate(expanded)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, where)) from None
+        raise ConfigError(format_validation_error(exc, where, missing)) from None
     cfg.source_path = source.resolve() if source else None
     cfg.missing_env = missing
     # hand each section the variables it lacks, so require_* can name them
@@ -435,12 +435,20 @@ def config_from_dict(raw: dict[str, Any], env: dict[str, str] | None = None, sou
     return cfg
 
 
-def format_validation_error(exc: ValidationError, where: str) -> str:
+def format_validation_error(exc: ValidationError, where: str, missing: dict[str, str] | None = None) -> str:
+    """One line per problem; `missing` (dotted key -> variable) names unset `${VAR}`s."""
     lines = [f"{where}: invalid configuration:"]
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
             lines.append(f"  - unknown key '{key}' in {where}: remove it or check its spelling")
+            continue
+        variable = (missing or {}).get(key)
+        if variable and err.get("input") is None:
+            lines.append(
+                f"  - {key} needs the environment variable {variable}, which is not set. "
+                f"Set it with: export {variable}=..., or write ${{{variable}:-default}} in {where}"
+            )
             continue
         value = err.get("input")
         shown = "<secret>" if any(s in key for s in ("key", "secret")) else repr(value)
