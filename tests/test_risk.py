@@ -236,3 +236,15 @@ def test_risk_is_the_only_product_module_using_the_issuer_key():
     src = Path(__file__).resolve().parents[1] / "src" / "hyperliquid_agent"
     users = sorted(p.relative_to(src).as_posix() for p in src.rglob("*.py") if "_ISSUER_KEY" in p.read_text("utf-8"))
     assert users == ["domain/verdicts.py", "risk.py"]  # verdicts defines it; risk.py alone issues with it
+
+
+def test_spot_holdings_count_in_gross_exposure():
+    from hyperliquid_agent.domain import SpotBalance
+
+    account = AccountState(portfolio_value=Decimal(10000), available_balance=Decimal(10000),
+                           spot_balances=(SpotBalance(coin="PURR", total=Decimal(12000), hold=Decimal(2000)),))
+    p = policy(max_gross_exposure=Decimal("0.5"))  # $2000 of free PURR already counts
+    assert isinstance(p.check(order(size="1"), ctx(account)), Approved)  # $3000 + $2000 = 0.5x
+    assert reason(p.check(order(size="1.1"), ctx(account))) == "max_gross_exposure"
+    r = p.review([order(size="0.5"), order(size="0.5"), order(size="0.1")], ctx(account))  # running total
+    assert len(r.approved) == 2 and [d.reason_code for _, d in r.denied] == ["max_gross_exposure"]

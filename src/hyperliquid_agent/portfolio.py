@@ -82,13 +82,27 @@ def spot_token(pair: str) -> str:
     return pair.split("/", 1)[0]
 
 
+def _free_by_token(account: AccountState) -> dict[str, Decimal]:
+    return {b.coin: b.total - b.hold for b in account.spot_balances}
+
+
 def spot_free(account: AccountState, pair: str) -> Decimal:
     """Spot balance of the pair's base token not held by open orders."""
-    token = spot_token(pair)
-    for b in account.spot_balances:
-        if b.coin == token:
-            return b.total - b.hold
-    return ZERO
+    return _free_by_token(account).get(spot_token(pair), ZERO)
+
+
+def spot_holdings(account: AccountState, specs: Mapping[str, AssetSpec]) -> dict[str, Decimal]:
+    """The free balance of every spot pair in `specs` whose base token the account holds (one pass)."""
+    if not account.spot_balances:
+        return {}
+    free = _free_by_token(account)
+    out = {}
+    for name, spec in specs.items():
+        if spec.market_type is MarketType.SPOT:
+            held = free.get(spot_token(name))
+            if held:
+                out[name] = held
+    return out
 
 
 def reduces(current: Decimal, delta: Decimal) -> bool:

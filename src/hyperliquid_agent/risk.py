@@ -27,7 +27,6 @@ from hyperliquid_agent.domain import (
     AssetSpec,
     Intent,
     LeverageIntent,
-    MarketType,
     OrderIntent,
     OrderPurpose,
     TransferIntent,
@@ -35,7 +34,7 @@ from hyperliquid_agent.domain import (
     is_valid_size,
 )
 from hyperliquid_agent.domain.verdicts import _ISSUER_KEY, Approved, ApprovedOrder, Denied
-from hyperliquid_agent.portfolio import MarketView, close_intent, reduces, spot_free
+from hyperliquid_agent.portfolio import MarketView, close_intent, reduces, spot_holdings
 from hyperliquid_agent.risk_counters import RiskCounters
 
 _HUNDRED = Decimal(100)
@@ -326,22 +325,18 @@ class RiskPolicy:
 class _Book:
     """Signed sizes, marks and leverage as the review goes: approvals are applied in turn."""
 
-    __slots__ = ("sizes", "marks", "leverage")
+    __slots__ = ("sizes", "marks", "leverage", "gross")
 
     def __init__(self, sizes: dict[str, Decimal], marks: Mapping[str, Decimal], leverage: dict[str, int]) -> None:
         self.sizes = sizes
         self.marks = marks
         self.leverage = leverage
+        self.gross = sum((self._usd(c, s) for c, s in sizes.items()), ZERO)  # kept current by apply()
 
     @classmethod
     def of(cls, ctx: RiskContext) -> "_Book":
         sizes = {p.coin: p.size for p in ctx.account.positions if p.size != 0}
-        if ctx.account.spot_balances:
-            for name, spec in ctx.specs.items():
-                if spec.market_type is MarketType.SPOT:
-                    held = spot_free(ctx.account, name)
-                    if held:
-                        sizes[name] = held
+        sizes.update(spot_holdings(ctx.account, ctx.specs))
         lev = {p.coin: p.leverage for p in ctx.account.positions if p.size != 0}
         lev.update(ctx.leverage)
         return cls(sizes, ctx.marks, lev)
@@ -352,15 +347,18 @@ class _Book:
     def size(self, coin: str) -> Decimal:
         return self.sizes.get(coin, ZERO)
 
+    def _usd(self, coin: str, size: Decimal) -> Decimal:
+        return abs(size) * (self.marks.get(coin) or ZERO)
+
     def apply(self, o: OrderIntent) -> None:
-        self.sizes[o.coin] = self.size(o.coin) + o.signed_size
+        before = self.size(o.coin)
+        after = before + o.signed_size
+        self.gross += self._usd(o.coin, after) - self._usd(o.coin, before)
+        self.sizes[o.coin] = after
 
     def gross_after(self, coin: str, after: Decimal) -> Decimal:
-        total = abs(after) * (self.marks.get(coin) or ZERO)
-        for c, s in self.sizes.items():
-            if c != coin:
-                total += abs(s) * (self.marks.get(c) or ZERO)
-        return total
+        """Sum of |notional| over all coins at the marks, with `coin` at the signed size `after`."""
+        return self.gross - self._usd(coin, self.size(coin)) + self._usd(coin, after)
 
 
 def _decimals(size: Decimal) -> int:
