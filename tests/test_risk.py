@@ -18,6 +18,7 @@ from hyperliquid_agent.domain import (
     OrderPurpose,
     Position,
     Side,
+    SpotBalance,
     Tif,
     TransferIntent,
 )
@@ -74,6 +75,11 @@ def test_a_plain_order_within_every_limit_is_approved():
     ({}, order(side=Side.SELL, reduce_only=True), {}, DenialReason.NO_POSITION),
     ({}, order(side=Side.BUY, reduce_only=True), {"account": acct(positions=[LONG_ETH])}, DenialReason.NO_POSITION),
     ({}, order(side=Side.SELL, size="3", reduce_only=True), {"account": acct(positions=[LONG_ETH])},
+     DenialReason.EXCEEDS_POSITION),
+    ({"allowed_coins": ["PURR"]}, order(coin="PURR", side=Side.SELL, size="100", market_type=MarketType.SPOT), {},
+     DenialReason.NO_POSITION),
+    ({"allowed_coins": ["PURR"]}, order(coin="PURR", side=Side.SELL, size="100", market_type=MarketType.SPOT),
+     {"account": acct().model_copy(update={"spot_balances": (SpotBalance(coin="PURR", total=Decimal(60)),)})},
      DenialReason.EXCEEDS_POSITION),
     ({}, order(price="3200"), {}, DenialReason.PRICE_BAND),
     ({}, order(size="0.12345"), {}, DenialReason.INVALID_PRECISION),
@@ -239,8 +245,6 @@ def test_risk_is_the_only_product_module_using_the_issuer_key():
 
 
 def test_spot_holdings_count_in_gross_exposure():
-    from hyperliquid_agent.domain import SpotBalance
-
     account = AccountState(portfolio_value=Decimal(10000), available_balance=Decimal(10000),
                            spot_balances=(SpotBalance(coin="PURR", total=Decimal(12000), hold=Decimal(2000)),))
     p = policy(max_gross_exposure=Decimal("0.5"))  # $2000 of free PURR already counts

@@ -27,8 +27,10 @@ from hyperliquid_agent.domain import (
     AssetSpec,
     Intent,
     LeverageIntent,
+    MarketType,
     OrderIntent,
     OrderPurpose,
+    Side,
     TransferIntent,
     is_valid_price,
     is_valid_size,
@@ -227,6 +229,13 @@ class RiskPolicy:
                 return _deny(DenialReason.EXCEEDS_POSITION,
                              f"{o.coin}: reduce-only size {o.size} is larger than the position {current}")
             checks.append("position_exists")
+        elif o.market_type is MarketType.SPOT and o.side is Side.SELL:  # spot cannot go short
+            if current <= 0:
+                return _deny(DenialReason.NO_POSITION, f"{o.coin}: spot sell of {o.size} but no free balance to sell")
+            if o.size > current:
+                return _deny(DenialReason.EXCEEDS_POSITION,
+                             f"{o.coin}: spot sell of {o.size} is larger than the free balance {current}")
+            checks.append("balance")
         if o.trigger is None and o.purpose is not OrderPurpose.PROTECT:
             off_pct = abs(o.limit_price - mark) / mark * _HUNDRED
             if off_pct > cfg.price_band_pct:
