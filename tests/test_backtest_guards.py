@@ -171,3 +171,26 @@ def test_the_estimate_sizes_the_run_s_own_prompt():
     assert one is not None and one < std  # offered one strategy, the prompt lists one
     broken = cfg.model_copy(update={"agent": cfg.agent.model_copy(update={"prompt_template": "/nonexistent.md"})})
     assert sample_prompt_chars(run_settings(broken, BacktestSpec(coins=("BTC",), mode="standard"))) is None
+
+
+def test_plan_warns_before_the_knowledge_cutoff_and_estimates_a_paid_run():
+    """Before anything runs: the cutoff warning (shipped table, overridden in config) and the spend estimate."""
+    from backtest_helpers import T0, make_feed
+
+    from hyperliquid_agent.backtest.runner import plan_run
+
+    cfg = config_from_dict({"llm": {"provider": "openai", "model": "gpt-4o-mini"},
+                            "backtest": {"knowledge_cutoffs": {"gpt-4o-mini": "2025-01-15"}}}, env={})
+    spec = BacktestSpec(coins=("BTC",), start=date(2025, 1, 8), end=date(2025, 1, 10), mode="standard",
+                        provider="openai")
+    plan = plan_run(cfg, spec, make_feed(days=12, start_ms=T0), prompt_chars=8000)
+    assert len(plan.times) == 48
+    assert any("knowledge cutoff of gpt-4o-mini (2025-01-15)" in w for w in plan.warnings)
+    assert plan.estimate is not None and plan.estimate.calls == 48 and plan.estimate.prompt_tokens == 2000
+    assert plan.estimate.usd == plan.estimate.per_call_usd * 48 > 0
+    after = config_from_dict({"llm": {"provider": "openai", "model": "gpt-4o-mini"},
+                              "backtest": {"knowledge_cutoffs": {"gpt-4o-mini": "2024-12-01"}}}, env={})
+    assert not plan_run(after, spec, make_feed(days=12, start_ms=T0), prompt_chars=8000).warnings
+    free = plan_run(cfg, BacktestSpec(coins=("BTC",), start=date(2025, 1, 8), end=date(2025, 1, 10)),
+                    make_feed(days=12, start_ms=T0))
+    assert free.estimate is None and not free.warnings  # the baseline knows nothing and costs nothing

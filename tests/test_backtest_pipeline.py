@@ -56,9 +56,15 @@ def shocked(feed: MarketFeed, from_ms: int, factor: str = "1.3") -> MarketFeed:
     return MarketFeed(out)
 
 
+@pytest.fixture(scope="module")
+def governed(feed):
+    """One governed run over the window, shared by the tests that only read it."""
+    return run_backtest(cfg(), spec("governed"), feed=feed)
+
+
 @pytest.mark.parametrize("mode", ["governed", "standard"])
-def test_real_pipeline_runs_both_modes(feed, mode):
-    r = run_backtest(cfg(), spec(mode), feed=feed)
+def test_real_pipeline_runs_both_modes(feed, governed, mode):
+    r = governed if mode == "governed" else run_backtest(cfg(), spec(mode), feed=feed)
     assert len(r.curve.t_ms) == 5 * 24
     assert len(r.decisions) == 5 * 24 - 1
     assert not [d for d in r.decisions if d.error], [d.error for d in r.decisions if d.error][:3]
@@ -73,9 +79,9 @@ def test_real_pipeline_runs_both_modes(feed, mode):
     assert all(t.plan_id is not None for t in r.trades)
 
 
-def test_whole_engine_has_no_look_ahead(feed):
+def test_whole_engine_has_no_look_ahead(feed, governed):
     cut = day_ms(date(2024, 2, 8))
-    a = run_backtest(cfg(), spec("governed"), feed=feed)
+    a = governed
     b = run_backtest(cfg(), spec("governed"), feed=shocked(feed, cut))
     before = [d for d in a.decisions if d.t_ms <= cut]
     assert before and all(d.inputs_digest for d in before)
@@ -92,10 +98,9 @@ def test_whole_engine_has_no_look_ahead(feed):
     assert a.curve.closes["BTC"][n + 1:] != b.curve.closes["BTC"][n + 1:]  # the shock is real
 
 
-def test_same_inputs_identical_results_through_the_engine(feed):
-    a = run_backtest(cfg(), spec("governed"), feed=feed)
-    b = run_backtest(cfg(), spec("governed"), feed=feed)
-    assert results.dumps(a) == results.dumps(b)
+def test_same_inputs_identical_results_through_the_engine(feed, governed):
+    again = run_backtest(cfg(), spec("governed"), feed=feed)
+    assert results.dumps(again) == results.dumps(governed)
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data/hyperliquid is not present")
@@ -117,10 +122,10 @@ def test_real_data_window():
     assert r.metrics["buy_and_hold_return"] is not None
 
 
-def test_a_run_can_be_offered_only_some_strategies(feed):
+def test_a_run_can_be_offered_only_some_strategies(feed, governed):
     # with the whole library this window's baseline picks basis-mean-reversion; without it, something else
     chosen = ("slow-trend-following", "volatility-compression-breakout")
-    full = run_backtest(cfg(), spec("governed"), feed=feed)
+    full = governed
     assert {c.strategy_id for c in full.plan_changes} - set(chosen)
     r = run_backtest(cfg(), spec("governed", strategies=chosen), feed=feed)
     assert r.params.strategies == list(chosen)

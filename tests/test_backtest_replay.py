@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from hyperliquid_agent.backtest import results
 from hyperliquid_agent.backtest.runner import run_backtest
 from hyperliquid_agent.backtest.spec import BacktestSpec, day_ms
 from hyperliquid_agent.config import load_config
@@ -118,6 +119,8 @@ def test_first_run_records_rerun_replays_for_free(model, feed, tmp_path):
 
     strict = run_backtest(cfg(model, tmp_path / "state"), spec(provider="replay"), feed=feed)
     assert model.calls == calls and strict.trades == first.trades
+    # every replay of the recording writes the same bytes (only the provider named in params differs)
+    assert results.dumps(strict.model_copy(update={"params": second.params})) == results.dumps(second)
 
 
 def test_max_cost_stops_the_recording_run(model, feed, tmp_path):
