@@ -159,11 +159,11 @@ def test_api_chat_forces_chat_completions_for_gpt5(server):
 
 
 def test_unknown_model_records_tokens_with_unknown_cost(server, caplog):
-    server.push(Reply(200, chat_body(json.dumps(GOOD), model="gpt-9-experimental", prompt_tokens=77)))
-    c = client(server, model="gpt-9-experimental")
+    server.push(Reply(200, chat_body(json.dumps(GOOD), model="acme-chat-1", prompt_tokens=77)))
+    c = client(server, model="acme-chat-1")
     r = c.query("q", RegimeSchema)
     assert r.cost_usd is None and r.input_tokens == 77
-    assert any("no price known for model gpt-9-experimental" in m for m in caplog.messages)
+    assert any("no price known for model acme-chat-1" in m for m in caplog.messages)
     s = c.get_cost_summary()
     assert s["unpriced_calls"] == 1 and s["total_input_tokens"] == 77 and s["total_cost_usd"] == 0
 
@@ -204,3 +204,29 @@ def test_truncated_reply_names_max_tokens(server):
     server.push(Reply(200, cut), Reply(200, cut))
     with pytest.raises(LLMInvalidOutputError, match="cut off at llm.max_tokens = 1500"):
         client(server).query("q", RegimeSchema)
+
+
+def test_gpt6_is_a_reasoning_model_no_temperature(server):
+    server.push(Reply(200, responses_body(json.dumps(GOOD), model="gpt-6-astra")))
+    client(server, model="gpt-6-astra").query("q", RegimeSchema)
+    assert server.seen[0].path == "/v1/responses" and "temperature" not in server.seen[0].body
+
+
+def test_a_model_refusing_temperature_is_asked_again_without_it_once_and_for_all(server):
+    refused = openai_error(400, "Unsupported parameter: 'temperature' is not supported with this model.")
+    refused["error"]["param"] = "temperature"
+    server.push(Reply(400, refused), Reply(200, chat_body(json.dumps(GOOD))), Reply(200, chat_body(json.dumps(GOOD))))
+    sleeps: list[float] = []
+    c = client(server, sleeps, model="gpt-4.5-preview")
+    assert c.query("q", RegimeSchema).parsed["regime"] == "trending-bull"
+    c.query("q", RegimeSchema)
+    assert [("temperature" in s.body) for s in server.seen] == [True, False, False] and sleeps == []
+
+
+def test_other_400s_still_fail_at_once(server):
+    other = openai_error(400, "Invalid value for 'max_completion_tokens'")
+    other["error"]["param"] = "max_completion_tokens"
+    server.push(Reply(400, other))
+    with pytest.raises(LLMError, match="HTTP 400"):
+        client(server).query("q", RegimeSchema)
+    assert len(server.seen) == 1

@@ -8,6 +8,7 @@ Structured output modes:
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -16,11 +17,15 @@ from hyperliquid_agent.llm.providers.sdk_common import map_sdk_error, sdk_client
 from hyperliquid_agent.llm.schema import schema_instruction
 from hyperliquid_agent.llm.types import LLMRequest, RawReply, Usage
 
-_REASONING = re.compile(r"^(o\d|gpt-5(?![.\d]*-chat))")
+log = logging.getLogger("hyperliquid_agent.llm")
+
+# o-series, gpt-5 and every later generation (gpt-5.x, gpt-6-astra, gpt-6.1-terra...), but not
+# the *-chat-latest aliases: they reject a temperature other than the default, so none is sent.
+_REASONING = re.compile(r"^(o\d|gpt-(?:[5-9]|\d{2,})(?![.\d]*-chat))")
 
 
 def is_reasoning_model(model: str) -> bool:
-    """o-series and gpt-5 family (not the *-chat-latest aliases): Responses API, no temperature."""
+    """o-series and gpt-5 onwards (not the *-chat-latest aliases): Responses API, no temperature."""
     return bool(_REASONING.match(model))
 
 
@@ -42,6 +47,7 @@ class OpenAIChatProvider:
         self._transport = transport
         self._client: Any = None
         self._sdk: Any = None
+        self._no_temperature: set[str] = set()  # models that answered 400 to a temperature
 
     # ---------------------------------------------------------------- plumbing
     def _get_client(self, timeout_s: float) -> Any:
@@ -62,13 +68,29 @@ class OpenAIChatProvider:
     def complete(self, request: LLMRequest, timeout_s: float) -> RawReply:
         client = self._get_client(timeout_s)
         try:
-            if self.uses_responses_api(request.model):
-                return self._responses(client, request, timeout_s)
-            return self._chat(client, request, timeout_s)
+            try:
+                return self._send(client, request, timeout_s)
+            except self._sdk.BadRequestError as exc:
+                if getattr(exc, "param", None) != "temperature" or not self._sends_temperature(request.model):
+                    raise
+                # A model we did not know to be a reasoning model refused the temperature: leave it
+                # out for this model from now on and send the same request once more.
+                log.warning("%s model %s does not accept a temperature; sending none to it from now on",
+                            self.name, request.model)
+                self._no_temperature.add(request.model)
+                return self._send(client, request, timeout_s)
         except self._sdk.OpenAIError as exc:
             if isinstance(exc, (self._sdk.APIStatusError, self._sdk.APIConnectionError)):
                 raise map_sdk_error(self._sdk, exc, self.name, timeout_s, self._api_key) from None
             raise LLMError(f"{self.name}: {exc}") from None
+
+    def _send(self, client: Any, request: LLMRequest, timeout_s: float) -> RawReply:
+        if self.uses_responses_api(request.model):
+            return self._responses(client, request, timeout_s)
+        return self._chat(client, request, timeout_s)
+
+    def _sends_temperature(self, model: str) -> bool:
+        return not is_reasoning_model(model) and model not in self._no_temperature
 
     def _schema_in_prompt(self, request: LLMRequest) -> bool:
         return request.schema is not None and self.output_mode in ("json_object", "prompt")
@@ -91,7 +113,7 @@ class OpenAIChatProvider:
             kwargs["max_completion_tokens"] = request.max_tokens
         else:
             kwargs["max_tokens"] = request.max_tokens
-        if not is_reasoning_model(request.model):
+        if self._sends_temperature(request.model):
             kwargs["temperature"] = request.temperature
         if request.json_schema is not None:
             if self.output_mode == "json_schema":
@@ -130,7 +152,7 @@ class OpenAIChatProvider:
         system = "\n\n".join(m["content"] for m in self._messages(request) if m["role"] == "system")
         if system:
             kwargs["instructions"] = system
-        if not is_reasoning_model(request.model):
+        if self._sends_temperature(request.model):
             kwargs["temperature"] = request.temperature
         if request.json_schema is not None and self.output_mode == "json_schema":
             kwargs["text"] = {"format": {"type": "json_schema", "name": request.schema_name,
