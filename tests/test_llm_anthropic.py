@@ -33,6 +33,9 @@ def test_forced_tool_call_with_cached_system_prefix(server):
     body = sent.body
     assert body["system"] == [{"type": "text", "text": "Stable rules.", "cache_control": {"type": "ephemeral"}}]
     assert body["messages"] == [{"role": "user", "content": "Now?"}]
+    # API version 2026-10-21 (what the installed SDK speaks) answers 400 to any sampling parameter
+    assert sent.headers["anthropic-version"] == "2026-10-21"
+    assert not {"temperature", "top_p", "top_k"} & set(body)
     assert body["tool_choice"] == {"type": "tool", "name": "RegimeSchema"}
     schema = body["tools"][0]["input_schema"]
     assert schema["additionalProperties"] is False and set(schema["required"]) == {"regime", "confidence", "reasoning"}

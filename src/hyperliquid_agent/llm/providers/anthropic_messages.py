@@ -40,7 +40,9 @@ class AnthropicProvider:
             "messages": [{"role": m["role"], "content": m["content"]} for m in request.turns],
             "timeout": timeout_s,
         }
-        # The Messages API of the installed SDK takes no sampling parameters (llm.temperature is not sent).
+        # llm.temperature is never sent: the installed SDK (anthropic 2.x) has no sampling parameters, and the
+        # API version it speaks (anthropic-version 2026-10-21) answers HTTP 400 to temperature/top_p/top_k,
+        # even at their defaults; Opus 4.7+, Sonnet/Opus 5 and Fable refuse a temperature on any version.
         if request.system:
             kwargs["system"] = [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}]
         if request.json_schema is not None and request.model.startswith(NATIVE_FORMAT_MODELS):
