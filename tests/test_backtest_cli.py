@@ -146,3 +146,56 @@ def test_run_sweep_takes_any_executor(tmp_path):
         rows = run_sweep(cfg, grid, out_root=tmp_path, executor=pool)
     assert [r.label for r in rows] == ["mode=standard", "mode=governed"]
     assert all(r.error is None and Path(r.run_dir).parent == tmp_path for r in rows)
+
+
+class FakeRay:
+    """Stands in for the `ray` module: remote tasks run on a local thread pool and hand back
+    ObjectRef-like values whose `.future()` is a concurrent.futures.Future, as Ray's do."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=2)
+        self.address: str | None = None
+        self.tasks: list[tuple[str, float]] = []
+
+    def is_initialized(self) -> bool:
+        return self.address is not None
+
+    def init(self, address: str) -> None:
+        self.address = address
+
+    def remote(self, num_cpus: float):
+        fake = self
+
+        def wrap(fn):
+            class Task:
+                def remote(self, *args, **kwargs):
+                    fake.tasks.append((fn.__name__, num_cpus))
+                    fut = fake.pool.submit(fn, *args, **kwargs)
+                    return type("ObjectRef", (), {"future": lambda self: fut})()
+            return Task()
+        return wrap
+
+
+def test_sweep_runs_its_points_on_a_ray_cluster(tmp_path, monkeypatch):
+    import sys
+
+    fake = FakeRay()
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    r = invoke("backtest", "sweep", "--start", "2024-02-05", "--end", "2024-02-06", "--coins", "BTC", "--synthetic",
+               "--modes", "standard,governed", "--ray", "auto", "-o", str(tmp_path / "s"), "--json", "-c", CFG)
+    fake.pool.shutdown()
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)["rows"]
+    assert [row["label"] for row in rows] == ["mode=standard", "mode=governed"]
+    assert all(row["error"] is None and results.load(row["run_dir"]) for row in rows)
+    assert fake.address == "auto" and fake.tasks == [("run_one", 1), ("run_one", 1)]
+
+
+def test_sweep_on_ray_without_ray_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if it were not installed
+    r = invoke("backtest", "sweep", *WINDOW, "--ray", "auto", "-c", CFG)
+    assert r.exit_code == 2 and "hyperliquid-agent[ray]" in r.output

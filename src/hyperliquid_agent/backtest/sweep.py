@@ -4,7 +4,8 @@ A sweep is a grid: every combination of the given strategies (each offered alone
 providers and `--set key=v1,v2` values becomes one `BacktestSpec`. Each runs in its own process
 (`concurrent.futures.ProcessPoolExecutor`), writes its run folder, and returns one row;
 the rows come back as one table sorted like the grid. A run that fails becomes a row with
-its error, never the end of the sweep.
+its error, never the end of the sweep. `run_sweep` takes any `concurrent.futures.Executor`;
+`ray_executor` gives one that runs the points on a Ray cluster (the optional `ray` extra).
 """
 
 from __future__ import annotations
@@ -145,6 +146,37 @@ def run_sweep(
         if own:
             pool.shutdown()
     return [r for r in rows if r is not None]
+
+
+class RayExecutor(Executor):
+    """Runs each sweep point as a Ray task on an existing cluster (the optional `ray` extra).
+
+    `submit` turns the call into a remote task needing `num_cpus` and hands back the
+    `concurrent.futures.Future` of its result, so `run_sweep` drives it like its own pool.
+    """
+
+    def __init__(self, ray: Any, num_cpus: float = 1) -> None:
+        self._ray = ray
+        self._num_cpus = num_cpus
+        self._tasks: dict[Callable[..., Any], Any] = {}
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any):  # type: ignore[override]
+        task = self._tasks.get(fn)
+        if task is None:
+            task = self._tasks[fn] = self._ray.remote(num_cpus=self._num_cpus)(fn)
+        return task.remote(*args, **kwargs).future()
+
+
+def ray_executor(address: str, num_cpus: float = 1) -> RayExecutor:
+    """Join the Ray cluster at `address` (`auto`, or `ray://head:10001`) and run sweep points on it."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--ray needs Ray on this machine and on every node: pip install 'hyperliquid-agent[ray]' "
+                          "(or pip install 'ray[default]')") from None
+    if not ray.is_initialized():
+        ray.init(address=address)
+    return RayExecutor(ray, num_cpus)
 
 
 def write_table(rows: Sequence[SweepRow], path: str | Path) -> Path:

@@ -257,6 +257,7 @@ def sweep(
     data: Optional[Path] = DATA, synthetic: bool = SYNTHETIC, seed: Optional[int] = SEED,
     output: Optional[Path] = OUTPUT, max_cost: Optional[float] = MAX_COST,
     workers: Optional[int] = typer.Option(None, "--workers", help="Parallel processes (default: [backtest] sweep_workers or the CPU count)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray", help="Run the points on this Ray cluster instead of local processes: auto or ray://HEAD:10001 (needs the ray extra)."),
     config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """Run a grid of backtests in parallel processes and print one table."""
@@ -273,7 +274,12 @@ def sweep(
             if s.provider in PAID_PROVIDERS and s.max_cost_usd is None:
                 fail(f"the sweep calls a paid model ({s.provider}): pass --max-cost USD, the cap for each run")
         root = output or Path(cfg.backtest.output_dir).expanduser() / sweep_id(cfg, grid)
-        rows = run_sweep(cfg, grid, workers or cfg.backtest.sweep_workers, root)
+        executor = None
+        if ray_address:
+            from hyperliquid_agent.backtest.sweep import ray_executor
+
+            executor = ray_executor(ray_address)
+        rows = run_sweep(cfg, grid, workers or cfg.backtest.sweep_workers, root, executor=executor)
         table_path = write_table(rows, Path(root) / "sweep.json")
     except HLAgentError as exc:
         fail(str(exc))
