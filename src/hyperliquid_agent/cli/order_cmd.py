@@ -11,7 +11,8 @@ import typer
 
 from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, fail, load, print_json
 
-order_app = typer.Typer(help="Place, close or cancel one order by hand (risk-checked, asks first).", no_args_is_help=True)
+order_app = typer.Typer(help="Place, close or cancel one order by hand (risk-checked, asks first), or re-arm the "
+                        "circuit breaker.", no_args_is_help=True)
 
 YES_OPTION = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (counts as approval).")
 PRICE_OPTION = typer.Option(None, "--price", "-p", help="Limit price (GTC). Without it: a market order (IOC at the slippage bound).")
