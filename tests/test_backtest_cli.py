@@ -199,3 +199,23 @@ def test_sweep_on_ray_without_ray_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if it were not installed
     r = invoke("backtest", "sweep", *WINDOW, "--ray", "auto", "-c", CFG)
     assert r.exit_code == 2 and "hyperliquid-agent[ray]" in r.output
+
+
+def test_progress_bar_on_a_terminal_only():
+    import io
+
+    from rich.console import Console
+
+    from hyperliquid_agent.cli.backtest_cmd import _progress
+
+    buf = io.StringIO()
+    term = Console(file=buf, force_terminal=True, width=100)
+    update, bar = _progress(term, 240, quiet=False)
+    with bar:
+        update(120, 240)
+        bar.refresh()
+        assert "replaying bars" in buf.getvalue() and "120/240" in buf.getvalue()
+    update, _ = _progress(Console(file=io.StringIO(), force_terminal=False), 240, quiet=False)
+    assert update is None  # piped output gets no bar
+    update, _ = _progress(term, 240, quiet=True)  # --json: no bar either
+    assert update is None
