@@ -156,3 +156,37 @@ def test_baseline_policy_module_is_pure():
                "hyperliquid_agent.config")
     assert all(m.startswith(allowed) for m in names), names
     assert "time." not in src and "datetime" not in src and "open(" not in src
+
+
+RANGING = {"ema_spread": 0.0005, "adx14": 14.0, "rv_ann": 0.5, "funding_24h_avg": 0.0}
+
+
+def test_a_ranging_market_fades_rsi_extremes_instead_of_going_flat():
+    signals = {"BTC": {**RANGING, "rsi14": 30.0}, "ETH": {**RANGING, "rsi14": 70.0}, "SOL": {**RANGING, "rsi14": 50.0}}
+    doc = json.loads(baseline_policy.answer("DecisionSchema", ctx(signals=signals, regime=None)))
+    targets = {t["coin"]: t["target_pct"] for t in doc["target_allocation"]}
+    # oversold leans long, overbought short, at half the volatility-sized position (0.2 / 0.5 vol = 40%)
+    assert targets == {"BTC": 20.0, "ETH": -20.0, "SOL": 0.0}
+
+
+def test_a_market_neutral_strategy_holds_relative_strength_when_everything_trends_up():
+    up = {"BTC": {**TREND_UP, "rv_ann": 0.4}, "ETH": TREND_UP, "SOL": {**TREND_UP, "rv_ann": 1.0}}
+    pair = spec("pair", (Regime.TRENDING_BULL,), direction="market-neutral", max_pct=35, lev=2)
+    doc = json.loads(baseline_policy.answer("DecisionSchema", ctx(signals=up, strategies=(pair,))))
+    targets = {t["coin"]: Decimal(str(t["target_pct"])) for t in doc["target_allocation"]}
+    assert abs(sum(targets.values())) <= Decimal("0.02")
+    assert targets["BTC"] > 0 > targets["SOL"]  # the calmer coin is held long against the wilder one
+    assert max(abs(v) for v in targets.values()) <= 35
+
+
+def test_among_equally_fitting_strategies_the_one_that_keeps_the_view_wins():
+    # both fit trending-bull; the pair strategy sorts first by id but would neutralize a one-way trend
+    pair = spec("a-pair", (Regime.TRENDING_BULL,), direction="market-neutral")
+    flat = spec("a-flat", (Regime.TRENDING_BULL,), direction="flat")
+    up = {c: TREND_UP for c in ("BTC", "ETH", "SOL")}
+    doc = json.loads(baseline_policy.answer("DecisionSchema", ctx(signals=up, strategies=(pair, flat, TREND))))
+    assert doc["selected_strategy"] == "trend-follow"
+    assert all(t["target_pct"] > 0 for t in doc["target_allocation"])
+    # a flat strategy still wins when it is the only one that fits
+    doc = json.loads(baseline_policy.answer("DecisionSchema", ctx(signals=up, strategies=(flat, CARRY))))
+    assert doc["selected_strategy"] == "a-flat" and all(t["target_pct"] == 0 for t in doc["target_allocation"])

@@ -1,13 +1,17 @@
 """The deterministic baseline policy (pure): answers our structured schemas from a DecisionContext.
 
 It is the offline provider's brain and the bar an LLM must beat in backtests:
-- standard decisions: trend following on `ema_spread` confirmed by `adx14`, sized so each
-  coin carries a similar share of volatility (`rv_ann`), tilted against crowded funding
+- standard decisions: per coin, trend following while the trend is confirmed (direction from
+  `ema_spread`, confirmed by `adx14` >= 20 and |ema_spread| >= 0.2%), otherwise fading RSI
+  extremes at half size (`rsi14` below 50 leans long, above 50 short); sized so each coin
+  carries a similar share of volatility (`rv_ann`), tilted against crowded funding
   (`funding_24h_avg`), flat on a coin whose signals are missing, gross exposure within
-  `context.max_leverage`;
+  `context.max_leverage`; the strategy it names is the best fit for the regime (see
+  `best_strategy`) and its limits shape the book (a market-neutral strategy holds the book
+  net of its average, a flat one nothing);
 - governance: keep the active plan unless a review is allowed and its strategy no longer
   fits the regime (or there is none), then propose the best-fitting offered strategy;
-- regime: the governance rules classifier.
+- regime: the governance rules classifier, with the configured thresholds.
 Same inputs, same JSON, bit for bit. No I/O, no clock.
 """
 
@@ -20,6 +24,8 @@ from typing import Any
 
 TREND_ADX_MIN = 20.0
 TREND_SPREAD_MIN = 0.002  # ema20/ema50 - 1
+RANGE_SCALE = 0.5  # share of the volatility-sized position a range (mean-reversion) view takes
+RSI_SPAN = 20.0  # rsi14 this far from 50 is a full-strength range view
 VOL_BUDGET = 0.6  # annualized volatility the whole book may carry
 MAX_COIN_PCT = 50.0  # of equity per coin when no strategy limit applies
 FUNDING_TILT_PCT = 5.0  # percent of equity leaned against funding at the cap
@@ -57,6 +63,10 @@ def _coins(context: Any) -> list[str]:
     return sorted(dict.fromkeys(coins))
 
 
+def _finite(*values: Any) -> bool:
+    return all(v is not None and math.isfinite(v) for v in values)
+
+
 def raw_targets(context: Any) -> tuple[dict[str, float], list[str]]:
     """Signed target percent per coin before limits, and the reasons."""
     coins = _coins(context)
@@ -65,23 +75,26 @@ def raw_targets(context: Any) -> tuple[dict[str, float], list[str]]:
     per_coin_vol = VOL_BUDGET / max(len(coins), 1)
     for coin in coins:
         s = context.signals.get(coin, {})
-        spread, adx = s.get("ema_spread"), s.get("adx14")
-        vol = s.get("rv_ann")
-        if spread is None or adx is None or vol is None or not math.isfinite(vol) or vol <= 0:
+        spread, adx, vol, rsi = s.get("ema_spread"), s.get("adx14"), s.get("rv_ann"), s.get("rsi14")
+        if not _finite(spread, adx, vol) or vol <= 0:
             out[coin] = 0.0
             notes.append(f"{coin} flat (signals missing)")
             continue
-        direction = 0
-        if adx >= TREND_ADX_MIN and abs(spread) >= TREND_SPREAD_MIN:
-            direction = 1 if spread > 0 else -1
         size = min(100.0 * per_coin_vol / vol, MAX_COIN_PCT)
-        pct = direction * size
+        if adx >= TREND_ADX_MIN and abs(spread) >= TREND_SPREAD_MIN:
+            view, why = (1.0 if spread > 0 else -1.0), "trend"
+        elif _finite(rsi):
+            view, why = RANGE_SCALE * max(-1.0, min(1.0, (50.0 - rsi) / RSI_SPAN)), "range"
+        else:
+            view, why = 0.0, "no trend, no rsi"
+        pct = view * size
         funding = s.get("funding_24h_avg")
-        if funding is not None and math.isfinite(funding):
+        if _finite(funding):
             pct -= FUNDING_TILT_PCT * max(-1.0, min(1.0, funding / FUNDING_CAP))
         out[coin] = pct
-        notes.append(f"{coin} {'long' if pct > 0 else 'short' if pct < 0 else 'flat'} "
-                     f"(ema_spread {spread:.4f}, adx {adx:.1f}, rv_ann {vol:.2f})")
+        notes.append(f"{coin} {'long' if pct > 0 else 'short' if pct < 0 else 'flat'} ({why}: "
+                     f"ema_spread {spread:.4f}, adx {adx:.1f}" + (f", rsi {rsi:.1f}" if _finite(rsi) else "")
+                     + f", rv_ann {vol:.2f})")
     return out, notes
 
 
@@ -94,15 +107,20 @@ def _limit(targets: dict[str, float], max_leverage: float, max_pct: float | None
         out = {c: max(v, 0.0) for c, v in out.items()}
     elif d == "short":
         out = {c: min(v, 0.0) for c, v in out.items()}
-    if max_pct is not None:
+    if d == "market-neutral":
+        # hold each coin relative to the book's average (coins with a view only): longs and
+        # shorts offset, and a book that is long everything still says which coin is strongest
+        live = [c for c, v in out.items() if v != 0]
+        mean = sum(out[c] for c in live) / len(live) if len(live) > 1 else 0.0
+        out = {c: (v - mean if c in live and len(live) > 1 else 0.0) for c, v in out.items()}
+        if max_pct is not None:  # scale, do not clip, so the book stays neutral
+            top = max((abs(v) for v in out.values()), default=0.0)
+            if top > max_pct > 0:
+                out = {c: v * max_pct / top for c, v in out.items()}
+            elif max_pct <= 0:
+                out = {c: 0.0 for c in out}
+    elif max_pct is not None:
         out = {c: max(-max_pct, min(max_pct, v)) for c, v in out.items()}
-    if d == "market-neutral":  # shrink the heavier side until longs and shorts offset
-        longs = sum(v for v in out.values() if v > 0)
-        shorts = -sum(v for v in out.values() if v < 0)
-        if longs > shorts:
-            out = {c: v * shorts / longs if v > 0 else v for c, v in out.items()}
-        elif shorts > longs:
-            out = {c: v * longs / shorts if v < 0 else v for c, v in out.items()}
     gross = sum(abs(v) for v in out.values())
     cap = 100.0 * max(max_leverage, 0)
     if gross > cap > 0:
@@ -125,9 +143,19 @@ def fit_score(strategy: Any, regime: str | None) -> int:
     return 0
 
 
-def best_strategy(strategies: tuple[Any, ...], regime: str | None) -> Any | None:
-    """The offered strategy that fits `regime` best (ties: smallest id), None if none fits."""
-    ranked = sorted(strategies, key=lambda s: (-fit_score(s, regime), str(s.id)))
+def best_strategy(strategies: tuple[Any, ...], regime: str | None, context: Any | None = None) -> Any | None:
+    """The offered strategy that fits `regime` best, None if none fits. Among equal fits, the
+    one whose limits keep most of the baseline's own book (with a `context`), then the
+    smallest id: a flat or market-neutral strategy wins only when it fits better."""
+    raw = raw_targets(context)[0] if context is not None else None
+
+    def kept(s: Any) -> float:
+        if raw is None:
+            return 0.0
+        lev, max_pct, direction = _strategy_limits(s, context)
+        return round(sum(abs(v) for v in _limit(raw, float(context.max_leverage), max_pct, direction).values()), 6)
+
+    ranked = sorted(strategies, key=lambda s: (-fit_score(s, regime), -kept(s), str(s.id)))
     if not ranked or fit_score(ranked[0], regime) < 0:
         return None
     return ranked[0]
@@ -147,7 +175,7 @@ def decide_standard(context: Any | None) -> dict[str, Any]:
     if context is None:
         return dict(HOLD_DECISION)
     raw, notes = raw_targets(context)
-    strategy = best_strategy(tuple(context.strategies), context.regime)
+    strategy = best_strategy(tuple(context.strategies), context.regime, context)
     lev, max_pct, direction = _strategy_limits(strategy, context) if strategy else (max(int(context.max_leverage), 1), None, "")
     targets = _limit(raw, float(context.max_leverage), max_pct, direction)
     return {
@@ -174,7 +202,7 @@ def decide_governance(context: Any | None) -> dict[str, Any]:
     current = _find(strategies, current_id)
     if context.active_plan is not None and not context.can_review:
         return {**MAINTAIN, "reasoning": f"baseline: review not allowed ({context.review_reason or 'dwell'}); keeping plan"}
-    best = best_strategy(strategies, context.regime)
+    best = best_strategy(strategies, context.regime, context)
     if context.active_plan is not None and (best is None or (current is not None and fit_score(current, context.regime) >= fit_score(best, context.regime))):
         return {**MAINTAIN, "reasoning": f"baseline: plan strategy {current_id} still fits regime {context.regime}"}
     if best is None:
