@@ -92,6 +92,8 @@ def test_spec_validation_names_the_option():
         BacktestSpec(coins=("BTC",), interval="7m").validated()
     with pytest.raises(ConfigError, match="--end"):
         BacktestSpec(coins=("BTC",), start=date(2025, 2, 1), end=date(2025, 1, 1)).validated()
+    with pytest.raises(ConfigError, match="--latency-bars -1 must be zero or more"):
+        BacktestSpec(coins=("BTC",), fill_latency_bars=-1).validated()
 
 
 def test_sweep_grid_is_every_combination():

@@ -259,6 +259,9 @@ def test_the_decision_bar_follows_the_live_loop_tick():
     r = run_backtest(c, spec, feed=make_feed(), step_factory=factory)
     assert r.params.interval == "4h" and not r.warnings
     assert {b.t_ms - a.t_ms for a, b in zip(r.decisions, r.decisions[1:])} == {4 * H}
+    # the fills still come one bar of the (hourly) data after the decision, not a decision bar later
+    decided = {d.t_ms for d in r.decisions if d.orders}
+    assert r.trades and all(t.t_ms - H in decided for t in r.trades)
     # standard mode ticks on [agent] tick_interval_s (default 1h); a 15-minute tick decides on hourly bars
     std = run_backtest(c, BacktestSpec(coins=("BTC",), start=START, end=date(2025, 1, 9), mode="standard",
                                        provider="scripted", run_id="std"), feed=make_feed(), step_factory=factory)

@@ -242,7 +242,7 @@ class GovernanceConfig(BaseModel):
 
 class BacktestConfig(BaseModel):
     model_config = _STRICT
-    fill_latency_bars: int = Field(default=1, ge=0)  # orders decided at bar t fill this many bars later
+    fill_latency_bars: int = Field(default=1, ge=0)  # orders decided at t fill this many hourly bars later
     knowledge_cutoffs: dict[str, str] = Field(default_factory=dict)  # model prefix -> YYYY-MM-DD
     output_dir: str = "runs/backtests"  # run folders go here without --output (relative to the working dir)
     vs_baseline: bool = True  # also replay the baseline provider on the same window for comparison

@@ -6,11 +6,12 @@ cycle of the engine's pipeline at `now = t` against a `SimulatedExchange` over t
 The pipeline sees the venue only through the exchange port, and the model answers with
 data at or before its own clock, so a decision at t sees nothing after t.
 
-Latency: the orders a cycle decides at t reach the model `fill_latency_bars` bars later
-(the exchange wrapper moves the model forward before placing them), so with the default
-of 1 a decision taken on the close of bar t fills at the next bar's price, with the
-model's fees, slippage, rounding and minimum notional. A cycle waits for its own orders,
-so with a latency of L the engine decides at most every L bars.
+Latency: the orders a cycle decides at t reach the model `fill_latency_bars` bars of the
+data (hourly) later (the exchange wrapper moves the model forward before placing them), so
+with the default of 1 a decision taken on the close of bar t fills at the next hour's
+price, whatever the decision bar, with the model's fees, slippage, rounding and minimum
+notional. A cycle waits for its own orders, so a latency longer than the decision bar
+makes the engine skip the decision bars that come before its fills.
 
 The cycle pipeline itself is not here: `pipeline.build_cycle_step` adapts the agent's
 cycle (the same one the live loop runs) to the small `CycleStep` protocol below.
@@ -195,7 +196,8 @@ class Plan:
     times: list[int]
     interval: str  # the decision bar: --interval, else the live loop's tick
     interval_ms: int
-    latency_bars: int
+    latency_bars: int  # in bars of the data (hourly), not decision bars
+    latency_ms: int
     warnings: list[str]
     estimate: CostEstimate | None
 
@@ -234,7 +236,7 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
             prompt_chars = sample_prompt_chars(settings, spec.strategies)
         estimate = estimate_cost(calls, prompt_chars or DEFAULT_PROMPT_CHARS, settings.llm.max_tokens, cfg.llm.model,
                                  settings.llm.pricing)
-    return Plan(spec, times, interval, interval_ms, latency, warnings, estimate)
+    return Plan(spec, times, interval, interval_ms, latency, latency * feed.interval_ms, warnings, estimate)
 
 
 def run_backtest(
@@ -296,7 +298,7 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
             if nxt % interval_ms == 0 and nxt <= times[-1]:
                 rec.bar(nxt)
 
-    latency_ms = plan.latency_bars * interval_ms
+    latency_ms = plan.latency_ms
     exchange = LatencyExchange(SimulatedExchange(model, ADDRESS), advance, lambda: model.now_ms, latency_ms)
     step = step_factory(run_cfg, exchange, state_dir)
     # offline and strict-replay runs cost nothing; a paid model with an unknown price fails closed
@@ -308,7 +310,7 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
     stopped: str | None = None
     total = len(times)
     for i, t in enumerate(times):
-        if model.now_ms > t:  # still waiting for the previous cycle's fills (latency > 1 bar)
+        if model.now_ms > t:  # still waiting for the previous cycle's fills (latency > the decision bar)
             if progress:
                 progress(i + 1, total)
             continue

@@ -53,6 +53,8 @@ class BacktestSpec:
             raise ConfigError("--coins is empty; pass e.g. --coins BTC,ETH,SOL")
         if self.start and self.end and self.end <= self.start:
             raise ConfigError(f"--end {self.end} must be after --start {self.start}")
+        if self.fill_latency_bars is not None and self.fill_latency_bars < 0:
+            raise ConfigError(f"--latency-bars {self.fill_latency_bars} must be zero or more (hourly bars)")
         if self.max_cost_usd is not None and self.max_cost_usd < 0:
             raise ConfigError("--max-cost must be zero or more (USD)")
         return self

@@ -34,7 +34,7 @@ SYNTHETIC = typer.Option(False, "--synthetic", help="Use the seeded synthetic ge
 SEED = typer.Option(None, "--seed", help="Synthetic data seed (default: [venue] seed).")
 OUTPUT = typer.Option(None, "--output", "-o", help="Folder to write (default: <[backtest] output_dir>/<run or sweep id>).")
 MAX_COST = typer.Option(None, "--max-cost", help="Stop before any cycle that could take LLM spend past this many USD.")
-LATENCY = typer.Option(None, "--latency-bars", help="Override [backtest] fill_latency_bars.")
+LATENCY = typer.Option(None, "--latency-bars", help="Hourly bars between a decision and its fills (default: [backtest] fill_latency_bars).")
 SET = typer.Option(None, "--set", help="Override a config value for this run: section.key=value (repeatable).")
 NO_BASELINE = typer.Option(False, "--no-baseline", help="Skip the baseline-provider comparison run.")
 YES = typer.Option(False, "--yes", "-y", help="Do not ask before a run that may spend money on a paid model.")
