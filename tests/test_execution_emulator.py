@@ -200,6 +200,7 @@ CHILD = textwrap.dedent("""
     from hyperliquid_agent.manual_orders import read_market
     from hyperliquid_agent.portfolio import rebalance_to_target
     from hyperliquid_agent.risk import RiskContext, RiskPolicy
+    from hyperliquid_agent.risk_store import load_counters
     from hyperliquid_agent.store import StateStore
 
     url, key, state_dir, now_ms, kill = sys.argv[1:6]
@@ -211,7 +212,7 @@ CHILD = textwrap.dedent("""
     intents = rebalance_to_target([TargetEntry(coin="ETH", target_pct=Decimal(25))], ex.account_state(), market,
                                   PortfolioConfig())
     ctx = RiskContext(account=ex.account_state(), marks=market.marks or market.mids, specs=market.specs,
-                      now_ms=int(now_ms))
+                      now_ms=int(now_ms), counters=load_counters(store))
     report = executor.run("cycle-42", intents, RiskPolicy(RiskConfig(), allowed_coins=["ETH"]), ctx)
     print(",".join(f"{o.status}:{o.reconciled}" for o in report.orders))
 """)
@@ -232,6 +233,7 @@ def test_killed_between_submit_and_record_then_restart_sends_no_second_order(ser
     store = StateStore.in_dir(state_dir)
     [row] = OrdersLedger(store).for_cycle("cycle-42")
     assert row.status == "pending"  # ... but its outcome was never recorded
+    assert load_counters(store).trade_times_ms == ()  # nor counted
     store.close()
     sent = server.count_requests("/exchange") - orders_before
 
@@ -241,6 +243,8 @@ def test_killed_between_submit_and_record_then_restart_sends_no_second_order(ser
     assert ex.account_state().signed_size("ETH") == size
     store = StateStore.in_dir(state_dir)
     assert OrdersLedger(store).get(row.cloid).status == "filled"
+    counters = load_counters(store)  # the landed order now counts against today's limits, once
+    assert len(counters.trade_times_ms) == 1 and counters.daily_notional == row.intent.notional
 
 
 def test_tp_sl_triggers_rest_on_the_venue_and_the_dead_man_switch_is_accepted(server):

@@ -197,6 +197,20 @@ def test_counters_roll_over_at_utc_midnight_and_prune_the_hour_window():
     assert c.with_failure().with_failure().consecutive_failures == 2 and c.with_failure().with_success().consecutive_failures == 0
 
 
+def test_a_trade_counted_late_lands_on_the_day_it_happened():
+    today = NOW // DAY_MS
+    stale = RiskCounters(day=today - 1, day_start_equity=Decimal(9000), daily_notional=Decimal(700),
+                         consecutive_failures=2)
+    late = stale.with_landed_trade(Decimal(500), NOW - 1000, opening=True)  # crashed today, counters from yesterday
+    assert (late.day, late.daily_notional, late.consecutive_failures, late.last_open_ms) == (today, 500, 0, NOW - 1000)
+    rolled = late.rolled(NOW, Decimal(10000))  # the next review keeps today's notional and reads the equity
+    assert rolled.daily_notional == 500 and rolled.day_start_equity == 10000 and rolled.trade_times_ms == (NOW - 1000,)
+    current = RiskCounters(day=today, day_start_equity=Decimal(10000), daily_notional=Decimal(100), last_open_ms=NOW)
+    same_day = current.with_landed_trade(Decimal(500), NOW - 5000, opening=True)
+    assert same_day.daily_notional == 600 and same_day.last_open_ms == NOW  # the later open is kept
+    assert current.with_landed_trade(Decimal(500), NOW - DAY_MS, opening=False).daily_notional == 100  # yesterday's
+
+
 def test_counters_survive_a_restart_through_the_state_store(tmp_path):
     c = RiskCounters(day=5, day_start_equity=Decimal("10000.5"), daily_notional=Decimal("123.45"),
                      trade_times_ms=(1, 2), consecutive_failures=3, last_open_ms=7, max_size_streak=2)

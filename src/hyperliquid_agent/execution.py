@@ -377,7 +377,7 @@ def _count_landed(counters: RiskCounters, before: LedgerRow, after: LedgerRow) -
         return counters
     done = after.filled_size * after.avg_price if after.filled_size is not None and after.avg_price is not None \
         else after.intent.notional
-    return counters.with_trade(done, before.created_ms, after.intent.purpose in _OPENING)
+    return counters.with_landed_trade(done, before.created_ms, after.intent.purpose in _OPENING)
 
 
 def _is_reduction(o: OrderIntent) -> bool:

@@ -37,8 +37,10 @@ class RiskCounters:
         """Start a new UTC day if `now_ms` is in a later day; drop trades older than an hour."""
         recent = tuple(t for t in self.trade_times_ms if now_ms - t < HOUR_MS)
         today = utc_day(now_ms)
-        if today != self.day or self.day_start_equity is None:
+        if today != self.day:
             return replace(self, day=today, day_start_equity=equity, daily_notional=ZERO, trade_times_ms=recent)
+        if self.day_start_equity is None:  # today was started by a late-counted trade, with no equity reading
+            return replace(self, day_start_equity=equity, trade_times_ms=recent)
         if recent != self.trade_times_ms:
             return replace(self, trade_times_ms=recent)
         return self
@@ -54,6 +56,20 @@ class RiskCounters:
             last_open_ms=now_ms if opening else self.last_open_ms,
             max_size_streak=self.max_size_streak,
         )
+
+    def with_landed_trade(self, notional: Decimal, at_ms: int, opening: bool) -> "RiskCounters":
+        """A trade learned late (a crash lost its outcome), counted on the UTC day it happened at `at_ms`.
+
+        A trade on a later day than the counters starts that day (its equity is read at the next roll);
+        one from an earlier day adds no notional to today's.
+        """
+        day = utc_day(at_ms)
+        if day > self.day:
+            return replace(self, day=day, day_start_equity=None, daily_notional=ZERO).with_trade(notional, at_ms, opening)
+        out = self.with_trade(notional if day == self.day else ZERO, at_ms, opening)
+        if self.last_open_ms is not None and self.last_open_ms > at_ms:  # never move the last open back in time
+            out = replace(out, last_open_ms=self.last_open_ms)
+        return out
 
     def with_failure(self) -> "RiskCounters":
         return replace(self, consecutive_failures=self.consecutive_failures + 1)
