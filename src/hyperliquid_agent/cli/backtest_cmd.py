@@ -169,14 +169,14 @@ class _NoBar:
         return None
 
 
-def _progress(err: Any, total: int, quiet: bool) -> tuple[Any, Any]:
+def _progress(err: Any, total: int, quiet: bool, what: str = "replaying bars") -> tuple[Any, Any]:
     if quiet or not err.is_terminal:
         return None, _NoBar()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                    TimeRemainingColumn(), console=err, transient=True)
-    task = bar.add_task("replaying bars", total=total)
+    task = bar.add_task(what, total=total)
 
     def update(done: int, _total: int) -> None:
         bar.update(task, completed=done)
@@ -279,7 +279,10 @@ def sweep(
             from hyperliquid_agent.backtest.sweep import ray_executor
 
             executor = ray_executor(ray_address)
-        rows = run_sweep(cfg, grid, workers or cfg.backtest.sweep_workers, root, executor=executor)
+        progress, bar = _progress(err_console(), len(grid), as_json, "backtests done")
+        with bar:
+            rows = run_sweep(cfg, grid, workers or cfg.backtest.sweep_workers, root, executor=executor,
+                             progress=progress)
         table_path = write_table(rows, Path(root) / "sweep.json")
     except HLAgentError as exc:
         fail(str(exc))
