@@ -112,7 +112,7 @@ def chat_body(content: str | None, *, model: str = "gpt-4o-2024-08-06", prompt_t
 
 
 def responses_body(text: str, *, model: str = "gpt-5-2025-08-07", input_tokens: int = 200, cached: int = 0,
-                   output_tokens: int = 90, reasoning: int = 60) -> dict[str, Any]:
+                   output_tokens: int = 90, reasoning: int = 60, cache_write: int = 0) -> dict[str, Any]:
     return {
         "id": "resp_test",
         "object": "response",
@@ -124,7 +124,8 @@ def responses_body(text: str, *, model: str = "gpt-5-2025-08-07", input_tokens: 
             {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
              "content": [{"type": "output_text", "text": text, "annotations": []}]},
         ],
-        "usage": {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": cached},
+        "usage": {"input_tokens": input_tokens,
+                  "input_tokens_details": {"cached_tokens": cached, "cache_write_tokens": cache_write},
                   "output_tokens": output_tokens, "output_tokens_details": {"reasoning_tokens": reasoning},
                   "total_tokens": input_tokens + output_tokens},
         "parallel_tool_calls": True,

@@ -230,3 +230,12 @@ def test_other_400s_still_fail_at_once(server):
     with pytest.raises(LLMError, match="HTTP 400"):
         client(server).query("q", RegimeSchema)
     assert len(server.seen) == 1
+
+
+def test_openai_cache_writes_are_read_and_priced_as_writes(server):
+    server.push(Reply(200, responses_body(json.dumps(GOOD), model="gpt-6-astra", input_tokens=5000, cached=1000,
+                                          cache_write=3000, output_tokens=100, reasoning=40)))
+    r = client(server, model="gpt-6-astra").query("q", RegimeSchema)
+    assert (r.input_tokens, r.cached_input_tokens, r.cache_write_tokens) == (5000, 1000, 3000)
+    # gpt-6-astra: 1000 fresh * 10 + 1000 cached * 1.00 + 3000 written * 12.50 + 100 * 50 per million
+    assert r.cost_usd == (Decimal(1000) * 10 + Decimal(1000) + Decimal(3000) * Decimal("12.50") + 100 * 50) / 10**6

@@ -89,6 +89,9 @@ def test_parsing_never_raises_anything_but_reply_invalid(text):
     ("gpt-5-mini-2025-08-07", "gpt-5-mini"),
     ("gpt-5.2-2025-12-11", "gpt-5.2"),
     ("o4-mini-2025-04-16", "o4-mini"),
+    ("o3-mini-2025-01-31", "o3-mini"),
+    ("gpt-6.1-terra", "gpt-6.1-terra"),
+    ("gpt-6-sol-2026-09-22", "gpt-6-sol"),
     ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5"),
     ("claude-opus-4-20250514", "claude-opus-4"),
     ("claude-3-5-haiku-latest", "claude-3-5-haiku"),
@@ -100,7 +103,7 @@ def test_price_lookup_exact_then_longest_tagged_prefix(model, key):
     assert match_key(model, table.prices) == key
 
 
-@pytest.mark.parametrize("model", ["gpt-4o-audio-preview", "gpt-5.6-sol", "claude-opus-4-9", "o3-mini", "llama3",
+@pytest.mark.parametrize("model", ["gpt-4o-audio-preview", "claude-opus-4-9", "o1-mini", "gpt-6-nova", "llama3",
                                    "gpt-5-codex-max", "claude-haiku-5-5"])
 def test_unknown_models_are_not_guessed(model):
     assert price_table().price_for(model) is None

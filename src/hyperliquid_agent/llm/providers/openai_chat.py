@@ -15,7 +15,7 @@ from typing import Any
 from hyperliquid_agent.errors import LLMError, LLMUnavailableError
 from hyperliquid_agent.llm.providers.sdk_common import map_sdk_error, sdk_client, tokens
 from hyperliquid_agent.llm.schema import schema_instruction
-from hyperliquid_agent.llm.types import LLMRequest, RawReply, Usage
+from hyperliquid_agent.llm.types import LLMRequest, RawReply
 
 log = logging.getLogger("hyperliquid_agent.llm")
 
@@ -128,9 +128,8 @@ class OpenAIChatProvider:
             raise LLMUnavailableError(f"{self.name} returned no choices")
         choice = completion.choices[0]
         msg = choice.message
-        inp, cached, out, reasoning = tokens(completion.usage, "prompt_tokens", "completion_tokens",
-                                             "prompt_tokens_details", "completion_tokens_details")
-        usage = Usage(input_tokens=inp, cached_input_tokens=cached, output_tokens=out, reasoning_tokens=reasoning)
+        usage = tokens(completion.usage, "prompt_tokens", "completion_tokens",
+                       "prompt_tokens_details", "completion_tokens_details")
         return RawReply(
             content=msg.content or "",
             usage=usage,
@@ -165,9 +164,7 @@ class OpenAIChatProvider:
             for part in getattr(item, "content", None) or []:
                 if getattr(part, "type", None) == "refusal":
                     refusal = part.refusal
-        inp, cached, out, reasoning = tokens(resp.usage, "input_tokens", "output_tokens",
-                                             "input_tokens_details", "output_tokens_details")
-        usage = Usage(input_tokens=inp, cached_input_tokens=cached, output_tokens=out, reasoning_tokens=reasoning)
+        usage = tokens(resp.usage, "input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details")
         finish = resp.status
         if resp.status == "incomplete" and resp.incomplete_details is not None:
             finish = f"incomplete: {resp.incomplete_details.reason}"

@@ -7,6 +7,7 @@ from typing import Any
 
 from hyperliquid_agent.errors import LLMError, LLMUnavailableError
 from hyperliquid_agent.llm.retry import connection_error, status_error, timeout_error
+from hyperliquid_agent.llm.types import Usage
 
 
 def map_sdk_error(sdk: Any, exc: Exception, provider: str, timeout_s: float, secret: str | None = None) -> LLMError:
@@ -45,10 +46,16 @@ def sdk_client(client_cls: Any, api_key: str, base_url: str | None, transport: A
     return client_cls(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0, http_client=http)
 
 
-def tokens(usage: Any, inp: str, out: str, in_details: str, out_details: str) -> tuple[int, int, int, int]:
-    """(input, cached input, output, reasoning) from an OpenAI-style usage object; zeros when absent."""
+def tokens(usage: Any, inp: str, out: str, in_details: str, out_details: str) -> Usage:
+    """Usage from an OpenAI-style usage object (cached, cache-write and reasoning tokens from its
+    details); zeros when absent. `input_tokens` is the whole prompt, cached and written parts included."""
     if usage is None:
-        return 0, 0, 0, 0
-    cached = getattr(getattr(usage, in_details, None), "cached_tokens", None) or 0
-    reasoning = getattr(getattr(usage, out_details, None), "reasoning_tokens", None) or 0
-    return getattr(usage, inp, 0) or 0, cached, getattr(usage, out, 0) or 0, reasoning
+        return Usage()
+    details = getattr(usage, in_details, None)
+    return Usage(
+        input_tokens=getattr(usage, inp, 0) or 0,
+        cached_input_tokens=getattr(details, "cached_tokens", None) or 0,
+        cache_write_tokens=getattr(details, "cache_write_tokens", None) or 0,
+        output_tokens=getattr(usage, out, 0) or 0,
+        reasoning_tokens=getattr(getattr(usage, out_details, None), "reasoning_tokens", None) or 0,
+    )
