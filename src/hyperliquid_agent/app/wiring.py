@@ -37,6 +37,23 @@ def build_templates(cfg: Config, strategies: Sequence[Any]) -> tuple[Any, Any]:
     return std, gov
 
 
+def sample_prompt_size(cfg: Config, mode: str | None = None, strategy_ids: Sequence[str] = ()) -> tuple[int, int]:
+    """(chars, stable prefix chars) of the prompt `mode` (default: `agent.mode`) sends, with the
+    strategy library (or only `strategy_ids`), rendered over the sample snapshot as
+    `hl-agent prompt render` prints it: what `costs estimate` and a paid backtest's estimate size."""
+    from hyperliquid_agent.decision import sample_prompt_parts
+
+    mode = mode or cfg.agent.mode
+    strategies = load_strategy_library(cfg)
+    if strategy_ids:
+        wanted = set(strategy_ids)
+        strategies = [s for s in strategies if s.id in wanted]
+    std, gov = build_templates(cfg, strategies)
+    prefix, suffix = sample_prompt_parts(gov if mode == "governed" else std, mode, cfg.agent.coins,
+                                         max_leverage=cfg.risk.max_leverage)
+    return len(prefix) + len(suffix), len(prefix)
+
+
 def build_llm_client(cfg: Config, store: StateStore | None) -> Any:
     """The cost-tracked LLM client (the offline baseline when no provider is configured)."""
     from hyperliquid_agent.llm_client import LLMClient

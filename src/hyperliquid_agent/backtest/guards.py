@@ -63,26 +63,17 @@ def estimate_cost(calls: int, prompt_chars: int, output_tokens: int, model: str,
 
 
 def sample_prompt_chars(settings: Any, strategy_ids: Sequence[str] = ()) -> int | None:
-    """Characters of the prompt a run would send: its template (standard or governance, by
-    `settings.agent.mode`) with the strategies it is offered, rendered over the sample snapshot
-    (`decision.sample_prompt_parts`, what `hl-agent prompt render` prints). None when the
-    template or the library cannot be read: the estimate then assumes `DEFAULT_PROMPT_CHARS`
-    (the run itself reports the broken file)."""
-    from hyperliquid_agent.app import wiring
-    from hyperliquid_agent.decision import sample_prompt_parts
+    """Characters of the prompt a run would send (`app.wiring.sample_prompt_size`: its template
+    with the strategies it is offered, over the sample snapshot). None when the template or the
+    library cannot be read: the estimate then assumes `DEFAULT_PROMPT_CHARS` (the run itself
+    reports the broken file)."""
+    from hyperliquid_agent.app.wiring import sample_prompt_size
     from hyperliquid_agent.errors import HLAgentError
 
     try:
-        strategies = wiring.load_strategy_library(settings)
-        if strategy_ids:
-            strategies = [s for s in strategies if s.id in set(strategy_ids)]
-        std, gov = wiring.build_templates(settings, strategies)
-        mode = settings.agent.mode
-        prefix, suffix = sample_prompt_parts(gov if mode == "governed" else std, mode, settings.agent.coins,
-                                             max_leverage=settings.risk.max_leverage)
+        return sample_prompt_size(settings, strategy_ids=strategy_ids)[0]
     except (HLAgentError, OSError):
         return None
-    return len(prefix) + len(suffix)
 
 
 def expected_calls(span_ms: int, mode: str, tick_s: int, review_s: int) -> int:

@@ -78,19 +78,6 @@ def costs(
         out.print(f"blocked by budget: {summary['blocked_calls']}, failed: {summary['failed_calls']}")
 
 
-def rendered_prompt_chars(cfg: Any, mode: str | None = None) -> tuple[int, int]:
-    """(chars, stable prefix chars) of the configured template for `mode` (default: agent.mode)
-    rendered over the sample snapshot, as `hl-agent prompt render` shows it."""
-    from hyperliquid_agent.decision import sample_prompt_parts
-    from hyperliquid_agent.prompts import PromptTemplate
-
-    mode = mode or cfg.agent.mode
-    path = cfg.resolve_path(cfg.agent.governance_template if mode == "governed" else cfg.agent.prompt_template)
-    template = PromptTemplate(path, cfg.resolve_path(cfg.agent.strategies_dir), render_mode=cfg.agent.strategy_render)
-    prefix, suffix = sample_prompt_parts(template, mode, cfg.agent.coins, max_leverage=cfg.risk.max_leverage)
-    return len(prefix) + len(suffix), len(prefix)
-
-
 @costs_app.command("estimate")
 def estimate(
     cycles_per_day: Optional[int] = typer.Option(None, "--cycles-per-day", min=1,
@@ -114,7 +101,9 @@ def estimate(
     prefix_chars = 0
     if prompt_chars is None:
         try:
-            prompt_chars, prefix_chars = rendered_prompt_chars(cfg)
+            from hyperliquid_agent.app.wiring import sample_prompt_size
+
+            prompt_chars, prefix_chars = sample_prompt_size(cfg)
         except HLAgentError as exc:
             fail(f"cannot render the prompt to size it ({exc}); pass --prompt-chars N instead")
     calls = cycles_per_day or max(1, 86400 // cfg.agent.tick_interval_s)
