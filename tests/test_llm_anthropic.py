@@ -8,7 +8,9 @@ import pytest
 from llm_wire import Reply, WireServer, server, anthropic_body, anthropic_error  # noqa: F401 (server is a fixture)
 
 from hyperliquid_agent.config import LLMConfig, config_from_dict
-from hyperliquid_agent.errors import ConfigError, LLMAuthError, LLMInvalidOutputError, LLMUnavailableError, MissingEnvError
+from hyperliquid_agent.errors import (
+    ConfigError, LLMAuthError, LLMError, LLMInvalidOutputError, LLMUnavailableError, MissingEnvError,
+)
 from hyperliquid_agent.llm_client import LLMClient
 from hyperliquid_agent.schemas import RegimeSchema
 
@@ -104,3 +106,25 @@ def test_models_without_forced_tools_get_native_structured_output(server):
     body = server.seen[0].body
     assert "tools" not in body and body["output_config"]["format"]["type"] == "json_schema"
     assert r.parsed["regime"] == "carry-friendly"
+
+
+def test_a_model_refusing_forced_tools_is_switched_to_native_structured_output(server):
+    import json
+
+    refused = anthropic_error("invalid_request_error",
+                              "tool_choice forcing a tool is not supported with this model; use tool_choice auto")
+    native = anthropic_body(None, text=json.dumps(GOOD), model="claude-mythos-5-2", stop_reason="end_turn")
+    server.push(Reply(400, refused), Reply(200, native), Reply(200, native))
+    sleeps: list[float] = []
+    c = client(server, sleeps, model="claude-mythos-5-2")
+    assert c.query("q", RegimeSchema).parsed["regime"] == "carry-friendly"
+    c.query("q", RegimeSchema)
+    assert ["tool_choice" in s.body for s in server.seen] == [True, False, False]
+    assert server.seen[2].body["output_config"]["format"]["type"] == "json_schema" and sleeps == []
+
+
+def test_other_400s_are_not_retried(server):
+    server.push(Reply(400, anthropic_error("invalid_request_error", "max_tokens: too large")))
+    with pytest.raises(LLMError, match="HTTP 400.*max_tokens") as info:
+        client(server).query("q", RegimeSchema)
+    assert not isinstance(info.value, LLMUnavailableError) and len(server.seen) == 1

@@ -4,6 +4,7 @@ strict schema; the system message (the stable prefix) is marked for prompt cachi
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from hyperliquid_agent.errors import LLMError
@@ -11,8 +12,14 @@ from hyperliquid_agent.llm.providers.sdk_common import map_sdk_error, sdk_client
 from hyperliquid_agent.llm.types import LLMRequest, RawReply, Usage
 
 
-# Models that refuse a forced tool call; they get the schema as native structured output instead.
-NATIVE_FORMAT_MODELS: tuple[str, ...] = ("claude-sonnet-5-5",)
+log = logging.getLogger("hyperliquid_agent.llm")
+
+# Models that answer HTTP 400 to a forced tool call (tool_choice any/tool); they get the schema as native
+# structured output (output_config.format) instead. Any other model that refuses one is switched over at
+# its first 400 that names tool_choice, and stays switched for the provider's life.
+NATIVE_FORMAT_MODELS: tuple[str, ...] = (
+    "claude-sonnet-5-5", "claude-opus-5-5", "claude-fable-5-1", "claude-fable-5-2",
+)
 
 
 class AnthropicProvider:
@@ -24,6 +31,7 @@ class AnthropicProvider:
         self._transport = transport
         self._client: Any = None
         self._sdk: Any = None
+        self._native_format: set[str] = set()  # models that answered 400 to a forced tool call
 
     def _get_client(self, timeout_s: float) -> Any:
         if self._client is None:
@@ -45,7 +53,7 @@ class AnthropicProvider:
         # even at their defaults; Opus 4.7+, Sonnet/Opus 5 and Fable refuse a temperature on any version.
         if request.system:
             kwargs["system"] = [{"type": "text", "text": request.system, "cache_control": {"type": "ephemeral"}}]
-        if request.json_schema is not None and request.model.startswith(NATIVE_FORMAT_MODELS):
+        if request.json_schema is not None and self.native_format(request.model):
             kwargs["output_config"] = {"format": {"type": "json_schema", "schema": request.json_schema}}
         elif request.json_schema is not None:
             tool = request.schema_name
@@ -57,10 +65,22 @@ class AnthropicProvider:
             kwargs["tool_choice"] = {"type": "tool", "name": tool}
         return kwargs
 
+    def native_format(self, model: str) -> bool:
+        """Whether `model` gets the schema as native structured output rather than a forced tool call."""
+        return model.startswith(NATIVE_FORMAT_MODELS) or model in self._native_format
+
     def complete(self, request: LLMRequest, timeout_s: float) -> RawReply:
         client = self._get_client(timeout_s)
         try:
-            msg = client.messages.create(**self.build_kwargs(request, timeout_s))
+            try:
+                msg = client.messages.create(**self.build_kwargs(request, timeout_s))
+            except self._sdk.BadRequestError as exc:
+                if request.json_schema is None or self.native_format(request.model) or "tool_choice" not in str(exc):
+                    raise
+                log.warning("anthropic model %s refuses a forced tool call; asking it for native structured "
+                            "output from now on", request.model)
+                self._native_format.add(request.model)
+                msg = client.messages.create(**self.build_kwargs(request, timeout_s))
         except self._sdk.AnthropicError as exc:
             if isinstance(exc, (self._sdk.APIStatusError, self._sdk.APIConnectionError)):
                 raise map_sdk_error(self._sdk, exc, self.name, timeout_s, self._api_key) from None
