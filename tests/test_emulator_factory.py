@@ -83,7 +83,7 @@ def test_warmup_start_is_bounded_by_half_the_data():
     short = synthetic_feed(seed=1, days=4)
     assert warmup_start(short) == short.start_ms + 2 * 24 * 3_600_000
     long = synthetic_feed(seed=1, days=90)
-    assert warmup_start(long) == long.start_ms + 30 * 24 * 3_600_000
+    assert warmup_start(long) == long.start_ms + 31 * 24 * 3_600_000  # the signals look back 30 days + 1 h
 
 
 def test_venue_serve_cli_serves_until_interrupted(tmp_path):

@@ -3,7 +3,7 @@
 `hl-agent run` on `network = "local"` without a venue URL starts the emulator in-process
 with a manual clock and steps it from one tick to the next (no waiting), so a bounded
 paper session of 48 hourly cycles takes seconds. The simulated clock starts after a
-warm-up (the signals need 30 days of history), or where the previous paper session in
+warm-up (`exchange.feed.WARMUP_DAYS`: the signals need 30 days of history), or where the previous paper session in
 the same state dir stopped, while the data lasts. With `venue.url` (an emulator from
 `hl-agent venue serve`) the loop steps that emulator over its operator door.
 """
@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from hyperliquid_agent.config import Config
-
-DAY_MS = 86_400_000
-WARMUP_MS = 31 * DAY_MS  # the signals look back 30 days
+from hyperliquid_agent.exchange.feed import WARMUP_MS
 
 
 def paper_emulator(model: Any) -> Any:

@@ -9,9 +9,9 @@ from typing import Any, Callable, Sequence
 from hyperliquid_agent.backtest.spec import BacktestSpec, day_ms
 from hyperliquid_agent.config import Config
 from hyperliquid_agent.errors import ConfigError
+from hyperliquid_agent.exchange.feed import WARMUP_DAYS
 
 ADDRESS = "0x" + "0b" * 20  # the one simulated account of a backtest
-HISTORY_DAYS = 31  # data before the window that the signals may look back on (30-day returns)
 
 
 def build_feed(cfg: Config, spec: BacktestSpec):
@@ -29,9 +29,9 @@ def build_feed(cfg: Config, spec: BacktestSpec):
         if spec.end is not None:
             days = max(2, (day_ms(spec.end) - start_ms) // 86_400_000)
     else:
-        start_ms = day_ms(spec.start) - HISTORY_DAYS * 86_400_000  # history before the window, for the signals
+        start_ms = day_ms(spec.start) - WARMUP_DAYS * 86_400_000  # history before the window, for the signals
         end = spec.end or date.fromordinal(spec.start.toordinal() + days)
-        days = (end.toordinal() - spec.start.toordinal()) + HISTORY_DAYS
+        days = (end.toordinal() - spec.start.toordinal()) + WARMUP_DAYS
     return synthetic.synthetic_feed(seed=seed, days=days, coins=list(spec.coins), start_ms=start_ms)
 
 
@@ -48,7 +48,7 @@ def build_venue(cfg: Config, feed, start_ms: int):
 def bar_times(feed, coins: Sequence[str], interval_ms: int, start_ms: int | None, end_ms: int | None) -> list[int]:
     """Decision times: bar closes where every coin has a bar, on the interval's grid, within [start, end).
 
-    Without a start, the window begins after `HISTORY_DAYS` of data, so the first decision
+    Without a start, the window begins after `WARMUP_DAYS` of data, so the first decision
     already has the month of history the slow signals need.
     """
     common: set[int] | None = None
@@ -59,7 +59,7 @@ def bar_times(feed, coins: Sequence[str], interval_ms: int, start_ms: int | None
         common = closes if common is None else common & closes
     times = sorted(t for t in (common or ()) if t % interval_ms == 0)
     if start_ms is None and times:
-        start_ms = times[0] + HISTORY_DAYS * 86_400_000
+        start_ms = times[0] + WARMUP_DAYS * 86_400_000
         if start_ms > times[-1]:
             start_ms = times[0]
     return [t for t in times if t >= start_ms and (end_ms is None or t < end_ms)]

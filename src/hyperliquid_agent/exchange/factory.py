@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 from hyperliquid_agent.config import Config, VenueConfig
 from hyperliquid_agent.errors import ConfigError, VenueUnavailableError
+from hyperliquid_agent.exchange.feed import WARMUP_MS
 from hyperliquid_agent.exchange.hyperliquid import NETWORK_URLS, HyperliquidExchange, wallet_from_key
 
 Closer = Callable[[], None]
@@ -46,12 +47,9 @@ def build_venue_model(venue: VenueConfig, *, data_dir: Path | None = None, synth
     return model_from_config(venue, market, start_ms=warmup_start(market))
 
 
-WARMUP_MS = 30 * 24 * 3_600_000
-
-
 def warmup_start(market: Any) -> int:
-    """Where a paper session starts: 30 days into the data (at most half of it), so the
-    signals have history to work with from the first cycle."""
+    """Where a paper session starts: `WARMUP_DAYS` (31) into the data (at most half of it), so
+    the signals have history to work with from the first cycle."""
     span = market.end_ms - market.start_ms
     return market.start_ms + min(WARMUP_MS, span // 2 // 3_600_000 * 3_600_000)
 

@@ -22,8 +22,14 @@ from typing import Iterable, Mapping, Sequence
 
 from hyperliquid_agent.domain import AssetSpec, Candle, FundingPoint
 from hyperliquid_agent.errors import DataFileError
+from hyperliquid_agent.signals import MAX_LOOKBACK_HOURS
 
 HOUR_MS = 3_600_000
+# The warm-up: whole days of data before the first decision, enough for the signals' longest
+# window (30 days of hourly bars + 1 -> 31 days). Paper sessions, the emulator's start and
+# backtests all use this one figure.
+WARMUP_DAYS = -(-MAX_LOOKBACK_HOURS // 24)
+WARMUP_MS = WARMUP_DAYS * 24 * HOUR_MS
 INTERVAL_MS: dict[str, int] = {
     "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
     "1h": HOUR_MS, "2h": 2 * HOUR_MS, "4h": 4 * HOUR_MS, "8h": 8 * HOUR_MS, "12h": 12 * HOUR_MS,
