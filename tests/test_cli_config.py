@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from typer.testing import CliRunner
 
@@ -80,3 +82,16 @@ def test_error_messages_keep_bracketed_section_names(tmp_path):
     result = runner.invoke(app, ["config", "check", "-c", str(cfg)])
     assert result.exit_code == 2
     assert "venue.sorce" in result.output
+
+
+def test_help_loads_no_vendor_sdk_and_no_rich():
+    # `hl-agent --help` start-up: the SDKs, pydantic and rich (typer's rich help) are all lazy
+    code = ("import sys; sys.argv = ['hl-agent', '--help']\n"
+            "from hyperliquid_agent.cli import main\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "heavy = ('openai', 'anthropic', 'hyperliquid', 'eth_account', 'httpx', 'requests', 'rich', 'pydantic')\n"
+            "print(sorted(m for m in heavy if m in sys.modules), file=sys.stderr)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "Commands:" in out.stdout and "config" in out.stdout
+    assert out.stderr.strip() == "[]"
