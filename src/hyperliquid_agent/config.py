@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import sys
+import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -21,10 +21,6 @@ from pydantic import model_validator
 from hyperliquid_agent.domain.values import MarketType
 from hyperliquid_agent.errors import ConfigError, MissingEnvError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
 
