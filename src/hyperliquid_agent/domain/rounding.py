@@ -17,9 +17,23 @@ _PERP_MAX_DECIMALS = 6
 _SPOT_MAX_DECIMALS = 8
 
 
+_SPOT = MarketType.SPOT  # (enum member lookups are slow on 3.11; these run per order)
+
+
 def max_price_decimals(sz_decimals: int, market_type: MarketType) -> int:
-    base = _SPOT_MAX_DECIMALS if market_type is MarketType.SPOT else _PERP_MAX_DECIMALS
+    base = _SPOT_MAX_DECIMALS if market_type is _SPOT else _PERP_MAX_DECIMALS
     return max(base - sz_decimals, 0)
+
+
+_QUANTUM = {e: Decimal(1).scaleb(e) for e in range(-_SPOT_MAX_DECIMALS, 1)}  # 10^e, e <= 0
+_ONE = Decimal(1)
+
+
+def _finest_exponent(price: Decimal, sz_decimals: int, market_type: MarketType) -> int:
+    """The exponent of the last digit a price may have: the 5th significant figure, no finer
+    than the allowed decimals, and never above the units (integers are always allowed)."""
+    finest_decimal = min(sz_decimals - (_SPOT_MAX_DECIMALS if market_type is _SPOT else _PERP_MAX_DECIMALS), 0)
+    return min(0, max(price.adjusted() - (MAX_SIGNIFICANT_FIGURES - 1), finest_decimal))
 
 
 def round_price(
@@ -36,31 +50,24 @@ def round_price(
     if price <= 0:
         raise ValueError(f"price must be positive, got {price}")
     if price == price.to_integral_value():
-        return price.quantize(Decimal(1))
-    max_dec = max_price_decimals(sz_decimals, market_type)
-    # exponent of the last allowed significant digit
-    sig_exp = price.adjusted() - (MAX_SIGNIFICANT_FIGURES - 1)
-    exp = min(0, max(sig_exp, -max_dec))
-    rounded = price.quantize(Decimal(1).scaleb(exp), rounding=rounding)
+        return price.quantize(_ONE)
+    exp = _finest_exponent(price, sz_decimals, market_type)
+    rounded = price.quantize(_QUANTUM[exp], rounding=rounding)
     if rounded <= 0:
         # a tiny price rounded to zero: the smallest allowed tick instead
-        rounded = Decimal(1).scaleb(exp)
+        rounded = _QUANTUM[exp]
     if rounded == rounded.to_integral_value():
-        return rounded.quantize(Decimal(1))
-    # Rounding up can add a digit (9.99995 -> 10.0000): re-apply to stay within 5 figures.
-    if _significant_figures(rounded) > MAX_SIGNIFICANT_FIGURES:
+        return rounded.quantize(_ONE)
+    # Rounding up can add a digit (0.0999996 -> 0.100000): re-apply to stay within 5 figures.
+    if rounded.adjusted() > price.adjusted():
         return round_price(rounded, sz_decimals, market_type, rounding)
-    return rounded.normalize() if rounded.as_tuple().exponent < 0 else rounded
-
-
-def _significant_figures(value: Decimal) -> int:
-    digits = value.normalize().as_tuple().digits
-    return len(digits)
+    return rounded.normalize()
 
 
 def round_size(size: Decimal, sz_decimals: int) -> Decimal:
     """Round a (possibly signed) size toward zero to a multiple of 10^-sz_decimals."""
-    return size.quantize(Decimal(1).scaleb(-sz_decimals), rounding=ROUND_DOWN)
+    quantum = _QUANTUM.get(-sz_decimals) or Decimal(1).scaleb(-sz_decimals)
+    return size.quantize(quantum, rounding=ROUND_DOWN)
 
 
 def is_valid_price(price: Decimal, sz_decimals: int, market_type: MarketType = MarketType.PERP) -> bool:
@@ -68,9 +75,8 @@ def is_valid_price(price: Decimal, sz_decimals: int, market_type: MarketType = M
         return False
     if price == price.to_integral_value():
         return True
-    exponent = price.normalize().as_tuple().exponent
-    decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
-    return decimals <= max_price_decimals(sz_decimals, market_type) and _significant_figures(price) <= MAX_SIGNIFICANT_FIGURES
+    # valid when nothing is lost keeping digits down to the finest allowed one
+    return price == price.quantize(_QUANTUM[_finest_exponent(price, sz_decimals, market_type)])
 
 
 def is_valid_size(size: Decimal, sz_decimals: int) -> bool:

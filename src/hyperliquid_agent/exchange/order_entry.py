@@ -26,6 +26,8 @@ from hyperliquid_agent.exchange.venue_types import (
     reject_status,
 )
 
+_ALO, _IOC = Tif.ALO, Tif.IOC  # bound once: enum member lookups are slow on Python 3.11
+
 
 class OrderEntry:
     # state owned and initialised by VenueModel
@@ -95,9 +97,9 @@ class OrderEntry:
         tif = r.order_type.tif  # type: ignore[union-attr]
         touch = self._touch(coin, is_buy)
         crosses = limit_px >= touch if is_buy else limit_px <= touch
-        if tif is Tif.ALO and crosses:
+        if tif is _ALO and crosses:
             return err_alo(*self._bbo_of(coin)), None
-        if tif is Tif.IOC and not crosses:
+        if tif is _IOC and not crosses:
             return err_ioc(spec.asset_id), None
         sz = min(r.sz, abs(pos)) if reduce_only else r.sz
         if crosses:
