@@ -151,3 +151,27 @@ def test_group_totals_add_up_to_the_grand_total():
         assert s["unpriced_calls"] == sum(1 for r in billed if r.cost_usd is None)
 
     check()
+
+
+def test_a_budget_fails_closed_on_a_model_without_a_price():
+    from hyperliquid_agent.config import ModelPrice
+    from hyperliquid_agent.schemas import RegimeSchema
+
+    budget = BudgetConfig(daily_usd=Decimal(5))
+    unpriced = LLMConfig(provider="scripted", model="acme-local-7b", budget=budget)
+    llm = ScriptedLLM([priced()], llm_config=unpriced)
+    with pytest.raises(BudgetExceededError, match=r'acme-local-7b has no price.*\[llm.pricing."acme-local-7b"\]'):
+        llm.query("1", RegimeSchema)
+    assert llm.requests == [] and llm.get_cost_summary()["blocked_calls"] == 1
+    # priced at zero in config, the same model is called; without a budget it never was blocked
+    free = unpriced.model_copy(update={"pricing": {"acme-local-7b": ModelPrice(input=Decimal(0), output=Decimal(0))}})
+    assert ScriptedLLM([priced()], llm_config=free).query("1", RegimeSchema).cost_usd == 0
+    no_budget = unpriced.model_copy(update={"budget": BudgetConfig()})
+    assert ScriptedLLM([priced()], llm_config=no_budget).query("1", RegimeSchema).cost_usd is None
+    # a fallback model without a price is refused too once the soft limit switches to it
+    fallback = LLMConfig(provider="scripted", model="gpt-4o", fallback_model="acme-local-7b",
+                         budget=BudgetConfig(run_usd=Decimal(4), soft_fraction=Decimal("0.5")))
+    llm = ScriptedLLM([priced(), priced()], llm_config=fallback)
+    llm.query("1", RegimeSchema)
+    with pytest.raises(BudgetExceededError, match="acme-local-7b has no price"):
+        llm.query("2", RegimeSchema)

@@ -93,6 +93,7 @@ class LLMClient:
         now = self.clock.now_ms()
         try:
             verdict = self.budget.check(self.config.model, now)
+            self._check_priced(verdict.model)
         except BudgetExceededError as exc:
             self._record(CallRecord(now, self.run_id, purpose, self.provider.name, self.config.model,
                                     "blocked", note=str(exc)))
@@ -158,6 +159,20 @@ class LLMClient:
         return self.get_cost_summary()["total_cost_usd"]
 
     # ---------------------------------------------------------------- internals
+    def _check_priced(self, model: str) -> None:
+        """Fail closed: under a budget, a model whose spend cannot be counted is not called."""
+        budget = self.config.budget
+        if budget.daily_usd is None and budget.run_usd is None:
+            return
+        free = self.provider.name == "baseline" or (self.provider.name == "replay" and self.config.replay.mode == "strict")
+        if free or self.prices.price_for(model) is not None:
+            return
+        raise BudgetExceededError(
+            f"llm.budget is set but model {model} has no price, so its spend cannot be counted; holding without "
+            f"calling it. Add [llm.pricing.\"{model}\"] with input and output USD per million tokens to config.toml "
+            "(0 for a free local model)"
+        )
+
     def _response(self, request: LLMRequest, replies: list[tuple[RawReply, Decimal | None]],
                   parsed: dict[str, Any] | None, started: float, purpose: str, note: str | None) -> LLMResponse:
         """The answer over every call of one query (a re-ask is billed too); the last reply's text."""
