@@ -32,7 +32,8 @@ def flow(cfg: Config) -> GovernedFlow:
     return GovernedFlow(cfg, (TREND,), Governor(cfg.governance, cfg.risk, coins=cfg.agent.coins))
 
 
-def inputs(now: int, equity: float, positions: dict[str, tuple[float, float]] | None = None) -> CycleInputs:
+def inputs(now: int, equity: float, positions: dict[str, tuple[float, float]] | None = None,
+           regime: str = "trending-bull") -> CycleInputs:
     """positions: coin -> (size, funding paid since the position opened)."""
     pos = tuple(Position(coin=c, size=d(s), entry_price=d(100), cum_funding=d(f))
                 for c, (s, f) in (positions or {}).items())
@@ -40,7 +41,7 @@ def inputs(now: int, equity: float, positions: dict[str, tuple[float, float]] | 
     mids = {"BTC": d(100), "ETH": d(100), "SOL": d(100)}
     return CycleInputs(cycle_id=f"c{now}", now_ms=now, mode="governed", loops=("fast", "medium"),
                        coins=("BTC", "ETH", "SOL"), account=acct, snapshot=MarketSnapshot(time_ms=now, mids=mids),
-                       specs={}, books={}, signals=signals_for("trending-bull"), counters=RiskCounters())
+                       specs={}, books={}, signals=signals_for(regime), counters=RiskCounters())
 
 
 def activate(f: GovernedFlow, now: int, equity: float = 10000) -> None:
@@ -94,3 +95,23 @@ def test_funding_of_a_coin_traded_without_an_account_read_back_is_not_guessed():
     assert sk.observe_funding(inputs(T0 + HOUR, 10000, {"BTC": (1, "0.2")}).account.positions) == 0
     assert sk.current.funding == 0
     assert sk.observe_funding(inputs(T0 + 2 * HOUR, 10000, {"BTC": (1, "0.3")}).account.positions) == d("0.1")
+
+
+def test_a_review_that_keeps_the_plan_closes_the_early_review():
+    f = flow(config())
+    activate(f, T0)
+    for k in (1, 2):  # two range-bound readings of three confirm the change
+        inp = inputs(T0 + k * HOUR, 10000, regime="range-bound")
+        view = f.begin(inp)
+    assert view["can_review"] is True and view["review_reason"].startswith("regime changed")
+    keep = GovernanceDecisionResult(success=True, maintain_plan=True)
+    assert f.consider(inp, view, keep)["verdict"] == "maintain"
+    view = f.begin(inputs(T0 + 3 * HOUR, 10000, regime="range-bound"))
+    assert view["can_review"] is False and view["review_reason"].startswith("dwell")
+    # a failed decision does not count as a review
+    f2 = flow(config())
+    activate(f2, T0)
+    f2.governor.force_review("stop-loss on BTC")
+    view = f2.begin(inputs(T0 + HOUR, 10000))
+    f2.consider(inputs(T0 + HOUR, 10000), view, GovernanceDecisionResult(success=False, error="timeout"))
+    assert f2.begin(inputs(T0 + 2 * HOUR, 10000))["can_review"] is True

@@ -72,6 +72,31 @@ def test_a_confirmed_regime_change_opens_review_early_but_one_reading_does_not()
     assert isinstance(gov.evaluate_plan_change(plan(CARRY, {"BTC": 20}, T0 + 2 * HOUR), ctx), Approved)
 
 
+def test_a_regime_change_opens_one_early_review_not_one_every_cycle():
+    gov = governed("trending-bull")
+    gov.activate_plan(plan(CARRY, {"BTC": 20}), T0)
+    for k in (1, 2):
+        gov.classify_regime(signals_for("range-bound"), T0 + k * HOUR)
+    assert gov.can_review_plan(T0 + 2 * HOUR)[0] is True
+    gov.note_review()  # the review kept the plan
+    assert gov.can_review_plan(T0 + 3 * HOUR) == (False, "dwell: 540 of 720 min remaining")
+    for k in (4, 5):  # another confirmed change opens the next one
+        gov.classify_regime(signals_for("carry-friendly"), T0 + k * HOUR)
+    assert gov.can_review_plan(T0 + 5 * HOUR) == (True, "regime changed: range-bound -> carry-friendly")
+    # survives a restart
+    again = Governor.from_state(gov.config, gov.to_state(), coins=("BTC", "ETH", "SOL"))
+    assert again.can_review_plan(T0 + 5 * HOUR) == gov.can_review_plan(T0 + 5 * HOUR)
+    # a forced review is spent by a review too; an invalidated plan stays open until replaced
+    gov.note_review()
+    gov.force_review("stop-loss on BTC")
+    assert gov.can_review_plan(T0 + 6 * HOUR)[0] is True
+    gov.note_review()
+    assert gov.can_review_plan(T0 + 6 * HOUR)[0] is False
+    gov.check_invalidation({"BTC": {"funding_24h_avg": -0.001}}, T0 + 7 * HOUR)
+    gov.note_review()
+    assert gov.can_review_plan(T0 + 7 * HOUR)[0] is True
+
+
 def test_cooldown_after_a_change():
     gov = governed(cooldown_minutes=120)
     gov.activate_plan(plan(CASH, {}), T0)

@@ -135,6 +135,8 @@ class GovernedFlow:
             return {"verdict": "none", "reason": str(getattr(result, "error", "") or "decision failed")}
         proposed = getattr(result, "proposed_plan", None)
         if getattr(result, "maintain_plan", True) or proposed is None:
+            if view.get("can_review"):
+                gov.note_review()  # reviewed and kept: the next early review needs a new reason
             adjustments = list(getattr(result, "micro_adjustments", None) or [])
             if not adjustments:
                 return {"verdict": "maintain", "reason": "plan maintained"}
@@ -159,6 +161,8 @@ class GovernedFlow:
         out: dict[str, Any] = {"verdict": verdict.verdict, "reason": verdict.reason, "proposed_plan_id": plan_id}
         if verdict.cost is not None:
             out["change_cost"] = verdict.cost.to_dict()
+        if not isinstance(verdict, Approved) and view.get("can_review"):
+            gov.note_review()  # reviewed, and the proposal did not clear the gate
         if isinstance(verdict, Approved):
             gov.activate_plan(plan, now, current_exposure(inputs.account, inputs.snapshot.mids))
             self.stopped_out.clear()

@@ -106,7 +106,7 @@ class Governor:
         self.rotation_from: dict[Key, Decimal] = {}
         self.overrides: dict[Key, TargetEntry] = {}
         self.last_change_ms: int | None = None
-        self.regime_at_activation: Regime | None = None
+        self.review_regime: Regime | None = None  # the regime the plan was activated or last reviewed under
         self.forced_review: str | None = None
         self.last_reading: RegimeReading | None = None
         self.switches = 0
@@ -154,6 +154,14 @@ class Governor:
         """Open the next review whatever the dwell (a tripwire's force-review outcome)."""
         self.forced_review = reason
 
+    def note_review(self) -> None:
+        """A review took place and kept the plan (maintained, or the proposal was rejected):
+        the confirmed regime becomes the one the plan was reviewed under, and a forced review
+        is spent. So a regime change opens one early review, not a review every cycle; an
+        invalidated plan stays open for review until it is replaced."""
+        self.review_regime = self.tracker.confirmed
+        self.forced_review = None
+
     # ---------------------------------------------------------------- review gate
 
     def event_lock(self, now_ms: int) -> CalendarEvent | None:
@@ -180,8 +188,8 @@ class Governor:
             if left > 0:
                 return False, f"cooldown after a change: {-(-left // MINUTE_MS)} min left"
         regime = self.tracker.confirmed
-        if regime is not None and self.regime_at_activation is not None and regime is not self.regime_at_activation:
-            return True, f"regime changed: {self.regime_at_activation.value} -> {regime.value}"
+        if regime is not None and self.review_regime is not None and regime is not self.review_regime:
+            return True, f"regime changed: {self.review_regime.value} -> {regime.value}"
         remaining = plan.dwell_remaining_minutes(now_ms)
         if remaining > 0:
             return False, f"dwell: {remaining} of {plan.minimum_dwell_minutes} min remaining"
@@ -295,7 +303,7 @@ class Governor:
         self.rotation_from = {k: v for k, v in start.items() if v != 0}
         self.overrides = {}
         self.last_change_ms = now_ms
-        self.regime_at_activation = self.tracker.confirmed
+        self.review_regime = self.tracker.confirmed
         self.forced_review = None
         self.switches += 1
         self._refresh(now_ms)
@@ -365,7 +373,7 @@ class Governor:
             "rotation_from": [[k[0], k[1].value, format(v, "f")] for k, v in self.rotation_from.items()],
             "overrides": [t.model_dump(mode="json") for t in self.overrides.values()],
             "last_change_ms": self.last_change_ms,
-            "regime_at_activation": self.regime_at_activation.value if self.regime_at_activation else None,
+            "review_regime": self.review_regime.value if self.review_regime else None,
             "forced_review": self.forced_review,
             "tracker": self.tracker.to_state(),
             "last_reading": self.last_reading.to_dict() if self.last_reading else None,
@@ -393,8 +401,8 @@ class Governor:
             t = TargetEntry.model_validate(raw)
             gov.overrides[_key(t)] = t
         gov.last_change_ms = state.get("last_change_ms")
-        ra = state.get("regime_at_activation")
-        gov.regime_at_activation = Regime(ra) if ra else None
+        ra = state.get("review_regime", state.get("regime_at_activation"))  # older states
+        gov.review_regime = Regime(ra) if ra else None
         gov.forced_review = state.get("forced_review")
         gov.tracker = RegimeTracker.from_state(config.regime, state.get("tracker"))
         lr = state.get("last_reading")
