@@ -188,6 +188,19 @@ def test_config_limits_gross_exposure_and_leverage():
     assert gov.evaluate_plan_change(plan(TREND, {"BTC": 30, "ETH": 30}, lev=1), ctx).reason_code == "gross_limit"
 
 
+def test_config_limits_allowed_coins_and_market_types():
+    risk = RiskConfig(allowed_coins=["BTC", "ETH"], allowed_market_types=[MarketType.PERP])
+    gov = Governor(gov_config(), risk=risk)
+    gov.classify_regime(signals_for("trending-bull"), T0)
+    no = gov.evaluate_plan_change(plan(TREND, {"SOL": 10}), context(T0, LIB))
+    assert no.reason_code == "coin_not_allowed" and "[risk] allowed_coins" in no.detail
+    both = strategy("both", markets=("perp", "spot"))
+    spot = plan_from_proposal(proposal("both", {"BTC": 10}, market="spot", lev=None), both, T0, "s")
+    no = gov.evaluate_plan_change(spot, context(T0, (both,)))
+    assert no.reason_code == "market_not_allowed" and "[risk] allowed_market_types" in no.detail
+    assert isinstance(gov.evaluate_plan_change(plan(TREND, {"BTC": 10}), context(T0, LIB)), Approved)
+
+
 def test_unknown_strategy_and_spot_rules():
     gov = governed()
     ghost = strategy("ghost", regimes=("trending-bull",))

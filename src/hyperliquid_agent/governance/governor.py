@@ -256,12 +256,19 @@ class Governor:
         if self.risk is not None:
             max_lev = min(max_lev, self.risk.max_leverage)
         markets = {MarketType(m) for m in getattr(strategy, "markets", (MarketType.PERP, MarketType.SPOT))}
+        risk_coins = self.risk.allowed_coins if self.risk is not None else None
+        risk_markets = tuple(self.risk.allowed_market_types) if self.risk is not None else None
         gross = ZERO
         for t in plan.targets:
             if context.coins and t.coin not in context.coins:
                 return "coin_not_allowed", f"{t.coin} is not one of the configured coins {', '.join(context.coins)}"
+            if risk_coins is not None and t.coin not in risk_coins:
+                return "coin_not_allowed", f"{t.coin} is not in [risk] allowed_coins ({', '.join(risk_coins)})"
             if t.market_type not in markets:
                 return "market_not_allowed", f"{plan.strategy_id} does not trade {t.market_type.value} ({t.coin})"
+            if risk_markets is not None and t.market_type not in risk_markets:
+                return "market_not_allowed", (f"{t.coin}: {t.market_type.value} is not in [risk] allowed_market_types "
+                                              f"({', '.join(m.value for m in risk_markets)})")
             if abs(t.target_pct) > strategy.max_position_pct:
                 return "position_limit", (f"{t.coin} target {t.target_pct}% exceeds the strategy's max position "
                                           f"{strategy.max_position_pct}%")
