@@ -108,8 +108,9 @@ class MarketCollector:
             k = len(st.candles)
             while k and st.candles[k - 1].t_ms >= fresh[0].t_ms:
                 k -= 1
-            del st.candles[k:]
-            st.candles.extend(fresh)
+            # an unchanged bar keeps its object: the signal cache then takes its fast path (same objects)
+            held = {c.t_ms: c for c in st.candles[k:]}
+            st.candles[k:] = [old if (old := held.get(c.t_ms)) == c else c for c in fresh]
         drop = 0
         while drop < len(st.candles) and st.candles[drop].t_ms < floor:
             drop += 1

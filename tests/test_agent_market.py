@@ -1,0 +1,78 @@
+"""The market collector keeps history between cycles and fetches only what is new: a
+re-fetched bar that did not change keeps its object (the signal cache's fast path), one
+that changed is replaced, and the signals equal a from-scratch computation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from hyperliquid_agent.app.market import MarketCollector
+from hyperliquid_agent.domain import Candle, MarketSnapshot
+from hyperliquid_agent.signals import HOUR_MS, MarketHistory, compute_signals
+
+T0 = 1_700_000_000_000 // HOUR_MS * HOUR_MS
+
+
+class CandleVenue:
+    """Hourly candles as fresh objects on every request; the bar open at `now` is still moving."""
+
+    def __init__(self, open_bar: bool) -> None:
+        self.open_bar = open_bar  # the real venue serves the bar still open; the emulator only closed ones
+        self.now = T0 + 800 * HOUR_MS
+        self.requests: list[tuple[int, int]] = []
+
+    def _bar(self, t: int) -> Candle:
+        k = (t - T0) // HOUR_MS
+        close = Decimal(100 + k % 17) + (Decimal(self.now % 7) if t == self.now else 0)  # the open bar moves
+        return Candle(t_ms=t, open=Decimal(100 + k % 13), high=Decimal(130), low=Decimal(90), close=close,
+                      volume=Decimal(5))
+
+    def candles(self, coin, interval, start_ms, end_ms):
+        self.requests.append((start_ms, end_ms))
+        first = -(-start_ms // HOUR_MS) * HOUR_MS
+        last = self.now if self.open_bar else self.now - HOUR_MS
+        return [self._bar(t) for t in range(first, min(end_ms, last) + 1, HOUR_MS)]
+
+    def asset_specs(self):
+        return {}
+
+    def market_snapshot(self):
+        return MarketSnapshot(time_ms=self.now, mids={})
+
+    def funding_history(self, coin, start_ms, end_ms=None):
+        return []
+
+    def l2_book(self, coin):
+        raise LookupError("no book here")
+
+
+@pytest.mark.parametrize("open_bar", [True, False])
+def test_unchanged_bars_keep_their_objects_and_signals_match_a_fresh_computation(open_bar):
+    venue = CandleVenue(open_bar)
+    collector = MarketCollector(venue, ["BTC"])
+    collector.collect(venue.now)
+    held = list(collector._state["BTC"].candles)
+    venue.now += HOUR_MS + 5  # a little past the next hour
+    data = collector.collect(venue.now)
+    now_held = collector._state["BTC"].candles
+    assert venue.requests[-1][0] == held[-1].t_ms  # only from the last known bar on
+    before = {c.t_ms: c for c in held}
+    assert now_held[0].t_ms > held[0].t_ms and now_held[-1].t_ms > held[-1].t_ms  # the window slid
+    refetched = now_held[len([c for c in now_held if c.t_ms < held[-1].t_ms])]
+    assert refetched.t_ms == held[-1].t_ms
+    if open_bar:  # the bar open at the first cycle closed with another price: replaced
+        assert refetched is not before[refetched.t_ms] and refetched.close != before[refetched.t_ms].close
+    else:  # re-fetched but unchanged: still the very same object, like every older bar
+        assert refetched is before[refetched.t_ms]
+    assert all(c is before[c.t_ms] for c in now_held if c.t_ms < held[-1].t_ms)
+    fresh = compute_signals(MarketHistory(coins={"BTC": _history(now_held)}, snapshot=venue.market_snapshot()),
+                            venue.now)
+    assert data.signals == fresh
+
+
+def _history(candles):
+    from hyperliquid_agent.signals import CoinHistory
+
+    return CoinHistory(candles=list(candles), funding=[], book=None, open_interest=(), interval_ms=HOUR_MS)
