@@ -14,6 +14,7 @@ from hyperliquid_agent.cli import app
 REPO = Path(__file__).resolve().parents[1]
 CFG = str(REPO / "config.toml")
 WINDOW = ["--start", "2024-02-05", "--end", "2024-02-07", "--coins", "BTC,ETH", "--synthetic"]
+DAY = ["--start", "2024-02-05", "--end", "2024-02-06", "--coins", "BTC", "--synthetic"]  # for the many-run tests
 
 runner = CliRunner()
 
@@ -94,7 +95,7 @@ def test_paid_provider_needs_a_model_a_key_and_a_spend_cap(tmp_path, monkeypatch
 
 def test_sweep_runs_the_grid_in_processes(tmp_path):
     out = tmp_path / "sweep"
-    r = invoke("backtest", "sweep", *WINDOW, "--modes", "standard,governed", "--set", "portfolio.min_drift_pct=2,4",
+    r = invoke("backtest", "sweep", *DAY, "--modes", "standard,governed", "--set", "portfolio.min_drift_pct=2,4",
                "--workers", "2", "-o", str(out), "--json", "-c", CFG)
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
@@ -114,14 +115,18 @@ def test_reruns_in_fresh_processes_write_identical_files(tmp_path):
     import subprocess
     import sys
 
-    outs = []
+    outs, procs = [], []
     for seed in ("1", "2"):  # different hash seeds: no set or dict order may leak into the results
         out = tmp_path / f"run{seed}"
         env = {**os.environ, "PYTHONHASHSEED": seed}
         env.pop("OPENAI_API_KEY", None)
-        subprocess.run([sys.executable, "-m", "hyperliquid_agent", "backtest", "run", *WINDOW, "-o", str(out),
-                        "-c", CFG], check=True, env=env, capture_output=True, cwd=tmp_path, timeout=120)
+        procs.append(subprocess.Popen([sys.executable, "-m", "hyperliquid_agent", "backtest", "run", *DAY, "-o",
+                                       str(out), "-c", CFG], env=env, cwd=tmp_path,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         outs.append(out)
+    for p in procs:  # both at once
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
     assert (outs[0] / "results.json").read_bytes() == (outs[1] / "results.json").read_bytes()
     assert (outs[0] / "report.html").read_bytes() == (outs[1] / "report.html").read_bytes()
 
@@ -183,8 +188,7 @@ def test_sweep_runs_its_points_on_a_ray_cluster(tmp_path, monkeypatch):
 
     fake = FakeRay()
     monkeypatch.setitem(sys.modules, "ray", fake)
-    r = invoke("backtest", "sweep", "--start", "2024-02-05", "--end", "2024-02-06", "--coins", "BTC", "--synthetic",
-               "--modes", "standard,governed", "--ray", "auto", "-o", str(tmp_path / "s"), "--json", "-c", CFG)
+    r = invoke("backtest", "sweep", *DAY, "--modes", "standard,governed", "--ray", "auto", "-o", str(tmp_path / "s"), "--json", "-c", CFG)
     fake.pool.shutdown()
     assert r.exit_code == 0, r.output
     rows = json.loads(r.stdout)["rows"]

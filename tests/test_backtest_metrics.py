@@ -133,7 +133,7 @@ def test_annualize_wiped_out():
 money = st.decimals(min_value=D(1), max_value=D(10**7), places=2, allow_nan=False, allow_infinity=False)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(money, min_size=1, max_size=60))
 def test_drawdown_bounds(values):
     dd = drawdown_series(values)
