@@ -161,6 +161,13 @@ def test_progress_reports_every_bar_up_to_the_total():
     run_backtest(cfg(), spec, feed=make_feed(), step_factory=factory, progress=lambda d, t: calls.append((d, t)))
     assert calls[-1] == (12 * 24, 12 * 24)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls) and len(calls) == 12 * 24
+    # with the baseline provider's replay after it, one bar counts both runs
+    calls.clear()
+    run_backtest(cfg(), BacktestSpec(coins=("BTC",), start=START, end=date(2025, 1, 9), provider="scripted",
+                                     vs_baseline=True, run_id="t2"),
+                 feed=make_feed(), step_factory=factory, progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1] == (48, 48) and {t for _, t in calls} == {48} and len(calls) == 48
+    assert [d for d, _ in calls] == list(range(1, 49))
 
 
 class AllInLong:

@@ -265,14 +265,20 @@ def run_backtest(
 def _run(cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progress | None,
          step_factory: StepFactory | None) -> BacktestResult:
     spec = plan.spec
+    steps = step_factory or default_step_factory
+    want_baseline = cfg.backtest.vs_baseline if spec.vs_baseline is None else spec.vs_baseline
+    with_baseline = want_baseline and spec.provider != "baseline"
+    main_progress = base_progress = progress
+    if progress is not None and with_baseline:  # one bar over both replays: this run, then the baseline's
+        main_progress = lambda done, total: progress(done, 2 * total)  # noqa: E731
+        base_progress = lambda done, total: progress(total + done, 2 * total)  # noqa: E731
     run_cfg = effective_config(cfg, spec, state_dir)
-    main = _replay(run_cfg, plan, feed, state_dir / "main", progress, step_factory or default_step_factory)
+    main = _replay(run_cfg, plan, feed, state_dir / "main", main_progress, steps)
     update: dict[str, Any] = {"run_id": spec.run_id or make_run_id(cfg, spec),  # no temporary paths in the id
                               "warnings": plan.warnings + main.warnings}
-    want_baseline = cfg.backtest.vs_baseline if spec.vs_baseline is None else spec.vs_baseline
-    if want_baseline and spec.provider != "baseline":
+    if with_baseline:
         base_cfg = effective_config(cfg, spec, state_dir / "baseline", provider="baseline")
-        base = _replay(base_cfg, plan, feed, state_dir / "baseline", None, step_factory or default_step_factory)
+        base = _replay(base_cfg, plan, feed, state_dir / "baseline", base_progress, steps)
         same_bars = base.curve.equity[:len(main.curve.t_ms)]  # a run stopped early is compared on its bars
         update["baseline_metrics"] = base.metrics
         theirs, excess = versus(main.metrics["total_return"], same_bars)

@@ -178,8 +178,8 @@ def _progress(err: Any, total: int, quiet: bool, what: str = "replaying bars") -
                    TimeRemainingColumn(), console=err, transient=True)
     task = bar.add_task(what, total=total)
 
-    def update(done: int, _total: int) -> None:
-        bar.update(task, completed=done)
+    def update(done: int, total_now: int) -> None:  # the total doubles when the baseline replay follows
+        bar.update(task, completed=done, total=total_now)
 
     return update, bar
 
