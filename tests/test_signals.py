@@ -270,3 +270,74 @@ def test_real_btc_eth_history_gives_sane_signals_and_several_regimes():
         assert table[CROSS_KEY]["btc_eth_corr"] > 0.3  # BTC and ETH move together
         regimes.add(classify_rules(table, RegimeConfig())[0])
     assert len(regimes) >= 3, regimes
+
+
+# ---------------------------------------------------------------- incremental == from scratch, as a property
+
+
+def _feed(candles: list[Candle], now: int, keep: int, revise: bool) -> list[Candle]:
+    """What a collector would pass at `now`: the last `keep` bars opened before now (the
+    still-open one included), optionally with the newest closed bar re-fetched as a new object."""
+    out = [c for c in candles if c.t_ms < now][-keep:]
+    if revise and len(out) > 1:
+        out[-2] = out[-2].model_copy()
+    return out
+
+
+_WALKS = (walk(700, seed=11), walk(700, seed=12), walk(700, seed=13))
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    pair=st.sampled_from([(0, 1), (1, 2), (2, 0)]),
+    n=st.integers(60, 560),
+    gaps=st.lists(st.integers(1, 558), max_size=3),
+    btc_gaps=st.lists(st.integers(1, 558), max_size=2),
+    steps=st.lists(st.tuples(st.integers(-30, 150), st.booleans(), st.integers(0, 59)), min_size=2, max_size=8),
+    keep=st.sampled_from([40, 400, 800]),
+)
+def test_incremental_signals_equal_a_from_scratch_computation(pair, n, gaps, btc_gaps, steps, keep):
+    btc = [c for i, c in enumerate(_WALKS[pair[0]][:n]) if i not in btc_gaps]  # missing bars
+    eth = [c for i, c in enumerate(_WALKS[pair[1]][:n]) if i not in gaps]
+    cache = SignalCache()
+    bar = n // 3
+    for jump, revise, minute in steps:
+        bar = min(max(bar + jump, 1), n + 1)  # mostly forward, sometimes back in time
+        now = T0 + bar * HOUR + minute * 60_000
+        hist = {"BTC": CoinHistory(candles=_feed(btc, now, keep, revise)),
+                "ETH": CoinHistory(candles=_feed(eth, now, keep, False))}
+        assert _same(compute_signals(hist, now, cache), compute_signals(hist, now))
+
+
+def test_cache_replaces_a_revised_bar_deep_in_the_window():
+    candles = walk(500, seed=6)
+    cache = SignalCache()
+    compute_signals({"BTC": CoinHistory(candles=candles)}, after(500), cache)
+    k = 450  # inside the recursive indicators' window
+    revised = candles[:k] + [candles[k].model_copy(update={"high": candles[k].high * 2})] + candles[k + 1:]
+    h = {"BTC": CoinHistory(candles=revised)}
+    assert _same(compute_signals(h, after(500), cache), compute_signals(h, after(500)))
+    assert compute_signals(h, after(500))["BTC"]["adx14"] != compute_signals(
+        {"BTC": CoinHistory(candles=candles)}, after(500))["BTC"]["adx14"]
+
+
+def _reference_corr(btc: list[Candle], eth: list[Candle], now: int) -> float | None:
+    """BTC-ETH correlation spelled out: hourly log returns at the times both coins have a bar and the bar before."""
+    from hyperliquid_agent.signals import correlation
+
+    b = {c.t_ms: float(c.close) for c in btc if c.t_ms + HOUR <= now}
+    e = {c.t_ms: float(c.close) for c in eth if c.t_ms + HOUR <= now}
+    start = max(max(b), max(e)) - 30 * 24 * HOUR
+    times = [t for t in sorted(b) if t > start and t - HOUR in b and t in e and t - HOUR in e]
+    return correlation([math.log(b[t] / b[t - HOUR]) for t in times], [math.log(e[t] / e[t - HOUR]) for t in times])
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(30, 700), btc_gaps=st.lists(st.integers(0, 699), max_size=3),
+       eth_gaps=st.lists(st.integers(0, 699), max_size=3))
+def test_btc_eth_correlation_aligns_returns_on_time_across_missing_bars(n, btc_gaps, eth_gaps):
+    btc = [c for i, c in enumerate(_WALKS[0][:n]) if i not in btc_gaps]
+    eth = [c for i, c in enumerate(_WALKS[1][:n]) if i not in eth_gaps]
+    now = after(n)
+    got = compute_signals({"BTC": CoinHistory(candles=btc), "ETH": CoinHistory(candles=eth)}, now)[CROSS_KEY]
+    assert got["btc_eth_corr"] == _reference_corr(btc, eth, now)

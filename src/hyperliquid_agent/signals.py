@@ -13,8 +13,11 @@ float once per candle (signals are indicators, not money).
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import islice, repeat
+from operator import is_, mul, sub
 from typing import Any, Callable, Mapping, Sequence
 
 from hyperliquid_agent.domain import AssetContext, Candle, FundingPoint, L2Book, MarketSnapshot
@@ -36,9 +39,13 @@ CROSS_KEY = "*"
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
-# Recursive indicators (EMA, RSI, ADX) run over at most this many closed bars: enough for
-# EMA50 / Wilder-14 to converge, small enough to keep one cycle well under a millisecond.
+# Recursive indicators (EMA, RSI, ADX) run over a window anchored on the bar clock: it
+# starts at the latest multiple of ANCHOR_BARS bar slots (open time // interval) that lies
+# at least INDICATOR_BARS bars before the newest closed bar, so it holds INDICATOR_BARS ..
+# INDICATOR_BARS + ANCHOR_BARS - 1 bars: enough for EMA50 / Wilder-14 to converge. A new bar
+# extends the smoothing state in O(1); once every ANCHOR_BARS bars the window restarts.
 INDICATOR_BARS = 300
+ANCHOR_BARS = 100
 # Longest window any signal needs (30 days of hourly bars + 1).
 MAX_LOOKBACK_HOURS = 24 * 30 + 1
 
@@ -64,47 +71,271 @@ class MarketHistory:
     snapshot: MarketSnapshot | None = None
 
 
-# ---------------------------------------------------------------- float series (cached)
+# ---------------------------------------------------------------- recursive indicators (O(1) per bar)
 
 
-class _Series:
-    __slots__ = ("t", "high", "low", "close")
+class _Ema:
+    """EMA seeded with the SMA of the first n values pushed."""
+
+    __slots__ = ("n", "k", "count", "acc", "value")
+
+    def __init__(self, n: int) -> None:
+        self.n, self.k, self.count, self.acc = n, 2.0 / (n + 1), 0, 0.0
+        self.value: float | None = None
+
+    def push(self, v: float) -> None:
+        c = self.count = self.count + 1
+        if c < self.n:
+            self.acc += v
+        elif c == self.n:
+            self.acc += v
+            self.value = self.acc / self.n
+        else:
+            self.value += self.k * (v - self.value)  # type: ignore[operator]
+
+
+class _Rsi:
+    """Wilder's RSI: the first n changes averaged, then Wilder-smoothed."""
+
+    __slots__ = ("n", "prev", "count", "gain", "loss")
+
+    def __init__(self, n: int) -> None:
+        self.n, self.count, self.gain, self.loss = n, 0, 0.0, 0.0
+        self.prev: float | None = None
+
+    def push(self, c: float) -> None:
+        p, self.prev = self.prev, c
+        if p is None:
+            return
+        d, n = c - p, self.n
+        i = self.count = self.count + 1
+        if i <= n:
+            if d > 0:
+                self.gain += d
+            else:
+                self.loss -= d
+            if i == n:
+                self.gain /= n
+                self.loss /= n
+        else:
+            self.gain = (self.gain * (n - 1) + (d if d > 0 else 0.0)) / n
+            self.loss = (self.loss * (n - 1) + (-d if d < 0 else 0.0)) / n
+
+    @property
+    def value(self) -> float | None:
+        if self.count < self.n:
+            return None
+        if self.loss == 0:
+            return 100.0 if self.gain > 0 else 50.0
+        return 100.0 - 100.0 / (1.0 + self.gain / self.loss)
+
+
+class _Adx:
+    """Wilder's ADX: smoothed TR/+DM/-DM over n bars, DX averaged then smoothed; needs 2n+1 bars."""
+
+    __slots__ = ("n", "i", "ph", "pl", "pc", "tr_s", "pdm_s", "ndm_s", "dx_sum", "adx_v")
+
+    def __init__(self, n: int) -> None:
+        self.n, self.i = n, -1
+        self.ph = self.pl = self.pc = self.tr_s = self.pdm_s = self.ndm_s = self.dx_sum = self.adx_v = 0.0
+
+    def push(self, h: float, lo: float, c: float) -> None:
+        i = self.i = self.i + 1
+        ph, pl, pc = self.ph, self.pl, self.pc
+        self.ph, self.pl, self.pc = h, lo, c
+        if i == 0:
+            return
+        n = self.n
+        up, down = h - ph, pl - lo
+        pdm = up if up > down and up > 0 else 0.0
+        ndm = down if down > up and down > 0 else 0.0
+        tr = max(h - lo, abs(h - pc), abs(lo - pc))
+        if i <= n:
+            self.tr_s += tr
+            self.pdm_s += pdm
+            self.ndm_s += ndm
+            if i < n:
+                return
+        else:
+            self.tr_s += tr - self.tr_s / n
+            self.pdm_s += pdm - self.pdm_s / n
+            self.ndm_s += ndm - self.ndm_s / n
+        tr_s = self.tr_s
+        if tr_s <= 0:
+            dx = 0.0
+        else:
+            pdi, ndi = self.pdm_s / tr_s, self.ndm_s / tr_s
+            dx = 0.0 if pdi + ndi == 0 else abs(pdi - ndi) / (pdi + ndi) * 100.0
+        k = i - n  # 0-based count of DX values
+        if k < n:
+            self.dx_sum += dx
+            if k == n - 1:
+                self.adx_v = self.dx_sum / n
+        else:
+            self.adx_v = (self.adx_v * (n - 1) + dx) / n
+
+    @property
+    def value(self) -> float | None:
+        return self.adx_v if self.i >= 2 * self.n else None
+
+
+class _Recursive:
+    """EMA20, EMA50, RSI14 and ADX14 over one anchored window, extended bar by bar."""
+
+    __slots__ = ("first_t", "last_t", "ema20", "ema50", "rsi14", "adx14")
+
+    def __init__(self, first_t: int) -> None:
+        self.first_t, self.last_t = first_t, first_t
+        self.ema20, self.ema50, self.rsi14, self.adx14 = _Ema(20), _Ema(50), _Rsi(14), _Adx(14)
+
+    def push(self, t: int, h: float, lo: float, c: float) -> None:
+        self.last_t = t
+        self.ema20.push(c)
+        self.ema50.push(c)
+        self.rsi14.push(c)
+        self.adx14.push(h, lo, c)
+
+
+# ---------------------------------------------------------------- per-coin bar cache
+
+
+class _Bars:
+    """One coin's closed bars as floats, with per-bar log returns and running counts.
+
+    `lr[i]` is log(close[i] / close[i-1]) (None when either close is not positive or i is
+    the first bar held); `bad[i]` counts the None entries in lr[0..i] and `hourly[i]` the
+    bars in 1..i whose predecessor opened exactly one hour earlier, so a window's checks
+    are two subtractions. `gen` changes whenever held bars are replaced, so (gen, first
+    time, last time) names a window's content.
+    """
+
+    __slots__ = ("objs", "t", "high", "low", "close", "lr", "sq", "bad", "hourly", "gen", "rec", "row_key", "row")
 
     def __init__(self) -> None:
+        self.objs: list[Candle] = []
         self.t: list[int] = []
         self.high: list[float] = []
         self.low: list[float] = []
         self.close: list[float] = []
+        self.lr: list[float | None] = []
+        self.sq: list[float] = []
+        self.bad: list[int] = []
+        self.hourly: list[int] = []
+        self.gen = 0
+        self.rec: _Recursive | None = None
+        self.row_key: tuple[int, ...] | None = None
+        self.row: dict[str, float | None] = {}
+
+    def truncate(self, q: int) -> None:
+        """Forget the bars from index q on."""
+        if q >= len(self.t):
+            return
+        if self.rec is not None and self.rec.last_t >= self.t[q]:
+            self.rec = None
+        for xs in (self.objs, self.t, self.high, self.low, self.close, self.lr, self.sq, self.bad, self.hourly):
+            del xs[q:]
+        self.gen += 1
+
+    def drop_front(self, q: int) -> None:
+        for xs in (self.objs, self.t, self.high, self.low, self.close, self.lr, self.sq, self.bad, self.hourly):
+            del xs[:q]
+
+    def append(self, c: Candle) -> None:
+        h, lo, cl = float(c.high), float(c.low), float(c.close)
+        r: float | None = None
+        hourly = 0
+        if self.t:
+            prev = self.close[-1]
+            if prev > 0 and cl > 0:
+                r = math.log(cl / prev)
+            hourly = self.hourly[-1] + (c.t_ms - self.t[-1] == HOUR_MS)
+        self.objs.append(c)
+        self.t.append(c.t_ms)
+        self.high.append(h)
+        self.low.append(lo)
+        self.close.append(cl)
+        self.lr.append(r)
+        self.sq.append(0.0 if r is None else r * r)
+        self.bad.append((self.bad[-1] if self.bad else 0) + (r is None))
+        self.hourly.append(hourly)
+
+    def sync(self, bars: list[Candle]) -> tuple[int, int]:
+        """Make `bars` (sorted, unique, non-empty) a run of held bars; returns its [lo, hi).
+
+        Held bars are reused only while they are the same objects or carry the same time,
+        high, low and close; from the first that differs on, the new bars replace them.
+        """
+        t0 = bars[0].t_ms
+        p = bisect_left(self.t, t0)
+        if p == len(self.t) or self.t[p] != t0:
+            self.truncate(0)
+            p = m = 0
+        else:
+            m = min(len(bars), len(self.t) - p)
+            objs = self.objs
+            if not all(map(is_, islice(bars, m), islice(objs, p, p + m))):
+                for j in range(m):
+                    a, b = bars[j], objs[p + j]
+                    if a is b:
+                        continue
+                    if a.t_ms == b.t_ms and a.high == b.high and a.low == b.low and a.close == b.close:
+                        objs[p + j] = a
+                        continue
+                    m = j
+                    break
+            self.truncate(p + m)
+        for c in islice(bars, m, None):
+            self.append(c)
+        if p > 2 * ANCHOR_BARS:  # bars long out of every window
+            self.drop_front(p)
+            p = 0
+        return p, p + len(bars)
+
+    def closed_fast(self, candles: Sequence[Candle], hi_ms: int) -> list[Candle] | None:
+        """The candles with open time <= hi_ms, when the held bars prove `candles` sorted
+        and unique: they start with held objects and only a short tail is new. Else None."""
+        if not self.t or not candles:
+            return None
+        seq = candles if isinstance(candles, list) else list(candles)
+        p = bisect_left(self.t, seq[0].t_ms)
+        if p == len(self.t) or self.objs[p] is not seq[0]:
+            return None
+        m = min(len(seq), len(self.t) - p)
+        if not all(map(is_, islice(seq, m), islice(self.objs, p, p + m))):
+            return None
+        last = self.t[p + m - 1]
+        k = m if last <= hi_ms else bisect_right(self.t, hi_ms, p, p + m) - p
+        for c in islice(seq, m, None):
+            t = c.t_ms
+            if t <= last:
+                return None
+            last = t
+            if t <= hi_ms:
+                k += 1
+        return seq[:k]
 
 
 class SignalCache:
-    """Keeps each coin's candles as floats so a new cycle converts only new bars.
+    """Per-coin state carried from one cycle to the next (optional; pass the same instance
+    to `compute_signals` every cycle).
 
-    Pass one instance to `compute_signals` on every cycle (optional). A bar is reused only
-    when its open time AND its Decimal close match what was converted before, so revised
-    or different data is always converted afresh.
+    Each coin's closed bars are held as floats with their log returns, and the recursive
+    indicators' smoothing state is kept at the last bar, so a cycle with one new bar costs
+    O(1) for them and a few C-level passes over the 30-day window for the rest. A held
+    bar is reused only while the caller's bar is the same object or has the same time,
+    high, low and close, so revised or different data is recomputed. Results are
+    identical to a fresh cache's: both run the same float operations in the same order.
     """
 
     def __init__(self) -> None:
-        self._rows: dict[str, dict[int, tuple[Decimal, float, float, float]]] = {}
+        self._bars: dict[str, _Bars] = {}
+        self._corr: tuple[tuple[int, ...], float | None] | None = None
 
-    def series(self, coin: str, candles: Sequence[Candle]) -> _Series:
-        rows = self._rows.setdefault(coin, {})
-        out = _Series()
-        for c in candles:
-            hit = rows.get(c.t_ms)
-            if hit is None or hit[0] != c.close:
-                hit = (c.close, float(c.high), float(c.low), float(c.close))
-                rows[c.t_ms] = hit
-            out.t.append(c.t_ms)
-            out.high.append(hit[1])
-            out.low.append(hit[2])
-            out.close.append(hit[3])
-        if len(rows) > 4 * MAX_LOOKBACK_HOURS:  # forget bars long out of every window
-            keep = set(out.t)
-            for t in [t for t in rows if t not in keep]:
-                del rows[t]
-        return out
+    def bars(self, coin: str) -> _Bars:
+        b = self._bars.get(coin)
+        if b is None:
+            b = self._bars[coin] = _Bars()
+        return b
 
 
 def _time_slice(items: Sequence[Any], key: Callable[[Any], int], lo: int | None, hi: int) -> list[Any]:
@@ -124,24 +355,20 @@ def _candle_time(c: Candle) -> int:
     return c.t_ms
 
 
-def _closed_candles(candles: Sequence[Candle], interval_ms: int, now_ms: int) -> list[Candle]:
-    bars = max(MAX_LOOKBACK_HOURS * HOUR_MS // interval_ms, INDICATOR_BARS) + 1
-    return _time_slice(candles, _candle_time, None, now_ms - interval_ms)[-bars:]
+def _window_bars(interval_ms: int) -> int:
+    return max(MAX_LOOKBACK_HOURS * HOUR_MS // interval_ms, INDICATOR_BARS + ANCHOR_BARS) + 1
 
 
-def _to_series(coin: str, candles: list[Candle], cache: SignalCache | None) -> _Series:
-    if cache is not None:
-        return cache.series(coin, candles)
-    s = _Series()
-    for c in candles:
-        s.t.append(c.t_ms)
-        s.high.append(float(c.high))
-        s.low.append(float(c.low))
-        s.close.append(float(c.close))
-    return s
+def _closed_candles(bars: _Bars, candles: Sequence[Candle], interval_ms: int, now_ms: int) -> list[Candle]:
+    """The closed candles (open time + interval <= now), sorted, unique, the last window's worth."""
+    hi = now_ms - interval_ms
+    closed = bars.closed_fast(candles, hi)
+    if closed is None:
+        closed = _time_slice(candles, _candle_time, None, hi)
+    return closed[-_window_bars(interval_ms):]
 
 
-# ---------------------------------------------------------------- indicators (plain loops)
+# ---------------------------------------------------------------- indicators (public helpers)
 
 
 def ret(close: Sequence[float], bars: int) -> float | None:
@@ -160,110 +387,68 @@ def ema(values: Sequence[float], n: int) -> float | None:
     """EMA seeded with the SMA of the first n values of the given window."""
     if n < 1 or len(values) < n:
         return None
-    k = 2.0 / (n + 1)
-    e = sum(values[:n]) / n
-    for v in values[n:]:
-        e += k * (v - e)
-    return e
+    e = _Ema(n)
+    for v in values:
+        e.push(v)
+    return e.value
 
 
 def rsi(close: Sequence[float], n: int = 14) -> float | None:
     """Wilder's RSI in 0..100."""
-    if len(close) < n + 1:
-        return None
-    gain = loss = 0.0
-    for i in range(1, n + 1):
-        d = close[i] - close[i - 1]
-        if d > 0:
-            gain += d
-        else:
-            loss -= d
-    gain /= n
-    loss /= n
-    for i in range(n + 1, len(close)):
-        d = close[i] - close[i - 1]
-        gain = (gain * (n - 1) + (d if d > 0 else 0.0)) / n
-        loss = (loss * (n - 1) + (-d if d < 0 else 0.0)) / n
-    if loss == 0:
-        return 100.0 if gain > 0 else 50.0
-    return 100.0 - 100.0 / (1.0 + gain / loss)
+    r = _Rsi(n)
+    for c in close:
+        r.push(c)
+    return r.value
 
 
 def adx(high: Sequence[float], low: Sequence[float], close: Sequence[float], n: int = 14) -> float | None:
-    """Wilder's ADX in 0..100; needs 2n bars."""
-    size = len(close)
-    if size < 2 * n + 1:
-        return None
-    tr_s = pdm_s = ndm_s = 0.0
-    dx_sum = 0.0
-    adx_v = 0.0
-    for i in range(1, size):
-        up = high[i] - high[i - 1]
-        down = low[i - 1] - low[i]
-        pdm = up if up > down and up > 0 else 0.0
-        ndm = down if down > up and down > 0 else 0.0
-        pc = close[i - 1]
-        tr = max(high[i] - low[i], abs(high[i] - pc), abs(low[i] - pc))
-        if i <= n:
-            tr_s += tr
-            pdm_s += pdm
-            ndm_s += ndm
-            if i < n:
-                continue
-        else:
-            tr_s += tr - tr_s / n
-            pdm_s += pdm - pdm_s / n
-            ndm_s += ndm - ndm_s / n
-        if tr_s <= 0:
-            dx = 0.0
-        else:
-            pdi, ndi = pdm_s / tr_s, ndm_s / tr_s
-            dx = 0.0 if pdi + ndi == 0 else abs(pdi - ndi) / (pdi + ndi) * 100.0
-        k = i - n  # 0-based count of DX values
-        if k < n:
-            dx_sum += dx
-            if k == n - 1:
-                adx_v = dx_sum / n
-        else:
-            adx_v = (adx_v * (n - 1) + dx) / n
-    return adx_v
+    """Wilder's ADX in 0..100; needs 2n+1 bars."""
+    a = _Adx(n)
+    for h, lo, c in zip(high, low, close):
+        a.push(h, lo, c)
+    return a.value
 
 
 def log_returns(close: Sequence[float]) -> list[float]:
     return [math.log(close[i] / close[i - 1]) for i in range(1, len(close)) if close[i - 1] > 0 and close[i] > 0]
 
 
+def _rms(squares: Sequence[float], n: int) -> float | None:
+    """sqrt of the mean of the last n squares."""
+    if n < 1 or len(squares) < n:
+        return None
+    return math.sqrt(sum(squares[-n:]) / n)
+
+
 def realized_vol(log_rets: Sequence[float], n: int) -> float | None:
     """Root mean square of the last n per-bar log returns (zero-mean realized volatility)."""
     if n < 1 or len(log_rets) < n:
         return None
-    tail = log_rets[-n:]
-    return math.sqrt(sum(r * r for r in tail) / n)
+    return _rms([r * r for r in log_rets[-n:]], n)
 
 
 def correlation(a: Sequence[float], b: Sequence[float]) -> float | None:
     n = len(a)
     if n < 3 or n != len(b):
         return None
-    ma, mb = sum(a) / n, sum(b) / n
-    cov = va = vb = 0.0
-    for x, y in zip(a, b):
-        dx, dy = x - ma, y - mb
-        cov += dx * dy
-        va += dx * dx
-        vb += dy * dy
+    da = list(map(sub, a, repeat(sum(a) / n)))
+    db = list(map(sub, b, repeat(sum(b) / n)))
+    va, vb = sum(map(mul, da, da)), sum(map(mul, db, db))
     if va <= 0 or vb <= 0:
         return None
-    return cov / math.sqrt(va * vb)
+    return sum(map(mul, da, db)) / math.sqrt(va * vb)
 
 
 # ---------------------------------------------------------------- per-source signals
 
 
-def _candle_signals(s: _Series, interval_ms: int, out: dict[str, float | None]) -> None:
-    close = s.close
-    if not close:
-        return
+def _candle_signals(bars: _Bars, lo: int, hi: int, interval_ms: int) -> dict[str, float | None]:
+    """The candle signals over held bars [lo, hi) (hi > lo), cached per window content."""
+    key = (bars.gen, bars.t[lo], bars.t[hi - 1], interval_ms)
+    if bars.row_key == key:
+        return bars.row
+    out: dict[str, float | None] = {}
+    close = bars.close[lo:hi]
     per_hour = max(HOUR_MS // interval_ms, 1) if interval_ms <= HOUR_MS else 0
     bars_per = (lambda ms: ms // interval_ms if ms >= interval_ms else 0)
     out["price"] = close[-1]
@@ -275,18 +460,46 @@ def _candle_signals(s: _Series, interval_ms: int, out: dict[str, float | None]) 
     for name, n in (("sma20_dist", 20), ("sma50_dist", 50)):
         m = sma(close, n)
         out[name] = None if not m else last / m - 1.0
-    window = close[-INDICATOR_BARS:]
-    e20, e50 = ema(window, 20), ema(window, 50)
+    rec = _recursive(bars, lo, hi, interval_ms)
+    e20, e50 = rec.ema20.value, rec.ema50.value
     out["ema20"], out["ema50"] = e20, e50
     out["ema_spread"] = None if e20 is None or not e50 else e20 / e50 - 1.0
-    out["rsi14"] = rsi(window, 14)
-    out["adx14"] = adx(s.high[-INDICATOR_BARS:], s.low[-INDICATOR_BARS:], window, 14)
-    lr = log_returns(close[-(bars_per(30 * DAY_MS) + 1):])
-    out["rv_1h"] = realized_vol(lr, per_hour) if per_hour else None
-    out["rv_24h"] = realized_vol(lr, bars_per(DAY_MS))
-    if lr:
+    out["rsi14"] = rec.rsi14.value
+    out["adx14"] = rec.adx14.value
+    # per-bar log returns between the closes of the last 30 days (+1) of bars
+    first = max(lo, hi - 1 - bars_per(30 * DAY_MS)) + 1
+    if first >= hi:
+        sq: list[float] = []
+    elif bars.bad[hi - 1] == bars.bad[first - 1]:
+        sq = bars.sq[first:hi]
+    else:
+        sq = [bars.sq[i] for i in range(first, hi) if bars.lr[i] is not None]
+    out["rv_1h"] = _rms(sq, per_hour) if per_hour else None
+    out["rv_24h"] = _rms(sq, bars_per(DAY_MS))
+    if sq:
         bars_per_year = 365 * DAY_MS / interval_ms
-        out["rv_ann"] = realized_vol(lr, len(lr)) * math.sqrt(bars_per_year)  # type: ignore[operator]
+        out["rv_ann"] = _rms(sq, len(sq)) * math.sqrt(bars_per_year)  # type: ignore[operator]
+    bars.row_key, bars.row = key, out
+    return out
+
+
+def _recursive(bars: _Bars, lo: int, hi: int, interval_ms: int) -> _Recursive:
+    """The recursive indicators' state at bar hi-1 over the anchored window (see ANCHOR_BARS),
+    extended from the held state when that covers the same window start, else rebuilt."""
+    slot = bars.t[hi - 1] // interval_ms
+    anchor_ms = (slot - INDICATOR_BARS + 1) // ANCHOR_BARS * ANCHOR_BARS * interval_ms
+    first = bisect_left(bars.t, anchor_ms, lo, hi)
+    t = bars.t
+    rec = bars.rec
+    if rec is not None and rec.first_t == t[first] and rec.last_t <= t[hi - 1]:
+        start = bisect_right(t, rec.last_t, first, hi)
+    else:
+        rec = bars.rec = _Recursive(t[first])
+        start = first
+    high, low, close = bars.high, bars.low, bars.close
+    for i in range(start, hi):
+        rec.push(t[i], high[i], low[i], close[i])
+    return rec
 
 
 def _funding_time(p: FundingPoint) -> int:
@@ -365,15 +578,19 @@ def compute_signals(
         coins, snapshot = history, None
     if snapshot is not None and snapshot.time_ms > now_ms:
         snapshot = None  # a snapshot from the future is ignored, not trusted
+    if cache is None:
+        cache = SignalCache()
     table: SignalTable = {}
-    log_rets: dict[str, tuple[list[int], list[float]]] = {}
+    hourly: dict[str, tuple[_Bars, int, int]] = {}
     for coin, h in coins.items():
         row = empty_row()
-        candles = _closed_candles(h.candles, h.interval_ms, now_ms)
-        s = _to_series(coin, candles, cache)
-        _candle_signals(s, h.interval_ms, row)
-        if h.interval_ms == HOUR_MS and len(s.close) > 1:
-            log_rets[coin] = (s.t, s.close)
+        held = cache.bars(coin)
+        candles = _closed_candles(held, h.candles, h.interval_ms, now_ms)
+        if candles:
+            lo, hi = held.sync(candles)
+            row.update(_candle_signals(held, lo, hi, h.interval_ms))
+            if h.interval_ms == HOUR_MS and hi - lo > 1:
+                hourly[coin] = (held, lo, hi)
         _funding_signals(h.funding, now_ms, row)
         oi_now: float | None = None
         if snapshot is not None and coin in snapshot.contexts:
@@ -386,29 +603,42 @@ def compute_signals(
         if h.book is not None and h.book.time_ms <= now_ms:
             _book_signals(h.book, row)
         table[coin] = row
-    table[CROSS_KEY] = {"btc_eth_corr": _btc_eth_corr(log_rets)}
+    table[CROSS_KEY] = {"btc_eth_corr": _btc_eth_corr(hourly, cache)}
     return table
 
 
-def _btc_eth_corr(series: Mapping[str, tuple[list[int], list[float]]]) -> float | None:
-    if "BTC" not in series or "ETH" not in series:
+def _btc_eth_corr(hourly: Mapping[str, tuple[_Bars, int, int]], cache: SignalCache) -> float | None:
+    """Correlation of BTC and ETH hourly log returns over the last 30 days, on the bar open
+    times t where both coins have bars at t - 1h and t (a return with a non-positive close
+    is left out); cached per (BTC window, ETH window)."""
+    if "BTC" not in hourly or "ETH" not in hourly:
         return None
-    (tb, cb), (te, ce) = series["BTC"], series["ETH"]
-    eth = dict(zip(te, ce))
-    # hourly returns over the last 30 days, aligned on bar open times present for both coins
-    start = max(tb[-1], te[-1]) - 30 * DAY_MS
-    ra: list[float] = []
-    rb: list[float] = []
-    for i in range(1, len(tb)):
-        t0, t1 = tb[i - 1], tb[i]
-        if t1 <= start or t1 - t0 != HOUR_MS:
-            continue
-        e0, e1 = eth.get(t0), eth.get(t1)
-        if e0 is None or e1 is None or e0 <= 0 or cb[i - 1] <= 0:
-            continue
-        ra.append(math.log(cb[i] / cb[i - 1]))
-        rb.append(math.log(e1 / e0))
-    return correlation(ra, rb)
+    (sb, lb, hb), (se, le, he) = hourly["BTC"], hourly["ETH"]
+    key = (sb.gen, sb.t[lb], sb.t[hb - 1], se.gen, se.t[le], se.t[he - 1])
+    if cache._corr is not None and cache._corr[0] == key:
+        return cache._corr[1]
+    start = max(sb.t[hb - 1], se.t[he - 1]) - 30 * DAY_MS
+    ib = max(lb + 1, bisect_right(sb.t, start, lb, hb))
+    ie = max(le + 1, bisect_right(se.t, start, le, he))
+    n = hb - ib
+    if (0 < n == he - ie and sb.t[ib] == se.t[ie]
+            and sb.hourly[hb - 1] - sb.hourly[ib - 1] == n == se.hourly[he - 1] - se.hourly[ie - 1]
+            and sb.bad[hb - 1] == sb.bad[ib - 1] and se.bad[he - 1] == se.bad[ie - 1]):
+        ra, rb = sb.lr[ib:hb], se.lr[ie:he]  # the same n consecutive hours on both sides
+    else:
+        eth = {se.t[j]: j for j in range(le + 1, he)}
+        ra, rb = [], []
+        for i in range(ib, hb):
+            j = eth.get(sb.t[i])
+            if j is None or sb.t[i] - sb.t[i - 1] != HOUR_MS or se.t[j] - se.t[j - 1] != HOUR_MS:
+                continue
+            x, y = sb.lr[i], se.lr[j]
+            if x is not None and y is not None:
+                ra.append(x)
+                rb.append(y)
+    value = correlation(ra, rb)  # type: ignore[arg-type]
+    cache._corr = (key, value)
+    return value
 
 
 __all__ = [
