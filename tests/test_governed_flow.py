@@ -11,6 +11,7 @@ from hyperliquid_agent.app.governed import GovernedFlow
 from hyperliquid_agent.config import Config, GovernanceConfig, GovernorConfig, RegimeConfig, TripwireConfig
 from hyperliquid_agent.decision_parse import GovernanceDecisionResult
 from hyperliquid_agent.domain import AccountState, MarketSnapshot, Position
+from hyperliquid_agent.governance.calendar import CalendarEvent
 from hyperliquid_agent.governance.governor import Governor
 from hyperliquid_agent.governance.plan import PlanStatus
 from hyperliquid_agent.governance.scorekeeper import Scorekeeper
@@ -115,3 +116,32 @@ def test_a_review_that_keeps_the_plan_closes_the_early_review():
     view = f2.begin(inputs(T0 + HOUR, 10000))
     f2.consider(inputs(T0 + HOUR, 10000), view, GovernanceDecisionResult(success=False, error="timeout"))
     assert f2.begin(inputs(T0 + 2 * HOUR, 10000))["can_review"] is True
+
+
+def test_an_edited_calendar_counts_from_the_next_cycle_and_a_bad_edit_keeps_the_old_one(tmp_path):
+    import pytest
+
+    from hyperliquid_agent.errors import ConfigError
+    from hyperliquid_agent.governance.persistence import CalendarFile, GovernanceStore
+    from hyperliquid_agent.store import StateStore
+
+    path = tmp_path / "calendar.toml"
+    path.write_text("")
+    cfg = config()
+    store = GovernanceStore(StateStore(tmp_path / "state.db"))
+    f = GovernedFlow.restore(cfg, (TREND,), store, calendar=CalendarFile(path))
+    assert f.begin(inputs(T0, 10000))["regime"] == "trending-bull"
+    f.after(inputs(T0, 10000), None, None)
+    path.write_text('[[events]]\nname = "US CPI"\ntime = "%s"\nkind = "macro"\n'
+                    % CalendarEvent(name="x", time_ms=T0 + 2 * HOUR).time_iso)
+    f.after(inputs(T0, 10000), None, None)  # the end of a cycle re-reads the changed file
+    view = f.begin(inputs(T0 + HOUR, 10000))
+    assert view["regime"] == "event-risk"
+    # the audit state carries the calendar that cycle saw: a replay needs no file
+    replayed = GovernedFlow.from_state(cfg, (TREND,), f.export_state())
+    assert [e.name for e in replayed.governor.events] == ["US CPI"]
+    path.write_text("[[events]]\nname = 'broken'\n")  # no time
+    with pytest.raises(ConfigError, match="calendar.toml: event #1 .*'broken'.*needs both"):
+        f.after(inputs(T0 + HOUR, 10000), None, None)
+    assert [e.name for e in f.governor.events] == ["US CPI"]  # kept
+    assert store.governor_state() is not None  # saved before the calendar was looked at

@@ -19,7 +19,7 @@ from hyperliquid_agent.domain.context import DecisionContext
 from hyperliquid_agent.execution import ExecutionReport, Protection
 from hyperliquid_agent.governance.calendar import CalendarEvent
 from hyperliquid_agent.governance.governor import Approved, Governor
-from hyperliquid_agent.governance.persistence import GovernanceStore
+from hyperliquid_agent.governance.persistence import CalendarFile, GovernanceStore
 from hyperliquid_agent.governance.plan import PlanStatus, current_exposure, plan_from_proposal
 from hyperliquid_agent.governance.scorekeeper import Scorekeeper
 from hyperliquid_agent.governance.tripwires import (
@@ -44,8 +44,10 @@ class GovernedFlow:
         tripwires: TripwireState | None = None,
         scorekeeper: Scorekeeper | None = None,
         persist: GovernanceStore | None = None,
+        calendar: CalendarFile | None = None,
     ) -> None:
         self.cfg = cfg
+        self.calendar = calendar  # re-read after each cycle when the file changed
         self.strategies = tuple(strategies)
         self.governor = governor
         self.tripwires = tripwires or TripwireState()
@@ -62,6 +64,8 @@ class GovernedFlow:
                    events: Sequence[CalendarEvent] = (), regime_client: Any = None,
                    persist: GovernanceStore | None = None) -> "GovernedFlow":
         state = state or {}
+        if "events" in state:  # the calendar as that cycle saw it (the file may have changed since)
+            events = tuple(CalendarEvent.model_validate(e) for e in state["events"])
         gov = Governor.from_state(cfg.governance, state.get("governor"), cfg.risk, events, cfg.agent.coins,
                                   regime_client)
         flow = cls(cfg, strategies, gov, TripwireState.from_dict(state.get("tripwires")),
@@ -71,16 +75,21 @@ class GovernedFlow:
 
     @classmethod
     def restore(cls, cfg: Config, strategies: Sequence[Any], persist: GovernanceStore,
-                events: Sequence[CalendarEvent] = (), regime_client: Any = None) -> "GovernedFlow":
-        """The governor, tripwires and scorekeeper as the last run left them (plan and dwell clock intact)."""
+                events: Sequence[CalendarEvent] = (), regime_client: Any = None,
+                calendar: CalendarFile | None = None) -> "GovernedFlow":
+        """The governor, tripwires and scorekeeper as the last run left them (plan and dwell clock
+        intact). With a `calendar` file its events replace `events` and edits are picked up."""
+        if calendar is not None:
+            events = calendar.load()
         gov = persist.load_governor(cfg.governance, cfg.risk, events, cfg.agent.coins, regime_client)
-        flow = cls(cfg, strategies, gov, persist.load_tripwires(), persist.load_scorekeeper(), persist)
+        flow = cls(cfg, strategies, gov, persist.load_tripwires(), persist.load_scorekeeper(), persist, calendar)
         flow.stopped_out = set(persist.store.get(AGENT_NS, STOPPED_KEY) or ())
         return flow
 
     def export_state(self) -> dict[str, Any]:
         return {"governor": self.governor.to_state(), "tripwires": self.tripwires.to_dict(),
-                "scorekeeper": self.scorekeeper.to_dict(), "stopped_out": sorted(self.stopped_out)}
+                "scorekeeper": self.scorekeeper.to_dict(), "stopped_out": sorted(self.stopped_out),
+                "events": [e.model_dump(mode="json") for e in self.governor.events]}
 
     def note_stop_loss(self, coins: Sequence[str]) -> None:
         """A stop-loss closed these coins: keep them flat under this plan and open a review."""
@@ -211,6 +220,10 @@ class GovernedFlow:
         else:
             self.scorekeeper.observe_funding(inputs.account.positions, record=False, forget={f.coin for f in fills})
         self.save()
+        if self.calendar is not None:  # an edited calendar counts from the next cycle (a bad edit: the error
+            events = self.calendar.reload_if_changed()  # shows in this cycle's record, the old events stay)
+            if events is not None:
+                self.governor.set_events(events)
 
     def save(self) -> None:
         """Persist the governor, tripwires, scorekeeper and regime readings (before acting, and after)."""

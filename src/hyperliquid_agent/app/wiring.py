@@ -88,12 +88,15 @@ def build_regime_client(cfg: Config, store: StateStore | None) -> Any:
 
 
 def build_governance(cfg: Config, store: StateStore, strategies: Sequence[Any]) -> Any:
-    """The governed flow restored from the state store: same plan, same dwell clock."""
+    """The governed flow restored from the state store: same plan, same dwell clock; the
+    calendar file (when set) is re-read whenever it changes."""
     from hyperliquid_agent.app.governed import GovernedFlow
-    from hyperliquid_agent.governance.persistence import GovernanceStore
+    from hyperliquid_agent.governance.persistence import CalendarFile, GovernanceStore
 
-    return GovernedFlow.restore(cfg, strategies, GovernanceStore(store), load_events(cfg),
-                                build_regime_client(cfg, store))
+    path = cfg.governance.regime.calendar
+    return GovernedFlow.restore(cfg, strategies, GovernanceStore(store),
+                                regime_client=build_regime_client(cfg, store),
+                                calendar=CalendarFile(cfg.resolve_path(path)) if path else None)
 
 
 def build_pipeline(

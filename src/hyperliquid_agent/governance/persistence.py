@@ -52,6 +52,36 @@ def load_calendar_file(path: str | Path) -> tuple[CalendarEvent, ...]:
     return parse_calendar(text, str(p))
 
 
+class CalendarFile:
+    """The calendar file of a running agent: read at start, re-read whenever it changes on
+    disk (its size or modification time), so an edit takes effect without a restart."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._stamp: tuple[int, int] | None = None
+
+    def _now_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None  # load_calendar_file says what is wrong
+        return st.st_mtime_ns, st.st_size
+
+    def load(self) -> tuple[CalendarEvent, ...]:
+        """The events now. Raises ConfigError naming the file and every bad entry."""
+        stamp = self._now_stamp()
+        events = load_calendar_file(self.path)
+        self._stamp = stamp
+        return events
+
+    def reload_if_changed(self) -> tuple[CalendarEvent, ...] | None:
+        """The events when the file changed since the last good read, else None. A bad edit
+        raises ConfigError each time it is checked (the caller keeps the events it had)."""
+        if self._stamp is not None and self._now_stamp() == self._stamp:
+            return None
+        return self.load()
+
+
 class GovernanceStore:
     def __init__(self, store: StateStore, create: bool = True) -> None:
         self.store = store
@@ -157,4 +187,4 @@ class GovernanceStore:
         self.store.close()
 
 
-__all__ = ["GovernanceStore", "NS", "load_calendar_file"]
+__all__ = ["CalendarFile", "GovernanceStore", "NS", "load_calendar_file"]
