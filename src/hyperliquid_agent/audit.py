@@ -40,9 +40,20 @@ _SECRET_FIELD = re.compile(r"(api_?key|secret|private_?key|password|authorizatio
 _MIN_SECRET_LEN = 6  # shorter configured "secrets" would scrub ordinary words
 
 
+_PLAIN_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def to_plain(value: Any) -> Any:
     """Plain JSON data (dicts, lists, strings, numbers) from pydantic models, Decimals, enums."""
-    if value is None or isinstance(value, (str, bool, int, float)):
+    kind = type(value)  # exact-type fast paths first: a cycle record is mostly these (enums subclass str)
+    if kind in _PLAIN_SCALARS:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k.value if isinstance(k, Enum) else k): to_plain(v)
+                for k, v in value.items()}
+    if kind is list:
+        return [to_plain(v) for v in value]
+    if isinstance(value, (str, bool, int, float)):
         return value.value if isinstance(value, Enum) else value
     if isinstance(value, dict):
         return {str(k.value if isinstance(k, Enum) else k): to_plain(v) for k, v in value.items()}
