@@ -196,3 +196,13 @@ def test_plan_warns_before_the_knowledge_cutoff_and_estimates_a_paid_run():
     free = plan_run(cfg, BacktestSpec(coins=("BTC",), start=date(2025, 1, 8), end=date(2025, 1, 10)),
                     make_feed(days=12, start_ms=T0))
     assert free.estimate is None and not free.warnings  # the baseline knows nothing and costs nothing
+    assert free.cycle_estimate() == 0
+    # governed with LLM regime calls: two paid calls per review, and the spend cap's first step counts both
+    both = config_from_dict({"llm": {"provider": "openai", "model": "gpt-4o-mini"},
+                             "governance": {"regime": {"use_llm": True}}}, env={})
+    gov = plan_run(both, BacktestSpec(coins=("BTC",), start=date(2025, 1, 8), end=date(2025, 1, 10), mode="governed",
+                                      provider="openai"), make_feed(days=12, start_ms=T0), prompt_chars=8000)
+    assert gov.calls_per_cycle == 2 and gov.estimate.calls == 2 * 48 * 3600 // 14400
+    assert gov.cycle_estimate() == 2 * gov.estimate.per_call_usd > 0
+    unknown = config_from_dict({"llm": {"provider": "openai", "model": "no-such-model-xyz"}}, env={})
+    assert plan_run(unknown, spec, make_feed(days=12, start_ms=T0), prompt_chars=8000).cycle_estimate() is None

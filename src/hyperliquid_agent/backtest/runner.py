@@ -200,6 +200,14 @@ class Plan:
     latency_ms: int
     warnings: list[str]
     estimate: CostEstimate | None
+    calls_per_cycle: int = 1  # paid calls one decision cycle may make (a review and a regime call)
+
+    def cycle_estimate(self) -> Decimal | None:
+        """What the first paid cycle may cost, before any has been seen (None: price unknown)."""
+        if self.estimate is None:
+            return ZERO  # offline and strict-replay runs cost nothing
+        per_call = self.estimate.per_call_usd
+        return per_call * self.calls_per_cycle if per_call is not None else None
 
 
 def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = None) -> Plan:
@@ -221,6 +229,7 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
     latency = cfg.backtest.fill_latency_bars if spec.fill_latency_bars is None else spec.fill_latency_bars
     warnings: list[str] = [note] if note else []
     estimate = None
+    per_cycle = 1
     provider = spec.provider if spec.provider != "replay" else cfg.llm.provider
     if spec.provider not in FREE_PROVIDERS:
         w = cutoff_warning(cfg.llm.model, provider, ms_day(times[0]), cfg.backtest.knowledge_cutoffs)
@@ -231,12 +240,13 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
         calls = expected_calls(times[-1] - times[0] + interval_ms, spec.mode, interval_ms // 1000,
                                settings.governance.governor.medium_loop_s)
         if spec.mode == "governed" and settings.governance.regime.use_llm:
-            calls *= 2  # a regime classification call beside each review
+            per_cycle = 2  # a regime classification call beside each review
+            calls *= per_cycle
         if prompt_chars is None:
             prompt_chars = sample_prompt_chars(settings, spec.strategies)
         estimate = estimate_cost(calls, prompt_chars or DEFAULT_PROMPT_CHARS, settings.llm.max_tokens, cfg.llm.model,
                                  settings.llm.pricing)
-    return Plan(spec, times, interval, interval_ms, latency, latency * feed.interval_ms, warnings, estimate)
+    return Plan(spec, times, interval, interval_ms, latency, latency * feed.interval_ms, warnings, estimate, per_cycle)
 
 
 def run_backtest(
@@ -308,7 +318,7 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
     exchange = LatencyExchange(SimulatedExchange(model, ADDRESS), advance, lambda: model.now_ms, latency_ms)
     step = step_factory(run_cfg, exchange, state_dir)
     # offline and strict-replay runs cost nothing; a paid model with an unknown price fails closed
-    guard = CostGuard(spec.max_cost_usd, plan.estimate.per_call_usd if plan.estimate else ZERO)
+    guard = CostGuard(spec.max_cost_usd, plan.cycle_estimate())
     decisions: list[DecisionRow] = []
     changes: list[PlanChange] = []
     spent = ZERO
