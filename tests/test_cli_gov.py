@@ -87,3 +87,17 @@ def test_regime_tripwires_metrics_history(cfg_path):
         result = runner.invoke(app, ["gov", command, "-c", str(cfg_path)])
         assert result.exit_code == 0, result.output
     assert "HALTED" in runner.invoke(app, ["gov", "tripwires", "-c", str(cfg_path)]).output
+
+
+def test_plan_review_status_includes_the_calendar_lock(cfg_path):
+    from hyperliquid_agent.governance.calendar import CalendarEvent
+
+    seed_state(cfg_path)
+    cal = cfg_path.parent / "calendar.toml"
+    cal.write_text('[[events]]\nname = "FOMC"\ntime = "%s"\n' % CalendarEvent(name="x", time_ms=T0 + 3 * HOUR).time_iso)
+    cfg_path.write_text(cfg_path.read_text() + '[governance.regime]\ncalendar = "calendar.toml"\n')
+    data = json.loads(runner.invoke(app, ["gov", "plan", "-c", str(cfg_path), "--json"]).output)
+    assert data["can_review"] is False and data["review_reason"].startswith("event lock: FOMC")
+    cal.write_text("[[events]]\nname = 'FOMC'\n")
+    bad = runner.invoke(app, ["gov", "plan", "-c", str(cfg_path)])
+    assert bad.exit_code == 2 and "needs both 'name' and 'time'" in bad.output

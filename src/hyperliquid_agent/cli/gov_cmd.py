@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, load, print_json
+from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, fail, load, print_json
 
 gov_app = typer.Typer(help="Inspect governance state: active plan, regime, tripwires, plan metrics, history.",
                       no_args_is_help=True)
@@ -62,11 +62,18 @@ def _as_of(store: Any) -> int | None:
 
 @gov_app.command("plan")
 def plan_cmd(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
-    """The active plan: targets, limits, exits, dwell remaining and whether a review is open."""
+    """The active plan: targets, limits, exits, dwell remaining and whether a review is open
+    (the event calendar's lock included)."""
+    from hyperliquid_agent.app.wiring import load_events
+    from hyperliquid_agent.errors import HLAgentError
     from hyperliquid_agent.governance.governor import Governor
 
     cfg, store = _open(config, as_json, "plan")
-    gov = Governor.from_state(cfg.governance, store.governor_state(), cfg.risk, coins=cfg.agent.coins)
+    try:
+        events = load_events(cfg)
+    except HLAgentError as exc:
+        fail(str(exc))
+    gov = Governor.from_state(cfg.governance, store.governor_state(), cfg.risk, events, coins=cfg.agent.coins)
     plan = gov.get_active_plan()
     now = _as_of(store)
     data: dict[str, Any] = {"available": True, "as_of_ms": now, "plan": None}
