@@ -50,6 +50,27 @@ def test_pydantic_values_serialise_with_signed_sizes(tmp_path):
     assert rec["account_before"]["positions"][0]["size"] == "-1.5"
 
 
+def test_to_plain_turns_enums_tuples_sets_decimals_and_dataclasses_into_json_data():
+    from dataclasses import dataclass
+    from enum import Enum
+
+    from hyperliquid_agent.audit import to_plain
+    from hyperliquid_agent.domain import Side
+
+    class Colour(Enum):
+        RED = "red"
+
+    @dataclass
+    class Leg:
+        side: Side
+        size: Decimal
+
+    value = {Colour.RED: (Side.BUY, {Decimal("1.50")}), 3: [Leg(Side.SELL, Decimal("-2"))], "n": None, "f": 1.5}
+    plain = to_plain(value)
+    assert plain == {"red": ["buy", ["1.50"]], "3": [{"side": "sell", "size": "-2"}], "n": None, "f": 1.5}
+    assert type(plain["red"][0]) is str and json.loads(json.dumps(plain)) == plain
+
+
 def test_configured_secret_and_key_like_strings_are_redacted(tmp_path):
     secret = "my-very-private-value-123"
     pk = "0x" + "ab" * 32
