@@ -20,6 +20,8 @@ def serve(
     speedup: Optional[float] = typer.Option(None, "--speedup", help="Simulated seconds per wall second "
                                             "(default: venue.speedup from the config)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (keep it on loopback)."),
+    spot: Optional[list[str]] = typer.Option(None, "--spot", help="List a spot token priced by a coin's bars, "
+                                             "TOKEN=COIN (e.g. UBTC=BTC: pair @1); repeatable."),
     config: Path = CONFIG_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -33,13 +35,20 @@ def serve(
         fail("choose one of --data DIR or --synthetic")
     if speedup is not None and speedup <= 0:
         fail("--speedup must be positive (simulated seconds per wall second)")
+    spot_tokens: dict[str, str] = {}
+    for item in spot or []:
+        token, sep, coin = item.partition("=")
+        if not sep or not token.strip() or not coin.strip():
+            fail(f"--spot {item!r}: write TOKEN=COIN, e.g. --spot UBTC=BTC")
+        spot_tokens[token.strip()] = coin.strip()
     cfg = load(config)
     try:
         from hyperliquid_agent.exchange.emulator import EmulatorServer
         from hyperliquid_agent.exchange.factory import build_venue_model
 
         base = cfg.source_path.parent if cfg.source_path else None
-        model = build_venue_model(cfg.venue, data_dir=data, synthetic=True if synthetic else None, base=base)
+        model = build_venue_model(cfg.venue, data_dir=data, synthetic=True if synthetic else None, base=base,
+                                  spot_tokens=spot_tokens)
         server = EmulatorServer(model, host=host, port=port,
                                 speedup=speedup if speedup is not None else cfg.venue.speedup)
         server._bind()
@@ -47,7 +56,8 @@ def serve(
         fail(escape(str(exc)))
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}. Pick another --port.")
-    info = {"url": server.url, "coins": sorted(model.specs), "now_ms": server.now_ms(),
+    info = {"url": server.url, "coins": sorted(model.specs),
+            "spot": {p.name: f"{p.token}/USDC" for p in model.spot}, "now_ms": server.now_ms(),
             "speedup": speedup if speedup is not None else cfg.venue.speedup}
     if as_json:
         print_json(info)

@@ -60,7 +60,7 @@ class FillRecord(NamedTuple):
 class Account:
     __slots__ = ("address", "cash", "spot_usdc", "positions", "leverage", "orders", "reserved", "fills",
                  "fills_cache", "funding", "realized_pnl", "fees_paid", "funding_paid", "schedule_cancel_ms",
-                 "bad_debt", "liquidations")
+                 "bad_debt", "liquidations", "tokens", "token_entry")
 
     def __init__(self, address: str, perp_usdc: Decimal, spot_usdc: Decimal = ZERO) -> None:
         self.address = address
@@ -79,6 +79,8 @@ class Account:
         self.schedule_cancel_ms: int | None = None
         self.bad_debt = ZERO  # losses beyond the account's value absorbed at liquidation
         self.liquidations = 0
+        self.tokens: dict[str, Decimal] = {}  # spot token -> balance (USDC is spot_usdc)
+        self.token_entry: dict[str, Decimal] = {}  # spot token -> USDC cost of the balance
 
     # ----- reading
 

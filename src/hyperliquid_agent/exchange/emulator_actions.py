@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from hyperliquid_agent.domain import Tif, TpSl
+from hyperliquid_agent.domain import MarketType, Tif, TpSl
 from hyperliquid_agent.exchange import wire
 from hyperliquid_agent.exchange.feed import INTERVAL_MS
 from hyperliquid_agent.exchange.venue_types import ERR_INVALID_PRICE, ERR_INVALID_SIZE, ERR_TPSL, LimitType, OrderRequest, TriggerType
@@ -51,7 +51,7 @@ def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
         case "meta":
             return 200, wire.meta_to_wire(specs)
         case "spotMeta":
-            return 200, wire.spot_meta_to_wire()
+            return 200, wire.spot_meta_to_wire(model.spot)
         case "metaAndAssetCtxs":
             ctxs = model.asset_contexts()
             meta = wire.meta_to_wire(specs)
@@ -63,7 +63,7 @@ def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
         case "spotClearinghouseState":
             user = _user(body)
             balances = model.spot_balances(user) if model.has_account(user) else []
-            return 200, wire.spot_state_to_wire(list(balances))
+            return 200, wire.spot_state_to_wire(list(balances), {p.token: p.token_index for p in model.spot})
         case "l2Book":
             coin = body.get("coin")
             if coin not in specs:
@@ -73,7 +73,8 @@ def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
             return _candles(model, body.get("req"))
         case "fundingHistory":
             coin = body.get("coin")
-            if coin not in specs or not isinstance(body.get("startTime"), int):
+            perp = coin in specs and specs[coin].market_type is MarketType.PERP  # spot pairs have no funding
+            if not perp or not isinstance(body.get("startTime"), int):
                 return 500, "null"
             rows = model.funding_history(coin, body["startTime"], body.get("endTime"))
             return 200, [wire.funding_to_wire(coin, f) for f in rows[:FUNDING_CAP]]

@@ -26,11 +26,13 @@ DEFAULT_COINS = ("BTC", "ETH", "SOL")
 
 
 def build_venue_model(venue: VenueConfig, *, data_dir: Path | None = None, synthetic: bool | None = None,
-                      base: Path | None = None, coins: Sequence[str] | None = None) -> Any:
+                      base: Path | None = None, coins: Sequence[str] | None = None,
+                      spot_tokens: dict[str, str] | None = None) -> Any:
     """The simulated venue model over CSV data (`source = "data"`) or the synthetic generator,
     started after the warm-up (`warmup_start`). `data_dir` / `synthetic` override `[venue]`;
     a relative folder is resolved against `base` (the config file's folder). `coins` defaults
-    to the synthetic generator's (BTC, ETH, SOL) or every coin in the data folder."""
+    to the synthetic generator's (BTC, ETH, SOL) or every coin in the data folder.
+    `spot_tokens` lists spot tokens by the coin pricing them ({"UBTC": "BTC"}; see spot.py)."""
     from hyperliquid_agent.exchange.simulated import feed_from_config, model_from_config
 
     use_synthetic = synthetic if synthetic is not None else (venue.source == "synthetic" and data_dir is None)
@@ -44,7 +46,10 @@ def build_venue_model(venue: VenueConfig, *, data_dir: Path | None = None, synth
         if base is not None and not folder.is_absolute():
             folder = base / folder
         market = feed_from_config(venue.model_copy(update={"source": "data"}), list(coins or []), folder)
-    return model_from_config(venue, market, start_ms=warmup_start(market))
+    try:
+        return model_from_config(venue, market, start_ms=warmup_start(market), spot_tokens=spot_tokens)
+    except ValueError as exc:  # a spot token naming a coin the market does not have
+        raise ConfigError(str(exc)) from None
 
 
 def warmup_start(market: Any) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from decimal import Decimal
+from typing import Mapping
 
 from hyperliquid_agent.domain import (
     AccountState,
@@ -43,8 +44,10 @@ from hyperliquid_agent.exchange.accounts import (
     margin_summary,
     to_account_state,
 )
+from hyperliquid_agent.exchange import spot
 from hyperliquid_agent.exchange.feed import CoinSeries, MarketFeed
 from hyperliquid_agent.exchange.order_entry import OrderEntry
+from hyperliquid_agent.exchange.spot import SpotPair, spot_pairs
 from hyperliquid_agent.exchange.venue_types import (
     ERR_LEVERAGE,
     AccountTotals,
@@ -61,13 +64,21 @@ DEFAULT_LEVERAGE = 20
 
 class VenueModel(OrderEntry):
     def __init__(self, feed: MarketFeed, fees: FeeSchedule | None = None, slippage: SlippageModel | None = None,
-                 start_ms: int | None = None, default_leverage: int = DEFAULT_LEVERAGE) -> None:
+                 start_ms: int | None = None, default_leverage: int = DEFAULT_LEVERAGE,
+                 spot_tokens: Mapping[str, str] | None = None) -> None:
+        """`spot_tokens` lists spot tokens and the feed coin whose bars price each, e.g.
+        {"UBTC": "BTC"}: pairs "@1", "@2", ... quoted in USDC (see `spot.py`)."""
         self.feed = feed
         self.fees = fees or FeeSchedule()
         self.slippage = slippage or SlippageModel()
         self._taker, self._maker = self.fees.taker, self.fees.maker
         self.specs: dict[str, AssetSpec] = feed.specs
         self._series = feed.series
+        self.spot: list[SpotPair] = spot_pairs(spot_tokens or {}, feed.specs)
+        self._spot_base = {p.name: p.token for p in self.spot}  # pair name -> base token
+        if self.spot:  # the feed's own dicts stay untouched
+            self.specs = {**feed.specs, **{p.name: p.spec for p in self.spot}}
+            self._series = {**feed.series, **{p.name: feed.series[p.coin] for p in self.spot}}
         self._default_lev = {c: min(default_leverage, s.max_leverage) for c, s in self.specs.items()}
         # maintenance margin per unit of notional: half the initial margin at max leverage
         self._maint_frac = {c: Decimal(1) / (2 * s.max_leverage) for c, s in self.specs.items()}
@@ -151,7 +162,7 @@ class VenueModel(OrderEntry):
         accounts = self._accounts.values()
         for coin, s, i in bars:
             rate = s.bar_funding[i]
-            if rate is None:
+            if rate is None or coin in self._spot_base:
                 continue
             oracle = s.oracle[i] if s.oracle is not None else s.close[i]
             for acct in accounts:
@@ -267,7 +278,7 @@ class VenueModel(OrderEntry):
 
     def spot_balances(self, address: str) -> list[SpotBalance]:
         acct = self._accounts.get(address.lower())
-        return [] if acct is None else [SpotBalance(coin="USDC", total=acct.spot_usdc)]
+        return [] if acct is None else spot.balances(acct, self.spot)
 
     def open_orders(self, address: str) -> list[OpenOrder]:
         acct = self._accounts.get(address.lower())
@@ -315,8 +326,8 @@ class VenueModel(OrderEntry):
         margined as cross."""
         acct = self._account(address)
         spec = self.specs.get(coin)
-        if spec is None:
-            return f"Unknown asset {coin}."
+        if spec is None or coin in self._spot_base:
+            return f"Unknown asset {coin}." if spec is None else "Invalid asset."
         if isinstance(leverage, bool) or not isinstance(leverage, int) or not 1 <= leverage <= spec.max_leverage:
             return ERR_LEVERAGE
         acct.leverage[coin] = (leverage, is_cross)
@@ -329,7 +340,7 @@ class VenueModel(OrderEntry):
         if amount <= 0:
             return "Transfer amount must be positive."
         if to_perp:
-            if amount > acct.spot_usdc:
+            if amount > acct.spot_usdc - spot.holds(acct, self._spot_base).get(spot.USDC, ZERO):
                 return "Insufficient balance for transfer."
             acct.spot_usdc -= amount
             acct.cash += amount

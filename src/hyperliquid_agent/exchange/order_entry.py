@@ -11,10 +11,12 @@ from typing import Any, Sequence
 
 from hyperliquid_agent.domain import AssetSpec, Filled, OrderOutcome, Rejected, Resting, Tif
 from hyperliquid_agent.exchange import matching as m
+from hyperliquid_agent.exchange import spot
 from hyperliquid_agent.exchange.accounts import ZERO, Account, FillRecord, usdc
 from hyperliquid_agent.exchange.venue_types import (
     ERR_CANCEL,
     ERR_REDUCE_ONLY,
+    ERR_SPOT_TRIGGER,
     LimitType,
     OrderRequest,
     SlippageModel,
@@ -23,6 +25,7 @@ from hyperliquid_agent.exchange.venue_types import (
     err_ioc,
     err_margin,
     err_min_value,
+    err_spot_balance,
     reject_status,
 )
 
@@ -45,6 +48,7 @@ class OrderEntry:
     _maker: Decimal
     _next_oid: int
     _next_tid: int
+    _spot_base: dict[str, str]
 
     def _account(self, address: str) -> Account:  # provided by VenueModel
         raise NotImplementedError
@@ -83,6 +87,8 @@ class OrderEntry:
         err = m.static_error(limit_px, r.sz, trigger.trigger_px if trigger else None, spec, mark)  # type: ignore[union-attr]
         if err:
             return err, None
+        if coin in self._spot_base:
+            return self._try_place_spot(acct, r, spec, oid, cloid)
         pos = acct.szi(coin)
         if reduce_only and (pos == 0 or (pos > 0) == is_buy):
             return ERR_REDUCE_ONLY, None
@@ -114,6 +120,45 @@ class OrderEntry:
             return err_margin(spec.asset_id), None
         return None, self._rest(acct, r, oid, cloid)
 
+    def _try_place_spot(self, acct: Account, r: OrderRequest, spec: AssetSpec, oid: int,
+                        cloid: str | None) -> tuple[str | None, OrderOutcome | None]:
+        coin, is_buy, limit_px = r.coin, r.is_buy, r.limit_px
+        if r.reduce_only:
+            return ERR_REDUCE_ONLY, None
+        if type(r.order_type) is not LimitType:
+            return ERR_SPOT_TRIGGER, None
+        if r.sz * limit_px < m.MIN_NOTIONAL:
+            return err_min_value(spec.asset_id), None
+        tif = r.order_type.tif
+        touch = self._touch(coin, is_buy)
+        crosses = limit_px >= touch if is_buy else limit_px <= touch
+        if tif is _ALO and crosses:
+            return err_alo(*self._bbo_of(coin)), None
+        if tif is _IOC and not crosses:
+            return err_ioc(spec.asset_id), None
+        token = self._spot_base[coin]
+        px = m.taker_price(is_buy, touch, limit_px, self.slippage.bps_for(r.sz * touch)) if crosses else limit_px
+        if not spot.affordable(acct, self._spot_base, token, is_buy, r.sz, px, spot.SPOT_TAKER if crosses else ZERO):
+            return err_spot_balance(spec.asset_id), None
+        if not crosses:
+            return None, self._rest(acct, r, oid, cloid)
+        self._spot_fill(acct, coin, is_buy, r.sz, px, True, self.now_ms, oid, cloid, None)
+        self._status[oid] = (m.request_snapshot(acct.address, r, oid, cloid, self.now_ms), "filled", self.now_ms)
+        return None, _value(Filled, {"status": "filled", "oid": oid, "total_size": r.sz, "avg_price": px,
+                                     "cloid": cloid})
+
+    def _spot_fill(self, acct: Account, coin: str, is_buy: bool, sz: Decimal, px: Decimal, crossed: bool, t: int,
+                   oid: int, cloid: str | None, events: list[VenueEvent] | None) -> None:
+        fee = usdc(sz * px * (spot.SPOT_TAKER if crossed else spot.SPOT_MAKER))
+        start = spot.apply_fill(acct, self._spot_base[coin], is_buy, sz, px, fee)
+        tid = self._next_tid
+        self._next_tid += 1
+        direction = "Buy" if is_buy else "Sell"
+        acct.fills.append(FillRecord(coin, is_buy, px, sz, fee, t, oid, cloid, ZERO, direction, crossed, start, tid))
+        if events is not None:
+            events.append(VenueEvent("fill", t, acct.address, coin, oid, size=sz if is_buy else -sz, price=px,
+                                     usdc=fee, note=direction))
+
     def _rest(self, acct: Account, r: OrderRequest, oid: int, cloid: str | None) -> OrderOutcome:
         ot = r.order_type
         if type(ot) is LimitType:
@@ -124,7 +169,8 @@ class OrderEntry:
                                None, ot.trigger_px, ot.is_market, ot.tpsl, cloid, self.now_ms)  # type: ignore[union-attr]
         acct.orders[oid] = o
         self._book[r.coin].add(o)
-        self._reserve(acct, o)
+        if r.coin not in self._spot_base:  # spot orders hold balance instead (spot.holds)
+            self._reserve(acct, o)
         self._status[oid] = (o.snapshot(), "open", self.now_ms)
         return _value(Resting, {"status": "resting", "oid": oid, "cloid": cloid})
 
@@ -147,6 +193,14 @@ class OrderEntry:
     def _fill_resting(self, acct: Account, o: m.RestingOrder, px: Decimal, crossed: bool, t: int,
                       events: list[VenueEvent]) -> None:
         sz = o.sz
+        token = self._spot_base.get(o.coin)
+        if token is not None:
+            if not spot.affordable(acct, self._spot_base, token, o.is_buy, sz, px, spot.SPOT_MAKER, exclude=o):
+                self._remove(acct, o, "insufficientSpotBalanceCanceled", t, events)
+                return
+            self._spot_fill(acct, o.coin, o.is_buy, sz, px, crossed, t, o.oid, o.cloid, events)
+            self._remove(acct, o, "filled", t, None)
+            return
         pos = acct.szi(o.coin)
         if o.reduce_only:
             if pos == 0 or (pos > 0) == o.is_buy:

@@ -150,8 +150,9 @@ def feed_from_config(venue: VenueConfig, coins: Sequence[str], data_dir: Path | 
     return load_feed(data_dir, coins)
 
 
-def model_from_config(venue: VenueConfig, feed: MarketFeed, start_ms: int | None = None) -> VenueModel:
+def model_from_config(venue: VenueConfig, feed: MarketFeed, start_ms: int | None = None,
+                      spot_tokens: dict[str, str] | None = None) -> VenueModel:
     return VenueModel(feed, FeeSchedule(taker=venue.taker_fee, maker=venue.maker_fee),
                       SlippageModel(bps=venue.slippage_bps, spread_bps=venue.spread_bps,
                                     impact_bps_per_million_usd=venue.impact_bps_per_million_usd),
-                      start_ms=start_ms)
+                      start_ms=start_ms, spot_tokens=spot_tokens)

@@ -23,6 +23,7 @@ ERR_REDUCE_ONLY = "Reduce only order would increase position."
 ERR_TPSL = "Invalid TP/SL price."
 ERR_CANCEL = "Order was never placed, already canceled, or filled."
 ERR_LEVERAGE = "Invalid leverage value"
+ERR_SPOT_TRIGGER = "Trigger orders are not supported on spot by the local venue."  # ours, not the venue's
 
 
 def err_min_value(asset: int) -> str:
@@ -31,6 +32,10 @@ def err_min_value(asset: int) -> str:
 
 def err_margin(asset: int) -> str:
     return f"Insufficient margin to place order. asset={asset}"
+
+
+def err_spot_balance(asset: int) -> str:
+    return f"Insufficient spot balance asset={asset}"
 
 
 def err_ioc(asset: int) -> str:
@@ -56,6 +61,8 @@ def reject_status(error: str) -> str:
         return "minTradeNtlRejected"
     if error.startswith("Insufficient margin"):
         return "perpMarginRejected"
+    if error.startswith("Insufficient spot balance"):
+        return "insufficientSpotBalanceRejected"
     if error.startswith("Post only order"):
         return "badAloPxRejected"
     if error.startswith("Order could not immediately match"):

@@ -14,9 +14,12 @@ which the adapter reports as `VenueResponseError`.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from hyperliquid_agent.exchange.spot import SpotPair
 
 from hyperliquid_agent.domain import (
     AccountState,
@@ -468,11 +471,15 @@ def meta_to_wire(specs: dict[str, AssetSpec]) -> dict[str, Any]:
     }
 
 
-def spot_meta_to_wire() -> dict[str, Any]:
-    """spotMeta of a perps-only venue: the USDC collateral token and no spot pairs."""
-    usdc = {"name": "USDC", "szDecimals": 8, "weiDecimals": 8, "index": 0, "tokenId": "0x" + "0" * 32,
-            "isCanonical": True, "evmContract": None, "fullName": None}
-    return {"tokens": [usdc], "universe": []}
+def spot_meta_to_wire(pairs: Sequence["SpotPair"] = ()) -> dict[str, Any]:
+    """spotMeta: the USDC token (index 0), one token per listed pair, and the pairs."""
+    def token(name: str, index: int, sz_decimals: int) -> dict[str, Any]:
+        return {"name": name, "szDecimals": sz_decimals, "weiDecimals": 8, "index": index,
+                "tokenId": "0x" + f"{index:032x}", "isCanonical": True, "evmContract": None, "fullName": None}
+
+    return {"tokens": [token("USDC", 0, 8)] + [token(p.token, p.token_index, p.sz_decimals) for p in pairs],
+            "universe": [{"tokens": [p.token_index, 0], "name": p.name, "index": p.index, "isCanonical": False}
+                         for p in pairs]}
 
 
 def asset_ctx_to_wire(ctx: AssetContext) -> dict[str, Any]:
@@ -525,9 +532,11 @@ def clearinghouse_to_wire(
     }
 
 
-def spot_state_to_wire(balances: list[SpotBalance] | tuple[SpotBalance, ...]) -> dict[str, Any]:
+def spot_state_to_wire(balances: list[SpotBalance] | tuple[SpotBalance, ...],
+                       token_index: Mapping[str, int] | None = None) -> dict[str, Any]:
+    index = {"USDC": 0, **(token_index or {})}
     return {"balances": [
-        {"coin": b.coin, "token": 0 if b.coin == "USDC" else i + 1, "hold": dec(b.hold), "total": dec(b.total),
+        {"coin": b.coin, "token": index.get(b.coin, i), "hold": dec(b.hold), "total": dec(b.total),
          "entryNtl": dec(b.entry_notional)}
         for i, b in enumerate(balances)
     ]}
