@@ -16,6 +16,7 @@ from hyperliquid_agent.app.status import AGENT_NS
 from hyperliquid_agent.config import Config
 from hyperliquid_agent.domain import AccountState
 from hyperliquid_agent.domain.context import DecisionContext
+from hyperliquid_agent.errors import HLAgentError
 from hyperliquid_agent.execution import ExecutionReport, Protection
 from hyperliquid_agent.governance.calendar import CalendarEvent
 from hyperliquid_agent.governance.governor import Approved, Governor
@@ -47,7 +48,8 @@ class GovernedFlow:
         calendar: CalendarFile | None = None,
     ) -> None:
         self.cfg = cfg
-        self.calendar = calendar  # re-read after each cycle when the file changed
+        self.calendar = calendar  # re-read at the start of a cycle when the file changed
+        self.calendar_error: str | None = None  # why the last re-read failed (the old events stay)
         self.strategies = tuple(strategies)
         self.governor = governor
         self.tripwires = tripwires or TripwireState()
@@ -87,9 +89,25 @@ class GovernedFlow:
         return flow
 
     def export_state(self) -> dict[str, Any]:
+        """The state a cycle starts from (recorded in its audit record for replay). Called when
+        the cycle collects its inputs, so this is where an edited calendar file is picked up:
+        the events the cycle uses are the ones it records."""
+        self._refresh_calendar()
         return {"governor": self.governor.to_state(), "tripwires": self.tripwires.to_dict(),
                 "scorekeeper": self.scorekeeper.to_dict(), "stopped_out": sorted(self.stopped_out),
                 "events": [e.model_dump(mode="json") for e in self.governor.events]}
+
+    def _refresh_calendar(self) -> None:
+        if self.calendar is None:
+            return
+        try:
+            events = self.calendar.reload_if_changed()
+        except HLAgentError as exc:  # a bad edit: keep the events we had, say why in every cycle's record
+            self.calendar_error = str(exc)
+            return
+        self.calendar_error = None
+        if events is not None:
+            self.governor.set_events(events)
 
     def note_stop_loss(self, coins: Sequence[str]) -> None:
         """A stop-loss closed these coins: keep them flat under this plan and open a review."""
@@ -112,7 +130,9 @@ class GovernedFlow:
         plan = gov.get_active_plan()
         reading = gov.last_reading
         tap = gov.regime_client
+        extra = {"calendar_error": self.calendar_error} if self.calendar_error else {}
         return {
+            **extra,
             "llm_calls": tap.take() if hasattr(tap, "take") else [],  # regime classification calls
             "trading_state": self.report.state.value,
             "tripwires": [t.to_dict() for t in self.report.trips],
@@ -220,10 +240,6 @@ class GovernedFlow:
         else:
             self.scorekeeper.observe_funding(inputs.account.positions, record=False, forget={f.coin for f in fills})
         self.save()
-        if self.calendar is not None:  # an edited calendar counts from the next cycle (a bad edit: the error
-            events = self.calendar.reload_if_changed()  # shows in this cycle's record, the old events stay)
-            if events is not None:
-                self.governor.set_events(events)
 
     def save(self) -> None:
         """Persist the governor, tripwires, scorekeeper and regime readings (before acting, and after)."""
