@@ -327,6 +327,21 @@ def test_hourly_funding_is_size_times_oracle_times_rate_and_longs_pay_when_posit
     assert m.account_state(ADDR).position("ETH").cum_funding == D("0.402")
 
 
+def test_funding_is_paid_on_the_recorded_oracle_price_not_the_close():
+    rows = [(2000,) * 4, (2000, 2010, 1990, 2010)]
+    spec = AssetSpec(name="ETH", asset_id=1, sz_decimals=4, max_leverage=25)
+    t = [T0, T0 + HOUR_MS]
+    cols = [[D(str(r[j])) for r in rows] for j in range(4)]
+    series = CoinSeries("ETH", spec, HOUR_MS, t, *cols, [D(100)] * 2, [T0 + 2 * HOUR_MS + 7], [D("0.0001")],
+                        oracle=[D(2000), D(1990)])
+    m = VenueModel(MarketFeed({"ETH": series}), start_ms=T0 + HOUR_MS)
+    m.create_account(ADDR, D(10_000))
+    place(m, req("ETH", True, 2100, 2))
+    m.advance_to(T0 + 2 * HOUR_MS)
+    [pay] = m.user_funding(ADDR)
+    assert pay.usdc == -(2 * D(1990) * D("0.0001"))  # the oracle 1990, not the close 2010
+
+
 def test_liquidation_when_the_bars_adverse_extreme_breaches_maintenance():
     bars = {"ETH": [(2000,) * 4, (2000, 2001, 1980, 1990), (1990, 1995, 1900, 1950)]}
     m = model_for(bars, usdc="100")
