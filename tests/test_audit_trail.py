@@ -155,7 +155,15 @@ def test_cycle_log_line_is_json_in_file_and_scrubs_secrets(tmp_path):
 
 def test_cycle_fields_counts_errors():
     f = cycle_fields({"cycle_id": "x", "errors": ["venue down"], "orders": []})
-    assert f["errors"] == 1 and f["orders"] == 0
+    assert f["errors"] == 1 and f["orders"] == 0 and f["equity"] is None
+
+
+def test_cycle_fields_show_equity_exactly_without_trailing_zeros_and_count_statuses():
+    f = cycle_fields({"cycle_id": "x", "account_before": {"portfolio_value": "1.0"},
+                      "account_after": {"portfolio_value": "9923.124486220000000000"},
+                      "orders": [{"status": "filled"}, {"outcome": {"status": "resting"}}, {}, {"status": "filled"}]})
+    assert f["equity"] == "9923.12448622" and f["order_statuses"] == {"filled": 2, "resting": 1, "unsent": 1}
+    assert cycle_fields({"account_before": {"portfolio_value": "10000.00"}})["equity"] == "10000"
 
 
 def test_log_level_env_wins_and_bad_value_is_clear():

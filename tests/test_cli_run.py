@@ -39,6 +39,9 @@ def test_paper_session_runs_n_cycles_and_prints_the_summary(tmp_path, mode):
     traded = next(r for r in recs if r["orders"])
     shown = json.loads(runner.invoke(app, ["audit", "show", "-c", str(cfg), traded["cycle_id"], "--json"]).stdout)
     assert shown["orders"] == traded["orders"]
+    table = runner.invoke(app, ["audit", "show", "-c", str(cfg), str(traded["seq"])]).stdout
+    fills = len(traded["fills"])
+    assert f"{fills}, fees ${Decimal(traded['fees_usd']):,.6f}" in table and "$10,000.00 -> $" in table
     res = runner.invoke(app, ["audit", "replay", "-c", str(cfg), traded["cycle_id"]])
     assert res.exit_code == 0 and f"reproduces its {len(traded['orders'])} order(s)" in res.stdout, res.output
     # an edited record (a recorded order's size) no longer replays: exit 1 naming the difference

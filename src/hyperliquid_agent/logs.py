@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 import time
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Iterable, Mapping, TextIO
 
@@ -154,6 +155,21 @@ def get_logger() -> logging.Logger:
     return logging.getLogger(LOGGER_NAME)
 
 
+def order_status(order: Mapping[str, Any]) -> str:
+    """A recorded order's status (filled, resting, rejected, denied, ...; "unsent" when it has none)."""
+    return str(order.get("status") or (order.get("outcome") or {}).get("status") or "unsent")
+
+
+def _exact(value: Any) -> str | None:
+    """A money amount as its shortest exact decimal string (no trailing zeros)."""
+    if value is None or value == "":
+        return None
+    try:
+        return format(Decimal(str(value)).normalize(), "f")
+    except InvalidOperation:
+        return str(value)
+
+
 def cycle_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     """The canonical per-cycle fields, taken from a (plain) cycle record."""
     orders = record.get("orders") or []
@@ -161,7 +177,7 @@ def cycle_fields(record: Mapping[str, Any]) -> dict[str, Any]:
     decision = record.get("decision") or {}
     statuses: dict[str, int] = {}
     for o in orders:
-        st = str(o.get("status") or (o.get("outcome") or {}).get("status") or "unsent")
+        st = order_status(o)
         statuses[st] = statuses.get(st, 0) + 1
     return {
         "cycle_id": record.get("cycle_id"),
@@ -175,7 +191,7 @@ def cycle_fields(record: Mapping[str, Any]) -> dict[str, Any]:
         "order_statuses": statuses,
         "llm_calls": llm.get("calls", 0),
         "cost_usd": llm.get("cost_usd", "0"),
-        "equity": (record.get("account_after") or record.get("account_before") or {}).get("portfolio_value"),
+        "equity": _exact((record.get("account_after") or record.get("account_before") or {}).get("portfolio_value")),
         "errors": len(record.get("errors") or []),
     }
 

@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 from hyperliquid_agent.llm.check import OFFLINE
 from hyperliquid_agent.llm.pricing import CHARS_PER_TOKEN
+from hyperliquid_agent.logs import order_status
 
 ZERO = Decimal(0)
 
@@ -67,7 +68,7 @@ def summarize_run(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
             out["regimes"][r["regime"]] = out["regimes"].get(r["regime"], 0) + 1
         for o in r.get("orders") or ():
             out["orders"] += 1
-            st = str(o.get("status") or (o.get("outcome") or {}).get("status") or "unsent")
+            st = order_status(o)
             out["orders_by_status"][st] = out["orders_by_status"].get(st, 0) + 1
         out["denied"] += sum(1 for v in r.get("risk") or () if (v.get("verdict") or {}).get("verdict") == "denied")
         for f in r.get("fills") or ():
@@ -220,6 +221,9 @@ def render_record(console: Any, rec: dict[str, Any]) -> None:
         t.add_row("governance", reason if reason.startswith(verdict) else f"{verdict}: {reason}".rstrip(": "))
     llm = rec.get("llm") or {}
     t.add_row("llm", f"{llm.get('calls', 0)} call(s), ${llm.get('cost_usd', '0')}, model {llm.get('model')}")
+    before, after = _equity(rec.get("account_before")), _equity(rec.get("account_after"))
+    t.add_row("equity", f"${_money(before)} -> ${_money(after)}")
+    t.add_row("fills", f"{len(rec.get('fills') or [])}, fees ${_money(rec.get('fees_usd'), 6)}")
     t.add_row("errors", "; ".join(rec.get("errors") or []) or "-")
     console.print(t)
     orders = rec.get("orders") or []
@@ -229,7 +233,7 @@ def render_record(console: Any, rec: dict[str, Any]) -> None:
             ot.add_column(col)
         for o in orders:
             i = o.get("intent") or {}
-            status = str(o.get("status") or (o.get("outcome") or {}).get("status") or "unsent")
+            status = order_status(o)
             error = o.get("error") or (o.get("outcome") or {}).get("error")
             ot.add_row(str(i.get("coin")), str(i.get("side")), str(i.get("size")), str(i.get("limit_price")),
                        str(i.get("reduce_only")), str(o.get("cloid") or i.get("cloid")),
