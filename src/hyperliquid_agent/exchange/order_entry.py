@@ -196,7 +196,7 @@ class OrderEntry:
         token = self._spot_base.get(o.coin)
         if token is not None:
             if not spot.affordable(acct, self._spot_base, token, o.is_buy, sz, px, spot.SPOT_MAKER, exclude=o):
-                self._remove(acct, o, "insufficientSpotBalanceCanceled", t, events)
+                self._remove(acct, o, "marginCanceled", t, events)  # the venue's status when funds fall short
                 return
             self._spot_fill(acct, o.coin, o.is_buy, sz, px, crossed, t, o.oid, o.cloid, events)
             self._remove(acct, o, "filled", t, None)
