@@ -17,7 +17,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice, repeat
-from operator import is_, mul, sub
+from operator import attrgetter, is_, lt, mul, sub
 from typing import Any, Callable, Mapping, Sequence
 
 from hyperliquid_agent.domain import AssetContext, Candle, FundingPoint, L2Book, MarketSnapshot
@@ -344,15 +344,15 @@ def _time_slice(items: Sequence[Any], key: Callable[[Any], int], lo: int | None,
     Every item is checked (the caller is not trusted to have cut or sorted its data), so
     nothing after `hi` gets through; unsorted or duplicated input is sorted and de-duplicated.
     """
-    picked = [x for x in items if key(x) <= hi and (lo is None or key(x) > lo)]
-    if any(key(picked[i]) >= key(picked[i + 1]) for i in range(len(picked) - 1)):
-        by_time = {key(x): x for x in picked}
-        picked = [by_time[t] for t in sorted(by_time)]
-    return picked
+    keys = list(map(key, items))
+    if all(map(lt, keys, islice(keys, 1, None))):  # strictly ascending (the usual case): cut by bisection
+        return list(islice(items, 0 if lo is None else bisect_right(keys, lo), bisect_right(keys, hi)))
+    by_time = {k: x for k, x in zip(keys, items) if k <= hi and (lo is None or k > lo)}
+    return [by_time[t] for t in sorted(by_time)]
 
 
-def _candle_time(c: Candle) -> int:
-    return c.t_ms
+_candle_time = attrgetter("t_ms")
+_funding_time = attrgetter("time_ms")
 
 
 def _window_bars(interval_ms: int) -> int:
@@ -500,10 +500,6 @@ def _recursive(bars: _Bars, lo: int, hi: int, interval_ms: int) -> _Recursive:
     for i in range(start, hi):
         rec.push(t[i], high[i], low[i], close[i])
     return rec
-
-
-def _funding_time(p: FundingPoint) -> int:
-    return p.time_ms
 
 
 def _funding_signals(points: Sequence[FundingPoint], now_ms: int, out: dict[str, float | None]) -> None:
