@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from gov_helpers import HOUR, MIN, T0, d, gov_config, plan, signals_for, strategy
 
-from hyperliquid_agent.domain import Fill, Regime, Side
+from hyperliquid_agent.domain import Fill, Position, Regime, Side
 from hyperliquid_agent.errors import ConfigError
 from hyperliquid_agent.governance.governor import Governor
 from hyperliquid_agent.governance.persistence import GovernanceStore, load_calendar_file
@@ -26,6 +26,7 @@ def test_restart_resumes_the_same_plan_with_its_dwell_clock(tmp_path):
     trip = TripwireState(day_start_ms=T0, day_start_equity=d(10000), peak_equity=d(10500))
     keeper = Scorekeeper()
     keeper.start("p-1", "slow-trend", T0, d(10000))
+    keeper.observe_funding([Position(coin="BTC", size=d(3), entry_price=d(100), cum_funding=d("0.4"))])
     store = GovernanceStore(StateStore.in_dir(tmp_path))
     store.save(gov, trip, keeper)
     store.close()
@@ -38,6 +39,8 @@ def test_restart_resumes_the_same_plan_with_its_dwell_clock(tmp_path):
     assert gov2.current_targets(now) == gov.current_targets(now)
     assert again.load_tripwires() == trip
     assert again.load_scorekeeper().current.plan_id == "p-1"
+    # the funding reference points too: the next cycle books only what was paid since
+    assert again.load_scorekeeper().funding_seen == {"BTC": (d(3), d("0.4"))}
 
 
 def test_empty_store_gives_fresh_state(tmp_path):
