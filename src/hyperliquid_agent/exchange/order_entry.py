@@ -100,13 +100,9 @@ class OrderEntry:
             if err:
                 return err, None
             return None, self._rest(acct, r, oid, cloid)
-        tif = r.order_type.tif  # type: ignore[union-attr]
-        touch = self._touch(coin, is_buy)
-        crosses = limit_px >= touch if is_buy else limit_px <= touch
-        if tif is _ALO and crosses:
-            return err_alo(*self._bbo_of(coin)), None
-        if tif is _IOC and not crosses:
-            return err_ioc(spec.asset_id), None
+        err, touch, crosses = self._against_book(r, spec)
+        if err:
+            return err, None
         sz = min(r.sz, abs(pos)) if reduce_only else r.sz
         if crosses:
             px = m.taker_price(is_buy, touch, limit_px, self.slippage.bps_for(sz * touch))
@@ -120,6 +116,19 @@ class OrderEntry:
             return err_margin(spec.asset_id), None
         return None, self._rest(acct, r, oid, cloid)
 
+    def _against_book(self, r: OrderRequest, spec: AssetSpec) -> tuple[str | None, Decimal, bool]:
+        """(error, touch, crosses) of a limit order against the synthetic book: ALO that would
+        cross and IOC that would not are refused."""
+        is_buy = r.is_buy
+        touch = self._touch(r.coin, is_buy)
+        crosses = r.limit_px >= touch if is_buy else r.limit_px <= touch
+        tif = r.order_type.tif  # type: ignore[union-attr]
+        if tif is _ALO and crosses:
+            return err_alo(*self._bbo_of(r.coin)), touch, crosses
+        if tif is _IOC and not crosses:
+            return err_ioc(spec.asset_id), touch, crosses
+        return None, touch, crosses
+
     def _try_place_spot(self, acct: Account, r: OrderRequest, spec: AssetSpec, oid: int,
                         cloid: str | None) -> tuple[str | None, OrderOutcome | None]:
         coin, is_buy, limit_px = r.coin, r.is_buy, r.limit_px
@@ -129,13 +138,9 @@ class OrderEntry:
             return ERR_SPOT_TRIGGER, None
         if r.sz * limit_px < m.MIN_NOTIONAL:
             return err_min_value(spec.asset_id), None
-        tif = r.order_type.tif
-        touch = self._touch(coin, is_buy)
-        crosses = limit_px >= touch if is_buy else limit_px <= touch
-        if tif is _ALO and crosses:
-            return err_alo(*self._bbo_of(coin)), None
-        if tif is _IOC and not crosses:
-            return err_ioc(spec.asset_id), None
+        err, touch, crosses = self._against_book(r, spec)
+        if err:
+            return err, None
         token = self._spot_base[coin]
         px = m.taker_price(is_buy, touch, limit_px, self.slippage.bps_for(r.sz * touch)) if crosses else limit_px
         if not spot.affordable(acct, self._spot_base, token, is_buy, r.sz, px, spot.SPOT_TAKER if crosses else ZERO):
