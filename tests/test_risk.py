@@ -171,6 +171,15 @@ def test_review_tracks_the_max_size_streak_and_flags_it():
     assert r3.counters.max_size_streak == 0 and r3.approved
 
 
+def test_a_manual_order_leaves_the_agents_max_size_streak_alone_but_is_still_held_to_it():
+    p = policy(max_size_streak=2, max_order_usd=1500)
+    manual = ctx(decision=False, counters=RiskCounters(max_size_streak=1))
+    assert p.review([order()], manual).counters.max_size_streak == 1  # a max-size manual order adds nothing
+    assert p.review([order(size="0.1")], manual).counters.max_size_streak == 1  # a small one resets nothing
+    flagged = replace(manual, counters=RiskCounters(max_size_streak=2))
+    assert reason(p.review([order()], flagged).denied[0][1]) == "max_size_streak"
+
+
 def test_stop_loss_intents_close_losing_positions_on_the_opposite_side():
     p = policy(stop_loss_pct=Decimal(10))
     long_down = Position(coin="ETH", size=Decimal(2), entry_price=Decimal(3400), leverage=3)  # -11.8%

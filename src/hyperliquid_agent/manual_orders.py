@@ -103,6 +103,7 @@ def submit_order(
         now_ms=prepared.now_ms,
         counters=load_counters(store),
         approver=approver,
+        decision=False,  # a human's order: the agent's max-size streak is left as it is
     )
     cycle_id = f"manual-{prepared.now_ms}-{prepared.intent.coin}-{prepared.intent.side.value}"
     return Executor(exchange, store, config=cfg.portfolio).run(cycle_id, [prepared.intent], policy, ctx)

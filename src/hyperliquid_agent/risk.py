@@ -82,6 +82,7 @@ class RiskContext:
     max_leverage: int | None = None  # the strategy's / plan's own cap
     leverage: Mapping[str, int] = field(default_factory=dict)  # leverage each coin trades at, if known
     approver: Approver | None = None
+    decision: bool = True  # an agent decision (False for a manual order): it moves the max-size streak
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,9 @@ class RiskPolicy:
         denied: list[tuple[Intent, Denied]] = []
         passed: list[LeverageIntent | TransferIntent] = []
         flags: list[str] = []
-        asked_max = any(isinstance(i, OrderIntent) and self._at_max_size(i, ctx, book) for i in intents)
-        counters = counters.with_max_size(asked_max)
+        if ctx.decision:
+            asked_max = any(isinstance(i, OrderIntent) and self._at_max_size(i, ctx, book) for i in intents)
+            counters = counters.with_max_size(asked_max)
         if counters.max_size_streak >= self.config.max_size_streak:
             flags.append(f"max_size_streak: maximum size asked {counters.max_size_streak} times in a row")
         projected = counters
