@@ -75,6 +75,8 @@ def test_long_to_short_flip_then_close_through_the_sdk(server):
     d = Desk(server)
     r = d.target("flip-1", ETH="30")
     assert [o.status for o in r.orders] == ["filled"] and d.size("ETH") > 0
+    assert [(s.intent.kind, s.status) for s in r.setup] == [("leverage", "done")]  # set before the open
+    assert d.ex.account_state().position("ETH").leverage == CFG.default_leverage
     long_size = d.size("ETH")
     r = d.target("flip-2", ETH="-30")
     assert [(o.intent.side, o.intent.reduce_only, o.status) for o in r.orders] == [
