@@ -5,6 +5,8 @@
    record) on the embedded emulator, minus the time spent waiting on the venue (every
    exchange-port call is timed) and inside the LLM provider (the baseline, timed at the
    client). Governed mode, every cycle a medium-loop cycle (the LLM is asked each time).
+   Also printed: the same as CPU time of the agent's thread, which a loaded (shared)
+   machine inflates far less than wall time.
 2. Peak RSS of a paper run (`hl-agent run`, 48 governed cycles, baseline provider): target <= 120 MB.
 3. Wall time of the README's main job (`hl-agent run` from a warm virtualenv): target <= 60 s.
 
@@ -120,7 +122,7 @@ def main() -> None:
     print(f"engine overhead per cycle (governed, medium loop, venue and LLM time excluded): median {med:.2f} ms, "
           f"max {worst:.2f} ms over {CYCLES - 5} warm cycles  target <= {TARGET_MS} ms  "
           f"{'OK' if med <= TARGET_MS else 'OVER'}")
-    print(f"  the same as CPU time of the agent's thread (insensitive to other load on the machine): median "
+    print(f"  the same as CPU time of the agent's thread (less sensitive to other load on the machine): median "
           f"{cpu:.2f} ms; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"  full cycle incl. loopback venue and baseline LLM: median {total:.2f} ms; "
           f"audit append (redact, JSON, write, fsync): median {audit:.2f} ms")
