@@ -35,6 +35,9 @@ def rate(label: str, fn, seconds: float = SECONDS) -> float:
 
 
 def main() -> None:
+    from bench_venue_model import machine  # (bench/ is on the path when run as a script)
+
+    print(machine())
     feed = synthetic_feed(seed=7, days=60)
     model = VenueModel(feed, start_ms=feed.start_ms + 30 * 24 * 3_600_000)
     with EmulatorServer(model) as server:

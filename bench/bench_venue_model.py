@@ -12,6 +12,7 @@ Run: .venv/bin/python bench/bench_venue_model.py
 
 from __future__ import annotations
 
+import os
 import time
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from pathlib import Path
@@ -86,7 +87,14 @@ def report(name: str, feed: MarketFeed, hours: int, repeats: int = 3) -> None:
           f"{bars / elapsed:,.0f} bars/s with all coins; {orders / elapsed:,.0f} orders/s; outcomes {outcomes}")
 
 
+def machine() -> str:
+    """The machine's load when the figures were taken: on a shared box, read them with it."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{os.cpu_count()} CPUs, load average {load:.1f} (figures fall as the load passes the CPU count)"
+
+
 def main() -> None:
+    print(machine())
     t0 = time.perf_counter()
     feed = synthetic_feed(seed=7, days=365)
     print(f"synthetic data: 365 days x 3 coins generated in {time.perf_counter() - t0:.2f} s")
