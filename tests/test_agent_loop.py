@@ -185,3 +185,31 @@ def test_wall_clock_waits_for_the_tick_but_a_stop_request_cuts_the_wait_short():
     t0 = time.monotonic()
     clock.wait_until(clock.now_ms() + 60_000, stop)
     assert time.monotonic() - t0 < 5
+
+
+def test_a_remote_emulator_clock_steps_forward_only_and_a_vanished_one_is_a_clear_venue_error():
+    import socket
+
+    import pytest
+
+    from hyperliquid_agent.app.paper import paper_emulator, remote_stepped_clock
+    from hyperliquid_agent.config import VenueConfig
+    from hyperliquid_agent.errors import VenueUnavailableError
+    from hyperliquid_agent.exchange.factory import build_venue_model
+
+    server = paper_emulator(build_venue_model(VenueConfig(synthetic_days=3)))
+    url = server.start()
+    try:
+        clock, stop = remote_stepped_clock(url), threading.Event()
+        t0 = clock.now_ms()
+        clock.wait_until(t0 + H, stop)
+        assert clock.now_ms() == server.now_ms() == t0 + H
+        clock.wait_until(t0, stop)  # never back
+        assert clock.now_ms() == t0 + H
+    finally:
+        server.stop()
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(VenueUnavailableError, match="cannot reach the emulator"):
+        remote_stepped_clock(dead, timeout_s=1).wait_until(10**13, threading.Event())
