@@ -83,6 +83,16 @@ def test_unset_variable_in_a_required_setting_names_the_variable(tmp_path):
     assert load_config(path, env={"STATE_HOME": "/srv"}).agent.state_dir == "/srv/agent"
 
 
+def test_openai_compatible_needs_its_key_only_when_the_config_names_an_unset_variable(tmp_path):
+    base = '[llm]\nprovider = "openai-compatible"\nbase_url = "http://127.0.0.1:11434/v1"\n'
+    load_config(write(tmp_path, base), env={}).check_required()  # a local server without a key
+    named = write(tmp_path, base + 'api_key = "${DEEPSEEK_API_KEY}"\n')
+    with pytest.raises(MissingEnvError) as exc:
+        load_config(named, env={}).check_required()
+    assert exc.value.variable == "DEEPSEEK_API_KEY"
+    load_config(named, env={"DEEPSEEK_API_KEY": "sk-x"}).check_required()
+
+
 def test_anthropic_with_the_shipped_openai_variable_says_which_variable_to_use(tmp_path):
     path = write(tmp_path, '[llm]\nprovider = "anthropic"\nmodel = "claude-sonnet-4-5"\napi_key = "${OPENAI_API_KEY:-}"\n')
     with pytest.raises(ConfigError) as exc:

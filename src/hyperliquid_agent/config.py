@@ -113,7 +113,10 @@ class LLMConfig(BaseModel):
 
     @property
     def needs_key(self) -> bool:
-        return self.provider in ("openai", "anthropic")
+        """openai and anthropic always; openai-compatible when the config names a `${VAR}` that is unset."""
+        return self.provider in ("openai", "anthropic") or (
+            self.provider == "openai-compatible" and "api_key" in self._missing_env
+        )
 
     def require_api_key(self) -> SecretStr:
         example = "sk-ant-..." if self.provider == "anthropic" else "sk-..."

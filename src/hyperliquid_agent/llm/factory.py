@@ -14,12 +14,10 @@ REAL_PROVIDERS = ("openai", "anthropic", "openai-compatible")
 
 
 def _key(cfg: LLMConfig) -> str | None:
-    if cfg.provider in ("openai", "anthropic"):
+    if cfg.needs_key:  # includes a named but unset variable: say so now
         return cfg.require_api_key().get_secret_value()
     if cfg.api_key is not None and cfg.api_key.get_secret_value():
         return cfg.api_key.get_secret_value()
-    if "api_key" in cfg._missing_env:  # the config names a variable that is not set: say so now
-        return cfg.require_api_key().get_secret_value()
     return None
 
 
