@@ -152,3 +152,12 @@ def test_reset_breaker_rearms_only_the_failure_count(cfg_path, fake, monkeypatch
     assert c.consecutive_failures == 0 and c.daily_notional == Decimal(1234) and c.last_open_ms == 7
     res = run("buy", "ETH", "0.5", "--yes", "--json", "-c", str(cfg_path))
     assert res.exit_code == 0 and json.loads(res.output)["orders"][0]["status"] == "filled"
+
+
+def test_the_same_order_twice_at_the_same_venue_time_is_sent_twice(cfg_path, fake):
+    fake.now_ms = lambda: fake.now  # a venue whose simulated clock stands still between commands
+    for _ in range(2):  # two resting limit buys: the same coin, side, purpose and venue time
+        res = run("buy", "ETH", "0.5", "--price", "2950", "--yes", "--json", "-c", str(cfg_path))
+        [order] = json.loads(res.output)["orders"]
+        assert res.exit_code == 0 and order["status"] == "resting" and not order["reconciled"]
+    assert len(fake.placed) == 2 and len(fake.resting) == 2

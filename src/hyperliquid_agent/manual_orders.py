@@ -8,6 +8,7 @@ other. Cancels need no verdict (they only ever remove risk).
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -105,7 +106,9 @@ def submit_order(
         approver=approver,
         decision=False,  # a human's order: the agent's max-size streak is left as it is
     )
-    cycle_id = f"manual-{prepared.now_ms}-{prepared.intent.coin}-{prepared.intent.side.value}"
+    # unique per command: a venue on a frozen simulated clock gives two commands the same time, and
+    # the same cycle id would make the second look like a retry of the first (found, never sent)
+    cycle_id = f"manual-{prepared.now_ms}-{prepared.intent.coin}-{prepared.intent.side.value}-{secrets.token_hex(4)}"
     return Executor(exchange, store, config=cfg.portfolio).run(cycle_id, [prepared.intent], policy, ctx)
 
 
