@@ -259,11 +259,12 @@ class _Bars:
         self.bad.append((self.bad[-1] if self.bad else 0) + (r is None))
         self.hourly.append(hourly)
 
-    def sync(self, bars: list[Candle]) -> tuple[int, int]:
+    def sync(self, bars: list[Candle], known: int = 0) -> tuple[int, int]:
         """Make `bars` (sorted, unique, non-empty) a run of held bars; returns its [lo, hi).
 
         Held bars are reused only while they are the same objects or carry the same time,
         high, low and close; from the first that differs on, the new bars replace them.
+        `known`: how many leading bars the caller already found to be the held objects.
         """
         t0 = bars[0].t_ms
         p = bisect_left(self.t, t0)
@@ -273,8 +274,8 @@ class _Bars:
         else:
             m = min(len(bars), len(self.t) - p)
             objs = self.objs
-            if not all(map(is_, islice(bars, m), islice(objs, p, p + m))):
-                for j in range(m):
+            if known < m and not all(map(is_, islice(bars, known, m), islice(objs, p + known, p + m))):
+                for j in range(known, m):
                     a, b = bars[j], objs[p + j]
                     if a is b:
                         continue
@@ -291,9 +292,10 @@ class _Bars:
             p = 0
         return p, p + len(bars)
 
-    def closed_fast(self, candles: Sequence[Candle], hi_ms: int) -> list[Candle] | None:
+    def closed_fast(self, candles: Sequence[Candle], hi_ms: int) -> tuple[list[Candle], int] | None:
         """The candles with open time <= hi_ms, when the held bars prove `candles` sorted
-        and unique: they start with held objects and only a short tail is new. Else None."""
+        and unique: they start with held objects and only a short tail is new (else None);
+        with how many leading ones are held objects."""
         if not self.t or not candles:
             return None
         seq = candles if isinstance(candles, list) else list(candles)
@@ -312,7 +314,7 @@ class _Bars:
             last = t
             if t <= hi_ms:
                 k += 1
-        return seq[:k]
+        return seq[:k], min(m, k)
 
 
 class SignalCache:
@@ -359,13 +361,15 @@ def _window_bars(interval_ms: int) -> int:
     return max(MAX_LOOKBACK_HOURS * HOUR_MS // interval_ms, INDICATOR_BARS + ANCHOR_BARS) + 1
 
 
-def _closed_candles(bars: _Bars, candles: Sequence[Candle], interval_ms: int, now_ms: int) -> list[Candle]:
-    """The closed candles (open time + interval <= now), sorted, unique, the last window's worth."""
+def _closed_candles(bars: _Bars, candles: Sequence[Candle], interval_ms: int,
+                    now_ms: int) -> tuple[list[Candle], int]:
+    """The closed candles (open time + interval <= now), sorted, unique, the last window's
+    worth; with how many leading ones are known to be held objects already."""
     hi = now_ms - interval_ms
-    closed = bars.closed_fast(candles, hi)
-    if closed is None:
-        closed = _time_slice(candles, _candle_time, None, hi)
-    return closed[-_window_bars(interval_ms):]
+    fast = bars.closed_fast(candles, hi)
+    closed, known = fast if fast is not None else (_time_slice(candles, _candle_time, None, hi), 0)
+    cut = max(len(closed) - _window_bars(interval_ms), 0)
+    return closed[cut:], max(known - cut, 0)
 
 
 # ---------------------------------------------------------------- indicators (public helpers)
@@ -581,9 +585,9 @@ def compute_signals(
     for coin, h in coins.items():
         row = empty_row()
         held = cache.bars(coin)
-        candles = _closed_candles(held, h.candles, h.interval_ms, now_ms)
+        candles, known = _closed_candles(held, h.candles, h.interval_ms, now_ms)
         if candles:
-            lo, hi = held.sync(candles)
+            lo, hi = held.sync(candles, known)
             row.update(_candle_signals(held, lo, hi, h.interval_ms))
             if h.interval_ms == HOUR_MS and hi - lo > 1:
                 hourly[coin] = (held, lo, hi)
