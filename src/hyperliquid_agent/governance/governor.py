@@ -2,14 +2,15 @@
 
 One governed cycle, as the agent loop calls it:
 
+    gov.check_invalidation(signals, now_ms, plan_drawdown_pct)  # a fired trigger opens a review early
     report = evaluate_tripwires(...)                     # governance.tripwires
     reading = gov.classify_regime(signals, now_ms)       # confirmed regime (hysteresis, calendar)
-    gov.check_invalidation(signals, now_ms)              # a fired trigger opens a review early
     ok, why = gov.can_review_plan(now_ms)
     if ok: decision = engine.get_decision_with_governance(...)
         new plan   -> plan = plan_from_proposal(...); verdict = gov.evaluate_plan_change(plan, context)
                       if verdict is Approved: gov.activate_plan(plan, now_ms, current_exposure(...))
-        maintained -> gov.apply_micro_adjustments(decision.micro_adjustments)
+                      else: gov.note_review()
+        maintained -> gov.note_review(); gov.apply_micro_adjustments(decision.micro_adjustments)
     targets = gov.current_targets(now_ms)               # -> portfolio manager
 
 The governor never reads the clock; state goes out and comes back as plain dicts
