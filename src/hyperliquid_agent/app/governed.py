@@ -1,10 +1,12 @@
 """Governed mode at the cycle seam: the Governor, tripwires, regime and scorekeeper, one cycle at a time.
 
 `GovernedFlow` implements `cycle.Governance`. It follows the order the governor documents:
-tripwires -> invalidation -> regime (medium loop, with hysteresis) -> review gate ->
-(LLM decision, made by the pipeline) -> evaluate -> activate -> current targets, restricted
-by the trading state. Its state goes out as plain data (`export_state`, recorded in each
-audit record) so an audit replay rebuilds the same governor; `after` persists it.
+plan scorecard (funding, equity mark) -> invalidation (triggers, plan drawdown) -> tripwires
+-> regime (medium loop, with hysteresis) -> review gate -> (LLM decision, made by the
+pipeline) -> evaluate -> activate -> current targets, restricted by the trading state. Its
+state goes out as plain data (`export_state`, recorded in each audit record, with the
+calendar events the cycle used) so an audit replay rebuilds the same governor; `after`
+persists it.
 """
 
 from __future__ import annotations
