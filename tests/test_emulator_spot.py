@@ -51,6 +51,7 @@ def test_a_spot_buy_spends_usdc_and_a_sell_gives_it_back_with_spot_fees():
     ubtc = balance(model, "UBTC")
     assert ubtc.total == Decimal("0.02") and ubtc.entry_notional == Decimal("0.02") * buy.avg_price
     assert model.account_state(A).positions == ()  # spot makes no perp position
+    assert model.account_state(A).spot_balances == tuple(model.spot_balances(A))
     [sell] = model.place_orders(A, [OrderRequest("@1", False, px(model, "-0.01"), Decimal("0.01"), order_type=IOC)])
     assert sell.status == "filled"
     assert balance(model, "UBTC").total == Decimal("0.01")

@@ -274,7 +274,10 @@ class VenueModel(OrderEntry):
     def account_state(self, address: str) -> AccountState:
         acct = self._accounts.get(address.lower())
         withdrawable = self.margin_summary(address).withdrawable if acct else ZERO
-        return to_account_state(acct, self._marks, self.specs, self._default_lev, withdrawable, self.now_ms)
+        state = to_account_state(acct, self._marks, self.specs, self._default_lev, withdrawable, self.now_ms)
+        if acct is not None and self.spot:  # tokens and holds too, as spotClearinghouseState shows them
+            state = state.model_copy(update={"spot_balances": tuple(spot.balances(acct, self.spot))})
+        return state
 
     def spot_balances(self, address: str) -> list[SpotBalance]:
         acct = self._accounts.get(address.lower())
