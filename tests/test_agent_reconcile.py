@@ -4,7 +4,6 @@ an open order this agent did not place is flagged and left alone."""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 import requests

@@ -29,6 +29,18 @@ def test_failed_transaction_leaves_saved_state_intact(tmp_path):
             conn.execute("INSERT INTO t VALUES (2)")
             raise RuntimeError("boom")
     assert store.execute("SELECT x FROM t") == [(1,)]
+    store.put("agent", "kept", 1)
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.put("agent", "kept", 2)
+            store.delete("agent", "kept")
+            store.put("agent", "new", 3)
+            raise RuntimeError("boom")
+    assert store.items("agent") == {"kept": 1}
+    with store.transaction():
+        store.put("agent", "new", 3)
+        store.delete("agent", "kept")
+    assert store.items("agent") == {"new": 3}
 
 
 def test_unreadable_file_is_a_clear_error_and_is_left_alone(tmp_path):

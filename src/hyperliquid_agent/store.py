@@ -100,7 +100,8 @@ class StateStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Several writes that land together or not at all."""
+        """Several writes that land together or not at all (`put`, `delete` and `execute` on this
+        store inside the block, from the same thread, join the transaction)."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:

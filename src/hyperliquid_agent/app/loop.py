@@ -157,11 +157,9 @@ class AgentLoop:
             result.records.append(self._persist(record))
             for name in loops:
                 last[name] = now_ms
-            with self.store.transaction() as conn:  # schedule and "cycle done" land together
-                conn.execute(
-                    "INSERT INTO kv(ns, key, value) VALUES(?,?,?) ON CONFLICT(ns, key) DO UPDATE SET value=excluded.value",
-                    (AGENT_NS, SCHEDULE_KEY, _json(last)))
-                conn.execute("DELETE FROM kv WHERE ns=? AND key=?", (AGENT_NS, PENDING_KEY))
+            with self.store.transaction():  # schedule and "cycle done" land together
+                self.store.put(AGENT_NS, SCHEDULE_KEY, last)
+                self.store.delete(AGENT_NS, PENDING_KEY)
             done += 1
             if self.max_cycles is not None and done >= self.max_cycles:
                 break
@@ -170,9 +168,3 @@ class AgentLoop:
         result.stopped_by_signal = self.stop.is_set() and not result.data_exhausted
         self.store.put(AGENT_NS, "stopped_at_ms", self.clock.now_ms())
         return result
-
-
-def _json(value: Any) -> str:
-    from hyperliquid_agent.store import dumps
-
-    return dumps(value)
