@@ -89,7 +89,8 @@ class OrderEntry:
             return err, None
         if coin in self._spot_base:
             return self._try_place_spot(acct, r, spec, oid, cloid)
-        pos = acct.szi(coin)
+        held = acct.positions.get(coin)  # (acct.szi inlined: this runs for every order)
+        pos = held.szi if held is not None else ZERO
         if reduce_only and (pos == 0 or (pos > 0) == is_buy):
             return ERR_REDUCE_ONLY, None
         closes_all = reduce_only and r.sz >= abs(pos)
@@ -264,20 +265,25 @@ class OrderEntry:
 
     def _margin_ok(self, acct: Account, coin: str, is_buy: bool, sz: Decimal, px: Decimal,
                    exclude: m.RestingOrder | None = None) -> bool:
-        old = acct.szi(coin)
+        positions = acct.positions
+        held = positions.get(coin)
+        old = held.szi if held is not None else ZERO
         new = old + sz if is_buy else old - sz
         if not m.increases_exposure(old, new):
             return True
-        marks, lev = self._marks, acct.lev
-        need = abs(new) * px / lev(coin, self._default_lev) + sz * px * self._taker
+        # acct.lev inlined (this runs for every order that adds exposure)
+        marks, chosen, default = self._marks, acct.leverage, self._default_lev
+        lev = chosen.get(coin)
+        need = abs(new) * px / (lev[0] if lev is not None else default[coin]) + sz * px * self._taker
         value = acct.cash
-        for c, p in acct.positions.items():
+        for c, p in positions.items():
             szi = p.szi
             if szi:
                 mark = marks[c]
                 value += szi * (mark - p.entry)
                 if c != coin:
-                    need += abs(szi) * mark / lev(c, self._default_lev)
+                    lev = chosen.get(c)
+                    need += abs(szi) * mark / (lev[0] if lev is not None else default[c])
         if acct.reserved:
             need += self._open_order_margin(acct, exclude)
         return need <= value
