@@ -91,7 +91,7 @@ def test_venue_serve_cli_serves_until_interrupted(tmp_path):
     cfg.write_text('[venue]\nsynthetic_days = 5\n')
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "hyperliquid_agent", "venue", "serve", "--port", "0",
-                             "--speedup", "1", "--json", "-c", str(cfg)],
+                             "--speedup", "1", "--spot", "UBTC=BTC", "--json", "-c", str(cfg)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         lines = []
@@ -100,7 +100,7 @@ def test_venue_serve_cli_serves_until_interrupted(tmp_path):
             if line.startswith("}"):
                 break
         info = json.loads("".join(lines))
-        assert info["coins"] == ["BTC", "ETH", "SOL"]
+        assert info["coins"] == ["@1", "BTC", "ETH", "SOL"] and info["spot"] == {"@1": "UBTC/USDC"}
         assert requests.post(info["url"] + "/info", json={"type": "allMids"}, timeout=5).json()["BTC"]
     finally:
         proc.send_signal(signal.SIGINT)
@@ -115,6 +115,17 @@ def test_venue_serve_rejects_both_sources():
 
     result = CliRunner().invoke(app, ["venue", "serve", "--data", "x", "--synthetic"])
     assert result.exit_code == 2 and "one of --data" in result.output
+
+
+@pytest.mark.parametrize("spot, message", [("UBTC", "write TOKEN=COIN"),
+                                           ("UDOGE=DOGE", "tracks 'DOGE', which the feed does not list")])
+def test_venue_serve_names_a_bad_spot_token(spot, message):
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+
+    result = CliRunner().invoke(app, ["venue", "serve", "--synthetic", "--spot", spot, "--port", "0"])
+    assert result.exit_code == 2 and message in " ".join(result.output.split())
 
 
 def test_a_malformed_local_key_is_a_config_error():
