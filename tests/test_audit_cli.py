@@ -133,3 +133,34 @@ def test_follow_yields_records_as_they_are_appended(tmp_path):
     for rec in follow(path, poll_s=0.02, stop=lambda: len(seen) >= 2):
         seen.append(rec["seq"])
     assert seen == [2, 3] and done.wait(2)
+
+
+def test_follow_loses_nothing_across_rotations_and_reads_a_new_file_whole(tmp_path):
+    import threading
+    import time
+
+    from hyperliquid_agent.audit import audit_files, follow
+
+    path = audit_path(tmp_path)
+    line = len(json.dumps(_record(1), separators=(",", ":"))) + 1
+    w = AuditWriter(path, max_bytes=2 * line + 10)  # a new file every two records
+    w.append(_record(1))
+    seen: list[int] = []
+
+    def writer():
+        for i in range(2, 12):
+            w.append(_record(i))  # bursts: several records, and rotations, between two polls
+
+    threading.Timer(0.05, writer).start()
+    deadline = time.monotonic() + 20  # a failure must not hang the suite
+    for rec in follow(path, poll_s=0.02, stop=lambda: len(seen) >= 10 or time.monotonic() > deadline):
+        seen.append(rec["seq"])
+    assert seen == list(range(2, 12)) and len(audit_files(path)) >= 5
+
+    fresh = audit_path(tmp_path / "later")  # no file yet when following starts
+    seen.clear()
+    threading.Timer(0.05, lambda: [AuditWriter(fresh).append(_record(i)) for i in (1, 2)]).start()
+    deadline = time.monotonic() + 20
+    for rec in follow(fresh, poll_s=0.02, stop=lambda: len(seen) >= 2 or time.monotonic() > deadline):
+        seen.append(rec["seq"])
+    assert seen == [1, 2]

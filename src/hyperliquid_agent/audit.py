@@ -292,32 +292,82 @@ def find_record(path: str | Path, cycle_id: str | int) -> dict[str, Any] | None:
     return found
 
 
+def _parse_lines(chunks: list[bytes], data: bytes) -> Iterator[dict[str, Any]]:
+    """Records from `data`; `chunks[0]` carries an unfinished last line over to the next call."""
+    chunks[0] += data
+    *complete, chunks[0] = chunks[0].split(b"\n")
+    for raw in complete:
+        if raw.strip():
+            try:
+                yield json.loads(raw)
+            except json.JSONDecodeError:
+                continue
+
+
 def follow(path: str | Path, poll_s: float = 0.5, stop: Any = None) -> Iterator[dict[str, Any]]:
-    """Yield records as they are appended (tail -f); `stop()` returning True ends it."""
+    """Yield records as they are appended (tail -f); `stop()` returning True ends it.
+
+    The file is followed through its handle, so rotations lose nothing: the old file is
+    read to its end, then every file rotated since (oldest first), then the new one from
+    its start. A file cut in place (a torn last line removed at the agent's start) is
+    followed from its new end."""
     import time
 
     path = Path(path)
-    offset = path.stat().st_size if path.exists() else 0
-    buf = b""
-    while not (stop and stop()):
+
+    def rotated(n: int) -> Path:
+        return path.with_name(f"{path.name}.{n}")
+
+    def inode(p: Path) -> int | None:
         try:
-            size = path.stat().st_size
+            return p.stat().st_ino
         except FileNotFoundError:
-            size = 0
-        if size < offset:  # rotated
-            offset, buf = 0, b""
-        if size > offset:
-            with open(path, "rb") as fh:
-                fh.seek(offset)
-                data = fh.read(size - offset)
-            offset = size
-            buf += data
-            *lines, buf = buf.split(b"\n")
-            for raw in lines:
-                if raw.strip():
-                    try:
-                        yield json.loads(raw)
-                    except json.JSONDecodeError:
+            return None
+
+    last_n = max(rotated_numbers(path), default=0)  # rotated files up to this one are history
+    at_end = path.exists()  # records already there are not repeated; a file that appears later is read whole
+    fh: Any = None
+    pending = [b""]
+    try:
+        while not (stop and stop()):
+            if fh is None:
+                try:
+                    fh = open(path, "rb")
+                except FileNotFoundError:
+                    at_end = False
+                    time.sleep(poll_s)
+                    continue
+                if at_end:
+                    fh.seek(0, os.SEEK_END)
+                at_end = False
+                mine = os.fstat(fh.fileno()).st_ino
+                for n in rotated_numbers(path):  # files rotated before this one was opened, unread
+                    if n <= last_n:
                         continue
-        else:
+                    if inode(rotated(n)) == mine:
+                        break
+                    try:
+                        data = rotated(n).read_bytes()
+                    except FileNotFoundError:
+                        continue
+                    yield from _parse_lines([b""], data)
+                    last_n = n
+            data = fh.read()
+            if data:
+                yield from _parse_lines(pending, data)
+                continue
+            mine = os.fstat(fh.fileno()).st_ino
+            if inode(path) != mine:  # rotated: drain it, note its number, go on with what came after
+                yield from _parse_lines(pending, fh.read())
+                last_n = max([last_n] + [n for n in rotated_numbers(path) if inode(rotated(n)) == mine])
+                fh.close()
+                fh, pending = None, [b""]
+                continue
+            size = os.fstat(fh.fileno()).st_size
+            if size < fh.tell():  # cut in place
+                fh.seek(size)
+                pending = [b""]
             time.sleep(poll_s)
+    finally:
+        if fh is not None:
+            fh.close()
