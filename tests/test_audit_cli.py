@@ -84,6 +84,12 @@ def test_audit_show_and_tail(tmp_path):
     assert res.exit_code == 0 and "cycle_id=c3" in res.stdout and "cycle_id=c5" in res.stdout
 
 
+def test_audit_tail_without_a_trail_says_how_to_start_one_and_prints_no_data(tmp_path):
+    cfg, state = _config(tmp_path)
+    res = runner.invoke(app, ["audit", "tail", "-c", str(cfg), "--json"])
+    assert res.exit_code == 0 and res.stdout == "" and "no audit trail" in res.output and "hl-agent run" in res.output
+
+
 def test_audit_show_unknown_cycle_fails_with_hint(tmp_path):
     cfg, _ = _config(tmp_path)
     res = runner.invoke(app, ["audit", "show", "nope", "-c", str(cfg)])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, fail, load, print_json
+from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, err_console, fail, load, print_json
 
 audit_app = typer.Typer(help="Inspect and replay the per-cycle audit trail.", no_args_is_help=True)
 
@@ -64,8 +64,13 @@ def tail(
     from hyperliquid_agent.errors import HLAgentError
     from hyperliquid_agent.logs import cycle_fields
 
+    from hyperliquid_agent.audit import audit_files
+
     _, path = _path(config)
     out = console()
+    if not audit_files(path):
+        err_console().print(f"no audit trail at {path} yet: start the agent with `hl-agent run`"
+                            + ("; waiting for its first cycle (Ctrl-C stops)" if follow else ""), highlight=False)
 
     def emit(rec: dict) -> None:
         if as_json:
