@@ -105,6 +105,24 @@ def test_costs_estimate_prices_the_rendered_prompt(tmp_path):
     assert "gpt-4o-mini" in rendered.output and "/day" in rendered.output
 
 
+def test_costs_estimate_counts_the_calls_the_configured_loop_can_make(tmp_path):
+    llm = 'provider = "openai"\nmodel = "gpt-4o-mini"\napi_key = "sk-x"'
+
+    def calls(agent: str, extra: str = "") -> int:
+        cfg = write_config(tmp_path, llm)
+        text = cfg.read_text(encoding="utf-8").replace("[agent]\n", f"[agent]\n{agent}", 1)
+        cfg.write_text(text + extra, encoding="utf-8")
+        result = runner.invoke(app, ["costs", "estimate", "-c", str(cfg), "--prompt-chars", "4000", "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)["estimates"][0]["calls_per_day"]
+
+    assert calls('mode = "standard"\ntick_interval_s = 1800\n') == 48  # one per tick
+    # governed: one review per medium loop, and a regime call beside each when the regime asks the LLM
+    gov = '\n[governance.governor]\nfast_loop_s = 600\nmedium_loop_s = 7200\n'
+    assert calls('mode = "governed"\n', gov) == 12
+    assert calls('mode = "governed"\n', gov + '\n[governance.regime]\nuse_llm = true\nllm_model = "gpt-4o-mini"\n') == 24
+
+
 def test_importing_the_client_loads_no_vendor_sdk():
     code = ("import sys, hyperliquid_agent.llm_client, hyperliquid_agent.testing; "
             "from hyperliquid_agent.config import LLMConfig; "

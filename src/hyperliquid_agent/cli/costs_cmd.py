@@ -81,7 +81,9 @@ def costs(
 @costs_app.command("estimate")
 def estimate(
     cycles_per_day: Optional[int] = typer.Option(None, "--cycles-per-day", min=1,
-                                                 help="LLM calls per day (default: 86400 / agent.tick_interval_s)."),
+                                                 help="LLM calls per day (default: the most the configured loop can make: one per "
+                                                      "tick in standard mode, one per medium loop in governed "
+                                                      "mode, twice that with governance.regime.use_llm)."),
     prompt_chars: Optional[int] = typer.Option(None, "--prompt-chars", min=0,
                                                help="Prompt size in characters (default: render the configured template)."),
     reply_tokens: int = typer.Option(500, "--reply-tokens", min=0, help="Expected output tokens per call."),
@@ -106,7 +108,7 @@ def estimate(
             prompt_chars, prefix_chars = sample_prompt_size(cfg)
         except HLAgentError as exc:
             fail(f"cannot render the prompt to size it ({exc}); pass --prompt-chars N instead")
-    calls = cycles_per_day or max(1, 86400 // cfg.agent.tick_interval_s)
+    calls = cycles_per_day or _max_calls_per_day(cfg)
     fraction = Decimal(prefix_chars) / Decimal(prompt_chars) if cached and prompt_chars else Decimal(0)
     table = price_table(cfg.llm.pricing)
     models = [model or cfg.llm.model] + ([cfg.llm.fallback_model] if cfg.llm.fallback_model and not model else [])
@@ -136,6 +138,19 @@ def estimate(
         if budget.daily_usd is not None and e.cost_per_day_usd > budget.daily_usd:
             line += f" [red](over llm.budget.daily_usd = {budget.daily_usd})[/]"
         out.print(line)
+
+
+def _max_calls_per_day(cfg) -> int:
+    """The most LLM calls a day of the configured live loop can make (governed mode asks on its
+    medium loop, plus a regime call beside each review when the regime uses the LLM)."""
+    from hyperliquid_agent.app.agent import schedule_for
+    from hyperliquid_agent.backtest.guards import expected_calls
+
+    sched = schedule_for(cfg)
+    calls = expected_calls(86_400_000, sched.mode, sched.tick_s, sched.medium_s or sched.tick_s)
+    if sched.mode == "governed" and cfg.governance.regime.use_llm:
+        calls *= 2
+    return calls
 
 
 def register(app: typer.Typer) -> None:
