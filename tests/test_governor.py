@@ -58,6 +58,17 @@ def test_dwell_comes_from_the_strategy_not_the_model():
     assert card.exit_rules.invalidation_triggers == TREND2.invalidation_triggers
 
 
+def test_a_strategy_without_its_own_dwell_takes_the_configured_default():
+    loose = strategy("loose", regimes=("trending-bull",), dwell=None)
+    card = plan_from_proposal(proposal("loose", {"BTC": 10}, 100, 2), loose, T0, "p1", default_dwell_minutes=90)
+    assert card.minimum_dwell_minutes == 90
+    own = plan_from_proposal(proposal("breakout", {"BTC": 10}, 100, 2), TREND2, T0, "p2", default_dwell_minutes=90)
+    assert own.minimum_dwell_minutes == 600  # the strategy's own value wins
+    gov = governed()
+    gov.activate_plan(card, T0)
+    assert gov.can_review_plan(T0 + 89 * MIN)[0] is False and gov.can_review_plan(T0 + 90 * MIN)[0] is True
+
+
 def test_a_confirmed_regime_change_opens_review_early_but_one_reading_does_not():
     gov = governed("trending-bull")
     gov.activate_plan(plan(TREND, {"BTC": 30}), T0)

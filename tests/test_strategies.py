@@ -237,3 +237,10 @@ def test_and_or_chains_match_all_and_any(parts, word, row):
     text = f" {word} ".join(f"{n} {op} {v!r}" for n, op, v in parts)
     expected = [row.get(n) is not None and _OPS[op](row[n], v) for n, op, v in parts]
     assert parse_condition(text).evaluate({"SOL": row}, ["SOL"]) == (all(expected) if word == "and" else any(expected))
+
+
+def test_a_strategy_may_leave_its_dwell_to_the_config(tmp_path):
+    text = VALID.format(id="no-dwell").replace("minimum_dwell_minutes: 120\n", "")
+    spec = load_strategies(write(tmp_path, "no-dwell.md", text).parent)[0]
+    assert spec.minimum_dwell_minutes is None
+    assert "minimum dwell: the configured default" in spec.summary()

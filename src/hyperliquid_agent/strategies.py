@@ -41,7 +41,8 @@ class StrategySpec(BaseModel):
     risk_profile: Literal["none", "low", "medium", "high"]
     tags: tuple[str, ...] = ()
     intended_horizon: Literal["minutes", "hours", "days"]
-    minimum_dwell_minutes: int = Field(ge=0)
+    minimum_dwell_minutes: int | None = Field(
+        default=None, ge=0, description="omitted: governance.governor.default_dwell_minutes applies")
     compatible_regimes: tuple[Regime, ...] = Field(min_length=1)
     avoid_regimes: tuple[Regime, ...] = ()
     invalidation_triggers: tuple[str, ...] = ()
@@ -110,12 +111,16 @@ class StrategySpec(BaseModel):
             return len(self.compatible_regimes) == len(REGIME_NAMES)
         return regime in self.compatible_regimes and regime not in self.avoid_regimes
 
+    def dwell_text(self) -> str:
+        m = self.minimum_dwell_minutes
+        return "the configured default" if m is None else f"{m} min"
+
     def summary(self) -> str:
         """Frontmatter facts only, a few compact lines for the prompt."""
         lines = [
             f"### {self.id} (v{self.version}): {self.title}",
             f"markets: {', '.join(self.markets)} | direction: {self.directionality} | risk: {self.risk_profile}"
-            f" | horizon: {self.intended_horizon} | minimum dwell: {self.minimum_dwell_minutes} min",
+            f" | horizon: {self.intended_horizon} | minimum dwell: {self.dwell_text()}",
             f"regimes: {', '.join(self.compatible_regimes)}"
             + (f" | avoid: {', '.join(self.avoid_regimes)}" if self.avoid_regimes else ""),
             f"limits: max position {_num(self.max_position_pct)}% of equity | max leverage {self.max_leverage}x"

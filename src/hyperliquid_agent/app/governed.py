@@ -182,7 +182,8 @@ class GovernedFlow:
         try:
             plan = plan_from_proposal(proposed, strategy, now, plan_id, taker_fee_bps=gc.taker_fee_bps,
                                       slippage_bps=gc.slippage_bps, funding_horizon_hours=gc.funding_horizon_hours,
-                                      max_drawdown_pct=self.cfg.governance.tripwires.max_drawdown_pct)
+                                      max_drawdown_pct=self.cfg.governance.tripwires.max_drawdown_pct,
+                                      default_dwell_minutes=gc.default_dwell_minutes)
         except ValueError as exc:
             return {"verdict": "rejected", "reason": f"invalid_proposal: {exc}"}
         ctx = DecisionContext(now_ms=now, mode="governed", coins=inputs.coins, account=inputs.account,

@@ -61,7 +61,8 @@ def list_strategies(
         table.add_column(col, justify="right")
     for s in specs:
         table.add_row(
-            s.id, s.directionality, s.intended_horizon, str(s.minimum_dwell_minutes),
+            s.id, s.directionality, s.intended_horizon,
+            "default" if s.minimum_dwell_minutes is None else str(s.minimum_dwell_minutes),
             "\n".join(s.compatible_regimes), format(s.max_position_pct.normalize(), "f"), str(s.max_leverage),
             format(s.expected_switching_cost_bps.normalize(), "f"),
         )

@@ -197,6 +197,7 @@ def plan_from_proposal(
     slippage_bps: Decimal = Decimal(5),
     funding_horizon_hours: int = 24,
     max_drawdown_pct: Decimal | None = None,
+    default_dwell_minutes: int = 1440,
 ) -> PlanCard:
     """A PlanCard from a model's proposal and the strategy it names (a `StrategySpec`).
 
@@ -237,7 +238,8 @@ def plan_from_proposal(
             strategy_switching_cost_bps=getattr(strategy, "expected_switching_cost_bps", ZERO),
         ),
         expected_edge_bps=proposal.expected_edge_bps,
-        minimum_dwell_minutes=int(strategy.minimum_dwell_minutes),
+        minimum_dwell_minutes=int(default_dwell_minutes if strategy.minimum_dwell_minutes is None
+                                  else strategy.minimum_dwell_minutes),
         compatible_regimes=tuple(Regime(r) for r in strategy.compatible_regimes),
         status=PlanStatus.ACTIVE,
         created_ms=now_ms,
