@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal
 
 import pytest
 from hypothesis import assume, given, strategies as st
 
 from hyperliquid_agent.domain import MarketType, is_valid_price, is_valid_size, round_price, round_size
+from hyperliquid_agent.domain.rounding import round_prices
 
 sizes = st.decimals(min_value=Decimal("-1000000"), max_value=Decimal("1000000"), allow_nan=False, allow_infinity=False, places=12)
 prices = st.decimals(min_value=Decimal("0.00001"), max_value=Decimal("5000000"), allow_nan=False, allow_infinity=False, places=10)
@@ -98,6 +99,14 @@ def test_directed_rounding_never_crosses_the_input(price, sz):
 def test_price_rounding_is_idempotent(price, sz):
     once = round_price(price, sz)
     assert round_price(once, sz) == once
+
+
+@given(ladder=st.lists(prices, max_size=25), sz=spot_sz, market=st.sampled_from(MarketType),
+       rounding=st.sampled_from([ROUND_DOWN, ROUND_UP, ROUND_HALF_EVEN]))
+def test_a_ladder_rounds_like_each_price_on_its_own(ladder, sz, market, rounding):
+    rounded = round_prices(ladder, sz, market, rounding)
+    expected = [round_price(p, sz, market, rounding) for p in ladder]
+    assert [(r, r.as_tuple()) for r in rounded] == [(e, e.as_tuple()) for e in expected]  # same digits, same exponent
 
 
 @pytest.mark.parametrize("price, sz, market, expected", [

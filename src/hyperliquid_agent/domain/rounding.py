@@ -9,6 +9,7 @@ always accepted. Sizes are multiples of 10^-szDecimals; we always round them DOW
 from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from typing import Iterable
 
 from hyperliquid_agent.domain.values import MarketType
 
@@ -29,10 +30,14 @@ _QUANTUM = {e: Decimal(1).scaleb(e) for e in range(-_SPOT_MAX_DECIMALS, 1)}  # 1
 _ONE = Decimal(1)
 
 
-def _finest_exponent(price: Decimal, sz_decimals: int, market_type: MarketType) -> int:
+def _finest_decimal(sz_decimals: int, market_type: MarketType) -> int:
+    """The exponent of the finest decimal a price may have (-(6 - szDecimals) on perps)."""
+    return min(sz_decimals - (_SPOT_MAX_DECIMALS if market_type is _SPOT else _PERP_MAX_DECIMALS), 0)
+
+
+def _finest_exponent(price: Decimal, finest_decimal: int) -> int:
     """The exponent of the last digit a price may have: the 5th significant figure, no finer
     than the allowed decimals, and never above the units (integers are always allowed)."""
-    finest_decimal = min(sz_decimals - (_SPOT_MAX_DECIMALS if market_type is _SPOT else _PERP_MAX_DECIMALS), 0)
     return min(0, max(price.adjusted() - (MAX_SIGNIFICANT_FIGURES - 1), finest_decimal))
 
 
@@ -47,11 +52,27 @@ def round_price(
     `rounding` is a `decimal` rounding mode; pass ROUND_UP/ROUND_DOWN (or CEILING/FLOOR)
     to round a limit price away from or toward the market deliberately.
     """
+    return _round_price(price, _finest_decimal(sz_decimals, market_type), rounding)
+
+
+def round_prices(
+    prices: Iterable[Decimal],
+    sz_decimals: int,
+    market_type: MarketType = MarketType.PERP,
+    rounding: str = ROUND_HALF_EVEN,
+) -> list[Decimal]:
+    """`round_price` over a ladder of prices (an order book's levels), with the allowed
+    decimals worked out once for the whole ladder."""
+    finest_decimal = _finest_decimal(sz_decimals, market_type)
+    return [_round_price(p, finest_decimal, rounding) for p in prices]
+
+
+def _round_price(price: Decimal, finest_decimal: int, rounding: str) -> Decimal:
     if price <= 0:
         raise ValueError(f"price must be positive, got {price}")
     if price == price.to_integral_value():
         return price.quantize(_ONE)
-    exp = _finest_exponent(price, sz_decimals, market_type)
+    exp = _finest_exponent(price, finest_decimal)
     rounded = price.quantize(_QUANTUM[exp], rounding=rounding)
     if rounded <= 0:
         # a tiny price rounded to zero: the smallest allowed tick instead
@@ -60,7 +81,7 @@ def round_price(
         return rounded.quantize(_ONE)
     # Rounding up can add a digit (0.0999996 -> 0.100000): re-apply to stay within 5 figures.
     if rounded.adjusted() > price.adjusted():
-        return round_price(rounded, sz_decimals, market_type, rounding)
+        return _round_price(rounded, finest_decimal, rounding)
     return rounded.normalize()
 
 
@@ -76,7 +97,7 @@ def is_valid_price(price: Decimal, sz_decimals: int, market_type: MarketType = M
     if price == price.to_integral_value():
         return True
     # valid when nothing is lost keeping digits down to the finest allowed one
-    return price == price.quantize(_QUANTUM[_finest_exponent(price, sz_decimals, market_type)])
+    return price == price.quantize(_QUANTUM[_finest_exponent(price, _finest_decimal(sz_decimals, market_type))])
 
 
 def is_valid_size(size: Decimal, sz_decimals: int) -> bool:

