@@ -85,3 +85,13 @@ def test_json_round_trip_keeps_decimals_exact():
     intent = OrderIntent(coin="BTC", side=Side.SELL, size="0.00123", limit_price="65000.5")
     again = OrderIntent.model_validate_json(intent.model_dump_json())
     assert again == intent and isinstance(again.size, Decimal)
+
+
+def test_spot_equity_values_tokens_at_their_price_else_at_cost():
+    from hyperliquid_agent.domain.account import SpotBalance, spot_equity
+
+    balances = [SpotBalance(coin="USDC", total=Decimal("100.5")),
+                SpotBalance(coin="UBTC", total=Decimal("0.5"), entry_notional=Decimal("30000")),
+                SpotBalance(coin="PURR", total=Decimal("10"), entry_notional=Decimal("2.5"))]
+    assert spot_equity(balances, {"UBTC": Decimal("70000")}) == Decimal("100.5") + 35000 + Decimal("2.5")
+    assert spot_equity(balances, {}) == Decimal("100.5") + 30000 + Decimal("2.5")

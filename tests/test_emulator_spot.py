@@ -51,6 +51,9 @@ def test_a_spot_buy_spends_usdc_and_a_sell_gives_it_back_with_spot_fees():
     ubtc = balance(model, "UBTC")
     assert ubtc.total == Decimal("0.02") and ubtc.entry_notional == Decimal("0.02") * buy.avg_price
     assert model.account_state(A).positions == ()  # spot makes no perp position
+    equity = model.account_state(A).portfolio_value  # tokens at the pair's mid: only the fee and spread are lost
+    assert equity == 1_000 + balance(model, "USDC").total + Decimal("0.02") * model.mids()["@1"]
+    assert 6_000 - equity < Decimal("0.02") * buy.avg_price * Decimal("0.02")
     assert model.account_state(A).spot_balances == tuple(model.spot_balances(A))
     [sell] = model.place_orders(A, [OrderRequest("@1", False, px(model, "-0.01"), Decimal("0.01"), order_type=IOC)])
     assert sell.status == "filled"
@@ -155,3 +158,9 @@ def test_the_adapter_moves_usdc_to_spot_buys_and_reads_the_balance(server):
                                    limit_price=round_price(mid * Decimal("1.01"), 5, MarketType.SPOT), tif=Tif.IOC))
     [refused] = ex.place_orders([too_big])
     assert refused.status == "error" and refused.error == "Insufficient spot balance asset=10001"
+    # the equity counts the token at its pair's mid, so a spot buy is not booked as a loss
+    state = ex.account_state()
+    perp = Decimal(requests.post(server.url + "/info", json={"type": "clearinghouseState", "user": ex.user},
+                                 timeout=5).json()["marginSummary"]["accountValue"])
+    mid_now = Decimal(requests.post(server.url + "/info", json={"type": "allMids"}, timeout=5).json()["@1"])
+    assert state.portfolio_value == perp + spot["USDC"].total + Decimal("0.01") * mid_now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from enum import StrEnum
 
@@ -51,9 +52,23 @@ class SpotBalance(BaseModel):
     entry_notional: Money = ZERO
 
 
+def spot_equity(balances: Iterable[SpotBalance], token_prices: Mapping[str, Decimal]) -> Decimal:
+    """The spot wallet in USDC: USDC at 1, a token at its price when one is known, else at its
+    entry notional (its cost: a token with no market price is never counted as lost or gained)."""
+    total = ZERO
+    for b in balances:
+        if b.coin == "USDC":
+            total += b.total
+        elif b.coin in token_prices:
+            total += b.total * token_prices[b.coin]
+        else:
+            total += b.entry_notional
+    return total
+
+
 class AccountState(BaseModel):
     model_config = _FROZEN
-    portfolio_value: Money  # perp account value + spot USDC-equivalent if known
+    portfolio_value: Money  # perp account value + spot wallet in USDC (spot_equity)
     available_balance: Money  # withdrawable
     margin_used: Money = ZERO
     total_notional: Money = ZERO

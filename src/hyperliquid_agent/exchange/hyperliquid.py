@@ -34,6 +34,7 @@ from hyperliquid_agent.domain import (
     Resting,
     is_valid_price,
     is_valid_size,
+    to_decimal,
 )
 from hyperliquid_agent.domain.orders import OrderIntent
 from hyperliquid_agent.domain.verdicts import ApprovedOrder, require_approved
@@ -90,6 +91,7 @@ class HyperliquidExchange:
         self._info: Any = None
         self._exchange: Any = None
         self._specs: dict[str, AssetSpec] | None = None
+        self._token_pairs: dict[str, str] = {}
 
     def __repr__(self) -> str:  # never shows the key
         return f"HyperliquidExchange({self.base_url!r}, signer={self.signer_address}, user={self.user})"
@@ -118,6 +120,7 @@ class HyperliquidExchange:
                 meta_w = parse(wire.MetaWire, meta, "meta")
                 spot_w = parse(wire.SpotMetaWire, spot_meta, "spotMeta")
                 self._specs = wire.specs_from_wire(meta_w, spot_w)
+                self._token_pairs = wire.spot_token_pairs(spot_w)
                 try:
                     exchange = Exchange(self._wallet, self.base_url, meta=meta, vault_address=self.vault_address,
                                         account_address=self.account_address, spot_meta=spot_meta,
@@ -176,7 +179,18 @@ class HyperliquidExchange:
         perp = self._read("clearinghouseState", lambda i: i.user_state(self.user), wire.ClearinghouseStateWire)
         spot = self._read("spotClearinghouseState", lambda i: i.spot_user_state(self.user),
                           wire.SpotClearinghouseStateWire)
-        return wire.account_from_wire(perp, spot)
+        return wire.account_from_wire(perp, spot, self._token_prices(spot))
+
+    def _token_prices(self, spot: wire.SpotClearinghouseStateWire) -> dict[str, Decimal]:
+        """Mids of the USDC pairs of the tokens held (one allMids read, only when a token is held)."""
+        held = [b.coin for b in spot.balances if b.coin != "USDC" and b.total != 0]
+        if not held:
+            return {}
+        info, _ = self._sdk()
+        mids = self._retry(info.all_mids, "allMids")
+        pairs = self._token_pairs
+        return parse(lambda _: {t: to_decimal(mids[pairs[t]]) for t in held if t in pairs and pairs[t] in mids},
+                     None, "allMids")
 
     def open_orders(self) -> list[OpenOrder]:
         rows = self._read("frontendOpenOrders", lambda i: i.frontend_open_orders(self.user),

@@ -44,6 +44,7 @@ from hyperliquid_agent.domain import (
     SpotBalance,
     to_decimal,
 )
+from hyperliquid_agent.domain.account import spot_equity
 from hyperliquid_agent.domain.values import ZERO
 from hyperliquid_agent.exchange.feed import interval_ms
 
@@ -339,6 +340,13 @@ def outcome_from_wire(entry: Any) -> OrderOutcome:
     raise ValueError(f"order status has none of resting/filled/error: {entry!r}")
 
 
+def spot_token_pairs(spot_meta: SpotMetaWire) -> dict[str, str]:
+    """Token name -> the name of its pair quoted in USDC (token 0), as allMids keys it ("@107",
+    or "PURR/USDC" for the canonical pair): where a spot token's price is read."""
+    return {t.name: pair.name for pair in spot_meta.universe if len(pair.tokens) == 2 and pair.tokens[1] == 0
+            for t in spot_meta.tokens if t.index == pair.tokens[0]}
+
+
 def specs_from_wire(meta: MetaWire, spot_meta: SpotMetaWire | None = None) -> dict[str, AssetSpec]:
     """Asset specs keyed by the name the SDK uses (perp coin; spot pair name, e.g. "@107")."""
     specs: dict[str, AssetSpec] = {}
@@ -409,21 +417,23 @@ def position_from_wire(p: PositionWire) -> Position:
 
 
 def account_from_wire(
-    state: ClearinghouseStateWire, spot: SpotClearinghouseStateWire | None = None
+    state: ClearinghouseStateWire, spot: SpotClearinghouseStateWire | None = None,
+    token_prices: Mapping[str, Decimal] | None = None,
 ) -> AccountState:
     """Perp clearinghouse (+ spot balances) -> AccountState.
 
-    portfolio_value = perp account value + spot USDC (other spot tokens have no price here).
+    portfolio_value = perp account value + the spot wallet valued by `spot_equity` (tokens at
+    `token_prices`, e.g. their USDC pair's mid; a token without a price at its entry notional).
     """
     balances = tuple(
         SpotBalance(coin=b.coin, total=b.total, hold=b.hold, entry_notional=b.entryNtl)
         for b in (spot.balances if spot is not None else [])
     )
-    spot_usdc = sum((b.total for b in balances if b.coin == "USDC"), ZERO)
     positions = tuple(position_from_wire(ap.position) for ap in state.assetPositions if ap.position.szi != 0)
     summary = state.marginSummary
     return AccountState(
-        portfolio_value=summary.accountValue + spot_usdc, available_balance=state.withdrawable,
+        portfolio_value=summary.accountValue + spot_equity(balances, token_prices or {}),
+        available_balance=state.withdrawable,
         margin_used=summary.totalMarginUsed, total_notional=summary.totalNtlPos,
         positions=positions, spot_balances=balances, timestamp_ms=state.time,
     )
