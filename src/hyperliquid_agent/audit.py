@@ -49,10 +49,11 @@ def to_plain(value: Any) -> Any:
     if kind in _PLAIN_SCALARS:
         return value
     if kind is dict:
-        return {k if type(k) is str else str(k.value if isinstance(k, Enum) else k): to_plain(v)
-                for k, v in value.items()}
+        return _plain_dict(value)
     if kind is list:
-        return [to_plain(v) for v in value]
+        return _plain_list(value)
+    if kind is Decimal:
+        return format(value, "f")
     if isinstance(value, (str, bool, int, float)):
         return value.value if isinstance(value, Enum) else value
     if isinstance(value, dict):
@@ -68,6 +69,22 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to the audit trail")
+
+
+# Most values in a record are plain scalars: copy those in place instead of calling
+# to_plain for each one (a cycle record has several hundred of them).
+
+def _plain_dict(value: dict[Any, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in value.items():
+        if type(k) is not str:
+            k = str(k.value if isinstance(k, Enum) else k)
+        out[k] = v if type(v) in _PLAIN_SCALARS else to_plain(v)
+    return out
+
+
+def _plain_list(value: list[Any]) -> list[Any]:
+    return [v if type(v) in _PLAIN_SCALARS else to_plain(v) for v in value]
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
