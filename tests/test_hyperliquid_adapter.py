@@ -34,6 +34,14 @@ def test_mainnet_and_testnet_urls_are_the_sdks_constants():
     assert not NETWORK_URLS["mainnet"].endswith("/")
 
 
+def test_a_loopback_venue_ignores_proxy_settings_from_the_environment(server, monkeypatch):
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    ex = funded_exchange(server)  # built after the variable is set: would go through the dead proxy
+    assert ex.market_snapshot().mids["BTC"] > 0 and ex.account_state().portfolio_value > 0
+
+
 def test_market_data_reads_parse_to_domain_values(ex, server):
     specs = ex.asset_specs()
     assert specs["BTC"].sz_decimals == 5 and specs["ETH"].asset_id == 1

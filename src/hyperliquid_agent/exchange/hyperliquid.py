@@ -60,6 +60,19 @@ def wallet_from_key(secret_key: str) -> Any:
                           "64 hex digits (export HL_SECRET_KEY=0x...)") from None
 
 
+
+def _is_loopback(url: str) -> bool:
+    from ipaddress import ip_address
+    from urllib.parse import urlparse
+
+    host = urlparse(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 class HyperliquidExchange:
     """ExchangePort over the Hyperliquid HTTP API (or the local emulator, which speaks it)."""
 
@@ -115,6 +128,8 @@ class HyperliquidExchange:
                 from hyperliquid.exchange import Exchange
 
                 api = API(self.base_url, self.timeout_s)
+                local = _is_loopback(self.base_url)  # then no proxy or .netrc lookups on every request
+                api.session.trust_env = not local
                 meta = self._retry(lambda: api.post("/info", {"type": "meta", "dex": ""}), "meta")
                 spot_meta = self._retry(lambda: api.post("/info", {"type": "spotMeta"}), "spotMeta")
                 meta_w = parse(wire.MetaWire, meta, "meta")
@@ -128,6 +143,7 @@ class HyperliquidExchange:
                 except (KeyError, IndexError, TypeError) as exc:
                     raise VenueResponseError(f"meta/spotMeta from {self.base_url} are inconsistent: {exc!r}") from None
                 api.session.close()
+                exchange.session.trust_env = exchange.info.session.trust_env = not local
                 self._exchange, self._info = exchange, exchange.info
             return self._info, self._exchange
 
