@@ -274,3 +274,33 @@ def test_testnet_with_an_empty_or_unknown_account_fails_fast_naming_the_fix(tmp_
         server.stop()
     assert res.exit_code == 2
     assert "holds nothing on testnet" in res.output and "hyperliquid.account_address" in res.output
+
+
+class _Terminal:
+    """stdin as a terminal on which the user types `answer`."""
+
+    def __init__(self, answer: str) -> None:
+        self.lines = [answer + "\n"]
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self, *_: object) -> str:
+        return self.lines.pop(0) if self.lines else ""
+
+
+@pytest.mark.parametrize("answer, approved", [("y", True), ("yes", True), ("n", False), ("", False)])
+def test_orders_above_the_approval_amount_are_asked_at_a_terminal(monkeypatch, capsys, answer, approved):
+    import io
+    import sys
+
+    from hyperliquid_agent.cli.run_cmd import _terminal_approver
+    from hyperliquid_agent.domain import OrderIntent, Side, Tif
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # piped input is no terminal: nobody can approve
+    assert _terminal_approver() is None
+    monkeypatch.setattr(sys, "stdin", _Terminal(answer))
+    approve = _terminal_approver()
+    intent = OrderIntent(coin="BTC", side=Side.BUY, size=Decimal("0.5"), limit_price=Decimal("60000"), tif=Tif.IOC)
+    assert approve(intent) is approved
+    assert "approve buy 0.5 BTC @ 60000 (about 30,000.00 USDC)?" in capsys.readouterr().out
