@@ -43,6 +43,50 @@ def test_restart_resumes_the_same_plan_with_its_dwell_clock(tmp_path):
     assert again.load_scorekeeper().funding_seen == {"BTC": (d(3), d("0.4"))}
 
 
+
+class _Failing(Exception):
+    pass
+
+
+def test_save_writes_only_what_changed_in_one_transaction_and_retries_a_failed_write(tmp_path):
+    gov = Governor(gov_config())
+    gov.activate_plan(plan(TREND, {"BTC": 30}, plan_id="p-1"), T0)
+    trip = TripwireState(day_start_ms=T0, day_start_equity=d(10000), peak_equity=d(10500))
+    store = GovernanceStore(StateStore.in_dir(tmp_path))
+    written: list[str] = []
+    real_put = store.store.put_text
+
+    def spy(ns, key, text):
+        written.append(key)
+        real_put(ns, key, text)
+
+    store.store.put_text = spy
+    reading = gov.classify_regime(signals_for("trending-bull"), T0)
+    store.save(gov, trip, Scorekeeper(), readings=[reading], extra={("agent", "stopped_out"): ["ETH"]})
+    assert sorted(written) == ["governor", "scorekeeper", "stopped_out", "tripwires"]
+    assert [h["confirmed"] for h in store.regime_history()] == ["trending-bull"]
+
+    written.clear()
+    store.save(gov, trip, Scorekeeper(), extra={("agent", "stopped_out"): ["ETH"]})
+    assert written == []  # nothing changed: nothing rewritten
+
+    trip = TripwireState(day_start_ms=T0, day_start_equity=d(10000), peak_equity=d(10600))
+
+    def fail(ns, key, text):
+        raise _Failing()
+
+    store.store.put_text = fail
+    with pytest.raises(_Failing):
+        store.save(gov, trip, Scorekeeper(), readings=[reading])
+    assert len(store.regime_history()) == 1  # the reading rolled back with the failed write
+    store.store.put_text = spy
+    store.save(gov, trip, Scorekeeper(), readings=[reading])
+    assert written == ["tripwires"]  # the failed write is retried, the unchanged ones are not
+    again = GovernanceStore(StateStore.in_dir(tmp_path))  # a new process sees the latest state
+    assert again.load_tripwires() == trip
+    assert again.store.get("agent", "stopped_out") == ["ETH"]
+    assert len(again.regime_history()) == 2
+
 def test_empty_store_gives_fresh_state(tmp_path):
     store = GovernanceStore(StateStore.in_dir(tmp_path))
     assert store.load_governor(gov_config()).get_active_plan() is None

@@ -69,7 +69,10 @@ class StateStore:
         return json.loads(row[0]) if row else default
 
     def put(self, ns: str, key: str, value: Any) -> None:
-        text = dumps(value)
+        self.put_text(ns, key, dumps(value))
+
+    def put_text(self, ns: str, key: str, text: str) -> None:
+        """`put` for a value the caller already encoded with `dumps` (to compare it first)."""
         with self._lock:
             self._conn.execute(
                 "INSERT INTO kv(ns, key, value) VALUES(?,?,?) ON CONFLICT(ns, key) DO UPDATE SET value=excluded.value",

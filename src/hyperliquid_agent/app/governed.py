@@ -247,10 +247,8 @@ class GovernedFlow:
     def save(self) -> None:
         """Persist the governor, tripwires, scorekeeper and regime readings (before acting, and after)."""
         if self.persist is not None:
-            for reading in self._readings:
-                self.persist.record_regime(reading)
-            self.persist.save(self.governor, self.tripwires, self.scorekeeper)
-            self.persist.store.put(AGENT_NS, STOPPED_KEY, sorted(self.stopped_out))
+            self.persist.save(self.governor, self.tripwires, self.scorekeeper, readings=self._readings,
+                              extra={(AGENT_NS, STOPPED_KEY): sorted(self.stopped_out)})
         self._readings.clear()
 
 

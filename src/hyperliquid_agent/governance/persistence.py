@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Mapping
 
 from hyperliquid_agent.config import GovernanceConfig
 from hyperliquid_agent.errors import ConfigError
@@ -85,6 +85,8 @@ class CalendarFile:
 class GovernanceStore:
     def __init__(self, store: StateStore, create: bool = True) -> None:
         self.store = store
+        # the encoded value last written per (ns, key): this process owns these keys while it runs
+        self._written: dict[tuple[str, str], str] = {}
         if create:
             store.ensure_schema("governance", _DDL)
 
@@ -103,19 +105,37 @@ class GovernanceStore:
         governor: Governor | None = None,
         tripwires: TripwireState | None = None,
         scorekeeper: Scorekeeper | None = None,
+        readings: Iterable[RegimeReading] = (),
+        extra: Mapping[tuple[str, str], Any] | None = None,
     ) -> None:
-        """Write current state and drain the ended plans / finished scorecards into history."""
-        with self.store.transaction():
-            if governor is not None:
-                self.store.put(NS, "governor", governor.to_state())
-                for plan in governor.ended:
+        """Write current state, the new regime `readings` and `extra` kv entries ((ns, key) ->
+        value), and drain the ended plans / finished scorecards into history: all in one
+        transaction. A value whose encoding is what this store last wrote is not written again
+        (most cycles change the scorecard and tripwires, rarely the governor)."""
+        values: dict[tuple[str, str], Any] = {}
+        if governor is not None:
+            values[(NS, "governor")] = governor.to_state()
+        if tripwires is not None:
+            values[(NS, "tripwires")] = tripwires.to_dict()
+        if scorekeeper is not None:
+            values[(NS, "scorekeeper")] = scorekeeper.to_dict()
+        values.update(extra or {})
+        texts = {k: dumps(v) for k, v in values.items()}
+        changed = {k: t for k, t in texts.items() if self._written.get(k) != t}
+        ended = list(governor.ended) if governor is not None else []
+        finished = list(scorekeeper.finished) if scorekeeper is not None else []
+        readings = list(readings)
+        if changed or ended or finished or readings:
+            with self.store.transaction():
+                for reading in readings:
+                    self.record_regime(reading)
+                for (ns, key), text in changed.items():
+                    self.store.put_text(ns, key, text)
+                for plan in ended:
                     self._history(plan["plan_id"], plan.get("ended_ms"), "plan", plan)
-            if tripwires is not None:
-                self.store.put(NS, "tripwires", tripwires.to_dict())
-            if scorekeeper is not None:
-                self.store.put(NS, "scorekeeper", scorekeeper.to_dict())
-                for pm in scorekeeper.finished:
+                for pm in finished:
                     self._history(pm["plan_id"], pm.get("ended_ms"), "post_mortem", pm)
+            self._written.update(changed)  # only once committed: a failed write is retried next time
         if governor is not None:
             governor.ended.clear()
         if scorekeeper is not None:
