@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from functools import cache
 
 from hyperliquid_agent.domain import AssetContext, Candle, FundingPoint, L2Book, round_size
 from hyperliquid_agent.domain.rounding import round_prices
@@ -70,6 +71,12 @@ def asset_context(s: CoinSeries, closed: int, mark: Decimal, now_ms: int) -> Ass
     )
 
 
+@cache
+def _size_factors(levels: int) -> tuple[Decimal, ...]:
+    """Level k of a synthetic book holds (1 + k/4) times the touch's size (the same for every book)."""
+    return tuple(1 + Decimal(k) / 4 for k in range(levels))
+
+
 def synthetic_book(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: Decimal, spread_bps: Decimal,
                    now_ms: int, levels: int = 20) -> L2Book:
     """The book around `mid`: the touch, then levels one spread apart, sized from the last
@@ -79,7 +86,7 @@ def synthetic_book(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: 
     base = max(vol / 40, MIN_LEVEL_USD / mid)
     step = max(ask - bid, mid * spread_bps / BPS)
     one = Decimal(1).scaleb(-spec.sz_decimals)
-    sizes = [max(round_size(base * (1 + Decimal(k) / 4), spec.sz_decimals), one) for k in range(levels)]
+    sizes = [max(round_size(base * f, spec.sz_decimals), one) for f in _size_factors(levels)]
     bid_prices = [p for p in (bid - step * k for k in range(levels)) if p > 0]  # the ladder stops at zero
     bid_prices = round_prices(bid_prices, spec.sz_decimals, spec.market_type, ROUND_DOWN)
     ask_prices = round_prices([ask + step * k for k in range(levels)], spec.sz_decimals, spec.market_type, ROUND_UP)
