@@ -196,49 +196,49 @@ def margin_summary(acct: Account, marks: Mapping[str, Decimal], specs: Mapping[s
     return MarginSummary(value, used, ntl, raw, maintenance_margin(acct, marks, specs), withdrawable)
 
 
-def liquidation_price(acct: Account, coin: str, marks: Mapping[str, Decimal],
-                      specs: Mapping[str, AssetSpec]) -> Decimal | None:
-    """The mark of `coin` at which the account hits maintenance, other marks held fixed:
+def liquidation_price(szi: Decimal, mark: Decimal, max_leverage: int, available: Decimal) -> Decimal | None:
+    """The mark at which the account hits maintenance (`available` = account value minus
+    maintenance margin), other marks held fixed:
     liq = mark - side x margin_available / |size| / (1 - l x side), l = 1 / (2 x maxLeverage)."""
-    p = acct.positions.get(coin)
-    if p is None or not p.szi:
-        return None
-    available = acct.account_value(marks) - maintenance_margin(acct, marks, specs)
-    side = 1 if p.szi > 0 else -1
-    inv_maint_lev = Decimal(1) / (2 * specs[coin].max_leverage)
-    liq = marks[coin] - side * available / abs(p.szi) / (1 - inv_maint_lev * side)
+    side = 1 if szi > 0 else -1
+    inv_maint_lev = Decimal(1) / (2 * max_leverage)
+    liq = mark - side * available / abs(szi) / (1 - inv_maint_lev * side)
     return liq if liq > 0 else None
 
 
 def to_account_state(acct: Account | None, marks: Mapping[str, Decimal], specs: Mapping[str, AssetSpec],
                      default_leverage: Mapping[str, int], withdrawable: Decimal, now_ms: int) -> AccountState:
+    # Built with model_validate(dict): the same validation as keyword construction, ~2 us less a model.
     if acct is None:
         return AccountState(portfolio_value=ZERO, available_balance=ZERO, timestamp_ms=now_ms)
     positions = []
     margin_total = ZERO
     ntl_total = ZERO
+    account_value = acct.account_value(marks)
+    available = None  # margin above maintenance: the same for every position, worked out once
     for coin, p in acct.positions.items():
         if not p.szi:
             continue
+        if available is None:
+            available = account_value - maintenance_margin(acct, marks, specs)
         lev = acct.lev(coin, default_leverage)
         is_cross = acct.leverage.get(coin, (lev, True))[1]
         value = abs(p.szi) * marks[coin]
         margin = value / lev
         margin_total += margin
         ntl_total += value
-        positions.append(Position(
-            coin=coin, size=p.szi, entry_price=p.entry, unrealized_pnl=p.szi * (marks[coin] - p.entry),
-            leverage=lev, leverage_type=LeverageType.CROSS if is_cross else LeverageType.ISOLATED,
-            liquidation_price=liquidation_price(acct, coin, marks, specs), margin_used=margin,
-            position_value=value, cum_funding=p.funding_since_open,
-        ))
-    spot = (SpotBalance(coin="USDC", total=acct.spot_usdc),)
-    return AccountState(
-        portfolio_value=acct.account_value(marks) + acct.spot_usdc,
-        available_balance=withdrawable,
-        margin_used=margin_total,
-        total_notional=ntl_total,
-        positions=tuple(positions),
-        spot_balances=spot,
-        timestamp_ms=now_ms,
-    )
+        positions.append(Position.model_validate({
+            "coin": coin, "size": p.szi, "entry_price": p.entry, "unrealized_pnl": p.szi * (marks[coin] - p.entry),
+            "leverage": lev, "leverage_type": LeverageType.CROSS if is_cross else LeverageType.ISOLATED,
+            "liquidation_price": liquidation_price(p.szi, marks[coin], specs[coin].max_leverage, available),
+            "margin_used": margin, "position_value": value, "cum_funding": p.funding_since_open,
+        }))
+    return AccountState.model_validate({
+        "portfolio_value": account_value + acct.spot_usdc,
+        "available_balance": withdrawable,
+        "margin_used": margin_total,
+        "total_notional": ntl_total,
+        "positions": tuple(positions),
+        "spot_balances": (SpotBalance(coin="USDC", total=acct.spot_usdc),),
+        "timestamp_ms": now_ms,
+    })
