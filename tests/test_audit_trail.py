@@ -132,6 +132,23 @@ def test_redaction_never_leaks_a_configured_secret(secret, surrounding):
     assert secret not in redact_text(surrounding + secret, [secret])
 
 
+
+_PLAIN_TREES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(alphabet="abcxyz 0123", max_size=12),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(alphabet="abcxyz_", max_size=6), kids, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_PLAIN_TREES, _PLAIN_TREES)
+def test_redaction_keeps_plain_data_and_blanks_secret_fields_at_any_depth(tree, other):
+    assert redact(tree, ["zzzzzzzz"]) == tree  # nothing secret in it: an equal copy
+    wrapped = {"a": [tree, {"api_key": other, "ok": other}], "password": "hunter22"}
+    out = redact(wrapped, [])
+    assert out["password"] == REDACTED and out["a"][0] == tree and out["a"][1]["ok"] == other
+    assert out["a"][1]["api_key"] == (other if other in (None, "", False) else REDACTED)
+
 def test_cycle_log_line_is_json_in_file_and_scrubs_secrets(tmp_path):
     term = io.StringIO()
     logger = setup_logging(tmp_path, "INFO", secrets=["hunter2-secret-token"], console=term)

@@ -21,6 +21,7 @@ import re
 from dataclasses import fields, is_dataclass
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -95,21 +96,46 @@ def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
 
 def _redact(value: Any, needles: list[str]) -> Any:
     """Walk plain data (or anything `to_plain` handles) once: convert and redact together."""
+    kind = type(value)  # exact-type fast paths first, as in to_plain
+    if kind is str:
+        return redact_text(value, needles)
+    if kind is dict:
+        return _redact_dict(value, needles)
+    if kind is list:
+        return [_redact_leaf(v, needles) for v in value]
     if isinstance(value, str):
         return redact_text(value, needles)
     if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            if isinstance(k, str) and _SECRET_FIELD.search(k) and v not in (None, "", False):
-                out[k] = REDACTED
-            else:
-                out[k] = _redact(v, needles)
-        return out
+        return _redact_dict(value, needles)
     if isinstance(value, (list, tuple)):
         return [_redact(v, needles) for v in value]
     if value is None or isinstance(value, (bool, int, float)):
         return value
     return _redact(to_plain(value), needles)
+
+
+def _redact_dict(value: dict[Any, Any], needles: list[str]) -> dict[Any, Any]:
+    out: dict[Any, Any] = {}
+    for k, v in value.items():
+        if isinstance(k, str) and _secret_field(k) and v not in (None, "", False):
+            out[k] = REDACTED
+        else:
+            out[k] = _redact_leaf(v, needles)
+    return out
+
+
+def _redact_leaf(value: Any, needles: list[str]) -> Any:
+    """`_redact` without a call for the common leaves (numbers, None; strings go straight to the scan)."""
+    kind = type(value)
+    if kind is str:
+        return redact_text(value, needles)
+    return value if kind in _PLAIN_SCALARS else _redact(value, needles)
+
+
+@lru_cache(maxsize=4096)
+def _secret_field(key: str) -> bool:
+    """Whether a field name says it holds a secret (records reuse a few hundred names: cached)."""
+    return _SECRET_FIELD.search(key) is not None
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
