@@ -123,5 +123,8 @@ class MarketCollector:
         if fresh:
             st.funding.extend(sorted(fresh, key=lambda p: p.time_ms))
         cut = now_ms - FUNDING_LOOKBACK_MS
-        if st.funding and st.funding[0].time_ms < cut:
-            st.funding = [p for p in st.funding if p.time_ms >= cut]
+        drop = 0  # the records are in time order: the old ones are a prefix (usually one)
+        while drop < len(st.funding) and st.funding[drop].time_ms < cut:
+            drop += 1
+        if drop:
+            st.funding = st.funding[drop:]  # a new list: the cycles before keep theirs
