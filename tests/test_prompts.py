@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hyperliquid_agent.config import defaults_dir
 from hyperliquid_agent.domain import AccountState, Position
@@ -176,3 +178,11 @@ def test_context_strategies_narrow_what_is_offered():
     assert "### stand-aside" in compatible and "### slow-trend-following" not in compatible
     full = sample_context().model_copy(update={"strategies": tuple(STRATEGIES)})
     assert "### funding-carry" in t.format(context=full)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_signal_values_are_positional_with_five_significant_figures(v):
+    line = format_signals({"BTC": {"rsi14": v}}, ["BTC"])
+    text = line.split("rsi14=", 1)[1]
+    assert "e" not in text.lower() and Decimal(text) == Decimal(f"{v:.5g}")

@@ -19,6 +19,7 @@ import inspect
 import string
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -295,7 +296,8 @@ def format_spot(account: AccountState) -> str:
 def _sig(v: float | None) -> str:
     if v is None or v != v or v in (float("inf"), float("-inf")):
         return "null"
-    return format(Decimal(f"{v:.5g}"), "f")  # positional, 5 significant figures: 0.0000125, 60000
+    text = f"{v:.5g}"  # 5 significant figures, positional: 0.0000125, 60000
+    return text if "e" not in text else format(Decimal(text), "f")  # Decimal only to undo an exponent
 
 
 def format_signals(signals: Mapping[str, Mapping[str, float | None]], coins: Sequence[str] = ()) -> str:
@@ -326,11 +328,19 @@ def format_plan(plan: Any, now_ms: int | None = None) -> str:
     summary = getattr(plan, "prompt_summary", None)
     if not callable(summary):
         return str(plan)
-    try:
-        takes_now = "now_ms" in inspect.signature(summary).parameters
-    except (TypeError, ValueError):
-        takes_now = False
+    func = getattr(summary, "__func__", None)  # a method: its signature is read once per class
+    takes_now = _method_takes_now_ms(func) if func is not None else _takes_now_ms(summary)
     return summary(now_ms) if takes_now and now_ms else summary()
+
+
+def _takes_now_ms(func: Any) -> bool:
+    try:
+        return "now_ms" in inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+_method_takes_now_ms = lru_cache(maxsize=64)(_takes_now_ms)
 
 
 def format_review(can_review: bool, reason: str = "") -> str:
