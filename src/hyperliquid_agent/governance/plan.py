@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hyperliquid_agent.conditions import ConditionSyntaxError, parse_condition
+from hyperliquid_agent.conditions import Condition, ConditionSyntaxError, parse_condition
 from hyperliquid_agent.domain import AccountState, MarketType, Money, Regime, TargetEntry, ZERO
 from hyperliquid_agent.schemas import ProposedPlan, TargetSpec
 
@@ -107,11 +108,8 @@ class PlanCard(BaseModel):
         """The first invalidation trigger that holds on `signals` (for the plan's coins), else None."""
         watch = list(coins) if coins is not None else [t.coin for t in self.targets]
         for text in self.exit_rules.invalidation_triggers:
-            try:
-                cond = parse_condition(text)
-            except ConditionSyntaxError:
-                continue  # validated when the plan was built; an unreadable trigger never fires
-            if cond.evaluate(signals, watch):
+            cond = _trigger(text)
+            if cond is not None and cond.evaluate(signals, watch):
                 return text
         return None
 
@@ -153,6 +151,16 @@ class PlanCard(BaseModel):
         else:
             lines.append(f"minimum dwell: {self.minimum_dwell_minutes} min")
         return "\n".join(lines)
+
+
+@lru_cache(maxsize=256)
+def _trigger(text: str) -> Condition | None:
+    """An invalidation trigger, parsed once (checked every cycle; a parsed Condition is immutable).
+    None when unreadable: validated when the plan was built, an unreadable trigger never fires."""
+    try:
+        return parse_condition(text)
+    except ConditionSyntaxError:
+        return None
 
 
 def plain(d: Decimal, signed: bool = False) -> str:
