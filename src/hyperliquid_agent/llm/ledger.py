@@ -8,7 +8,7 @@ a call whose model has no price keeps its tokens and a NULL cost.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Iterable
@@ -109,6 +109,11 @@ def summarize(rows: Iterable[CallRecord]) -> dict[str, Any]:
     return out
 
 
+_FIELDS = tuple(f.name for f in fields(CallRecord))
+_INSERT = (f"INSERT INTO llm_calls ({', '.join(_FIELDS + ('day',))})"
+           f" VALUES ({', '.join(f':{k}' for k in _FIELDS + ('day',))})")
+
+
 class CostLedger:
     """Append-only call log in the state store."""
 
@@ -117,13 +122,11 @@ class CostLedger:
         store.ensure_schema("llm_calls", DDL)
 
     def record(self, rec: CallRecord) -> None:
-        data = asdict(rec)
+        data = {name: getattr(rec, name) for name in _FIELDS}  # every field is a scalar: no deep copy
         data["day"] = rec.day
         data["cost_usd"] = format(rec.cost_usd, "f") if rec.cost_usd is not None else None
         data["replayed"] = int(rec.replayed)
-        cols = ", ".join(data)
-        marks = ", ".join(f":{k}" for k in data)
-        self.store.execute(f"INSERT INTO llm_calls ({cols}) VALUES ({marks})", data)
+        self.store.execute(_INSERT, data)
 
     def rows(self, since_day: str | None = None, run_id: str | None = None) -> list[CallRecord]:
         sql = ("SELECT ts_ms, run_id, purpose, provider, model, status, input_tokens, cached_input_tokens,"
