@@ -450,6 +450,21 @@ def test_asset_contexts_and_book_around_the_mark():
     assert len(book.bids) == len(book.asks) == 20
 
 
+def test_a_book_ladder_stops_above_zero_and_both_sides_share_the_level_sizes():
+    from hyperliquid_agent.exchange.market_data import synthetic_book
+
+    s = make_feed({"ETH": ramp(30, 2000)}).series["ETH"]
+    book = synthetic_book(s, 26, D(1050), D(1000), D(1100), D(2), T0, levels=20)
+    assert [lv.price for lv in book.bids] == [D(1000 - 100 * k) for k in range(10)]  # 0 and below: no level
+    assert [lv.price for lv in book.asks] == [D(1100 + 100 * k) for k in range(20)]
+    assert [lv.size for lv in book.bids] == [lv.size for lv in book.asks[:10]]
+    assert [lv.orders for lv in book.asks] == [1 + k % 3 for k in range(20)]
+    one = D("0.0001")  # ETH's size step
+    base = s.volume[25] / 40
+    assert [lv.size for lv in book.asks] == [max((base * (1 + D(k) / 4)).quantize(one, "ROUND_DOWN"), one)
+                                             for k in range(20)]
+
+
 def test_time_only_moves_forward():
     m = model_for({"ETH": flat(2000)})
     with pytest.raises(ValueError, match="forward"):
