@@ -329,6 +329,12 @@ class CyclePipeline:
 
     # -------- the whole cycle
     def run(self, cycle_id: str, seq: int, now_ms: int, loops: tuple[str, ...]) -> dict[str, Any]:
+        """The cycle's plain audit record (JSON data)."""
+        return to_plain(self.run_record(cycle_id, seq, now_ms, loops))
+
+    def run_record(self, cycle_id: str, seq: int, now_ms: int, loops: tuple[str, ...]) -> dict[str, Any]:
+        """`run` before `to_plain`: the record with the values as the stages produced them
+        (models, Decimals). The backtest reads a few fields of it and converts only those."""
         t0 = self.wall_ms()
         rec = new_record(cycle_id, seq, now_ms, self.mode, self.network, loops)
         rec["template_version"] = self.template_version
@@ -373,7 +379,7 @@ class CyclePipeline:
         rec["account_after"] = account_after
         rec["timing_ms"]["total"] = round(self.wall_ms() - t0, 3)
         rec["status_snapshot"] = status_snapshot(rec, account_after or inputs.account, decided)
-        return to_plain(rec)
+        return rec
 
     def recover(self, pending: dict[str, Any], now_ms: int) -> dict[str, Any]:
         """Reconcile a cycle a crash interrupted: ask the venue, by cloid, what its orders did."""
@@ -411,4 +417,4 @@ class CyclePipeline:
         if account is not None:
             rec["account_before"] = account
         rec["status_snapshot"] = status_snapshot(rec, account, None)
-        return to_plain(rec)
+        return rec

@@ -1,0 +1,49 @@
+"""The backtest's cycle step reads the raw cycle record and converts only what it keeps."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from hyperliquid_agent.audit import to_plain
+from hyperliquid_agent.backtest.pipeline import PipelineStep, step_info
+from hyperliquid_agent.domain import AccountState, Position
+from hyperliquid_agent.domain.verdicts import Denied
+
+
+class _Schedule:
+    def due(self, now_ms, last):
+        return ("fast", "medium")
+
+
+class _Pipeline:
+    """A cycle record as the stages leave it: models, Decimals, tuples (before `to_plain`)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def run_record(self, cycle_id, seq, now_ms, loops):
+        self.calls += 1
+        acct = AccountState(portfolio_value=Decimal("1000.50"), available_balance=Decimal(900),
+                            positions=(Position(coin="ETH", size=Decimal("-1.5"), entry_price=Decimal(2000)),))
+        return {
+            "cycle_id": cycle_id, "seq": seq, "mode": "governed", "regime": "range-bound", "plan_id": "p-1",
+            "decision": {"summary": "keep plan: proposal rejected"},
+            "llm": {"calls": 1, "cost_usd": Decimal("0.0123")},
+            "orders": [{"cloid": "0x1"}],
+            "risk": [{"intent": None, "verdict": Denied(reason_code="max_notional", detail="too big")}],
+            "errors": ("venue slow",),
+            "governance": {"plan_summary": {"strategy_id": "dca", "targets": ()}},
+            "signals": {"ETH": {"rsi14": 55.5, "ret_30d": None}},
+            "account_before": acct, "account_after": acct,
+            "market": {"mids": {"ETH": Decimal("2001.5")}},
+        }
+
+
+def test_step_keeps_what_the_plain_record_says():
+    pipeline = _Pipeline()
+    step = PipelineStep(pipeline, _Schedule())
+    info = step(1_700_000_000_000)
+    expected = step_info(to_plain(pipeline.run_record("bt000001", 1, 1_700_000_000_000, ())))
+    assert info == expected
+    assert info.denied == 1 and info.strategy_id == "dca" and info.llm_cost_usd == Decimal("0.0123")
+    assert info.error == "venue slow" and info.llm_calls == 1
