@@ -148,7 +148,7 @@ def status_snapshot(rec: dict[str, Any], account: AccountState | None, decided: 
         "last_errors": list(rec.get("errors") or []),
     }
     if account is not None:
-        snap["account"] = to_plain(account)
+        snap["account"] = account  # made plain with the rest of the record (`CyclePipeline.run`)
     if decided is None:
         snap["partial"] = True
         return snap
