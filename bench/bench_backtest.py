@@ -66,7 +66,7 @@ def one(label: str, cfg, spec: BacktestSpec, full_year: bool) -> None:
 
     feed = build_feed(cfg, spec)
     signals, books = Timed(market, "compute_signals"), Timed(SimulatedExchange, "l2_book")
-    pipeline = Timed(cycle.CyclePipeline, "run")
+    pipeline = Timed(cycle.CyclePipeline, "run_record")
     t0, c0 = time.perf_counter(), time.process_time()
     result = run_backtest(cfg, spec, feed=feed)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
