@@ -60,7 +60,7 @@ def test_scripted_session_follows_the_replies_cycle_by_cycle(tmp_path):
 
 
 def test_a_new_paper_session_does_not_inherit_the_old_accounts_drawdown(tmp_path):
-    from hyperliquid_agent.governance.persistence import GovernanceStore
+    from hyperliquid_agent.governance_store import GovernanceStore
     from hyperliquid_agent.store import StateStore
 
     cfg = agent_config(tmp_path / "state", "governed")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from hyperliquid_agent.cli import app
 from hyperliquid_agent.config import load_config
 from hyperliquid_agent.governance.governor import Governor
-from hyperliquid_agent.governance.persistence import GovernanceStore
+from hyperliquid_agent.governance_store import GovernanceStore
 from hyperliquid_agent.governance.scorekeeper import Scorekeeper
 from hyperliquid_agent.governance.tripwires import TripwireInputs, TripwireState, evaluate_tripwires
 from hyperliquid_agent.domain import AccountState

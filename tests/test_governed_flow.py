@@ -119,7 +119,7 @@ def test_a_review_that_keeps_the_plan_closes_the_early_review():
 
 
 def test_an_edited_calendar_counts_from_the_next_cycle_and_a_bad_edit_keeps_the_old_one(tmp_path):
-    from hyperliquid_agent.governance.persistence import CalendarFile, GovernanceStore
+    from hyperliquid_agent.governance_store import CalendarFile, GovernanceStore
     from hyperliquid_agent.store import StateStore
 
     path = tmp_path / "calendar.toml"

@@ -22,7 +22,7 @@ from hyperliquid_agent.errors import HLAgentError
 from hyperliquid_agent.execution import ExecutionReport, Protection
 from hyperliquid_agent.governance.calendar import CalendarEvent
 from hyperliquid_agent.governance.governor import Approved, Governor
-from hyperliquid_agent.governance.persistence import CalendarFile, GovernanceStore
+from hyperliquid_agent.governance_store import CalendarFile, GovernanceStore
 from hyperliquid_agent.governance.plan import PlanStatus, current_exposure, plan_from_proposal
 from hyperliquid_agent.governance.scorekeeper import Scorekeeper
 from hyperliquid_agent.governance.tripwires import (

@@ -73,7 +73,7 @@ def build_engine(cfg: Config, strategies: Sequence[Any], client: Any) -> Any:
 def load_events(cfg: Config) -> tuple[Any, ...]:
     if not cfg.governance.regime.calendar:
         return ()
-    from hyperliquid_agent.governance.persistence import load_calendar_file
+    from hyperliquid_agent.governance_store import load_calendar_file
 
     return load_calendar_file(cfg.resolve_path(cfg.governance.regime.calendar))
 
@@ -91,7 +91,7 @@ def build_governance(cfg: Config, store: StateStore, strategies: Sequence[Any]) 
     """The governed flow restored from the state store: same plan, same dwell clock; the
     calendar file (when set) is re-read whenever it changes."""
     from hyperliquid_agent.app.governed import GovernedFlow
-    from hyperliquid_agent.governance.persistence import CalendarFile, GovernanceStore
+    from hyperliquid_agent.governance_store import CalendarFile, GovernanceStore
 
     path = cfg.governance.regime.calendar
     return GovernedFlow.restore(cfg, strategies, GovernanceStore(store),

@@ -29,7 +29,7 @@ def _iso(ms: int | None, short: bool = False) -> str:
 
 def _open(config: Path | None, as_json: bool, what: str):
     """(cfg, store) or print the no-state message and exit 0."""
-    from hyperliquid_agent.governance.persistence import GovernanceStore
+    from hyperliquid_agent.governance_store import GovernanceStore
 
     cfg = load(config)
     store = GovernanceStore.open_existing(cfg.state_dir)

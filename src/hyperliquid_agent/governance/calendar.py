@@ -1,6 +1,6 @@
 """The user's event calendar (macro releases, token unlocks) and the event lock (pure).
 
-File format (TOML), loaded by the app (`governance.persistence.load_calendar_file`) and
+File format (TOML), loaded by the app (`governance_store.load_calendar_file`) and
 handed to the governor as values:
 
     [[events]]

@@ -10,7 +10,7 @@ from gov_helpers import HOUR, MIN, T0, d, gov_config, plan, signals_for, strateg
 from hyperliquid_agent.domain import Fill, Position, Regime, Side
 from hyperliquid_agent.errors import ConfigError
 from hyperliquid_agent.governance.governor import Governor
-from hyperliquid_agent.governance.persistence import GovernanceStore, load_calendar_file
+from hyperliquid_agent.governance_store import GovernanceStore, load_calendar_file
 from hyperliquid_agent.governance.scorekeeper import Scorecard, Scorekeeper
 from hyperliquid_agent.governance.tripwires import TripwireState
 from hyperliquid_agent.store import StateStore

@@ -1,4 +1,5 @@
-"""The one I/O edge of governance: state in the StateStore, and the calendar file.
+"""Governance state in the StateStore, and the event calendar file: the I/O edge of the pure
+governance core (which stays free of files, SQLite and clocks).
 
 Current state sits in the kv namespace "governance" (keys: governor, tripwires,
 scorekeeper); histories get their own append-only tables (regime readings, ended plans
