@@ -38,7 +38,12 @@ def test_local_network_starts_a_funded_in_process_emulator():
         requests.post(ex.base_url + "/info", json={"type": "allMids"}, timeout=2)
 
 
-def test_local_network_connects_to_a_running_emulator_with_an_agent_key():
+@pytest.mark.parametrize("proxy", [None, "http://127.0.0.1:9"])  # a dead proxy must not matter on loopback
+def test_local_network_connects_to_a_running_emulator_with_an_agent_key(monkeypatch, proxy):
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    if proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy)
     with make_server() as srv:
         master = address_of(new_key())
         key = new_key()
@@ -53,6 +58,7 @@ def test_local_network_connects_to_a_running_emulator_with_an_agent_key():
             assert ex.account_state().signed_size("SOL") == Decimal(-1)
         finally:
             close()
+        monkeypatch.delenv("HTTP_PROXY", raising=False)  # the check below uses plain requests
         assert requests.post(srv.url + "/info", json={"type": "allMids"}, timeout=2).ok  # not ours to stop
 
 

@@ -59,12 +59,29 @@ def warmup_start(market: Any) -> int:
     return market.start_ms + min(WARMUP_MS, span // 2 // 3_600_000 * 3_600_000)
 
 
+_ADMIN_SESSIONS: dict[str, Any] = {}
+
+
+def _admin_session(url: str) -> Any:
+    """One keep-alive session per emulator (the clock is read every cycle: no new connection,
+    and on loopback no proxy or .netrc lookup, each time)."""
+    import requests
+
+    from hyperliquid_agent.exchange.hyperliquid import is_loopback
+
+    session = _ADMIN_SESSIONS.get(url)
+    if session is None:
+        session = _ADMIN_SESSIONS[url] = requests.Session()
+        session.trust_env = not is_loopback(url)
+    return session
+
+
 def _admin(url: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     """POST to a running emulator's operator door (`/emulator`)."""
     import requests
 
     try:
-        resp = requests.post(url.rstrip("/") + "/emulator", json=body, timeout=timeout_s)
+        resp = _admin_session(url).post(url.rstrip("/") + "/emulator", json=body, timeout=timeout_s)
     except requests.RequestException as exc:
         raise VenueUnavailableError(f"cannot reach the emulator at {url}: {type(exc).__name__}. "
                                     "Start it with `hl-agent venue serve` or unset venue.url") from None

@@ -61,7 +61,8 @@ def wallet_from_key(secret_key: str) -> Any:
 
 
 
-def _is_loopback(url: str) -> bool:
+def is_loopback(url: str) -> bool:
+    """Whether `url` names this machine (localhost or a loopback address)."""
     from ipaddress import ip_address
     from urllib.parse import urlparse
 
@@ -128,7 +129,7 @@ class HyperliquidExchange:
                 from hyperliquid.exchange import Exchange
 
                 api = API(self.base_url, self.timeout_s)
-                local = _is_loopback(self.base_url)  # then no proxy or .netrc lookups on every request
+                local = is_loopback(self.base_url)  # then no proxy or .netrc lookups on every request
                 api.session.trust_env = not local
                 meta = self._retry(lambda: api.post("/info", {"type": "meta", "dex": ""}), "meta")
                 spot_meta = self._retry(lambda: api.post("/info", {"type": "spotMeta"}), "spotMeta")
