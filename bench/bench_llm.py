@@ -4,7 +4,7 @@ Run: .venv/bin/python bench/bench_llm.py
 Targets: client overhead <= 2 ms per call; replay cache hit <= 0.2 ms.
 The endpoint is an in-memory httpx2 transport inside the real openai/anthropic SDKs; the
 time spent inside the endpoint handler is measured and subtracted. A second line splits off
-hl-agent's own share: the query minus the time inside the vendor SDK's `create` call.
+hl-agent's own share: the query minus the time inside the vendor SDK call.
 """
 
 from __future__ import annotations
@@ -52,18 +52,19 @@ class TimedEndpoint:
 
 
 class TimedSDK:
-    """Wraps the vendor SDK's `create` to account for the time spent inside it."""
+    """Wraps the vendor SDK call we make (`messages.create` for Anthropic, the client's `post`
+    for OpenAI) to account for the time spent inside it."""
 
-    def __init__(self, resource, endpoint: TimedEndpoint) -> None:
-        self.create_fn = resource.create
+    def __init__(self, owner, name: str, endpoint: TimedEndpoint) -> None:
+        self.fn = getattr(owner, name)
         self.endpoint = endpoint
         self.inside = 0.0
-        resource.create = self
+        setattr(owner, name, self)
 
-    def __call__(self, **kwargs):
+    def __call__(self, *args, **kwargs):
         t0 = time.perf_counter()
         try:
-            return self.create_fn(**kwargs)
+            return self.fn(*args, **kwargs)
         finally:
             self.inside += time.perf_counter() - t0
 
@@ -76,7 +77,8 @@ def overhead(label: str, cfg: LLMConfig, body: dict, with_store: bool) -> None:
         for _ in range(20):  # warm up: SDK import, client build, schema cache
             client.query(MESSAGES, RegimeSchema, purpose="regime")
         sdk_client = client.provider._client  # type: ignore[attr-defined]
-        sdk = TimedSDK(sdk_client.messages if cfg.provider == "anthropic" else sdk_client.chat.completions, endpoint)
+        sdk = (TimedSDK(sdk_client.messages, "create", endpoint) if cfg.provider == "anthropic"
+               else TimedSDK(sdk_client, "post", endpoint))
         samples, ours = [], []
         for _ in range(N):
             endpoint.inside = sdk.inside = 0.0
