@@ -143,16 +143,19 @@ def fit_score(strategy: Any, regime: str | None) -> int:
     return 0
 
 
-def best_strategy(strategies: tuple[Any, ...], regime: str | None, context: Any | None = None) -> Any | None:
+def best_strategy(strategies: tuple[Any, ...], regime: str | None, context: Any | None = None,
+                  raw: dict[str, float] | None = None) -> Any | None:
     """The offered strategy that fits `regime` best, None if none fits. Among equal fits, the
-    one whose limits keep most of the baseline's own book (with a `context`), then the
-    smallest id: a flat or market-neutral strategy wins only when it fits better."""
-    raw = raw_targets(context)[0] if context is not None else None
+    one whose limits keep most of the baseline's own book (with a `context`; `raw`: its
+    `raw_targets` when the caller has them already), then the smallest id: a flat or
+    market-neutral strategy wins only when it fits better."""
+    if raw is None and context is not None:
+        raw = raw_targets(context)[0]
 
     def kept(s: Any) -> float:
         if raw is None:
             return 0.0
-        lev, max_pct, direction = _strategy_limits(s, context)
+        _, max_pct, direction = _strategy_limits(s, context)
         return round(sum(abs(v) for v in _limit(raw, float(context.max_leverage), max_pct, direction).values()), 6)
 
     ranked = sorted(strategies, key=lambda s: (-fit_score(s, regime), -kept(s), str(s.id)))
@@ -175,7 +178,7 @@ def decide_standard(context: Any | None) -> dict[str, Any]:
     if context is None:
         return dict(HOLD_DECISION)
     raw, notes = raw_targets(context)
-    strategy = best_strategy(tuple(context.strategies), context.regime, context)
+    strategy = best_strategy(tuple(context.strategies), context.regime, context, raw)
     lev, max_pct, direction = _strategy_limits(strategy, context) if strategy else (max(int(context.max_leverage), 1), None, "")
     targets = _limit(raw, float(context.max_leverage), max_pct, direction)
     return {
