@@ -106,15 +106,12 @@ class OpenAIChatProvider:
                 msgs.insert(0, {"role": "system", "content": note})
         return msgs
 
-    def _post(self, client: Any, path: str, body: dict[str, Any], model: str, timeout_s: float) -> Any:
+    @staticmethod
+    def _post(client: Any, path: str, body: dict[str, Any], cast_to: type, timeout_s: float) -> Any:
         """POST a body we built ourselves (plain JSON values) through the SDK's public `client.post`
         (its documented way to call an endpoint directly): the same auth, retries, errors and typed
-        response as `create()`, without `create()` walking the body (our strict schema and the whole
-        prompt) through its TypedDict transform, which was most of the SDK's time per call."""
-        if model == "ChatCompletion":
-            from openai.types.chat import ChatCompletion as cast_to
-        else:
-            from openai.types.responses import Response as cast_to
+        response (`cast_to`) as `create()`, without `create()` walking the body (our strict schema and
+        the whole prompt) through its TypedDict transform, which was most of the SDK's time per call."""
         return client.post(path, cast_to=cast_to, body=body, options={"timeout": timeout_s})
 
     # ---------------------------------------------------------------- chat completions
@@ -134,7 +131,9 @@ class OpenAIChatProvider:
                 }
             elif self.output_mode == "json_object":
                 kwargs["response_format"] = {"type": "json_object"}
-        completion = self._post(client, "/chat/completions", kwargs, "ChatCompletion", timeout_s)
+        from openai.types.chat import ChatCompletion
+
+        completion = self._post(client, "/chat/completions", kwargs, ChatCompletion, timeout_s)
         if not completion.choices:
             raise LLMUnavailableError(f"{self.name} returned no choices")
         choice = completion.choices[0]
@@ -168,7 +167,9 @@ class OpenAIChatProvider:
                                          "schema": request.json_schema, "strict": True}}
         elif request.json_schema is not None and self.output_mode == "json_object":
             kwargs["text"] = {"format": {"type": "json_object"}}
-        resp = self._post(client, "/responses", kwargs, "Response", timeout_s)
+        from openai.types.responses import Response
+
+        resp = self._post(client, "/responses", kwargs, Response, timeout_s)
         refusal = None
         for item in resp.output or []:
             for part in getattr(item, "content", None) or []:
