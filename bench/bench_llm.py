@@ -55,9 +55,8 @@ class TimedSDK:
     """Wraps the vendor SDK call we make (`messages.create` for Anthropic, the client's `post`
     for OpenAI) to account for the time spent inside it."""
 
-    def __init__(self, owner, name: str, endpoint: TimedEndpoint) -> None:
+    def __init__(self, owner, name: str) -> None:
         self.fn = getattr(owner, name)
-        self.endpoint = endpoint
         self.inside = 0.0
         setattr(owner, name, self)
 
@@ -77,8 +76,7 @@ def overhead(label: str, cfg: LLMConfig, body: dict, with_store: bool) -> None:
         for _ in range(20):  # warm up: SDK import, client build, schema cache
             client.query(MESSAGES, RegimeSchema, purpose="regime")
         sdk_client = client.provider._client  # type: ignore[attr-defined]
-        sdk = (TimedSDK(sdk_client.messages, "create", endpoint) if cfg.provider == "anthropic"
-               else TimedSDK(sdk_client, "post", endpoint))
+        sdk = TimedSDK(sdk_client.messages, "create") if cfg.provider == "anthropic" else TimedSDK(sdk_client, "post")
         samples, ours = [], []
         for _ in range(N):
             endpoint.inside = sdk.inside = 0.0
