@@ -178,6 +178,7 @@ class DecisionEngine:
             self.total_cost_usd += usage["cost_usd"]
         return replace(result, **usage)
 
+
 def _template(value: PromptTemplate | str | Path, strategies: Sequence[StrategySpec] | None) -> PromptTemplate:
     if isinstance(value, PromptTemplate):
         return value
