@@ -13,9 +13,10 @@ max leverage. Isolated margin is recorded but treated as cross (a simplification
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Mapping, NamedTuple
+from typing import Mapping, NamedTuple, Sequence
 
 from hyperliquid_agent.domain import AccountState, AssetSpec, LeverageType, Position, SpotBalance
+from hyperliquid_agent.domain.account import spot_equity
 from hyperliquid_agent.exchange.venue_types import MarginSummary
 
 ZERO = Decimal(0)
@@ -207,7 +208,11 @@ def liquidation_price(szi: Decimal, mark: Decimal, max_leverage: int, available:
 
 
 def to_account_state(acct: Account | None, marks: Mapping[str, Decimal], specs: Mapping[str, AssetSpec],
-                     default_leverage: Mapping[str, int], withdrawable: Decimal, now_ms: int) -> AccountState:
+                     default_leverage: Mapping[str, int], withdrawable: Decimal, now_ms: int,
+                     spot_balances: Sequence[SpotBalance] | None = None,
+                     token_prices: Mapping[str, Decimal] | None = None) -> AccountState:
+    """The domain AccountState; the spot wallet is `spot_balances` (default: its USDC alone),
+    valued by `spot_equity` at `token_prices`."""
     # Built with model_validate(dict): the same validation as keyword construction, ~2 us less a model.
     if acct is None:
         return AccountState(portfolio_value=ZERO, available_balance=ZERO, timestamp_ms=now_ms)
@@ -215,6 +220,7 @@ def to_account_state(acct: Account | None, marks: Mapping[str, Decimal], specs: 
     margin_total = ZERO
     ntl_total = ZERO
     account_value = acct.account_value(marks)
+    balances = tuple(spot_balances) if spot_balances is not None else (SpotBalance(coin="USDC", total=acct.spot_usdc),)
     available = None  # margin above maintenance: the same for every position, worked out once
     for coin, p in acct.positions.items():
         if not p.szi:
@@ -234,11 +240,11 @@ def to_account_state(acct: Account | None, marks: Mapping[str, Decimal], specs: 
             "margin_used": margin, "position_value": value, "cum_funding": p.funding_since_open,
         }))
     return AccountState.model_validate({
-        "portfolio_value": account_value + acct.spot_usdc,
+        "portfolio_value": account_value + spot_equity(balances, token_prices or {}),
         "available_balance": withdrawable,
         "margin_used": margin_total,
         "total_notional": ntl_total,
         "positions": tuple(positions),
-        "spot_balances": (SpotBalance(coin="USDC", total=acct.spot_usdc),),
+        "spot_balances": balances,
         "timestamp_ms": now_ms,
     })

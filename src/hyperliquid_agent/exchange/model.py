@@ -44,7 +44,6 @@ from hyperliquid_agent.exchange.accounts import (
     margin_summary,
     to_account_state,
 )
-from hyperliquid_agent.domain.account import spot_equity
 from hyperliquid_agent.exchange import spot
 from hyperliquid_agent.exchange.feed import CoinSeries, MarketFeed
 from hyperliquid_agent.exchange.order_entry import OrderEntry
@@ -275,14 +274,12 @@ class VenueModel(OrderEntry):
     def account_state(self, address: str) -> AccountState:
         acct = self._accounts.get(address.lower())
         withdrawable = self.margin_summary(address).withdrawable if acct else ZERO
-        state = to_account_state(acct, self._marks, self.specs, self._default_lev, withdrawable, self.now_ms)
+        balances = prices = None
         if acct is not None and self.spot:  # tokens and holds too, as spotClearinghouseState shows them
-            balances = tuple(spot.balances(acct, self.spot))
+            balances = spot.balances(acct, self.spot)
             prices = {p.token: self._marks[p.name] for p in self.spot}  # the pair's mid, as allMids shows it
-            perp_value = state.portfolio_value - acct.spot_usdc
-            state = state.model_copy(update={"spot_balances": balances,
-                                             "portfolio_value": perp_value + spot_equity(balances, prices)})
-        return state
+        return to_account_state(acct, self._marks, self.specs, self._default_lev, withdrawable, self.now_ms,
+                                balances, prices)
 
     def spot_balances(self, address: str) -> list[SpotBalance]:
         acct = self._accounts.get(address.lower())
