@@ -59,12 +59,10 @@ def tail(
     """The last N cycles, one line each (JSON lines with --json)."""
     import json
 
+    from hyperliquid_agent.audit import audit_files, tail_records
     from hyperliquid_agent.audit import follow as follow_records
-    from hyperliquid_agent.audit import tail_records
     from hyperliquid_agent.errors import HLAgentError
     from hyperliquid_agent.logs import cycle_fields
-
-    from hyperliquid_agent.audit import audit_files
 
     _, path = _path(config)
     out = console()
