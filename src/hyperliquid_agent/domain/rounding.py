@@ -16,16 +16,7 @@ from hyperliquid_agent.domain.values import MarketType
 MAX_SIGNIFICANT_FIGURES = 5
 _PERP_MAX_DECIMALS = 6
 _SPOT_MAX_DECIMALS = 8
-
-
 _SPOT = MarketType.SPOT  # (enum member lookups are slow on 3.11; these run per order)
-
-
-def max_price_decimals(sz_decimals: int, market_type: MarketType) -> int:
-    base = _SPOT_MAX_DECIMALS if market_type is _SPOT else _PERP_MAX_DECIMALS
-    return max(base - sz_decimals, 0)
-
-
 _QUANTUM = {e: Decimal(1).scaleb(e) for e in range(-_SPOT_MAX_DECIMALS, 1)}  # 10^e, e <= 0
 _ONE = Decimal(1)
 
