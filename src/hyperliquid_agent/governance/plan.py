@@ -169,6 +169,13 @@ def plain(d: Decimal, signed: bool = False) -> str:
     return ("+" + text) if signed and d > 0 else text
 
 
+def pct_below(reference: Decimal | None, value: Decimal) -> Decimal:
+    """How many percent `value` sits below `reference` (0 when there is no positive reference)."""
+    if reference is None or reference <= 0:
+        return ZERO
+    return (reference - value) / reference * 100
+
+
 def current_exposure(account: AccountState, mids: Mapping[str, Decimal]) -> dict[Key, Decimal]:
     """Signed exposure per (coin, market type) as % of portfolio value (shorts negative)."""
     out: dict[Key, Decimal] = {}
@@ -291,5 +298,5 @@ def clamp_micro_adjustments(
 
 __all__ = [
     "ChangeCostModel", "ExitRules", "Key", "PlanCard", "PlanStatus", "RiskBudget", "clamp_micro_adjustments",
-    "current_exposure", "plain", "plan_from_proposal", "target_from_spec", "target_key",
+    "current_exposure", "pct_below", "plain", "plan_from_proposal", "target_from_spec", "target_key",
 ]

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 from hyperliquid_agent.domain import Fill, Position, Side, ZERO
-from hyperliquid_agent.governance.plan import plain
+from hyperliquid_agent.governance.plan import pct_below, plain
 
 _MONEY_FIELDS = ("start_equity", "last_equity", "peak_equity", "max_drawdown_pct", "realized_pnl", "fees",
                  "funding", "turnover_usd", "slippage_usd")
@@ -56,10 +56,7 @@ class Scorecard:
         self.last_ms = now_ms
         if equity > self.peak_equity:
             self.peak_equity = equity
-        if self.peak_equity > 0:
-            dd = (self.peak_equity - equity) / self.peak_equity * 100
-            if dd > self.max_drawdown_pct:
-                self.max_drawdown_pct = dd
+        self.max_drawdown_pct = max(self.max_drawdown_pct, self.drawdown_pct)
 
     def record_fill(self, fill: Fill, mid: Decimal | None = None) -> None:
         self.trades += 1
@@ -88,9 +85,7 @@ class Scorecard:
     @property
     def drawdown_pct(self) -> Decimal:
         """How far the last mark sits below this plan's peak, in percent (0 at a new peak)."""
-        if self.peak_equity <= 0:
-            return ZERO
-        return max((self.peak_equity - self.last_equity) / self.peak_equity * 100, ZERO)
+        return max(pct_below(self.peak_equity, self.last_equity), ZERO)
 
     @property
     def hit_rate(self) -> float | None:

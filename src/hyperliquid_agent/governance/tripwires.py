@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping
 
 from hyperliquid_agent.config import TripwireConfig
 from hyperliquid_agent.domain import AccountState, TargetEntry, ZERO
-from hyperliquid_agent.governance.plan import Key, plain, target_key
+from hyperliquid_agent.governance.plan import Key, pct_below, plain, target_key
 
 DAY_MS = 86_400_000
 _Q = Decimal("0.0001")
@@ -123,13 +123,6 @@ class TripwireReport:
         }
 
 
-def _pct_below(reference: Decimal | None, value: Decimal) -> Decimal:
-    """How many percent `value` sits below `reference` (0 when there is no positive reference)."""
-    if reference is None or reference <= 0:
-        return ZERO
-    return (reference - value) / reference * 100
-
-
 def _perp_equity(account: AccountState, mids: Mapping[str, Decimal]) -> Decimal:
     """Account value less spot holdings (USDC at 1, others at their mid)."""
     spot = ZERO
@@ -182,11 +175,11 @@ def evaluate_tripwires(
         new.peak_equity = equity
     trips: list[Trip] = []
 
-    loss = _pct_below(new.day_start_equity, equity)
+    loss = pct_below(new.day_start_equity, equity)
     if loss >= config.daily_loss_pct:
         trips.append(Trip("daily_loss_cap", TripOutcome.HALT, f"down {loss:.2f}% since the UTC day start "
                           f"({new.day_start_equity:.2f}); cap {config.daily_loss_pct}%"))
-    dd = _pct_below(new.peak_equity, equity)
+    dd = pct_below(new.peak_equity, equity)
     if dd >= config.max_drawdown_pct:
         trips.append(Trip("max_drawdown", TripOutcome.CUT,
                           f"drawdown {dd:.2f}% from peak {new.peak_equity:.2f} >= {config.max_drawdown_pct}%"))
