@@ -79,12 +79,10 @@ class GovernedFlow:
 
     @classmethod
     def restore(cls, cfg: Config, strategies: Sequence[Any], persist: GovernanceStore,
-                events: Sequence[CalendarEvent] = (), regime_client: Any = None,
-                calendar: CalendarFile | None = None) -> "GovernedFlow":
+                regime_client: Any = None, calendar: CalendarFile | None = None) -> "GovernedFlow":
         """The governor, tripwires and scorekeeper as the last run left them (plan and dwell clock
-        intact). With a `calendar` file its events replace `events` and edits are picked up."""
-        if calendar is not None:
-            events = calendar.load()
+        intact), with the `calendar` file's events (edits are picked up each cycle)."""
+        events = calendar.load() if calendar is not None else ()
         gov = persist.load_governor(cfg.governance, cfg.risk, events, cfg.agent.coins, regime_client)
         flow = cls(cfg, strategies, gov, persist.load_tripwires(), persist.load_scorekeeper(), persist, calendar)
         flow.stopped_out = set(persist.store.get(AGENT_NS, STOPPED_KEY) or ())
