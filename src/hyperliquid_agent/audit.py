@@ -46,23 +46,16 @@ _PLAIN_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 def to_plain(value: Any) -> Any:
     """Plain JSON data (dicts, lists, strings, numbers) from pydantic models, Decimals, enums."""
-    kind = type(value)  # exact-type fast paths first: a cycle record is mostly these (enums subclass str)
-    if kind in _PLAIN_SCALARS:
+    if type(value) in _PLAIN_SCALARS:  # exact types first: a record is mostly these (enums subclass str)
         return value
-    if kind is dict:
+    if isinstance(value, dict):
         return _plain_dict(value)
-    if kind is list:
+    if isinstance(value, (list, tuple, set, frozenset)):
         return _plain_list(value)
-    if kind is Decimal:
+    if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, (str, bool, int, float)):
         return value.value if isinstance(value, Enum) else value
-    if isinstance(value, dict):
-        return {str(k.value if isinstance(k, Enum) else k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [to_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return format(value, "f")
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     if is_dataclass(value) and not isinstance(value, type):
@@ -84,7 +77,7 @@ def _plain_dict(value: dict[Any, Any]) -> dict[str, Any]:
     return out
 
 
-def _plain_list(value: list[Any]) -> list[Any]:
+def _plain_list(value: Iterable[Any]) -> list[Any]:
     return [v if type(v) in _PLAIN_SCALARS else to_plain(v) for v in value]
 
 
@@ -96,19 +89,12 @@ def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
 
 def _redact(value: Any, needles: list[str]) -> Any:
     """Walk plain data (or anything `to_plain` handles) once: convert and redact together."""
-    kind = type(value)  # exact-type fast paths first, as in to_plain
-    if kind is str:
-        return redact_text(value, needles)
-    if kind is dict:
-        return _redact_dict(value, needles)
-    if kind is list:
-        return [_redact_leaf(v, needles) for v in value]
     if isinstance(value, str):
         return redact_text(value, needles)
     if isinstance(value, dict):
         return _redact_dict(value, needles)
     if isinstance(value, (list, tuple)):
-        return [_redact(v, needles) for v in value]
+        return [_redact_leaf(v, needles) for v in value]
     if value is None or isinstance(value, (bool, int, float)):
         return value
     return _redact(to_plain(value), needles)
