@@ -348,6 +348,7 @@ def expand_env(
     if not isinstance(raw, str):
         return raw
     unset: list[str] = []
+    fell_back: list[str] = []
 
     def sub(m: re.Match[str]) -> str:
         name, default = m.group(1), m.group(2)
@@ -359,7 +360,6 @@ def expand_env(
         unset.append(name)
         return ""
 
-    fell_back: list[str] = []
     out = _VAR.sub(sub, raw)
     if unset:
         missing[path] = unset[0]
