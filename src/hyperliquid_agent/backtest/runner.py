@@ -195,7 +195,6 @@ class Plan:
     spec: BacktestSpec
     times: list[int]
     interval: str  # the decision bar: --interval, else the live loop's tick
-    interval_ms: int
     latency_bars: int  # in bars of the data (hourly), not decision bars
     latency_ms: int
     warnings: list[str]
@@ -208,6 +207,10 @@ class Plan:
             return ZERO  # offline and strict-replay runs cost nothing
         per_call = self.estimate.per_call_usd
         return per_call * self.calls_per_cycle if per_call is not None else None
+
+    @property
+    def interval_ms(self) -> int:
+        return INTERVAL_MS[self.interval]
 
 
 def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = None) -> Plan:
@@ -246,7 +249,7 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
             prompt_chars = sample_prompt_chars(settings, spec.strategies)
         estimate = estimate_cost(calls, prompt_chars or DEFAULT_PROMPT_CHARS, settings.llm.max_tokens, cfg.llm.model,
                                  settings.llm.pricing)
-    return Plan(spec, times, interval, interval_ms, latency, latency * feed.interval_ms, warnings, estimate, per_cycle)
+    return Plan(spec, times, interval, latency, latency * feed.interval_ms, warnings, estimate, per_cycle)
 
 
 def run_backtest(
