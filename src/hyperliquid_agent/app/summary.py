@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from hyperliquid_agent.llm.check import OFFLINE
-from hyperliquid_agent.llm.pricing import CHARS_PER_TOKEN
+from hyperliquid_agent.llm.pricing import estimated_tokens
 from hyperliquid_agent.logs import order_status
 
 ZERO = Decimal(0)
@@ -90,7 +90,7 @@ def summarize_run(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     start_eq, end_eq = _equity(start_acct), _equity(end_acct)
     out["plans"] = seen_plans
     out["llm_providers"] = sorted(providers)
-    out["llm_prompt_tokens_est"] = -(-out["llm_prompt_chars"] // CHARS_PER_TOKEN)
+    out["llm_prompt_tokens_est"] = estimated_tokens(out["llm_prompt_chars"])
     out["fees_usd"] = format(fees, "f")
     out["realized_pnl_usd"] = format(realized, "f")
     out["traded_notional_usd"] = format(notional, "f")

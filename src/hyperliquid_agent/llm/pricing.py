@@ -121,12 +121,17 @@ class SpendEstimate:
 CHARS_PER_TOKEN = 4  # a rough, documented rule of thumb for English prompts with JSON
 
 
+def estimated_tokens(chars: int) -> int:
+    """Tokens a prompt of `chars` characters is estimated at (CHARS_PER_TOKEN a token, rounded up)."""
+    return -(-chars // CHARS_PER_TOKEN)
+
+
 def estimate_spend(
     table: PriceTable, model: str, prompt_chars: int, reply_tokens: int, calls_per_day: int,
     cached_fraction: Decimal = Decimal(0),
 ) -> SpendEstimate:
     """Forecast spend from prompt size (chars / 4 tokens), reply tokens and calls per day."""
-    input_tokens = -(-prompt_chars // CHARS_PER_TOKEN)
+    input_tokens = estimated_tokens(prompt_chars)
     cached = int(Decimal(input_tokens) * cached_fraction)
     usage = Usage(input_tokens=input_tokens, cached_input_tokens=cached, output_tokens=reply_tokens)
     per_call = table.cost(model, usage)
