@@ -343,8 +343,9 @@ def outcome_from_wire(entry: Any) -> OrderOutcome:
 def spot_token_pairs(spot_meta: SpotMetaWire) -> dict[str, str]:
     """Token name -> the name of its pair quoted in USDC (token 0), as allMids keys it ("@107",
     or "PURR/USDC" for the canonical pair): where a spot token's price is read."""
-    return {t.name: pair.name for pair in spot_meta.universe if len(pair.tokens) == 2 and pair.tokens[1] == 0
-            for t in spot_meta.tokens if t.index == pair.tokens[0]}
+    names = {t.index: t.name for t in spot_meta.tokens}
+    return {names[pair.tokens[0]]: pair.name for pair in spot_meta.universe
+            if len(pair.tokens) == 2 and pair.tokens[1] == 0 and pair.tokens[0] in names}
 
 
 def specs_from_wire(meta: MetaWire, spot_meta: SpotMetaWire | None = None) -> dict[str, AssetSpec]:
