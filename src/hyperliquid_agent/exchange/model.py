@@ -331,8 +331,10 @@ class VenueModel(OrderEntry):
         margined as cross."""
         acct = self._account(address)
         spec = self.specs.get(coin)
-        if spec is None or coin in self._spot_base:
-            return f"Unknown asset {coin}." if spec is None else "Invalid asset."
+        if spec is None:
+            return f"Unknown asset {coin}."
+        if coin in self._spot_base:  # spot has no leverage
+            return "Invalid asset."
         if isinstance(leverage, bool) or not isinstance(leverage, int) or not 1 <= leverage <= spec.max_leverage:
             return ERR_LEVERAGE
         acct.leverage[coin] = (leverage, is_cross)
