@@ -60,7 +60,6 @@ def wallet_from_key(secret_key: str) -> Any:
                           "64 hex digits (export HL_SECRET_KEY=0x...)") from None
 
 
-
 def is_loopback(url: str) -> bool:
     """Whether `url` names this machine (localhost or a loopback address)."""
     from ipaddress import ip_address
@@ -73,6 +72,7 @@ def is_loopback(url: str) -> bool:
         return ip_address(host).is_loopback
     except ValueError:
         return False
+
 
 class HyperliquidExchange:
     """ExchangePort over the Hyperliquid HTTP API (or the local emulator, which speaks it)."""
