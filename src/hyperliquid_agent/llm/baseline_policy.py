@@ -110,9 +110,9 @@ def _limit(targets: dict[str, float], max_leverage: float, max_pct: float | None
     if d == "market-neutral":
         # hold each coin relative to the book's average (coins with a view only): longs and
         # shorts offset, and a book that is long everything still says which coin is strongest
-        live = [c for c, v in out.items() if v != 0]
-        mean = sum(out[c] for c in live) / len(live) if len(live) > 1 else 0.0
-        out = {c: (v - mean if c in live and len(live) > 1 else 0.0) for c, v in out.items()}
+        live = [v for v in out.values() if v != 0]
+        mean = sum(live) / len(live) if len(live) > 1 else None  # one view alone cannot be offset
+        out = {c: (v - mean if v != 0 and mean is not None else 0.0) for c, v in out.items()}
         if max_pct is not None:  # scale, do not clip, so the book stays neutral
             top = max((abs(v) for v in out.values()), default=0.0)
             if top > max_pct > 0:
