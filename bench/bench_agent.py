@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import subprocess
@@ -116,8 +117,6 @@ def paper_run() -> tuple[float, float, int]:
 
 
 def main() -> None:
-    import os
-
     med, worst, cpu, total, audit = engine_overhead()
     print(f"engine overhead per cycle (governed, medium loop, venue and LLM time excluded): median {med:.2f} ms, "
           f"max {worst:.2f} ms over {CYCLES - 5} warm cycles  target <= {TARGET_MS} ms  "
