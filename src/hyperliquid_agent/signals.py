@@ -232,13 +232,16 @@ class _Bars:
             return
         if self.rec is not None and self.rec.last_t >= self.t[q]:
             self.rec = None
-        for xs in (self.objs, self.t, self.high, self.low, self.close, self.lr, self.sq, self.bad, self.hourly):
+        for xs in self._columns():
             del xs[q:]
         self.gen += 1
 
     def drop_front(self, q: int) -> None:
-        for xs in (self.objs, self.t, self.high, self.low, self.close, self.lr, self.sq, self.bad, self.hourly):
+        for xs in self._columns():
             del xs[:q]
+
+    def _columns(self) -> tuple[list[Any], ...]:
+        return self.objs, self.t, self.high, self.low, self.close, self.lr, self.sq, self.bad, self.hourly
 
     def append(self, c: Candle) -> None:
         h, lo, cl = float(c.high), float(c.low), float(c.close)
@@ -413,22 +416,12 @@ def adx(high: Sequence[float], low: Sequence[float], close: Sequence[float], n: 
     return a.value
 
 
-def log_returns(close: Sequence[float]) -> list[float]:
-    return [math.log(close[i] / close[i - 1]) for i in range(1, len(close)) if close[i - 1] > 0 and close[i] > 0]
-
-
 def _rms(squares: Sequence[float], n: int) -> float | None:
-    """sqrt of the mean of the last n squares."""
+    """sqrt of the mean of the last n squares: over squared log returns, the zero-mean
+    realized volatility of the last n bars."""
     if n < 1 or len(squares) < n:
         return None
     return math.sqrt(sum(squares[-n:]) / n)
-
-
-def realized_vol(log_rets: Sequence[float], n: int) -> float | None:
-    """Root mean square of the last n per-bar log returns (zero-mean realized volatility)."""
-    if n < 1 or len(log_rets) < n:
-        return None
-    return _rms([r * r for r in log_rets[-n:]], n)
 
 
 def correlation(a: Sequence[float], b: Sequence[float]) -> float | None:
@@ -643,6 +636,5 @@ def _btc_eth_corr(hourly: Mapping[str, tuple[_Bars, int, int]], cache: SignalCac
 
 __all__ = [
     "CROSS_KEY", "CROSS_SIGNAL_NAMES", "CoinHistory", "MarketHistory", "SIGNAL_NAMES", "SignalCache",
-    "SignalTable", "adx", "compute_signals", "correlation", "ema", "empty_row", "log_returns",
-    "realized_vol", "ret", "rsi", "sma",
+    "SignalTable", "adx", "compute_signals", "correlation", "ema", "empty_row", "ret", "rsi", "sma",
 ]
