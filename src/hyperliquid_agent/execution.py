@@ -212,12 +212,12 @@ class Executor:
     def reconcile_unsettled(self, now_ms: int) -> list[LedgerRow]:
         """Startup: ask the venue, by cloid, about every ledger row left pending or unknown."""
         out = []
-        counters = load_counters(self.store)
+        counters = before = load_counters(self.store)
         for row in self.ledger.unsettled():
             settled = self._reconcile_row(row, now_ms)
             counters = _count_landed(counters, row, settled)
             out.append(settled)
-        if out:
+        if counters is not before:  # orders that landed before a crash count against today's limits
             save_counters(self.store, counters)
         return out
 
