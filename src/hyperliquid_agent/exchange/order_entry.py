@@ -109,10 +109,7 @@ class OrderEntry:
             px = m.taker_price(is_buy, touch, limit_px, self.slippage.bps_for(sz * touch))
             if not reduce_only and not self._margin_ok(acct, coin, is_buy, sz, px):
                 return err_margin(spec.asset_id), None
-            self._fill(acct, coin, is_buy, sz, px, True, self.now_ms, oid, cloid, None)
-            self._status[oid] = (m.request_snapshot(acct.address, r, oid, cloid, self.now_ms), "filled", self.now_ms)
-            return None, _value(Filled, {"status": "filled", "oid": oid, "total_size": sz, "avg_price": px,
-                                         "cloid": cloid})
+            return None, self._taken(acct, r, oid, cloid, sz, px)
         if not reduce_only and not self._margin_ok(acct, coin, is_buy, sz, limit_px):
             return err_margin(spec.asset_id), None
         return None, self._rest(acct, r, oid, cloid)
@@ -148,22 +145,14 @@ class OrderEntry:
             return err_spot_balance(spec.asset_id), None
         if not crosses:
             return None, self._rest(acct, r, oid, cloid)
-        self._spot_fill(acct, coin, is_buy, r.sz, px, True, self.now_ms, oid, cloid, None)
-        self._status[oid] = (m.request_snapshot(acct.address, r, oid, cloid, self.now_ms), "filled", self.now_ms)
-        return None, _value(Filled, {"status": "filled", "oid": oid, "total_size": r.sz, "avg_price": px,
-                                     "cloid": cloid})
+        return None, self._taken(acct, r, oid, cloid, r.sz, px)
 
-    def _spot_fill(self, acct: Account, coin: str, is_buy: bool, sz: Decimal, px: Decimal, crossed: bool, t: int,
-                   oid: int, cloid: str | None, events: list[VenueEvent] | None) -> None:
-        fee = usdc(sz * px * (spot.SPOT_TAKER if crossed else spot.SPOT_MAKER))
-        start = spot.apply_fill(acct, self._spot_base[coin], is_buy, sz, px, fee)
-        tid = self._next_tid
-        self._next_tid += 1
-        direction = "Buy" if is_buy else "Sell"
-        acct.fills.append(FillRecord(coin, is_buy, px, sz, fee, t, oid, cloid, ZERO, direction, crossed, start, tid))
-        if events is not None:
-            events.append(VenueEvent("fill", t, acct.address, coin, oid, size=sz if is_buy else -sz, price=px,
-                                     usdc=fee, note=direction))
+    def _taken(self, acct: Account, r: OrderRequest, oid: int, cloid: str | None, sz: Decimal,
+               px: Decimal) -> OrderOutcome:
+        """Fill an order on arrival (as taker) at `px` and record it filled."""
+        self._fill(acct, r.coin, r.is_buy, sz, px, True, self.now_ms, oid, cloid, None)
+        self._status[oid] = (m.request_snapshot(acct.address, r, oid, cloid, self.now_ms), "filled", self.now_ms)
+        return _value(Filled, {"status": "filled", "oid": oid, "total_size": sz, "avg_price": px, "cloid": cloid})
 
     def _rest(self, acct: Account, r: OrderRequest, oid: int, cloid: str | None) -> OrderOutcome:
         ot = r.order_type
@@ -204,7 +193,7 @@ class OrderEntry:
             if not spot.affordable(acct, self._spot_base, token, o.is_buy, sz, px, spot.SPOT_MAKER, exclude=o):
                 self._remove(acct, o, "marginCanceled", t, events)  # the venue's status when funds fall short
                 return
-            self._spot_fill(acct, o.coin, o.is_buy, sz, px, crossed, t, o.oid, o.cloid, events)
+            self._fill(acct, o.coin, o.is_buy, sz, px, crossed, t, o.oid, o.cloid, events)
             self._remove(acct, o, "filled", t, None)
             return
         pos = acct.szi(o.coin)
@@ -235,8 +224,14 @@ class OrderEntry:
 
     def _fill(self, acct: Account, coin: str, is_buy: bool, sz: Decimal, px: Decimal, crossed: bool, t: int,
               oid: int, cloid: str | None, events: list[VenueEvent] | None, liquidation: bool = False) -> None:
-        fee = usdc(sz * px * (self._taker if crossed else self._maker))
-        closed, start, direction = acct.apply_fill(coin, is_buy, sz, px, fee)
+        token = self._spot_base.get(coin)
+        if token is None:
+            fee = usdc(sz * px * (self._taker if crossed else self._maker))
+            closed, start, direction = acct.apply_fill(coin, is_buy, sz, px, fee)
+        else:  # spot: balances move, no position, nothing closed
+            fee = usdc(sz * px * (spot.SPOT_TAKER if crossed else spot.SPOT_MAKER))
+            closed, direction = ZERO, "Buy" if is_buy else "Sell"
+            start = spot.apply_fill(acct, token, is_buy, sz, px, fee)
         tid = self._next_tid
         self._next_tid += 1
         acct.fills.append(FillRecord(coin, is_buy, px, sz, fee, t, oid, cloid, closed, direction, crossed, start,
