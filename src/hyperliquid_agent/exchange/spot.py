@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Mapping
+from typing import Any, Mapping
 
 from hyperliquid_agent.domain import AssetSpec, MarketType, SpotBalance
 from hyperliquid_agent.exchange.accounts import ZERO, Account
@@ -58,17 +58,19 @@ def spot_pairs(tokens: Mapping[str, str], perp_specs: Mapping[str, AssetSpec]) -
     return pairs
 
 
+def _hold(order: Any, token: str) -> tuple[str, Decimal]:
+    """What one resting spot order holds: a buy `size x limit` USDC, a sell `size` tokens."""
+    return (USDC, order.sz * order.limit_px) if order.is_buy else (token, order.sz)
+
+
 def holds(acct: Account, base_of: Mapping[str, str]) -> dict[str, Decimal]:
     """What the account's resting spot orders hold, by token (USDC for buys)."""
     out: dict[str, Decimal] = {}
     for o in acct.orders.values():
         token = base_of.get(o.coin)  # type: ignore[attr-defined]
-        if token is None:
-            continue
-        if o.is_buy:  # type: ignore[attr-defined]
-            out[USDC] = out.get(USDC, ZERO) + o.sz * o.limit_px  # type: ignore[attr-defined]
-        else:
-            out[token] = out.get(token, ZERO) + o.sz  # type: ignore[attr-defined]
+        if token is not None:
+            key, amount = _hold(o, token)
+            out[key] = out.get(key, ZERO) + amount
     return out
 
 
@@ -78,8 +80,7 @@ def affordable(acct: Account, base_of: Mapping[str, str], token: str, is_buy: bo
     hold does not count against it, when it fills)."""
     held = holds(acct, base_of)
     if exclude is not None:  # a resting order filling: its own hold pays for it
-        key = USDC if exclude.is_buy else token  # type: ignore[attr-defined]
-        own = exclude.sz * exclude.limit_px if exclude.is_buy else exclude.sz  # type: ignore[attr-defined]
+        key, own = _hold(exclude, token)
         held[key] = held.get(key, ZERO) - own
     if is_buy:
         return sz * px * (1 + fee_rate) <= acct.spot_usdc - held.get(USDC, ZERO)
