@@ -10,6 +10,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hyperliquid_agent.domain import AssetSpec, Filled, Rejected, Resting, Tif, TpSl
 from hyperliquid_agent.errors import VenueAuthError
@@ -464,6 +466,36 @@ def test_a_book_ladder_stops_above_zero_and_both_sides_share_the_level_sizes():
     assert [lv.size for lv in book.asks] == [max((base * (1 + D(k) / 4)).quantize(one, "ROUND_DOWN"), one)
                                              for k in range(20)]
 
+
+
+@settings(max_examples=300, deadline=None)
+@given(start=st.decimals(min_value=D("0.000001"), max_value=D("200000"), places=8),
+       spread=st.decimals(min_value=D("0.00000001"), max_value=D("5000"), places=8),
+       sz_decimals=st.integers(min_value=0, max_value=8), spot=st.booleans(), down=st.booleans())
+def test_a_book_ladder_rounds_exactly_as_the_generic_rounder(start, spread, sz_decimals, spot, down):
+    """The synthetic book's ladder rounding (one tick for the whole ladder when it can) gives
+    the same Decimals, down to their printed form, as rounding every level on its own."""
+    from decimal import ROUND_DOWN, ROUND_UP
+
+    from hyperliquid_agent.domain import MarketType
+    from hyperliquid_agent.domain.rounding import round_prices
+    from hyperliquid_agent.exchange.market_data import _rounded_ladder
+
+    market = MarketType.SPOT if spot else MarketType.PERP
+    spec = AssetSpec(name="X", asset_id=0, sz_decimals=sz_decimals, market_type=market)
+    rounding = ROUND_DOWN if down else ROUND_UP
+    ladder = [p for p in (start + (-spread if down else spread) * k for k in range(20)) if p > 0]
+    fast = _rounded_ladder(ladder, spec, rounding)
+    assert [str(p) for p in fast] == [str(p) for p in round_prices(ladder, sz_decimals, market, rounding)]
+
+
+def test_a_synthetic_book_is_what_validating_its_levels_gives():
+    from hyperliquid_agent.domain import L2Book
+
+    m = VenueModel(make_feed({"ETH": ramp(30, 2000)}), start_ms=T0 + 26 * HOUR_MS)
+    book = m.l2_book("ETH")
+    assert L2Book.model_validate(book.model_dump()) == book
+    assert isinstance(book.bids, tuple) and isinstance(book.asks, tuple)
 
 def test_time_only_moves_forward():
     m = model_for({"ETH": flat(2000)})
