@@ -112,6 +112,7 @@ class Governor:
         self.last_reading: RegimeReading | None = None
         self.switches = 0
         self.ended: list[dict[str, Any]] = []  # plans ended since the last persistence save
+        self._dumped_plan: tuple[PlanCard, dict[str, Any]] | None = None  # see `_plan_state`
 
     # ---------------------------------------------------------------- plan and regime
 
@@ -376,8 +377,9 @@ class Governor:
     # ---------------------------------------------------------------- state
 
     def to_state(self) -> dict[str, Any]:
+        """Plain data; its "active_plan" is shared between calls (read it, do not change it)."""
         return {
-            "active_plan": self.active_plan.model_dump(mode="json") if self.active_plan else None,
+            "active_plan": self._plan_state(),
             "rotation_from": [[k[0], k[1].value, format(v, "f")] for k, v in self.rotation_from.items()],
             "overrides": [t.model_dump(mode="json") for t in self.overrides.values()],
             "last_change_ms": self.last_change_ms,
@@ -387,6 +389,16 @@ class Governor:
             "last_reading": self.last_reading.to_dict() if self.last_reading else None,
             "switches": self.switches,
         }
+
+    def _plan_state(self) -> dict[str, Any] | None:
+        """The active plan as plain data, dumped once per plan: the state is exported and saved
+        every cycle, and a PlanCard is frozen (any change to the plan makes a new card)."""
+        plan = self.active_plan
+        if plan is None:
+            return None
+        if self._dumped_plan is None or self._dumped_plan[0] is not plan:
+            self._dumped_plan = (plan, plan.model_dump(mode="json"))
+        return self._dumped_plan[1]
 
     @classmethod
     def from_state(
