@@ -86,8 +86,8 @@ class CalendarFile:
 class GovernanceStore:
     def __init__(self, store: StateStore, create: bool = True) -> None:
         self.store = store
-        # the encoded value last written per (ns, key): this process owns these keys while it runs
-        self._written: dict[tuple[str, str], str] = {}
+        # the value last written per (ns, key): this process owns these keys while it runs
+        self._written: dict[tuple[str, str], Any] = {}
         if create:
             store.ensure_schema("governance", _DDL)
 
@@ -111,8 +111,8 @@ class GovernanceStore:
     ) -> None:
         """Write current state, the new regime `readings` and `extra` kv entries ((ns, key) ->
         value), and drain the ended plans / finished scorecards into history: all in one
-        transaction. A value whose encoding is what this store last wrote is not written again
-        (most cycles change the scorecard and tripwires, rarely the governor)."""
+        transaction. A value equal to what this store last wrote for its key is neither encoded
+        nor written again (most cycles change the scorecard and tripwires, rarely the governor)."""
         values: dict[tuple[str, str], Any] = {}
         if governor is not None:
             values[(NS, "governor")] = governor.to_state()
@@ -121,8 +121,7 @@ class GovernanceStore:
         if scorekeeper is not None:
             values[(NS, "scorekeeper")] = scorekeeper.to_dict()
         values.update(extra or {})
-        texts = {k: dumps(v) for k, v in values.items()}
-        changed = {k: t for k, t in texts.items() if self._written.get(k) != t}
+        changed = {k: v for k, v in values.items() if k not in self._written or self._written[k] != v}
         ended = list(governor.ended) if governor is not None else []
         finished = list(scorekeeper.finished) if scorekeeper is not None else []
         readings = list(readings)
@@ -130,8 +129,8 @@ class GovernanceStore:
             with self.store.transaction():
                 for reading in readings:
                     self.record_regime(reading)
-                for (ns, key), text in changed.items():
-                    self.store.put_text(ns, key, text)
+                for (ns, key), value in changed.items():
+                    self.store.put(ns, key, value)
                 for plan in ended:
                     self._history(plan["plan_id"], plan.get("ended_ms"), "plan", plan)
                 for pm in finished:
