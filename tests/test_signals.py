@@ -309,6 +309,37 @@ def test_incremental_signals_equal_a_from_scratch_computation(pair, n, gaps, btc
         assert _same(compute_signals(hist, now, cache), compute_signals(hist, now))
 
 
+_RATES = [FundingPoint(time_ms=T0 + i * HOUR, rate=d(round(0.00001 * math.sin(i / 7) + 0.000003 * (i % 5), 9)))
+          for i in range(400)]
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    gaps=st.lists(st.integers(0, 399), max_size=4),
+    steps=st.lists(st.tuples(st.integers(-30, 60), st.sampled_from(["", "copy", "revise", "future"]),
+                             st.integers(0, 59)), min_size=2, max_size=8),
+    keep=st.sampled_from([5, 48, 200]),
+)
+def test_incremental_funding_equals_a_from_scratch_computation(gaps, steps, keep):
+    """The funding points a collector passes (the last `keep` hours, sometimes a re-fetched
+    copy, a revised rate or points from the future) give what a fresh cache gives."""
+    points = [p for i, p in enumerate(_RATES) if i not in gaps]
+    cache = SignalCache()
+    hour = 100
+    for jump, change, minute in steps:
+        hour = min(max(hour + jump, 1), 399)
+        now = T0 + hour * HOUR + minute * 60_000
+        fed = [p for p in points if now - keep * HOUR <= p.time_ms <= now]
+        if fed and change == "copy":
+            fed[-1] = fed[-1].model_copy()
+        elif fed and change == "revise":
+            fed[-1] = fed[-1].model_copy(update={"rate": fed[-1].rate * 3 + d(0.00001)})
+        elif change == "future":
+            fed += [p for p in points if p.time_ms > now][:3]
+        hist = {"BTC": CoinHistory(funding=fed)}
+        assert _same(compute_signals(hist, now, cache), compute_signals(hist, now))
+
+
 def test_cache_replaces_a_revised_bar_deep_in_the_window():
     candles = walk(500, seed=6)
     cache = SignalCache()

@@ -17,7 +17,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import islice, repeat
-from operator import attrgetter, is_, lt, mul, sub
+from operator import attrgetter, is_, itemgetter, lt, mul, sub
 from typing import Any, Callable, Mapping, Sequence
 
 from hyperliquid_agent.domain import AssetContext, Candle, FundingPoint, L2Book, MarketSnapshot
@@ -50,6 +50,10 @@ ANCHOR_BARS = 100
 MAX_LOOKBACK_HOURS = 24 * 30 + 1
 
 SignalTable = dict[str, dict[str, float | None]]
+
+_candle_time = attrgetter("t_ms")
+_funding_time = attrgetter("time_ms")
+_sample_time = itemgetter(0)
 
 
 @dataclass(frozen=True)
@@ -196,10 +200,111 @@ class _Recursive:
         self.adx14.push(h, lo, c)
 
 
-# ---------------------------------------------------------------- per-coin bar cache
+# ---------------------------------------------------------------- held runs (per-coin caches)
 
 
-class _Bars:
+class _Held:
+    """A run of timed records (candles, funding points) carried from one cycle to the next:
+    sorted and unique by time, with per-record columns a subclass adds (floats converted once).
+
+    `prefix` proves a caller's sequence sorted and unique cheaply when it starts with held
+    records; `sync` makes a sorted, unique run of the caller's records a run of held ones,
+    converting only what is new.
+    """
+
+    __slots__ = ("objs", "t")
+    time_of: Callable[[Any], int]
+
+    def __init__(self) -> None:
+        self.objs: list[Any] = []
+        self.t: list[int] = []
+
+    def _columns(self) -> tuple[list[Any], ...]:
+        return self.objs, self.t
+
+    def _same(self, a: Any, b: Any) -> bool:
+        """Whether record a can stand for held record b (the same values every column holds)."""
+        raise NotImplementedError
+
+    def append(self, x: Any) -> None:
+        self.objs.append(x)
+        self.t.append(self.time_of(x))
+
+    def truncate(self, q: int) -> None:
+        """Forget the records from index q on."""
+        for xs in self._columns():
+            del xs[q:]
+
+    def drop_front(self, q: int) -> None:
+        for xs in self._columns():
+            del xs[:q]
+
+    def prefix(self, items: Sequence[Any], hi_ms: int) -> tuple[Sequence[Any], int, int] | None:
+        """(seq, k, m) with seq[:k] the items with time <= hi_ms, when the held run proves
+        `items` sorted and unique: they start with m held records (the same objects, or
+        equal ones) and only a short tail is new. None when that cannot be shown."""
+        t = self.t
+        if not t or not items:
+            return None
+        seq = items if isinstance(items, list) else list(items)
+        time_of = self.time_of
+        p = bisect_left(t, time_of(seq[0]))
+        m = min(len(seq), len(t) - p)
+        # one C-level pass: list equality takes a held object as equal to itself without __eq__
+        if m == 0 or seq[:m] != self.objs[p:p + m]:
+            return None
+        last = t[p + m - 1]
+        k = m if last <= hi_ms else bisect_right(t, hi_ms, p, p + m) - p
+        for x in islice(seq, m, None):
+            tx = time_of(x)
+            if tx <= last:
+                return None
+            last = tx
+            if tx <= hi_ms:
+                k += 1
+        return seq, k, min(m, k)
+
+    def sync(self, seq: Sequence[Any], start: int, stop: int, known: int = 0) -> tuple[int, int]:
+        """Make seq[start:stop] (sorted, unique, non-empty) a run of held records; returns its [lo, hi).
+
+        Held records are reused while they are the same objects or `_same`; from the first
+        that differs on, the new records replace them. `known`: how many records from start
+        on the caller already found to be held.
+        """
+        t0 = self.time_of(seq[start])
+        p = bisect_left(self.t, t0)
+        if p == len(self.t) or self.t[p] != t0:
+            self.truncate(0)
+            p = m = 0
+        else:
+            m = min(stop - start, len(self.t) - p)
+            if known < m:
+                m = self._matching(seq, start, p, known, m)
+            self.truncate(p + m)
+        for i in range(start + m, stop):
+            self.append(seq[i])
+        if p > 2 * ANCHOR_BARS:  # records long out of every window
+            self.drop_front(p)
+            p = 0
+        return p, p + stop - start
+
+    def _matching(self, seq: Sequence[Any], start: int, p: int, j: int, m: int) -> int:
+        """How many of seq[start:start+m] stand for the held records from p on (the first j
+        known to), adopting the caller's objects for equal-valued ones."""
+        objs = self.objs
+        if all(map(is_, islice(seq, start + j, start + m), islice(objs, p + j, p + m))):
+            return m
+        for j in range(j, m):
+            a, b = seq[start + j], objs[p + j]
+            if a is b:
+                continue
+            if not self._same(a, b):
+                return j
+            objs[p + j] = a
+        return m
+
+
+class _Bars(_Held):
     """One coin's closed bars as floats, with per-bar log returns and running counts.
 
     `lr[i]` is log(close[i] / close[i-1]) (None when either close is not positive or i is
@@ -209,11 +314,11 @@ class _Bars:
     time, last time) names a window's content.
     """
 
-    __slots__ = ("objs", "t", "high", "low", "close", "lr", "sq", "bad", "hourly", "gen", "rec", "row_key", "row")
+    __slots__ = ("high", "low", "close", "lr", "sq", "bad", "hourly", "gen", "rec", "row_key", "row")
+    time_of = _candle_time
 
     def __init__(self) -> None:
-        self.objs: list[Candle] = []
-        self.t: list[int] = []
+        super().__init__()
         self.high: list[float] = []
         self.low: list[float] = []
         self.close: list[float] = []
@@ -226,22 +331,18 @@ class _Bars:
         self.row_key: tuple[int, ...] | None = None
         self.row: dict[str, float | None] = {}
 
-    def truncate(self, q: int) -> None:
-        """Forget the bars from index q on."""
-        if q >= len(self.t):
-            return
-        if self.rec is not None and self.rec.last_t >= self.t[q]:
-            self.rec = None
-        for xs in self._columns():
-            del xs[q:]
-        self.gen += 1
-
-    def drop_front(self, q: int) -> None:
-        for xs in self._columns():
-            del xs[:q]
-
     def _columns(self) -> tuple[list[Any], ...]:
         return self.objs, self.t, self.high, self.low, self.close, self.lr, self.sq, self.bad, self.hourly
+
+    def _same(self, a: Candle, b: Candle) -> bool:
+        return a.t_ms == b.t_ms and a.high == b.high and a.low == b.low and a.close == b.close
+
+    def truncate(self, q: int) -> None:
+        if q < len(self.t):
+            if self.rec is not None and self.rec.last_t >= self.t[q]:
+                self.rec = None
+            self.gen += 1
+        super().truncate(q)
 
     def append(self, c: Candle) -> None:
         h, lo, cl = float(c.high), float(c.low), float(c.close)
@@ -252,8 +353,7 @@ class _Bars:
             if prev > 0 and cl > 0:
                 r = math.log(cl / prev)
             hourly = self.hourly[-1] + (c.t_ms - self.t[-1] == HOUR_MS)
-        self.objs.append(c)
-        self.t.append(c.t_ms)
+        super().append(c)
         self.high.append(h)
         self.low.append(lo)
         self.close.append(cl)
@@ -262,62 +362,26 @@ class _Bars:
         self.bad.append((self.bad[-1] if self.bad else 0) + (r is None))
         self.hourly.append(hourly)
 
-    def sync(self, bars: list[Candle], known: int = 0) -> tuple[int, int]:
-        """Make `bars` (sorted, unique, non-empty) a run of held bars; returns its [lo, hi).
 
-        Held bars are reused only while they are the same objects or carry the same time,
-        high, low and close; from the first that differs on, the new bars replace them.
-        `known`: how many leading bars the caller already found to be the held objects.
-        """
-        t0 = bars[0].t_ms
-        p = bisect_left(self.t, t0)
-        if p == len(self.t) or self.t[p] != t0:
-            self.truncate(0)
-            p = m = 0
-        else:
-            m = min(len(bars), len(self.t) - p)
-            objs = self.objs
-            if known < m and not all(map(is_, islice(bars, known, m), islice(objs, p + known, p + m))):
-                for j in range(known, m):
-                    a, b = bars[j], objs[p + j]
-                    if a is b:
-                        continue
-                    if a.t_ms == b.t_ms and a.high == b.high and a.low == b.low and a.close == b.close:
-                        objs[p + j] = a
-                        continue
-                    m = j
-                    break
-            self.truncate(p + m)
-        for c in islice(bars, m, None):
-            self.append(c)
-        if p > 2 * ANCHOR_BARS:  # bars long out of every window
-            self.drop_front(p)
-            p = 0
-        return p, p + len(bars)
+class _Funding(_Held):
+    """One coin's funding points up to now, with their rates as floats."""
 
-    def closed_fast(self, candles: Sequence[Candle], hi_ms: int) -> tuple[list[Candle], int] | None:
-        """The candles with open time <= hi_ms, when the held bars prove `candles` sorted
-        and unique: they start with held objects and only a short tail is new (else None);
-        with how many leading ones are held objects."""
-        if not self.t or not candles:
-            return None
-        seq = candles if isinstance(candles, list) else list(candles)
-        p = bisect_left(self.t, seq[0].t_ms)
-        if p == len(self.t) or self.objs[p] is not seq[0]:
-            return None
-        m = min(len(seq), len(self.t) - p)
-        if not all(map(is_, islice(seq, m), islice(self.objs, p, p + m))):
-            return None
-        last = self.t[p + m - 1]
-        k = m if last <= hi_ms else bisect_right(self.t, hi_ms, p, p + m) - p
-        for c in islice(seq, m, None):
-            t = c.t_ms
-            if t <= last:
-                return None
-            last = t
-            if t <= hi_ms:
-                k += 1
-        return seq[:k], min(m, k)
+    __slots__ = ("rate",)
+    time_of = _funding_time
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rate: list[float] = []
+
+    def _columns(self) -> tuple[list[Any], ...]:
+        return self.objs, self.t, self.rate
+
+    def _same(self, a: FundingPoint, b: FundingPoint) -> bool:
+        return a.time_ms == b.time_ms and a.rate == b.rate
+
+    def append(self, p: FundingPoint) -> None:
+        super().append(p)
+        self.rate.append(float(p.rate))
 
 
 class SignalCache:
@@ -326,14 +390,16 @@ class SignalCache:
 
     Each coin's closed bars are held as floats with their log returns, and the recursive
     indicators' smoothing state is kept at the last bar, so a cycle with one new bar costs
-    O(1) for them and a few C-level passes over the 30-day window for the rest. A held
-    bar is reused only while the caller's bar is the same object or has the same time,
-    high, low and close, so revised or different data is recomputed. Results are
-    identical to a fresh cache's: both run the same float operations in the same order.
+    O(1) for them and a few C-level passes over the 30-day window for the rest; funding
+    rates are held as floats too. A held record is reused only while the caller's is the
+    same object or has the same values, so revised or different data is recomputed.
+    Results are identical to a fresh cache's: both run the same float operations in the
+    same order.
     """
 
     def __init__(self) -> None:
         self._bars: dict[str, _Bars] = {}
+        self._funding: dict[str, _Funding] = {}
         self._corr: tuple[tuple[int, ...], float | None] | None = None
 
     def bars(self, coin: str) -> _Bars:
@@ -341,6 +407,12 @@ class SignalCache:
         if b is None:
             b = self._bars[coin] = _Bars()
         return b
+
+    def funding(self, coin: str) -> _Funding:
+        f = self._funding.get(coin)
+        if f is None:
+            f = self._funding[coin] = _Funding()
+        return f
 
 
 def _time_slice(items: Sequence[Any], key: Callable[[Any], int], lo: int | None, hi: int) -> list[Any]:
@@ -356,8 +428,14 @@ def _time_slice(items: Sequence[Any], key: Callable[[Any], int], lo: int | None,
     return [by_time[t] for t in sorted(by_time)]
 
 
-_candle_time = attrgetter("t_ms")
-_funding_time = attrgetter("time_ms")
+def _up_to(held: _Held, items: Sequence[Any], hi_ms: int) -> tuple[Sequence[Any], int, int]:
+    """The items with time <= hi_ms, sorted, unique, as seq[:k]; with how many leading ones
+    are known to be held already (the held run's proof, else a full check of every item)."""
+    fast = held.prefix(items, hi_ms)
+    if fast is not None:
+        return fast
+    seq = _time_slice(items, held.time_of, None, hi_ms)
+    return seq, len(seq), 0
 
 
 def _window_bars(interval_ms: int) -> int:
@@ -365,14 +443,12 @@ def _window_bars(interval_ms: int) -> int:
 
 
 def _closed_candles(bars: _Bars, candles: Sequence[Candle], interval_ms: int,
-                    now_ms: int) -> tuple[list[Candle], int]:
+                    now_ms: int) -> tuple[Sequence[Candle], int, int, int]:
     """The closed candles (open time + interval <= now), sorted, unique, the last window's
-    worth; with how many leading ones are known to be held objects already."""
-    hi = now_ms - interval_ms
-    fast = bars.closed_fast(candles, hi)
-    closed, known = fast if fast is not None else (_time_slice(candles, _candle_time, None, hi), 0)
-    cut = max(len(closed) - _window_bars(interval_ms), 0)
-    return closed[cut:], max(known - cut, 0)
+    worth, as seq[start:stop]; with how many from start on are known to be held already."""
+    seq, stop, known = _up_to(bars, candles, now_ms - interval_ms)
+    start = max(stop - _window_bars(interval_ms), 0)
+    return seq, start, stop, max(known - start, 0)
 
 
 # ---------------------------------------------------------------- indicators (public helpers)
@@ -499,29 +575,33 @@ def _recursive(bars: _Bars, lo: int, hi: int, interval_ms: int) -> _Recursive:
     return rec
 
 
-def _funding_signals(points: Sequence[FundingPoint], now_ms: int, out: dict[str, float | None]) -> None:
-    recent = [(p.time_ms, float(p.rate)) for p in _time_slice(points, _funding_time, now_ms - DAY_MS, now_ms)]
-    if not recent:
+def _funding_signals(held: _Funding, points: Sequence[FundingPoint], now_ms: int,
+                     out: dict[str, float | None]) -> None:
+    seq, stop, known = _up_to(held, points, now_ms)
+    if not stop:
         return
-    out["funding_now"] = recent[-1][1]
-    out["funding_24h_avg"] = sum(r for _, r in recent) / len(recent)
-    last8 = [r for t, r in recent if t > now_ms - 8 * HOUR_MS]
-    prev16 = [r for t, r in recent if t <= now_ms - 8 * HOUR_MS]
-    if last8 and prev16:
-        out["funding_trend"] = sum(last8) / len(last8) - sum(prev16) / len(prev16)
+    lo, hi = held.sync(seq, 0, stop, known)
+    t, rate = held.t, held.rate
+    first = bisect_right(t, now_ms - DAY_MS, lo, hi)  # the last 24 hours: [first, hi)
+    if first == hi:
+        return
+    out["funding_now"] = rate[hi - 1]
+    out["funding_24h_avg"] = sum(rate[first:hi]) / (hi - first)
+    split = bisect_right(t, now_ms - 8 * HOUR_MS, first, hi)  # the last 8 hours: [split, hi)
+    if first < split < hi:
+        out["funding_trend"] = sum(rate[split:hi]) / (hi - split) - sum(rate[first:split]) / (split - first)
 
 
 def _oi_change(samples: Sequence[tuple[int, Decimal]], now_ms: int, oi_now: float | None) -> float | None:
-    past = [s for s in samples if s[0] <= now_ms]
+    past = _time_slice(samples, _sample_time, None, now_ms)
     if not past:
         return None
-    past.sort(key=lambda s: s[0])
     if oi_now is None:
         oi_now = float(past[-1][1])
-    before = [s for s in past if s[0] <= now_ms - DAY_MS]
-    if not before or before[-1][1] == 0:
+    day_ago = bisect_right(past, now_ms - DAY_MS, key=_sample_time)  # the samples a day old or older
+    if not day_ago or past[day_ago - 1][1] == 0:
         return None
-    return oi_now / float(before[-1][1]) - 1.0
+    return oi_now / float(past[day_ago - 1][1]) - 1.0
 
 
 def _book_signals(book: L2Book, out: dict[str, float | None]) -> None:
@@ -578,13 +658,13 @@ def compute_signals(
     for coin, h in coins.items():
         row = empty_row()
         held = cache.bars(coin)
-        candles, known = _closed_candles(held, h.candles, h.interval_ms, now_ms)
-        if candles:
-            lo, hi = held.sync(candles, known)
+        candles, start, stop, known = _closed_candles(held, h.candles, h.interval_ms, now_ms)
+        if stop > start:
+            lo, hi = held.sync(candles, start, stop, known)
             row.update(_candle_signals(held, lo, hi, h.interval_ms))
             if h.interval_ms == HOUR_MS and hi - lo > 1:
                 hourly[coin] = (held, lo, hi)
-        _funding_signals(h.funding, now_ms, row)
+        _funding_signals(cache.funding(coin), h.funding, now_ms, row)
         oi_now: float | None = None
         if snapshot is not None and coin in snapshot.contexts:
             ctx = snapshot.contexts[coin]
