@@ -16,9 +16,9 @@ import math
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from decimal import Decimal
-from itertools import islice, repeat
-from operator import attrgetter, is_, itemgetter, lt, mul, sub
-from typing import Any, Callable, Mapping, Sequence
+from itertools import compress, count, islice, repeat
+from operator import attrgetter, gt, is_, itemgetter, lt, mul, sub
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from hyperliquid_agent.domain import AssetContext, Candle, FundingPoint, L2Book, MarketSnapshot
 
@@ -54,6 +54,8 @@ SignalTable = dict[str, dict[str, float | None]]
 _candle_time = attrgetter("t_ms")
 _funding_time = attrgetter("time_ms")
 _sample_time = itemgetter(0)
+_price = attrgetter("price")
+_size = attrgetter("size")
 
 
 @dataclass(frozen=True)
@@ -608,22 +610,20 @@ def _book_signals(book: L2Book, out: dict[str, float | None]) -> None:
     bid, ask = book.best_bid, book.best_ask
     if bid is None or ask is None or bid.price <= 0 or ask.price <= 0:
         return
-    b, a = float(bid.price), float(ask.price)
+    bid_px, ask_px = list(map(float, map(_price, book.bids))), list(map(float, map(_price, book.asks)))
+    b, a = bid_px[0], ask_px[0]
     mid = (a + b) / 2.0
     out["spread_bps"] = (a - b) / mid * 1e4
-    lo, hi = mid * 0.99, mid * 1.01
-    depth = 0.0
-    for lvl in book.bids:
-        p = float(lvl.price)
-        if p < lo:
-            break
-        depth += p * float(lvl.size)
-    for lvl in book.asks:
-        p = float(lvl.price)
-        if p > hi:
-            break
-        depth += p * float(lvl.size)
-    out["depth_1pct_usd"] = depth
+    # depth within 1% of mid: each side's levels up to the first outside the band (best first)
+    nb = _first(map(lt, bid_px, repeat(mid * 0.99)), len(bid_px))
+    na = _first(map(gt, ask_px, repeat(mid * 1.01)), len(ask_px))
+    depth = sum(map(mul, islice(bid_px, nb), map(float, map(_size, islice(book.bids, nb)))), 0.0)
+    out["depth_1pct_usd"] = sum(map(mul, islice(ask_px, na), map(float, map(_size, islice(book.asks, na)))), depth)
+
+
+def _first(flags: Iterable[bool], default: int) -> int:
+    """The index of the first true flag (default when none is)."""
+    return next(compress(count(), flags), default)
 
 
 def _context_signals(ctx: AssetContext, mid: Decimal | None, out: dict[str, float | None]) -> None:
