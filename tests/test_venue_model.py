@@ -489,13 +489,15 @@ def test_a_book_ladder_rounds_exactly_as_the_generic_rounder(start, spread, sz_d
     assert [str(p) for p in fast] == [str(p) for p in round_prices(ladder, sz_decimals, market, rounding)]
 
 
-def test_a_synthetic_book_is_what_validating_its_levels_gives():
-    from hyperliquid_agent.domain import L2Book
+def test_the_book_and_contexts_built_unvalidated_are_what_validation_gives():
+    from hyperliquid_agent.domain import AssetContext, L2Book
 
     m = VenueModel(make_feed({"ETH": ramp(30, 2000)}), start_ms=T0 + 26 * HOUR_MS)
     book = m.l2_book("ETH")
     assert L2Book.model_validate(book.model_dump()) == book
     assert isinstance(book.bids, tuple) and isinstance(book.asks, tuple)
+    ctx = m.asset_contexts()["ETH"]
+    assert AssetContext.model_validate(ctx.model_dump()) == ctx
 
 def test_time_only_moves_forward():
     m = model_for({"ETH": flat(2000)})

@@ -64,7 +64,7 @@ def asset_context(s: CoinSeries, closed: int, mark: Decimal, now_ms: int) -> Ass
     prem = s.funding_premium[j] if j >= 0 and s.funding_premium is not None else None
     per_day = max(1, 24 * HOUR_MS // s.interval_ms)
     day = range(max(0, closed - per_day), closed)
-    return AssetContext.model_validate({  # (a dict validates ~2 us faster than keyword arguments)
+    return _value(AssetContext, {  # every field given, each already a Decimal: nothing to validate
         "coin": s.coin, "mark_price": mark, "oracle_price": oracle, "mid_price": mark, "funding": rate,
         "open_interest": s.open_interest[i] if s.open_interest is not None and closed else ZERO,
         "premium": prem if prem is not None else (mark - oracle) / oracle,
