@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import string
+from math import isfinite
 from datetime import datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
@@ -294,10 +295,16 @@ def format_spot(account: AccountState) -> str:
 
 
 def _sig(v: float | None) -> str:
-    if v is None or v != v or v in (float("inf"), float("-inf")):
+    if v is None or not isfinite(v):
         return "null"
     text = f"{v:.5g}"  # 5 significant figures, positional: 0.0000125, 60000
     return text if "e" not in text else format(Decimal(text), "f")  # Decimal only to undo an exponent
+
+
+@lru_cache(maxsize=64)
+def _row_order(names: tuple[str, ...]) -> tuple[str, ...]:
+    """A row's signal names in SIGNAL_NAMES order, unknown ones last (rows share a few key sets: cached)."""
+    return tuple([n for n in SIGNAL_NAMES if n in names] + sorted(n for n in names if n not in SIGNAL_NAMES))
 
 
 def format_signals(signals: Mapping[str, Mapping[str, float | None]], coins: Sequence[str] = ()) -> str:
@@ -308,8 +315,7 @@ def format_signals(signals: Mapping[str, Mapping[str, float | None]], coins: Seq
     lines = []
     for coin in order:
         row = signals[coin]
-        names = [n for n in SIGNAL_NAMES if n in row] + sorted(n for n in row if n not in SIGNAL_NAMES)
-        lines.append(f"{coin}: " + " ".join(f"{n}={_sig(row[n])}" for n in names))
+        lines.append(f"{coin}: " + " ".join([f"{n}={_sig(row[n])}" for n in _row_order(tuple(row))]))
     if CROSS_KEY in signals and signals[CROSS_KEY]:
         lines.append("cross-asset: " + " ".join(f"{n}={_sig(v)}" for n, v in sorted(signals[CROSS_KEY].items())))
     return "\n".join(lines)
