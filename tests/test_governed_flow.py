@@ -143,3 +143,21 @@ def test_an_edited_calendar_counts_from_the_next_cycle_and_a_bad_edit_keeps_the_
     path.write_text("")
     f.export_state()
     assert "calendar_error" not in f.begin(inputs(T0 + 3 * HOUR, 10000))
+
+
+def test_a_cycle_starts_from_the_state_the_last_cycle_saved_and_never_from_an_older_one(tmp_path):
+    from hyperliquid_agent.governance_store import GovernanceStore
+    from hyperliquid_agent.store import StateStore
+
+    cfg = config()
+    store = GovernanceStore(StateStore(tmp_path / "state.db"))
+    f = GovernedFlow(cfg, (TREND,), Governor(cfg.governance, cfg.risk, coins=cfg.agent.coins), persist=store)
+    activate(f, T0)  # ends with a save
+    assert f.export_state() == GovernedFlow.restore(cfg, (TREND,), store).export_state()  # what is on disk
+    f.begin(inputs(T0 + HOUR, 9000))  # changes the tripwires and the scorecard, not saved yet
+    state = f.export_state()
+    assert state["tripwires"]["updated_ms"] == T0 + HOUR
+    assert state["scorekeeper"]["current"]["last_equity"] == "9000"
+    f.after(inputs(T0 + HOUR, 9000), None, None)  # saves
+    f.note_stop_loss(["BTC"])  # a change after the save
+    assert f.export_state()["stopped_out"] == ["BTC"]

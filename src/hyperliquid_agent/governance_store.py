@@ -108,18 +108,22 @@ class GovernanceStore:
         scorekeeper: Scorekeeper | None = None,
         readings: Iterable[RegimeReading] = (),
         extra: Mapping[tuple[str, str], Any] | None = None,
+        state: Mapping[str, Any] | None = None,
     ) -> None:
         """Write current state, the new regime `readings` and `extra` kv entries ((ns, key) ->
         value), and drain the ended plans / finished scorecards into history: all in one
-        transaction. A value equal to what this store last wrote for its key is neither encoded
-        nor written again (most cycles change the scorecard and tripwires, rarely the governor)."""
+        transaction. `state` holds the plain data of the three objects when the caller already
+        made it (keys governor, tripwires, scorekeeper). A value equal to what this store last
+        wrote for its key is neither encoded nor written again (most cycles change the scorecard
+        and tripwires, rarely the governor). Written values are kept: do not change them after."""
+        state = state or {}
         values: dict[tuple[str, str], Any] = {}
         if governor is not None:
-            values[(NS, "governor")] = governor.to_state()
+            values[(NS, "governor")] = state["governor"] if "governor" in state else governor.to_state()
         if tripwires is not None:
-            values[(NS, "tripwires")] = tripwires.to_dict()
+            values[(NS, "tripwires")] = state["tripwires"] if "tripwires" in state else tripwires.to_dict()
         if scorekeeper is not None:
-            values[(NS, "scorekeeper")] = scorekeeper.to_dict()
+            values[(NS, "scorekeeper")] = state["scorekeeper"] if "scorekeeper" in state else scorekeeper.to_dict()
         values.update(extra or {})
         changed = {k: v for k, v in values.items() if k not in self._written or self._written[k] != v}
         ended = list(governor.ended) if governor is not None else []

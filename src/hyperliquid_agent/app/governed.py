@@ -61,6 +61,8 @@ class GovernedFlow:
         self._readings: list[Any] = []
         # coins a stop-loss closed under the current plan: kept flat until the next plan
         self.stopped_out: set[str] = set()
+        # the state `save` wrote, for the next export_state; each call that changes the state drops it
+        self._saved: dict[str, Any] | None = None
 
     # ---- state in and out
     @classmethod
@@ -93,9 +95,13 @@ class GovernedFlow:
         the cycle collects its inputs, so this is where an edited calendar file is picked up:
         the events the cycle uses are the ones it records."""
         self._refresh_calendar()
+        # the state the last cycle saved is the state this one starts from (taken once: the cycle changes it)
+        state, self._saved = self._saved or self._plain_state(), None
+        return {**state, "events": [e.model_dump(mode="json") for e in self.governor.events]}
+
+    def _plain_state(self) -> dict[str, Any]:
         return {"governor": self.governor.to_state(), "tripwires": self.tripwires.to_dict(),
-                "scorekeeper": self.scorekeeper.to_dict(), "stopped_out": sorted(self.stopped_out),
-                "events": [e.model_dump(mode="json") for e in self.governor.events]}
+                "scorekeeper": self.scorekeeper.to_dict(), "stopped_out": sorted(self.stopped_out)}
 
     def _refresh_calendar(self) -> None:
         if self.calendar is None:
@@ -111,11 +117,13 @@ class GovernedFlow:
 
     def note_stop_loss(self, coins: Sequence[str]) -> None:
         """A stop-loss closed these coins: keep them flat under this plan and open a review."""
+        self._saved = None
         self.stopped_out.update(coins)
         self.governor.force_review(f"stop-loss on {', '.join(sorted(coins))}")
 
     # ---- the cycle
     def begin(self, inputs: Any) -> dict[str, Any]:
+        self._saved = None
         gov, now = self.governor, inputs.now_ms
         fired = gov.check_invalidation(inputs.signals, now, plan_drawdown_pct=self._track_plan(inputs))
         tw_inputs = TripwireInputs(account=inputs.account, mids=inputs.snapshot.mids, now_ms=now,
@@ -159,6 +167,7 @@ class GovernedFlow:
         return card.drawdown_pct
 
     def consider(self, inputs: Any, view: dict[str, Any], result: Any) -> dict[str, Any]:
+        self._saved = None
         gov, now = self.governor, inputs.now_ms
         if not getattr(result, "success", True):
             return {"verdict": "none", "reason": str(getattr(result, "error", "") or "decision failed")}
@@ -228,6 +237,7 @@ class GovernedFlow:
         return Protection(take_profit_pct=ex.take_profit_pct, stop_loss_pct=ex.stop_loss_pct)
 
     def after(self, inputs: Any, report: ExecutionReport | None, account_after: AccountState | None) -> None:
+        self._saved = None
         fills = report.fills if report is not None else ()
         card = self.scorekeeper.current
         if card is not None and card.ended_ms is None:
@@ -243,10 +253,15 @@ class GovernedFlow:
         self.save()
 
     def save(self) -> None:
-        """Persist the governor, tripwires, scorekeeper and regime readings (before acting, and after)."""
+        """Persist the governor, tripwires, scorekeeper and regime readings (before acting, and
+        after). The next `export_state` reuses what was written, so whoever changes this state
+        between cycles (outside the cycle's own calls) saves it again before the next cycle."""
+        self._saved = None
         if self.persist is not None:
+            state = self._plain_state()
             self.persist.save(self.governor, self.tripwires, self.scorekeeper, readings=self._readings,
-                              extra={(AGENT_NS, STOPPED_KEY): sorted(self.stopped_out)})
+                              extra={(AGENT_NS, STOPPED_KEY): state["stopped_out"]}, state=state)
+            self._saved = state
         self._readings.clear()
 
 
