@@ -234,8 +234,9 @@ class _Held:
 
     def truncate(self, q: int) -> None:
         """Forget the records from index q on."""
-        for xs in self._columns():
-            del xs[q:]
+        if q < len(self.t):
+            for xs in self._columns():
+                del xs[q:]
 
     def drop_front(self, q: int) -> None:
         for xs in self._columns():
@@ -344,7 +345,7 @@ class _Bars(_Held):
             if self.rec is not None and self.rec.last_t >= self.t[q]:
                 self.rec = None
             self.gen += 1
-        super().truncate(q)
+            super().truncate(q)
 
     def append(self, c: Candle) -> None:
         h, lo, cl = float(c.high), float(c.low), float(c.close)
@@ -457,15 +458,25 @@ def _closed_candles(bars: _Bars, candles: Sequence[Candle], interval_ms: int,
 
 
 def ret(close: Sequence[float], bars: int) -> float | None:
-    if bars < 1 or len(close) <= bars or close[-1 - bars] == 0:
+    return _ret_in(close, 0, len(close), bars)
+
+
+def _ret_in(close: Sequence[float], lo: int, hi: int, bars: int) -> float | None:
+    """The return over the last `bars` bars of the window close[lo:hi] (read in place)."""
+    if bars < 1 or hi - lo <= bars or close[hi - 1 - bars] == 0:
         return None
-    return close[-1] / close[-1 - bars] - 1.0
+    return close[hi - 1] / close[hi - 1 - bars] - 1.0
 
 
 def sma(values: Sequence[float], n: int) -> float | None:
-    if n < 1 or len(values) < n:
+    return _sma_in(values, 0, len(values), n)
+
+
+def _sma_in(values: Sequence[float], lo: int, hi: int, n: int) -> float | None:
+    """The mean of the last n values of the window values[lo:hi]."""
+    if n < 1 or hi - lo < n:
         return None
-    return sum(values[-n:]) / n
+    return sum(values[hi - n:hi]) / n
 
 
 def ema(values: Sequence[float], n: int) -> float | None:
@@ -499,7 +510,7 @@ def _rms(squares: Sequence[float], n: int) -> float | None:
     realized volatility of the last n bars."""
     if n < 1 or len(squares) < n:
         return None
-    return math.sqrt(sum(squares[-n:]) / n)
+    return math.sqrt(sum(squares if n == len(squares) else squares[-n:]) / n)
 
 
 def correlation(a: Sequence[float], b: Sequence[float]) -> float | None:
@@ -524,17 +535,16 @@ def _candle_signals(bars: _Bars, lo: int, hi: int, interval_ms: int) -> dict[str
     if bars.row_key == key:
         return bars.row
     out: dict[str, float | None] = {}
-    close = bars.close[lo:hi]
+    close = bars.close  # the window is close[lo:hi], read in place
     per_hour = max(HOUR_MS // interval_ms, 1) if interval_ms <= HOUR_MS else 0
     bars_per = (lambda ms: ms // interval_ms if ms >= interval_ms else 0)
-    out["price"] = close[-1]
-    out["ret_1h"] = ret(close, bars_per(HOUR_MS))
-    out["ret_24h"] = ret(close, bars_per(DAY_MS))
-    out["ret_7d"] = ret(close, bars_per(7 * DAY_MS))
-    out["ret_30d"] = ret(close, bars_per(30 * DAY_MS))
-    last = close[-1]
+    last = out["price"] = close[hi - 1]
+    out["ret_1h"] = _ret_in(close, lo, hi, bars_per(HOUR_MS))
+    out["ret_24h"] = _ret_in(close, lo, hi, bars_per(DAY_MS))
+    out["ret_7d"] = _ret_in(close, lo, hi, bars_per(7 * DAY_MS))
+    out["ret_30d"] = _ret_in(close, lo, hi, bars_per(30 * DAY_MS))
     for name, n in (("sma20_dist", 20), ("sma50_dist", 50)):
-        m = sma(close, n)
+        m = _sma_in(close, lo, hi, n)
         out[name] = None if not m else last / m - 1.0
     rec = _recursive(bars, lo, hi, interval_ms)
     e20, e50 = rec.ema20.value, rec.ema50.value
