@@ -45,40 +45,51 @@ _PLAIN_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 def to_plain(value: Any) -> Any:
-    """Plain JSON data (dicts, lists, strings, numbers) from pydantic models, Decimals, enums."""
+    """Plain JSON data (dicts, lists, strings, numbers) from pydantic models, Decimals, enums.
+
+    A model that appears more than once (a cycle's account is in its record and in its status
+    snapshot) is dumped once, and its places share that plain dict."""
+    return _plain(value, {})
+
+
+def _plain(value: Any, dumped: dict[int, Any]) -> Any:
+    """`to_plain`; `dumped` holds the models already converted, by id (all alive during the call)."""
     if type(value) in _PLAIN_SCALARS:  # exact types first: a record is mostly these (enums subclass str)
         return value
     if isinstance(value, dict):
-        return _plain_dict(value)
+        return _plain_dict(value, dumped)
     if isinstance(value, (list, tuple, set, frozenset)):
-        return _plain_list(value)
+        return _plain_list(value, dumped)
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, (str, bool, int, float)):
         return value.value if isinstance(value, Enum) else value
     if hasattr(value, "model_dump"):
-        return value.model_dump(mode="json")
+        plain = dumped.get(id(value))
+        if plain is None:
+            plain = dumped[id(value)] = value.model_dump(mode="json")
+        return plain
     if is_dataclass(value) and not isinstance(value, type):
-        return to_plain({f.name: getattr(value, f.name) for f in fields(value)})
+        return _plain_dict({f.name: getattr(value, f.name) for f in fields(value)}, dumped)
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to the audit trail")
 
 
 # Most values in a record are plain scalars: copy those in place instead of calling
-# to_plain for each one (a cycle record has several hundred of them).
+# _plain for each one (a cycle record has several hundred of them).
 
-def _plain_dict(value: dict[Any, Any]) -> dict[str, Any]:
+def _plain_dict(value: dict[Any, Any], dumped: dict[int, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in value.items():
         if type(k) is not str:
             k = str(k.value if isinstance(k, Enum) else k)
-        out[k] = v if type(v) in _PLAIN_SCALARS else to_plain(v)
+        out[k] = v if type(v) in _PLAIN_SCALARS else _plain(v, dumped)
     return out
 
 
-def _plain_list(value: Iterable[Any]) -> list[Any]:
-    return [v if type(v) in _PLAIN_SCALARS else to_plain(v) for v in value]
+def _plain_list(value: Iterable[Any], dumped: dict[int, Any]) -> list[Any]:
+    return [v if type(v) in _PLAIN_SCALARS else _plain(v, dumped) for v in value]
 
 
 def redact(value: Any, secrets: Iterable[str] = ()) -> Any:
