@@ -149,7 +149,7 @@ class GovernedFlow:
             "regime_confidence": reading.confidence if reading is not None else None,
             "plan": plan,
             "plan_id": plan.plan_id if plan is not None else None,
-            "plan_summary": plan_summary(plan, now),
+            "plan_summary": plan_summary(gov, now),
             "can_review": ok,
             "review_reason": why,
             "invalidated_by": fired,
@@ -208,7 +208,7 @@ class GovernedFlow:
             self.scorekeeper.start(plan_id, strategy.id, now, inputs.account.portfolio_value)
             out["activated_plan_id"] = plan_id
             out["plan_id"] = plan_id
-            out["plan_summary"] = plan_summary(gov.get_active_plan(), now)
+            out["plan_summary"] = plan_summary(gov, now)
         return out
 
     def targets(self, inputs: Any, view: dict[str, Any]) -> tuple[list[Any] | None, bool]:
@@ -265,12 +265,14 @@ class GovernedFlow:
         self._readings.clear()
 
 
-def plan_summary(plan: Any, now_ms: int) -> dict[str, Any] | None:
+def plan_summary(gov: Governor, now_ms: int) -> dict[str, Any] | None:
+    """The active plan in brief; its targets copied from the governor's plain plan (made once per plan)."""
+    plan = gov.get_active_plan()
     if plan is None:
         return None
     return {
         "plan_id": plan.plan_id, "strategy_id": plan.strategy_id, "status": plan.status.value,
-        "objective": plan.objective, "targets": [t.model_dump(mode="json") for t in plan.targets],
+        "objective": plan.objective, "targets": [dict(t) for t in gov.plan_state()["targets"]],
         "activated_ms": plan.activated_ms, "minimum_dwell_minutes": plan.minimum_dwell_minutes,
         "dwell_remaining_minutes": plan.dwell_remaining_minutes(now_ms),
         "expected_edge_bps": format(plan.expected_edge_bps, "f"),

@@ -112,7 +112,7 @@ class Governor:
         self.last_reading: RegimeReading | None = None
         self.switches = 0
         self.ended: list[dict[str, Any]] = []  # plans ended since the last persistence save
-        self._dumped_plan: tuple[PlanCard, dict[str, Any]] | None = None  # see `_plan_state`
+        self._dumped_plan: tuple[PlanCard, dict[str, Any]] | None = None  # see `plan_state`
 
     # ---------------------------------------------------------------- plan and regime
 
@@ -351,6 +351,9 @@ class Governor:
         out: list[TargetEntry] = []
         for key in list(final) + [k for k in self.rotation_from if k not in final]:
             goal = final.get(key)
+            if goal is not None and step >= steps:
+                out.append(goal)  # rotated in: the line as the plan has it (frozen, so shared)
+                continue
             to = goal.target_pct if goal is not None else ZERO
             start = self.rotation_from.get(key, ZERO)
             pct = to if step >= steps else (start + (to - start) * step / steps).quantize(_PCT_STEP)
@@ -377,9 +380,9 @@ class Governor:
     # ---------------------------------------------------------------- state
 
     def to_state(self) -> dict[str, Any]:
-        """Plain data; its "active_plan" is shared between calls (read it, do not change it)."""
+        """Plain data; its "active_plan" is `plan_state()`, shared between calls."""
         return {
-            "active_plan": self._plan_state(),
+            "active_plan": self.plan_state(),
             "rotation_from": [[k[0], k[1].value, format(v, "f")] for k, v in self.rotation_from.items()],
             "overrides": [t.model_dump(mode="json") for t in self.overrides.values()],
             "last_change_ms": self.last_change_ms,
@@ -390,9 +393,10 @@ class Governor:
             "switches": self.switches,
         }
 
-    def _plan_state(self) -> dict[str, Any] | None:
-        """The active plan as plain data, dumped once per plan: the state is exported and saved
-        every cycle, and a PlanCard is frozen (any change to the plan makes a new card)."""
+    def plan_state(self) -> dict[str, Any] | None:
+        """The active plan as plain data (shared: read it, do not change it), dumped once per
+        plan: the state is exported and saved every cycle, and a PlanCard is frozen (any change
+        to the plan makes a new card)."""
         plan = self.active_plan
         if plan is None:
             return None
