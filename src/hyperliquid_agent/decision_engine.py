@@ -81,12 +81,12 @@ class DecisionEngine:
 
     def get_decision(self, account_state: AccountState, context: DecisionContext | None = None) -> DecisionResult:
         """Ask for actions or a target allocation. Never raises; a failure is a hold."""
+        version = self.template.version
         try:
             parts = self.template.render_parts(account_state, context)
         except Exception as exc:
-            return DecisionResult(error=f"prompt render failed: {exc}", prompt_version=self.template.version)
-        result = self._ask(parts, DecisionSchema, "decision", context, DecisionResult, parse_decision)
-        return replace(result, prompt_version=self.template.version)
+            return DecisionResult(error=f"prompt render failed: {exc}", prompt_version=version)
+        return self._ask(parts, DecisionSchema, "decision", context, DecisionResult, parse_decision, version)
 
     # ---------------------------------------------------------------- governed mode
 
@@ -115,17 +115,20 @@ class DecisionEngine:
             )
         except Exception as exc:
             return GovernanceDecisionResult(error=f"prompt render failed: {exc}", prompt_version=template.version)
-        result = self._ask(parts, GovernanceDecisionSchema, "governance", ctx, GovernanceDecisionResult, parse_governance_decision)
+        result = self._ask(parts, GovernanceDecisionSchema, "governance", ctx, GovernanceDecisionResult,
+                           parse_governance_decision, template.version)
         if not allowed and result.proposed_plan is not None:
             result = replace(
                 result, maintain_plan=True, proposed_plan=None,
                 warnings=result.warnings + (f"review is closed ({reason or 'dwell/cooldown'}): the proposed plan was not considered",),
             )
-        return replace(result, prompt_version=template.version)
+        return result
 
     # ---------------------------------------------------------------- shared
 
-    def _ask(self, parts: tuple[str, str], schema: type, purpose: str, context: Any, kind: type[R], parse: Any) -> R:
+    def _ask(self, parts: tuple[str, str], schema: type, purpose: str, context: Any, kind: type[R], parse: Any,
+             version: str) -> R:
+        """The parsed reply, stamped with the template `version` (and, when a reply came, its usage)."""
         prefix, suffix = parts
         if prefix and suffix:
             messages = [{"role": "system", "content": prefix}, {"role": "user", "content": suffix}]
@@ -139,14 +142,14 @@ class DecisionEngine:
             # parsed below, so its valid actions stand and the bad ones are rejected one by one.
             if exc.content is None:  # a refusal, or nothing to read
                 self.failed_calls += 1
-                return self._count(kind(error=f"{type(exc).__name__}: {exc}"), exc.response)
+                return self._count(kind(error=f"{type(exc).__name__}: {exc}"), exc.response, version)
             salvaged, response = exc, exc.response
         except LLMError as exc:
             self.failed_calls += 1
-            return kind(error=f"{type(exc).__name__}: {exc}")
+            return kind(error=f"{type(exc).__name__}: {exc}", prompt_version=version)
         except Exception as exc:  # a provider bug must not stop the loop; hold and report it
             self.failed_calls += 1
-            return kind(error=f"LLM call failed unexpectedly: {type(exc).__name__}: {exc}")
+            return kind(error=f"LLM call failed unexpectedly: {type(exc).__name__}: {exc}", prompt_version=version)
         content = salvaged.content if salvaged is not None else getattr(response, "content", None)
         result: R = parse(content if isinstance(content, str) else "", strategy_ids=self._ids)
         if salvaged is not None:
@@ -156,12 +159,13 @@ class DecisionEngine:
             else:
                 self.failed_calls += 1
                 result = replace(result, error=f"{type(salvaged).__name__}: {salvaged}; {result.error}")
-        return self._count(result, response)
+        return self._count(result, response, version)
 
-    def _count(self, result: R, response: Any) -> R:
-        """`result` with the query's tokens, cost, provider and model; the engine's totals updated."""
+    def _count(self, result: R, response: Any, version: str) -> R:
+        """`result` with the template version and the query's tokens, cost, provider and model (one
+        `replace`); the engine's totals updated."""
         if response is None:
-            return result
+            return replace(result, prompt_version=version)
         cost = getattr(response, "cost_usd", None)
         usage = {
             "input_tokens": int(getattr(response, "input_tokens", 0) or 0),
@@ -176,7 +180,7 @@ class DecisionEngine:
         self.total_output_tokens += usage["output_tokens"]
         if usage["cost_usd"] is not None:
             self.total_cost_usd += usage["cost_usd"]
-        return replace(result, **usage)
+        return replace(result, prompt_version=version, **usage)
 
 
 def _template(value: PromptTemplate | str | Path, strategies: Sequence[StrategySpec] | None) -> PromptTemplate:

@@ -210,7 +210,8 @@ class LLMClient:
             self._record(CallRecord(self.clock.now_ms(), self.run_id, purpose, self.provider.name, request.model,
                                     "error", latency_ms=(time.perf_counter() - started) * 1000.0, note=str(exc)))
             raise
-        reply = replace(reply, model=reply.model or request.model)
+        if not reply.model:
+            reply = replace(reply, model=request.model)
         self._last_latency_ms = (time.perf_counter() - started) * 1000.0
         return reply, self._cost(reply, request.model)
 
