@@ -264,9 +264,12 @@ class CyclePipeline:
                            approver=self.approver)
 
     def _context(self, inputs: CycleInputs, **extra: Any) -> DecisionContext:
-        return DecisionContext(now_ms=inputs.now_ms, mode=inputs.mode, coins=inputs.coins, account=inputs.account,
-                               mids=dict(inputs.snapshot.mids), signals=inputs.signals, strategies=self.strategies,
-                               max_leverage=self.max_leverage, **extra)
+        # Built without validation: every value is the cycle's own, already typed (validating
+        # would only copy the signals table, float by float).
+        return DecisionContext.model_construct(
+            now_ms=inputs.now_ms, mode=inputs.mode, coins=inputs.coins, account=inputs.account,
+            mids=dict(inputs.snapshot.mids), signals=inputs.signals, strategies=self.strategies,
+            max_leverage=self.max_leverage, **extra)
 
     def _decide_standard(self, inputs: CycleInputs, engine: Any, out: Decided) -> None:
         result = engine.get_decision(inputs.account, self._context(inputs))
@@ -289,8 +292,7 @@ class CyclePipeline:
 
     def _decide_governed(self, inputs: CycleInputs, engine: Any, gov: Governance, out: Decided) -> bool:
         view = gov.begin(inputs)
-        regime_calls = view.pop("llm_calls", None) or []
-        out.llm = llm_record(regime_calls)
+        calls = view.pop("llm_calls", None) or []  # regime classification, then the decision's
         out.governance = {k: v for k, v in view.items() if k != "plan"}
         halted = view.get("trading_state") == "HALTED"
         if "medium" in inputs.loops and not halted:
@@ -299,7 +301,7 @@ class CyclePipeline:
                                 review_reason=str(view.get("review_reason") or ""))
             result = engine.get_decision_with_governance(inputs.account, view.get("plan"), view.get("regime"),
                                                          bool(view.get("can_review")), ctx)
-            out.llm = llm_record(regime_calls + tapped(engine))
+            calls = calls + tapped(engine)
             proposed = getattr(result, "proposed_plan", None)
             out.decision = decision_record(result)
             verdict = gov.consider(inputs, view, result)
@@ -314,6 +316,7 @@ class CyclePipeline:
                 out.summary = "maintain plan"
         else:
             out.summary = "halted" if halted else "track plan"
+        out.llm = llm_record(calls)
         targets, reductions_only = gov.targets(inputs, view)
         out.targets = targets
         out.governance["reductions_only"] = reductions_only
