@@ -231,9 +231,11 @@ def test_partial_rotation_steps_per_review_cycle_and_winding_down():
     assert pct(gov.current_targets(T0 + 3 * HOUR)) == {"ETH": Decimal(15)}  # ticks do not advance it
     ok, why = gov.can_review_plan(T0 + 3 * HOUR)
     assert not ok and why == "rebalancing in progress: step 1 of 2"
+    assert gov.to_state()["active_plan"]["status"] == "rebalancing"
     assert pct(gov.current_targets(T0 + 4 * HOUR)) == {"ETH": Decimal(30)}
     gov.can_review_plan(T0 + 4 * HOUR)
     assert gov.get_active_plan().status is PlanStatus.ACTIVE
+    assert gov.to_state()["active_plan"]["status"] == "active"  # the saved plan follows each change
 
     later = T0 + 25 * HOUR
     gov.activate_plan(plan(TREND, {"BTC": 40}, later), later, current_pct={("ETH", P): Decimal(30)})
