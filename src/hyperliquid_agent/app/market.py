@@ -9,6 +9,7 @@ come from successive snapshots. `compute_signals` filters everything to `now` it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Sequence
 
 from hyperliquid_agent.domain import AssetSpec, Candle, FundingPoint, L2Book, MarketSnapshot
@@ -25,6 +26,9 @@ from hyperliquid_agent.signals import (
 
 FUNDING_LOOKBACK_MS = 48 * HOUR_MS
 OI_KEEP_MS = 26 * HOUR_MS
+
+_open_time = attrgetter("t_ms")
+_funding_time = attrgetter("time_ms")
 
 
 @dataclass(frozen=True)
@@ -103,14 +107,15 @@ class MarketCollector:
     def _update_candles(self, coin: str, st: _CoinState, now_ms: int) -> None:
         floor = now_ms - self.lookback_bars * self.interval_ms
         start = st.candles[-1].t_ms if st.candles else floor
-        fresh = sorted(self.exchange.candles(coin, self.interval, start, now_ms), key=lambda c: c.t_ms)
+        fresh = sorted(self.exchange.candles(coin, self.interval, start, now_ms), key=_open_time)
         if fresh:  # replace from the first re-fetched bar on (the last bar may have been open)
             k = len(st.candles)
             while k and st.candles[k - 1].t_ms >= fresh[0].t_ms:
                 k -= 1
-            # an unchanged bar keeps its object: the signal cache then takes its fast path (same objects)
+            # an unchanged bar keeps its object: the signal cache then takes its fast path (same objects);
+            # `is` first spares the model comparison when the exchange hands back the held object itself
             held = {c.t_ms: c for c in st.candles[k:]}
-            st.candles[k:] = [old if (old := held.get(c.t_ms)) == c else c for c in fresh]
+            st.candles[k:] = [old if (old := held.get(c.t_ms)) is c or old == c else c for c in fresh]
         drop = 0
         while drop < len(st.candles) and st.candles[drop].t_ms < floor:
             drop += 1
@@ -121,7 +126,7 @@ class MarketCollector:
         start = st.funding[-1].time_ms + 1 if st.funding else now_ms - FUNDING_LOOKBACK_MS
         fresh = self.exchange.funding_history(coin, start, now_ms)
         if fresh:
-            st.funding.extend(sorted(fresh, key=lambda p: p.time_ms))
+            st.funding.extend(sorted(fresh, key=_funding_time))
         cut = now_ms - FUNDING_LOOKBACK_MS
         drop = 0  # the records are in time order: the old ones are a prefix (usually one)
         while drop < len(st.funding) and st.funding[drop].time_ms < cut:
