@@ -278,3 +278,38 @@ def test_the_decision_bar_follows_the_live_loop_tick():
                                          provider="scripted", run_id="q"), feed=make_feed(), step_factory=factory)
     assert q.params.interval == "1h"
     assert any("agent.tick_interval_s" in w and "decides every 1h" in w for w in q.warnings)
+
+
+def test_the_backtest_port_builds_the_account_once_per_state_of_the_venue():
+    from hyperliquid_agent.backtest.venue import LatencyExchange
+
+    class Inner:
+        def __init__(self):
+            self.builds = 0
+
+        def account_state(self):
+            self.builds += 1
+            return object()
+
+        def open_orders(self):
+            return []
+
+        def set_leverage(self, coin, leverage, is_cross=True):
+            return None
+
+        def place_orders(self, orders):
+            return []
+
+    clock = [0]
+    inner = Inner()
+    ex = LatencyExchange(inner, lambda t: clock.__setitem__(0, t), lambda: clock[0], latency_ms=0)
+    first = ex.account_state()
+    ex.open_orders()  # a read: the venue is as it was
+    assert ex.account_state() is first and inner.builds == 1
+    ex.set_leverage("BTC", 3)  # anything but a read may change the account
+    assert ex.account_state() is not first and inner.builds == 2
+    ex.place_orders([])
+    ex.account_state()
+    clock[0] = H  # the runner's clock moved the venue
+    ex.account_state()
+    assert inner.builds == 4

@@ -110,6 +110,7 @@ class _Recorder:
 
     model: Any
     coins: tuple[str, ...]
+    account_state: Callable[[], Any]  # the account now (the exchange port's, shared with the cycle)
     plan_id: str | None = None
     strategy_id: str | None = None
     regime: str | None = None
@@ -126,7 +127,7 @@ class _Recorder:
         self.closes = {c: [] for c in self.coins}
 
     def bar(self, t_ms: int) -> None:
-        acct = self.model.account_state(ADDRESS)
+        acct = self.account_state()
         mids = self.model.mids()
         gross = ZERO
         for c in self.coins:
@@ -307,7 +308,6 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
     spec, times, interval_ms = plan.spec, plan.times, plan.interval_ms
     state_dir.mkdir(parents=True, exist_ok=True)
     model = build_venue(run_cfg, feed, times[0] - interval_ms)
-    rec = _Recorder(model, spec.coins)
 
     def advance(t_ms: int) -> None:
         # walk bar by bar so every bar crossed is on the curve
@@ -319,6 +319,7 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
 
     latency_ms = plan.latency_ms
     exchange = LatencyExchange(SimulatedExchange(model, ADDRESS), advance, lambda: model.now_ms, latency_ms)
+    rec = _Recorder(model, spec.coins, exchange.account_state)  # reads the account the cycle will read
     step = step_factory(run_cfg, exchange, state_dir)
     # offline and strict-replay runs cost nothing; a paid model with an unknown price fails closed
     guard = CostGuard(spec.max_cost_usd, plan.cycle_estimate())

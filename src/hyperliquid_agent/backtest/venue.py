@@ -71,7 +71,17 @@ class LatencyExchange:
     Everything delegates to the in-process `SimulatedExchange`; placing orders first moves
     the model `latency_ms` forward through the runner's clock (so the curve records every
     bar crossed). Reads never move time.
+
+    The account state is built once per state of the venue and shared by every read until
+    the state changes (the curve's bar, then the cycle's account before and after: most
+    cycles place nothing, so one build serves all three). The backtest's venue changes only
+    when the runner's clock moves it or through this port, so the cached value is dropped
+    when the clock reads differently or on any call through the port that is not a read.
     """
+
+    # port calls that change nothing on the venue (anything else drops the cached account)
+    READS = frozenset({"asset_specs", "market_snapshot", "candles", "funding_history", "l2_book", "open_orders",
+                       "fills", "user_funding", "order_status_by_cloid"})
 
     def __init__(self, inner: Any, advance: Callable[[int], None], now: Callable[[], int], latency_ms: int) -> None:
         self._inner = inner
@@ -79,13 +89,24 @@ class LatencyExchange:
         self._now = now
         self._latency_ms = latency_ms
         self.decision_ms: int | None = None  # set by the runner before each cycle
+        self._changes = 0  # calls through the port that may have changed the venue
+        self._account: tuple[tuple[int, int], Any] | None = None  # ((clock, changes), account state)
+
+    def account_state(self):
+        state = (self._now(), self._changes)
+        if self._account is None or self._account[0] != state:
+            self._account = (state, self._inner.account_state())
+        return self._account[1]
 
     def place_orders(self, orders):
         # every submission of one cycle (reductions, then increases) lands at the same bar
         due = (self.decision_ms if self.decision_ms is not None else self._now()) + self._latency_ms
         if due > self._now():
             self._advance(due)
+        self._changes += 1
         return self._inner.place_orders(orders)
 
     def __getattr__(self, name: str) -> Any:
+        if name not in self.READS:
+            self._changes += 1
         return getattr(self._inner, name)
