@@ -265,6 +265,7 @@ def _num(d: Decimal) -> str:
     return format(d.normalize(), "f")
 
 
+@lru_cache(maxsize=16)  # a cycle writes its time twice (its record, its prompt)
 def format_timestamp(ms: int) -> str:
     if not ms:
         return "unknown"

@@ -77,6 +77,7 @@ class LLMClient:
         self._run_cost = Decimal(0)
         self._last_latency_ms = 0.0
         self._unpriced_warned: set[str] = set()
+        self._schemas: dict[type[BaseModel], dict[str, Any]] = {}
 
     # ---------------------------------------------------------------- public API
     def query(
@@ -104,7 +105,7 @@ class LLMClient:
         request = LLMRequest(
             messages=messages, model=verdict.model, temperature=self.config.temperature,
             max_tokens=self.config.max_tokens, schema=schema,
-            json_schema=strict_json_schema(schema) if schema is not None else None, context=context,
+            json_schema=self._strict_schema(schema) if schema is not None else None, context=context,
         )
         started = time.perf_counter()
         replies: list[tuple[RawReply, Decimal | None]] = []
@@ -159,6 +160,13 @@ class LLMClient:
         return self.get_cost_summary()["total_cost_usd"]
 
     # ---------------------------------------------------------------- internals
+    def _strict_schema(self, schema: type[BaseModel]) -> dict[str, Any]:
+        """The strict JSON schema of `schema`, built once per client (providers only read it)."""
+        strict = self._schemas.get(schema)
+        if strict is None:
+            strict = self._schemas[schema] = strict_json_schema(schema)
+        return strict
+
     def _check_priced(self, model: str) -> None:
         """Fail closed: under a budget, a model whose spend cannot be counted is not called."""
         budget = self.config.budget

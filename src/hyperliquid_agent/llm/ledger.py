@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Iterable
 
 from hyperliquid_agent.store import StateStore
@@ -40,6 +41,8 @@ CREATE INDEX IF NOT EXISTS llm_calls_day ON llm_calls(day);
 CREATE INDEX IF NOT EXISTS llm_calls_run ON llm_calls(run_id);
 """
 
+DAY_MS = 86_400_000
+
 # ok: a usable reply; invalid: billed but not the schema; error: no reply; blocked: the budget stopped it
 STATUSES = ("ok", "invalid", "error", "blocked")
 BILLED = ("ok", "invalid")
@@ -47,7 +50,13 @@ GROUPS = ("model", "day", "purpose")
 
 
 def utc_day(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
+    return _day_name(ts_ms // DAY_MS)
+
+
+@lru_cache(maxsize=16)
+def _day_name(day: int) -> str:
+    """"YYYY-MM-DD" of a day since the epoch (every call of a day asks for the same one: cached)."""
+    return datetime.fromtimestamp(day * 86_400, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True)
