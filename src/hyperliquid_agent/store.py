@@ -64,9 +64,14 @@ class StateStore:
 
     # ---- key/value
     def get(self, ns: str, key: str, default: Any = None) -> Any:
+        text = self.get_text(ns, key)
+        return json.loads(text) if text is not None else default
+
+    def get_text(self, ns: str, key: str) -> str | None:
+        """`get` before decoding: the stored JSON text (None when missing)."""
         with self._lock:
             row = self._conn.execute("SELECT value FROM kv WHERE ns=? AND key=?", (ns, key)).fetchone()
-        return json.loads(row[0]) if row else default
+        return row[0] if row else None
 
     def put(self, ns: str, key: str, value: Any) -> None:
         self.put_text(ns, key, dumps(value))

@@ -207,14 +207,16 @@ class CyclePipeline:
     max_leverage: int = 1
     approver: Any = None  # human approval above risk.approval_above_usd (None: denied when needed)
     wall_ms: Callable[[], float] = field(default=lambda: time.perf_counter() * 1000)
+    # the stored api_failures count as this pipeline last read or wrote it (it is the only writer)
+    _api_failures: int | None = field(default=None, init=False, repr=False)
 
     # -------- stage 1: collect (I/O)
     def collect(self, cycle_id: str, now_ms: int, loops: tuple[str, ...]) -> tuple[CycleInputs, MarketData]:
         market = self.collector.collect(now_ms, refresh_specs="slow" in loops)
         account = self.exchange.account_state()
-        failures = int(self.store.get(AGENT_NS, API_FAILURES_KEY, 0) or 0)
+        failures = self._stored_api_failures()
         if failures:
-            self.store.put(AGENT_NS, API_FAILURES_KEY, 0)  # the venue answered again
+            self._store_api_failures(0)  # the venue answered again
         inputs = CycleInputs(
             cycle_id=cycle_id, now_ms=now_ms, mode=self.mode, loops=loops, coins=self.coins, account=account,
             snapshot=market.snapshot, specs=market.specs, books=market.books, signals=market.signals,
@@ -384,6 +386,16 @@ class CyclePipeline:
         rec["status_snapshot"] = status_snapshot(rec, account_after or inputs.account, decided)
         return rec
 
+    def _stored_api_failures(self) -> int:
+        if self._api_failures is None:
+            self._api_failures = int(self.store.get(AGENT_NS, API_FAILURES_KEY, 0) or 0)
+        return self._api_failures
+
+    def _store_api_failures(self, count: int) -> None:
+        self._api_failures = None  # read back from the store if the write fails
+        self.store.put(AGENT_NS, API_FAILURES_KEY, count)
+        self._api_failures = count
+
     def recover(self, pending: dict[str, Any], now_ms: int) -> dict[str, Any]:
         """Reconcile a cycle a crash interrupted: ask the venue, by cloid, what its orders did."""
         cycle_id = str(pending.get("cycle_id"))
@@ -413,7 +425,7 @@ class CyclePipeline:
         rec["decision"] = {"summary": f"hold: {stage} failed"}
         if stage == "collect":
             try:
-                self.store.put(AGENT_NS, API_FAILURES_KEY, int(self.store.get(AGENT_NS, API_FAILURES_KEY, 0) or 0) + 1)
+                self._store_api_failures(self._stored_api_failures() + 1)
             except Exception as store_exc:
                 rec["errors"].append(f"state store: {store_exc}")
         rec["timing_ms"] = {"total": round(self.wall_ms() - t0, 3)}
