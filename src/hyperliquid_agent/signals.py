@@ -13,12 +13,13 @@ float once per candle (signals are indicators, not money).
 from __future__ import annotations
 
 import math
+from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import compress, count, islice, repeat
 from operator import attrgetter, gt, is_, itemgetter, lt, mul
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, MutableSequence, Sequence
 
 from hyperliquid_agent.domain import AssetContext, Candle, FundingPoint, L2Book, MarketSnapshot
 
@@ -310,11 +311,13 @@ class _Held:
 class _Bars(_Held):
     """One coin's closed bars as floats, with per-bar log returns and running counts.
 
-    `lr[i]` is log(close[i] / close[i-1]) (None when either close is not positive or i is
-    the first bar held); `bad[i]` counts the None entries in lr[0..i] and `hourly[i]` the
-    bars in 1..i whose predecessor opened exactly one hour earlier, so a window's checks
-    are two subtractions. `gen` changes whenever held bars are replaced, so (gen, first
-    time, last time) names a window's content.
+    `lr[i]` is log(close[i] / close[i-1]), and `sq[i]` its square, when bar i has a return
+    (both closes positive, i not the first bar held; else both 0.0); `bad[i]` counts the
+    bars in 0..i without one and `hourly[i]` the bars in 1..i whose predecessor opened
+    exactly one hour earlier, so a window's checks are two subtractions. `gen` changes
+    whenever held bars are replaced, so (gen, first time, last time) names a window's
+    content. The float columns are arrays: a window's slice is one contiguous copy, not
+    a walk over scattered float objects.
     """
 
     __slots__ = ("high", "low", "close", "lr", "sq", "bad", "hourly", "gen", "rec", "row_key", "row")
@@ -322,11 +325,8 @@ class _Bars(_Held):
 
     def __init__(self) -> None:
         super().__init__()
-        self.high: list[float] = []
-        self.low: list[float] = []
-        self.close: list[float] = []
-        self.lr: list[float | None] = []
-        self.sq: list[float] = []
+        self.high, self.low, self.close = array("d"), array("d"), array("d")
+        self.lr, self.sq = array("d"), array("d")
         self.bad: list[int] = []
         self.hourly: list[int] = []
         self.gen = 0
@@ -334,8 +334,11 @@ class _Bars(_Held):
         self.row_key: tuple[int, ...] | None = None
         self.row: dict[str, float | None] = {}
 
-    def _columns(self) -> tuple[list[Any], ...]:
+    def _columns(self) -> tuple[MutableSequence[Any], ...]:
         return self.objs, self.t, self.high, self.low, self.close, self.lr, self.sq, self.bad, self.hourly
+
+    def has_return(self, i: int) -> bool:
+        return self.bad[i] == (self.bad[i - 1] if i else 0)
 
     def _same(self, a: Candle, b: Candle) -> bool:
         return a.t_ms == b.t_ms and a.high == b.high and a.low == b.low and a.close == b.close
@@ -360,7 +363,7 @@ class _Bars(_Held):
         self.high.append(h)
         self.low.append(lo)
         self.close.append(cl)
-        self.lr.append(r)
+        self.lr.append(0.0 if r is None else r)
         self.sq.append(0.0 if r is None else r * r)
         self.bad.append((self.bad[-1] if self.bad else 0) + (r is None))
         self.hourly.append(hourly)
@@ -559,7 +562,7 @@ def _candle_signals(bars: _Bars, lo: int, hi: int, interval_ms: int) -> dict[str
     elif bars.bad[hi - 1] == bars.bad[first - 1]:
         sq = bars.sq[first:hi]
     else:
-        sq = [bars.sq[i] for i in range(first, hi) if bars.lr[i] is not None]
+        sq = [bars.sq[i] for i in range(first, hi) if bars.has_return(i)]
     out["rv_1h"] = _rms(sq, per_hour) if per_hour else None
     out["rv_24h"] = _rms(sq, bars_per(DAY_MS))
     if sq:
@@ -716,11 +719,10 @@ def _btc_eth_corr(hourly: Mapping[str, tuple[_Bars, int, int]], cache: SignalCac
             j = eth.get(sb.t[i])
             if j is None or sb.t[i] - sb.t[i - 1] != HOUR_MS or se.t[j] - se.t[j - 1] != HOUR_MS:
                 continue
-            x, y = sb.lr[i], se.lr[j]
-            if x is not None and y is not None:
-                ra.append(x)
-                rb.append(y)
-    value = correlation(ra, rb)  # type: ignore[arg-type]
+            if sb.has_return(i) and se.has_return(j):
+                ra.append(sb.lr[i])
+                rb.append(se.lr[j])
+    value = correlation(ra, rb)
     cache._corr = (key, value)
     return value
 
