@@ -19,6 +19,7 @@ _SPOT_MAX_DECIMALS = 8
 _SPOT = MarketType.SPOT  # (enum member lookups are slow on 3.11; these run per order)
 _QUANTUM = {e: Decimal(1).scaleb(e) for e in range(-_SPOT_MAX_DECIMALS, 1)}  # 10^e, e <= 0
 _ONE = Decimal(1)
+_ZERO = Decimal(0)  # (comparing a Decimal with a Decimal is several times faster than with an int)
 
 
 def _finest_decimal(sz_decimals: int, market_type: MarketType) -> int:
@@ -65,11 +66,11 @@ def round_prices(
 def _round_price(price: Decimal, finest_decimal: int, rounding: str) -> Decimal:
     # Hot path (every order and book level): `quantize` takes the rounding mode positionally,
     # as a keyword it costs several times the rounding itself on 3.11.
-    if price <= 0:
+    if price <= _ZERO:
         raise ValueError(f"price must be positive, got {price}")
     exp = _finest_exponent(price, finest_decimal)
     rounded = price.quantize(_QUANTUM[exp], rounding)  # an integer price comes back unchanged
-    if rounded <= 0:
+    if rounded <= _ZERO:
         # a tiny price rounded to zero: the smallest allowed tick instead
         rounded = _QUANTUM[exp]
     if exp == 0:  # rounded to the units already
@@ -89,12 +90,18 @@ def round_size(size: Decimal, sz_decimals: int) -> Decimal:
 
 
 def is_valid_price(price: Decimal, sz_decimals: int, market_type: MarketType = MarketType.PERP) -> bool:
-    if price <= 0:
+    return _is_valid_price(price, _finest_decimal(sz_decimals, market_type))
+
+
+def _is_valid_price(price: Decimal, finest_decimal: int) -> bool:
+    """`is_valid_price` with the allowed decimals worked out already (the venue checks every order)."""
+    if price <= _ZERO:
         return False
-    if price == price.to_integral_value():
-        return True
-    # valid when nothing is lost keeping digits down to the finest allowed one
-    return price == price.quantize(_QUANTUM[_finest_exponent(price, _finest_decimal(sz_decimals, market_type))])
+    exp = _finest_exponent(price, finest_decimal)
+    if exp == 0:  # 5 figures reach the units: only an integer fits (and any integer is allowed)
+        return price == price.to_integral_value()
+    # valid when nothing is lost keeping digits down to the finest allowed one (an integer loses none)
+    return price == price.quantize(_QUANTUM[exp])
 
 
 def is_valid_size(size: Decimal, sz_decimals: int) -> bool:

@@ -40,7 +40,8 @@ class PositionState:
 
 
 class FillRecord(NamedTuple):
-    """A fill as stored; converted to domain `Fill` lazily."""
+    """The fields of a stored fill (`Account.fills` keeps them as plain tuples); converted to the
+    domain `Fill` lazily."""
 
     coin: str
     is_buy: bool
@@ -71,9 +72,12 @@ class Account:
         self.leverage: dict[str, tuple[int, bool]] = {}  # coin -> (leverage, is_cross)
         self.orders: dict[int, object] = {}  # oid -> resting order (model.RestingOrder), in placement order
         self.reserved: dict[str, Decimal] = {}  # coin -> notional of resting orders that hold margin
-        self.fills: list[FillRecord] = []
+        # Fills and funding payments are kept as plain tuples in FillRecord's and FundingPayment's
+        # field order: the garbage collector stops tracking a plain tuple of plain values, never a
+        # NamedTuple, and a year of them would otherwise slow every full collection.
+        self.fills: list[tuple] = []
         self.fills_cache: list = []  # domain Fill values built so far, parallel to `fills`
-        self.funding: list = []  # FundingPayment values
+        self.funding: list[tuple] = []
         self.realized_pnl = ZERO
         self.fees_paid = ZERO
         self.funding_paid = ZERO
@@ -118,26 +122,27 @@ class Account:
         if p is None:
             p = self.positions[coin] = PositionState()
         old = p.szi
-        delta = sz if is_buy else -sz
-        new = old + delta
+        new = old + sz if is_buy else old - sz
+        was_long = old > ZERO  # (Decimal comparisons with ZERO, not 0: this runs for every fill)
         closed = ZERO
-        if old == 0 or (old > 0) == is_buy:  # open or increase: weighted average entry
+        if not old or was_long == is_buy:  # open or increase: weighted average entry
             p.entry = (abs(old) * p.entry + sz * px) / abs(new)
             direction = "Open Long" if is_buy else "Open Short"
-            if old == 0:
+            if not old:
                 p.funding_since_open = ZERO
         else:
-            q = min(sz, abs(old))
-            closed = q * (px - p.entry) if old > 0 else q * (p.entry - px)
-            if new == 0:
+            held = abs(old)
+            q = held if held < sz else sz  # min(sz, held)
+            closed = q * (px - p.entry) if was_long else q * (p.entry - px)
+            if not new:
                 p.entry = ZERO
-                direction = "Close Long" if old > 0 else "Close Short"
-            elif (new > 0) != (old > 0):  # flip: the rest opens at the fill price
+                direction = "Close Long" if was_long else "Close Short"
+            elif (new > ZERO) != was_long:  # flip: the rest opens at the fill price
                 p.entry = px
                 p.funding_since_open = ZERO
-                direction = "Long > Short" if old > 0 else "Short > Long"
+                direction = "Long > Short" if was_long else "Short > Long"
             else:
-                direction = "Close Long" if old > 0 else "Close Short"
+                direction = "Close Long" if was_long else "Close Short"
         p.szi = new
         self.cash += closed - fee
         self.realized_pnl += closed

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
-from hyperliquid_agent.domain import AssetSpec, OpenOrder, Side, TpSl, is_valid_price, is_valid_size, round_price
+from hyperliquid_agent.domain import AssetSpec, OpenOrder, Side, TpSl, is_valid_size
+from hyperliquid_agent.domain.rounding import _finest_decimal, _is_valid_price, _round_price
 from hyperliquid_agent.exchange.venue_types import (
     ERR_INVALID_PRICE,
     LimitType,
@@ -20,6 +21,18 @@ from hyperliquid_agent.exchange.venue_types import (
 BPS = Decimal(10000)
 MIN_NOTIONAL = Decimal(10)
 PRICE_BAND = Decimal("0.8")
+# Decimal constants for the per-order arithmetic: mixing in an int costs a conversion each time
+ZERO, ONE = Decimal(0), Decimal(1)
+
+
+class AssetRules:
+    """What the placement checks need of one asset, worked out once from its spec."""
+
+    __slots__ = ("spec", "finest_decimal")
+
+    def __init__(self, spec: AssetSpec) -> None:
+        self.spec = spec
+        self.finest_decimal = _finest_decimal(spec.sz_decimals, spec.market_type)  # of a valid price
 
 
 class RestingOrder:
@@ -59,9 +72,9 @@ def order_type_name(tpsl: TpSl | None, is_market: bool) -> str:
 def request_snapshot(address: str, r: OrderRequest, oid: int, cloid: str | None, now_ms: int) -> tuple:
     """A `RestingOrder.snapshot()`-shaped record for an order that never rested."""
     ot = r.order_type
-    if isinstance(ot, LimitType):
+    if type(ot) is LimitType:  # (str(tif) is its value, without the enum's slow `.value` property)
         return (address, r.coin, r.is_buy, r.limit_px, r.sz, r.sz, oid, cloid, now_ms, r.reduce_only, "Limit",
-                ot.tif.value, None, False)
+                str(ot.tif), None, False)
     return (address, r.coin, r.is_buy, r.limit_px, r.sz, r.sz, oid, cloid, now_ms, r.reduce_only,
             order_type_name(ot.tpsl, ot.is_market), None, ot.trigger_px, True)
 
@@ -112,14 +125,14 @@ class CoinBook:
         return low <= self._max_bid or low <= self._max_down or high >= self._min_ask or high >= self._min_up
 
 
-def static_error(limit_px: Decimal, sz: Decimal, trigger_px: Decimal | None, spec: AssetSpec,
+def static_error(limit_px: Decimal, sz: Decimal, trigger_px: Decimal | None, rules: AssetRules,
                  reference_px: Decimal) -> str | None:
     """Checks that need no account: price and size precision, the 80% price band."""
-    if not is_valid_price(limit_px, spec.sz_decimals, spec.market_type):
+    if not _is_valid_price(limit_px, rules.finest_decimal):
         return ERR_INVALID_PRICE
-    if trigger_px is not None and not is_valid_price(trigger_px, spec.sz_decimals, spec.market_type):
+    if trigger_px is not None and not _is_valid_price(trigger_px, rules.finest_decimal):
         return ERR_INVALID_PRICE
-    if sz <= 0 or not is_valid_size(sz, spec.sz_decimals):
+    if sz <= ZERO or not is_valid_size(sz, rules.spec.sz_decimals):
         return ERR_INVALID_SIZE
     if abs(limit_px - reference_px) > PRICE_BAND * reference_px:
         return ERR_PRICE_BAND
@@ -138,21 +151,28 @@ def trigger_error(is_buy: bool, tpsl: TpSl, trigger_px: Decimal, mark: Decimal) 
     return ERR_TPSL if mark <= trigger_px else None
 
 
-def touch_price(mid: Decimal, spec: AssetSpec, spread_bps: Decimal, is_buy: bool) -> Decimal:
+def half_spread(spread_bps: Decimal) -> Decimal:
+    """Half the synthetic book's spread, as a fraction of the mid (for `touch_price`)."""
+    return spread_bps / 2 / BPS
+
+
+def touch_price(mid: Decimal, rules: AssetRules, half_spread: Decimal, is_buy: bool) -> Decimal:
     """The synthetic book's best ask (`is_buy`: what a buyer meets) or best bid around `mid`,
-    half the spread away and rounded outward to the venue's price precision."""
-    half = spread_bps / 2 / BPS
+    `half_spread` away and rounded outward to the venue's price precision."""
     if is_buy:
-        return round_price(mid * (1 + half), spec.sz_decimals, spec.market_type, ROUND_UP)
-    return round_price(mid * (1 - half), spec.sz_decimals, spec.market_type, ROUND_DOWN)
+        return _round_price(mid * (ONE + half_spread), rules.finest_decimal, ROUND_UP)
+    return _round_price(mid * (ONE - half_spread), rules.finest_decimal, ROUND_DOWN)
 
 
 def taker_price(is_buy: bool, touch: Decimal, limit_px: Decimal, slippage_bps: Decimal) -> Decimal:
     """Where a crossing order fills on average: the touch moved `slippage_bps` against the
     taker (walking the book), never beyond the limit. Not a tick price: an average fill."""
+    # (min/max spelt as comparisons, keeping min's and max's choice on a tie: this runs per fill)
     if is_buy:
-        return min(touch * (1 + slippage_bps / BPS), limit_px)
-    return max(touch * (1 - slippage_bps / BPS), limit_px)
+        px = touch * (ONE + slippage_bps / BPS)
+        return limit_px if limit_px < px else px
+    px = touch * (ONE - slippage_bps / BPS)
+    return limit_px if limit_px > px else px
 
 
 def trigger_hit(o: RestingOrder, open_px: Decimal, low: Decimal, high: Decimal) -> Decimal | None:
@@ -171,9 +191,9 @@ def trigger_hit(o: RestingOrder, open_px: Decimal, low: Decimal, high: Decimal) 
 
 def increases_exposure(old: Decimal, new: Decimal) -> bool:
     """True when a position change adds exposure: grows, opens, or flips to the other side."""
-    if new == 0:
+    if not new:
         return False
-    if old == 0 or (old > 0) != (new > 0):
+    if not old or (old > ZERO) != (new > ZERO):
         return True
     return abs(new) > abs(old)
 

@@ -40,6 +40,7 @@ from hyperliquid_agent.exchange import matching as m
 from hyperliquid_agent.exchange.accounts import (
     ZERO,
     Account,
+    FillRecord,
     liquidation_prices,
     margin_summary,
     to_account_state,
@@ -79,18 +80,21 @@ class VenueModel(OrderEntry):
         if self.spot:  # the feed's own dicts stay untouched
             self.specs = {**feed.specs, **{p.name: p.spec for p in self.spot}}
             self._series = {**feed.series, **{p.name: feed.series[p.coin] for p in self.spot}}
+        self._rules = {c: m.AssetRules(s) for c, s in self.specs.items()}
+        self._half_spread = m.half_spread(self.slippage.spread_bps)
         self._default_lev = {c: min(default_leverage, s.max_leverage) for c, s in self.specs.items()}
         # maintenance margin per unit of notional: half the initial margin at max leverage
         self._maint_frac = {c: Decimal(1) / (2 * s.max_leverage) for c, s in self.specs.items()}
         self.now_ms = feed.timeline[0] if start_ms is None else start_ms
         self._idx = {c: s.closed_count(self.now_ms) for c, s in self._series.items()}
         self._tl_pos = bisect_right(feed.timeline, self.now_ms)  # next bar close to cross
-        # the bars closing at each timeline step: [(coin, series, bar index), ...]
+        # the bars closing at each timeline step: ((coin, bar index), ...). Plain tuples of plain
+        # values, which the garbage collector stops tracking: a full collection skips them.
         closing: dict[int, list] = {}
         for coin, s in self._series.items():
             for i, c in enumerate(s.close_t):
-                closing.setdefault(c, []).append((coin, s, i))
-        self._closing = [closing[c] for c in feed.timeline]
+                closing.setdefault(c, []).append((coin, i))
+        self._closing = [tuple(closing[c]) for c in feed.timeline]
         self._marks = {c: self._mark_at(c) for c in self._series}
         self._accounts: dict[str, Account] = {}
         self._book: dict[str, m.CoinBook] = {c: m.CoinBook() for c in self._series}
@@ -145,12 +149,13 @@ class VenueModel(OrderEntry):
         self._ctx_cache = None
         return events
 
-    def _step(self, close_ms: int, bars: list, events: list[VenueEvent]) -> None:
+    def _step(self, close_ms: int, bars: tuple, events: list[VenueEvent]) -> None:
         self.now_ms = close_ms
         if self._next_scheduled is not None:
             self._fire_scheduled_cancels(close_ms, events)
-        idx, marks, books = self._idx, self._marks, self._book
-        for coin, s, i in bars:
+        idx, marks, books, series = self._idx, self._marks, self._book, self._series
+        for coin, i in bars:
+            s = series[coin]
             idx[coin] = i + 1
             book = books[coin]
             if book.orders and book.may_touch(s.low[i], s.high[i]):
@@ -160,7 +165,8 @@ class VenueModel(OrderEntry):
             return
         self._check_liquidations(bars, close_ms, events)
         accounts = self._accounts.values()
-        for coin, s, i in bars:
+        for coin, i in bars:
+            s = series[coin]
             rate = s.bar_funding[i]
             if rate is None or coin in self._spot_base:
                 continue
@@ -169,7 +175,7 @@ class VenueModel(OrderEntry):
                 got = acct.pay_funding(coin, oracle, rate)
                 if got is not None:
                     szi = acct.positions[coin].szi
-                    acct.funding.append(FundingPayment(close_ms, coin, got, szi, rate))
+                    acct.funding.append((close_ms, coin, got, szi, rate))  # a FundingPayment (see Account)
                     events.append(VenueEvent("funding", close_ms, acct.address, coin, None, szi, oracle, got))
 
     def _fire_scheduled_cancels(self, t_ms: int, events: list[VenueEvent]) -> None:
@@ -208,8 +214,9 @@ class VenueModel(OrderEntry):
             if (low <= o.limit_px) if o.is_buy else (high >= o.limit_px):
                 self._fill_resting(self._accounts[o.address], o, o.limit_px, False, t, events)
 
-    def _check_liquidations(self, bars: list, t: int, events: list[VenueEvent]) -> None:
-        bar_of = {coin: (s.low[i], s.high[i]) for coin, s, i in bars}
+    def _check_liquidations(self, bars: tuple, t: int, events: list[VenueEvent]) -> None:
+        series = self._series
+        bar_of = {coin: (series[coin].low[i], series[coin].high[i]) for coin, i in bars}
         for acct in self._accounts.values():
             if acct.positions:
                 worst = liquidation_prices(acct, bar_of, self._marks, self._maint_frac)
@@ -294,7 +301,7 @@ class VenueModel(OrderEntry):
         if acct is None:
             return []
         cache = acct.fills_cache
-        for r in acct.fills[len(cache):]:
+        for r in map(FillRecord._make, acct.fills[len(cache):]):
             cache.append(Fill(coin=r.coin, side=Side.BUY if r.is_buy else Side.SELL, price=r.px, size=r.sz, fee=r.fee,
                               time_ms=r.time_ms, oid=r.oid, cloid=r.cloid, closed_pnl=r.closed_pnl,
                               direction=r.direction, crossed=r.crossed, start_position=r.start_position, tid=r.tid))
@@ -310,7 +317,8 @@ class VenueModel(OrderEntry):
         acct = self._accounts.get(address.lower())
         if acct is None:
             return []
-        return [p for p in acct.funding if p.time_ms >= start_ms and (end_ms is None or p.time_ms <= end_ms)]
+        return [FundingPayment._make(p) for p in acct.funding
+                if p[0] >= start_ms and (end_ms is None or p[0] <= end_ms)]  # p[0]: its time_ms
 
     def order_status(self, address: str, oid: int | None = None, cloid: str | None = None) -> OrderStatusInfo | None:
         a = address.lower()

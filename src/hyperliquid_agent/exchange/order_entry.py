@@ -9,10 +9,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Sequence
 
+from pydantic import BaseModel
+
 from hyperliquid_agent.domain import AssetSpec, Filled, OrderOutcome, Rejected, Resting, Tif
 from hyperliquid_agent.exchange import matching as m
 from hyperliquid_agent.exchange import spot
-from hyperliquid_agent.exchange.accounts import ZERO, Account, FillRecord, usdc
+from hyperliquid_agent.exchange.accounts import ZERO, Account, usdc
 from hyperliquid_agent.exchange.venue_types import (
     ERR_CANCEL,
     ERR_REDUCE_ONLY,
@@ -35,6 +37,8 @@ _ALO, _IOC = Tif.ALO, Tif.IOC  # bound once: enum member lookups are slow on Pyt
 class OrderEntry:
     # state owned and initialised by VenueModel
     specs: dict[str, AssetSpec]
+    _rules: dict[str, m.AssetRules]
+    _half_spread: Decimal
     slippage: SlippageModel
     now_ms: int
     _accounts: dict[str, Account]
@@ -64,55 +68,57 @@ class OrderEntry:
         return [self._place(acct, r) for r in requests]
 
     def _place(self, acct: Account, r: OrderRequest) -> OrderOutcome:
-        spec = self.specs.get(r.coin)
-        if spec is None:
+        rules = self._rules.get(r.coin)
+        if rules is None:
             return _value(Rejected, {"status": "error", "error": f"Unknown asset {r.coin}."})
         oid = self._next_oid
         self._next_oid = oid + 1
         cloid = r.cloid.lower() if r.cloid else None
         if cloid:  # the first order sent with a cloid keeps it (a resend cannot mask its outcome)
             self._cloids.setdefault((acct.address, cloid), oid)
-        err, outcome = self._try_place(acct, r, spec, oid, cloid)
-        if err is not None:
-            self._status[oid] = (m.request_snapshot(acct.address, r, oid, cloid, self.now_ms), reject_status(err),
+        got = self._try_place(acct, r, rules, oid, cloid)
+        if type(got) is str:  # the venue's error
+            self._status[oid] = (m.request_snapshot(acct.address, r, oid, cloid, self.now_ms), reject_status(got),
                                  self.now_ms)
-            return _value(Rejected, {"status": "error", "error": err})
-        return outcome  # type: ignore[return-value]
+            return _value(Rejected, {"status": "error", "error": got})
+        return got
 
-    def _try_place(self, acct: Account, r: OrderRequest, spec: AssetSpec, oid: int,
-                   cloid: str | None) -> tuple[str | None, OrderOutcome | None]:
+    def _try_place(self, acct: Account, r: OrderRequest, rules: m.AssetRules, oid: int,
+                   cloid: str | None) -> str | OrderOutcome:
+        """The outcome of an order that passes the venue's checks, else the venue's error."""
         coin, is_buy, limit_px, reduce_only = r.coin, r.is_buy, r.limit_px, r.reduce_only
         trigger = None if type(r.order_type) is LimitType else r.order_type
         mark = self._marks[coin]
-        err = m.static_error(limit_px, r.sz, trigger.trigger_px if trigger else None, spec, mark)  # type: ignore[union-attr]
+        err = m.static_error(limit_px, r.sz, trigger.trigger_px if trigger else None, rules, mark)  # type: ignore[union-attr]
         if err:
-            return err, None
+            return err
+        spec = rules.spec
         if coin in self._spot_base:
             return self._try_place_spot(acct, r, spec, oid, cloid)
         held = acct.positions.get(coin)  # (acct.szi inlined: this runs for every order)
         pos = held.szi if held is not None else ZERO
-        if reduce_only and (pos == 0 or (pos > 0) == is_buy):
-            return ERR_REDUCE_ONLY, None
+        if reduce_only and (not pos or (pos > ZERO) == is_buy):
+            return ERR_REDUCE_ONLY
         closes_all = reduce_only and r.sz >= abs(pos)
         if not closes_all and r.sz * limit_px < m.MIN_NOTIONAL:
-            return err_min_value(spec.asset_id), None
+            return err_min_value(spec.asset_id)
         if trigger is not None:
             err = m.trigger_error(is_buy, trigger.tpsl, trigger.trigger_px, mark)  # type: ignore[union-attr]
             if err:
-                return err, None
-            return None, self._rest(acct, r, oid, cloid)
+                return err
+            return self._rest(acct, r, oid, cloid)
         err, touch, crosses = self._against_book(r, spec)
         if err:
-            return err, None
+            return err
         sz = min(r.sz, abs(pos)) if reduce_only else r.sz
         if crosses:
             px = m.taker_price(is_buy, touch, limit_px, self.slippage.bps_for(sz * touch))
             if not reduce_only and not self._margin_ok(acct, coin, is_buy, sz, px):
-                return err_margin(spec.asset_id), None
-            return None, self._taken(acct, r, oid, cloid, sz, px)
+                return err_margin(spec.asset_id)
+            return self._taken(acct, r, oid, cloid, sz, px)
         if not reduce_only and not self._margin_ok(acct, coin, is_buy, sz, limit_px):
-            return err_margin(spec.asset_id), None
-        return None, self._rest(acct, r, oid, cloid)
+            return err_margin(spec.asset_id)
+        return self._rest(acct, r, oid, cloid)
 
     def _against_book(self, r: OrderRequest, spec: AssetSpec) -> tuple[str | None, Decimal, bool]:
         """(error, touch, crosses) of a limit order against the synthetic book: ALO that would
@@ -128,24 +134,24 @@ class OrderEntry:
         return None, touch, crosses
 
     def _try_place_spot(self, acct: Account, r: OrderRequest, spec: AssetSpec, oid: int,
-                        cloid: str | None) -> tuple[str | None, OrderOutcome | None]:
+                        cloid: str | None) -> str | OrderOutcome:
         coin, is_buy, limit_px = r.coin, r.is_buy, r.limit_px
         if r.reduce_only:
-            return ERR_REDUCE_ONLY, None
+            return ERR_REDUCE_ONLY
         if type(r.order_type) is not LimitType:
-            return ERR_SPOT_TRIGGER, None
+            return ERR_SPOT_TRIGGER
         if r.sz * limit_px < m.MIN_NOTIONAL:
-            return err_min_value(spec.asset_id), None
+            return err_min_value(spec.asset_id)
         err, touch, crosses = self._against_book(r, spec)
         if err:
-            return err, None
+            return err
         token = self._spot_base[coin]
         px = m.taker_price(is_buy, touch, limit_px, self.slippage.bps_for(r.sz * touch)) if crosses else limit_px
         if not spot.affordable(acct, self._spot_base, token, is_buy, r.sz, px, spot.SPOT_TAKER if crosses else ZERO):
-            return err_spot_balance(spec.asset_id), None
+            return err_spot_balance(spec.asset_id)
         if not crosses:
-            return None, self._rest(acct, r, oid, cloid)
-        return None, self._taken(acct, r, oid, cloid, r.sz, px)
+            return self._rest(acct, r, oid, cloid)
+        return self._taken(acct, r, oid, cloid, r.sz, px)
 
     def _taken(self, acct: Account, r: OrderRequest, oid: int, cloid: str | None, sz: Decimal,
                px: Decimal) -> OrderOutcome:
@@ -198,7 +204,7 @@ class OrderEntry:
             return
         pos = acct.szi(o.coin)
         if o.reduce_only:
-            if pos == 0 or (pos > 0) == o.is_buy:
+            if not pos or (pos > ZERO) == o.is_buy:
                 self._remove(acct, o, "reduceOnlyCanceled", t, events)
                 return
             sz = min(sz, abs(pos))
@@ -234,8 +240,8 @@ class OrderEntry:
             start = spot.apply_fill(acct, token, is_buy, sz, px, fee)
         tid = self._next_tid
         self._next_tid += 1
-        acct.fills.append(FillRecord(coin, is_buy, px, sz, fee, t, oid, cloid, closed, direction, crossed, start,
-                                     tid, liquidation))
+        acct.fills.append((coin, is_buy, px, sz, fee, t, oid, cloid, closed, direction, crossed, start, tid,
+                           liquidation))  # a FillRecord (see Account)
         if events is not None:
             events.append(VenueEvent("liquidation" if liquidation else "fill", t, acct.address, coin, oid,
                                      size=sz if is_buy else -sz, price=px, usdc=fee, note=direction))
@@ -293,19 +299,25 @@ class OrderEntry:
         k = 2 if is_buy else 1
         px = got[k]
         if px is None:
-            px = got[k] = m.touch_price(mark, self.specs[coin], self.slippage.spread_bps, is_buy)
+            px = got[k] = m.touch_price(mark, self._rules[coin], self._half_spread, is_buy)
         return px
 
     def _bbo_of(self, coin: str) -> tuple[Decimal, Decimal]:
         return self._touch(coin, False), self._touch(coin, True)
 
 
+# BaseModel's slots, written through their descriptors (quicker than object.__setattr__ by name)
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
 def _value(cls: type, fields: dict) -> Any:
     """A domain value built from fields the model already guarantees (all of them given, all
-    typed): what pydantic's `model_construct` does, at half its cost in the hot path."""
-    obj = cls.__new__(cls)
+    typed): what pydantic's `model_construct` does, at a third of its cost in the hot path."""
+    obj = object.__new__(cls)
     object.__setattr__(obj, "__dict__", fields)
-    object.__setattr__(obj, "__pydantic_fields_set__", set(fields))
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
+    _set_fields_set(obj, set(fields))
+    _set_extra(obj, None)
+    _set_private(obj, None)
     return obj
