@@ -112,10 +112,8 @@ class MarketCollector:
             k = len(st.candles)
             while k and st.candles[k - 1].t_ms >= fresh[0].t_ms:
                 k -= 1
-            # an unchanged bar keeps its object: the signal cache then takes its fast path (same objects);
-            # `is` first spares the model comparison when the exchange hands back the held object itself
             held = {c.t_ms: c for c in st.candles[k:]}
-            st.candles[k:] = [old if (old := held.get(c.t_ms)) is c or old == c else c for c in fresh]
+            st.candles[k:] = [_kept(held, c) for c in fresh]
         drop = 0
         while drop < len(st.candles) and st.candles[drop].t_ms < floor:
             drop += 1
@@ -133,3 +131,11 @@ class MarketCollector:
             drop += 1
         if drop:
             st.funding = st.funding[drop:]  # a new list: the cycles before keep theirs
+
+
+def _kept(held: dict[int, Candle], c: Candle) -> Candle:
+    """The held bar at c's time when it is the same bar, else c: an unchanged bar keeps its
+    object, so the signal cache takes its fast path (same objects). Identity is checked
+    first: the simulated venue hands back its cached candles, and a new bar has no held one."""
+    old = held.get(c.t_ms)
+    return old if old is not None and (old is c or old == c) else c
