@@ -7,7 +7,7 @@ No look-ahead: `compute_signals(..., now_ms)` filters every input itself. A cand
 only once it has closed (open time + interval <= now); funding points, open-interest
 samples, books and snapshots count when their timestamp is <= now. Whatever the caller
 passes after `now` cannot change a value. Money arrives as Decimal and is converted to
-float once per candle (signals are indicators, not money).
+float once per candle and funding point (signals are indicators, not money).
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ class _Held:
         self.objs: list[Any] = []
         self.t: list[int] = []
 
-    def _columns(self) -> tuple[list[Any], ...]:
+    def _columns(self) -> tuple[MutableSequence[Any], ...]:
         return self.objs, self.t
 
     def _same(self, a: Any, b: Any) -> bool:
@@ -379,7 +379,7 @@ class _Funding(_Held):
         super().__init__()
         self.rate: list[float] = []
 
-    def _columns(self) -> tuple[list[Any], ...]:
+    def _columns(self) -> tuple[MutableSequence[Any], ...]:
         return self.objs, self.t, self.rate
 
     def _same(self, a: FundingPoint, b: FundingPoint) -> bool:
