@@ -9,6 +9,8 @@ from bisect import bisect_left, bisect_right
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from functools import cache
 
+from pydantic import BaseModel
+
 from hyperliquid_agent.domain import AssetContext, AssetSpec, Candle, FundingPoint, L2Book, round_size
 from hyperliquid_agent.domain.market import BookLevel
 from hyperliquid_agent.domain.rounding import _ONE, _QUANTUM, _finest_decimal, _finest_exponent, round_prices
@@ -98,17 +100,31 @@ def synthetic_book(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: 
     bid_prices = [p for p in (bid - step * k for k in range(levels)) if p > ZERO]  # the ladder stops at zero
     bid_prices = _rounded_ladder(bid_prices, spec, ROUND_DOWN)
     ask_prices = _rounded_ladder([ask + step * k for k in range(levels)], spec, ROUND_UP)
-    # Built without validation: every value is already a Decimal (or int) of the right kind,
-    # which is all BookLevel's validation checks, and validating 40 levels cost more than
-    # working them out.
     orders = _level_orders(levels)
     return _value(L2Book, {
         "coin": s.coin, "time_ms": now_ms,
-        "bids": tuple(_value(BookLevel, {"price": p, "size": sizes[k], "orders": orders[k]})
-                      for k, p in enumerate(bid_prices)),
-        "asks": tuple(_value(BookLevel, {"price": p, "size": sizes[k], "orders": orders[k]})
-                      for k, p in enumerate(ask_prices)),
+        "bids": tuple(map(_level, bid_prices, sizes, orders)),  # (as many as there are prices)
+        "asks": tuple(map(_level, ask_prices, sizes, orders)),
     })
+
+
+# A book level built without validation: its price and size are already Decimals and its
+# order count an int, which is all BookLevel's validation checks. It is what
+# `_value(BookLevel, ...)` builds, with the pydantic slots set through their descriptors
+# rather than by name: a book has 40 levels, and this builds them at about half the cost.
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def _level(price: Decimal, size: Decimal, orders: int) -> BookLevel:
+    level = object.__new__(BookLevel)
+    _set_dict(level, {"price": price, "size": size, "orders": orders})
+    _set_fields_set(level, {"price", "size", "orders"})
+    _set_extra(level, None)
+    _set_private(level, None)
+    return level
 
 
 def _rounded_ladder(prices: list[Decimal], spec: AssetSpec, rounding: str) -> list[Decimal]:
