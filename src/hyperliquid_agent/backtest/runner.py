@@ -144,7 +144,9 @@ class _Recorder:
         self.plan_id, self.strategy_id, self.regime = info.plan_id, info.strategy_id, info.regime
         j = len(self.points) - 1
         while j >= 0 and self.points[j].t_ms >= t_ms:
-            self.points[j] = replace(self.points[j], plan_id=info.plan_id, strategy_id=info.strategy_id)
+            p = self.points[j]
+            if p.plan_id != info.plan_id or p.strategy_id != info.strategy_id:  # (mostly the same plan)
+                self.points[j] = replace(p, plan_id=info.plan_id, strategy_id=info.strategy_id)
             self.regimes[j] = info.regime
             j -= 1
         if not self.charges or self.charges[-1][1:] != (info.plan_id, info.strategy_id):
