@@ -16,9 +16,12 @@ from typing import Any, Iterable
 
 from hyperliquid_agent.store import StateStore
 
+# `id` is the rowid: rows are never deleted, so each new id is the largest plus one, in call
+# order. (Files made before this note have it AUTOINCREMENT: the same ids, plus a sqlite_sequence
+# row rewritten on every insert.)
 DDL = """
 CREATE TABLE IF NOT EXISTS llm_calls (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     ts_ms INTEGER NOT NULL,
     day TEXT NOT NULL,
     run_id TEXT NOT NULL,
