@@ -8,6 +8,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from functools import cache
+from operator import mul
 
 from pydantic import BaseModel
 
@@ -65,12 +66,12 @@ def asset_context(s: CoinSeries, closed: int, mark: Decimal, now_ms: int) -> Ass
     rate = s.funding_rate[j] if j >= 0 else ZERO
     prem = s.funding_premium[j] if j >= 0 and s.funding_premium is not None else None
     per_day = max(1, 24 * HOUR_MS // s.interval_ms)
-    day = range(max(0, closed - per_day), closed)
+    day = slice(max(0, closed - per_day), closed)
     return _value(AssetContext, {  # every field given, each already a Decimal: nothing to validate
         "coin": s.coin, "mark_price": mark, "oracle_price": oracle, "mid_price": mark, "funding": rate,
         "open_interest": s.open_interest[i] if s.open_interest is not None and closed else ZERO,
         "premium": prem if prem is not None else (mark - oracle) / oracle,
-        "day_volume": sum([s.volume[k] * s.close[k] for k in day], ZERO),
+        "day_volume": sum(map(mul, s.volume[day], s.close[day]), ZERO),  # (the same sums, in order)
         "prev_day_price": s.close[closed - per_day - 1] if closed > per_day else s.open[0],
     })
 
