@@ -10,7 +10,6 @@ import hashlib
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from hyperliquid_agent.audit import to_plain
 from hyperliquid_agent.domain import AccountState
 from hyperliquid_agent.execution import ExecutionReport
 
@@ -85,11 +84,12 @@ def tapped(engine: Any) -> list[dict[str, Any]]:
 
 
 def decision_record(result: Any) -> dict[str, Any]:
-    """The parsed decision for the audit record (the raw reply is kept under `llm`)."""
+    """The parsed decision for the audit record (the raw reply is kept under `llm`). Made plain
+    with the rest of the record (`CyclePipeline.run`); the results' `to_record` already is."""
     rec = result.to_record() if hasattr(result, "to_record") else {"success": bool(getattr(result, "success", False)),
                                                                     "error": getattr(result, "error", None)}
     rec.pop("raw_response", None)
-    return to_plain(rec)
+    return rec
 
 
 def new_record(cycle_id: str, seq: int, now_ms: int, mode: str, network: str, loops: tuple[str, ...]) -> dict[str, Any]:
