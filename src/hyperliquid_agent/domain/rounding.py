@@ -83,10 +83,18 @@ def _round_price(price: Decimal, finest_decimal: int, rounding: str) -> Decimal:
     return rounded.normalize()
 
 
+def lot_size(sz_decimals: int) -> Decimal:
+    """The size step: 10^-sz_decimals."""
+    return _QUANTUM.get(-sz_decimals) or Decimal(1).scaleb(-sz_decimals)
+
+
 def round_size(size: Decimal, sz_decimals: int) -> Decimal:
     """Round a (possibly signed) size toward zero to a multiple of 10^-sz_decimals."""
-    quantum = _QUANTUM.get(-sz_decimals) or Decimal(1).scaleb(-sz_decimals)
-    return size.quantize(quantum, ROUND_DOWN)  # (positional: the keyword form is much slower)
+    return _round_to_lot(size, lot_size(sz_decimals))
+
+
+def _round_to_lot(size: Decimal, lot: Decimal) -> Decimal:
+    return size.quantize(lot, ROUND_DOWN)  # (positional: the keyword form is much slower)
 
 
 def is_valid_price(price: Decimal, sz_decimals: int, market_type: MarketType = MarketType.PERP) -> bool:
@@ -105,4 +113,9 @@ def _is_valid_price(price: Decimal, finest_decimal: int) -> bool:
 
 
 def is_valid_size(size: Decimal, sz_decimals: int) -> bool:
-    return size == round_size(size, sz_decimals)
+    return _fits_lot(size, lot_size(sz_decimals))
+
+
+def _fits_lot(size: Decimal, lot: Decimal) -> bool:
+    """`is_valid_size` with the lot worked out already (the venue checks every order)."""
+    return size == _round_to_lot(size, lot)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
-from hyperliquid_agent.domain import AssetSpec, OpenOrder, Side, TpSl, is_valid_size
-from hyperliquid_agent.domain.rounding import _finest_decimal, _is_valid_price, _round_price
+from hyperliquid_agent.domain import AssetSpec, OpenOrder, Side, TpSl
+from hyperliquid_agent.domain.rounding import _finest_decimal, _fits_lot, _is_valid_price, _round_price, lot_size
 from hyperliquid_agent.exchange.venue_types import (
     ERR_INVALID_PRICE,
     LimitType,
@@ -28,11 +28,12 @@ ZERO, ONE = Decimal(0), Decimal(1)
 class AssetRules:
     """What the placement checks need of one asset, worked out once from its spec."""
 
-    __slots__ = ("spec", "finest_decimal")
+    __slots__ = ("spec", "finest_decimal", "lot")
 
     def __init__(self, spec: AssetSpec) -> None:
         self.spec = spec
         self.finest_decimal = _finest_decimal(spec.sz_decimals, spec.market_type)  # of a valid price
+        self.lot = lot_size(spec.sz_decimals)  # a valid size is a multiple of it
 
 
 class RestingOrder:
@@ -132,7 +133,7 @@ def static_error(limit_px: Decimal, sz: Decimal, trigger_px: Decimal | None, rul
         return ERR_INVALID_PRICE
     if trigger_px is not None and not _is_valid_price(trigger_px, rules.finest_decimal):
         return ERR_INVALID_PRICE
-    if sz <= ZERO or not is_valid_size(sz, rules.spec.sz_decimals):
+    if sz <= ZERO or not _fits_lot(sz, rules.lot):
         return ERR_INVALID_SIZE
     if abs(limit_px - reference_px) > PRICE_BAND * reference_px:
         return ERR_PRICE_BAND
@@ -151,27 +152,30 @@ def trigger_error(is_buy: bool, tpsl: TpSl, trigger_px: Decimal, mark: Decimal) 
     return ERR_TPSL if mark <= trigger_px else None
 
 
-def half_spread(spread_bps: Decimal) -> Decimal:
-    """Half the synthetic book's spread, as a fraction of the mid (for `touch_price`)."""
-    return spread_bps / 2 / BPS
+def away_factor(is_buy: bool, bps: Decimal) -> Decimal:
+    """What a price is multiplied by to move `bps` against a buyer (up) or a seller (down)."""
+    return ONE + bps / BPS if is_buy else ONE - bps / BPS
 
 
-def touch_price(mid: Decimal, rules: AssetRules, half_spread: Decimal, is_buy: bool) -> Decimal:
-    """The synthetic book's best ask (`is_buy`: what a buyer meets) or best bid around `mid`,
-    `half_spread` away and rounded outward to the venue's price precision."""
-    if is_buy:
-        return _round_price(mid * (ONE + half_spread), rules.finest_decimal, ROUND_UP)
-    return _round_price(mid * (ONE - half_spread), rules.finest_decimal, ROUND_DOWN)
+def touch_factors(spread_bps: Decimal) -> tuple[Decimal, Decimal]:
+    """`touch_price`'s factors by `is_buy`: (best bid, best ask) over the mid, half the spread away."""
+    return away_factor(False, spread_bps / 2), away_factor(True, spread_bps / 2)
 
 
-def taker_price(is_buy: bool, touch: Decimal, limit_px: Decimal, slippage_bps: Decimal) -> Decimal:
-    """Where a crossing order fills on average: the touch moved `slippage_bps` against the
-    taker (walking the book), never beyond the limit. Not a tick price: an average fill."""
+def touch_price(mid: Decimal, rules: AssetRules, factor: Decimal, is_buy: bool) -> Decimal:
+    """The synthetic book's best ask (`is_buy`: what a buyer meets) or best bid around `mid`
+    (`factor` from `touch_factors`), rounded outward to the venue's price precision."""
+    return _round_price(mid * factor, rules.finest_decimal, ROUND_UP if is_buy else ROUND_DOWN)
+
+
+def taker_price(is_buy: bool, touch: Decimal, limit_px: Decimal, slippage_factor: Decimal) -> Decimal:
+    """Where a crossing order fills on average: the touch moved against the taker by the
+    slippage (`away_factor(is_buy, slippage bps)`: walking the book), never beyond the
+    limit. Not a tick price: an average fill."""
+    px = touch * slippage_factor
     # (min/max spelt as comparisons, keeping min's and max's choice on a tie: this runs per fill)
     if is_buy:
-        px = touch * (ONE + slippage_bps / BPS)
         return limit_px if limit_px < px else px
-    px = touch * (ONE - slippage_bps / BPS)
     return limit_px if limit_px > px else px
 
 

@@ -81,7 +81,10 @@ class VenueModel(OrderEntry):
             self.specs = {**feed.specs, **{p.name: p.spec for p in self.spot}}
             self._series = {**feed.series, **{p.name: feed.series[p.coin] for p in self.spot}}
         self._rules = {c: m.AssetRules(s) for c, s in self.specs.items()}
-        self._half_spread = m.half_spread(self.slippage.spread_bps)
+        self._touch_factors = m.touch_factors(self.slippage.spread_bps)
+        flat = not self.slippage.impact_bps_per_million_usd  # then every taker moves the same bps
+        self._flat_slippage = (m.away_factor(False, self.slippage.bps), m.away_factor(True, self.slippage.bps)) \
+            if flat else None
         self._default_lev = {c: min(default_leverage, s.max_leverage) for c, s in self.specs.items()}
         # maintenance margin per unit of notional: half the initial margin at max leverage
         self._maint_frac = {c: Decimal(1) / (2 * s.max_leverage) for c, s in self.specs.items()}
@@ -100,7 +103,7 @@ class VenueModel(OrderEntry):
         self._book: dict[str, m.CoinBook] = {c: m.CoinBook() for c in self._series}
         self._status: dict[int, tuple] = {}  # oid -> (RestingOrder.snapshot(), status, time_ms)
         self._cloids: dict[tuple[str, str], int] = {}  # (address, cloid) -> oid
-        self._bbo: dict[str, list] = {}  # coin -> [mark, bid or None, ask or None]
+        self._touches: tuple[dict, dict] = ({}, {})  # [is_buy][coin] -> (mark, best bid / best ask at it)
         self._ctx_cache: tuple[int, dict[str, AssetContext]] | None = None
         self._next_oid = 1
         self._next_tid = 1
@@ -145,7 +148,8 @@ class VenueModel(OrderEntry):
             k += 1
         self._tl_pos = k
         self.now_ms = t_ms
-        self._fire_scheduled_cancels(t_ms, events)
+        if self._next_scheduled is not None:
+            self._fire_scheduled_cancels(t_ms, events)
         self._ctx_cache = None
         return events
 
@@ -154,16 +158,18 @@ class VenueModel(OrderEntry):
         if self._next_scheduled is not None:
             self._fire_scheduled_cancels(close_ms, events)
         idx, marks, books, series = self._idx, self._marks, self._book, self._series
+        ranges = {}  # coin -> (low, high) of its bar
         for coin, i in bars:
             s = series[coin]
             idx[coin] = i + 1
+            low, high = ranges[coin] = s.low[i], s.high[i]
             book = books[coin]
-            if book.orders and book.may_touch(s.low[i], s.high[i]):
-                self._match_bar(coin, s.open[i], s.low[i], s.high[i], close_ms, events)
+            if book.orders and book.may_touch(low, high):
+                self._match_bar(coin, s.open[i], low, high, close_ms, events)
             marks[coin] = s.close[i]
         if not self._accounts:
             return
-        self._check_liquidations(bars, close_ms, events)
+        self._check_liquidations(ranges, close_ms, events)
         accounts = self._accounts.values()
         for coin, i in bars:
             s = series[coin]
@@ -208,18 +214,17 @@ class VenueModel(OrderEntry):
                 self._book[coin].changed()
                 self._reserve(acct, o)
                 if (o.is_buy and o.limit_px >= hit) or (not o.is_buy and o.limit_px <= hit):
-                    px = m.taker_price(o.is_buy, hit, o.limit_px, self.slippage.bps_for(o.sz * hit))
+                    px = self._taker_price(o.is_buy, hit, o.limit_px, o.sz)
                     self._fill_resting(acct, o, px, True, t, events)
                 continue  # a triggered limit that is not marketable rests from the next bar on
             if (low <= o.limit_px) if o.is_buy else (high >= o.limit_px):
                 self._fill_resting(self._accounts[o.address], o, o.limit_px, False, t, events)
 
-    def _check_liquidations(self, bars: tuple, t: int, events: list[VenueEvent]) -> None:
-        series = self._series
-        bar_of = {coin: (series[coin].low[i], series[coin].high[i]) for coin, i in bars}
+    def _check_liquidations(self, ranges: dict[str, tuple[Decimal, Decimal]], t: int,
+                            events: list[VenueEvent]) -> None:
         for acct in self._accounts.values():
             if acct.positions:
-                worst = liquidation_prices(acct, bar_of, self._marks, self._maint_frac)
+                worst = liquidation_prices(acct, ranges, self._marks, self._maint_frac)
                 if worst:
                     self._liquidate(acct, worst, t, events)
 

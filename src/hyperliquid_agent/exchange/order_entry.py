@@ -38,7 +38,8 @@ class OrderEntry:
     # state owned and initialised by VenueModel
     specs: dict[str, AssetSpec]
     _rules: dict[str, m.AssetRules]
-    _half_spread: Decimal
+    _touch_factors: tuple[Decimal, Decimal]
+    _flat_slippage: tuple[Decimal, Decimal] | None
     slippage: SlippageModel
     now_ms: int
     _accounts: dict[str, Account]
@@ -47,7 +48,7 @@ class OrderEntry:
     _default_lev: dict[str, int]
     _status: dict[int, tuple]
     _cloids: dict[tuple[str, str], int]
-    _bbo: dict[str, list]
+    _touches: tuple[dict[str, tuple[Decimal, Decimal]], dict[str, tuple[Decimal, Decimal]]]
     _taker: Decimal
     _maker: Decimal
     _next_oid: int
@@ -112,7 +113,7 @@ class OrderEntry:
             return err
         sz = min(r.sz, abs(pos)) if reduce_only else r.sz
         if crosses:
-            px = m.taker_price(is_buy, touch, limit_px, self.slippage.bps_for(sz * touch))
+            px = self._taker_price(is_buy, touch, limit_px, sz)
             if not reduce_only and not self._margin_ok(acct, coin, is_buy, sz, px):
                 return err_margin(spec.asset_id)
             return self._taken(acct, r, oid, cloid, sz, px)
@@ -146,7 +147,7 @@ class OrderEntry:
         if err:
             return err
         token = self._spot_base[coin]
-        px = m.taker_price(is_buy, touch, limit_px, self.slippage.bps_for(r.sz * touch)) if crosses else limit_px
+        px = self._taker_price(is_buy, touch, limit_px, r.sz) if crosses else limit_px
         if not spot.affordable(acct, self._spot_base, token, is_buy, r.sz, px, spot.SPOT_TAKER if crosses else ZERO):
             return err_spot_balance(spec.asset_id)
         if not crosses:
@@ -257,11 +258,13 @@ class OrderEntry:
 
     def _open_order_margin(self, acct: Account, exclude: m.RestingOrder | None = None) -> Decimal:
         total = ZERO
+        chosen, default = acct.leverage, self._default_lev
         for coin, notional in acct.reserved.items():
             if exclude is not None and exclude.coin == coin:
                 notional -= exclude.reserved
             if notional:
-                total += notional / acct.lev(coin, self._default_lev)
+                lev = chosen.get(coin)  # (acct.lev inlined: this runs for every order while one rests)
+                total += notional / (lev[0] if lev is not None else default[coin])
         return total
 
     def _margin_ok(self, acct: Account, coin: str, is_buy: bool, sz: Decimal, px: Decimal,
@@ -293,14 +296,19 @@ class OrderEntry:
         """The best ask (for a buy) or best bid (for a sell) of the synthetic book at the
         current mark, cached per side until the mark moves."""
         mark = self._marks[coin]
-        got = self._bbo.get(coin)
-        if got is None or got[0] != mark:
-            got = self._bbo[coin] = [mark, None, None]
-        k = 2 if is_buy else 1
-        px = got[k]
-        if px is None:
-            px = got[k] = m.touch_price(mark, self._rules[coin], self._half_spread, is_buy)
+        cache = self._touches[is_buy]
+        got = cache.get(coin)
+        if got is not None and got[0] == mark:
+            return got[1]
+        px = m.touch_price(mark, self._rules[coin], self._touch_factors[is_buy], is_buy)
+        cache[coin] = (mark, px)
         return px
+
+    def _taker_price(self, is_buy: bool, touch: Decimal, limit_px: Decimal, sz: Decimal) -> Decimal:
+        """The average fill of a taker of `sz` meeting `touch` (see `matching.taker_price`)."""
+        if self._flat_slippage is not None:  # the usual case: the factors were worked out once
+            return m.taker_price(is_buy, touch, limit_px, self._flat_slippage[is_buy])
+        return m.taker_price(is_buy, touch, limit_px, m.away_factor(is_buy, self.slippage.bps_for(sz * touch)))
 
     def _bbo_of(self, coin: str) -> tuple[Decimal, Decimal]:
         return self._touch(coin, False), self._touch(coin, True)
