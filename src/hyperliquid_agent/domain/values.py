@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, PlainSerializer
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -70,14 +70,30 @@ def to_decimal(value: object) -> Decimal:
     raise ValueError(f"cannot read {type(value).__name__} {value!r} as a number")
 
 
-def _coerce(value: object) -> Decimal:
-    return to_decimal(value)
-
-
 # A Decimal field that accepts exchange strings and serialises to a string in JSON,
 # so audit records and state round-trip exactly.
 Money = Annotated[
     Decimal,
-    BeforeValidator(_coerce),
+    BeforeValidator(to_decimal),
     PlainSerializer(lambda d: format(d, "f") if isinstance(d, Decimal) else d, return_type=str, when_used="json"),
 ]
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+# BaseModel's slots, written through their descriptors (quicker than object.__setattr__ by name)
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def trusted(cls: type[_Model], fields: dict[str, Any]) -> _Model:
+    """A domain value built without validation from fields our own code already guarantees:
+    every field of `cls` given (defaults are not filled in), each of its declared type. What
+    pydantic's `model_construct` does, at a fraction of its cost, for the venue model's hot
+    paths (order outcomes, account states)."""
+    obj = object.__new__(cls)
+    object.__setattr__(obj, "__dict__", fields)
+    _set_fields_set(obj, set(fields))
+    _set_extra(obj, None)
+    _set_private(obj, None)
+    return obj

@@ -17,6 +17,7 @@ from typing import Mapping, NamedTuple, Sequence
 
 from hyperliquid_agent.domain import AccountState, AssetSpec, LeverageType, Position, SpotBalance
 from hyperliquid_agent.domain.account import spot_equity
+from hyperliquid_agent.domain.values import trusted
 from hyperliquid_agent.exchange.venue_types import MarginSummary
 
 ZERO = Decimal(0)
@@ -93,23 +94,6 @@ class Account:
         p = self.positions.get(coin)
         return p.szi if p is not None else ZERO
 
-    def unrealized(self, marks: Mapping[str, Decimal]) -> Decimal:
-        total = ZERO
-        for coin, p in self.positions.items():
-            if p.szi:
-                total += p.szi * (marks[coin] - p.entry)
-        return total
-
-    def account_value(self, marks: Mapping[str, Decimal]) -> Decimal:
-        return self.cash + self.unrealized(marks)
-
-    def margin_used(self, marks: Mapping[str, Decimal], default_leverage: Mapping[str, int]) -> Decimal:
-        total = ZERO
-        for coin, p in self.positions.items():
-            if p.szi:
-                total += abs(p.szi) * marks[coin] / self.lev(coin, default_leverage)
-        return total
-
     def lev(self, coin: str, default_leverage: Mapping[str, int]) -> int:
         got = self.leverage.get(coin)
         return got[0] if got is not None else default_leverage[coin]
@@ -163,14 +147,6 @@ class Account:
         return -paid
 
 
-def maintenance_margin(acct: Account, marks: Mapping[str, Decimal], specs: Mapping[str, AssetSpec]) -> Decimal:
-    total = ZERO
-    for coin, p in acct.positions.items():
-        if p.szi:
-            total += abs(p.szi) * marks[coin] / (2 * specs[coin].max_leverage)
-    return total
-
-
 def liquidation_prices(acct: Account, bar_range: Mapping[str, tuple[Decimal, Decimal]],
                        marks: Mapping[str, Decimal], maint_frac: Mapping[str, Decimal]) -> dict[str, Decimal] | None:
     """If the account falls below maintenance with every position at its bar's adverse extreme
@@ -193,13 +169,21 @@ def liquidation_prices(acct: Account, bar_range: Mapping[str, tuple[Decimal, Dec
 def margin_summary(acct: Account, marks: Mapping[str, Decimal], specs: Mapping[str, AssetSpec],
                    default_leverage: Mapping[str, int], open_order_margin: Decimal) -> MarginSummary:
     """Cross-margin totals; withdrawable keeps max(margin used, 10% of notional) and the
-    margin held by resting orders."""
-    used = acct.margin_used(marks, default_leverage)
-    ntl = sum((abs(p.szi) * marks[c] for c, p in acct.positions.items()), ZERO)
-    raw = acct.cash - sum((p.szi * p.entry for p in acct.positions.values()), ZERO)
-    value = acct.account_value(marks)
+    margin held by resting orders. Account value = cash + unrealized PnL at mark; margin used
+    = |size| x mark / leverage; maintenance = |size| x mark / (2 x maxLeverage)."""
+    used = unrealized = maintenance = ntl = at_entry = ZERO  # all summed in one pass
+    for coin, p in acct.positions.items():
+        szi, mark = p.szi, marks[coin]
+        notional = abs(szi) * mark
+        ntl += notional
+        at_entry += szi * p.entry
+        if szi:
+            used += notional / acct.lev(coin, default_leverage)
+            unrealized += szi * (mark - p.entry)
+            maintenance += notional / (2 * specs[coin].max_leverage)
+    value = acct.cash + unrealized
     withdrawable = max(ZERO, value - max(used, _TENTH * ntl) - open_order_margin)
-    return MarginSummary(value, used, ntl, raw, maintenance_margin(acct, marks, specs), withdrawable)
+    return MarginSummary(value, used, ntl, acct.cash - at_entry, maintenance, withdrawable)
 
 
 def liquidation_price(szi: Decimal, mark: Decimal, max_leverage: int, available: Decimal) -> Decimal | None:
@@ -213,43 +197,43 @@ def liquidation_price(szi: Decimal, mark: Decimal, max_leverage: int, available:
 
 
 def to_account_state(acct: Account | None, marks: Mapping[str, Decimal], specs: Mapping[str, AssetSpec],
-                     default_leverage: Mapping[str, int], withdrawable: Decimal, now_ms: int,
+                     default_leverage: Mapping[str, int], summary: MarginSummary, now_ms: int,
                      spot_balances: Sequence[SpotBalance] | None = None,
                      token_prices: Mapping[str, Decimal] | None = None) -> AccountState:
-    """The domain AccountState; the spot wallet is `spot_balances` (default: its USDC alone),
-    valued by `spot_equity` at `token_prices`."""
-    # Built with model_validate(dict): the same validation as keyword construction, ~2 us less a model.
+    """The domain AccountState (`summary`: the account's `margin_summary` at `marks`); the spot
+    wallet is `spot_balances` (default: its USDC alone), valued by `spot_equity` at `token_prices`."""
+    # Built with `trusted` (no validation): every value below is a Decimal (or int, enum, None)
+    # the model worked out itself, and a backtest reads the account several times a bar.
     if acct is None:
         return AccountState(portfolio_value=ZERO, available_balance=ZERO, timestamp_ms=now_ms)
     positions = []
     margin_total = ZERO
     ntl_total = ZERO
-    account_value = acct.account_value(marks)
-    balances = tuple(spot_balances) if spot_balances is not None else (SpotBalance(coin="USDC", total=acct.spot_usdc),)
-    available = None  # margin above maintenance: the same for every position, worked out once
+    balances = tuple(spot_balances) if spot_balances is not None else (
+        trusted(SpotBalance, {"coin": "USDC", "total": acct.spot_usdc, "hold": ZERO, "entry_notional": ZERO}),)
+    available = summary.account_value - summary.maintenance_margin  # margin above maintenance
     for coin, p in acct.positions.items():
         if not p.szi:
             continue
-        if available is None:
-            available = account_value - maintenance_margin(acct, marks, specs)
         lev = acct.lev(coin, default_leverage)
         is_cross = acct.leverage.get(coin, (lev, True))[1]
         value = abs(p.szi) * marks[coin]
         margin = value / lev
         margin_total += margin
         ntl_total += value
-        positions.append(Position.model_validate({
+        positions.append(trusted(Position, {
             "coin": coin, "size": p.szi, "entry_price": p.entry, "unrealized_pnl": p.szi * (marks[coin] - p.entry),
             "leverage": lev, "leverage_type": LeverageType.CROSS if is_cross else LeverageType.ISOLATED,
             "liquidation_price": liquidation_price(p.szi, marks[coin], specs[coin].max_leverage, available),
             "margin_used": margin, "position_value": value, "cum_funding": p.funding_since_open,
         }))
-    return AccountState.model_validate({
-        "portfolio_value": account_value + spot_equity(balances, token_prices or {}),
-        "available_balance": withdrawable,
+    return trusted(AccountState, {
+        "portfolio_value": summary.account_value + spot_equity(balances, token_prices or {}),
+        "available_balance": summary.withdrawable,
         "margin_used": margin_total,
         "total_notional": ntl_total,
         "positions": tuple(positions),
         "spot_balances": balances,
         "timestamp_ms": now_ms,
+        "stale": False,
     })

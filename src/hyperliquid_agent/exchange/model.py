@@ -285,12 +285,12 @@ class VenueModel(OrderEntry):
 
     def account_state(self, address: str) -> AccountState:
         acct = self._accounts.get(address.lower())
-        withdrawable = self.margin_summary(address).withdrawable if acct else ZERO
+        summary = self.margin_summary(address)
         balances = prices = None
         if acct is not None and self.spot:  # tokens and holds too, as spotClearinghouseState shows them
             balances = spot.balances(acct, self.spot)
             prices = {p.token: self._marks[p.name] for p in self.spot}  # the pair's mid, as allMids shows it
-        return to_account_state(acct, self._marks, self.specs, self._default_lev, withdrawable, self.now_ms,
+        return to_account_state(acct, self._marks, self.specs, self._default_lev, summary, self.now_ms,
                                 balances, prices)
 
     def spot_balances(self, address: str) -> list[SpotBalance]:
