@@ -99,6 +99,7 @@ def test_market_data_through_the_port_is_point_in_time():
     snap = ex.market_snapshot()
     assert snap.time_ms == T0 + HOUR_MS and snap.mids == {"ETH": D(2000)}
     assert snap.contexts["ETH"].mark_price == D(2000)
+    assert type(snap).model_validate(snap.model_dump()) == snap  # built unvalidated: what validation gives
     assert len(ex.candles("ETH", "1h", 0, T0 + 10 * HOUR_MS)) == 1
     assert ex.l2_book("ETH").best_ask.price == D("2000.1")
     assert ex.asset_specs()["ETH"].sz_decimals == 4

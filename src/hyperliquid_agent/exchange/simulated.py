@@ -27,6 +27,7 @@ from hyperliquid_agent.domain import (
     Rejected,
     Side,
 )
+from hyperliquid_agent.domain.values import trusted
 from hyperliquid_agent.domain.verdicts import ApprovedOrder, require_approved
 from hyperliquid_agent.errors import ConfigError, VenueRejectedError
 from hyperliquid_agent.exchange.feed import MarketFeed, load_feed
@@ -70,7 +71,10 @@ class SimulatedExchange:
         return dict(self.model.specs)
 
     def market_snapshot(self) -> MarketSnapshot:
-        return MarketSnapshot(time_ms=self.model.now_ms, mids=self.model.mids(), contexts=self.model.asset_contexts())
+        # built without validation: the model's mids are Decimals and its contexts AssetContexts
+        # already (a copy of the contexts, which the model keeps for the rest of the bar)
+        return trusted(MarketSnapshot, {"time_ms": self.model.now_ms, "mids": self.model.mids(),
+                                        "contexts": dict(self.model.asset_contexts())})
 
     def candles(self, coin: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
         return self.model.candles(coin, interval, start_ms, end_ms)
