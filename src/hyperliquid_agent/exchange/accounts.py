@@ -159,7 +159,7 @@ def liquidation_prices(acct: Account, bar_range: Mapping[str, tuple[Decimal, Dec
         if not szi:
             continue
         rng = bar_range.get(coin)
-        px = marks[coin] if rng is None else (rng[0] if szi > 0 else rng[1])
+        px = marks[coin] if rng is None else (rng[0] if szi > ZERO else rng[1])
         worst[coin] = px
         value += szi * (px - p.entry)
         maint += abs(szi) * px * maint_frac[coin]
