@@ -131,3 +131,14 @@ def test_invalid_prices():
         round_price(Decimal("0"), 2)
     with pytest.raises(ValueError):
         round_price(Decimal("-5"), 2)
+
+
+@given(price=prices, sz=spot_sz, market=st.sampled_from(MarketType))
+def test_a_price_is_valid_exactly_when_rounding_leaves_it_alone(price, sz, market):
+    """The validity check (one quantize, no re-rounding) agrees with the rounder."""
+    assert is_valid_price(price, sz, market) == (round_price(price, sz, market) == price)
+
+
+@given(size=sizes, sz=spot_sz)
+def test_a_size_is_valid_exactly_when_rounding_leaves_it_alone(size, sz):
+    assert is_valid_size(size, sz) == (round_size(size, sz) == size)

@@ -1,0 +1,30 @@
+"""`domain.values.trusted`: a model built without validation equals the validated one."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from hyperliquid_agent.domain import AccountState, Filled, LeverageType, Position, SpotBalance
+from hyperliquid_agent.domain.values import trusted
+
+
+def test_a_trusted_position_and_account_equal_validated_ones_down_to_their_repr():
+    fields = {"coin": "BTC", "size": D("-0.5"), "entry_price": D("60000.5"), "unrealized_pnl": D("12.25"),
+              "leverage": 5, "leverage_type": LeverageType.ISOLATED, "liquidation_price": None,
+              "margin_used": D("6000"), "position_value": D("30000"), "cum_funding": D("0.1")}
+    pos = trusted(Position, dict(fields))
+    assert pos == Position(**fields) and repr(pos) == repr(Position(**fields))
+    usdc = {"coin": "USDC", "total": D("10"), "hold": D(0), "entry_notional": D(0)}
+    state = {"portfolio_value": D("100"), "available_balance": D("50"), "margin_used": D("6000"),
+             "total_notional": D("30000"), "positions": (pos,), "spot_balances": (trusted(SpotBalance, dict(usdc)),),
+             "timestamp_ms": 7, "stale": False}
+    built = trusted(AccountState, dict(state))
+    checked = AccountState(**{**state, "spot_balances": (SpotBalance(**usdc),)})
+    assert built == checked and repr(built) == repr(checked)
+    assert built.model_dump(mode="json") == checked.model_dump(mode="json")
+    assert built.model_copy(update={"stale": True}).stale and not built.stale  # copies stay independent
+
+
+def test_a_trusted_outcome_serialises_like_a_validated_one():
+    fields = {"status": "filled", "oid": 3, "total_size": D("0.01"), "avg_price": D("100.5"), "cloid": None}
+    assert trusted(Filled, dict(fields)).model_dump_json() == Filled(**fields).model_dump_json()
