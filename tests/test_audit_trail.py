@@ -71,6 +71,16 @@ def test_to_plain_turns_enums_tuples_sets_decimals_and_dataclasses_into_json_dat
     assert type(plain["red"][0]) is str and json.loads(json.dumps(plain)) == plain
 
 
+def test_to_plain_gives_a_model_seen_twice_the_same_plain_value_in_both_places():
+    from hyperliquid_agent.audit import to_plain
+
+    acct = AccountState(portfolio_value=Decimal("100.10"), available_balance=Decimal(50),
+                        positions=(Position(coin="ETH", size=Decimal("-1.5"), entry_price=Decimal(2000)),))
+    plain = to_plain({"account_after": acct, "status_snapshot": {"account": acct}, "before": acct.model_copy()})
+    assert plain["account_after"] == plain["status_snapshot"]["account"] == plain["before"] == acct.model_dump(mode="json")
+    assert plain["account_after"]["portfolio_value"] == "100.10"
+
+
 def test_configured_secret_and_key_like_strings_are_redacted(tmp_path):
     secret = "my-very-private-value-123"
     pk = "0x" + "ab" * 32

@@ -49,3 +49,20 @@ def test_unreadable_file_is_a_clear_error_and_is_left_alone(tmp_path):
     with pytest.raises(StateError, match="Move it aside"):
         StateStore(bad)
     assert bad.read_bytes().startswith(b"this is not a database")
+
+
+def test_risk_counters_are_read_back_after_every_save_and_a_damaged_row_is_a_clear_error(tmp_path):
+    from hyperliquid_agent.risk_counters import RiskCounters
+    from hyperliquid_agent.risk_store import NAMESPACE, KEY, load_counters, save_counters
+
+    store = StateStore.in_dir(tmp_path)
+    assert load_counters(store) == RiskCounters()
+    save_counters(store, RiskCounters(day=3, consecutive_failures=2, daily_notional=Decimal("10.5")))
+    assert load_counters(store) == load_counters(store) == RiskCounters(day=3, consecutive_failures=2,
+                                                                         daily_notional=Decimal("10.5"))
+    other = StateStore.in_dir(tmp_path)  # another process (an operator's reset-breaker) writes the row
+    save_counters(other, RiskCounters(day=3, consecutive_failures=0, daily_notional=Decimal("10.5")))
+    assert load_counters(store).consecutive_failures == 0
+    store.put_text(NAMESPACE, KEY, "{not json")
+    with pytest.raises(StateError, match="unreadable risk counters"):
+        load_counters(store)
