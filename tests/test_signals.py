@@ -122,6 +122,19 @@ def test_open_interest_change_book_and_basis():
     assert row["price"] == 100.0
 
 
+def test_book_depth_stops_at_the_first_level_outside_the_band():
+    """Each side counts its levels best first up to the first one outside mid +-1%, even
+    when a later level (out of order) lies inside again."""
+    now = after(1)
+    book = L2Book(coin="BTC", time_ms=now,
+                  bids=(BookLevel(price=d(99.9), size=d(1)), BookLevel(price=d(98), size=d(1)),
+                        BookLevel(price=d(99.5), size=d(1))),
+                  asks=(BookLevel(price=d(100.1), size=d(2)), BookLevel(price=d(100.9), size=d(1)),
+                        BookLevel(price=d(102), size=d(1)), BookLevel(price=d(100.2), size=d(1))))
+    row = compute_signals({"BTC": CoinHistory(book=book)}, now)["BTC"]
+    assert row["depth_1pct_usd"] == 99.9 * 1.0 + 100.1 * 2.0 + 100.9 * 1.0
+
+
 def test_btc_eth_correlation():
     a = walk(300, seed=5)
     same = compute_signals({"BTC": CoinHistory(candles=a), "ETH": CoinHistory(candles=a)}, after(300))
