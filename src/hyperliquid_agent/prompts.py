@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import inspect
 import string
-from math import isfinite
 from datetime import datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
+from math import isfinite
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 

@@ -59,7 +59,7 @@ def utc_day(ts_ms: int) -> str:
 @lru_cache(maxsize=16)
 def _day_name(day: int) -> str:
     """"YYYY-MM-DD" of a day since the epoch (every call of a day asks for the same one: cached)."""
-    return datetime.fromtimestamp(day * 86_400, tz=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(day * DAY_MS // 1000, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True)
