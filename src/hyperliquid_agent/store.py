@@ -29,8 +29,12 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} as JSON")
 
 
+# one encoder for every write (json.dumps with `default=` would build a new one per call)
+_ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"), sort_keys=True)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, default=_json_default, separators=(",", ":"), sort_keys=True)
+    return _ENCODER.encode(value)
 
 
 class StateStore:
