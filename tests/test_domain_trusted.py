@@ -28,3 +28,12 @@ def test_a_trusted_position_and_account_equal_validated_ones_down_to_their_repr(
 def test_a_trusted_outcome_serialises_like_a_validated_one():
     fields = {"status": "filled", "oid": 3, "total_size": D("0.01"), "avg_price": D("100.5"), "cloid": None}
     assert trusted(Filled, dict(fields)).model_dump_json() == Filled(**fields).model_dump_json()
+
+
+def test_without_the_slot_layout_trusted_falls_back_to_model_construct(monkeypatch):
+    from hyperliquid_agent.domain import values
+
+    fields = {"status": "filled", "oid": 3, "total_size": D("0.01"), "avg_price": D("100.5"), "cloid": None}
+    monkeypatch.setattr(values, "_SLOTS", None)  # as if a pydantic release laid BaseModel out differently
+    built = trusted(Filled, dict(fields))
+    assert built == Filled(**fields) and built.model_dump_json() == Filled(**fields).model_dump_json()

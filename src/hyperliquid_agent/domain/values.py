@@ -80,10 +80,21 @@ Money = Annotated[
 
 
 _Model = TypeVar("_Model", bound=BaseModel)
-# BaseModel's slots, written through their descriptors (quicker than object.__setattr__ by name)
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def _slot_setters() -> tuple[Any, Any, Any] | None:
+    """BaseModel's slots, written through their descriptors (quicker than object.__setattr__ by
+    name); None if a pydantic release lays the model out differently (then `trusted` falls back
+    to `model_construct`, slower but the same value)."""
+    slots = BaseModel.__dict__
+    try:
+        return (slots["__pydantic_fields_set__"].__set__, slots["__pydantic_extra__"].__set__,
+                slots["__pydantic_private__"].__set__)
+    except (KeyError, AttributeError):
+        return None
+
+
+_SLOTS = _slot_setters()
 
 
 def trusted(cls: type[_Model], fields: dict[str, Any]) -> _Model:
@@ -91,9 +102,12 @@ def trusted(cls: type[_Model], fields: dict[str, Any]) -> _Model:
     every field of `cls` given (defaults are not filled in), each of its declared type. What
     pydantic's `model_construct` does, at a fraction of its cost, for the venue model's hot
     paths (order outcomes, account states)."""
+    if _SLOTS is None:
+        return cls.model_construct(**fields)
+    set_fields, set_extra, set_private = _SLOTS
     obj = object.__new__(cls)
     object.__setattr__(obj, "__dict__", fields)
-    _set_fields_set(obj, set(fields))
-    _set_extra(obj, None)
-    _set_private(obj, None)
+    set_fields(obj, set(fields))
+    set_extra(obj, None)
+    set_private(obj, None)
     return obj
