@@ -329,13 +329,14 @@ _RATES = [FundingPoint(time_ms=T0 + i * HOUR, rate=d(round(0.00001 * math.sin(i 
 @settings(max_examples=20, deadline=None)
 @given(
     gaps=st.lists(st.integers(0, 399), max_size=4),
-    steps=st.lists(st.tuples(st.integers(-30, 60), st.sampled_from(["", "copy", "revise", "future"]),
+    steps=st.lists(st.tuples(st.integers(-30, 60), st.sampled_from(["", "copy", "rebuild", "revise", "future"]),
                              st.integers(0, 59)), min_size=2, max_size=8),
     keep=st.sampled_from([5, 48, 200]),
 )
 def test_incremental_funding_equals_a_from_scratch_computation(gaps, steps, keep):
     """The funding points a collector passes (the last `keep` hours, sometimes a re-fetched
-    copy, a revised rate or points from the future) give what a fresh cache gives."""
+    copy, all points rebuilt, a revised rate or points from the future) give what a fresh
+    cache gives."""
     points = [p for i, p in enumerate(_RATES) if i not in gaps]
     cache = SignalCache()
     hour = 100
@@ -345,6 +346,8 @@ def test_incremental_funding_equals_a_from_scratch_computation(gaps, steps, keep
         fed = [p for p in points if now - keep * HOUR <= p.time_ms <= now]
         if fed and change == "copy":
             fed[-1] = fed[-1].model_copy()
+        elif change == "rebuild":  # every point a new object with the same values
+            fed = [p.model_copy() for p in fed]
         elif fed and change == "revise":
             fed[-1] = fed[-1].model_copy(update={"rate": fed[-1].rate * 3 + d(0.00001)})
         elif change == "future":

@@ -57,6 +57,7 @@ _funding_time = attrgetter("time_ms")
 _sample_time = itemgetter(0)
 _price = attrgetter("price")
 _size = attrgetter("size")
+_rate = attrgetter("rate")
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,8 @@ class _Held:
     def prefix(self, items: Sequence[Any], hi_ms: int) -> tuple[Sequence[Any], int, int] | None:
         """(seq, k, m) with seq[:k] the items with time <= hi_ms, when the held run proves
         `items` sorted and unique: they start with m held records (the same objects, or
-        equal ones) and only a short tail is new. None when that cannot be shown."""
+        equal ones between the same objects) and only a short tail is new. None when that
+        cannot be shown cheaply."""
         t = self.t
         if not t or not items:
             return None
@@ -254,8 +256,11 @@ class _Held:
         time_of = self.time_of
         p = bisect_left(t, time_of(seq[0]))
         m = min(len(seq), len(t) - p)
-        # one C-level pass: list equality takes a held object as equal to itself without __eq__
-        if m == 0 or seq[:m] != self.objs[p:p + m]:
+        objs = self.objs
+        # One C-level pass: list equality takes a held object as equal to itself without calling
+        # __eq__. The held objects at both ends come first, so a caller that builds its records
+        # afresh every cycle takes the general path instead of a model __eq__ per record.
+        if m == 0 or seq[0] is not objs[p] or seq[m - 1] is not objs[p + m - 1] or seq[:m] != objs[p:p + m]:
             return None
         last = t[p + m - 1]
         k = m if last <= hi_ms else bisect_right(t, hi_ms, p, p + m) - p
@@ -370,24 +375,36 @@ class _Bars(_Held):
 
 
 class _Funding(_Held):
-    """One coin's funding points up to now, with their rates as floats."""
+    """One coin's funding points up to now, with their rates as floats (and as given)."""
 
-    __slots__ = ("rate",)
+    __slots__ = ("rate", "given")
     time_of = _funding_time
 
     def __init__(self) -> None:
         super().__init__()
         self.rate: list[float] = []
+        self.given: list[Decimal] = []
 
     def _columns(self) -> tuple[MutableSequence[Any], ...]:
-        return self.objs, self.t, self.rate
+        return self.objs, self.t, self.rate, self.given
 
     def _same(self, a: FundingPoint, b: FundingPoint) -> bool:
         return a.time_ms == b.time_ms and a.rate == b.rate
 
+    def _matching(self, seq: Sequence[Any], start: int, p: int, j: int, m: int) -> int:
+        # A caller that builds its points afresh every cycle: times and rates compared column-wise
+        # in C (the same test as _same), then its objects adopted in one go.
+        fresh = seq[start + j:start + m]
+        if (list(map(_funding_time, fresh)) == self.t[p + j:p + m]
+                and list(map(_rate, fresh)) == self.given[p + j:p + m]):
+            self.objs[p + j:p + m] = fresh
+            return m
+        return super()._matching(seq, start, p, j, m)
+
     def append(self, p: FundingPoint) -> None:
         super().append(p)
         self.rate.append(float(p.rate))
+        self.given.append(p.rate)
 
 
 class SignalCache:
