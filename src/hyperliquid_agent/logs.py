@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, TextIO
 
 from hyperliquid_agent.audit import redact, redact_text
+from hyperliquid_agent.decimal_text import plain_text
 
 LOGGER_NAME = "hl_agent"
 PACKAGE_LOGGER = "hyperliquid_agent"  # the other modules' loggers
@@ -165,7 +166,7 @@ def _exact(value: Any) -> str | None:
     if value is None or value == "":
         return None
     try:
-        return format(Decimal(str(value)).normalize(), "f")
+        return plain_text(Decimal(str(value)))
     except InvalidOperation:
         return str(value)
 

@@ -24,6 +24,7 @@ from math import isfinite
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from hyperliquid_agent.decimal_text import plain_text
 from hyperliquid_agent.domain.account import AccountState
 from hyperliquid_agent.domain.context import DecisionContext
 from hyperliquid_agent.errors import TemplateError
@@ -261,10 +262,6 @@ def _usd(d: Decimal) -> str:
     return f"{d:,.2f} USDC"
 
 
-def _num(d: Decimal) -> str:
-    return format(d.normalize(), "f")
-
-
 @lru_cache(maxsize=16)  # a cycle writes its time twice (its record, its prompt)
 def format_timestamp(ms: int) -> str:
     if not ms:
@@ -282,16 +279,16 @@ def format_positions(account: AccountState, mids: Mapping[str, Decimal] | None =
         mid = (mids or {}).get(p.coin)
         notional = p.size * mid if mid is not None else (p.position_value if p.size > 0 else -p.position_value)
         exposure = f"{(notional / pv * 100):+.1f}% of equity" if pv > 0 and notional else "exposure unknown"
-        liq = f", liq {_num(p.liquidation_price)}" if p.liquidation_price is not None else ""
+        liq = f", liq {plain_text(p.liquidation_price)}" if p.liquidation_price is not None else ""
         lines.append(
-            f"- {p.coin} perp {side} size {p.size:+f} entry {_num(p.entry_price)} | {exposure}"
+            f"- {p.coin} perp {side} size {p.size:+f} entry {plain_text(p.entry_price)} | {exposure}"
             f" | uPnL {p.unrealized_pnl:+.2f} | {p.leverage}x {p.leverage_type}{liq}"
         )
     return "\n".join(lines) if lines else "none (flat)"
 
 
 def format_spot(account: AccountState) -> str:
-    items = [f"{b.coin} {_num(b.total)}" for b in account.spot_balances if b.total != 0]
+    items = [f"{b.coin} {plain_text(b.total)}" for b in account.spot_balances if b.total != 0]
     return ", ".join(items) if items else "none"
 
 

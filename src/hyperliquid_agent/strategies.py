@@ -8,13 +8,13 @@ raised together as one `StrategyError` whose `problems` name the file and the fi
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from hyperliquid_agent.conditions import Condition, ConditionSyntaxError, parse_condition
+from hyperliquid_agent.decimal_text import plain_text
 from hyperliquid_agent.domain.regime import REGIME_NAMES, Regime
 from hyperliquid_agent.domain.values import MarketType, Money
 from hyperliquid_agent.errors import StrategyError
@@ -123,8 +123,8 @@ class StrategySpec(BaseModel):
             f" | horizon: {self.intended_horizon} | minimum dwell: {self.dwell_text()}",
             f"regimes: {', '.join(self.compatible_regimes)}"
             + (f" | avoid: {', '.join(self.avoid_regimes)}" if self.avoid_regimes else ""),
-            f"limits: max position {_num(self.max_position_pct)}% of equity | max leverage {self.max_leverage}x"
-            f" | switching cost ~{_num(self.expected_switching_cost_bps)} bps",
+            f"limits: max position {plain_text(self.max_position_pct)}% of equity | max leverage {self.max_leverage}x"
+            f" | switching cost ~{plain_text(self.expected_switching_cost_bps)} bps",
         ]
         if self.invalidation_triggers:
             lines.append("invalidated when: " + " ; ".join(self.invalidation_triggers))
@@ -138,10 +138,6 @@ class StrategySpec(BaseModel):
         if mode == "full":
             return self.summary() + "\n\n" + self.description.strip()
         raise ValueError(f"unknown render mode {mode!r}; use 'full' or 'summary'")
-
-
-def _num(d: Decimal) -> str:
-    return format(d.normalize(), "f")
 
 
 # -------------------------------------------------------------------- parsing

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from hyperliquid_agent.conditions import Condition, ConditionSyntaxError, parse_condition
+from hyperliquid_agent.decimal_text import plain_text
 from hyperliquid_agent.domain import AccountState, MarketType, Money, Regime, TargetEntry, ZERO
 from hyperliquid_agent.schemas import ProposedPlan, TargetSpec
 
@@ -123,24 +124,24 @@ class PlanCard(BaseModel):
         """A compact description of the plan for the governance prompt."""
         lo, hi = self.leverage_range
         book = ", ".join(
-            f"{t.coin} {plain(t.target_pct, signed=True)}% {t.market_type.value}"
+            f"{t.coin} {plain_text(t.target_pct, signed=True)}% {t.market_type.value}"
             + (f" {t.leverage}x" if t.leverage else "")
             for t in self.targets
         ) or "flat (no positions)"
         ex = self.exit_rules
         exits = []
         if ex.take_profit_pct is not None:
-            exits.append(f"take profit +{plain(ex.take_profit_pct)}%")
+            exits.append(f"take profit +{plain_text(ex.take_profit_pct)}%")
         if ex.stop_loss_pct is not None:
-            exits.append(f"stop loss -{plain(ex.stop_loss_pct)}%")
+            exits.append(f"stop loss -{plain_text(ex.stop_loss_pct)}%")
         if ex.review_after_minutes is not None:
             exits.append(f"review after {ex.review_after_minutes} min")
         lines = [
             f"plan {self.plan_id}: strategy {self.strategy_id} v{self.strategy_version} [{self.status.value}]",
             f"objective: {self.objective}",
             f"targets: {book}",
-            f"leverage {lo}-{hi}x | max position {plain(self.risk_budget.max_position_pct)}% | expected edge "
-            f"{plain(self.expected_edge_bps)} bps",
+            f"leverage {lo}-{hi}x | max position {plain_text(self.risk_budget.max_position_pct)}% | expected edge "
+            f"{plain_text(self.expected_edge_bps)} bps",
             f"regimes: {', '.join(r.value for r in self.compatible_regimes)}",
             "exits: " + ("; ".join(exits) if exits else "none set"),
         ]
@@ -161,12 +162,6 @@ def _trigger(text: str) -> Condition | None:
         return parse_condition(text)
     except ConditionSyntaxError:
         return None
-
-
-def plain(d: Decimal, signed: bool = False) -> str:
-    """A Decimal as plain text without trailing zeros (exact: 10100.500 -> "10100.5")."""
-    text = format(d.normalize(), "f") if d != 0 else "0"
-    return ("+" + text) if signed and d > 0 else text
 
 
 def pct_below(reference: Decimal | None, value: Decimal) -> Decimal:

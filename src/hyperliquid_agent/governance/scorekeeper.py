@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
+from hyperliquid_agent.decimal_text import plain_text
 from hyperliquid_agent.domain import Fill, Position, Side, ZERO
-from hyperliquid_agent.governance.plan import pct_below, plain
+from hyperliquid_agent.governance.plan import pct_below
 
 _MONEY_FIELDS = ("start_equity", "last_equity", "peak_equity", "max_drawdown_pct", "realized_pnl", "fees",
                  "funding", "turnover_usd", "slippage_usd")
@@ -96,7 +97,7 @@ class Scorecard:
         out: dict[str, Any] = {
             "plan_id": self.plan_id, "strategy_id": self.strategy_id, "started_ms": self.started_ms,
             "last_ms": self.last_ms, "ended_ms": self.ended_ms, "end_reason": self.end_reason,
-            "pnl": plain(self.pnl),
+            "pnl": plain_text(self.pnl),
             "return_pct": format((self.pnl / self.start_equity * 100) if self.start_equity else ZERO, ".4f"),
             "hit_rate": None if self.hit_rate is None else round(self.hit_rate, 4),
             "trades": self.trades, "wins": self.wins, "losses": self.losses, "switches": self.switches,
@@ -104,7 +105,7 @@ class Scorecard:
         }
         for name in _MONEY_FIELDS:
             value = getattr(self, name)
-            out[name] = format(value, ".4f") if name == "max_drawdown_pct" else plain(value)
+            out[name] = format(value, ".4f") if name == "max_drawdown_pct" else plain_text(value)
         return out
 
     def post_mortem(self, now_ms: int, reason: str, switched: bool = True) -> dict[str, Any]:
@@ -116,7 +117,7 @@ class Scorecard:
             self.switches += 1
         s = self.summary()
         costs = self.fees + self.funding + max(self.slippage_usd, ZERO)
-        s["costs_usd"] = plain(costs)
+        s["costs_usd"] = plain_text(costs)
         s["verdict"] = (
             f"{self.strategy_id}: {'gained' if self.pnl >= 0 else 'lost'} {abs(self.pnl):.2f} USD over "
             f"{s['duration_minutes']} min, max drawdown {self.max_drawdown_pct:.2f}%, "
@@ -192,7 +193,7 @@ class Scorekeeper:
 
     def to_dict(self) -> dict[str, Any]:
         return {"current": self.current.to_dict() if self.current else None,
-                "funding_seen": {c: [plain(size), plain(cum)] for c, (size, cum) in sorted(self.funding_seen.items())}}
+                "funding_seen": {c: [plain_text(size), plain_text(cum)] for c, (size, cum) in sorted(self.funding_seen.items())}}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "Scorekeeper":

@@ -24,8 +24,9 @@ from enum import StrEnum
 from typing import Any, Iterable, Mapping
 
 from hyperliquid_agent.config import TripwireConfig
+from hyperliquid_agent.decimal_text import plain_text
 from hyperliquid_agent.domain import AccountState, TargetEntry, ZERO
-from hyperliquid_agent.governance.plan import Key, pct_below, plain, target_key
+from hyperliquid_agent.governance.plan import Key, pct_below, target_key
 
 DAY_MS = 86_400_000
 _Q = Decimal("0.0001")
@@ -77,8 +78,8 @@ class TripwireState:
     def to_dict(self) -> dict[str, Any]:
         return {
             "day_start_ms": self.day_start_ms,
-            "day_start_equity": None if self.day_start_equity is None else plain(self.day_start_equity),
-            "peak_equity": None if self.peak_equity is None else plain(self.peak_equity),
+            "day_start_equity": None if self.day_start_equity is None else plain_text(self.day_start_equity),
+            "peak_equity": None if self.peak_equity is None else plain_text(self.peak_equity),
             "cut_done": list(self.cut_done),
             "trading_state": self.trading_state.value,
             "trips": list(self.trips),
@@ -119,7 +120,7 @@ class TripwireReport:
         return {
             "state": self.state.value,
             "trips": [t.to_dict() for t in self.trips],
-            "cut_floor_pct": None if self.cut_floor_pct is None else plain(self.cut_floor_pct),
+            "cut_floor_pct": None if self.cut_floor_pct is None else plain_text(self.cut_floor_pct),
         }
 
 
