@@ -62,7 +62,7 @@ class FillRecord(NamedTuple):
 
 class Account:
     __slots__ = ("address", "cash", "spot_usdc", "positions", "leverage", "orders", "reserved", "fills",
-                 "fills_cache", "funding", "realized_pnl", "fees_paid", "funding_paid", "schedule_cancel_ms",
+                 "fills_cache", "funding", "order_margin", "realized_pnl", "fees_paid", "funding_paid", "schedule_cancel_ms",
                  "bad_debt", "liquidations", "tokens", "token_entry")
 
     def __init__(self, address: str, perp_usdc: Decimal, spot_usdc: Decimal = ZERO) -> None:
@@ -73,6 +73,9 @@ class Account:
         self.leverage: dict[str, tuple[int, bool]] = {}  # coin -> (leverage, is_cross)
         self.orders: dict[int, object] = {}  # oid -> resting order (model.RestingOrder), in placement order
         self.reserved: dict[str, Decimal] = {}  # coin -> notional of resting orders that hold margin
+        # the margin `reserved` holds at the account's leverages, None until worked out again: it
+        # changes only when an order rests or leaves or a leverage is set, not with every order
+        self.order_margin: Decimal | None = ZERO
         # Fills and funding payments are kept as plain tuples in FillRecord's and FundingPayment's
         # field order: the garbage collector stops tracking a plain tuple of plain values, never a
         # NamedTuple, and a year of them would otherwise slow every full collection.

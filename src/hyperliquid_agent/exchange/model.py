@@ -351,6 +351,7 @@ class VenueModel(OrderEntry):
         if isinstance(leverage, bool) or not isinstance(leverage, int) or not 1 <= leverage <= spec.max_leverage:
             return ERR_LEVERAGE
         acct.leverage[coin] = (leverage, is_cross)
+        acct.order_margin = None  # held at the new leverage
         return None
 
     def usd_class_transfer(self, address: str, amount: Decimal, to_perp: bool) -> str | None:

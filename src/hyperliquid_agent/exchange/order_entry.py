@@ -224,6 +224,7 @@ class OrderEntry:
                 else:
                     del acct.reserved[o.coin]  # keeps the margin check's fast path
                 o.reserved = ZERO
+                acct.order_margin = None
         self._status[o.oid] = (o.snapshot(), status, t)
         if events is not None:
             events.append(VenueEvent("cancel", t, acct.address, o.coin, o.oid, note=status))
@@ -254,8 +255,18 @@ class OrderEntry:
             return
         o.reserved = o.sz * o.limit_px
         acct.reserved[o.coin] = acct.reserved.get(o.coin, ZERO) + o.reserved
+        acct.order_margin = None
 
     def _open_order_margin(self, acct: Account, exclude: m.RestingOrder | None = None) -> Decimal:
+        """The margin the account's resting orders hold (without `exclude`'s), kept on the
+        account until an order rests or leaves or a leverage changes."""
+        if exclude is None:
+            if acct.order_margin is None:
+                acct.order_margin = self._order_margin(acct, None)
+            return acct.order_margin
+        return self._order_margin(acct, exclude)
+
+    def _order_margin(self, acct: Account, exclude: m.RestingOrder | None) -> Decimal:
         total = ZERO
         chosen, default = acct.leverage, self._default_lev
         for coin, notional in acct.reserved.items():
