@@ -474,13 +474,13 @@ def test_a_book_ladder_stops_above_zero_and_both_sides_share_the_level_sizes():
        sz_decimals=st.integers(min_value=0, max_value=8), spot=st.booleans(), down=st.booleans(),
        normal=st.booleans())
 def test_a_book_ladder_rounds_exactly_as_the_generic_rounder(start, spread, sz_decimals, spot, down, normal):
-    """The synthetic book's ladder (worked out in whole ticks when it can) gives the same
-    Decimals, down to their printed form, as rounding every level on its own."""
+    """The synthetic book's ladder rounding (one tick for the whole ladder when it can) gives
+    the same Decimals, down to their printed form, as rounding every level on its own."""
     from decimal import ROUND_DOWN, ROUND_UP
 
     from hyperliquid_agent.domain import MarketType
     from hyperliquid_agent.domain.rounding import round_prices
-    from hyperliquid_agent.exchange.market_data import _ladder
+    from hyperliquid_agent.exchange.market_data import _rounded_ladder
 
     market = MarketType.SPOT if spot else MarketType.PERP
     spec = AssetSpec(name="X", asset_id=0, sz_decimals=sz_decimals, market_type=market)
@@ -489,7 +489,7 @@ def test_a_book_ladder_rounds_exactly_as_the_generic_rounder(start, spread, sz_d
         start, spread = start.normalize(), spread.normalize()
     step = -spread if down else spread
     ladder = [p for p in (start + step * k for k in range(20)) if p > 0]
-    got = _ladder(start, step, 20, spec, rounding)
+    got = _rounded_ladder(ladder, spec, rounding)
     assert [str(p) for p in got] == [str(p) for p in round_prices(ladder, sz_decimals, market, rounding)]
 
 

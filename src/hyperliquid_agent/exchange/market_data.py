@@ -12,14 +12,13 @@ from operator import mul
 
 from hyperliquid_agent.domain import AssetContext, AssetSpec, Candle, FundingPoint, L2Book, round_size
 from hyperliquid_agent.domain.market import BookLevel
-from hyperliquid_agent.domain.rounding import _finest_decimal, _finest_exponent, round_prices
+from hyperliquid_agent.domain.rounding import _ONE, _QUANTUM, _finest_decimal, _finest_exponent, round_prices
 from hyperliquid_agent.domain.values import trusted
 from hyperliquid_agent.exchange.feed import HOUR_MS, CoinSeries, interval_ms
 
 ZERO = Decimal(0)
 BPS = Decimal(10000)
 MIN_LEVEL_USD = Decimal(10)
-_EXACT = 10 ** 27  # integers below this have at most 27 digits: Decimal arithmetic on them is exact
 
 
 def closed_candles(s: CoinSeries, closed: int, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
@@ -97,8 +96,9 @@ def synthetic_book(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: 
     step = max(ask - bid, mid * spread_bps / BPS)
     one = Decimal(1).scaleb(-spec.sz_decimals)
     sizes = [max(round_size(base * f, spec.sz_decimals), one) for f in _size_factors(levels)]
-    bid_prices = _ladder(bid, -step, levels, spec, ROUND_DOWN)  # (stops above zero)
-    ask_prices = _ladder(ask, step, levels, spec, ROUND_UP)
+    bid_prices = [p for p in (bid - step * k for k in range(levels)) if p > ZERO]  # the ladder stops at zero
+    bid_prices = _rounded_ladder(bid_prices, spec, ROUND_DOWN)
+    ask_prices = _rounded_ladder([ask + step * k for k in range(levels)], spec, ROUND_UP)
     orders = _level_orders(levels)
     return trusted(L2Book, {
         "coin": s.coin, "time_ms": now_ms,
@@ -111,54 +111,25 @@ def _levels(prices: list[Decimal], sizes: list[Decimal], orders: tuple[int, ...]
     """One side's levels (as many as there are prices), built without validation: prices and
     sizes are already Decimals and order counts ints, which is all BookLevel's validation
     checks, and validating a book's 40 levels cost more than working them out."""
-    return tuple(trusted(BookLevel, {"price": p, "size": z, "orders": n}) for p, z, n in zip(prices, sizes, orders))
+    return tuple([trusted(BookLevel, {"price": p, "size": z, "orders": n}) for p, z, n in zip(prices, sizes, orders)])
 
 
-def _ladder(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str) -> list[Decimal]:
-    """The prices start, start + step, start + 2 step, ... (`step` < 0 walks down; the ladder
-    stops before zero), each rounded to the venue's precision: `round_prices` over that
-    ladder, in `rounding`'s direction (ROUND_DOWN for the bids, ROUND_UP for the asks).
+def _rounded_ladder(prices: list[Decimal], spec: AssetSpec, rounding: str) -> list[Decimal]:
+    """`round_prices` over a monotone ladder of positive prices, in `rounding`'s direction.
 
     The venue's tick depends on a price's magnitude, so the generic rounder works it out per
-    level. A book's levels a spread apart rarely cross a power of ten: when both ends round at
-    the same digit, every level between does, and the ladder is worked out in whole ticks
-    (integers) at a third of the cost. Anything else takes the generic rounder."""
-    fine = min(start.as_tuple().exponent, step.as_tuple().exponent)  # start and step: whole numbers of 10^fine
-    first, delta = int(start.scaleb(-fine)), int(step.scaleb(-fine))
-    count = _above_zero(first, delta, levels)
-    if count == 0:
+    level. A book's 20 levels a spread apart rarely cross a power of ten: when both ends round
+    at the same digit, every level between does, and one quantize per level (then the same
+    canonical form: integers without a point, others without trailing zeros) gives what the
+    generic rounder would, at about half its cost."""
+    if not prices:
         return []
     finest = _finest_decimal(spec.sz_decimals, spec.market_type)
-    exp = _finest_exponent(start, finest)
-    one_tick = exp == _finest_exponent(start + step * (count - 1), finest)
-    if one_tick and max(first, abs(first + delta * count)) < _EXACT:
-        ticks = _whole_ticks(first, delta, count, fine, exp, rounding)
-        if ticks[0] > 0 and ticks[-1] > 0:  # (a level rounded to zero gets the generic rounder's smallest tick)
-            return [_tick_price(n, exp) for n in ticks]
-    return round_prices([start + step * k for k in range(count)], spec.sz_decimals, spec.market_type, rounding)
-
-
-def _above_zero(first: int, delta: int, levels: int) -> int:
-    """How many of the levels first + k delta (k < levels) are above zero, counting from the first."""
-    if first <= 0:
-        return 0
-    return levels if delta >= 0 else min(levels, (first - 1) // -delta + 1)
-
-
-def _whole_ticks(first: int, delta: int, count: int, fine: int, exp: int, rounding: str) -> list[int]:
-    """The levels first + k delta (whole numbers of 10^fine), each rounded to a whole number of
-    ticks of 10^exp: down, or (ROUND_UP) to the tick at or above it."""
-    unit = min(exp, fine)  # the levels and one tick are whole numbers of 10^unit
-    first, delta, tick = first * 10 ** (fine - unit), delta * 10 ** (fine - unit), 10 ** (exp - unit)
-    if rounding == ROUND_DOWN:
-        return [(first + delta * k) // tick for k in range(count)]
-    return [-(-(first + delta * k) // tick) for k in range(count)]
-
-
-def _tick_price(ticks: int, exp: int) -> Decimal:
-    """`ticks` ticks of 10^exp, written as the rounder writes a price: no trailing zeros after
-    the point, and no point at all for an integer."""
-    while exp < 0 and ticks % 10 == 0:
-        ticks //= 10
-        exp += 1
-    return Decimal(ticks).scaleb(exp)
+    exp = _finest_exponent(prices[0], finest)
+    if exp != _finest_exponent(prices[-1], finest):
+        return round_prices(prices, spec.sz_decimals, spec.market_type, rounding)
+    tick = _QUANTUM[exp]
+    rounded = [p.quantize(tick, rounding) for p in prices]  # (positional rounding: the keyword is slow)
+    if rounded[0] <= ZERO or rounded[-1] <= ZERO:  # rounded to zero: the generic rounder's smallest tick instead
+        return round_prices(prices, spec.sz_decimals, spec.market_type, rounding)
+    return [r.quantize(_ONE) if r == r.to_integral_value() else r.normalize() for r in rounded]
