@@ -136,12 +136,9 @@ class Account:
         self.fees_paid += fee
         return closed, old, direction
 
-    def pay_funding(self, coin: str, oracle_px: Decimal, rate: Decimal) -> Decimal | None:
-        """Settle one funding rate on the position: size x oracle x rate, longs pay when positive.
-        Returns the USDC received (negative when paid), or None without a position."""
-        p = self.positions.get(coin)
-        if p is None or not p.szi:
-            return None
+    def pay_funding(self, p: PositionState, oracle_px: Decimal, rate: Decimal) -> Decimal:
+        """Settle one funding rate on the (open) position `p`: size x oracle x rate, longs pay
+        when positive. Returns the USDC received (negative when paid)."""
         paid = usdc(p.szi * oracle_px * rate)
         self.cash -= paid
         self.funding_paid += paid

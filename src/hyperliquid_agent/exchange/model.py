@@ -178,11 +178,11 @@ class VenueModel(OrderEntry):
                 continue
             oracle = s.oracle[i] if s.oracle is not None else s.close[i]
             for acct in accounts:
-                got = acct.pay_funding(coin, oracle, rate)
-                if got is not None:
-                    szi = acct.positions[coin].szi
-                    acct.funding.append((close_ms, coin, got, szi, rate))  # a FundingPayment (see Account)
-                    events.append(VenueEvent("funding", close_ms, acct.address, coin, None, szi, oracle, got))
+                p = acct.positions.get(coin)
+                if p is not None and p.szi:
+                    got = acct.pay_funding(p, oracle, rate)
+                    acct.funding.append((close_ms, coin, got, p.szi, rate))  # a FundingPayment (see Account)
+                    events.append(VenueEvent("funding", close_ms, acct.address, coin, None, p.szi, oracle, got))
 
     def _fire_scheduled_cancels(self, t_ms: int, events: list[VenueEvent]) -> None:
         if self._next_scheduled is None or self._next_scheduled > t_ms:
