@@ -118,4 +118,4 @@ def is_valid_size(size: Decimal, sz_decimals: int) -> bool:
 
 def _fits_lot(size: Decimal, lot: Decimal) -> bool:
     """`is_valid_size` with the lot worked out already (the venue checks every order)."""
-    return size == _round_to_lot(size, lot)
+    return size == size.quantize(lot, ROUND_DOWN)  # (`_round_to_lot` spelt out: this runs per order)
