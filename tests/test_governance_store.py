@@ -54,13 +54,13 @@ def test_save_writes_only_what_changed_in_one_transaction_and_retries_a_failed_w
     trip = TripwireState(day_start_ms=T0, day_start_equity=d(10000), peak_equity=d(10500))
     store = GovernanceStore(StateStore.in_dir(tmp_path))
     written: list[str] = []
-    real_put = store.store.put_text
+    real_put = store.store.put_many_text
 
-    def spy(ns, key, text):
-        written.append(key)
-        real_put(ns, key, text)
+    def spy(entries):
+        written.extend(key for _, key, _ in entries)
+        real_put(entries)
 
-    store.store.put_text = spy
+    store.store.put_many_text = spy
     reading = gov.classify_regime(signals_for("trending-bull"), T0)
     store.save(gov, trip, Scorekeeper(), readings=[reading], extra={("agent", "stopped_out"): ["ETH"]})
     assert sorted(written) == ["governor", "scorekeeper", "stopped_out", "tripwires"]
@@ -72,14 +72,14 @@ def test_save_writes_only_what_changed_in_one_transaction_and_retries_a_failed_w
 
     trip = TripwireState(day_start_ms=T0, day_start_equity=d(10000), peak_equity=d(10600))
 
-    def fail(ns, key, text):
+    def fail(entries):
         raise _Failing()
 
-    store.store.put_text = fail
+    store.store.put_many_text = fail
     with pytest.raises(_Failing):
         store.save(gov, trip, Scorekeeper(), readings=[reading])
     assert len(store.regime_history()) == 1  # the reading rolled back with the failed write
-    store.store.put_text = spy
+    store.store.put_many_text = spy
     store.save(gov, trip, Scorekeeper(), readings=[reading])
     assert written == ["tripwires"]  # the failed write is retried, the unchanged ones are not
     again = GovernanceStore(StateStore.in_dir(tmp_path))  # a new process sees the latest state

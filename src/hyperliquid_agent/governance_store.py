@@ -21,21 +21,29 @@ from hyperliquid_agent.governance.governor import Governor
 from hyperliquid_agent.governance.regime import RegimeReading
 from hyperliquid_agent.governance.scorekeeper import Scorekeeper
 from hyperliquid_agent.governance.tripwires import TripwireState
-from hyperliquid_agent.store import STATE_DB_NAME, StateStore, dumps
+from hyperliquid_agent.store import STATE_DB_NAME, StateStore, dumps, dumps_as_built
 
 NS = "governance"
+# `id` is the rowid: rows are never deleted, so each new id is the largest plus one, in order.
+# (Files made before this note have it AUTOINCREMENT: the same ids, plus a sqlite_sequence row
+# rewritten on every save.)
 _DDL = """
 CREATE TABLE IF NOT EXISTS gov_regime_history (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     time_ms INTEGER NOT NULL, raw TEXT NOT NULL, confidence REAL NOT NULL, confirmed TEXT NOT NULL,
     changed INTEGER NOT NULL, source TEXT NOT NULL, event TEXT
 );
 CREATE TABLE IF NOT EXISTS gov_plan_history (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     plan_id TEXT NOT NULL, ended_ms INTEGER, kind TEXT NOT NULL, body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS gov_plan_history_plan ON gov_plan_history(plan_id);
 """
+_INSERT_REGIME = (
+    "INSERT INTO gov_regime_history(time_ms, raw, confidence, confirmed, changed, source, event)"
+    " VALUES(?,?,?,?,?,?,?)"
+)
+_INSERT_HISTORY = "INSERT INTO gov_plan_history(plan_id, ended_ms, kind, body) VALUES(?,?,?,?)"
 
 
 def load_calendar_file(path: str | Path) -> tuple[CalendarEvent, ...]:
@@ -128,36 +136,26 @@ class GovernanceStore:
         changed = {k: v for k, v in values.items() if k not in self._written or self._written[k] != v}
         ended = list(governor.ended) if governor is not None else []
         finished = list(scorekeeper.finished) if scorekeeper is not None else []
-        readings = list(readings)
-        if changed or ended or finished or readings:
+        regime_rows = [_regime_row(r) for r in readings]
+        if changed or ended or finished or regime_rows:
+            # everything encoded before the write lock is taken; one statement call per table
+            texts = [(ns, key, dumps_as_built(value)) for (ns, key), value in changed.items()]
+            history = [_history_row(plan, "plan") for plan in ended]
+            history += [_history_row(pm, "post_mortem") for pm in finished]
             with self.store.transaction():
-                for reading in readings:
-                    self.record_regime(reading)
-                for (ns, key), value in changed.items():
-                    self.store.put(ns, key, value)
-                for plan in ended:
-                    self._history(plan["plan_id"], plan.get("ended_ms"), "plan", plan)
-                for pm in finished:
-                    self._history(pm["plan_id"], pm.get("ended_ms"), "post_mortem", pm)
+                if regime_rows:
+                    self.store.executemany(_INSERT_REGIME, regime_rows)
+                self.store.put_many_text(texts)
+                if history:
+                    self.store.executemany(_INSERT_HISTORY, history)
             self._written.update(changed)  # only once committed: a failed write is retried next time
         if governor is not None:
             governor.ended.clear()
         if scorekeeper is not None:
             scorekeeper.finished.clear()
 
-    def _history(self, plan_id: str, ended_ms: int | None, kind: str, body: dict[str, Any]) -> None:
-        self.store.execute(
-            "INSERT INTO gov_plan_history(plan_id, ended_ms, kind, body) VALUES(?,?,?,?)",
-            (plan_id, ended_ms, kind, dumps(body)),
-        )
-
     def record_regime(self, reading: RegimeReading) -> None:
-        self.store.execute(
-            "INSERT INTO gov_regime_history(time_ms, raw, confidence, confirmed, changed, source, event)"
-            " VALUES(?,?,?,?,?,?,?)",
-            (reading.time_ms, reading.raw.value, float(reading.confidence), reading.confirmed.value,
-             int(reading.changed), reading.source, reading.event),
-        )
+        self.store.execute(_INSERT_REGIME, _regime_row(reading))
 
     # ---------------------------------------------------------------- reads
 
@@ -209,6 +207,15 @@ class GovernanceStore:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _regime_row(reading: RegimeReading) -> tuple[Any, ...]:
+    return (reading.time_ms, reading.raw.value, float(reading.confidence), reading.confirmed.value,
+            int(reading.changed), reading.source, reading.event)
+
+
+def _history_row(body: dict[str, Any], kind: str) -> tuple[Any, ...]:
+    return body["plan_id"], body.get("ended_ms"), kind, dumps(body)
 
 
 __all__ = ["CalendarFile", "GovernanceStore", "NS", "load_calendar_file"]

@@ -14,7 +14,7 @@ import threading
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from hyperliquid_agent.errors import StateError
 
@@ -29,12 +29,21 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot store {type(obj).__name__} as JSON")
 
 
-# one encoder for every write (json.dumps with `default=` would build a new one per call)
+# one encoder per key order for every write (json.dumps with `default=` would build a new one per call)
 _ENCODER = json.JSONEncoder(default=_json_default, separators=(",", ":"), sort_keys=True)
+_ENCODER_AS_BUILT = json.JSONEncoder(default=_json_default, separators=(",", ":"))
+
+_UPSERT = "INSERT INTO kv(ns, key, value) VALUES(?,?,?) ON CONFLICT(ns, key) DO UPDATE SET value=excluded.value"
 
 
 def dumps(value: Any) -> str:
     return _ENCODER.encode(value)
+
+
+def dumps_as_built(value: Any) -> str:
+    """`dumps` with each object's keys in the order the value holds them, not sorted: cheaper, for
+    state that is only read back with `get` (the same value), never compared as text."""
+    return _ENCODER_AS_BUILT.encode(value)
 
 
 class StateStore:
@@ -83,10 +92,12 @@ class StateStore:
     def put_text(self, ns: str, key: str, text: str) -> None:
         """`put` for a value the caller already encoded with `dumps` (to compare it first)."""
         with self._lock:
-            self._conn.execute(
-                "INSERT INTO kv(ns, key, value) VALUES(?,?,?) ON CONFLICT(ns, key) DO UPDATE SET value=excluded.value",
-                (ns, key, text),
-            )
+            self._conn.execute(_UPSERT, (ns, key, text))
+
+    def put_many_text(self, entries: Iterable[tuple[str, str, str]]) -> None:
+        """`put_text` for several (ns, key, text) entries in one call."""
+        with self._lock:
+            self._conn.executemany(_UPSERT, entries)
 
     def delete(self, ns: str, key: str) -> None:
         with self._lock:
@@ -109,6 +120,11 @@ class StateStore:
     def execute(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
+
+    def executemany(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        """One write statement run once per row of parameters."""
+        with self._lock:
+            self._conn.executemany(sql, rows)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
