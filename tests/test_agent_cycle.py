@@ -266,3 +266,25 @@ def test_actions_become_orders_and_bad_ones_are_skipped_with_a_reason(standard):
     close = r2["orders"][0]
     assert close["intent"]["side"] == "sell" and close["intent"]["reduce_only"] is True and close["status"] == "filled"
     assert not any(p["coin"] == "BTC" for p in r2["account_after"]["positions"])
+
+
+def test_prompt_hash_is_the_hash_of_the_whole_prompt_text_whatever_repeats():
+    import hashlib
+
+    from hyperliquid_agent.app.record import PromptHasher
+
+    def whole(prompt):
+        text = prompt if isinstance(prompt, str) else "\n\n".join(f"{m['role']}: {m['content']}" for m in prompt)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16], len(text)
+
+    prompts = [
+        [{"role": "system", "content": "rules é"}, {"role": "user", "content": "state 1"}],
+        [{"role": "system", "content": "rules é"}, {"role": "user", "content": "state 2"}],  # the prefix repeats
+        [{"role": "system", "content": "other rules"}, {"role": "user", "content": "state 2"}],
+        [{"role": "user", "content": "one message"}],
+        [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}, {"role": "assistant", "content": "a"}],
+        "a bare prompt",
+    ]
+    hasher = PromptHasher()
+    for prompt in prompts + prompts:
+        assert hasher(prompt) == whole(prompt)

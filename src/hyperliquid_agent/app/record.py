@@ -21,6 +21,29 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+class PromptHasher:
+    """`_sha` of a prompt's text (its messages as "role: content", blank-line separated) and its
+    length. All messages but the last (the stable system prefix) repeat from call to call, so the
+    hash state after them is kept and each call hashes only the last message."""
+
+    def __init__(self) -> None:
+        self._head = ""
+        self._head_state = hashlib.sha256()
+
+    def __call__(self, prompt_or_messages: Any) -> tuple[str, int]:
+        if isinstance(prompt_or_messages, str):
+            return _sha(prompt_or_messages), len(prompt_or_messages)
+        lines = [f"{m.get('role')}: {m.get('content')}" for m in prompt_or_messages]
+        if not lines:
+            return _sha(""), 0
+        head = "".join(line + "\n\n" for line in lines[:-1])
+        if head != self._head:
+            self._head, self._head_state = head, hashlib.sha256(head.encode("utf-8"))
+        state = self._head_state.copy()
+        state.update(lines[-1].encode("utf-8"))
+        return state.hexdigest()[:16], len(head) + len(lines[-1])
+
+
 class LLMTap:
     """Wraps the engine's LLM client to see what each cycle sent and got back:
     the prompt hash, the raw reply, the calls made (failed ones too), tokens and cost."""
@@ -28,11 +51,11 @@ class LLMTap:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.calls: list[dict[str, Any]] = []
+        self._hash = PromptHasher()
 
     def query(self, prompt_or_messages: Any, schema: Any = None, purpose: str = "decision", context: Any = None) -> Any:
-        text = prompt_or_messages if isinstance(prompt_or_messages, str) else "\n\n".join(
-            f"{m.get('role')}: {m.get('content')}" for m in prompt_or_messages)
-        call: dict[str, Any] = {"purpose": purpose, "prompt_hash": _sha(text), "prompt_chars": len(text)}
+        prompt_hash, prompt_chars = self._hash(prompt_or_messages)
+        call: dict[str, Any] = {"purpose": purpose, "prompt_hash": prompt_hash, "prompt_chars": prompt_chars}
         self.calls.append(call)
         try:
             response = self.inner.query(prompt_or_messages, schema=schema, purpose=purpose, context=context)
