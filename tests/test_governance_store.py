@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -13,7 +14,7 @@ from hyperliquid_agent.governance.governor import Governor
 from hyperliquid_agent.governance_store import GovernanceStore, load_calendar_file
 from hyperliquid_agent.governance.scorekeeper import Scorecard, Scorekeeper
 from hyperliquid_agent.governance.tripwires import TripwireState
-from hyperliquid_agent.store import StateStore
+from hyperliquid_agent.store import StateStore, dumps_as_built
 
 TREND = strategy("slow-trend", regimes=("trending-bull",), dwell=1440)
 
@@ -86,6 +87,22 @@ def test_save_writes_only_what_changed_in_one_transaction_and_retries_a_failed_w
     assert again.load_tripwires() == trip
     assert again.store.get("agent", "stopped_out") == ["ETH"]
     assert len(again.regime_history()) == 2
+
+def test_saved_governor_text_is_its_plain_state_whichever_plan_is_active(tmp_path):
+    # the active plan's JSON is reused while the plan stays the same: the text must follow each change
+    gov = Governor(gov_config())
+    store = GovernanceStore(StateStore.in_dir(tmp_path))
+    for step, plan_id in enumerate(("p-1", "p-1", "p-2", None)):
+        if plan_id is None:
+            gov.end_plan(T0 + step * HOUR)
+        elif gov.get_active_plan() is None or gov.get_active_plan().plan_id != plan_id:
+            gov.activate_plan(plan(TREND, {"BTC": 10 + step}, plan_id=plan_id), T0 + step * HOUR)
+        gov.classify_regime(signals_for("trending-bull"), T0 + step * HOUR)
+        store.save(gov)
+        text = store.store.get_text("governance", "governor")
+        assert json.loads(text) == gov.to_state()
+        assert text == dumps_as_built(gov.to_state())
+
 
 def test_empty_store_gives_fresh_state(tmp_path):
     store = GovernanceStore(StateStore.in_dir(tmp_path))

@@ -96,6 +96,7 @@ class GovernanceStore:
         self.store = store
         # the value last written per (ns, key): this process owns these keys while it runs
         self._written: dict[tuple[str, str], Any] = {}
+        self._plan_text: tuple[dict[str, Any], str] | None = None  # see `_governor_text`
         if create:
             store.ensure_schema("governance", _DDL)
 
@@ -139,7 +140,8 @@ class GovernanceStore:
         regime_rows = [_regime_row(r) for r in readings]
         if changed or ended or finished or regime_rows:
             # everything encoded before the write lock is taken; one statement call per table
-            texts = [(ns, key, dumps_as_built(value)) for (ns, key), value in changed.items()]
+            texts = [(ns, key, self._governor_text(value) if (ns, key) == (NS, "governor") else dumps_as_built(value))
+                     for (ns, key), value in changed.items()]
             history = [_history_row(plan, "plan") for plan in ended]
             history += [_history_row(pm, "post_mortem") for pm in finished]
             with self.store.transaction():
@@ -153,6 +155,17 @@ class GovernanceStore:
             governor.ended.clear()
         if scorekeeper is not None:
             scorekeeper.finished.clear()
+
+    def _governor_text(self, state: Mapping[str, Any]) -> str:
+        """The governor state as JSON, its active plan (most of the text) encoded once per plan:
+        `Governor.plan_state` shares one unchanging dict per plan, so the same dict has the same text."""
+        plan = state.get("active_plan")
+        if plan is None or len(state) == 1:
+            return dumps_as_built(state)
+        if self._plan_text is None or self._plan_text[0] is not plan:
+            self._plan_text = (plan, dumps_as_built(plan))
+        rest = dumps_as_built({k: v for k, v in state.items() if k != "active_plan"})
+        return '{"active_plan":' + self._plan_text[1] + "," + rest[1:]  # rest: "{" + its items
 
     def record_regime(self, reading: RegimeReading) -> None:
         self.store.execute(_INSERT_REGIME, _regime_row(reading))
