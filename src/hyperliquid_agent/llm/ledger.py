@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from decimal import Decimal
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any, Iterable
 
 from hyperliquid_agent.store import StateStore
@@ -123,7 +124,9 @@ def summarize(rows: Iterable[CallRecord]) -> dict[str, Any]:
 
 _FIELDS = tuple(f.name for f in fields(CallRecord))
 _INSERT = (f"INSERT INTO llm_calls ({', '.join(_FIELDS + ('day',))})"
-           f" VALUES ({', '.join(f':{k}' for k in _FIELDS + ('day',))})")
+           f" VALUES ({', '.join('?' * (len(_FIELDS) + 1))})")
+_row_values = attrgetter(*_FIELDS)  # every field of a record as a tuple, in one call
+_COST, _REPLAYED = _FIELDS.index("cost_usd"), _FIELDS.index("replayed")
 
 
 class CostLedger:
@@ -134,11 +137,11 @@ class CostLedger:
         store.ensure_schema("llm_calls", DDL)
 
     def record(self, rec: CallRecord) -> None:
-        data = {name: getattr(rec, name) for name in _FIELDS}  # every field is a scalar: no deep copy
-        data["day"] = rec.day
-        data["cost_usd"] = format(rec.cost_usd, "f") if rec.cost_usd is not None else None
-        data["replayed"] = int(rec.replayed)
-        self.store.execute(_INSERT, data)
+        row = list(_row_values(rec))  # every field is a scalar: no deep copy
+        row[_COST] = format(rec.cost_usd, "f") if rec.cost_usd is not None else None
+        row[_REPLAYED] = int(rec.replayed)
+        row.append(rec.day)
+        self.store.execute(_INSERT, tuple(row))
 
     def rows(self, since_day: str | None = None, run_id: str | None = None) -> list[CallRecord]:
         sql = ("SELECT ts_ms, run_id, purpose, provider, model, status, input_tokens, cached_input_tokens,"
