@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from hyperliquid_agent.errors import StateError
-from hyperliquid_agent.store import StateStore
+from hyperliquid_agent.store import StateStore, dumps, dumps_as_built
 
 
 def test_values_survive_reopen(tmp_path):
@@ -41,6 +41,21 @@ def test_failed_transaction_leaves_saved_state_intact(tmp_path):
         store.put("agent", "new", 3)
         store.delete("agent", "kept")
     assert store.items("agent") == {"new": 3}
+
+
+def test_many_entries_in_one_call_read_back_as_written(tmp_path):
+    store = StateStore.in_dir(tmp_path)
+    store.ensure_schema("t", "CREATE TABLE IF NOT EXISTS t (x INTEGER, y TEXT)")
+    value = {"b": Decimal("1.50"), "a": [1, None]}
+    assert dumps_as_built(value) == '{"b":"1.50","a":[1,null]}'  # keys as built, not sorted
+    with store.transaction():
+        store.put_many_text([("gov", "one", dumps_as_built(value)), ("gov", "two", dumps(value))])
+        store.executemany("INSERT INTO t VALUES (?, ?)", [(1, "a"), (2, "b")])
+    store.put_many_text([("gov", "two", dumps_as_built([3]))])  # an existing key is replaced
+    store.close()
+    again = StateStore.in_dir(tmp_path)
+    assert again.items("gov") == {"one": {"a": [1, None], "b": "1.50"}, "two": [3]}
+    assert again.execute("SELECT x, y FROM t ORDER BY x") == [(1, "a"), (2, "b")]
 
 
 def test_unreadable_file_is_a_clear_error_and_is_left_alone(tmp_path):
