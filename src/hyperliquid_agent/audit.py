@@ -77,14 +77,23 @@ def _plain(value: Any, dumped: dict[int, Any]) -> Any:
 
 
 # Most values in a record are plain scalars: copy those in place instead of calling
-# _plain for each one (a cycle record has several hundred of them).
+# _plain for each one (a cycle record has several hundred of them). Nested dicts and lists
+# (about a hundred a record) go straight to their walker.
 
 def _plain_dict(value: dict[Any, Any], dumped: dict[int, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in value.items():
         if type(k) is not str:
             k = str(k.value if isinstance(k, Enum) else k)
-        out[k] = v if type(v) in _PLAIN_SCALARS else _plain(v, dumped)
+        kind = type(v)
+        if kind in _PLAIN_SCALARS:
+            out[k] = v
+        elif kind is dict:
+            out[k] = _plain_dict(v, dumped)
+        elif kind is list:
+            out[k] = _plain_list(v, dumped)
+        else:
+            out[k] = _plain(v, dumped)
     return out
 
 
