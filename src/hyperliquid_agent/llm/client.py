@@ -185,7 +185,7 @@ class LLMClient:
                   parsed: dict[str, Any] | None, started: float, purpose: str, note: str | None) -> LLMResponse:
         """The answer over every call of one query (a re-ask is billed too); the last reply's text."""
         reply = replies[-1][0]
-        usage = sum((r.usage for r, _ in replies), Usage())
+        usage = reply.usage if len(replies) == 1 else sum((r.usage for r, _ in replies), Usage())
         costs = [c for _, c in replies]
         return LLMResponse(
             content=reply.content,
