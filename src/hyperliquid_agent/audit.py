@@ -25,6 +25,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from pydantic import BaseModel
+
 from hyperliquid_agent.errors import StateError
 
 AUDIT_FILE_NAME = "audit.jsonl"
@@ -67,13 +69,26 @@ def _plain(value: Any, dumped: dict[int, Any]) -> Any:
     if hasattr(value, "model_dump"):
         plain = dumped.get(id(value))
         if plain is None:
-            plain = dumped[id(value)] = value.model_dump(mode="json")
+            plain = dumped[id(value)] = _dump_json(value)
         return plain
     if is_dataclass(value) and not isinstance(value, type):
         return _plain_dict({f.name: getattr(value, f.name) for f in fields(value)}, dumped)
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to the audit trail")
+
+
+def _dump_json(model: Any) -> Any:
+    """`model.model_dump(mode="json")`. For a pydantic model that keeps BaseModel's `model_dump`,
+    the same call to its serializer, without that method's Python wrapper (~1 us of ~3 for the
+    small models a cycle record holds a score of)."""
+    cls = type(model)
+    if cls.model_dump is _BASE_DUMP and isinstance(model, BaseModel):
+        return cls.__pydantic_serializer__.to_python(model, mode="json")
+    return model.model_dump(mode="json")
+
+
+_BASE_DUMP = BaseModel.model_dump
 
 
 # Most values in a record are plain scalars: copy those in place instead of calling
