@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _machine import describe
+
 REPO = Path(__file__).resolve().parents[1]
 CYCLES = 60
 TARGET_MS, TARGET_MB, TARGET_S = 5.0, 120.0, 60.0
@@ -117,6 +119,7 @@ def paper_run() -> tuple[float, float, int]:
 
 
 def main() -> None:
+    print(describe())
     med, worst, cpu, total, audit = engine_overhead()
     print(f"engine overhead per cycle (governed, medium loop, venue and LLM time excluded): median {med:.2f} ms, "
           f"max {worst:.2f} ms over {CYCLES - 5} warm cycles  target <= {TARGET_MS} ms  "

@@ -24,6 +24,8 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
+from _machine import describe
+
 from hyperliquid_agent.backtest.runner import run_backtest
 from hyperliquid_agent.backtest.spec import BacktestSpec
 from hyperliquid_agent.backtest.venue import build_feed
@@ -111,6 +113,7 @@ def one(label: str, cfg, spec: BacktestSpec, full_year: bool) -> None:
 
 
 def main(argv: list[str]) -> None:
+    print(describe())
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", action="store_true", help="replay a whole year instead of a window")
     ap.add_argument("--days", type=int, default=WINDOW_DAYS)

@@ -13,11 +13,11 @@ Run: .venv/bin/python bench/bench_venue_model.py
 from __future__ import annotations
 
 import gc
-import os
 import time
-import timeit
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from pathlib import Path
+
+from _machine import describe
 
 from hyperliquid_agent.domain import Tif, TpSl, round_price, round_size
 from hyperliquid_agent.exchange.feed import MarketFeed, load_feed
@@ -90,16 +90,8 @@ def report(name: str, feed: MarketFeed, hours: int, repeats: int = 3) -> None:
           f"{bars / elapsed:,.0f} bars/s with all coins; {orders / elapsed:,.0f} orders/s; outcomes {outcomes}")
 
 
-def machine() -> str:
-    """The machine's load when the figures were taken: on a shared box, read them with it."""
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    ref = min(timeit.repeat("sum(range(1000))", number=2000, repeat=5)) / 2000 * 1e6
-    return (f"{os.cpu_count()} CPUs, load average {load:.1f} (figures fall as the load passes the CPU count); "
-            f"this Python's speed: sum(range(1000)) in {ref:.1f} us (compare figures across machines with it)")
-
-
 def main() -> None:
-    print(machine())
+    print(describe())
     t0 = time.perf_counter()
     feed = synthetic_feed(seed=7, days=365)
     print(f"synthetic data: 365 days x 3 coins generated in {time.perf_counter() - t0:.2f} s")
