@@ -323,5 +323,3 @@ class OrderEntry:
     def _bbo_of(self, coin: str) -> tuple[Decimal, Decimal]:
         return self._touch(coin, False), self._touch(coin, True)
 
-
-_value = trusted  # the name market_data imports it by
