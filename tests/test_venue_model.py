@@ -10,8 +10,6 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from hyperliquid_agent.domain import AssetSpec, Filled, Rejected, Resting, Tif, TpSl
 from hyperliquid_agent.errors import VenueAuthError
@@ -467,32 +465,6 @@ def test_a_book_ladder_stops_above_zero_and_both_sides_share_the_level_sizes():
                                              for k in range(20)]
 
 
-
-@settings(max_examples=400, deadline=None)
-@given(start=st.decimals(min_value=D("0.000001"), max_value=D("200000"), places=8),
-       spread=st.decimals(min_value=D(0), max_value=D("5000"), places=8),
-       sz_decimals=st.integers(min_value=0, max_value=8), spot=st.booleans(), down=st.booleans(),
-       normal=st.booleans())
-def test_a_book_ladder_rounds_exactly_as_the_generic_rounder(start, spread, sz_decimals, spot, down, normal):
-    """The synthetic book's ladder rounding (one tick for the whole ladder when it can) gives
-    the same Decimals, down to their printed form, as rounding every level on its own."""
-    from decimal import ROUND_DOWN, ROUND_UP
-
-    from hyperliquid_agent.domain import MarketType
-    from hyperliquid_agent.domain.rounding import round_prices
-    from hyperliquid_agent.exchange.market_data import _rounded_ladder
-
-    market = MarketType.SPOT if spot else MarketType.PERP
-    spec = AssetSpec(name="X", asset_id=0, sz_decimals=sz_decimals, market_type=market)
-    rounding = ROUND_DOWN if down else ROUND_UP
-    if normal:  # as few digits as the value needs (7.6E+4 has a positive exponent)
-        start, spread = start.normalize(), spread.normalize()
-    step = -spread if down else spread
-    ladder = [p for p in (start + step * k for k in range(20)) if p > 0]
-    got = _rounded_ladder(ladder, spec, rounding)
-    assert [str(p) for p in got] == [str(p) for p in round_prices(ladder, sz_decimals, market, rounding)]
-
-
 def test_the_book_and_contexts_built_unvalidated_are_what_validation_gives():
     from hyperliquid_agent.domain import AssetContext, L2Book
 
@@ -502,6 +474,7 @@ def test_the_book_and_contexts_built_unvalidated_are_what_validation_gives():
     assert isinstance(book.bids, tuple) and isinstance(book.asks, tuple)
     ctx = m.asset_contexts()["ETH"]
     assert AssetContext.model_validate(ctx.model_dump()) == ctx
+
 
 def test_time_only_moves_forward():
     m = model_for({"ETH": flat(2000)})

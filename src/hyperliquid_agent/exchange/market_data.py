@@ -10,9 +10,9 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from functools import cache
 from operator import mul
 
-from hyperliquid_agent.domain import AssetContext, AssetSpec, Candle, FundingPoint, L2Book, round_size
+from hyperliquid_agent.domain import AssetContext, Candle, FundingPoint, L2Book, round_size
 from hyperliquid_agent.domain.market import BookLevel
-from hyperliquid_agent.domain.rounding import _ONE, _QUANTUM, _finest_decimal, _finest_exponent, round_prices
+from hyperliquid_agent.domain.rounding import round_ladder
 from hyperliquid_agent.domain.values import trusted
 from hyperliquid_agent.exchange.feed import HOUR_MS, CoinSeries, interval_ms
 
@@ -97,8 +97,8 @@ def synthetic_book(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: 
     one = Decimal(1).scaleb(-spec.sz_decimals)
     sizes = [max(round_size(base * f, spec.sz_decimals), one) for f in _size_factors(levels)]
     bid_prices = [p for p in (bid - step * k for k in range(levels)) if p > ZERO]  # the ladder stops at zero
-    bid_prices = _rounded_ladder(bid_prices, spec, ROUND_DOWN)
-    ask_prices = _rounded_ladder([ask + step * k for k in range(levels)], spec, ROUND_UP)
+    bid_prices = round_ladder(bid_prices, spec.sz_decimals, spec.market_type, ROUND_DOWN)
+    ask_prices = round_ladder([ask + step * k for k in range(levels)], spec.sz_decimals, spec.market_type, ROUND_UP)
     orders = _level_orders(levels)
     return trusted(L2Book, {
         "coin": s.coin, "time_ms": now_ms,
@@ -113,23 +113,3 @@ def _levels(prices: list[Decimal], sizes: list[Decimal], orders: tuple[int, ...]
     checks, and validating a book's 40 levels cost more than working them out."""
     return tuple([trusted(BookLevel, {"price": p, "size": z, "orders": n}) for p, z, n in zip(prices, sizes, orders)])
 
-
-def _rounded_ladder(prices: list[Decimal], spec: AssetSpec, rounding: str) -> list[Decimal]:
-    """`round_prices` over a monotone ladder of positive prices, in `rounding`'s direction.
-
-    The venue's tick depends on a price's magnitude, so the generic rounder works it out per
-    level. A book's 20 levels a spread apart rarely cross a power of ten: when both ends round
-    at the same digit, every level between does, and one quantize per level (then the same
-    canonical form: integers without a point, others without trailing zeros) gives what the
-    generic rounder would, at about half its cost."""
-    if not prices:
-        return []
-    finest = _finest_decimal(spec.sz_decimals, spec.market_type)
-    exp = _finest_exponent(prices[0], finest)
-    if exp != _finest_exponent(prices[-1], finest):
-        return round_prices(prices, spec.sz_decimals, spec.market_type, rounding)
-    tick = _QUANTUM[exp]
-    rounded = [p.quantize(tick, rounding) for p in prices]  # (positional rounding: the keyword is slow)
-    if rounded[0] <= ZERO or rounded[-1] <= ZERO:  # rounded to zero: the generic rounder's smallest tick instead
-        return round_prices(prices, spec.sz_decimals, spec.market_type, rounding)
-    return [r.quantize(_ONE) if r == r.to_integral_value() else r.normalize() for r in rounded]
