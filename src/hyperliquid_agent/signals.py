@@ -438,16 +438,16 @@ class SignalCache:
         return f
 
 
-def _time_slice(items: Sequence[Any], key: Callable[[Any], int], lo: int | None, hi: int) -> list[Any]:
-    """Items with lo < key <= hi (lo None: no lower bound), ascending, one per time.
+def _time_slice(items: Sequence[Any], key: Callable[[Any], int], hi: int) -> list[Any]:
+    """Items with key <= hi, ascending, one per time.
 
     Every item is checked (the caller is not trusted to have cut or sorted its data), so
     nothing after `hi` gets through; unsorted or duplicated input is sorted and de-duplicated.
     """
     keys = list(map(key, items))
     if all(map(lt, keys, islice(keys, 1, None))):  # strictly ascending (the usual case): cut by bisection
-        return list(islice(items, 0 if lo is None else bisect_right(keys, lo), bisect_right(keys, hi)))
-    by_time = {k: x for k, x in zip(keys, items) if k <= hi and (lo is None or k > lo)}
+        return list(islice(items, bisect_right(keys, hi)))
+    by_time = {k: x for k, x in zip(keys, items) if k <= hi}
     return [by_time[t] for t in sorted(by_time)]
 
 
@@ -457,7 +457,7 @@ def _up_to(held: _Held, items: Sequence[Any], hi_ms: int) -> tuple[Sequence[Any]
     fast = held.prefix(items, hi_ms)
     if fast is not None:
         return fast
-    seq = _time_slice(items, held.time_of, None, hi_ms)
+    seq = _time_slice(items, held.time_of, hi_ms)
     return seq, len(seq), 0
 
 
@@ -626,7 +626,7 @@ def _funding_signals(held: _Funding, points: Sequence[FundingPoint], now_ms: int
 
 
 def _oi_change(samples: Sequence[tuple[int, Decimal]], now_ms: int, oi_now: float | None) -> float | None:
-    past = _time_slice(samples, _sample_time, None, now_ms)
+    past = _time_slice(samples, _sample_time, now_ms)
     if not past:
         return None
     if oi_now is None:
