@@ -14,6 +14,8 @@ from decimal import Decimal
 import eth_account
 from hyperliquid.info import Info
 
+from _machine import describe
+
 from hyperliquid_agent.domain import OrderIntent, Side, Tif, round_price
 from hyperliquid_agent.domain.verdicts import _ISSUER_KEY, Approved, ApprovedOrder
 from hyperliquid_agent.exchange.emulator import EmulatorServer
@@ -35,9 +37,7 @@ def rate(label: str, fn, seconds: float = SECONDS) -> float:
 
 
 def main() -> None:
-    from bench_venue_model import machine  # (bench/ is on the path when run as a script)
-
-    print(machine())
+    print(describe())
     feed = synthetic_feed(seed=7, days=60)
     model = VenueModel(feed, start_ms=feed.start_ms + 30 * 24 * 3_600_000)
     with EmulatorServer(model) as server:
