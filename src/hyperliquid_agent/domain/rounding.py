@@ -22,7 +22,7 @@ _ONE = Decimal(1)
 _ZERO = Decimal(0)  # (comparing a Decimal with a Decimal is several times faster than with an int)
 
 
-def _finest_decimal(sz_decimals: int, market_type: MarketType) -> int:
+def finest_price_decimal(sz_decimals: int, market_type: MarketType) -> int:
     """The exponent of the finest decimal a price may have (-(6 - szDecimals) on perps)."""
     return min(sz_decimals - (_SPOT_MAX_DECIMALS if market_type is _SPOT else _PERP_MAX_DECIMALS), 0)
 
@@ -48,7 +48,7 @@ def round_price(
     `rounding` is a `decimal` rounding mode; pass ROUND_UP/ROUND_DOWN (or CEILING/FLOOR)
     to round a limit price away from or toward the market deliberately.
     """
-    return _round_price(price, _finest_decimal(sz_decimals, market_type), rounding)
+    return round_price_at(price, finest_price_decimal(sz_decimals, market_type), rounding)
 
 
 def round_prices(
@@ -59,8 +59,8 @@ def round_prices(
 ) -> list[Decimal]:
     """`round_price` over a ladder of prices (an order book's levels), with the allowed
     decimals worked out once for the whole ladder."""
-    finest_decimal = _finest_decimal(sz_decimals, market_type)
-    return [_round_price(p, finest_decimal, rounding) for p in prices]
+    finest_decimal = finest_price_decimal(sz_decimals, market_type)
+    return [round_price_at(p, finest_decimal, rounding) for p in prices]
 
 
 def round_ladder(prices: list[Decimal], sz_decimals: int, market_type: MarketType, rounding: str) -> list[Decimal]:
@@ -75,7 +75,7 @@ def round_ladder(prices: list[Decimal], sz_decimals: int, market_type: MarketTyp
     power of ten, which the generic rounder rounds again, comes out the same once normalised.)"""
     if not prices:
         return []
-    finest_decimal = _finest_decimal(sz_decimals, market_type)
+    finest_decimal = finest_price_decimal(sz_decimals, market_type)
     exp = _finest_exponent(prices[0], finest_decimal)
     if exp != _finest_exponent(prices[-1], finest_decimal):
         return round_prices(prices, sz_decimals, market_type, rounding)
@@ -86,7 +86,8 @@ def round_ladder(prices: list[Decimal], sz_decimals: int, market_type: MarketTyp
     return [r.quantize(_ONE) if r == r.to_integral_value() else r.normalize() for r in rounded]
 
 
-def _round_price(price: Decimal, finest_decimal: int, rounding: str) -> Decimal:
+def round_price_at(price: Decimal, finest_decimal: int, rounding: str) -> Decimal:
+    """`round_price` with the allowed decimals (`finest_price_decimal`) worked out already."""
     # Hot path (every order and book level): `quantize` takes the rounding mode positionally,
     # as a keyword it costs several times the rounding itself on 3.11.
     if price <= _ZERO:
@@ -102,7 +103,7 @@ def _round_price(price: Decimal, finest_decimal: int, rounding: str) -> Decimal:
         return rounded.quantize(_ONE)
     # Rounding up can add a digit (0.0999996 -> 0.100000): re-apply to stay within 5 figures.
     if rounded.adjusted() > price.adjusted():
-        return _round_price(rounded, finest_decimal, rounding)
+        return round_price_at(rounded, finest_decimal, rounding)
     return rounded.normalize()
 
 
@@ -117,10 +118,10 @@ def round_size(size: Decimal, sz_decimals: int) -> Decimal:
 
 
 def is_valid_price(price: Decimal, sz_decimals: int, market_type: MarketType = MarketType.PERP) -> bool:
-    return _is_valid_price(price, _finest_decimal(sz_decimals, market_type))
+    return is_valid_price_at(price, finest_price_decimal(sz_decimals, market_type))
 
 
-def _is_valid_price(price: Decimal, finest_decimal: int) -> bool:
+def is_valid_price_at(price: Decimal, finest_decimal: int) -> bool:
     """`is_valid_price` with the allowed decimals worked out already (the venue checks every order)."""
     if price <= _ZERO:
         return False
@@ -132,9 +133,9 @@ def _is_valid_price(price: Decimal, finest_decimal: int) -> bool:
 
 
 def is_valid_size(size: Decimal, sz_decimals: int) -> bool:
-    return _fits_lot(size, lot_size(sz_decimals))
+    return fits_lot(size, lot_size(sz_decimals))
 
 
-def _fits_lot(size: Decimal, lot: Decimal) -> bool:
+def fits_lot(size: Decimal, lot: Decimal) -> bool:
     """`is_valid_size` with the lot worked out already (the venue checks every order)."""
     return size == size.quantize(lot, ROUND_DOWN)  # (`round_size` at a known lot: this runs per order)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from hyperliquid_agent.domain import AssetSpec, OpenOrder, Side, TpSl
-from hyperliquid_agent.domain.rounding import _finest_decimal, _fits_lot, _is_valid_price, _round_price, lot_size
+from hyperliquid_agent.domain.rounding import finest_price_decimal, fits_lot, is_valid_price_at, lot_size, round_price_at
 from hyperliquid_agent.exchange.venue_types import (
     ERR_INVALID_PRICE,
     LimitType,
@@ -32,7 +32,7 @@ class AssetRules:
 
     def __init__(self, spec: AssetSpec) -> None:
         self.spec = spec
-        self.finest_decimal = _finest_decimal(spec.sz_decimals, spec.market_type)  # of a valid price
+        self.finest_decimal = finest_price_decimal(spec.sz_decimals, spec.market_type)  # of a valid price
         self.lot = lot_size(spec.sz_decimals)  # a valid size is a multiple of it
 
 
@@ -129,11 +129,11 @@ class CoinBook:
 def static_error(limit_px: Decimal, sz: Decimal, trigger_px: Decimal | None, rules: AssetRules,
                  reference_px: Decimal) -> str | None:
     """Checks that need no account: price and size precision, the 80% price band."""
-    if not _is_valid_price(limit_px, rules.finest_decimal):
+    if not is_valid_price_at(limit_px, rules.finest_decimal):
         return ERR_INVALID_PRICE
-    if trigger_px is not None and not _is_valid_price(trigger_px, rules.finest_decimal):
+    if trigger_px is not None and not is_valid_price_at(trigger_px, rules.finest_decimal):
         return ERR_INVALID_PRICE
-    if sz <= ZERO or not _fits_lot(sz, rules.lot):
+    if sz <= ZERO or not fits_lot(sz, rules.lot):
         return ERR_INVALID_SIZE
     if abs(limit_px - reference_px) > PRICE_BAND * reference_px:
         return ERR_PRICE_BAND
@@ -165,7 +165,7 @@ def touch_factors(spread_bps: Decimal) -> tuple[Decimal, Decimal]:
 def touch_price(mid: Decimal, rules: AssetRules, factor: Decimal, is_buy: bool) -> Decimal:
     """The synthetic book's best ask (`is_buy`: what a buyer meets) or best bid around `mid`
     (`factor` from `touch_factors`), rounded outward to the venue's price precision."""
-    return _round_price(mid * factor, rules.finest_decimal, ROUND_UP if is_buy else ROUND_DOWN)
+    return round_price_at(mid * factor, rules.finest_decimal, ROUND_UP if is_buy else ROUND_DOWN)
 
 
 def taker_price(is_buy: bool, touch: Decimal, limit_px: Decimal, slippage_factor: Decimal) -> Decimal:
