@@ -90,7 +90,7 @@ class StateStore:
         self.put_text(ns, key, dumps(value))
 
     def put_text(self, ns: str, key: str, text: str) -> None:
-        """`put` for a value the caller already encoded with `dumps` (to compare it first)."""
+        """`put` for a value the caller already encoded as JSON text (`dumps` or `dumps_as_built`)."""
         with self._lock:
             self._conn.execute(_UPSERT, (ns, key, text))
 
