@@ -78,6 +78,9 @@ def _plain(value: Any, dumped: dict[int, Any]) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} to the audit trail")
 
 
+_BASE_DUMP = BaseModel.model_dump
+
+
 def _dump_json(model: Any) -> Any:
     """`model.model_dump(mode="json")`. For a pydantic model that keeps BaseModel's `model_dump`,
     the same call to its serializer, without that method's Python wrapper (~1 us of ~3 for the
@@ -86,9 +89,6 @@ def _dump_json(model: Any) -> Any:
     if cls.model_dump is _BASE_DUMP and isinstance(model, BaseModel):
         return cls.__pydantic_serializer__.to_python(model, mode="json")
     return model.model_dump(mode="json")
-
-
-_BASE_DUMP = BaseModel.model_dump
 
 
 # Most values in a record are plain scalars: copy those in place instead of calling
