@@ -61,8 +61,8 @@ class FillRecord(NamedTuple):
 
 
 class Account:
-    __slots__ = ("address", "cash", "spot_usdc", "positions", "leverage", "orders", "reserved", "fills",
-                 "fills_cache", "funding", "order_margin", "realized_pnl", "fees_paid", "funding_paid", "schedule_cancel_ms",
+    __slots__ = ("address", "cash", "spot_usdc", "positions", "leverage", "orders", "reserved", "order_margin",
+                 "fills", "fills_cache", "funding", "realized_pnl", "fees_paid", "funding_paid", "schedule_cancel_ms",
                  "bad_debt", "liquidations", "tokens", "token_entry")
 
     def __init__(self, address: str, perp_usdc: Decimal, spot_usdc: Decimal = ZERO) -> None:

@@ -8,7 +8,13 @@ from __future__ import annotations
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
 from hyperliquid_agent.domain import AssetSpec, OpenOrder, Side, TpSl
-from hyperliquid_agent.domain.rounding import finest_price_decimal, fits_lot, is_valid_price_at, lot_size, round_price_at
+from hyperliquid_agent.domain.rounding import (
+    finest_price_decimal,
+    fits_lot,
+    is_valid_price_at,
+    lot_size,
+    round_price_at,
+)
 from hyperliquid_agent.exchange.venue_types import (
     ERR_INVALID_PRICE,
     LimitType,
