@@ -193,7 +193,8 @@ class Scorekeeper:
 
     def to_dict(self) -> dict[str, Any]:
         return {"current": self.current.to_dict() if self.current else None,
-                "funding_seen": {c: [plain_text(size), plain_text(cum)] for c, (size, cum) in sorted(self.funding_seen.items())}}
+                "funding_seen": {c: [plain_text(size), plain_text(cum)]
+                                 for c, (size, cum) in sorted(self.funding_seen.items())}}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> "Scorekeeper":
