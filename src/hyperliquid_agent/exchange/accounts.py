@@ -207,8 +207,7 @@ def to_account_state(acct: Account | None, marks: Mapping[str, Decimal], specs: 
     if acct is None:
         return AccountState(portfolio_value=ZERO, available_balance=ZERO, timestamp_ms=now_ms)
     positions = []
-    margin_total = ZERO
-    ntl_total = ZERO
+    ntl_total = ZERO  # (not summary.total_notional: that adds flat positions' 0 x mark, which can change the digits)
     balances = tuple(spot_balances) if spot_balances is not None else (
         trusted(SpotBalance, {"coin": "USDC", "total": acct.spot_usdc, "hold": ZERO, "entry_notional": ZERO}),)
     available = summary.account_value - summary.maintenance_margin  # margin above maintenance
@@ -218,19 +217,17 @@ def to_account_state(acct: Account | None, marks: Mapping[str, Decimal], specs: 
         lev = acct.lev(coin, default_leverage)
         is_cross = acct.leverage.get(coin, (lev, True))[1]
         value = abs(p.szi) * marks[coin]
-        margin = value / lev
-        margin_total += margin
         ntl_total += value
         positions.append(trusted(Position, {
             "coin": coin, "size": p.szi, "entry_price": p.entry, "unrealized_pnl": p.szi * (marks[coin] - p.entry),
             "leverage": lev, "leverage_type": LeverageType.CROSS if is_cross else LeverageType.ISOLATED,
             "liquidation_price": liquidation_price(p.szi, marks[coin], specs[coin].max_leverage, available),
-            "margin_used": margin, "position_value": value, "cum_funding": p.funding_since_open,
+            "margin_used": value / lev, "position_value": value, "cum_funding": p.funding_since_open,
         }))
     return trusted(AccountState, {
         "portfolio_value": summary.account_value + spot_equity(balances, token_prices or {}),
         "available_balance": summary.withdrawable,
-        "margin_used": margin_total,
+        "margin_used": summary.total_margin_used,  # the positions' margins above, summed in the same order
         "total_notional": ntl_total,
         "positions": tuple(positions),
         "spot_balances": balances,
