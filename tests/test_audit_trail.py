@@ -212,3 +212,20 @@ def test_warnings_of_other_modules_reach_the_log_file_scrubbed(tmp_path):
     assert line["level"] == "WARNING" and "provider said" in line["event"]
     assert "topsecret-value-42" not in (tmp_path / "agent.log").read_text() + term.getvalue()
     assert logging.getLogger("hyperliquid_agent").handlers == []  # nothing left behind
+
+
+def test_to_plain_dumps_models_exactly_as_their_own_model_dump_does():
+    # to_plain calls pydantic's serializer directly for models that keep BaseModel.model_dump:
+    # a pydantic release whose model_dump passes other defaults must not change a record silently
+    from hyperliquid_agent.audit import to_plain
+    from hyperliquid_agent.domain import Filled, LeverageType
+
+    D = Decimal
+    pos = Position(coin="BTC", size=D("-0.5"), entry_price=D("60000.5"), unrealized_pnl=D("1E+1"), leverage=5,
+                   leverage_type=LeverageType.CROSS, liquidation_price=None, margin_used=D("6000"),
+                   position_value=D("30000"), cum_funding=D("0.10"))
+    acct = AccountState(portfolio_value=D("100.50"), available_balance=D("50"), margin_used=D("6000"),
+                        total_notional=D("30000"), positions=(pos,), timestamp_ms=7)
+    fill = Filled(status="filled", oid=3, total_size=D("0.01"), avg_price=D("100.5"), cloid=None)
+    for model in (pos, acct, fill):
+        assert to_plain({"m": model})["m"] == model.model_dump(mode="json")
