@@ -26,6 +26,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from _machine import describe
+from _timed import Timed
 
 from hyperliquid_agent.backtest.runner import run_backtest
 from hyperliquid_agent.backtest.spec import BacktestSpec
@@ -42,29 +43,6 @@ TARGET_S, TARGET_MB = 10.0, 300.0
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-class Timed:
-    """Wraps a function and adds up the CPU time spent in it (to say where a cycle's time goes;
-    CPU rather than wall time, so other load on a shared machine does not blur the split)."""
-
-    def __init__(self, owner, name: str) -> None:
-        self.owner, self.name, self.inner, self.total = owner, name, getattr(owner, name), 0.0
-        setattr(owner, name, self)
-
-    def __call__(self, *args, **kwargs):
-        t0 = time.process_time()
-        try:
-            return self.inner(*args, **kwargs)
-        finally:
-            self.total += time.process_time() - t0
-
-    def __get__(self, obj, objtype=None):  # also works when wrapping a method
-        return self if obj is None else (lambda *a, **k: self(obj, *a, **k))
-
-    def restore(self) -> float:
-        setattr(self.owner, self.name, self.inner)
-        return self.total
 
 
 def timed_run(cfg, spec: BacktestSpec, feed):

@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import httpx2  # noqa: E402
+from _timed import Timed  # noqa: E402
 from llm_wire import anthropic_body, chat_body  # noqa: E402
 
 from hyperliquid_agent.config import LLMConfig, ReplayConfig  # noqa: E402
@@ -51,23 +52,6 @@ class TimedEndpoint:
         return resp
 
 
-class TimedSDK:
-    """Wraps the vendor SDK call we make (`messages.create` for Anthropic, the client's `post`
-    for OpenAI) to account for the time spent inside it."""
-
-    def __init__(self, owner, name: str) -> None:
-        self.fn = getattr(owner, name)
-        self.inside = 0.0
-        setattr(owner, name, self)
-
-    def __call__(self, *args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return self.fn(*args, **kwargs)
-        finally:
-            self.inside += time.perf_counter() - t0
-
-
 def overhead(label: str, cfg: LLMConfig, body: dict, with_store: bool) -> None:
     endpoint = TimedEndpoint(body)
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,15 +60,16 @@ def overhead(label: str, cfg: LLMConfig, body: dict, with_store: bool) -> None:
         for _ in range(20):  # warm up: SDK import, client build, schema cache
             client.query(MESSAGES, RegimeSchema, purpose="regime")
         sdk_client = client.provider._client  # type: ignore[attr-defined]
-        sdk = TimedSDK(sdk_client.messages, "create") if cfg.provider == "anthropic" else TimedSDK(sdk_client, "post")
+        sdk = (Timed(sdk_client.messages, "create", time.perf_counter) if cfg.provider == "anthropic"
+               else Timed(sdk_client, "post", time.perf_counter))
         samples, ours = [], []
         for _ in range(N):
-            endpoint.inside = sdk.inside = 0.0
+            endpoint.inside = sdk.total = 0.0
             t0 = time.perf_counter()
             client.query(MESSAGES, RegimeSchema, purpose="regime")
             total = time.perf_counter() - t0
             samples.append((total - endpoint.inside) * 1000)
-            ours.append((total - sdk.inside) * 1000)
+            ours.append((total - sdk.total) * 1000)
         if store is not None:
             store.close()
     samples.sort()
