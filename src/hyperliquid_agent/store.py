@@ -96,8 +96,7 @@ class StateStore:
 
     def put_many_text(self, entries: Iterable[tuple[str, str, str]]) -> None:
         """`put_text` for several (ns, key, text) entries in one call."""
-        with self._lock:
-            self._conn.executemany(_UPSERT, entries)
+        self.executemany(_UPSERT, entries)
 
     def delete(self, ns: str, key: str) -> None:
         with self._lock:
