@@ -215,6 +215,32 @@ def test_an_order_that_landed_before_a_crash_counts_against_the_limits_at_restar
     assert load_counters(store) == c  # settled rows are not counted twice
 
 
+def test_the_venues_answers_and_the_counters_they_move_land_together(tmp_path, monkeypatch):
+    # a crash while writing the answers must not leave settled rows whose trades were never counted:
+    # nothing of the batch's answers lands, the rows stay pending, the restart counts each trade once
+    import hyperliquid_agent.execution as execution
+
+    ex = FakeExchange()
+    store = StateStore.in_dir(tmp_path)
+    pol = RiskPolicy(RiskConfig(), allowed_coins=["ETH", "SOL"])
+    intents = rebalance_to_target([TargetEntry(coin="ETH", target_pct=Decimal(20)),
+                                   TargetEntry(coin="SOL", target_pct=Decimal(10))], ex.account_state(), MARKET, CFG)
+
+    def disk_full(store, counters):
+        raise Crash()
+    monkeypatch.setattr(execution, "save_counters", disk_full)
+    with pytest.raises(Crash):
+        Executor(ex, store, config=CFG).run("c9", intents, pol, context(ex, store))
+    monkeypatch.undo()
+    store.close()
+    store = StateStore.in_dir(tmp_path)
+    assert {r.status for r in OrdersLedger(store).for_cycle("c9")} == {"pending"}
+    assert load_counters(store).trade_times_ms == ()
+    rows = Executor(ex, store, config=CFG).reconcile_unsettled(ex.now + 1000)
+    assert sorted(r.status for r in rows) == ["filled", "filled"] and len(ex.placed) == 2
+    assert load_counters(store).trade_times_ms == (ex.now, ex.now)
+
+
 def test_a_timeout_after_the_order_landed_is_reconciled_as_filled_not_failed():
     ex, store, executor, pol = setup()
     real = ex.place_orders

@@ -143,12 +143,14 @@ class Executor:
     ) -> ExecutionReport:
         """Review `intents` with `policy`, execute what is approved, persist the counters."""
         counters = ctx.counters
+        earlier: dict[str, LedgerRow] = {}
         for row in self.ledger.for_cycle(cycle_id):  # a rerun: settle what the last attempt left open
-            counters = _count_landed(counters, row, self._reconcile_row(row, ctx.now_ms))
+            settled = earlier[row.cloid] = self._reconcile_row(row, ctx.now_ms)
+            counters = _count_landed(counters, row, settled)
         if counters is not ctx.counters:  # orders that landed before a crash count against today's limits
             ctx = replace(ctx, counters=counters)
         review = policy.review(intents, ctx)
-        state = _CycleState(cycle_id, ctx.now_ms, review.counters)
+        state = _CycleState(cycle_id, ctx.now_ms, review.counters, earlier)
         for intent, denial in review.denied:
             if isinstance(intent, OrderIntent):
                 state.orders.append(OrderRecord(leg="", cloid=None, intent=intent, verdict=denial, status="denied",
@@ -183,7 +185,8 @@ class Executor:
                 go.append(a)
         self._submit(state, go)
         self._submit(state, protects)
-        save_counters(self.store, state.counters)  # also when nothing was sent (the rolled day, the streak)
+        if state.counters is not state.saved:  # also when nothing was sent (the rolled day, the streak)
+            self._save_counters(state)
 
         account_after = self._account(state)
         if protection and account_after is not None and market is not None:
@@ -227,28 +230,33 @@ class Executor:
         for a in batch:
             leg = state.leg_key(a.intent)
             cloid = cloid_for(state.cycle_id, leg)
-            row = self.ledger.get(cloid)
+            # A cloid names (cycle, leg) and a run numbers its legs afresh, so only an earlier
+            # attempt of this cycle can have sent it: its ledger rows were read when the run began.
+            row = state.earlier.get(cloid)
             if row is not None:  # sent before (a retry or a restart): ask, never resend
                 before, row = row, self._reconcile_row(row, state.now_ms)
                 state.counters = _count_landed(state.counters, before, row)
                 state.add(_record(leg, cloid, a, row.status, row.oid, row.filled_size, row.avg_price,
                                             row.error, reconciled=True))
                 continue
-            self.ledger.record_pending(cloid, state.cycle_id, leg, a.intent, state.now_ms)
             fresh.append((leg, a.with_cloid(cloid)))
         if not fresh:
             return
+        with self.store.transaction():  # every leg of the batch is on disk before any is sent
+            for leg, a in fresh:
+                self.ledger.record_pending(a.intent.cloid or "", state.cycle_id, leg, a.intent, state.now_ms)
         orders = [a for _, a in fresh]
         try:
             outcomes = list(self.exchange.place_orders(orders))
         except ValueError as exc:  # the adapter refused before sending (e.g. precision): nothing left us
             state.errors.append(f"place_orders refused the batch before sending: {exc}")
-            for leg, a in fresh:
-                cloid = a.intent.cloid or ""
-                self.ledger.update(cloid, "rejected", state.now_ms, error=str(exc))
-                state.add(_record(leg, cloid, a, "rejected", None, None, None, str(exc)))
-                state.counters = state.counters.with_failure()
-            save_counters(self.store, state.counters)
+            with self.store.transaction():
+                for leg, a in fresh:
+                    cloid = a.intent.cloid or ""
+                    self.ledger.update(cloid, "rejected", state.now_ms, error=str(exc))
+                    state.add(_record(leg, cloid, a, "rejected", None, None, None, str(exc)))
+                    state.counters = state.counters.with_failure()
+                self._save_counters(state)
             return
         except VenueError as exc:
             state.errors.append(f"place_orders failed: {type(exc).__name__}: {exc}")
@@ -260,22 +268,31 @@ class Executor:
                 state.add(_record(leg, cloid, a, row.status, row.oid, row.filled_size, row.avg_price, row.error))
                 landed = _count_landed(state.counters, before, row)  # type: ignore[arg-type]
                 state.counters = landed if landed is not state.counters else state.counters.with_failure()
-            save_counters(self.store, state.counters)
+            self._save_counters(state)
             return
         if self._after_submit is not None:
             self._after_submit(orders, outcomes)
-        for i, (leg, a) in enumerate(fresh):
-            cloid = a.intent.cloid or ""
-            outcome = outcomes[i] if i < len(outcomes) else None
-            status, oid, size, price, error = _read_outcome(a.intent, outcome)
-            self.ledger.update(cloid, status, state.now_ms, oid=oid, filled_size=size, avg_price=price, error=error)
-            state.add(_record(leg, cloid, a, status, oid, size, price, error))
-            if status in ("filled", "partial", "resting"):
-                filled = size * price if size is not None and price is not None else a.intent.notional
-                state.counters = state.counters.with_trade(filled, state.now_ms, a.intent.purpose in _OPENING)
-            else:
-                state.counters = state.counters.with_failure()
-        save_counters(self.store, state.counters)  # per batch: a crash later in the cycle keeps these counts
+        # The venue's answers and the counters they move land together (per batch: a crash later
+        # in the cycle keeps these counts; a crash before this commit leaves the rows pending, and
+        # the restart's reconciliation by cloid counts what landed).
+        with self.store.transaction():
+            for i, (leg, a) in enumerate(fresh):
+                cloid = a.intent.cloid or ""
+                outcome = outcomes[i] if i < len(outcomes) else None
+                status, oid, size, price, error = _read_outcome(a.intent, outcome)
+                self.ledger.update(cloid, status, state.now_ms, oid=oid, filled_size=size, avg_price=price,
+                                   error=error)
+                state.add(_record(leg, cloid, a, status, oid, size, price, error))
+                if status in ("filled", "partial", "resting"):
+                    filled = size * price if size is not None and price is not None else a.intent.notional
+                    state.counters = state.counters.with_trade(filled, state.now_ms, a.intent.purpose in _OPENING)
+                else:
+                    state.counters = state.counters.with_failure()
+            self._save_counters(state)
+
+    def _save_counters(self, state: "_CycleState") -> None:
+        save_counters(self.store, state.counters)
+        state.saved = state.counters
 
     def _reconcile_row(self, row: LedgerRow, now_ms: int) -> LedgerRow:
         if row.status not in OPEN_STATUSES:
@@ -340,10 +357,13 @@ class Executor:
 
 
 class _CycleState:
-    def __init__(self, cycle_id: str, now_ms: int, counters: RiskCounters) -> None:
+    def __init__(self, cycle_id: str, now_ms: int, counters: RiskCounters,
+                 earlier: dict[str, LedgerRow] | None = None) -> None:
         self.cycle_id = cycle_id
         self.now_ms = now_ms
         self.counters = counters
+        self.saved: RiskCounters | None = None  # the counters this run last wrote to the store
+        self.earlier = earlier or {}  # cloid -> the ledger row an earlier attempt of this cycle left
         self.orders: list[OrderRecord] = []
         self.setup: list[SetupRecord] = []
         self.errors: list[str] = []

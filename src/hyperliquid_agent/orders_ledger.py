@@ -116,18 +116,22 @@ class OrdersLedger:
 
     # ---- fills
     def record_fills(self, fills: Iterable[Fill]) -> int:
-        """Store fills once each (keyed by trade id, else oid+time+size); returns how many were new."""
+        """Store fills once each (keyed by trade id, else oid+time+size), in one transaction; returns
+        how many were new."""
+        fills = list(fills)
+        if not fills:
+            return 0
         new = 0
-        for f in fills:
-            key = str(f.tid) if f.tid is not None else f"{f.oid}:{f.time_ms}:{f.size}:{f.price}"
-            before = self.store.execute("SELECT 1 FROM order_fills WHERE fill_key=?", (key,))
-            if before:
-                continue
-            self.store.execute(
-                "INSERT INTO order_fills(fill_key, cloid, oid, coin, fill, fee, time_ms) VALUES(?,?,?,?,?,?,?)",
-                (key, f.cloid, f.oid, f.coin, dumps(f.model_dump(mode="json")), format(f.fee, "f"), f.time_ms),
-            )
-            new += 1
+        with self.store.transaction():
+            for f in fills:
+                key = str(f.tid) if f.tid is not None else f"{f.oid}:{f.time_ms}:{f.size}:{f.price}"
+                if self.store.execute("SELECT 1 FROM order_fills WHERE fill_key=?", (key,)):
+                    continue
+                self.store.execute(
+                    "INSERT INTO order_fills(fill_key, cloid, oid, coin, fill, fee, time_ms) VALUES(?,?,?,?,?,?,?)",
+                    (key, f.cloid, f.oid, f.coin, dumps(f.model_dump(mode="json")), format(f.fee, "f"), f.time_ms),
+                )
+                new += 1
         return new
 
     def fills_for(self, cloids: Iterable[str]) -> list[Fill]:
