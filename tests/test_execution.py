@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hyperliquid_agent.config import PortfolioConfig, RiskConfig
-from hyperliquid_agent.domain import OrderIntent, OrderPurpose, Side, TargetEntry, Tif, TpSl
+from hyperliquid_agent.domain import Fill, OrderIntent, OrderPurpose, Side, TargetEntry, Tif, TpSl
 from hyperliquid_agent.domain.verdicts import Approved, ApprovedOrder
 from hyperliquid_agent.errors import VenueRejectedError, VenueUnavailableError
 from hyperliquid_agent.execution import Executor, Protection, cloid_for
@@ -387,3 +387,15 @@ def test_property_every_order_reaching_the_port_carries_an_approved_verdict(inte
     denied_by_policy = {i for i in range(len(intents)) if not isinstance(pol.check(intents[i], c), Approved)}
     if len(intents) == 1 and denied_by_policy:
         assert ex.placed == []
+
+
+def test_the_ledger_stores_each_fill_once_whether_it_has_a_trade_id_or_not():
+    ledger = OrdersLedger(StateStore.memory())
+    with_tid = Fill(coin="ETH", side=Side.BUY, price=Decimal("3000.5"), size=Decimal("0.1"), fee=Decimal("0.135"),
+                    time_ms=1_000, oid=7, cloid="0x" + "1" * 32, tid=99)
+    without = Fill(coin="ETH", side=Side.SELL, price=Decimal("3001"), size=Decimal("0.1"), fee=Decimal("0.135"),
+                   time_ms=2_000, oid=8, cloid="0x" + "1" * 32)
+    assert ledger.record_fills([with_tid, without]) == 2
+    assert ledger.record_fills([without, with_tid, with_tid.model_copy(update={"fee": Decimal(1)})]) == 0
+    assert ledger.record_fills([]) == 0
+    assert ledger.fills_for(["0x" + "1" * 32]) == [with_tid, without]

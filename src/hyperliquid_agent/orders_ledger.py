@@ -118,21 +118,14 @@ class OrdersLedger:
     def record_fills(self, fills: Iterable[Fill]) -> int:
         """Store fills once each (keyed by trade id, else oid+time+size), in one transaction; returns
         how many were new."""
-        fills = list(fills)
-        if not fills:
+        rows = [(_fill_key(f), f.cloid, f.oid, f.coin, dumps(f.model_dump(mode="json")), format(f.fee, "f"), f.time_ms)
+                for f in fills]
+        if not rows:
             return 0
-        new = 0
         with self.store.transaction():
-            for f in fills:
-                key = str(f.tid) if f.tid is not None else f"{f.oid}:{f.time_ms}:{f.size}:{f.price}"
-                if self.store.execute("SELECT 1 FROM order_fills WHERE fill_key=?", (key,)):
-                    continue
-                self.store.execute(
-                    "INSERT INTO order_fills(fill_key, cloid, oid, coin, fill, fee, time_ms) VALUES(?,?,?,?,?,?,?)",
-                    (key, f.cloid, f.oid, f.coin, dumps(f.model_dump(mode="json")), format(f.fee, "f"), f.time_ms),
-                )
-                new += 1
-        return new
+            return self.store.executemany(
+                "INSERT OR IGNORE INTO order_fills(fill_key, cloid, oid, coin, fill, fee, time_ms) VALUES(?,?,?,?,?,?,?)",
+                rows)
 
     def fills_for(self, cloids: Iterable[str]) -> list[Fill]:
         wanted = list(cloids)
@@ -146,6 +139,10 @@ class OrdersLedger:
 
 
 _COLS = "cloid, cycle_id, leg, coin, intent, status, oid, filled_size, avg_price, error, created_ms, updated_ms"
+
+
+def _fill_key(f: Fill) -> str:
+    return str(f.tid) if f.tid is not None else f"{f.oid}:{f.time_ms}:{f.size}:{f.price}"
 
 
 def _s(value: Decimal | None) -> str | None:

@@ -120,10 +120,10 @@ class StateStore:
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
-    def executemany(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
-        """One write statement run once per row of parameters."""
+    def executemany(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> int:
+        """One write statement run once per row of parameters; returns how many rows it changed."""
         with self._lock:
-            self._conn.executemany(sql, rows)
+            return self._conn.executemany(sql, rows).rowcount
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
