@@ -114,6 +114,39 @@ def test_crash_between_submit_and_record_then_restart_reconciles_by_cloid(tmp_pa
     assert OrdersLedger(store2).get(row.cloid).status == "filled"
 
 
+def test_a_cycle_rerun_hours_after_a_crash_still_records_the_fills_of_its_first_attempt(tmp_path):
+    # the executor asks the venue only for recent fills; "recent" reaches back to the first attempt
+    ex = FakeExchange()
+    store = StateStore.in_dir(tmp_path)
+
+    def die(orders, outcomes):
+        raise Crash()
+
+    pol = RiskPolicy(RiskConfig(), allowed_coins=["ETH"])
+    intents = rebalance_to_target([TargetEntry(coin="ETH", target_pct=Decimal(20))], ex.account_state(), MARKET, CFG)
+    with pytest.raises(Crash):
+        Executor(ex, store, config=CFG, after_submit=die).run("c8", intents, pol, context(ex, store))
+    sent_at = ex.now
+    ex.now += 3 * 3_600_000  # the restart comes three hours later
+    report = Executor(ex, store, config=CFG).run("c8", intents, pol, context(ex, store))
+    assert len(ex.placed) == 1 and report.orders[0].reconciled
+    assert [f.time_ms for f in report.fills] == [sent_at] and report.fees > 0
+    assert [f.cloid for f in OrdersLedger(store).fills_for([report.orders[0].cloid])] == [report.orders[0].cloid]
+
+
+def test_only_fills_since_the_cycle_are_asked_for_and_older_ones_of_the_account_are_left_alone():
+    ex, store, executor, pol = setup()
+    first = cycle(ex, store, executor, pol, "c1", {"ETH": "20"})
+    ex.now += 24 * 3_600_000
+    second = cycle(ex, store, executor, pol, "c2", {"ETH": "10"})
+    assert len(first.fills) == 1 and len(second.fills) == 1 and second.fills[0].time_ms == ex.now
+    asked = []
+    real = ex.fills
+    ex.fills = lambda start_ms=None: asked.append(start_ms) or real(start_ms)
+    cycle(ex, store, executor, pol, "c3", {"ETH": "0"})
+    assert asked and asked[0] is not None and ex.now - 3_600_000 < asked[0] <= ex.now
+
+
 def test_startup_reconciliation_settles_pending_rows(tmp_path):
     ex, store, executor, pol = setup(store=StateStore.in_dir(tmp_path))
     o = OrderIntent(coin="ETH", side=Side.BUY, size=Decimal(1), limit_price=Decimal(3010))

@@ -7,8 +7,9 @@ Order of work in one cycle (`Executor.run`):
 4. increases and opens in one bulk action (the open leg of a flip is skipped when its
    close leg did not go through, an increase when setting its leverage failed);
 5. optional TP/SL trigger orders (reduce-only) for the coins that were opened or increased;
-6. the account is read back, fills for our orders are recorded with their fees, and the
-   optional dead-man switch (schedule-cancel) is renewed.
+6. the account is read back, fills for our orders are recorded with their fees (asking the
+   venue only for fills since the cycle's orders went out, not the account's whole history),
+   and the optional dead-man switch (schedule-cancel) is renewed.
 
 Each order gets a deterministic client order id, `cloid_for(cycle_id, leg)`, and is written
 to the orders ledger BEFORE it is sent. A cycle that runs again (a retry, or a restart after
@@ -54,6 +55,7 @@ from hyperliquid_agent.store import StateStore
 _FROZEN = ConfigDict(frozen=True)
 _TRANSFERS_NS = "executor.transfers"
 _OPENING = (OrderPurpose.OPEN, OrderPurpose.INCREASE)
+FILL_CLOCK_SLACK_MS = 5 * 60_000
 
 
 def cloid_for(cycle_id: str, leg: str | int) -> str:
@@ -342,8 +344,11 @@ class Executor:
     def _record_fills(self, state: "_CycleState") -> None:
         if not state.cloids:
             return
+        # Only the fills since this cycle's orders went out (or an earlier attempt's did): the venue
+        # stamps fills with its own clock, which may run behind ours, hence the slack.
+        since = min([r.created_ms for r in state.earlier.values()] + [state.now_ms]) - FILL_CLOCK_SLACK_MS
         try:
-            venue_fills = self.exchange.fills()
+            venue_fills = self.exchange.fills(since)
         except VenueError as exc:
             state.errors.append(f"reading fills failed: {exc}")
             return
