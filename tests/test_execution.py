@@ -88,6 +88,18 @@ class Crash(BaseException):
     pass
 
 
+def crash_after_submit(ex, store, cycle_id):
+    """Run a cycle buying ETH to 20% that dies between the venue's answer and the ledger update."""
+    def die(orders, outcomes):
+        raise Crash()
+
+    pol = RiskPolicy(RiskConfig(), allowed_coins=["ETH"])
+    intents = rebalance_to_target([TargetEntry(coin="ETH", target_pct=Decimal(20))], ex.account_state(), MARKET, CFG)
+    with pytest.raises(Crash):
+        Executor(ex, store, config=CFG, after_submit=die).run(cycle_id, intents, pol, context(ex, store))
+    return pol, intents
+
+
 def test_crash_between_submit_and_record_then_restart_reconciles_by_cloid(tmp_path):
     ex = FakeExchange()
     store = StateStore.in_dir(tmp_path)
@@ -119,13 +131,7 @@ def test_a_cycle_rerun_hours_after_a_crash_still_records_the_fills_of_its_first_
     ex = FakeExchange()
     store = StateStore.in_dir(tmp_path)
 
-    def die(orders, outcomes):
-        raise Crash()
-
-    pol = RiskPolicy(RiskConfig(), allowed_coins=["ETH"])
-    intents = rebalance_to_target([TargetEntry(coin="ETH", target_pct=Decimal(20))], ex.account_state(), MARKET, CFG)
-    with pytest.raises(Crash):
-        Executor(ex, store, config=CFG, after_submit=die).run("c8", intents, pol, context(ex, store))
+    pol, intents = crash_after_submit(ex, store, "c8")
     sent_at = ex.now
     ex.now += 3 * 3_600_000  # the restart comes three hours later
     report = Executor(ex, store, config=CFG).run("c8", intents, pol, context(ex, store))
@@ -230,13 +236,7 @@ def test_an_order_that_landed_before_a_crash_counts_against_the_limits_at_restar
     ex = FakeExchange()
     store = StateStore.in_dir(tmp_path)
 
-    def die(orders, outcomes):
-        raise Crash()
-
-    pol = RiskPolicy(RiskConfig(), allowed_coins=["ETH"])
-    intents = rebalance_to_target([TargetEntry(coin="ETH", target_pct=Decimal(20))], ex.account_state(), MARKET, CFG)
-    with pytest.raises(Crash):
-        Executor(ex, store, config=CFG, after_submit=die).run("c7", intents, pol, context(ex, store))
+    pol, intents = crash_after_submit(ex, store, "c7")
     store.close()
     store = StateStore.in_dir(tmp_path)
     assert load_counters(store).trade_times_ms == ()  # the crash lost the count ...
