@@ -288,3 +288,35 @@ def test_prompt_hash_is_the_hash_of_the_whole_prompt_text_whatever_repeats():
     hasher = PromptHasher()
     for prompt in prompts + prompts:
         assert hasher(prompt) == whole(prompt)
+
+
+def test_a_fill_of_an_order_the_cycle_did_not_send_is_in_the_next_record_once_and_in_the_summary(standard):
+    # an order placed by hand between two cycles (like a TP/SL trigger or a resting limit that fills
+    # in between): the next cycle reports its fill, no later cycle again, and the run's trades and
+    # fees count it (else the summary would put its fee and PnL under funding)
+    from hyperliquid_agent.app.summary import summarize_run
+    from hyperliquid_agent.app.wiring import build_pipeline
+    from hyperliquid_agent.manual_orders import prepare_order, submit_order
+
+    rig, llm = standard
+    llm.push(target_reply(("BTC", 20)), target_reply(("BTC", 20)), target_reply(("BTC", 20)),
+             target_reply(("BTC", 20)))
+    r1 = _run(rig, 1)
+    assert r1["fills"] and r1["outside_fills"] == []
+    held = Decimal(next(p["size"] for p in r1["account_after"]["positions"] if p["coin"] == "BTC"))
+    manual = submit_order(rig.exchange, rig.store, rig.cfg,
+                          prepare_order(rig.exchange, rig.cfg, "sell", "BTC", held / 2), approver=None)
+    [by_hand] = manual.fills
+    r2 = _run(rig, 2)
+    assert [(f["oid"], f["fee"]) for f in r2["outside_fills"]] == [(by_hand.oid, format(by_hand.fee, "f"))]
+    assert r2["fills"] and all(f["oid"] != by_hand.oid for f in r2["fills"])  # the buy back is the cycle's own
+    r3 = _run(rig, 3)
+    assert r3["outside_fills"] == []
+    # a restart (a new pipeline over the same state) does not report it again either
+    rig.pipeline = build_pipeline(rig.cfg, rig.exchange, rig.store, client=llm)
+    r4 = _run(rig, 4)
+    assert r4["outside_fills"] == []
+    s = summarize_run([r1, r2, r3, r4])
+    own = [f for r in (r1, r2, r3, r4) for f in r["fills"]]
+    assert s["trades"] == len(own) + 1
+    assert Decimal(s["fees_usd"]) == sum((Decimal(f["fee"]) for f in own), by_hand.fee)

@@ -121,6 +121,17 @@ def test_positions_entries_and_realized_pnl_follow_the_fills(path, flow):
 
 @settings(max_examples=15, deadline=None)
 @given(moves, orders)
+def test_fills_since_a_time_are_exactly_the_fills_at_or_after_it(path, flow):
+    m, _ = run_flow(path, flow)
+    every = m.fills(ADDR)
+    times = [f.time_ms for f in every]
+    assert times == sorted(times)  # made in time order, resting fills included
+    for start in {0, *times, *(t + 1 for t in times)}:
+        assert m.fills(ADDR, start) == [f for f in every if f.time_ms >= start]
+
+
+@settings(max_examples=15, deadline=None)
+@given(moves, orders)
 def test_same_feed_and_calls_give_identical_results(path, flow):
     a, _ = run_flow(path, flow)
     b, _ = run_flow(path, flow)

@@ -118,7 +118,7 @@ class OrdersLedger:
     def record_fills(self, fills: Iterable[Fill]) -> int:
         """Store fills once each (keyed by trade id, else oid+time+size), in one transaction; returns
         how many were new."""
-        rows = [(_fill_key(f), f.cloid, f.oid, f.coin, dumps(f.model_dump(mode="json")), format(f.fee, "f"), f.time_ms)
+        rows = [(fill_key(f), f.cloid, f.oid, f.coin, dumps(f.model_dump(mode="json")), format(f.fee, "f"), f.time_ms)
                 for f in fills]
         if not rows:
             return 0
@@ -126,6 +126,11 @@ class OrdersLedger:
             return self.store.executemany(
                 "INSERT OR IGNORE INTO order_fills(fill_key, cloid, oid, coin, fill, fee, time_ms) VALUES(?,?,?,?,?,?,?)",
                 rows)
+
+    def last_fill_ms(self) -> int | None:
+        """The venue time of the newest fill recorded (None when none is)."""
+        rows = self.store.execute("SELECT MAX(time_ms) FROM order_fills")
+        return rows[0][0] if rows else None
 
     def fills_for(self, cloids: Iterable[str]) -> list[Fill]:
         wanted = list(cloids)
@@ -141,7 +146,8 @@ class OrdersLedger:
 _COLS = "cloid, cycle_id, leg, coin, intent, status, oid, filled_size, avg_price, error, created_ms, updated_ms"
 
 
-def _fill_key(f: Fill) -> str:
+def fill_key(f: Fill) -> str:
+    """What tells one fill from another: the venue's trade id, else its order, time, size and price."""
     return str(f.tid) if f.tid is not None else f"{f.oid}:{f.time_ms}:{f.size}:{f.price}"
 
 

@@ -38,6 +38,7 @@ from hyperliquid_agent.config import PortfolioConfig
 from hyperliquid_agent.domain import (
     AccountState,
     AssetSpec,
+    Fill,
     Intent,
     L2Book,
     MarketSnapshot,
@@ -48,7 +49,8 @@ from hyperliquid_agent.domain import (
     TransferIntent,
 )
 from hyperliquid_agent.domain.context import DecisionContext
-from hyperliquid_agent.execution import ExecutionReport, Executor, Protection
+from hyperliquid_agent.execution import FILL_CLOCK_SLACK_MS, ExecutionReport, Executor, Protection
+from hyperliquid_agent.orders_ledger import fill_key
 from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent, plan_rebalance
 from hyperliquid_agent.ports import ExchangePort
 from hyperliquid_agent.risk import RiskContext, RiskPolicy
@@ -138,8 +140,10 @@ class Governance(Protocol):
         """Persist the governance state (called after deciding, before acting: crash-only)."""
         ...
 
-    def after(self, inputs: CycleInputs, report: ExecutionReport | None, account_after: AccountState | None) -> None:
-        """Scorekeeping and persistence once the cycle has acted."""
+    def after(self, inputs: CycleInputs, report: ExecutionReport | None, account_after: AccountState | None,
+              outside: Sequence[Fill] = ()) -> None:
+        """Scorekeeping and persistence once the cycle has acted (`outside`: fills of orders this cycle
+        did not send, such as a TP/SL trigger that fired since the last cycle)."""
         ...
 
 
@@ -209,6 +213,9 @@ class CyclePipeline:
     wall_ms: Callable[[], float] = field(default=lambda: time.perf_counter() * 1000)
     # the stored api_failures count as this pipeline last read or wrote it (it is the only writer)
     _api_failures: int | None = field(default=None, init=False, repr=False)
+    # the venue time of the newest fill a record holds (read from the orders ledger at the first cycle)
+    _fills_seen_ms: int | None = field(default=None, init=False, repr=False)
+    _fills_cursor_read: bool = field(default=False, init=False, repr=False)
 
     # -------- stage 1: collect (I/O)
     def collect(self, cycle_id: str, now_ms: int, loops: tuple[str, ...]) -> tuple[CycleInputs, MarketData]:
@@ -376,15 +383,43 @@ class CyclePipeline:
             except Exception as exc:
                 rec["errors"].append(f"account after: {type(exc).__name__}: {exc}")
         fill_report(rec, report)
+        outside = rec["outside_fills"] = self._outside_fills(rec, now_ms, report)
         if self.governance is not None:
             try:
-                self.governance.after(inputs, report, account_after)
+                self.governance.after(inputs, report, account_after, outside)
             except Exception as exc:
                 rec["errors"].append(f"governance state: {type(exc).__name__}: {exc}")
         rec["account_after"] = account_after
         rec["timing_ms"]["total"] = round(self.wall_ms() - t0, 3)
         rec["status_snapshot"] = status_snapshot(rec, account_after or inputs.account, decided)
         return rec
+
+    def _outside_fills(self, rec: dict[str, Any], now_ms: int, report: ExecutionReport | None) -> list[Fill]:
+        """The fills the venue reported since the last cycle for orders this cycle did not send: a
+        resting limit or a TP/SL trigger that filled in between, an order placed by hand. They are
+        recorded in the orders ledger and returned for the record, each in one record only."""
+        if not self._fills_cursor_read:
+            self._fills_seen_ms = self.executor.ledger.last_fill_ms()
+            self._fills_cursor_read = True
+        seen = self._fills_seen_ms
+        try:
+            venue = self.exchange.fills(now_ms - FILL_CLOCK_SLACK_MS if seen is None else seen + 1)
+        except Exception as exc:  # the next cycle asks again from the same point
+            rec["errors"].append(f"reading fills: {type(exc).__name__}: {exc}")
+            return []
+        if not venue:
+            return []
+        ours = {fill_key(f) for f in report.fills} if report is not None else set()
+        outside = [f for f in venue if fill_key(f) not in ours]
+        if outside:
+            try:
+                self.executor.ledger.record_fills(outside)
+            except Exception as exc:  # not recorded: the next cycle reports them again
+                rec["errors"].append(f"recording fills: {type(exc).__name__}: {exc}")
+                return []
+        newest = max(f.time_ms for f in venue)
+        self._fills_seen_ms = newest if seen is None else max(seen, newest)
+        return outside
 
     def _stored_api_failures(self) -> int:
         if self._api_failures is None:

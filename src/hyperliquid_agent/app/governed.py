@@ -16,7 +16,7 @@ from typing import Any, Mapping, Sequence
 
 from hyperliquid_agent.app.status import AGENT_NS
 from hyperliquid_agent.config import Config
-from hyperliquid_agent.domain import AccountState
+from hyperliquid_agent.domain import AccountState, Fill
 from hyperliquid_agent.domain.context import DecisionContext
 from hyperliquid_agent.errors import HLAgentError
 from hyperliquid_agent.execution import ExecutionReport, Protection
@@ -236,11 +236,14 @@ class GovernedFlow:
             return None
         return Protection(take_profit_pct=ex.take_profit_pct, stop_loss_pct=ex.stop_loss_pct)
 
-    def after(self, inputs: Any, report: ExecutionReport | None, account_after: AccountState | None) -> None:
+    def after(self, inputs: Any, report: ExecutionReport | None, account_after: AccountState | None,
+              outside: Sequence[Fill] = ()) -> None:
         self._saved = None
         fills = report.fills if report is not None else ()
         card = self.scorekeeper.current
         if card is not None and card.ended_ms is None:
+            for f in outside:  # filled between cycles: no mid of that moment to measure slippage against
+                card.record_fill(f)
             for f in fills:
                 card.record_fill(f, inputs.snapshot.mids.get(f.coin))
             equity = (account_after or inputs.account).portfolio_value
@@ -249,7 +252,8 @@ class GovernedFlow:
         if account_after is not None:
             self.scorekeeper.observe_funding(account_after.positions, record=False)
         else:
-            self.scorekeeper.observe_funding(inputs.account.positions, record=False, forget={f.coin for f in fills})
+            self.scorekeeper.observe_funding(inputs.account.positions, record=False,
+                                             forget={f.coin for f in (*outside, *fills)})
         self.save()
 
     def save(self) -> None:

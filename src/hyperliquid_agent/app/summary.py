@@ -71,7 +71,7 @@ def summarize_run(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
             st = order_status(o)
             out["orders_by_status"][st] = out["orders_by_status"].get(st, 0) + 1
         out["denied"] += sum(1 for v in r.get("risk") or () if (v.get("verdict") or {}).get("verdict") == "denied")
-        for f in r.get("fills") or ():
+        for f in (*(r.get("fills") or ()), *(r.get("outside_fills") or ())):  # outside: TP/SL, resting, by hand
             out["trades"] += 1
             fees += _d(f.get("fee"))
             realized += _d(f.get("closed_pnl"))
@@ -224,6 +224,10 @@ def render_record(console: Any, rec: dict[str, Any]) -> None:
     before, after = _equity(rec.get("account_before")), _equity(rec.get("account_after"))
     t.add_row("equity", f"${_money(before)} -> ${_money(after)}")
     t.add_row("fills", f"{len(rec.get('fills') or [])}, fees ${_money(rec.get('fees_usd'), 6)}")
+    outside = rec.get("outside_fills") or []
+    if outside:  # orders this cycle did not send (TP/SL, resting limits, by hand) that filled since the last one
+        fees = sum((_d(f.get("fee")) for f in outside), Decimal(0))
+        t.add_row("fills since the last cycle", f"{len(outside)} of other orders, fees ${_money(fees, 6)}")
     t.add_row("errors", "; ".join(rec.get("errors") or []) or "-")
     console.print(t)
     orders = rec.get("orders") or []

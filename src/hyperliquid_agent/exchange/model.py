@@ -17,7 +17,8 @@ identical results: nothing here reads a clock, a file or randomness.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from operator import attrgetter
 from decimal import Decimal
 from typing import Mapping
 
@@ -61,6 +62,7 @@ from hyperliquid_agent.exchange.venue_types import (
 )
 
 DEFAULT_LEVERAGE = 20
+_fill_time = attrgetter("time_ms")
 
 
 class VenueModel(OrderEntry):
@@ -310,7 +312,8 @@ class VenueModel(OrderEntry):
             cache.append(Fill(coin=r.coin, side=Side.BUY if r.is_buy else Side.SELL, price=r.px, size=r.sz, fee=r.fee,
                               time_ms=r.time_ms, oid=r.oid, cloid=r.cloid, closed_pnl=r.closed_pnl,
                               direction=r.direction, crossed=r.crossed, start_position=r.start_position, tid=r.tid))
-        return list(cache) if start_ms is None else [f for f in cache if f.time_ms >= start_ms]
+        # fills are made in time order (the clock only moves forward): the recent ones are a tail
+        return list(cache) if start_ms is None else cache[bisect_left(cache, start_ms, key=_fill_time):]
 
     def totals(self, address: str) -> AccountTotals:
         acct = self._accounts.get(address.lower())
