@@ -41,7 +41,23 @@ def test_positions_round_trip_with_their_sign(size, entry, lev_type, lev):
         total_raw_usd=Decimal(100), withdrawable=Decimal(97), time_ms=1)
     back = wire.account_from_wire(wire.ClearinghouseStateWire.model_validate(out)).positions[0]
     assert back.size == size and (back.size < 0) == (size < 0)
-    assert back.entry_price == entry and back.leverage == lev and back.leverage_type is lev_type
+    assert back.leverage == lev and back.leverage_type is lev_type
+    # the entry comes back as the venue shows it: 6 significant figures (exactly, when it had no more)
+    assert abs(back.entry_price - entry) <= abs(entry) * Decimal("0.000005")
+    assert len(back.entry_price.normalize().as_tuple().digits) <= 6
+    if len(entry.normalize().as_tuple().digits) <= 6:
+        assert back.entry_price == entry
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.decimals(min_value=Decimal(-10**9), max_value=Decimal(10**9), allow_nan=False, allow_infinity=False),
+       prices)
+def test_account_amounts_are_written_as_the_venue_writes_them(amount, px):
+    # USDC to 6 decimals, liquidation prices to 8, no trailing zeros, "0.0" never "-0.0" (as recorded)
+    for text, places in ((wire.usdc(amount), 6), (wire.liquidation_px(px), 8)):
+        whole, _, frac = text.partition(".")
+        assert frac and len(frac) <= places and (frac == "0" or not frac.endswith("0")) and text != "-0.0"
+    assert abs(Decimal(wire.usdc(amount)) - amount) <= Decimal("0.0000005")
 
 
 @settings(max_examples=200, deadline=None)

@@ -469,6 +469,37 @@ def dec(value: Decimal | int | None) -> str | None:
     return text if "." in text else text + ".0"
 
 
+# The venue rounds what it reports of an account (the recorded clearinghouseState shows it):
+# USDC amounts to 6 decimals, entry prices to 6 significant figures, liquidation prices to 8
+# decimals, each without trailing zeros. The model keeps the exact values; only the wire rounds.
+_USDC = Decimal("0.000001")
+_LIQ_PX = Decimal("0.00000001")
+
+
+def usdc(value: Decimal | None) -> str | None:
+    return None if value is None else _trimmed(value.quantize(_USDC))
+
+
+def entry_px(value: Decimal) -> str:
+    if not value:
+        return "0.0"
+    return _trimmed(value.quantize(Decimal(1).scaleb(value.adjusted() - 5)))
+
+
+def liquidation_px(value: Decimal | None) -> str | None:
+    return None if value is None else _trimmed(value.quantize(_LIQ_PX))
+
+
+def _trimmed(d: Decimal) -> str:
+    if not d:
+        return "0.0"  # never "-0.0"
+    text = format(d, "f")
+    if "." not in text:
+        return text + ".0"
+    text = text.rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
 def meta_to_wire(specs: dict[str, AssetSpec]) -> dict[str, Any]:
     perps = sorted((s for s in specs.values() if s.market_type is MarketType.PERP), key=lambda s: s.asset_id)
     return {
@@ -512,16 +543,17 @@ def position_to_wire(p: Position, max_leverage: int | None = None) -> dict[str, 
     roe = (p.unrealized_pnl / p.margin_used) if p.margin_used else ZERO
     lev: dict[str, Any] = {"type": p.leverage_type.value, "value": p.leverage}
     if p.leverage_type is LeverageType.ISOLATED:
-        lev["rawUsd"] = dec(-p.size * p.entry_price + p.margin_used)
+        lev["rawUsd"] = usdc(-p.size * p.entry_price + p.margin_used)
+    funding = usdc(p.cum_funding)
     return {
         "type": "oneWay",
         "position": {
-            "coin": p.coin, "szi": dec(p.size), "leverage": lev, "entryPx": dec(p.entry_price),
-            "positionValue": dec(p.position_value), "unrealizedPnl": dec(p.unrealized_pnl),
-            "returnOnEquity": dec(roe.quantize(Decimal("0.00000001"))), "liquidationPx": dec(p.liquidation_price),
-            "marginUsed": dec(p.margin_used), "maxLeverage": max_leverage or p.leverage,
-            "cumFunding": {"allTime": dec(p.cum_funding), "sinceOpen": dec(p.cum_funding),
-                           "sinceChange": dec(p.cum_funding)},
+            "coin": p.coin, "szi": dec(p.size), "leverage": lev, "entryPx": entry_px(p.entry_price),
+            "positionValue": usdc(p.position_value), "unrealizedPnl": usdc(p.unrealized_pnl),
+            "returnOnEquity": dec(roe.quantize(Decimal("0.00000001"))),
+            "liquidationPx": liquidation_px(p.liquidation_price),
+            "marginUsed": usdc(p.margin_used), "maxLeverage": max_leverage or p.leverage,
+            "cumFunding": {"allTime": funding, "sinceOpen": funding, "sinceChange": funding},
         },
     }
 
@@ -533,11 +565,11 @@ def clearinghouse_to_wire(
 ) -> dict[str, Any]:
     """The perp account -> clearinghouseState (cross margin: both summaries are equal)."""
     lev = max_leverage or {}
-    summary = {"accountValue": dec(account_value), "totalNtlPos": dec(total_ntl),
-               "totalRawUsd": dec(total_raw_usd), "totalMarginUsed": dec(total_margin_used)}
+    summary = {"accountValue": usdc(account_value), "totalNtlPos": usdc(total_ntl),
+               "totalRawUsd": usdc(total_raw_usd), "totalMarginUsed": usdc(total_margin_used)}
     return {
         "marginSummary": summary, "crossMarginSummary": dict(summary),
-        "crossMaintenanceMarginUsed": dec(maintenance_margin), "withdrawable": dec(withdrawable),
+        "crossMaintenanceMarginUsed": usdc(maintenance_margin), "withdrawable": usdc(withdrawable),
         "assetPositions": [position_to_wire(p, lev.get(p.coin)) for p in positions if p.size != 0],
         "time": time_ms,
     }
