@@ -24,6 +24,8 @@ Refusals (risk denials, governance vetoes, tripwires) are values, not exceptions
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class HLAgentError(Exception):
     """Base of every error hl-agent raises on purpose."""
@@ -33,6 +35,17 @@ class HLAgentError(Exception):
 
 class ConfigError(HLAgentError):
     """A configuration, strategy or template problem. The message names the file, key and fix."""
+
+
+def read_config_text(path: Path, what: str, missing: str, error: type[ConfigError] = ConfigError) -> str:
+    """A file the user edits (UTF-8 text). Missing: `error(missing)`, which says how to fix it;
+    unreadable: `error` naming `what`, the file and why."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(missing) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{what} {path}: cannot read: {exc}") from None
 
 
 class MissingEnvError(ConfigError):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from hyperliquid_agent.config import GovernanceConfig
-from hyperliquid_agent.errors import ConfigError
+from hyperliquid_agent.errors import read_config_text
 from hyperliquid_agent.governance.calendar import CalendarEvent, parse_calendar
 from hyperliquid_agent.governance.governor import Governor
 from hyperliquid_agent.governance.regime import RegimeReading
@@ -49,15 +49,8 @@ _INSERT_HISTORY = "INSERT INTO gov_plan_history(plan_id, ended_ms, kind, body) V
 def load_calendar_file(path: str | Path) -> tuple[CalendarEvent, ...]:
     """Read the event calendar named by `[governance.regime] calendar`."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"event calendar {p} not found (set by [governance.regime] calendar). Create it from "
-            "calendar.example.toml or remove the key."
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"event calendar {p}: cannot read: {exc}") from None
+    text = read_config_text(p, "event calendar", f"event calendar {p} not found (set by [governance.regime] "
+                            "calendar). Create it from calendar.example.toml or remove the key.")
     return parse_calendar(text, str(p))
 
 

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from hyperliquid_agent.decimal_text import plain_text
 from hyperliquid_agent.domain.account import AccountState
 from hyperliquid_agent.domain.context import DecisionContext
-from hyperliquid_agent.errors import TemplateError
+from hyperliquid_agent.errors import TemplateError, read_config_text
 from hyperliquid_agent.signals import CROSS_KEY, SIGNAL_NAMES
 from hyperliquid_agent.strategies import RenderMode, StrategySpec, load_strategies
 
@@ -73,15 +73,9 @@ class PromptTemplate:
         strategies: Sequence[StrategySpec] | None = None,
     ) -> None:
         path = Path(template_path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise TemplateError(
-                f"prompt template not found: {path}. Set [agent] prompt_template / governance_template in "
-                "config.toml, or copy the defaults with: hl-agent init DIR"
-            ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise TemplateError(f"prompt template {path} cannot be read: {exc}") from None
+        text = read_config_text(path, "prompt template", f"prompt template not found: {path}. Set [agent] "
+                                "prompt_template / governance_template in config.toml, or copy the defaults "
+                                "with: hl-agent init DIR", TemplateError)
         if strategies is None and strategies_dir is not None:
             strategies = load_strategies(strategies_dir)  # StrategyError lists every problem
         self._setup(text, str(path), list(strategies or []), render_mode)
