@@ -402,8 +402,9 @@ class CyclePipeline:
             self._fills_seen_ms = self.executor.ledger.last_fill_ms()
             self._fills_cursor_read = True
         seen = self._fills_seen_ms
+        start = now_ms - FILL_CLOCK_SLACK_MS if seen is None else seen + 1
         try:
-            venue = self.exchange.fills(now_ms - FILL_CLOCK_SLACK_MS if seen is None else seen + 1)
+            venue = [f for f in self.exchange.fills(start) if f.time_ms >= start]  # (a venue may send more)
         except Exception as exc:  # the next cycle asks again from the same point
             rec["errors"].append(f"reading fills: {type(exc).__name__}: {exc}")
             return []
