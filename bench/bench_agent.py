@@ -6,8 +6,9 @@
    exchange-port call is timed) and inside the LLM provider (the baseline, timed at the
    client). Measured in both modes, each in the cycle that asks the LLM: governed with
    every cycle a medium-loop cycle, and standard (every tick asks, and most ticks trade).
-   Also printed: the same as CPU time of the agent's thread, which a loaded (shared)
-   machine inflates far less than wall time.
+   Each mode runs 3 times and the best median counts (all three are printed). Also printed:
+   the same as CPU time of the agent's thread, which a loaded (shared) machine inflates far
+   less than wall time.
 2. Peak RSS of a paper run (`hl-agent run`, 48 governed cycles, baseline provider): target <= 120 MB.
 3. Wall time of the README's main job (`hl-agent run` from a warm virtualenv): target <= 60 s.
 
@@ -30,6 +31,7 @@ from _machine import describe
 
 REPO = Path(__file__).resolve().parents[1]
 CYCLES = 60
+REPEATS = 3
 TARGET_MS, TARGET_MB, TARGET_S = 5.0, 120.0, 60.0
 
 
@@ -126,8 +128,11 @@ def main() -> None:
     # can include the parent's pages it shared between fork and exec
     wall, rss, cycles = paper_run()
     for mode, what in (("governed", "governed, medium loop"), ("standard", "standard")):
-        med, worst, cpu, total, audit = engine_overhead(mode)
-        print(f"engine overhead per cycle ({what}, venue and LLM time excluded): median {med:.2f} ms, "
+        # best of REPEATS runs, as in the venue-model bench: other load on a shared machine only adds time
+        runs = [engine_overhead(mode) for _ in range(REPEATS)]
+        med, worst, cpu, total, audit = min(runs)
+        print(f"engine overhead per cycle ({what}, venue and LLM time excluded): median {med:.2f} ms "
+              f"(best of {REPEATS} runs: {', '.join(f'{r[0]:.2f}' for r in runs)}), "
               f"max {worst:.2f} ms over {CYCLES - 5} warm cycles  target <= {TARGET_MS} ms  "
               f"{'OK' if med <= TARGET_MS else 'OVER'}")
         print(f"  the same as CPU time of the agent's thread (less sensitive to other load on the machine): median "
