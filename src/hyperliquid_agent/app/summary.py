@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Iterable
 
+from hyperliquid_agent.domain.rounding import USDC_QUANTUM
 from hyperliquid_agent.llm.check import OFFLINE
 from hyperliquid_agent.llm.pricing import estimated_tokens
 from hyperliquid_agent.logs import order_status
@@ -111,7 +112,7 @@ def summarize_run(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         unrealized = _unrealized(end_acct) - _unrealized(start_acct)
         out["unrealized_pnl_change_usd"] = format(unrealized, "f")
         funding = realized - fees + unrealized - pnl
-        out["funding_paid_usd"] = format(funding.quantize(Decimal("0.000001")), "f")
+        out["funding_paid_usd"] = format(funding.quantize(USDC_QUANTUM), "f")
     return out
 
 

@@ -3,7 +3,7 @@
 Hyperliquid accepts a price with at most 5 significant figures and at most
 `6 - szDecimals` decimals on perps (`8 - szDecimals` on spot); an integer price is
 always accepted. Sizes are multiples of 10^-szDecimals; we always round them DOWN
-(toward zero), so rounding never buys more than was asked for.
+(toward zero), so rounding never buys more than was asked for. USDC amounts have 6 decimals.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Iterable
 from hyperliquid_agent.domain.values import MarketType
 
 MAX_SIGNIFICANT_FIGURES = 5
+USDC_QUANTUM = Decimal("0.000001")  # USDC amounts have 6 decimals on Hyperliquid
 _PERP_MAX_DECIMALS = 6
 _SPOT_MAX_DECIMALS = 8
 _SPOT = MarketType.SPOT  # (enum member lookups are slow on 3.11; these run per order)

@@ -17,11 +17,11 @@ from typing import Mapping, NamedTuple, Sequence
 
 from hyperliquid_agent.domain import AccountState, AssetSpec, LeverageType, Position, SpotBalance
 from hyperliquid_agent.domain.account import spot_equity
+from hyperliquid_agent.domain.rounding import USDC_QUANTUM
 from hyperliquid_agent.domain.values import trusted
 from hyperliquid_agent.exchange.venue_types import MarginSummary
 
 ZERO = Decimal(0)
-USDC_QUANTUM = Decimal("0.000001")  # USDC has 6 decimals on Hyperliquid
 _TENTH = Decimal("0.1")
 
 

@@ -45,6 +45,7 @@ from hyperliquid_agent.domain import (
     to_decimal,
 )
 from hyperliquid_agent.domain.account import spot_equity
+from hyperliquid_agent.domain.rounding import USDC_QUANTUM
 from hyperliquid_agent.domain.values import ZERO
 from hyperliquid_agent.exchange.feed import interval_ms
 
@@ -472,21 +473,20 @@ def dec(value: Decimal | int | None) -> str | None:
 # The venue rounds what it reports of an account (the recorded clearinghouseState shows it):
 # USDC amounts to 6 decimals, entry prices to 6 significant figures, liquidation prices to 8
 # decimals, each without trailing zeros. The model keeps the exact values; only the wire rounds.
-_USDC = Decimal("0.000001")
 _LIQ_PX = Decimal("0.00000001")
 
 
-def usdc(value: Decimal | None) -> str | None:
-    return None if value is None else _trimmed(value.quantize(_USDC))
+def usdc_text(value: Decimal | None) -> str | None:
+    return None if value is None else _trimmed(value.quantize(USDC_QUANTUM))
 
 
-def entry_px(value: Decimal) -> str:
+def entry_px_text(value: Decimal) -> str:
     if not value:
         return "0.0"
     return _trimmed(value.quantize(Decimal(1).scaleb(value.adjusted() - 5)))
 
 
-def liquidation_px(value: Decimal | None) -> str | None:
+def liquidation_px_text(value: Decimal | None) -> str | None:
     return None if value is None else _trimmed(value.quantize(_LIQ_PX))
 
 
@@ -543,16 +543,16 @@ def position_to_wire(p: Position, max_leverage: int | None = None) -> dict[str, 
     roe = (p.unrealized_pnl / p.margin_used) if p.margin_used else ZERO
     lev: dict[str, Any] = {"type": p.leverage_type.value, "value": p.leverage}
     if p.leverage_type is LeverageType.ISOLATED:
-        lev["rawUsd"] = usdc(-p.size * p.entry_price + p.margin_used)
-    funding = usdc(p.cum_funding)
+        lev["rawUsd"] = usdc_text(-p.size * p.entry_price + p.margin_used)
+    funding = usdc_text(p.cum_funding)
     return {
         "type": "oneWay",
         "position": {
-            "coin": p.coin, "szi": dec(p.size), "leverage": lev, "entryPx": entry_px(p.entry_price),
-            "positionValue": usdc(p.position_value), "unrealizedPnl": usdc(p.unrealized_pnl),
+            "coin": p.coin, "szi": dec(p.size), "leverage": lev, "entryPx": entry_px_text(p.entry_price),
+            "positionValue": usdc_text(p.position_value), "unrealizedPnl": usdc_text(p.unrealized_pnl),
             "returnOnEquity": dec(roe.quantize(Decimal("0.00000001"))),
-            "liquidationPx": liquidation_px(p.liquidation_price),
-            "marginUsed": usdc(p.margin_used), "maxLeverage": max_leverage or p.leverage,
+            "liquidationPx": liquidation_px_text(p.liquidation_price),
+            "marginUsed": usdc_text(p.margin_used), "maxLeverage": max_leverage or p.leverage,
             "cumFunding": {"allTime": funding, "sinceOpen": funding, "sinceChange": funding},
         },
     }
@@ -565,11 +565,11 @@ def clearinghouse_to_wire(
 ) -> dict[str, Any]:
     """The perp account -> clearinghouseState (cross margin: both summaries are equal)."""
     lev = max_leverage or {}
-    summary = {"accountValue": usdc(account_value), "totalNtlPos": usdc(total_ntl),
-               "totalRawUsd": usdc(total_raw_usd), "totalMarginUsed": usdc(total_margin_used)}
+    summary = {"accountValue": usdc_text(account_value), "totalNtlPos": usdc_text(total_ntl),
+               "totalRawUsd": usdc_text(total_raw_usd), "totalMarginUsed": usdc_text(total_margin_used)}
     return {
         "marginSummary": summary, "crossMarginSummary": dict(summary),
-        "crossMaintenanceMarginUsed": usdc(maintenance_margin), "withdrawable": usdc(withdrawable),
+        "crossMaintenanceMarginUsed": usdc_text(maintenance_margin), "withdrawable": usdc_text(withdrawable),
         "assetPositions": [position_to_wire(p, lev.get(p.coin)) for p in positions if p.size != 0],
         "time": time_ms,
     }
