@@ -320,3 +320,51 @@ def test_a_fill_of_an_order_the_cycle_did_not_send_is_in_the_next_record_once_an
     own = [f for r in (r1, r2, r3, r4) for f in r["fills"]]
     assert s["trades"] == len(own) + 1
     assert Decimal(s["fees_usd"]) == sum((Decimal(f["fee"]) for f in own), by_hand.fee)
+
+
+def test_a_plans_take_profit_or_stop_that_fires_between_cycles_is_recorded_scored_and_not_bought_back(tmp_path):
+    # the venue's TP/SL trigger closes BTC between two cycles: the next record holds that fill, the
+    # plan's scorecard and the run summary count it, and the plan keeps BTC flat and opens a review
+    # instead of buying it back at the next cycle (which would undo every exit)
+    import json
+
+    from hyperliquid_agent.app.summary import summarize_run
+    from hyperliquid_agent.app.wiring import load_strategy_library
+
+    cfg = agent_config(tmp_path / "state", "governed")
+    llm = ScriptedLLM([MAINTAIN])
+    rig = paper_rig(cfg, client=llm)
+    try:
+        recs = [_run(rig, 1, ("fast", "medium", "slow"))]
+        strategy = next(s for s in load_strategy_library(cfg) if s.fits(recs[0]["regime"]) and s.max_position_pct >= 10)
+        reply = json.loads(plan_reply(strategy.id, ("BTC", 10)))
+        reply["proposed_plan"].update(take_profit_pct=0.2, stop_loss_pct=0.2)  # one fires within hours
+        llm.push(json.dumps(reply))
+        recs.append(_run(rig, 2, ("fast", "medium")))
+        triggers = {o["oid"]: o["intent"]["trigger"]["tpsl"] for o in recs[-1]["orders"] if o["intent"].get("trigger")}
+        assert sorted(triggers.values()) == ["sl", "tp"]
+        for n in range(3, 15):
+            recs.append(_run(rig, n, ("fast",)))
+            if recs[-1]["outside_fills"]:
+                break
+        fired = recs[-1]
+        assert fired["outside_fills"], "neither a 0.2% take-profit nor a 0.2% stop fired in 12 hours"
+        [fill] = fired["outside_fills"]
+        assert fill["coin"] == "BTC" and fill["side"] == "sell" and fill["oid"] in triggers and Decimal(fill["fee"]) > 0
+        assert fired["inputs"]["exits"] == ["BTC"] and fired["governance"]["stopped_out"] == ["BTC"]
+        later = [_run(rig, n, ("fast",)) for n in (16, 17)]
+        for r in (fired, *later):  # not bought back
+            assert r["orders"] == [] and not any(p["coin"] == "BTC" for p in r["account_after"]["positions"])
+        assert later[-1]["review"]["allowed"] is True and "trigger on BTC" in later[-1]["review"]["reason"]
+        card = rig.pipeline.governance.scorekeeper.current
+        assert card.trades == len(recs[1]["fills"]) + 1
+        assert card.fees == sum((Decimal(f["fee"]) for f in (*recs[1]["fills"], fill)), Decimal(0))
+        s = summarize_run([*recs, *later])
+        assert s["trades"] == len(recs[1]["fills"]) + 1
+        assert Decimal(s["realized_pnl_usd"]) == Decimal(fill["closed_pnl"])
+        assert replay_cycle(rig.cfg, fired)["match"]  # the exit is a recorded input: the replay holds BTC flat too
+        forgotten = copy.deepcopy(fired)
+        forgotten["inputs"]["exits"] = []
+        assert not replay_cycle(rig.cfg, forgotten)["match"]  # without it the plan would buy BTC back
+    finally:
+        rig.close()

@@ -16,7 +16,7 @@ the in-process simulated venue: the clock, store and audit stay outside, injecte
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from decimal import Decimal
 from typing import Any, Callable, Protocol, Sequence
@@ -80,6 +80,8 @@ class CycleInputs:
     counters: RiskCounters
     governance_state: dict[str, Any] | None = None
     api_failures: int = 0  # consecutive cycles whose market/account data could not be read
+    # coins whose TP/SL trigger order (from the plan's exit rules) filled since the last cycle
+    exits: tuple[str, ...] = ()
 
     def market_view(self) -> MarketView:
         marks = {c: ctx.mark_price for c, ctx in self.snapshot.contexts.items()}
@@ -132,7 +134,7 @@ class Governance(Protocol):
 
     def protection(self) -> Protection | None: ...
 
-    def note_stop_loss(self, coins: Sequence[str]) -> None:
+    def note_stop_loss(self, coins: Sequence[str], what: str = "stop-loss") -> None:
         """A stop-loss closed these coins this cycle."""
         ...
 
@@ -216,6 +218,8 @@ class CyclePipeline:
     # the venue time of the newest fill a record holds (read from the orders ledger at the first cycle)
     _fills_seen_ms: int | None = field(default=None, init=False, repr=False)
     _fills_cursor_read: bool = field(default=False, init=False, repr=False)
+    # fill key -> venue time of this pipeline's own fills that the next read may return again
+    _own_fills: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     # -------- stage 1: collect (I/O)
     def collect(self, cycle_id: str, now_ms: int, loops: tuple[str, ...]) -> tuple[CycleInputs, MarketData]:
@@ -244,6 +248,8 @@ class CyclePipeline:
         if inputs.mode == "governed":
             if governance is None:
                 raise RuntimeError("governed mode needs the governor; wiring did not build one")
+            if inputs.exits:  # the plan's own TP/SL closed these: flat until a review, not bought back
+                governance.note_stop_loss(inputs.exits, "take-profit/stop-loss trigger")
             if forced:
                 governance.note_stop_loss(sorted({i.coin for i in forced}))
             reductions_only = self._decide_governed(inputs, engine, governance, out)
@@ -354,6 +360,11 @@ class CyclePipeline:
             inputs, market = self.collect(cycle_id, now_ms, loops)
         except Exception as exc:
             return self._failed(rec, "collect", exc, t0)
+        # after the account read: a trigger that fires in between shows up next cycle, never as an
+        # exit of a position the account read still holds
+        outside = rec["outside_fills"] = self._outside_fills(rec, now_ms)
+        if outside:
+            inputs = replace(inputs, exits=self._exits(outside))
         rec["inputs"] = inputs_record(inputs)
         rec["account_before"] = inputs.account
         rec["signals"] = inputs.signals
@@ -383,7 +394,8 @@ class CyclePipeline:
             except Exception as exc:
                 rec["errors"].append(f"account after: {type(exc).__name__}: {exc}")
         fill_report(rec, report)
-        outside = rec["outside_fills"] = self._outside_fills(rec, now_ms, report)
+        if report is not None:  # the next cycle's read leaves these out: this record holds them
+            self._own_fills.update((fill_key(f), f.time_ms) for f in report.fills)
         if self.governance is not None:
             try:
                 self.governance.after(inputs, report, account_after, outside)
@@ -394,10 +406,11 @@ class CyclePipeline:
         rec["status_snapshot"] = status_snapshot(rec, account_after or inputs.account, decided)
         return rec
 
-    def _outside_fills(self, rec: dict[str, Any], now_ms: int, report: ExecutionReport | None) -> list[Fill]:
-        """The fills the venue reported since the last cycle for orders this cycle did not send: a
+    def _outside_fills(self, rec: dict[str, Any], now_ms: int) -> list[Fill]:
+        """The fills the venue reported since the last cycle for orders no cycle record holds: a
         resting limit or a TP/SL trigger that filled in between, an order placed by hand. They are
-        recorded in the orders ledger and returned for the record, each in one record only."""
+        recorded in the orders ledger and returned for this cycle's record (each in one record only;
+        after a restart, from the newest fill the ledger holds)."""
         if not self._fills_cursor_read:
             self._fills_seen_ms = self.executor.ledger.last_fill_ms()
             self._fills_cursor_read = True
@@ -410,8 +423,8 @@ class CyclePipeline:
             return []
         if not venue:
             return []
-        ours = {fill_key(f) for f in report.fills} if report is not None else set()
-        outside = [f for f in venue if fill_key(f) not in ours]
+        own = self._own_fills
+        outside = [f for f in venue if fill_key(f) not in own]
         if outside:
             try:
                 self.executor.ledger.record_fills(outside)
@@ -420,7 +433,17 @@ class CyclePipeline:
                 return []
         newest = max(f.time_ms for f in venue)
         self._fills_seen_ms = newest if seen is None else max(seen, newest)
+        self._own_fills = {k: t for k, t in own.items() if t > self._fills_seen_ms}
         return outside
+
+    def _exits(self, outside: Sequence[Fill]) -> tuple[str, ...]:
+        """The coins among `outside` whose fill came from one of our TP/SL trigger orders."""
+        coins = set()
+        for f in outside:
+            row = self.executor.ledger.get(f.cloid) if f.cloid else None
+            if row is not None and row.intent.purpose is OrderPurpose.PROTECT:
+                coins.add(f.coin)
+        return tuple(sorted(coins))
 
     def _stored_api_failures(self) -> int:
         if self._api_failures is None:

@@ -115,11 +115,12 @@ class GovernedFlow:
         if events is not None:
             self.governor.set_events(events)
 
-    def note_stop_loss(self, coins: Sequence[str]) -> None:
-        """A stop-loss closed these coins: keep them flat under this plan and open a review."""
+    def note_stop_loss(self, coins: Sequence[str], what: str = "stop-loss") -> None:
+        """A stop-loss (or the plan's TP/SL trigger: `what`) closed these coins: keep them flat
+        under this plan and open a review."""
         self._saved = None
         self.stopped_out.update(coins)
-        self.governor.force_review(f"stop-loss on {', '.join(sorted(coins))}")
+        self.governor.force_review(f"{what} on {', '.join(sorted(coins))}")
 
     # ---- the cycle
     def begin(self, inputs: Any) -> dict[str, Any]:

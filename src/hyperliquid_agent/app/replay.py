@@ -53,6 +53,7 @@ def inputs_from_record(rec: dict[str, Any]) -> Any:
         counters=RiskCounters.from_state(inp["counters"]) if inp.get("counters") else RiskCounters(),
         governance_state=inp.get("governance_state"),
         api_failures=int(inp.get("api_failures") or 0),
+        exits=tuple(inp.get("exits") or ()),
     )
 
 
