@@ -338,7 +338,7 @@ def test_a_plans_take_profit_or_stop_that_fires_between_cycles_is_recorded_score
         recs = [_run(rig, 1, ("fast", "medium", "slow"))]
         strategy = next(s for s in load_strategy_library(cfg) if s.fits(recs[0]["regime"]) and s.max_position_pct >= 10)
         reply = json.loads(plan_reply(strategy.id, ("BTC", 10)))
-        reply["proposed_plan"].update(take_profit_pct=0.2, stop_loss_pct=0.2)  # one fires within hours
+        reply["proposed_plan"].update(take_profit_pct=0.2, stop_loss_pct=20)  # the take-profit fires within hours
         llm.push(json.dumps(reply))
         recs.append(_run(rig, 2, ("fast", "medium")))
         triggers = {o["oid"]: o["intent"]["trigger"]["tpsl"] for o in recs[-1]["orders"] if o["intent"].get("trigger")}
@@ -348,10 +348,14 @@ def test_a_plans_take_profit_or_stop_that_fires_between_cycles_is_recorded_score
             if recs[-1]["outside_fills"]:
                 break
         fired = recs[-1]
-        assert fired["outside_fills"], "neither a 0.2% take-profit nor a 0.2% stop fired in 12 hours"
+        assert fired["outside_fills"], "a 0.2% take-profit did not fire in 12 hours"
         [fill] = fired["outside_fills"]
         assert fill["coin"] == "BTC" and fill["side"] == "sell" and fill["oid"] in triggers and Decimal(fill["fee"]) > 0
         assert fired["inputs"]["exits"] == ["BTC"] and fired["governance"]["stopped_out"] == ["BTC"]
+        # its sibling, the stop, is canceled: left resting it would act on a later position
+        assert triggers[fill["oid"]] == "tp"
+        assert [c["oid"] for c in fired["canceled_triggers"]] == [o for o, kind in triggers.items() if kind == "sl"]
+        assert not [o for o in rig.exchange.open_orders() if o.is_trigger]
         later = [_run(rig, n, ("fast",)) for n in (16, 17)]
         for r in (fired, *later):  # not bought back
             assert r["orders"] == [] and not any(p["coin"] == "BTC" for p in r["account_after"]["positions"])

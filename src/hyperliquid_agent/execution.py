@@ -334,12 +334,21 @@ class Executor:
             return None
 
     def _cancel_old_triggers(self, state: "_CycleState", coins: set[str]) -> None:
+        state.errors.extend(self.cancel_triggers(coins)[1])
+
+    def cancel_triggers(self, coins: set[str] | Sequence[str]) -> tuple[list[dict[str, object]], list[str]]:
+        """Cancel the TP/SL trigger orders resting for `coins` (the ones an exit or a new position
+        makes stale); returns what was canceled ({coin, oid}) and the errors."""
+        wanted = set(coins)
+        canceled: list[dict[str, object]] = []
         try:
             for o in self.exchange.open_orders():
-                if o.is_trigger and o.coin in coins:
+                if o.is_trigger and o.coin in wanted:
                     self.exchange.cancel(o.coin, o.oid)
+                    canceled.append({"coin": o.coin, "oid": o.oid})
         except VenueError as exc:
-            state.errors.append(f"cancelling old TP/SL orders failed: {exc}")
+            return canceled, [f"cancelling old TP/SL orders failed: {exc}"]
+        return canceled, []
 
     def _record_fills(self, state: "_CycleState") -> None:
         if not state.cloids:

@@ -381,6 +381,9 @@ class CyclePipeline:
             except Exception as exc:
                 return self._failed(rec, "save governance state", exc, t0, inputs.account)
         t_exec = self.wall_ms()
+        if inputs.exits:  # the exit's sibling (the stop of a take-profit that filled) would outlive it
+            rec["canceled_triggers"], errors = self.executor.cancel_triggers(inputs.exits)
+            rec["errors"].extend(errors)
         report: ExecutionReport | None = None
         try:
             report = self.execute(inputs, decided)
