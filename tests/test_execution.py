@@ -354,6 +354,20 @@ def test_take_profit_and_stop_loss_triggers_after_an_open():
     assert trig[0].intent.size == Decimal(1)
 
 
+def test_closing_a_position_cancels_its_tp_sl_and_the_report_lists_them():
+    # left resting, a closed position's stop would act on the next position in that coin
+    ex, store, executor, pol = setup()
+    opened = cycle(ex, store, executor, pol, "c1", {"ETH": "-30"},
+                   protection=Protection(take_profit_pct=Decimal(10), stop_loss_pct=Decimal(5)))
+    trig = {o.oid for o in opened.orders if o.intent.purpose is OrderPurpose.PROTECT}
+    assert len(trig) == 2 and {o.oid for o in ex.open_orders() if o.is_trigger} == trig
+    reduced = cycle(ex, store, executor, pol, "c2", {"ETH": "-10"})  # still short: its TP/SL stay
+    assert reduced.canceled_triggers == [] and {o.oid for o in ex.open_orders() if o.is_trigger} == trig
+    closed = cycle(ex, store, executor, pol, "c3", {})
+    assert [o.intent.purpose for o in closed.orders] == [OrderPurpose.CLOSE]
+    assert {c["oid"] for c in closed.canceled_triggers} == trig and not [o for o in ex.open_orders() if o.is_trigger]
+
+
 def test_dead_man_switch_is_renewed_each_run_when_configured():
     ex = FakeExchange()
     store = StateStore.memory()

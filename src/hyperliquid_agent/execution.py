@@ -6,10 +6,11 @@ Order of work in one cycle (`Executor.run`):
 3. USD transfers, then leverage settings;
 4. increases and opens in one bulk action (the open leg of a flip is skipped when its
    close leg did not go through, an increase when setting its leverage failed);
-5. optional TP/SL trigger orders (reduce-only) for the coins that were opened or increased;
-6. the account is read back, fills for our orders are recorded with their fees (asking the
-   venue only for fills since the cycle's orders went out, not the account's whole history),
-   and the optional dead-man switch (schedule-cancel) is renewed.
+5. the account is read back; the TP/SL trigger orders of a position just closed are canceled;
+6. optional TP/SL trigger orders (reduce-only) for the coins that were opened or increased;
+7. fills for our orders are recorded with their fees (asking the venue only for fills since
+   the cycle's orders went out, not the account's whole history), and the optional dead-man
+   switch (schedule-cancel) is renewed.
 
 Each order gets a deterministic client order id, `cloid_for(cycle_id, leg)`, and is written
 to the orders ledger BEFORE it is sent. A cycle that runs again (a retry, or a restart after
@@ -97,6 +98,7 @@ class ExecutionReport(BaseModel):
     flags: list[str]
     account_after: AccountState | None
     counters: dict
+    canceled_triggers: list[dict] = []  # TP/SL orders canceled as stale: {coin, oid}
 
     @property
     def sent(self) -> list[OrderRecord]:
@@ -191,6 +193,9 @@ class Executor:
             self._save_counters(state)
 
         account_after = self._account(state)
+        closed = {o.intent.coin for o in state.orders if o.intent.purpose is OrderPurpose.CLOSE and o.status == "filled"}
+        if closed and account_after is not None:  # a closed position's TP/SL would act on a later one
+            self._cancel_old_triggers(state, {c for c in closed if account_after.signed_size(c) == 0})
         if protection and account_after is not None and market is not None:
             opened = {o.intent.coin for o in state.orders if o.intent.purpose in _OPENING and o.status in ("filled", "partial")}
             triggers = protective_intents(account_after, opened, market, self.config,
@@ -211,7 +216,7 @@ class Executor:
         return ExecutionReport(
             cycle_id=cycle_id, orders=state.orders, setup=state.setup, fills=state.fills,
             fees=sum((f.fee for f in state.fills), ZERO), errors=state.errors, flags=review.flags,
-            account_after=account_after, counters=state.counters.to_state(),
+            account_after=account_after, counters=state.counters.to_state(), canceled_triggers=state.canceled,
         )
 
     def reconcile_unsettled(self, now_ms: int) -> list[LedgerRow]:
@@ -334,7 +339,10 @@ class Executor:
             return None
 
     def _cancel_old_triggers(self, state: "_CycleState", coins: set[str]) -> None:
-        state.errors.extend(self.cancel_triggers(coins)[1])
+        if coins:
+            canceled, errors = self.cancel_triggers(coins)
+            state.canceled.extend(canceled)
+            state.errors.extend(errors)
 
     def cancel_triggers(self, coins: set[str] | Sequence[str]) -> tuple[list[dict[str, object]], list[str]]:
         """Cancel the TP/SL trigger orders resting for `coins` (the ones an exit or a new position
@@ -377,6 +385,7 @@ class _CycleState:
         self.now_ms = now_ms
         self.counters = counters
         self.saved: RiskCounters | None = None  # the counters this run last wrote to the store
+        self.canceled: list[dict[str, object]] = []  # stale TP/SL orders canceled
         self.earlier = earlier or {}  # cloid -> the ledger row an earlier attempt of this cycle left
         self.orders: list[OrderRecord] = []
         self.setup: list[SetupRecord] = []

@@ -157,6 +157,8 @@ def fill_report(rec: dict[str, Any], report: ExecutionReport | None) -> None:
     rec["setup"] = [s.model_dump(mode="json") for s in report.setup]
     rec["fills"] = report.fills
     rec["fees_usd"] = report.fees
+    if report.canceled_triggers:
+        rec["canceled_triggers"] = [*rec.get("canceled_triggers", ()), *report.canceled_triggers]
     rec["risk"] = [{"intent": o.intent, "verdict": o.verdict} for o in report.orders]
     rec["risk_flags"] = list(report.flags)
     rec["errors"].extend(report.errors)
