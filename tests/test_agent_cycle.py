@@ -372,3 +372,20 @@ def test_a_plans_take_profit_or_stop_that_fires_between_cycles_is_recorded_score
         assert not replay_cycle(rig.cfg, forgotten)["match"]  # without it the plan would buy BTC back
     finally:
         rig.close()
+
+
+def test_a_fill_long_before_the_next_cycle_is_found_even_when_no_fill_came_before_it(standard):
+    # a fresh state has no newest fill to read from: the first cycle's start is where the next read
+    # begins, so a fill 50 minutes before the next cycle is not lost (venue time)
+    from hyperliquid_agent.manual_orders import prepare_order, submit_order
+
+    rig, llm = standard
+    llm.push(target_reply(), target_reply())
+    r1 = rig.pipeline.run("c000001", 1, rig.venue.now_ms(), ("standard",))
+    assert r1["fills"] == [] and r1["outside_fills"] == []
+    rig.step(10 * 60_000)
+    manual = submit_order(rig.exchange, rig.store, rig.cfg,
+                          prepare_order(rig.exchange, rig.cfg, "buy", "ETH", Decimal("0.05")), approver=None)
+    rig.step(50 * 60_000)
+    r2 = rig.pipeline.run("c000002", 2, rig.venue.now_ms(), ("standard",))
+    assert [f["oid"] for f in r2["outside_fills"]] == [f.oid for f in manual.fills] != []

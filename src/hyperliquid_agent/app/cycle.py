@@ -424,8 +424,6 @@ class CyclePipeline:
         except Exception as exc:  # the next cycle asks again from the same point
             rec["errors"].append(f"reading fills: {type(exc).__name__}: {exc}")
             return []
-        if not venue:
-            return []
         own = self._own_fills
         outside = [f for f in venue if fill_key(f) not in own]
         if outside:
@@ -434,8 +432,9 @@ class CyclePipeline:
             except Exception as exc:  # not recorded: the next cycle reports them again
                 rec["errors"].append(f"recording fills: {type(exc).__name__}: {exc}")
                 return []
-        newest = max(f.time_ms for f in venue)
-        self._fills_seen_ms = newest if seen is None else max(seen, newest)
+        # everything before `start` is accounted for now, even when nothing came back (a fresh state
+        # must not keep asking for only the last few minutes)
+        self._fills_seen_ms = max([start - 1, *(f.time_ms for f in venue)])
         self._own_fills = {k: t for k, t in own.items() if t > self._fills_seen_ms}
         return outside
 
