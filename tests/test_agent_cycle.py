@@ -389,3 +389,30 @@ def test_a_fill_long_before_the_next_cycle_is_found_even_when_no_fill_came_befor
     rig.step(50 * 60_000)
     r2 = rig.pipeline.run("c000002", 2, rig.venue.now_ms(), ("standard",))
     assert [f["oid"] for f in r2["outside_fills"]] == [f.oid for f in manual.fills] != []
+
+
+def test_a_limit_order_still_resting_is_in_the_next_prompt_and_counts_against_the_position_limit(tmp_path):
+    # the model sees what rests; the same buy asked for again could fill with it, so the second one
+    # is held to the position limit with the first counted; the record keeps the open orders for the replay
+    from _agent_env import actions_reply
+
+    llm = ScriptedLLM()
+    rig = paper_rig(agent_config(tmp_path / "state", "standard", risk={"max_position_usd": "3000"}), client=llm)
+    try:
+        mid = Decimal(str(rig.exchange.market_snapshot().mids["ETH"]))
+        limit = str((mid * Decimal("0.96")).quantize(Decimal(1)))  # 4% under the market: it rests
+        buy = {"action_type": "buy", "coin": "ETH", "size": "0.5", "price": limit}
+        llm.push(actions_reply(buy), actions_reply(buy))
+        r1 = rig.pipeline.run("c000001", 1, rig.venue.now_ms(), ("standard",))
+        assert [o["status"] for o in r1["orders"]] == ["resting"] and r1["inputs"]["open_orders"] == []
+        r2 = rig.pipeline.run("c000002", 2, rig.venue.now_ms(), ("standard",))
+        oid = r1["orders"][0]["oid"]
+        assert [o["oid"] for o in r2["inputs"]["open_orders"]] == [oid]
+        prompts = ["".join(m["content"] for m in r.messages) for r in llm.requests]
+        assert f"- ETH buy 0.5 limit {limit} (oid {oid})" in prompts[1] and "Open orders" in prompts[0]
+        [denied] = r2["orders"]
+        assert denied["status"] == "denied" and denied["verdict"]["reason_code"] == "max_position_usd"
+        assert "already resting" in denied["verdict"]["detail"]
+        assert replay_cycle(rig.cfg, r2)["match"]
+    finally:
+        rig.close()

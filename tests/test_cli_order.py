@@ -161,3 +161,15 @@ def test_the_same_order_twice_at_the_same_venue_time_is_sent_twice(cfg_path, fak
         [order] = json.loads(res.output)["orders"]
         assert res.exit_code == 0 and order["status"] == "resting" and not order["reconciled"]
     assert len(fake.placed) == 2 and len(fake.resting) == 2
+
+
+def test_a_resting_limit_counts_toward_the_position_limit_of_the_next_order(tmp_path, fake):
+    p = tmp_path / "config.toml"
+    p.write_text(f'[agent]\nstate_dir = "{tmp_path / "state"}"\ncoins = ["ETH"]\n'
+                 '[risk]\nmax_order_usd = 5000\nmax_position_usd = 5000\n', encoding="utf-8")
+    first = json.loads(run("buy", "ETH", "1", "--price", "2950", "--yes", "--json", "-c", str(p)).output)
+    assert [o["status"] for o in first["orders"]] == ["resting"]
+    res = run("buy", "ETH", "1", "--price", "2950", "--yes", "--json", "-c", str(p))  # $3,000 + $3,000 resting
+    [order] = json.loads(res.output)["orders"]
+    assert res.exit_code == 1 and order["verdict"]["reason_code"] == "max_position_usd"
+    assert "already resting" in order["verdict"]["detail"] and len(fake.resting) == 1

@@ -61,6 +61,23 @@ LONG_ETH = Position(coin="ETH", size=Decimal(2), entry_price=Decimal(3000), leve
 SHORT_SOL = Position(coin="SOL", size=Decimal(-10), entry_price=Decimal(150), leverage=3)
 
 
+def test_orders_already_resting_on_the_same_side_count_toward_the_position_and_leverage_limits():
+    # long 2 ETH ($6,000) with a resting buy of 1 ETH: another 1 ETH would make $12,000 if both fill
+    p = policy(max_position_usd=10_000, max_order_usd=10_000)
+    assert isinstance(p.check(order(size="1"), ctx(acct(positions=[LONG_ETH]))), Approved)
+    v = p.check(order(size="1"), ctx(acct(positions=[LONG_ETH]), resting={"ETH": Decimal(1)}))
+    assert reason(v) == DenialReason.MAX_POSITION_USD and "$3000.00 of orders already resting" in v.detail
+    # resting sells do not add to a long, and a reduction is never held back by resting orders
+    assert isinstance(p.check(order(size="1"), ctx(acct(positions=[LONG_ETH]), resting={"ETH": Decimal(-1)})), Approved)
+    assert isinstance(p.check(order(side=Side.SELL, size="1"), ctx(acct(positions=[LONG_ETH]),
+                                                                    resting={"ETH": Decimal(5)})), Approved)
+    # the effective leverage counts them too: ($6,000 + $3,000) / $3,500 = 2.6x, with $3,000 resting 3.4x
+    lev = policy(max_leverage=3, max_position_usd=10**6, max_order_usd=10**6, max_gross_exposure=10)
+    equity = acct(equity="3500", positions=[LONG_ETH])
+    assert isinstance(lev.check(order(size="1"), ctx(equity)), Approved)
+    assert reason(lev.check(order(size="1"), ctx(equity, resting={"ETH": Decimal(1)}))) == DenialReason.MAX_LEVERAGE
+
+
 def test_a_plain_order_within_every_limit_is_approved():
     v = policy().check(order(), ctx())
     assert isinstance(v, Approved) and "price_band" in v.checks and "limits" in v.checks

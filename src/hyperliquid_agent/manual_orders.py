@@ -20,7 +20,7 @@ from hyperliquid_agent.errors import VenueError
 from hyperliquid_agent.execution import ExecutionReport, Executor
 from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent, purpose_of
 from hyperliquid_agent.ports import ExchangePort
-from hyperliquid_agent.risk import Approver, RiskContext, RiskPolicy
+from hyperliquid_agent.risk import Approver, RiskContext, RiskPolicy, resting_sizes
 from hyperliquid_agent.risk_store import load_counters
 from hyperliquid_agent.store import StateStore
 
@@ -105,6 +105,7 @@ def submit_order(
         counters=load_counters(store),
         approver=approver,
         decision=False,  # a human's order: the agent's max-size streak is left as it is
+        resting=resting_sizes(exchange.open_orders()),  # what already rests counts toward the limits
     )
     # unique per command: a venue on a frozen simulated clock gives two commands the same time, and
     # the same cycle id would make the second look like a retry of the first (found, never sent)

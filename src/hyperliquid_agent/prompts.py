@@ -45,6 +45,7 @@ PLACEHOLDERS: dict[str, str] = {
     "margin_used": "margin in use, USDC",
     "positions": "open perp positions with signed size and exposure",
     "spot_balances": "spot wallet balances",
+    "open_orders": "orders resting on the venue (limits and TP/SL triggers)",
     "signals": "the signals table, one line per coin",
     "regime": "the confirmed market regime and its confidence",
     "active_plan": "the active plan (governed mode) or 'none'",
@@ -191,6 +192,8 @@ class PromptTemplate:
                 return format_positions(account, ctx.mids if ctx is not None else {}) if account is not None else NOT_AVAILABLE
             case "spot_balances":
                 return format_spot(account) if account is not None else NOT_AVAILABLE
+            case "open_orders":
+                return format_open_orders(ctx.open_orders) if ctx is not None else NOT_AVAILABLE
             case "signals":
                 return format_signals(ctx.signals, ctx.coins) if ctx is not None else "none"
             case "regime":
@@ -281,6 +284,19 @@ def format_positions(account: AccountState, mids: Mapping[str, Decimal] | None =
     return "\n".join(lines) if lines else "none (flat)"
 
 
+def format_open_orders(orders: Sequence[Any]) -> str:
+    """One line per resting order: side, size, price (the trigger's for TP/SL), flags, oid."""
+    lines = []
+    for o in orders:
+        if o.is_trigger:
+            kind = f"{o.order_type or 'trigger'} at {plain_text(o.trigger_price)}" if o.trigger_price else "trigger"
+        else:
+            kind = f"limit {plain_text(o.limit_price)}"
+        flags = ", reduce-only" if o.reduce_only else ""
+        lines.append(f"- {o.coin} {o.side.value} {plain_text(o.size)} {kind}{flags} (oid {o.oid})")
+    return "\n".join(lines) if lines else "none"
+
+
 def format_spot(account: AccountState) -> str:
     items = [f"{b.coin} {plain_text(b.total)}" for b in account.spot_balances if b.total != 0]
     return ", ".join(items) if items else "none"
@@ -358,7 +374,8 @@ SAMPLE_TIME_MS = 1_735_689_600_000  # 2025-01-01T00:00:00Z
 
 
 def sample_context(coins: Sequence[str] = ("BTC", "ETH", "SOL"), mode: str = "standard", max_leverage: int = 3) -> DecisionContext:
-    """A fixed, deterministic snapshot for `hl-agent prompt render` (a long, a short, no signals yet)."""
+    """A fixed, deterministic snapshot for `hl-agent prompt render` (a long, a short, a resting buy)."""
+    from hyperliquid_agent.domain import OpenOrder, Side
     from hyperliquid_agent.domain.account import Position, SpotBalance
 
     coins = tuple(coins) or ("BTC",)
@@ -372,10 +389,12 @@ def sample_context(coins: Sequence[str] = ("BTC", "ETH", "SOL"), mode: str = "st
         positions=tuple(positions), spot_balances=(SpotBalance(coin="USDC", total=Decimal("500")),),
         timestamp_ms=SAMPLE_TIME_MS,
     )
+    resting = (OpenOrder(coin=coins[0], side=Side.BUY, limit_price=Decimal("92000"), size=Decimal("0.01"), oid=17,
+                         timestamp_ms=SAMPLE_TIME_MS),)
     return DecisionContext(
         now_ms=SAMPLE_TIME_MS, mode=mode, coins=coins, account=account, regime="range-bound", regime_confidence=0.6,
         max_leverage=max_leverage, can_review=True, review_reason="no active plan", signals=sample_signals(coins),
-        mids={c: Decimal(str(_SAMPLE_PRICES.get(c, 10.0))) for c in coins},
+        mids={c: Decimal(str(_SAMPLE_PRICES.get(c, 10.0))) for c in coins}, open_orders=resting,
     )
 
 
@@ -404,6 +423,6 @@ def sample_signals(coins: Sequence[str]) -> dict[str, dict[str, float | None]]:
 
 __all__ = [
     "NOT_AVAILABLE", "PLACEHOLDERS", "PromptTemplate", "STABLE_PLACEHOLDERS", "estimate_tokens",
-    "format_dwell", "format_plan", "format_positions", "format_regime", "format_review", "format_signals",
+    "format_dwell", "format_open_orders", "format_plan", "format_positions", "format_regime", "format_review", "format_signals",
     "format_spot", "format_timestamp", "SAMPLE_TIME_MS", "sample_context", "sample_signals",
 ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from hyperliquid_agent.config import PortfolioConfig, RiskConfig
 from hyperliquid_agent.domain import (
@@ -28,6 +28,7 @@ from hyperliquid_agent.domain import (
     Intent,
     LeverageIntent,
     MarketType,
+    OpenOrder,
     OrderIntent,
     OrderPurpose,
     Side,
@@ -83,6 +84,18 @@ class RiskContext:
     leverage: Mapping[str, int] = field(default_factory=dict)  # leverage each coin trades at, if known
     approver: Approver | None = None
     decision: bool = True  # an agent decision (False for a manual order): it moves the max-size streak
+    # per coin, the signed size of orders resting on the venue that could still add to the position
+    resting: Mapping[str, Decimal] = field(default_factory=dict)
+
+
+def resting_sizes(open_orders: Iterable[OpenOrder]) -> dict[str, Decimal]:
+    """Per coin, the signed size of the resting orders that could add to a position (`RiskContext.resting`):
+    not reduce-only, not TP/SL triggers."""
+    out: dict[str, Decimal] = {}
+    for o in open_orders:
+        if not o.is_trigger and not o.reduce_only:
+            out[o.coin] = out.get(o.coin, ZERO) + o.size * o.side.sign
+    return out
 
 
 @dataclass(frozen=True)
@@ -275,10 +288,16 @@ class RiskPolicy:
         if notional > cfg.max_order_usd:
             return _deny(DenialReason.MAX_ORDER_USD,
                          f"{o.coin}: order ${notional:.2f} is above risk.max_order_usd ${cfg.max_order_usd}")
+        # orders already resting on the same side may fill too: the limits hold with all of them filled
+        resting = ctx.resting.get(o.coin, ZERO)
+        if (resting > 0) != (o.signed_size > 0):
+            resting = ZERO
+        after += resting
         position_usd = abs(after) * mark
         if position_usd > cfg.max_position_usd:
+            also = f" (with the ${abs(resting) * mark:.2f} of orders already resting)" if resting else ""
             return _deny(DenialReason.MAX_POSITION_USD,
-                         f"{o.coin}: position would be ${position_usd:.2f}, above risk.max_position_usd "
+                         f"{o.coin}: position would be ${position_usd:.2f}{also}, above risk.max_position_usd "
                          f"${cfg.max_position_usd}")
         if equity <= 0:
             return _deny(DenialReason.MAX_GROSS_EXPOSURE, f"portfolio value is {equity}; no new risk")

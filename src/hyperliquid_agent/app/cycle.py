@@ -42,6 +42,7 @@ from hyperliquid_agent.domain import (
     Intent,
     L2Book,
     MarketSnapshot,
+    OpenOrder,
     OrderIntent,
     OrderPurpose,
     Side,
@@ -53,7 +54,7 @@ from hyperliquid_agent.execution import FILL_CLOCK_SLACK_MS, ExecutionReport, Ex
 from hyperliquid_agent.orders_ledger import fill_key
 from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent, plan_rebalance
 from hyperliquid_agent.ports import ExchangePort
-from hyperliquid_agent.risk import RiskContext, RiskPolicy
+from hyperliquid_agent.risk import RiskContext, RiskPolicy, resting_sizes
 from hyperliquid_agent.risk_counters import RiskCounters
 from hyperliquid_agent.risk_store import load_counters
 from hyperliquid_agent.store import StateStore
@@ -82,6 +83,7 @@ class CycleInputs:
     api_failures: int = 0  # consecutive cycles whose market/account data could not be read
     # coins whose TP/SL trigger order (from the plan's exit rules) filled since the last cycle
     exits: tuple[str, ...] = ()
+    open_orders: tuple[OpenOrder, ...] = ()  # resting on the venue when the cycle began (any origin)
 
     def market_view(self) -> MarketView:
         marks = {c: ctx.mark_price for c, ctx in self.snapshot.contexts.items()}
@@ -225,6 +227,7 @@ class CyclePipeline:
     def collect(self, cycle_id: str, now_ms: int, loops: tuple[str, ...]) -> tuple[CycleInputs, MarketData]:
         market = self.collector.collect(now_ms, refresh_specs="slow" in loops)
         account = self.exchange.account_state()
+        open_orders = tuple(self.exchange.open_orders())  # the risk policy counts what may still fill
         failures = self._stored_api_failures()
         if failures:
             self._store_api_failures(0)  # the venue answered again
@@ -233,7 +236,7 @@ class CyclePipeline:
             snapshot=market.snapshot, specs=market.specs, books=market.books, signals=market.signals,
             counters=load_counters(self.store),
             governance_state=self.governance.export_state() if self.governance is not None else None,
-            api_failures=failures,
+            api_failures=failures, open_orders=open_orders,
         )
         return inputs, market
 
@@ -276,7 +279,7 @@ class CyclePipeline:
         leverage = {p.coin: p.leverage for p in inputs.account.positions if p.size != 0}
         return RiskContext(account=inputs.account, marks=inputs.marks, specs=inputs.specs, now_ms=inputs.now_ms,
                            counters=inputs.counters, max_leverage=self.max_leverage, leverage=leverage,
-                           approver=self.approver)
+                           approver=self.approver, resting=resting_sizes(inputs.open_orders))
 
     def _context(self, inputs: CycleInputs, **extra: Any) -> DecisionContext:
         # Built without validation: every value is the cycle's own, already typed (validating
@@ -284,7 +287,7 @@ class CyclePipeline:
         return DecisionContext.model_construct(
             now_ms=inputs.now_ms, mode=inputs.mode, coins=inputs.coins, account=inputs.account,
             mids=dict(inputs.snapshot.mids), signals=inputs.signals, strategies=self.strategies,
-            max_leverage=self.max_leverage, **extra)
+            max_leverage=self.max_leverage, open_orders=inputs.open_orders, **extra)
 
     def _decide_standard(self, inputs: CycleInputs, engine: Any, out: Decided) -> None:
         result = engine.get_decision(inputs.account, self._context(inputs))

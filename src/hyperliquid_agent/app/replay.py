@@ -15,7 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from hyperliquid_agent.config import Config
-from hyperliquid_agent.domain import AccountState, AssetContext, AssetSpec, BookLevel, L2Book, MarketSnapshot
+from hyperliquid_agent.domain import (
+    AccountState, AssetContext, AssetSpec, BookLevel, L2Book, MarketSnapshot, OpenOrder,
+)
 from hyperliquid_agent.errors import LLMUnavailableError, StateError
 
 _KEYS = ("coin", "side", "size", "limit_price", "reduce_only", "tif", "purpose", "market_type")
@@ -54,6 +56,7 @@ def inputs_from_record(rec: dict[str, Any]) -> Any:
         governance_state=inp.get("governance_state"),
         api_failures=int(inp.get("api_failures") or 0),
         exits=tuple(inp.get("exits") or ()),
+        open_orders=tuple(OpenOrder.model_validate(o) for o in inp.get("open_orders") or ()),
     )
 
 

@@ -31,3 +31,4 @@ class DecisionContext(BaseModel):
     can_review: bool = True
     review_reason: str = ""
     max_leverage: int = 1
+    open_orders: tuple[Any, ...] = ()  # OpenOrder values resting on the venue
