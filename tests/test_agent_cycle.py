@@ -343,6 +343,8 @@ def test_a_plans_take_profit_or_stop_that_fires_between_cycles_is_recorded_score
         recs.append(_run(rig, 2, ("fast", "medium")))
         triggers = {o["oid"]: o["intent"]["trigger"]["tpsl"] for o in recs[-1]["orders"] if o["intent"].get("trigger")}
         assert sorted(triggers.values()) == ["sl", "tp"]
+        # governed: the open orders are read only for a cycle with orders to review (and recorded for replay)
+        assert recs[0]["inputs"]["open_orders"] is None and recs[1]["inputs"]["open_orders"] == []
         for n in range(3, 15):
             recs.append(_run(rig, n, ("fast",)))
             if recs[-1]["outside_fills"]:
@@ -416,3 +418,23 @@ def test_a_limit_order_still_resting_is_in_the_next_prompt_and_counts_against_th
         assert replay_cycle(rig.cfg, r2)["match"]
     finally:
         rig.close()
+
+
+def test_the_venues_fills_are_asked_for_only_when_the_holdings_moved_since_the_last_cycle(standard):
+    from hyperliquid_agent.manual_orders import prepare_order, submit_order
+
+    rig, llm = standard
+    asked = []
+    real = rig.exchange.fills
+    rig.exchange.fills = lambda start_ms=None: asked.append(start_ms) or real(start_ms)
+    llm.push(*[target_reply(("BTC", 20))] * 3)
+    r1 = _run(rig, 1)
+    assert r1["fills"] and len(asked) == 2  # a fresh pipeline asks; then the executor, for its own order's fills
+    del asked[:]
+    r2 = _run(rig, 2)  # BTC as the last cycle left it: nothing can have filled in between, nothing is asked
+    assert r2["orders"] == [] and asked == []
+    submit_order(rig.exchange, rig.store, rig.cfg, prepare_order(rig.exchange, rig.cfg, "buy", "ETH", Decimal("0.05")),
+                 approver=None)
+    del asked[:]  # (the manual order's own executor asked too)
+    r3 = _run(rig, 3)  # ETH appeared: asked, and the fill is found
+    assert asked and len(r3["outside_fills"]) == 1

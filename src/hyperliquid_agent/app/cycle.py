@@ -60,6 +60,7 @@ from hyperliquid_agent.risk_store import load_counters
 from hyperliquid_agent.store import StateStore
 
 API_FAILURES_KEY = "api_failures"
+_OWN_FILLS_KEPT = 1000  # own fills remembered between reads of the venue's fills; past this, read anyway
 
 # ---------------------------------------------------------------- values
 
@@ -83,7 +84,9 @@ class CycleInputs:
     api_failures: int = 0  # consecutive cycles whose market/account data could not be read
     # coins whose TP/SL trigger order (from the plan's exit rules) filled since the last cycle
     exits: tuple[str, ...] = ()
-    open_orders: tuple[OpenOrder, ...] = ()  # resting on the venue when the cycle began (any origin)
+    # resting on the venue (any origin): read while collecting in standard mode (the prompt shows
+    # them), else just before the risk review of the cycle's orders; None until read
+    open_orders: tuple[OpenOrder, ...] | None = None
 
     def market_view(self) -> MarketView:
         marks = {c: ctx.mark_price for c, ctx in self.snapshot.contexts.items()}
@@ -188,6 +191,12 @@ def action_intents(actions: Sequence[Any], account: AccountState, market: Market
     return intents, skipped
 
 
+def _holdings(account: AccountState) -> tuple:
+    """What any fill changes: the signed perp positions and the spot balances."""
+    return (tuple((p.coin, p.size) for p in account.positions if p.size),
+            tuple((b.coin, b.total) for b in account.spot_balances))
+
+
 def only_reductions(intents: Sequence[Intent]) -> list[Intent]:
     return [i for i in intents if isinstance(i, OrderIntent) and i.reduce_only]
 
@@ -222,12 +231,13 @@ class CyclePipeline:
     _fills_cursor_read: bool = field(default=False, init=False, repr=False)
     # fill key -> venue time of this pipeline's own fills that the next read may return again
     _own_fills: dict[str, int] = field(default_factory=dict, init=False, repr=False)
+    _holdings_after: tuple | None = field(default=None, init=False, repr=False)  # as the last cycle left them
 
     # -------- stage 1: collect (I/O)
     def collect(self, cycle_id: str, now_ms: int, loops: tuple[str, ...]) -> tuple[CycleInputs, MarketData]:
         market = self.collector.collect(now_ms, refresh_specs="slow" in loops)
         account = self.exchange.account_state()
-        open_orders = tuple(self.exchange.open_orders())  # the risk policy counts what may still fill
+        open_orders = tuple(self.exchange.open_orders()) if self.mode == "standard" else None
         failures = self._stored_api_failures()
         if failures:
             self._store_api_failures(0)  # the venue answered again
@@ -279,7 +289,7 @@ class CyclePipeline:
         leverage = {p.coin: p.leverage for p in inputs.account.positions if p.size != 0}
         return RiskContext(account=inputs.account, marks=inputs.marks, specs=inputs.specs, now_ms=inputs.now_ms,
                            counters=inputs.counters, max_leverage=self.max_leverage, leverage=leverage,
-                           approver=self.approver, resting=resting_sizes(inputs.open_orders))
+                           approver=self.approver, resting=resting_sizes(inputs.open_orders or ()))
 
     def _context(self, inputs: CycleInputs, **extra: Any) -> DecisionContext:
         # Built without validation: every value is the cycle's own, already typed (validating
@@ -287,7 +297,7 @@ class CyclePipeline:
         return DecisionContext.model_construct(
             now_ms=inputs.now_ms, mode=inputs.mode, coins=inputs.coins, account=inputs.account,
             mids=dict(inputs.snapshot.mids), signals=inputs.signals, strategies=self.strategies,
-            max_leverage=self.max_leverage, open_orders=inputs.open_orders, **extra)
+            max_leverage=self.max_leverage, open_orders=inputs.open_orders or (), **extra)
 
     def _decide_standard(self, inputs: CycleInputs, engine: Any, out: Decided) -> None:
         result = engine.get_decision(inputs.account, self._context(inputs))
@@ -365,7 +375,7 @@ class CyclePipeline:
             return self._failed(rec, "collect", exc, t0)
         # after the account read: a trigger that fires in between shows up next cycle, never as an
         # exit of a position the account read still holds
-        outside = rec["outside_fills"] = self._outside_fills(rec, now_ms)
+        outside = rec["outside_fills"] = self._outside_fills(rec, now_ms, inputs.account)
         if outside:
             inputs = replace(inputs, exits=self._exits(outside))
         rec["inputs"] = inputs_record(inputs)
@@ -383,6 +393,12 @@ class CyclePipeline:
                 self.governance.save()  # a plan activated this cycle is on disk before its orders go out
             except Exception as exc:
                 return self._failed(rec, "save governance state", exc, t0, inputs.account)
+        if decided.intents and inputs.open_orders is None:  # the risk policy counts what may still fill
+            try:
+                inputs = replace(inputs, open_orders=tuple(self.exchange.open_orders()))
+            except Exception as exc:
+                return self._failed(rec, "read open orders", exc, t0, inputs.account)
+            rec["inputs"]["open_orders"] = list(inputs.open_orders)
         t_exec = self.wall_ms()
         if inputs.exits:  # the exit's sibling (the stop of a take-profit that filled) would outlive it
             rec["canceled_triggers"], errors = self.executor.cancel_triggers(inputs.exits)
@@ -408,15 +424,22 @@ class CyclePipeline:
             except Exception as exc:
                 rec["errors"].append(f"governance state: {type(exc).__name__}: {exc}")
         rec["account_after"] = account_after
+        self._holdings_after = _holdings(account_after) if account_after is not None else None
         rec["timing_ms"]["total"] = round(self.wall_ms() - t0, 3)
         rec["status_snapshot"] = status_snapshot(rec, account_after or inputs.account, decided)
         return rec
 
-    def _outside_fills(self, rec: dict[str, Any], now_ms: int) -> list[Fill]:
+    def _outside_fills(self, rec: dict[str, Any], now_ms: int, account: AccountState) -> list[Fill]:
         """The fills the venue reported since the last cycle for orders no cycle record holds: a
         resting limit or a TP/SL trigger that filled in between, an order placed by hand. They are
         recorded in the orders ledger and returned for this cycle's record (each in one record only;
-        after a restart, from the newest fill the ledger holds)."""
+        after a restart, from the newest fill the ledger holds).
+
+        Asked only when the holdings moved since the last cycle ended: a fill changes a position or
+        a spot balance. (Fills that cancel out are found by the next read, which starts where the
+        last one did.)"""
+        if _holdings(account) == self._holdings_after and len(self._own_fills) < _OWN_FILLS_KEPT:
+            return []
         if not self._fills_cursor_read:
             self._fills_seen_ms = self.executor.ledger.last_fill_ms()
             self._fills_cursor_read = True

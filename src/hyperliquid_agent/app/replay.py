@@ -56,7 +56,7 @@ def inputs_from_record(rec: dict[str, Any]) -> Any:
         governance_state=inp.get("governance_state"),
         api_failures=int(inp.get("api_failures") or 0),
         exits=tuple(inp.get("exits") or ()),
-        open_orders=tuple(OpenOrder.model_validate(o) for o in inp.get("open_orders") or ()),
+        open_orders=None if inp.get("open_orders") is None else tuple(OpenOrder.model_validate(o) for o in inp["open_orders"]),
     )
 
 
