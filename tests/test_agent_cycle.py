@@ -438,3 +438,27 @@ def test_the_venues_fills_are_asked_for_only_when_the_holdings_moved_since_the_l
     del asked[:]  # (the manual order's own executor asked too)
     r3 = _run(rig, 3)  # ETH appeared: asked, and the fill is found
     assert asked and len(r3["outside_fills"]) == 1
+
+
+def test_a_failed_fills_read_is_asked_again_next_cycle_even_when_nothing_moved(standard):
+    from hyperliquid_agent.errors import VenueUnavailableError
+    from hyperliquid_agent.manual_orders import prepare_order, submit_order
+
+    rig, llm = standard
+    llm.push(*[target_reply()] * 4)
+    _run(rig, 1)
+    manual = submit_order(rig.exchange, rig.store, rig.cfg,
+                          prepare_order(rig.exchange, rig.cfg, "buy", "ETH", Decimal("0.05")), approver=None)
+    real = rig.exchange.fills
+
+    def down(start_ms=None):
+        raise VenueUnavailableError("userFillsByTime timed out (test)")
+    rig.exchange.fills = down
+    r2 = _run(rig, 2)  # ETH appeared, but the read fails: recorded as an error, the cycle goes on
+    assert r2["outside_fills"] == [] and any(e.startswith("reading fills") for e in r2["errors"])
+    rig.exchange.fills = real
+    r3 = _run(rig, 3)  # flat since cycle 2 closed ETH, so nothing moved: asked anyway, as the last read failed
+    # the hand-made buy, and cycle 2's own sell, whose fill its executor could not read either
+    assert [(f["coin"], f["side"]) for f in r3["outside_fills"]] == [("ETH", "buy"), ("ETH", "sell")]
+    assert r3["outside_fills"][0]["oid"] == manual.fills[0].oid
+    assert _run(rig, 4)["outside_fills"] == []

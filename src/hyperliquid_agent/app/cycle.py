@@ -232,6 +232,7 @@ class CyclePipeline:
     # fill key -> venue time of this pipeline's own fills that the next read may return again
     _own_fills: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     _holdings_after: tuple | None = field(default=None, init=False, repr=False)  # as the last cycle left them
+    _fills_unread: bool = field(default=False, init=False, repr=False)  # the last read failed: ask again
 
     # -------- stage 1: collect (I/O)
     def collect(self, cycle_id: str, now_ms: int, loops: tuple[str, ...]) -> tuple[CycleInputs, MarketData]:
@@ -438,8 +439,10 @@ class CyclePipeline:
         Asked only when the holdings moved since the last cycle ended: a fill changes a position or
         a spot balance. (Fills that cancel out are found by the next read, which starts where the
         last one did.)"""
-        if _holdings(account) == self._holdings_after and len(self._own_fills) < _OWN_FILLS_KEPT:
+        if (_holdings(account) == self._holdings_after and len(self._own_fills) < _OWN_FILLS_KEPT
+                and not self._fills_unread):
             return []
+        self._fills_unread = True  # until this read has been recorded: the next cycle asks again
         if not self._fills_cursor_read:
             self._fills_seen_ms = self.executor.ledger.last_fill_ms()
             self._fills_cursor_read = True
@@ -462,6 +465,7 @@ class CyclePipeline:
         # must not keep asking for only the last few minutes)
         self._fills_seen_ms = max([start - 1, *(f.time_ms for f in venue)])
         self._own_fills = {k: t for k, t in own.items() if t > self._fills_seen_ms}
+        self._fills_unread = False
         return outside
 
     def _exits(self, outside: Sequence[Fill]) -> tuple[str, ...]:
