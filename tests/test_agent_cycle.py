@@ -462,3 +462,24 @@ def test_a_failed_fills_read_is_asked_again_next_cycle_even_when_nothing_moved(s
     assert [(f["coin"], f["side"]) for f in r3["outside_fills"]] == [("ETH", "buy"), ("ETH", "sell")]
     assert r3["outside_fills"][0]["oid"] == manual.fills[0].oid
     assert _run(rig, 4)["outside_fills"] == []
+
+
+def test_the_model_cancels_its_resting_limit_by_the_oid_the_prompt_listed(tmp_path):
+    from _agent_env import actions_reply
+
+    llm = ScriptedLLM()
+    rig = paper_rig(agent_config(tmp_path / "state", "standard"), client=llm)
+    try:
+        mid = Decimal(str(rig.exchange.market_snapshot().mids["ETH"]))
+        limit = str((mid * Decimal("0.96")).quantize(Decimal(1)))
+        llm.push(actions_reply({"action_type": "buy", "coin": "ETH", "size": "0.5", "price": limit}))
+        r1 = rig.pipeline.run("c000001", 1, rig.venue.now_ms(), ("standard",))
+        oid = r1["orders"][0]["oid"]
+        llm.push(actions_reply({"action_type": "cancel", "coin": "ETH", "oid": oid},
+                               {"action_type": "cancel", "coin": "ETH", "oid": oid + 1000}))
+        r2 = rig.pipeline.run("c000002", 2, rig.venue.now_ms(), ("standard",))
+        assert [(s["intent"]["oid"], s["status"]) for s in r2["setup"]] == [(oid, "done"), (oid + 1000, "failed")]
+        assert r2["orders"] == [] and rig.exchange.open_orders() == []
+        assert r2["risk_flags"] == [] and r2["decision"]["summary"].startswith("actions: cancel")
+    finally:
+        rig.close()

@@ -386,3 +386,20 @@ def test_falsy_error_flags_are_not_errors():
     for flag in ("false", "null", "0", '""'):
         r = parse_decision(reply().replace('{"reasoning"', '{"error": ' + flag + ', "reasoning"', 1))
         assert r.success, (flag, r.error)
+
+
+def test_a_cancel_action_needs_the_coin_and_an_order_id_and_oid_belongs_to_cancels_only():
+    from hyperliquid_agent.decision import parse_decision
+    from hyperliquid_agent.domain import CancelAction
+
+    def reply(*actions):
+        return json.dumps({"reasoning": "r", "selected_strategy": None, "actions": list(actions),
+                           "target_allocation": None})
+
+    ok = parse_decision(reply({"action_type": "cancel", "coin": "ETH", "oid": 12, "reasoning": "stale"}))
+    assert ok.success and ok.actions == (CancelAction(coin="ETH", oid=12, reasoning="stale"),)
+    bad = parse_decision(reply({"action_type": "cancel", "coin": "ETH", "reasoning": "no id"},
+                               {"action_type": "cancel", "coin": "ETH", "oid": True, "reasoning": "bool"},
+                               {"action_type": "buy", "coin": "ETH", "market_type": "perp", "size": 1, "oid": 3,
+                                "reasoning": "oid on a buy"}))
+    assert bad.actions == () and len(bad.rejected_actions) == 3

@@ -17,7 +17,7 @@ from typing import Any, Collection, Mapping
 from pydantic import ValidationError
 
 from hyperliquid_agent.domain.actions import (
-    BuyAction, CloseAction, HoldAction, SellAction, TargetEntry, TradeAction, TransferAction,
+    BuyAction, CancelAction, CloseAction, HoldAction, SellAction, TargetEntry, TradeAction, TransferAction,
 )
 from hyperliquid_agent.domain.values import MarketType
 from hyperliquid_agent.reply_json import ReplyJSONError, extract_object
@@ -26,7 +26,7 @@ from hyperliquid_agent.schemas import ActionSpec, DecisionSchema, GovernanceDeci
 MAX_ABS_NUMBER = Decimal("1e12")  # sizes, prices and amounts beyond this are nonsense, not orders
 _DECISION_KEYS = ("actions", "target_allocation", "selected_strategy")
 _GOVERNANCE_KEYS = ("maintain_plan", "proposed_plan", "micro_adjustments")
-_ACTION_NULLABLE = ("coin", "market_type", "size", "price", "amount_usd", "to_perp")
+_ACTION_NULLABLE = ("coin", "market_type", "size", "price", "amount_usd", "to_perp", "oid")
 
 
 @dataclass(frozen=True)
@@ -160,6 +160,8 @@ def _build_action(raw: Any) -> TradeAction:
     for key in _ACTION_NULLABLE:
         data.setdefault(key, None)
     data.setdefault("reasoning", "")
+    if isinstance(data["oid"], bool):
+        raise _Reject(f"oid must be an order id (a whole number), got {data['oid']!r}")
     if data["to_perp"] is not None and not isinstance(data["to_perp"], bool):
         raise _Reject(f"to_perp must be true or false, got {data['to_perp']!r}")
     if not isinstance(data["reasoning"], str):
@@ -176,6 +178,12 @@ def _build_action(raw: Any) -> TradeAction:
         if spec.coin not in (None, "USDC"):
             raise _Reject(f"only USDC can be transferred, got coin {spec.coin!r}")
         return TransferAction(amount=spec.amount_usd, to_perp=spec.to_perp, reasoning=spec.reasoning)
+    if kind == "cancel":
+        if spec.oid is None or spec.oid <= 0 or not spec.coin or not spec.coin.strip():
+            raise _Reject("a cancel needs the coin and the oid of one of the open orders")
+        return CancelAction(coin=spec.coin.strip(), oid=spec.oid, reasoning=spec.reasoning)
+    if spec.oid is not None:
+        raise _Reject(f"oid belongs to cancel actions, not to a {kind} action")
     market = MarketType(spec.market_type) if spec.market_type is not None else None
     if kind == "hold":
         return HoldAction(coin=spec.coin or None, market_type=market, reasoning=spec.reasoning)

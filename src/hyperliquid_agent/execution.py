@@ -31,6 +31,7 @@ from hyperliquid_agent.config import PortfolioConfig
 from hyperliquid_agent.domain import (
     ZERO,
     AccountState,
+    CancelIntent,
     Fill,
     Filled,
     Intent,
@@ -80,7 +81,7 @@ class OrderRecord(BaseModel):
 
 class SetupRecord(BaseModel):
     model_config = _FROZEN
-    intent: LeverageIntent | TransferIntent
+    intent: LeverageIntent | TransferIntent | CancelIntent
     status: str  # done | failed | denied | skipped | already_done
     detail: str = ""
 
@@ -166,6 +167,7 @@ class Executor:
         increases = [a for a in review.approved if not _is_reduction(a.intent) and a.intent.purpose is not OrderPurpose.PROTECT]
         protects = [a for a in review.approved if a.intent.purpose is OrderPurpose.PROTECT]
 
+        self._cancel(state, [i for i in review.passed if isinstance(i, CancelIntent)])  # first: frees margin
         self._submit(state, reductions)
         self._setup(state, [i for i in review.passed if isinstance(i, TransferIntent)])
         opening = {a.intent.coin for a in increases}
@@ -330,6 +332,19 @@ class Executor:
                 state.setup.append(SetupRecord(intent=intent, status="failed", detail=str(exc)))
                 state.errors.append(f"{intent.kind} failed: {exc}")
                 state.counters = state.counters.with_failure()
+
+    def _cancel(self, state: "_CycleState", intents: Sequence[CancelIntent]) -> None:
+        """Cancels the decision asked for, by oid; one the venue no longer holds (filled, or already
+        canceled) is recorded as failed, with no penalty on the circuit breaker."""
+        for intent in intents:
+            try:
+                done = self.exchange.cancel(intent.coin, intent.oid)
+            except VenueError as exc:
+                state.setup.append(SetupRecord(intent=intent, status="failed", detail=str(exc)))
+                state.errors.append(f"cancel {intent.coin} oid {intent.oid} failed: {exc}")
+                continue
+            state.setup.append(SetupRecord(intent=intent, status="done" if done else "failed",
+                                           detail="" if done else "the venue holds no such open order"))
 
     def _account(self, state: "_CycleState") -> AccountState | None:
         try:

@@ -25,6 +25,7 @@ from hyperliquid_agent.domain import (
     ZERO,
     AccountState,
     AssetSpec,
+    CancelIntent,
     Intent,
     LeverageIntent,
     MarketType,
@@ -209,6 +210,8 @@ class RiskPolicy:
                              f"{intent.coin}: leverage {intent.leverage}x is above the allowed {cap}x "
                              "(min of risk.max_leverage, the strategy/plan cap and the asset's maximum)")
             return Approved(checks=("max_leverage",))
+        if isinstance(intent, CancelIntent):
+            return Approved(checks=("cancel",))  # taking an order off the book never adds risk
         if isinstance(intent, TransferIntent):
             if not intent.to_perp and intent.amount > ctx.account.available_balance:
                 return _deny(DenialReason.INSUFFICIENT_BALANCE,

@@ -30,13 +30,14 @@ class ActionSpec(BaseModel):
     """One requested action as the model writes it (validated into a TradeAction later)."""
 
     model_config = _WIRE
-    action_type: Literal["buy", "sell", "hold", "close", "transfer"]
+    action_type: Literal["buy", "sell", "hold", "close", "transfer", "cancel"]
     coin: str | None = Field(description="asset name such as BTC; USDC for transfers")
     market_type: Literal["perp", "spot"] | None
     size: Number | None = Field(description="coin units; null lets the engine size it")
     price: Number | None = Field(description="limit price; null for a market order")
     amount_usd: Number | None = Field(default=None, description="transfer amount in USDC")
     to_perp: bool | None = Field(default=None, description="transfer direction")
+    oid: int | None = Field(default=None, description="cancel only: the order id from the open orders")
     reasoning: str
 
 

@@ -38,6 +38,7 @@ from hyperliquid_agent.config import PortfolioConfig
 from hyperliquid_agent.domain import (
     AccountState,
     AssetSpec,
+    CancelIntent,
     Fill,
     Intent,
     L2Book,
@@ -159,7 +160,7 @@ class Governance(Protocol):
 
 def action_intents(actions: Sequence[Any], account: AccountState, market: MarketView,
                    config: PortfolioConfig) -> tuple[list[Intent], list[tuple[str, str]]]:
-    """Trade actions (buy/sell/close/transfer/hold) as order intents; each failure kept with its reason."""
+    """Trade actions (buy/sell/close/transfer/cancel/hold) as intents; each failure kept with its reason."""
     intents: list[Intent] = []
     skipped: list[tuple[str, str]] = []
     for a in actions:
@@ -184,6 +185,8 @@ def action_intents(actions: Sequence[Any], account: AccountState, market: Market
                     intents.append(close_intent(a.coin, signed, market, config, size=a.size))
                 case "transfer":
                     intents.append(TransferIntent(amount=a.amount, to_perp=a.to_perp))
+                case "cancel":
+                    intents.append(CancelIntent(coin=a.coin, oid=a.oid))
                 case other:  # pragma: no cover - the union is closed
                     skipped.append((str(getattr(a, "coin", "")), f"unknown action {other!r}"))
         except ValueError as exc:
@@ -198,7 +201,8 @@ def _holdings(account: AccountState) -> tuple:
 
 
 def only_reductions(intents: Sequence[Intent]) -> list[Intent]:
-    return [i for i in intents if isinstance(i, OrderIntent) and i.reduce_only]
+    """What a REDUCING or HALTED book may still do: reduce-only orders, and cancels."""
+    return [i for i in intents if (isinstance(i, OrderIntent) and i.reduce_only) or isinstance(i, CancelIntent)]
 
 
 # ---------------------------------------------------------------- the pipeline

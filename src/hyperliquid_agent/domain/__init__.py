@@ -3,6 +3,7 @@
 from hyperliquid_agent.domain.account import AccountState, LeverageType, Position, SpotBalance
 from hyperliquid_agent.domain.actions import (
     BuyAction,
+    CancelAction,
     CloseAction,
     HoldAction,
     SellAction,
@@ -20,6 +21,7 @@ from hyperliquid_agent.domain.market import (
     MarketSnapshot,
 )
 from hyperliquid_agent.domain.orders import (
+    CancelIntent,
     Fill,
     Filled,
     Intent,
@@ -40,7 +42,8 @@ from hyperliquid_agent.domain.rounding import is_valid_price, is_valid_size, rou
 from hyperliquid_agent.domain.values import ONE, ZERO, MarketType, Money, Side, to_decimal
 
 __all__ = [
-    "AccountState", "AssetContext", "AssetSpec", "BookLevel", "BuyAction", "Candle", "CloseAction",
+    "AccountState", "AssetContext", "AssetSpec", "BookLevel", "BuyAction", "CancelAction", "CancelIntent",
+    "Candle", "CloseAction",
     "Fill", "Filled", "FundingPoint", "HoldAction", "Intent", "L2Book", "LeverageIntent", "LeverageType",
     "MarketSnapshot", "MarketType", "Money", "ONE", "OpenOrder", "OrderIntent", "OrderOutcome",
     "OrderPurpose", "Position", "REGIME_NAMES", "Regime", "Rejected", "Resting", "SellAction", "Side",

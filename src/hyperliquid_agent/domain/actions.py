@@ -80,8 +80,18 @@ class TransferAction(BaseModel):
         return v
 
 
+class CancelAction(BaseModel):
+    """Cancel one of our orders resting on the venue (`oid` from the open orders the prompt lists)."""
+
+    model_config = _FROZEN
+    action_type: Literal["cancel"] = "cancel"
+    coin: str = Field(min_length=1)
+    oid: int = Field(gt=0)
+    reasoning: str = ""
+
+
 TradeAction = Annotated[
-    Union[BuyAction, SellAction, CloseAction, HoldAction, TransferAction],
+    Union[BuyAction, SellAction, CloseAction, HoldAction, TransferAction, CancelAction],
     Field(discriminator="action_type"),
 ]
 

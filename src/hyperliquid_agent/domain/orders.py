@@ -82,7 +82,16 @@ class TransferIntent(BaseModel):
     to_perp: bool
 
 
-Intent = Annotated[Union[OrderIntent, LeverageIntent, TransferIntent], Field(discriminator="kind")]
+class CancelIntent(BaseModel):
+    """Cancel a resting order by its venue order id (never adds risk)."""
+
+    model_config = _FROZEN
+    kind: Literal["cancel"] = "cancel"
+    coin: str
+    oid: int
+
+
+Intent = Annotated[Union[OrderIntent, LeverageIntent, TransferIntent, CancelIntent], Field(discriminator="kind")]
 
 
 # ----- what the venue says happened -----
