@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any, Callable, Protocol, Sequence
 
 from hyperliquid_agent.app.market import MarketCollector, MarketData
+from hyperliquid_agent.app.outside_fills import OutsideFills
 from hyperliquid_agent.app.record import (
     decision_record,
     fill_decided,
@@ -51,8 +52,7 @@ from hyperliquid_agent.domain import (
     TransferIntent,
 )
 from hyperliquid_agent.domain.context import DecisionContext
-from hyperliquid_agent.execution import FILL_CLOCK_SLACK_MS, ExecutionReport, Executor, Protection
-from hyperliquid_agent.orders_ledger import fill_key
+from hyperliquid_agent.execution import ExecutionReport, Executor, Protection
 from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent, plan_rebalance
 from hyperliquid_agent.ports import ExchangePort
 from hyperliquid_agent.risk import RiskContext, RiskPolicy, resting_sizes
@@ -61,7 +61,6 @@ from hyperliquid_agent.risk_store import load_counters
 from hyperliquid_agent.store import StateStore
 
 API_FAILURES_KEY = "api_failures"
-_OWN_FILLS_KEPT = 1000  # own fills remembered between reads of the venue's fills; past this, read anyway
 
 # ---------------------------------------------------------------- values
 
@@ -194,12 +193,6 @@ def action_intents(actions: Sequence[Any], account: AccountState, market: Market
     return intents, skipped
 
 
-def _holdings(account: AccountState) -> tuple:
-    """What any fill changes: the signed perp positions and the spot balances."""
-    return (tuple((p.coin, p.size) for p in account.positions if p.size),
-            tuple((b.coin, b.total) for b in account.spot_balances))
-
-
 def only_reductions(intents: Sequence[Intent]) -> list[Intent]:
     """What a REDUCING or HALTED book may still do: reduce-only orders, and cancels."""
     return [i for i in intents if (isinstance(i, OrderIntent) and i.reduce_only) or isinstance(i, CancelIntent)]
@@ -230,13 +223,10 @@ class CyclePipeline:
     wall_ms: Callable[[], float] = field(default=lambda: time.perf_counter() * 1000)
     # the stored api_failures count as this pipeline last read or wrote it (it is the only writer)
     _api_failures: int | None = field(default=None, init=False, repr=False)
-    # the venue time of the newest fill a record holds (read from the orders ledger at the first cycle)
-    _fills_seen_ms: int | None = field(default=None, init=False, repr=False)
-    _fills_cursor_read: bool = field(default=False, init=False, repr=False)
-    # fill key -> venue time of this pipeline's own fills that the next read may return again
-    _own_fills: dict[str, int] = field(default_factory=dict, init=False, repr=False)
-    _holdings_after: tuple | None = field(default=None, init=False, repr=False)  # as the last cycle left them
-    _fills_unread: bool = field(default=False, init=False, repr=False)  # the last read failed: ask again
+    _outside: OutsideFills = field(init=False, repr=False)  # fills of orders no cycle sent
+
+    def __post_init__(self) -> None:
+        self._outside = OutsideFills(self.executor.ledger)
 
     # -------- stage 1: collect (I/O)
     def collect(self, cycle_id: str, now_ms: int, loops: tuple[str, ...]) -> tuple[CycleInputs, MarketData]:
@@ -380,9 +370,9 @@ class CyclePipeline:
             return self._failed(rec, "collect", exc, t0)
         # after the account read: a trigger that fires in between shows up next cycle, never as an
         # exit of a position the account read still holds
-        outside = rec["outside_fills"] = self._outside_fills(rec, now_ms, inputs.account)
+        outside = rec["outside_fills"] = self._outside.read(self.exchange, now_ms, inputs.account, rec["errors"])
         if outside:
-            inputs = replace(inputs, exits=self._exits(outside))
+            inputs = replace(inputs, exits=self._outside.exits(outside))
         rec["inputs"] = inputs_record(inputs)
         rec["account_before"] = inputs.account
         rec["signals"] = inputs.signals
@@ -403,7 +393,7 @@ class CyclePipeline:
                 inputs = replace(inputs, open_orders=tuple(self.exchange.open_orders()))
             except Exception as exc:
                 return self._failed(rec, "read open orders", exc, t0, inputs.account)
-            rec["inputs"]["open_orders"] = list(inputs.open_orders)
+            rec["inputs"] = inputs_record(inputs)
         t_exec = self.wall_ms()
         if inputs.exits:  # the exit's sibling (the stop of a take-profit that filled) would outlive it
             rec["canceled_triggers"], errors = self.executor.cancel_triggers(inputs.exits)
@@ -421,65 +411,16 @@ class CyclePipeline:
             except Exception as exc:
                 rec["errors"].append(f"account after: {type(exc).__name__}: {exc}")
         fill_report(rec, report)
-        if report is not None:  # the next cycle's read leaves these out: this record holds them
-            self._own_fills.update((fill_key(f), f.time_ms) for f in report.fills)
         if self.governance is not None:
             try:
                 self.governance.after(inputs, report, account_after, outside)
             except Exception as exc:
                 rec["errors"].append(f"governance state: {type(exc).__name__}: {exc}")
         rec["account_after"] = account_after
-        self._holdings_after = _holdings(account_after) if account_after is not None else None
+        self._outside.cycle_done(report.fills if report is not None else (), account_after)
         rec["timing_ms"]["total"] = round(self.wall_ms() - t0, 3)
         rec["status_snapshot"] = status_snapshot(rec, account_after or inputs.account, decided)
         return rec
-
-    def _outside_fills(self, rec: dict[str, Any], now_ms: int, account: AccountState) -> list[Fill]:
-        """The fills the venue reported since the last cycle for orders no cycle record holds: a
-        resting limit or a TP/SL trigger that filled in between, an order placed by hand. They are
-        recorded in the orders ledger and returned for this cycle's record (each in one record only;
-        after a restart, from the newest fill the ledger holds).
-
-        Asked only when the holdings moved since the last cycle ended: a fill changes a position or
-        a spot balance. (Fills that cancel out are found by the next read, which starts where the
-        last one did.)"""
-        if (_holdings(account) == self._holdings_after and len(self._own_fills) < _OWN_FILLS_KEPT
-                and not self._fills_unread):
-            return []
-        self._fills_unread = True  # until this read has been recorded: the next cycle asks again
-        if not self._fills_cursor_read:
-            self._fills_seen_ms = self.executor.ledger.last_fill_ms()
-            self._fills_cursor_read = True
-        seen = self._fills_seen_ms
-        start = now_ms - FILL_CLOCK_SLACK_MS if seen is None else seen + 1
-        try:
-            venue = [f for f in self.exchange.fills(start) if f.time_ms >= start]  # (a venue may send more)
-        except Exception as exc:  # the next cycle asks again from the same point
-            rec["errors"].append(f"reading fills: {type(exc).__name__}: {exc}")
-            return []
-        own = self._own_fills
-        outside = [f for f in venue if fill_key(f) not in own]
-        if outside:
-            try:
-                self.executor.ledger.record_fills(outside)
-            except Exception as exc:  # not recorded: the next cycle reports them again
-                rec["errors"].append(f"recording fills: {type(exc).__name__}: {exc}")
-                return []
-        # everything before `start` is accounted for now, even when nothing came back (a fresh state
-        # must not keep asking for only the last few minutes)
-        self._fills_seen_ms = max([start - 1, *(f.time_ms for f in venue)])
-        self._own_fills = {k: t for k, t in own.items() if t > self._fills_seen_ms}
-        self._fills_unread = False
-        return outside
-
-    def _exits(self, outside: Sequence[Fill]) -> tuple[str, ...]:
-        """The coins among `outside` whose fill came from one of our TP/SL trigger orders."""
-        coins = set()
-        for f in outside:
-            row = self.executor.ledger.get(f.cloid) if f.cloid else None
-            if row is not None and row.intent.purpose is OrderPurpose.PROTECT:
-                coins.add(f.coin)
-        return tuple(sorted(coins))
 
     def _stored_api_failures(self) -> int:
         if self._api_failures is None:
