@@ -44,6 +44,7 @@ from hyperliquid_agent.domain import (
     SpotBalance,
     to_decimal,
 )
+from hyperliquid_agent.decimal_text import plain_text
 from hyperliquid_agent.domain.account import spot_equity
 from hyperliquid_agent.domain.rounding import USDC_QUANTUM
 from hyperliquid_agent.domain.values import ZERO
@@ -465,8 +466,10 @@ def dec(value: Decimal | int | None) -> str | None:
     """A number as the venue writes it: plain decimal notation, at least one decimal place."""
     if value is None:
         return None
-    d = Decimal(value)
-    text = format(d, "f")
+    return _one_decimal(format(Decimal(value), "f"))
+
+
+def _one_decimal(text: str) -> str:
     return text if "." in text else text + ".0"
 
 
@@ -491,13 +494,7 @@ def liquidation_px_text(value: Decimal | None) -> str | None:
 
 
 def _trimmed(d: Decimal) -> str:
-    if not d:
-        return "0.0"  # never "-0.0"
-    text = format(d, "f")
-    if "." not in text:
-        return text + ".0"
-    text = text.rstrip("0")
-    return text + "0" if text.endswith(".") else text
+    return _one_decimal(plain_text(d))  # no trailing zeros, never "-0"
 
 
 def meta_to_wire(specs: dict[str, AssetSpec]) -> dict[str, Any]:
