@@ -195,7 +195,8 @@ class Executor:
             self._save_counters(state)
 
         account_after = self._account(state)
-        closed = {o.intent.coin for o in state.orders if o.intent.purpose is OrderPurpose.CLOSE and o.status == "filled"}
+        closed = {o.intent.coin for o in state.orders
+                  if o.intent.purpose is OrderPurpose.CLOSE and o.status == "filled"}
         if closed and account_after is not None:  # a closed position's TP/SL would act on a later one
             self._cancel_old_triggers(state, {c for c in closed if account_after.signed_size(c) == 0})
         if protection and account_after is not None and market is not None:

@@ -124,8 +124,8 @@ class OrdersLedger:
             return 0
         with self.store.transaction():
             return self.store.executemany(
-                "INSERT OR IGNORE INTO order_fills(fill_key, cloid, oid, coin, fill, fee, time_ms) VALUES(?,?,?,?,?,?,?)",
-                rows)
+                "INSERT OR IGNORE INTO order_fills(fill_key, cloid, oid, coin, fill, fee, time_ms)"
+                " VALUES(?,?,?,?,?,?,?)", rows)
 
     def last_fill_ms(self) -> int | None:
         """The venue time of the newest fill recorded (None when none is)."""

@@ -423,6 +423,6 @@ def sample_signals(coins: Sequence[str]) -> dict[str, dict[str, float | None]]:
 
 __all__ = [
     "NOT_AVAILABLE", "PLACEHOLDERS", "PromptTemplate", "STABLE_PLACEHOLDERS", "estimate_tokens",
-    "format_dwell", "format_open_orders", "format_plan", "format_positions", "format_regime", "format_review", "format_signals",
-    "format_spot", "format_timestamp", "SAMPLE_TIME_MS", "sample_context", "sample_signals",
+    "format_dwell", "format_open_orders", "format_plan", "format_positions", "format_regime", "format_review",
+    "format_signals", "format_spot", "format_timestamp", "SAMPLE_TIME_MS", "sample_context", "sample_signals",
 ]

@@ -56,8 +56,13 @@ def inputs_from_record(rec: dict[str, Any]) -> Any:
         governance_state=inp.get("governance_state"),
         api_failures=int(inp.get("api_failures") or 0),
         exits=tuple(inp.get("exits") or ()),
-        open_orders=None if inp.get("open_orders") is None else tuple(OpenOrder.model_validate(o) for o in inp["open_orders"]),
+        open_orders=_open_orders(inp.get("open_orders")),
     )
+
+
+def _open_orders(recorded: list[Any] | None) -> tuple[OpenOrder, ...] | None:
+    """The open orders a cycle read (None: it had no orders to review, so it read none)."""
+    return None if recorded is None else tuple(OpenOrder.model_validate(o) for o in recorded)
 
 
 def _scripted_client(cfg: Config, rec: dict[str, Any]) -> Any:
