@@ -112,4 +112,3 @@ def _levels(prices: list[Decimal], sizes: list[Decimal], orders: tuple[int, ...]
     sizes are already Decimals and order counts ints, which is all BookLevel's validation
     checks, and validating a book's 40 levels cost more than working them out."""
     return tuple([trusted(BookLevel, {"price": p, "size": z, "orders": n}) for p, z, n in zip(prices, sizes, orders)])
-

@@ -322,4 +322,3 @@ class OrderEntry:
 
     def _bbo_of(self, coin: str) -> tuple[Decimal, Decimal]:
         return self._touch(coin, False), self._touch(coin, True)
-
