@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -446,3 +447,17 @@ def test_the_ledger_stores_each_fill_once_whether_it_has_a_trade_id_or_not():
     assert ledger.record_fills([without, with_tid, with_tid.model_copy(update={"fee": Decimal(1)})]) == 0
     assert ledger.record_fills([]) == 0
     assert ledger.fills_for(["0x" + "1" * 32]) == [with_tid, without]
+
+
+def test_a_liquidation_fill_is_stored_as_one_and_a_row_from_before_the_flag_reads_as_an_ordinary_fill():
+    ledger = OrdersLedger(StateStore.memory())
+    liquidated = Fill(coin="ETH", side=Side.SELL, price=Decimal("1900"), size=Decimal("0.9"), fee=Decimal("0.77"),
+                      time_ms=1_000, oid=7, cloid="0x" + "2" * 32, tid=1, direction="Liquidated Cross Long",
+                      liquidation=True)
+    ledger.record_fills([liquidated])
+    old = liquidated.model_dump(mode="json") | {"tid": 2, "direction": "Close Long"}
+    del old["liquidation"]  # as the ledger wrote fills before the field existed
+    with ledger.store.transaction():
+        ledger.store.execute("INSERT INTO order_fills(fill_key, cloid, oid, coin, fill, fee, time_ms)"
+                             " VALUES('2', ?, 8, 'ETH', ?, '0.77', 2000)", (old["cloid"], json.dumps(old)))
+    assert [(f.tid, f.liquidation) for f in ledger.fills_for(["0x" + "2" * 32])] == [(1, True), (2, False)]

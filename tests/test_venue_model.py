@@ -354,8 +354,24 @@ def test_liquidation_when_the_bars_adverse_extreme_breaches_maintenance():
     events = m.advance_to(T0 + 3 * HOUR_MS)
     assert "liquidation" in [e.kind for e in events]
     assert szi(m, "ETH") == 0 and m.open_orders(ADDR) == []
-    assert m.fills(ADDR)[-1].price == D(1900)
+    *ordinary, liquidated = m.fills(ADDR)
+    assert liquidated.price == D(1900) and liquidated.side.value == "sell" and liquidated.size == D("0.9")
+    assert liquidated.liquidation and liquidated.direction == "Liquidated Cross Long"
+    assert [(f.liquidation, f.direction) for f in ordinary] == [(False, "Open Long")]
     assert m.account_state(ADDR).portfolio_value >= 0
+
+
+def test_a_liquidated_short_on_isolated_leverage_says_so_in_its_direction():
+    # isolated is margined as cross here, but the fill names the margin mode the account set, as the venue does
+    bars = {"ETH": [(2000,) * 4, (2000, 2100, 1995, 2050)]}
+    m = model_for(bars, usdc="100")
+    assert m.update_leverage(ADDR, "ETH", 20, is_cross=False) is None
+    place(m, req("ETH", False, 1900, "0.9"))
+    m.advance_to(T0 + 2 * HOUR_MS)
+    opened, liquidated = m.fills(ADDR)
+    assert not opened.liquidation and opened.direction == "Open Short"
+    assert liquidated.liquidation and liquidated.direction == "Liquidated Isolated Short"
+    assert liquidated.side.value == "buy" and liquidated.price == D(2100) and szi(m, "ETH") == 0
 
 
 def test_liquidation_price_is_where_account_value_meets_maintenance():

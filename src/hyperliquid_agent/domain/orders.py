@@ -136,6 +136,9 @@ class Fill(BaseModel):
     crossed: bool = True  # taker
     start_position: Money | None = None
     tid: int | None = None
+    # the venue liquidated OUR position with this fill ("Liquidated Cross Long", ...); a fill where we
+    # were the liquidator is an ordinary fill
+    liquidation: bool = False
 
 
 class OpenOrder(BaseModel):

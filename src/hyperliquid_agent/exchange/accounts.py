@@ -101,6 +101,11 @@ class Account:
         got = self.leverage.get(coin)
         return got[0] if got is not None else default_leverage[coin]
 
+    def is_cross(self, coin: str) -> bool:
+        """The coin's margin mode as set (cross unless set isolated; isolated is margined as cross)."""
+        got = self.leverage.get(coin)
+        return got is None or got[1]
+
     # ----- changing
 
     def apply_fill(self, coin: str, is_buy: bool, sz: Decimal, px: Decimal, fee: Decimal) -> tuple[Decimal, Decimal, str]:
@@ -135,6 +140,10 @@ class Account:
         self.realized_pnl += closed
         self.fees_paid += fee
         return closed, old, direction
+
+    def liquidated_direction(self, coin: str, is_buy: bool) -> str:
+        """The venue's `dir` of the fill that liquidates this account's position (a buy closes a short)."""
+        return f"Liquidated {'Cross' if self.is_cross(coin) else 'Isolated'} {'Short' if is_buy else 'Long'}"
 
     def pay_funding(self, p: PositionState, oracle_px: Decimal, rate: Decimal) -> Decimal:
         """Settle one funding rate on the (open) position `p`: size x oracle x rate, longs pay
@@ -215,7 +224,7 @@ def to_account_state(acct: Account | None, marks: Mapping[str, Decimal], specs: 
         if not p.szi:
             continue
         lev = acct.lev(coin, default_leverage)
-        is_cross = acct.leverage.get(coin, (lev, True))[1]
+        is_cross = acct.is_cross(coin)
         value = abs(p.szi) * marks[coin]
         ntl_total += value
         positions.append(trusted(Position, {

@@ -311,7 +311,8 @@ class VenueModel(OrderEntry):
         for r in map(FillRecord._make, acct.fills[len(cache):]):
             cache.append(Fill(coin=r.coin, side=Side.BUY if r.is_buy else Side.SELL, price=r.px, size=r.sz, fee=r.fee,
                               time_ms=r.time_ms, oid=r.oid, cloid=r.cloid, closed_pnl=r.closed_pnl,
-                              direction=r.direction, crossed=r.crossed, start_position=r.start_position, tid=r.tid))
+                              direction=r.direction, crossed=r.crossed, start_position=r.start_position, tid=r.tid,
+                              liquidation=r.liquidation))
         # fills are made in time order (the clock only moves forward): the recent ones are a tail
         return list(cache) if start_ms is None else cache[bisect_left(cache, start_ms, key=_fill_time):]
 

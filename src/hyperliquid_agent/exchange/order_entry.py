@@ -235,6 +235,8 @@ class OrderEntry:
         if token is None:
             fee = usdc(sz * px * (self._taker if crossed else self._maker))
             closed, start, direction = acct.apply_fill(coin, is_buy, sz, px, fee)
+            if liquidation:
+                direction = acct.liquidated_direction(coin, is_buy)
         else:  # spot: balances move, no position, nothing closed
             fee = usdc(sz * px * (spot.SPOT_TAKER if crossed else spot.SPOT_MAKER))
             closed, direction = ZERO, "Buy" if is_buy else "Sell"
