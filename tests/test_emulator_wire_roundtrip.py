@@ -60,12 +60,32 @@ def test_account_amounts_are_written_as_the_venue_writes_them(amount, px):
     assert abs(Decimal(wire.usdc_text(amount)) - amount) <= Decimal("0.0000005")
 
 
+USER = "0x" + "ab" * 20
+
+
 @settings(max_examples=200, deadline=None)
-@given(prices, sizes, st.sampled_from([Side.BUY, Side.SELL]), signed, st.booleans())
-def test_fills_round_trip(px, sz, side, start, crossed):
+@given(prices, sizes, st.sampled_from([Side.BUY, Side.SELL]), signed, st.booleans(), st.booleans())
+def test_fills_round_trip(px, sz, side, start, crossed, liquidation):
     f = Fill(coin="BTC", side=side, price=px, size=sz, fee=Decimal("0.01"), time_ms=5, oid=7, cloid="0x" + "a" * 32,
-             closed_pnl=Decimal("-2.25"), direction="Open Long", crossed=crossed, start_position=start, tid=9)
-    assert wire.fill_from_wire(wire.UserFillWire.model_validate(wire.fill_to_wire(f))) == f
+             closed_pnl=Decimal("-2.25"), direction="Liquidated Cross Long" if liquidation else "Open Long",
+             crossed=crossed, start_position=start, tid=9, liquidation=liquidation)
+    assert wire.fill_from_wire(wire.UserFillWire.model_validate(wire.fill_to_wire(f, USER)), USER) == f
+
+
+def test_a_liquidation_fill_is_ours_only_when_it_names_our_account_as_the_liquidated_user():
+    f = Fill(coin="ETH", side=Side.SELL, price=Decimal("1900"), size=Decimal("0.9"), fee=Decimal("0.77"), time_ms=5,
+             oid=7, direction="Liquidated Cross Long", tid=9, liquidation=True)
+    ours = wire.fill_to_wire(f, USER)
+    assert ours["liquidation"] == {"liquidatedUser": USER, "markPx": "1900.0", "method": "market"}
+    assert wire.fill_from_wire(wire.UserFillWire.model_validate(ours), USER.upper().replace("0X", "0x")).liquidation
+    # the liquidator's fill of someone else's liquidation carries the same object, naming that someone
+    theirs = {**ours, "dir": "Open Short", "liquidation": {"liquidatedUser": "0x" + "99" * 20, "markPx": "1900.5",
+                                                           "method": "backstop"}}
+    parsed = wire.UserFillWire.model_validate(theirs)
+    assert parsed.liquidation is not None and parsed.liquidation.markPx == Decimal("1900.5")
+    assert not wire.fill_from_wire(parsed, USER).liquidation
+    assert not wire.fill_from_wire(wire.UserFillWire.model_validate(wire.fill_to_wire(
+        f.model_copy(update={"liquidation": False}), USER)), USER).liquidation
 
 
 @given(st.integers(min_value=1, max_value=10**12), sizes, prices, st.text(min_size=1, max_size=80))

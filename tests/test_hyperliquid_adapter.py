@@ -216,3 +216,45 @@ def test_usd_transfer_between_spot_and_perp(ex):
     assert ex.account_state().spot_balance("USDC") == before.spot_balance("USDC") + Decimal("749.5")
     with pytest.raises(VenueRejectedError):
         ex.transfer_usd(Decimal("1000000"), to_perp=False)
+
+
+def test_the_masters_liquidation_reads_as_ours_through_its_agent_wallet_and_a_liquidators_fill_does_not():
+    # a short at 40x on 1,000 USDC, opened through an agent wallet: the venue liquidates the master
+    # account within hours. The agent reads the master's fills, so the fill is a liquidation of ours.
+    import json
+
+    from hyperliquid.info import Info
+
+    from emulator_support import address_of, make_server, new_key
+    from hyperliquid_agent.exchange.hyperliquid import HyperliquidExchange
+
+    server = make_server()
+    server.start()
+    try:
+        master_key, agent_key = new_key(), new_key()
+        master = server.create_account(address_of(master_key), 1_000)
+        server.register_agent(address_of(agent_key), master)
+        ex = HyperliquidExchange(server.url, agent_key, account_address=master)
+        ex.set_leverage("BTC", 40)
+        size = Decimal(1_000) * 36 / ex.market_snapshot().mids["BTC"]
+        [opened] = ex.place_orders([market_order(ex, "BTC", Side.SELL, str(round(size, 3)))])
+        assert isinstance(opened, Filled)
+        for _ in range(48):
+            server.step(3_600_000)
+            if not ex.account_state().positions:
+                break
+        assert not ex.account_state().positions, "a 40x short was not liquidated in 48 hours"
+        newest, first = ex.fills()  # newest first, as the venue sends them
+        assert not first.liquidation and first.direction == "Open Short"
+        assert newest.liquidation and newest.direction == "Liquidated Cross Short" and newest.side is Side.BUY
+        assert newest.size == opened.total_size and newest.oid != opened.oid
+        raw = Info(server.url, skip_ws=True).user_fills(master)[0]
+        assert raw["liquidation"] == {"liquidatedUser": master, "markPx": raw["px"], "method": "market"}
+        # the liquidator's side of someone else's liquidation, as the venue sends it: not ours
+        theirs = {**raw, "dir": "Open Short", "side": "A", "liquidation": {**raw["liquidation"],
+                                                                           "liquidatedUser": "0x" + "99" * 20}}
+        server.inject_fault(200, count=1, path="/info", body=json.dumps([theirs]))  # the next /info answer
+        [fill] = ex.fills()
+        assert fill.direction == "Open Short" and not fill.liquidation
+    finally:
+        server.stop()

@@ -85,7 +85,7 @@ def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
             if kind == "userFillsByTime" and isinstance(body.get("endTime"), int):
                 fills = [f for f in fills if f.time_ms <= body["endTime"]]
             fills = sorted(fills, key=lambda f: f.time_ms, reverse=True)[:FILLS_CAP]
-            return 200, [wire.fill_to_wire(f) for f in fills]
+            return 200, [wire.fill_to_wire(f, user) for f in fills]
         case "openOrders" | "frontendOpenOrders":
             user = _user(body)
             orders = list(model.open_orders(user)) if model.has_account(user) else []

@@ -220,7 +220,7 @@ class HyperliquidExchange:
         else:
             call = lambda i: i.user_fills_by_time(self.user, start_ms)  # noqa: E731
         rows = self._read("userFills", call, lambda d: [wire.UserFillWire.model_validate(x) for x in d])
-        return [wire.fill_from_wire(f) for f in rows]
+        return [wire.fill_from_wire(f, self.user) for f in rows]
 
     def order_status_by_cloid(self, cloid: str) -> str | None:
         from hyperliquid.utils.types import Cloid

@@ -210,6 +210,15 @@ class FundingHistoryWire(BaseModel):
     time: int
 
 
+class LiquidationWire(BaseModel):
+    """On a fill of a liquidation, for the liquidated user and for the liquidator alike."""
+
+    model_config = _WIRE
+    liquidatedUser: str
+    markPx: Money
+    method: str  # "market" or "backstop"
+
+
 class UserFillWire(BaseModel):
     model_config = _WIRE
     coin: str
@@ -227,6 +236,7 @@ class UserFillWire(BaseModel):
     tid: int | None = None
     feeToken: str = "USDC"
     cloid: str | None = None
+    liquidation: LiquidationWire | None = None
 
 
 class OpenOrderWire(BaseModel):
@@ -442,11 +452,14 @@ def account_from_wire(
     )
 
 
-def fill_from_wire(f: UserFillWire) -> Fill:
+def fill_from_wire(f: UserFillWire, user: str) -> Fill:
+    """A fill of `user`'s (the account whose fills were read: the master account or vault, not an
+    agent wallet that signs for it); a liquidation only when `user` is the one liquidated."""
     return Fill(
         coin=f.coin, side=Side.from_wire(f.side), price=f.px, size=f.sz, fee=f.fee, time_ms=f.time,
         oid=f.oid, cloid=f.cloid, closed_pnl=f.closedPnl, direction=f.dir, crossed=f.crossed,
         start_position=f.startPosition, tid=f.tid,
+        liquidation=f.liquidation is not None and f.liquidation.liquidatedUser.lower() == user.lower(),
     )
 
 
@@ -601,7 +614,9 @@ def funding_to_wire(coin: str, f: FundingPoint) -> dict[str, Any]:
             "time": f.time_ms}
 
 
-def fill_to_wire(f: Fill, hash_hex: str = "0x" + "0" * 64) -> dict[str, Any]:
+def fill_to_wire(f: Fill, user: str, hash_hex: str = "0x" + "0" * 64) -> dict[str, Any]:
+    """One of `user`'s fills. A liquidation names `user` as the one liquidated and gives the fill's
+    price as the mark (the venue model liquidates at the bar's adverse extreme, its stand-in for the mark)."""
     out = {
         "coin": f.coin, "px": dec(f.price), "sz": dec(f.size), "side": f.side.wire, "time": f.time_ms,
         "startPosition": dec(f.start_position if f.start_position is not None else ZERO), "dir": f.direction,
@@ -610,6 +625,8 @@ def fill_to_wire(f: Fill, hash_hex: str = "0x" + "0" * 64) -> dict[str, Any]:
     }
     if f.cloid is not None:
         out["cloid"] = f.cloid
+    if f.liquidation:
+        out["liquidation"] = {"liquidatedUser": user, "markPx": dec(f.price), "method": "market"}
     return out
 
 
