@@ -376,6 +376,65 @@ def test_a_plans_take_profit_or_stop_that_fires_between_cycles_is_recorded_score
         rig.close()
 
 
+def test_a_liquidation_between_cycles_is_an_exit_the_plan_does_not_buy_back(tmp_path):
+    # a 40x long placed by hand on top of the plan's BTC is liquidated by the venue between two cycles:
+    # the next record holds the liquidation fill, BTC is an exit like a TP/SL fill (kept flat, review
+    # opened) but named as a liquidation, the replay reproduces it, and audit show / the summary say so
+    import json
+    import re
+
+    from rich.console import Console
+
+    from emulator_support import market_order
+    from hyperliquid_agent.app.summary import render_record, render_summary, summarize_run
+    from hyperliquid_agent.app.wiring import load_strategy_library
+    from hyperliquid_agent.domain import Side
+
+    # the liquidation's loss would otherwise halt trading, which keeps BTC flat whatever the exits say
+    cfg = agent_config(tmp_path / "state", "governed", governance={"tripwires": {"daily_loss_pct": 99,
+                                                                                 "max_drawdown_pct": 99}})
+    llm = ScriptedLLM([MAINTAIN])
+    rig = paper_rig(cfg, client=llm)
+    try:
+        recs = [_run(rig, 1, ("fast", "medium", "slow"))]
+        strategy = next(s for s in load_strategy_library(cfg) if s.fits(recs[0]["regime"]) and s.max_position_pct >= 10)
+        llm.push(plan_reply(strategy.id, ("BTC", 10)))
+        recs.append(_run(rig, 2, ("fast", "medium")))
+        assert [o["intent"]["side"] for o in recs[-1]["orders"]] == ["buy"]
+        equity = rig.exchange.account_state().portfolio_value
+        rig.exchange.set_leverage("BTC", 40)
+        size = round(equity * 36 / rig.exchange.market_snapshot().mids["BTC"], 3)
+        [by_hand] = rig.exchange.place_orders([market_order(rig.exchange, "BTC", Side.BUY, str(size))])
+        for _ in range(24):
+            rig.step()
+            if not rig.exchange.account_state().positions:
+                break
+        assert not rig.exchange.account_state().positions, "a 40x long was not liquidated in 24 hours"
+        fired = _run(rig, 3, ("fast",))
+        liquidation = [f for f in fired["outside_fills"] if f["liquidation"]]
+        assert [(f["coin"], f["side"], f["direction"]) for f in liquidation] == [
+            ("BTC", "sell", "Liquidated Cross Long")]
+        assert [f["oid"] for f in fired["outside_fills"] if not f["liquidation"]] == [by_hand.oid]  # not an exit
+        assert fired["inputs"]["exits"] == ["BTC"] == fired["inputs"]["liquidated"]
+        assert fired["governance"]["stopped_out"] == ["BTC"] and fired["errors"] == []
+        later = [_run(rig, n, ("fast",)) for n in (4, 5)]
+        for r in (fired, *later):  # not bought back
+            assert r["orders"] == [] and r["account_after"]["positions"] == []
+        assert later[-1]["review"] == {"allowed": True, "reason": "review forced: liquidation on BTC"}
+        assert replay_cycle(rig.cfg, fired)["match"]  # the exit is a recorded input: the replay holds BTC flat too
+        forgotten = copy.deepcopy(fired)
+        forgotten["inputs"]["exits"] = []
+        assert not replay_cycle(rig.cfg, forgotten)["match"]  # without it the plan would buy BTC back
+        plain = json.loads(json.dumps(fired))  # as `audit show` reads it back
+        console = Console(width=200, record=True, color_system=None)
+        render_record(console, plain)
+        render_summary(console, summarize_run([*recs, fired, *later]))
+        text = console.export_text()
+        assert "liquidated: BTC" in text and re.search(r"liquidated by the venue +│ +1 fill\(s\)", text)
+    finally:
+        rig.close()
+
+
 def test_a_fill_long_before_the_next_cycle_is_found_even_when_no_fill_came_before_it(standard):
     # a fresh state has no newest fill to read from: the first cycle's start is where the next read
     # begins, so a fill 50 minutes before the next cycle is not lost (venue time)

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Callable, Protocol, Sequence
 
 from hyperliquid_agent.app.market import MarketCollector, MarketData
-from hyperliquid_agent.app.outside_fills import OutsideFills
+from hyperliquid_agent.app.outside_fills import OutsideFills, liquidated
 from hyperliquid_agent.app.record import (
     decision_record,
     fill_decided,
@@ -82,8 +82,10 @@ class CycleInputs:
     counters: RiskCounters
     governance_state: dict[str, Any] | None = None
     api_failures: int = 0  # consecutive cycles whose market/account data could not be read
-    # coins whose TP/SL trigger order (from the plan's exit rules) filled since the last cycle
+    # coins whose TP/SL trigger order (from the plan's exit rules) filled since the last cycle, or
+    # that the venue liquidated (those are also in `liquidated`)
     exits: tuple[str, ...] = ()
+    liquidated: tuple[str, ...] = ()
     # resting on the venue (any origin): read while collecting in standard mode (the prompt shows
     # them), else just before the risk review of the cycle's orders; None until read
     open_orders: tuple[OpenOrder, ...] | None = None
@@ -256,8 +258,13 @@ class CyclePipeline:
         if inputs.mode == "governed":
             if governance is None:
                 raise RuntimeError("governed mode needs the governor; wiring did not build one")
-            if inputs.exits:  # the plan's own TP/SL closed these: flat until a review, not bought back
-                governance.note_stop_loss(inputs.exits, "take-profit/stop-loss trigger")
+            if inputs.exits:  # the plan's own TP/SL or a liquidation closed these: flat until a review, not bought back
+                liquidations = [c for c in inputs.exits if c in inputs.liquidated]
+                triggered = [c for c in inputs.exits if c not in liquidations]
+                if triggered:
+                    governance.note_stop_loss(triggered, "take-profit/stop-loss trigger")
+                if liquidations:  # noted last, so the review it opens names the liquidation
+                    governance.note_stop_loss(liquidations, "liquidation")
             if forced:
                 governance.note_stop_loss(sorted({i.coin for i in forced}))
             reductions_only = self._decide_governed(inputs, engine, governance, out)
@@ -372,7 +379,7 @@ class CyclePipeline:
         # exit of a position the account read still holds
         outside = rec["outside_fills"] = self._outside.read(self.exchange, now_ms, inputs.account, rec["errors"])
         if outside:
-            inputs = replace(inputs, exits=self._outside.exits(outside))
+            inputs = replace(inputs, exits=self._outside.exits(outside), liquidated=liquidated(outside))
         rec["inputs"] = inputs_record(inputs)
         rec["account_before"] = inputs.account
         rec["signals"] = inputs.signals

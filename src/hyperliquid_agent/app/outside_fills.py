@@ -1,7 +1,7 @@
 """Fills of orders no cycle sent, found at the start of the next cycle.
 
-A resting limit or a TP/SL trigger that fills between two cycles, or an order placed by hand,
-changes the account without any cycle's executor seeing the fill. `OutsideFills` asks the
+A resting limit or a TP/SL trigger that fills between two cycles, an order placed by hand, or
+the venue liquidating the account changes it without any cycle's executor seeing the fill. `OutsideFills` asks the
 venue for the fills since the newest one a record holds and keeps the ones that are not the
 pipeline's own, so each fill lands in exactly one cycle record (also across restarts: the
 starting point is then the newest fill in the orders ledger).
@@ -28,6 +28,11 @@ def holdings(account: AccountState) -> tuple:
     """What any fill changes: the signed perp positions and the spot balances."""
     return (tuple((p.coin, p.size) for p in account.positions if p.size),
             tuple((b.coin, b.total) for b in account.spot_balances))
+
+
+def liquidated(fills: Sequence[Fill]) -> tuple[str, ...]:
+    """The coins the venue liquidated us on among `fills`."""
+    return tuple(sorted({f.coin for f in fills if f.liquidation}))
 
 
 @dataclass
@@ -66,8 +71,9 @@ class OutsideFills:
         return outside
 
     def exits(self, outside: Sequence[Fill]) -> tuple[str, ...]:
-        """The coins among `outside` whose fill came from one of our TP/SL trigger orders."""
-        coins = set()
+        """The coins among `outside` whose fill came from one of our TP/SL trigger orders, or
+        from the venue liquidating us (`liquidated`)."""
+        coins = set(liquidated(outside))
         for f in outside:
             row = self.ledger.get(f.cloid) if f.cloid else None
             if row is not None and row.intent.purpose is OrderPurpose.PROTECT:

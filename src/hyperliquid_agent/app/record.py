@@ -129,6 +129,7 @@ def new_record(cycle_id: str, seq: int, now_ms: int, mode: str, network: str, lo
 def inputs_record(inputs: CycleInputs) -> dict[str, Any]:
     return {"counters": inputs.counters.to_state(), "governance_state": inputs.governance_state,
             "coins": list(inputs.coins), "api_failures": inputs.api_failures, "exits": list(inputs.exits),
+            "liquidated": list(inputs.liquidated),
             "open_orders": None if inputs.open_orders is None else list(inputs.open_orders)}
 
 

@@ -56,6 +56,7 @@ def inputs_from_record(rec: dict[str, Any]) -> Any:
         governance_state=inp.get("governance_state"),
         api_failures=int(inp.get("api_failures") or 0),
         exits=tuple(inp.get("exits") or ()),
+        liquidated=tuple(inp.get("liquidated") or ()),  # (not in records from before liquidations were exits)
         open_orders=_open_orders(inp.get("open_orders")),
     )
 

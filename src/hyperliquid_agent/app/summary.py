@@ -41,8 +41,8 @@ def summarize_run(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     recs = list(records)
     out: dict[str, Any] = {
         "cycles": len(recs), "failed_cycles": 0, "decisions": {}, "plan_changes": 0, "plans": [],
-        "orders": 0, "orders_by_status": {}, "denied": 0, "trades": 0, "traded_notional_usd": "0",
-        "fees_usd": "0", "realized_pnl_usd": "0", "funding_paid_usd": "0", "pnl_usd": "0",
+        "orders": 0, "orders_by_status": {}, "denied": 0, "trades": 0, "liquidation_fills": 0,
+        "traded_notional_usd": "0", "fees_usd": "0", "realized_pnl_usd": "0", "funding_paid_usd": "0", "pnl_usd": "0",
         "start_equity_usd": None, "end_equity_usd": None, "return_pct": None,
         "unrealized_pnl_change_usd": "0",
         "llm_calls": 0, "llm_input_tokens": 0, "llm_output_tokens": 0, "llm_cost_usd": "0",
@@ -74,6 +74,7 @@ def summarize_run(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
         out["denied"] += sum(1 for v in r.get("risk") or () if (v.get("verdict") or {}).get("verdict") == "denied")
         for f in (*(r.get("fills") or ()), *(r.get("outside_fills") or ())):  # outside: TP/SL, resting, by hand
             out["trades"] += 1
+            out["liquidation_fills"] += bool(f.get("liquidation"))
             fees += _d(f.get("fee"))
             realized += _d(f.get("closed_pnl"))
             notional += _d(f.get("price")) * _d(f.get("size"))
@@ -137,6 +138,8 @@ def render_summary(console: Any, s: dict[str, Any]) -> None:
         "(" + ", ".join(f"{k} {v}" for k, v in sorted(s["orders_by_status"].items())) + ")" if s["orders"] else ""))
     t.add_row("risk denials", str(s["denied"]))
     t.add_row("fills (trades)", f"{s['trades']} on ${_money(s['traded_notional_usd'])} notional")
+    if s["liquidation_fills"]:
+        t.add_row("  [red]liquidated by the venue[/]", f"[red]{s['liquidation_fills']} fill(s)[/]")
     t.add_row("start / end equity", f"${_money(s['start_equity_usd'])} / ${_money(s['end_equity_usd'])}")
     pnl = _d(s["pnl_usd"])
     colour = "green" if pnl >= 0 else "red"
@@ -226,9 +229,11 @@ def render_record(console: Any, rec: dict[str, Any]) -> None:
     t.add_row("equity", f"${_money(before)} -> ${_money(after)}")
     t.add_row("fills", f"{len(rec.get('fills') or [])}, fees ${_money(rec.get('fees_usd'), 6)}")
     outside = rec.get("outside_fills") or []
-    if outside:  # orders this cycle did not send (TP/SL, resting limits, by hand) that filled since the last one
+    if outside:  # fills since the last cycle of orders this one did not send (TP/SL, resting, by hand, a liquidation)
         fees = sum((_d(f.get("fee")) for f in outside), Decimal(0))
-        t.add_row("fills since the last cycle", f"{len(outside)} of other orders, fees ${_money(fees, 6)}")
+        liquidated = sorted({str(f.get("coin")) for f in outside if f.get("liquidation")})
+        t.add_row("fills since the last cycle", f"{len(outside)} of other orders, fees ${_money(fees, 6)}" + (
+            f"; [red]liquidated: {', '.join(liquidated)}[/]" if liquidated else ""))
     t.add_row("errors", "; ".join(rec.get("errors") or []) or "-")
     console.print(t)
     orders = rec.get("orders") or []
