@@ -258,7 +258,7 @@ class CyclePipeline:
         if inputs.mode == "governed":
             if governance is None:
                 raise RuntimeError("governed mode needs the governor; wiring did not build one")
-            if inputs.exits:  # the plan's own TP/SL or a liquidation closed these: flat until a review, not bought back
+            if inputs.exits:  # the plan's TP/SL or a liquidation closed these: flat until a review, not bought back
                 liquidations = [c for c in inputs.exits if c in inputs.liquidated]
                 triggered = [c for c in inputs.exits if c not in liquidations]
                 if triggered:

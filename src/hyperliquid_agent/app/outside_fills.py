@@ -1,10 +1,10 @@
 """Fills of orders no cycle sent, found at the start of the next cycle.
 
 A resting limit or a TP/SL trigger that fills between two cycles, an order placed by hand, or
-the venue liquidating the account changes it without any cycle's executor seeing the fill. `OutsideFills` asks the
-venue for the fills since the newest one a record holds and keeps the ones that are not the
-pipeline's own, so each fill lands in exactly one cycle record (also across restarts: the
-starting point is then the newest fill in the orders ledger).
+the venue liquidating the account changes it without any cycle's executor seeing the fill.
+`OutsideFills` asks the venue for the fills since the newest one a record holds and keeps the
+ones that are not the pipeline's own, so each fill lands in exactly one cycle record (also
+across restarts: the starting point is then the newest fill in the orders ledger).
 
 It asks only when the holdings moved since the last cycle ended, since any fill moves a
 position or a spot balance. Fills that cancel out are found by the next read, which starts
