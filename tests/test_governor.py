@@ -278,6 +278,25 @@ def test_forced_review_from_a_tripwire():
     assert gov.can_review_plan(T0 + HOUR) == (True, "review forced: max_drawdown")
 
 
+def test_forced_review_reasons_add_up_until_a_review_spends_them():
+    # a liquidation and a stop-loss on another coin before the review: it is told both, each once
+    gov = governed()
+    gov.activate_plan(plan(CARRY, {"BTC": 10}), T0)
+    gov.force_review("liquidation on BTC")
+    gov.force_review("stop-loss on ETH")
+    gov.force_review("stop-loss on ETH")  # noted again the next cycle
+    assert gov.can_review_plan(T0 + HOUR) == (True, "review forced: liquidation on BTC; stop-loss on ETH")
+    again = Governor.from_state(gov.config, gov.to_state(), coins=("BTC", "ETH", "SOL"))  # kept across a restart
+    assert again.can_review_plan(T0 + HOUR) == gov.can_review_plan(T0 + HOUR)
+    # an invalidated plan opens the review first, and the forced reasons still reach it
+    gov.check_invalidation({"BTC": {"funding_24h_avg": -0.001}}, T0 + HOUR)
+    assert gov.can_review_plan(T0 + HOUR) == (True, "plan invalidated (trigger fired: funding_24h_avg < 0); "
+                                                    "review forced: liquidation on BTC; stop-loss on ETH")
+    gov.note_review()
+    gov.force_review("stop-loss on SOL")  # spent by the review: a new reason starts afresh
+    assert gov.can_review_plan(T0 + 2 * HOUR)[1].endswith("review forced: stop-loss on SOL")
+
+
 def test_micro_adjustments_are_clamped_to_the_plan():
     card = plan(TREND, {"BTC": 40, "ETH": -20})
     adj = [TargetEntry(coin="BTC", target_pct=d(48), leverage=10), TargetEntry(coin="SOL", target_pct=d(5)),

@@ -263,7 +263,7 @@ class CyclePipeline:
                 triggered = [c for c in inputs.exits if c not in liquidations]
                 if triggered:
                     governance.note_stop_loss(triggered, "take-profit/stop-loss trigger")
-                if liquidations:  # noted last, so the review it opens names the liquidation
+                if liquidations:
                     governance.note_stop_loss(liquidations, "liquidation")
             if forced:
                 governance.note_stop_loss(sorted({i.coin for i in forced}))

@@ -153,8 +153,12 @@ class Governor:
         return fired
 
     def force_review(self, reason: str) -> None:
-        """Open the next review whatever the dwell (a tripwire's force-review outcome)."""
-        self.forced_review = reason
+        """Open the next review whatever the dwell (a tripwire's force-review outcome, a stop-loss,
+        an exit). Reasons add up until a review spends them, so the review sees each of them (a
+        liquidation and the loss tripwire it sets off), each once."""
+        held = self.forced_review.split("; ") if self.forced_review else []
+        if reason not in held:
+            self.forced_review = "; ".join([*held, reason])
 
     def note_review(self) -> None:
         """A review took place and kept the plan (maintained, or the proposal was rejected):
@@ -176,7 +180,8 @@ class Governor:
         if plan is None:
             return True, "no active plan"
         if plan.status is PlanStatus.INVALIDATED:
-            return True, f"plan invalidated ({plan.status_reason})"
+            forced = f"; review forced: {self.forced_review}" if self.forced_review else ""
+            return True, f"plan invalidated ({plan.status_reason}){forced}"
         if self.forced_review:
             return True, f"review forced: {self.forced_review}"
         ev = self.event_lock(now_ms)
