@@ -76,6 +76,18 @@ def test_fees_funding_win_rate_profit_factor_by_hand():
     assert m.net_return_after_llm == pytest.approx(-0.0025)
 
 
+def test_liquidations_count_the_times_the_account_was_liquidated_not_the_fills():
+    trades = [
+        TradeRecord(0, "BTC", "buy", D("1"), D(100), D(0)),
+        TradeRecord(H, "BTC", "sell", D("1"), D(80), D(0), closed_pnl=D(-20), liquidation=True),
+        TradeRecord(H, "ETH", "buy", D("1"), D(50), D(0), closed_pnl=D(-5), liquidation=True),  # the same event
+        TradeRecord(2 * H, "SOL", "sell", D("1"), D(10), D(0), closed_pnl=D(-1)),  # an ordinary close
+        TradeRecord(3 * H, "SOL", "buy", D("1"), D(12), D(0), closed_pnl=D(-2), liquidation=True),
+    ]
+    assert compute_metrics(curve([100, 75, 74, 72]), trades).liquidations == 2
+    assert compute_metrics(curve([100, 75, 74, 72]), trades[:1]).liquidations == 0
+
+
 def test_exposure_and_leverage():
     m = compute_metrics(curve([100, 100, 100, 100], gross=[0, 50, 200, 0]))
     assert m.exposure == pytest.approx(0.5)

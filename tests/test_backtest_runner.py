@@ -194,6 +194,7 @@ def test_liquidation_comes_from_the_venue_model():
     opened, closed = r.trades
     assert opened.side == "buy" and closed.side == "sell" and closed.size == opened.size == D("2.5")
     assert closed.t_ms == cut and closed.closed_pnl < -5000  # forced out on the gap, not by the strategy
+    assert closed.liquidation and not opened.liquidation and r.metrics["liquidations"] == 1
     after = [p for t, p in zip(r.curve.t_ms, r.curve.positions["BTC"]) if t >= cut]
     assert after and all(p == 0 for p in after)
     assert r.metrics["max_drawdown"] > 0.5 and D(r.metrics["end_equity"]) > 0

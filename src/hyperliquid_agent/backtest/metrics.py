@@ -53,6 +53,7 @@ class TradeRecord:
     closed_pnl: Decimal = ZERO
     plan_id: str | None = None
     strategy_id: str | None = None
+    liquidation: bool = False  # the venue model liquidated the account with this fill
 
     @property
     def notional(self) -> Decimal:
@@ -114,6 +115,7 @@ class Metrics:
     excess_vs_buy_and_hold: float | None = None
     baseline_return: float | None = None  # the baseline provider's total return on the same window
     excess_vs_baseline: float | None = None
+    liquidations: int = 0  # times the venue model liquidated the account (all its positions at once)
     per_plan: tuple[GroupMetrics, ...] = field(default_factory=tuple)
     per_strategy: tuple[GroupMetrics, ...] = field(default_factory=tuple)
 
@@ -362,6 +364,7 @@ def compute_metrics(
         plan_switches_per_day=switches / days if days > 0 else 0.0,
         buy_and_hold_return=bh,
         excess_vs_buy_and_hold=bh_excess,
+        liquidations=len({t.t_ms for t in trades if t.liquidation}),
         per_plan=_group("plan_id", curve, trades, funding),
         per_strategy=_group("strategy_id", curve, trades, funding),
     )

@@ -225,6 +225,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("avg_gross_leverage", "avg gross leverage", "ratio"),
     ("turnover", "turnover (x avg equity)", "ratio"),
     ("n_trades", "trades", "int"),
+    ("liquidations", "liquidations", "int"),
     ("fees_usd", "fees", "usd"),
     ("funding_paid_usd", "funding paid", "usd"),
     ("funding_received_usd", "funding received", "usd"),

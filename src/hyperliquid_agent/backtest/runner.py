@@ -179,7 +179,7 @@ class _Recorder:
         for f in self.model.fills(ADDRESS):
             plan, strategy = self._in_charge(f.time_ms, inclusive=True)
             self.trades.append(TradeRecord(f.time_ms, f.coin, str(f.side), f.size, f.price, f.fee, f.closed_pnl,
-                                           plan, strategy))
+                                           plan, strategy, f.liquidation))
         for p in self.model.user_funding(ADDRESS):
             plan, strategy = self._in_charge(p.time_ms, inclusive=False)
             self.funding.append(FundingEvent(p.time_ms, p.coin, p.usdc, plan, strategy))

@@ -22,8 +22,8 @@ from hyperliquid_agent.config import Config
 from hyperliquid_agent.errors import ConfigError
 
 # the figures a sweep table shows per run
-ROW_METRICS = ("total_return", "net_return_after_llm", "sharpe", "max_drawdown", "n_trades", "fees_usd",
-               "llm_cost_usd", "plan_switches_per_day", "excess_vs_buy_and_hold")
+ROW_METRICS = ("total_return", "net_return_after_llm", "sharpe", "max_drawdown", "n_trades", "liquidations",
+               "fees_usd", "llm_cost_usd", "plan_switches_per_day", "excess_vs_buy_and_hold")
 
 
 @dataclass(frozen=True)
