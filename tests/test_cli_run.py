@@ -125,6 +125,13 @@ def test_mainnet_needs_live_and_a_confirmation(tmp_path, monkeypatch):
     assert not (tmp_path / "state").exists()  # nothing was started
 
 
+def test_the_live_banner_names_the_risk_section(tmp_path, monkeypatch):
+    monkeypatch.delenv("HL_AGENT_CONFIRM_MAINNET", raising=False)
+    cfg = config_file(tmp_path, '[hyperliquid]\nsecret_key = "0x' + "11" * 32 + '"\n')
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--live", "--yes", "--once"])
+    assert "Risk limits: see [risk] in your config" in " ".join(res.output.split())  # not eaten as rich markup
+
+
 def test_a_confirmed_mainnet_start_counts_down_5_seconds_and_ctrl_c_aborts_it(monkeypatch):
     import typer
 

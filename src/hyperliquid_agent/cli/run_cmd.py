@@ -59,7 +59,7 @@ def _confirm_mainnet(yes: bool) -> None:
 
     err = err_console()
     err.print("[bold white on red]  LIVE TRADING ON HYPERLIQUID MAINNET: REAL MONEY  [/]")
-    err.print("Orders this agent places are real and cannot be undone. Risk limits: see [risk] in your config.")
+    err.print("Orders this agent places are real and cannot be undone. Risk limits: see \\[risk] in your config.")
     if yes:
         if os.environ.get(CONFIRM_ENV) != "yes":
             fail(f"--yes needs the environment variable {CONFIRM_ENV}=yes for an unattended mainnet run. "
