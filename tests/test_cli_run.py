@@ -125,6 +125,17 @@ def test_mainnet_needs_live_and_a_confirmation(tmp_path, monkeypatch):
     assert not (tmp_path / "state").exists()  # nothing was started
 
 
+def test_live_without_a_private_key_fails_before_asking_to_confirm(tmp_path, monkeypatch):
+    monkeypatch.delenv("HL_SECRET_KEY", raising=False)
+    monkeypatch.setenv("HL_AGENT_CONFIRM_MAINNET", "yes")
+    cfg = config_file(tmp_path, '[hyperliquid]\nsecret_key = "${HL_SECRET_KEY}"\n')
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--live", "--yes", "--once"])
+    assert res.exit_code == 2 and "export HL_SECRET_KEY=" in res.output
+    assert "REAL MONEY" not in res.output and "starting in" not in res.output  # no banner, no countdown
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--live", "--forever", "--once"], input="LIVE\n")
+    assert res.exit_code == 2 and "--forever" in res.output and "REAL MONEY" not in res.output
+
+
 def test_the_live_banner_names_the_risk_section(tmp_path, monkeypatch):
     monkeypatch.delenv("HL_AGENT_CONFIRM_MAINNET", raising=False)
     cfg = config_file(tmp_path, '[hyperliquid]\nsecret_key = "0x' + "11" * 32 + '"\n')

@@ -32,6 +32,8 @@ def run(
         fail("choose one of --paper, --testnet, --live")
     if mode is not None and mode not in ("standard", "governed"):
         fail(f"--mode must be standard or governed, got {mode!r}")
+    if forever and (once or cycles is not None):
+        fail("--forever runs until stopped; drop --once / --cycles")
     cfg = load(config)
     if mode is not None:
         cfg.agent.mode = mode  # type: ignore[assignment]
@@ -45,13 +47,21 @@ def run(
         if not live:
             fail(f"{cfg.source_path}: network = \"mainnet\" trades real money and needs the --live flag. "
                  "Use --testnet or --paper otherwise.")
+        _check_required(cfg)  # a missing key fails before the confirmation and the countdown, not after
         _confirm_mainnet(yes)
-    if forever and (once or cycles is not None):
-        fail("--forever runs until stopped; drop --once / --cycles")
     if forever:
         cfg.agent.cycles = None
     max_cycles = 1 if once else cycles
     _run(cfg, max_cycles, as_json)
+
+
+def _check_required(cfg) -> None:
+    from hyperliquid_agent.errors import HLAgentError
+
+    try:
+        cfg.check_required()
+    except HLAgentError as exc:
+        fail(str(exc))
 
 
 def _confirm_mainnet(yes: bool) -> None:
