@@ -147,6 +147,15 @@ def test_single_file_errors(mutate, expected):
     assert any(expected in p and "strategies/x-y.md" in p for p in info.value.problems), info.value.problems
 
 
+def test_a_yaml_error_names_the_file_line_of_the_mistake():
+    text = VALID.format(id="x-y").replace("max_leverage: 2", "max_leverage: [2")
+    with pytest.raises(StrategyError) as info:
+        parse_strategy(text, "strategies/x-y.md")
+    (problem,) = info.value.problems
+    line = text.splitlines().index("max_leverage: [2") + 1
+    assert f"line {line}, column 15" in problem and "<unicode string>" not in problem, problem
+
+
 def test_valid_file_values_are_exact():
     spec = parse_strategy(VALID.format(id="x-y").replace("max_position_pct: 20", "max_position_pct: 12.5"), "x.md")
     assert spec.max_position_pct == Decimal("12.5") and isinstance(spec.max_position_pct, Decimal)

@@ -177,7 +177,8 @@ def _problem(source: str, err: Any) -> str:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+    # yaml names its input `"<unicode string>"`; the file is already named in front of the message
+    return " ".join(str(exc).replace(' in "<unicode string>"', "").split())
 
 
 def load_strategies(directory: str | Path) -> list[StrategySpec]:
