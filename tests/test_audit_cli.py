@@ -97,6 +97,22 @@ def test_audit_show_unknown_cycle_fails_with_hint(tmp_path):
     assert "hl-agent audit tail" in res.output
 
 
+def test_a_damaged_line_is_a_clear_error_that_names_the_line_to_fix_and_changes_nothing(tmp_path):
+    cfg, state = _config(tmp_path)
+    w = AuditWriter(audit_path(state))
+    for i in range(1, 4):
+        w.append(_record(i))
+    lines = audit_path(state).read_text().splitlines(keepends=True)
+    lines[1] = lines[1][: len(lines[1]) // 2] + "\n"  # a record cut in the middle
+    audit_path(state).write_text("".join(lines))
+    before = audit_path(state).read_bytes()
+    for args in (["audit", "tail"], ["audit", "show", "c3"], ["audit", "replay", "c3"]):
+        res = runner.invoke(app, [*args, "-c", str(cfg)])
+        assert res.exit_code == 2, res.output
+        assert "audit.jsonl:2" in res.output and "delete line 2" in res.output and "Traceback" not in res.output
+    assert audit_path(state).read_bytes() == before
+
+
 def test_status_takes_todays_llm_cost_from_the_ledger_when_there_is_one(tmp_path):
     import time
     from decimal import Decimal

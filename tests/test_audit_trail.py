@@ -112,8 +112,9 @@ def test_torn_last_line_is_tolerated_and_cut_before_next_append(tmp_path):
 def test_damaged_middle_line_names_file_and_line(tmp_path):
     path = tmp_path / "audit.jsonl"
     path.write_text('{"seq":1}\nnot json\n{"seq":3}\n')
-    with pytest.raises(StateError, match=r"audit.jsonl:2"):
+    with pytest.raises(StateError, match=r"audit.jsonl:2") as info:
         list(read_records(path))
+    assert "delete line 2" in str(info.value)  # the fix is that line, not moving the whole trail aside
 
 
 def test_rotation_by_size_keeps_every_record(tmp_path):

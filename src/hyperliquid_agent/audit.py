@@ -303,8 +303,8 @@ def _read_file(path: Path) -> Iterator[dict[str, Any]]:
             rec = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise StateError(
-                f"{path}:{lineno}: not a JSON audit record ({exc.msg}). The file was edited or damaged; "
-                "move it aside to keep the rest readable."
+                f"{path}:{lineno}: not a JSON audit record ({exc.msg}). The file was edited or damaged: "
+                f"repair or delete line {lineno} (e.g. sed -i '{lineno}d' {path}); the other records are intact"
             ) from None
         if isinstance(rec, dict):
             yield rec
