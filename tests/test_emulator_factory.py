@@ -162,3 +162,14 @@ def test_venue_serve_names_a_missing_data_folder(tmp_path):
     result = CliRunner().invoke(app, ["venue", "serve", "--data", str(tmp_path / "nope"), "--port", "0"])
     assert result.exit_code == 2
     assert "data directory not found" in result.output and "[venue]" in result.output
+    assert "\\[venue]" not in result.output  # escaped once, not twice
+
+
+def test_venue_serve_refuses_a_port_out_of_range_without_a_traceback():
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+
+    result = CliRunner().invoke(app, ["venue", "serve", "--synthetic", "--port", "99999"])
+    assert result.exit_code == 2 and "--port" in result.output and "65535" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -16,7 +16,7 @@ venue_app = typer.Typer(help="The local Hyperliquid emulator (the default paper 
 def serve(
     data: Optional[Path] = typer.Option(None, "--data", help="Replay CSV data from this folder (see `hl-agent data`)."),
     synthetic: bool = typer.Option(False, "--synthetic", help="Replay the built-in synthetic market (the default)."),
-    port: int = typer.Option(3001, "--port", help="TCP port on 127.0.0.1 (0 picks a free one)."),
+    port: int = typer.Option(3001, "--port", min=0, max=65535, help="TCP port on 127.0.0.1 (0 picks a free one)."),
     speedup: Optional[float] = typer.Option(None, "--speedup", help="Simulated seconds per wall second "
                                             "(default: venue.speedup from the config)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (keep it on loopback)."),
@@ -26,8 +26,6 @@ def serve(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Serve Hyperliquid's /info and /exchange over the venue model until Ctrl-C."""
-    from rich.markup import escape
-
     from hyperliquid_agent.cli.common import console, fail, load, print_json
     from hyperliquid_agent.errors import HLAgentError
 
@@ -53,7 +51,7 @@ def serve(
                                 speedup=speedup if speedup is not None else cfg.venue.speedup)
         server._bind()
     except HLAgentError as exc:
-        fail(escape(str(exc)))
+        fail(str(exc))  # fail() escapes rich markup itself
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}. Pick another --port.")
     info = {"url": server.url, "coins": sorted(model.specs),
