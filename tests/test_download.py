@@ -181,6 +181,12 @@ def test_cli_import_bad_file_names_the_line_and_copies_nothing(tmp_path):
     assert result.exit_code == 2 and "unrecognised file name" in result.output
 
 
+def test_cli_import_error_shows_a_bracketed_path_as_written(tmp_path):
+    missing = tmp_path / "[old]" / "BTC_funding.csv"
+    result = CliRunner().invoke(app, ["data", "import", str(missing), "--out", str(tmp_path / "data")])
+    assert result.exit_code == 2 and f"{missing}: file not found" in result.output  # not "\\[old]"
+
+
 REAL_DATA = Path("/work/shared/data/hyperliquid")
 
 

@@ -43,8 +43,6 @@ def download(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Page candles and funding into CSV files; resumes from what the folder already holds."""
-    from rich.markup import escape
-
     from hyperliquid_agent.cli.common import console, err_console, fail, load, print_json
     from hyperliquid_agent.errors import HLAgentError
     from hyperliquid_agent.exchange.download import Downloader
@@ -63,7 +61,7 @@ def download(
         reports = Downloader(source, folder, timeout_s=cfg.hyperliquid.timeout_s,
                              progress=progress).run(names, interval, start_ms, end_ms)
     except (HLAgentError, ValueError) as exc:
-        fail(escape(f"{source}: {exc}"))
+        fail(f"{source}: {exc}")  # fail() escapes rich markup itself
     rows = [vars(r) for r in reports]
     if as_json:
         print_json({"out": str(folder), "coins": rows})
@@ -96,7 +94,7 @@ def import_files(
     try:
         imported = import_data_files(files, out)
     except HLAgentError as exc:
-        fail(escape(str(exc)))
+        fail(str(exc))  # fail() escapes rich markup itself
     if as_json:
         print_json({"out": str(out), "files": imported})
         return
