@@ -143,6 +143,13 @@ def test_the_live_banner_names_the_risk_section(tmp_path, monkeypatch):
     assert "Risk limits: see [risk] in your config" in " ".join(res.output.split())  # not eaten as rich markup
 
 
+def test_once_and_cycles_together_is_a_usage_error_not_a_silent_choice(tmp_path):
+    cfg = config_file(tmp_path)
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--once", "--cycles", "3"])
+    assert res.exit_code == 2 and "--once" in res.output and "--cycles" in res.output
+    assert not (tmp_path / "state").exists()  # nothing started
+
+
 def test_a_confirmed_mainnet_start_counts_down_5_seconds_and_ctrl_c_aborts_it(monkeypatch):
     import typer
 

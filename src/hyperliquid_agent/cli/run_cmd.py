@@ -34,6 +34,8 @@ def run(
         fail(f"--mode must be standard or governed, got {mode!r}")
     if forever and (once or cycles is not None):
         fail("--forever runs until stopped; drop --once / --cycles")
+    if once and cycles is not None:
+        fail("--once is one cycle; drop it or --cycles N")
     cfg = load(config)
     if mode is not None:
         cfg.agent.mode = mode  # type: ignore[assignment]
