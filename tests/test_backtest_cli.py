@@ -136,6 +136,14 @@ def test_a_sweep_over_a_paid_model_needs_a_cap():
     assert r.exit_code == 2 and "--max-cost" in r.output
 
 
+def test_a_sweep_refuses_an_unknown_provider_or_no_workers_before_running_anything(tmp_path):
+    r = invoke("backtest", "sweep", *DAY, "--providers", "baseline,bogus", "-o", str(tmp_path / "sw"), "-c", CFG)
+    assert r.exit_code == 2 and "--provider 'bogus' is not known" in r.output
+    r = invoke("backtest", "sweep", *DAY, "--workers", "0", "-o", str(tmp_path / "sw"), "-c", CFG)
+    assert r.exit_code == 2 and "--workers" in r.output
+    assert not (tmp_path / "sw").exists()
+
+
 def test_run_sweep_takes_any_executor(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
     from datetime import date

@@ -49,6 +49,9 @@ class BacktestSpec:
             raise ConfigError(f"--interval {self.interval!r} is not supported; use one of {', '.join(INTERVAL_MS)}")
         if self.mode not in ("standard", "governed"):
             raise ConfigError(f"--mode {self.mode!r} is not valid; use standard or governed")
+        if self.provider not in ("baseline", "replay", "scripted", *PAID_PROVIDERS):
+            raise ConfigError(f"--provider {self.provider!r} is not known; use baseline, replay or one of "
+                              f"{', '.join(PAID_PROVIDERS)}")
         if not self.coins:
             raise ConfigError("--coins is empty; pass e.g. --coins BTC,ETH,SOL")
         if self.start and self.end and self.end <= self.start:

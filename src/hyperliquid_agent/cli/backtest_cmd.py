@@ -256,7 +256,7 @@ def sweep(
     sets: Optional[list[str]] = typer.Option(None, "--set", help="A config key and the values to try: section.key=v1,v2 (repeatable)."),
     data: Optional[Path] = DATA, synthetic: bool = SYNTHETIC, seed: Optional[int] = SEED,
     output: Optional[Path] = OUTPUT, max_cost: Optional[float] = MAX_COST,
-    workers: Optional[int] = typer.Option(None, "--workers", help="Parallel processes (default: [backtest] sweep_workers or the CPU count)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Parallel processes (default: [backtest] sweep_workers or the CPU count)."),
     ray_address: Optional[str] = typer.Option(None, "--ray", help="Run the points on this Ray cluster instead of local processes: auto or ray://HEAD:10001 (needs the ray extra)."),
     config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
