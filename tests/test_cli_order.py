@@ -103,6 +103,8 @@ def test_limit_order_rests_and_cancel_by_oid_removes_it(cfg_path, fake):
     assert res.exit_code == 0 and json.loads(res.output)["cancelled"] is True and fake.resting == []
     res = run("cancel", "ETH", "--yes", "-c", str(cfg_path))
     assert res.exit_code == 2 and "exactly one of --oid" in res.output
+    res = run("cancel", "ETH", "--cloid", "0x12", "--yes", "-c", str(cfg_path))
+    assert res.exit_code == 2 and "0x and 32 hex digits" in res.output  # not "not cancelled (... unknown)"
 
 
 def test_buy_through_the_configured_local_emulator(tmp_path):

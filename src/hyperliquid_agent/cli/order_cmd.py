@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -152,6 +153,9 @@ def cancel(coin: str = typer.Argument(..., help="Asset of the resting order."),
 
     if (oid is None) == (cloid is None):
         fail("give exactly one of --oid N or --cloid 0x...")
+    if cloid is not None and re.fullmatch(r"0x[0-9a-fA-F]{32}", cloid) is None:
+        fail(f"--cloid {cloid!r} is not a client order id: write 0x and 32 hex digits "
+             "(the cloid column of hl-agent audit show)")
     cfg = load(config)
     what = f"{coin} order {'oid ' + str(oid) if oid is not None else 'cloid ' + str(cloid)}"
     if not _confirm(f"Cancel {what}?", yes):
