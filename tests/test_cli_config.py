@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from hyperliquid_agent.cli import app
@@ -40,6 +41,17 @@ def test_config_check_fails_on_unknown_key(tmp_path):
     result = runner.invoke(app, ["config", "check", "-c", str(cfg)])
     assert result.exit_code == 2
     assert "agent.coinz" in result.output
+
+
+@pytest.mark.parametrize("llm, needle", [
+    ('provider = "openai-compatible"\nmodel = "llama3"\n', "llm.base_url is required"),
+    ('provider = "replay"\n', "llm.replay.wrapped_provider must name"),
+])
+def test_config_check_names_a_provider_setting_the_run_would_stop_on(tmp_path, llm, needle):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f"[llm]\n{llm}")
+    result = runner.invoke(app, ["config", "check", "-c", str(cfg)])
+    assert result.exit_code == 2 and needle in result.output and "config OK" not in result.output
 
 
 def test_init_writes_editable_copies_that_load(tmp_path):

@@ -118,6 +118,20 @@ class LLMConfig(BaseModel):
             self.provider == "openai-compatible" and "api_key" in self._missing_env
         )
 
+    def check_provider_settings(self) -> None:
+        """The settings the chosen provider cannot run without (besides its key)."""
+        real = ("openai", "anthropic", "openai-compatible")
+        if self.provider == "openai-compatible" and not self.base_url:
+            raise ConfigError(
+                "llm.base_url is required for provider \"openai-compatible\": e.g. "
+                "base_url = \"http://127.0.0.1:11434/v1\" (Ollama) or \"https://api.deepseek.com\" (DeepSeek)"
+            )
+        if self.provider == "replay" and self.replay.wrapped_provider not in real:
+            raise ConfigError(
+                "llm.replay.wrapped_provider must name the provider the replies were recorded from "
+                f"({', '.join(real)}), got {self.replay.wrapped_provider!r}"
+            )
+
     def require_api_key(self) -> SecretStr:
         example = "sk-ant-..." if self.provider == "anthropic" else "sk-..."
         named = self._missing_env.get("api_key") or self._defaulted_env.get("api_key")
@@ -287,7 +301,9 @@ class Config(BaseModel):
         return Path(self.agent.state_dir).expanduser()
 
     def check_required(self) -> None:
-        """Raise for every `${VAR}` that a chosen setting needs but the environment lacks."""
+        """Raise for every `${VAR}` that a chosen setting needs but the environment lacks, and for a
+        provider setting it cannot run without (`llm.base_url`, `llm.replay.wrapped_provider`)."""
+        self.llm.check_provider_settings()
         if self.llm.needs_key:
             self.llm.require_api_key()
         if self.hyperliquid.network != "local":

@@ -29,11 +29,7 @@ def build_real(cfg: LLMConfig, transport: Any = None) -> Provider:
     if cfg.provider == "openai-compatible":
         from hyperliquid_agent.llm.providers.openai_chat import OpenAIChatProvider
 
-        if not cfg.base_url:
-            raise ConfigError(
-                "llm.base_url is required for provider \"openai-compatible\": e.g. "
-                "base_url = \"http://127.0.0.1:11434/v1\" (Ollama) or \"https://api.deepseek.com\" (DeepSeek)"
-            )
+        cfg.check_provider_settings()  # llm.base_url
         return OpenAIChatProvider(_key(cfg), cfg.base_url, "chat", cfg.output_mode, "openai-compatible", transport)
     if cfg.provider == "anthropic":
         from hyperliquid_agent.llm.providers.anthropic_messages import AnthropicProvider
@@ -62,12 +58,8 @@ def build_provider(cfg: LLMConfig, transport: Any = None, state_dir: Path | None
 
         return ScriptedProvider()
     if cfg.provider == "replay":
+        cfg.check_provider_settings()  # llm.replay.wrapped_provider
         source = cfg.replay.wrapped_provider
-        if source not in REAL_PROVIDERS:
-            raise ConfigError(
-                "llm.replay.wrapped_provider must name the provider the replies were recorded from "
-                f"({', '.join(REAL_PROVIDERS)}), got {source!r}"
-            )
         wrapped = None
         if cfg.replay.mode == "fallthrough":
             wrapped = build_real(cfg.model_copy(update={"provider": source}), transport)
