@@ -85,6 +85,7 @@ class ReplayConfig(BaseModel):
 
 
 LLMProviderName = Literal["baseline", "replay", "scripted", "openai", "anthropic", "openai-compatible"]
+REAL_PROVIDERS = ("openai", "anthropic", "openai-compatible")  # the ones that call a model (and bill)
 
 
 class LLMConfig(BaseModel):
@@ -120,16 +121,15 @@ class LLMConfig(BaseModel):
 
     def check_provider_settings(self) -> None:
         """The settings the chosen provider cannot run without (besides its key)."""
-        real = ("openai", "anthropic", "openai-compatible")
         if self.provider == "openai-compatible" and not self.base_url:
             raise ConfigError(
                 "llm.base_url is required for provider \"openai-compatible\": e.g. "
                 "base_url = \"http://127.0.0.1:11434/v1\" (Ollama) or \"https://api.deepseek.com\" (DeepSeek)"
             )
-        if self.provider == "replay" and self.replay.wrapped_provider not in real:
+        if self.provider == "replay" and self.replay.wrapped_provider not in REAL_PROVIDERS:
             raise ConfigError(
                 "llm.replay.wrapped_provider must name the provider the replies were recorded from "
-                f"({', '.join(real)}), got {self.replay.wrapped_provider!r}"
+                f"({', '.join(REAL_PROVIDERS)}), got {self.replay.wrapped_provider!r}"
             )
 
     def require_api_key(self) -> SecretStr:

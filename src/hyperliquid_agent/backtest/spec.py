@@ -17,11 +17,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
 
-from hyperliquid_agent.config import Config, config_from_dict
+from hyperliquid_agent.config import REAL_PROVIDERS, Config, config_from_dict
 from hyperliquid_agent.errors import ConfigError
 
 INTERVAL_MS = {"1h": 3_600_000, "4h": 14_400_000, "1d": 86_400_000}
-PAID_PROVIDERS = ("openai", "anthropic", "openai-compatible")
+PAID_PROVIDERS = REAL_PROVIDERS
 
 
 # ---------------------------------------------------------------- the run request

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hyperliquid_agent.config import LLMConfig
+from hyperliquid_agent.config import REAL_PROVIDERS, LLMConfig
 from hyperliquid_agent.errors import ConfigError
 from hyperliquid_agent.llm.replay import RecordingProvider, ReplayProvider, ReplayStore
 from hyperliquid_agent.llm.types import Provider
-
-REAL_PROVIDERS = ("openai", "anthropic", "openai-compatible")
 
 
 def _key(cfg: LLMConfig) -> str | None:
