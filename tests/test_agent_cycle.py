@@ -431,6 +431,7 @@ def test_a_liquidation_between_cycles_is_an_exit_the_plan_does_not_buy_back(tmp_
         render_summary(console, summarize_run([*recs, fired, *later]))
         text = console.export_text()
         assert "liquidated: BTC" in text and re.search(r"liquidated by the venue +│ +1 fill\(s\)", text)
+        assert re.search(r"│ fills +│ 0 +│", text) and "fees $-" not in text  # no own fills: no fees to show
     finally:
         rig.close()
 

@@ -227,7 +227,8 @@ def render_record(console: Any, rec: dict[str, Any]) -> None:
     t.add_row("llm", f"{llm.get('calls', 0)} call(s), ${llm.get('cost_usd', '0')}, model {llm.get('model')}")
     before, after = _equity(rec.get("account_before")), _equity(rec.get("account_after"))
     t.add_row("equity", f"${_money(before)} -> ${_money(after)}")
-    t.add_row("fills", f"{len(rec.get('fills') or [])}, fees ${_money(rec.get('fees_usd'), 6)}")
+    own = rec.get("fills") or []
+    t.add_row("fills", f"{len(own)}, fees ${_money(rec.get('fees_usd'), 6)}" if own else "0")
     outside = rec.get("outside_fills") or []
     if outside:  # fills since the last cycle of orders this one did not send (TP/SL, resting, by hand, a liquidation)
         fees = sum((_d(f.get("fee")) for f in outside), Decimal(0))
