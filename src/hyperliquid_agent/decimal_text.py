@@ -13,3 +13,8 @@ def plain_text(d: Decimal, signed: bool = False) -> str:
     1E+2 -> "100", -0.0 -> "0". `signed` puts a "+" before a positive value."""
     text = format(d.normalize(), "f") if d != 0 else "0"
     return ("+" + text) if signed and d > 0 else text
+
+
+def usd_text(d: Decimal, places: int = 2) -> str:
+    """A dollar amount for a table, the sign before the dollar: -1234.5 -> "-$1,234.50"."""
+    return f"-${-d:,.{places}f}" if d < 0 else f"${d:,.{places}f}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Iterable
 
+from hyperliquid_agent.decimal_text import usd_text
 from hyperliquid_agent.domain.rounding import USDC_QUANTUM
 from hyperliquid_agent.llm.check import OFFLINE
 from hyperliquid_agent.llm.pricing import estimated_tokens
@@ -123,6 +124,10 @@ def _money(v: Any, places: int = 2) -> str:
     return f"{_d(v):,.{places}f}"
 
 
+def _usd(v: Any, places: int = 2) -> str:
+    return "-" if v is None else usd_text(_d(v), places)
+
+
 def render_summary(console: Any, s: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -137,24 +142,24 @@ def render_summary(console: Any, s: dict[str, Any]) -> None:
     t.add_row("orders", f"{s['orders']} " + (
         "(" + ", ".join(f"{k} {v}" for k, v in sorted(s["orders_by_status"].items())) + ")" if s["orders"] else ""))
     t.add_row("risk denials", str(s["denied"]))
-    t.add_row("fills (trades)", f"{s['trades']} on ${_money(s['traded_notional_usd'])} notional")
+    t.add_row("fills (trades)", f"{s['trades']} on {_usd(s['traded_notional_usd'])} notional")
     if s["liquidation_fills"]:
         t.add_row("  [red]liquidated by the venue[/]", f"[red]{s['liquidation_fills']} fill(s)[/]")
-    t.add_row("start / end equity", f"${_money(s['start_equity_usd'])} / ${_money(s['end_equity_usd'])}")
+    t.add_row("start / end equity", f"{_usd(s['start_equity_usd'])} / {_usd(s['end_equity_usd'])}")
     pnl = _d(s["pnl_usd"])
     colour = "green" if pnl >= 0 else "red"
     ret = f" ({s['return_pct']}%)" if s["return_pct"] is not None else ""
-    t.add_row("PnL", f"[{colour}]${_money(s['pnl_usd'])}{ret}[/]")
-    t.add_row("  realized", f"${_money(s['realized_pnl_usd'])}")
-    t.add_row("  unrealized (change)", f"${_money(s['unrealized_pnl_change_usd'])}")
-    t.add_row("  fees paid", f"${_money(s['fees_usd'])}")
-    t.add_row("  funding paid (net)", f"${_money(s['funding_paid_usd'])}")
+    t.add_row("PnL", f"[{colour}]{_usd(s['pnl_usd'])}{ret}[/]")
+    t.add_row("  realized", _usd(s['realized_pnl_usd']))
+    t.add_row("  unrealized (change)", _usd(s['unrealized_pnl_change_usd']))
+    t.add_row("  fees paid", _usd(s['fees_usd']))
+    t.add_row("  funding paid (net)", _usd(s['funding_paid_usd']))
     providers = ", ".join(s["llm_providers"]) or "-"
     t.add_row("LLM calls", f"{s['llm_calls']} ({providers}), ~{s['llm_prompt_tokens_est']:,} prompt tokens sent")
     t.add_row("LLM tokens billed", f"{s['llm_input_tokens']:,} in / {s['llm_output_tokens']:,} out")
     offline = set(s["llm_providers"]) <= set(OFFLINE)
     note = " (offline provider: nothing billed)" if s["llm_calls"] and offline and not _d(s["llm_cost_usd"]) else ""
-    t.add_row("LLM cost", f"${_money(s['llm_cost_usd'], 4)}{note}")
+    t.add_row("LLM cost", f"{_usd(s['llm_cost_usd'], 4)}{note}")
     console.print(t)
     if s["final_positions"]:
         pt = Table(title="open positions at the end")
@@ -176,7 +181,7 @@ def render_status(console: Any, r: dict[str, Any]) -> None:
     t.add_column("value")
     acct = r.get("account") or {}
     t.add_row("last cycle", f"{r.get('cycle_id')} at {r.get('time')} ({r.get('mode')}, {r.get('network')})")
-    t.add_row("equity", f"${_money(acct.get('portfolio_value'))}  available ${_money(acct.get('available_balance'))}")
+    t.add_row("equity", f"{_usd(acct.get('portfolio_value'))}  available {_usd(acct.get('available_balance'))}")
     t.add_row("trading state", str(r.get("trading_state") or "-"))
     t.add_row("regime", str(r.get("regime") or "-"))
     plan = r.get("plan") or {}
@@ -187,7 +192,7 @@ def render_status(console: Any, r: dict[str, Any]) -> None:
     else:
         t.add_row("active plan", "-")
     llm = r.get("llm_today") or {}
-    t.add_row("LLM today", f"{llm.get('calls', 0)} calls, ${_money(llm.get('cost_usd'), 4)} ({llm.get('day')})")
+    t.add_row("LLM today", f"{llm.get('calls', 0)} calls, {_usd(llm.get('cost_usd'), 4)} ({llm.get('day')})")
     if r.get("last_errors"):
         t.add_row("last cycle errors", "; ".join(r["last_errors"]))
     if r.get("running_pid"):
@@ -226,14 +231,14 @@ def render_record(console: Any, rec: dict[str, Any]) -> None:
     llm = rec.get("llm") or {}
     t.add_row("llm", f"{llm.get('calls', 0)} call(s), ${llm.get('cost_usd', '0')}, model {llm.get('model')}")
     before, after = _equity(rec.get("account_before")), _equity(rec.get("account_after"))
-    t.add_row("equity", f"${_money(before)} -> ${_money(after)}")
+    t.add_row("equity", f"{_usd(before)} -> {_usd(after)}")
     own = rec.get("fills") or []
-    t.add_row("fills", f"{len(own)}, fees ${_money(rec.get('fees_usd'), 6)}" if own else "0")
+    t.add_row("fills", f"{len(own)}, fees {_usd(rec.get('fees_usd'), 6)}" if own else "0")
     outside = rec.get("outside_fills") or []
     if outside:  # fills since the last cycle of orders this one did not send (TP/SL, resting, by hand, a liquidation)
         fees = sum((_d(f.get("fee")) for f in outside), Decimal(0))
         liquidated = sorted({str(f.get("coin")) for f in outside if f.get("liquidation")})
-        t.add_row("fills since the last cycle", f"{len(outside)} of other orders, fees ${_money(fees, 6)}" + (
+        t.add_row("fills since the last cycle", f"{len(outside)} of other orders, fees {_usd(fees, 6)}" + (
             f"; [red]liquidated: {', '.join(liquidated)}[/]" if liquidated else ""))
     t.add_row("errors", "; ".join(rec.get("errors") or []) or "-")
     console.print(t)

@@ -25,6 +25,7 @@ from hyperliquid_agent.backtest.metrics import (
     Metrics,
     TradeRecord,
 )
+from hyperliquid_agent.decimal_text import usd_text
 from hyperliquid_agent.domain.values import Money
 from hyperliquid_agent.errors import ConfigError
 
@@ -288,8 +289,7 @@ def format_value(v: Any, kind: str) -> str:
     if kind == "pct":
         return f"{f * 100:.2f} %"
     if kind == "usd":
-        d = Decimal(str(v))
-        return f"-${-d:,.2f}" if d < 0 else f"${d:,.2f}"
+        return usd_text(Decimal(str(v)))
     if kind == "int":
         return f"{int(f)}"
     return f"{f:.3f}"
