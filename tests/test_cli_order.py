@@ -175,3 +175,14 @@ def test_a_resting_limit_counts_toward_the_position_limit_of_the_next_order(tmp_
     [order] = json.loads(res.output)["orders"]
     assert res.exit_code == 1 and order["verdict"]["reason_code"] == "max_position_usd"
     assert "already resting" in order["verdict"]["detail"] and len(fake.resting) == 1
+
+
+def test_a_market_order_the_venue_could_not_match_says_why_and_what_to_do(cfg_path, fake):
+    fake.no_liquidity.add("ETH")  # the venue answers as when the price ran past the IOC bound
+    res = run("buy", "ETH", "0.5", "--yes", "-c", str(cfg_path))
+    text = " ".join(res.output.split())
+    assert res.exit_code == 1 and "rejected" in text
+    assert "hint: the price moved past the market order's bound (50 bps" in text
+    assert "widen [portfolio] market_slippage_bps" in text and "--speedup" in text  # not eaten as markup
+    res = run("buy", "SOL", "1", "--yes", "-c", str(cfg_path))  # a fill: no hint
+    assert res.exit_code == 0 and "hint:" not in res.output

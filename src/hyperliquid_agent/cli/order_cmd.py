@@ -89,16 +89,18 @@ def _place(action: str, coin: str, size: Optional[str], price: Optional[str], re
             store.close()
     finally:
         close()
-    _render(report, as_json)
+    _render(report, as_json, cfg.portfolio.market_slippage_bps)
     if not any(o.status in ("filled", "partial", "resting") for o in report.orders):
         raise typer.Exit(1)
 
 
-def _render(report: Any, as_json: bool) -> None:
+def _render(report: Any, as_json: bool, slippage_bps: Decimal) -> None:
     if as_json:
         print_json(report.to_audit())
         return
     from rich.table import Table
+
+    from hyperliquid_agent.exchange.venue_types import ERR_IOC
 
     table = Table("cloid", "order", "status", "filled", "avg px", "detail")
     for o in report.orders:
@@ -111,6 +113,11 @@ def _render(report: Any, as_json: bool) -> None:
         out.print(f"fees: ${report.fees}")
     for e in report.errors:
         out.print(f"[yellow]warning:[/] {e}")
+    if any(o.intent.is_market and (o.error or "").startswith(ERR_IOC) for o in report.orders):
+        out.print(f"hint: the price moved past the market order's bound ({slippage_bps} bps from the price read "
+                  "just before) before it reached the venue. Send it again, or widen [portfolio] "
+                  "market_slippage_bps; on `hl-agent venue serve`, a lower --speedup moves prices more slowly.",
+                  markup=False, highlight=False)
 
 
 @order_app.command("buy")

@@ -38,8 +38,11 @@ def err_spot_balance(asset: int) -> str:
     return f"Insufficient spot balance asset={asset}"
 
 
+ERR_IOC = "Order could not immediately match against any resting orders."  # then " asset=N"
+
+
 def err_ioc(asset: int) -> str:
-    return f"Order could not immediately match against any resting orders. asset={asset}"
+    return f"{ERR_IOC} asset={asset}"
 
 
 def err_alo(bid: Decimal, ask: Decimal) -> str:
@@ -65,7 +68,7 @@ def reject_status(error: str) -> str:
         return "insufficientSpotBalanceRejected"
     if error.startswith("Post only order"):
         return "badAloPxRejected"
-    if error.startswith("Order could not immediately match"):
+    if error.startswith(ERR_IOC):
         return "iocCancelRejected"
     return "rejected"
 
