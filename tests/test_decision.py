@@ -168,7 +168,9 @@ def test_one_bad_target_line_rejects_the_whole_book(entry):
         ('{"reasoning": "x"}', "neither"),
         ('{"actions": {"a": 1}}', "must be a list"),
         ('{"actions": [], "target_allocation": "all in"}', "target_allocation"),
-        ('{"actions": [], "target_allocation": [], "reasoning": NaN}', "no JSON object"),
+        ('{"actions": [], "target_allocation": [], "reasoning": NaN}', "NaN is not a number we accept"),
+        ("```json\n{'actions': [], 'target_allocation': [{'coin': 'BTC', 'target_pct': Infinity}]}\n```",
+         "Infinity is not a number we accept"),
     ],
 )
 def test_failures_are_holds_with_an_error(text, expected):

@@ -30,8 +30,11 @@ class ReplyJSONError(ValueError):
     """No usable JSON object in the reply; the message says what was found."""
 
 
+_NOT_A_NUMBER = "is not a number we accept"
+
+
 def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number we accept")
+    raise ValueError(f"{name} {_NOT_A_NUMBER}; write every number as a plain decimal")
 
 
 def loads_strict(text: str) -> Any:
@@ -122,6 +125,22 @@ def _candidates(text: str) -> Iterator[str]:
     yield from _balanced_objects(text)
 
 
+def _refused_constant(body: str) -> str | None:
+    """Why a candidate object was refused when only a NaN/Infinity stood in its way, else None."""
+    for candidate in _candidates(body):
+        for text in (candidate, _repair(candidate)):
+            if text is None:
+                continue
+            try:
+                _loads(text)
+            except ValueError as exc:
+                if _NOT_A_NUMBER in str(exc):
+                    return str(exc)
+            except (RecursionError, TypeError):
+                pass
+    return None
+
+
 def extract_object(text: str, expected_keys: tuple[str, ...] = ()) -> dict[str, Any]:
     """The reply's JSON object. Prefers the first object holding one of `expected_keys`
     (or the error form's "error" key); raises ReplyJSONError when there is none."""
@@ -142,6 +161,9 @@ def extract_object(text: str, expected_keys: tuple[str, ...] = ()) -> dict[str, 
             fallback = obj
     if fallback is not None:
         return fallback
+    refused = _refused_constant(body)
+    if refused is not None:  # an object that is JSON but for NaN/Infinity: say that, not "no object"
+        raise ReplyJSONError(f"the reply's JSON object is not valid: {refused}")
     if _THINK_OPEN.search(body):
         raise ReplyJSONError(
             "the reply stops inside a <think> block with no JSON answer after it; was it cut off? raise [llm] max_tokens"
