@@ -128,3 +128,13 @@ def test_other_400s_are_not_retried(server):
     with pytest.raises(LLMError, match="HTTP 400.*max_tokens") as info:
         client(server).query("q", RegimeSchema)
     assert not isinstance(info.value, LLMUnavailableError) and len(server.seen) == 1
+
+
+@pytest.mark.parametrize("ctype", ["text/html", "application/json"])
+def test_a_200_with_an_html_page_is_a_clear_unavailable_error_in_the_ledger(server, ctype):
+    page = "<html><body><h1>Sign in to the gateway</h1></body></html>"
+    server.push(Reply(200, page, content_type=ctype))
+    c = client(server, max_retries=0)
+    with pytest.raises(LLMUnavailableError, match=r"anthropic answered with a body that is not .*<html>.*llm.base_url"):
+        c.query("q", RegimeSchema)
+    assert c.get_cost_summary()["failed_calls"] == 1  # the ledger has a row for the failed call

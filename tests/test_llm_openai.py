@@ -239,3 +239,18 @@ def test_openai_cache_writes_are_read_and_priced_as_writes(server):
     assert (r.input_tokens, r.cached_input_tokens, r.cache_write_tokens) == (5000, 1000, 3000)
     # gpt-6-astra: 1000 fresh * 10 + 1000 cached * 1.00 + 3000 written * 12.50 + 100 * 50 per million
     assert r.cost_usd == (Decimal(1000) * 10 + Decimal(1000) + Decimal(3000) * Decimal("12.50") + 100 * 50) / 10**6
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "gpt-5"])
+@pytest.mark.parametrize("ctype", ["text/html", "application/json"])
+def test_a_200_with_an_html_page_is_a_clear_unavailable_error_in_the_ledger(server, ctype, model):
+    page = "<html><body><h1>Sign in to the gateway</h1></body></html>"
+    server.push(Reply(200, page, content_type=ctype), Reply(200, page, content_type=ctype))
+    c = client(server, max_retries=1, model=model)
+    with pytest.raises(LLMUnavailableError, match=r"not (JSON|a chat completion|a Responses API response) "
+                                                  r"\(it starts with '<html><body><h1>Sign in.*llm.base_url"):
+        c.query("q", RegimeSchema)
+    assert len(server.seen) == 2  # retried like a gateway error
+    assert c.get_cost_summary()["failed_calls"] == 1  # the ledger has a row for the failed call
+    server.push(Reply(200, responses_body(json.dumps(GOOD)) if model == "gpt-5" else chat_body(json.dumps(GOOD))))
+    assert c.query("q", RegimeSchema).parsed["regime"] == "trending-bull"  # the next call works

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from hyperliquid_agent.errors import LLMError
-from hyperliquid_agent.llm.providers.sdk_common import map_sdk_error, sdk_client
+from hyperliquid_agent.llm.providers.sdk_common import map_sdk_error, not_a_reply, sdk_client
 from hyperliquid_agent.llm.types import LLMRequest, RawReply, Usage
 
 
@@ -85,6 +85,10 @@ class AnthropicProvider:
             if isinstance(exc, (self._sdk.APIStatusError, self._sdk.APIConnectionError)):
                 raise map_sdk_error(self._sdk, exc, self.name, timeout_s, self._api_key) from None
             raise LLMError(f"anthropic: {exc}") from None
+        except json.JSONDecodeError as exc:  # the SDK read a JSON content type but got no JSON
+            raise not_a_reply(self.name, exc.doc, "JSON") from None
+        if not isinstance(msg, self._sdk.types.Message):  # a non-JSON body comes back as its text
+            raise not_a_reply(self.name, msg, "a Messages API message")
         content = ""
         texts = []
         for block in msg.content or []:

@@ -8,12 +8,13 @@ Structured output modes:
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import Any
 
 from hyperliquid_agent.errors import LLMError, LLMUnavailableError
-from hyperliquid_agent.llm.providers.sdk_common import map_sdk_error, sdk_client, tokens
+from hyperliquid_agent.llm.providers.sdk_common import map_sdk_error, not_a_reply, sdk_client, tokens
 from hyperliquid_agent.llm.schema import schema_instruction
 from hyperliquid_agent.llm.types import LLMRequest, RawReply
 
@@ -21,6 +22,7 @@ log = logging.getLogger("hyperliquid_agent.llm")
 
 # o-series, gpt-5 and every later generation (gpt-5.x, gpt-6-astra, gpt-6.1-terra...), but not
 # the *-chat-latest aliases: they reject a temperature other than the default, so none is sent.
+_BASE_URL_HINT = " (an OpenAI-compatible server's usually ends in /v1)"
 _REASONING = re.compile(r"^(o\d|gpt-(?:[5-9]|\d{2,})(?![.\d]*-chat))")
 
 
@@ -83,6 +85,8 @@ class OpenAIChatProvider:
             if isinstance(exc, (self._sdk.APIStatusError, self._sdk.APIConnectionError)):
                 raise map_sdk_error(self._sdk, exc, self.name, timeout_s, self._api_key) from None
             raise LLMError(f"{self.name}: {exc}") from None
+        except json.JSONDecodeError as exc:  # the SDK read a JSON content type but got no JSON
+            raise not_a_reply(self.name, exc.doc, "JSON", _BASE_URL_HINT) from None
 
     def _send(self, client: Any, request: LLMRequest, timeout_s: float) -> RawReply:
         if self.uses_responses_api(request.model):
@@ -134,6 +138,8 @@ class OpenAIChatProvider:
         from openai.types.chat import ChatCompletion
 
         completion = self._post(client, "/chat/completions", kwargs, ChatCompletion, timeout_s)
+        if not isinstance(completion, ChatCompletion):  # a non-JSON body comes back as its text
+            raise not_a_reply(self.name, completion, "a chat completion", _BASE_URL_HINT)
         if not completion.choices:
             raise LLMUnavailableError(f"{self.name} returned no choices")
         choice = completion.choices[0]
@@ -170,6 +176,8 @@ class OpenAIChatProvider:
         from openai.types.responses import Response
 
         resp = self._post(client, "/responses", kwargs, Response, timeout_s)
+        if not isinstance(resp, Response):
+            raise not_a_reply(self.name, resp, "a Responses API response", _BASE_URL_HINT)
         refusal = None
         for item in resp.output or []:
             for part in getattr(item, "content", None) or []:

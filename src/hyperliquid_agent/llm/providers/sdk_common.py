@@ -22,6 +22,16 @@ def map_sdk_error(sdk: Any, exc: Exception, provider: str, timeout_s: float, sec
     return LLMUnavailableError(f"{provider}: unexpected {type(exc).__name__}: {_scrub(str(exc), secret)}")
 
 
+def not_a_reply(provider: str, body: Any, what: str, hint: str = "") -> LLMUnavailableError:
+    """A 2xx whose body is not the API's answer (an HTML login or gateway page, a truncated body):
+    retried like a gateway error; the message quotes its start and names the setting to check."""
+    snippet = " ".join(str(body)[:80].split())
+    return LLMUnavailableError(
+        f"{provider} answered with a body that is not {what} (it starts with {snippet!r}); "
+        f"check llm.base_url points at the API itself{hint}"
+    )
+
+
 def _scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, "****") if secret and len(secret) >= 4 else text
 
