@@ -254,3 +254,14 @@ def test_a_200_with_an_html_page_is_a_clear_unavailable_error_in_the_ledger(serv
     assert c.get_cost_summary()["failed_calls"] == 1  # the ledger has a row for the failed call
     server.push(Reply(200, responses_body(json.dumps(GOOD)) if model == "gpt-5" else chat_body(json.dumps(GOOD))))
     assert c.query("q", RegimeSchema).parsed["regime"] == "trending-bull"  # the next call works
+
+
+def test_an_empty_choices_list_is_an_empty_reply_whose_tokens_are_still_billed(server):
+    empty = {**chat_body(None, prompt_tokens=100, completion_tokens=0), "choices": []}
+    server.push(Reply(200, empty), Reply(200, empty))
+    c = client(server)
+    with pytest.raises(LLMInvalidOutputError, match="the reply was empty") as info:
+        c.query("q", RegimeSchema)
+    assert len(server.seen) == 2  # re-asked once, like any empty reply
+    assert info.value.response.input_tokens == 200 and info.value.response.cost_usd > 0
+    assert c.get_cost_summary()["total_input_tokens"] == 200

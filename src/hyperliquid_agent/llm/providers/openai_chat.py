@@ -13,7 +13,7 @@ import logging
 import re
 from typing import Any
 
-from hyperliquid_agent.errors import LLMError, LLMUnavailableError
+from hyperliquid_agent.errors import LLMError
 from hyperliquid_agent.llm.providers.sdk_common import map_sdk_error, not_a_reply, sdk_client, tokens
 from hyperliquid_agent.llm.schema import schema_instruction
 from hyperliquid_agent.llm.types import LLMRequest, RawReply
@@ -140,12 +140,13 @@ class OpenAIChatProvider:
         completion = self._post(client, "/chat/completions", kwargs, ChatCompletion, timeout_s)
         if not isinstance(completion, ChatCompletion):  # a non-JSON body comes back as its text
             raise not_a_reply(self.name, completion, "a chat completion", _BASE_URL_HINT)
-        if not completion.choices:
-            raise LLMUnavailableError(f"{self.name} returned no choices")
-        choice = completion.choices[0]
-        msg = choice.message
         usage = tokens(completion.usage, "prompt_tokens", "completion_tokens",
                        "prompt_tokens_details", "completion_tokens_details")
+        if not completion.choices:  # billed all the same: an empty reply, re-asked, its usage kept
+            return RawReply(content="", usage=usage, model=completion.model or request.model,
+                            request_id=getattr(completion, "_request_id", None) or completion.id)
+        choice = completion.choices[0]
+        msg = choice.message
         return RawReply(
             content=msg.content or "",
             usage=usage,
