@@ -106,13 +106,15 @@ def test_all_action_kinds():
 @pytest.mark.parametrize(
     "bad, reason",
     [
-        (buy(market_type="futures"), "market_type"),  # never silently "perp"
+        (buy(market_type="futures"), "market_type: Input should be 'perp' or 'spot', got 'futures'"),  # never "perp"
         (buy(market_type=None), "needs market_type"),
         (buy(action_type="long"), "action_type"),
         (buy(coin=""), "needs a coin"),
         (buy(size=-1), "size"),
         (buy(size=0), "size"),
-        (buy(size="lots"), "size"),
+        (buy(size="lots"), "size: Input should be a valid decimal, got 'lots'"),
+        (buy(size="12%"), "size: Input should be a valid decimal, got '12%'"),
+        (buy(size="NaN"), "size: Input should be a finite number, got 'NaN'"),
         (buy(size=True), "size"),
         (buy(price=-5), "price"),
         (buy(size=1e20), "out of range"),

@@ -52,6 +52,8 @@ def test_parse_reply_reads_decimals_and_names_bad_fields():
     assert parsed["confidence"] == Decimal("0.1")
     with pytest.raises(ReplyInvalid, match="confidence"):
         parse_reply('{"regime":"range-bound","reasoning":"r"}', RegimeSchema)
+    with pytest.raises(ReplyInvalid, match="confidence: Input should be a valid decimal, got '75%'"):
+        parse_reply('{"regime":"range-bound","confidence":"75%","reasoning":"r"}', RegimeSchema)
     with pytest.raises(ReplyInvalid, match="mood: Extra inputs"):
         parse_reply('{"regime":"range-bound","confidence":1,"reasoning":"r","mood":"x"}', RegimeSchema)
     with pytest.raises(ReplyInvalid, match="JSON object"):

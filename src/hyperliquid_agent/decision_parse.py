@@ -20,7 +20,7 @@ from hyperliquid_agent.domain.actions import (
     BuyAction, CancelAction, CloseAction, HoldAction, SellAction, TargetEntry, TradeAction, TransferAction,
 )
 from hyperliquid_agent.domain.values import MarketType
-from hyperliquid_agent.reply_json import ReplyJSONError, extract_object
+from hyperliquid_agent.reply_json import ReplyJSONError, extract_object, quoted_input
 from hyperliquid_agent.schemas import ActionSpec, DecisionSchema, GovernanceDecisionSchema, ProposedPlan, TargetSpec
 
 MAX_ABS_NUMBER = Decimal("1e12")  # sizes, prices and amounts beyond this are nonsense, not orders
@@ -136,7 +136,8 @@ class _Reject(ValueError):
 
 def _errors(exc: ValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg'].removeprefix('Value error, ')}" + (" (unknown field)" if e["type"] == "extra_forbidden" else "")
+        f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg'].removeprefix('Value error, ')}{quoted_input(e)}"
+        + (" (unknown field)" if e["type"] == "extra_forbidden" else "")
         for e in exc.errors()[:5]
     )
 

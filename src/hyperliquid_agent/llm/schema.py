@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from hyperliquid_agent.reply_json import ReplyJSONError, extract_object, loads_strict
+from hyperliquid_agent.reply_json import ReplyJSONError, extract_object, loads_strict, quoted_input
 
 _DROP = ("default", "title")
 
@@ -75,7 +75,7 @@ def parse_reply(content: str, schema: type[BaseModel], repair: bool = False) -> 
         return schema.model_validate(obj).model_dump(mode="python")
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:10]
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}{quoted_input(e)}" for e in exc.errors()[:10]
         )
         raise ReplyInvalid(f"the reply does not match the {schema.__name__} schema: {problems}") from None
 
