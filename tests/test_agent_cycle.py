@@ -543,3 +543,18 @@ def test_the_model_cancels_its_resting_limit_by_the_oid_the_prompt_listed(tmp_pa
         assert r2["risk_flags"] == [] and r2["decision"]["summary"].startswith("actions: cancel")
     finally:
         rig.close()
+
+
+def test_a_malformed_venue_read_holds_names_the_request_and_field_and_the_next_cycle_trades(standard):
+    rig, llm = standard
+    llm.push(target_reply(("BTC", 10)))
+    rig.venue.server.inject_fault(200, count=1, path="/info", kind="clearinghouseState",
+                                  body='{"marginSummary": {"accountValue": "12%"}, "withdrawable": "1.0"}')
+    rec = _run(rig, 1)
+    assert rec["orders"] == [] and rec["decision"]["summary"] == "hold: collect failed"
+    assert rec["errors"] == ["collect: VenueResponseError: clearinghouseState: unexpected response shape: "
+                             "marginSummary.accountValue: '12%' is not a number"]
+    assert llm.requests == [] and rig.store.get(AGENT_NS, API_FAILURES_KEY) == 1  # nothing decided on it
+    rec = _run(rig, 2)  # the venue answers properly again: the same reply trades
+    assert rec["errors"] == [] and [o["status"] for o in rec["orders"]] == ["filled"]
+    assert rig.store.get(AGENT_NS, API_FAILURES_KEY) == 0

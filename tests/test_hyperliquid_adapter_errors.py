@@ -330,3 +330,65 @@ def test_vault_transfer_moves_the_vaults_money(server):
     assert ex.account_state().spot_balance("USDC") == Decimal(100)
     leader = HyperliquidExchange(server.url, leader_key)
     assert leader.account_state().spot_balance("USDC") == 0
+
+
+_META = {"universe": [{"name": "BTC", "szDecimals": 5, "maxLeverage": 50}]}
+_CTX = {"funding": "0.0000125", "openInterest": "10.0", "oraclePx": "60000.0", "markPx": "60000.0"}
+
+
+@pytest.mark.parametrize("kind, payload, read, message", [
+    ("clearinghouseState", {"assetPositions": [], "withdrawable": "1.0"}, lambda ex: ex.account_state(),
+     "clearinghouseState: unexpected response shape: marginSummary: Field required"),
+    ("clearinghouseState", {"marginSummary": {"accountValue": "12%"}, "withdrawable": "1.0"},
+     lambda ex: ex.account_state(), "clearinghouseState: unexpected response shape: marginSummary.accountValue: '12%' is not a number"),
+    ("metaAndAssetCtxs", [_META, []], lambda ex: ex.market_snapshot(),  # no silent zip of too few contexts
+     "metaAndAssetCtxs: unexpected response shape: [1]: expected one asset context per asset (1), got 0 asset contexts"),
+    ("metaAndAssetCtxs", [_META, [{**_CTX, "markPx": None}]], lambda ex: ex.market_snapshot(),
+     "metaAndAssetCtxs: unexpected response shape: [1][0].markPx: cannot read NoneType None as a number"),
+    ("allMids", ["BTC", "60000.0"], lambda ex: ex.market_snapshot(),
+     "allMids: unexpected response shape: expected an object of coin -> mid price, got ['BTC', '60000.0']"),
+    ("allMids", {"BTC": "NaN"}, lambda ex: ex.market_snapshot(),
+     "allMids: unexpected response shape: BTC: 'NaN' is not a finite number"),
+    ("candleSnapshot", [{"t": 1, "T": 2, "s": "BTC", "i": "1h", "o": "1", "c": "x", "h": "1", "l": "1", "v": "1"}],
+     lambda ex: ex.candles("BTC", "1h", 0, 1), "candleSnapshot: unexpected response shape: [0].c: 'x' is not a number"),
+    ("userFills", None, lambda ex: ex.fills(), "userFills: unexpected response shape: the response: expected a list, got None"),
+    ("userFillsByTime", [{"coin": "BTC", "px": "1", "sz": "1", "side": "X", "time": 1, "oid": 1}], lambda ex: ex.fills(0),
+     "userFillsByTime: unexpected response shape: [0].side: Input should be 'A' or 'B', got 'X'"),
+    ("frontendOpenOrders", "none", lambda ex: ex.open_orders(),
+     "frontendOpenOrders: unexpected response shape: the response: expected a list, got 'none'"),
+    ("fundingHistory", [{"coin": "BTC", "time": 1}], lambda ex: ex.funding_history("BTC", 0),
+     "fundingHistory: unexpected response shape: [0].fundingRate: Field required"),
+    ("l2Book", {"coin": "BTC", "time": 1, "levels": [[{"px": "--", "sz": "1"}], []]}, lambda ex: ex.l2_book("BTC"),
+     "l2Book: unexpected response shape: levels[0][0].px: '--' is not a number"),
+])
+def test_a_malformed_read_names_the_request_and_the_field_on_one_line(server, kind, payload, read, message):
+    import json
+
+    ex = funded_exchange(server)
+    ex.asset_specs()
+    server.inject_fault(200, count=1, path="/info", kind=kind, body=json.dumps(payload))
+    with pytest.raises(VenueResponseError) as info:
+        read(ex)
+    assert str(info.value) == message
+
+
+def test_an_html_page_names_the_request_it_answered(server):
+    ex = funded_exchange(server)
+    ex.asset_specs()
+    server.inject_fault(200, count=1, path="/info", kind="metaAndAssetCtxs", body="<html>Bad gateway</html>")
+    with pytest.raises(VenueResponseError, match=r"^metaAndAssetCtxs: the venue answered with something that is "
+                                                 r"not JSON \(it starts with '<html>Bad gateway</html>'\)$"):
+        ex.market_snapshot()
+    assert ex.market_snapshot().mids["BTC"] > 0  # the next read is fine
+
+
+def test_an_unreadable_order_status_names_the_field_on_one_line(server):
+    ex = funded_exchange(server)
+    order = market_order(ex, "BTC", Side.BUY, "0.01")
+    status = {"filled": {"totalSz": "abc", "avgPx": "60000.0", "oid": 7}}
+    body = '{"status":"ok","response":{"type":"order","data":{"statuses":[%s]}}}' % str(status).replace("'", '"')
+    server.inject_fault(200, count=1, path="/exchange", kind="order", body=body)
+    with pytest.raises(VenueResponseError) as info:
+        ex.place_orders([order])
+    assert str(info.value) == ("order: unreadable status {'filled': {'totalSz': 'abc', 'avgPx': '60000.0', 'oid': 7}}: "
+                               "filled.totalSz: 'abc' is not a number")

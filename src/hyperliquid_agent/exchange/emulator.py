@@ -10,8 +10,9 @@ The real `hyperliquid-python-sdk` (and so our adapter) runs against it unchanged
   each request, to the clock's time.
 - `POST /emulator` is the operator door (not part of Hyperliquid's API): read the simulated
   clock, fund an account, approve an agent wallet, step the clock.
-- `inject_fault` makes the next N requests answer 429/500 (or stall) so tests can exercise
-  the adapter's error mapping and retry policy.
+- `inject_fault` makes the next N requests (of one path, one info or action type) answer
+  429/500, a body of the test's choosing, or stall, so tests can exercise the adapter's error
+  mapping, its response parsing and its retry policy.
 
 Start it in a thread with `EmulatorServer(model).start()` (or as a context manager) or in the
 foreground with `serve()` (the CLI's `hl-agent venue serve`).
@@ -47,6 +48,7 @@ class Fault:
     delay_s: float = 0.0
     path: str | None = None  # "/info", "/exchange" or None for both
     body: str = ""
+    kind: str | None = None  # only requests of this info type / action type (None: any)
 
 
 class SimClock:
@@ -210,11 +212,12 @@ class EmulatorServer:
             self.vault_leaders.setdefault(vault_address.lower(), set()).add(leader_address.lower())
 
     def inject_fault(self, status: int | None = 500, count: int = 1, *, delay_s: float = 0.0,
-                     path: str | None = None, body: str | None = None) -> None:
-        """The next `count` requests (to `path`, or any) answer `status` (or stall `delay_s`)."""
+                     path: str | None = None, body: str | None = None, kind: str | None = None) -> None:
+        """The next `count` requests (to `path`, or any; of info/action type `kind`, or any) answer
+        `status` with `body` (or stall `delay_s`)."""
         text = body if body is not None else ("Too many requests" if status == 429 else "Internal Server Error")
         with self.lock:
-            self._faults.append(Fault(status, count, delay_s, path, text))
+            self._faults.append(Fault(status, count, delay_s, path, text, kind))
 
     def clear_faults(self) -> None:
         with self.lock:
@@ -231,10 +234,13 @@ class EmulatorServer:
         if target > self.model.now_ms:
             self.model.advance_to(target)
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, path: str, raw: bytes) -> Fault | None:
         with self.lock:
+            kind: str | None = None
             for f in self._faults:
-                if f.remaining > 0 and (f.path is None or f.path == path):
+                if f.kind is not None and kind is None:  # read the request's type only when asked to
+                    kind = _request_kind(path, raw)
+                if f.remaining > 0 and (f.path is None or f.path == path) and (f.kind is None or f.kind == kind):
                     f.remaining -= 1
                     return f
             self._faults = [f for f in self._faults if f.remaining > 0]
@@ -257,6 +263,16 @@ class EmulatorServer:
             return 200, actions.exchange(self, body)
 
 
+def _request_kind(path: str, raw: bytes) -> str:
+    """The info type or action type of a raw request body ("" when it has none)."""
+    try:
+        body = json.loads(raw or b"null")
+        kind = body.get("type") if path == "/info" else body["action"].get("type")
+    except (ValueError, AttributeError, KeyError, TypeError):
+        return ""
+    return str(kind or "")
+
+
 class _Handler(BaseHTTPRequestHandler):
     emulator: EmulatorServer
     protocol_version = "HTTP/1.1"  # keep-alive: the SDK's requests.Session reuses the connection
@@ -269,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
         if path not in ("/info", "/exchange", "/emulator"):
             self._send(404, "Not Found")
             return
-        fault = self.emulator._take_fault(path)
+        fault = self.emulator._take_fault(path, raw)
         if fault is not None:
             if fault.delay_s:
                 time.sleep(fault.delay_s)

@@ -20,6 +20,8 @@ import threading
 from decimal import Decimal
 from typing import Any, Callable, Sequence
 
+from pydantic import ValidationError
+
 from hyperliquid_agent.domain import (
     AccountState,
     AssetSpec,
@@ -173,18 +175,19 @@ class HyperliquidExchange:
         info, _ = self._sdk()
         ctxs = self._retry(info.meta_and_asset_ctxs, "metaAndAssetCtxs")
         mids = self._retry(info.all_mids, "allMids")
-        return parse(lambda _: wire.snapshot_from_wire(ctxs, mids, self.now_ms()), None, "market snapshot")
+        return MarketSnapshot(time_ms=self.now_ms(), mids=parse(wire.mids_from_wire, mids, "allMids"),
+                              contexts=parse(wire.contexts_from_wire, ctxs, "metaAndAssetCtxs"))
 
     def candles(self, coin: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
         self._spec(coin)
         rows = self._read("candleSnapshot", lambda i: i.candles_snapshot(coin, interval, start_ms, end_ms),
-                          lambda d: [wire.CandleWire.model_validate(x) for x in d])
+                          wire.rows(wire.CandleWire))
         return [wire.candle_from_wire(c) for c in rows]
 
     def funding_history(self, coin: str, start_ms: int, end_ms: int | None = None) -> list[FundingPoint]:
         self._spec(coin)
         rows = self._read("fundingHistory", lambda i: i.funding_history(coin, start_ms, end_ms),
-                          lambda d: [wire.FundingHistoryWire.model_validate(x) for x in d])
+                          wire.rows(wire.FundingHistoryWire))
         return [wire.funding_from_wire(f) for f in rows]
 
     def l2_book(self, coin: str) -> L2Book:
@@ -211,7 +214,7 @@ class HyperliquidExchange:
 
     def open_orders(self) -> list[OpenOrder]:
         rows = self._read("frontendOpenOrders", lambda i: i.frontend_open_orders(self.user),
-                          lambda d: [wire.OpenOrderWire.model_validate(x) for x in d])
+                          wire.rows(wire.OpenOrderWire))
         return [wire.open_order_from_wire(o) for o in rows]
 
     def fills(self, start_ms: int | None = None) -> list[Fill]:
@@ -219,7 +222,8 @@ class HyperliquidExchange:
             call = lambda i: i.user_fills(self.user)  # noqa: E731
         else:
             call = lambda i: i.user_fills_by_time(self.user, start_ms)  # noqa: E731
-        rows = self._read("userFills", call, lambda d: [wire.UserFillWire.model_validate(x) for x in d])
+        what = "userFills" if start_ms is None else "userFillsByTime"
+        rows = self._read(what, call, wire.rows(wire.UserFillWire))
         return [wire.fill_from_wire(f, self.user) for f in rows]
 
     def order_status_by_cloid(self, cloid: str) -> str | None:
@@ -281,8 +285,10 @@ class HyperliquidExchange:
         for a, s in zip(approved, statuses):
             try:
                 out = wire.outcome_from_wire(s)
+            except ValidationError as exc:
+                raise VenueResponseError(f"order: unreadable status {wire.short(s)}: {wire.describe(exc)}") from None
             except (ValueError, TypeError) as exc:
-                raise VenueResponseError(f"order: unreadable status {s!r}: {exc}") from None
+                raise VenueResponseError(f"order: unreadable status {wire.short(s)}: {exc}") from None
             if isinstance(out, (Resting, Filled)) and out.cloid is None and a.intent.cloid is not None:
                 out = out.model_copy(update={"cloid": a.intent.cloid})
             outcomes.append(out)

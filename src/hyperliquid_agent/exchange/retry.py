@@ -132,11 +132,16 @@ def parse(model: Any, data: Any, what: str) -> Any:
     """Validate a response with a wire model (or a callable); VenueResponseError on failure."""
     from pydantic import ValidationError
 
+    from hyperliquid_agent.exchange.wire import describe
+
     if isinstance(data, dict) and set(data) == {"error"} and str(data["error"]).startswith("Could not parse JSON"):
-        raise VenueResponseError(f"{what}: the venue answered with something that is not JSON")
+        body = " ".join(str(data["error"]).removeprefix("Could not parse JSON:").split())[:80]
+        raise VenueResponseError(f"{what}: the venue answered with something that is not JSON (it starts with {body!r})")
     try:
         if hasattr(model, "model_validate"):
             return model.model_validate(data)
         return model(data)
-    except (ValidationError, ValueError, TypeError, KeyError, IndexError) as exc:
+    except ValidationError as exc:
+        raise VenueResponseError(f"{what}: unexpected response shape: {describe(exc)}") from None
+    except (ValueError, TypeError, KeyError, IndexError) as exc:
         raise VenueResponseError(f"{what}: unexpected response shape: {str(exc)[:300]}") from None

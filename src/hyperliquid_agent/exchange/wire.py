@@ -16,7 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 if TYPE_CHECKING:
     from hyperliquid_agent.exchange.spot import SpotPair
@@ -331,6 +331,42 @@ class ExchangeResponseWire(BaseModel):
     response: ResponseBodyWire | str | None = None
 
 
+def short(value: Any) -> str:
+    """A response fragment for an error message: its repr, cut at 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def describe(exc: ValidationError, at: str = "") -> str:
+    """A validation error on one line: each bad field's path in the response (`at` is where the
+    validated part sits in it), what is wrong and, for a plain value, what it was."""
+    errors = exc.errors(include_url=False)
+    parts = []
+    for e in errors[:5]:
+        path = (at + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])).lstrip(".")
+        msg = e["msg"].removeprefix("Value error, ")
+        got = "" if e["type"] in ("missing", "value_error") else f", got {short(e.get('input'))}"
+        parts.append(f"{path or 'the response'}: {msg}{got}")
+    if len(errors) > 5:
+        parts.append(f"and {len(errors) - 5} more")
+    return "; ".join(parts)
+
+
+def rows(model: type[BaseModel], at: str = "") -> Any:
+    """A reader of a list of `model` rows; a bad row raises ValueError naming its index and field."""
+    def read(data: Any) -> list[Any]:
+        if not isinstance(data, list):
+            raise ValueError(f"{at or 'the response'}: expected a list, got {short(data)}")
+        out = []
+        for i, row in enumerate(data):
+            try:
+                out.append(model.model_validate(row))
+            except ValidationError as exc:
+                raise ValueError(describe(exc, f"{at}[{i}]")) from None
+        return out
+    return read
+
+
 # Statuses the real venue may send for trigger orders instead of {"resting": ...}.
 PENDING_STATUS_STRINGS = ("waitingForFill", "waitingForTrigger")
 
@@ -393,13 +429,37 @@ def context_from_wire(coin: str, ctx: AssetCtxWire) -> AssetContext:
 
 def snapshot_from_wire(meta_and_ctxs: Any, mids: dict[str, Any], time_ms: int) -> MarketSnapshot:
     """`metaAndAssetCtxs` ([meta, [ctx...]]) + `allMids` -> MarketSnapshot."""
+    return MarketSnapshot(time_ms=time_ms, mids=mids_from_wire(mids), contexts=contexts_from_wire(meta_and_ctxs))
+
+
+def contexts_from_wire(meta_and_ctxs: Any) -> dict[str, AssetContext]:
+    """`metaAndAssetCtxs` ([meta, [ctx...]], one ctx per universe entry, in order) -> contexts by coin.
+    Raises ValueError naming the entry that is wrong."""
     if not isinstance(meta_and_ctxs, list) or len(meta_and_ctxs) != 2:
-        raise ValueError("metaAndAssetCtxs must be a two-element list [meta, ctxs]")
-    meta = MetaWire.model_validate(meta_and_ctxs[0])
-    ctxs = [AssetCtxWire.model_validate(c) for c in meta_and_ctxs[1]]
-    contexts = {a.name: context_from_wire(a.name, c) for a, c in zip(meta.universe, ctxs)}
-    parsed_mids = {coin: to_decimal(px) for coin, px in mids.items()}
-    return MarketSnapshot(time_ms=time_ms, mids=parsed_mids, contexts=contexts)
+        raise ValueError(f"expected a two-element list [meta, asset contexts], got {short(meta_and_ctxs)}")
+    try:
+        meta = MetaWire.model_validate(meta_and_ctxs[0])
+    except ValidationError as exc:
+        raise ValueError(describe(exc, "[0]")) from None
+    raw = meta_and_ctxs[1]
+    if not isinstance(raw, list) or len(raw) != len(meta.universe):  # zip would pair the wrong ones
+        got = f"{len(raw)} asset contexts" if isinstance(raw, list) else short(raw)
+        raise ValueError(f"[1]: expected one asset context per asset ({len(meta.universe)}), got {got}")
+    ctxs = rows(AssetCtxWire, "[1]")(raw)
+    return {a.name: context_from_wire(a.name, c) for a, c in zip(meta.universe, ctxs)}
+
+
+def mids_from_wire(mids: Any) -> dict[str, Decimal]:
+    """`allMids` -> mid by coin. Raises ValueError naming the coin whose price is not a number."""
+    if not isinstance(mids, dict):
+        raise ValueError(f"expected an object of coin -> mid price, got {short(mids)}")
+    out: dict[str, Decimal] = {}
+    for coin, px in mids.items():
+        try:
+            out[coin] = to_decimal(px)
+        except ValueError as exc:
+            raise ValueError(f"{coin}: {exc}") from None
+    return out
 
 
 def candle_from_wire(c: CandleWire) -> Candle:
