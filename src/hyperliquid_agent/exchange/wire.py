@@ -32,7 +32,6 @@ from hyperliquid_agent.domain import (
     FundingPoint,
     L2Book,
     LeverageType,
-    MarketSnapshot,
     MarketType,
     Money,
     OpenOrder,
@@ -425,11 +424,6 @@ def context_from_wire(coin: str, ctx: AssetCtxWire) -> AssetContext:
         funding=ctx.funding, open_interest=ctx.openInterest, premium=ctx.premium,
         day_volume=ctx.dayNtlVlm, prev_day_price=ctx.prevDayPx,
     )
-
-
-def snapshot_from_wire(meta_and_ctxs: Any, mids: dict[str, Any], time_ms: int) -> MarketSnapshot:
-    """`metaAndAssetCtxs` ([meta, [ctx...]]) + `allMids` -> MarketSnapshot."""
-    return MarketSnapshot(time_ms=time_ms, mids=mids_from_wire(mids), contexts=contexts_from_wire(meta_and_ctxs))
 
 
 def contexts_from_wire(meta_and_ctxs: Any) -> dict[str, AssetContext]:

@@ -20,9 +20,9 @@ from hyperliquid_agent.llm.types import LLMRequest, RawReply
 
 log = logging.getLogger("hyperliquid_agent.llm")
 
+_BASE_URL_HINT = " (an OpenAI-compatible server's usually ends in /v1)"
 # o-series, gpt-5 and every later generation (gpt-5.x, gpt-6-astra, gpt-6.1-terra...), but not
 # the *-chat-latest aliases: they reject a temperature other than the default, so none is sent.
-_BASE_URL_HINT = " (an OpenAI-compatible server's usually ends in /v1)"
 _REASONING = re.compile(r"^(o\d|gpt-(?:[5-9]|\d{2,})(?![.\d]*-chat))")
 
 
