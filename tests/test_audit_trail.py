@@ -95,6 +95,30 @@ def test_configured_secret_and_key_like_strings_are_redacted(tmp_path):
     assert rec["cloid"] == "0x" + "1" * 32  # a 16-byte cloid is not a key
 
 
+def test_url_credentials_and_half_masked_keys_are_redacted_and_the_rest_kept():
+    text = ("POST http://bob:canarypass9@127.0.0.1:8080/v1?model=x&api-key=canaryqkey7 failed; "
+            "Incorrect API key provided: sk-canar************wxyz. See https://docs.example.com/a?id=2")
+    out = redact_text(text)
+    for leak in ("canarypass9", "canaryqkey7", "sk-canar", "wxyz"):
+        assert leak not in out
+    assert "http://bob:[REDACTED]@127.0.0.1:8080/v1?model=x&api-key=[REDACTED]" in out
+    assert "https://docs.example.com/a?id=2" in out  # a URL without credentials is left alone
+
+
+def test_secret_values_include_the_credentials_of_configured_urls():
+    from hyperliquid_agent.audit import secret_values
+    from hyperliquid_agent.config import config_from_dict
+
+    cfg = config_from_dict({"llm": {"provider": "openai-compatible", "api_key": "tok-123456",
+                                    "base_url": "https://u:pa%40ss-canary@llm.example/v1?token=qcanary42"},
+                            "venue": {"url": "http://op:venuepass77@127.0.0.1:3001"}}, env={})
+    found = secret_values(cfg)
+    for value in ("tok-123456", "pa%40ss-canary", "pa@ss-canary", "qcanary42", "venuepass77"):
+        assert value in found
+    # printed in a form the patterns do not catch (no scheme), the configured value still goes
+    assert "pa@ss-canary" not in redact_text("auth failed for u / pa@ss-canary", found)
+
+
 def test_torn_last_line_is_tolerated_and_cut_before_next_append(tmp_path):
     path = tmp_path / "audit.jsonl"
     w = AuditWriter(path)

@@ -265,3 +265,22 @@ def test_an_empty_choices_list_is_an_empty_reply_whose_tokens_are_still_billed(s
     assert len(server.seen) == 2  # re-asked once, like any empty reply
     assert info.value.response.input_tokens == 200 and info.value.response.cost_usd > 0
     assert c.get_cost_summary()["total_input_tokens"] == 200
+
+
+def test_a_half_masked_key_and_url_credentials_in_an_error_reach_no_record(server, tmp_path):
+    """OpenAI's 401 quotes the key half-masked ("sk-test****real"); a proxy may quote the URL with its
+    credentials. Neither may reach the error text, which also goes to the LLM call log."""
+    from hyperliquid_agent.store import StateStore
+
+    url = server.url.replace("http://", "http://proxyuser:canarypass9@") + "/v1?api-key=canaryqkey7"
+    server.push(Reply(401, openai_error(401, f"Incorrect API key provided: sk-canar****wxyz. Sent to {url}")))
+    store = StateStore.in_dir(tmp_path)
+    c = LLMClient(LLMConfig(provider="openai", model="gpt-4o", api_key="sk-canary-0123456789abcdwxyz",
+                            base_url=url, max_retries=0), store=store, clock=FixedClock())
+    with pytest.raises(LLMAuthError) as info:
+        c.query("q")
+    notes = " ".join(r.note or "" for r in c.ledger.rows())
+    store.close()
+    for text in (str(info.value), notes):
+        for leak in ("sk-canar", "wxyz", "canarypass9", "canaryqkey7"):
+            assert leak not in text, (leak, text)

@@ -7,8 +7,9 @@ Layout under the state dir:
     audit.jsonl.2      `agent.audit_max_bytes`; higher number = newer
 
 Every record goes through `redact` first: configured secret values and anything that
-looks like an API key or a private key become "[REDACTED]", and so does the value of
-any field whose name says it holds a secret. A record is written as one line, then
+looks like an API key or a private key (a provider's half-masked echo of one too), the
+password in a URL's userinfo and a URL's credential query parameters become "[REDACTED]",
+and so does the value of any field whose name says it holds a secret. A record is written as one line, then
 flushed and fsynced, so kill -9 loses at most the line being written. The reader
 tolerates that torn last line; the writer cuts it off before appending again.
 """
@@ -34,10 +35,19 @@ REDACTED = "[REDACTED]"
 
 # Strings that look like credentials wherever they appear (keys are never needed in the trail).
 _KEY_LIKE = re.compile(
-    r"(sk-ant-[A-Za-z0-9_\-]{8,}"  # Anthropic
+    r"(sk-[A-Za-z0-9_\-]*\*{3,}[A-Za-z0-9_\-]*"  # a provider's masked echo: "Incorrect API key provided: sk-ab***yz"
+    r"|sk-ant-[A-Za-z0-9_\-]{8,}"  # Anthropic
     r"|sk-[A-Za-z0-9_\-]{16,}"  # OpenAI and compatibles
     r"|\b0x[0-9a-fA-F]{64}\b"  # an EVM private key (32 bytes)
     r"|Bearer\s+[A-Za-z0-9._\-]{16,})"
+)
+# Credentials inside a URL: the password of `scheme://user:password@host` and the value of a
+# query parameter that names a credential (`?api-key=...`, `&token=...`); the rest of the URL stays.
+_URL_PASSWORD = re.compile(r"(?<=://)([^\s/:@?#'\"]*):([^\s/@?#'\"]+)@")
+_URL_CREDENTIAL_PARAM = re.compile(
+    r"([?&;](?:[\w.\-]*(?:key|token|secret|password|passwd|pwd|auth|signature|sig|credential)[\w.\-]*)=)"
+    r"([^&#\s'\"]+)",
+    re.IGNORECASE,
 )
 _SECRET_FIELD = re.compile(r"(api_?key|secret|private_?key|password|authorization|token_secret)", re.IGNORECASE)
 _MIN_SECRET_LEN = 6  # shorter configured "secrets" would scrub ordinary words
@@ -163,13 +173,21 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     for s in secrets:
         if s and len(s) >= _MIN_SECRET_LEN and s in text:
             text = text.replace(s, REDACTED)
-    if len(text) < 16 or ("sk-" not in text and "0x" not in text and "Bearer" not in text):
-        return text  # nothing key-like can be in it (fast path: most strings are short names)
+    if len(text) < 12:
+        return text  # nothing key-like fits (fast path: most strings are short names)
+    if "://" in text:
+        text = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
+        if "=" in text:
+            text = _URL_CREDENTIAL_PARAM.sub(rf"\1{REDACTED}", text)
+    if "sk-" not in text and "0x" not in text and "Bearer" not in text:
+        return text
     return _KEY_LIKE.sub(REDACTED, text)
 
 
 def secret_values(cfg: Any) -> list[str]:
-    """The secret strings a Config holds (API key, private key), to scrub from every output."""
+    """The secret strings a Config holds, to scrub from every output: the API key, the private key,
+    and the credentials written into its URLs (`llm.base_url`, `hyperliquid.base_url`, `venue.url`:
+    a userinfo password, a credential query parameter's value), however they are printed."""
     out: list[str] = []
     for section, field in (("llm", "api_key"), ("hyperliquid", "secret_key")):
         secret = getattr(getattr(cfg, section, None), field, None)
@@ -177,7 +195,21 @@ def secret_values(cfg: Any) -> list[str]:
             raw = secret.get_secret_value()
             if raw:
                 out.append(raw)
+    for section, field in (("llm", "base_url"), ("hyperliquid", "base_url"), ("venue", "url")):
+        url = getattr(getattr(cfg, section, None), field, None)
+        if isinstance(url, str):
+            out.extend(url_credentials(url))
     return out
+
+
+def url_credentials(url: str) -> list[str]:
+    """The credentials a URL carries: its userinfo password and its credential query parameters'
+    values, as written and percent-decoded (an SDK may print either)."""
+    from urllib.parse import unquote
+
+    found = [m.group(2) for m in _URL_PASSWORD.finditer(url)] + [
+        m.group(2) for m in _URL_CREDENTIAL_PARAM.finditer(url)]
+    return [v for raw in found for v in dict.fromkeys((raw, unquote(raw))) if len(v) >= _MIN_SECRET_LEN]
 
 
 def audit_path(state_dir: str | Path) -> Path:

@@ -11,7 +11,10 @@ from hyperliquid_agent.llm.types import Usage
 
 
 def map_sdk_error(sdk: Any, exc: Exception, provider: str, timeout_s: float, secret: str | None = None) -> LLMError:
-    """Our error for an SDK exception; `secret` (the API key) is masked if a server echoes it."""
+    """Our error for an SDK exception, through the audit redactor: `secret` (the API key) if a server
+    echoes it, a half-masked echo of it (OpenAI's "Incorrect API key provided: sk-ab***yz"), and
+    credentials in a URL the message quotes. The message goes on to the terminal, logs, audit and
+    the LLM call log."""
     if isinstance(exc, sdk.APITimeoutError):
         return timeout_error(provider, timeout_s)
     if isinstance(exc, sdk.APIConnectionError):
@@ -33,7 +36,11 @@ def not_a_reply(provider: str, body: Any, what: str, hint: str = "") -> LLMUnava
 
 
 def _scrub(text: str, secret: str | None) -> str:
-    return text.replace(secret, "****") if secret and len(secret) >= 4 else text
+    from hyperliquid_agent.audit import redact_text
+
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "****")
+    return redact_text(text)
 
 
 def _message(exc: Any) -> str:
