@@ -205,6 +205,41 @@ def test_cycle_log_line_is_json_in_file_and_scrubs_secrets(tmp_path):
     close_logging()  # release the file handler
 
 
+def test_no_logger_or_handler_lets_a_secret_through_at_debug(tmp_path):
+    """The vendor SDKs log URLs, options and tracebacks through `logging` at DEBUG, and their own
+    switches (OPENAI_LOG, ANTHROPIC_LOG, a bare `logging.debug`) add root handlers of their own."""
+    secret = "canary-token-Zq8Wv3Lx"  # not key-shaped: only the configured value can catch it
+    url = "http://bob:canarypass9@127.0.0.1:9/v1?api-key=canaryqkey7"
+    term, rooted = io.StringIO(), io.StringIO()
+    root = logging.getLogger()
+    theirs = logging.StreamHandler(rooted)  # what logging.basicConfig() gives an SDK's switch
+    theirs.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    root.addHandler(theirs)
+    sdk = logging.getLogger("httpx2")
+    old_level = sdk.level
+    try:
+        logger = setup_logging(tmp_path, "DEBUG", secrets=[secret], console=term)
+        sdk.setLevel(logging.DEBUG)
+        sdk.debug("HTTP Request: POST %s %r", url, {"headers": {"authorization": f"Bearer {secret}"}})
+        try:
+            raise RuntimeError(f"upstream said: bad key {secret} for {url}")
+        except RuntimeError:
+            sdk.debug("Encountered Exception", exc_info=True)
+            logger.exception("llm call failed")
+        logging.getLogger("hyperliquid_agent.llm").warning("retrying %s with %s", url, secret)
+        for h in logger.handlers:
+            h.flush()
+    finally:
+        root.removeHandler(theirs)
+        sdk.setLevel(old_level)
+        close_logging()
+    logged = (tmp_path / "agent.log").read_text()
+    assert "upstream said" in logged and "upstream said" in rooted.getvalue()  # the tracebacks are there
+    for text in (logged, term.getvalue(), rooted.getvalue()):
+        for leak in (secret, "canarypass9", "canaryqkey7"):
+            assert leak not in text, (leak, text)
+
+
 def test_cycle_fields_counts_errors():
     f = cycle_fields({"cycle_id": "x", "errors": ["venue down"], "orders": []})
     assert f["errors"] == 1 and f["orders"] == 0 and f["equity"] is None

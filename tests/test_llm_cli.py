@@ -173,3 +173,28 @@ def test_llm_check_against_a_working_endpoint(tmp_path):
     assert data["request_id"] == "req_ping" and data["offline"] is False
     assert Decimal(data["cost_usd"]) == (Decimal(40) * Decimal("0.15") + Decimal(5) * Decimal("0.60")) / 10**6
     assert server.seen[0].body["response_format"]["json_schema"]["name"] == "Ping"
+
+
+def test_sdk_debug_logging_switches_print_no_secret(tmp_path):
+    """ANTHROPIC_LOG / OPENAI_LOG make the SDKs log every request (URL included) to a root handler of
+    their own; with a credentialed base_url, neither that nor our own warnings may show a secret."""
+    import os
+
+    from llm_wire import anthropic_body
+
+    server = WireServer()
+    try:
+        server.push(Reply(500, {"error": {"message": "overloaded"}}), Reply(200, anthropic_body({"ok": True}, tool_name="Ping")))
+        url = server.url.replace("http://", "http://proxyuser:canarypass9@") + "?api-key=canaryqkey7"
+        cfg = write_config(tmp_path, f'provider = "anthropic"\nmodel = "claude-sonnet-4-6"\n'
+                                     f'api_key = "canary-token-Zq8Wv3Lx"\nbase_url = "{url}"\nmax_retries = 1')
+        env = {**os.environ, "ANTHROPIC_LOG": "debug", "OPENAI_LOG": "debug", "LOG_LEVEL": "DEBUG"}
+        code = "from hyperliquid_agent.cli import main; main()"
+        done = subprocess.run([sys.executable, "-c", code, "llm", "check", "-c", str(cfg)], capture_output=True,
+                              text=True, env=env, timeout=60)
+    finally:
+        server.close()
+    assert done.returncode == 0, done.stderr
+    assert "Sending HTTP Request" in done.stderr  # the SDK did log the request
+    for leak in ("canary-token-Zq8Wv3Lx", "canarypass9", "canaryqkey7"):
+        assert leak not in done.stdout + done.stderr, leak

@@ -6,6 +6,13 @@
 and a filter that scrubs configured secrets and key-like strings from every message.
 The level comes from `LOG_LEVEL` when set, else from config `agent.log_level`.
 
+`guard_log_records(secrets)` (called by `setup_logging` and by the CLI once the config is
+loaded) scrubs every record the process creates, whatever logger made it and whatever
+handler gets it: the vendor SDKs (openai, anthropic, httpx2, urllib3, hyperliquid) log
+request URLs, options and tracebacks through the standard `logging` module, and their own
+switches (`OPENAI_LOG`, `ANTHROPIC_LOG`, the SDK's bare `logging.debug`) install root
+handlers that our filter never sees.
+
 `log_cycle(logger, record)` emits the canonical per-cycle line: cycle id, plan id,
 regime, decision, orders, cost (see `cycle_fields`).
 """
@@ -43,15 +50,58 @@ def resolve_level(config_level: str = "INFO", env: Mapping[str, str] | None = No
     return raw
 
 
+_EXC_FORMATTER = logging.Formatter()
+_guard_secrets: list[str] = []
+
+
+def _scrub_record(record: logging.LogRecord, secrets: Iterable[str]) -> None:
+    """Redact a record's message (formatted with its args), traceback and stack in place."""
+    try:
+        message = record.getMessage()
+    except Exception:
+        return  # a bad format string: logging reports it when a handler formats the record
+    record.msg = redact_text(message, secrets)
+    record.args = None
+    if record.exc_info and record.exc_info[0] is not None:
+        # handlers print exc_text when it is set instead of formatting exc_info again
+        record.exc_text = redact_text(record.exc_text or _EXC_FORMATTER.formatException(record.exc_info), secrets)
+    elif record.exc_text:
+        record.exc_text = redact_text(record.exc_text, secrets)
+    if record.stack_info:
+        record.stack_info = redact_text(record.stack_info, secrets)
+
+
+def guard_log_records(secrets: Iterable[str] = ()) -> None:
+    """Scrub every log record this process creates from now on (see the module doc): wraps the
+    logging record factory once; `secrets` replaces the configured values scrubbed so far."""
+    global _guard_secrets
+    _guard_secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+    current = logging.getLogRecordFactory()
+    if getattr(current, "hl_agent_guard", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        _scrub_record(record, _guard_secrets)
+        return record
+
+    factory.hl_agent_guard = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+def scrub_text(text: str) -> str:
+    """`text` without the secrets `guard_log_records` knows or anything key-like (for terminal output)."""
+    return redact_text(text, _guard_secrets)
+
+
 class _RedactFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self.secrets = [s for s in secrets if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact_text(record.getMessage(), self.secrets)
-        record.args = None
-        fields = getattr(record, "fields", None)
+        _scrub_record(record, self.secrets)
+        fields = getattr(record, "fields", None)  # set after the record factory ran
         if isinstance(fields, dict):
             record.fields = redact(fields, self.secrets)
         return True
@@ -69,8 +119,8 @@ class JsonFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             out.update(fields)
-        if record.exc_info:
-            out["exception"] = redact_text(self.formatException(record.exc_info))
+        if record.exc_info or record.exc_text:
+            out["exception"] = redact_text(record.exc_text or self.formatException(record.exc_info))
         return json.dumps(out, default=str, separators=(",", ":"))
 
 
@@ -111,6 +161,7 @@ def setup_logging(
     `hyperliquid_agent.*`, which keeps propagating as before), so agent.log has them too."""
     logger = logging.getLogger(LOGGER_NAME)
     close_logging()
+    guard_log_records(secrets)
     logger.setLevel(level)
     logger.propagate = False
     scrub = _RedactFilter(secrets)
