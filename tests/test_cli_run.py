@@ -329,3 +329,24 @@ def test_orders_above_the_approval_amount_are_asked_at_a_terminal(monkeypatch, c
     intent = OrderIntent(coin="BTC", side=Side.BUY, size=Decimal("0.5"), limit_price=Decimal("60000"), tif=Tif.IOC)
     assert approve(intent) is approved
     assert "approve buy 0.5 BTC @ 60000 (about 30,000.00 USDC)?" in capsys.readouterr().out
+
+
+def test_startup_lines_and_errors_show_no_url_credentials(tmp_path):
+    """The llm startup check names llm.base_url; a credentialed one is printed without its secrets."""
+    from llm_wire import Reply, WireServer, chat_body
+
+    server = WireServer()
+    url = server.url.replace("http://", "http://proxyuser:canarypass9@") + "/v1?api-key=canaryqkey7"
+    llm = f'[llm]\nprovider = "openai-compatible"\nmodel = "local-model"\nbase_url = "{url}"\nmax_retries = 0\n'
+    try:
+        server.push(Reply(200, chat_body('{"ok": true}')))  # the startup ping; the cycle's call then fails
+        ok = runner.invoke(app, ["run", "-c", str(config_file(tmp_path, llm, mode="standard")), "--once", "--json"])
+        server.push(Reply(401, {"error": {"message": "bad key"}}))
+        (tmp_path / "b").mkdir()
+        bad = runner.invoke(app, ["run", "-c", str(config_file(tmp_path / "b", llm, mode="standard")), "--once"])
+    finally:
+        server.close()
+    assert ok.exit_code == 0 and "ok llm" in ok.stderr and "proxyuser:[REDACTED]@" in ok.stderr, ok.output
+    assert bad.exit_code == 2 and "rejected the key" in bad.stderr, bad.output
+    for text in (ok.stdout, ok.stderr, bad.stdout, bad.stderr):
+        assert "canarypass9" not in text and "canaryqkey7" not in text

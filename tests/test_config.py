@@ -151,6 +151,17 @@ def test_secrets_never_appear_in_dumps_or_repr():
     assert cfg.llm.require_api_key().get_secret_value() == "sk-supersecret"
 
 
+def test_url_credentials_never_appear_in_dumps_or_repr():
+    cfg = config_from_dict(
+        {"llm": {"provider": "openai-compatible", "base_url": "https://bob:canarypass9@llm.example/v1?api-key=canaryqkey7"},
+         "venue": {"url": "http://op:venuepass77@127.0.0.1:3001"}}, env={})
+    for text in (str(masked_dump(cfg)), repr(cfg), repr(cfg.llm), str(cfg.venue)):
+        for leak in ("canarypass9", "canaryqkey7", "venuepass77"):
+            assert leak not in text, (leak, text)
+    assert masked_dump(cfg)["llm"]["base_url"] == "https://bob:[REDACTED]@llm.example/v1?api-key=[REDACTED]"
+    assert cfg.llm.base_url.startswith("https://bob:canarypass9@")  # the value itself is kept for the SDK
+
+
 def test_bad_value_message_hides_secret_input():
     with pytest.raises(ConfigError) as exc:
         config_from_dict({"llm": {"api_key": ["sk-leak-me"]}}, env={})

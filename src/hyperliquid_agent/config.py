@@ -24,10 +24,21 @@ from hyperliquid_agent.errors import ConfigError, MissingEnvError
 
 _STRICT = ConfigDict(extra="forbid", validate_assignment=True)
 
+
+class _Section(BaseModel):
+    """A config section whose repr never shows a secret: SecretStr fields print as stars, and a
+    URL's credentials (`https://user:pass@host/v1?api-key=...`) as [REDACTED]."""
+
+    def __repr_args__(self) -> Any:
+        from hyperliquid_agent.audit import redact_text
+
+        for name, value in super().__repr_args__():
+            yield name, redact_text(value) if isinstance(value, str) else value
+
 # ---------------------------------------------------------------- sections
 
 
-class HyperliquidConfig(BaseModel):
+class HyperliquidConfig(_Section):
     model_config = _STRICT
     network: Literal["local", "testnet", "mainnet"] = "local"
     base_url: str | None = None  # overrides the network's URL (e.g. a running emulator)
@@ -43,7 +54,7 @@ class HyperliquidConfig(BaseModel):
         return _require(self, "secret_key", "hyperliquid.secret_key", "0x<64 hex digits>")
 
 
-class VenueConfig(BaseModel):
+class VenueConfig(_Section):
     """The simulated venue behind `network = "local"` (the emulator)."""
 
     model_config = _STRICT
@@ -61,14 +72,14 @@ class VenueConfig(BaseModel):
     url: str | None = None  # connect to an already running emulator instead of starting one
 
 
-class BudgetConfig(BaseModel):
+class BudgetConfig(_Section):
     model_config = _STRICT
     daily_usd: Decimal | None = Field(default=None, ge=0)
     run_usd: Decimal | None = Field(default=None, ge=0)
     soft_fraction: Decimal = Field(default=Decimal("0.8"), gt=0, le=1)  # switch to fallback_model past this share
 
 
-class ModelPrice(BaseModel):
+class ModelPrice(_Section):
     model_config = _STRICT
     input: Decimal = Field(ge=0)  # USD per million tokens
     cached_input: Decimal | None = Field(default=None, ge=0)
@@ -76,7 +87,7 @@ class ModelPrice(BaseModel):
     cache_write: Decimal | None = Field(default=None, ge=0)
 
 
-class ReplayConfig(BaseModel):
+class ReplayConfig(_Section):
     model_config = _STRICT
     path: str = "llm-replay.sqlite"  # relative to agent.state_dir
     mode: Literal["strict", "fallthrough"] = "strict"
@@ -88,7 +99,7 @@ LLMProviderName = Literal["baseline", "replay", "scripted", "openai", "anthropic
 REAL_PROVIDERS = ("openai", "anthropic", "openai-compatible")  # the ones that call a model (and bill)
 
 
-class LLMConfig(BaseModel):
+class LLMConfig(_Section):
     model_config = _STRICT
     provider: LLMProviderName = "baseline"
     model: str = "baseline-v1"
@@ -143,7 +154,7 @@ class LLMConfig(BaseModel):
         return _require(self, "api_key", "llm.api_key", example)
 
 
-class AgentConfig(BaseModel):
+class AgentConfig(_Section):
     model_config = _STRICT
     mode: Literal["standard", "governed"] = "governed"
     coins: list[str] = Field(default_factory=lambda: ["BTC", "ETH", "SOL"], min_length=1)
@@ -165,7 +176,7 @@ class AgentConfig(BaseModel):
         return v
 
 
-class RiskConfig(BaseModel):
+class RiskConfig(_Section):
     model_config = _STRICT
     max_order_usd: Decimal = Field(default=Decimal(5000), gt=0)
     max_position_usd: Decimal = Field(default=Decimal(10000), gt=0)
@@ -184,7 +195,7 @@ class RiskConfig(BaseModel):
     max_size_streak: int = Field(default=3, ge=1)  # flag when the LLM asks for max size this many times running
 
 
-class PortfolioConfig(BaseModel):
+class PortfolioConfig(_Section):
     model_config = _STRICT
     min_drift_pct: Decimal = Field(default=Decimal(2), ge=0)  # of portfolio value
     min_notional_usd: Decimal = Field(default=Decimal(10), ge=0)
@@ -194,7 +205,7 @@ class PortfolioConfig(BaseModel):
     dead_man_switch_s: int | None = Field(default=None, ge=5)
 
 
-class GovernorConfig(BaseModel):
+class GovernorConfig(_Section):
     model_config = _STRICT
     change_threshold_bps: Decimal = Decimal(10)  # edge - cost must clear this
     cooldown_minutes: int = Field(default=120, ge=0)
@@ -210,7 +221,7 @@ class GovernorConfig(BaseModel):
     micro_adjust_max_pct: Decimal = Field(default=Decimal(5), ge=0)  # max shift of a target per micro-adjustment
 
 
-class RegimeConfig(BaseModel):
+class RegimeConfig(_Section):
     model_config = _STRICT
     hysteresis_n: int = Field(default=2, ge=1)
     hysteresis_m: int = Field(default=3, ge=1)
@@ -235,7 +246,7 @@ class RegimeConfig(BaseModel):
         return self
 
 
-class TripwireConfig(BaseModel):
+class TripwireConfig(_Section):
     model_config = _STRICT
     daily_loss_pct: Decimal = Field(default=Decimal(4), gt=0)
     max_drawdown_pct: Decimal = Field(default=Decimal(15), gt=0)
@@ -246,14 +257,14 @@ class TripwireConfig(BaseModel):
     cut_floor_pct: Decimal = Field(default=Decimal(50), ge=0, le=100)
 
 
-class GovernanceConfig(BaseModel):
+class GovernanceConfig(_Section):
     model_config = _STRICT
     governor: GovernorConfig = Field(default_factory=GovernorConfig)
     regime: RegimeConfig = Field(default_factory=RegimeConfig)
     tripwires: TripwireConfig = Field(default_factory=TripwireConfig)
 
 
-class BacktestConfig(BaseModel):
+class BacktestConfig(_Section):
     model_config = _STRICT
     fill_latency_bars: int = Field(default=1, ge=0)  # orders decided at t fill this many hourly bars later
     knowledge_cutoffs: dict[str, str] = Field(default_factory=dict)  # model prefix -> YYYY-MM-DD
@@ -274,7 +285,7 @@ class BacktestConfig(BaseModel):
         return v
 
 
-class Config(BaseModel):
+class Config(_Section):
     model_config = _STRICT
     hyperliquid: HyperliquidConfig = Field(default_factory=HyperliquidConfig)
     venue: VenueConfig = Field(default_factory=VenueConfig)
@@ -476,8 +487,12 @@ def format_validation_error(exc: ValidationError, where: str, missing: dict[str,
 
 
 def masked_dump(cfg: Config) -> dict[str, Any]:
-    """The resolved config as plain data with every secret masked (for `config check`)."""
+    """The resolved config as plain data with every secret masked (for `config check`): SecretStr
+    values as stars, the credentials in a URL (`base_url`, `venue.url`) as [REDACTED]."""
+    from hyperliquid_agent.audit import redact_text, secret_values
+
     data = cfg.model_dump(mode="json")
+    secrets = secret_values(cfg)
 
     def mask(node: Any, model: Any) -> Any:
         if isinstance(model, BaseModel):
@@ -491,6 +506,6 @@ def masked_dump(cfg: Config) -> dict[str, Any]:
             return out
         if isinstance(model, dict) and isinstance(node, dict):
             return {k: mask(v, model.get(k)) for k, v in node.items()}
-        return node
+        return redact_text(node, secrets) if isinstance(node, str) else node
 
     return mask(data, cfg)

@@ -71,10 +71,14 @@ def start_agent(
     from hyperliquid_agent.app import wiring
     from hyperliquid_agent.logs import close_logging, resolve_level, setup_logging
 
+    from hyperliquid_agent.audit import redact_text
+
     checks: list[dict[str, Any]] = []
+    secrets = secret_values(cfg)
 
     def ok(check: str, detail: str, good: bool = True) -> None:
-        item = {"check": check, "ok": good, "detail": detail}
+        # a detail may name a URL (llm.base_url, the venue's) with credentials in it
+        item = {"check": check, "ok": good, "detail": redact_text(detail, secrets)}
         checks.append(item)
         if on_check is not None:
             on_check(item)
