@@ -186,3 +186,32 @@ def test_a_market_order_the_venue_could_not_match_says_why_and_what_to_do(cfg_pa
     assert "widen [portfolio] market_slippage_bps" in text and "--speedup" in text  # not eaten as markup
     res = run("buy", "SOL", "1", "--yes", "-c", str(cfg_path))  # a fill: no hint
     assert res.exit_code == 0 and "hint:" not in res.output
+
+
+@pytest.mark.parametrize("hyperliquid", ['network = "mainnet"',
+                                         'network = "testnet"\nbase_url = "https://api.hyperliquid.xyz"'])
+def test_orders_on_mainnet_need_live_and_the_confirmation_before_the_venue_is_contacted(
+        tmp_path, monkeypatch, hyperliquid):
+    """`order` reaches the venue like `run` does: real money needs --live and a typed LIVE (or --yes
+    with HL_AGENT_CONFIRM_MAINNET=yes), also when base_url is the mainnet API under another network."""
+    opened: list[object] = []
+    monkeypatch.setattr(order_cmd, "open_exchange", lambda cfg: opened.append(cfg) or (FakeExchange(), lambda: None))
+    monkeypatch.delenv("HL_AGENT_CONFIRM_MAINNET", raising=False)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[hyperliquid]\n{hyperliquid}\nsecret_key = "0x{"11" * 32}"\n'
+                   f'[agent]\nstate_dir = "{tmp_path / "state"}"\ncoins = ["BTC", "ETH", "SOL"]\n', encoding="utf-8")
+    no_flag = run("buy", "ETH", "0.5", "--yes", "-c", str(cfg))
+    assert no_flag.exit_code == 2 and "--live" in no_flag.output and "real money" in no_flag.output
+    assert run("cancel", "ETH", "--oid", "7", "--yes", "-c", str(cfg)).exit_code == 2
+    unattended = run("sell", "ETH", "0.5", "--live", "--yes", "-c", str(cfg))
+    assert unattended.exit_code == 2 and "HL_AGENT_CONFIRM_MAINNET=yes" in unattended.output
+    wrong = run("close", "ETH", "--live", "-c", str(cfg), input="yes\n")
+    assert wrong.exit_code == 1 and "not confirmed" in wrong.output
+    assert opened == []  # nothing reached the venue
+    monkeypatch.setenv("HL_AGENT_CONFIRM_MAINNET", "yes")
+    confirmed = run("buy", "ETH", "0.5", "--live", "--yes", "--json", "-c", str(cfg))
+    assert "REAL MONEY" in confirmed.output and len(opened) == 1
+
+
+def test_orders_on_testnet_and_the_local_venue_need_no_live_flag(cfg_path, fake):
+    assert run("buy", "ETH", "0.5", "--yes", "--json", "-c", str(cfg_path)).exit_code == 0

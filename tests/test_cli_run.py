@@ -350,3 +350,15 @@ def test_startup_lines_and_errors_show_no_url_credentials(tmp_path):
     assert bad.exit_code == 2 and "rejected the key" in bad.stderr, bad.output
     for text in (ok.stdout, ok.stderr, bad.stdout, bad.stderr):
         assert "canarypass9" not in text and "canaryqkey7" not in text
+
+
+def test_a_testnet_run_whose_base_url_is_the_mainnet_api_needs_live(tmp_path, monkeypatch):
+    monkeypatch.delenv("HL_AGENT_CONFIRM_MAINNET", raising=False)
+    cfg = config_file(tmp_path, '[hyperliquid]\nnetwork = "testnet"\nbase_url = "https://api.hyperliquid.xyz/"\n'
+                                'secret_key = "0x' + "11" * 32 + '"\n')
+    for flags in ([], ["--testnet"]):
+        res = runner.invoke(app, ["run", "-c", str(cfg), "--once", *flags])
+        assert res.exit_code == 2 and "--live" in res.output and "mainnet API" in res.output, res.output
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--live", "--once"], input="no\n")
+    assert res.exit_code == 1 and "not confirmed" in res.output
+    assert not (tmp_path / "state").exists()  # nothing was started

@@ -53,6 +53,22 @@ class HyperliquidConfig(_Section):
     def require_secret_key(self) -> SecretStr:
         return _require(self, "secret_key", "hyperliquid.secret_key", "0x<64 hex digits>")
 
+    @property
+    def trades_mainnet(self) -> bool:
+        """Real money: `network = "mainnet"`, or a `base_url` on the mainnet API's host whatever the
+        network says (`--testnet` with that base_url would sign and trade on mainnet)."""
+        from urllib.parse import urlsplit
+
+        from hyperliquid_agent.exchange.hyperliquid import NETWORK_URLS
+
+        if self.network == "mainnet":
+            return True
+        try:
+            host = urlsplit(self.base_url or "").hostname
+        except ValueError:
+            return False
+        return host is not None and host == urlsplit(NETWORK_URLS["mainnet"]).hostname
+
 
 class VenueConfig(_Section):
     """The simulated venue behind `network = "local"` (the emulator)."""

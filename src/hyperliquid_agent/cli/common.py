@@ -11,6 +11,9 @@ import typer
 
 from hyperliquid_agent.errors import HLAgentError
 
+CONFIRM_ENV = "HL_AGENT_CONFIRM_MAINNET"
+CONFIRM_WORD = "LIVE"
+
 CONFIG_OPTION = typer.Option(None, "--config", "-c", help="Path to config.toml (default: ./config.toml, else the embedded default).")
 JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
 
@@ -56,3 +59,42 @@ def load(config_path: Path | None):
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def require_live(cfg: Any, live: bool, yes: bool) -> None:
+    """The gate before anything that can trade on mainnet (`run`, `order ...`): it needs the --live
+    flag, the keys it will use, and a typed LIVE (or --yes with HL_AGENT_CONFIRM_MAINNET=yes).
+    Nothing is sent to the venue before this returns; a config that does not trade on mainnet passes."""
+    hl = cfg.hyperliquid
+    if not hl.trades_mainnet:
+        return
+    if not live:
+        why = ('network = "mainnet"' if hl.network == "mainnet"
+               else f"hyperliquid.base_url ({hl.base_url}) is the mainnet API, whatever network = \"{hl.network}\" says, and")
+        fail(f"{cfg.source_path or 'config'}: {why} trades real money and needs the --live flag. "
+             "Use --testnet or --paper otherwise.")
+    try:
+        cfg.check_required()  # a missing key fails before the confirmation, not after
+    except HLAgentError as exc:
+        fail(str(exc))
+    confirm_real_money(yes)
+
+
+def confirm_real_money(yes: bool) -> None:
+    """The mainnet banner, then a typed LIVE; with --yes, HL_AGENT_CONFIRM_MAINNET=yes instead."""
+    import os
+
+    err = err_console()
+    err.print("[bold white on red]  LIVE TRADING ON HYPERLIQUID MAINNET: REAL MONEY  [/]")
+    err.print("Orders this agent places are real and cannot be undone. Risk limits: see \\[risk] in your config.")
+    if yes:
+        if os.environ.get(CONFIRM_ENV) != "yes":
+            fail(f"--yes needs the environment variable {CONFIRM_ENV}=yes for an unattended mainnet run. "
+                 f"Set it with: export {CONFIRM_ENV}=yes")
+        return
+    try:
+        typed = input(f"Type {CONFIRM_WORD} to trade real money: ")
+    except EOFError:
+        typed = ""
+    if typed.strip() != CONFIRM_WORD:
+        fail(f"not confirmed (expected {CONFIRM_WORD!r}); nothing was started", code=1)

@@ -10,12 +10,15 @@ from typing import Any, Callable, Optional
 
 import typer
 
-from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, fail, load, print_json
+from hyperliquid_agent.cli.common import CONFIG_OPTION, CONFIRM_ENV, JSON_OPTION, console, fail, load, print_json
+from hyperliquid_agent.cli.common import require_live
 
 order_app = typer.Typer(help="Place, close or cancel one order by hand (risk-checked, asks first), or re-arm the "
                         "circuit breaker.", no_args_is_help=True)
 
 YES_OPTION = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation (counts as approval).")
+LIVE_OPTION = typer.Option(False, "--live", help="Needed when the config trades on mainnet (REAL money); asks to type "
+                           f"LIVE, or with --yes needs {CONFIRM_ENV}=yes.")
 PRICE_OPTION = typer.Option(None, "--price", "-p", help="Limit price (GTC). Without it: a market order (IOC at the slippage bound).")
 
 
@@ -65,11 +68,12 @@ def _describe(intent: Any) -> str:
 
 
 def _place(action: str, coin: str, size: Optional[str], price: Optional[str], reduce_only: bool, yes: bool,
-           config: Optional[Path], as_json: bool) -> None:
+           config: Optional[Path], as_json: bool, live: bool) -> None:
     from hyperliquid_agent.manual_orders import prepare_order, submit_order
     from hyperliquid_agent.store import StateStore
 
     cfg = load(config)
+    require_live(cfg, live, yes)  # mainnet: --live and the typed confirmation before the venue is contacted
     exchange, close = open_exchange(cfg)
     try:
         try:
@@ -125,9 +129,10 @@ def buy(coin: str = typer.Argument(..., help="Asset name, e.g. BTC."),
         size: str = typer.Argument(..., help="Size in coin units (rounded down to the asset's precision)."),
         price: Optional[str] = PRICE_OPTION,
         reduce_only: bool = typer.Option(False, "--reduce-only", help="Only reduce an existing short."),
-        yes: bool = YES_OPTION, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
+        yes: bool = YES_OPTION, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
+        live: bool = LIVE_OPTION) -> None:
     """Buy SIZE of COIN."""
-    _place("buy", coin, size, price, reduce_only, yes, config, as_json)
+    _place("buy", coin, size, price, reduce_only, yes, config, as_json, live)
 
 
 @order_app.command("sell")
@@ -135,25 +140,28 @@ def sell(coin: str = typer.Argument(..., help="Asset name, e.g. BTC."),
          size: str = typer.Argument(..., help="Size in coin units (rounded down to the asset's precision)."),
          price: Optional[str] = PRICE_OPTION,
          reduce_only: bool = typer.Option(False, "--reduce-only", help="Only reduce an existing long."),
-         yes: bool = YES_OPTION, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
+         yes: bool = YES_OPTION, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
+         live: bool = LIVE_OPTION) -> None:
     """Sell SIZE of COIN (opens or adds to a short on perps)."""
-    _place("sell", coin, size, price, reduce_only, yes, config, as_json)
+    _place("sell", coin, size, price, reduce_only, yes, config, as_json, live)
 
 
 @order_app.command("close")
 def close_position(coin: str = typer.Argument(..., help="Asset whose position to close."),
                    size: Optional[str] = typer.Option(None, "--size", "-s", help="Close only this much (default: all)."),
                    price: Optional[str] = PRICE_OPTION,
-                   yes: bool = YES_OPTION, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
+                   yes: bool = YES_OPTION, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
+                   live: bool = LIVE_OPTION) -> None:
     """Close a position: the opposite side of its signed size, reduce-only."""
-    _place("close", coin, size, price, True, yes, config, as_json)
+    _place("close", coin, size, price, True, yes, config, as_json, live)
 
 
 @order_app.command("cancel")
 def cancel(coin: str = typer.Argument(..., help="Asset of the resting order."),
            oid: Optional[int] = typer.Option(None, "--oid", help="The venue's order id."),
            cloid: Optional[str] = typer.Option(None, "--cloid", help="Our client order id (0x + 32 hex)."),
-           yes: bool = YES_OPTION, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
+           yes: bool = YES_OPTION, config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
+           live: bool = LIVE_OPTION) -> None:
     """Cancel one resting order by --oid or --cloid."""
     from hyperliquid_agent.errors import HLAgentError
     from hyperliquid_agent.manual_orders import cancel_order
@@ -164,6 +172,7 @@ def cancel(coin: str = typer.Argument(..., help="Asset of the resting order."),
         fail(f"--cloid {cloid!r} is not a client order id: write 0x and 32 hex digits "
              "(the cloid column of hl-agent audit show)")
     cfg = load(config)
+    require_live(cfg, live, yes)
     what = f"{coin} order {'oid ' + str(oid) if oid is not None else 'cloid ' + str(cloid)}"
     if not _confirm(f"Cancel {what}?", yes):
         fail("nothing was cancelled", code=1)

@@ -8,10 +8,9 @@ from typing import Optional
 
 import typer
 
-from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, err_console, fail, load, print_json
+from hyperliquid_agent.cli.common import (CONFIG_OPTION, CONFIRM_ENV, JSON_OPTION, confirm_real_money, console,
+                                         err_console, fail, load, print_json, require_live)
 
-CONFIRM_ENV = "HL_AGENT_CONFIRM_MAINNET"
-CONFIRM_WORD = "LIVE"
 ABORT_WINDOW_S = 5
 
 
@@ -45,44 +44,24 @@ def run(
         cfg.hyperliquid.network = "testnet"
     elif live:
         cfg.hyperliquid.network = "mainnet"
-    if cfg.hyperliquid.network == "mainnet":
-        if not live:
-            fail(f"{cfg.source_path}: network = \"mainnet\" trades real money and needs the --live flag. "
-                 "Use --testnet or --paper otherwise.")
-        _check_required(cfg)  # a missing key fails before the confirmation and the countdown, not after
-        _confirm_mainnet(yes)
+    if cfg.hyperliquid.trades_mainnet:
+        require_live(cfg, live, yes)  # --live, the keys, then the typed confirmation
+        _count_down()
     if forever:
         cfg.agent.cycles = None
     max_cycles = 1 if once else cycles
     _run(cfg, max_cycles, as_json)
 
 
-def _check_required(cfg) -> None:
-    from hyperliquid_agent.errors import HLAgentError
-
-    try:
-        cfg.check_required()
-    except HLAgentError as exc:
-        fail(str(exc))
-
-
 def _confirm_mainnet(yes: bool) -> None:
+    confirm_real_money(yes)
+    _count_down()
+
+
+def _count_down() -> None:
     import time
 
     err = err_console()
-    err.print("[bold white on red]  LIVE TRADING ON HYPERLIQUID MAINNET: REAL MONEY  [/]")
-    err.print("Orders this agent places are real and cannot be undone. Risk limits: see \\[risk] in your config.")
-    if yes:
-        if os.environ.get(CONFIRM_ENV) != "yes":
-            fail(f"--yes needs the environment variable {CONFIRM_ENV}=yes for an unattended mainnet run. "
-                 f"Set it with: export {CONFIRM_ENV}=yes")
-    else:
-        try:
-            typed = input(f"Type {CONFIRM_WORD} to trade real money: ")
-        except EOFError:
-            typed = ""
-        if typed.strip() != CONFIRM_WORD:
-            fail(f"not confirmed (expected {CONFIRM_WORD!r}); nothing was started", code=1)
     try:
         for left in range(ABORT_WINDOW_S, 0, -1):
             err.print(f"starting in {left} s; Ctrl-C aborts", highlight=False)
