@@ -231,3 +231,46 @@ def test_progress_bar_on_a_terminal_only():
     assert update is None  # piped output gets no bar
     update, _ = _progress(term, 240, quiet=True)  # --json: no bar either
     assert update is None
+
+
+def test_sweep_workers_get_no_key_they_do_not_use_and_outputs_show_no_secret(tmp_path):
+    """Each point's config is pickled to a worker process or a Ray node (whose object store can spill
+    to disk): the private key never goes, the API key only to a grid that calls a paid model. A
+    `--set` value that is a secret is redacted in results.json, report.html, sweep.json and labels."""
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import date
+
+    from hyperliquid_agent.backtest.spec import BacktestSpec
+    from hyperliquid_agent.backtest.sweep import expand_grid, row_dict, run_sweep, worker_config
+    from hyperliquid_agent.config import load_config
+
+    api_key, private_key = "sk-canary-ABCDEFGHIJKLMNOP1234wxyz", "0x" + "c4" * 32
+    cfg = load_config(CFG, env={})
+    cfg.llm.api_key, cfg.hyperliquid.secret_key = api_key, private_key
+
+    class Pickling(ThreadPoolExecutor):  # what a process pool or Ray sends: the pickled call
+        sent: list[bytes] = []
+
+        def submit(self, fn, /, *args, **kwargs):
+            self.sent.append(pickle.dumps((fn, args, kwargs)))
+            return super().submit(fn, *args, **kwargs)
+
+    base = BacktestSpec(coins=("BTC",), start=date(2024, 2, 5), end=date(2024, 2, 6))
+    grid = expand_grid(base, ["standard"], sets={"llm.base_url": ["https://bob:canarypass9@llm.example/v1"],
+                                                 "llm.api_key": [api_key]})
+    with Pickling(max_workers=1) as pool:
+        rows = run_sweep(cfg, grid, out_root=tmp_path, executor=pool)
+    assert rows[0].error is None, rows[0].error
+    sent = b"".join(Pickling.sent)
+    assert private_key.encode() not in sent and b"c4c4c4c4" not in sent
+    assert b"canarypass9" in sent  # the override itself goes: the run uses it (its outputs redact it)
+    run_dir = Path(rows[0].run_dir)
+    shown = rows[0].label + json.dumps(row_dict(rows[0])) + (run_dir / "results.json").read_text() + \
+        (run_dir / "report.html").read_text()
+    for leak in (api_key, "canarypass9"):
+        assert leak not in shown, leak
+    assert results.load(run_dir).params.overrides["llm.api_key"] == "[REDACTED]"
+    paid = expand_grid(base, providers=["openai"])
+    assert worker_config(cfg, paid).llm.api_key.get_secret_value() == api_key  # a paid point needs it
+    assert worker_config(cfg, grid).llm.api_key is None and worker_config(cfg, paid).hyperliquid.secret_key is None

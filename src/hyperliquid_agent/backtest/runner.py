@@ -64,6 +64,7 @@ from hyperliquid_agent.backtest.spec import (
     make_run_id,
     ms_day,
     run_settings,
+    shown_overrides,
 )
 from hyperliquid_agent.backtest.venue import ADDRESS, LatencyExchange, bar_times, build_feed, build_venue
 from hyperliquid_agent.config import Config
@@ -393,7 +394,7 @@ def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spe
         data=str(spec.data_dir) if spec.data_dir else "synthetic",
         seed=(run_cfg.venue.seed if spec.seed is None else spec.seed) if spec.data_dir is None else None,
         fill_latency_bars=plan.latency_bars, start_equity_usd=start_equity, max_cost_usd=spec.max_cost_usd,
-        overrides=dict(spec.overrides), strategies=list(spec.strategies),
+        overrides=shown_overrides(spec.overrides), strategies=list(spec.strategies),
     )
     return BacktestResult(
         run_id=spec.run_id or "pending",

@@ -204,6 +204,14 @@ def strategy_subset(library: Path, ids: Sequence[str], dest: Path) -> Path:
     return dest
 
 
+def shown_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """`--set` values as results.json, report.html and sweep.json show them: a secret-named key's value
+    (llm.api_key) and a URL's credentials (llm.base_url) redacted, like the audit trail."""
+    from hyperliquid_agent.audit import redact
+
+    return redact(dict(overrides))
+
+
 def _drop_secrets(raw: dict[str, Any]) -> None:
     # model_dump masks SecretStr; the real values are carried over by `_copy_secrets`, never printed
     raw["llm"]["api_key"] = None

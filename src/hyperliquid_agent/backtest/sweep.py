@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from hyperliquid_agent.backtest.spec import BacktestSpec
+from hyperliquid_agent.backtest.spec import PAID_PROVIDERS, BacktestSpec, make_run_id, shown_overrides
 from hyperliquid_agent.config import Config
 from hyperliquid_agent.errors import ConfigError
 
@@ -81,7 +81,7 @@ def expand_grid(base: BacktestSpec, modes: Sequence[str] = (), providers: Sequen
         overrides = dict(base.overrides)
         parts = []
         for (key, _), value in zip(axes, combo):
-            parts.append(f"{key}={value}")
+            parts.append(f"{key}={shown_overrides({key: value})[key]}")
             if key == "strategy":
                 spec = replace(spec, strategies=(value,))
             elif key == "mode":
@@ -109,7 +109,7 @@ def run_one(cfg: Config, label: str, spec: BacktestSpec, out_root: str | None) -
     """One sweep point (runs inside a worker process)."""
     from hyperliquid_agent.backtest.runner import run_backtest, write_outputs
 
-    settings = {"mode": spec.mode, "provider": spec.provider, **spec.overrides}
+    settings = {"mode": spec.mode, "provider": spec.provider, **shown_overrides(spec.overrides)}
     if spec.strategies:
         settings["strategies"] = ",".join(spec.strategies)
     try:
@@ -133,10 +133,13 @@ def run_sweep(
 ) -> list[SweepRow]:
     """Run the grid in parallel processes; rows come back in grid order."""
     out = str(out_root) if out_root is not None else None
+    shipped = worker_config(cfg, grid)
     own = executor is None
     pool = executor or ProcessPoolExecutor(max_workers=workers)
     try:
-        futures = {pool.submit(run_one, cfg, label, spec, out): i for i, (label, spec) in enumerate(grid)}
+        # run ids from the full config, as `backtest run` names them (the shipped one lacks its keys)
+        futures = {pool.submit(run_one, shipped, label, replace(spec, run_id=spec.run_id or make_run_id(cfg, spec)),
+                               out): i for i, (label, spec) in enumerate(grid)}
         rows: list[SweepRow | None] = [None] * len(grid)
         for done, fut in enumerate(as_completed(futures), start=1):
             rows[futures[fut]] = fut.result()
@@ -146,6 +149,18 @@ def run_sweep(
         if own:
             pool.shutdown()
     return [r for r in rows if r is not None]
+
+
+def worker_config(cfg: Config, grid: Sequence[tuple[str, BacktestSpec]]) -> Config:
+    """The config pickled to each worker process or Ray node (where it may sit in an object store
+    spilled to disk): never the private key, which a backtest does not sign with, and the API key
+    only when a point of the grid calls a paid model."""
+    shipped = cfg.model_copy(deep=True)
+    shipped.source_path = cfg.source_path
+    shipped.hyperliquid.secret_key = None
+    if not any(spec.provider in PAID_PROVIDERS for _, spec in grid):
+        shipped.llm.api_key = None
+    return shipped
 
 
 class RayExecutor(Executor):
