@@ -105,6 +105,13 @@ def test_url_credentials_and_half_masked_keys_are_redacted_and_the_rest_kept():
     assert "https://docs.example.com/a?id=2" in out  # a URL without credentials is left alone
 
 
+def test_words_that_contain_sk_dash_are_not_keys():
+    # a key starts a token; strategy ids and prose often hold "...sk-..." inside a word
+    text = "strategy risk-adjusted-momentum-overlay on task-scheduler-maintenance-window"
+    assert redact_text(text) == text
+    assert redact_text("key=sk-proj-abcdefghijklmnop1234, ok") == "key=[REDACTED], ok"
+
+
 def test_secret_values_include_the_credentials_of_configured_urls():
     from hyperliquid_agent.audit import secret_values
     from hyperliquid_agent.config import config_from_dict

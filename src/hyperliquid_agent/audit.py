@@ -35,9 +35,10 @@ REDACTED = "[REDACTED]"
 
 # Strings that look like credentials wherever they appear (keys are never needed in the trail).
 _KEY_LIKE = re.compile(
-    r"(sk-[A-Za-z0-9_\-]*\*{3,}[A-Za-z0-9_\-]*"  # a provider's masked echo: "Incorrect API key provided: sk-ab***yz"
-    r"|sk-ant-[A-Za-z0-9_\-]{8,}"  # Anthropic
-    r"|sk-[A-Za-z0-9_\-]{16,}"  # OpenAI and compatibles
+    r"((?<![A-Za-z0-9])sk-(?:"  # a key starts a token: "risk-adjusted-momentum" holds no key
+    r"[A-Za-z0-9_\-]*\*{3,}[A-Za-z0-9_\-]*"  # a provider's masked echo: "Incorrect API key provided: sk-ab***yz"
+    r"|ant-[A-Za-z0-9_\-]{8,}"  # Anthropic
+    r"|[A-Za-z0-9_\-]{16,})"  # OpenAI and compatibles
     r"|\b0x[0-9a-fA-F]{64}\b"  # an EVM private key (32 bytes)
     r"|Bearer\s+[A-Za-z0-9._\-]{16,})"
 )
