@@ -53,6 +53,19 @@ def test_a_read_is_retried_through_429_and_500(server):
     assert server.count_requests("/info", "clearinghouseState") == before + 1  # the faulted ones never reached it
 
 
+@pytest.mark.parametrize("body", ['{"error": "rate limited"}', '"slow down"', '[]', 'null', 'Too many requests'])
+def test_a_429_is_retried_whatever_its_body(server, body):
+    # the SDK reads a 4xx body as {"code", "msg"} JSON and raised a KeyError on other JSON, which hid
+    # the status: the read failed as an unreadable response instead of being retried
+    ex = funded_exchange(server)
+    ex.asset_specs()
+    server.inject_fault(429, count=1, path="/info", body=body)
+    assert ex.account_state().portfolio_value == Decimal(10_000)
+    server.inject_fault(400, count=1, path="/info", body='{"error": "bad request"}')
+    with pytest.raises(VenueRejectedError, match=r"HTTP 400\): \{\"error\": \"bad request\"\}"):
+        ex.account_state()
+
+
 def test_a_read_that_keeps_failing_raises_unavailable(server):
     ex = funded_exchange(server, max_retries=2)
     ex.asset_specs()

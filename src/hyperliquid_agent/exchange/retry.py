@@ -47,6 +47,30 @@ class VenueCallError(VenueUnavailableError):
         self.landed = landed
 
 
+def raise_for_http_error(response: Any) -> None:
+    """The SDK's `API._handle_exception` (installed in its place on our SDK objects), tolerant of a
+    4xx body that is not the venue's `{"code", "msg"}` JSON: a proxy's or rate limiter's own JSON
+    (`{"error": "rate limited"}`), a JSON string or list. The SDK raises a KeyError or
+    AttributeError on those, which hides the status, so a 429 was not retried; here it is the
+    same ClientError the SDK raises for a plain-text body."""
+    import json
+
+    from hyperliquid.utils.error import ClientError, ServerError
+
+    status = response.status_code
+    if status < 400:
+        return
+    if status >= 500:
+        raise ServerError(status, response.text)
+    try:
+        err = json.loads(response.text)
+    except ValueError:
+        err = None
+    if isinstance(err, dict) and "code" in err and "msg" in err:
+        raise ClientError(status, err["code"], err["msg"], response.headers, err.get("data"))
+    raise ClientError(status, None, response.text, response.headers, None)
+
+
 def classify(exc: BaseException, what: str) -> VenueError:
     """Map an SDK / requests exception raised during `what` into our error tree."""
     import requests
