@@ -121,6 +121,7 @@ def test_download_rides_through_429_and_500(server, tmp_path):
     dl._client()
     server.inject_fault(429, count=1, path="/info")
     server.inject_fault(500, count=1, path="/info")
+    server.inject_fault(429, count=1, path="/info", body='{"error": "rate limited"}')  # not the venue's {code, msg}
     [rep] = dl.run(["BTC"], "1h", end - DAY, end)
     assert rep.candles_total == 24
 

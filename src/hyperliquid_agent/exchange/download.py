@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 from hyperliquid_agent.errors import VenueResponseError
 from hyperliquid_agent.exchange import feed, wire
 from hyperliquid_agent.exchange.nonce import wall_clock_ms
-from hyperliquid_agent.exchange.retry import RetryPolicy, call_with_retry, parse
+from hyperliquid_agent.exchange.retry import RetryPolicy, call_with_retry, parse, with_http_errors
 
 WEIGHT_PER_MINUTE = 1200
 BASE_WEIGHT = 20
@@ -113,13 +113,13 @@ class Downloader:
             from hyperliquid.api import API
             from hyperliquid.info import Info
 
-            api = API(self.url, self.timeout_s)
+            api = with_http_errors(API(self.url, self.timeout_s))
             self.limiter.acquire(BASE_WEIGHT)
             meta = call_with_retry(lambda: api.post("/info", {"type": "meta", "dex": ""}), "meta", self.policy,
                                    only_if_not_landed=False, sleep=self._sleep)
             self._meta = parse(wire.MetaWire, meta, "meta")
-            self._info = Info(self.url, skip_ws=True, meta=meta, spot_meta={"tokens": [], "universe": []},
-                              timeout=self.timeout_s)
+            self._info = with_http_errors(Info(self.url, skip_ws=True, meta=meta,
+                                               spot_meta={"tokens": [], "universe": []}, timeout=self.timeout_s))
         return self._info
 
     def _get(self, what: str, call: Callable[[Any], Any], weight: int) -> list[Any]:

@@ -44,7 +44,7 @@ from hyperliquid_agent.errors import ConfigError, VenueRejectedError, VenueRespo
 from hyperliquid_agent.exchange import wire
 from hyperliquid_agent.exchange.nonce import NonceSource, wall_clock_ms
 from hyperliquid_agent.exchange.retry import (
-    RetryPolicy, call_with_retry, error_for_err_status, parse, raise_for_http_error,
+    RetryPolicy, call_with_retry, error_for_err_status, parse, with_http_errors,
 )
 
 NETWORK_URLS = {  # the SDK's constants, spelled out so importing this module stays cheap
@@ -132,8 +132,7 @@ class HyperliquidExchange:
                 from hyperliquid.api import API
                 from hyperliquid.exchange import Exchange
 
-                api = API(self.base_url, self.timeout_s)
-                api._handle_exception = raise_for_http_error  # type: ignore[method-assign]
+                api = with_http_errors(API(self.base_url, self.timeout_s))
                 local = is_loopback(self.base_url)  # then no proxy or .netrc lookups on every request
                 api.session.trust_env = not local
                 meta = self._retry(lambda: api.post("/info", {"type": "meta", "dex": ""}), "meta")
@@ -150,8 +149,8 @@ class HyperliquidExchange:
                     raise VenueResponseError(f"meta/spotMeta from {self.base_url} are inconsistent: {exc!r}") from None
                 api.session.close()
                 exchange.session.trust_env = exchange.info.session.trust_env = not local
-                for sdk_api in (exchange, exchange.info):  # (each has its own session and handler)
-                    sdk_api._handle_exception = raise_for_http_error  # type: ignore[method-assign]
+                with_http_errors(exchange)
+                with_http_errors(exchange.info)  # (its own session and handler)
                 self._exchange, self._info = exchange, exchange.info
             return self._info, self._exchange
 

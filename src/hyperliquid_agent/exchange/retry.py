@@ -71,6 +71,12 @@ def raise_for_http_error(response: Any) -> None:
     raise ClientError(status, None, response.text, response.headers, None)
 
 
+def with_http_errors(sdk_api: T) -> T:
+    """An SDK API object (API, Info, Exchange) answering HTTP errors through `raise_for_http_error`."""
+    sdk_api._handle_exception = raise_for_http_error  # type: ignore[attr-defined]
+    return sdk_api
+
+
 def classify(exc: BaseException, what: str) -> VenueError:
     """Map an SDK / requests exception raised during `what` into our error tree."""
     import requests
