@@ -76,3 +76,18 @@ def _history(candles):
     from hyperliquid_agent.signals import CoinHistory
 
     return CoinHistory(candles=list(candles), funding=[], book=None, open_interest=(), interval_ms=HOUR_MS)
+
+
+def test_a_perp_without_an_asset_context_is_named_in_the_cycle_errors():
+    from hyperliquid_agent.domain import AssetSpec
+
+    class NoContexts(CandleVenue):
+        def asset_specs(self):
+            return {"BTC": AssetSpec(name="BTC", asset_id=0, sz_decimals=5, max_leverage=40),
+                    "@1": AssetSpec(name="@1", asset_id=10001, sz_decimals=2, max_leverage=1, market_type="spot")}
+
+    venue = NoContexts(open_bar=False)
+    data = MarketCollector(venue, ["BTC", "@1"]).collect(venue.now)
+    assert [e for e in data.errors if "asset context" in e] == [
+        "BTC: no asset context in the venue's metaAndAssetCtxs: its funding rate, open interest, mark and oracle "
+        "are missing from this cycle's signals"]  # a spot pair has none to miss

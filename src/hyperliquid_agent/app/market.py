@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Sequence
 
-from hyperliquid_agent.domain import AssetSpec, Candle, FundingPoint, L2Book, MarketSnapshot
+from hyperliquid_agent.domain import AssetSpec, Candle, FundingPoint, L2Book, MarketSnapshot, MarketType
 from hyperliquid_agent.ports import ExchangePort
 from hyperliquid_agent.signals import (
     HOUR_MS,
@@ -94,6 +94,9 @@ class MarketCollector:
                 cut = snapshot.time_ms - OI_KEEP_MS
                 while st.oi and st.oi[0][0] < cut:
                     st.oi.pop(0)
+            elif coin in specs and specs[coin].market_type is MarketType.PERP:  # (spot pairs have none)
+                errors.append(f"{coin}: no asset context in the venue's metaAndAssetCtxs: its funding rate, open "
+                              "interest, mark and oracle are missing from this cycle's signals")
             try:
                 books[coin] = self.exchange.l2_book(coin)
             except Exception as exc:  # a missing book degrades spread/depth signals only
