@@ -109,3 +109,96 @@ def test_every_field_after_the_cut_changes_nothing_before_it_on_real_data():
     b = run_backtest(cfg(), spec, feed=perturbed(feed, cut))
     assert_nothing_moves_up_to(a, b, cut)
 
+
+# ---------------------------------------------------------------- missing bars (gaps in the data)
+
+
+def _without_btc_bar(feed: MarketFeed, gap_open_ms: int) -> MarketFeed:
+    """`feed` with BTC's bar opening at `gap_open_ms` removed (its funding records kept)."""
+    from hyperliquid_agent.exchange.feed import series_from_rows
+
+    s = feed.series["BTC"]
+    candles = [s.candle(i) for i in range(len(s)) if s.t[i] != gap_open_ms]
+    funding = [s.funding_point(j) for j in range(len(s.funding_t))]
+    return MarketFeed({**feed.series, "BTC": series_from_rows("BTC", s.spec, "1h", candles, funding)})
+
+
+class BuyAt:
+    """Buys 0.1 BTC with an IOC at each of the given decision times, else holds."""
+
+    def __init__(self, exchange, times) -> None:
+        self.ex, self.times = exchange, set(times)
+        self.decided: list[int] = []
+
+    def __call__(self, now_ms: int):
+        from backtest_helpers import approve
+
+        from hyperliquid_agent.backtest.runner import StepInfo
+        from hyperliquid_agent.domain import OrderIntent, Side, Tif, round_price
+
+        self.decided.append(now_ms)
+        if now_ms in self.times:
+            mid = self.ex.market_snapshot().mids["BTC"]
+            self.ex.place_orders([approve(OrderIntent(coin="BTC", side=Side.BUY, size=D("0.1"),
+                                                      limit_price=round_price(mid * D("1.05"), 5), tif=Tif.IOC))])
+        return StepInfo(plan_id="buy", strategy_id="buy")
+
+
+def test_no_fill_lands_on_a_missing_bar_at_the_stale_price_and_the_gap_is_reported():
+    """A BTC bar is missing: an order decided on the bar before it used to fill at the close the
+    decision saw (the venue held BTC at its last close), a zero-latency fill at a known price."""
+    from backtest_helpers import H, T0, make_feed
+
+    from hyperliquid_agent.config import config_from_dict
+
+    gap = T0 + 32 * 24 * H + 5 * H  # BTC's bar 05:00-06:00 on 2025-02-02 is missing
+    feed = _without_btc_bar(make_feed(days=45), gap)
+    steps = []
+
+    def factory(c, exchange, state_dir):
+        steps.append(BuyAt(exchange, [gap - 2 * H, gap]))
+        return steps[-1]
+
+    c = config_from_dict({"backtest": {"vs_baseline": False}}, env={})
+    spec = BacktestSpec(coins=("BTC", "ETH"), start=date(2025, 2, 2), end=date(2025, 2, 3), provider="scripted",
+                        run_id="gap")
+    r = run_backtest(c, spec, feed=feed, step_factory=factory)
+    btc_closes = set(feed.series["BTC"].close_t)
+    assert gap + H not in btc_closes
+    # no decision at the missing bar, nor at the bar whose fills would land on it
+    assert gap + H not in steps[0].decided and gap not in steps[0].decided
+    assert gap - 2 * H in steps[0].decided
+    assert [t.t_ms for t in r.trades] == [gap - H]  # only the order decided two bars before
+    assert all(t.t_ms in btc_closes for t in r.trades)
+    (warning,) = [w for w in r.warnings if w.startswith("BTC:")]
+    assert "1 hourly bar(s) missing" in warning and "2025-02-02 06:00" in warning
+
+
+def test_funding_of_an_hour_without_a_bar_is_paid_at_the_next_bar():
+    from backtest_helpers import H, T0, make_feed
+
+    rate = "0.0001"
+    feed = make_feed(days=3, funding_rate=rate)
+    gap = T0 + 30 * H
+    s = _without_btc_bar(feed, gap).series["BTC"]
+    i = s.t.index(gap + H)  # the bar after the gap
+    assert s.bar_funding[i] == 2 * D(rate)  # its own hour and the missing one
+    # no record is lost: every hour after the first bar settles once
+    assert sum(r for r in s.bar_funding if r is not None) == sum(r for r in feed.series["BTC"].bar_funding if r)
+
+
+def test_a_window_outside_the_data_or_short_of_warm_up_says_so():
+    from backtest_helpers import H, T0, make_feed
+
+    from hyperliquid_agent.backtest.runner import plan_run
+
+    feed = make_feed(days=20)  # 2025-01-01 .. 2025-01-21
+    spec = BacktestSpec(coins=("BTC", "ETH"), start=date(2024, 12, 20), end=date(2025, 2, 1), provider="baseline")
+    plan = plan_run(cfg(), spec, feed)
+    text = "\n".join(plan.warnings)
+    assert "starts after --start: the window starts at 2025-01-01 01:00" in text
+    assert "ends before --end: the window ends at 2025-01-21 00:00" in text
+    assert "only 0.0 days of data before the first decision" in text
+    inside = plan_run(cfg(), BacktestSpec(coins=("BTC", "ETH"), provider="baseline"), make_feed(days=40))
+    assert not [w for w in inside.warnings if "data" in w]
+    assert inside.times[0] == T0 + 31 * 24 * H + H  # a month after the first bar's close

@@ -66,7 +66,15 @@ from hyperliquid_agent.backtest.spec import (
     run_settings,
     shown_overrides,
 )
-from hyperliquid_agent.backtest.venue import ADDRESS, LatencyExchange, bar_times, build_feed, build_venue
+from hyperliquid_agent.backtest.venue import (
+    ADDRESS,
+    LatencyExchange,
+    bar_times,
+    build_feed,
+    build_venue,
+    common_closes,
+    coverage_warnings,
+)
 from hyperliquid_agent.config import Config
 from hyperliquid_agent.domain.values import ZERO
 from hyperliquid_agent.errors import ConfigError
@@ -204,6 +212,8 @@ class Plan:
     warnings: list[str]
     estimate: CostEstimate | None
     calls_per_cycle: int = 1  # paid calls one decision cycle may make (a review and a regime call)
+    # bar closes every coin has: a decision whose fills would land elsewhere (a missing bar) is not taken
+    fill_times: frozenset[int] | None = None
 
     def cycle_estimate(self) -> Decimal | None:
         """What the first paid cycle may cost, before any has been seen (None: price unknown)."""
@@ -235,6 +245,7 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
         )
     latency = cfg.backtest.fill_latency_bars if spec.fill_latency_bars is None else spec.fill_latency_bars
     warnings: list[str] = [note] if note else []
+    warnings += coverage_warnings(feed, spec.coins, times, interval_ms, start_ms, end_ms)
     estimate = None
     per_cycle = 1
     provider = spec.provider if spec.provider != "replay" else cfg.llm.provider
@@ -253,7 +264,8 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
             prompt_chars = sample_prompt_chars(settings, spec.strategies)
         estimate = estimate_cost(calls, prompt_chars or DEFAULT_PROMPT_CHARS, settings.llm.max_tokens, cfg.llm.model,
                                  settings.llm.pricing)
-    return Plan(spec, times, interval, latency, latency * feed.interval_ms, warnings, estimate, per_cycle)
+    return Plan(spec, times, interval, latency, latency * feed.interval_ms, warnings, estimate, per_cycle,
+                frozenset(common_closes(feed, spec.coins)))
 
 
 def run_backtest(
@@ -338,7 +350,10 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
                 progress(i + 1, total)
             continue
         advance(t)
-        if t + latency_ms > times[-1]:  # its orders would fill after the window: no decision
+        due = t + latency_ms
+        if due > times[-1] or (plan.fill_times is not None and due not in plan.fill_times):
+            # its orders would fill after the window, or on a bar some coin is missing (at a
+            # stale price, the one the decision saw): no decision
             if progress:
                 progress(i + 1, total)
             continue

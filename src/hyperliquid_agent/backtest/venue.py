@@ -3,7 +3,7 @@ and the exchange port with the run's fill latency."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any, Callable, Sequence
 
 from hyperliquid_agent.backtest.spec import BacktestSpec, day_ms
@@ -45,24 +45,63 @@ def build_venue(cfg: Config, feed, start_ms: int):
     return model
 
 
-def bar_times(feed, coins: Sequence[str], interval_ms: int, start_ms: int | None, end_ms: int | None) -> list[int]:
-    """Decision times: bar closes where every coin has a bar, on the interval's grid, within [start, end).
-
-    Without a start, the window begins after `WARMUP_DAYS` of data, so the first decision
-    already has the month of history the slow signals need.
-    """
+def common_closes(feed, coins: Sequence[str]) -> set[int]:
+    """The bar close times at which every coin has a bar (a missing bar of any coin leaves its hour out)."""
     common: set[int] | None = None
     for coin in coins:
         if coin not in feed.series:
             raise ConfigError(f"no data for {coin} (have {', '.join(feed.coins)}); fix --coins or the data folder")
         closes = set(feed.series[coin].close_t)
         common = closes if common is None else common & closes
-    times = sorted(t for t in (common or ()) if t % interval_ms == 0)
+    return common or set()
+
+
+def bar_times(feed, coins: Sequence[str], interval_ms: int, start_ms: int | None, end_ms: int | None) -> list[int]:
+    """Decision times: bar closes where every coin has a bar, on the interval's grid, within [start, end).
+
+    Without a start, the window begins after `WARMUP_DAYS` of data, so the first decision
+    already has the month of history the slow signals need.
+    """
+    times = sorted(t for t in common_closes(feed, coins) if t % interval_ms == 0)
     if start_ms is None and times:
         start_ms = times[0] + WARMUP_DAYS * 86_400_000
         if start_ms > times[-1]:
             start_ms = times[0]
     return [t for t in times if t >= start_ms and (end_ms is None or t < end_ms)]
+
+
+def _utc(t_ms: int) -> str:
+    return datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def coverage_warnings(feed, coins: Sequence[str], times: Sequence[int], interval_ms: int, start_ms: int | None,
+                      end_ms: int | None) -> list[str]:
+    """What the data does not cover, said before the run: a window that starts before or ends
+    after the data, a warm-up shorter than the signals' month, and missing bars in the window
+    (during which the venue holds each coin at its last close and no decision is taken)."""
+    out: list[str] = []
+    first, last = times[0], times[-1]
+    step = feed.interval_ms
+    if start_ms is not None and first - interval_ms > start_ms:  # the first decision closes the window's first bar
+        out.append(f"the data for {','.join(coins)} starts after --start: the window starts at {_utc(first)} "
+                   f"(the first bar close every coin has), not {_utc(start_ms)}")
+    if end_ms is not None and last + interval_ms < end_ms:
+        out.append(f"the data for {','.join(coins)} ends before --end: the window ends at {_utc(last)}, "
+                   f"not {_utc(end_ms)}")
+    history = first - max(feed.series[c].t[0] for c in coins)
+    if history < WARMUP_DAYS * 86_400_000:
+        out.append(f"only {history / 86_400_000:.1f} days of data before the first decision ({_utc(first)}); the "
+                   f"signals want {WARMUP_DAYS} (a month of hourly bars), so the early decisions see less "
+                   f"history than a live agent would")
+    for coin in coins:
+        have = set(feed.series[coin].close_t)
+        missing = [t for t in range(first, last + step, step) if t not in have]
+        if missing:
+            out.append(f"{coin}: {len(missing)} hourly bar(s) missing in the window (the first closing at "
+                       f"{_utc(missing[0])}): the venue holds {coin} at its last close until its next bar, pays no "
+                       f"funding and checks no order or liquidation for it meanwhile, and no decision is taken "
+                       f"at such a bar or at one whose fills would land on it")
+    return out
 
 
 class LatencyExchange:

@@ -115,13 +115,15 @@ class CoinSeries:
 
     def _settlements_per_bar(self) -> list[Decimal | None]:
         """The funding rate settled at each bar's close: the records whose hour (records land a
-        few ms to minutes after the hour) falls in (open, close]; None when there is none."""
+        few ms to minutes after the hour) falls in (open, close]; None when there is none. A
+        record whose hour has no bar (a gap in the candles) settles at the next bar's close, so
+        a position held across a gap still pays it; records before the first bar are dropped."""
         out: list[Decimal | None] = [None] * len(self.t)
         j, ft, fr = 0, self.funding_t, self.funding_rate
-        for i, (t0, t1) in enumerate(zip(self.t, self.close_t)):
+        while j < len(ft) and ft[j] - ft[j] % HOUR_MS <= self.t[0]:
+            j += 1
+        for i, t1 in enumerate(self.close_t):
             total: Decimal | None = None
-            while j < len(ft) and ft[j] - ft[j] % HOUR_MS <= t0:
-                j += 1
             while j < len(ft) and ft[j] - ft[j] % HOUR_MS <= t1:
                 total = fr[j] if total is None else total + fr[j]
                 j += 1
