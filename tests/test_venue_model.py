@@ -250,6 +250,36 @@ def test_take_profit_on_a_short_triggers_when_price_falls():
     assert szi(m, "ETH") == 0 and m.fills(ADDR)[-1].price == D(1920)
 
 
+@pytest.mark.parametrize("long", [True, False])
+def test_a_bar_that_reaches_both_the_take_profit_and_the_stop_fires_the_stop(long):
+    """The path inside a bar is unknown: the model takes the one worse for the position (a long's
+    bar falls first, a short's rises first), so the stop fires even though the take-profit was
+    placed first (the executor places TP before SL), and the take-profit finds no position."""
+    bars = {"ETH": [(2000,) * 4, (2000, 2100, 1900, 2000)]}  # one bar through 2060 and 1940
+    m = model_for(bars)
+    place(m, req("ETH", long, 2100 if long else 1900, 1))
+    tp, sl = (D(2060), D(1940)) if long else (D(1940), D(2060))
+    exit_px = 1500 if long else 2500
+    place(m, req("ETH", not long, exit_px, 1, reduce_only=True, order_type=TriggerType(tp, True, TpSl.TP)),
+          req("ETH", not long, exit_px, 1, reduce_only=True, order_type=TriggerType(sl, True, TpSl.SL)))
+    m.advance_to(T0 + 2 * HOUR_MS)
+    exit_fill = m.fills(ADDR)[-1]
+    assert szi(m, "ETH") == 0 and exit_fill.price == sl and exit_fill.closed_pnl == D("-60.1")
+    assert m.open_orders(ADDR) == []
+    assert [m.order_status(ADDR, oid=o).status for o in (2, 3)] == ["reduceOnlyCanceled", "filled"]
+
+
+def test_a_take_profit_the_bar_opened_through_still_fires_first():
+    """What the open shows is known: a bar that opens beyond the take-profit fills it at the open."""
+    bars = {"ETH": [(2000,) * 4, (2070, 2100, 1900, 2000)]}
+    m = model_for(bars)
+    place(m, req("ETH", True, 2100, 1))
+    place(m, req("ETH", False, 1500, 1, reduce_only=True, order_type=TriggerType(D(2060), True, TpSl.TP)),
+          req("ETH", False, 1500, 1, reduce_only=True, order_type=TriggerType(D(1940), True, TpSl.SL)))
+    m.advance_to(T0 + 2 * HOUR_MS)
+    assert szi(m, "ETH") == 0 and m.fills(ADDR)[-1].price == D(2070)
+
+
 def test_trigger_already_satisfied_is_an_invalid_tpsl_price():
     m = model_for({"ETH": flat(2000)})
     place(m, req("ETH", True, 2100, 1))

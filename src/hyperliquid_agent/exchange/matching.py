@@ -199,6 +199,26 @@ def trigger_hit(o: RestingOrder, open_px: Decimal, low: Decimal, high: Decimal) 
     return open_px if open_px < t else t
 
 
+def path_rank(o: RestingOrder, position: Decimal, open_px: Decimal, low: Decimal, high: Decimal) -> tuple:
+    """When, inside one bar, the price reaches order `o`, on the path worse for the account's
+    `position` at the bar's start (a bar's path is unknown: a long's bar is taken to go open ->
+    low -> high, a short's open -> high -> low), so a stop that the bar reaches fires before a
+    take-profit it also reaches. Orders at or beyond the open come first (the open is known);
+    a flat account's orders keep their placement order (the sort is stable)."""
+    if not position:
+        return (0, ZERO)
+    px = o.trigger_px if o.trigger_px is not None else o.limit_px
+    up = triggers_above(o.is_buy, o.tpsl) if o.trigger_px is not None else not o.is_buy  # fires on a rise
+    falls_first = position > ZERO
+    if up:
+        if open_px >= px:
+            return (0, ZERO)
+        return (2, px - low) if falls_first else (1, px - open_px)
+    if open_px <= px:
+        return (0, ZERO)
+    return (1, open_px - px) if falls_first else (2, high - px)
+
+
 def increases_exposure(old: Decimal, new: Decimal) -> bool:
     """True when a position change adds exposure: grows, opens, or flips to the other side."""
     if not new:

@@ -6,7 +6,8 @@ mark, mid and oracle are the last closed bar's close (oracle from the feed when 
 
 Crossing a bar, in order: scheduled cancels due by its close fire; resting limits fill at
 their price (maker) when the bar's range touches them; triggers fire at their price (or
-the open when the bar gapped through) and fill as takers; then the account is checked for
+the open when the bar gapped through) and fill as takers, in the order the path worse for
+the account's position reaches them (`matching.path_rank`); then the account is checked for
 liquidation at the bar's adverse extreme; then the hourly funding settled at the close is
 paid on the oracle price.
 
@@ -204,7 +205,10 @@ class VenueModel(OrderEntry):
 
     def _match_bar(self, coin: str, open_px: Decimal, low: Decimal, high: Decimal, t: int,
                    events: list[VenueEvent]) -> None:
-        for o in list(self._book[coin].orders.values()):
+        orders = list(self._book[coin].orders.values())
+        if len(orders) > 1:  # which is reached first inside the bar: the path worse for the position
+            orders.sort(key=lambda o: m.path_rank(o, self._accounts[o.address].szi(coin), open_px, low, high))
+        for o in orders:
             if o.trigger_px is not None:
                 hit = m.trigger_hit(o, open_px, low, high)
                 if hit is None:
