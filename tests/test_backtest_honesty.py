@@ -202,3 +202,42 @@ def test_a_window_outside_the_data_or_short_of_warm_up_says_so():
     inside = plan_run(cfg(), BacktestSpec(coins=("BTC", "ETH"), provider="baseline"), make_feed(days=40))
     assert not [w for w in inside.warnings if "data" in w]
     assert inside.times[0] == T0 + 31 * 24 * H + H  # a month after the first bar's close
+
+
+# ---------------------------------------------------------------- costs, worked out from the real rows
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data/hyperliquid is not present")
+def test_a_short_its_fill_fee_and_funding_from_the_real_rows_by_hand():
+    """0.05 BTC sold at the first decision of 2024-11-05 (default [venue]: spread 1 bp, slippage
+    2 bps, taker 0.045 %), held for a day: each figure from the CSV rows themselves."""
+    import csv
+
+    from backtest_helpers import OnceStep
+
+    from hyperliquid_agent.config import config_from_dict
+    from hyperliquid_agent.domain import Side
+
+    with open(SHARED_DATA / "BTC_1h_candles.csv") as fh:
+        closes = {int(row["t_ms"]) + HOUR_MS: D(row["close"]) for row in csv.DictReader(fh)}
+    with open(SHARED_DATA / "BTC_funding.csv") as fh:
+        rates = {int(row["time_ms"]) // HOUR_MS * HOUR_MS: D(row["fundingRate"]) for row in csv.DictReader(fh)}
+    c = config_from_dict({"backtest": {"vs_baseline": False}}, env={})
+    spec = BacktestSpec(coins=("BTC",), start=date(2024, 11, 5), end=date(2024, 11, 6), provider="scripted",
+                        data_dir=SHARED_DATA, run_id="real-hand")
+    r = run_backtest(c, spec, step_factory=lambda c_, ex, sd: OnceStep(ex, [(Side.SELL, "0.05", "50000")]))
+    t0 = day_ms(date(2024, 11, 5))
+    (fill,) = r.trades
+    # decided on the close of 00:00, filled on the next hour's close: 68,073
+    assert fill.t_ms == t0 + HOUR_MS and closes[fill.t_ms] == D("68073.0")
+    # best bid half a bp under it, rounded down to 5 significant figures (68,069), then 2 bps of slippage
+    assert fill.price == D("68069") * D("0.9998") == D("68055.3862")
+    assert fill.fee == D("1.531246")  # 0.05 x 68,055.3862 x 0.00045 = 1.5312461895
+    # the short receives size x close (no oracle recorded) x rate at every hour it is held
+    assert len(r.funding) == 22 and r.funding[0].t_ms == t0 + 2 * HOUR_MS
+    for p in r.funding:
+        assert p.amount == (D("0.05") * closes[p.t_ms] * rates[p.t_ms]).quantize(D("0.000001"))
+    got = sum((p.amount for p in r.funding), D(0))
+    assert D(r.metrics["funding_received_usd"]) == got and D(r.metrics["funding_paid_usd"]) == 0
+    end = D(10000) - fill.fee + got + D("0.05") * (fill.price - r.curve.closes["BTC"][-1])
+    assert D(r.metrics["end_equity"]) == end
