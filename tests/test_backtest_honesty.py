@@ -241,3 +241,60 @@ def test_a_short_its_fill_fee_and_funding_from_the_real_rows_by_hand():
     assert D(r.metrics["funding_received_usd"]) == got and D(r.metrics["funding_paid_usd"]) == 0
     end = D(10000) - fill.fee + got + D("0.05") * (fill.price - r.curve.closes["BTC"][-1])
     assert D(r.metrics["end_equity"]) == end
+
+
+class PortReader:
+    """Reads everything the exchange port shows at each decision (snapshot with every asset
+    context, books, 1h/4h/1d candles, funding history, account) and buys or sells a little, so
+    the account moves too; `seen` keeps it all for comparison."""
+
+    def __init__(self, exchange) -> None:
+        self.ex = exchange
+        self.seen: list[tuple[int, str]] = []
+
+    def __call__(self, now_ms: int):
+        from backtest_helpers import approve
+
+        from hyperliquid_agent.backtest.runner import StepInfo
+        from hyperliquid_agent.domain import OrderIntent, Side, Tif, round_price
+
+        snap = self.ex.market_snapshot()
+        view = [snap, self.ex.account_state()]
+        for coin in ("BTC", "ETH"):
+            view.append(self.ex.l2_book(coin))
+            for iv in ("1h", "4h", "1d"):
+                view.append(self.ex.candles(coin, iv, now_ms - 10 * 86_400_000, now_ms))
+            view.append(self.ex.funding_history(coin, now_ms - 3 * 86_400_000, now_ms))
+        self.seen.append((now_ms, repr(view)))
+        if now_ms // HOUR_MS % 5 == 0:
+            side = Side.BUY if now_ms // HOUR_MS % 2 else Side.SELL
+            mid = snap.mids["ETH"]
+            limit = round_price(mid * (D("1.05") if side is Side.BUY else D("0.95")), 4)
+            self.ex.place_orders([approve(OrderIntent(coin="ETH", side=side, size=D("0.1"), limit_price=limit,
+                                                      tif=Tif.IOC))])
+        return StepInfo(plan_id="read", strategy_id="read")
+
+
+@pytest.mark.parametrize("cut_hour", [13, 14, 16])  # inside a 4h bucket, at its end, inside a day
+def test_nothing_the_exchange_port_shows_before_the_cut_depends_on_data_after_it(syn_feed, cut_hour):
+    """Stronger than comparing decisions: every value the port returns up to the cut, the asset
+    contexts (mark, oracle, premium, funding, open interest, day volume, price a day ago) and the
+    books included, whether or not the pipeline's signals use it."""
+    from hyperliquid_agent.config import config_from_dict
+
+    cut = day_ms(date(2024, 2, 7)) + cut_hour * HOUR_MS
+    c = config_from_dict({"backtest": {"vs_baseline": False}}, env={})
+    spec = BacktestSpec(coins=("BTC", "ETH"), start=date(2024, 2, 6), end=date(2024, 2, 9), provider="scripted",
+                        run_id="port")
+    readers = []
+
+    def factory(c_, exchange, state_dir):
+        readers.append(PortReader(exchange))
+        return readers[-1]
+
+    a = run_backtest(c, spec, feed=syn_feed, step_factory=factory)
+    b = run_backtest(c, spec, feed=perturbed(syn_feed, cut), step_factory=factory)
+    seen_a, seen_b = readers
+    assert [s for s in seen_a.seen if s[0] <= cut] == [s for s in seen_b.seen if s[0] <= cut]
+    assert next(s for s in seen_a.seen if s[0] > cut) != next(s for s in seen_b.seen if s[0] > cut)
+    assert a.trades and [t for t in a.trades if t.t_ms <= cut] == [t for t in b.trades if t.t_ms <= cut]
