@@ -17,6 +17,7 @@ from hyperliquid_agent.exchange.feed import (
     infer_spec,
     load_feed,
     read_candles_csv,
+    read_context_csv,
     read_funding_csv,
     save_feed,
     write_funding_csv,
@@ -83,6 +84,13 @@ def test_funding_premiums_round_trip_when_present(tmp_path: Path):
     assert read_funding_csv(tmp_path / "copy.csv") == points
     write_funding_csv(tmp_path / "plain.csv", [p.model_copy(update={"premium": None}) for p in points])
     assert (tmp_path / "plain.csv").read_text().splitlines()[0] == "time_ms,fundingRate"
+
+
+def test_a_context_file_with_a_repeated_time_is_refused_not_read_last_row_wins(tmp_path: Path):
+    path = write(tmp_path / "BTC_1h_context.csv",
+                 f"t_ms,oracle_px,open_interest\n{T},100,5\n{T + HOUR_MS},101,6\n{T + HOUR_MS},999,6\n")
+    with pytest.raises(DataFileError, match="line 4, column t_ms: time .* is not after the previous row's"):
+        read_context_csv(path)
 
 
 def test_bad_funding_files_are_refused(tmp_path: Path):

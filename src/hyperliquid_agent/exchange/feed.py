@@ -233,6 +233,13 @@ def _rows(path: Path, header: tuple[str, ...], optional: tuple[str, ...] = ()) -
             yield lineno, row
 
 
+def _after(prev: int | None, t: int, path: Path, line: int, field: str) -> int:
+    """`t`, which must come after the previous row's time (the files are in time order, no repeats)."""
+    if prev is not None and t <= prev:
+        raise DataFileError(str(path), line, field, f"time {t} is not after the previous row's {prev}; sort the file")
+    return t
+
+
 def read_candles_csv(path: Path) -> list[Candle]:
     """Validated candles, oldest first: increasing times, low <= open/close <= high, volume >= 0."""
     out: list[Candle] = []
@@ -240,8 +247,7 @@ def read_candles_csv(path: Path) -> list[Candle]:
     for line, row in _rows(path, CANDLE_HEADER):
         t = _int(row[0], path, line, "t_ms")
         o, h, lo, c, v = (_decimal(row[k], path, line, CANDLE_HEADER[k]) for k in range(1, 6))
-        if prev is not None and t <= prev:
-            raise DataFileError(str(path), line, "t_ms", f"time {t} is not after the previous row's {prev}; sort the file")
+        prev = _after(prev, t, path, line, "t_ms")
         for name, val in (("open", o), ("high", h), ("low", lo), ("close", c)):
             if val <= 0:
                 raise DataFileError(str(path), line, name, f"price {val} must be positive")
@@ -251,7 +257,6 @@ def read_candles_csv(path: Path) -> list[Candle]:
             raise DataFileError(str(path), line, "low", f"low {lo} is above open/close")
         if v < 0:
             raise DataFileError(str(path), line, "volume", f"volume {v} is negative")
-        prev = t
         out.append(Candle.model_construct(t_ms=t, open=o, high=h, low=lo, close=c, volume=v))
     if not out:
         raise DataFileError(str(path), None, None, "no candle rows")
@@ -266,22 +271,23 @@ def read_funding_csv(path: Path) -> list[FundingPoint]:
         t = _int(row[0], path, line, "time_ms")
         rate = _decimal(row[1], path, line, "fundingRate")
         prem = _decimal(row[2], path, line, "premium") if len(row) > 2 and row[2].strip() else None
-        if prev is not None and t <= prev:
-            raise DataFileError(str(path), line, "time_ms", f"time {t} is not after the previous row's {prev}; sort the file")
+        prev = _after(prev, t, path, line, "time_ms")
         if abs(rate) > Decimal("0.04"):
             raise DataFileError(str(path), line, "fundingRate", f"rate {rate} exceeds the 4%/hour cap")
-        prev = t
         out.append(FundingPoint.model_construct(time_ms=t, rate=rate, premium=prem))
     return out
 
 
 def read_context_csv(path: Path) -> dict[int, tuple[Decimal, Decimal]]:
-    """Optional per-bar oracle price and open interest, keyed by bar open time."""
+    """Optional per-bar oracle price and open interest, keyed by bar open time (increasing, as the
+    candles: a repeated time would silently replace the earlier row)."""
     out: dict[int, tuple[Decimal, Decimal]] = {}
+    prev = None
     for line, row in _rows(path, CONTEXT_HEADER):
         t = _int(row[0], path, line, "t_ms")
         px = _decimal(row[1], path, line, "oracle_px")
         oi = _decimal(row[2], path, line, "open_interest")
+        prev = _after(prev, t, path, line, "t_ms")
         if px <= 0:
             raise DataFileError(str(path), line, "oracle_px", f"price {px} must be positive")
         if oi < 0:
