@@ -262,7 +262,7 @@ def test_the_venues_answers_and_the_counters_they_move_land_together(tmp_path, m
 
     def disk_full(store, counters):
         raise Crash()
-    monkeypatch.setattr(execution, "save_counters", disk_full)
+    monkeypatch.setattr(execution, "update_counters", disk_full)
     with pytest.raises(Crash):
         Executor(ex, store, config=CFG).run("c9", intents, pol, context(ex, store))
     monkeypatch.undo()

@@ -23,6 +23,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import reduce
+from operator import methodcaller
 from typing import Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict
@@ -51,7 +53,7 @@ from hyperliquid_agent.portfolio import MarketView, protective_intents
 from hyperliquid_agent.ports import ExchangePort
 from hyperliquid_agent.risk import RiskContext, RiskPolicy, RiskReview
 from hyperliquid_agent.risk_counters import RiskCounters
-from hyperliquid_agent.risk_store import load_counters, save_counters
+from hyperliquid_agent.risk_store import update_counters
 from hyperliquid_agent.store import StateStore
 
 _FROZEN = ConfigDict(frozen=True)
@@ -118,6 +120,7 @@ class Protection:
 
 
 SubmitHook = Callable[[list[ApprovedOrder], list[OrderOutcome]], None]
+Change = Callable[[RiskCounters], RiskCounters]  # one step of the counters (`methodcaller("with_failure")`)
 
 
 class Executor:
@@ -147,15 +150,20 @@ class Executor:
         market: MarketView | None = None,
     ) -> ExecutionReport:
         """Review `intents` with `policy`, execute what is approved, persist the counters."""
-        counters = ctx.counters
+        start, counters = ctx.counters, ctx.counters
+        changes: list[Change] = []
         earlier: dict[str, LedgerRow] = {}
         for row in self.ledger.for_cycle(cycle_id):  # a rerun: settle what the last attempt left open
             settled = earlier[row.cloid] = self._reconcile_row(row, ctx.now_ms)
-            counters = _count_landed(counters, row, settled)
-        if counters is not ctx.counters:  # orders that landed before a crash count against today's limits
+            landed = _landed(row, settled)
+            if landed is not None:  # orders that landed before a crash count against today's limits
+                changes.append(landed)
+                counters = landed(counters)
+        if counters is not ctx.counters:
             ctx = replace(ctx, counters=counters)
         review = policy.review(intents, ctx)
-        state = _CycleState(cycle_id, ctx.now_ms, review.counters, earlier)
+        changes.append(methodcaller("reviewed", ctx.now_ms, ctx.account.portfolio_value, review.max_size_asked))
+        state = _CycleState(cycle_id, ctx.now_ms, review.counters, earlier, base=start, changes=changes)
         for intent, denial in review.denied:
             if isinstance(intent, OrderIntent):
                 state.orders.append(OrderRecord(leg="", cloid=None, intent=intent, verdict=denial, status="denied",
@@ -225,13 +233,15 @@ class Executor:
     def reconcile_unsettled(self, now_ms: int) -> list[LedgerRow]:
         """Startup: ask the venue, by cloid, about every ledger row left pending or unknown."""
         out = []
-        counters = before = load_counters(self.store)
+        changes: list[Change] = []
         for row in self.ledger.unsettled():
             settled = self._reconcile_row(row, now_ms)
-            counters = _count_landed(counters, row, settled)
+            landed = _landed(row, settled)
+            if landed is not None:  # orders that landed before a crash count against today's limits
+                changes.append(landed)
             out.append(settled)
-        if counters is not before:  # orders that landed before a crash count against today's limits
-            save_counters(self.store, counters)
+        if changes:
+            update_counters(self.store, lambda counters: _apply(changes, counters))
         return out
 
     # ---------------------------------------------------------------- internals
@@ -245,7 +255,9 @@ class Executor:
             row = state.earlier.get(cloid)
             if row is not None:  # sent before (a retry or a restart): ask, never resend
                 before, row = row, self._reconcile_row(row, state.now_ms)
-                state.counters = _count_landed(state.counters, before, row)
+                landed = _landed(before, row)
+                if landed is not None:
+                    state.count(landed)
                 state.add(_record(leg, cloid, a, row.status, row.oid, row.filled_size, row.avg_price,
                                             row.error, reconciled=True))
                 continue
@@ -265,7 +277,7 @@ class Executor:
                     cloid = a.intent.cloid or ""
                     self.ledger.update(cloid, "rejected", state.now_ms, error=str(exc))
                     state.add(_record(leg, cloid, a, "rejected", None, None, None, str(exc)))
-                    state.counters = state.counters.with_failure()
+                    state.count(_FAILURE)
                 self._save_counters(state)
             return
         except VenueError as exc:
@@ -276,8 +288,7 @@ class Executor:
                 before = self.ledger.get(cloid)
                 row = self._reconcile_row(before, state.now_ms)  # type: ignore[arg-type]
                 state.add(_record(leg, cloid, a, row.status, row.oid, row.filled_size, row.avg_price, row.error))
-                landed = _count_landed(state.counters, before, row)  # type: ignore[arg-type]
-                state.counters = landed if landed is not state.counters else state.counters.with_failure()
+                state.count(_landed(before, row) or _FAILURE)  # type: ignore[arg-type]
             self._save_counters(state)
             return
         if self._after_submit is not None:
@@ -295,14 +306,14 @@ class Executor:
                 state.add(_record(leg, cloid, a, status, oid, size, price, error))
                 if status in ("filled", "partial", "resting"):
                     filled = size * price if size is not None and price is not None else a.intent.notional
-                    state.counters = state.counters.with_trade(filled, state.now_ms, a.intent.purpose in _OPENING)
+                    state.count(methodcaller("with_trade", filled, state.now_ms, a.intent.purpose in _OPENING))
                 else:
-                    state.counters = state.counters.with_failure()
+                    state.count(_FAILURE)
             self._save_counters(state)
 
     def _save_counters(self, state: "_CycleState") -> None:
-        save_counters(self.store, state.counters)
-        state.saved = state.counters
+        state.saved = update_counters(self.store, state.rebase)
+        state.settle(state.saved)
 
     def _reconcile_row(self, row: LedgerRow, now_ms: int) -> LedgerRow:
         if row.status not in OPEN_STATUSES:
@@ -328,11 +339,11 @@ class Executor:
                     self.exchange.transfer_usd(intent.amount, intent.to_perp)
                     self.store.put(_TRANSFERS_NS, key, {"cycle_id": state.cycle_id, "amount": intent.amount})
                 state.setup.append(SetupRecord(intent=intent, status="done"))
-                state.counters = state.counters.with_success()  # the venue took a signed action
+                state.count(_SUCCESS)  # the venue took a signed action
             except VenueError as exc:
                 state.setup.append(SetupRecord(intent=intent, status="failed", detail=str(exc)))
                 state.errors.append(f"{intent.kind} failed: {exc}")
-                state.counters = state.counters.with_failure()
+                state.count(_FAILURE)
 
     def _cancel(self, state: "_CycleState", intents: Sequence[CancelIntent]) -> None:
         """Cancels the decision asked for, by oid; one the venue no longer holds (filled, or already
@@ -396,11 +407,15 @@ class Executor:
 
 class _CycleState:
     def __init__(self, cycle_id: str, now_ms: int, counters: RiskCounters,
-                 earlier: dict[str, LedgerRow] | None = None) -> None:
+                 earlier: dict[str, LedgerRow] | None = None, *, base: RiskCounters | None = None,
+                 changes: Sequence[Change] = ()) -> None:
         self.cycle_id = cycle_id
         self.now_ms = now_ms
         self.counters = counters
         self.saved: RiskCounters | None = None  # the counters this run last wrote to the store
+        # the stored counters this run started from (or last wrote), and its changes since then
+        self.base = base if base is not None else counters
+        self.changes: list[Change] = list(changes)
         self.canceled: list[dict[str, object]] = []  # stale TP/SL orders canceled
         self.earlier = earlier or {}  # cloid -> the ledger row an earlier attempt of this cycle left
         self.orders: list[OrderRecord] = []
@@ -410,6 +425,21 @@ class _CycleState:
         self.oids: dict[int, str] = {}  # venue order id -> our cloid, for fills that carry no cloid
         self.cloids: set[str] = set()  # every cloid this run sent or reconciled
         self._legs: dict[str, int] = {}
+
+    def count(self, change: Change) -> None:
+        """One step of the risk counters (a trade, a failure, ...), kept so it can be applied again."""
+        self.counters = change(self.counters)
+        self.changes.append(change)
+
+    def rebase(self, stored: RiskCounters) -> RiskCounters:
+        """The counters to write over `stored`: this run's own when the store still holds what the
+        run started from; else another process (a manual order while the agent runs) counted
+        something meanwhile, and this run's steps are applied again on top of what it wrote."""
+        return self.counters if stored == self.base else _apply(self.changes, stored)
+
+    def settle(self, written: RiskCounters) -> None:
+        self.counters = self.base = written
+        self.changes = []
 
     def add(self, record: OrderRecord) -> None:
         self.orders.append(record)
@@ -426,17 +456,26 @@ class _CycleState:
         return f"{base}:{n}"
 
 
-def _count_landed(counters: RiskCounters, before: LedgerRow, after: LedgerRow) -> RiskCounters:
-    """An order whose outcome was lost (a crash, a timeout) and that the venue says landed: count it now.
+_FAILURE: Change = methodcaller("with_failure")
+_SUCCESS: Change = methodcaller("with_success")
+
+
+def _apply(changes: Sequence[Change], counters: RiskCounters) -> RiskCounters:
+    return reduce(lambda c, change: change(c), changes, counters)
+
+
+def _landed(before: LedgerRow, after: LedgerRow) -> Change | None:
+    """An order whose outcome was lost (a crash, a timeout) and that the venue says landed: the step
+    that counts it now, or None.
 
     It counts as a trade at the time it was sent (daily notional, trades per hour, cooldown) and as
     a success for the circuit breaker; rows that were already settled are not counted twice.
     """
     if before.status not in OPEN_STATUSES or after.status not in ("filled", "partial", "resting"):
-        return counters
+        return None
     done = after.filled_size * after.avg_price if after.filled_size is not None and after.avg_price is not None \
         else after.intent.notional
-    return counters.with_landed_trade(done, before.created_ms, after.intent.purpose in _OPENING)
+    return methodcaller("with_landed_trade", done, before.created_ms, after.intent.purpose in _OPENING)
 
 
 def _is_reduction(o: OrderIntent) -> bool:

@@ -106,6 +106,9 @@ class RiskReview:
     passed: list[LeverageIntent | TransferIntent]  # approved non-order intents, in order
     counters: RiskCounters  # rolled to now_ms, with the max-size streak updated
     flags: list[str]
+    # whether a decision's intents asked for the maximum size (None: not a decision's); with the
+    # context's time and equity it says how `counters` came from the context's (`RiskCounters.reviewed`)
+    max_size_asked: bool | None = None
 
 
 def _deny(reason: DenialReason, detail: str) -> Denied:
@@ -133,15 +136,14 @@ class RiskPolicy:
 
     def review(self, intents: Sequence[Intent], ctx: RiskContext) -> RiskReview:
         """Check intents in order; each approval is projected onto the book the next one sees."""
-        counters = ctx.counters.rolled(ctx.now_ms, ctx.account.portfolio_value)
         book = _Book.of(ctx)
         approved: list[ApprovedOrder] = []
         denied: list[tuple[Intent, Denied]] = []
         passed: list[LeverageIntent | TransferIntent] = []
         flags: list[str] = []
-        if ctx.decision:
-            asked_max = any(isinstance(i, OrderIntent) and self._at_max_size(i, ctx, book) for i in intents)
-            counters = counters.with_max_size(asked_max)
+        asked_max = any(isinstance(i, OrderIntent) and self._at_max_size(i, ctx, book) for i in intents) \
+            if ctx.decision else None
+        counters = ctx.counters.reviewed(ctx.now_ms, ctx.account.portfolio_value, asked_max)
         if counters.max_size_streak >= self.config.max_size_streak:
             flags.append(f"max_size_streak: maximum size asked {counters.max_size_streak} times in a row")
         projected = counters
@@ -168,7 +170,7 @@ class RiskPolicy:
                 passed.append(intent)
                 if isinstance(intent, LeverageIntent):
                     book.leverage[intent.coin] = intent.leverage
-        return RiskReview(approved, denied, passed, counters, flags)
+        return RiskReview(approved, denied, passed, counters, flags, asked_max)
 
     def stop_loss_intents(
         self,

@@ -45,6 +45,12 @@ class RiskCounters:
             return replace(self, trade_times_ms=recent)
         return self
 
+    def reviewed(self, now_ms: int, equity: Decimal, max_size_asked: bool | None) -> "RiskCounters":
+        """What a risk review starts from: rolled to `now_ms`, and the max-size streak moved when the
+        review is of a decision's orders (`max_size_asked` is not None)."""
+        out = self.rolled(now_ms, equity)
+        return out if max_size_asked is None else out.with_max_size(max_size_asked)
+
     def with_trade(self, notional: Decimal, now_ms: int, opening: bool, succeeded: bool = True) -> "RiskCounters":
         """One more trade; `succeeded` (a real venue outcome) also resets the failure streak."""
         return RiskCounters(  # the constructor, not dataclasses.replace: this runs per approval

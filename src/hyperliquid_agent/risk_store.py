@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from typing import Callable
 
 from hyperliquid_agent.errors import StateError
 from hyperliquid_agent.risk_counters import RiskCounters
@@ -38,12 +39,30 @@ def save_counters(store: StateStore, counters: RiskCounters) -> None:
     store.put(NAMESPACE, KEY, counters.to_state())
 
 
+def update_counters(store: StateStore, change: Callable[[RiskCounters], RiskCounters]) -> RiskCounters:
+    """Read the counters, change them and write the result in one transaction; returns the result.
+
+    Another process may write them at any time (`hl-agent order` while the agent runs): a value
+    computed from an earlier read and saved as is would drop what that process counted meanwhile.
+    """
+    with store.transaction():
+        current = load_counters(store)
+        changed = change(current)
+        if changed != current:
+            save_counters(store, changed)
+    return changed
+
+
 def reset_circuit_breaker(store: StateStore) -> int:
     """Set the consecutive-failure count to zero (an operator's decision); returns what it was.
 
     Every other counter (today's notional, trades this hour, day-start equity, ...) is kept.
     """
-    counters = load_counters(store)
-    if counters.consecutive_failures:
-        save_counters(store, counters.with_success())
-    return counters.consecutive_failures
+    was: list[int] = []
+
+    def reset(counters: RiskCounters) -> RiskCounters:
+        was.append(counters.consecutive_failures)
+        return counters.with_success()
+
+    update_counters(store, reset)
+    return was[0]

@@ -128,8 +128,13 @@ class StateStore:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """Several writes that land together or not at all (`put`, `delete` and `execute` on this
-        store inside the block, from the same thread, join the transaction)."""
+        store inside the block, from the same thread, join the transaction). It takes the write lock
+        at once, so what the block reads no other process can change before it commits. A block
+        inside another joins the outer one."""
         with self._lock:
+            if self._conn.in_transaction:
+                yield self._conn
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn

@@ -223,9 +223,9 @@ def _check_llm(cfg: Config, client: Any) -> str:
 def _reset_equity_anchors(store: StateStore, pipeline: Any) -> None:
     from dataclasses import replace
 
-    from hyperliquid_agent.risk_store import load_counters, save_counters
+    from hyperliquid_agent.risk_store import update_counters
 
-    save_counters(store, replace(load_counters(store), day=-1, day_start_equity=None))
+    update_counters(store, lambda counters: replace(counters, day=-1, day_start_equity=None))
     gov = pipeline.governance
     if gov is not None:
         tw = gov.tripwires
