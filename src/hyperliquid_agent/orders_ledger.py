@@ -132,6 +132,17 @@ class OrdersLedger:
         rows = self.store.execute("SELECT MAX(time_ms) FROM order_fills")
         return rows[0][0] if rows else None
 
+    def fills_by_key(self, keys: Iterable[str]) -> list[Fill]:
+        """The recorded fills with these `fill_key`s (unknown keys are left out)."""
+        wanted = list(keys)
+        if not wanted:
+            return []
+        marks = ",".join("?" for _ in wanted)
+        rows = self.store.execute(
+            f"SELECT fill FROM order_fills WHERE fill_key IN ({marks}) ORDER BY time_ms, rowid", tuple(wanted)
+        )
+        return [Fill.model_validate_json(r[0]) for r in rows]
+
     def fills_for(self, cloids: Iterable[str]) -> list[Fill]:
         wanted = list(cloids)
         if not wanted:

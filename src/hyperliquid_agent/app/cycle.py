@@ -368,6 +368,12 @@ class CyclePipeline:
     def run_record(self, cycle_id: str, seq: int, now_ms: int, loops: tuple[str, ...]) -> dict[str, Any]:
         """`run` before `to_plain`: the record with the values as the stages produced them
         (models, Decimals). The backtest reads a few fields of it and converts only those."""
+        rec = self._run_record(cycle_id, seq, now_ms, loops)
+        # where the reads of other orders' fills stand, saved before the record is written (see recover)
+        self._outside.save(cycle_id, rec.get("outside_fills") or ())
+        return rec
+
+    def _run_record(self, cycle_id: str, seq: int, now_ms: int, loops: tuple[str, ...]) -> dict[str, Any]:
         t0 = self.wall_ms()
         rec = new_record(cycle_id, seq, now_ms, self.mode, self.network, loops)
         rec["template_version"] = self.template_version
@@ -453,6 +459,7 @@ class CyclePipeline:
                               "filled_size": r.filled_size, "avg_price": r.avg_price, "error": r.error,
                               "reconciled": True} for r in rows]
             rec["fills"] = self.executor.ledger.fills_for([r.cloid for r in rows])
+            rec["outside_fills"] = self._outside.recovered(cycle_id, rec["fills"])
             account = self.exchange.account_state()
             rec["account_after"] = account
             rec["status_snapshot"] = status_snapshot(rec, account, None)

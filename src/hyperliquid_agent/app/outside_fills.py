@@ -3,8 +3,12 @@
 A resting limit or a TP/SL trigger that fills between two cycles, an order placed by hand, or
 the venue liquidating the account changes it without any cycle's executor seeing the fill.
 `OutsideFills` asks the venue for the fills since the newest one a record holds and keeps the
-ones that are not the pipeline's own, so each fill lands in exactly one cycle record (also
-across restarts: the starting point is then the newest fill in the orders ledger).
+ones that are not the pipeline's own, so each fill lands in exactly one cycle record, also
+across restarts: where the reads stand (`position`) is saved with every cycle record, and a
+new process goes on from there. The orders ledger is no such point: it also holds the fills
+of orders placed by hand (`hl-agent order`) and those a cycle read before a crash cut it
+short, which no record holds yet. A cycle that crashed after saving the position is recorded
+at restart with the fills it had read (`recovered`).
 
 It asks only when the holdings moved since the last cycle ended, since any fill moves a
 position or a spot balance. Fills that cancel out are found by the next read, which starts
@@ -16,12 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from hyperliquid_agent.app.status import AGENT_NS
 from hyperliquid_agent.domain import AccountState, Fill, OrderPurpose
 from hyperliquid_agent.execution import FILL_CLOCK_SLACK_MS
 from hyperliquid_agent.orders_ledger import OrdersLedger, fill_key
 
 OWN_FILLS_KEPT = 1000  # own fills remembered between reads; past this, the venue is asked anyway
-_UNREAD = -1  # `seen_ms` before the ledger was consulted
+POSITION_KEY = "outside_fills"  # kv[agent/outside_fills]: where the reads stand as of the last record
+_UNREAD = -1  # `seen_ms` before the saved position was consulted
 
 
 def holdings(account: AccountState) -> tuple:
@@ -42,14 +48,27 @@ class OutsideFills:
     own: dict[str, int] = field(default_factory=dict)  # fill key -> time of our own fills a read may return
     holdings_after: tuple | None = None  # as the last cycle left them (None: unknown)
     retry: bool = False  # the last read failed
+    _saved: tuple | None = field(default=None, repr=False)  # (seen_ms, own) as last saved
+
+    def _start(self) -> None:
+        """Where the reads stand for a new process: the saved position, else (a state dir from before
+        positions were saved) the newest fill in the ledger."""
+        if self.seen_ms != _UNREAD:
+            return
+        saved = self.ledger.store.get(AGENT_NS, POSITION_KEY)
+        if saved:
+            self.seen_ms = saved.get("seen_ms")
+            self.own = {str(k): int(t) for k, t in (saved.get("own") or {}).items()}
+            self._saved = (self.seen_ms, dict(self.own))
+        else:
+            self.seen_ms = self.ledger.last_fill_ms()
 
     def read(self, exchange: Any, now_ms: int, account: AccountState, errors: list[str]) -> list[Fill]:
         """The new fills of other orders, recorded in the ledger; problems go to `errors` (the cycle goes on)."""
         if holdings(account) == self.holdings_after and len(self.own) < OWN_FILLS_KEPT and not self.retry:
             return []
         self.retry = True  # until this read is recorded
-        if self.seen_ms == _UNREAD:
-            self.seen_ms = self.ledger.last_fill_ms()
+        self._start()
         start = now_ms - FILL_CLOCK_SLACK_MS if self.seen_ms is None else self.seen_ms + 1
         try:
             venue = [f for f in exchange.fills(start) if f.time_ms >= start]  # (a venue may send more)
@@ -84,3 +103,24 @@ class OutsideFills:
         """The cycle's own fills (its record holds them) and the holdings it left."""
         self.own.update((fill_key(f), f.time_ms) for f in own_fills)
         self.holdings_after = holdings(account_after) if account_after is not None else None
+
+    def save(self, cycle_id: str, outside: Sequence[Fill], force: bool = False) -> None:
+        """Save the position once cycle `cycle_id`'s record is built (`outside`: the fills it read),
+        before the record is written: a crash in between is recovered with `recovered`."""
+        if self.seen_ms == _UNREAD or (not force and not outside and self._saved == (self.seen_ms, self.own)):
+            return
+        self.ledger.store.put(AGENT_NS, POSITION_KEY, {
+            "cycle_id": cycle_id, "seen_ms": self.seen_ms, "own": self.own,
+            "outside": [fill_key(f) for f in outside]})
+        self._saved = (self.seen_ms, dict(self.own))
+
+    def recovered(self, cycle_id: str, own_fills: Sequence[Fill]) -> list[Fill]:
+        """A crash cut cycle `cycle_id` short; its record (rebuilt at restart) holds `own_fills`. Returns
+        the fills of other orders it had read, when it got as far as saving the position; the rest are
+        read again by the next cycle."""
+        self._start()
+        saved = self.ledger.store.get(AGENT_NS, POSITION_KEY) or {}
+        outside = self.ledger.fills_by_key(saved.get("outside") or ()) if saved.get("cycle_id") == cycle_id else []
+        self.own.update((fill_key(f), f.time_ms) for f in own_fills if self.seen_ms is None or f.time_ms > self.seen_ms)
+        self.save(cycle_id, outside, force=True)
+        return outside
