@@ -134,25 +134,21 @@ class OrdersLedger:
 
     def fills_by_key(self, keys: Iterable[str]) -> list[Fill]:
         """The recorded fills with these `fill_key`s (unknown keys are left out)."""
-        wanted = list(keys)
-        if not wanted:
-            return []
-        marks = ",".join("?" for _ in wanted)
-        rows = self.store.execute(
-            f"SELECT fill FROM order_fills WHERE fill_key IN ({marks}) ORDER BY time_ms, rowid", tuple(wanted)
-        )
-        return [Fill.model_validate_json(r[0]) for r in rows]
+        return self._fills_where("fill_key", keys)
 
     def fills_for(self, cloids: Iterable[str]) -> list[Fill]:
-        wanted = list(cloids)
+        return self._fills_where("cloid", cloids)
+
+    def _fills_where(self, column: str, values: Iterable[str]) -> list[Fill]:
+        """The recorded fills whose `column` (fill_key or cloid) is one of `values`, in time order."""
+        wanted = list(values)
         if not wanted:
             return []
         marks = ",".join("?" for _ in wanted)
         rows = self.store.execute(
-            f"SELECT fill FROM order_fills WHERE cloid IN ({marks}) ORDER BY time_ms, rowid", tuple(wanted)
+            f"SELECT fill FROM order_fills WHERE {column} IN ({marks}) ORDER BY time_ms, rowid", tuple(wanted)
         )
         return [Fill.model_validate_json(r[0]) for r in rows]
-
 
 _COLS = "cloid, cycle_id, leg, coin, intent, status, oid, filled_size, avg_price, error, created_ms, updated_ms"
 
