@@ -51,7 +51,7 @@ from hyperliquid_agent.errors import VenueError
 from hyperliquid_agent.orders_ledger import OPEN_STATUSES, LedgerRow, OrdersLedger
 from hyperliquid_agent.portfolio import MarketView, protective_intents
 from hyperliquid_agent.ports import ExchangePort
-from hyperliquid_agent.risk import RiskContext, RiskPolicy, RiskReview
+from hyperliquid_agent.risk import RiskContext, RiskPolicy
 from hyperliquid_agent.risk_counters import RiskCounters
 from hyperliquid_agent.risk_store import update_counters
 from hyperliquid_agent.store import StateStore

@@ -19,7 +19,6 @@ cycle (the same one the live loop runs) to the small `CycleStep` protocol below.
 
 from __future__ import annotations
 
-import json
 import tempfile
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field, replace
