@@ -142,7 +142,8 @@ class Governance(Protocol):
     def protection(self) -> Protection | None: ...
 
     def note_stop_loss(self, coins: Sequence[str], what: str = "stop-loss") -> None:
-        """A stop-loss closed these coins this cycle."""
+        """A stop-loss closed these coins this cycle (or, as `what` says, a TP/SL trigger or a
+        liquidation since the last one)."""
         ...
 
     def save(self) -> None:

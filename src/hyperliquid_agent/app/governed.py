@@ -116,8 +116,8 @@ class GovernedFlow:
             self.governor.set_events(events)
 
     def note_stop_loss(self, coins: Sequence[str], what: str = "stop-loss") -> None:
-        """A stop-loss (or the plan's TP/SL trigger: `what`) closed these coins: keep them flat
-        under this plan and open a review."""
+        """A stop-loss (or, as `what` says, the plan's TP/SL trigger or a liquidation) closed these
+        coins: keep them flat under this plan and open a review."""
         self._saved = None
         self.stopped_out.update(coins)
         self.governor.force_review(f"{what} on {', '.join(sorted(coins))}")
