@@ -202,15 +202,19 @@ def test_orders_on_mainnet_need_live_and_the_confirmation_before_the_venue_is_co
                    f'[agent]\nstate_dir = "{tmp_path / "state"}"\ncoins = ["BTC", "ETH", "SOL"]\n', encoding="utf-8")
     no_flag = run("buy", "ETH", "0.5", "--yes", "-c", str(cfg))
     assert no_flag.exit_code == 2 and "--live" in no_flag.output and "real money" in no_flag.output
+    by_url = "base_url" in hyperliquid  # --testnet would not help there: the URL is what trades mainnet
+    assert ("Use --testnet" in no_flag.output) is not by_url
+    assert ("remove hyperliquid.base_url" in " ".join(no_flag.output.split())) is by_url
     assert run("cancel", "ETH", "--oid", "7", "--yes", "-c", str(cfg)).exit_code == 2
     unattended = run("sell", "ETH", "0.5", "--live", "--yes", "-c", str(cfg))
     assert unattended.exit_code == 2 and "HL_AGENT_CONFIRM_MAINNET=yes" in unattended.output
     wrong = run("close", "ETH", "--live", "-c", str(cfg), input="yes\n")
-    assert wrong.exit_code == 1 and "not confirmed" in wrong.output
+    assert wrong.exit_code == 1 and "not confirmed" in wrong.output and "nothing was sent" in wrong.output
     assert opened == []  # nothing reached the venue
     monkeypatch.setenv("HL_AGENT_CONFIRM_MAINNET", "yes")
-    confirmed = run("buy", "ETH", "0.5", "--live", "--yes", "--json", "-c", str(cfg))
+    confirmed = run("buy", "ETH", "0.5", "--live", "--yes", "-c", str(cfg))
     assert "REAL MONEY" in confirmed.output and len(opened) == 1
+    assert "ETH perp, market" in confirmed.output and " on mainnet" in confirmed.output  # whatever network says
 
 
 def test_orders_on_testnet_and_the_local_venue_need_no_live_flag(cfg_path, fake):

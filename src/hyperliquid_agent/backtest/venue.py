@@ -98,9 +98,9 @@ def coverage_warnings(feed, coins: Sequence[str], times: Sequence[int], interval
         missing = [t for t in range(first, last + step, step) if t not in have]
         if missing:
             out.append(f"{coin}: {len(missing)} hourly bar(s) missing in the window (the first closing at "
-                       f"{_utc(missing[0])}): the venue holds {coin} at its last close until its next bar, pays no "
-                       f"funding and checks no order or liquidation for it meanwhile, and no decision is taken "
-                       f"at such a bar or at one whose fills would land on it")
+                       f"{_utc(missing[0])}): the venue holds {coin} at its last close until its next bar, checks "
+                       f"no order or liquidation for it meanwhile and pays that funding at the next bar, and no "
+                       f"decision is taken at such a bar or at one whose fills would land on it")
     return out
 
 

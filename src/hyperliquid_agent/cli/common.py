@@ -69,10 +69,12 @@ def require_live(cfg: Any, live: bool, yes: bool) -> None:
     if not hl.trades_mainnet:
         return
     if not live:
-        why = ('network = "mainnet"' if hl.network == "mainnet"
-               else f"hyperliquid.base_url ({hl.base_url}) is the mainnet API, whatever network = \"{hl.network}\" says, and")
-        fail(f"{cfg.source_path or 'config'}: {why} trades real money and needs the --live flag. "
-             "Use --testnet or --paper otherwise.")
+        if hl.network == "mainnet":
+            fail(f"{cfg.source_path or 'config'}: network = \"mainnet\" trades real money and needs the --live flag. "
+                 "Use --testnet or --paper otherwise.")
+        fail(f"{cfg.source_path or 'config'}: hyperliquid.base_url ({hl.base_url}) is the mainnet API, whatever "
+             f"network = \"{hl.network}\" says, and trades real money: it needs the --live flag. To trade "
+             "elsewhere, remove hyperliquid.base_url or point it at the testnet API or a local emulator.")
     try:
         cfg.check_required()  # a missing key fails before the confirmation, not after
     except HLAgentError as exc:
@@ -97,4 +99,4 @@ def confirm_real_money(yes: bool) -> None:
     except EOFError:
         typed = ""
     if typed.strip() != CONFIRM_WORD:
-        fail(f"not confirmed (expected {CONFIRM_WORD!r}); nothing was started", code=1)
+        fail(f"not confirmed (expected {CONFIRM_WORD!r}); nothing was sent to the venue", code=1)

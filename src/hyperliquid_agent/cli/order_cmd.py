@@ -81,7 +81,8 @@ def _place(action: str, coin: str, size: Optional[str], price: Optional[str], re
                                      price=_decimal(price, "--price"), reduce_only=reduce_only)
         except ValueError as exc:
             fail(str(exc))
-        text = f"{_describe(prepared.intent)} on {cfg.hyperliquid.network}"
+        network = "mainnet" if cfg.hyperliquid.trades_mainnet else cfg.hyperliquid.network  # (a mainnet base_url)
+        text = f"{_describe(prepared.intent)} on {network}"
         if not as_json:
             console().print(f"order: {text}")
         if not _confirm(f"Send {text}?", yes):
