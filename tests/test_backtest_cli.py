@@ -138,7 +138,7 @@ def test_a_sweep_over_a_paid_model_needs_a_cap():
 
 def test_a_sweep_refuses_an_unknown_provider_or_no_workers_before_running_anything(tmp_path):
     r = invoke("backtest", "sweep", *DAY, "--providers", "baseline,bogus", "-o", str(tmp_path / "sw"), "-c", CFG)
-    assert r.exit_code == 2 and "--provider 'bogus' is not known" in r.output
+    assert r.exit_code == 2 and "--providers 'bogus' is not known" in r.output
     r = invoke("backtest", "sweep", *DAY, "--workers", "0", "-o", str(tmp_path / "sw"), "-c", CFG)
     assert r.exit_code == 2 and "--workers" in r.output
     assert not (tmp_path / "sw").exists()

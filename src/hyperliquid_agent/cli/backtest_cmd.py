@@ -261,6 +261,8 @@ def sweep(
     config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """Run a grid of backtests in parallel processes and print one table."""
+    import re
+
     from hyperliquid_agent.backtest.spec import PAID_PROVIDERS
     from hyperliquid_agent.backtest.sweep import expand_grid, parse_sets, run_sweep, sweep_id, write_table
     from hyperliquid_agent.errors import HLAgentError
@@ -270,7 +272,10 @@ def sweep(
         base = _spec(cfg, start, end, coins, interval, None, "baseline", data, synthetic, seed, max_cost, None, None, True)
         grid = expand_grid(base, _csv(modes), _csv(providers), parse_sets(sets or []), _csv(strategies))
         for _, s in grid:
-            s.validated()
+            try:
+                s.validated()
+            except HLAgentError as exc:  # it names the single-run options; a sweep takes --modes, --providers
+                fail(re.sub(r"--(mode|provider) ", r"--\1s ", str(exc), count=1))
             if s.provider in PAID_PROVIDERS and s.max_cost_usd is None:
                 fail(f"the sweep calls a paid model ({s.provider}): pass --max-cost USD, the cap for each run")
         root = output or Path(cfg.backtest.output_dir).expanduser() / sweep_id(cfg, grid)
