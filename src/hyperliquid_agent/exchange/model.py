@@ -89,6 +89,8 @@ class VenueModel(OrderEntry):
         self._flat_slippage = (m.away_factor(False, self.slippage.bps), m.away_factor(True, self.slippage.bps)) \
             if flat else None
         self._default_lev = {c: min(default_leverage, s.max_leverage) for c, s in self.specs.items()}
+        # the same as Decimals, for the margin check's divisions (dividing by an int converts it each time)
+        self._default_lev_dec = {c: Decimal(v) for c, v in self._default_lev.items()}
         # maintenance margin per unit of notional: half the initial margin at max leverage
         self._maint_frac = {c: Decimal(1) / (2 * s.max_leverage) for c, s in self.specs.items()}
         self.now_ms = feed.timeline[0] if start_ms is None else start_ms

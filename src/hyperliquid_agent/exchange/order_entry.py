@@ -45,6 +45,7 @@ class OrderEntry:
     _book: dict[str, m.CoinBook]
     _marks: dict[str, Decimal]
     _default_lev: dict[str, int]
+    _default_lev_dec: dict[str, Decimal]
     _status: dict[int, tuple]
     _cloids: dict[tuple[str, str], int]
     _touches: tuple[dict[str, tuple[Decimal, Decimal]], dict[str, tuple[Decimal, Decimal]]]
@@ -287,10 +288,11 @@ class OrderEntry:
         new = old + sz if is_buy else old - sz
         if not m.increases_exposure(old, new):
             return True
-        # acct.lev inlined (this runs for every order that adds exposure)
-        marks, chosen, default = self._marks, acct.leverage, self._default_lev
+        # acct.lev inlined, dividing by Decimals (this runs for every order that adds exposure; the
+        # quotient is the same as by the int leverage, without converting it every time)
+        marks, chosen, default = self._marks, acct.leverage, self._default_lev_dec
         lev = chosen.get(coin)
-        need = abs(new) * px / (lev[0] if lev is not None else default[coin]) + sz * px * self._taker
+        need = abs(new) * px / (Decimal(lev[0]) if lev is not None else default[coin]) + sz * px * self._taker
         value = acct.cash
         for c, p in positions.items():
             szi = p.szi
@@ -299,7 +301,7 @@ class OrderEntry:
                 value += szi * (mark - p.entry)
                 if c != coin:
                     lev = chosen.get(c)
-                    need += abs(szi) * mark / (lev[0] if lev is not None else default[c])
+                    need += abs(szi) * mark / (Decimal(lev[0]) if lev is not None else default[c])
         if acct.reserved:
             need += self._open_order_margin(acct, exclude)
         return need <= value
