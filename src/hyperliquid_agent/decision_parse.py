@@ -20,7 +20,8 @@ from hyperliquid_agent.domain.actions import (
     BuyAction, CancelAction, CloseAction, HoldAction, SellAction, TargetEntry, TradeAction, TransferAction,
 )
 from hyperliquid_agent.domain.values import MarketType
-from hyperliquid_agent.reply_json import ReplyJSONError, extract_object, quoted_input
+from hyperliquid_agent.errors import quoted_input
+from hyperliquid_agent.reply_json import ReplyJSONError, extract_object
 from hyperliquid_agent.schemas import ActionSpec, DecisionSchema, GovernanceDecisionSchema, ProposedPlan, TargetSpec
 
 MAX_ABS_NUMBER = Decimal("1e12")  # sizes, prices and amounts beyond this are nonsense, not orders

@@ -24,7 +24,9 @@ Refusals (risk denials, governance vetoes, tripwires) are values, not exceptions
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
+from typing import Any, Mapping
 
 
 class HLAgentError(Exception):
@@ -138,3 +140,17 @@ class StateError(HLAgentError):
 
 class ReplayMismatchError(HLAgentError):
     pass
+
+
+_QUOTED_TYPES = frozenset({"missing", "value_error", "assertion_error", "extra_forbidden"})  # say it themselves
+
+
+def quoted_input(error: Mapping[str, Any]) -> str:
+    """", got '12%'" for a pydantic error about a plain value the input held (an LLM reply, a venue
+    response), so the message shows what was wrong, not only where; "" for a missing field, a whole
+    object or list, or when the message already quotes the value."""
+    value = error.get("input")
+    if error.get("type") in _QUOTED_TYPES or not isinstance(value, (str, int, float, Decimal)):
+        return ""
+    text = repr(value) if not isinstance(value, Decimal) else format(value, "f")
+    return f", got {text[:40] + '...' if len(text) > 40 else text}"

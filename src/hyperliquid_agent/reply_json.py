@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator
 
 _THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.DOTALL | re.IGNORECASE)
 _THINK_OPEN = re.compile(r"<(?:think|thinking|reasoning)>", re.IGNORECASE)
@@ -172,18 +172,4 @@ def extract_object(text: str, expected_keys: tuple[str, ...] = ()) -> dict[str, 
     raise ReplyJSONError(f"no JSON object found in the reply (starts with {snippet!r})")
 
 
-_QUOTED_TYPES = frozenset({"missing", "value_error", "assertion_error", "extra_forbidden"})  # say it themselves
-
-
-def quoted_input(error: Mapping[str, Any]) -> str:
-    """", got '12%'" for a pydantic error about a plain value the reply held (so the message shows
-    what was wrong, not only where); "" for a missing field, a whole object or list, or when the
-    message already quotes the value."""
-    value = error.get("input")
-    if error.get("type") in _QUOTED_TYPES or not isinstance(value, (str, int, float, Decimal)):
-        return ""
-    text = repr(value) if not isinstance(value, Decimal) else format(value, "f")
-    return f", got {text[:40] + '...' if len(text) > 40 else text}"
-
-
-__all__ = ["ReplyJSONError", "extract_object", "loads_object", "loads_strict", "quoted_input", "strip_thinking"]
+__all__ = ["ReplyJSONError", "extract_object", "loads_object", "loads_strict", "strip_thinking"]

@@ -47,6 +47,7 @@ from hyperliquid_agent.decimal_text import plain_text
 from hyperliquid_agent.domain.account import spot_equity
 from hyperliquid_agent.domain.rounding import USDC_QUANTUM
 from hyperliquid_agent.domain.values import ZERO
+from hyperliquid_agent.errors import quoted_input
 from hyperliquid_agent.exchange.feed import interval_ms
 
 _WIRE = ConfigDict(extra="ignore", frozen=True)
@@ -344,8 +345,7 @@ def describe(exc: ValidationError, at: str = "") -> str:
     for e in errors[:5]:
         path = (at + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])).lstrip(".")
         msg = e["msg"].removeprefix("Value error, ")
-        got = "" if e["type"] in ("missing", "value_error") else f", got {short(e.get('input'))}"
-        parts.append(f"{path or 'the response'}: {msg}{got}")
+        parts.append(f"{path or 'the response'}: {msg}{quoted_input(e)}")
     if len(errors) > 5:
         parts.append(f"and {len(errors) - 5} more")
     return "; ".join(parts)

@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from hyperliquid_agent.reply_json import ReplyJSONError, extract_object, loads_strict, quoted_input
+from hyperliquid_agent.errors import quoted_input
+from hyperliquid_agent.reply_json import ReplyJSONError, extract_object, loads_strict
 
 _DROP = ("default", "title")
 
