@@ -154,16 +154,21 @@ def test_a_confirmed_mainnet_start_counts_down_5_seconds_and_ctrl_c_aborts_it(mo
     import typer
 
     from hyperliquid_agent.cli import run_cmd
+    from hyperliquid_agent.cli.common import confirm_real_money
+
+    def confirm_and_count_down(yes: bool) -> None:  # what `run --live` does once the keys are checked
+        confirm_real_money(yes)
+        run_cmd._count_down()
 
     slept: list[float] = []
     monkeypatch.setattr("time.sleep", slept.append)
     monkeypatch.setattr("builtins.input", lambda prompt: "LIVE")
-    run_cmd._confirm_mainnet(yes=False)  # typed LIVE: returns after the abort window
+    confirm_and_count_down(yes=False)  # typed LIVE: returns after the abort window
     assert slept == [1] * run_cmd.ABORT_WINDOW_S == [1] * 5
     monkeypatch.setenv("HL_AGENT_CONFIRM_MAINNET", "yes")
     monkeypatch.setattr("builtins.input", lambda prompt: pytest.fail("--yes must not ask"))
     slept.clear()
-    run_cmd._confirm_mainnet(yes=True)
+    confirm_and_count_down(yes=True)
     assert len(slept) == 5
 
     def ctrl_c(_s):
@@ -171,7 +176,7 @@ def test_a_confirmed_mainnet_start_counts_down_5_seconds_and_ctrl_c_aborts_it(mo
 
     monkeypatch.setattr("time.sleep", ctrl_c)
     with pytest.raises(typer.Exit) as stopped:
-        run_cmd._confirm_mainnet(yes=True)
+        confirm_and_count_down(yes=True)
     assert stopped.value.exit_code == 1
 
 

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from hyperliquid_agent.cli.common import (CONFIG_OPTION, CONFIRM_ENV, JSON_OPTION, confirm_real_money, console,
+from hyperliquid_agent.cli.common import (CONFIG_OPTION, CONFIRM_ENV, JSON_OPTION, console,
                                          err_console, fail, load, print_json, require_live)
 
 ABORT_WINDOW_S = 5
@@ -51,11 +51,6 @@ def run(
         cfg.agent.cycles = None
     max_cycles = 1 if once else cycles
     _run(cfg, max_cycles, as_json)
-
-
-def _confirm_mainnet(yes: bool) -> None:
-    confirm_real_money(yes)
-    _count_down()
 
 
 def _count_down() -> None:
