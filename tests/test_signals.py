@@ -388,3 +388,23 @@ def test_btc_eth_correlation_aligns_returns_on_time_across_missing_bars(n, btc_g
     now = after(n)
     got = compute_signals({"BTC": CoinHistory(candles=btc), "ETH": CoinHistory(candles=eth)}, now)[CROSS_KEY]
     assert got["btc_eth_corr"] == _reference_corr(btc, eth, now)
+
+
+def test_a_month_long_window_sliding_hour_by_hour_keeps_exact_return_sums():
+    """Past 30 days of bars the volatility and correlation windows slide: their sums are
+    carried from cycle to cycle (running totals, the BTC x ETH products added and taken off)
+    and must equal a fresh computation's, bar after bar, also across a revised bar."""
+    btc, eth = walk(800, seed=21), walk(800, seed=22)
+    cache = SignalCache()
+    for bar in range(740, 790):
+        now = after(bar)
+        fed_btc = [c for c in btc if c.t_ms < now][-722:]
+        if bar == 760:  # a revised bar inside the window: the carried sums start again
+            fed_btc[-300] = fed_btc[-300].model_copy(update={"close": fed_btc[-300].close * 2})
+            btc = [c for c in btc if c.t_ms not in {fed_btc[-300].t_ms}] + [fed_btc[-300]]
+            btc.sort(key=lambda c: c.t_ms)
+        hist = {"BTC": CoinHistory(candles=fed_btc), "ETH": CoinHistory(candles=[c for c in eth if c.t_ms < now][-722:])}
+        cached, fresh = compute_signals(hist, now, cache), compute_signals(hist, now)
+        assert _same(cached, fresh)
+        assert cached[CROSS_KEY]["btc_eth_corr"] == fresh[CROSS_KEY]["btc_eth_corr"] is not None
+        assert cached["BTC"]["rv_ann"] == fresh["BTC"]["rv_ann"] is not None

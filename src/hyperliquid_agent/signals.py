@@ -49,6 +49,10 @@ INDICATOR_BARS = 300
 ANCHOR_BARS = 100
 # Longest window any signal needs (30 days of hourly bars + 1).
 MAX_LOOKBACK_HOURS = 24 * 30 + 1
+# Log returns are summed in fixed point, as integer counts of 2^-RETURN_BITS: integer sums are
+# exact, so a window's sum is the difference of two running totals and the same however the
+# bars came to be held (a cache carried across cycles gives what a fresh one gives).
+RETURN_BITS = 96
 
 SignalTable = dict[str, dict[str, float | None]]
 
@@ -316,22 +320,26 @@ class _Held:
 class _Bars(_Held):
     """One coin's closed bars as floats, with per-bar log returns and running counts.
 
-    `lr[i]` is log(close[i] / close[i-1]), and `sq[i]` its square, when bar i has a return
-    (both closes positive, i not the first bar held; else both 0.0); `bad[i]` counts the
-    bars in 0..i without one and `hourly[i]` the bars in 1..i whose predecessor opened
-    exactly one hour earlier, so a window's checks are two subtractions. `gen` changes
-    whenever held bars are replaced, so (gen, first time, last time) names a window's
-    content. The float columns are arrays: a window's slice is one contiguous copy, not
-    a walk over scattered float objects.
+    `ret[i]` is log(close[i] / close[i-1]) in fixed point (`_fixed`) when bar i has a
+    return (both closes positive, i not the first bar held; else 0); `ret_sum[i]` and
+    `sq_sum[i]` are the exact running totals of the returns and their squares over 0..i, so
+    a window's sums are one subtraction each. `bad[i]` counts the bars in 0..i without a
+    return and `hourly[i]` the bars in 1..i whose predecessor opened exactly one hour
+    earlier, so a window's checks are two subtractions. `gen` changes whenever held bars
+    are replaced, so (gen, first time, last time) names a window's content. The float
+    columns are arrays: a window's slice is one contiguous copy, not a walk over scattered
+    float objects.
     """
 
-    __slots__ = ("high", "low", "close", "lr", "sq", "bad", "hourly", "gen", "rec", "row_key", "row")
+    __slots__ = ("high", "low", "close", "ret", "ret_sum", "sq_sum", "bad", "hourly", "gen", "rec", "row_key", "row")
     time_of = _candle_time
 
     def __init__(self) -> None:
         super().__init__()
         self.high, self.low, self.close = array("d"), array("d"), array("d")
-        self.lr, self.sq = array("d"), array("d")
+        self.ret: list[int] = []
+        self.ret_sum: list[int] = []
+        self.sq_sum: list[int] = []
         self.bad: list[int] = []
         self.hourly: list[int] = []
         self.gen = 0
@@ -340,7 +348,8 @@ class _Bars(_Held):
         self.row: dict[str, float | None] = {}
 
     def _columns(self) -> tuple[MutableSequence[Any], ...]:
-        return self.objs, self.t, self.high, self.low, self.close, self.lr, self.sq, self.bad, self.hourly
+        return (self.objs, self.t, self.high, self.low, self.close, self.ret, self.ret_sum, self.sq_sum, self.bad,
+                self.hourly)
 
     def has_return(self, i: int) -> bool:
         return self.bad[i] == (self.bad[i - 1] if i else 0)
@@ -368,8 +377,10 @@ class _Bars(_Held):
         self.high.append(h)
         self.low.append(lo)
         self.close.append(cl)
-        self.lr.append(0.0 if r is None else r)
-        self.sq.append(0.0 if r is None else r * r)
+        x = 0 if r is None else _fixed(r)
+        self.ret.append(x)
+        self.ret_sum.append(self.ret_sum[-1] + x if self.ret_sum else x)
+        self.sq_sum.append(self.sq_sum[-1] + x * x if self.sq_sum else x * x)
         self.bad.append((self.bad[-1] if self.bad else 0) + (r is None))
         self.hourly.append(hourly)
 
@@ -407,6 +418,35 @@ class _Funding(_Held):
         self.given.append(p.rate)
 
 
+class _CrossSum:
+    """The exact sum of the products of two coins' returns over a run of common consecutive
+    hours, carried from one cycle to the next: a window that slides on adds the products of
+    the hours that joined it and takes off those of the hours that left, instead of summing
+    the whole window again."""
+
+    __slots__ = ("gens", "first_t", "last_t", "total")
+
+    def __init__(self) -> None:
+        self.gens: tuple[int, int] | None = None
+        self.first_t = self.last_t = self.total = 0
+
+    def over(self, a: _Bars, ia: int, b: _Bars, ib: int, n: int) -> int:
+        """sum(a.ret[ia + k] * b.ret[ib + k] for k in range(n)), where bars ia.. of a and ib..
+        of b are the same n consecutive hours."""
+        first_t, last_t = a.t[ia], a.t[ia + n - 1]
+        left, joined = (first_t - self.first_t) // HOUR_MS, (last_t - self.last_t) // HOUR_MS
+        old_first, old_last = ia - left, ia + n - 1 - joined  # where the last window's ends are held now
+        if ((a.gen, b.gen) == self.gens and 0 <= left and 0 <= joined and first_t <= self.last_t
+                and old_first >= 0 and ib - left >= 0 and a.t[old_first] == self.first_t == b.t[ib - left]
+                and a.t[old_last] == self.last_t == b.t[ib + n - 1 - joined]):
+            total = self.total - sum(map(mul, a.ret[old_first:ia], b.ret[ib - left:ib]))
+            total += sum(map(mul, a.ret[old_last + 1:ia + n], b.ret[ib + n - joined:ib + n]))
+        else:
+            total = sum(map(mul, a.ret[ia:ia + n], b.ret[ib:ib + n]))
+        self.gens, self.first_t, self.last_t, self.total = (a.gen, b.gen), first_t, last_t, total
+        return total
+
+
 class SignalCache:
     """Per-coin state carried from one cycle to the next (optional; pass the same instance
     to `compute_signals` every cycle).
@@ -424,6 +464,7 @@ class SignalCache:
         self._bars: dict[str, _Bars] = {}
         self._funding: dict[str, _Funding] = {}
         self._corr: tuple[tuple[int, ...], float | None] | None = None
+        self.cross = _CrossSum()
 
     def bars(self, coin: str) -> _Bars:
         b = self._bars.get(coin)
@@ -525,25 +566,35 @@ def adx(high: Sequence[float], low: Sequence[float], close: Sequence[float], n: 
     return a.value
 
 
-def _rms(squares: Sequence[float], n: int) -> float | None:
-    """sqrt of the mean of the last n squares: over squared log returns, the zero-mean
-    realized volatility of the last n bars."""
-    if n < 1 or len(squares) < n:
-        return None
-    return math.sqrt(sum(squares if n == len(squares) else squares[-n:]) / n)
+def _fixed(r: float) -> int:
+    """A log return as an integer count of 2^-RETURN_BITS (every bit of a return down to 2^-96 kept)."""
+    return int(math.ldexp(r, RETURN_BITS))
+
+
+def _rms(square_sum: int, n: int) -> float:
+    """sqrt of the mean of n squared fixed-point returns summing to `square_sum`: the
+    zero-mean realized volatility of those n bars."""
+    return math.sqrt(math.ldexp(float(square_sum), -2 * RETURN_BITS) / n)
 
 
 def correlation(a: Sequence[float], b: Sequence[float]) -> float | None:
-    n = len(a)
-    if n < 3 or n != len(b):
+    """Pearson correlation of two equally long series of log returns (None under 3 points,
+    or when either is constant), from exact sums of their fixed-point values."""
+    if len(a) != len(b):
         return None
-    mean_a, mean_b = sum(a) / n, sum(b) / n
-    da = [x - mean_a for x in a]  # (a list comprehension beats map(sub, ...) here)
-    db = [y - mean_b for y in b]
-    va, vb = sum(map(mul, da, da)), sum(map(mul, db, db))
-    if va <= 0 or vb <= 0:
+    return _fixed_correlation(list(map(_fixed, a)), list(map(_fixed, b)))
+
+
+def _fixed_correlation(a: list[int], b: list[int]) -> float | None:
+    return _correlation_of_sums(len(a), sum(a), sum(b), sum(map(mul, a, a)), sum(map(mul, b, b)), sum(map(mul, a, b)))
+
+
+def _correlation_of_sums(n: int, sa: int, sb: int, saa: int, sbb: int, sab: int) -> float | None:
+    """The correlation of n pairs from the exact sums of a, b, a*a, b*b and a*b."""
+    va, vb = n * saa - sa * sa, n * sbb - sb * sb  # n^2 times each variance, exactly
+    if n < 3 or va <= 0 or vb <= 0:
         return None
-    return sum(map(mul, da, db)) / math.sqrt(va * vb)
+    return float(n * sab - sa * sb) / math.sqrt(float(va * vb))
 
 
 # ---------------------------------------------------------------- per-source signals
@@ -572,21 +623,37 @@ def _candle_signals(bars: _Bars, lo: int, hi: int, interval_ms: int) -> dict[str
     out["ema_spread"] = None if e20 is None or not e50 else e20 / e50 - 1.0
     out["rsi14"] = rec.rsi14.value
     out["adx14"] = rec.adx14.value
-    # per-bar log returns between the closes of the last 30 days (+1) of bars
-    first = max(lo, hi - 1 - bars_per(30 * DAY_MS)) + 1
-    if first >= hi:
-        sq: list[float] = []
-    elif bars.bad[hi - 1] == bars.bad[first - 1]:
-        sq = bars.sq[first:hi]
-    else:
-        sq = [bars.sq[i] for i in range(first, hi) if bars.has_return(i)]
-    out["rv_1h"] = _rms(sq, per_hour) if per_hour else None
-    out["rv_24h"] = _rms(sq, bars_per(DAY_MS))
-    if sq:
-        bars_per_year = 365 * DAY_MS / interval_ms
-        out["rv_ann"] = _rms(sq, len(sq)) * math.sqrt(bars_per_year)  # type: ignore[operator]
+    # realized volatility over the per-bar log returns of the last 30 days (+1) of bars
+    squares = _SquaredReturns(bars, max(lo, hi - 1 - bars_per(30 * DAY_MS)) + 1, hi)
+    out["rv_1h"] = squares.rms(per_hour)
+    out["rv_24h"] = squares.rms(bars_per(DAY_MS))
+    if squares.count:
+        out["rv_ann"] = squares.rms(squares.count) * math.sqrt(365 * DAY_MS / interval_ms)  # type: ignore[operator]
     bars.row_key, bars.row = key, out
     return out
+
+
+class _SquaredReturns:
+    """The returns of held bars [first, hi) that exist (a bar after a gap in the data, or
+    after a non-positive close, has none), for sums of the last n of their squares."""
+
+    __slots__ = ("bars", "hi", "valid", "count")
+
+    def __init__(self, bars: _Bars, first: int, hi: int) -> None:
+        self.bars, self.hi = bars, hi
+        self.valid: list[int] | None = None  # None: every bar in the window has a return
+        if first < hi and bars.bad[hi - 1] != bars.bad[first - 1]:
+            self.valid = [i for i in range(first, hi) if bars.has_return(i)]
+        self.count = max(hi - first, 0) if self.valid is None else len(self.valid)
+
+    def rms(self, n: int) -> float | None:
+        """The realized volatility of the last n returns (None without n of them)."""
+        if n < 1 or n > self.count:
+            return None
+        bars, hi = self.bars, self.hi
+        if self.valid is None:  # the running totals' difference
+            return _rms(bars.sq_sum[hi - 1] - bars.sq_sum[hi - 1 - n], n)
+        return _rms(sum(bars.ret[i] ** 2 for i in self.valid[-n:]), n)
 
 
 def _recursive(bars: _Bars, lo: int, hi: int, interval_ms: int) -> _Recursive:
@@ -728,7 +795,10 @@ def _btc_eth_corr(hourly: Mapping[str, tuple[_Bars, int, int]], cache: SignalCac
     if (0 < n == he - ie and sb.t[ib] == se.t[ie]
             and sb.hourly[hb - 1] - sb.hourly[ib - 1] == n == se.hourly[he - 1] - se.hourly[ie - 1]
             and sb.bad[hb - 1] == sb.bad[ib - 1] and se.bad[he - 1] == se.bad[ie - 1]):
-        ra, rb = sb.lr[ib:hb], se.lr[ie:he]  # the same n consecutive hours on both sides
+        # the same n consecutive hours on both sides, each with a return: sums from running totals
+        value = _correlation_of_sums(n, sb.ret_sum[hb - 1] - sb.ret_sum[ib - 1], se.ret_sum[he - 1] - se.ret_sum[ie - 1],
+                                     sb.sq_sum[hb - 1] - sb.sq_sum[ib - 1], se.sq_sum[he - 1] - se.sq_sum[ie - 1],
+                                     cache.cross.over(sb, ib, se, ie, n))
     else:
         eth = {se.t[j]: j for j in range(le + 1, he)}
         ra, rb = [], []
@@ -737,9 +807,9 @@ def _btc_eth_corr(hourly: Mapping[str, tuple[_Bars, int, int]], cache: SignalCac
             if j is None or sb.t[i] - sb.t[i - 1] != HOUR_MS or se.t[j] - se.t[j - 1] != HOUR_MS:
                 continue
             if sb.has_return(i) and se.has_return(j):
-                ra.append(sb.lr[i])
-                rb.append(se.lr[j])
-    value = correlation(ra, rb)
+                ra.append(sb.ret[i])
+                rb.append(se.ret[j])
+        value = _fixed_correlation(ra, rb)
     cache._corr = (key, value)
     return value
 
