@@ -187,7 +187,7 @@ def test_wall_clock_waits_for_the_tick_but_a_stop_request_cuts_the_wait_short():
     assert time.monotonic() - t0 < 5
 
 
-def test_a_remote_emulator_clock_steps_forward_only_and_a_vanished_one_is_a_clear_venue_error():
+def test_a_remote_emulator_clock_steps_forward_only_stops_at_its_data_end_and_a_vanished_one_is_a_clear_venue_error():
     import socket
 
     import pytest
@@ -206,6 +206,11 @@ def test_a_remote_emulator_clock_steps_forward_only_and_a_vanished_one_is_a_clea
         assert clock.now_ms() == server.now_ms() == t0 + H
         clock.wait_until(t0, stop)  # never back
         assert clock.now_ms() == t0 + H
+        end = server.model.feed.timeline[-1]
+        clock.wait_until(end, stop)  # the data's last bar: still within it
+        assert (clock.now_ms(), clock.exhausted, stop.is_set()) == (end, False, False)
+        clock.wait_until(end + H, stop)  # past the end of the emulator's data: the session stops there
+        assert (clock.now_ms(), clock.exhausted, stop.is_set()) == (end, True, True)
     finally:
         server.stop()
     with socket.socket() as s:  # a port nobody listens on

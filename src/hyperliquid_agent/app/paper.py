@@ -109,7 +109,9 @@ class SteppedClock:
 
 
 def remote_stepped_clock(url: str, timeout_s: float = 5.0) -> SteppedClock:
-    """The clock of an emulator started elsewhere (`hl-agent venue serve`), stepped over its operator door."""
-    from hyperliquid_agent.exchange.factory import remote_advance_to, remote_clock
+    """The clock of an emulator started elsewhere (`hl-agent venue serve`), stepped over its
+    operator door; the session stops at the end of that emulator's data, as an embedded one does."""
+    from hyperliquid_agent.exchange.factory import remote_advance_to, remote_clock, remote_data_end
 
-    return SteppedClock(remote_clock(url, timeout_s), lambda t_ms: remote_advance_to(url, t_ms, timeout_s))
+    return SteppedClock(remote_clock(url, timeout_s), lambda t_ms: remote_advance_to(url, t_ms, timeout_s),
+                        remote_data_end(url, timeout_s))

@@ -312,7 +312,8 @@ def _cancel(model: Any, user: str, action: dict[str, Any], by_cloid: bool) -> di
 
 def admin(server: "EmulatorServer", body: Any) -> tuple[int, Any]:
     """`{"type":"clock"}`, `{"type":"createAccount","address","usdc"}`,
-    `{"type":"registerAgent","agent","master"}`, `{"type":"step","ms"}`."""
+    `{"type":"registerAgent","agent","master"}`, `{"type":"step","ms"}`. Each answers with the
+    simulated time (`nowMs`) and the close of the data's last bar (`endMs`)."""
     if not isinstance(body, dict):
         return 422, DESERIALIZE_ERROR
     kind = body.get("type")
@@ -331,4 +332,5 @@ def admin(server: "EmulatorServer", body: Any) -> tuple[int, Any]:
             return 422, DESERIALIZE_ERROR
     except (KeyError, ValueError, InvalidOperation):
         return 422, DESERIALIZE_ERROR
-    return 200, {"status": "ok", "nowMs": server.now_ms()}
+    timeline = server.model.feed.timeline
+    return 200, {"status": "ok", "nowMs": server.now_ms(), "endMs": timeline[-1] if timeline else None}

@@ -95,6 +95,12 @@ def remote_clock(url: str, timeout_s: float = 5.0) -> Callable[[], int]:
     return lambda: int(_admin(url, {"type": "clock"}, timeout_s)["nowMs"])
 
 
+def remote_data_end(url: str, timeout_s: float = 5.0) -> int | None:
+    """When a running emulator's data ends (its last bar's close), or None if it does not say."""
+    end = _admin(url, {"type": "clock"}, timeout_s).get("endMs")
+    return int(end) if end is not None else None
+
+
 def remote_advance_to(url: str, t_ms: int, timeout_s: float = 5.0) -> int:
     """Step a running emulator's manual clock forward to `t_ms` (never back); its time after."""
     now = int(_admin(url, {"type": "clock"}, timeout_s)["nowMs"])
