@@ -47,3 +47,22 @@ def test_step_keeps_what_the_plain_record_says():
     assert info == expected
     assert info.denied == 1 and info.strategy_id == "dca" and info.llm_cost_usd == Decimal("0.0123")
     assert info.error == "venue slow" and info.llm_calls == 1
+
+
+def test_inputs_digest_tells_apart_every_signal_value_and_the_account():
+    import math
+
+    from hyperliquid_agent.backtest.pipeline import inputs_digest
+
+    base = _Pipeline().run_record("bt000001", 1, 0, ())
+    digest = inputs_digest(base)
+    assert digest == inputs_digest(to_plain(base))
+
+    def changed(**signals):
+        return inputs_digest({**base, "signals": {"ETH": {"rsi14": 55.5, "ret_30d": None, **signals}}})
+
+    assert changed() == digest
+    assert len({digest, changed(rsi14=math.nextafter(55.5, 60)), changed(ret_30d=0.0),
+                changed(ret_30d=math.nan), changed(rsi14=None)}) == 5
+    richer = base["account_before"].model_copy(update={"portfolio_value": Decimal("1000.51")})
+    assert inputs_digest({**base, "account_before": richer}) != digest

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -41,11 +42,14 @@ def strategy_of(record: dict[str, Any]) -> str | None:
 
 
 def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> StepInfo:
-    """What the backtest keeps of one cycle's plain audit record."""
+    """What the backtest keeps of one cycle's audit record, as `CyclePipeline.run_record` leaves it
+    or made plain (`to_plain`): both give the same info. The values read are strings and numbers in
+    either form but for the risk verdicts (models), converted here; the digest makes the account plain."""
     decision = record.get("decision") or {}
     llm = record.get("llm") or {}
     orders = record.get("orders") or []
-    denied = sum(1 for r in record.get("risk") or [] if (r.get("verdict") or {}).get("verdict") == "denied")
+    risk = to_plain(record.get("risk") or [])
+    denied = sum(1 for r in risk if (r.get("verdict") or {}).get("verdict") == "denied")
     errors = record.get("errors") or []
     summary = str(decision.get("summary") or "hold")
     action = summary.split(":", 1)[0].strip() or "hold"
@@ -68,16 +72,29 @@ def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> S
     )
 
 
-# the fields of a cycle record that `step_info` reads
-STEP_FIELDS = ("mode", "regime", "plan_id", "decision", "llm", "orders", "risk", "errors", "governance", "signals",
-               "account_before")
+_NAN = float("nan")
+_ACCOUNT_JSON = json.JSONEncoder(separators=(",", ":"))  # the plain account: strings, numbers, lists
 
 
 def inputs_digest(record: dict[str, Any]) -> str:
-    """A short hash of what the cycle decided from: its signals and the account before."""
-    doc = json.dumps({"signals": record.get("signals"), "account": record.get("account_before")},
-                     sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(doc.encode("utf-8")).hexdigest()[:16]
+    """A short hash of what the cycle decided from: its signals and the account before (plain)."""
+    digest = hashlib.sha256()
+    for group, values in (record.get("signals") or {}).items():
+        digest.update(_signal_bytes(group, values))
+    digest.update(_ACCOUNT_JSON.encode(to_plain(record.get("account_before"))).encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def _signal_bytes(group: str, values: dict[str, float | None]) -> bytes:
+    """One group's signals (a coin's, or "*"): the names as text and the values as their exact
+    8-byte floats (a None as NaN, its name listed), not as decimal text (formatting each float
+    cost most of the digest)."""
+    try:
+        floats, missing = struct.pack(f"{len(values)}d", *values.values()), ""
+    except struct.error:  # some signal is None
+        floats = struct.pack(f"{len(values)}d", *(_NAN if v is None else v for v in values.values()))
+        missing = ",".join(k for k, v in values.items() if v is None)
+    return f"{group}:{','.join(values)}|{missing};".encode("utf-8") + floats
 
 
 class PipelineStep:
@@ -97,9 +114,9 @@ class PipelineStep:
         record = self.pipeline.run_record(f"bt{self.seq:06d}", self.seq, now_ms, loops)
         for name in loops:
             self.last[name] = now_ms
-        # no audit trail here: only the fields step_info reads become plain data (the same
-        # values `run` would give them; converting the whole record cost ~5% of a cycle)
-        info = step_info({k: to_plain(record[k]) for k in STEP_FIELDS if k in record}, self._strategy)
+        # no audit trail here: step_info converts only what it reads (converting the whole
+        # record cost ~5% of a cycle)
+        info = step_info(record, self._strategy)
         self._strategy = info.strategy_id
         return info
 
