@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from hyperliquid_agent.audit import to_plain
 from hyperliquid_agent.backtest.pipeline import PipelineStep, step_info
-from hyperliquid_agent.domain import AccountState, Position
+from hyperliquid_agent.domain import AccountState, Position, SpotBalance
 from hyperliquid_agent.domain.verdicts import Denied
 
 
@@ -24,7 +24,8 @@ class _Pipeline:
     def run_record(self, cycle_id, seq, now_ms, loops):
         self.calls += 1
         acct = AccountState(portfolio_value=Decimal("1000.50"), available_balance=Decimal(900),
-                            positions=(Position(coin="ETH", size=Decimal("-1.5"), entry_price=Decimal(2000)),))
+                            positions=(Position(coin="ETH", size=Decimal("-1.5"), entry_price=Decimal(2000)),),
+                            spot_balances=(SpotBalance(coin="USDC", total=Decimal("12.50")),))
         return {
             "cycle_id": cycle_id, "seq": seq, "mode": "governed", "regime": "range-bound", "plan_id": "p-1",
             "decision": {"summary": "keep plan: proposal rejected"},

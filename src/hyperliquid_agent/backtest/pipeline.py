@@ -10,7 +10,6 @@ keeps: regime, plan, strategy, the decision summary, orders, denials, errors and
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from hyperliquid_agent.audit import to_plain
 from hyperliquid_agent.backtest.runner import StepInfo
 from hyperliquid_agent.config import Config
+from hyperliquid_agent.domain import AccountState
 
 
 def _cost(value: Any) -> Decimal:
@@ -44,7 +44,7 @@ def strategy_of(record: dict[str, Any]) -> str | None:
 def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> StepInfo:
     """What the backtest keeps of one cycle's audit record, as `CyclePipeline.run_record` leaves it
     or made plain (`to_plain`): both give the same info. The values read are strings and numbers in
-    either form but for the risk verdicts (models), converted here; the digest makes the account plain."""
+    either form but for the risk verdicts (models), converted here, and the account (see `inputs_digest`)."""
     decision = record.get("decision") or {}
     llm = record.get("llm") or {}
     orders = record.get("orders") or []
@@ -73,16 +73,24 @@ def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> S
 
 
 _NAN = float("nan")
-_ACCOUNT_JSON = json.JSONEncoder(separators=(",", ":"))  # the plain account: strings, numbers, lists
 
 
 def inputs_digest(record: dict[str, Any]) -> str:
-    """A short hash of what the cycle decided from: its signals and the account before (plain)."""
+    """A short hash of what the cycle decided from: its signals and the account before."""
     digest = hashlib.sha256()
     for group, values in (record.get("signals") or {}).items():
         digest.update(_signal_bytes(group, values))
-    digest.update(_ACCOUNT_JSON.encode(to_plain(record.get("account_before"))).encode("utf-8"))
+    digest.update(_account_json(record.get("account_before")))
     return digest.hexdigest()[:16]
+
+
+def _account_json(account: AccountState | dict[str, Any] | None) -> bytes:
+    """The account as its model's JSON (a plain record's account is read back into the model first)."""
+    if account is None:
+        return b"null"
+    if isinstance(account, dict):
+        account = AccountState.model_validate(account)
+    return account.model_dump_json().encode("utf-8")
 
 
 def _signal_bytes(group: str, values: dict[str, float | None]) -> bytes:
