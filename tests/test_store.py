@@ -58,6 +58,17 @@ def test_many_entries_in_one_call_read_back_as_written(tmp_path):
     assert again.execute("SELECT x, y FROM t ORDER BY x") == [(1, "a"), (2, "b")]
 
 
+def test_many_entries_outside_a_transaction_land_together_or_not_at_all(tmp_path):
+    import sqlite3
+
+    store = StateStore.in_dir(tmp_path)
+    store.put_many_text([("gov", "one", "1"), ("gov", "two", "2")])
+    with pytest.raises(sqlite3.IntegrityError):  # the second entry breaks a constraint: the first is not kept
+        store.put_many_text([("gov", "one", "10"), ("gov", "two", None)])
+    store.put_many_text([])
+    assert StateStore.in_dir(tmp_path).items("gov") == {"one": 1, "two": 2}
+
+
 def test_unreadable_file_is_a_clear_error_and_is_left_alone(tmp_path):
     bad = tmp_path / "state.sqlite"
     bad.write_bytes(b"this is not a database" * 100)

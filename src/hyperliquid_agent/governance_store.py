@@ -137,12 +137,15 @@ class GovernanceStore:
                      for (ns, key), value in changed.items()]
             history = [_history_row(plan, "plan") for plan in ended]
             history += [_history_row(pm, "post_mortem") for pm in finished]
-            with self.store.transaction():
-                if regime_rows:
-                    self.store.executemany(_INSERT_REGIME, regime_rows)
+            if regime_rows or history:
+                with self.store.transaction():
+                    if regime_rows:
+                        self.store.executemany(_INSERT_REGIME, regime_rows)
+                    self.store.put_many_text(texts)
+                    if history:
+                        self.store.executemany(_INSERT_HISTORY, history)
+            else:  # most cycles: the kv rows alone, one statement (atomic by itself)
                 self.store.put_many_text(texts)
-                if history:
-                    self.store.executemany(_INSERT_HISTORY, history)
             self._written.update(changed)  # only once committed: a failed write is retried next time
         if governor is not None:
             governor.ended.clear()
