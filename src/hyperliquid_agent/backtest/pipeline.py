@@ -99,9 +99,9 @@ def _signal_bytes(group: str, values: dict[str, float | None]) -> bytes:
     cost most of the digest)."""
     try:
         floats, missing = struct.pack(f"{len(values)}d", *values.values()), ""
-    except struct.error:  # some signal is None
-        floats = struct.pack(f"{len(values)}d", *(_NAN if v is None else v for v in values.values()))
-        missing = ",".join(k for k, v in values.items() if v is None)
+    except struct.error:  # some signal is None (on the real data, the open-interest change always is)
+        floats = struct.pack(f"{len(values)}d", *[_NAN if v is None else v for v in values.values()])
+        missing = ",".join([k for k, v in values.items() if v is None])
     return f"{group}:{','.join(values)}|{missing};".encode("utf-8") + floats
 
 
