@@ -95,12 +95,12 @@ def _account_json(account: AccountState | dict[str, Any] | None) -> bytes:
 
 def _signal_bytes(group: str, values: dict[str, float | None]) -> bytes:
     """One group's signals (a coin's, or "*"): the names as text and the values as their exact
-    8-byte floats (a None as NaN, its name listed), not as decimal text (formatting each float
-    cost most of the digest)."""
+    8-byte floats, little-endian on any machine (a None as NaN, its name listed), not as decimal
+    text (formatting each float cost most of the digest)."""
     try:
-        floats, missing = struct.pack(f"{len(values)}d", *values.values()), ""
+        floats, missing = struct.pack(f"<{len(values)}d", *values.values()), ""
     except struct.error:  # some signal is None (on the real data, the open-interest change always is)
-        floats = struct.pack(f"{len(values)}d", *[_NAN if v is None else v for v in values.values()])
+        floats = struct.pack(f"<{len(values)}d", *[_NAN if v is None else v for v in values.values()])
         missing = ",".join([k for k, v in values.items() if v is None])
     return f"{group}:{','.join(values)}|{missing};".encode("utf-8") + floats
 
