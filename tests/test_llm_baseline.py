@@ -190,3 +190,38 @@ def test_among_equally_fitting_strategies_the_one_that_keeps_the_view_wins():
     # a flat strategy still wins when it is the only one that fits
     doc = json.loads(baseline_policy.answer("DecisionSchema", ctx(signals=up, strategies=(flat, CARRY))))
     assert doc["selected_strategy"] == "a-flat" and all(t["target_pct"] == 0 for t in doc["target_allocation"])
+
+
+def _ranked_first(strategies, regime, context):
+    """best_strategy as a full ranking (the reference its tie-only work must agree with)."""
+    raw = baseline_policy.raw_targets(context)[0]
+
+    def kept(s):
+        _, max_pct, direction = baseline_policy._strategy_limits(s, context)
+        book = baseline_policy._limit(raw, float(context.max_leverage), max_pct, direction)
+        return round(sum(abs(v) for v in book.values()), 6)
+
+    fit = baseline_policy.fit_score
+    ranked = sorted(strategies, key=lambda s: (-fit(s, regime), -kept(s), str(s.id)))
+    return None if not ranked or fit(ranked[0], regime) < 0 else ranked[0]
+
+
+POOL = (TREND, CARRY, LONG_ONLY, spec("pair", (Regime.TRENDING_BULL,), direction="market-neutral", max_pct=35),
+        spec("flat", tuple(Regime), direction="flat"), spec("bear", (Regime.TRENDING_BEAR,), (Regime.TRENDING_BULL,)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(POOL), unique_by=lambda s: s.id, max_size=len(POOL)),
+       st.sampled_from([None, *[r.value for r in Regime]]), st.sampled_from([None, *[s.id for s in POOL]]),
+       st.sampled_from([TREND_UP, TREND_DOWN, RANGING]))
+def test_the_best_strategy_is_the_first_of_the_full_ranking(offered, regime, plan_strategy, btc):
+    context = ctx(strategies=tuple(offered), regime=regime, signals={"BTC": btc, "ETH": TREND_DOWN, "SOL": TREND_UP},
+                  active_plan={"strategy_id": plan_strategy} if plan_strategy else None, can_review=True)
+    best = _ranked_first(tuple(offered), regime, context)
+    assert baseline_policy.best_strategy(tuple(offered), regime, context) is best
+    doc = baseline_policy.decide_governance(context)
+    proposed = (doc["proposed_plan"] or {}).get("strategy_id")
+    current = next((s for s in offered if s.id == plan_strategy), None)
+    fit = baseline_policy.fit_score
+    keeps = plan_strategy is not None and (best is None or (current is not None and fit(current, regime) >= fit(best, regime)))
+    assert proposed == (None if keeps or best is None else best.id)

@@ -149,8 +149,25 @@ def best_strategy(strategies: tuple[Any, ...], regime: str | None, context: Any 
     one whose limits keep most of the baseline's own book (with a `context`; `raw`: its
     `raw_targets` when the caller has them already), then the smallest id: a flat or
     market-neutral strategy wins only when it fits better."""
-    if raw is None and context is not None:
+    top, tied = _best_fits(strategies, regime)
+    if top is None or top < 0:
+        return None
+    if raw is None and context is not None and len(tied) > 1:
         raw = raw_targets(context)[0]
+    return _break_tie(tied, context, raw)
+
+
+def _best_fits(strategies: tuple[Any, ...], regime: str | None) -> tuple[int | None, list[Any]]:
+    """The best fit score among `strategies` (None when none is offered) and the strategies that have it."""
+    scored = [(fit_score(s, regime), s) for s in strategies]
+    top = max((score for score, _ in scored), default=None)
+    return top, [s for score, s in scored if score == top]
+
+
+def _break_tie(tied: list[Any], context: Any | None, raw: dict[str, float] | None) -> Any:
+    """Of equally fitting strategies, the one whose limits keep most of the `raw` book, then the smallest id."""
+    if len(tied) == 1:
+        return tied[0]
 
     def kept(s: Any) -> float:
         if raw is None:
@@ -158,10 +175,7 @@ def best_strategy(strategies: tuple[Any, ...], regime: str | None, context: Any 
         _, max_pct, direction = _strategy_limits(s, context)
         return round(sum(abs(v) for v in _limit(raw, float(context.max_leverage), max_pct, direction).values()), 6)
 
-    ranked = sorted(strategies, key=lambda s: (-fit_score(s, regime), -kept(s), str(s.id)))
-    if not ranked or fit_score(ranked[0], regime) < 0:
-        return None
-    return ranked[0]
+    return min(tied, key=lambda s: (-kept(s), str(s.id)))  # the first of equal keys, as a stable sort gives
 
 
 def _find(strategies: tuple[Any, ...], sid: str | None) -> Any | None:
@@ -205,12 +219,15 @@ def decide_governance(context: Any | None) -> dict[str, Any]:
     current = _find(strategies, current_id)
     if context.active_plan is not None and not context.can_review:
         return {**MAINTAIN, "reasoning": f"baseline: review not allowed ({context.review_reason or 'dwell'}); keeping plan"}
-    best = best_strategy(strategies, context.regime, context)
-    if context.active_plan is not None and (best is None or (current is not None and fit_score(current, context.regime) >= fit_score(best, context.regime))):
+    top, tied = _best_fits(strategies, context.regime)
+    fits = top is not None and top >= 0
+    current_fits = fits and current is not None and fit_score(current, context.regime) >= top
+    if context.active_plan is not None and (not fits or current_fits):
         return {**MAINTAIN, "reasoning": f"baseline: plan strategy {current_id} still fits regime {context.regime}"}
-    if best is None:
+    if not fits:
         return {**MAINTAIN, "reasoning": f"baseline: no offered strategy fits regime {context.regime}; no plan proposed"}
     raw, notes = raw_targets(context)
+    best = _break_tie(tied, context, raw)
     lev, max_pct, direction = _strategy_limits(best, context)
     targets = _limit(raw, float(context.max_leverage), max_pct, direction)
     strength = sum(abs(v) for v in targets.values())
