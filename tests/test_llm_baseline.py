@@ -152,7 +152,7 @@ def test_baseline_policy_module_is_pure():
     src = Path(baseline_policy.__file__).read_text()
     names = [a.name for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Import) for a in n.names]
     names += [n.module for n in ast.walk(ast.parse(src)) if isinstance(n, ast.ImportFrom) and n.module]
-    allowed = ("__future__", "json", "math", "decimal", "typing", "hyperliquid_agent.governance.regime",
+    allowed = ("__future__", "json", "math", "decimal", "functools", "typing", "hyperliquid_agent.governance.regime",
                "hyperliquid_agent.config")
     assert all(m.startswith(allowed) for m in names), names
     assert "time." not in src and "datetime" not in src and "open(" not in src

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 TREND_ADX_MIN = 20.0
@@ -54,8 +55,13 @@ def _num(d: Decimal) -> float:
     return float(d)
 
 
-def _regimes(value: Any) -> set[str]:
-    return {str(getattr(r, "value", r)) for r in (value or ())}
+def _regimes(value: Any) -> frozenset[str]:
+    return _regime_names(tuple(value or ()))
+
+
+@lru_cache(maxsize=256)  # every decision scores the same few strategies' regime tuples
+def _regime_names(regimes: tuple[Any, ...]) -> frozenset[str]:
+    return frozenset(str(getattr(r, "value", r)) for r in regimes)
 
 
 def _coins(context: Any) -> list[str]:
