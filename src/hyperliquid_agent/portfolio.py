@@ -280,10 +280,12 @@ def plan_rebalance(
         why = _plan_coin(entry, account, market, config, equity, reductions, increases)
         if why:
             skipped.append((coin, why))
+    spot_cash = spot_free(account, QUOTE)
+    if not reductions and not increases and not spot_cash:
+        return RebalancePlan(intents=[], skipped=skipped)  # no order, and no spot cash to move: nothing to plan
 
     # margin: what reductions free, what increases need (perp); quote cash for spot
     perp_room = account.available_balance - equity * config.cash_buffer_pct / _HUNDRED
-    spot_cash = spot_free(account, QUOTE)
     for leg in reductions:
         px = market.mark(leg.coin) or ZERO
         if leg.spec.market_type is MarketType.PERP:
