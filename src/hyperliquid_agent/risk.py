@@ -32,6 +32,7 @@ from hyperliquid_agent.domain import (
     OpenOrder,
     OrderIntent,
     OrderPurpose,
+    Position,
     Side,
     TransferIntent,
     is_valid_price,
@@ -183,18 +184,13 @@ class RiskPolicy:
         pct = self.config.stop_loss_pct
         if not pct:  # None or 0: off
             return []
+        hit = [p for p in account.positions if _stop_hit(p, marks.get(p.coin), pct)]
+        if not hit:
+            return []
         specs = specs or {}
         market = MarketView(mids=marks, specs={p.coin: specs.get(p.coin) or AssetSpec(name=p.coin, asset_id=0,
                             sz_decimals=min(_decimals(p.size), 10)) for p in account.positions})
-        out: list[OrderIntent] = []
-        for pos in account.positions:
-            mark = marks.get(pos.coin)
-            if pos.size == 0 or not mark or pos.entry_price <= 0:
-                continue
-            move_pct = (mark - pos.entry_price) / pos.entry_price * _HUNDRED * (1 if pos.size > 0 else -1)
-            if move_pct <= -pct:
-                out.append(close_intent(pos.coin, pos.size, market, portfolio or PortfolioConfig()))
-        return out
+        return [close_intent(p.coin, p.size, market, portfolio or PortfolioConfig()) for p in hit]
 
     def allowed_leverage(self, coin: str, ctx: RiskContext) -> int:
         spec = ctx.specs.get(coin)
@@ -399,3 +395,11 @@ class _Book:
 def _decimals(size: Decimal) -> int:
     exp = size.normalize().as_tuple().exponent
     return -exp if isinstance(exp, int) and exp < 0 else 0
+
+
+def _stop_hit(pos: Position, mark: Decimal | None, pct: Decimal) -> bool:
+    """Whether an open position's mark is `pct` percent or more against its entry."""
+    if pos.size == 0 or not mark or pos.entry_price <= 0:
+        return False
+    move_pct = (mark - pos.entry_price) / pos.entry_price * _HUNDRED * (1 if pos.size > 0 else -1)
+    return move_pct <= -pct
