@@ -218,3 +218,13 @@ def test_purpose_of_a_signed_change(current, delta, purpose):
 
     assert purpose_of(Decimal(current), Decimal(delta)) is purpose
     assert reduces(Decimal(current), Decimal(delta)) is (purpose in (OrderPurpose.REDUCE, OrderPurpose.CLOSE))
+
+
+def test_with_nothing_to_trade_spot_cash_still_tops_up_a_perp_wallet_below_its_cash_buffer():
+    held = [pos("BTC", "0.05")]  # $3000 at 60000: 30% of equity, held at the target
+    usdc = [SpotBalance(coin="USDC", total=Decimal(800))]
+    short_of_buffer = account(equity="10000", available="200", positions=held, spot=usdc)  # buffer: 5% = $500
+    plan = plan_rebalance([T("BTC", "30")], short_of_buffer, MARKET, CFG)
+    assert plan.intents == [TransferIntent(amount=Decimal("300.00"), to_perp=True)]
+    without_spot_cash = plan_rebalance([T("BTC", "30")], account(available="200", positions=held), MARKET, CFG)
+    assert without_spot_cash.intents == [] and without_spot_cash.skipped == plan.skipped
