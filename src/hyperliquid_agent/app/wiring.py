@@ -10,7 +10,6 @@ ties them. The backtest builds its pipeline here too
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from hyperliquid_agent.app.cycle import CyclePipeline
@@ -197,7 +196,8 @@ def build_audit_writer(cfg: Config) -> Any:
     return AuditWriter(audit_path(cfg.state_dir), cfg.agent.audit_max_bytes, secret_values(cfg))
 
 
-def build_backtest_pipeline(cfg: Config, exchange: Any, state_dir: str | Path) -> CyclePipeline:
-    """The live loop's pipeline over the backtest's in-process exchange, its state in `state_dir`."""
-    store = StateStore.in_dir(state_dir)
-    return build_pipeline(cfg, exchange, store)
+def build_backtest_pipeline(cfg: Config, exchange: Any) -> CyclePipeline:
+    """The live loop's pipeline over the backtest's in-process exchange. Its state (plans,
+    counters, orders ledger) is an in-memory database: nothing reads a run's state after it,
+    and on disk every cycle's writes cost journal syncs and locks (~4 % of a backtest)."""
+    return build_pipeline(cfg, exchange, StateStore.memory())

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import struct
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 
 from hyperliquid_agent.audit import to_plain
@@ -129,10 +128,10 @@ class PipelineStep:
         return info
 
 
-def build_cycle_step(cfg: Config, exchange: Any, state_dir: Path) -> PipelineStep:
-    """The agent's pipeline from `app.wiring`, over `exchange`, with its state in `state_dir`."""
+def build_cycle_step(cfg: Config, exchange: Any) -> PipelineStep:
+    """The agent's pipeline from `app.wiring`, over `exchange`, with its state in memory."""
     from hyperliquid_agent.app import wiring
     from hyperliquid_agent.app.agent import schedule_for
 
-    pipeline = wiring.build_backtest_pipeline(cfg, exchange, state_dir)
+    pipeline = wiring.build_backtest_pipeline(cfg, exchange)
     return PipelineStep(pipeline, schedule_for(cfg))  # the live loop's own schedule

@@ -196,7 +196,7 @@ class _Recorder:
 def default_step_factory(cfg: Config, exchange: Any, state_dir: Path) -> CycleStep:
     from hyperliquid_agent.backtest.pipeline import build_cycle_step
 
-    return build_cycle_step(cfg, exchange, state_dir)
+    return build_cycle_step(cfg, exchange)  # (the engine's state is in memory; the run's folder holds its inputs)
 
 
 @dataclass(frozen=True)
