@@ -708,15 +708,15 @@ def _book_signals(book: L2Book, out: dict[str, float | None]) -> None:
     bid, ask = book.best_bid, book.best_ask
     if bid is None or ask is None or bid.price <= 0 or ask.price <= 0:
         return
-    bid_px, ask_px = list(map(float, map(_price, book.bids))), list(map(float, map(_price, book.asks)))
+    bid_px, bid_sz, ask_px, ask_sz = book.floats
     b, a = bid_px[0], ask_px[0]
     mid = (a + b) / 2.0
     out["spread_bps"] = (a - b) / mid * 1e4
     # depth within 1% of mid: each side's levels up to the first outside the band (best first)
     nb = _first(map(lt, bid_px, repeat(mid * 0.99)), len(bid_px))
     na = _first(map(gt, ask_px, repeat(mid * 1.01)), len(ask_px))
-    depth = sum(map(mul, islice(bid_px, nb), map(float, map(_size, islice(book.bids, nb)))), 0.0)
-    out["depth_1pct_usd"] = sum(map(mul, islice(ask_px, na), map(float, map(_size, islice(book.asks, na)))), depth)
+    depth = sum(map(mul, islice(bid_px, nb), bid_sz), 0.0)
+    out["depth_1pct_usd"] = sum(map(mul, islice(ask_px, na), ask_sz), depth)
 
 
 def _first(flags: Iterable[bool], default: int) -> int:

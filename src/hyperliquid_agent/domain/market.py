@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+from typing import NamedTuple
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from hyperliquid_agent.domain.values import MarketType, Money
@@ -60,12 +63,29 @@ class BookLevel(BaseModel):
     orders: int = 1
 
 
+class BookFloats(NamedTuple):
+    """A book's prices and sizes as floats, level for level, best first."""
+
+    bid_prices: list[float]
+    bid_sizes: list[float]
+    ask_prices: list[float]
+    ask_sizes: list[float]
+
+
 class L2Book(BaseModel):
     model_config = _FROZEN
     coin: str
     time_ms: int
     bids: tuple[BookLevel, ...]  # best first (descending price)
     asks: tuple[BookLevel, ...]  # best first (ascending price)
+
+    @cached_property
+    def floats(self) -> BookFloats:
+        """The levels as floats (what the signals work in), converted once per book. A builder
+        that has them already may store them as `__dict__["floats"]` (the synthetic book does);
+        like any cached property it is not recomputed by `model_copy(update=...)`."""
+        return BookFloats([float(x.price) for x in self.bids], [float(x.size) for x in self.bids],
+                          [float(x.price) for x in self.asks], [float(x.size) for x in self.asks])
 
     @property
     def best_bid(self) -> BookLevel | None:

@@ -8,11 +8,14 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from functools import cache
+from math import lcm
 from operator import mul
+from typing import NamedTuple
 
-from hyperliquid_agent.domain import AssetContext, Candle, FundingPoint, L2Book, round_size
-from hyperliquid_agent.domain.market import BookLevel
-from hyperliquid_agent.domain.rounding import round_ladder
+from hyperliquid_agent.domain import AssetContext, AssetSpec, Candle, FundingPoint, L2Book, round_size
+from hyperliquid_agent.domain.market import BookFloats, BookLevel
+from hyperliquid_agent.domain.rounding import (_QUANTUM, _finest_exponent, finest_price_decimal, lot_size,
+                                               round_ladder)
 from hyperliquid_agent.domain.values import trusted
 from hyperliquid_agent.exchange.feed import HOUR_MS, CoinSeries, interval_ms
 
@@ -86,6 +89,13 @@ def _level_orders(levels: int) -> tuple[int, ...]:
     return tuple(1 + k % 3 for k in range(levels))
 
 
+class _Side(NamedTuple):
+    """One side's prices (or the level sizes), best first, and the same as floats."""
+
+    values: list[Decimal]
+    floats: list[float]
+
+
 def synthetic_book(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: Decimal, spread_bps: Decimal,
                    now_ms: int, levels: int = 20) -> L2Book:
     """The book around `mid`: the touch, then levels one spread apart, sized from the last
@@ -94,17 +104,19 @@ def synthetic_book(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: 
     vol = s.volume[closed - 1] if closed else ZERO
     base = max(vol / 40, MIN_LEVEL_USD / mid)
     step = max(ask - bid, mid * spread_bps / BPS)
-    one = Decimal(1).scaleb(-spec.sz_decimals)
-    sizes = [max(round_size(base * f, spec.sz_decimals), one) for f in _size_factors(levels)]
-    bid_prices = [p for p in (bid - step * k for k in range(levels)) if p > ZERO]  # the ladder stops at zero
-    bid_prices = round_ladder(bid_prices, spec.sz_decimals, spec.market_type, ROUND_DOWN)
-    ask_prices = round_ladder([ask + step * k for k in range(levels)], spec.sz_decimals, spec.market_type, ROUND_UP)
+    sizes = _level_sizes(base, spec.sz_decimals, levels)
+    bids = _price_ladder(bid, -step, levels, spec, ROUND_DOWN)
+    asks = _price_ladder(ask, step, levels, spec, ROUND_UP)
     orders = _level_orders(levels)
-    return trusted(L2Book, {
+    book = trusted(L2Book, {
         "coin": s.coin, "time_ms": now_ms,
-        "bids": _levels(bid_prices, sizes, orders),
-        "asks": _levels(ask_prices, sizes, orders),
+        "bids": _levels(bids.values, sizes.values, orders),
+        "asks": _levels(asks.values, sizes.values, orders),
     })
+    # the float view the signals read, known here without converting the levels' Decimals
+    book.__dict__["floats"] = BookFloats(bids.floats, sizes.floats[:len(bids.values)],
+                                         asks.floats, sizes.floats[:len(asks.values)])
+    return book
 
 
 def _levels(prices: list[Decimal], sizes: list[Decimal], orders: tuple[int, ...]) -> tuple[BookLevel, ...]:
@@ -112,3 +124,93 @@ def _levels(prices: list[Decimal], sizes: list[Decimal], orders: tuple[int, ...]
     sizes are already Decimals and order counts ints, which is all BookLevel's validation
     checks, and validating a book's 40 levels cost more than working them out."""
     return tuple([trusted(BookLevel, {"price": p, "size": z, "orders": n}) for p, z, n in zip(prices, sizes, orders)])
+
+
+# ---------------------------------------------------------------- the book's numbers in integers
+#
+# A synthetic book's 20 levels a side come from two Decimals each (the touch and the step; the
+# base size): worked out as integers over a common power of ten, each level costs a few integer
+# operations and one Decimal, and its float is an exact integer division (correctly rounded, as
+# float(Decimal) is). The Decimal arithmetic they replace is exact whenever its results fit in
+# the context's 28 digits, which the integers check; when they do not, the Decimal way runs.
+
+_EXACT_BELOW = 10 ** 28  # decimal's default precision: integers below this are exact Decimals
+
+
+def _scale_of(denominator: int) -> int:
+    """The smallest power of ten that is a multiple of a Decimal's denominator (a 2^i 5^j)."""
+    scale = 1
+    while scale % denominator:
+        scale *= 10
+    return scale
+
+
+def _level_sizes(base: Decimal, sz_decimals: int, levels: int) -> _Side:
+    """max(round_size(base * (1 + k/4)), one lot) for k < levels: the size of each level."""
+    return _level_sizes_in_lots(base, sz_decimals, levels) or _level_sizes_by_decimals(base, sz_decimals, levels)
+
+
+def _level_sizes_by_decimals(base: Decimal, sz_decimals: int, levels: int) -> _Side:
+    one = lot_size(sz_decimals)
+    sizes = [max(round_size(base * f, sz_decimals), one) for f in _size_factors(levels)]
+    return _Side(sizes, list(map(float, sizes)))
+
+
+def _level_sizes_in_lots(base: Decimal, sz_decimals: int, levels: int) -> _Side | None:
+    """The sizes as whole lots: base * (4 + k) / 4 rounded down (base is positive). None when
+    a product base * (1 + k/4) has more digits than Decimal keeps (it would have rounded it)."""
+    num, den = base.as_integer_ratio()
+    if num * (_scale_of(den) // den) * 25 * (3 + levels) >= _EXACT_BELOW:  # the largest product, in its last digit
+        return None
+    per_lot = 10 ** sz_decimals
+    lots = [max(num * (4 + k) * per_lot // (4 * den), 1) for k in range(levels)]
+    lot = lot_size(sz_decimals)
+    return _Side([lot * n for n in lots], [n / per_lot for n in lots])
+
+
+def _price_ladder(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str) -> _Side:
+    """start + step * k for k < levels, those above zero, rounded (ROUND_DOWN or ROUND_UP) as
+    `round_ladder` rounds them."""
+    return (_price_ladder_in_ticks(start, step, levels, spec, rounding)
+            or _price_ladder_by_decimals(start, step, levels, spec, rounding))
+
+
+def _price_ladder_by_decimals(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str) -> _Side:
+    prices = [p for p in (start + step * k for k in range(levels)) if p > ZERO]  # the ladder stops at zero
+    prices = round_ladder(prices, spec.sz_decimals, spec.market_type, rounding)
+    return _Side(prices, list(map(float, prices)))
+
+
+def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str) -> _Side | None:
+    """The ladder as whole ticks of one size (`round_ladder`'s fast case: both ends round at the
+    same digit), then each price in its canonical form. None outside that case, when the start
+    is not positive, or when Decimal would have rounded a level or a step * k."""
+    (n0, d0), (n1, d1) = start.as_integer_ratio(), step.as_integer_ratio()
+    scale = _scale_of(lcm(d0, d1))  # start and step are whole multiples of 1/scale
+    first, per_level = n0 * (scale // d0), n1 * (scale // d1)
+    units = [u for u in (first + per_level * k for k in range(levels)) if u > 0]
+    if not units or units[0] != first or max(first, units[-1], abs(per_level) * levels) >= _EXACT_BELOW:
+        return None
+    finest = finest_price_decimal(spec.sz_decimals, spec.market_type)
+    exp = _finest_exponent(start, finest)
+    if exp != _finest_exponent(Decimal(units[-1]) / scale, finest):
+        return None
+    per_tick = 10 ** -exp
+    if rounding == ROUND_DOWN:
+        ticks = [u * per_tick // scale for u in units]
+    else:
+        ticks = [-(-u * per_tick // scale) for u in units]
+    if ticks[0] <= 0 or ticks[-1] <= 0:  # rounded to zero: the generic rounder's smallest tick instead
+        return None
+    return _Side([_canonical_price(n, exp, per_tick) for n in ticks], [n / per_tick for n in ticks])
+
+
+def _canonical_price(ticks: int, exp: int, per_tick: int) -> Decimal:
+    """ticks * 10^exp as `round_ladder` writes a price: an integer without a point, others
+    without trailing zeros."""
+    if ticks % per_tick == 0:
+        return Decimal(ticks // per_tick)
+    while ticks % 10 == 0:
+        ticks //= 10
+        exp += 1
+    return _QUANTUM[exp] * ticks

@@ -1,0 +1,80 @@
+"""The synthetic book's integer arithmetic gives the Decimals (down to their printed form) and
+the floats that the Decimal arithmetic and float() give."""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hyperliquid_agent.domain import AssetSpec, L2Book, MarketType
+from hyperliquid_agent.exchange import market_data as md
+from hyperliquid_agent.exchange.model import VenueModel
+from hyperliquid_agent.exchange.synthetic import synthetic_feed
+
+amounts = st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("200000"), places=8, allow_nan=False)
+
+
+def _printed(side: md._Side) -> tuple[list[str], list[float]]:
+    return [str(v) for v in side.values], side.floats
+
+
+@st.composite
+def ladders(draw):
+    """A touch and a step as synthetic_book gets them: short Decimals, or a step with the
+    28 digits of a quotient (mid * spread_bps / 10000 can have them)."""
+    start = draw(amounts)
+    step = draw(st.one_of(amounts, st.decimals(min_value=0, max_value=5000, places=2),
+                          amounts.map(lambda d: d / 7), st.just(Decimal(0))))
+    if draw(st.booleans()):
+        start, step = start.normalize(), step.normalize()
+    return start, step
+
+
+@settings(max_examples=600, deadline=None)
+@given(ladder=ladders(), sz_decimals=st.integers(min_value=0, max_value=8), spot=st.booleans(),
+       down=st.booleans(), levels=st.integers(min_value=1, max_value=25))
+def test_a_price_ladder_in_ticks_is_the_decimal_ladder(ladder, sz_decimals, spot, down, levels):
+    start, step = ladder
+    spec = AssetSpec(name="X", asset_id=0, sz_decimals=sz_decimals,
+                     market_type=MarketType.SPOT if spot else MarketType.PERP)
+    step, rounding = (-step, ROUND_DOWN) if down else (step, ROUND_UP)
+    fast = md._price_ladder_in_ticks(start, step, levels, spec, rounding)
+    slow = md._price_ladder_by_decimals(start, step, levels, spec, rounding)
+    if fast is not None:
+        assert _printed(fast) == _printed(slow)
+    assert _printed(md._price_ladder(start, step, levels, spec, rounding)) == _printed(slow)
+
+
+@settings(max_examples=400, deadline=None)
+@given(volume=st.one_of(amounts, amounts.map(lambda d: d * 1000)), mid=amounts,
+       sz_decimals=st.integers(min_value=0, max_value=8), levels=st.integers(min_value=1, max_value=25))
+def test_level_sizes_in_lots_are_the_decimal_sizes(volume, mid, sz_decimals, levels):
+    base = max(volume / 40, md.MIN_LEVEL_USD / mid)  # as synthetic_book works it out (often 28 digits)
+    fast = md._level_sizes_in_lots(base, sz_decimals, levels)
+    slow = md._level_sizes_by_decimals(base, sz_decimals, levels)
+    if fast is not None:
+        assert _printed(fast) == _printed(slow)
+    assert _printed(md._level_sizes(base, sz_decimals, levels)) == _printed(slow)
+
+
+def test_the_integer_ways_are_taken_for_usual_books():
+    spec = AssetSpec(name="ETH", asset_id=1, sz_decimals=4)
+    assert md._price_ladder_in_ticks(Decimal("3868"), Decimal("-0.8"), 20, spec, ROUND_DOWN) is not None
+    assert md._price_ladder_in_ticks(Decimal("3868.1"), Decimal("0.38681"), 20, spec, ROUND_UP) is not None
+    assert md._level_sizes_in_lots(Decimal("993.9166") / 40, 4, 20) is not None
+
+
+def test_a_synthetic_books_floats_are_its_levels_converted():
+    feed = synthetic_feed(seed=3, days=40)
+    m = VenueModel(feed)
+    for t in feed.timeline[700:760:7]:
+        m.advance_to(t)
+        for coin in feed.coins:
+            book = m.l2_book(coin)
+            again = L2Book.model_validate(book.model_dump())  # a book as the venue's would be: floats not given
+            assert again == book and "floats" not in again.__dict__
+            assert book.floats == again.floats
+            assert book.floats.bid_prices == [float(x.price) for x in book.bids]
+            assert book.floats.ask_sizes == [float(x.size) for x in book.asks]
