@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.dataclasses import dataclass
 
 from hyperliquid_agent.domain.values import MarketType, Money
 
@@ -56,11 +58,35 @@ class AssetContext(BaseModel):
     prev_day_price: Money | None = None
 
 
-class BookLevel(BaseModel):
-    model_config = _FROZEN
+@dataclass(frozen=True, slots=True, config=ConfigDict(extra="forbid"))
+class BookLevel:
+    """One price level of a book. A pydantic dataclass rather than a model: it validates and
+    dumps the same (inside an L2Book too), but `trusted_level` builds one at a third of a
+    model's cost, and the venue model builds 40 per book."""
+
     price: Money
     size: Money
     orders: int = 1
+
+    @classmethod
+    def model_validate(cls, data: Any) -> BookLevel:
+        """A level from plain data (a recorded book), validated, as the models spell it."""
+        return _LEVEL.validate_python(data)
+
+
+_LEVEL = TypeAdapter(BookLevel)
+_new_level = object.__new__
+_set_price, _set_size, _set_orders = (BookLevel.__dict__[name].__set__ for name in ("price", "size", "orders"))
+
+
+def trusted_level(price: Decimal, size: Decimal, orders: int) -> BookLevel:
+    """A BookLevel built without validation (its slots set directly) from values our own code
+    produced: Decimals and an int, all that validation would check."""
+    level = _new_level(BookLevel)
+    _set_price(level, price)
+    _set_size(level, size)
+    _set_orders(level, orders)
+    return level
 
 
 class BookFloats(NamedTuple):

@@ -13,7 +13,7 @@ from operator import mul
 from typing import NamedTuple
 
 from hyperliquid_agent.domain import AssetContext, AssetSpec, Candle, FundingPoint, L2Book, round_size
-from hyperliquid_agent.domain.market import BookFloats, BookLevel
+from hyperliquid_agent.domain.market import BookFloats, BookLevel, trusted_level
 from hyperliquid_agent.domain.rounding import (_QUANTUM, _finest_exponent, finest_price_decimal, lot_size,
                                                round_ladder)
 from hyperliquid_agent.domain.values import trusted
@@ -123,7 +123,7 @@ def _levels(prices: list[Decimal], sizes: list[Decimal], orders: tuple[int, ...]
     """One side's levels (as many as there are prices), built without validation: prices and
     sizes are already Decimals and order counts ints, which is all BookLevel's validation
     checks, and validating a book's 40 levels cost more than working them out."""
-    return tuple([trusted(BookLevel, {"price": p, "size": z, "orders": n}) for p, z, n in zip(prices, sizes, orders)])
+    return tuple(map(trusted_level, prices, sizes, orders))
 
 
 # ---------------------------------------------------------------- the book's numbers in integers
