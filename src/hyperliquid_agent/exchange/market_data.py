@@ -163,7 +163,7 @@ def _level_sizes_in_lots(base: Decimal, sz_decimals: int, levels: int) -> _Side 
     if num * (_scale_of(den) // den) * 25 * (3 + levels) >= _EXACT_BELOW:  # the largest product, in its last digit
         return None
     per_lot = 10 ** sz_decimals
-    lots = [max(num * (4 + k) * per_lot // (4 * den), 1) for k in range(levels)]
+    lots = [num * (4 + k) * per_lot // (4 * den) or 1 for k in range(levels)]  # (at least one lot)
     lot = lot_size(sz_decimals)
     return _Side([lot * n for n in lots], [n / per_lot for n in lots])
 
@@ -188,8 +188,10 @@ def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: Ass
     (n0, d0), (n1, d1) = start.as_integer_ratio(), step.as_integer_ratio()
     scale = _scale_of(lcm(d0, d1))  # start and step are whole multiples of 1/scale
     first, per_level = n0 * (scale // d0), n1 * (scale // d1)
-    units = [u for u in (first + per_level * k for k in range(levels)) if u > 0]
-    if not units or units[0] != first or max(first, units[-1], abs(per_level) * levels) >= _EXACT_BELOW:
+    if first <= 0 or per_level == 0 or levels <= 0:
+        return None
+    units = range(first, max(first + per_level * levels, 0), per_level)  # (a falling ladder stops above zero)
+    if max(first, units[-1], abs(per_level) * levels) >= _EXACT_BELOW:
         return None
     finest = finest_price_decimal(spec.sz_decimals, spec.market_type)
     exp = _finest_exponent(start, finest)
@@ -202,7 +204,9 @@ def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: Ass
         ticks = [-(-u * per_tick // scale) for u in units]
     if ticks[0] <= 0 or ticks[-1] <= 0:  # rounded to zero: the generic rounder's smallest tick instead
         return None
-    return _Side([_canonical_price(n, exp, per_tick) for n in ticks], [n / per_tick for n in ticks])
+    tick = _QUANTUM[exp]
+    prices = [tick * n if n % 10 else _canonical_price(n, exp, per_tick) for n in ticks]  # (no trailing zero: canonical)
+    return _Side(prices, [n / per_tick for n in ticks])
 
 
 def _canonical_price(ticks: int, exp: int, per_tick: int) -> Decimal:
