@@ -17,6 +17,7 @@ import csv
 import json
 from bisect import bisect_right
 from decimal import Decimal, InvalidOperation
+from operator import mul
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -66,7 +67,7 @@ class CoinSeries:
     """One coin's bars (parallel lists, oldest first) and its funding records."""
 
     __slots__ = ("coin", "spec", "interval_ms", "t", "close_t", "open", "high", "low", "close", "volume",
-                 "oracle", "open_interest", "funding_t", "funding_rate", "funding_premium", "bar_funding",
+                 "notional", "oracle", "open_interest", "funding_t", "funding_rate", "funding_premium", "bar_funding",
                  "_candles", "_funding_points")
 
     def __init__(
@@ -104,6 +105,7 @@ class CoinSeries:
         self.close_t = tuple(x + interval_ms for x in self.t)
         self.open, self.high, self.low = tuple(open), tuple(high), tuple(low)
         self.close, self.volume = tuple(close), tuple(volume)
+        self.notional = tuple(map(mul, self.volume, self.close))  # each bar's volume x close (a day's sums them)
         self.oracle = tuple(oracle) if oracle is not None else None
         self.open_interest = tuple(open_interest) if open_interest is not None else None
         self.funding_t = tuple(funding_t)

@@ -9,7 +9,6 @@ from bisect import bisect_left, bisect_right
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from functools import cache
 from math import lcm
-from operator import mul
 from typing import NamedTuple
 
 from hyperliquid_agent.domain import AssetContext, AssetSpec, Candle, FundingPoint, L2Book, round_size
@@ -72,7 +71,7 @@ def asset_context(s: CoinSeries, closed: int, mark: Decimal, now_ms: int) -> Ass
         "coin": s.coin, "mark_price": mark, "oracle_price": oracle, "mid_price": mark, "funding": rate,
         "open_interest": s.open_interest[i] if s.open_interest is not None and closed else ZERO,
         "premium": prem if prem is not None else (mark - oracle) / oracle,
-        "day_volume": sum(map(mul, s.volume[day], s.close[day]), ZERO),  # (the same sums, in order)
+        "day_volume": sum(s.notional[day], ZERO),
         "prev_day_price": s.close[closed - per_day - 1] if closed > per_day else s.open[0],
     })
 
