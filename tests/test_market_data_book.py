@@ -14,6 +14,7 @@ from hyperliquid_agent.exchange.model import VenueModel
 from hyperliquid_agent.exchange.synthetic import synthetic_feed
 
 amounts = st.decimals(min_value=Decimal("0.000001"), max_value=Decimal("200000"), places=8, allow_nan=False)
+cents = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("200000"), places=2, allow_nan=False)
 
 
 def _printed(side: md._Side) -> tuple[list[str], list[float]]:
@@ -24,7 +25,7 @@ def _printed(side: md._Side) -> tuple[list[str], list[float]]:
 def ladders(draw):
     """A touch and a step as synthetic_book gets them: short Decimals, or a step with the
     28 digits of a quotient (mid * spread_bps / 10000 can have them)."""
-    start = draw(amounts)
+    start = draw(st.one_of(amounts, cents))  # (cents: often on the tick, as a touch is)
     step = draw(st.one_of(amounts, st.decimals(min_value=0, max_value=5000, places=2),
                           amounts.map(lambda d: d / 7), st.just(Decimal(0))))
     if draw(st.booleans()):

@@ -9,7 +9,7 @@ from bisect import bisect_left, bisect_right
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from functools import cache
 from math import lcm
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 from hyperliquid_agent.domain import AssetContext, AssetSpec, Candle, FundingPoint, L2Book, round_size
 from hyperliquid_agent.domain.market import BookFloats, BookLevel, trusted_level
@@ -159,7 +159,8 @@ def _level_sizes_in_lots(base: Decimal, sz_decimals: int, levels: int) -> _Side 
     """The sizes as whole lots: base * (4 + k) / 4 rounded down (base is positive). None when
     a product base * (1 + k/4) has more digits than Decimal keeps (it would have rounded it)."""
     num, den = base.as_integer_ratio()
-    if num * (_scale_of(den) // den) * 25 * (3 + levels) >= _EXACT_BELOW:  # the largest product, in its last digit
+    # the largest product, base * (4 + levels - 1) / 4, as a count of its last digit (base's, / 100)
+    if num * (_scale_of(den) // den) * 25 * (3 + levels) >= _EXACT_BELOW:
         return None
     per_lot = 10 ** sz_decimals
     lots = [num * (4 + k) * per_lot // (4 * den) or 1 for k in range(levels)]  # (at least one lot)
@@ -168,8 +169,8 @@ def _level_sizes_in_lots(base: Decimal, sz_decimals: int, levels: int) -> _Side 
 
 
 def _price_ladder(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str) -> _Side:
-    """start + step * k for k < levels, those above zero, rounded (ROUND_DOWN or ROUND_UP) as
-    `round_ladder` rounds them."""
+    """start + step * k for k < levels, those above zero, rounded as `round_ladder` rounds them
+    (`rounding` is ROUND_DOWN or ROUND_UP)."""
     return (_price_ladder_in_ticks(start, step, levels, spec, rounding)
             or _price_ladder_by_decimals(start, step, levels, spec, rounding))
 
@@ -197,7 +198,10 @@ def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: Ass
     if exp != _finest_exponent(Decimal(units[-1]) / scale, finest):
         return None
     per_tick = 10 ** -exp
-    if rounding == ROUND_DOWN:
+    (tick0, off_tick0), (ticks_per_level, off_tick) = divmod(first * per_tick, scale), divmod(per_level * per_tick, scale)
+    if not (off_tick0 or off_tick):  # start and step on the tick (the usual book): nothing to round
+        ticks: Sequence[int] = range(tick0, tick0 + ticks_per_level * len(units), ticks_per_level)
+    elif rounding == ROUND_DOWN:
         ticks = [u * per_tick // scale for u in units]
     else:
         ticks = [-(-u * per_tick // scale) for u in units]
