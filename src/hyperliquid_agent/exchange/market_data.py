@@ -198,7 +198,8 @@ def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: Ass
     if exp != _finest_exponent(Decimal(units[-1]) / scale, finest):
         return None
     per_tick = 10 ** -exp
-    (tick0, off_tick0), (ticks_per_level, off_tick) = divmod(first * per_tick, scale), divmod(per_level * per_tick, scale)
+    tick0, off_tick0 = divmod(first * per_tick, scale)
+    ticks_per_level, off_tick = divmod(per_level * per_tick, scale)
     if not (off_tick0 or off_tick):  # start and step on the tick (the usual book): nothing to round
         ticks: Sequence[int] = range(tick0, tick0 + ticks_per_level * len(units), ticks_per_level)
     elif rounding == ROUND_DOWN:
@@ -208,7 +209,8 @@ def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: Ass
     if ticks[0] <= 0 or ticks[-1] <= 0:  # rounded to zero: the generic rounder's smallest tick instead
         return None
     tick = _QUANTUM[exp]
-    prices = [tick * n if n % 10 else _canonical_price(n, exp, per_tick) for n in ticks]  # (no trailing zero: canonical)
+    # a count of ticks not ending in 0 is a price without trailing zeros: canonical as it is
+    prices = [tick * n if n % 10 else _canonical_price(n, exp, per_tick) for n in ticks]
     return _Side(prices, [n / per_tick for n in ticks])
 
 
