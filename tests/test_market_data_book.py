@@ -75,10 +75,14 @@ def test_a_synthetic_books_floats_are_its_levels_converted():
         for coin in feed.coins:
             book = m.l2_book(coin)
             again = L2Book.model_validate(book.model_dump())  # a book as the venue's would be: floats not given
-            assert again == book and "floats" not in again.__dict__
+            assert again == book
             assert book.floats == again.floats
             assert book.floats.bid_prices == [float(x.price) for x in book.bids]
             assert book.floats.ask_sizes == [float(x.size) for x in book.asks]
+            thinner = book.model_copy(update={"bids": book.bids[:1], "asks": book.asks[1:]})  # other levels
+            assert thinner.floats.bid_prices == [float(book.bids[0].price)]
+            assert thinner.floats.ask_sizes == [float(x.size) for x in book.asks[1:]]
+            assert book.model_copy(update={"time_ms": 0}).floats is book.floats  # the same levels: kept
 
 
 def test_a_trusted_level_is_the_validated_level():

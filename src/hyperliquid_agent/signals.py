@@ -59,8 +59,6 @@ SignalTable = dict[str, dict[str, float | None]]
 _candle_time = attrgetter("t_ms")
 _funding_time = attrgetter("time_ms")
 _sample_time = itemgetter(0)
-_price = attrgetter("price")
-_size = attrgetter("size")
 _rate = attrgetter("rate")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from functools import cached_property
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -98,6 +97,9 @@ class BookFloats(NamedTuple):
     ask_sizes: list[float]
 
 
+_FLOATS = "_float_view"  # where an L2Book keeps its float view (in its __dict__, beside its fields)
+
+
 class L2Book(BaseModel):
     model_config = _FROZEN
     coin: str
@@ -105,13 +107,21 @@ class L2Book(BaseModel):
     bids: tuple[BookLevel, ...]  # best first (descending price)
     asks: tuple[BookLevel, ...]  # best first (ascending price)
 
-    @cached_property
+    @property
     def floats(self) -> BookFloats:
-        """The levels as floats (what the signals work in), converted once per book. A builder
-        that has them already may store them as `__dict__["floats"]` (the synthetic book does);
-        like any cached property it is not recomputed by `model_copy(update=...)`."""
-        return BookFloats([float(x.price) for x in self.bids], [float(x.size) for x in self.bids],
-                          [float(x.price) for x in self.asks], [float(x.size) for x in self.asks])
+        """The levels as floats (what the signals work in), converted once per book. They are
+        kept with the level tuples they came from, so a copy with other levels
+        (`model_copy(update=...)`) converts its own instead of reading stale ones."""
+        kept = self.__dict__.get(_FLOATS)
+        if kept is None or kept[0] is not self.bids or kept[1] is not self.asks:
+            kept = self.keep_floats(BookFloats([float(x.price) for x in self.bids], [float(x.size) for x in self.bids],
+                                               [float(x.price) for x in self.asks], [float(x.size) for x in self.asks]))
+        return kept[2]
+
+    def keep_floats(self, floats: BookFloats) -> tuple[tuple[BookLevel, ...], tuple[BookLevel, ...], BookFloats]:
+        """Remember `floats` as this book's float view (a builder that has them already: the synthetic book)."""
+        kept = self.__dict__[_FLOATS] = (self.bids, self.asks, floats)
+        return kept
 
     @property
     def best_bid(self) -> BookLevel | None:

@@ -113,8 +113,7 @@ def synthetic_book(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: 
         "asks": _levels(asks.values, sizes.values, orders),
     })
     # the float view the signals read, known here without converting the levels' Decimals
-    book.__dict__["floats"] = BookFloats(bids.floats, sizes.floats[:len(bids.values)],
-                                         asks.floats, sizes.floats[:len(asks.values)])
+    book.keep_floats(BookFloats(bids.floats, sizes.floats[:len(bids.values)], asks.floats, sizes.floats[:len(asks.values)]))
     return book
 
 
