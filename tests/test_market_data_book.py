@@ -95,13 +95,13 @@ def test_a_trusted_level_is_the_validated_level():
     from hyperliquid_agent.domain.market import trusted_level
 
     level = trusted_level(Decimal("3867.2"), Decimal("0.5000"), 2)
-    assert level == BookLevel(price="3867.2", size=Decimal("0.5000"), orders=2) == BookLevel.model_validate(
-        {"price": "3867.2", "size": "0.5000", "orders": 2})
+    assert level == BookLevel(price="3867.2", size=Decimal("0.5000"), orders=2) == BookLevel(
+        **{"price": "3867.2", "size": "0.5000", "orders": 2})
     assert hash(level) == hash(BookLevel(price=Decimal("3867.2"), size=Decimal("0.5000"), orders=2))
     assert repr(level) == "BookLevel(price=Decimal('3867.2'), size=Decimal('0.5000'), orders=2)"
     with pytest.raises(dataclasses.FrozenInstanceError):
         level.price = Decimal(1)  # type: ignore[misc]
     with pytest.raises(ValidationError):
-        BookLevel.model_validate({"price": "x", "size": "1"})
+        BookLevel(**{"price": "x", "size": "1"})
     with pytest.raises(ValidationError):
-        BookLevel.model_validate({"price": "1", "size": "1", "side": "B"})
+        BookLevel(**{"price": "1", "size": "1", "side": "B"})

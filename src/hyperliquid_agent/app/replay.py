@@ -16,7 +16,7 @@ from typing import Any
 
 from hyperliquid_agent.config import Config
 from hyperliquid_agent.domain import (
-    AccountState, AssetContext, AssetSpec, BookLevel, L2Book, MarketSnapshot, OpenOrder,
+    AccountState, AssetContext, AssetSpec, L2Book, MarketSnapshot, OpenOrder,
 )
 from hyperliquid_agent.errors import LLMUnavailableError, StateError
 
@@ -34,9 +34,8 @@ def inputs_from_record(rec: dict[str, Any]) -> Any:
         raise StateError(f"cycle {cycle} cannot be replayed: {why}, so it has no recorded inputs")
     m = rec["market"]
     books = {
-        c: L2Book(coin=c, time_ms=int(b.get("time_ms") or m["time_ms"]),
-                  bids=tuple(BookLevel.model_validate(x) for x in b.get("bids") or ()),
-                  asks=tuple(BookLevel.model_validate(x) for x in b.get("asks") or ()))
+        c: L2Book(coin=c, time_ms=int(b.get("time_ms") or m["time_ms"]), bids=b.get("bids") or (),
+                  asks=b.get("asks") or ())  # (the recorded levels validated as the book's)
         for c, b in (m.get("books") or {}).items()
     }
     inp = rec["inputs"]

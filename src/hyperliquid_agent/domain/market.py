@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
 from hyperliquid_agent.domain.values import MarketType, Money
@@ -67,13 +67,7 @@ class BookLevel:
     size: Money
     orders: int = 1
 
-    @classmethod
-    def model_validate(cls, data: Any) -> BookLevel:
-        """A level from plain data (a recorded book), validated, as the models spell it."""
-        return _LEVEL.validate_python(data)
 
-
-_LEVEL = TypeAdapter(BookLevel)
 _new_level = object.__new__
 _set_price, _set_size, _set_orders = (BookLevel.__dict__[name].__set__ for name in ("price", "size", "orders"))
 
