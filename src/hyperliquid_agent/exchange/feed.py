@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from hyperliquid_agent.domain import AssetSpec, Candle, FundingPoint
+from hyperliquid_agent.domain.values import trusted
 from hyperliquid_agent.errors import DataFileError
 from hyperliquid_agent.signals import MAX_LOOKBACK_HOURS
 
@@ -145,8 +146,8 @@ class CoinSeries:
     def candle(self, i: int) -> Candle:
         c = self._candles[i]
         if c is None:
-            c = Candle.model_construct(t_ms=self.t[i], open=self.open[i], high=self.high[i], low=self.low[i],
-                                       close=self.close[i], volume=self.volume[i])
+            c = trusted(Candle, {"t_ms": self.t[i], "open": self.open[i], "high": self.high[i], "low": self.low[i],
+                                 "close": self.close[i], "volume": self.volume[i]})  # (the series' own Decimals)
             self._candles[i] = c
         return c
 
@@ -154,7 +155,7 @@ class CoinSeries:
         p = self._funding_points[j]
         if p is None:
             prem = self.funding_premium[j] if self.funding_premium is not None else None
-            p = FundingPoint.model_construct(time_ms=self.funding_t[j], rate=self.funding_rate[j], premium=prem)
+            p = trusted(FundingPoint, {"time_ms": self.funding_t[j], "rate": self.funding_rate[j], "premium": prem})
             self._funding_points[j] = p
         return p
 
@@ -259,7 +260,7 @@ def read_candles_csv(path: Path) -> list[Candle]:
             raise DataFileError(str(path), line, "low", f"low {lo} is above open/close")
         if v < 0:
             raise DataFileError(str(path), line, "volume", f"volume {v} is negative")
-        out.append(Candle.model_construct(t_ms=t, open=o, high=h, low=lo, close=c, volume=v))
+        out.append(trusted(Candle, {"t_ms": t, "open": o, "high": h, "low": lo, "close": c, "volume": v}))
     if not out:
         raise DataFileError(str(path), None, None, "no candle rows")
     return out
@@ -276,7 +277,7 @@ def read_funding_csv(path: Path) -> list[FundingPoint]:
         prev = _after(prev, t, path, line, "time_ms")
         if abs(rate) > Decimal("0.04"):
             raise DataFileError(str(path), line, "fundingRate", f"rate {rate} exceeds the 4%/hour cap")
-        out.append(FundingPoint.model_construct(time_ms=t, rate=rate, premium=prem))
+        out.append(trusted(FundingPoint, {"time_ms": t, "rate": rate, "premium": prem}))
     return out
 
 

@@ -47,7 +47,8 @@ def closed_candles(s: CoinSeries, closed: int, interval: str, start_ms: int, end
             hi_px, lo_px, vol = max(hi_px, s.high[j]), min(lo_px, s.low[j]), vol + s.volume[j]
             j += 1
         if b >= start_ms:
-            out.append(Candle.model_construct(t_ms=b, open=o, high=hi_px, low=lo_px, close=s.close[j - 1], volume=vol))
+            out.append(trusted(Candle, {"t_ms": b, "open": o, "high": hi_px, "low": lo_px, "close": s.close[j - 1],
+                                        "volume": vol}))
         i = j
     return out
 
