@@ -407,3 +407,34 @@ def test_a_cancel_action_needs_the_coin_and_an_order_id_and_oid_belongs_to_cance
                                {"action_type": "buy", "coin": "ETH", "market_type": "perp", "size": 1, "oid": 3,
                                 "reasoning": "oid on a buy"}))
     assert bad.actions == () and len(bad.rejected_actions) == 3
+
+
+def test_a_prompt_nobody_reads_is_not_rendered_and_the_decision_is_the_same(templates):
+    """The offline baseline decides from the context. In a run that keeps no prompt hashes (a
+    backtest's tap) nobody reads the prompt, so none is rendered; the decisions are the same.
+    A provider that reads the prompt still gets it there."""
+    from hyperliquid_agent.app.record import LLMTap
+    from hyperliquid_agent.llm.providers.offline import BaselineProvider
+    from hyperliquid_agent.llm_client import LLMClient
+
+    seen: list[str] = []
+
+    class Spy(BaselineProvider):
+        def complete(self, request, timeout_s):
+            seen.append("".join(m["content"] for m in request.messages))
+            return super().complete(request, timeout_s)
+
+    ctx = sample_context(mode="governed")
+    decided = {}
+    for hashes in (True, False):
+        tap = LLMTap(LLMClient(LLMConfig(), provider=Spy()), prompt_hashes=hashes)
+        engine = DecisionEngine(LLMConfig(), templates[0], templates[1], client=tap)
+        decided[hashes] = (engine.get_decision(ctx.account, ctx),
+                           engine.get_decision_with_governance(ctx.account, None, "range-bound", True, ctx))
+        assert [c["prompt_hash"] is not None for c in tap.take()] == [hashes, hashes]
+    assert all("Review status" in s or "## Strategy library" in s for s in seen[:2]) and seen[2:] == ["", ""]
+    assert decided[True] == decided[False] and decided[True][1].success
+    llm = ScriptedLLM([gov()], llm_config=PRICED)
+    engine = DecisionEngine(PRICED, templates[0], templates[1], client=LLMTap(llm, prompt_hashes=False))
+    assert engine.get_decision_with_governance(ctx.account, None, "range-bound", True, ctx).success
+    assert "Review status: OPEN" in llm.requests[0].messages[1]["content"]

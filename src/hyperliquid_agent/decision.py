@@ -25,6 +25,26 @@ from hyperliquid_agent.prompts import PromptTemplate, format_dwell, format_revie
 from hyperliquid_agent.schemas import DecisionSchema, GovernanceDecisionSchema
 
 
+def governance_context(
+    account_state: AccountState,
+    active_plan: Any,
+    current_regime: Any,
+    can_review: bool | tuple[bool, str],
+    context: DecisionContext | None = None,
+) -> DecisionContext:
+    """The context a governed-mode decision sees (what its prompt shows)."""
+    allowed, reason = review_flag(can_review)
+    regime, confidence = _regime(current_regime)
+    base = context or DecisionContext(now_ms=account_state.timestamp_ms, account=account_state)
+    if not reason and isinstance(can_review, bool):
+        reason = base.review_reason  # a bare flag keeps the reason the context already carries
+    return base.model_copy(update={
+        "mode": "governed", "account": account_state, "active_plan": active_plan, "regime": regime,
+        "regime_confidence": confidence if confidence is not None else base.regime_confidence,
+        "can_review": allowed, "review_reason": reason,
+    })
+
+
 def governance_prompt_parts(
     template: PromptTemplate,
     account_state: AccountState,
@@ -35,16 +55,8 @@ def governance_prompt_parts(
     dwell_remaining_minutes: float | None = None,
 ) -> tuple[tuple[str, str], DecisionContext]:
     """The governed-mode prompt as (stable_prefix, dynamic_suffix), and the context it shows."""
-    allowed, reason = review_flag(can_review)
-    regime, confidence = _regime(current_regime)
-    base = context or DecisionContext(now_ms=account_state.timestamp_ms, account=account_state)
-    if not reason and isinstance(can_review, bool):
-        reason = base.review_reason  # a bare flag keeps the reason the context already carries
-    ctx = base.model_copy(update={
-        "mode": "governed", "account": account_state, "active_plan": active_plan, "regime": regime,
-        "regime_confidence": confidence if confidence is not None else base.regime_confidence,
-        "can_review": allowed, "review_reason": reason,
-    })
+    ctx = governance_context(account_state, active_plan, current_regime, can_review, context)
+    allowed, reason = ctx.can_review, ctx.review_reason
     dwell = dwell_remaining_minutes
     if dwell is None and active_plan is not None and callable(getattr(active_plan, "dwell_remaining_minutes", None)):
         try:

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, Sequence, TypeVar
 
-from hyperliquid_agent.decision import governance_prompt_parts, review_flag
+from hyperliquid_agent.decision import governance_context, governance_prompt_parts, review_flag
 from hyperliquid_agent.decision_parse import (
     DecisionResult,
     GovernanceDecisionResult,
@@ -38,6 +38,7 @@ from hyperliquid_agent.schemas import DecisionSchema, GovernanceDecisionSchema
 from hyperliquid_agent.strategies import StrategySpec
 
 R = TypeVar("R", DecisionResult, GovernanceDecisionResult)
+_UNREAD = ("", "")  # the prompt parts sent when nobody reads the prompt (see `_prompt_read`)
 
 
 class LLMQuery(Protocol):
@@ -83,7 +84,7 @@ class DecisionEngine:
         """Ask for actions or a target allocation. Never raises; a failure is a hold."""
         version = self.template.version
         try:
-            parts = self.template.render_parts(account_state, context)
+            parts = self.template.render_parts(account_state, context) if self._prompt_read() else _UNREAD
         except Exception as exc:
             return DecisionResult(error=f"prompt render failed: {exc}", prompt_version=version)
         return self._ask(parts, DecisionSchema, "decision", context, DecisionResult, parse_decision, version)
@@ -110,9 +111,12 @@ class DecisionEngine:
             return GovernanceDecisionResult(error="no governance template configured ([agent] governance_template)")
         allowed, reason = review_flag(can_review)
         try:
-            parts, ctx = governance_prompt_parts(
-                template, account_state, active_plan, current_regime, can_review, context, dwell_remaining_minutes
-            )
+            if self._prompt_read():
+                parts, ctx = governance_prompt_parts(
+                    template, account_state, active_plan, current_regime, can_review, context, dwell_remaining_minutes
+                )
+            else:
+                parts, ctx = _UNREAD, governance_context(account_state, active_plan, current_regime, can_review, context)
         except Exception as exc:
             return GovernanceDecisionResult(error=f"prompt render failed: {exc}", prompt_version=template.version)
         result = self._ask(parts, GovernanceDecisionSchema, "governance", ctx, GovernanceDecisionResult,
@@ -125,6 +129,12 @@ class DecisionEngine:
         return result
 
     # ---------------------------------------------------------------- shared
+
+    def _prompt_read(self) -> bool:
+        """Whether anyone reads the rendered prompt: the model, or a tap that hashes it for the audit
+        trail. An offline policy that decides from the context alone, in a run that keeps no prompt
+        hashes (a backtest), is asked without one: rendering it would be work nobody reads."""
+        return getattr(self._client, "reads_prompt", True)
 
     def _ask(self, parts: tuple[str, str], schema: type, purpose: str, context: Any, kind: type[R], parse: Any,
              version: str) -> R:

@@ -46,15 +46,23 @@ class PromptHasher:
 
 class LLMTap:
     """Wraps the engine's LLM client to see what each cycle sent and got back:
-    the prompt hash, the raw reply, the calls made (failed ones too), tokens and cost."""
+    the prompt hash, the raw reply, the calls made (failed ones too), tokens and cost.
 
-    def __init__(self, inner: Any) -> None:
+    `prompt_hashes=False`: a run that keeps no audit trail (a backtest) records no prompt hash,
+    so with a provider that does not read the prompt either, nobody does (`reads_prompt`)."""
+
+    def __init__(self, inner: Any, prompt_hashes: bool = True) -> None:
         self.inner = inner
         self.calls: list[dict[str, Any]] = []
-        self._hash = PromptHasher()
+        self._hash = PromptHasher() if prompt_hashes else None
+
+    @property
+    def reads_prompt(self) -> bool:
+        """Whether anyone reads the prompt text: this tap (hashing it), or the client's provider."""
+        return self._hash is not None or getattr(self.inner, "reads_prompt", True)
 
     def query(self, prompt_or_messages: Any, schema: Any = None, purpose: str = "decision", context: Any = None) -> Any:
-        prompt_hash, prompt_chars = self._hash(prompt_or_messages)
+        prompt_hash, prompt_chars = self._hash(prompt_or_messages) if self._hash is not None else (None, None)
         call: dict[str, Any] = {"purpose": purpose, "prompt_hash": prompt_hash, "prompt_chars": prompt_chars}
         self.calls.append(call)
         try:

@@ -200,4 +200,7 @@ def build_backtest_pipeline(cfg: Config, exchange: Any) -> CyclePipeline:
     """The live loop's pipeline over the backtest's in-process exchange. Its state (plans,
     counters, orders ledger) is an in-memory database: nothing reads a run's state after it,
     and on disk every cycle's writes cost journal syncs and locks (~4 % of a backtest)."""
-    return build_pipeline(cfg, exchange, StateStore.memory())
+    store = StateStore.memory()
+    # no audit trail: with an offline policy that decides from the context, no prompt is rendered
+    client = LLMTap(build_llm_client(cfg, store), prompt_hashes=False)
+    return build_pipeline(cfg, exchange, store, client=client)

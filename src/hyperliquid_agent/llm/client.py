@@ -79,6 +79,11 @@ class LLMClient:
         self._unpriced_warned: set[str] = set()
         self._schemas: dict[type[BaseModel], dict[str, Any]] = {}
 
+    @property
+    def reads_prompt(self) -> bool:
+        """Whether the provider reads the prompt text (an offline policy may decide from the context alone)."""
+        return getattr(self.provider, "reads_prompt", True)
+
     # ---------------------------------------------------------------- public API
     def query(
         self,

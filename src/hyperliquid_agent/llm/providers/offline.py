@@ -18,6 +18,7 @@ from hyperliquid_agent.llm.types import LLMRequest, RawReply, Usage
 
 class BaselineProvider:
     name = "baseline"
+    reads_prompt = False  # it decides from the request's structured context alone
 
     def complete(self, request: LLMRequest, timeout_s: float) -> RawReply:
         schema_name = request.schema.__name__ if request.schema is not None else "DecisionSchema"
