@@ -315,3 +315,34 @@ def test_the_backtest_port_builds_the_account_once_per_state_of_the_venue():
     clock[0] = H  # the runner's clock moved the venue
     ex.account_state()
     assert inner.builds == 4
+
+
+def test_a_run_tunes_the_garbage_collector_only_while_it_runs():
+    """During a run the young generation is collected less often and the objects from before it
+    are frozen out of collections; afterwards (a failed run too) the process's settings are back."""
+    import gc
+
+    from hyperliquid_agent.backtest import runner
+
+    before = gc.get_threshold()
+    seen = []
+
+    class Watching(StepFactory):
+        def __call__(self, *a):
+            step = super().__call__(*a)
+
+            def watched(now_ms):
+                seen.append((gc.get_threshold()[0], gc.get_freeze_count() > 0))
+                return step(now_ms)
+            return watched
+
+    spec = BacktestSpec(coins=("BTC", "ETH"), start=START, end=END, provider="scripted", run_id="t")
+    run_backtest(cfg(), spec, feed=make_feed(), step_factory=Watching())
+    assert seen and set(seen) == {(runner.BATCH_GC_THRESHOLD, True)}
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+    def failing(*a):
+        raise RuntimeError("the step factory failed")
+    with pytest.raises(RuntimeError):
+        run_backtest(cfg(), spec, feed=make_feed(), step_factory=failing)
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
