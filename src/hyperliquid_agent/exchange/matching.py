@@ -57,12 +57,14 @@ class RestingOrder:
         self.cloid, self.timestamp_ms = cloid, timestamp_ms
         self.reserved = Decimal(0)  # notional this order holds margin for while it rests
 
-    def snapshot(self) -> tuple:
-        """The order's reportable fields as a tuple of plain values (kept per order for
-        `orderStatus`; holds no objects, so the garbage collector can skip it)."""
+    def record(self, status: str, status_time_ms: int) -> tuple:
+        """The order's reportable fields, then its `status` and when it got it: the record kept per
+        order for `orderStatus`. One flat tuple of plain values, which the garbage collector stops
+        tracking at its first pass (a tuple nested in another can outlive that pass tracked, and a
+        year of them would make full collections come sooner and take longer)."""
         return (self.address, self.coin, self.is_buy, self.limit_px, self.sz, self.orig_sz, self.oid, self.cloid,
                 self.timestamp_ms, self.reduce_only, self.order_type, self.tif, self.trigger_px,
-                self.tpsl is not None)
+                self.tpsl is not None, status, status_time_ms)
 
     @property
     def order_type(self) -> str:
@@ -76,14 +78,14 @@ def order_type_name(tpsl: TpSl | None, is_market: bool) -> str:
     return f"{'Take Profit' if tpsl is TpSl.TP else 'Stop'} {'Market' if is_market else 'Limit'}"
 
 
-def request_snapshot(address: str, r: OrderRequest, oid: int, cloid: str | None, now_ms: int) -> tuple:
-    """A `RestingOrder.snapshot()`-shaped record for an order that never rested."""
+def request_record(address: str, r: OrderRequest, oid: int, cloid: str | None, now_ms: int, status: str) -> tuple:
+    """A `RestingOrder.record()` for an order that never rested: it got `status` on arrival."""
     ot = r.order_type
     if type(ot) is LimitType:  # (str(tif) is its value, without the enum's slow `.value` property)
         return (address, r.coin, r.is_buy, r.limit_px, r.sz, r.sz, oid, cloid, now_ms, r.reduce_only, "Limit",
-                str(ot.tif), None, False)
+                str(ot.tif), None, False, status, now_ms)
     return (address, r.coin, r.is_buy, r.limit_px, r.sz, r.sz, oid, cloid, now_ms, r.reduce_only,
-            order_type_name(ot.tpsl, ot.is_market), None, ot.trigger_px, True)
+            order_type_name(ot.tpsl, ot.is_market), None, ot.trigger_px, True, status, now_ms)
 
 
 _NEG_INF, _POS_INF = Decimal("-Infinity"), Decimal("Infinity")
@@ -228,9 +230,9 @@ def increases_exposure(old: Decimal, new: Decimal) -> bool:
     return abs(new) > abs(old)
 
 
-def open_order(snap: tuple) -> OpenOrder:
-    """The domain OpenOrder for a `RestingOrder.snapshot()`."""
-    _, coin, is_buy, px, sz, orig, oid, cloid, ts, ro, order_type, tif, trigger_px, is_trigger = snap
+def open_order(record: tuple) -> OpenOrder:
+    """The domain OpenOrder for a `RestingOrder.record()`."""
+    _, coin, is_buy, px, sz, orig, oid, cloid, ts, ro, order_type, tif, trigger_px, is_trigger, _, _ = record
     return OpenOrder(coin=coin, side=Side.BUY if is_buy else Side.SELL, limit_price=px, size=sz, orig_size=orig,
                      oid=oid, cloid=cloid, timestamp_ms=ts, reduce_only=ro, order_type=order_type, tif=tif,
                      trigger_price=trigger_px, is_trigger=is_trigger)

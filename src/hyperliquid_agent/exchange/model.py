@@ -106,7 +106,7 @@ class VenueModel(OrderEntry):
         self._marks = {c: self._mark_at(c) for c in self._series}
         self._accounts: dict[str, Account] = {}
         self._book: dict[str, m.CoinBook] = {c: m.CoinBook() for c in self._series}
-        self._status: dict[int, tuple] = {}  # oid -> (RestingOrder.snapshot(), status, time_ms)
+        self._status: dict[int, tuple] = {}  # oid -> RestingOrder.record(status, time_ms)
         self._cloids: dict[tuple[str, str], int] = {}  # (address, cloid) -> oid
         self._touches: tuple[dict, dict] = ({}, {})  # [is_buy][coin] -> (mark, best bid / best ask at it)
         self._ctx_cache: tuple[int, dict[str, AssetContext]] | None = None
@@ -307,7 +307,9 @@ class VenueModel(OrderEntry):
 
     def open_orders(self, address: str) -> list[OpenOrder]:
         acct = self._accounts.get(address.lower())
-        return [] if acct is None else [m.open_order(o.snapshot()) for o in acct.orders.values()]  # type: ignore[attr-defined]
+        if acct is None:
+            return []
+        return [m.open_order(o.record("open", self.now_ms)) for o in acct.orders.values()]  # type: ignore[attr-defined]
 
     def fills(self, address: str, start_ms: int | None = None) -> list[Fill]:
         acct = self._accounts.get(address.lower())
@@ -341,12 +343,12 @@ class VenueModel(OrderEntry):
             oid = self._cloids.get((a, cloid.lower()))
         if oid is None:
             return None
-        got = self._status.get(oid)
-        if got is None or got[0][0] != a:
+        record = self._status.get(oid)
+        if record is None or record[0] != a:  # (the record starts with the address)
             return None
-        snap, status, t = got
+        status, t = record[-2:]
         live = self._accounts[a].orders.get(oid) if status == "open" else None
-        return OrderStatusInfo(order=m.open_order(live.snapshot() if live else snap),  # type: ignore[union-attr]
+        return OrderStatusInfo(order=m.open_order(live.record(status, t) if live else record),  # type: ignore[union-attr]
                                status=status, status_time_ms=t)
 
     def update_leverage(self, address: str, coin: str, leverage: int, is_cross: bool = True) -> str | None:

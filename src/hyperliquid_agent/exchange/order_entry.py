@@ -79,8 +79,7 @@ class OrderEntry:
             self._cloids.setdefault((acct.address, cloid), oid)
         got = self._try_place(acct, r, rules, oid, cloid)
         if type(got) is str:  # the venue's error
-            self._status[oid] = (m.request_snapshot(acct.address, r, oid, cloid, self.now_ms), reject_status(got),
-                                 self.now_ms)
+            self._status[oid] = m.request_record(acct.address, r, oid, cloid, self.now_ms, reject_status(got))
             return trusted(Rejected, {"status": "error", "error": got})
         return got
 
@@ -158,7 +157,7 @@ class OrderEntry:
                px: Decimal) -> OrderOutcome:
         """Fill an order on arrival (as taker) at `px` and record it filled."""
         self._fill(acct, r.coin, r.is_buy, sz, px, True, self.now_ms, oid, cloid, None)
-        self._status[oid] = (m.request_snapshot(acct.address, r, oid, cloid, self.now_ms), "filled", self.now_ms)
+        self._status[oid] = m.request_record(acct.address, r, oid, cloid, self.now_ms, "filled")
         return trusted(Filled, {"status": "filled", "oid": oid, "total_size": sz, "avg_price": px, "cloid": cloid})
 
     def _rest(self, acct: Account, r: OrderRequest, oid: int, cloid: str | None) -> OrderOutcome:
@@ -173,7 +172,7 @@ class OrderEntry:
         self._book[r.coin].add(o)
         if r.coin not in self._spot_base:  # spot orders hold balance instead (spot.holds)
             self._reserve(acct, o)
-        self._status[oid] = (o.snapshot(), "open", self.now_ms)
+        self._status[oid] = o.record("open", self.now_ms)
         return trusted(Resting, {"status": "resting", "oid": oid, "cloid": cloid})
 
     def cancel(self, address: str, coin: str, oid: int) -> str | None:
@@ -226,7 +225,7 @@ class OrderEntry:
                     del acct.reserved[o.coin]  # keeps the margin check's fast path
                 o.reserved = ZERO
                 acct.order_margin = None
-        self._status[o.oid] = (o.snapshot(), status, t)
+        self._status[o.oid] = o.record(status, t)
         if events is not None:
             events.append(VenueEvent("cancel", t, acct.address, o.coin, o.oid, note=status))
 
