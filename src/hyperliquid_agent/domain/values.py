@@ -84,14 +84,15 @@ Money = Annotated[
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
-def _slot_setters() -> tuple[Any, Any, Any] | None:
-    """BaseModel's slots, written through their descriptors (quicker than object.__setattr__ by
-    name); None if a pydantic release lays the model out differently (then `trusted` falls back
-    to `model_construct`, slower but the same value)."""
+def _slot_setters() -> tuple[Any, Any, Any, Any] | None:
+    """BaseModel's slots and its instance `__dict__`, written through their descriptors (quicker
+    than object.__setattr__ by name, which looks the name up along the class's MRO each time);
+    None if a pydantic release lays the model out differently (then `trusted` falls back to
+    `model_construct`, slower but the same value)."""
     slots = BaseModel.__dict__
     try:
-        return (slots["__pydantic_fields_set__"].__set__, slots["__pydantic_extra__"].__set__,
-                slots["__pydantic_private__"].__set__)
+        return (slots["__dict__"].__set__, slots["__pydantic_fields_set__"].__set__,
+                slots["__pydantic_extra__"].__set__, slots["__pydantic_private__"].__set__)
     except (KeyError, AttributeError):
         return None
 
@@ -107,9 +108,9 @@ def trusted(cls: type[_Model], fields: dict[str, Any]) -> _Model:
     new dict and do not touch it afterwards."""
     if _SLOTS is None:
         return cls.model_construct(**fields)
-    set_fields, set_extra, set_private = _SLOTS
+    set_dict, set_fields, set_extra, set_private = _SLOTS
     obj = object.__new__(cls)
-    object.__setattr__(obj, "__dict__", fields)
+    set_dict(obj, fields)
     set_fields(obj, set(fields))
     set_extra(obj, None)
     set_private(obj, None)
