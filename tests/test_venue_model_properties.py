@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hyperliquid_agent.domain import round_price, round_size
+from hyperliquid_agent.exchange.matching import adds_exposure
 from hyperliquid_agent.exchange.feed import HOUR_MS, load_feed
 from hyperliquid_agent.exchange.model import VenueModel
 from test_venue_model import ADDR, GTC, IOC, T0, model_for, req
@@ -199,3 +200,14 @@ def test_a_month_of_real_data_with_daily_flips_conserves_equity():
     assert len(m.user_funding(ADDR)) >= 3 * 29 * 24 - 10  # hourly funding on every position
     assert abs(m.margin_summary(ADDR).account_value - (D(100000) + trading - fees + funding)) < D("1e-9")
     assert {f.direction for f in fills} >= {"Open Long", "Long > Short", "Short > Long"}
+
+
+_SIZES = st.decimals(min_value=D("-5"), max_value=D("5"), places=2)
+
+
+@given(old=_SIZES, sz=st.decimals(min_value=D("0.01"), max_value=D("5"), places=2), is_buy=st.booleans())
+def test_adds_exposure_is_opening_growing_or_flipping(old, sz, is_buy):
+    """The margin check's shortcut agrees with the definition it stands for."""
+    new = old + sz if is_buy else old - sz
+    grows = new != 0 and (old == 0 or (old > 0) != (new > 0) or abs(new) > abs(old))
+    assert adds_exposure(old, new, is_buy) == grows

@@ -221,13 +221,11 @@ def path_rank(o: RestingOrder, position: Decimal, open_px: Decimal, low: Decimal
     return (1, open_px - px) if falls_first else (2, high - px)
 
 
-def increases_exposure(old: Decimal, new: Decimal) -> bool:
-    """True when a position change adds exposure: grows, opens, or flips to the other side."""
-    if not new:
-        return False
-    if not old or (old > ZERO) != (new > ZERO):
-        return True
-    return abs(new) > abs(old)
+def adds_exposure(old: Decimal, new: Decimal, is_buy: bool) -> bool:
+    """True when a fill of a positive size, a buy or a sell taking the position from `old` to
+    `new`, adds exposure: opens, grows, or flips to the other side. A buy adds unless it only
+    shrinks (or closes) a short; a sell unless it only shrinks (or closes) a long."""
+    return (old >= ZERO or new > ZERO) if is_buy else (old <= ZERO or new < ZERO)
 
 
 def open_order(record: tuple) -> OpenOrder:

@@ -285,7 +285,7 @@ class OrderEntry:
         held = positions.get(coin)
         old = held.szi if held is not None else ZERO
         new = old + sz if is_buy else old - sz
-        if not m.increases_exposure(old, new):
+        if not m.adds_exposure(old, new, is_buy):
             return True
         # acct.lev inlined, dividing by Decimals (this runs for every order that adds exposure; the
         # quotient is the same as by the int leverage, without converting it every time)
