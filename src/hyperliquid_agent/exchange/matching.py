@@ -93,15 +93,17 @@ _NEG_INF, _POS_INF = Decimal("-Infinity"), Decimal("Infinity")
 
 class CoinBook:
     """One coin's resting orders (all accounts, placement order) with cached extremes, so a
-    bar that touches none of them costs four comparisons."""
+    bar that touches none of them costs two comparisons."""
 
-    __slots__ = ("orders", "_dirty", "_max_bid", "_min_ask", "_min_up", "_max_down")
+    __slots__ = ("orders", "_dirty", "_reach_down", "_reach_up")
 
     def __init__(self) -> None:
         self.orders: dict[int, RestingOrder] = {}  # oid -> order, in placement order
         self._dirty = False
-        self._max_bid = self._max_down = _NEG_INF
-        self._min_ask = self._min_up = _POS_INF
+        # a bar touches an order when its low reaches down to `_reach_down` (the highest bid or
+        # falling trigger) or its high up to `_reach_up` (the lowest ask or rising trigger)
+        self._reach_down = _NEG_INF
+        self._reach_up = _POS_INF
 
     def add(self, o: RestingOrder) -> None:
         self.orders[o.oid] = o
@@ -118,20 +120,19 @@ class CoinBook:
         if not self.orders:
             return False
         if self._dirty:
-            self._max_bid = self._max_down = _NEG_INF
-            self._min_ask = self._min_up = _POS_INF
+            self._reach_down, self._reach_up = _NEG_INF, _POS_INF
             for o in self.orders.values():
                 if o.trigger_px is not None:
                     if triggers_above(o.is_buy, o.tpsl):
-                        self._min_up = min(self._min_up, o.trigger_px)
+                        self._reach_up = min(self._reach_up, o.trigger_px)
                     else:
-                        self._max_down = max(self._max_down, o.trigger_px)
+                        self._reach_down = max(self._reach_down, o.trigger_px)
                 elif o.is_buy:
-                    self._max_bid = max(self._max_bid, o.limit_px)
+                    self._reach_down = max(self._reach_down, o.limit_px)
                 else:
-                    self._min_ask = min(self._min_ask, o.limit_px)
+                    self._reach_up = min(self._reach_up, o.limit_px)
             self._dirty = False
-        return low <= self._max_bid or low <= self._max_down or high >= self._min_ask or high >= self._min_up
+        return low <= self._reach_down or high >= self._reach_up
 
 
 def static_error(limit_px: Decimal, sz: Decimal, trigger_px: Decimal | None, rules: AssetRules,
