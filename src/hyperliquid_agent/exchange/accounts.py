@@ -31,13 +31,12 @@ def usdc(x: Decimal) -> Decimal:
 
 
 class PositionState:
-    __slots__ = ("szi", "entry", "funding_since_open", "funding_all_time")
+    __slots__ = ("szi", "entry", "funding_since_open")
 
     def __init__(self) -> None:
         self.szi = ZERO
         self.entry = ZERO
         self.funding_since_open = ZERO  # paid (+) / received (-) since the position opened
-        self.funding_all_time = ZERO
 
 
 class FillRecord(NamedTuple):
@@ -152,7 +151,6 @@ class Account:
         self.cash -= paid
         self.funding_paid += paid
         p.funding_since_open += paid
-        p.funding_all_time += paid
         return -paid
 
 
