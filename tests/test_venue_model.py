@@ -206,14 +206,28 @@ def test_resting_limit_fills_as_maker_when_a_bar_touches_it():
     m = model_for(bars)
     out = place(m, req("ETH", True, 1950, 1, order_type=GTC, cloid="0x" + "ab" * 16))
     assert isinstance(out, Resting) and out.cloid == "0x" + "ab" * 16
-    assert m.advance_to(T0 + 2 * HOUR_MS) == []  # low 1990 does not reach 1950
-    events = m.advance_to(T0 + 3 * HOUR_MS)
+    assert m.advance_to(T0 + 2 * HOUR_MS, report=True) == []  # low 1990 does not reach 1950
+    events = m.advance_to(T0 + 3 * HOUR_MS, report=True)
     assert [e.kind for e in events] == ["fill"]
     fill = m.fills(ADDR)[0]
     assert fill.price == D(1950) and not fill.crossed and fill.time_ms == T0 + 3 * HOUR_MS
     assert fill.fee == (D(1950) * D("0.00015")).quantize(D("0.000001"))
     assert m.open_orders(ADDR) == []
     assert m.order_status(ADDR, cloid="0x" + "ab" * 16).status == "filled"
+
+
+def test_advancing_without_a_report_builds_no_events_and_records_the_same():
+    bars = {"ETH": [(2000,) * 4, (2000, 2010, 1990, 2005), (2005, 2006, 1940, 1950), (1950, 1960, 1800, 1850)]}
+    runs = []
+    for report in (True, False):
+        m = model_for(bars, funding={"ETH": [None, "0.0001", "0.0001", "-0.0002"]})
+        place(m, req("ETH", True, 2100, 1))
+        place(m, req("ETH", True, 1950, 1, order_type=GTC))
+        place(m, req("ETH", False, 1850, 1, reduce_only=True, order_type=TriggerType(D(1900), True, TpSl.SL)))
+        got = [m.advance_to(T0 + k * HOUR_MS, report=report) for k in (2, 3, 4)]
+        assert all(e is None for e in got) if not report else sum(map(len, got)) > 0
+        runs.append((m.fills(ADDR), m.user_funding(ADDR), m.account_state(ADDR), m.open_orders(ADDR)))
+    assert runs[0] == runs[1]
 
 
 def test_stop_loss_triggers_on_the_bars_low_and_fills_at_the_trigger_less_slippage():
@@ -225,7 +239,7 @@ def test_stop_loss_triggers_on_the_bars_low_and_fills_at_the_trigger_less_slippa
     assert out.status == "resting"
     oo = m.open_orders(ADDR)[0]
     assert oo.is_trigger and oo.order_type == "Stop Market" and oo.trigger_price == D(1950)
-    kinds = [e.kind for e in m.advance_to(T0 + 2 * HOUR_MS)]
+    kinds = [e.kind for e in m.advance_to(T0 + 2 * HOUR_MS, report=True)]
     assert kinds[:2] == ["trigger", "fill"]
     fill = m.fills(ADDR)[-1]
     assert fill.price == D(1950) * D("0.999") and fill.crossed
@@ -295,7 +309,7 @@ def test_reduce_only_resting_order_is_canceled_when_the_position_is_gone():
     place(m, req("ETH", True, 2100, 1))
     tp = place(m, req("ETH", False, 2080, 1, reduce_only=True, order_type=GTC))
     place(m, req("ETH", False, 1900, 1, reduce_only=True))  # closed by hand first
-    events = m.advance_to(T0 + 2 * HOUR_MS)
+    events = m.advance_to(T0 + 2 * HOUR_MS, report=True)
     assert [(e.kind, e.note) for e in events] == [("cancel", "reduceOnlyCanceled")]
     assert m.order_status(ADDR, oid=tp.oid).status == "reduceOnlyCanceled"
 
@@ -381,7 +395,7 @@ def test_liquidation_when_the_bars_adverse_extreme_breaches_maintenance():
     assert D(1900) < liq < D(1980)
     m.advance_to(T0 + 2 * HOUR_MS)  # the low of 1980 stays above the liquidation price
     assert szi(m, "ETH") == D("0.9")
-    events = m.advance_to(T0 + 3 * HOUR_MS)
+    events = m.advance_to(T0 + 3 * HOUR_MS, report=True)
     assert "liquidation" in [e.kind for e in events]
     assert szi(m, "ETH") == 0 and m.open_orders(ADDR) == []
     *ordinary, liquidated = m.fills(ADDR)

@@ -160,7 +160,7 @@ def test_liquidation_flattens_the_account_and_never_leaves_it_negative(path, flo
         m.place_orders(ADDR, [req("ETH", not is_buy, round_price(mid * D("1.02") if not is_buy else mid * D("0.98"), 4),
                                   D("0.1"), order_type=GTC)])
         t = min(t + HOUR_MS, end)
-        if any(e.kind == "liquidation" for e in m.advance_to(t)):
+        if any(e.kind == "liquidation" for e in m.advance_to(t, report=True)):
             liquidated = True
             st_ = m.account_state(ADDR)
             assert st_.positions == () and m.open_orders(ADDR) == []

@@ -141,11 +141,14 @@ class VenueModel(OrderEntry):
 
     # ------------------------------------------------------------------ time
 
-    def advance_to(self, t_ms: int) -> list[VenueEvent]:
-        """Move the clock to `t_ms`, crossing every bar that closes on the way."""
+    def advance_to(self, t_ms: int, report: bool = False) -> list[VenueEvent] | None:
+        """Move the clock to `t_ms`, crossing every bar that closes on the way. With `report`, returns
+        what happened on the way (fills, funding, liquidations, cancels, triggers) as events; without
+        it none are built (an event per position per hour that nobody reads) and it returns None:
+        the fills, funding payments and order statuses are recorded either way."""
         if t_ms < self.now_ms:
             raise ValueError(f"time only moves forward: {t_ms} < now {self.now_ms}")
-        events: list[VenueEvent] = []
+        events: list[VenueEvent] | None = [] if report else None
         tl = self.feed.timeline
         k = self._tl_pos
         while k < len(tl) and tl[k] <= t_ms:
@@ -158,7 +161,7 @@ class VenueModel(OrderEntry):
         self._ctx_cache = None
         return events
 
-    def _step(self, close_ms: int, bars: tuple, events: list[VenueEvent]) -> None:
+    def _step(self, close_ms: int, bars: tuple, events: list[VenueEvent] | None) -> None:
         self.now_ms = close_ms
         if self._next_scheduled is not None:
             self._fire_scheduled_cancels(close_ms, events)
@@ -187,9 +190,10 @@ class VenueModel(OrderEntry):
                 if p is not None and p.szi:
                     got = acct.pay_funding(p, oracle, rate)
                     acct.funding.append((close_ms, coin, got, p.szi, rate))  # a FundingPayment (see Account)
-                    events.append(VenueEvent("funding", close_ms, acct.address, coin, None, p.szi, oracle, got))
+                    if events is not None:
+                        events.append(VenueEvent("funding", close_ms, acct.address, coin, None, p.szi, oracle, got))
 
-    def _fire_scheduled_cancels(self, t_ms: int, events: list[VenueEvent]) -> None:
+    def _fire_scheduled_cancels(self, t_ms: int, events: list[VenueEvent] | None) -> None:
         if self._next_scheduled is None or self._next_scheduled > t_ms:
             return
         for acct in self._accounts.values():
@@ -206,7 +210,7 @@ class VenueModel(OrderEntry):
     # ------------------------------------------------------------------ bar matching
 
     def _match_bar(self, coin: str, open_px: Decimal, low: Decimal, high: Decimal, t: int,
-                   events: list[VenueEvent]) -> None:
+                   events: list[VenueEvent] | None) -> None:
         orders = list(self._book[coin].orders.values())
         if len(orders) > 1:  # which is reached first inside the bar: the path worse for the position
             orders.sort(key=lambda o: m.path_rank(o, self._accounts[o.address].szi(coin), open_px, low, high))
@@ -216,7 +220,8 @@ class VenueModel(OrderEntry):
                 if hit is None:
                     continue
                 acct = self._accounts[o.address]
-                events.append(VenueEvent("trigger", t, o.address, coin, o.oid, price=hit))
+                if events is not None:
+                    events.append(VenueEvent("trigger", t, o.address, coin, o.oid, price=hit))
                 o.trigger_px = None
                 o.tif = Tif.GTC.value
                 self._book[coin].changed()
@@ -229,14 +234,14 @@ class VenueModel(OrderEntry):
                 self._fill_resting(self._accounts[o.address], o, o.limit_px, False, t, events)
 
     def _check_liquidations(self, ranges: dict[str, tuple[Decimal, Decimal]], t: int,
-                            events: list[VenueEvent]) -> None:
+                            events: list[VenueEvent] | None) -> None:
         for acct in self._accounts.values():
             if acct.positions:
                 worst = liquidation_prices(acct, ranges, self._marks, self._maint_frac)
                 if worst:
                     self._liquidate(acct, worst, t, events)
 
-    def _liquidate(self, acct: Account, prices: dict[str, Decimal], t: int, events: list[VenueEvent]) -> None:
+    def _liquidate(self, acct: Account, prices: dict[str, Decimal], t: int, events: list[VenueEvent] | None) -> None:
         """Close every position at the bar's adverse extreme (a conservative stand-in for the
         venue's liquidation engine), cancel every order, and absorb any negative balance."""
         for o in list(acct.orders.values()):

@@ -192,7 +192,7 @@ class OrderEntry:
     # ------------------------------------------------------------------ fills, book, margin
 
     def _fill_resting(self, acct: Account, o: m.RestingOrder, px: Decimal, crossed: bool, t: int,
-                      events: list[VenueEvent]) -> None:
+                      events: list[VenueEvent] | None) -> None:
         sz = o.sz
         token = self._spot_base.get(o.coin)
         if token is not None:
