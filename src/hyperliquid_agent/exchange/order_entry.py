@@ -113,10 +113,10 @@ class OrderEntry:
         sz = min(r.sz, abs(pos)) if reduce_only else r.sz
         if crosses:
             px = self._taker_price(is_buy, touch, limit_px, sz)
-            if not reduce_only and not self._margin_ok(acct, coin, is_buy, sz, px):
+            if not reduce_only and not self._margin_ok(acct, coin, pos, is_buy, sz, px):
                 return err_margin(spec.asset_id)
             return self._taken(acct, r, oid, cloid, sz, px)
-        if not reduce_only and not self._margin_ok(acct, coin, is_buy, sz, limit_px):
+        if not reduce_only and not self._margin_ok(acct, coin, pos, is_buy, sz, limit_px):
             return err_margin(spec.asset_id)
         return self._rest(acct, r, oid, cloid)
 
@@ -208,7 +208,7 @@ class OrderEntry:
                 self._remove(acct, o, "reduceOnlyCanceled", t, events)
                 return
             sz = min(sz, abs(pos))
-        elif not self._margin_ok(acct, o.coin, o.is_buy, sz, px, exclude=o):
+        elif not self._margin_ok(acct, o.coin, pos, o.is_buy, sz, px, exclude=o):
             self._remove(acct, o, "marginCanceled", t, events)
             return
         self._fill(acct, o.coin, o.is_buy, sz, px, crossed, t, o.oid, o.cloid, events)
@@ -279,11 +279,10 @@ class OrderEntry:
                 total += notional / (lev[0] if lev is not None else default[coin])
         return total
 
-    def _margin_ok(self, acct: Account, coin: str, is_buy: bool, sz: Decimal, px: Decimal,
+    def _margin_ok(self, acct: Account, coin: str, old: Decimal, is_buy: bool, sz: Decimal, px: Decimal,
                    exclude: m.RestingOrder | None = None) -> bool:
-        positions = acct.positions
-        held = positions.get(coin)
-        old = held.szi if held is not None else ZERO
+        """Whether the account can afford a fill of `sz` at `px` taking its `coin` position from
+        `old` (the callers have it at hand), with `exclude`'s margin released."""
         new = old + sz if is_buy else old - sz
         if not m.adds_exposure(old, new, is_buy):
             return True
@@ -293,7 +292,7 @@ class OrderEntry:
         lev = chosen.get(coin)
         need = abs(new) * px / (Decimal(lev[0]) if lev is not None else default[coin]) + sz * px * self._taker
         value = acct.cash
-        for c, p in positions.items():
+        for c, p in acct.positions.items():
             szi = p.szi
             if szi:
                 mark = marks[c]
@@ -311,7 +310,7 @@ class OrderEntry:
         mark = self._marks[coin]
         cache = self._touches[is_buy]
         got = cache.get(coin)
-        if got is not None and got[0] == mark:
+        if got is not None and got[0] is mark:  # (the mark object changes only when a bar closes)
             return got[1]
         px = m.touch_price(mark, self._rules[coin], self._touch_factors[is_buy], is_buy)
         cache[coin] = (mark, px)
