@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hyperliquid_agent.domain import round_price, round_size
+from hyperliquid_agent.exchange.accounts import Account, PositionState, clear_of_liquidation, liquidation_prices
 from hyperliquid_agent.exchange.matching import adds_exposure
 from hyperliquid_agent.exchange.feed import HOUR_MS, load_feed
 from hyperliquid_agent.exchange.model import VenueModel
@@ -211,3 +212,43 @@ def test_adds_exposure_is_opening_growing_or_flipping(old, sz, is_buy):
     new = old + sz if is_buy else old - sz
     grows = new != 0 and (old == 0 or (old > 0) != (new > 0) or abs(new) > abs(old))
     assert adds_exposure(old, new, is_buy) == grows
+
+
+_PRICES = st.decimals(min_value=D("0.01"), max_value=D("100000"), places=2)
+
+
+@settings(max_examples=400)
+@given(cash=st.decimals(min_value=D("-1000"), max_value=D("10000000"), places=6),
+       book=st.lists(st.tuples(st.decimals(min_value=D("-5"), max_value=D("5"), places=3), _PRICES, _PRICES,
+                               _PRICES, st.sampled_from([D("0.5"), D("1") / 6, D("0.01"), D("0.0125")]),
+                               st.booleans()), min_size=1, max_size=4))
+def test_clear_of_liquidation_only_when_the_full_check_finds_nothing(cash, book):
+    """The liquidation check's shortcut never clears an account the full computation would
+    liquidate (accounts near the edge included: cash, sizes and prices span the boundary)."""
+    acct = Account(ADDR, cash)
+    ranges, marks, maint = {}, {}, {}
+    for n, (szi, entry, a, b, frac, has_bar) in enumerate(book):
+        coin = f"C{n}"
+        p = acct.positions[coin] = PositionState()
+        p.szi, p.entry = szi, entry
+        marks[coin], maint[coin] = a, frac
+        if has_bar:
+            ranges[coin] = (min(a, b), max(a, b))
+    worst = {c: (ranges[c][0] if p.szi > 0 else ranges[c][1]) if c in ranges else marks[c]
+             for c, p in acct.positions.items()}
+    value = cash + sum((p.szi * (worst[c] - p.entry) for c, p in acct.positions.items()), D(0))
+    maintenance = sum((abs(p.szi) * worst[c] * maint[c] for c, p in acct.positions.items()), D(0))
+    if clear_of_liquidation(acct, ranges, marks):
+        assert value >= maintenance and liquidation_prices(acct, ranges, marks, maint) is None
+    else:  # the full check decides
+        assert (liquidation_prices(acct, ranges, marks, maint) is not None) == (value < maintenance and any(
+            p.szi for p in acct.positions.values()))
+
+
+def test_a_well_funded_account_is_cleared_without_the_full_check():
+    acct = Account(ADDR, D(1_000_000))
+    for coin, szi, entry in (("BTC", D("0.1"), D(60000)), ("ETH", D(-2), D(3000))):
+        p = acct.positions[coin] = PositionState()
+        p.szi, p.entry = szi, entry
+    assert clear_of_liquidation(acct, {"BTC": (D(1), D(90000)), "ETH": (D(1), D(9000))}, {})
+    assert not clear_of_liquidation(acct, {"BTC": (D(1), D(90000)), "ETH": (D(1), D(300000))}, {})
