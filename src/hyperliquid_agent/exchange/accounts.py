@@ -177,8 +177,8 @@ def liquidation_prices(acct: Account, bar_range: Mapping[str, tuple[Decimal, Dec
 
 def clear_of_liquidation(acct: Account, bar_range: Mapping[str, tuple[Decimal, Decimal]],
                          marks: Mapping[str, Decimal]) -> bool:
-    """A cheap sufficient condition for `liquidation_prices` to find nothing (about a third of its
-    work; it is checked every bar). At any prices a long loses at most what it cost, size x entry
+    """A cheap sufficient condition for `liquidation_prices` to find nothing (under half its work;
+    it is checked every bar). At any prices a long loses at most what it cost, size x entry
     (the price stays positive and its maintenance falls with it), and a short at its bar's high at
     most twice its notional there (its loss up to that price, plus maintenance of at most half its
     notional). With cash over twice the sum of these, the account stays above maintenance by more
