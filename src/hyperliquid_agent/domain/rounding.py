@@ -18,7 +18,7 @@ USDC_QUANTUM = Decimal("0.000001")  # USDC amounts have 6 decimals on Hyperliqui
 _PERP_MAX_DECIMALS = 6
 _SPOT_MAX_DECIMALS = 8
 _SPOT = MarketType.SPOT  # (enum member lookups are slow on 3.11; these run per order)
-_QUANTUM = {e: Decimal(1).scaleb(e) for e in range(-_SPOT_MAX_DECIMALS, 1)}  # 10^e, e <= 0
+QUANTUM = {e: Decimal(1).scaleb(e) for e in range(-_SPOT_MAX_DECIMALS, 1)}  # 10^e, e <= 0: the tick at exponent e
 _ONE = Decimal(1)
 _ZERO = Decimal(0)  # (comparing a Decimal with a Decimal is several times faster than with an int)
 
@@ -28,7 +28,7 @@ def finest_price_decimal(sz_decimals: int, market_type: MarketType) -> int:
     return min(sz_decimals - (_SPOT_MAX_DECIMALS if market_type is _SPOT else _PERP_MAX_DECIMALS), 0)
 
 
-def _finest_exponent(price: Decimal, finest_decimal: int) -> int:
+def tick_exponent(price: Decimal, finest_decimal: int) -> int:
     """The exponent of the last digit a price may have: the 5th significant figure, no finer
     than the allowed decimals, and never above the units (integers are always allowed)."""
     # min(0, max(fifth, finest_decimal)) spelt with comparisons: this runs per price level
@@ -77,10 +77,10 @@ def round_ladder(prices: list[Decimal], sz_decimals: int, market_type: MarketTyp
     if not prices:
         return []
     finest_decimal = finest_price_decimal(sz_decimals, market_type)
-    exp = _finest_exponent(prices[0], finest_decimal)
-    if exp != _finest_exponent(prices[-1], finest_decimal):
+    exp = tick_exponent(prices[0], finest_decimal)
+    if exp != tick_exponent(prices[-1], finest_decimal):
         return round_prices(prices, sz_decimals, market_type, rounding)
-    tick = _QUANTUM[exp]
+    tick = QUANTUM[exp]
     rounded = [p.quantize(tick, rounding) for p in prices]  # (positional rounding: the keyword is slow)
     if rounded[0] <= _ZERO or rounded[-1] <= _ZERO:  # rounded to zero: the generic rounder's smallest tick instead
         return round_prices(prices, sz_decimals, market_type, rounding)
@@ -93,11 +93,11 @@ def round_price_at(price: Decimal, finest_decimal: int, rounding: str) -> Decima
     # as a keyword it costs several times the rounding itself on 3.11.
     if price <= _ZERO:
         raise ValueError(f"price must be positive, got {price}")
-    exp = _finest_exponent(price, finest_decimal)
-    rounded = price.quantize(_QUANTUM[exp], rounding)  # an integer price comes back unchanged
+    exp = tick_exponent(price, finest_decimal)
+    rounded = price.quantize(QUANTUM[exp], rounding)  # an integer price comes back unchanged
     if rounded <= _ZERO:
         # a tiny price rounded to zero: the smallest allowed tick instead
-        rounded = _QUANTUM[exp]
+        rounded = QUANTUM[exp]
     if exp == 0:  # rounded to the units already
         return rounded
     if rounded == rounded.to_integral_value():
@@ -110,7 +110,7 @@ def round_price_at(price: Decimal, finest_decimal: int, rounding: str) -> Decima
 
 def lot_size(sz_decimals: int) -> Decimal:
     """The size step: 10^-sz_decimals."""
-    return _QUANTUM.get(-sz_decimals) or Decimal(1).scaleb(-sz_decimals)
+    return QUANTUM.get(-sz_decimals) or Decimal(1).scaleb(-sz_decimals)
 
 
 def round_size(size: Decimal, sz_decimals: int) -> Decimal:
@@ -126,11 +126,11 @@ def is_valid_price_at(price: Decimal, finest_decimal: int) -> bool:
     """`is_valid_price` with the allowed decimals worked out already (the venue checks every order)."""
     if price <= _ZERO:
         return False
-    exp = _finest_exponent(price, finest_decimal)
+    exp = tick_exponent(price, finest_decimal)
     if exp == 0:  # 5 figures reach the units: only an integer fits (and any integer is allowed)
         return price == price.to_integral_value()
     # valid when nothing is lost keeping digits down to the finest allowed one (an integer loses none)
-    return price == price.quantize(_QUANTUM[exp])
+    return price == price.quantize(QUANTUM[exp])
 
 
 def is_valid_size(size: Decimal, sz_decimals: int) -> bool:

@@ -13,8 +13,7 @@ from typing import NamedTuple, Sequence
 
 from hyperliquid_agent.domain import AssetContext, AssetSpec, Candle, FundingPoint, L2Book, round_size
 from hyperliquid_agent.domain.market import BookFloats, BookLevel, trusted_level
-from hyperliquid_agent.domain.rounding import (_QUANTUM, _finest_exponent, finest_price_decimal, lot_size,
-                                               round_ladder)
+from hyperliquid_agent.domain.rounding import QUANTUM, finest_price_decimal, lot_size, round_ladder, tick_exponent
 from hyperliquid_agent.domain.values import trusted
 from hyperliquid_agent.exchange.feed import HOUR_MS, CoinSeries, interval_ms
 
@@ -194,8 +193,8 @@ def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: Ass
     if max(first, units[-1], abs(per_level) * levels) >= _EXACT_BELOW:
         return None
     finest = finest_price_decimal(spec.sz_decimals, spec.market_type)
-    exp = _finest_exponent(start, finest)
-    if exp != _finest_exponent(Decimal(units[-1]) / scale, finest):
+    exp = tick_exponent(start, finest)
+    if exp != tick_exponent(Decimal(units[-1]) / scale, finest):
         return None
     per_tick = 10 ** -exp
     tick0, off_tick0 = divmod(first * per_tick, scale)
@@ -208,7 +207,7 @@ def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: Ass
         ticks = [-(-u * per_tick // scale) for u in units]
     if ticks[0] <= 0 or ticks[-1] <= 0:  # rounded to zero: the generic rounder's smallest tick instead
         return None
-    tick = _QUANTUM[exp]
+    tick = QUANTUM[exp]
     # a count of ticks not ending in 0 is a price without trailing zeros: canonical as it is
     prices = [tick * n if n % 10 else _canonical_price(n, exp, per_tick) for n in ticks]
     return _Side(prices, [n / per_tick for n in ticks])
@@ -222,4 +221,4 @@ def _canonical_price(ticks: int, exp: int, per_tick: int) -> Decimal:
     while ticks % 10 == 0:
         ticks //= 10
         exp += 1
-    return _QUANTUM[exp] * ticks
+    return QUANTUM[exp] * ticks
