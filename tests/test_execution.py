@@ -244,9 +244,38 @@ def test_an_order_that_landed_before_a_crash_counts_against_the_limits_at_restar
     [row] = Executor(ex, store, config=CFG).reconcile_unsettled(ex.now + 1000)
     c = load_counters(store)
     assert row.status == "filled" and c.trade_times_ms == (ex.now,) and c.last_open_ms == ex.now  # ... restored
-    assert c.daily_notional == row.intent.notional
+    [fill] = ex.fill_log  # counted at what filled, read back from the venue's fills by cloid
+    assert (row.filled_size, row.avg_price) == (fill.size, fill.price) and c.daily_notional == fill.size * fill.price
     Executor(ex, store, config=CFG).reconcile_unsettled(ex.now + 2000)
     assert load_counters(store) == c  # settled rows are not counted twice
+
+
+def test_an_order_filled_in_part_and_canceled_before_a_crash_counts_at_what_filled(tmp_path):
+    """An IOC that met too little: the venue says canceled, its fills say what traded. Before, the
+    restart saw only the status and counted nothing."""
+    ex = FakeExchange()
+    store = StateStore.in_dir(tmp_path)
+    crash_after_submit(ex, store, "c8")
+    [fill] = ex.fill_log
+    parts = [fill.model_copy(update={"size": Decimal("0.2"), "price": Decimal(3001)}),
+             fill.model_copy(update={"size": Decimal("0.1"), "price": Decimal(3004), "cloid": fill.cloid.upper()})]
+    other = fill.model_copy(update={"cloid": "0x" + "0" * 32})  # another order's fill: not this one's
+    ex.fill_log[:] = [parts[0], other, parts[1]]
+    ex.by_cloid[fill.cloid] = "canceled"
+    store.close()
+    store = StateStore.in_dir(tmp_path)
+    [row] = Executor(ex, store, config=CFG).reconcile_unsettled(ex.now + 1000)
+    assert row.status == "partial" and row.filled_size == Decimal("0.3") and row.avg_price == Decimal(3002)
+    c = load_counters(store)
+    assert c.trade_times_ms == (ex.now,) and c.daily_notional == Decimal("900.6")  # 0.2 x 3001 + 0.1 x 3004
+
+    ex, store = FakeExchange(), StateStore.memory()  # canceled with no fill of its own: nothing traded
+    crash_after_submit(ex, store, "c9")
+    [fill] = ex.fill_log
+    ex.fill_log[:] = [fill.model_copy(update={"cloid": None})]
+    ex.by_cloid[fill.cloid] = "canceled"
+    [row] = Executor(ex, store, config=CFG).reconcile_unsettled(ex.now + 1000)
+    assert row.status == "canceled" and row.filled_size is None and load_counters(store).trade_times_ms == ()
 
 
 def test_the_venues_answers_and_the_counters_they_move_land_together(tmp_path, monkeypatch):

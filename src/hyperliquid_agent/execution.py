@@ -323,8 +323,26 @@ class Executor:
         except VenueError as exc:
             return replace(row, error=f"status by cloid failed: {exc}")
         status = {"open": "resting"}.get(venue or "", venue or "not_found")
-        self.ledger.update(row.cloid, status, now_ms, error=None if venue else "the venue has no order with this cloid")
+        size, price = self._filled_by_cloid(row) if venue else (None, None)
+        if size is not None and status not in ("filled", "resting"):
+            status = "partial"  # filled in part, the rest canceled (an IOC that met too little, say)
+        self.ledger.update(row.cloid, status, now_ms, filled_size=size, avg_price=price,
+                           error=None if venue else "the venue has no order with this cloid")
         return self.ledger.get(row.cloid) or row
+
+    def _filled_by_cloid(self, row: LedgerRow) -> tuple[Decimal | None, Decimal | None]:
+        """What the venue filled of the order `row` sent, from the account's fills since the row was
+        written (by cloid): the size and the average price, or (None, None) when there are none or
+        the fills cannot be read (the status alone then stands, as before)."""
+        cloid = row.cloid.lower()
+        try:
+            fills = [f for f in self.exchange.fills(start_ms=row.created_ms) if (f.cloid or "").lower() == cloid]
+        except VenueError:
+            return None, None
+        size = sum((f.size for f in fills), Decimal(0))
+        if not size:
+            return None, None
+        return size, sum((f.size * f.price for f in fills), Decimal(0)) / size
 
     def _setup(self, state: "_CycleState", intents: Sequence[LeverageIntent | TransferIntent]) -> None:
         for n, intent in enumerate(intents):
@@ -468,8 +486,9 @@ def _landed(before: LedgerRow, after: LedgerRow) -> Change | None:
     """An order whose outcome was lost (a crash, a timeout) and that the venue says landed: the step
     that counts it now, or None.
 
-    It counts as a trade at the time it was sent (daily notional, trades per hour, cooldown) and as
-    a success for the circuit breaker; rows that were already settled are not counted twice.
+    It counts as a trade at the time it was sent (daily notional, trades per hour, cooldown), at
+    what filled when the venue's fills say (else at the order's notional), and as a success for the
+    circuit breaker; rows that were already settled are not counted twice.
     """
     if before.status not in OPEN_STATUSES or after.status not in ("filled", "partial", "resting"):
         return None
