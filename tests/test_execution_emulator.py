@@ -244,9 +244,11 @@ def test_killed_between_submit_and_record_then_restart_sends_no_second_order(ser
     assert server.count_requests("/exchange") - orders_before == sent, "the restart sent another action"
     assert ex.account_state().signed_size("ETH") == size
     store = StateStore.in_dir(state_dir)
-    assert OrdersLedger(store).get(row.cloid).status == "filled"
-    counters = load_counters(store)  # the landed order now counts against today's limits, once
-    assert len(counters.trade_times_ms) == 1 and counters.daily_notional == row.intent.notional
+    settled = OrdersLedger(store).get(row.cloid)
+    [fill] = [f for f in ex.fills() if f.cloid == row.cloid]  # what the venue says it traded
+    assert settled.status == "filled" and (settled.filled_size, settled.avg_price) == (fill.size, fill.price)
+    counters = load_counters(store)  # the landed order now counts against today's limits, once, at what filled
+    assert len(counters.trade_times_ms) == 1 and counters.daily_notional == fill.size * fill.price
 
 
 def test_tp_sl_triggers_rest_on_the_venue_and_the_dead_man_switch_is_accepted(server):
