@@ -67,3 +67,40 @@ def test_inputs_digest_tells_apart_every_signal_value_and_the_account():
                 changed(ret_30d=math.nan), changed(rsi14=None)}) == 5
     richer = base["account_before"].model_copy(update={"portfolio_value": Decimal("1000.51")})
     assert inputs_digest({**base, "account_before": richer}) != digest
+
+
+def test_a_backtest_keeps_its_state_in_memory_and_decides_as_a_persisting_pipeline_does():
+    """A backtest's engine keeps its state in an in-memory store and writes no governance state
+    (nothing reads a run's state back). A pipeline that persists it, as the live loop does,
+    gives the very same run."""
+    from datetime import date
+
+    from hyperliquid_agent.app import wiring
+    from hyperliquid_agent.app.agent import schedule_for
+    from hyperliquid_agent.backtest.pipeline import build_cycle_step
+    from hyperliquid_agent.backtest.runner import run_backtest
+    from hyperliquid_agent.backtest.spec import BacktestSpec
+    from hyperliquid_agent.config import config_from_dict
+    from hyperliquid_agent.store import StateStore
+
+    cfg = config_from_dict({"agent": {"mode": "governed"}, "backtest": {"vs_baseline": False}}, env={})
+    spec = BacktestSpec(coins=("BTC", "ETH", "SOL"), provider="baseline", run_id="t", start=date(2024, 2, 1),
+                        end=date(2024, 2, 5), mode="governed")
+    built = []
+
+    def lean(c, exchange, state_dir):
+        step = build_cycle_step(c, exchange)
+        built.append(step.pipeline)
+        return step
+
+    def persisting(c, exchange, state_dir):
+        store = StateStore.in_dir(state_dir)
+        pipeline = wiring.build_pipeline(c, exchange, store)
+        built.append(pipeline)
+        return PipelineStep(pipeline, schedule_for(c))
+
+    a, b = run_backtest(cfg, spec, step_factory=lean), run_backtest(cfg, spec, step_factory=persisting)
+    assert built[0].governance.persist is None and str(built[0].store.path) == ":memory:"
+    assert built[1].governance.persist is not None
+    assert a.trades and a.trades == b.trades and a.curve == b.curve and a.metrics == b.metrics
+    assert a.decisions == b.decisions

@@ -86,16 +86,20 @@ def build_regime_client(cfg: Config, store: StateStore | None) -> Any:
     return LLMTap(LLMClient(regime_llm_config(cfg.llm, cfg.governance.regime), store=store))
 
 
-def build_governance(cfg: Config, store: StateStore, strategies: Sequence[Any]) -> Any:
+def build_governance(cfg: Config, store: StateStore, strategies: Sequence[Any], *, persist: bool = True) -> Any:
     """The governed flow restored from the state store: same plan, same dwell clock; the
-    calendar file (when set) is re-read whenever it changes."""
+    calendar file (when set) is re-read whenever it changes. `persist=False` (a backtest): its
+    state is then kept in memory only, since nothing reads a run's governance state back."""
     from hyperliquid_agent.app.governed import GovernedFlow
     from hyperliquid_agent.governance_store import CalendarFile, GovernanceStore
 
     path = cfg.governance.regime.calendar
-    return GovernedFlow.restore(cfg, strategies, GovernanceStore(store),
+    flow = GovernedFlow.restore(cfg, strategies, GovernanceStore(store),
                                 regime_client=build_regime_client(cfg, store),
                                 calendar=CalendarFile(cfg.resolve_path(path)) if path else None)
+    if not persist:
+        flow.persist = None
+    return flow
 
 
 def build_pipeline(
@@ -203,4 +207,7 @@ def build_backtest_pipeline(cfg: Config, exchange: Any) -> CyclePipeline:
     store = StateStore.memory()
     # no audit trail: with an offline policy that decides from the context, no prompt is rendered
     client = LLMTap(build_llm_client(cfg, store), prompt_hashes=False)
-    return build_pipeline(cfg, exchange, store, client=client)
+    strategies = load_strategy_library(cfg)
+    # no restart either: the governance state (JSON-encoded every cycle) is not written
+    governance = build_governance(cfg, store, strategies, persist=False) if cfg.agent.mode == "governed" else None
+    return build_pipeline(cfg, exchange, store, strategies=strategies, client=client, governance=governance)
