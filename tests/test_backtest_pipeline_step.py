@@ -70,9 +70,9 @@ def test_inputs_digest_tells_apart_every_signal_value_and_the_account():
 
 
 def test_a_backtest_keeps_its_state_in_memory_and_decides_as_a_persisting_pipeline_does():
-    """A backtest's engine keeps its state in an in-memory store and writes no governance state
-    (nothing reads a run's state back). A pipeline that persists it, as the live loop does,
-    gives the very same run."""
+    """A backtest's engine keeps its state in an in-memory store, writes no governance state and
+    leaves it out of its records (nothing reads a run's state back, and no audit trail replays
+    it). A pipeline that persists and records it, as the live loop does, gives the very same run."""
     from datetime import date
 
     from hyperliquid_agent.app import wiring
@@ -101,6 +101,6 @@ def test_a_backtest_keeps_its_state_in_memory_and_decides_as_a_persisting_pipeli
 
     a, b = run_backtest(cfg, spec, step_factory=lean), run_backtest(cfg, spec, step_factory=persisting)
     assert built[0].governance.persist is None and str(built[0].store.path) == ":memory:"
-    assert built[1].governance.persist is not None
+    assert not built[0].replayable and built[1].replayable and built[1].governance.persist is not None
     assert a.trades and a.trades == b.trades and a.curve == b.curve and a.metrics == b.metrics
     assert a.decisions == b.decisions

@@ -223,6 +223,9 @@ class CyclePipeline:
     template_version: str = ""
     max_leverage: int = 1
     approver: Any = None  # human approval above risk.approval_above_usd (None: denied when needed)
+    # whether each record carries the governance state the cycle started from, which only
+    # `audit replay` reads (a backtest keeps no audit trail: it leaves it out)
+    replayable: bool = True
     wall_ms: Callable[[], float] = field(default=lambda: time.perf_counter() * 1000)
     # the stored api_failures count as this pipeline last read or wrote it (it is the only writer)
     _api_failures: int | None = field(default=None, init=False, repr=False)
@@ -243,7 +246,7 @@ class CyclePipeline:
             cycle_id=cycle_id, now_ms=now_ms, mode=self.mode, loops=loops, coins=self.coins, account=account,
             snapshot=market.snapshot, specs=market.specs, books=market.books, signals=market.signals,
             counters=load_counters(self.store),
-            governance_state=self.governance.export_state() if self.governance is not None else None,
+            governance_state=self.governance.export_state() if self.governance is not None and self.replayable else None,
             api_failures=failures, open_orders=open_orders,
         )
         return inputs, market

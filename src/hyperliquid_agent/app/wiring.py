@@ -112,6 +112,7 @@ def build_pipeline(
     engine: Any = None,
     governance: Any = None,
     approver: Any = None,
+    replayable: bool = True,
 ) -> CyclePipeline:
     """Every part of one cycle, from the config. Pass `client` to use another LLM client (tests,
     replay); pass `engine` / `governance` to use ready-built ones."""
@@ -139,6 +140,7 @@ def build_pipeline(
         template_version=str(getattr(engine.template, "version", "") or ""),
         max_leverage=cfg.risk.max_leverage,
         approver=approver,
+        replayable=replayable,
     )
 
 
@@ -208,6 +210,7 @@ def build_backtest_pipeline(cfg: Config, exchange: Any) -> CyclePipeline:
     # no audit trail: with an offline policy that decides from the context, no prompt is rendered
     client = LLMTap(build_llm_client(cfg, store), prompt_hashes=False)
     strategies = load_strategy_library(cfg)
-    # no restart either: the governance state (JSON-encoded every cycle) is not written
+    # no restart and no replay either: the governance state is neither written nor put in the records
     governance = build_governance(cfg, store, strategies, persist=False) if cfg.agent.mode == "governed" else None
-    return build_pipeline(cfg, exchange, store, strategies=strategies, client=client, governance=governance)
+    return build_pipeline(cfg, exchange, store, strategies=strategies, client=client, governance=governance,
+                          replayable=False)
