@@ -64,29 +64,6 @@ def round_prices(
     return [round_price_at(p, finest_decimal, rounding) for p in prices]
 
 
-def round_ladder(prices: list[Decimal], sz_decimals: int, market_type: MarketType, rounding: str) -> list[Decimal]:
-    """`round_prices` over a monotone ladder of positive prices (a book side), in `rounding`'s
-    direction.
-
-    The venue's tick depends on a price's magnitude, so the generic rounder works it out per
-    level. A book's 20 levels a spread apart rarely cross a power of ten: when both ends round
-    at the same digit, every level between does, and one quantize per level (then the same
-    canonical form: integers without a point, others without trailing zeros) gives what the
-    generic rounder would, at about half its cost. (A level that rounding up carries to a
-    power of ten, which the generic rounder rounds again, comes out the same once normalised.)"""
-    if not prices:
-        return []
-    finest_decimal = finest_price_decimal(sz_decimals, market_type)
-    exp = tick_exponent(prices[0], finest_decimal)
-    if exp != tick_exponent(prices[-1], finest_decimal):
-        return round_prices(prices, sz_decimals, market_type, rounding)
-    tick = QUANTUM[exp]
-    rounded = [p.quantize(tick, rounding) for p in prices]  # (positional rounding: the keyword is slow)
-    if rounded[0] <= _ZERO or rounded[-1] <= _ZERO:  # rounded to zero: the generic rounder's smallest tick instead
-        return round_prices(prices, sz_decimals, market_type, rounding)
-    return [r.quantize(_ONE) if r == r.to_integral_value() else r.normalize() for r in rounded]
-
-
 def round_price_at(price: Decimal, finest_decimal: int, rounding: str) -> Decimal:
     """`round_price` with the allowed decimals (`finest_price_decimal`) worked out already."""
     # Hot path (every order and book level): `quantize` takes the rounding mode positionally,

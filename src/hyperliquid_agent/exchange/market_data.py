@@ -13,7 +13,7 @@ from typing import NamedTuple, Sequence
 
 from hyperliquid_agent.domain import AssetContext, AssetSpec, Candle, FundingPoint, L2Book, round_size
 from hyperliquid_agent.domain.market import BookFloats, BookLevel, trusted_level
-from hyperliquid_agent.domain.rounding import QUANTUM, finest_price_decimal, lot_size, round_ladder, tick_exponent
+from hyperliquid_agent.domain.rounding import QUANTUM, finest_price_decimal, lot_size, round_prices, tick_exponent
 from hyperliquid_agent.domain.values import trusted
 from hyperliquid_agent.exchange.feed import HOUR_MS, CoinSeries, interval_ms
 
@@ -168,21 +168,21 @@ def _level_sizes_in_lots(base: Decimal, sz_decimals: int, levels: int) -> _Side 
 
 
 def _price_ladder(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str) -> _Side:
-    """start + step * k for k < levels, those above zero, rounded as `round_ladder` rounds them
-    (`rounding` is ROUND_DOWN or ROUND_UP)."""
+    """start + step * k for k < levels, those above zero, each rounded to the venue's price
+    precision (`rounding` is ROUND_DOWN or ROUND_UP)."""
     return (_price_ladder_in_ticks(start, step, levels, spec, rounding)
             or _price_ladder_by_decimals(start, step, levels, spec, rounding))
 
 
 def _price_ladder_by_decimals(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str) -> _Side:
     prices = [p for p in (start + step * k for k in range(levels)) if p > ZERO]  # the ladder stops at zero
-    prices = round_ladder(prices, spec.sz_decimals, spec.market_type, rounding)
+    prices = round_prices(prices, spec.sz_decimals, spec.market_type, rounding)
     return _Side(prices, list(map(float, prices)))
 
 
 def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str) -> _Side | None:
-    """The ladder as whole ticks of one size (`round_ladder`'s fast case: both ends round at the
-    same digit), then each price in its canonical form. None outside that case, when the start
+    """The ladder as whole ticks of one size (when both ends round at the same digit, every level
+    between does), then each price in `round_price`'s canonical form. None outside that case, when the start
     is not positive, or when Decimal would have rounded a level or a step * k."""
     (n0, d0), (n1, d1) = start.as_integer_ratio(), step.as_integer_ratio()
     scale = _scale_of(lcm(d0, d1))  # start and step are whole multiples of 1/scale
@@ -214,7 +214,7 @@ def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: Ass
 
 
 def _canonical_price(ticks: int, exp: int, per_tick: int) -> Decimal:
-    """ticks * 10^exp as `round_ladder` writes a price: an integer without a point, others
+    """ticks * 10^exp as `round_price` writes a price: an integer without a point, others
     without trailing zeros."""
     if ticks % per_tick == 0:
         return Decimal(ticks // per_tick)
