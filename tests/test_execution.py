@@ -490,3 +490,26 @@ def test_a_liquidation_fill_is_stored_as_one_and_a_row_from_before_the_flag_read
         ledger.store.execute("INSERT INTO order_fills(fill_key, cloid, oid, coin, fill, fee, time_ms)"
                              " VALUES('2', ?, 8, 'ETH', ?, '0.77', 2000)", (old["cloid"], json.dumps(old)))
     assert [(f.tid, f.liquidation) for f in ledger.fills_for(["0x" + "2" * 32])] == [(1, True), (2, False)]
+
+
+def test_reconciling_several_orders_reads_the_venues_fills_once(tmp_path, monkeypatch):
+    """Two orders a crash left pending: both are settled from one read of the account's fills."""
+    import hyperliquid_agent.execution as execution
+
+    ex, store = FakeExchange(), StateStore.in_dir(tmp_path)
+    intents = rebalance_to_target([TargetEntry(coin="ETH", target_pct=Decimal(20)),
+                                   TargetEntry(coin="SOL", target_pct=Decimal(10))], ex.account_state(), MARKET, CFG)
+
+    def disk_full(store, counters):
+        raise Crash()
+    monkeypatch.setattr(execution, "update_counters", disk_full)
+    with pytest.raises(Crash):
+        Executor(ex, store, config=CFG).run("c10", intents, RiskPolicy(RiskConfig(), allowed_coins=["ETH", "SOL"]),
+                                            context(ex, store))
+    monkeypatch.undo()
+    reads = []
+    real = ex.fills
+    ex.fills = lambda start_ms=None: reads.append(start_ms) or real(start_ms)
+    rows = Executor(ex, store, config=CFG).reconcile_unsettled(ex.now + 1000)
+    assert sorted(r.status for r in rows) == ["filled", "filled"] and all(r.filled_size for r in rows)
+    assert reads == [ex.now]

@@ -153,8 +153,10 @@ class Executor:
         start, counters = ctx.counters, ctx.counters
         changes: list[Change] = []
         earlier: dict[str, LedgerRow] = {}
-        for row in self.ledger.for_cycle(cycle_id):  # a rerun: settle what the last attempt left open
-            settled = earlier[row.cloid] = self._reconcile_row(row, ctx.now_ms)
+        rows = self.ledger.for_cycle(cycle_id)
+        fills = _VenueFills(self.exchange, rows)
+        for row in rows:  # a rerun: settle what the last attempt left open
+            settled = earlier[row.cloid] = self._reconcile_row(row, ctx.now_ms, fills)
             landed = _landed(row, settled)
             if landed is not None:  # orders that landed before a crash count against today's limits
                 changes.append(landed)
@@ -234,8 +236,10 @@ class Executor:
         """Startup: ask the venue, by cloid, about every ledger row left pending or unknown."""
         out = []
         changes: list[Change] = []
-        for row in self.ledger.unsettled():
-            settled = self._reconcile_row(row, now_ms)
+        rows = self.ledger.unsettled()
+        fills = _VenueFills(self.exchange, rows)
+        for row in rows:
+            settled = self._reconcile_row(row, now_ms, fills)
             landed = _landed(row, settled)
             if landed is not None:  # orders that landed before a crash count against today's limits
                 changes.append(landed)
@@ -282,11 +286,12 @@ class Executor:
             return
         except VenueError as exc:
             state.errors.append(f"place_orders failed: {type(exc).__name__}: {exc}")
+            fills = _VenueFills(self.exchange, start_ms=state.now_ms)
             for leg, a in fresh:
                 cloid = a.intent.cloid or ""
                 self.ledger.update(cloid, "unknown", state.now_ms, error=str(exc))
                 before = self.ledger.get(cloid)
-                row = self._reconcile_row(before, state.now_ms)  # type: ignore[arg-type]
+                row = self._reconcile_row(before, state.now_ms, fills)  # type: ignore[arg-type]
                 state.add(_record(leg, cloid, a, row.status, row.oid, row.filled_size, row.avg_price, row.error))
                 state.count(_landed(before, row) or _FAILURE)  # type: ignore[arg-type]
             self._save_counters(state)
@@ -315,7 +320,7 @@ class Executor:
         state.saved = update_counters(self.store, state.rebase)
         state.settle(state.saved)
 
-    def _reconcile_row(self, row: LedgerRow, now_ms: int) -> LedgerRow:
+    def _reconcile_row(self, row: LedgerRow, now_ms: int, fills: "_VenueFills | None" = None) -> LedgerRow:
         if row.status not in OPEN_STATUSES:
             return row
         try:
@@ -323,26 +328,12 @@ class Executor:
         except VenueError as exc:
             return replace(row, error=f"status by cloid failed: {exc}")
         status = {"open": "resting"}.get(venue or "", venue or "not_found")
-        size, price = self._filled_by_cloid(row) if venue else (None, None)
+        size, price = (fills or _VenueFills(self.exchange, [row])).filled(row.cloid) if venue else (None, None)
         if size is not None and status not in ("filled", "resting"):
             status = "partial"  # filled in part, the rest canceled (an IOC that met too little, say)
         self.ledger.update(row.cloid, status, now_ms, filled_size=size, avg_price=price,
                            error=None if venue else "the venue has no order with this cloid")
         return self.ledger.get(row.cloid) or row
-
-    def _filled_by_cloid(self, row: LedgerRow) -> tuple[Decimal | None, Decimal | None]:
-        """What the venue filled of the order `row` sent, from the account's fills since the row was
-        written (by cloid): the size and the average price, or (None, None) when there are none or
-        the fills cannot be read (the status alone then stands, as before)."""
-        cloid = row.cloid.lower()
-        try:
-            fills = [f for f in self.exchange.fills(start_ms=row.created_ms) if (f.cloid or "").lower() == cloid]
-        except VenueError:
-            return None, None
-        size = sum((f.size for f in fills), Decimal(0))
-        if not size:
-            return None, None
-        return size, sum((f.size * f.price for f in fills), Decimal(0)) / size
 
     def _setup(self, state: "_CycleState", intents: Sequence[LeverageIntent | TransferIntent]) -> None:
         for n, intent in enumerate(intents):
@@ -476,6 +467,32 @@ class _CycleState:
 
 _FAILURE: Change = methodcaller("with_failure")
 _SUCCESS: Change = methodcaller("with_success")
+
+
+class _VenueFills:
+    """The account's fills since the earliest of some ledger rows was written, read from the venue
+    once and only when first needed, to tell what each of those orders filled (by cloid)."""
+
+    def __init__(self, exchange: ExchangePort, rows: Sequence[LedgerRow] = (), start_ms: int | None = None) -> None:
+        self._exchange = exchange
+        self._start_ms = start_ms if start_ms is not None else min((r.created_ms for r in rows), default=0)
+        self._fills: list[Fill] | None = None
+        self._failed = False
+
+    def filled(self, cloid: str) -> tuple[Decimal | None, Decimal | None]:
+        """The size and average price the order `cloid` filled, or (None, None) when it has no
+        fill or the fills cannot be read (its status alone then stands)."""
+        if self._fills is None and not self._failed:
+            try:
+                self._fills = list(self._exchange.fills(start_ms=self._start_ms))
+            except VenueError:
+                self._failed = True
+        cloid = cloid.lower()
+        mine = [f for f in self._fills or () if (f.cloid or "").lower() == cloid]
+        size = sum((f.size for f in mine), Decimal(0))
+        if not size:
+            return None, None
+        return size, sum((f.size * f.price for f in mine), Decimal(0)) / size
 
 
 def _apply(changes: Sequence[Change], counters: RiskCounters) -> RiskCounters:
