@@ -278,13 +278,10 @@ def test_an_order_filled_in_part_and_canceled_before_a_crash_counts_at_what_fill
     assert row.status == "canceled" and row.filled_size is None and load_counters(store).trade_times_ms == ()
 
 
-def test_the_venues_answers_and_the_counters_they_move_land_together(tmp_path, monkeypatch):
-    # a crash while writing the answers must not leave settled rows whose trades were never counted:
-    # nothing of the batch's answers lands, the rows stay pending, the restart counts each trade once
+def crash_while_counting(ex, store, cycle_id, monkeypatch):
+    """Run a cycle buying ETH to 20% and SOL to 10% that dies writing the counters its fills moved."""
     import hyperliquid_agent.execution as execution
 
-    ex = FakeExchange()
-    store = StateStore.in_dir(tmp_path)
     pol = RiskPolicy(RiskConfig(), allowed_coins=["ETH", "SOL"])
     intents = rebalance_to_target([TargetEntry(coin="ETH", target_pct=Decimal(20)),
                                    TargetEntry(coin="SOL", target_pct=Decimal(10))], ex.account_state(), MARKET, CFG)
@@ -293,8 +290,16 @@ def test_the_venues_answers_and_the_counters_they_move_land_together(tmp_path, m
         raise Crash()
     monkeypatch.setattr(execution, "update_counters", disk_full)
     with pytest.raises(Crash):
-        Executor(ex, store, config=CFG).run("c9", intents, pol, context(ex, store))
+        Executor(ex, store, config=CFG).run(cycle_id, intents, pol, context(ex, store))
     monkeypatch.undo()
+
+
+def test_the_venues_answers_and_the_counters_they_move_land_together(tmp_path, monkeypatch):
+    # a crash while writing the answers must not leave settled rows whose trades were never counted:
+    # nothing of the batch's answers lands, the rows stay pending, the restart counts each trade once
+    ex = FakeExchange()
+    store = StateStore.in_dir(tmp_path)
+    crash_while_counting(ex, store, "c9", monkeypatch)
     store.close()
     store = StateStore.in_dir(tmp_path)
     assert {r.status for r in OrdersLedger(store).for_cycle("c9")} == {"pending"}
@@ -494,19 +499,8 @@ def test_a_liquidation_fill_is_stored_as_one_and_a_row_from_before_the_flag_read
 
 def test_reconciling_several_orders_reads_the_venues_fills_once(tmp_path, monkeypatch):
     """Two orders a crash left pending: both are settled from one read of the account's fills."""
-    import hyperliquid_agent.execution as execution
-
     ex, store = FakeExchange(), StateStore.in_dir(tmp_path)
-    intents = rebalance_to_target([TargetEntry(coin="ETH", target_pct=Decimal(20)),
-                                   TargetEntry(coin="SOL", target_pct=Decimal(10))], ex.account_state(), MARKET, CFG)
-
-    def disk_full(store, counters):
-        raise Crash()
-    monkeypatch.setattr(execution, "update_counters", disk_full)
-    with pytest.raises(Crash):
-        Executor(ex, store, config=CFG).run("c10", intents, RiskPolicy(RiskConfig(), allowed_coins=["ETH", "SOL"]),
-                                            context(ex, store))
-    monkeypatch.undo()
+    crash_while_counting(ex, store, "c10", monkeypatch)
     reads = []
     real = ex.fills
     ex.fills = lambda start_ms=None: reads.append(start_ms) or real(start_ms)
