@@ -173,6 +173,7 @@ def test_liquidation_flattens_the_account_and_never_leaves_it_negative(path, flo
     funding = sum((p.usdc for p in m.user_funding(ADDR)), D(0))
     totals = m.totals(ADDR)
     assert totals.fees_paid == fees and totals.funding_paid == -funding
+    assert totals.realized_pnl == sum((f.closed_pnl for f in fills), D(0))
     assert abs(m.margin_summary(ADDR).account_value - (D(300) + trading - fees + funding + totals.bad_debt)) < D("1e-12")
     assert liquidated or totals.bad_debt == 0
 

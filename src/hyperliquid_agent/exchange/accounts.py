@@ -61,7 +61,7 @@ class FillRecord(NamedTuple):
 
 class Account:
     __slots__ = ("address", "cash", "spot_usdc", "positions", "leverage", "orders", "reserved", "order_margin",
-                 "fills", "fills_cache", "funding", "realized_pnl", "fees_paid", "funding_paid", "schedule_cancel_ms",
+                 "fills", "fills_cache", "funding", "schedule_cancel_ms",
                  "bad_debt", "liquidations", "tokens", "token_entry")
 
     def __init__(self, address: str, perp_usdc: Decimal, spot_usdc: Decimal = ZERO) -> None:
@@ -81,9 +81,6 @@ class Account:
         self.fills: list[tuple] = []
         self.fills_cache: list = []  # domain Fill values built so far, parallel to `fills`
         self.funding: list[tuple] = []
-        self.realized_pnl = ZERO
-        self.fees_paid = ZERO
-        self.funding_paid = ZERO
         self.schedule_cancel_ms: int | None = None
         self.bad_debt = ZERO  # losses beyond the account's value absorbed at liquidation
         self.liquidations = 0
@@ -136,8 +133,6 @@ class Account:
                 direction = "Close Long" if was_long else "Close Short"
         p.szi = new
         self.cash += closed - fee
-        self.realized_pnl += closed
-        self.fees_paid += fee
         return closed, old, direction
 
     def liquidated_direction(self, coin: str, is_buy: bool) -> str:
@@ -149,7 +144,6 @@ class Account:
         when positive. Returns the USDC received (negative when paid)."""
         paid = usdc(p.szi * oracle_px * rate)
         self.cash -= paid
-        self.funding_paid += paid
         p.funding_since_open += paid
         return -paid
 

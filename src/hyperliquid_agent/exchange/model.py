@@ -333,7 +333,13 @@ class VenueModel(OrderEntry):
         acct = self._accounts.get(address.lower())
         if acct is None:
             return AccountTotals(ZERO, ZERO, ZERO, ZERO, 0)
-        return AccountTotals(acct.realized_pnl, acct.fees_paid, acct.funding_paid, acct.bad_debt, acct.liquidations)
+        # summed from the fills and funding payments when asked, in the order they happened (the
+        # same sums a running total would give), rather than kept up to date on every fill and hour
+        fills = list(map(FillRecord._make, acct.fills))
+        realized = sum((f.closed_pnl for f in fills if f.coin not in self._spot_base), ZERO)  # spot closes none
+        fees = sum((f.fee for f in fills), ZERO)
+        funding_paid = sum((-p[2] for p in acct.funding), ZERO)  # p[2]: the USDC received
+        return AccountTotals(realized, fees, funding_paid, acct.bad_debt, acct.liquidations)
 
     def user_funding(self, address: str, start_ms: int = 0, end_ms: int | None = None) -> list[FundingPayment]:
         acct = self._accounts.get(address.lower())

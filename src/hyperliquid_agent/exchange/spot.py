@@ -100,7 +100,6 @@ def apply_fill(acct: Account, token: str, is_buy: bool, sz: Decimal, px: Decimal
         acct.tokens[token] = after
         acct.token_entry[token] = entry * after / before if before else ZERO
         acct.spot_usdc += sz * px - fee
-    acct.fees_paid += fee
     return before
 
 
