@@ -19,7 +19,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hyperliquid_agent.domain import round_price, round_size
-from hyperliquid_agent.exchange.accounts import Account, PositionState, clear_of_liquidation, liquidation_prices
+from hyperliquid_agent.exchange.accounts import (
+    Account,
+    PositionState,
+    clear_of_liquidation,
+    liquidation_prices,
+    margin_exposure,
+    plainly_affordable,
+)
 from hyperliquid_agent.exchange.matching import adds_exposure
 from hyperliquid_agent.exchange.feed import HOUR_MS, load_feed
 from hyperliquid_agent.exchange.model import VenueModel
@@ -253,3 +260,39 @@ def test_a_well_funded_account_is_cleared_without_the_full_check():
         p.szi, p.entry = szi, entry
     assert clear_of_liquidation(acct, {"BTC": (D(1), D(90000)), "ETH": (D(1), D(9000))}, {})
     assert not clear_of_liquidation(acct, {"BTC": (D(1), D(90000)), "ETH": (D(1), D(300000))}, {})
+
+
+@settings(max_examples=150, deadline=None)
+@given(cash=st.integers(min_value=50, max_value=300000), path=moves,
+       flow=st.lists(st.tuples(st.sampled_from(["BTC", "ETH"]), st.booleans(), st.integers(min_value=1, max_value=60),
+                               st.integers(min_value=-300, max_value=300), st.booleans(),
+                               st.sampled_from([None, None, None, 1, 3, 20])), min_size=1, max_size=30))
+def test_the_margin_checks_bound_never_passes_an_order_the_full_check_refuses(cash, path, flow):
+    """Between bars the margin check first tries `plainly_affordable` on the account's exposure,
+    kept up to date fill by fill: the kept exposure never falls below what the positions need
+    at the marks, and the bound never passes an order the full sum would refuse (accounts near
+    the edge included: cash spans it, sizes reach several times the account; leverages change)."""
+    eth = bars_from(path)
+    btc = [tuple(20 * x for x in bar) for bar in eth]
+    m = model_for({"BTC": btc, "ETH": eth}, usdc=str(cash), slippage_bps="3")
+    acct = m._accounts[ADDR]
+    t = T0 + HOUR_MS
+    for coin, is_buy, tenths, offset_bps, advance, lev in flow:
+        if lev is not None:
+            m.update_leverage(ADDR, coin, lev)
+        old = acct.szi(coin)
+        mark = m.mids()[coin]
+        sz = D(tenths) / 100 if coin == "BTC" else D(tenths) / 10
+        px = mark * (1 + D(offset_bps) / 10000)
+        exposure = acct.exposure
+        if exposure is None:
+            exposure = margin_exposure(acct, m._marks, m._leverages(acct))
+        else:
+            assert exposure >= margin_exposure(acct, m._marks, m._leverages(acct)) - D("1e-12")
+        if plainly_affordable(acct, exposure, old, sz, px, m._taker, m._open_order_margin(acct)):
+            assert m._margin_ok(acct, coin, old, is_buy, sz, px)
+        limit = round_price(mark * (D("1.05") if is_buy else D("0.95")), 5 if coin == "BTC" else 4)
+        m.place_orders(ADDR, [req(coin, is_buy, limit, sz, order_type=IOC)])
+        if advance and t < T0 + len(eth) * HOUR_MS:
+            t += HOUR_MS
+            m.advance_to(t)

@@ -61,7 +61,7 @@ class FillRecord(NamedTuple):
 
 class Account:
     __slots__ = ("address", "cash", "spot_usdc", "positions", "leverage", "orders", "reserved", "order_margin",
-                 "fills", "fills_cache", "funding", "schedule_cancel_ms",
+                 "exposure", "fills", "fills_cache", "funding", "schedule_cancel_ms",
                  "bad_debt", "liquidations", "tokens", "token_entry")
 
     def __init__(self, address: str, perp_usdc: Decimal, spot_usdc: Decimal = ZERO) -> None:
@@ -75,6 +75,9 @@ class Account:
         # the margin `reserved` holds at the account's leverages, None until worked out again: it
         # changes only when an order rests or leaves or a leverage is set, not with every order
         self.order_margin: Decimal | None = ZERO
+        # a bound on `margin_exposure` at the current marks, raised fill by fill by at most what the
+        # fill can add; None until worked out again (the model drops it whenever the marks move)
+        self.exposure: Decimal | None = None
         # Fills and funding payments are kept as plain tuples in FillRecord's and FundingPayment's
         # field order: the garbage collector stops tracking a plain tuple of plain values, never a
         # NamedTuple, and a year of them would otherwise slow every full collection.
@@ -186,6 +189,34 @@ def clear_of_liquidation(acct: Account, bar_range: Mapping[str, tuple[Decimal, D
             rng = bar_range.get(coin)
             exposed -= (szi + szi) * (marks[coin] if rng is None else rng[1])
     return acct.cash > exposed + exposed
+
+
+def margin_exposure(acct: Account, marks: Mapping[str, Decimal], lev: Mapping[str, Decimal]) -> Decimal:
+    """What the account's cash has to cover at `marks`: the margin its positions hold (at `lev`,
+    the account's leverages as Decimals) less their unrealized PnL, summed. A fill of `sz` at
+    `px` with a mark of `mark` raises it by at most closed + sz x (2 mark + px) (`closed`: the PnL
+    it realizes into cash): the position's margin by at most sz x mark, and its loss by exactly
+    closed + sz x (mark - px) for a sell, closed + sz x (px - mark) for a buy (up to rounding)."""
+    total = ZERO
+    for coin, p in acct.positions.items():
+        szi = p.szi
+        if szi:
+            mark = marks[coin]
+            total += abs(szi) * mark / lev[coin] - szi * (mark - p.entry)
+    return total
+
+
+def plainly_affordable(acct: Account, exposure: Decimal, old: Decimal, sz: Decimal, px: Decimal, taker: Decimal,
+                       order_margin: Decimal) -> bool:
+    """A cheap sufficient condition for the margin check to pass a fill of `sz` at `px` taking the
+    position from `old` (`exposure`: at least `margin_exposure`): every leverage is at least 1,
+    so the margin the fill needs is at most (|old| + sz) x px for the position plus sz x px x
+    `taker` of fee, and the rest, held by the other positions less the unrealized PnL and by
+    resting orders, is at most `exposure` + `order_margin`. Cash over twice their sum (and
+    positive) keeps half of it between the bound and either computation's rounding."""
+    bound = exposure + (abs(old) + sz + sz * taker) * px + order_margin
+    cash = acct.cash
+    return cash > bound + bound and cash > ZERO
 
 
 def margin_summary(acct: Account, marks: Mapping[str, Decimal], specs: Mapping[str, AssetSpec],

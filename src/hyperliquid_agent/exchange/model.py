@@ -177,8 +177,10 @@ class VenueModel(OrderEntry):
             marks[coin] = s.close[i]
         if not self._accounts:
             return
-        self._check_liquidations(ranges, close_ms, events)
         accounts = self._accounts.values()
+        for acct in accounts:
+            acct.exposure = None  # worked out at the old marks
+        self._check_liquidations(ranges, close_ms, events)
         for coin, i in bars:
             s = series[coin]
             rate = s.bar_funding[i]
@@ -375,6 +377,7 @@ class VenueModel(OrderEntry):
             return ERR_LEVERAGE
         acct.leverage[coin] = (leverage, is_cross)
         acct.order_margin = None  # held at the new leverage
+        acct.exposure = None  # so are the positions' margins
         return None
 
     def usd_class_transfer(self, address: str, amount: Decimal, to_perp: bool) -> str | None:

@@ -13,7 +13,7 @@ from hyperliquid_agent.domain import AssetSpec, Filled, OrderOutcome, Rejected, 
 from hyperliquid_agent.domain.values import trusted
 from hyperliquid_agent.exchange import matching as m
 from hyperliquid_agent.exchange import spot
-from hyperliquid_agent.exchange.accounts import ZERO, Account, usdc
+from hyperliquid_agent.exchange.accounts import ZERO, Account, margin_exposure, plainly_affordable, usdc
 from hyperliquid_agent.exchange.venue_types import (
     ERR_CANCEL,
     ERR_REDUCE_ONLY,
@@ -113,10 +113,10 @@ class OrderEntry:
         sz = min(r.sz, abs(pos)) if reduce_only else r.sz
         if crosses:
             px = self._taker_price(is_buy, touch, limit_px, sz)
-            if not reduce_only and not self._margin_ok(acct, coin, pos, is_buy, sz, px):
+            if not reduce_only and not self._margin_ok(acct, coin, pos, is_buy, sz, px, between_bars=True):
                 return err_margin(spec.asset_id)
             return self._taken(acct, r, oid, cloid, sz, px)
-        if not reduce_only and not self._margin_ok(acct, coin, pos, is_buy, sz, limit_px):
+        if not reduce_only and not self._margin_ok(acct, coin, pos, is_buy, sz, limit_px, between_bars=True):
             return err_margin(spec.asset_id)
         return self._rest(acct, r, oid, cloid)
 
@@ -235,6 +235,9 @@ class OrderEntry:
         if token is None:
             fee = usdc(sz * px * (self._taker if crossed else self._maker))
             closed, start, direction = acct.apply_fill(coin, is_buy, sz, px, fee)
+            if acct.exposure is not None:  # still at these marks: raise the bound by what the fill can add
+                mark = self._marks[coin]
+                acct.exposure += closed + sz * (mark + mark + px)
             if liquidation:
                 direction = acct.liquidated_direction(coin, is_buy)
         else:  # spot: balances move, no position, nothing closed
@@ -280,15 +283,23 @@ class OrderEntry:
         return total
 
     def _margin_ok(self, acct: Account, coin: str, old: Decimal, is_buy: bool, sz: Decimal, px: Decimal,
-                   exclude: m.RestingOrder | None = None) -> bool:
+                   exclude: m.RestingOrder | None = None, between_bars: bool = False) -> bool:
         """Whether the account can afford a fill of `sz` at `px` taking its `coin` position from
-        `old` (the callers have it at hand), with `exclude`'s margin released."""
+        `old` (the callers have it at hand), with `exclude`'s margin released. `between_bars`: the
+        marks stand still (an order arriving, not a bar being crossed), so a plainly well-funded
+        account passes on its exposure bound (`plainly_affordable`) without the full sum."""
         new = old + sz if is_buy else old - sz
         if not m.adds_exposure(old, new, is_buy):
             return True
+        marks, chosen, default = self._marks, acct.leverage, self._default_lev_dec
+        if between_bars:
+            exposure = acct.exposure
+            if exposure is None:
+                exposure = acct.exposure = margin_exposure(acct, marks, self._leverages(acct))
+            if plainly_affordable(acct, exposure, old, sz, px, self._taker, self._open_order_margin(acct, exclude)):
+                return True
         # acct.lev inlined, dividing by Decimals (this runs for every order that adds exposure; the
         # quotient is the same as by the int leverage, without converting it every time)
-        marks, chosen, default = self._marks, acct.leverage, self._default_lev_dec
         lev = chosen.get(coin)
         need = abs(new) * px / (Decimal(lev[0]) if lev is not None else default[coin]) + sz * px * self._taker
         value = acct.cash
@@ -303,6 +314,12 @@ class OrderEntry:
         if acct.reserved:
             need += self._open_order_margin(acct, exclude)
         return need <= value
+
+    def _leverages(self, acct: Account) -> dict[str, Decimal]:
+        """The account's leverage per coin, as Decimals."""
+        if not acct.leverage:
+            return self._default_lev_dec
+        return {**self._default_lev_dec, **{c: Decimal(lev) for c, (lev, _) in acct.leverage.items()}}
 
     def _touch(self, coin: str, is_buy: bool) -> Decimal:
         """The best ask (for a buy) or best bid (for a sell) of the synthetic book at the
