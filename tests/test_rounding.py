@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 from hyperliquid_agent.domain import MarketType, is_valid_price, is_valid_size, round_price, round_size
-from hyperliquid_agent.domain.rounding import round_prices
+from hyperliquid_agent.domain.rounding import finest_price_decimal, round_prices, tick_exponent
 
 sizes = st.decimals(min_value=Decimal("-1000000"), max_value=Decimal("1000000"), allow_nan=False, allow_infinity=False, places=12)
 prices = st.decimals(min_value=Decimal("0.00001"), max_value=Decimal("5000000"), allow_nan=False, allow_infinity=False, places=10)
@@ -142,3 +142,21 @@ def test_a_price_is_valid_exactly_when_rounding_leaves_it_alone(price, sz, marke
 @given(size=sizes, sz=spot_sz)
 def test_a_size_is_valid_exactly_when_rounding_leaves_it_alone(size, sz):
     assert is_valid_size(size, sz) == (round_size(size, sz) == size)
+
+
+@given(size=sizes, sz=perp_sz)
+def test_a_valid_size_is_one_that_rounding_to_the_lot_keeps(size, sz):
+    """`is_valid_size` (a remainder) agrees with its definition: rounding to the lot loses nothing."""
+    assert is_valid_size(size, sz) == (size == size.quantize(Decimal(1).scaleb(-sz), ROUND_DOWN))
+
+
+@given(price=prices, sz=spot_sz, spot=st.booleans())
+def test_a_valid_price_is_one_that_rounding_to_its_tick_keeps(price, sz, spot):
+    """`is_valid_price` (a remainder) agrees with its definition: keeping the digits down to the
+    price's tick loses nothing (an integer price is always valid)."""
+    market = MarketType.SPOT if spot else MarketType.PERP
+    finest = finest_price_decimal(sz, market)
+    exp = tick_exponent(price, finest)
+    kept = price.to_integral_value() if exp == 0 else price.quantize(Decimal(1).scaleb(exp))
+    assert is_valid_price(price, sz, market) == (price == kept)
+    assert is_valid_price(round_price(price, sz, market), sz, market)
