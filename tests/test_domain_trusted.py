@@ -37,3 +37,24 @@ def test_without_the_slot_layout_trusted_falls_back_to_model_construct(monkeypat
     monkeypatch.setattr(values, "_SLOTS", None)  # as if a pydantic release laid BaseModel out differently
     built = trusted(Filled, dict(fields))
     assert built == Filled(**fields) and built.model_dump_json() == Filled(**fields).model_dump_json()
+
+
+def test_trusted_values_of_a_frozen_model_share_a_fields_set_that_their_copies_do_not_change():
+    fields = {"status": "filled", "oid": 3, "total_size": D("0.01"), "avg_price": D("100.5"), "cloid": None}
+    a, b = trusted(Filled, dict(fields)), trusted(Filled, {**fields, "oid": 4})
+    assert a.model_fields_set == b.model_fields_set == Filled(**fields).model_fields_set == set(fields)
+    copied = a.model_copy(update={"cloid": "0x" + "ab" * 16})
+    assert copied.cloid and copied.model_fields_set == set(fields)
+    assert a.model_fields_set == b.model_fields_set == set(fields) and a.cloid is None
+
+
+def test_trusted_values_of_a_model_that_can_be_assigned_to_keep_their_own_fields_set():
+    from pydantic import BaseModel
+
+    class Mutable(BaseModel):
+        x: int
+        y: int = 0
+
+    a, b = trusted(Mutable, {"x": 1, "y": 2}), trusted(Mutable, {"x": 3, "y": 4})
+    a.x = 5
+    assert a.model_fields_set is not b.model_fields_set and b.model_fields_set == {"x", "y"}
