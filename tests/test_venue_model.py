@@ -570,3 +570,9 @@ def test_the_simulation_core_reads_no_clock_files_or_network(name):
     mods += [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and n.level == 0]
     bad = [mod for mod in mods if mod.split(".")[0] in IMPURE]
     assert not bad, f"{name} imports {bad}; the venue model must stay pure (time moves only via advance_to)"
+
+
+def test_the_model_stays_under_the_instance_attributes_a_shared_key_dict_holds():
+    """A 30th attribute would make CPython 3.11 give the model a plain dict, and every attribute
+    and method lookup on it in the hot paths a slower one (see VenueModel.__init__)."""
+    assert len(vars(model_for({"ETH": flat(2000)}))) <= 29

@@ -72,6 +72,9 @@ class VenueModel(OrderEntry):
                  spot_tokens: Mapping[str, str] | None = None) -> None:
         """`spot_tokens` lists spot tokens and the feed coin whose bars price each, e.g.
         {"UBTC": "BTC"}: pairs "@1", "@2", ... quoted in USDC (see `spot.py`)."""
+        # 29 instance attributes, the most CPython 3.11 keeps in a key-sharing instance dict: a 30th
+        # makes every self.x and self.method() in the hot paths a slower lookup (measured +4 % on
+        # the bench). Fold a new one into an existing per-coin dict or per-account slot instead.
         self.feed = feed
         self.fees = fees or FeeSchedule()
         self.slippage = slippage or SlippageModel()
