@@ -85,7 +85,7 @@ class MarketHistory:
 
 
 class _Ema:
-    """EMA seeded with the SMA of the first n values pushed."""
+    """EMA seeded with the SMA of the first n values given."""
 
     __slots__ = ("n", "k", "count", "acc", "value")
 
@@ -93,15 +93,22 @@ class _Ema:
         self.n, self.k, self.count, self.acc = n, 2.0 / (n + 1), 0, 0.0
         self.value: float | None = None
 
-    def push(self, v: float) -> None:
-        c = self.count = self.count + 1
-        if c < self.n:
-            self.acc += v
-        elif c == self.n:
-            self.acc += v
-            self.value = self.acc / self.n
-        else:
-            self.value += self.k * (v - self.value)  # type: ignore[operator]
+    def extend(self, values: Iterable[float]) -> None:
+        it = iter(values)
+        if self.value is None:  # still seeding: sum the first n values
+            n = self.n
+            for v in it:
+                self.acc += v
+                self.count += 1
+                if self.count == n:
+                    self.value = self.acc / n
+                    break
+            else:
+                return
+        e, k = self.value, self.k
+        for v in it:
+            e += k * (v - e)
+        self.value = e
 
 
 class _Rsi:
@@ -113,23 +120,27 @@ class _Rsi:
         self.n, self.count, self.gain, self.loss = n, 0, 0.0, 0.0
         self.prev: float | None = None
 
-    def push(self, c: float) -> None:
-        p, self.prev = self.prev, c
-        if p is None:
-            return
-        d, n = c - p, self.n
-        i = self.count = self.count + 1
-        if i <= n:
-            if d > 0:
-                self.gain += d
+    def extend(self, closes: Iterable[float]) -> None:
+        n, p, i, gain, loss = self.n, self.prev, self.count, self.gain, self.loss
+        for c in closes:
+            if p is None:
+                p = c
+                continue
+            d = c - p
+            p = c
+            i += 1
+            if i <= n:
+                if d > 0:
+                    gain += d
+                else:
+                    loss -= d
+                if i == n:
+                    gain /= n
+                    loss /= n
             else:
-                self.loss -= d
-            if i == n:
-                self.gain /= n
-                self.loss /= n
-        else:
-            self.gain = (self.gain * (n - 1) + (d if d > 0 else 0.0)) / n
-            self.loss = (self.loss * (n - 1) + (-d if d < 0 else 0.0)) / n
+                gain = (gain * (n - 1) + (d if d > 0 else 0.0)) / n
+                loss = (loss * (n - 1) + (-d if d < 0 else 0.0)) / n
+        self.prev, self.count, self.gain, self.loss = p, i, gain, loss
 
     @property
     def value(self) -> float | None:
@@ -149,40 +160,43 @@ class _Adx:
         self.n, self.i = n, -1
         self.ph = self.pl = self.pc = self.tr_s = self.pdm_s = self.ndm_s = self.dx_sum = self.adx_v = 0.0
 
-    def push(self, h: float, lo: float, c: float) -> None:
-        i = self.i = self.i + 1
-        ph, pl, pc = self.ph, self.pl, self.pc
-        self.ph, self.pl, self.pc = h, lo, c
-        if i == 0:
-            return
-        n = self.n
-        up, down = h - ph, pl - lo
-        pdm = up if up > down and up > 0 else 0.0
-        ndm = down if down > up and down > 0 else 0.0
-        tr = max(h - lo, abs(h - pc), abs(lo - pc))
-        if i <= n:
-            self.tr_s += tr
-            self.pdm_s += pdm
-            self.ndm_s += ndm
-            if i < n:
-                return
-        else:
-            self.tr_s += tr - self.tr_s / n
-            self.pdm_s += pdm - self.pdm_s / n
-            self.ndm_s += ndm - self.ndm_s / n
-        tr_s = self.tr_s
-        if tr_s <= 0:
-            dx = 0.0
-        else:
-            pdi, ndi = self.pdm_s / tr_s, self.ndm_s / tr_s
-            dx = 0.0 if pdi + ndi == 0 else abs(pdi - ndi) / (pdi + ndi) * 100.0
-        k = i - n  # 0-based count of DX values
-        if k < n:
-            self.dx_sum += dx
-            if k == n - 1:
-                self.adx_v = self.dx_sum / n
-        else:
-            self.adx_v = (self.adx_v * (n - 1) + dx) / n
+    def extend(self, highs: Iterable[float], lows: Iterable[float], closes: Iterable[float]) -> None:
+        n, i, ph, pl, pc = self.n, self.i, self.ph, self.pl, self.pc
+        tr_s, pdm_s, ndm_s, dx_sum, adx_v = self.tr_s, self.pdm_s, self.ndm_s, self.dx_sum, self.adx_v
+        for h, lo, c in zip(highs, lows, closes):
+            i += 1
+            if i == 0:
+                ph, pl, pc = h, lo, c
+                continue
+            up, down = h - ph, pl - lo
+            tr = max(h - lo, abs(h - pc), abs(lo - pc))
+            ph, pl, pc = h, lo, c
+            pdm = up if up > down and up > 0 else 0.0
+            ndm = down if down > up and down > 0 else 0.0
+            if i <= n:
+                tr_s += tr
+                pdm_s += pdm
+                ndm_s += ndm
+                if i < n:
+                    continue
+            else:
+                tr_s += tr - tr_s / n
+                pdm_s += pdm - pdm_s / n
+                ndm_s += ndm - ndm_s / n
+            if tr_s <= 0:
+                dx = 0.0
+            else:
+                pdi, ndi = pdm_s / tr_s, ndm_s / tr_s
+                dx = 0.0 if pdi + ndi == 0 else abs(pdi - ndi) / (pdi + ndi) * 100.0
+            k = i - n  # 0-based count of DX values
+            if k < n:
+                dx_sum += dx
+                if k == n - 1:
+                    adx_v = dx_sum / n
+            else:
+                adx_v = (adx_v * (n - 1) + dx) / n
+        self.i, self.ph, self.pl, self.pc = i, ph, pl, pc
+        self.tr_s, self.pdm_s, self.ndm_s, self.dx_sum, self.adx_v = tr_s, pdm_s, ndm_s, dx_sum, adx_v
 
     @property
     def value(self) -> float | None:
@@ -198,12 +212,13 @@ class _Recursive:
         self.first_t, self.last_t = first_t, first_t
         self.ema20, self.ema50, self.rsi14, self.adx14 = _Ema(20), _Ema(50), _Rsi(14), _Adx(14)
 
-    def push(self, t: int, h: float, lo: float, c: float) -> None:
-        self.last_t = t
-        self.ema20.push(c)
-        self.ema50.push(c)
-        self.rsi14.push(c)
-        self.adx14.push(h, lo, c)
+    def extend(self, last_t: int, highs: Sequence[float], lows: Sequence[float], closes: Sequence[float]) -> None:
+        """Take in the next bars (each indicator in one loop over them), the last opening at last_t."""
+        self.last_t = last_t
+        self.ema20.extend(closes)
+        self.ema50.extend(closes)
+        self.rsi14.extend(closes)
+        self.adx14.extend(highs, lows, closes)
 
 
 # ---------------------------------------------------------------- held runs (per-coin caches)
@@ -543,24 +558,21 @@ def ema(values: Sequence[float], n: int) -> float | None:
     if n < 1 or len(values) < n:
         return None
     e = _Ema(n)
-    for v in values:
-        e.push(v)
+    e.extend(values)
     return e.value
 
 
 def rsi(close: Sequence[float], n: int = 14) -> float | None:
     """Wilder's RSI in 0..100."""
     r = _Rsi(n)
-    for c in close:
-        r.push(c)
+    r.extend(close)
     return r.value
 
 
 def adx(high: Sequence[float], low: Sequence[float], close: Sequence[float], n: int = 14) -> float | None:
     """Wilder's ADX in 0..100; needs 2n+1 bars."""
     a = _Adx(n)
-    for h, lo, c in zip(high, low, close):
-        a.push(h, lo, c)
+    a.extend(high, low, close)
     return a.value
 
 
@@ -667,9 +679,8 @@ def _recursive(bars: _Bars, lo: int, hi: int, interval_ms: int) -> _Recursive:
     else:
         rec = bars.rec = _Recursive(t[first])
         start = first
-    high, low, close = bars.high, bars.low, bars.close
-    for i in range(start, hi):
-        rec.push(t[i], high[i], low[i], close[i])
+    if start < hi:
+        rec.extend(t[hi - 1], bars.high[start:hi], bars.low[start:hi], bars.close[start:hi])
     return rec
 
 
