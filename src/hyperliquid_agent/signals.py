@@ -281,7 +281,7 @@ class _Held:
             return None
         last = t[p + m - 1]
         k = m if last <= hi_ms else bisect_right(t, hi_ms, p, p + m) - p
-        for x in islice(seq, m, None):
+        for x in seq[m:]:  # the new tail (a slice: islice would step through the m held ones)
             tx = time_of(x)
             if tx <= last:
                 return None
