@@ -16,10 +16,11 @@ import math
 from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from functools import lru_cache
 from decimal import Decimal
 from itertools import compress, count, islice, repeat
 from operator import attrgetter, gt, is_, itemgetter, lt, mul
-from typing import Any, Callable, Iterable, Mapping, MutableSequence, Sequence
+from typing import Any, Callable, Iterable, Mapping, MutableSequence, NamedTuple, Sequence
 
 from hyperliquid_agent.domain import AssetContext, Candle, FundingPoint, L2Book, MarketSnapshot
 
@@ -610,20 +611,38 @@ def _correlation_of_sums(n: int, sa: int, sb: int, saa: int, sbb: int, sab: int)
 # ---------------------------------------------------------------- per-source signals
 
 
+class _Spans(NamedTuple):
+    """How many bars of one interval each candle signal spans (0: less than a bar)."""
+
+    hour: int
+    day: int
+    week: int
+    month: int
+    annualize: float  # sqrt(bars a year): a per-bar volatility's annual equivalent
+
+
+@lru_cache(maxsize=None)
+def _spans(interval_ms: int) -> _Spans:
+    def bars(ms: int) -> int:
+        return ms // interval_ms if ms >= interval_ms else 0
+    return _Spans(bars(HOUR_MS), bars(DAY_MS), bars(7 * DAY_MS), bars(30 * DAY_MS), math.sqrt(365 * DAY_MS / interval_ms))
+
+
 def _candle_signals(bars: _Bars, lo: int, hi: int, interval_ms: int) -> dict[str, float | None]:
     """The candle signals over held bars [lo, hi) (hi > lo), cached per window content."""
     key = (bars.gen, bars.t[lo], bars.t[hi - 1], interval_ms)
     if bars.row_key == key:
         return bars.row
-    out: dict[str, float | None] = {}
+    spans = _spans(interval_ms)
     close = bars.close  # the window is close[lo:hi], read in place
-    per_hour = max(HOUR_MS // interval_ms, 1) if interval_ms <= HOUR_MS else 0
-    bars_per = (lambda ms: ms // interval_ms if ms >= interval_ms else 0)
-    last = out["price"] = close[hi - 1]
-    out["ret_1h"] = _ret_in(close, lo, hi, bars_per(HOUR_MS))
-    out["ret_24h"] = _ret_in(close, lo, hi, bars_per(DAY_MS))
-    out["ret_7d"] = _ret_in(close, lo, hi, bars_per(7 * DAY_MS))
-    out["ret_30d"] = _ret_in(close, lo, hi, bars_per(30 * DAY_MS))
+    last = close[hi - 1]
+    out: dict[str, float | None] = {
+        "price": last,
+        "ret_1h": _ret_in(close, lo, hi, spans.hour),
+        "ret_24h": _ret_in(close, lo, hi, spans.day),
+        "ret_7d": _ret_in(close, lo, hi, spans.week),
+        "ret_30d": _ret_in(close, lo, hi, spans.month),
+    }
     for name, n in (("sma20_dist", 20), ("sma50_dist", 50)):
         m = _sma_in(close, lo, hi, n)
         out[name] = None if not m else last / m - 1.0
@@ -634,36 +653,24 @@ def _candle_signals(bars: _Bars, lo: int, hi: int, interval_ms: int) -> dict[str
     out["rsi14"] = rec.rsi14.value
     out["adx14"] = rec.adx14.value
     # realized volatility over the per-bar log returns of the last 30 days (+1) of bars
-    squares = _SquaredReturns(bars, max(lo, hi - 1 - bars_per(30 * DAY_MS)) + 1, hi)
-    out["rv_1h"] = squares.rms(per_hour)
-    out["rv_24h"] = squares.rms(bars_per(DAY_MS))
-    if squares.count:
-        out["rv_ann"] = squares.rms(squares.count) * math.sqrt(365 * DAY_MS / interval_ms)  # type: ignore[operator]
+    out["rv_1h"], out["rv_24h"], out["rv_ann"] = _realized_vols(bars, max(lo, hi - 1 - spans.month) + 1, hi, spans)
     bars.row_key, bars.row = key, out
     return out
 
 
-class _SquaredReturns:
-    """The returns of held bars [first, hi) that exist (a bar after a gap in the data, or
-    after a non-positive close, has none), for sums of the last n of their squares."""
-
-    __slots__ = ("bars", "hi", "valid", "count")
-
-    def __init__(self, bars: _Bars, first: int, hi: int) -> None:
-        self.bars, self.hi = bars, hi
-        self.valid: list[int] | None = None  # None: every bar in the window has a return
-        if first < hi and bars.bad[hi - 1] != bars.bad[first - 1]:
-            self.valid = [i for i in range(first, hi) if bars.has_return(i)]
-        self.count = max(hi - first, 0) if self.valid is None else len(self.valid)
-
-    def rms(self, n: int) -> float | None:
-        """The realized volatility of the last n returns (None without n of them)."""
-        if n < 1 or n > self.count:
-            return None
-        bars, hi = self.bars, self.hi
-        if self.valid is None:  # the running totals' difference
-            return _rms(bars.sq_sum[hi - 1] - bars.sq_sum[hi - 1 - n], n)
-        return _rms(sum(bars.ret[i] ** 2 for i in self.valid[-n:]), n)
+def _realized_vols(bars: _Bars, first: int, hi: int, spans: _Spans) -> tuple[float | None, float | None, float | None]:
+    """rv_1h, rv_24h and rv_ann over the returns of held bars [first, hi) that exist (a bar
+    after a gap in the data, or after a non-positive close, has none)."""
+    end = hi - 1
+    if first >= hi or bars.bad[end] == bars.bad[first - 1]:  # every bar has one: the running totals' differences
+        count, sq_sum = hi - first if first < hi else 0, bars.sq_sum
+        last_squares = (lambda n: sq_sum[end] - sq_sum[end - n])
+    else:
+        valid = [bars.ret[i] for i in range(first, hi) if bars.has_return(i)]
+        count = len(valid)
+        last_squares = (lambda n: sum(r * r for r in valid[-n:]))
+    rms = (lambda n: _rms(last_squares(n), n) if 0 < n <= count else None)
+    return rms(spans.hour), rms(spans.day), rms(count) * spans.annualize if count else None  # type: ignore[operator]
 
 
 def _recursive(bars: _Bars, lo: int, hi: int, interval_ms: int) -> _Recursive:
