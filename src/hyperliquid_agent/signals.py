@@ -629,20 +629,20 @@ def _spans(interval_ms: int) -> _Spans:
 
 
 def _candle_signals(bars: _Bars, lo: int, hi: int, interval_ms: int) -> dict[str, float | None]:
-    """The candle signals over held bars [lo, hi) (hi > lo), cached per window content."""
+    """A row with the candle signals over held bars [lo, hi) (hi > lo), the others None;
+    cached per window content (the caller copies it before adding the others)."""
     key = (bars.gen, bars.t[lo], bars.t[hi - 1], interval_ms)
     if bars.row_key == key:
         return bars.row
     spans = _spans(interval_ms)
     close = bars.close  # the window is close[lo:hi], read in place
     last = close[hi - 1]
-    out: dict[str, float | None] = {
-        "price": last,
-        "ret_1h": _ret_in(close, lo, hi, spans.hour),
-        "ret_24h": _ret_in(close, lo, hi, spans.day),
-        "ret_7d": _ret_in(close, lo, hi, spans.week),
-        "ret_30d": _ret_in(close, lo, hi, spans.month),
-    }
+    out = empty_row()
+    out["price"] = last
+    out["ret_1h"] = _ret_in(close, lo, hi, spans.hour)
+    out["ret_24h"] = _ret_in(close, lo, hi, spans.day)
+    out["ret_7d"] = _ret_in(close, lo, hi, spans.week)
+    out["ret_30d"] = _ret_in(close, lo, hi, spans.month)
     for name, n in (("sma20_dist", 20), ("sma50_dist", 50)):
         m = _sma_in(close, lo, hi, n)
         out[name] = None if not m else last / m - 1.0
@@ -749,8 +749,11 @@ def _context_signals(ctx: AssetContext, mid: Decimal | None, out: dict[str, floa
         out["price"] = float(price)
 
 
+_EMPTY_ROW: dict[str, float | None] = dict.fromkeys(SIGNAL_NAMES)
+
+
 def empty_row() -> dict[str, float | None]:
-    return dict.fromkeys(SIGNAL_NAMES)
+    return _EMPTY_ROW.copy()  # a copy of a built dict: no key inserted one by one
 
 
 def compute_signals(
@@ -770,14 +773,15 @@ def compute_signals(
     table: SignalTable = {}
     hourly: dict[str, tuple[_Bars, int, int]] = {}
     for coin, h in coins.items():
-        row = empty_row()
         held = cache.bars(coin)
         candles, start, stop, known = _closed_candles(held, h.candles, h.interval_ms, now_ms)
         if stop > start:
             lo, hi = held.sync(candles, start, stop, known)
-            row.update(_candle_signals(held, lo, hi, h.interval_ms))
+            row = _candle_signals(held, lo, hi, h.interval_ms).copy()
             if h.interval_ms == HOUR_MS and hi - lo > 1:
                 hourly[coin] = (held, lo, hi)
+        else:
+            row = empty_row()
         _funding_signals(cache.funding(coin), h.funding, now_ms, row)
         oi_now: float | None = None
         if snapshot is not None and coin in snapshot.contexts:
