@@ -135,6 +135,19 @@ def test_book_depth_stops_at_the_first_level_outside_the_band():
     assert row["depth_1pct_usd"] == 99.9 * 1.0 + 100.1 * 2.0 + 100.9 * 1.0
 
 
+@settings(max_examples=200, deadline=None)
+@given(prices=st.lists(st.sampled_from([98.5, 98.9, 99.0, 99.2, 100.8, 101.0, 101.1, 101.5]), min_size=1, max_size=8))
+def test_levels_inside_the_band_by_the_farthest_level_or_a_scan(prices):
+    """The count of a side's levels before the first beyond the band, found from the farthest
+    level when none is beyond, else by a scan, equals the scan's in every order of levels."""
+    from operator import gt, lt
+
+    from hyperliquid_agent.signals import _levels_inside
+    for beyond, farthest, bound in ((lt, min, 99.0), (gt, max, 101.0)):
+        scan = next((i for i, p in enumerate(prices) if beyond(p, bound)), len(prices))
+        assert _levels_inside(prices, beyond, farthest, bound) == scan
+
+
 def test_btc_eth_correlation():
     a = walk(300, seed=5)
     same = compute_signals({"BTC": CoinHistory(candles=a), "ETH": CoinHistory(candles=a)}, after(300))

@@ -729,15 +729,18 @@ def _book_signals(book: L2Book, out: dict[str, float | None]) -> None:
     mid = (a + b) / 2.0
     out["spread_bps"] = (a - b) / mid * 1e4
     # depth within 1% of mid: each side's levels up to the first outside the band (best first)
-    nb = _first(map(lt, bid_px, repeat(mid * 0.99)), len(bid_px))
-    na = _first(map(gt, ask_px, repeat(mid * 1.01)), len(ask_px))
+    nb = _levels_inside(bid_px, lt, min, mid * 0.99)
+    na = _levels_inside(ask_px, gt, max, mid * 1.01)
     depth = sum(map(mul, islice(bid_px, nb), bid_sz), 0.0)
     out["depth_1pct_usd"] = sum(map(mul, islice(ask_px, na), ask_sz), depth)
 
 
-def _first(flags: Iterable[bool], default: int) -> int:
-    """The index of the first true flag (default when none is)."""
-    return next(compress(count(), flags), default)
+def _levels_inside(prices: list[float], beyond: Callable[[float, float], bool],
+                   farthest: Callable[[list[float]], float], bound: float) -> int:
+    """How many of a side's levels (best first) come before the first beyond the bound."""
+    if not beyond(farthest(prices), bound):  # none is (the usual book): no level-by-level scan
+        return len(prices)
+    return next(compress(count(), map(beyond, prices, repeat(bound))), len(prices))
 
 
 def _context_signals(ctx: AssetContext, mid: Decimal | None, out: dict[str, float | None]) -> None:
