@@ -731,8 +731,8 @@ def _book_signals(book: L2Book, out: dict[str, float | None]) -> None:
     # depth within 1% of mid: each side's levels up to the first outside the band (best first)
     nb = _levels_inside(bid_px, lt, min, mid * 0.99)
     na = _levels_inside(ask_px, gt, max, mid * 1.01)
-    depth = sum(map(mul, islice(bid_px, nb), bid_sz), 0.0)
-    out["depth_1pct_usd"] = sum(map(mul, islice(ask_px, na), ask_sz), depth)
+    depth = sum(map(mul, bid_px[:nb], bid_sz), 0.0)  # (a slice: islice steps through its items one call at a time)
+    out["depth_1pct_usd"] = sum(map(mul, ask_px[:na], ask_sz), depth)
 
 
 def _levels_inside(prices: list[float], beyond: Callable[[float, float], bool],
