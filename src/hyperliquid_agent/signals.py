@@ -16,8 +16,8 @@ import math
 from array import array
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 from itertools import compress, count, islice, repeat
 from operator import attrgetter, gt, is_, itemgetter, lt, mul
 from typing import Any, Callable, Iterable, Mapping, MutableSequence, NamedTuple, Sequence
@@ -625,7 +625,9 @@ class _Spans(NamedTuple):
 def _spans(interval_ms: int) -> _Spans:
     def bars(ms: int) -> int:
         return ms // interval_ms if ms >= interval_ms else 0
-    return _Spans(bars(HOUR_MS), bars(DAY_MS), bars(7 * DAY_MS), bars(30 * DAY_MS), math.sqrt(365 * DAY_MS / interval_ms))
+
+    return _Spans(bars(HOUR_MS), bars(DAY_MS), bars(7 * DAY_MS), bars(30 * DAY_MS),
+                  math.sqrt(365 * DAY_MS / interval_ms))
 
 
 def _candle_signals(bars: _Bars, lo: int, hi: int, interval_ms: int) -> dict[str, float | None]:
