@@ -85,16 +85,17 @@ def test_a_synthetic_books_floats_are_its_levels_converted():
             assert book.model_copy(update={"time_ms": 0}).floats is book.floats  # the same levels: kept
 
 
-def test_a_trusted_level_is_the_validated_level():
+def test_trusted_levels_are_the_validated_levels():
     import dataclasses
 
     import pytest
     from pydantic import ValidationError
 
     from hyperliquid_agent.domain import BookLevel
-    from hyperliquid_agent.domain.market import trusted_level
+    from hyperliquid_agent.domain.market import trusted_levels
 
-    level = trusted_level(Decimal("3867.2"), Decimal("0.5000"), 2)
+    level, other = trusted_levels([Decimal("3867.2"), Decimal("3867")], (Decimal("0.5000"), Decimal("1"), Decimal("2")), (2, 1))
+    assert other == BookLevel(price=Decimal("3867"), size=Decimal("1"), orders=1)
     assert level == BookLevel(price="3867.2", size=Decimal("0.5000"), orders=2) == BookLevel(
         **{"price": "3867.2", "size": "0.5000", "orders": 2})
     assert hash(level) == hash(BookLevel(price=Decimal("3867.2"), size=Decimal("0.5000"), orders=2))
@@ -105,3 +106,9 @@ def test_a_trusted_level_is_the_validated_level():
         BookLevel(**{"price": "x", "size": "1"})
     with pytest.raises(ValidationError):
         BookLevel(**{"price": "1", "size": "1", "side": "B"})
+
+
+def test_the_scale_of_a_denominator_is_the_smallest_power_of_ten_it_divides():
+    for twos in range(32):
+        for fives in range(32):
+            assert md._scale_of(2 ** twos * 5 ** fives) == 10 ** max(twos, fives)

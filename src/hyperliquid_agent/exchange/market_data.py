@@ -8,11 +8,13 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from functools import cache
+from itertools import repeat
 from math import lcm
+from operator import truediv
 from typing import NamedTuple, Sequence
 
 from hyperliquid_agent.domain import AssetContext, AssetSpec, Candle, FundingPoint, L2Book, round_size
-from hyperliquid_agent.domain.market import BookFloats, BookLevel, trusted_level
+from hyperliquid_agent.domain.market import BookFloats, trusted_levels
 from hyperliquid_agent.domain.rounding import QUANTUM, finest_price_decimal, lot_size, round_prices, tick_exponent
 from hyperliquid_agent.domain.values import trusted
 from hyperliquid_agent.exchange.feed import HOUR_MS, CoinSeries, interval_ms
@@ -109,19 +111,12 @@ def synthetic_book(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: 
     orders = _level_orders(levels)
     book = trusted(L2Book, {
         "coin": s.coin, "time_ms": now_ms,
-        "bids": _levels(bids.values, sizes.values, orders),
-        "asks": _levels(asks.values, sizes.values, orders),
+        "bids": trusted_levels(bids.values, sizes.values, orders),  # (our own Decimals and ints: nothing to validate)
+        "asks": trusted_levels(asks.values, sizes.values, orders),
     })
     # the float view the signals read, known here without converting the levels' Decimals
     book.keep_floats(BookFloats(bids.floats, sizes.floats[:len(bids.values)], asks.floats, sizes.floats[:len(asks.values)]))
     return book
-
-
-def _levels(prices: list[Decimal], sizes: list[Decimal], orders: tuple[int, ...]) -> tuple[BookLevel, ...]:
-    """One side's levels (as many as there are prices), built without validation: prices and
-    sizes are already Decimals and order counts ints, which is all BookLevel's validation
-    checks, and validating a book's 40 levels cost more than working them out."""
-    return tuple(map(trusted_level, prices, sizes, orders))
 
 
 # ---------------------------------------------------------------- the book's numbers in integers
@@ -137,8 +132,8 @@ _EXACT_BELOW = 10 ** 28  # decimal's default precision: integers below this are 
 
 def _scale_of(denominator: int) -> int:
     """The smallest power of ten that is a multiple of a Decimal's denominator (a 2^i 5^j)."""
-    scale = 1
-    while scale % denominator:
+    scale = 10 ** ((denominator & -denominator).bit_length() - 1)  # 10^i for the 2^i (one step from 1 to 10^28)
+    while scale % denominator:  # (then on to 10^j when j > i)
         scale *= 10
     return scale
 
@@ -162,9 +157,9 @@ def _level_sizes_in_lots(base: Decimal, sz_decimals: int, levels: int) -> _Side 
     if num * (_scale_of(den) // den) * 25 * (3 + levels) >= _EXACT_BELOW:
         return None
     per_lot = 10 ** sz_decimals
-    lots = [num * (4 + k) * per_lot // (4 * den) or 1 for k in range(levels)]  # (at least one lot)
-    lot = lot_size(sz_decimals)
-    return _Side([lot * n for n in lots], [n / per_lot for n in lots])
+    in_lots, quarters = num * per_lot, 4 * den  # base = in_lots / per_lot / den; the factors are quarters
+    lots = [in_lots * q // quarters or 1 for q in range(4, 4 + levels)]  # (at least one lot)
+    return _Side(list(map(lot_size(sz_decimals).__mul__, lots)), list(map(truediv, lots, repeat(per_lot))))
 
 
 def _price_ladder(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str) -> _Side:
@@ -210,7 +205,7 @@ def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: Ass
     tick = QUANTUM[exp]
     # a count of ticks not ending in 0 is a price without trailing zeros: canonical as it is
     prices = [tick * n if n % 10 else _canonical_price(n, exp, per_tick) for n in ticks]
-    return _Side(prices, [n / per_tick for n in ticks])
+    return _Side(prices, list(map(truediv, ticks, repeat(per_tick))))
 
 
 def _canonical_price(ticks: int, exp: int, per_tick: int) -> Decimal:
