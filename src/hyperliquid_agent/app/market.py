@@ -111,7 +111,9 @@ class MarketCollector:
         floor = now_ms - self.lookback_bars * self.interval_ms
         start = st.candles[-1].t_ms if st.candles else floor
         fresh = sorted(self.exchange.candles(coin, self.interval, start, now_ms), key=_open_time)
-        if fresh:  # replace from the first re-fetched bar on (the last bar may have been open)
+        if fresh and st.candles and fresh[0] is st.candles[-1]:  # the bar we hold, handed back: the rest is new
+            st.candles += fresh[1:]
+        elif fresh:  # replace from the first re-fetched bar on (the last bar may have been open)
             k = len(st.candles)
             while k and st.candles[k - 1].t_ms >= fresh[0].t_ms:
                 k -= 1
