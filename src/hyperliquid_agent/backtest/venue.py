@@ -148,4 +148,6 @@ class LatencyExchange:
     def __getattr__(self, name: str) -> Any:
         if name not in self.READS:
             self._changes += 1
-        return getattr(self._inner, name)
+            return getattr(self._inner, name)
+        read = self.__dict__[name] = getattr(self._inner, name)  # kept: the next lookup finds it without this call
+        return read
