@@ -91,3 +91,21 @@ def test_a_perp_without_an_asset_context_is_named_in_the_cycle_errors():
     assert [e for e in data.errors if "asset context" in e] == [
         "BTC: no asset context in the venue's metaAndAssetCtxs: its funding rate, open interest, mark and oracle "
         "are missing from this cycle's signals"]  # a spot pair has none to miss
+
+
+def test_the_bars_held_over_the_simulated_venue_are_the_venues_bars():
+    """The simulated venue hands back the bar the collector holds (the same object): the new
+    bars are appended, and the history is what one request for the whole window gives."""
+    from hyperliquid_agent.exchange.model import VenueModel
+    from hyperliquid_agent.exchange.simulated import SimulatedExchange
+    from hyperliquid_agent.exchange.synthetic import synthetic_feed
+
+    feed = synthetic_feed(seed=5, days=35)
+    model = VenueModel(feed, start_ms=feed.timeline[760])
+    collector = MarketCollector(SimulatedExchange(model, "0x" + "0a" * 20, start_usdc=Decimal(1000)), feed.coins)
+    for t in feed.timeline[760:790]:
+        model.advance_to(t)
+        collector.collect(t)
+        floor = t - collector.lookback_bars * HOUR_MS
+        for coin in feed.coins:
+            assert collector._state[coin].candles == model.candles(coin, "1h", floor, t)
