@@ -223,8 +223,9 @@ class CyclePipeline:
     template_version: str = ""
     max_leverage: int = 1
     approver: Any = None  # human approval above risk.approval_above_usd (None: denied when needed)
-    # whether each record carries the governance state the cycle started from, which only
-    # `audit replay` reads (a backtest keeps no audit trail: it leaves it out)
+    # whether each record carries what only `audit replay` reads: the inputs beside the account
+    # and signals (counters, governance state the cycle started from, ...) and the market digest
+    # (a backtest keeps no audit trail: it leaves them out)
     replayable: bool = True
     wall_ms: Callable[[], float] = field(default=lambda: time.perf_counter() * 1000)
     # the stored api_failures count as this pipeline last read or wrote it (it is the only writer)
@@ -390,10 +391,11 @@ class CyclePipeline:
         outside = rec["outside_fills"] = self._outside.read(self.exchange, now_ms, inputs.account, rec["errors"])
         if outside:
             inputs = replace(inputs, exits=self._outside.exits(outside), liquidated=liquidated(outside))
-        rec["inputs"] = inputs_record(inputs)
+        if self.replayable:
+            rec["inputs"] = inputs_record(inputs)
+            rec["market"] = market.digest()
         rec["account_before"] = inputs.account
         rec["signals"] = inputs.signals
-        rec["market"] = market.digest()
         rec["errors"].extend(market.errors)
         try:
             decided = self.decide(inputs)
@@ -410,7 +412,8 @@ class CyclePipeline:
                 inputs = replace(inputs, open_orders=tuple(self.exchange.open_orders()))
             except Exception as exc:
                 return self._failed(rec, "read open orders", exc, t0, inputs.account)
-            rec["inputs"] = inputs_record(inputs)
+            if self.replayable:
+                rec["inputs"] = inputs_record(inputs)
         t_exec = self.wall_ms()
         if inputs.exits:  # the exit's sibling (the stop of a take-profit that filled) would outlive it
             rec["canceled_triggers"], errors = self.executor.cancel_triggers(inputs.exits)
