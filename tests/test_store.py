@@ -92,3 +92,39 @@ def test_risk_counters_are_read_back_after_every_save_and_a_damaged_row_is_a_cle
     store.put_text(NAMESPACE, KEY, "{not json")
     with pytest.raises(StateError, match="unreadable risk counters"):
         load_counters(store)
+
+
+def test_an_in_memory_store_reads_back_what_a_file_store_does(tmp_path):
+    """An in-memory store serves kv reads from the rows it last read or wrote (no other process
+    can write them): over random writes and deletes, some in transactions that are rolled back, it
+    reads what a file store reads, and what its own database holds."""
+    import random
+
+    rng = random.Random(8)
+    memory, disk = StateStore.memory(), StateStore.in_dir(tmp_path)
+    keys = [("risk", "counters"), ("agent", "a"), ("agent", "b"), ("governance", "governor")]
+
+    def write(store: StateStore, op: int, ns: str, key: str, n: int) -> None:
+        if op == 0:
+            store.put(ns, key, {"n": n})
+        elif op == 1:
+            store.delete(ns, key)
+        else:
+            store.put_many_text([(ns, key, dumps(n)), ("agent", "b", dumps([n]))])
+
+    def rolled_back(store: StateStore, op: int, ns: str, key: str, n: int) -> None:
+        with pytest.raises(RuntimeError):
+            with store.transaction():
+                write(store, op, ns, key, n)
+                store.get_text("agent", "a")  # read inside the block: a row it may undo
+                raise RuntimeError("boom")
+
+    for n in range(300):
+        op, (ns, key), how = rng.randrange(3), rng.choice(keys), rng.choice((write, rolled_back))
+        for store in (memory, disk):
+            how(store, op, ns, key, n)
+        for ns, key in keys:
+            assert memory.get_text(ns, key) == disk.get_text(ns, key)
+    for ns, key in keys:
+        row = memory.execute("SELECT value FROM kv WHERE ns=? AND key=?", (ns, key))
+        assert (row[0][0] if row else None) == memory.get_text(ns, key)

@@ -4,6 +4,8 @@ A namespaced key/value table holds small JSON state (governor, risk counters, ..
 modules that keep ledgers (LLM calls, orders, fills) create their own tables through
 `ensure_schema`. Every write commits at once (crash-only: kill -9 loses nothing
 already written). JSON encodes Decimal as a string; read it back with Decimal(...).
+The kv table is the store's own: it is written only through `put`, `put_text`,
+`put_many_text` and `delete`, never with `execute`.
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ class StateStore:
             ) from None
         self._lock = threading.RLock()
         self._schemas: set[str] = set()
+        # an in-memory database is this store's alone (no other process writes it), so its kv rows
+        # are read once and then kept as last read or written: (ns, key) -> text, None when missing
+        self._kv_seen: dict[tuple[str, str], str | None] | None = {} if str(path) == ":memory:" else None
 
     @classmethod
     def in_dir(cls, state_dir: str | Path) -> "StateStore":
@@ -90,8 +95,12 @@ class StateStore:
     def get_text(self, ns: str, key: str) -> str | None:
         """`get` before decoding: the stored JSON text (None when missing)."""
         with self._lock:
+            if self._kv_seen is not None and (ns, key) in self._kv_seen:
+                return self._kv_seen[ns, key]
             row = self._conn.execute("SELECT value FROM kv WHERE ns=? AND key=?", (ns, key)).fetchone()
-        return row[0] if row else None
+            text = row[0] if row else None
+            self._seen(ns, key, text)
+        return text
 
     def put(self, ns: str, key: str, value: Any) -> None:
         self.put_text(ns, key, dumps(value))
@@ -100,6 +109,7 @@ class StateStore:
         """`put` for a value the caller already encoded as JSON text (`dumps` or `dumps_as_built`)."""
         with self._lock:
             self._conn.execute(_UPSERT, (ns, key, text))
+            self._seen(ns, key, text)
 
     def put_many_text(self, entries: Iterable[tuple[str, str, str]]) -> None:
         """`put_text` for several (ns, key, text) entries in one statement: they land together
@@ -108,10 +118,18 @@ class StateStore:
         if rows:
             with self._lock:
                 self._conn.execute(_upsert_rows(len(rows)), [v for row in rows for v in row])
+                for ns, key, text in rows:
+                    self._seen(ns, key, text)
 
     def delete(self, ns: str, key: str) -> None:
         with self._lock:
             self._conn.execute("DELETE FROM kv WHERE ns=? AND key=?", (ns, key))
+            self._seen(ns, key, None)
+
+    def _seen(self, ns: str, key: str, text: str | None) -> None:
+        """A kv row as now read or written (kept only for an in-memory database)."""
+        if self._kv_seen is not None:
+            self._kv_seen[ns, key] = text
 
     def items(self, ns: str) -> dict[str, Any]:
         with self._lock:
@@ -150,6 +168,8 @@ class StateStore:
             try:
                 yield self._conn
             except BaseException:
+                if self._kv_seen is not None:
+                    self._kv_seen.clear()  # the rows the block wrote are undone: read them again
                 self._conn.execute("ROLLBACK")
                 raise
             else:
