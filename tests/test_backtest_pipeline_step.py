@@ -104,3 +104,33 @@ def test_a_backtest_keeps_its_state_in_memory_and_decides_as_a_persisting_pipeli
     assert not built[0].replayable and built[1].replayable and built[1].governance.persist is not None
     assert a.trades and a.trades == b.trades and a.curve == b.curve and a.metrics == b.metrics
     assert a.decisions == b.decisions
+
+
+def test_the_account_in_the_inputs_digest_reads_the_same_from_a_plain_record_and_tells_values_apart():
+    """The digest writes the account's Decimals as their `str` (exact), but one with a positive
+    exponent in full, so a plain record's account (every Decimal in full) gives the same text."""
+    import random
+
+    from hyperliquid_agent.backtest.pipeline import _account_text
+
+    rng = random.Random(4)
+
+    def money() -> Decimal:
+        return Decimal(rng.randrange(-10**7, 10**7)).scaleb(rng.randrange(-12, 6))
+
+    def position(coin: str) -> Position:
+        return Position(coin=coin, size=money(), entry_price=abs(money()), unrealized_pnl=money(),
+                        leverage=rng.randrange(1, 20), liquidation_price=rng.choice((None, abs(money()))),
+                        margin_used=money(), position_value=money(), cum_funding=money())
+
+    for _ in range(200):
+        acct = AccountState(portfolio_value=money(), available_balance=money(), margin_used=money(),
+                            total_notional=money(), timestamp_ms=rng.randrange(10**13), stale=rng.random() < 0.5,
+                            positions=tuple(position(c) for c in ("BTC", "ETH")[:rng.randrange(3)]),
+                            spot_balances=(SpotBalance(coin="USDC", total=money(), hold=money()),))
+        text = _account_text(acct)
+        assert text == _account_text(to_plain(acct))
+        assert _account_text(acct.model_copy(update={"total_notional": acct.total_notional + 1})) != text
+        if acct.positions:
+            moved = acct.positions[0].model_copy(update={"entry_price": acct.positions[0].entry_price.next_plus()})
+            assert _account_text(acct.model_copy(update={"positions": (moved, *acct.positions[1:])})) != text

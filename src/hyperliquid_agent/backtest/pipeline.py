@@ -79,17 +79,30 @@ def inputs_digest(record: dict[str, Any]) -> str:
     digest = hashlib.sha256()
     for group, values in (record.get("signals") or {}).items():
         digest.update(_signal_bytes(group, values))
-    digest.update(_account_json(record.get("account_before")))
+    digest.update(_account_text(record.get("account_before")).encode("utf-8"))
     return digest.hexdigest()[:16]
 
 
-def _account_json(account: AccountState | dict[str, Any] | None) -> bytes:
-    """The account as its model's JSON (a plain record's account is read back into the model first)."""
+def _account_text(account: AccountState | dict[str, Any] | None) -> str:
+    """The account's field values as text: a line of its own fields (positions and spot balances
+    aside), then a line per position and spot balance (a plain record's account is read back into
+    the model first). A Decimal is its `str`: exact, and the whole text costs half the model's JSON.
+    One held with a positive exponent ("1.2E+5") is written in full, as a plain record holds it."""
     if account is None:
-        return b"null"
+        return "null"
     if isinstance(account, dict):
         account = AccountState.model_validate(account)
-    return account.model_dump_json().encode("utf-8")
+    rows = [[v for v in account.__dict__.values() if type(v) is not tuple],
+            *[p.__dict__.values() for p in account.positions], *[b.__dict__.values() for b in account.spot_balances]]
+    text = "\n".join([",".join(map(str, row)) for row in rows])
+    if "E+" in text:  # rare: only the values that hold it change
+        text = "\n".join([",".join(map(_value_text, row)) for row in rows])
+    return text
+
+
+def _value_text(value: Any) -> str:
+    text = str(value)
+    return format(value, "f") if "E+" in text and isinstance(value, Decimal) else text
 
 
 def _signal_bytes(group: str, values: dict[str, float | None]) -> bytes:
