@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Protocol, Sequence
 
 from hyperliquid_agent.backtest.guards import (
     DEFAULT_PROMPT_CHARS,
@@ -87,9 +87,9 @@ Progress = Callable[[int, int], None]  # (bars done, bars total)
 # ---------------------------------------------------------------- what the runner asks of the pipeline
 
 
-@dataclass(frozen=True, slots=True)
-class StepInfo:
-    """What one cycle did, in the terms the backtest records."""
+class StepInfo(NamedTuple):
+    """What one cycle did, in the terms the backtest records (a named tuple: as immutable as a
+    frozen dataclass, and built in a fraction of its time, once a bar)."""
 
     regime: str | None = None
     plan_id: str | None = None
