@@ -558,3 +558,12 @@ def test_a_malformed_venue_read_holds_names_the_request_and_field_and_the_next_c
     rec = _run(rig, 2)  # the venue answers properly again: the same reply trades
     assert rec["errors"] == [] and [o["status"] for o in rec["orders"]] == ["filled"]
     assert rig.store.get(AGENT_NS, API_FAILURES_KEY) == 0
+
+
+def test_the_llm_record_of_a_cycle_without_calls_is_the_sum_over_none_and_its_own():
+    from hyperliquid_agent.app.record import _summed, llm_record
+
+    first = llm_record([])
+    assert first == _summed([]) and first["calls"] == 0 and first["cost_usd"] == "0"
+    first["errors"].append("changed")
+    assert llm_record([]) == _summed([])  # each record has its own lists

@@ -92,6 +92,12 @@ class LLMTap:
 
 def llm_record(calls: list[dict[str, Any]]) -> dict[str, Any]:
     """One cycle's LLM usage for the audit record (summed over its calls)."""
+    if not calls:  # most cycles (the fast loop's): the record of no calls, copied
+        return {**_NO_CALLS, "errors": [], "detail": []}
+    return _summed(calls)
+
+
+def _summed(calls: list[dict[str, Any]]) -> dict[str, Any]:
     cost = sum((Decimal(c["cost_usd"]) for c in calls if c.get("cost_usd")), Decimal(0))
     last = calls[-1] if calls else {}
     return {
@@ -107,6 +113,9 @@ def llm_record(calls: list[dict[str, Any]]) -> dict[str, Any]:
         "errors": [c["error"] for c in calls if c.get("error")],
         "detail": calls if len(calls) > 1 else [],
     }
+
+
+_NO_CALLS = _summed([])
 
 
 def tapped(engine: Any) -> list[dict[str, Any]]:
