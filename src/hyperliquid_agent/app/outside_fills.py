@@ -32,8 +32,8 @@ _UNREAD = -1  # `seen_ms` before the saved position was consulted
 
 def holdings(account: AccountState) -> tuple:
     """What any fill changes: the signed perp positions and the spot balances."""
-    return (tuple((p.coin, p.size) for p in account.positions if p.size),
-            tuple((b.coin, b.total) for b in account.spot_balances))
+    return (tuple([(p.coin, p.size) for p in account.positions if p.size]),
+            tuple([(b.coin, b.total) for b in account.spot_balances]))
 
 
 def liquidated(fills: Sequence[Fill]) -> tuple[str, ...]:
