@@ -10,6 +10,7 @@ import hashlib
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from hyperliquid_agent.app.loop import iso
 from hyperliquid_agent.domain import AccountState
 from hyperliquid_agent.execution import ExecutionReport
 
@@ -133,8 +134,6 @@ def decision_record(result: Any) -> dict[str, Any]:
 
 
 def new_record(cycle_id: str, seq: int, now_ms: int, mode: str, network: str, loops: tuple[str, ...]) -> dict[str, Any]:
-    from hyperliquid_agent.app.loop import iso
-
     return {
         "cycle_id": cycle_id, "seq": seq, "time_ms": now_ms, "time": iso(now_ms), "mode": mode,
         "network": network, "loops": list(loops), "regime": None, "plan_id": None, "trading_state": None,
