@@ -47,8 +47,8 @@ def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> S
     decision = record.get("decision") or {}
     llm = record.get("llm") or {}
     orders = record.get("orders") or []
-    risk = to_plain(record.get("risk") or [])
-    denied = sum(1 for r in risk if (r.get("verdict") or {}).get("verdict") == "denied")
+    risk = record.get("risk")  # (most cycles review no order)
+    denied = sum(1 for r in to_plain(risk) if (r.get("verdict") or {}).get("verdict") == "denied") if risk else 0
     errors = record.get("errors") or []
     summary = str(decision.get("summary") or "hold")
     action = summary.split(":", 1)[0].strip() or "hold"
