@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Union
 
 from hyperliquid_agent.signals import CROSS_KEY, CROSS_SIGNAL_NAMES, SIGNAL_NAMES
@@ -49,13 +49,15 @@ class ConditionSyntaxError(ValueError):
 class SignalRef:
     name: str
     coin: str | None = None  # None: each evaluated coin (or "*" for cross-asset names)
+    # the signals row it always reads ("*" for a cross-asset name, else its coin); None: the evaluated coin's
+    row: str | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "row", CROSS_KEY if self.name in CROSS_SIGNAL_NAMES else self.coin)
 
     def read(self, signals: SignalTable, coin: str | None) -> float | None:
-        if self.name in CROSS_SIGNAL_NAMES:
-            row = signals.get(CROSS_KEY)
-        else:
-            key = self.coin if self.coin is not None else coin
-            row = signals.get(key) if key is not None else None
+        key = self.row if self.row is not None else coin
+        row = signals.get(key) if key is not None else None
         value = row.get(self.name) if row is not None else None
         if value is None or isinstance(value, bool):
             return None
@@ -105,11 +107,11 @@ class Condition:
     text: str
     root: Node
     refs: tuple[SignalRef, ...]
+    # True when some reference depends on the evaluated coin (worked out once: checked every cycle)
+    per_coin: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def per_coin(self) -> bool:
-        """True when some reference depends on the evaluated coin."""
-        return any(r.coin is None and r.name not in CROSS_SIGNAL_NAMES for r in self.refs)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "per_coin", any(r.row is None for r in self.refs))
 
     def evaluate(self, signals: SignalTable, coins: Iterable[str] = ()) -> bool:
         """True when the condition holds for any of `coins` (once, if nothing is per coin)."""
