@@ -124,6 +124,9 @@ class TripwireReport:
         }
 
 
+_CLEAR = TripwireReport(state=TradingState.ACTIVE)  # nothing tripped (frozen: one for every such cycle)
+
+
 def _perp_equity(account: AccountState, mids: Mapping[str, Decimal]) -> Decimal:
     """Account value less spot holdings (USDC at 1, others at their mid)."""
     spot = ZERO
@@ -168,7 +171,7 @@ def evaluate_tripwires(
     day = now - now % DAY_MS
     new = TripwireState(
         day_start_ms=state.day_start_ms, day_start_equity=state.day_start_equity,
-        peak_equity=state.peak_equity, cut_done=list(state.cut_done), updated_ms=now,
+        peak_equity=state.peak_equity, updated_ms=now,
     )
     if new.day_start_ms != day or new.day_start_equity is None:
         new.day_start_ms, new.day_start_equity = day, equity
@@ -197,9 +200,12 @@ def evaluate_tripwires(
         trips.append(Trip("plan_invalidated", TripOutcome.FORCE_REVIEW,
                           f"invalidation trigger fired: {inputs.plan_invalidated}"))
 
+    if not trips:  # the usual cycle: ACTIVE, and a cut episode (if any) is over
+        return new, _CLEAR
+
     # a cut applies once per episode; while its condition holds it then only freezes
     cut_codes = [t.code for t in trips if t.outcome is TripOutcome.CUT]
-    fresh_cut = any(c not in new.cut_done for c in cut_codes)
+    fresh_cut = any(c not in state.cut_done for c in cut_codes)
     new.cut_done = cut_codes
     trips = [t if t.outcome is not TripOutcome.CUT or fresh_cut else Trip(t.code, TripOutcome.FREEZE, t.detail)
              for t in trips]
