@@ -61,6 +61,8 @@ class GovernedFlow:
         self._readings: list[Any] = []
         # coins a stop-loss closed under the current plan: kept flat until the next plan
         self.stopped_out: set[str] = set()
+        self.plan_summary = PlanSummary()
+        self._flat_lines: dict[Any, Any] = {}  # a stopped-out coin's target line -> its copy at 0 (see `_held_flat`)
         # the state `save` wrote, for the next export_state; each call that changes the state drops it
         self._saved: dict[str, Any] | None = None
 
@@ -150,7 +152,7 @@ class GovernedFlow:
             "regime_confidence": reading.confidence if reading is not None else None,
             "plan": plan,
             "plan_id": plan.plan_id if plan is not None else None,
-            "plan_summary": plan_summary(gov, now),
+            "plan_summary": self.plan_summary(gov, now),
             "can_review": ok,
             "review_reason": why,
             "invalidated_by": fired,
@@ -206,10 +208,11 @@ class GovernedFlow:
         if isinstance(verdict, Approved):
             gov.activate_plan(plan, now, current_exposure(inputs.account, inputs.snapshot.mids))
             self.stopped_out.clear()
+            self._flat_lines.clear()
             self.scorekeeper.start(plan_id, strategy.id, now, inputs.account.portfolio_value)
             out["activated_plan_id"] = plan_id
             out["plan_id"] = plan_id
-            out["plan_summary"] = plan_summary(gov, now)
+            out["plan_summary"] = self.plan_summary(gov, now)
         return out
 
     def targets(self, inputs: Any, view: dict[str, Any]) -> tuple[list[Any] | None, bool]:
@@ -221,12 +224,26 @@ class GovernedFlow:
                 current = current_exposure(inputs.account, inputs.snapshot.mids)
                 return restrict_targets([], current, report), True
             return None, report is not None and report.state is not TradingState.ACTIVE
-        targets = [t.model_copy(update={"target_pct": Decimal(0)}) if t.coin in self.stopped_out else t
-                   for t in self.governor.current_targets(inputs.now_ms)]
+        targets = self._held_flat(self.governor.current_targets(inputs.now_ms))
         if report is None or report.state is TradingState.ACTIVE:
             return targets, False
         current = current_exposure(inputs.account, inputs.snapshot.mids)
         return restrict_targets(targets, current, report), True
+
+    def _held_flat(self, targets: list[Any]) -> list[Any]:
+        """`targets` with each stopped-out coin's line at 0. The flat copy of a line is kept
+        (the same lines come back every cycle) until the next plan clears `stopped_out`."""
+        if not self.stopped_out:
+            return targets
+        out = []
+        for t in targets:
+            if t.coin in self.stopped_out:
+                flat = self._flat_lines.get(t)
+                if flat is None:
+                    flat = self._flat_lines[t] = t.model_copy(update={"target_pct": Decimal(0)})
+                t = flat
+            out.append(t)
+        return out
 
     def protection(self) -> Protection | None:
         plan = self.governor.get_active_plan()
@@ -270,15 +287,23 @@ class GovernedFlow:
         self._readings.clear()
 
 
-def plan_summary(gov: Governor, now_ms: int) -> dict[str, Any] | None:
-    """The active plan in brief; its targets copied from the governor's plain plan (made once per plan)."""
-    plan = gov.get_active_plan()
-    if plan is None:
-        return None
-    return {
-        "plan_id": plan.plan_id, "strategy_id": plan.strategy_id, "status": plan.status.value,
-        "objective": plan.objective, "targets": [dict(t) for t in gov.plan_state()["targets"]],
-        "activated_ms": plan.activated_ms, "minimum_dwell_minutes": plan.minimum_dwell_minutes,
-        "dwell_remaining_minutes": plan.dwell_remaining_minutes(now_ms),
-        "expected_edge_bps": format(plan.expected_edge_bps, "f"),
-    }
+class PlanSummary:
+    """The active plan in brief, for each cycle's record. All but the dwell left is made once per
+    plan card (any change to the plan makes a new card); the records share it, read only."""
+
+    def __init__(self) -> None:
+        self._made: tuple[Any, dict[str, Any]] | None = None  # (plan card, its summary)
+
+    def __call__(self, gov: Governor, now_ms: int) -> dict[str, Any] | None:
+        plan = gov.get_active_plan()
+        if plan is None:
+            return None
+        if self._made is None or self._made[0] is not plan:
+            self._made = (plan, {
+                "plan_id": plan.plan_id, "strategy_id": plan.strategy_id, "status": plan.status.value,
+                "objective": plan.objective, "targets": [dict(t) for t in gov.plan_state()["targets"]],
+                "activated_ms": plan.activated_ms, "minimum_dwell_minutes": plan.minimum_dwell_minutes,
+                "dwell_remaining_minutes": None,  # per cycle, below (its place kept in the record)
+                "expected_edge_bps": format(plan.expected_edge_bps, "f"),
+            })
+        return {**self._made[1], "dwell_remaining_minutes": plan.dwell_remaining_minutes(now_ms)}

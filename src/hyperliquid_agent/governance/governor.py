@@ -113,6 +113,7 @@ class Governor:
         self.switches = 0
         self.ended: list[dict[str, Any]] = []  # plans ended since the last persistence save
         self._dumped_plan: tuple[PlanCard, dict[str, Any]] | None = None  # see `plan_state`
+        self._rotated_book: tuple[PlanCard, list[TargetEntry]] | None = None  # see `current_targets`
 
     # ---------------------------------------------------------------- plan and regime
 
@@ -316,6 +317,7 @@ class Governor:
         })
         self.rotation_from = {k: v for k, v in start.items() if v != 0}
         self.overrides = {}
+        self._rotated_book = None
         self.last_change_ms = now_ms
         self.review_regime = self.tracker.confirmed
         self.forced_review = None
@@ -350,9 +352,18 @@ class Governor:
         plan = self.active_plan
         if plan is None:
             return []
+        step, steps = self.rotation_step(now_ms)
+        if step < steps:
+            return self._blend(plan, step, steps)
+        # rotated in: the same book every cycle until the plan (a new card) or its adjustments change
+        if self._rotated_book is None or self._rotated_book[0] is not plan:
+            self._rotated_book = (plan, self._blend(plan, steps, steps))
+        return list(self._rotated_book[1])
+
+    def _blend(self, plan: PlanCard, step: int, steps: int) -> list[TargetEntry]:
+        """The plan's targets (with micro adjustments) `step` of `steps` of the way from `rotation_from`."""
         final = {_key(t): t for t in plan.targets}
         final.update(self.overrides)
-        step, steps = self.rotation_step(now_ms)
         out: list[TargetEntry] = []
         for key in list(final) + [k for k in self.rotation_from if k not in final]:
             goal = final.get(key)
@@ -373,6 +384,7 @@ class Governor:
         kept, notes = clamp_micro_adjustments(self.active_plan, adjustments, self.config.governor.micro_adjust_max_pct)
         for t in kept:
             self.overrides[_key(t)] = t
+        self._rotated_book = None
         return kept, notes
 
     def _refresh(self, now_ms: int) -> None:
