@@ -38,11 +38,14 @@ def governance_context(
     base = context or DecisionContext(now_ms=account_state.timestamp_ms, account=account_state)
     if not reason and isinstance(can_review, bool):
         reason = base.review_reason  # a bare flag keeps the reason the context already carries
-    return base.model_copy(update={
+    update = {
         "mode": "governed", "account": account_state, "active_plan": active_plan, "regime": regime,
         "regime_confidence": confidence if confidence is not None else base.regime_confidence,
         "can_review": allowed, "review_reason": reason,
-    })
+    }
+    if all(getattr(base, k) is v or getattr(base, k) == v for k, v in update.items()):
+        return base  # the context says all of it already (as the governed cycle builds it): no copy
+    return base.model_copy(update=update)
 
 
 def governance_prompt_parts(
