@@ -166,8 +166,7 @@ class GovernedFlow:
         card, plan = self.scorekeeper.current, self.governor.get_active_plan()
         if card is None or card.ended_ms is not None or plan is None or card.plan_id != plan.plan_id:
             return None
-        card.mark(inputs.account.portfolio_value, inputs.now_ms)
-        return card.drawdown_pct
+        return card.mark(inputs.account.portfolio_value, inputs.now_ms)
 
     def consider(self, inputs: Any, view: dict[str, Any], result: Any) -> dict[str, Any]:
         self._saved = None

@@ -51,13 +51,16 @@ class Scorecard:
 
     # ---------------------------------------------------------------- feeding
 
-    def mark(self, equity: Decimal, now_ms: int) -> None:
-        """Record the portfolio value at `now_ms` (drawdown is measured on these marks)."""
+    def mark(self, equity: Decimal, now_ms: int) -> Decimal:
+        """Record the portfolio value at `now_ms` (drawdown is measured on these marks); returns
+        the drawdown at this mark (`drawdown_pct`)."""
         self.last_equity = equity
         self.last_ms = now_ms
         if equity > self.peak_equity:
             self.peak_equity = equity
-        self.max_drawdown_pct = max(self.max_drawdown_pct, self.drawdown_pct)
+        drawdown = self.drawdown_pct
+        self.max_drawdown_pct = max(self.max_drawdown_pct, drawdown)
+        return drawdown
 
     def record_fill(self, fill: Fill, mid: Decimal | None = None) -> None:
         self.trades += 1
