@@ -117,7 +117,10 @@ class Condition:
         """True when the condition holds for any of `coins` (once, if nothing is per coin)."""
         if not self.per_coin:
             return self.root.holds(signals, None)
-        return any(self.root.holds(signals, c) for c in coins)
+        for c in coins:  # (a loop, not any() over a generator: every cycle runs this per trigger)
+            if self.root.holds(signals, c):
+                return True
+        return False
 
     def matching_coins(self, signals: SignalTable, coins: Iterable[str]) -> list[str]:
         """The coins for which the condition holds (all of them when nothing is per coin)."""
