@@ -20,6 +20,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_UP, Decimal
 from typing import Iterable, Mapping, Sequence
 
 from hyperliquid_agent.config import PortfolioConfig
+from hyperliquid_agent.domain.rounding import lot_size
 from hyperliquid_agent.domain import (
     ZERO,
     AccountState,
@@ -360,8 +361,7 @@ def _plan_coin(
         return "spot cannot be short; use a perp target"
     current = spot_free(account, coin) if spot else account.signed_size(coin)
     raw = entry.target_pct / _HUNDRED * equity / price if equity > 0 else ZERO
-    tick = Decimal(1).scaleb(-spec.sz_decimals)
-    target = current if abs(raw - current) < tick else round_size(raw, spec.sz_decimals)
+    target = current if abs(raw - current) < lot_size(spec.sz_decimals) else round_size(raw, spec.sz_decimals)
     if target == current:
         return ""
     closing = current != 0 and (target == 0 or (target > 0) != (current > 0))
