@@ -316,6 +316,25 @@ def test_micro_adjustments_apply_to_current_targets():
     assert pct(gov.current_targets(T0 + HOUR)) == {"BTC": Decimal(43)}
 
 
+def test_the_kept_target_book_follows_every_change_a_fresh_governor_sees():
+    gov = governed(rotation_steps=3, medium_loop_s=3600)
+    gov.activate_plan(plan(TREND, {"BTC": 40, "ETH": -20}), T0, current_pct={("SOL", P): Decimal(10)})
+
+    def fresh(t: int) -> list[TargetEntry]:  # no book kept: worked out from the saved state
+        return Governor.from_state(gov.config, gov.to_state()).current_targets(t)
+
+    for k in range(5):  # the book is asked for every cycle (kept between them): it follows the rotation
+        for minute in (0, 30):
+            t = T0 + k * HOUR + minute * MIN
+            assert gov.current_targets(t) == fresh(t)
+    t = T0 + 5 * HOUR
+    gov.current_targets(t).clear()  # a caller's list is its own
+    gov.apply_micro_adjustments([TargetEntry(coin="BTC", target_pct=d(43))], t)
+    assert gov.current_targets(t) == fresh(t) and pct(gov.current_targets(t))["BTC"] == Decimal(43)
+    gov.activate_plan(plan(TREND, {"SOL": 15}, t), t)
+    assert gov.current_targets(t) == fresh(t)
+
+
 def test_plan_from_proposal_errors_and_prompt_summary():
     with pytest.raises(ValueError, match="names strategy"):
         plan_from_proposal(proposal("breakout", {"BTC": 1}), TREND, T0, "p1")

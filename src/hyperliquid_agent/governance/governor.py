@@ -113,7 +113,7 @@ class Governor:
         self.switches = 0
         self.ended: list[dict[str, Any]] = []  # plans ended since the last persistence save
         self._dumped_plan: tuple[PlanCard, dict[str, Any]] | None = None  # see `plan_state`
-        self._rotated_book: tuple[PlanCard, list[TargetEntry]] | None = None  # see `current_targets`
+        self._book: tuple[PlanCard, int, list[TargetEntry]] | None = None  # see `current_targets`
 
     # ---------------------------------------------------------------- plan and regime
 
@@ -317,7 +317,7 @@ class Governor:
         })
         self.rotation_from = {k: v for k, v in start.items() if v != 0}
         self.overrides = {}
-        self._rotated_book = None
+        self._book = None
         self.last_change_ms = now_ms
         self.review_regime = self.tracker.confirmed
         self.forced_review = None
@@ -353,12 +353,10 @@ class Governor:
         if plan is None:
             return []
         step, steps = self.rotation_step(now_ms)
-        if step < steps:
-            return self._blend(plan, step, steps)
-        # rotated in: the same book every cycle until the plan (a new card) or its adjustments change
-        if self._rotated_book is None or self._rotated_book[0] is not plan:
-            self._rotated_book = (plan, self._blend(plan, steps, steps))
-        return list(self._rotated_book[1])
+        # the same book every cycle until the rotation steps on, or the plan (a new card) or its adjustments change
+        if self._book is None or self._book[0] is not plan or self._book[1] != step:
+            self._book = (plan, step, self._blend(plan, step, steps))
+        return list(self._book[2])
 
     def _blend(self, plan: PlanCard, step: int, steps: int) -> list[TargetEntry]:
         """The plan's targets (with micro adjustments) `step` of `steps` of the way from `rotation_from`."""
@@ -384,7 +382,7 @@ class Governor:
         kept, notes = clamp_micro_adjustments(self.active_plan, adjustments, self.config.governor.micro_adjust_max_pct)
         for t in kept:
             self.overrides[_key(t)] = t
-        self._rotated_book = None
+        self._book = None
         return kept, notes
 
     def _refresh(self, now_ms: int) -> None:
