@@ -179,12 +179,11 @@ def evaluate_tripwires(
         new.peak_equity = equity
     trips: list[Trip] = []
 
-    loss = pct_below(new.day_start_equity, equity)
-    if loss >= config.daily_loss_pct:
+    # (the caps are positive: equity at or above the reference is no loss, and needs no division)
+    if equity < new.day_start_equity and (loss := pct_below(new.day_start_equity, equity)) >= config.daily_loss_pct:
         trips.append(Trip("daily_loss_cap", TripOutcome.HALT, f"down {loss:.2f}% since the UTC day start "
                           f"({new.day_start_equity:.2f}); cap {config.daily_loss_pct}%"))
-    dd = pct_below(new.peak_equity, equity)
-    if dd >= config.max_drawdown_pct:
+    if equity < new.peak_equity and (dd := pct_below(new.peak_equity, equity)) >= config.max_drawdown_pct:
         trips.append(Trip("max_drawdown", TripOutcome.CUT,
                           f"drawdown {dd:.2f}% from peak {new.peak_equity:.2f} >= {config.max_drawdown_pct}%"))
     trips.extend(_margin_trips(inputs, config))
