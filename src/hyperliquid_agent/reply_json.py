@@ -46,8 +46,14 @@ def loads_strict(text: str) -> Any:
         raise ReplyJSONError(f"the reply is not valid JSON ({exc})") from None
 
 
+# one decoder for every reply (json.loads with these arguments would build a new one per call)
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_refuse_constant)
+
+
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
+    if text.startswith("\ufeff"):  # refused, as json.loads refuses it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 def loads_object(text: str) -> dict[str, Any] | None:
