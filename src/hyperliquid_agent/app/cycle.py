@@ -90,7 +90,9 @@ class CycleInputs:
     # them), else just before the risk review of the cycle's orders; None until read
     open_orders: tuple[OpenOrder, ...] | None = None
 
+    @cached_property
     def market_view(self) -> MarketView:
+        """What the planner prices with (made once: decide and execute both read it)."""
         marks = {c: ctx.mark_price for c, ctx in self.snapshot.contexts.items()}
         return MarketView(mids=self.snapshot.mids, specs=self.specs, marks=marks, books=self.books)
 
@@ -257,7 +259,7 @@ class CyclePipeline:
         engine = engine if engine is not None else self.engine
         governance = governance if governance is not None else self.governance
         out = Decided()
-        view = inputs.market_view()
+        view = inputs.market_view
         forced = self.risk.stop_loss_intents(inputs.account, inputs.marks, inputs.specs, self.portfolio)
         reductions_only = False
         if inputs.mode == "governed":
@@ -363,7 +365,7 @@ class CyclePipeline:
             return None
         protection = self.governance.protection() if self.governance is not None else None
         return self.executor.run(inputs.cycle_id, decided.intents, self.risk, self.risk_context(inputs),
-                                 protection=protection, market=inputs.market_view())
+                                 protection=protection, market=inputs.market_view)
 
     # -------- the whole cycle
     def run(self, cycle_id: str, seq: int, now_ms: int, loops: tuple[str, ...]) -> dict[str, Any]:

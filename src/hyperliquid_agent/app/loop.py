@@ -21,6 +21,7 @@ from typing import Any, Callable, Protocol
 from hyperliquid_agent.app.status import AGENT_NS, load_status, save_status
 from hyperliquid_agent.audit import AuditWriter, last_record
 from hyperliquid_agent.logs import log_cycle
+from hyperliquid_agent.prompts import format_timestamp
 from hyperliquid_agent.store import StateStore
 
 PENDING_KEY = "pending_cycle"
@@ -74,8 +75,6 @@ class LoopResult:
 
 
 def iso(ms: int) -> str:
-    from hyperliquid_agent.prompts import format_timestamp
-
     return format_timestamp(ms)
 
 
