@@ -13,6 +13,7 @@ from typing import Sequence
 from hyperliquid_agent.domain import (
     AccountState,
     AssetSpec,
+    BookView,
     Fill,
     Filled,
     L2Book,
@@ -79,6 +80,9 @@ class FakeExchange:
 
     def l2_book(self, coin: str) -> L2Book:
         return L2Book(coin=coin, time_ms=self.now, bids=(), asks=())
+
+    def book_view(self, coin: str) -> BookView:
+        return self.l2_book(coin).view()
 
     def _upnl(self) -> Decimal:
         return sum(((self.mids[c] - e) * s for c, (s, e, _) in self.positions.items()), Decimal(0))

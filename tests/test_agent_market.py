@@ -47,6 +47,9 @@ class CandleVenue:
     def l2_book(self, coin):
         raise LookupError("no book here")
 
+    def book_view(self, coin):
+        return self.l2_book(coin).view()
+
 
 @pytest.mark.parametrize("open_bar", [True, False])
 def test_unchanged_bars_keep_their_objects_and_signals_match_a_fresh_computation(open_bar):

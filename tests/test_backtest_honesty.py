@@ -262,6 +262,7 @@ class PortReader:
         view = [snap, self.ex.account_state()]
         for coin in ("BTC", "ETH"):
             view.append(self.ex.l2_book(coin))
+            view.append(self.ex.book_view(coin))
             for iv in ("1h", "4h", "1d"):
                 view.append(self.ex.candles(coin, iv, now_ms - 10 * 86_400_000, now_ms))
             view.append(self.ex.funding_history(coin, now_ms - 3 * 86_400_000, now_ms))

@@ -112,3 +112,35 @@ def test_the_scale_of_a_denominator_is_the_smallest_power_of_ten_it_divides():
     for twos in range(32):
         for fives in range(32):
             assert md._scale_of(2 ** twos * 5 ** fives) == 10 ** max(twos, fives)
+
+
+@settings(max_examples=300, deadline=None)
+@given(mid=st.one_of(amounts, cents), half_spread=st.one_of(amounts.map(lambda d: d / 1000), st.just(Decimal(0))),
+       spread_bps=st.decimals(min_value=0, max_value=500, places=2), volume=st.one_of(amounts, st.just(Decimal(0))),
+       sz_decimals=st.integers(min_value=0, max_value=8), spot=st.booleans(), levels=st.integers(1, 25))
+def test_a_book_view_is_the_books_view_without_its_levels(mid, half_spread, spread_bps, volume, sz_decimals, spot,
+                                                          levels):
+    """What a cycle reads (touch levels, every level's floats) is the same from either builder,
+    on the integer ways and on the Decimal fallbacks (28-digit steps, ladders that stop at zero)."""
+    from types import SimpleNamespace
+
+    spec = AssetSpec(name="X", asset_id=0, sz_decimals=sz_decimals,
+                     market_type=MarketType.SPOT if spot else MarketType.PERP)
+    series = SimpleNamespace(coin="X", spec=spec, volume=[volume])
+    bid, ask = mid - half_spread, mid + half_spread
+    args = (series, 1, mid, bid, ask, spread_bps, 7, levels)
+    book = md.synthetic_book(*args)
+    view = md.synthetic_book_view(*args)
+    assert view == book.view()
+    assert (view.best_bid, view.best_ask) == (book.best_bid, book.best_ask)
+    printed = [(str(x.price), str(x.size)) for x in (view.best_bid, view.best_ask) if x is not None]
+    assert printed == [(str(x.price), str(x.size)) for x in (*book.bids[:1], *book.asks[:1])]  # as the record prints
+
+
+def test_the_venues_book_view_is_its_books_view():
+    feed = synthetic_feed(seed=5, days=40)
+    m = VenueModel(feed)
+    for t in feed.timeline[700:900:11]:
+        m.advance_to(t)
+        for coin in feed.coins:
+            assert m.book_view(coin) == m.l2_book(coin).view()

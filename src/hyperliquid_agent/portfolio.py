@@ -25,6 +25,7 @@ from hyperliquid_agent.domain import (
     ZERO,
     AccountState,
     AssetSpec,
+    BookView,
     Intent,
     L2Book,
     LeverageIntent,
@@ -54,7 +55,7 @@ class MarketView:
     mids: Mapping[str, Decimal]
     specs: Mapping[str, AssetSpec]
     marks: Mapping[str, Decimal] = field(default_factory=dict)
-    books: Mapping[str, L2Book] = field(default_factory=dict)
+    books: Mapping[str, L2Book | BookView] = field(default_factory=dict)
 
     def mark(self, coin: str) -> Decimal | None:
         return self.marks.get(coin) or self.mids.get(coin)

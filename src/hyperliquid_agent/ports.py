@@ -11,6 +11,7 @@ from typing import Protocol, Sequence, runtime_checkable
 from hyperliquid_agent.domain import (
     AccountState,
     AssetSpec,
+    BookView,
     Candle,
     Fill,
     FundingPoint,
@@ -44,6 +45,11 @@ class ExchangePort(Protocol):
     def funding_history(self, coin: str, start_ms: int, end_ms: int | None = None) -> list[FundingPoint]: ...
 
     def l2_book(self, coin: str) -> L2Book: ...
+
+    def book_view(self, coin: str) -> BookView:
+        """What a cycle reads of `l2_book(coin)`: `l2_book(coin).view()`, which a venue that
+        makes its book may give without building every level."""
+        ...
 
     def account_state(self) -> AccountState: ...
 

@@ -22,7 +22,7 @@ from itertools import compress, count, islice, repeat
 from operator import attrgetter, gt, is_, itemgetter, lt, mul
 from typing import Any, Callable, Iterable, Mapping, MutableSequence, NamedTuple, Sequence
 
-from hyperliquid_agent.domain import AssetContext, Candle, FundingPoint, L2Book, MarketSnapshot
+from hyperliquid_agent.domain import AssetContext, BookView, Candle, FundingPoint, L2Book, MarketSnapshot
 
 SIGNAL_NAMES: tuple[str, ...] = (
     "price",
@@ -69,7 +69,7 @@ class CoinHistory:
 
     candles: Sequence[Candle] = ()
     funding: Sequence[FundingPoint] = ()
-    book: L2Book | None = None
+    book: L2Book | BookView | None = None
     open_interest: Sequence[tuple[int, Decimal]] = ()  # (time_ms, open interest in coin units)
     interval_ms: int = HOUR_MS
 
@@ -722,7 +722,7 @@ def _oi_change(samples: Sequence[tuple[int, Decimal]], now_ms: int, oi_now: floa
     return oi_now / float(past[day_ago - 1][1]) - 1.0
 
 
-def _book_signals(book: L2Book, out: dict[str, float | None]) -> None:
+def _book_signals(book: L2Book | BookView, out: dict[str, float | None]) -> None:
     bid, ask = book.best_bid, book.best_ask
     if bid is None or ask is None or bid.price <= 0 or ask.price <= 0:
         return

@@ -39,10 +39,10 @@ from hyperliquid_agent.config import PortfolioConfig
 from hyperliquid_agent.domain import (
     AccountState,
     AssetSpec,
+    BookView,
     CancelIntent,
     Fill,
     Intent,
-    L2Book,
     MarketSnapshot,
     OpenOrder,
     OrderIntent,
@@ -77,7 +77,7 @@ class CycleInputs:
     account: AccountState
     snapshot: MarketSnapshot
     specs: dict[str, AssetSpec]
-    books: dict[str, L2Book]
+    books: dict[str, BookView]
     signals: dict[str, dict[str, float | None]]
     counters: RiskCounters
     governance_state: dict[str, Any] | None = None

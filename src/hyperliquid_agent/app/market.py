@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Sequence
 
-from hyperliquid_agent.domain import AssetSpec, Candle, FundingPoint, L2Book, MarketSnapshot, MarketType
+from hyperliquid_agent.domain import AssetSpec, BookLevel, BookView, Candle, FundingPoint, MarketSnapshot, MarketType
 from hyperliquid_agent.ports import ExchangePort
 from hyperliquid_agent.signals import (
     HOUR_MS,
@@ -38,7 +38,7 @@ class MarketData:
     now_ms: int
     snapshot: MarketSnapshot
     specs: dict[str, AssetSpec]
-    books: dict[str, L2Book]
+    books: dict[str, BookView]
     signals: SignalTable
     errors: tuple[str, ...] = ()
 
@@ -48,9 +48,15 @@ class MarketData:
             "time_ms": self.snapshot.time_ms,
             "mids": {c: self.snapshot.mids[c] for c in sorted(self.snapshot.mids) if c in self.specs},
             "contexts": {c: ctx for c, ctx in sorted(self.snapshot.contexts.items()) if c in self.specs},
-            "books": {c: {"bids": b.bids[:1], "asks": b.asks[:1], "time_ms": b.time_ms} for c, b in self.books.items()},
+            "books": {c: {"bids": _level(b.best_bid), "asks": _level(b.best_ask), "time_ms": b.time_ms}
+                      for c, b in self.books.items()},
             "specs": self.specs,
         }
+
+
+def _level(best: BookLevel | None) -> tuple[BookLevel, ...]:
+    """A side's top level as the record keeps it: a one-level (or empty) side."""
+    return () if best is None else (best,)
 
 
 @dataclass
@@ -81,7 +87,7 @@ class MarketCollector:
     def collect(self, now_ms: int, refresh_specs: bool = False) -> MarketData:
         specs = self.specs(refresh_specs)
         snapshot = self.exchange.market_snapshot()
-        books: dict[str, L2Book] = {}
+        books: dict[str, BookView] = {}
         errors: list[str] = []
         coins: dict[str, CoinHistory] = {}
         for coin in self.coins:
@@ -98,7 +104,7 @@ class MarketCollector:
                 errors.append(f"{coin}: no asset context in the venue's metaAndAssetCtxs: its funding rate, open "
                               "interest, mark and oracle are missing from this cycle's signals")
             try:
-                books[coin] = self.exchange.l2_book(coin)
+                books[coin] = self.exchange.book_view(coin)
             except Exception as exc:  # a missing book degrades spread/depth signals only
                 errors.append(f"{coin}: no order book ({exc})")
             coins[coin] = CoinHistory(candles=st.candles, funding=st.funding, book=books.get(coin),

@@ -35,7 +35,7 @@ def inputs_from_record(rec: dict[str, Any]) -> Any:
     m = rec["market"]
     books = {
         c: L2Book(coin=c, time_ms=int(b.get("time_ms") or m["time_ms"]), bids=b.get("bids") or (),
-                  asks=b.get("asks") or ())  # (the recorded levels validated as the book's)
+                  asks=b.get("asks") or ()).view()  # (the recorded levels validated as the book's)
         for c, b in (m.get("books") or {}).items()
     }
     inp = rec["inputs"]

@@ -119,7 +119,7 @@ class LatencyExchange:
     """
 
     # port calls that change nothing on the venue (anything else drops the cached account)
-    READS = frozenset({"asset_specs", "market_snapshot", "candles", "funding_history", "l2_book", "open_orders",
+    READS = frozenset({"asset_specs", "market_snapshot", "candles", "funding_history", "l2_book", "book_view", "open_orders",
                        "fills", "user_funding", "order_status_by_cloid"})
 
     def __init__(self, inner: Any, advance: Callable[[int], None], now: Callable[[], int], latency_ms: int) -> None:

@@ -15,6 +15,7 @@ from hyperliquid_agent.domain.market import (
     AssetContext,
     AssetSpec,
     BookLevel,
+    BookView,
     Candle,
     FundingPoint,
     L2Book,
@@ -42,7 +43,7 @@ from hyperliquid_agent.domain.rounding import is_valid_price, is_valid_size, rou
 from hyperliquid_agent.domain.values import ONE, ZERO, MarketType, Money, Side, to_decimal
 
 __all__ = [
-    "AccountState", "AssetContext", "AssetSpec", "BookLevel", "BuyAction", "CancelAction", "CancelIntent",
+    "AccountState", "AssetContext", "AssetSpec", "BookLevel", "BookView", "BuyAction", "CancelAction", "CancelIntent",
     "Candle", "CloseAction",
     "Fill", "Filled", "FundingPoint", "HoldAction", "Intent", "L2Book", "LeverageIntent", "LeverageType",
     "MarketSnapshot", "MarketType", "Money", "ONE", "OpenOrder", "OrderIntent", "OrderOutcome",

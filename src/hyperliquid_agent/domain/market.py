@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass as std_dataclass
 from decimal import Decimal
 from itertools import repeat
 from typing import NamedTuple, Sequence
@@ -127,6 +128,22 @@ class L2Book(BaseModel):
     @property
     def best_ask(self) -> BookLevel | None:
         return self.asks[0] if self.asks else None
+
+    def view(self) -> BookView:
+        return BookView(self.coin, self.time_ms, self.best_bid, self.best_ask, self.floats)
+
+
+@std_dataclass(frozen=True, slots=True)
+class BookView:
+    """What a cycle reads of a book: the touch on each side (for prices and the record) and every
+    level as floats (for the spread and depth signals). `L2Book.view()` gives it; a venue that
+    makes its book (the simulated one) can give it without building every level's Decimals."""
+
+    coin: str
+    time_ms: int
+    best_bid: BookLevel | None
+    best_ask: BookLevel | None
+    floats: BookFloats
 
 
 class MarketSnapshot(BaseModel):

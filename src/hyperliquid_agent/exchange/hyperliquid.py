@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from hyperliquid_agent.domain import (
     AccountState,
     AssetSpec,
+    BookView,
     Candle,
     Fill,
     Filled,
@@ -197,6 +198,9 @@ class HyperliquidExchange:
     def l2_book(self, coin: str) -> L2Book:
         self._spec(coin)
         return wire.book_from_wire(self._read("l2Book", lambda i: i.l2_snapshot(coin), wire.L2BookWire))
+
+    def book_view(self, coin: str) -> BookView:
+        return self.l2_book(coin).view()
 
     # ---------------------------------------------------------------- account
     def account_state(self) -> AccountState:

@@ -14,7 +14,7 @@ from operator import truediv
 from typing import NamedTuple, Sequence
 
 from hyperliquid_agent.domain import AssetContext, AssetSpec, Candle, FundingPoint, L2Book, round_size
-from hyperliquid_agent.domain.market import BookFloats, trusted_levels
+from hyperliquid_agent.domain.market import BookFloats, BookLevel, BookView, trusted_levels
 from hyperliquid_agent.domain.rounding import QUANTUM, finest_price_decimal, lot_size, round_prices, tick_exponent
 from hyperliquid_agent.domain.values import trusted
 from hyperliquid_agent.exchange.feed import HOUR_MS, CoinSeries, interval_ms
@@ -91,7 +91,8 @@ def _level_orders(levels: int) -> tuple[int, ...]:
 
 
 class _Side(NamedTuple):
-    """One side's prices (or the level sizes), best first, and the same as floats."""
+    """One side's prices (or the level sizes), best first, as floats and (for as many levels as
+    the caller asked, or all) as Decimals."""
 
     values: list[Decimal]
     floats: list[float]
@@ -101,13 +102,7 @@ def synthetic_book(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: 
                    now_ms: int, levels: int = 20) -> L2Book:
     """The book around `mid`: the touch, then levels one spread apart, sized from the last
     bar's volume (about 1/40 of it at the touch, growing outward; at least $10 a level)."""
-    spec = s.spec
-    vol = s.volume[closed - 1] if closed else ZERO
-    base = max(vol / 40, MIN_LEVEL_USD / mid)
-    step = max(ask - bid, mid * spread_bps / BPS)
-    sizes = _level_sizes(base, spec.sz_decimals, levels)
-    bids = _price_ladder(bid, -step, levels, spec, ROUND_DOWN)
-    asks = _price_ladder(ask, step, levels, spec, ROUND_UP)
+    bids, asks, sizes = _book_sides(s, closed, mid, bid, ask, spread_bps, levels, None)
     orders = _level_orders(levels)
     book = trusted(L2Book, {
         "coin": s.coin, "time_ms": now_ms,
@@ -115,8 +110,41 @@ def synthetic_book(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: 
         "asks": trusted_levels(asks.values, sizes.values, orders),
     })
     # the float view the signals read, known here without converting the levels' Decimals
-    book.keep_floats(BookFloats(bids.floats, sizes.floats[:len(bids.values)], asks.floats, sizes.floats[:len(asks.values)]))
+    book.keep_floats(_book_floats(bids, asks, sizes))
     return book
+
+
+def synthetic_book_view(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: Decimal, spread_bps: Decimal,
+                        now_ms: int, levels: int = 20) -> BookView:
+    """`synthetic_book(...).view()` without the Decimals and levels behind the touch: what a cycle
+    reads of the book (the levels as floats, the touch as levels)."""
+    bids, asks, sizes = _book_sides(s, closed, mid, bid, ask, spread_bps, levels, 1)
+    return BookView(s.coin, now_ms, _touch(bids, sizes), _touch(asks, sizes), _book_floats(bids, asks, sizes))
+
+
+def _book_sides(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: Decimal, spread_bps: Decimal,
+                levels: int, decimals: int | None) -> tuple[_Side, _Side, _Side]:
+    """The bid and ask ladders and the level sizes (each level's float; the Decimals of the first
+    `decimals` levels, of all when None)."""
+    spec = s.spec
+    vol = s.volume[closed - 1] if closed else ZERO
+    base = max(vol / 40, MIN_LEVEL_USD / mid)
+    step = max(ask - bid, mid * spread_bps / BPS)
+    sizes = _level_sizes(base, spec.sz_decimals, levels, decimals)
+    bids = _price_ladder(bid, -step, levels, spec, ROUND_DOWN, decimals)
+    asks = _price_ladder(ask, step, levels, spec, ROUND_UP, decimals)
+    return bids, asks, sizes
+
+
+def _book_floats(bids: _Side, asks: _Side, sizes: _Side) -> BookFloats:
+    return BookFloats(bids.floats, sizes.floats[:len(bids.floats)], asks.floats, sizes.floats[:len(asks.floats)])
+
+
+def _touch(side: _Side, sizes: _Side) -> BookLevel | None:
+    """A side's best level (None for an empty side)."""
+    if not side.values:
+        return None
+    return trusted_levels(side.values[:1], sizes.values[:1], _level_orders(1))[0]
 
 
 # ---------------------------------------------------------------- the book's numbers in integers
@@ -138,9 +166,11 @@ def _scale_of(denominator: int) -> int:
     return scale
 
 
-def _level_sizes(base: Decimal, sz_decimals: int, levels: int) -> _Side:
-    """max(round_size(base * (1 + k/4)), one lot) for k < levels: the size of each level."""
-    return _level_sizes_in_lots(base, sz_decimals, levels) or _level_sizes_by_decimals(base, sz_decimals, levels)
+def _level_sizes(base: Decimal, sz_decimals: int, levels: int, decimals: int | None = None) -> _Side:
+    """max(round_size(base * (1 + k/4)), one lot) for k < levels: the size of each level (as a
+    Decimal for at least the first `decimals` levels, all when None)."""
+    return (_level_sizes_in_lots(base, sz_decimals, levels, decimals)
+            or _level_sizes_by_decimals(base, sz_decimals, levels))
 
 
 def _level_sizes_by_decimals(base: Decimal, sz_decimals: int, levels: int) -> _Side:
@@ -149,7 +179,7 @@ def _level_sizes_by_decimals(base: Decimal, sz_decimals: int, levels: int) -> _S
     return _Side(sizes, list(map(float, sizes)))
 
 
-def _level_sizes_in_lots(base: Decimal, sz_decimals: int, levels: int) -> _Side | None:
+def _level_sizes_in_lots(base: Decimal, sz_decimals: int, levels: int, decimals: int | None = None) -> _Side | None:
     """The sizes as whole lots: base * (4 + k) / 4 rounded down (base is positive). None when
     a product base * (1 + k/4) has more digits than Decimal keeps (it would have rounded it)."""
     num, den = base.as_integer_ratio()
@@ -159,13 +189,15 @@ def _level_sizes_in_lots(base: Decimal, sz_decimals: int, levels: int) -> _Side 
     per_lot = 10 ** sz_decimals
     in_lots, quarters = num * per_lot, 4 * den  # base = in_lots / per_lot / den; the factors are quarters
     lots = [in_lots * q // quarters or 1 for q in range(4, 4 + levels)]  # (at least one lot)
-    return _Side(list(map(lot_size(sz_decimals).__mul__, lots)), list(map(truediv, lots, repeat(per_lot))))
+    return _Side(list(map(lot_size(sz_decimals).__mul__, lots[:decimals])), list(map(truediv, lots, repeat(per_lot))))
 
 
-def _price_ladder(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str) -> _Side:
+def _price_ladder(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str,
+                  decimals: int | None = None) -> _Side:
     """start + step * k for k < levels, those above zero, each rounded to the venue's price
-    precision (`rounding` is ROUND_DOWN or ROUND_UP)."""
-    return (_price_ladder_in_ticks(start, step, levels, spec, rounding)
+    precision (`rounding` is ROUND_DOWN or ROUND_UP); as Decimals for at least the first
+    `decimals` levels (all when None), as floats for all."""
+    return (_price_ladder_in_ticks(start, step, levels, spec, rounding, decimals)
             or _price_ladder_by_decimals(start, step, levels, spec, rounding))
 
 
@@ -175,7 +207,8 @@ def _price_ladder_by_decimals(start: Decimal, step: Decimal, levels: int, spec: 
     return _Side(prices, list(map(float, prices)))
 
 
-def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str) -> _Side | None:
+def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str,
+                           decimals: int | None = None) -> _Side | None:
     """The ladder as whole ticks of one size (when both ends round at the same digit, every level
     between does), then each price in `round_price`'s canonical form. None outside that case, when the start
     is not positive, or when Decimal would have rounded a level or a step * k."""
@@ -204,7 +237,7 @@ def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: Ass
         return None
     tick = QUANTUM[exp]
     # a count of ticks not ending in 0 is a price without trailing zeros: canonical as it is
-    prices = [tick * n if n % 10 else _canonical_price(n, exp, per_tick) for n in ticks]
+    prices = [tick * n if n % 10 else _canonical_price(n, exp, per_tick) for n in ticks[:decimals]]
     return _Side(prices, list(map(truediv, ticks, repeat(per_tick))))
 
 

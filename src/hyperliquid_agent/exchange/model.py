@@ -27,6 +27,7 @@ from hyperliquid_agent.domain import (
     AccountState,
     AssetContext,
     AssetSpec,
+    BookView,
     Candle,
     Fill,
     FundingPoint,
@@ -284,6 +285,13 @@ class VenueModel(OrderEntry):
         bid, ask = self._bbo_of(coin)
         return md.synthetic_book(s, self._idx[coin], self._marks[coin], bid, ask,
                                  self.slippage.spread_bps, self.now_ms, levels)
+
+    def book_view(self, coin: str, levels: int = 20) -> BookView:
+        """`l2_book(coin, levels).view()`, made without the Decimals behind the touch."""
+        s = self._coin_series(coin)
+        bid, ask = self._bbo_of(coin)
+        return md.synthetic_book_view(s, self._idx[coin], self._marks[coin], bid, ask,
+                                      self.slippage.spread_bps, self.now_ms, levels)
 
     def candles(self, coin: str, interval: str, start_ms: int, end_ms: int) -> list[Candle]:
         """Candles with open time in [start_ms, end_ms], only those closed at or before now.

@@ -15,6 +15,7 @@ from hyperliquid_agent.config import VenueConfig
 from hyperliquid_agent.domain import (
     AccountState,
     AssetSpec,
+    BookView,
     Candle,
     Fill,
     FundingPoint,
@@ -84,6 +85,9 @@ class SimulatedExchange:
 
     def l2_book(self, coin: str) -> L2Book:
         return self.model.l2_book(coin)
+
+    def book_view(self, coin: str) -> BookView:
+        return self.model.book_view(coin)
 
     # ----- account
 
