@@ -67,7 +67,7 @@ def one(label: str, cfg, spec: BacktestSpec, full_year: bool) -> None:
         # the bars (~0.35 s over 432 bars, 20 times that on the year) instead of counted once
         sres, swall, scpu = timed_run(cfg, first, feed)
         short = (len(sres.curve.t_ms), swall, scpu, cold_wall - swall, cold_cpu - scpu)
-    signals, books = Timed(market, "compute_signals"), Timed(SimulatedExchange, "l2_book")
+    signals, books = Timed(market, "compute_signals"), Timed(SimulatedExchange, "book_view")
     pipeline = Timed(cycle.CyclePipeline, "run_record")
     result, wall, cpu = timed_run(cfg, spec, feed)
     sig_s, book_s, pipe_s = signals.restore(), books.restore(), pipeline.restore()
