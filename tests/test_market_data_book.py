@@ -67,13 +67,14 @@ def test_the_integer_ways_are_taken_for_usual_books():
     assert md._level_sizes_in_lots(Decimal("993.9166") / 40, 4, 20) is not None
 
 
-def test_a_synthetic_books_floats_are_its_levels_converted():
+def test_a_synthetic_books_floats_are_its_levels_converted_and_its_view_the_venues():
     feed = synthetic_feed(seed=3, days=40)
     m = VenueModel(feed)
     for t in feed.timeline[700:760:7]:
         m.advance_to(t)
         for coin in feed.coins:
             book = m.l2_book(coin)
+            assert m.book_view(coin) == book.view()  # what the cycle reads, made without the levels
             again = L2Book.model_validate(book.model_dump())  # a book as the venue's would be: floats not given
             assert again == book
             assert book.floats == again.floats
@@ -135,12 +136,3 @@ def test_a_book_view_is_the_books_view_without_its_levels(mid, half_spread, spre
     assert (view.best_bid, view.best_ask) == (book.best_bid, book.best_ask)
     printed = [(str(x.price), str(x.size)) for x in (view.best_bid, view.best_ask) if x is not None]
     assert printed == [(str(x.price), str(x.size)) for x in (*book.bids[:1], *book.asks[:1])]  # as the record prints
-
-
-def test_the_venues_book_view_is_its_books_view():
-    feed = synthetic_feed(seed=5, days=40)
-    m = VenueModel(feed)
-    for t in feed.timeline[700:900:11]:
-        m.advance_to(t)
-        for coin in feed.coins:
-            assert m.book_view(coin) == m.l2_book(coin).view()
