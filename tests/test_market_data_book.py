@@ -86,16 +86,16 @@ def test_a_synthetic_books_floats_are_its_levels_converted_and_its_view_the_venu
             assert book.model_copy(update={"time_ms": 0}).floats is book.floats  # the same levels: kept
 
 
-def test_trusted_levels_are_the_validated_levels():
+def test_trusted_levels_are_validated_levels():
     import dataclasses
 
     import pytest
     from pydantic import ValidationError
 
     from hyperliquid_agent.domain import BookLevel
-    from hyperliquid_agent.domain.market import trusted_levels
+    from hyperliquid_agent.domain.market import trusted_level
 
-    level, other = trusted_levels([Decimal("3867.2"), Decimal("3867")], (Decimal("0.5000"), Decimal("1"), Decimal("2")), (2, 1))
+    level, other = trusted_level(Decimal("3867.2"), Decimal("0.5000"), 2), trusted_level(Decimal("3867"), Decimal("1"), 1)
     assert other == BookLevel(price=Decimal("3867"), size=Decimal("1"), orders=1)
     assert level == BookLevel(price="3867.2", size=Decimal("0.5000"), orders=2) == BookLevel(
         **{"price": "3867.2", "size": "0.5000", "orders": 2})

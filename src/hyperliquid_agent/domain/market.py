@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass as std_dataclass
 from decimal import Decimal
-from itertools import repeat
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.dataclasses import dataclass
@@ -63,8 +61,8 @@ class AssetContext(BaseModel):
 @dataclass(frozen=True, slots=True, config=ConfigDict(extra="forbid"))
 class BookLevel:
     """One price level of a book. A pydantic dataclass rather than a model: it validates and
-    dumps the same (inside an L2Book too), but `trusted_levels` builds one at a third of a
-    model's cost, and the venue model builds 40 per book."""
+    dumps the same (inside an L2Book too), but `trusted_level` builds one at a third of a
+    model's cost, and the venue model's full book has 40."""
 
     price: Money
     size: Money
@@ -75,15 +73,14 @@ _new_level = object.__new__
 _set_price, _set_size, _set_orders = (BookLevel.__dict__[name].__set__ for name in ("price", "size", "orders"))
 
 
-def trusted_levels(prices: Sequence[Decimal], sizes: Sequence[Decimal], orders: Sequence[int]) -> tuple[BookLevel, ...]:
-    """One side's BookLevels (as many as there are prices), built without validation from values
-    our own code produced: Decimals and ints, all that validation would check."""
-    # maps over C functions make the objects and set their slots, a step for all levels at a
-    # time: no Python call per level (a synthetic book builds 40)
-    levels = tuple(map(_new_level, repeat(BookLevel, len(prices))))
-    for set_slot, values in ((_set_price, prices), (_set_size, sizes), (_set_orders, orders)):
-        deque(map(set_slot, levels, values), maxlen=0)
-    return levels
+def trusted_level(price: Decimal, size: Decimal, orders: int) -> BookLevel:
+    """A BookLevel built without validation (its slots set directly) from values our own code
+    produced: Decimals and an int, all that validation would check."""
+    level = _new_level(BookLevel)
+    _set_price(level, price)
+    _set_size(level, size)
+    _set_orders(level, orders)
+    return level
 
 
 class BookFloats(NamedTuple):

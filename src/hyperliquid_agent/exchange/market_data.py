@@ -14,7 +14,7 @@ from operator import truediv
 from typing import NamedTuple, Sequence
 
 from hyperliquid_agent.domain import AssetContext, AssetSpec, Candle, FundingPoint, L2Book, round_size
-from hyperliquid_agent.domain.market import BookFloats, BookLevel, BookView, trusted_levels
+from hyperliquid_agent.domain.market import BookFloats, BookLevel, BookView, trusted_level
 from hyperliquid_agent.domain.rounding import QUANTUM, finest_price_decimal, lot_size, round_prices, tick_exponent
 from hyperliquid_agent.domain.values import trusted
 from hyperliquid_agent.exchange.feed import HOUR_MS, CoinSeries, interval_ms
@@ -106,8 +106,8 @@ def synthetic_book(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: 
     orders = _level_orders(levels)
     book = trusted(L2Book, {
         "coin": s.coin, "time_ms": now_ms,
-        "bids": trusted_levels(bids.values, sizes.values, orders),  # (our own Decimals and ints: nothing to validate)
-        "asks": trusted_levels(asks.values, sizes.values, orders),
+        "bids": tuple(map(trusted_level, bids.values, sizes.values, orders)),  # (our own Decimals and ints:
+        "asks": tuple(map(trusted_level, asks.values, sizes.values, orders)),  # nothing to validate)
     })
     # the float view the signals read, known here without converting the levels' Decimals
     book.keep_floats(_book_floats(bids, asks, sizes))
@@ -144,7 +144,7 @@ def _touch(side: _Side, sizes: _Side) -> BookLevel | None:
     """A side's best level (None for an empty side)."""
     if not side.values:
         return None
-    return trusted_levels(side.values[:1], sizes.values[:1], _level_orders(1))[0]
+    return trusted_level(side.values[0], sizes.values[0], _level_orders(1)[0])
 
 
 # ---------------------------------------------------------------- the book's numbers in integers
