@@ -20,7 +20,6 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_UP, Decimal
 from typing import Iterable, Mapping, Sequence
 
 from hyperliquid_agent.config import PortfolioConfig
-from hyperliquid_agent.domain.rounding import lot_size
 from hyperliquid_agent.domain import (
     ZERO,
     AccountState,
@@ -41,6 +40,7 @@ from hyperliquid_agent.domain import (
     round_price,
     round_size,
 )
+from hyperliquid_agent.domain.rounding import lot_size
 
 _BPS = Decimal(10_000)
 _HUNDRED = Decimal(100)

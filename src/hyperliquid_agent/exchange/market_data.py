@@ -119,7 +119,7 @@ def synthetic_book_view(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, 
     """`synthetic_book(...).view()` without the Decimals and levels behind the touch: what a cycle
     reads of the book (the levels as floats, the touch as levels)."""
     bids, asks, sizes = _book_sides(s, closed, mid, bid, ask, spread_bps, levels, 1)
-    return BookView(s.coin, now_ms, _touch(bids, sizes), _touch(asks, sizes), _book_floats(bids, asks, sizes))
+    return BookView(s.coin, now_ms, _best_level(bids, sizes), _best_level(asks, sizes), _book_floats(bids, asks, sizes))
 
 
 def _book_sides(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: Decimal, spread_bps: Decimal,
@@ -140,7 +140,7 @@ def _book_floats(bids: _Side, asks: _Side, sizes: _Side) -> BookFloats:
     return BookFloats(bids.floats, sizes.floats[:len(bids.floats)], asks.floats, sizes.floats[:len(asks.floats)])
 
 
-def _touch(side: _Side, sizes: _Side) -> BookLevel | None:
+def _best_level(side: _Side, sizes: _Side) -> BookLevel | None:
     """A side's best level (None for an empty side)."""
     if not side.values:
         return None
