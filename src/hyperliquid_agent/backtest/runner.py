@@ -77,7 +77,7 @@ from hyperliquid_agent.backtest.venue import (
     coverage_warnings,
 )
 from hyperliquid_agent.config import Config
-from hyperliquid_agent.domain.values import ZERO
+from hyperliquid_agent.domain.values import ZERO, trusted
 from hyperliquid_agent.errors import ConfigError
 
 
@@ -394,16 +394,23 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
             changes.append(PlanChange(t_ms=t, plan_id=info.plan_id, strategy_id=info.strategy_id,
                                       previous_plan_id=rec.plan_id))
         rec.take_charge(t, info)
-        decisions.append(DecisionRow(t_ms=t, regime=info.regime, plan_id=info.plan_id, strategy_id=info.strategy_id,
-                                     action=info.action, detail=info.detail[:500], orders=info.orders,
-                                     denied=info.denied, error=info.error, llm_cost_usd=info.llm_cost_usd,
-                                     inputs_digest=info.inputs_digest))
+        decisions.append(_decision_row(t, info))
         if progress:
             progress(i + 1, total)
     if stopped is None:
         advance(times[-1])
     rec.close_out()
     return _result(run_cfg, plan, rec, decisions, changes, spent, calls, stopped)
+
+
+def _decision_row(t_ms: int, info: StepInfo) -> DecisionRow:
+    """The cycle's row, built without validation: a StepInfo holds its fields' types already
+    (validating a row per bar cost ~2 % of a backtest)."""
+    return trusted(DecisionRow, {
+        "t_ms": t_ms, "regime": info.regime, "plan_id": info.plan_id, "strategy_id": info.strategy_id,
+        "action": info.action, "detail": info.detail[:500], "orders": info.orders, "denied": info.denied,
+        "error": info.error, "llm_cost_usd": info.llm_cost_usd, "inputs_digest": info.inputs_digest,
+    })
 
 
 def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spent: Decimal, calls: int,
