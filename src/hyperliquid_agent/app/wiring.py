@@ -207,8 +207,11 @@ def build_backtest_pipeline(cfg: Config, exchange: Any) -> CyclePipeline:
     counters, orders ledger) is an in-memory database: nothing reads a run's state after it,
     and on disk every cycle's writes cost journal syncs and locks (~4 % of a backtest)."""
     store = StateStore.memory()
-    # no audit trail: with an offline policy that decides from the context, no prompt is rendered
-    client = LLMTap(build_llm_client(cfg, store), prompt_hashes=False)
+    # no audit trail: with an offline policy that decides from the context, no prompt is rendered;
+    # and no cost ledger rows unless a daily budget reads them back (the client keeps its calls
+    # in memory, and the run's costs come from the cycle records)
+    ledger_store = store if cfg.llm.budget.daily_usd is not None else None
+    client = LLMTap(build_llm_client(cfg, ledger_store), prompt_hashes=False)
     strategies = load_strategy_library(cfg)
     # no restart and no replay either: the governance state is neither written nor put in the records
     governance = build_governance(cfg, store, strategies, persist=False) if cfg.agent.mode == "governed" else None
