@@ -264,13 +264,15 @@ class GovernedFlow:
             for f in fills:
                 card.record_fill(f, inputs.snapshot.mids.get(f.coin))
             equity = (account_after or inputs.account).portfolio_value
-            card.mark(Decimal(equity), inputs.now_ms)
-        # funding reference points after our own trades (which may have reopened a position)
-        if account_after is not None:
-            self.scorekeeper.observe_funding(account_after.positions, record=False)
-        else:
+            if not (card.last_ms == inputs.now_ms and card.last_equity is equity):  # else `begin` marked it so
+                card.mark(equity, inputs.now_ms)
+        # funding reference points after our own trades (which may have reopened a position); when the
+        # venue handed back the very account `begin` read (nothing traded: a backtest's), they stand
+        if account_after is None:
             self.scorekeeper.observe_funding(inputs.account.positions, record=False,
                                              forget={f.coin for f in (*outside, *fills)})
+        elif account_after is not inputs.account:
+            self.scorekeeper.observe_funding(account_after.positions, record=False)
         self.save()
 
     def save(self) -> None:

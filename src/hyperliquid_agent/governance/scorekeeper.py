@@ -58,9 +58,12 @@ class Scorecard:
         self.last_ms = now_ms
         if equity > self.peak_equity:
             self.peak_equity = equity
-        drawdown = self.drawdown_pct
-        self.max_drawdown_pct = max(self.max_drawdown_pct, drawdown)
-        return drawdown
+        elif equity < self.peak_equity:
+            drawdown = self.drawdown_pct
+            if drawdown > self.max_drawdown_pct:
+                self.max_drawdown_pct = drawdown
+            return drawdown
+        return ZERO  # at its peak: no drawdown, and no division (a card is marked twice a cycle)
 
     def record_fill(self, fill: Fill, mid: Decimal | None = None) -> None:
         self.trades += 1
