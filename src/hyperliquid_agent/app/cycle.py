@@ -128,7 +128,7 @@ class Governance(Protocol):
     def begin(self, inputs: CycleInputs) -> dict[str, Any]:
         """Tripwires, invalidation and (medium loop) regime. Returns trading_state, tripwires,
         regime, regime_confidence, plan (PlanCard or None), plan_id, can_review,
-        review_reason, plan_summary."""
+        review_reason, plan_summary: a new dict each call (the cycle's record keeps it)."""
         ...
 
     def consider(self, inputs: CycleInputs, view: dict[str, Any], result: Any) -> dict[str, Any]:
@@ -330,13 +330,14 @@ class CyclePipeline:
     def _decide_governed(self, inputs: CycleInputs, engine: Any, gov: Governance, out: Decided) -> bool:
         view = gov.begin(inputs)
         calls = view.pop("llm_calls", None) or []  # regime classification, then the decision's
-        out.governance = {k: v for k, v in view.items() if k != "plan"}
+        plan = view.pop("plan", None)  # the card itself stays out of the record (its id and summary are in)
+        out.governance = view  # the record's governance section: begin's own dict, added to below
         halted = view.get("trading_state") == "HALTED"
         if "medium" in inputs.loops and not halted:
             ctx = self._context(inputs, regime=view.get("regime"), regime_confidence=view.get("regime_confidence"),
-                                active_plan=view.get("plan"), can_review=bool(view.get("can_review")),
+                                active_plan=plan, can_review=bool(view.get("can_review")),
                                 review_reason=str(view.get("review_reason") or ""))
-            result = engine.get_decision_with_governance(inputs.account, view.get("plan"), view.get("regime"),
+            result = engine.get_decision_with_governance(inputs.account, plan, view.get("regime"),
                                                          bool(view.get("can_review")), ctx)
             calls = calls + tapped(engine)
             proposed = getattr(result, "proposed_plan", None)
