@@ -178,20 +178,21 @@ class _Recorder:
             self.plan_id, self.strategy_id = plan, strategy
         self._collect_events()
 
-    def _in_charge(self, t_ms: int, inclusive: bool) -> tuple[str | None, str | None]:
-        times = [c[0] for c in self.charges]
+    def _in_charge(self, times: list[int], t_ms: int, inclusive: bool) -> tuple[str | None, str | None]:
+        """Who was in charge at `t_ms` (`times`: when each charge began)."""
         i = (bisect_right(times, t_ms) if inclusive else bisect_left(times, t_ms)) - 1
         return (self.charges[i][1], self.charges[i][2]) if i >= 0 else (None, None)
 
     def _collect_events(self) -> None:
         # a fill at t belongs to the decision taken at or before t (latency 0 fills at t);
         # funding settled at t was earned during the bar that ended at t, under the plan before
+        times = [c[0] for c in self.charges]
         for f in self.model.fills(ADDRESS):
-            plan, strategy = self._in_charge(f.time_ms, inclusive=True)
+            plan, strategy = self._in_charge(times, f.time_ms, inclusive=True)
             self.trades.append(TradeRecord(f.time_ms, f.coin, str(f.side), f.size, f.price, f.fee, f.closed_pnl,
                                            plan, strategy, f.liquidation))
         for p in self.model.user_funding(ADDRESS):
-            plan, strategy = self._in_charge(p.time_ms, inclusive=False)
+            plan, strategy = self._in_charge(times, p.time_ms, inclusive=False)
             self.funding.append(FundingEvent(p.time_ms, p.coin, p.usdc, plan, strategy))
 
 
