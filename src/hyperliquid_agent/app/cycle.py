@@ -280,18 +280,18 @@ class CyclePipeline:
         planned: list[Intent] = []
         if out.targets is not None:
             plan = plan_rebalance(out.targets, inputs.account, view, self.portfolio)
-            planned, skipped = list(plan.intents), list(plan.skipped)
-            out.skipped.extend(skipped)
+            planned = plan.intents
+            out.skipped.extend(plan.skipped)
         elif out.actions:
             planned, skipped = action_intents(out.actions, inputs.account, view, self.portfolio)
             out.skipped.extend(skipped)
         if reductions_only:
             planned = only_reductions(planned)
-        forced_coins = {i.coin for i in forced}
-        planned = [i for i in planned if not (isinstance(i, OrderIntent) and i.coin in forced_coins)]
-        out.intents = list(forced) + planned
-        if forced:
+        if forced:  # a stop-loss close replaces any order planned for its coin
+            forced_coins = {i.coin for i in forced}
+            planned = [i for i in planned if not (isinstance(i, OrderIntent) and i.coin in forced_coins)]
             out.summary = f"stop-loss {', '.join(sorted(forced_coins))}; {out.summary}"
+        out.intents = [*forced, *planned]
         return out
 
     def risk_context(self, inputs: CycleInputs) -> RiskContext:
