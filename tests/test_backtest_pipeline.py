@@ -135,3 +135,11 @@ def test_a_run_can_be_offered_only_some_strategies(feed, governed):
 
     with pytest.raises(ConfigError, match="unknown strategy id.*no-such-strategy.*known: basis-mean-reversion"):
         run_backtest(cfg(), spec("governed", strategies=("no-such-strategy",)), feed=feed)
+
+
+def test_decision_rows_built_trusted_are_what_validation_gives(governed):
+    # the runner builds each row from its StepInfo without validating it: the same row, field for field
+    assert governed.decisions
+    for row in governed.decisions:
+        validated = results.DecisionRow.model_validate(dict(row))
+        assert validated == row and validated.model_dump_json() == row.model_dump_json()
