@@ -63,7 +63,7 @@ class Scorecard:
             if drawdown > self.max_drawdown_pct:
                 self.max_drawdown_pct = drawdown
             return drawdown
-        return ZERO  # at its peak: no drawdown, and no division (a card is marked twice a cycle)
+        return ZERO  # at its peak: no drawdown, nothing to divide
 
     def record_fill(self, fill: Fill, mid: Decimal | None = None) -> None:
         self.trades += 1
