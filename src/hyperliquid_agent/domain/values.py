@@ -98,6 +98,9 @@ def _slot_setters() -> tuple[Any, Any, Any, Any] | None:
 
 
 _SLOTS = _slot_setters()
+# the same setters bound once by name (a global read is quicker than unpacking _SLOTS every call)
+_set_dict, _set_fields_set, _set_extra, _set_private = _SLOTS or (None, None, None, None)
+_new_object = object.__new__
 # per frozen model class, the set of its field names that its trusted values share as their fields-set
 # (None for a class that can be assigned to: pydantic adds an assigned name to the value's own set)
 _SHARED_FIELDS_SET: dict[type, set[str] | None] = {}
@@ -118,11 +121,13 @@ def trusted(cls: type[_Model], fields: dict[str, Any]) -> _Model:
     (nothing changes it in place: pydantic's copies take their own), not a new set each."""
     if _SLOTS is None:
         return cls.model_construct(**fields)
-    set_dict, set_fields, set_extra, set_private = _SLOTS
-    obj = object.__new__(cls)
-    set_dict(obj, fields)
-    names = _SHARED_FIELDS_SET[cls] if cls in _SHARED_FIELDS_SET else _shared_fields_set(cls)
-    set_fields(obj, names if names is not None and len(names) == len(fields) else set(fields))
-    set_extra(obj, None)
-    set_private(obj, None)
+    obj = _new_object(cls)
+    _set_dict(obj, fields)
+    try:  # (one lookup where `cls in` and then a subscript took two)
+        names = _SHARED_FIELDS_SET[cls]
+    except KeyError:
+        names = _shared_fields_set(cls)
+    _set_fields_set(obj, names if names is not None and len(names) == len(fields) else set(fields))
+    _set_extra(obj, None)
+    _set_private(obj, None)
     return obj
