@@ -100,17 +100,12 @@ class VenueModel(OrderEntry):
         self.now_ms = feed.timeline[0] if start_ms is None else start_ms
         self._idx = {c: s.closed_count(self.now_ms) for c, s in self._series.items()}
         self._tl_pos = bisect_right(feed.timeline, self.now_ms)  # next bar close to cross
-        # the bars closing at each timeline step, as ((coin, bar index, (low, high), close, funding
-        # rate, oracle), ...) read out of the series once here rather than every step (the rate None
-        # for a spot pair or a bar without a settlement). Plain tuples of plain values, which the
-        # garbage collector stops tracking: a full collection skips them.
+        # the bars closing at each timeline step: ((coin, bar index), ...). Plain tuples of plain
+        # values, which the garbage collector stops tracking: a full collection skips them.
         closing: dict[int, list] = {}
         for coin, s in self._series.items():
-            rates = (None,) * len(s.t) if coin in self._spot_base else s.bar_funding
-            oracles = s.oracle if s.oracle is not None else s.close
-            for i, (c, low, high, close, rate, oracle) in enumerate(zip(s.close_t, s.low, s.high, s.close, rates,
-                                                                         oracles)):
-                closing.setdefault(c, []).append((coin, i, (low, high), close, rate, oracle))
+            for i, c in enumerate(s.close_t):
+                closing.setdefault(c, []).append((coin, i))
         self._closing = [tuple(closing[c]) for c in feed.timeline]
         self._marks = {c: self._mark_at(c) for c in self._series}
         self._accounts: dict[str, Account] = {}
@@ -174,24 +169,28 @@ class VenueModel(OrderEntry):
         self.now_ms = close_ms
         if self._next_scheduled is not None:
             self._fire_scheduled_cancels(close_ms, events)
-        idx, marks, books = self._idx, self._marks, self._book
+        idx, marks, books, series = self._idx, self._marks, self._book, self._series
         ranges = {}  # coin -> (low, high) of its bar
-        for coin, i, low_high, close, _, _ in bars:
+        for coin, i in bars:
+            s = series[coin]
             idx[coin] = i + 1
-            ranges[coin] = low_high
+            low, high = ranges[coin] = s.low[i], s.high[i]
             book = books[coin]
-            if book.orders and book.may_touch(*low_high):
-                self._match_bar(coin, self._series[coin].open[i], *low_high, close_ms, events)
-            marks[coin] = close
+            if book.orders and book.may_touch(low, high):
+                self._match_bar(coin, s.open[i], low, high, close_ms, events)
+            marks[coin] = s.close[i]
         if not self._accounts:
             return
         accounts = self._accounts.values()
         for acct in accounts:
             acct.exposure = None  # worked out at the old marks
         self._check_liquidations(ranges, close_ms, events)
-        for coin, _, _, _, rate, oracle in bars:
-            if rate is None:
+        for coin, i in bars:
+            s = series[coin]
+            rate = s.bar_funding[i]
+            if rate is None or coin in self._spot_base:
                 continue
+            oracle = s.oracle[i] if s.oracle is not None else s.close[i]
             for acct in accounts:
                 p = acct.positions.get(coin)
                 if p is not None and p.szi:
