@@ -246,7 +246,7 @@ def test_clear_of_liquidation_only_when_the_full_check_finds_nothing(cash, book)
              for c, p in acct.positions.items()}
     value = cash + sum((p.szi * (worst[c] - p.entry) for c, p in acct.positions.items()), D(0))
     maintenance = sum((abs(p.szi) * worst[c] * maint[c] for c, p in acct.positions.items()), D(0))
-    if clear_of_liquidation(acct, ranges, marks):
+    if clear_of_liquidation(acct, ranges, marks) is not None:
         assert value >= maintenance and liquidation_prices(acct, ranges, marks, maint) is None
     else:  # the full check decides
         assert (liquidation_prices(acct, ranges, marks, maint) is not None) == (value < maintenance and any(
@@ -258,8 +258,9 @@ def test_a_well_funded_account_is_cleared_without_the_full_check():
     for coin, szi, entry in (("BTC", D("0.1"), D(60000)), ("ETH", D(-2), D(3000))):
         p = acct.positions[coin] = PositionState()
         p.szi, p.entry = szi, entry
-    assert clear_of_liquidation(acct, {"BTC": (D(1), D(90000)), "ETH": (D(1), D(9000))}, {})
-    assert not clear_of_liquidation(acct, {"BTC": (D(1), D(90000)), "ETH": (D(1), D(300000))}, {})
+    # the bound: the long's cost (0.1 x 60000) plus twice the short's notional at the bar's high (2 x 2 x 9000)
+    assert clear_of_liquidation(acct, {"BTC": (D(1), D(90000)), "ETH": (D(1), D(9000))}, {}) == D(6000 + 36000)
+    assert clear_of_liquidation(acct, {"BTC": (D(1), D(90000)), "ETH": (D(1), D(300000))}, {}) is None
 
 
 @settings(max_examples=150, deadline=None)

@@ -76,7 +76,8 @@ class Account:
         # changes only when an order rests or leaves or a leverage is set, not with every order
         self.order_margin: Decimal | None = ZERO
         # a bound on `margin_exposure` at the current marks, raised fill by fill by at most what the
-        # fill can add; None until worked out again (the model drops it whenever the marks move)
+        # fill can add; None until worked out again (the model drops it whenever the marks move, and
+        # keeps the liquidation check's bound instead when that clears the account)
         self.exposure: Decimal | None = None
         # Fills and funding payments are kept as plain tuples in FillRecord's and FundingPayment's
         # field order: the garbage collector stops tracking a plain tuple of plain values, never a
@@ -154,9 +155,8 @@ class Account:
 def liquidation_prices(acct: Account, bar_range: Mapping[str, tuple[Decimal, Decimal]],
                        marks: Mapping[str, Decimal], maint_frac: Mapping[str, Decimal]) -> dict[str, Decimal] | None:
     """If the account falls below maintenance with every position at its bar's adverse extreme
-    (`bar_range[coin]` = (low, high); the mark for coins without a bar), those prices by coin."""
-    if clear_of_liquidation(acct, bar_range, marks):
-        return None
+    (`bar_range[coin]` = (low, high); the mark for coins without a bar), those prices by coin.
+    The full computation: the model tries `clear_of_liquidation` first."""
     value = acct.cash
     maint = ZERO
     worst: dict[str, Decimal] = {}
@@ -173,13 +173,19 @@ def liquidation_prices(acct: Account, bar_range: Mapping[str, tuple[Decimal, Dec
 
 
 def clear_of_liquidation(acct: Account, bar_range: Mapping[str, tuple[Decimal, Decimal]],
-                         marks: Mapping[str, Decimal]) -> bool:
+                         marks: Mapping[str, Decimal]) -> Decimal | None:
     """A cheap sufficient condition for `liquidation_prices` to find nothing (under half its work;
-    it is checked every bar). At any prices a long loses at most what it cost, size x entry
-    (the price stays positive and its maintenance falls with it), and a short at its bar's high at
-    most twice its notional there (its loss up to that price, plus maintenance of at most half its
-    notional). With cash over twice the sum of these, the account stays above maintenance by more
-    than half its cash: far beyond the rounding of either computation."""
+    it is checked every bar): the bound below when it holds, else None. At any prices a long
+    loses at most what it cost, size x entry (the price stays positive and its maintenance falls
+    with it), and a short at its bar's high at most twice its notional there (its loss up to that
+    price, plus maintenance of at most half its notional). With cash over twice the sum of these,
+    the account stays above maintenance by more than half its cash: far beyond the rounding of
+    either computation.
+
+    The same sum bounds `margin_exposure` at the marks the bars close at (a close is within its
+    bar's range): at a leverage of at least 1 a long's margin less its PnL is at most its cost,
+    size x (entry - mark x (1 - 1/leverage)), and a short's at most twice its notional at the
+    mark, so the model keeps it as the account's exposure bound until the marks move again."""
     exposed = ZERO
     for coin, p in acct.positions.items():
         szi = p.szi
@@ -188,7 +194,7 @@ def clear_of_liquidation(acct: Account, bar_range: Mapping[str, tuple[Decimal, D
         elif szi:
             rng = bar_range.get(coin)
             exposed -= (szi + szi) * (marks[coin] if rng is None else rng[1])
-    return acct.cash > exposed + exposed
+    return exposed if acct.cash > exposed + exposed else None
 
 
 def margin_exposure(acct: Account, marks: Mapping[str, Decimal], lev: Mapping[str, Decimal]) -> Decimal:

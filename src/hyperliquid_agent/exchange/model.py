@@ -44,6 +44,7 @@ from hyperliquid_agent.exchange.accounts import (
     ZERO,
     Account,
     FillRecord,
+    clear_of_liquidation,
     liquidation_prices,
     margin_summary,
     to_account_state,
@@ -183,7 +184,7 @@ class VenueModel(OrderEntry):
             return
         accounts = self._accounts.values()
         for acct in accounts:
-            acct.exposure = None  # worked out at the old marks
+            acct.exposure = None  # worked out at the old marks (the liquidation check may bound it anew)
         self._check_liquidations(ranges, close_ms, events)
         for coin, i in bars:
             s = series[coin]
@@ -243,6 +244,10 @@ class VenueModel(OrderEntry):
                             events: list[VenueEvent] | None) -> None:
         for acct in self._accounts.values():
             if acct.positions:
+                bound = clear_of_liquidation(acct, ranges, self._marks)
+                if bound is not None:  # plainly clear; the bound also serves the margin check (see there)
+                    acct.exposure = bound
+                    continue
                 worst = liquidation_prices(acct, ranges, self._marks, self._maint_frac)
                 if worst:
                     self._liquidate(acct, worst, t, events)
