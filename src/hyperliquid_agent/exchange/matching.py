@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 
-from hyperliquid_agent.domain import AssetSpec, OpenOrder, Side, TpSl
+from hyperliquid_agent.domain import AssetSpec, OpenOrder, Side, Tif, TpSl
 from hyperliquid_agent.domain.rounding import (
     finest_price_decimal,
     fits_lot,
@@ -78,14 +78,35 @@ def order_type_name(tpsl: TpSl | None, is_market: bool) -> str:
     return f"{'Take Profit' if tpsl is TpSl.TP else 'Stop'} {'Market' if is_market else 'Limit'}"
 
 
+# a tif's value, read without the enum's slow `.value` property (and shared: str(tif) makes a copy)
+TIF_NAME = {tif: tif.value for tif in Tif}
+
+
 def request_record(address: str, r: OrderRequest, oid: int, cloid: str | None, now_ms: int, status: str) -> tuple:
     """A `RestingOrder.record()` for an order that never rested: it got `status` on arrival."""
     ot = r.order_type
-    if type(ot) is LimitType:  # (str(tif) is its value, without the enum's slow `.value` property)
+    if type(ot) is LimitType:
         return (address, r.coin, r.is_buy, r.limit_px, r.sz, r.sz, oid, cloid, now_ms, r.reduce_only, "Limit",
-                str(ot.tif), None, False, status, now_ms)
+                TIF_NAME[ot.tif], None, False, status, now_ms)
     return (address, r.coin, r.is_buy, r.limit_px, r.sz, r.sz, oid, cloid, now_ms, r.reduce_only,
             order_type_name(ot.tpsl, ot.is_market), None, ot.trigger_px, True, status, now_ms)
+
+
+def taken_record(address: str, r: OrderRequest, fill: tuple) -> tuple:
+    """The status kept for an order filled on arrival (a limit: triggers rest first): what its
+    `fill` (a FillRecord: coin, side, time, oid and cloid) does not hold, instead of a whole
+    record per order that few are ever asked for. `full_record` makes its
+    `request_record(..., "filled")` when orderStatus asks."""
+    return (address, fill, r.limit_px, r.sz, r.reduce_only, TIF_NAME[r.order_type.tif])  # type: ignore[union-attr]
+
+
+def full_record(record: tuple) -> tuple:
+    """A kept status record as `RestingOrder.record()` lays it out (a `taken_record` made whole)."""
+    if len(record) != 6:
+        return record
+    address, fill, limit_px, sz, reduce_only, tif = record
+    coin, is_buy, t, oid, cloid = fill[0], fill[1], fill[5], fill[6], fill[7]
+    return (address, coin, is_buy, limit_px, sz, sz, oid, cloid, t, reduce_only, "Limit", tif, None, False, "filled", t)
 
 
 _NEG_INF, _POS_INF = Decimal("-Infinity"), Decimal("Infinity")

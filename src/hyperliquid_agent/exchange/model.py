@@ -111,7 +111,7 @@ class VenueModel(OrderEntry):
         self._marks = {c: self._mark_at(c) for c in self._series}
         self._accounts: dict[str, Account] = {}
         self._book: dict[str, m.CoinBook] = {c: m.CoinBook() for c in self._series}
-        self._status: dict[int, tuple] = {}  # oid -> RestingOrder.record(status, time_ms)
+        self._status: dict[int, tuple] = {}  # oid -> RestingOrder.record(status, time_ms), or a matching.taken_record
         self._cloids: dict[tuple[str, str], int] = {}  # (address, cloid) -> oid
         self._touches: tuple[dict, dict] = ({}, {})  # [is_buy][coin] -> (mark, best bid / best ask at it)
         self._ctx_cache: tuple[int, dict[str, AssetContext]] | None = None
@@ -375,6 +375,7 @@ class VenueModel(OrderEntry):
         record = self._status.get(oid)
         if record is None or record[0] != a:  # (the record starts with the address)
             return None
+        record = m.full_record(record)
         status, t = record[-2:]
         live = self._accounts[a].orders.get(oid) if status == "open" else None
         return OrderStatusInfo(order=m.open_order(live.record(status, t) if live else record),  # type: ignore[union-attr]

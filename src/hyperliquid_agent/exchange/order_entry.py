@@ -157,7 +157,7 @@ class OrderEntry:
                px: Decimal) -> OrderOutcome:
         """Fill an order on arrival (as taker) at `px` and record it filled."""
         self._fill(acct, r.coin, r.is_buy, sz, px, True, self.now_ms, oid, cloid, None)
-        self._status[oid] = m.request_record(acct.address, r, oid, cloid, self.now_ms, "filled")
+        self._status[oid] = m.taken_record(acct.address, r, acct.fills[-1])
         return trusted(Filled, {"status": "filled", "oid": oid, "total_size": sz, "avg_price": px, "cloid": cloid})
 
     def _rest(self, acct: Account, r: OrderRequest, oid: int, cloid: str | None) -> OrderOutcome:
