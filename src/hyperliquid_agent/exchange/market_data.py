@@ -10,7 +10,7 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from functools import cache
 from itertools import repeat
 from math import lcm
-from operator import truediv
+from operator import floordiv, truediv
 from typing import NamedTuple, Sequence
 
 from hyperliquid_agent.domain import AssetContext, AssetSpec, Candle, FundingPoint, L2Book, round_size
@@ -188,7 +188,10 @@ def _level_sizes_in_lots(base: Decimal, sz_decimals: int, levels: int, decimals:
         return None
     per_lot = 10 ** sz_decimals
     in_lots, quarters = num * per_lot, 4 * den  # base = in_lots / per_lot / den; the factors are quarters
-    lots = [in_lots * q // quarters or 1 for q in range(4, 4 + levels)]  # (at least one lot)
+    # in_lots * q // quarters for q = 4, 5, ...: the products are a range, divided by a map in C
+    lots = list(map(floordiv, range(4 * in_lots, (4 + levels) * in_lots, in_lots), repeat(quarters)))
+    if lots and not lots[0]:  # (a level under one lot shows one: the smallest come first)
+        lots = [n or 1 for n in lots]
     return _Side(list(map(lot_size(sz_decimals).__mul__, lots[:decimals])), list(map(truediv, lots, repeat(per_lot))))
 
 
