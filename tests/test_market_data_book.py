@@ -60,6 +60,13 @@ def test_level_sizes_in_lots_are_the_decimal_sizes(volume, mid, sz_decimals, lev
     assert _printed(md._level_sizes(base, sz_decimals, levels)) == _printed(slow)
 
 
+def test_levels_under_one_lot_show_one_lot_in_lots_as_in_decimals():
+    for base, levels in ((Decimal("0.3"), 5), (Decimal("0.9"), 8)):  # every level under a lot; the first ones
+        fast = md._level_sizes_in_lots(base, 0, levels)
+        assert fast is not None and _printed(fast) == _printed(md._level_sizes_by_decimals(base, 0, levels))
+    assert md._level_sizes_in_lots(Decimal("0.9"), 0, 8).floats == [1.0, 1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0]
+
+
 def test_the_integer_ways_are_taken_for_usual_books():
     spec = AssetSpec(name="ETH", asset_id=1, sz_decimals=4)
     assert md._price_ladder_in_ticks(Decimal("3868"), Decimal("-0.8"), 20, spec, ROUND_DOWN) is not None
