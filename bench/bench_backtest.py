@@ -68,7 +68,8 @@ def split(cfg, spec: BacktestSpec, feed, full_year: bool) -> tuple[float, float,
     return pipe_s / cpu, sig_s / cpu, book_s / cpu
 
 
-def one(label: str, cfg, spec: BacktestSpec, full_year: bool) -> None:
+def one(label: str, cfg, spec: BacktestSpec, full_year: bool) -> float:
+    """Runs and prints the figure; returns the run's CPU time per bar (for `where_it_goes`)."""
     feed = build_feed(cfg, spec)
     short = None
     if not full_year:
@@ -82,7 +83,6 @@ def one(label: str, cfg, spec: BacktestSpec, full_year: bool) -> None:
         sres, swall, scpu = timed_run(cfg, first, feed)
         short = (len(sres.curve.t_ms), swall, scpu, cold_wall - swall, cold_cpu - scpu)
     result, wall, cpu = timed_run(cfg, spec, feed)  # the figure: a run without the split's probes
-    shares = split(cfg, spec, feed, full_year)
     bars = len(result.curve.t_ms)
     per_bar_ms = wall / bars * 1000
     if short is not None and bars > short[0]:
@@ -99,13 +99,17 @@ def one(label: str, cfg, spec: BacktestSpec, full_year: bool) -> None:
     print(f"{label}: {bars} bars x {len(spec.coins)} coins in {wall:.2f} s wall, {cpu:.2f} s CPU "
           f"({per_bar_ms:.2f} ms/bar, {bars / wall:.0f} bars/s), {len(result.decisions)} cycles, "
           f"{len(result.trades)} fills, return {result.metrics['total_return'] * 100:.2f} %")
-    pipe, sig, book = shares
-    print(f"  where the CPU time goes: the agent's cycle pipeline {pipe * 100:.0f} % (of the run: signals "
-          f"{sig * 100:.0f} %, order books {book * 100:.0f} %); replay loop, venue clock, "
-          f"recording and setup {(1 - pipe) * 100:.0f} % = {(1 - pipe) * cpu / bars * 1000:.2f} ms/bar")
     verdict = "ok" if year_s <= TARGET_S else "MISSES"
     print(f"  one year of hourly bars: {year_s:.1f} s wall, {year_cpu_s:.1f} s CPU ({kind}); "
           f"target <= {TARGET_S:.0f} s: {verdict}")
+    return cpu / bars
+
+
+def where_it_goes(label: str, cfg, spec: BacktestSpec, full_year: bool, cpu_per_bar: float) -> None:
+    pipe, sig, book = split(cfg, spec, build_feed(cfg, spec), full_year)
+    print(f"{label}, where the CPU time goes: the agent's cycle pipeline {pipe * 100:.0f} % (of the run: signals "
+          f"{sig * 100:.0f} %, order books {book * 100:.0f} %); replay loop, venue clock, "
+          f"recording and setup {(1 - pipe) * 100:.0f} % = {(1 - pipe) * cpu_per_bar * 1000:.2f} ms/bar")
 
 
 def main(argv: list[str]) -> None:
@@ -120,16 +124,19 @@ def main(argv: list[str]) -> None:
     start = date(2024, 2, 1)
     spec = BacktestSpec(coins=("BTC", "ETH", "SOL"), start=start, end=start + timedelta(days=days),
                         mode="governed", provider="baseline", run_id="bench")
-    one("synthetic", cfg, spec, args.full)
+    runs = [("synthetic", spec)]
     if SHARED.is_dir():
         real_start = date(2024, 10, 6)  # a month after the first real candle, so the signals have history
         real_end = min(real_start + timedelta(days=days), date(2025, 7, 1))
-        real = BacktestSpec(coins=("BTC", "ETH", "SOL"), start=real_start, end=real_end, mode="governed",
-                            provider="baseline", data_dir=SHARED.resolve(), run_id="bench-real")
-        one(f"real data {real_start}..{real_end}", cfg, real, args.full)
-    else:
+        runs.append((f"real data {real_start}..{real_end}",
+                     BacktestSpec(coins=("BTC", "ETH", "SOL"), start=real_start, end=real_end, mode="governed",
+                                  provider="baseline", data_dir=SHARED.resolve(), run_id="bench-real")))
+    per_bar = [one(label, cfg, run_spec, args.full) for label, run_spec in runs]
+    if not SHARED.is_dir():
         print(f"real data: skipped ({SHARED} not present)")
-    rss = peak_rss_mb()
+    rss = peak_rss_mb()  # of the figures' runs: the split's runs come after
+    for (label, run_spec), cpu_per_bar in zip(runs, per_bar):
+        where_it_goes(label, cfg, run_spec, args.full, cpu_per_bar)
     if hasattr(os, "getloadavg"):
         print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall time stretches with it, CPU time "
               f"much less)")
