@@ -52,15 +52,16 @@ def timed_run(cfg, spec: BacktestSpec, feed):
     return result, time.perf_counter() - t0, time.process_time() - c0
 
 
-def split(cfg, spec: BacktestSpec, feed, full_year: bool) -> tuple[float, float, float]:
+def split(cfg, spec: BacktestSpec, full_year: bool) -> tuple[float, float, float]:
     """The shares of a run's CPU time in the cycle pipeline, the signals and the order books, from
     a run of its own with a probe around each (their cost, 1-2 % of a bar, stays out of the
-    figure); for the full year, from the first WINDOW_DAYS days."""
+    figure); for the full year, from the first WINDOW_DAYS days (and only their data)."""
     from hyperliquid_agent.app import cycle, market
     from hyperliquid_agent.exchange.simulated import SimulatedExchange
 
     if full_year:
         spec = replace(spec, end=spec.start + timedelta(days=WINDOW_DAYS), run_id=f"{spec.run_id}-split")
+    feed = build_feed(cfg, spec)
     signals, books = Timed(market, "compute_signals"), Timed(SimulatedExchange, "book_view")
     pipeline = Timed(cycle.CyclePipeline, "run_record")
     _, _, cpu = timed_run(cfg, spec, feed)
@@ -106,7 +107,7 @@ def one(label: str, cfg, spec: BacktestSpec, full_year: bool) -> float:
 
 
 def where_it_goes(label: str, cfg, spec: BacktestSpec, full_year: bool, cpu_per_bar: float) -> None:
-    pipe, sig, book = split(cfg, spec, build_feed(cfg, spec), full_year)
+    pipe, sig, book = split(cfg, spec, full_year)
     print(f"{label}, where the CPU time goes: the agent's cycle pipeline {pipe * 100:.0f} % (of the run: signals "
           f"{sig * 100:.0f} %, order books {book * 100:.0f} %); replay loop, venue clock, "
           f"recording and setup {(1 - pipe) * 100:.0f} % = {(1 - pipe) * cpu_per_bar * 1000:.2f} ms/bar")

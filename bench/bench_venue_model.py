@@ -20,8 +20,8 @@ import argparse
 import gc
 import time
 from collections import Counter
-from operator import attrgetter
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
+from operator import attrgetter
 from pathlib import Path
 
 from _machine import describe
