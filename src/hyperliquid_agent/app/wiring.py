@@ -86,16 +86,19 @@ def build_regime_client(cfg: Config, store: StateStore | None) -> Any:
     return LLMTap(LLMClient(regime_llm_config(cfg.llm, cfg.governance.regime), store=store))
 
 
-def build_governance(cfg: Config, store: StateStore, strategies: Sequence[Any], *, persist: bool = True) -> Any:
+def build_governance(cfg: Config, store: StateStore, strategies: Sequence[Any], *, persist: bool = True,
+                     cost_ledger: bool = True) -> Any:
     """The governed flow restored from the state store: same plan, same dwell clock; the
     calendar file (when set) is re-read whenever it changes. `persist=False` (a backtest): its
-    state is then kept in memory only, since nothing reads a run's governance state back."""
+    state is then kept in memory only, since nothing reads a run's governance state back.
+    `cost_ledger=False`: the regime client's calls get no cost ledger rows (a backtest whose
+    rows no budget reads back)."""
     from hyperliquid_agent.app.governed import GovernedFlow
     from hyperliquid_agent.governance_store import CalendarFile, GovernanceStore
 
     path = cfg.governance.regime.calendar
     flow = GovernedFlow.restore(cfg, strategies, GovernanceStore(store),
-                                regime_client=build_regime_client(cfg, store),
+                                regime_client=build_regime_client(cfg, store if cost_ledger else None),
                                 calendar=CalendarFile(cfg.resolve_path(path)) if path else None)
     if not persist:
         flow.persist = None
@@ -210,10 +213,12 @@ def build_backtest_pipeline(cfg: Config, exchange: Any) -> CyclePipeline:
     # no audit trail: with an offline policy that decides from the context, no prompt is rendered;
     # and no cost ledger rows unless a daily budget reads them back (the client keeps its calls
     # in memory, and the run's costs come from the cycle records)
-    ledger_store = store if cfg.llm.budget.daily_usd is not None else None
-    client = LLMTap(build_llm_client(cfg, ledger_store), prompt_hashes=False)
+    # (the regime client's calls, governed with `[governance.regime] use_llm`, follow the same rule)
+    cost_ledger = cfg.llm.budget.daily_usd is not None
+    client = LLMTap(build_llm_client(cfg, store if cost_ledger else None), prompt_hashes=False)
     strategies = load_strategy_library(cfg)
     # no restart and no replay either: the governance state is neither written nor put in the records
-    governance = build_governance(cfg, store, strategies, persist=False) if cfg.agent.mode == "governed" else None
+    governance = (build_governance(cfg, store, strategies, persist=False, cost_ledger=cost_ledger)
+                  if cfg.agent.mode == "governed" else None)
     return build_pipeline(cfg, exchange, store, strategies=strategies, client=client, governance=governance,
                           replayable=False)
