@@ -18,6 +18,8 @@ from hyperliquid_agent.backtest.results import (
     BacktestResult,
     format_value,
     iter_groups,
+    make_output_dir,
+    write_text,
 )
 
 MAX_POINTS = 1200
@@ -238,8 +240,6 @@ def render_html(r: BacktestResult) -> str:
 
 
 def write_report(r: BacktestResult, out_dir: str | Path) -> Path:
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / REPORT_FILE
-    path.write_text(render_html(r), encoding="utf-8")
+    path = make_output_dir(out_dir) / REPORT_FILE
+    write_text(path, render_html(r))
     return path

@@ -173,14 +173,51 @@ def dumps(result: BacktestResult) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n"
 
 
+def check_output_dir(out_dir: str | Path, option: str = "--output") -> None:
+    """Refuse, before a run spends its time, a run folder that cannot be one: a path that is a
+    file, or under one, or in a folder this user may not write. Creates nothing."""
+    import os
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{option} {out}: is a file, not a folder; pass a folder path (it is created if missing)")
+    probe = out
+    while not probe.exists():  # the nearest existing folder is where the run folder would be made
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise ConfigError(f"{option} {out}: {probe} is a file, not a folder; pass a folder path")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise ConfigError(f"{option} {out}: cannot write in {probe} (permission denied); pass a folder you can write")
+
+
+def make_output_dir(out_dir: str | Path) -> Path:
+    """The run folder, created if needed; an error names it when it cannot be."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{out}: cannot create the run folder ({exc.strerror or exc}); pass another --output") from None
+    return out
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write one output file atomically (a temporary file, then a rename), so an interrupted or
+    failed write leaves no truncated file a later `compare` would read; errors name the file."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"{path}: cannot write ({exc.strerror or exc}); check the disk and the folder") from None
+
+
 def save(result: BacktestResult, out_dir: str | Path) -> Path:
     """Write `results.json` into `out_dir` (created if needed), atomically."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / RESULTS_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(dumps(result), encoding="utf-8")
-    tmp.replace(path)
+    path = make_output_dir(out_dir) / RESULTS_FILE
+    write_text(path, dumps(result))
     return path
 
 
@@ -202,11 +239,48 @@ def load(run: str | Path) -> BacktestResult:
     if version != SCHEMA_VERSION:
         raise ConfigError(f"{path}: results schema version {version!r}, this hl-agent reads {SCHEMA_VERSION}; re-run the backtest")
     try:
-        return BacktestResult.model_validate(raw)
+        result = BacktestResult.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(x) for x in first["loc"])
         raise ConfigError(f"{path}: invalid results file at '{key}': {first['msg']}") from None
+    for where, metrics in (("metrics", result.metrics), ("baseline_metrics", result.baseline_metrics)):
+        if metrics is not None:
+            problem = _metrics_problem(metrics)
+            if problem:
+                key, why = problem
+                raise ConfigError(f"{path}: invalid results file at '{where}.{key}': {why}; re-run the backtest")
+    return result
+
+
+def _metrics_problem(d: dict[str, Any]) -> tuple[str, str] | None:
+    """What makes a metrics dict unreadable (the metric's name and why), or None: every metric
+    a run writes is there, a number (money as a decimal string) or, where allowed, null."""
+    for f in dataclasses.fields(Metrics):
+        if f.name not in d:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                return f.name, "missing"
+            continue
+        v = d[f.name]
+        if f.name in ("per_plan", "per_strategy"):
+            if not isinstance(v, list) or not all(isinstance(g, dict) and isinstance(g.get("key"), str) for g in v):
+                return f.name, "not a list of groups"
+            continue
+        if v is None:
+            if "None" in str(f.type):
+                continue
+            return f.name, "null"
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            return f.name, f"{v!r} is not a number"
+        try:
+            Decimal(str(v))
+        except ArithmeticError:
+            return f.name, f"{v!r} is not a number"
+    try:
+        metrics_from_dict(d)
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        return "per_plan", str(exc)
+    return None
 
 
 # ---------------------------------------------------------------- compare

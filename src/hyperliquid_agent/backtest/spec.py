@@ -105,17 +105,21 @@ def _settings_raw(cfg: Config, spec: BacktestSpec) -> dict[str, Any]:
     return raw
 
 
-def _validated(raw: dict[str, Any], cfg: Config) -> Config:
+def _validated(raw: dict[str, Any], cfg: Config, overrides: dict[str, Any]) -> Config:
     try:
         return config_from_dict(raw, env={}, source=cfg.source_path)
     except ConfigError as exc:
-        raise ConfigError(f"backtest overrides made the config invalid: {exc}") from None
+        if overrides:  # the file itself was valid when loaded: the --set values broke it
+            sets = " ".join(f"{k}={v}" for k, v in shown_overrides(overrides).items())
+            raise ConfigError(f"--set {sets}: makes the config invalid: {exc}\n"
+                              f"fix the key or value given to --set") from None
+        raise ConfigError(f"the backtest's config is invalid: {exc}") from None
 
 
 def run_settings(cfg: Config, spec: BacktestSpec) -> Config:
     """The config a run decides with (mode, coins, `--set` overrides), before its folders exist:
     for the decision bar, the cost estimate and the prompt size. No secrets are carried."""
-    return _validated(_settings_raw(cfg, spec), cfg)
+    return _validated(_settings_raw(cfg, spec), cfg, spec.overrides)
 
 
 def decision_interval(settings: Config, asked: str | None) -> tuple[str, str | None]:
@@ -182,7 +186,7 @@ def effective_config(cfg: Config, spec: BacktestSpec, state_dir: Path, provider:
     if spec.max_cost_usd is not None:  # the client's own run budget backs up the runner's cap
         run_usd = cfg.llm.budget.run_usd
         llm["budget"]["run_usd"] = str(min(spec.max_cost_usd, run_usd) if run_usd is not None else spec.max_cost_usd)
-    out = _validated(raw, cfg)
+    out = _validated(raw, cfg, spec.overrides)
     _copy_secrets(cfg, out)
     return out
 

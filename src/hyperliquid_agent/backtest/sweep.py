@@ -95,6 +95,33 @@ def expand_grid(base: BacktestSpec, modes: Sequence[str] = (), providers: Sequen
     return grid
 
 
+def check_grid(cfg: Config, grid: Sequence[tuple[str, BacktestSpec]]) -> None:
+    """Refuse a grid that cannot run before any point starts: a point whose `--set` values make
+    the config invalid (an unknown key, a value of the wrong type) or that offers a strategy id
+    its library does not have. Each would otherwise fail in every run it is part of."""
+    from hyperliquid_agent.backtest.spec import run_settings
+    from hyperliquid_agent.strategies import load_strategies
+
+    libraries: dict[Path, set[str]] = {}
+    for label, spec in grid:
+        try:
+            settings = run_settings(cfg, spec.validated())
+        except ConfigError as exc:
+            text = str(exc)
+            if text.startswith("--set "):  # the label names the point's --set values already
+                text = text.split(": ", 1)[1]
+            raise ConfigError(f"sweep point {label!r}: {text}") from None
+        if not spec.strategies:
+            continue
+        library = cfg.resolve_path(settings.agent.strategies_dir)
+        if library not in libraries:
+            libraries[library] = {s.id for s in load_strategies(library)}
+        unknown = [i for i in spec.strategies if i not in libraries[library]]
+        if unknown:
+            raise ConfigError(f"--strategies: unknown strategy id(s) {', '.join(unknown)} in {library}; "
+                              f"known: {', '.join(sorted(libraries[library]))}")
+
+
 def sweep_id(cfg: Config, grid: Sequence[tuple[str, BacktestSpec]]) -> str:
     """A stable name for a sweep: the same grid over the same config gets the same folder."""
     import hashlib
@@ -112,13 +139,13 @@ def run_one(cfg: Config, label: str, spec: BacktestSpec, out_root: str | None) -
     settings = {"mode": spec.mode, "provider": spec.provider, **shown_overrides(spec.overrides)}
     if spec.strategies:
         settings["strategies"] = ",".join(spec.strategies)
+    run_dir = None
     try:
         result = run_backtest(cfg, spec)
-    except Exception as exc:  # a failed point is a row, not the end of the sweep
+        if out_root is not None:
+            run_dir = str(write_outputs(result, Path(out_root) / result.run_id)[0].parent)
+    except Exception as exc:  # a failed point (or its folder) is a row, not the end of the sweep
         return SweepRow(label, settings, None, {}, f"{type(exc).__name__}: {exc}")
-    run_dir = None
-    if out_root is not None:
-        run_dir = str(write_outputs(result, Path(out_root) / result.run_id)[0].parent)
     row_metrics = {k: result.metrics.get(k) for k in ROW_METRICS}
     return SweepRow(label, settings, run_dir, row_metrics, result.stopped_early)
 

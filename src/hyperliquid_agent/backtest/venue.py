@@ -93,6 +93,7 @@ def coverage_warnings(feed, coins: Sequence[str], times: Sequence[int], interval
         out.append(f"only {history / 86_400_000:.1f} days of data before the first decision ({_utc(first)}); the "
                    f"signals want {WARMUP_DAYS} (a month of hourly bars), so the early decisions see less "
                    f"history than a live agent would")
+    out += _funding_warnings(feed, coins, first, last)
     for coin in coins:
         have = set(feed.series[coin].close_t)
         missing = [t for t in range(first, last + step, step) if t not in have]
@@ -101,6 +102,32 @@ def coverage_warnings(feed, coins: Sequence[str], times: Sequence[int], interval
                        f"{_utc(missing[0])}): the venue holds {coin} at its last close until its next bar, checks "
                        f"no order or liquidation for it meanwhile and pays that funding at the next bar, and no "
                        f"decision is taken at such a bar or at one whose fills would land on it")
+    return out
+
+
+FUNDING_GAP_MS = 9 * 3_600_000  # older records settle every 8 hours; a longer gap at an edge is missing data
+
+
+def _funding_warnings(feed, coins: Sequence[str], first: int, last: int) -> list[str]:
+    """A coin with no funding records over the window (its `<COIN>_funding.csv` missing, or
+    ending early) would silently pay and receive nothing: say so."""
+    from bisect import bisect_left, bisect_right
+
+    out: list[str] = []
+    for coin in coins:
+        ft = feed.series[coin].funding_t
+        inside = ft[bisect_left(ft, first - FUNDING_GAP_MS):bisect_right(ft, last)]
+        if not inside:
+            out.append(f"{coin}: no funding records between {_utc(first)} and {_utc(last)}: the run pays and "
+                       f"receives no funding on {coin}; add {coin}_funding.csv to the data folder "
+                       f"(`hl-agent data download` writes it)")
+            continue
+        if inside[0] > first + FUNDING_GAP_MS:
+            out.append(f"{coin}: funding records start at {_utc(inside[0])}, after the window's first bar "
+                       f"({_utc(first)}): no funding is paid or received on {coin} before then")
+        if inside[-1] < last - FUNDING_GAP_MS:
+            out.append(f"{coin}: funding records end at {_utc(inside[-1])}, before the window's last bar "
+                       f"({_utc(last)}): no funding is paid or received on {coin} after then")
     return out
 
 

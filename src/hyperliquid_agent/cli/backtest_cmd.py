@@ -125,6 +125,7 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
                      f"{cfg.source_path or 'config.toml'} (e.g. model = \"gpt-4o-mini\")")
             cfg.llm.provider = spec.provider  # the paid provider must find its key now, not mid-run
             cfg.check_required()
+        _check_output(cfg, output)
         feed = build_feed(cfg, spec)
         plan = plan_run(cfg, spec, feed)
         for w in plan.warnings:
@@ -159,6 +160,16 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
     if result.stopped_early:
         out_c.print(f"[yellow]stopped early:[/] {escape(result.stopped_early)}", highlight=False)
     out_c.print(f"results: {res_path}\nreport:  {report_path}", highlight=False, markup=False)
+
+
+def _check_output(cfg: Any, output: Path | None) -> None:
+    """Refuse an output folder that cannot be written before the run, not after it."""
+    from hyperliquid_agent.backtest.results import check_output_dir
+
+    if output is not None:
+        check_output_dir(output)
+    else:
+        check_output_dir(Path(cfg.backtest.output_dir).expanduser(), "[backtest] output_dir")
 
 
 class _NoBar:
@@ -264,7 +275,7 @@ def sweep(
     import re
 
     from hyperliquid_agent.backtest.spec import PAID_PROVIDERS
-    from hyperliquid_agent.backtest.sweep import expand_grid, parse_sets, run_sweep, sweep_id, write_table
+    from hyperliquid_agent.backtest.sweep import check_grid, expand_grid, parse_sets, run_sweep, sweep_id, write_table
     from hyperliquid_agent.errors import HLAgentError
 
     cfg = load(config)
@@ -278,6 +289,8 @@ def sweep(
                 fail(re.sub(r"--(mode|provider) ", r"--\1s ", str(exc), count=1))
             if s.provider in PAID_PROVIDERS and s.max_cost_usd is None:
                 fail(f"the sweep calls a paid model ({s.provider}): pass --max-cost USD, the cap for each run")
+        check_grid(cfg, grid)
+        _check_output(cfg, output)
         root = output or Path(cfg.backtest.output_dir).expanduser() / sweep_id(cfg, grid)
         executor = None
         if ray_address:

@@ -1,0 +1,149 @@
+"""Bad input to `hl-agent backtest`: an output path that cannot be a folder, a corrupt results.json
+in `compare`, a sweep grid that cannot run, a data folder without funding. Each is refused with
+one line naming the option, file or field and the fix (exit 2, no traceback), before any run."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from backtest_helpers import H, T0, SPECS
+from typer.testing import CliRunner
+
+from hyperliquid_agent.backtest import results
+from hyperliquid_agent.backtest.runner import plan_run, run_backtest, write_outputs
+from hyperliquid_agent.backtest.spec import BacktestSpec
+from hyperliquid_agent.cli import app
+from hyperliquid_agent.config import config_from_dict, load_config
+from hyperliquid_agent.domain import AssetSpec, Candle, FundingPoint
+from hyperliquid_agent.errors import ConfigError
+from hyperliquid_agent.exchange.feed import MarketFeed, series_from_rows
+
+REPO = Path(__file__).resolve().parents[1]
+CFG = str(REPO / "config.toml")
+DAY = ["--start", "2024-02-05", "--end", "2024-02-06", "--coins", "BTC", "--synthetic"]
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(monkeypatch, tmp_path):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)  # a traceback fails the test
+
+
+@pytest.fixture(scope="module")
+def a_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "a"
+    r = runner.invoke(app, ["backtest", "run", *DAY, "-o", str(out), "-c", CFG], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_an_output_that_is_a_file_is_refused_before_the_run(tmp_path):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine\n")
+    for out in (afile, afile / "sub"):
+        r = invoke("backtest", "run", *DAY, "-o", str(out), "-c", CFG)
+        assert r.exit_code == 2, r.output
+        assert "--output" in r.output and "is a file, not a folder" in r.output
+        assert "replaying" not in r.output and "total return" not in r.output  # refused before the run
+    r = invoke("backtest", "sweep", *DAY, "--modes", "standard,governed", "-o", str(afile), "-c", CFG)
+    assert r.exit_code == 2 and "--output" in r.output and "is a file" in r.output
+    assert afile.read_text() == "mine\n"
+
+
+def test_writing_a_run_where_no_folder_can_be_made_names_the_folder(tmp_path):
+    result = run_backtest(load_config(CFG), BacktestSpec(coins=("BTC",), start=date(2024, 2, 5), end=date(2024, 2, 6),
+                                            mode="standard"))
+    afile = tmp_path / "f"
+    afile.write_text("")
+    with pytest.raises(ConfigError, match=r"f/run: cannot create the run folder"):
+        write_outputs(result, afile / "run")
+    res, rep = write_outputs(result, tmp_path / "ok")
+    assert results.load(res.parent).metrics == result.metrics and rep.is_file()
+    assert sorted(p.name for p in (tmp_path / "ok").iterdir()) == ["report.html", "results.json"]  # no .tmp left
+
+
+@pytest.mark.parametrize("edit, where", [
+    (lambda d: d["metrics"].update(total_return="abc"), "metrics.total_return': 'abc' is not a number"),
+    (lambda d: d["metrics"].pop("end_equity"), "metrics.end_equity': missing"),
+    (lambda d: d["metrics"].update(sharpe=None), "metrics.sharpe': null"),
+    (lambda d: d["metrics"].update(fees_usd=[1]), "metrics.fees_usd': [1] is not a number"),
+    (lambda d: d["metrics"].update(per_plan=[{"key": "p"}]), "metrics.per_plan'"),
+    (lambda d: d.update(baseline_metrics={"total_return": 0.1}), "baseline_metrics.start_equity': missing"),
+])
+def test_compare_refuses_a_results_file_with_unreadable_metrics(a_run, tmp_path, edit, where):
+    data = json.loads((a_run / "results.json").read_text())
+    edit(data)
+    bad = tmp_path / "b"
+    bad.mkdir()
+    (bad / "results.json").write_text(json.dumps(data))
+    r = invoke("backtest", "compare", str(a_run), str(bad))
+    assert r.exit_code == 2, r.output
+    assert "b/results.json: invalid results file at '" + where in r.output.replace("\n", "")
+    assert "re-run the backtest" in r.output.replace("\n", "")
+
+
+def test_compare_still_reads_a_run_without_win_rate(a_run, tmp_path):
+    data = json.loads((a_run / "results.json").read_text())
+    data["metrics"]["win_rate"] = None  # no closing fill: allowed
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "results.json").write_text(json.dumps(data))
+    r = invoke("backtest", "compare", str(a_run), str(tmp_path / "b"), "--json")
+    assert r.exit_code == 0, r.output
+    assert next(m for m in json.loads(r.stdout)["metrics"] if m["metric"] == "win_rate")["b"] is None
+
+
+def test_a_set_that_breaks_the_config_names_the_set(tmp_path):
+    r = invoke("backtest", "run", *DAY, "--set", "risk.max_leverage=abc", "-o", str(tmp_path / "o"), "-c", CFG)
+    text = r.output.replace("\n", " ")
+    assert r.exit_code == 2 and "--set risk.max_leverage=abc: makes the config invalid" in text
+    assert "fix the key or value given to --set" in text
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--set", "nosuch.key=1,2"], "sweep point 'nosuch.key=1': makes the config invalid"),
+    (["--set", "risk.max_leverage=2,abc"], "sweep point 'risk.max_leverage=abc': makes the config invalid"),
+    (["--strategies", "stand-aside,nosuch"], "--strategies: unknown strategy id(s) nosuch"),
+])
+def test_a_sweep_grid_that_cannot_run_stops_before_any_run(tmp_path, args, says):
+    out = tmp_path / "sw"
+    r = invoke("backtest", "sweep", *DAY, *args, "--workers", "1", "-o", str(out), "-c", CFG)
+    assert r.exit_code == 2, r.output
+    assert says in r.output.replace("\n", " ")
+    assert not out.exists()
+
+
+def _feed(funding_until: dict[str, int | None]) -> MarketFeed:
+    """Flat hourly bars over 40 days; each coin's funding records stop at `funding_until` (None: none)."""
+    series = {}
+    for idx, (coin, (sz, lev, base)) in enumerate(SPECS.items()):
+        px = D(str(base))
+        candles = [Candle(t_ms=T0 + i * H, open=px, high=px, low=px, close=px, volume=D(1)) for i in range(40 * 24)]
+        until = funding_until.get(coin, T0 + 41 * 24 * H)
+        funding = [] if until is None else [FundingPoint(time_ms=c.t_ms + H, rate=D("0.00001"))
+                                            for c in candles if c.t_ms + H <= until]
+        series[coin] = series_from_rows(coin, AssetSpec(name=coin, asset_id=idx, sz_decimals=sz, max_leverage=lev),
+                                        "1h", candles, funding)
+    return MarketFeed(series)
+
+
+def test_a_coin_without_funding_records_in_the_window_is_warned_about():
+    cfg = config_from_dict({}, env={})
+    spec = BacktestSpec(coins=("BTC", "ETH"), start=date(2025, 2, 1), end=date(2025, 2, 5), provider="scripted")
+    ends = T0 + (31 + 2) * 24 * H  # 2025-02-03 00:00, a day and 23 hours before the window's last bar
+    warnings = plan_run(cfg, spec, _feed({"BTC": None, "ETH": ends})).warnings
+    assert any(w.startswith("BTC: no funding records between 2025-02-01 00:00 and 2025-02-04 23:00") and
+               "add BTC_funding.csv" in w for w in warnings), warnings
+    assert any(w.startswith("ETH: funding records end at 2025-02-03 00:00, before the window's last bar "
+                            "(2025-02-04 23:00)") for w in warnings), warnings
+    assert not [w for w in plan_run(cfg, spec, _feed({})).warnings if "funding" in w]
