@@ -147,3 +147,59 @@ def test_a_coin_without_funding_records_in_the_window_is_warned_about():
     assert any(w.startswith("ETH: funding records end at 2025-02-03 00:00, before the window's last bar "
                             "(2025-02-04 23:00)") for w in warnings), warnings
     assert not [w for w in plan_run(cfg, spec, _feed({})).warnings if "funding" in w]
+
+
+def test_a_zero_cap_does_not_stop_a_run_that_costs_nothing():
+    from hyperliquid_agent.backtest.guards import CostGuard
+
+    free = CostGuard(D(0), per_cycle_estimate=D(0))
+    for _ in range(3):
+        assert free.allows_next(D(0))
+        free.record(D(0))
+    assert not CostGuard(D(0), per_cycle_estimate=D("0.001")).allows_next(D(0))  # a paid call: never under $0
+    spent = CostGuard(D(0), per_cycle_estimate=D(0))
+    spent.record(D("0.01"))  # a cycle that did cost something
+    assert not spent.allows_next(D("0.01"))
+
+
+def test_a_baseline_run_under_max_cost_zero_runs_to_the_end(tmp_path):
+    r = invoke("backtest", "run", *DAY, "--max-cost", "0", "-o", str(tmp_path / "o"), "--json", "-c", CFG)
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["stopped_early"] is None and data["metrics"]["llm_cost_usd"] == "0"
+    assert len(results.load(tmp_path / "o").decisions) > 20
+
+
+def test_a_sweep_refuses_a_replay_point_without_a_recording_provider_and_a_window_without_data(tmp_path):
+    out = tmp_path / "sw"
+    r = invoke("backtest", "sweep", *DAY, "--providers", "baseline,replay", "-o", str(out), "-c", CFG)
+    assert r.exit_code == 2 and "sweep point 'provider=replay': --provider replay serves replies" in r.output
+    (tmp_path / "data").mkdir()
+    r = invoke("backtest", "sweep", "--data", str(tmp_path / "data"), "--start", "2024-02-05", "--end", "2024-02-06",
+               "--coins", "BTC", "--modes", "standard,governed", "-o", str(out), "-c", CFG)
+    assert r.exit_code == 2 and "BTC_1h_candles.csv: missing candles for BTC" in r.output.replace("\n", "")
+    assert not out.exists()
+
+
+def test_the_sweep_table_fits_80_columns_and_a_failed_point_exits_1(tmp_path, monkeypatch):
+    from hyperliquid_agent.backtest import sweep
+
+    metrics = {"total_return": -0.1828, "net_return_after_llm": -0.1828, "sharpe": -12.847, "max_drawdown": 0.1435,
+               "n_trades": 12557, "liquidations": 0, "fees_usd": "1178.06", "llm_cost_usd": "12.34",
+               "plan_switches_per_day": 5.353, "excess_vs_buy_and_hold": -0.1828}
+    rows = [sweep.SweepRow("mode=standard portfolio.min_drift_pct=2", {}, "d1", metrics),
+            sweep.SweepRow("mode=governed portfolio.min_drift_pct=4", {}, None, {}, "ConfigError: broken [x]")]
+    monkeypatch.setattr(sweep, "run_sweep", lambda *a, **k: rows)
+    monkeypatch.setenv("COLUMNS", "80")
+    r = invoke("backtest", "sweep", *DAY, "--modes", "standard,governed", "-o", str(tmp_path / "s"), "-c", CFG)
+    assert r.exit_code == 1, r.output
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    row1 = next(line for line in lines if line.startswith("#1 "))
+    for figure in ("-18.28%", "-12.847", "14.35%", "12557", "$1,178.06", "$12.34", "5.353"):
+        assert figure in row1, row1  # whole, not cut short
+    assert "#1  mode=standard portfolio.min_drift_pct=2" in lines
+    assert "#2  mode=governed portfolio.min_drift_pct=4  failed: ConfigError: broken [x]" in lines
+    assert "1 of 2 runs failed" in r.output
+    r = invoke("backtest", "sweep", *DAY, "--modes", "standard,governed", "-o", str(tmp_path / "s"), "--json", "-c", CFG)
+    assert r.exit_code == 1 and json.loads(r.stdout)["rows"][1]["error"] == "ConfigError: broken [x]"

@@ -98,7 +98,9 @@ class CostGuard:
     def allows_next(self, spent: Decimal) -> bool:
         if self.max_cost is None:
             return True
-        if spent >= self.max_cost:
+        # at the cap: stop. A run that has spent nothing goes on under a $0 cap only while its
+        # cycles are estimated or seen to cost nothing (an offline or fully replayed run)
+        if spent > 0 and spent >= self.max_cost:
             return False
         if self.seen_cycles == 0:
             # unknown price: we cannot promise to stay under the cap, so do not start

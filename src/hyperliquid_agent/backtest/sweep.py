@@ -97,15 +97,19 @@ def expand_grid(base: BacktestSpec, modes: Sequence[str] = (), providers: Sequen
 
 def check_grid(cfg: Config, grid: Sequence[tuple[str, BacktestSpec]]) -> None:
     """Refuse a grid that cannot run before any point starts: a point whose `--set` values make
-    the config invalid (an unknown key, a value of the wrong type) or that offers a strategy id
-    its library does not have. Each would otherwise fail in every run it is part of."""
-    from hyperliquid_agent.backtest.spec import run_settings
+    the config invalid (an unknown key, a value of the wrong type), whose provider cannot run
+    with this config (`replay` without the paid provider that recorded), or that offers a
+    strategy id its library does not have. Each would otherwise fail in every run it is part of."""
+    import tempfile
+
+    from hyperliquid_agent.backtest.spec import effective_config
     from hyperliquid_agent.strategies import load_strategies
 
     libraries: dict[Path, set[str]] = {}
     for label, spec in grid:
         try:
-            settings = run_settings(cfg, spec.validated())
+            with tempfile.TemporaryDirectory(prefix="hl-sweep-check-") as tmp:  # (the run's config, nothing kept)
+                settings = effective_config(cfg, replace(spec.validated(), strategies=()), Path(tmp))
         except ConfigError as exc:
             text = str(exc)
             if text.startswith("--set "):  # the label names the point's --set values already
@@ -113,7 +117,7 @@ def check_grid(cfg: Config, grid: Sequence[tuple[str, BacktestSpec]]) -> None:
             raise ConfigError(f"sweep point {label!r}: {text}") from None
         if not spec.strategies:
             continue
-        library = cfg.resolve_path(settings.agent.strategies_dir)
+        library = Path(settings.agent.strategies_dir)  # (resolved against the config file's folder)
         if library not in libraries:
             libraries[library] = {s.id for s in load_strategies(library)}
         unknown = [i for i in spec.strategies if i not in libraries[library]]

@@ -290,6 +290,10 @@ def sweep(
             if s.provider in PAID_PROVIDERS and s.max_cost_usd is None:
                 fail(f"the sweep calls a paid model ({s.provider}): pass --max-cost USD, the cap for each run")
         check_grid(cfg, grid)
+        from hyperliquid_agent.backtest.runner import plan_run
+        from hyperliquid_agent.backtest.venue import build_feed
+
+        plan_run(cfg, base, build_feed(cfg, base))  # the window's data, read once: a bad folder stops it here
         _check_output(cfg, output)
         root = output or Path(cfg.backtest.output_dir).expanduser() / sweep_id(cfg, grid)
         executor = None
@@ -308,26 +312,53 @@ def sweep(
         from hyperliquid_agent.backtest.sweep import row_dict
 
         print_json({"table": str(table_path), "rows": [row_dict(r) for r in rows]})
+        if any(r.error and not r.metrics for r in rows):
+            raise typer.Exit(1)
         return
+    out = console()
+    out.print(_sweep_table(rows))
+    for i, r in enumerate(rows, start=1):  # the settings below the table: the figures fit 80 columns
+        line = f"#{i}  {escape(r.label)}"
+        if r.error:
+            line += f"  [red]{'stopped early' if r.metrics else 'failed'}: {escape(r.error)}[/]"
+        out.print(line, highlight=False)
+    out.print(f"table: {table_path}", highlight=False, markup=False)
+    failed = sum(1 for r in rows if r.error and not r.metrics)
+    if failed:
+        fail(f"{failed} of {len(rows)} runs failed (their errors are above and in {table_path})", code=1)
+
+
+# the sweep table's column headers (short: ten figures and the run number fit an 80-column terminal)
+SWEEP_HEADERS = {"total_return": "return", "net_return_after_llm": "net of\nLLM", "sharpe": "Sharpe",
+                 "max_drawdown": "max\nDD", "n_trades": "trades", "liquidations": "liq.", "fees_usd": "fees",
+                 "llm_cost_usd": "LLM\ncost", "plan_switches_per_day": "plan\nsw/day",
+                 "excess_vs_buy_and_hold": "vs\nB&H"}
+
+
+def _sweep_table(rows: Any) -> Any:
+    from rich import box
     from rich.table import Table
 
     from hyperliquid_agent.backtest.results import HEADLINE, format_value
-
-    kinds = {k: kind for k, _, kind in HEADLINE}
-    table = Table(title=f"sweep: {len(rows)} runs")
-    table.add_column("settings")
     from hyperliquid_agent.backtest.sweep import ROW_METRICS
 
+    kinds = {k: kind for k, _, kind in HEADLINE}
+    table = Table(title=f"sweep: {len(rows)} runs", box=box.SIMPLE_HEAD, padding=0, pad_edge=False,
+                  show_edge=False)
+    table.add_column("#", justify="right", no_wrap=True)
     for key in ROW_METRICS:
-        table.add_column(key, justify="right")
-    for r in rows:
+        table.add_column(SWEEP_HEADERS.get(key, key), justify="right", no_wrap=True)
+    for i, r in enumerate(rows, start=1):
         if r.error and not r.metrics:
-            table.add_row(escape(r.label), f"[red]{escape(r.error)}[/]", *[""] * (len(ROW_METRICS) - 1))
+            table.add_row(f"#{i}", "[red]failed[/]", *[""] * (len(ROW_METRICS) - 1))
             continue
-        table.add_row(escape(r.label), *[format_value(r.metrics.get(k), kinds.get(k, "ratio")) for k in ROW_METRICS])
-    out = console()
-    out.print(table)
-    out.print(f"table: {table_path}", highlight=False, markup=False)
+        table.add_row(f"#{i}", *[_compact(format_value(r.metrics.get(k), kinds.get(k, "ratio")))
+                                 for k in ROW_METRICS])
+    return table
+
+
+def _compact(text: str) -> str:
+    return text.replace(" %", "%")
 
 
 def register(app: typer.Typer) -> None:
