@@ -203,3 +203,29 @@ def test_the_sweep_table_fits_80_columns_and_a_failed_point_exits_1(tmp_path, mo
     assert "1 of 2 runs failed" in r.output
     r = invoke("backtest", "sweep", *DAY, "--modes", "standard,governed", "-o", str(tmp_path / "s"), "--json", "-c", CFG)
     assert r.exit_code == 1 and json.loads(r.stdout)["rows"][1]["error"] == "ConfigError: broken [x]"
+
+
+def test_a_decision_the_engine_could_not_make_is_a_failed_cycle(tmp_path):
+    """A strict replay of a window never recorded: the engine catches each miss and holds, and
+    the run says so (each row's error, the warning), instead of a clean flat result."""
+    cfg = load_config(CFG, env={})
+    cfg.llm.provider, cfg.llm.model = "openai-compatible", "gpt-4o-mini"
+    cfg.agent.state_dir = str(tmp_path / "state")  # an empty replay store
+    cfg.backtest.vs_baseline = False
+    spec = BacktestSpec(coins=("BTC",), start=date(2024, 2, 5), end=date(2024, 2, 6), mode="standard",
+                        provider="replay")
+    r = run_backtest(cfg, spec)
+    assert r.decisions and all(d.error and d.error.startswith("decision failed: ReplayMissError: no recorded reply")
+                               for d in r.decisions)
+    assert r.warnings[-1].startswith(f"{len(r.decisions)} of {len(r.decisions)} cycles reported errors and held")
+    assert not r.trades
+
+
+def test_step_info_reads_a_failed_decision_as_the_cycles_error():
+    from hyperliquid_agent.backtest.pipeline import step_info
+
+    failed = {"decision": {"summary": "hold: LLMInvalidOutputError: bad", "success": False,
+                           "error": "LLMInvalidOutputError: bad"}, "errors": ["BTC: no order book"]}
+    assert step_info(failed).error == "decision failed: LLMInvalidOutputError: bad; BTC: no order book"
+    assert step_info({"decision": {"summary": "hold", "success": True}}).error is None
+    assert step_info({"decision": {"summary": "track plan"}}).error is None  # no decision taken this bar

@@ -50,6 +50,12 @@ def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> S
     risk = record.get("risk")  # (most cycles review no order)
     denied = sum(1 for r in to_plain(risk) if (r.get("verdict") or {}).get("verdict") == "denied") if risk else 0
     errors = record.get("errors") or []
+    error = "; ".join(str(e) for e in errors) or None
+    if decision.get("success") is False:
+        # the engine caught it (an LLM error, a strict-replay miss, an invalid reply) and the cycle
+        # held: a failed cycle all the same, so its row says why and the run's warning counts it
+        failed = f"decision failed: {decision.get('error') or 'no reason given'}"
+        error = f"{failed}; {error}" if error else failed
     summary = str(decision.get("summary") or "hold")
     action = summary.split(":", 1)[0].strip() or "hold"
     plan_id = record.get("plan_id")
@@ -64,7 +70,7 @@ def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> S
         detail=summary,
         orders=len(orders),
         denied=denied,
-        error="; ".join(str(e) for e in errors) or None,
+        error=error,
         llm_cost_usd=_cost(llm.get("cost_usd")),
         llm_calls=int(llm.get("calls") or 0) if llm.get("cost_usd") is not None else 0,
         inputs_digest=inputs_digest(record),

@@ -465,8 +465,8 @@ def error_summary(decisions: Sequence[DecisionRow]) -> list[str]:
         return []
     first = failed[0]
     when = datetime.fromtimestamp(first.t_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
-    return [f"{len(failed)} of {len(decisions)} cycles reported errors and held; the first, at {when}: "
-            f"{first.error[:300]}"]
+    error = first.error if len(first.error) <= 600 else first.error[:600] + "…"
+    return [f"{len(failed)} of {len(decisions)} cycles reported errors and held; the first, at {when}: {error}"]
 
 
 def write_outputs(result: BacktestResult, out_dir: str | Path) -> tuple[Path, Path]:
