@@ -229,3 +229,16 @@ def test_step_info_reads_a_failed_decision_as_the_cycles_error():
     assert step_info(failed).error == "decision failed: LLMInvalidOutputError: bad; BTC: no order book"
     assert step_info({"decision": {"summary": "hold", "success": True}}).error is None
     assert step_info({"decision": {"summary": "track plan"}}).error is None  # no decision taken this bar
+
+
+def test_the_run_tables_keep_a_long_plan_id_whole_on_80_columns(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    r = invoke("backtest", "run", *DAY, "--strategies", "volatility-compression-breakout", "-o", str(tmp_path / "o"),
+               "-c", CFG)
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    plan_id = results.load(tmp_path / "o").metrics["per_plan"][0]["key"]
+    assert len(plan_id) > 30  # longer than the column gets
+    cells = "".join(line.split("│")[1].strip() for line in lines if line.startswith("│ ") and "│" in line[2:])
+    assert plan_id in cells and "…" not in r.stdout

@@ -99,7 +99,10 @@ def _groups_table(metrics: dict[str, Any], which: str, title: str) -> Any:
         return None
     table = Table(title=title)
     for col in ("id", "bars", "PnL", "fees", "funding", "fills"):
-        table.add_column(col, justify="left" if col == "id" else "right")
+        if col == "id":  # a long plan id wraps; the figures stay whole
+            table.add_column(col, overflow="fold")
+        else:
+            table.add_column(col, justify="right", no_wrap=True)
     for g in rows:
         table.add_row(escape(g["key"]), str(g["bars"]), format_value(g["pnl_usd"], "usd"), format_value(g["fees_usd"], "usd"),
                       format_value(g["funding_usd"], "usd"), str(g["n_trades"]))
