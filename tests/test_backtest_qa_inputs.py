@@ -242,3 +242,14 @@ def test_the_run_tables_keep_a_long_plan_id_whole_on_80_columns(tmp_path, monkey
     assert len(plan_id) > 30  # longer than the column gets
     cells = "".join(line.split("│")[1].strip() for line in lines if line.startswith("│ ") and "│" in line[2:])
     assert plan_id in cells and "…" not in r.stdout
+
+
+@pytest.mark.parametrize("args", [["--interval", "1d"], ["--latency-bars", "24"]])
+def test_a_window_too_short_for_any_decision_is_refused(tmp_path, args):
+    r = invoke("backtest", "run", *DAY, *args, "-o", str(tmp_path / "o"), "-c", CFG)
+    assert r.exit_code == 2, r.output
+    assert "no decision could be taken. Widen --start/--end, or lower --latency-bars or --interval" in \
+        r.output.replace("\n", " ")
+    assert not (tmp_path / "o").exists()
+    ok = invoke("backtest", "run", *DAY, "--latency-bars", "23", "-o", str(tmp_path / "p"), "--json", "-c", CFG)
+    assert ok.exit_code == 0 and len(results.load(tmp_path / "p").decisions) == 1  # the first bar only

@@ -246,6 +246,12 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
             f"in {spec.data_dir or 'the synthetic data'}; check --start/--end and the data folder"
         )
     latency = cfg.backtest.fill_latency_bars if spec.fill_latency_bars is None else spec.fill_latency_bars
+    if times[0] + latency * feed.interval_ms > times[-1]:  # (the runner takes no decision whose fills land after it)
+        raise ConfigError(
+            f"the window has {len(times)} decision bar(s) ({interval}), {_span(times[0], times[-1])}, and an order decided at "
+            f"any of them would fill after its last bar ({latency} hourly bar(s) of latency): no decision could be "
+            f"taken. Widen --start/--end, or lower --latency-bars or --interval"
+        )
     warnings: list[str] = [note] if note else []
     warnings += coverage_warnings(feed, spec.coins, times, interval_ms, start_ms, end_ms)
     estimate = None
@@ -268,6 +274,14 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
                                  settings.llm.pricing)
     return Plan(spec, times, interval, latency, latency * feed.interval_ms, warnings, estimate, per_cycle,
                 frozenset(common_closes(feed, spec.coins)))
+
+
+def _span(first_ms: int, last_ms: int) -> str:
+    fmt = "%Y-%m-%d %H:%M"
+    first = datetime.fromtimestamp(first_ms / 1000, tz=timezone.utc).strftime(fmt)
+    if first_ms == last_ms:
+        return f"at {first}"
+    return f"{first} to {datetime.fromtimestamp(last_ms / 1000, tz=timezone.utc).strftime(fmt)}"
 
 
 def run_backtest(
