@@ -8,6 +8,7 @@ are thinned to at most `MAX_POINTS` points per series so the file stays small.
 from __future__ import annotations
 
 import html
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
@@ -24,6 +25,7 @@ from hyperliquid_agent.backtest.results import (
 
 MAX_POINTS = 1200
 W, H, PAD = 960, 220, 40
+LEFT = 64  # room for the value labels left of a chart ("10,000.00", "-0.0026 %")
 REPORT_FILE = "report.html"
 
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
@@ -58,7 +60,7 @@ class _Frame:
         self.t0, self.t1, self.lo, self.hi, self.h = t0, max(t1, t0 + 1), lo, hi, height
 
     def x(self, t: int) -> float:
-        return PAD + (t - self.t0) / (self.t1 - self.t0) * (W - 2 * PAD)
+        return LEFT + (t - self.t0) / (self.t1 - self.t0) * (W - LEFT - PAD)
 
     def y(self, v: float) -> float:
         return self.h - PAD / 2 - (v - self.lo) / (self.hi - self.lo) * (self.h - PAD)
@@ -69,13 +71,24 @@ def _polyline(frame: _Frame, ts: Sequence[int], vs: Sequence[float], color: str,
     return f'<polyline fill="none" stroke="{color}" stroke-width="{width}" points="{pts}"/>'
 
 
-def _axes(frame: _Frame, fmt: str = "{:,.0f}") -> str:
-    parts = [f'<rect x="{PAD}" y="{PAD / 2}" width="{W - 2 * PAD}" height="{frame.h - PAD}" fill="none" stroke="#ccc"/>']
+def _decimals(lo: float, hi: float) -> int:
+    """Decimals for an axis whose three labels (lo, middle, hi) must read differently: none for
+    a span of 20 or more, up to 4 for a tiny one (a drawdown of a few hundredths of a per cent)."""
+    half = (hi - lo) / 2
+    if not half > 0 or half >= 10:
+        return 0
+    return min(4, max(0, 1 - math.floor(math.log10(half))))
+
+
+def _axes(frame: _Frame, unit: str = "") -> str:
+    parts = [f'<rect x="{LEFT}" y="{PAD / 2}" width="{W - LEFT - PAD}" height="{frame.h - PAD}" fill="none" stroke="#ccc"/>']
+    places = _decimals(frame.lo, frame.hi)
     for v in (frame.lo, (frame.lo + frame.hi) / 2, frame.hi):
         y = frame.y(v)
-        parts.append(f'<text x="2" y="{y + 4:.1f}" font-size="10">{html.escape(fmt.format(v))}</text>')
-        parts.append(f'<line x1="{PAD}" x2="{W - PAD}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
-    parts.append(f'<text x="{PAD}" y="{frame.h - 2}" font-size="10">{_date(frame.t0)}</text>')
+        label = f"{v + 0.0:,.{places}f}{unit}"  # (+ 0.0: no "-0")
+        parts.append(f'<text x="2" y="{y + 4:.1f}" font-size="10">{html.escape(label)}</text>')
+        parts.append(f'<line x1="{LEFT}" x2="{W - PAD}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
+    parts.append(f'<text x="{LEFT}" y="{frame.h - 2}" font-size="10">{_date(frame.t0)}</text>')
     parts.append(f'<text x="{W - PAD}" y="{frame.h - 2}" font-size="10" text-anchor="end">{_date(frame.t1)}</text>')
     return "".join(parts)
 
@@ -111,7 +124,9 @@ def equity_chart(r: BacktestResult) -> str:
         x = f.x(ch.t_ms)
         label = html.escape(ch.strategy_id or ch.plan_id)
         body += f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{PAD / 2}" y2="{H - PAD / 2}" stroke="#f0a" stroke-dasharray="3,3"><title>{_date(ch.t_ms)} {label}</title></line>'
-    return _svg(body) + "<div>" + _legend(legend + [("plan change", "#f0a")]) + "</div>"
+    if r.plan_changes:
+        legend.append(("plan change", "#f0a"))
+    return _svg(body) + "<div>" + _legend(legend) + "</div>"
 
 
 def drawdown_chart(r: BacktestResult) -> str:
@@ -122,7 +137,7 @@ def drawdown_chart(r: BacktestResult) -> str:
     f = _Frame(c.t_ms[0], c.t_ms[-1], min(dd + [-0.01]), 0.0, height=160)
     pts = " ".join(f"{f.x(c.t_ms[i]):.1f},{f.y(dd[i]):.1f}" for i in _thin(len(dd)))
     x0, x1, y0 = f.x(c.t_ms[0]), f.x(c.t_ms[-1]), f.y(0.0)
-    body = _axes(f, "{:.1f} %") + f'<polygon fill="#d62728" fill-opacity="0.35" stroke="#d62728" points="{x0:.1f},{y0:.1f} {pts} {x1:.1f},{y0:.1f}"/>'
+    body = _axes(f, " %") + f'<polygon fill="#d62728" fill-opacity="0.35" stroke="#d62728" points="{x0:.1f},{y0:.1f} {pts} {x1:.1f},{y0:.1f}"/>'
     return _svg(body, 160)
 
 
@@ -138,10 +153,12 @@ def positions_chart(r: BacktestResult) -> str:
         else:
             series.append((coin, [float(s) for s in sizes]))
     vals = [v for _, s in series for v in s] + [0.0]
+    if not any(vals):
+        return "<p>no position was held</p>"
     f = _Frame(c.t_ms[0], c.t_ms[-1], min(vals), max(vals))
     body = _axes(f)
     y0 = f.y(0.0)
-    body += f'<line x1="{PAD}" x2="{W - PAD}" y1="{y0:.1f}" y2="{y0:.1f}" stroke="#888"/>'
+    body += f'<line x1="{LEFT}" x2="{W - PAD}" y1="{y0:.1f}" y2="{y0:.1f}" stroke="#888"/>'
     legend = []
     for i, (coin, s) in enumerate(series):
         color = _COLORS[i % len(_COLORS)]
@@ -154,7 +171,7 @@ def regime_timeline(r: BacktestResult) -> str:
     c = r.curve
     if not c.t_ms or not any(c.regime):
         return ""
-    height = 40
+    height, band = 52, 30
     f = _Frame(c.t_ms[0], c.t_ms[-1], 0.0, 1.0, height=height)
     body, start = [], 0
     regimes = c.regime
@@ -166,10 +183,12 @@ def regime_timeline(r: BacktestResult) -> str:
                 x1 = f.x(c.t_ms[i]) if i < len(regimes) else W - PAD
                 color = REGIME_COLORS.get(name, "#444")
                 body.append(
-                    f'<rect x="{x0:.1f}" y="5" width="{max(x1 - x0, 0.5):.1f}" height="{height - 10}" fill="{color}">'
+                    f'<rect x="{x0:.1f}" y="5" width="{max(x1 - x0, 0.5):.1f}" height="{band}" fill="{color}">'
                     f"<title>{html.escape(name)} from {_date(c.t_ms[start])}</title></rect>"
                 )
             start = i
+    body.append(f'<text x="{LEFT}" y="{height - 2}" font-size="10">{_date(c.t_ms[0])}</text>'
+                f'<text x="{W - PAD}" y="{height - 2}" font-size="10" text-anchor="end">{_date(c.t_ms[-1])}</text>')
     seen = sorted({x for x in regimes if x})
     legend = _legend([(n, REGIME_COLORS.get(n, "#444")) for n in seen])
     return _svg("".join(body), height) + f"<div>{legend}</div>"
