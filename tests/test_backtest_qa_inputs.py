@@ -253,3 +253,15 @@ def test_a_window_too_short_for_any_decision_is_refused(tmp_path, args):
     assert not (tmp_path / "o").exists()
     ok = invoke("backtest", "run", *DAY, "--latency-bars", "23", "-o", str(tmp_path / "p"), "--json", "-c", CFG)
     assert ok.exit_code == 0 and len(results.load(tmp_path / "p").decisions) == 1  # the first bar only
+
+
+def test_a_coin_the_synthetic_generator_does_not_know_is_warned_about():
+    cfg = load_config(CFG, env={})
+    spec = BacktestSpec(coins=("BTC", "BTCC"), start=date(2024, 2, 5), end=date(2024, 2, 6))
+    from hyperliquid_agent.backtest.venue import build_feed
+
+    warnings = plan_run(cfg, spec, build_feed(cfg, spec)).warnings
+    assert [w for w in warnings if w.startswith("the synthetic generator has no profile for BTCC:")
+            and w.endswith("check --coins")]
+    known = BacktestSpec(coins=("BTC", "ETH", "SOL"), start=date(2024, 2, 5), end=date(2024, 2, 6))
+    assert not [w for w in plan_run(cfg, known, build_feed(cfg, known)).warnings if "no profile" in w]

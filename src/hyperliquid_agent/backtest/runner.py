@@ -254,6 +254,13 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
         )
     warnings: list[str] = [note] if note else []
     warnings += coverage_warnings(feed, spec.coins, times, interval_ms, start_ms, end_ms)
+    if spec.data_dir is None:
+        from hyperliquid_agent.exchange.synthetic import PROFILES
+
+        made_up = [c for c in spec.coins if c not in PROFILES]
+        if made_up:  # (a typo in --coins would otherwise run on a coin nobody trades)
+            warnings.append(f"the synthetic generator has no profile for {', '.join(made_up)}: it makes up a "
+                            f"generic mid-cap coin for each (it knows {', '.join(sorted(PROFILES))}); check --coins")
     estimate = None
     per_cycle = 1
     provider = spec.provider if spec.provider != "replay" else cfg.llm.provider
