@@ -265,3 +265,10 @@ def test_a_coin_the_synthetic_generator_does_not_know_is_warned_about():
             and w.endswith("check --coins")]
     known = BacktestSpec(coins=("BTC", "ETH", "SOL"), start=date(2024, 2, 5), end=date(2024, 2, 6))
     assert not [w for w in plan_run(cfg, known, build_feed(cfg, known)).warnings if "no profile" in w]
+
+
+def test_a_paid_provider_without_its_model_is_told_a_model_of_that_provider():
+    r = invoke("backtest", "run", *DAY, "--provider", "anthropic", "-c", CFG)
+    assert r.exit_code == 2 and 'e.g. model = "claude-haiku-4-5"' in r.output.replace("\n", "")
+    r = invoke("backtest", "run", *DAY, "--provider", "openai", "-c", CFG)
+    assert r.exit_code == 2 and 'e.g. model = "gpt-4o-mini"' in r.output.replace("\n", "")

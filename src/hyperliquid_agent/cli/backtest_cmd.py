@@ -124,8 +124,9 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
         paid = spec.provider in PAID_PROVIDERS
         if paid:
             if cfg.llm.model.startswith("baseline"):
+                example = "claude-haiku-4-5" if spec.provider == "anthropic" else "gpt-4o-mini"
                 fail(f"--provider {spec.provider} needs a model of that provider: set llm.model in "
-                     f"{cfg.source_path or 'config.toml'} (e.g. model = \"gpt-4o-mini\")")
+                     f"{cfg.source_path or 'config.toml'} (e.g. model = \"{example}\")")
             cfg.llm.provider = spec.provider  # the paid provider must find its key now, not mid-run
             cfg.check_required()
         _check_output(cfg, output)
