@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,7 @@ def test_compare_two_runs(tmp_path):
     data = json.loads(r.stdout)
     assert data["settings_that_differ"]["mode"] == ["standard", "governed"]
     row = next(m for m in data["metrics"] if m["metric"] == "end_equity")
-    assert row["diff"] == pytest.approx(float(row["b"]) - float(row["a"]))
+    assert D(row["diff"]) == D(row["b"]) - D(row["a"])  # money: exact decimal strings
     table = invoke("backtest", "compare", str(a), str(b))
     assert "B - A" in table.stdout and "mode" in table.stdout
 

@@ -90,7 +90,8 @@ def test_compare_diffs_b_minus_a():
     b = make_result([1000, 1050], run_id="b")
     rows = {row.key: row for row in compare(a, b)}
     assert rows["total_return"].diff == pytest.approx(0.05 - 0.10)
-    assert rows["end_equity"].diff == pytest.approx(-50)
+    assert rows["end_equity"].diff == "-50"  # money: an exact decimal string
+    assert rows["n_trades"].diff == 0 and isinstance(rows["n_trades"].diff, int)
     assert results.format_value(rows["total_return"].a, "pct") == "10.00 %"
     assert results.format_value(rows["end_equity"].b, "usd") == "$1,050.00"
 

@@ -321,7 +321,7 @@ class CompareRow:
     kind: str
     a: Any
     b: Any
-    diff: float | None  # b - a, when both are numbers
+    diff: Any  # b - a, when both are finite numbers: money as an exact decimal string, counts as int, else float
 
 
 def _num(v: Any) -> float | None:
@@ -333,14 +333,20 @@ def _num(v: Any) -> float | None:
         return None
 
 
+def _difference(va: Any, vb: Any, kind: str) -> Any:
+    fa, fb = _num(va), _num(vb)
+    if fa is None or fb is None or not (math.isfinite(fa) and math.isfinite(fb)):
+        return None
+    if kind == "usd":  # money stays exact: "618.751232", not 618.7512320000001
+        return format(Decimal(str(vb)) - Decimal(str(va)), "f")
+    if kind == "int":
+        return int(fb) - int(fa)
+    return fb - fa
+
+
 def compare_metrics(a: dict[str, Any], b: dict[str, Any]) -> list[CompareRow]:
-    rows = []
-    for key, label, kind in HEADLINE:
-        va, vb = a.get(key), b.get(key)
-        fa, fb = _num(va), _num(vb)
-        diff = fb - fa if fa is not None and fb is not None and math.isfinite(fa) and math.isfinite(fb) else None
-        rows.append(CompareRow(key, label, kind, va, vb, diff))
-    return rows
+    return [CompareRow(key, label, kind, a.get(key), b.get(key), _difference(a.get(key), b.get(key), kind))
+            for key, label, kind in HEADLINE]
 
 
 def param_differences(a: BacktestResult, b: BacktestResult) -> dict[str, tuple[Any, Any]]:
