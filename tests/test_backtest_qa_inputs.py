@@ -272,3 +272,11 @@ def test_a_paid_provider_without_its_model_is_told_a_model_of_that_provider():
     assert r.exit_code == 2 and 'e.g. model = "claude-haiku-4-5"' in r.output.replace("\n", "")
     r = invoke("backtest", "run", *DAY, "--provider", "openai", "-c", CFG)
     assert r.exit_code == 2 and 'e.g. model = "gpt-4o-mini"' in r.output.replace("\n", "")
+
+
+def test_compare_given_a_sweep_folder_points_at_its_run_folders(a_run, tmp_path):
+    (tmp_path / "sw").mkdir()
+    (tmp_path / "sw" / "sweep.json").write_text("[]\n")
+    r = invoke("backtest", "compare", str(tmp_path / "sw"), str(a_run))
+    assert r.exit_code == 2 and "a sweep's folder, not a run's: pass two of the run folders in it" in \
+        r.output.replace("\n", "")

@@ -230,6 +230,9 @@ def load(run: str | Path) -> BacktestResult:
     """Read a run folder (or its results.json). Errors name the file and what is wrong."""
     path = results_path(run)
     if not path.is_file():
+        if (Path(run) / "sweep.json").is_file():
+            raise ConfigError(f"{run}: a sweep's folder, not a run's: pass two of the run folders in it (each "
+                              f"row's run_dir in {Path(run) / 'sweep.json'})")
         raise ConfigError(f"{path}: no backtest results here. Pass a run folder written by `hl-agent backtest run --output DIR`.")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
