@@ -280,3 +280,14 @@ def test_compare_given_a_sweep_folder_points_at_its_run_folders(a_run, tmp_path)
     r = invoke("backtest", "compare", str(tmp_path / "sw"), str(a_run))
     assert r.exit_code == 2 and "a sweep's folder, not a run's: pass two of the run folders in it" in \
         r.output.replace("\n", "")
+
+
+def test_a_seed_with_a_data_folder_is_refused_rather_than_ignored(tmp_path):
+    r = invoke("backtest", "run", "--data", str(tmp_path), "--seed", "3", "--start", "2024-02-05", "-c", CFG)
+    assert r.exit_code == 2 and "--seed seeds the synthetic data and does nothing with --data" in r.output
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(Path(CFG).read_text().replace('source = "synthetic"', 'source = "data"')
+                   .replace('# data_dir = ', 'data_dir = "data" #'))
+    assert 'source = "data"' in cfg.read_text() and '\ndata_dir = "data"' in cfg.read_text()
+    r = invoke("backtest", "run", "--seed", "3", "--start", "2024-02-05", "-c", str(cfg))
+    assert r.exit_code == 2 and "replays [venue] data_dir: add --synthetic to use the seed" in r.output.replace("\n", "")

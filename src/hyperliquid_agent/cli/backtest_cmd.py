@@ -51,7 +51,12 @@ def _spec(cfg: Any, start: str | None, end: str | None, coins: str | None, inter
 
     if data is not None and synthetic:
         fail("--data and --synthetic exclude each other: pick one")
+    if data is not None and seed is not None:
+        fail("--seed seeds the synthetic data and does nothing with --data: drop one of them")
     if data is None and not synthetic and cfg.venue.source == "data" and cfg.venue.data_dir:
+        if seed is not None:
+            fail(f"--seed seeds the synthetic data, and {cfg.source_path or 'the config'} replays [venue] data_dir: "
+                 f"add --synthetic to use the seed")
         data = cfg.resolve_path(cfg.venue.data_dir)
     overrides = {k: (v[0] if len(v) == 1 else v) for k, v in parse_sets(sets or []).items()}
     coin_list = tuple(c.strip().upper() for c in coins.split(",") if c.strip()) if coins else tuple(cfg.agent.coins)
