@@ -291,3 +291,24 @@ def test_a_seed_with_a_data_folder_is_refused_rather_than_ignored(tmp_path):
     assert 'source = "data"' in cfg.read_text() and '\ndata_dir = "data"' in cfg.read_text()
     r = invoke("backtest", "run", "--seed", "3", "--start", "2024-02-05", "-c", str(cfg))
     assert r.exit_code == 2 and "replays [venue] data_dir: add --synthetic to use the seed" in r.output.replace("\n", "")
+
+
+def test_a_cap_on_a_model_without_a_price_says_why_it_cannot_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(Path(CFG).read_text().replace('model = "baseline-v1"', 'model = "my-local-model"')
+                   .replace('# base_url = "http://127.0.0.1:11434/v1"', 'base_url = "http://127.0.0.1:9/v1"'))
+    for name in ("prompts", "strategies"):
+        (tmp_path / name).symlink_to(REPO / name)
+    r = invoke("backtest", "run", *DAY, "--provider", "openai-compatible", "--max-cost", "1", "-o", str(tmp_path / "o"),
+               "-c", str(cfg))
+    text = r.output.replace("\n", "")
+    assert r.exit_code == 2 and "--max-cost: my-local-model has no price in the LLM price table" in text
+    assert 'Add [llm.pricing."my-local-model"]' in text and not (tmp_path / "o").exists()
+    # from Python the run stops before its first cycle, and says why
+    c = load_config(cfg, env={"OPENAI_API_KEY": "sk-test-not-real"})
+    c.backtest.vs_baseline = False
+    spec = BacktestSpec(coins=("BTC",), start=date(2024, 2, 5), end=date(2024, 2, 6), mode="standard",
+                        provider="openai-compatible", max_cost_usd=D(1))
+    stopped = run_backtest(c, spec, state_dir=tmp_path / "state").stopped_early
+    assert stopped.startswith("--max-cost $1: my-local-model has no price in the LLM price table")

@@ -404,8 +404,14 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
                 progress(i + 1, total)
             continue
         if not guard.allows_next(spent):
-            stopped = (f"--max-cost ${spec.max_cost_usd} reached: stopped before the cycle at "
-                       f"{datetime.fromtimestamp(t / 1000, tz=timezone.utc):%Y-%m-%d %H:%M} (spent ${spent})")
+            when = f"{datetime.fromtimestamp(t / 1000, tz=timezone.utc):%Y-%m-%d %H:%M}"
+            if guard.seen_cycles == 0 and guard.per_cycle_estimate is None:
+                stopped = (f"--max-cost ${spec.max_cost_usd}: {run_cfg.llm.model} has no price in the LLM price "
+                           f"table, so its spend cannot be kept under the cap: stopped before the first cycle "
+                           f"({when}). Add [llm.pricing.\"{run_cfg.llm.model}\"] input and output USD per million "
+                           f"tokens to the config")
+            else:
+                stopped = f"--max-cost ${spec.max_cost_usd} reached: stopped before the cycle at {when} (spent ${spent})"
             break
         exchange.decision_ms = t
         info = step(t)

@@ -141,6 +141,11 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
             err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
         if plan.estimate is not None:
             err.print(escape(plan.estimate.describe(cfg.llm.model)), highlight=False)
+            if plan.estimate.usd is None and spec.max_cost_usd is not None:
+                fail(f"--max-cost: {cfg.llm.model} has no price in the LLM price table, so its spend cannot be kept "
+                     f"under the cap and the run would stop before its first cycle. Add [llm.pricing.\"{cfg.llm.model}\"] "
+                     f"with input and output USD per million tokens to {cfg.source_path or 'config.toml'} "
+                     f"(0 for a free local model)")
             if spec.max_cost_usd is None and not yes:
                 if not sys.stdin.isatty():
                     fail("a paid model is selected: pass --max-cost USD (or --yes) for a non-interactive run")
