@@ -220,14 +220,14 @@ def _group(
     funding: Sequence[FundingEvent],
 ) -> tuple[GroupMetrics, ...]:
     """PnL per plan/strategy: each bar's equity change is credited to whoever was in charge
-    at the start of that bar (the previous point's key)."""
+    at the start of that bar (the previous point's key). What happened under no plan (a
+    decision that named no strategy) forms a row `NO_KEY` when it moved money or traded, so
+    the rows add up to the run's totals."""
     pnl: dict[str, Decimal] = {}
     bars: dict[str, int] = {}
     eq_path: dict[str, list[Decimal]] = {}
     for prev, cur in zip(curve, curve[1:]):
-        k = getattr(prev, key_of)
-        if k is None:
-            continue
+        k = getattr(prev, key_of) or NO_KEY
         pnl[k] = pnl.get(k, ZERO) + (cur.equity - prev.equity)
         bars[k] = bars.get(k, 0) + 1
         path = eq_path.setdefault(k, [ZERO])
@@ -236,19 +236,18 @@ def _group(
     n_trades: dict[str, int] = {}
     notional: dict[str, Decimal] = {}
     for t in trades:
-        k = getattr(t, key_of)
-        if k is None:
-            continue
+        k = getattr(t, key_of) or NO_KEY
         fees[k] = fees.get(k, ZERO) + t.fee
         n_trades[k] = n_trades.get(k, 0) + 1
         notional[k] = notional.get(k, ZERO) + t.notional
     fund: dict[str, Decimal] = {}
     for f in funding:
-        k = getattr(f, key_of)
-        if k is not None:
-            fund[k] = fund.get(k, ZERO) + f.amount
+        k = getattr(f, key_of) or NO_KEY
+        fund[k] = fund.get(k, ZERO) + f.amount
     start = curve[0].equity if curve else ZERO
     keys = sorted(set(pnl) | set(fees) | set(fund))
+    if NO_KEY in keys and not (pnl.get(NO_KEY) or fees.get(NO_KEY) or fund.get(NO_KEY) or n_trades.get(NO_KEY)):
+        keys.remove(NO_KEY)  # flat bars before the first plan: nothing to show
     out = []
     for k in keys:
         # drawdown of the key's own cumulative PnL, measured on the starting equity
@@ -266,6 +265,9 @@ def _group(
             )
         )
     return tuple(out)
+
+
+NO_KEY = "(none)"  # the per-plan / per-strategy row of what happened under no plan
 
 
 def versus(total_return: float, other: Sequence[Decimal] | None) -> tuple[float | None, float | None]:
