@@ -312,3 +312,22 @@ def test_a_cap_on_a_model_without_a_price_says_why_it_cannot_start(tmp_path, mon
                         provider="openai-compatible", max_cost_usd=D(1))
     stopped = run_backtest(c, spec, state_dir=tmp_path / "state").stopped_early
     assert stopped.startswith("--max-cost $1: my-local-model has no price in the LLM price table")
+
+
+def test_a_sweep_recording_several_paid_points_in_parallel_warns(tmp_path, monkeypatch):
+    from hyperliquid_agent.backtest import sweep
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
+    monkeypatch.setattr(sweep, "run_sweep", lambda cfg, grid, *a, **k: [
+        sweep.SweepRow(label, {}, None, {"total_return": 0.0}) for label, _ in grid])
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(Path(CFG).read_text().replace('model = "baseline-v1"', 'model = "gpt-4o-mini"'))
+    for name in ("prompts", "strategies"):
+        (tmp_path / name).symlink_to(REPO / name)
+    args = ["backtest", "sweep", *DAY, "--providers", "openai", "--set", "portfolio.min_drift_pct=2,4",
+            "--max-cost", "1", "-o", str(tmp_path / "s"), "-c", str(cfg)]
+    r = invoke(*args, "--workers", "2")
+    assert r.exit_code == 0, r.output
+    assert "points recording at the same time may each get their own" in " ".join(r.output.split())
+    r = invoke(*args, "--workers", "1")
+    assert r.exit_code == 0 and "recording at the same time" not in " ".join(r.output.split())

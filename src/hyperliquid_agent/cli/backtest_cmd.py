@@ -286,6 +286,7 @@ def sweep(
     config: Optional[Path] = CONFIG_OPTION, as_json: bool = JSON_OPTION,
 ) -> None:
     """Run a grid of backtests in parallel processes and print one table."""
+    import os
     import re
 
     from hyperliquid_agent.backtest.spec import PAID_PROVIDERS
@@ -315,6 +316,14 @@ def sweep(
             from hyperliquid_agent.backtest.sweep import ray_executor
 
             executor = ray_executor(ray_address)
+        parallel = ray_address is not None or (workers or cfg.backtest.sweep_workers or os.cpu_count() or 1) > 1
+        recording = sum(1 for _, s in grid if s.provider in PAID_PROVIDERS)
+        if parallel and recording > 1:
+            err_console().print(
+                "[yellow]warning:[/] points that send the same request share one recorded reply, and points "
+                "recording at the same time may each get their own: the store keeps one, so this sweep's figures "
+                "for a point can differ from its replays. Record with --workers 1 (a point then replays what "
+                "another recorded), or rerun the sweep once recorded and use that run's figures", highlight=False)
         progress, bar = _progress(err_console(), len(grid), as_json, "backtests done")
         with bar:
             rows = run_sweep(cfg, grid, workers or cfg.backtest.sweep_workers, root, executor=executor,
