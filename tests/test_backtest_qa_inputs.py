@@ -331,3 +331,13 @@ def test_a_sweep_recording_several_paid_points_in_parallel_warns(tmp_path, monke
     assert "points recording at the same time may each get their own" in " ".join(r.output.split())
     r = invoke(*args, "--workers", "1")
     assert r.exit_code == 0 and "recording at the same time" not in " ".join(r.output.split())
+
+
+def test_the_shortcut_runs_with_any_option_and_shows_help_only_bare(tmp_path):
+    r = invoke("backtest")
+    assert r.exit_code == 0 and "Usage:" in r.output and "compare" in r.output
+    r = invoke("backtest", "--provider", "replay", "-c", CFG)  # (was the help, the option dropped)
+    assert r.exit_code == 2 and "--provider replay serves replies recorded from a paid provider" in r.output
+    r = invoke("backtest", "--latency-bars", "23", "--synthetic", "--start", "2024-02-05", "--end", "2024-02-06",
+               "--coins", "BTC", "-o", str(tmp_path / "o"), "-c", CFG)
+    assert r.exit_code == 0 and results.load(tmp_path / "o").params.fill_latency_bars == 23

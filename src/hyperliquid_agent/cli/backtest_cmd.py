@@ -222,10 +222,11 @@ def run(
     """Replay the engine bar by bar; write results.json and report.html; print the metrics."""
     if ctx.invoked_subcommand is not None:
         return  # `backtest <subcommand>`: this ran as the group's callback, with no options
-    if ctx.info_name != "run" and all(v in (None, False) for v in (start, end, coins, interval, mode, data,
-                                                                   synthetic or None, seed, output, max_cost,
-                                                                   strategies)):
-        typer.echo(ctx.get_help())  # a bare `hl-agent backtest`
+    given = (start, end, coins, interval, mode, data, synthetic or None, seed, output, max_cost, strategies, latency,
+             sets or None, no_baseline or None, yes or None, config, as_json or None,
+             None if provider == "baseline" else provider)
+    if ctx.info_name != "run" and all(v is None for v in given):
+        typer.echo(ctx.get_help())  # a bare `hl-agent backtest` (any option makes it a run)
         raise typer.Exit(0)
     do_run(config, as_json, yes, output, start=start, end=end, coins=coins, interval=interval, mode=mode,
            provider=provider, data=data, synthetic=synthetic, seed=seed, max_cost=max_cost, latency=latency,
