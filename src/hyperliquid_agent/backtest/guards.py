@@ -49,7 +49,8 @@ class CostEstimate:
         cost = f"${self.usd:,.2f}" if self.usd is not None else "unknown (model not in the price table)"
         return (
             f"estimated LLM spend for {model}: {cost} for up to {self.calls} calls "
-            f"(~{self.prompt_tokens} prompt + {self.output_tokens} output tokens each; replayed calls cost $0)"
+            f"(~{self.prompt_tokens} prompt + {self.output_tokens} output tokens each; an invalid reply is re-asked "
+            f"once, one more call; replayed calls cost $0)"
         )
 
 
