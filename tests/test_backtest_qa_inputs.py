@@ -341,3 +341,8 @@ def test_the_shortcut_runs_with_any_option_and_shows_help_only_bare(tmp_path):
     r = invoke("backtest", "--latency-bars", "23", "--synthetic", "--start", "2024-02-05", "--end", "2024-02-06",
                "--coins", "BTC", "-o", str(tmp_path / "o"), "-c", CFG)
     assert r.exit_code == 0 and results.load(tmp_path / "o").params.fill_latency_bars == 23
+
+
+def test_a_coin_named_twice_is_refused_naming_coins():
+    r = invoke("backtest", "run", "--synthetic", "--start", "2024-02-05", "--coins", "BTC,btc,ETH", "-c", CFG)
+    assert r.exit_code == 2 and "--coins BTC,BTC,ETH names BTC more than once; list each coin once" in r.output

@@ -54,6 +54,9 @@ class BacktestSpec:
                               f"{', '.join(PAID_PROVIDERS)}")
         if not self.coins:
             raise ConfigError("--coins is empty; pass e.g. --coins BTC,ETH,SOL")
+        twice = sorted({c for c in self.coins if self.coins.count(c) > 1})
+        if twice:
+            raise ConfigError(f"--coins {','.join(self.coins)} names {', '.join(twice)} more than once; list each coin once")
         if self.start and self.end and self.end <= self.start:
             raise ConfigError(f"--end {self.end} must be after --start {self.start}")
         if self.fill_latency_bars is not None and self.fill_latency_bars < 0:
