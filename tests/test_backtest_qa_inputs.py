@@ -346,3 +346,11 @@ def test_the_shortcut_runs_with_any_option_and_shows_help_only_bare(tmp_path):
 def test_a_coin_named_twice_is_refused_naming_coins():
     r = invoke("backtest", "run", "--synthetic", "--start", "2024-02-05", "--coins", "BTC,btc,ETH", "-c", CFG)
     assert r.exit_code == 2 and "--coins BTC,BTC,ETH names BTC more than once; list each coin once" in r.output
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_a_max_cost_that_is_not_a_usd_amount_is_refused(value):
+    for command in ("run", "sweep"):
+        r = invoke("backtest", command, *DAY, f"--max-cost={value}", "-c", CFG)
+        assert r.exit_code == 2, r.output
+        assert "must be a number of USD, zero or more (e.g. --max-cost 5)" in r.output.replace("\n", "")

@@ -61,8 +61,8 @@ class BacktestSpec:
             raise ConfigError(f"--end {self.end} must be after --start {self.start}")
         if self.fill_latency_bars is not None and self.fill_latency_bars < 0:
             raise ConfigError(f"--latency-bars {self.fill_latency_bars} must be zero or more (hourly bars)")
-        if self.max_cost_usd is not None and self.max_cost_usd < 0:
-            raise ConfigError("--max-cost must be zero or more (USD)")
+        if self.max_cost_usd is not None and (not self.max_cost_usd.is_finite() or self.max_cost_usd < 0):
+            raise ConfigError(f"--max-cost {self.max_cost_usd} must be a number of USD, zero or more (e.g. --max-cost 5)")
         return self
 
 
