@@ -96,7 +96,8 @@ def expand_grid(base: BacktestSpec, modes: Sequence[str] = (), providers: Sequen
 
 
 def check_grid(cfg: Config, grid: Sequence[tuple[str, BacktestSpec]]) -> None:
-    """Refuse a grid that cannot run before any point starts: a point whose `--set` values make
+    """Refuse a grid that cannot run before any point starts: a window without bars in the data
+    (or a data folder that cannot be read), a point whose `--set` values make
     the config invalid (an unknown key, a value of the wrong type), whose provider cannot run
     with this config (`replay` without the paid provider that recorded), or that offers a
     strategy id its library does not have. Each would otherwise fail in every run it is part of."""
@@ -124,6 +125,22 @@ def check_grid(cfg: Config, grid: Sequence[tuple[str, BacktestSpec]]) -> None:
         if unknown:
             raise ConfigError(f"--strategies: unknown strategy id(s) {', '.join(unknown)} in {library}; "
                               f"known: {', '.join(sorted(libraries[library]))}")
+    if grid:  # every point replays the same window of the same data: read it once, a bad folder stops here
+        from hyperliquid_agent.backtest.runner import plan_run
+        from hyperliquid_agent.backtest.venue import build_feed
+
+        first = replace(grid[0][1], provider="baseline", strategies=())
+        plan_run(cfg, first, build_feed(cfg, first))
+
+
+def recording_clash(grid: Sequence[tuple[str, BacktestSpec]], parallel: bool) -> str | None:
+    """The warning for a sweep whose points record a paid model's replies in parallel, or None."""
+    if not parallel or sum(1 for _, spec in grid if spec.provider in PAID_PROVIDERS) < 2:
+        return None
+    return ("points that send the same request share one recorded reply, and points recording at the same time "
+            "may each get their own: the store keeps one, so this sweep's figures for a point can differ from its "
+            "replays. Record with --workers 1 (a point then replays what another recorded), or rerun the sweep "
+            "once recorded and use that run's figures")
 
 
 def sweep_id(cfg: Config, grid: Sequence[tuple[str, BacktestSpec]]) -> str:

@@ -291,7 +291,15 @@ def sweep(
     import re
 
     from hyperliquid_agent.backtest.spec import PAID_PROVIDERS
-    from hyperliquid_agent.backtest.sweep import check_grid, expand_grid, parse_sets, run_sweep, sweep_id, write_table
+    from hyperliquid_agent.backtest.sweep import (
+        check_grid,
+        expand_grid,
+        parse_sets,
+        recording_clash,
+        run_sweep,
+        sweep_id,
+        write_table,
+    )
     from hyperliquid_agent.errors import HLAgentError
 
     cfg = load(config)
@@ -306,10 +314,6 @@ def sweep(
             if s.provider in PAID_PROVIDERS and s.max_cost_usd is None:
                 fail(f"the sweep calls a paid model ({s.provider}): pass --max-cost USD, the cap for each run")
         check_grid(cfg, grid)
-        from hyperliquid_agent.backtest.runner import plan_run
-        from hyperliquid_agent.backtest.venue import build_feed
-
-        plan_run(cfg, base, build_feed(cfg, base))  # the window's data, read once: a bad folder stops it here
         _check_output(cfg, output)
         root = output or Path(cfg.backtest.output_dir).expanduser() / sweep_id(cfg, grid)
         executor = None
@@ -318,13 +322,9 @@ def sweep(
 
             executor = ray_executor(ray_address)
         parallel = ray_address is not None or (workers or cfg.backtest.sweep_workers or os.cpu_count() or 1) > 1
-        recording = sum(1 for _, s in grid if s.provider in PAID_PROVIDERS)
-        if parallel and recording > 1:
-            err_console().print(
-                "[yellow]warning:[/] points that send the same request share one recorded reply, and points "
-                "recording at the same time may each get their own: the store keeps one, so this sweep's figures "
-                "for a point can differ from its replays. Record with --workers 1 (a point then replays what "
-                "another recorded), or rerun the sweep once recorded and use that run's figures", highlight=False)
+        clash = recording_clash(grid, parallel)
+        if clash:
+            err_console().print(f"[yellow]warning:[/] {escape(clash)}", highlight=False)
         progress, bar = _progress(err_console(), len(grid), as_json, "backtests done")
         with bar:
             rows = run_sweep(cfg, grid, workers or cfg.backtest.sweep_workers, root, executor=executor,
