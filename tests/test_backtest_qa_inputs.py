@@ -354,3 +354,13 @@ def test_a_max_cost_that_is_not_a_usd_amount_is_refused(value):
         r = invoke("backtest", command, *DAY, f"--max-cost={value}", "-c", CFG)
         assert r.exit_code == 2, r.output
         assert "must be a number of USD, zero or more (e.g. --max-cost 5)" in r.output.replace("\n", "")
+
+
+def test_a_model_without_a_known_knowledge_cutoff_is_said_to_be_unchecked():
+    from hyperliquid_agent.backtest.guards import cutoff_warning
+
+    w = cutoff_warning("my-local-model", "openai-compatible", date(2023, 6, 5), {})
+    assert w is not None and w.startswith("no knowledge cutoff is known for my-local-model")
+    assert '[backtest.knowledge_cutoffs]: "my-local-model" = "YYYY-MM-DD"' in w
+    assert cutoff_warning("my-local-model", "openai-compatible", date(2023, 6, 5), {"my-local-model": "2023-01-01"}) is None
+    assert cutoff_warning("my-local-model", "baseline", date(2023, 6, 5), {}) is None

@@ -19,7 +19,8 @@ DEFAULT_PROMPT_CHARS = 24_000
 
 
 def cutoff_warning(model: str, provider: str, window_start: date, overrides: dict[str, str]) -> str | None:
-    """A warning when the window starts before the model's knowledge cutoff: it may know the outcome.
+    """A warning when the window starts before the model's knowledge cutoff: it may know the outcome;
+    or when no cutoff is known for the model, so this cannot be checked.
 
     The cutoff comes from `[backtest] knowledge_cutoffs` over the LLM package's shipped table.
     """
@@ -28,7 +29,13 @@ def cutoff_warning(model: str, provider: str, window_start: date, overrides: dic
     from hyperliquid_agent.llm.pricing import knowledge_cutoff
 
     cutoff = knowledge_cutoff(model, overrides)
-    if cutoff is None or window_start >= cutoff:
+    if cutoff is None:  # (silence here would read as "no look-ahead")
+        return (
+            f"no knowledge cutoff is known for {model}, so whether the model already knows how this window "
+            f"(from {window_start.isoformat()}) ended cannot be checked. Set it in config.toml under "
+            f"[backtest.knowledge_cutoffs]: \"{model}\" = \"YYYY-MM-DD\""
+        )
+    if window_start >= cutoff:
         return None
     return (
         f"the backtest window starts {window_start.isoformat()}, before the knowledge cutoff of {model} "
