@@ -48,3 +48,11 @@ def test_a_run_that_never_traded_says_so_instead_of_drawing_flat_lines():
     assert "plan change" in report.equity_chart(changed)
     timeline = report.regime_timeline(r)
     assert "1970-01-01 00:00" in timeline and "1970-01-01 04:00" in timeline  # the timeline's dates
+
+
+def test_a_baseline_run_is_not_said_to_have_made_llm_calls():
+    r = result(["10000"] * 3, ["0"] * 3).model_copy(update={"llm_calls": 2})
+    page = report.render_html(r)
+    assert "decided by the offline baseline policy (no LLM)" in page and "LLM calls" not in page
+    paid = r.model_copy(update={"params": r.params.model_copy(update={"provider": "openai", "model": "gpt-4o-mini"})})
+    assert "LLM calls 2" in report.render_html(paid)

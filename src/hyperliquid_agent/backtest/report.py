@@ -244,7 +244,8 @@ def render_html(r: BacktestResult) -> str:
         f"{html.escape(', '.join(p.coins))} &middot; {html.escape(p.start)} to {html.escape(p.end)} &middot; "
         f"{html.escape(p.interval)} &middot; mode {html.escape(p.mode)} &middot; provider {html.escape(p.provider)}"
         f"{(' (' + html.escape(p.model) + ')') if p.model else ''} &middot; data {html.escape(p.data)} &middot; "
-        f"fill latency {p.fill_latency_bars} bar(s) &middot; LLM calls {r.llm_calls}"
+        f"fill latency {p.fill_latency_bars} bar(s) &middot; "
+        + ("decided by the offline baseline policy (no LLM)" if p.provider == "baseline" else f"LLM calls {r.llm_calls}")
     )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
