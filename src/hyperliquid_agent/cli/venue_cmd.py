@@ -44,8 +44,9 @@ def serve(
         from hyperliquid_agent.exchange.emulator import EmulatorServer
         from hyperliquid_agent.exchange.factory import build_venue_model
 
-        base = cfg.source_path.parent if cfg.source_path else None
-        model = build_venue_model(cfg.venue, data_dir=data, synthetic=True if synthetic else None, base=base,
+        base = cfg.source_path.parent if cfg.source_path else None  # for [venue] data_dir only:
+        # --data is a path typed on the command line, so it is relative to where the user stands
+        model = build_venue_model(cfg.venue, data_dir=data.resolve() if data is not None else None, synthetic=True if synthetic else None, base=base,
                                   spot_tokens=spot_tokens)
         server = EmulatorServer(model, host=host, port=port,
                                 speedup=speedup if speedup is not None else cfg.venue.speedup)
@@ -53,7 +54,11 @@ def serve(
     except HLAgentError as exc:
         fail(str(exc))  # fail() escapes rich markup itself
     except OSError as exc:
-        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}. Pick another --port.")
+        import errno
+
+        fix = "Pick an address of this machine for --host (127.0.0.1 keeps it on loopback)." \
+            if exc.errno == errno.EADDRNOTAVAIL else "Pick another --port."
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}. {fix}")
     info = {"url": server.url, "coins": sorted(model.specs),
             "spot": {p.name: f"{p.token}/USDC" for p in model.spot}, "now_ms": server.now_ms(),
             "speedup": speedup if speedup is not None else cfg.venue.speedup}

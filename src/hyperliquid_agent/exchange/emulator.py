@@ -251,7 +251,7 @@ class EmulatorServer:
         if path == "/emulator":
             return actions.admin(self, body)
         if not isinstance(body, dict) or ("type" not in body and path == "/info") or (
-            path == "/exchange" and not isinstance(body.get("action"), dict)
+            path == "/exchange" and (not isinstance(body.get("action"), dict) or actions.malformed(body["action"]))
         ):
             return 422, DESERIALIZE_ERROR
         kind = body["type"] if path == "/info" else str(body["action"].get("type"))

@@ -7,7 +7,7 @@ the venue's JSON envelope (always HTTP 200, like the real venue).
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from hyperliquid_agent.domain import MarketType, Tif, TpSl
@@ -22,6 +22,9 @@ CANDLE_CAP = 5000  # candleSnapshot serves at most this many candles per request
 FUNDING_CAP = 500  # fundingHistory / userFunding rows per request
 FILLS_CAP = 2000
 DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
+# The intervals the venue knows (an unknown one is a body it cannot read); the emulator serves
+# those at least as coarse as its data's bars, except the calendar month.
+VENUE_INTERVALS = (*INTERVAL_MS, "1M")
 ERR_EXPIRED = "Action already expired"  # an L1 action whose expiresAfter (ms) is in the past
 
 
@@ -66,23 +69,35 @@ def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
             return 200, wire.spot_state_to_wire(list(balances), {p.token: p.token_index for p in model.spot})
         case "l2Book":
             coin = body.get("coin")
+            grouping = _book_grouping(body)
+            if grouping is None:
+                return 422, DESERIALIZE_ERROR
             if coin not in specs:
                 return 500, "null"
-            return 200, wire.book_to_wire(model.l2_book(coin))
+            book = wire.book_to_wire(model.l2_book(coin))
+            if grouping != (None, None):
+                book["levels"] = [aggregate_levels(book["levels"][0], *grouping, bids=True),
+                                  aggregate_levels(book["levels"][1], *grouping, bids=False)]
+            return 200, book
         case "candleSnapshot":
             return _candles(model, body.get("req"))
         case "fundingHistory":
             coin = body.get("coin")
+            if not _is_ms(body.get("startTime")) or not _is_ms(body.get("endTime"), optional=True):
+                return 422, DESERIALIZE_ERROR  # the venue cannot read the body (startTime is required)
             perp = coin in specs and specs[coin].market_type is MarketType.PERP  # spot pairs have no funding
-            if not perp or not isinstance(body.get("startTime"), int):
+            if not perp:
                 return 500, "null"
             rows = model.funding_history(coin, body["startTime"], body.get("endTime"))
             return 200, [wire.funding_to_wire(coin, f) for f in rows[:FUNDING_CAP]]
         case "userFills" | "userFillsByTime":
             user = _user(body)
+            if kind == "userFillsByTime" and not (_is_ms(body.get("startTime"))
+                                                  and _is_ms(body.get("endTime"), optional=True)):
+                return 422, DESERIALIZE_ERROR
             start = body.get("startTime") if kind == "userFillsByTime" else None
             fills = list(model.fills(user, start)) if model.has_account(user) else []
-            if kind == "userFillsByTime" and isinstance(body.get("endTime"), int):
+            if kind == "userFillsByTime" and body.get("endTime") is not None:
                 fills = [f for f in fills if f.time_ms <= body["endTime"]]
             fills = sorted(fills, key=lambda f: f.time_ms, reverse=True)[:FILLS_CAP]
             return 200, [wire.fill_to_wire(f, user) for f in fills]
@@ -93,12 +108,52 @@ def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
         case "orderStatus":
             return 200, _order_status(model, _user(body), body.get("oid"))
         case "userFunding":
-            user, start = _user(body), body.get("startTime", 0)
-            end = body.get("endTime") if isinstance(body.get("endTime"), int) else None
-            rows = model.user_funding(user, start if isinstance(start, int) else 0, end)[:FUNDING_CAP]
+            user, start, end = _user(body), body.get("startTime"), body.get("endTime")
+            if not _is_ms(start) or not _is_ms(end, optional=True):
+                return 422, DESERIALIZE_ERROR  # startTime is required, both are integer ms
+            rows = model.user_funding(user, start, end)[:FUNDING_CAP]
             return 200, [wire.user_funding_to_wire(p.time_ms, p.coin, p.usdc, p.szi, p.rate) for p in rows]
         case _:
             return 422, DESERIALIZE_ERROR
+
+
+def _is_ms(value: Any, optional: bool = False) -> bool:
+    """A time field the venue can read: an integer of ms (JSON true/false or 1.5e12 are not),
+    or, when optional, absent/null."""
+    return (value is None and optional) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _book_grouping(body: dict[str, Any]) -> tuple[int | None, int | None] | None:
+    """l2Book's optional `nSigFigs` (2-5) and `mantissa` (1, 2 or 5, with nSigFigs 5 only), or
+    None when the venue could not take them."""
+    n_sig, mantissa = body.get("nSigFigs"), body.get("mantissa")
+    if n_sig is not None and (not _is_ms(n_sig) or not 2 <= n_sig <= 5):
+        return None
+    if mantissa is not None and (n_sig != 5 or not _is_ms(mantissa) or mantissa not in (1, 2, 5)):
+        return None
+    return n_sig, mantissa
+
+
+def aggregate_levels(levels: list[dict[str, Any]], n_sig: int | None, mantissa: int | None,
+                     bids: bool) -> list[dict[str, Any]]:
+    """One side of a book grouped to `n_sig` significant figures (in steps of `mantissa` at the
+    last one) as the venue does for `l2Book` with `nSigFigs`: bids round down, asks up, and the
+    sizes and order counts of the levels that land on one price add up."""
+    if n_sig is None:
+        return levels
+    out: list[dict[str, Any]] = []
+    for level in levels:
+        px = Decimal(level["px"])
+        step = Decimal(mantissa or 1).scaleb(px.adjusted() - n_sig + 1)
+        units = (px / step).to_integral_value(rounding=ROUND_FLOOR if bids else ROUND_CEILING)
+        bucket = wire.dec((units * step).normalize())
+        if out and out[-1]["px"] == bucket:
+            last = out[-1]
+            last["sz"] = wire.dec(Decimal(last["sz"]) + Decimal(level["sz"]))
+            last["n"] += level["n"]
+        else:
+            out.append({"px": bucket, "sz": level["sz"], "n": level["n"]})
+    return out
 
 
 def _candles(model: Any, req: Any) -> tuple[int, Any]:
@@ -106,9 +161,16 @@ def _candles(model: Any, req: Any) -> tuple[int, Any]:
         return 422, DESERIALIZE_ERROR
     coin, interval = req.get("coin"), req.get("interval")
     start, end = req.get("startTime"), req.get("endTime")
-    if coin not in model.specs or interval not in INTERVAL_MS or not isinstance(start, int):
+    if not _is_ms(start) or not _is_ms(end, optional=True) or interval not in VENUE_INTERVALS:
+        return 422, DESERIALIZE_ERROR
+    if coin not in model.specs:
         return 500, "null"
-    end = end if isinstance(end, int) else model.now_ms
+    data_ms = model.feed.interval_ms
+    if INTERVAL_MS.get(interval, 0) < data_ms or interval == "1M":
+        served = ", ".join(name for name, ms in INTERVAL_MS.items() if ms >= data_ms)
+        return 400, (f"candleSnapshot: the local emulator builds candles from its data's "
+                     f"{data_ms // 60_000}m bars, so it serves {served}, not {interval}")
+    end = end if end is not None else model.now_ms
     rows = model.candles(coin, interval, start, end)[-CANDLE_CAP:]  # the most recent, like the venue
     return 200, [wire.candle_to_wire(coin, interval, c) for c in rows]
 
@@ -141,7 +203,46 @@ USER_SIGNED = {"usdClassTransfer": "HyperliquidTransaction:UsdClassTransfer",
                "approveAgent": "HyperliquidTransaction:ApproveAgent"}
 
 
+def _is_cloid(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 34 or not value.startswith("0x"):
+        return False
+    try:
+        int(value[2:], 16)
+    except ValueError:
+        return False
+    return True
+
+
+def _amount(action: dict[str, Any]) -> Decimal | None:
+    """usdClassTransfer's amount ("5.0", or the SDK's "5.0 subaccount:0x.." form), None if unreadable."""
+    try:
+        amount = Decimal(str(action.get("amount", "")).split(" ")[0])
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
+
+
+def malformed(action: dict[str, Any]) -> bool:
+    """A body the venue cannot deserialize into its action type (it answers HTTP 422 before
+    looking at the signature): orders or cancels that are not lists of objects, an order type
+    that is not an object, a cloid that is not 0x + 32 hex digits, a transfer amount that is not
+    a number."""
+    kind = action.get("type")
+    if kind == "order":
+        orders = action.get("orders")
+        return not isinstance(orders, list) or not orders or not all(
+            isinstance(w, dict) and isinstance(w.get("t", {}), dict) and (w.get("c") is None or _is_cloid(w["c"]))
+            for w in orders)
+    if kind in ("cancel", "cancelByCloid"):
+        cancels = action.get("cancels")
+        return not isinstance(cancels, list) or not all(isinstance(c, dict) for c in cancels)
+    if kind == "usdClassTransfer":
+        return _amount(action) is None
+    return False
+
+
 def exchange(server: "EmulatorServer", body: dict[str, Any]) -> dict[str, Any]:
+    """The venue's answer to one action (the caller has answered HTTP 422 to a `malformed` one)."""
     from hyperliquid.utils import signing  # the SDK's own recovery, so signing bugs show up here
 
     action = body["action"]
@@ -200,10 +301,8 @@ def exchange(server: "EmulatorServer", body: dict[str, Any]) -> dict[str, Any]:
             problem = model.update_leverage(user, spec.name, action.get("leverage"), bool(action.get("isCross", True)))
             return wire.err_response(problem) if problem else wire.ok_response("default")
         case "usdClassTransfer":
-            amount_text = str(action.get("amount", "")).split(" ")[0]
-            try:
-                amount = Decimal(amount_text)
-            except InvalidOperation:
+            amount = _amount(action)
+            if amount is None:
                 return wire.err_response(DESERIALIZE_ERROR)
             problem = model.usd_class_transfer(user, amount, bool(action.get("toPerp")))
             return wire.err_response(problem) if problem else wire.ok_response("default")

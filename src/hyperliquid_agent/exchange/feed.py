@@ -399,6 +399,8 @@ def load_feed(data_dir: Path | str, coins: Sequence[str] | None = None, interval
     """Load a data directory. Coins default to every `<COIN>_<interval>_candles.csv` found;
     a missing funding file means no funding for that coin."""
     d = Path(data_dir)
+    if d.is_file():
+        raise DataFileError(str(d), None, None, f"is a file, not a data folder; give the folder that holds it ({d.parent})")
     if not d.is_dir():
         raise DataFileError(str(d), None, None, "data directory not found; download data with `hl-agent data download` "
                             "or set [venue] source = \"synthetic\"")

@@ -1,0 +1,167 @@
+"""The emulator on requests a user script sends: bad field types answered like the venue
+(HTTP 422, never a traceback and a bare 500), l2Book's nSigFigs/mantissa grouping, candle
+intervals the emulator cannot build, malformed action bodies."""
+
+from __future__ import annotations
+
+import json
+import logging
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+
+import pytest
+import requests
+
+from emulator_support import address_of, make_server, new_key
+from hyperliquid_agent.exchange.emulator_actions import DESERIALIZE_ERROR, aggregate_levels
+
+HOUR = 3_600_000
+
+
+@pytest.fixture(scope="module")
+def server():
+    srv = make_server(seed=5)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def post(server, path, body):
+    return requests.post(server.url + path, data=json.dumps(body), headers={"Content-Type": "application/json"},
+                         timeout=5)
+
+
+@pytest.mark.parametrize("body", [
+    {"type": "fundingHistory", "coin": "ETH", "startTime": 0, "endTime": "x"},
+    {"type": "fundingHistory", "coin": "ETH", "startTime": "0"},
+    {"type": "fundingHistory", "coin": "ETH"},
+    {"type": "userFunding", "user": "0x" + "1" * 40},
+    {"type": "userFunding", "user": "0x" + "1" * 40, "startTime": 0, "endTime": 1.5},
+    {"type": "userFillsByTime", "user": "0x" + "1" * 40},
+    {"type": "userFillsByTime", "user": "0x" + "1" * 40, "startTime": 0, "endTime": "soon"},
+    {"type": "candleSnapshot", "req": {"coin": "ETH", "interval": "1h", "startTime": "0"}},
+    {"type": "candleSnapshot", "req": {"coin": "ETH", "interval": "1h", "startTime": True}},
+    {"type": "candleSnapshot", "req": {"coin": "ETH", "interval": "1h", "startTime": 0, "endTime": 1e20}},
+    {"type": "candleSnapshot", "req": {"coin": "ETH", "interval": "7m", "startTime": 0}},
+    {"type": "l2Book", "coin": "ETH", "nSigFigs": 1},
+    {"type": "l2Book", "coin": "ETH", "nSigFigs": "2"},
+    {"type": "l2Book", "coin": "ETH", "nSigFigs": 4, "mantissa": 2},
+    {"type": "l2Book", "coin": "ETH", "mantissa": 5},
+])
+def test_info_fields_of_the_wrong_type_get_422_and_no_traceback(server, caplog, body):
+    with caplog.at_level(logging.ERROR, logger="hyperliquid_agent.exchange.emulator"):
+        r = post(server, "/info", body)
+    assert (r.status_code, r.text) == (422, DESERIALIZE_ERROR)
+    assert not [rec for rec in caplog.records if rec.exc_info]  # the emulator did not fail on it
+
+
+def test_a_candle_interval_finer_than_the_data_is_refused_with_a_reason(server, caplog):
+    from hyperliquid.info import Info
+    from hyperliquid.utils.error import ClientError
+
+    info = Info(server.url, skip_ws=True)
+    now = server.now_ms()
+    with caplog.at_level(logging.ERROR, logger="hyperliquid_agent.exchange.emulator"):
+        with pytest.raises(ClientError) as err:
+            info.candles_snapshot("ETH", "15m", now - 4 * HOUR, now)
+    assert err.value.status_code == 400
+    assert "60m bars" in err.value.error_message and "not 15m" in err.value.error_message
+    assert "1h, 2h, 4h" in err.value.error_message
+    assert not [rec for rec in caplog.records if rec.exc_info]
+    four_h = info.candles_snapshot("ETH", "4h", now - 24 * HOUR, now)  # coarser ones are built from 1h
+    assert four_h and all(c["t"] % (4 * HOUR) == 0 and c["T"] == c["t"] + 4 * HOUR - 1 for c in four_h)
+
+
+def test_l2book_nsigfigs_groups_the_levels_like_the_venue(server):
+    plain = post(server, "/info", {"type": "l2Book", "coin": "ETH"}).json()
+    grouped = post(server, "/info", {"type": "l2Book", "coin": "ETH", "nSigFigs": 2}).json()
+    bids, asks = plain["levels"]
+    gbids, gasks = grouped["levels"]
+    best_bid, best_ask = Decimal(bids[0]["px"]), Decimal(asks[0]["px"])
+    step = Decimal(1).scaleb(best_bid.adjusted() - 1)  # 2 significant figures
+    assert Decimal(gbids[0]["px"]) == (best_bid / step).to_integral_value(ROUND_FLOOR) * step  # bids round down
+    assert Decimal(gasks[0]["px"]) == (best_ask / step).to_integral_value(ROUND_CEILING) * step  # asks round up
+    for side, gside in ((bids, gbids), (asks, gasks)):  # nothing lost, nothing made up
+        assert sum(Decimal(x["sz"]) for x in gside) == sum(Decimal(x["sz"]) for x in side)
+        assert sum(x["n"] for x in gside) == sum(x["n"] for x in side)
+        assert all(len(Decimal(x["px"]).normalize().as_tuple().digits) <= 2 for x in gside)
+    assert post(server, "/info", {"type": "l2Book", "coin": "ETH", "nSigFigs": 5}).json()["levels"] == plain["levels"]
+
+
+def test_aggregate_levels_with_mantissa():
+    bids = [{"px": "75873.0", "sz": "1.5", "n": 1}, {"px": "75871.0", "sz": "2.0", "n": 2},
+            {"px": "75869.0", "sz": "0.25", "n": 1}]
+    assert aggregate_levels(bids, 5, 5, bids=True) == [
+        {"px": "75870.0", "sz": "3.5", "n": 3}, {"px": "75865.0", "sz": "0.25", "n": 1}]
+    asks = [{"px": "2.1111", "sz": "10", "n": 1}, {"px": "2.1124", "sz": "5", "n": 1}]
+    assert aggregate_levels(asks, 3, None, bids=False) == [{"px": "2.12", "sz": "15.0", "n": 2}]
+    assert aggregate_levels(asks, None, None, bids=False) is asks
+
+
+def _signed(key: str, action: dict, nonce: int) -> dict:
+    from eth_account import Account
+    from hyperliquid.utils import signing
+
+    sig = signing.sign_l1_action(Account.from_key(key), action, None, nonce, None, False)
+    return {"action": action, "nonce": nonce, "signature": sig, "vaultAddress": None, "expiresAfter": None}
+
+
+@pytest.mark.parametrize("action", [
+    {"type": "cancel", "cancels": [5]},
+    {"type": "cancelByCloid", "cancels": "0xab"},
+    {"type": "order", "orders": [{"a": 1, "b": True, "p": "3000", "s": "0.1", "r": False, "t": "limit"}],
+     "grouping": "na"},
+    {"type": "order", "orders": [{"a": 1, "b": True, "p": "3000", "s": "0.1", "r": False,
+                                  "t": {"limit": {"tif": "Gtc"}}, "c": "my-order-1"}], "grouping": "na"},
+    {"type": "order", "orders": [], "grouping": "na"},
+    {"type": "usdClassTransfer", "amount": "NaN", "toPerp": True, "nonce": 1},
+    {"type": "usdClassTransfer", "amount": "Infinity", "toPerp": False, "nonce": 1},
+])
+def test_malformed_actions_get_422_before_the_signature_or_the_nonce(server, caplog, action):
+    from hyperliquid.utils import signing
+
+    key = new_key()
+    server.create_account(address_of(key), 1_000)
+    nonce = signing.get_timestamp_ms()
+    with caplog.at_level(logging.ERROR, logger="hyperliquid_agent.exchange.emulator"):
+        r = post(server, "/exchange", _signed(key, action, nonce))
+    assert (r.status_code, r.text) == (422, DESERIALIZE_ERROR)
+    assert not [rec for rec in caplog.records if rec.exc_info]
+    # the nonce was not used up: a good action with it still lands
+    ok = post(server, "/exchange", _signed(key, {"type": "scheduleCancel"}, nonce)).json()
+    assert ok == {"status": "ok", "response": {"type": "default"}}
+
+
+# ---------------------------------------------------------------- hl-agent venue serve
+
+
+def test_venue_serve_reads_a_relative_data_folder_from_where_it_is_run(tmp_path, monkeypatch):
+    """`--data DIR` is typed on the command line: relative to the working directory, not to
+    the config file's folder (which is where `[venue] data_dir` is read from)."""
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+
+    elsewhere = tmp_path / "conf"
+    elsewhere.mkdir()
+    (elsewhere / "config.toml").write_text("[venue]\nsynthetic_days = 5\n")
+    here = tmp_path / "work"
+    (here / "mydata").mkdir(parents=True)
+    (here / "mydata" / "BTC_1h_candles.csv").write_text("t_ms,open,high,low,close,volume\n1,2,3\n")
+    monkeypatch.chdir(here)
+    result = CliRunner().invoke(app, ["venue", "serve", "--data", "mydata", "--port", "0",
+                                      "-c", str(elsewhere / "config.toml")])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2
+    assert str(here / "mydata" / "BTC_1h_candles.csv") in out and "line 2" in out  # the folder we named was read
+
+
+def test_venue_serve_given_a_file_for_data_names_the_folder_to_give(tmp_path):
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+
+    csv = tmp_path / "BTC_1h_candles.csv"
+    csv.write_text("t_ms,open,high,low,close,volume\n")
+    result = CliRunner().invoke(app, ["venue", "serve", "--data", str(csv), "--port", "0"])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2 and "is a file, not a data folder" in out and str(tmp_path) in out
