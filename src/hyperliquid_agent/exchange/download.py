@@ -6,8 +6,9 @@
   candleSnapshot weighs 20 + 1 per 60 candles returned, fundingHistory 20 + 1 per 20 rows.
   A 429 or 5xx is retried with backoff (reads are always safe to retry).
 - Resume: rows already on disk are kept; only what is missing before the first or after the
-  last stored row is fetched. New rows are written after every page, so an interrupted
-  download loses at most one page.
+  last stored row is fetched. New rows are written after every page (candles before the
+  stored ones are paged backward from them; funding rows before them are written once that
+  range is complete), so an interrupted download never leaves a hole a later run would miss.
 - Output is `exchange/feed.py`'s CSV format (`<COIN>_<interval>_candles.csv`,
   `<COIN>_funding.csv`) plus `meta.json`, so `[venue] source = "data"` can replay it.
 """
@@ -155,9 +156,11 @@ class Downloader:
         before = len(have)
         now = self._now_ms()
         for lo, hi in _missing_ranges([c.t_ms for c in have], start, end, step=iv):
-            s = lo
-            while s <= hi:
-                e = min(s + self.candle_page * iv - 1, hi)
+            # A range before the stored rows is paged backward from them, so a run interrupted
+            # there leaves one unbroken span that the next run extends (paged forward, it would
+            # leave a hole between the new pages and the old rows that no later run sees).
+            backward = bool(have) and hi < have[0].t_ms
+            for s, e in _windows(lo, hi, self.candle_page * iv, backward):
                 rows = self._get("candleSnapshot", lambda i, s=s, e=e: i.candles_snapshot(coin, interval, s, e),
                                  candle_weight(0))
                 rep.requests += 1
@@ -168,7 +171,6 @@ class Downloader:
                     have = _merge(have, fetched, key=lambda c: c.t_ms)
                     feed.write_candles_csv(path, have)
                     self._progress(f"{coin}: {len(have)} candles")
-                s = e + 1
         rep.candles_total = len(have)
         rep.candles_added = len(have) - before
 
@@ -178,6 +180,11 @@ class Downloader:
         have = feed.read_funding_csv(path) if path.is_file() else []
         before = len(have)
         for lo, hi in _missing_ranges([p.time_ms for p in have], start, end, step=1):
+            # fundingHistory pages only forward (the earliest rows of a range), so the rows of a
+            # range before the stored ones are written once the range is complete: an interrupted
+            # run must not leave a hole between them and the old rows, which no later run would see.
+            prepend = bool(have) and hi < have[0].time_ms
+            pending: list[Any] = []
             s = lo
             while s <= hi:
                 rows = self._get("fundingHistory", lambda i, s=s: i.funding_history(coin, s, hi), funding_weight(0))
@@ -187,12 +194,20 @@ class Downloader:
                 page = [p for p in page if s <= p.time_ms <= hi]
                 if not page:
                     break
-                have = _merge(have, page, key=lambda p: p.time_ms)
-                feed.write_funding_csv(path, have)
-                self._progress(f"{coin}: {len(have)} funding rows")
+                if prepend:
+                    pending.extend(page)
+                    self._progress(f"{coin}: {len(pending)} earlier funding rows fetched")
+                else:
+                    have = _merge(have, page, key=lambda p: p.time_ms)
+                    feed.write_funding_csv(path, have)
+                    self._progress(f"{coin}: {len(have)} funding rows")
                 if len(rows) < self.funding_page:
                     break
                 s = page[-1].time_ms + 1
+            if pending:
+                have = _merge(have, pending, key=lambda p: p.time_ms)
+                feed.write_funding_csv(path, have)
+                self._progress(f"{coin}: {len(have)} funding rows")
         rep.funding_total = len(have)
         rep.funding_added = len(have) - before
 
@@ -220,6 +235,14 @@ def _missing_ranges(times: list[int], start: int, end: int, step: int) -> list[t
         out.append((start, first - 1))
     if last + step <= end:
         out.append((max(last + step, start), end))
+    return out
+
+
+def _windows(lo: int, hi: int, width: int, backward: bool) -> list[tuple[int, int]]:
+    """[lo, hi] cut into windows of `width` ms, in time order or (backward) newest first."""
+    out = [(s, min(s + width - 1, hi)) for s in range(lo, hi + 1, width)]
+    if backward:  # aligned on hi, so the newest window ends exactly where the stored rows begin
+        out = [(max(e - width + 1, lo), e) for e in range(hi, lo - 1, -width)]
     return out
 
 
