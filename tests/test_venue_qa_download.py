@@ -56,3 +56,39 @@ def test_an_interrupted_earlier_range_leaves_no_hole(server, tmp_path, where):
     assert all(b.t_ms - a.t_ms == HOUR for a, b in zip(candles, candles[1:]))
     funding = feed.read_funding_csv(feed.funding_path(tmp_path, "BTC"))
     assert [p.time_ms for p in funding] == [p.time_ms for p in server.model.funding_history("BTC", start, now)]
+
+
+def test_an_end_in_the_future_asks_for_nothing_after_now(server, tmp_path):
+    now = server.now_ms()
+    before = server.count_requests(kind="candleSnapshot")
+    far = now + 10 * 365 * DAY  # ten years ahead: 18 windows of 5000 hours, none with a candle yet
+    d = Downloader(server.url, tmp_path, limiter=WeightLimiter(sleep=lambda s: None), sleep=lambda s: None,
+                   now_ms=server.now_ms, backoff_s=0.001)
+    (report,) = d.run(["BTC"], "1h", now - 2 * DAY, far)
+    assert server.count_requests(kind="candleSnapshot") - before == 1
+    assert report.candles_total == 48
+
+
+def test_a_start_in_the_future_is_refused_before_any_request(server, tmp_path):
+    d = Downloader(server.url, tmp_path, sleep=lambda s: None, now_ms=server.now_ms)
+    before = server.count_requests()
+    with pytest.raises(ValueError, match=r"--start \(.* UTC\) is in the future"):
+        d.run(["BTC"], "1h", server.now_ms() + DAY, server.now_ms() + 2 * DAY)
+    assert server.count_requests() == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--start", "2024-03-02", "--end", "2024-03-01"],
+     "--end (2024-03-01 00:00 UTC) must be after --start (2024-03-02 00:00 UTC)"),
+    (["--start", "2024-03-01", "--url", "api.hyperliquid.xyz"], "--url 'api.hyperliquid.xyz': give the API's base URL"),
+])
+def test_cli_download_argument_errors_name_the_flag_and_send_nothing(tmp_path, args, message):
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+
+    result = CliRunner().invoke(app, ["data", "download", "--coins", "BTC", "--out", str(tmp_path / "d"), *args])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2 and message in out
+    assert "https://api.hyperliquid.xyz: --end" not in out
+    assert not (tmp_path / "d").exists()

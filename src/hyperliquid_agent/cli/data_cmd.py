@@ -56,12 +56,16 @@ def download(
     end_ms = parse_time_ms(end, "--end") if end else wall_clock_ms()
     folder = out or (cfg.resolve_path(cfg.venue.data_dir) if cfg.venue.data_dir else Path("data"))
     progress = None if as_json else (lambda msg: err_console().print(msg, highlight=False))
-    source = url or DEFAULT_DATA_URL
+    source = (url or DEFAULT_DATA_URL).rstrip("/")
+    if not source.startswith(("http://", "https://")):
+        fail(f"--url {url!r}: give the API's base URL, e.g. {DEFAULT_DATA_URL} or http://127.0.0.1:3001 (an emulator)")
     try:
         reports = Downloader(source, folder, timeout_s=cfg.hyperliquid.timeout_s,
                              progress=progress).run(names, interval, start_ms, end_ms)
-    except (HLAgentError, ValueError) as exc:
-        fail(f"{source}: {exc}")  # fail() escapes rich markup itself
+    except ValueError as exc:  # the arguments: dates, interval, a coin the venue does not list
+        fail(str(exc))  # fail() escapes rich markup itself
+    except HLAgentError as exc:
+        fail(f"{source}: {exc}")
     rows = [vars(r) for r in reports]
     if as_json:
         print_json({"out": str(folder), "coins": rows})

@@ -135,7 +135,11 @@ class Downloader:
     def run(self, coins: Iterable[str], interval: str, start_ms: int, end_ms: int) -> list[CoinReport]:
         iv = feed.interval_ms(interval)
         if end_ms <= start_ms:
-            raise ValueError(f"--end must be after --start (got {start_ms} .. {end_ms})")
+            raise ValueError(f"--end ({_utc(end_ms)}) must be after --start ({_utc(start_ms)})")
+        now = self._now_ms()
+        if start_ms >= now:
+            raise ValueError(f"--start ({_utc(start_ms)}) is in the future: there is nothing to download yet")
+        end_ms = min(end_ms, now)  # nothing exists after now: no requests for windows of the future
         self.out_dir.mkdir(parents=True, exist_ok=True)
         reports = []
         info = self._client()
@@ -165,7 +169,7 @@ class Downloader:
                                  candle_weight(0))
                 rep.requests += 1
                 self.limiter.charge(candle_weight(len(rows)) - candle_weight(0))
-                page = [wire.CandleWire.model_validate(r) for r in rows]
+                page = parse(wire.rows(wire.CandleWire), rows, "candleSnapshot")
                 fetched = [wire.candle_from_wire(c) for c in page if s <= c.t <= e and c.close_ms < now]  # closed bars
                 if fetched:
                     have = _merge(have, fetched, key=lambda c: c.t_ms)
@@ -190,7 +194,7 @@ class Downloader:
                 rows = self._get("fundingHistory", lambda i, s=s: i.funding_history(coin, s, hi), funding_weight(0))
                 rep.requests += 1
                 self.limiter.charge(funding_weight(len(rows)) - funding_weight(0))
-                page = [wire.funding_from_wire(wire.FundingHistoryWire.model_validate(r)) for r in rows]
+                page = [wire.funding_from_wire(r) for r in parse(wire.rows(wire.FundingHistoryWire), rows, "fundingHistory")]
                 page = [p for p in page if s <= p.time_ms <= hi]
                 if not page:
                     break
@@ -223,6 +227,15 @@ class Downloader:
         for a in self._meta.universe:
             known[a.name] = {"name": a.name, "szDecimals": a.szDecimals, "maxLeverage": a.maxLeverage}
         path.write_text(json.dumps({"universe": list(known.values())}, indent=1) + "\n", encoding="utf-8")
+
+
+def _utc(t_ms: int) -> str:
+    from datetime import datetime, timezone
+
+    try:
+        return datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, OSError, ValueError):
+        return f"{t_ms} ms"
 
 
 def _missing_ranges(times: list[int], start: int, end: int, step: int) -> list[tuple[int, int]]:
