@@ -3,6 +3,8 @@ ones: the next run must end with every row, no hole (against the emulator, never
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from hyperliquid_agent.exchange import feed
@@ -92,3 +94,41 @@ def test_cli_download_argument_errors_name_the_flag_and_send_nothing(tmp_path, a
     assert result.exit_code == 2 and message in out
     assert "https://api.hyperliquid.xyz: --end" not in out
     assert not (tmp_path / "d").exists()
+
+
+# ---------------------------------------------------------------- data import
+
+CANDLES = "t_ms,open,high,low,close,volume\n1704067200000,100,101,99,100.5,10\n1704070800000,100.5,102,100,101,5\n"
+
+
+def test_cli_import_into_a_file_is_an_error_not_a_traceback(tmp_path):
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+
+    (tmp_path / "BTC_1h_candles.csv").write_text(CANDLES)
+    (tmp_path / "taken").write_text("x")
+    result = CliRunner().invoke(app, ["data", "import", str(tmp_path / "BTC_1h_candles.csv"),
+                                      "--out", str(tmp_path / "taken")])
+    assert result.exit_code == 2 and "is a file, not a folder" in " ".join(result.output.split())
+    assert (tmp_path / "taken").read_text() == "x"
+
+
+def test_cli_import_says_which_rows_it_replaced(tmp_path):
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+
+    src, data = tmp_path / "src", tmp_path / "data"
+    src.mkdir()
+    data.mkdir()
+    (src / "BTC_1h_candles.csv").write_text(CANDLES)
+    longer = CANDLES + "1704074400000,101,103,100,102,7\n"
+    (data / "BTC_1h_candles.csv").write_text(longer)
+    result = CliRunner().invoke(app, ["data", "import", str(src / "BTC_1h_candles.csv"), "--out", str(data)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0
+    assert "imported BTC_1h_candles.csv (candles, 2 rows), replacing the 3 rows that" in out
+    result = CliRunner().invoke(app, ["data", "import", str(src / "BTC_1h_candles.csv"), "--out",
+                                      str(tmp_path / "fresh"), "--json"])
+    assert json.loads(result.output)["files"][0]["replaced"] is None

@@ -103,7 +103,11 @@ def import_files(
         print_json({"out": str(out), "files": imported})
         return
     for item in imported:
-        console().print(escape(f"imported {item['file']} ({item['kind']}, {item['rows']} rows)"))
+        line = f"imported {item['file']} ({item['kind']}, {item['rows']} rows)"
+        if item["replaced"] is not None:
+            was = "an unreadable copy" if item["replaced"] < 0 else f"the {item['replaced']} rows"
+            line += f", replacing {was} that {item['path']} held"
+        console().print(escape(line))
 
 
 def register(app: typer.Typer) -> None:

@@ -40,6 +40,8 @@ def classify(path: Path) -> str:
 
 def validate(path: Path) -> tuple[str, int]:
     """(kind, rows) for a valid file; DataFileError naming file, line and column otherwise."""
+    if path.is_dir():
+        raise DataFileError(str(path), None, None, f"is a folder; name the files in it (e.g. {path}/BTC_1h_candles.csv)")
     if not path.is_file():
         raise DataFileError(str(path), None, None, "file not found")
     kind = classify(path)
@@ -53,17 +55,37 @@ def validate(path: Path) -> tuple[str, int]:
     return kind, len(specs)
 
 
+def _rows_in(path: Path) -> int | None:
+    """How many rows (or meta entries) a file already in the folder holds; None if it is unreadable."""
+    try:
+        return validate(path)[1]
+    except DataFileError:
+        return None
+
+
 def import_data_files(files: Iterable[Path], out_dir: Path) -> list[dict[str, Any]]:
+    """Copy valid files into `out_dir`. Each result names the file, its kind and rows, and
+    `replaced`: the rows of the folder's own copy it overwrote (None when there was none, -1
+    when that copy was unreadable), so a caller can say what was lost."""
     paths = [Path(f) for f in files]
     checked = [(p, *validate(p)) for p in paths]  # all or nothing
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise DataFileError(str(out), None, None, "is a file, not a folder; give --out a folder (it is created if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataFileError(str(out), None, None, f"cannot create the folder: {exc.strerror or exc}") from None
     done = []
     for p, kind, rows in checked:
         target = out / p.name
+        replaced: int | None = None
         if p.resolve() != target.resolve():
+            if target.is_file():
+                found = _rows_in(target)
+                replaced = -1 if found is None else found
             tmp = target.with_suffix(target.suffix + ".part")
             shutil.copyfile(p, tmp)
             tmp.replace(target)
-        done.append({"file": p.name, "kind": kind, "rows": rows, "path": str(target)})
+        done.append({"file": p.name, "kind": kind, "rows": rows, "path": str(target), "replaced": replaced})
     return done
