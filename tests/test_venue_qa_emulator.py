@@ -165,3 +165,23 @@ def test_venue_serve_given_a_file_for_data_names_the_folder_to_give(tmp_path):
     result = CliRunner().invoke(app, ["venue", "serve", "--data", str(csv), "--port", "0"])
     out = " ".join(result.output.split())
     assert result.exit_code == 2 and "is a file, not a data folder" in out and str(tmp_path) in out
+
+
+# ---------------------------------------------------------------- the operator door
+
+
+@pytest.mark.parametrize("body, message", [
+    ({"type": "createAccount", "address": "0xab", "usdc": "100"}, "createAccount.address: '0xab' is not an address"),
+    ({"type": "createAccount", "address": "0x" + "ab" * 20, "usdc": "-5"}, "createAccount.usdc: '-5'"),
+    ({"type": "createAccount", "address": "0x" + "ab" * 20, "usdc": "NaN"}, "createAccount.usdc: 'NaN'"),
+    ({"type": "createAccount", "address": "0x" + "ab" * 20}, "createAccount.usdc: None"),
+    ({"type": "registerAgent", "agent": "bot", "master": "0x" + "ab" * 20}, "registerAgent.agent: 'bot'"),
+    ({"type": "step", "ms": -5}, "step.ms: -5 is not a number of milliseconds >= 0"),
+    ({"type": "step", "ms": "1h"}, "step.ms: '1h'"),
+    ({"type": "rewind"}, "unknown operator request 'rewind'"),
+])
+def test_operator_door_refuses_bad_values_naming_the_field(server, body, message):
+    before = server.now_ms()
+    r = post(server, "/emulator", body)
+    assert r.status_code == 422 and r.text.startswith(message)
+    assert not server.model.has_account("0x" + "ab" * 20) and server.now_ms() == before

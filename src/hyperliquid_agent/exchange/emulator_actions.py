@@ -203,6 +203,16 @@ USER_SIGNED = {"usdClassTransfer": "HyperliquidTransaction:UsdClassTransfer",
                "approveAgent": "HyperliquidTransaction:ApproveAgent"}
 
 
+def _is_address(value: Any) -> bool:
+    if not isinstance(value, str) or len(value) != 42 or not value.startswith("0x"):
+        return False
+    try:
+        int(value[2:], 16)
+    except ValueError:
+        return False
+    return True
+
+
 def _is_cloid(value: Any) -> bool:
     if not isinstance(value, str) or len(value) != 34 or not value.startswith("0x"):
         return False
@@ -416,20 +426,27 @@ def admin(server: "EmulatorServer", body: Any) -> tuple[int, Any]:
     if not isinstance(body, dict):
         return 422, DESERIALIZE_ERROR
     kind = body.get("type")
-    try:
-        if kind == "clock":
-            pass
-        elif kind == "createAccount":
-            address = str(body["address"]).lower()
-            if not server.model.has_account(address):
-                server.create_account(address, Decimal(str(body["usdc"])))
-        elif kind == "registerAgent":
-            server.register_agent(str(body["agent"]), str(body["master"]))
-        elif kind == "step":
-            server.step(int(body["ms"]))
-        else:
-            return 422, DESERIALIZE_ERROR
-    except (KeyError, ValueError, InvalidOperation):
-        return 422, DESERIALIZE_ERROR
+    if kind == "clock":
+        pass
+    elif kind == "createAccount":
+        address, usdc = body.get("address"), _amount({"amount": body.get("usdc")})
+        if not _is_address(address):
+            return 422, f"createAccount.address: {address!r} is not an address (0x and 40 hex digits)"
+        if usdc is None or usdc < 0:
+            return 422, f"createAccount.usdc: {body.get('usdc')!r} is not an amount of USDC (a number >= 0, e.g. \"10000\")"
+        if not server.model.has_account(address.lower()):
+            server.create_account(address, usdc)
+    elif kind == "registerAgent":
+        for field in ("agent", "master"):
+            if not _is_address(body.get(field)):
+                return 422, f"registerAgent.{field}: {body.get(field)!r} is not an address (0x and 40 hex digits)"
+        server.register_agent(body["agent"], body["master"])
+    elif kind == "step":
+        ms = body.get("ms")
+        if not _is_ms(ms) or ms < 0:
+            return 422, f"step.ms: {ms!r} is not a number of milliseconds >= 0 (the clock only moves forward)"
+        server.step(ms)
+    else:
+        return 422, f"unknown operator request {kind!r}; use clock, createAccount, registerAgent or step"
     timeline = server.model.feed.timeline
     return 200, {"status": "ok", "nowMs": server.now_ms(), "endMs": timeline[-1] if timeline else None}

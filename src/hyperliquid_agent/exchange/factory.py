@@ -85,6 +85,8 @@ def _admin(url: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     except requests.RequestException as exc:
         raise VenueUnavailableError(f"cannot reach the emulator at {url}: {type(exc).__name__}. "
                                     "Start it with `hl-agent venue serve` or unset venue.url") from None
+    if resp.status_code == 422 and resp.text != "Failed to deserialize the JSON body into the target type":
+        raise VenueUnavailableError(f"the emulator at {url} refused {body.get('type')}: {resp.text[:200]}")
     if resp.status_code != 200:
         raise VenueUnavailableError(f"{url} is not an hl-agent emulator (POST /emulator -> HTTP {resp.status_code})")
     return resp.json()
