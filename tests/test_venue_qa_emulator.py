@@ -185,3 +185,68 @@ def test_operator_door_refuses_bad_values_naming_the_field(server, body, message
     r = post(server, "/emulator", body)
     assert r.status_code == 422 and r.text.startswith(message)
     assert not server.model.has_account("0x" + "ab" * 20) and server.now_ms() == before
+
+
+# ---------------------------------------------------------------- normalTpsl brackets
+
+
+def _bracket(info_mid: float, entry_factor: float, tif: str = "Gtc") -> list[dict]:
+    r5 = lambda x: round(float(f"{x:.5g}"), 2)  # noqa: E731 (the SDK's price recipe, ETH)
+    entry = {"coin": "ETH", "is_buy": True, "sz": 0.1, "limit_px": r5(info_mid * entry_factor),
+             "order_type": {"limit": {"tif": tif}}, "reduce_only": False}
+    tp = {"coin": "ETH", "is_buy": False, "sz": 0.1, "limit_px": r5(info_mid * 1.2),
+          "order_type": {"trigger": {"triggerPx": r5(info_mid * 1.2), "isMarket": True, "tpsl": "tp"}},
+          "reduce_only": True}
+    sl = {"coin": "ETH", "is_buy": False, "sz": 0.1, "limit_px": r5(info_mid * 0.7),
+          "order_type": {"trigger": {"triggerPx": r5(info_mid * 0.75), "isMarket": True, "tpsl": "sl"}},
+          "reduce_only": True}
+    return [entry, tp, sl]
+
+
+def _sdk(server):
+    from eth_account import Account
+    from hyperliquid.exchange import Exchange
+    from hyperliquid.info import Info
+
+    key = new_key()
+    server.create_account(address_of(key), 10_000)
+    return Exchange(Account.from_key(key), server.url), Info(server.url, skip_ws=True), address_of(key)
+
+
+@pytest.fixture()
+def fresh_server():
+    srv = make_server(seed=5)
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_a_resting_bracket_parent_holds_its_tpsl_until_it_fills(fresh_server):
+    server = fresh_server
+    ex, info, user = _sdk(server)
+    mid = float(info.all_mids()["ETH"])
+    got = ex.bulk_orders(_bracket(mid, 0.998), grouping="normalTpsl")
+    statuses = got["response"]["data"]["statuses"]
+    assert statuses[1:] == ["waitingForFill", "waitingForFill"]  # not "Reduce only order would increase position."
+    parent = statuses[0]["resting"]["oid"]
+    assert [o["oid"] for o in info.frontend_open_orders(user)] == [parent]
+    for _ in range(48):  # hour by hour until a bar reaches the entry
+        server.step(HOUR)
+        if info.query_order_by_oid(user, parent)["order"]["status"] == "filled":
+            break
+    assert info.query_order_by_oid(user, parent)["order"]["status"] == "filled"
+    orders = info.frontend_open_orders(user)
+    assert sorted(o["orderType"] for o in orders) == ["Stop Market", "Take Profit Market"]
+    assert all(o["reduceOnly"] and o["sz"] == "0.1" for o in orders)
+
+
+def test_a_canceled_bracket_parent_drops_its_tpsl_and_a_filled_one_places_them_at_once(fresh_server):
+    server = fresh_server
+    ex, info, user = _sdk(server)
+    mid = float(info.all_mids()["ETH"])
+    statuses = ex.bulk_orders(_bracket(mid, 0.9), grouping="normalTpsl")["response"]["data"]["statuses"]
+    assert ex.cancel("ETH", statuses[0]["resting"]["oid"])["response"]["data"]["statuses"] == ["success"]
+    server.step(HOUR)
+    assert info.frontend_open_orders(user) == [] and not server.pending_children
+    statuses = ex.bulk_orders(_bracket(mid, 1.05, "Ioc"), grouping="normalTpsl")["response"]["data"]["statuses"]
+    assert "filled" in statuses[0] and all("resting" in s for s in statuses[1:])

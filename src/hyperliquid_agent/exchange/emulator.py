@@ -122,6 +122,8 @@ class EmulatorServer:
         self._agent_names: dict[tuple[str, str], str] = {}  # (master, agent name) -> agent address
         self.vault_leaders: dict[str, set[str]] = {}  # vault address -> leaders allowed to trade it
         self.request_log: deque[tuple[str, str]] = deque(maxlen=10_000)  # (path, type)
+        # normalTpsl children waiting for their resting parent to fill: (user, parent oid) -> orders
+        self.pending_children: dict[tuple[str, int], list[Any]] = {}
         self._faults: list[Fault] = []
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -233,6 +235,8 @@ class EmulatorServer:
         target = self.clock.now_ms()
         if target > self.model.now_ms:
             self.model.advance_to(target)
+        if self.pending_children:
+            actions.release_children(self)
 
     def _take_fault(self, path: str, raw: bytes) -> Fault | None:
         with self.lock:

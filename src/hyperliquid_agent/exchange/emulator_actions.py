@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from hyperliquid_agent.domain import MarketType, Tif, TpSl
+from hyperliquid_agent.domain import Filled, MarketType, Resting, Tif, TpSl
 from hyperliquid_agent.exchange import wire
 from hyperliquid_agent.exchange.feed import INTERVAL_MS
 from hyperliquid_agent.exchange.venue_types import ERR_INVALID_PRICE, ERR_INVALID_SIZE, ERR_TPSL, LimitType, OrderRequest, TriggerType
@@ -299,6 +299,8 @@ def exchange(server: "EmulatorServer", body: dict[str, Any]) -> dict[str, Any]:
     model = server.model
     match kind:
         case "order":
+            if action.get("grouping") == "normalTpsl" and len(action["orders"]) > 1:
+                return _place_bracket(server, user, action)
             return _place(model, user, action)
         case "cancel":
             return _cancel(model, user, action, by_cloid=False)
@@ -395,6 +397,50 @@ def _place(model: Any, user: str, action: dict[str, Any]) -> dict[str, Any]:
     for p in parsed:
         statuses.append({"error": p} if isinstance(p, str) else wire.outcome_to_wire(next(outcomes)))
     return wire.ok_response("order", {"statuses": statuses})
+
+
+ERR_PARENT_REJECTED = "Order was not placed: its parent order (the first of the normalTpsl group) was rejected."
+
+
+def _place_bracket(server: "EmulatorServer", user: str, action: dict[str, Any]) -> dict[str, Any]:
+    """grouping "normalTpsl": the first order is the parent, the rest (its TP/SL) wait for it.
+    As on the venue, a parent that rests leaves its children `"waitingForFill"`; they are placed
+    once it has filled (`release_children`, when the emulator next serves a request) and dropped
+    if it ends otherwise. A parent that fills at once has its children placed at once."""
+    model = server.model
+    parsed = [order_from_wire(model, w) for w in action["orders"]]
+    parent, children = parsed[0], parsed[1:]
+    if isinstance(parent, str):
+        return wire.ok_response("order", {"statuses": [{"error": parent}]
+                                          + [{"error": ERR_PARENT_REJECTED} for _ in children]})
+    (outcome,) = model.place_orders(user, [parent])
+    statuses: list[Any] = [wire.outcome_to_wire(outcome)]
+    valid = [c for c in children if isinstance(c, OrderRequest)]
+    if isinstance(outcome, Filled):
+        placed = iter(model.place_orders(user, valid) if valid else [])
+        statuses += [{"error": c} if isinstance(c, str) else wire.outcome_to_wire(next(placed)) for c in children]
+    elif isinstance(outcome, Resting):
+        if valid:
+            server.pending_children[(user, outcome.oid)] = valid
+        statuses += [{"error": c} if isinstance(c, str) else "waitingForFill" for c in children]
+    else:
+        statuses += [{"error": c if isinstance(c, str) else ERR_PARENT_REJECTED} for c in children]
+    return wire.ok_response("order", {"statuses": statuses})
+
+
+def release_children(server: "EmulatorServer") -> None:
+    """Place the TP/SL children of normalTpsl parents that have filled; drop those whose parent
+    ended any other way (canceled, margin-canceled, ...). Called with the lock held, the model
+    advanced to the request's time."""
+    model = server.model
+    for (user, oid), children in list(server.pending_children.items()):
+        found = model.order_status(user, oid=oid)
+        status = found.status if found is not None else "canceled"
+        if status == "open":
+            continue
+        del server.pending_children[(user, oid)]
+        if status == "filled":
+            model.place_orders(user, children)
 
 
 def _cancel(model: Any, user: str, action: dict[str, Any], by_cloid: bool) -> dict[str, Any]:
