@@ -250,3 +250,12 @@ def test_a_canceled_bracket_parent_drops_its_tpsl_and_a_filled_one_places_them_a
     assert info.frontend_open_orders(user) == [] and not server.pending_children
     statuses = ex.bulk_orders(_bracket(mid, 1.05, "Ioc"), grouping="normalTpsl")["response"]["data"]["statuses"]
     assert "filled" in statuses[0] and all("resting" in s for s in statuses[1:])
+
+
+def test_asset_context_premium_is_written_to_8_decimals_like_the_venue(server):
+    meta, ctxs = post(server, "/info", {"type": "metaAndAssetCtxs"}).json()
+    exact = server.model.asset_contexts()
+    for asset, ctx in zip(meta["universe"], ctxs):
+        text = ctx["premium"]
+        assert len(text.split(".")[1]) <= 8, text  # was 28 digits: "0.00009350913049867083450219746457"
+        assert abs(Decimal(text) - exact[asset["name"]].premium) <= Decimal("0.000000005")

@@ -560,6 +560,12 @@ def liquidation_px_text(value: Decimal | None) -> str | None:
     return None if value is None else _trimmed(value.quantize(_LIQ_PX))
 
 
+def premium_text(value: Decimal | None) -> str | None:
+    """A premium as the venue writes it, to 8 decimals ("0.00031774"); the model's own is exact
+    (a ratio of prices, 28 digits)."""
+    return None if value is None else _trimmed(value.quantize(_LIQ_PX))
+
+
 def _trimmed(d: Decimal) -> str:
     return _one_decimal(plain_text(d))  # no trailing zeros, never "-0"
 
@@ -593,7 +599,7 @@ def asset_ctx_to_wire(ctx: AssetContext) -> dict[str, Any]:
     return {
         "funding": dec(ctx.funding), "openInterest": dec(ctx.open_interest),
         "prevDayPx": dec(ctx.prev_day_price if ctx.prev_day_price is not None else ctx.mark_price),
-        "dayNtlVlm": dec(ctx.day_volume), "premium": dec(ctx.premium), "oraclePx": dec(ctx.oracle_price),
+        "dayNtlVlm": dec(ctx.day_volume), "premium": premium_text(ctx.premium), "oraclePx": dec(ctx.oracle_price),
         "markPx": dec(ctx.mark_price), "midPx": dec(mid),
         "impactPxs": [dec(mid), dec(mid)] if mid is not None else None, "dayBaseVlm": "0.0",
     }
