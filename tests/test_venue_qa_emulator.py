@@ -259,3 +259,13 @@ def test_asset_context_premium_is_written_to_8_decimals_like_the_venue(server):
         text = ctx["premium"]
         assert len(text.split(".")[1]) <= 8, text  # was 28 digits: "0.00009350913049867083450219746457"
         assert abs(Decimal(text) - exact[asset["name"]].premium) <= Decimal("0.000000005")
+
+
+def test_venue_serve_says_when_the_replay_runs_out():
+    from hyperliquid_agent.cli.venue_cmd import _data_horizon
+
+    start = 1_706_745_600_000  # 2024-02-01 00:00 UTC
+    text = _data_horizon(start, start + 89 * 24 * HOUR, 3600)
+    assert "starts at 2024-02-01 00:00 UTC" in text and "ends at 2024-04-30 00:00 UTC" in text
+    assert "36 min from now at 3600x" in text and "prices stand still" in text
+    assert "8.9 h from now at 10x" in _data_horizon(start, start + 89 * HOUR, 10)

@@ -59,15 +59,33 @@ def serve(
         fix = "Pick an address of this machine for --host (127.0.0.1 keeps it on loopback)." \
             if exc.errno == errno.EADDRNOTAVAIL else "Pick another --port."
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}. {fix}")
+    rate = speedup if speedup is not None else cfg.venue.speedup
+    timeline = model.feed.timeline
+    end_ms = timeline[-1] if timeline else server.now_ms()
     info = {"url": server.url, "coins": sorted(model.specs),
             "spot": {p.name: f"{p.token}/USDC" for p in model.spot}, "now_ms": server.now_ms(),
-            "speedup": speedup if speedup is not None else cfg.venue.speedup}
+            "end_ms": end_ms, "speedup": rate}
     if as_json:
         print_json(info)
     else:
         console().print(f"emulator listening on [bold]{server.url}[/] ({', '.join(info['coins'])}); "
                         f"set hyperliquid.base_url or venue.url to it. Ctrl-C stops.")
+        console().print(_data_horizon(server.now_ms(), end_ms, rate), highlight=False)
     server.serve()
+
+
+def _data_horizon(now_ms: int, end_ms: int, speedup: float) -> str:
+    """When the replay runs out: the simulated clock keeps going, but prices stand still after it."""
+    from datetime import datetime, timezone
+
+    def utc(ms: int) -> str:
+        return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+    wall_s = max(end_ms - now_ms, 0) / 1000 / speedup
+    span = f"{wall_s / 3600:.1f} h" if wall_s >= 5400 else f"{wall_s / 60:.0f} min"
+    return (f"simulated time starts at {utc(now_ms)}; the data ends at {utc(end_ms)}, {span} from now at "
+            f"{speedup:g}x (after that prices stand still: use more data, --synthetic with a longer "
+            f"venue.synthetic_days, or a lower --speedup)")
 
 
 def register(app: typer.Typer) -> None:
