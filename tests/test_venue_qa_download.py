@@ -1,5 +1,6 @@
-"""`data download` resumed after an interruption while it was filling in rows before the stored
-ones: the next run must end with every row, no hole (against the emulator, never the internet)."""
+"""`data download` and `data import` as a demanding user runs them (against the emulator, never
+the internet): interrupted and resumed (no hole, no truncated file), dates and URLs that cannot
+work, an --out that is a file, an import that replaces rows."""
 
 from __future__ import annotations
 
@@ -132,3 +133,21 @@ def test_cli_import_says_which_rows_it_replaced(tmp_path):
     result = CliRunner().invoke(app, ["data", "import", str(src / "BTC_1h_candles.csv"), "--out",
                                       str(tmp_path / "fresh"), "--json"])
     assert json.loads(result.output)["files"][0]["replaced"] is None
+
+
+def test_a_write_interrupted_midway_leaves_the_previous_file(tmp_path):
+    """The downloader rewrites its CSVs after every page: Ctrl-C during a write must not leave
+    a truncated file (the next run could not read it, and the rows in it would be lost)."""
+    path = tmp_path / "BTC_1h_candles.csv"
+    path.write_text(CANDLES)
+    kept = feed.read_candles_csv(path)
+
+    def rows():
+        yield kept[0]
+        raise KeyboardInterrupt  # half way through
+
+    with pytest.raises(KeyboardInterrupt):
+        feed.write_candles_csv(path, rows())
+    assert path.read_text() == CANDLES and [p.name for p in tmp_path.iterdir()] == ["BTC_1h_candles.csv"]
+    feed.write_candles_csv(path, kept[:1])
+    assert feed.read_candles_csv(path) == kept[:1]

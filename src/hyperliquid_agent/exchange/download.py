@@ -226,7 +226,9 @@ class Downloader:
                 known = {}
         for a in self._meta.universe:
             known[a.name] = {"name": a.name, "szDecimals": a.szDecimals, "maxLeverage": a.maxLeverage}
-        path.write_text(json.dumps({"universe": list(known.values())}, indent=1) + "\n", encoding="utf-8")
+        part = path.with_name(path.name + ".part")  # whole or not at all, like the CSVs
+        part.write_text(json.dumps({"universe": list(known.values())}, indent=1) + "\n", encoding="utf-8")
+        part.replace(path)
 
 
 def _utc(t_ms: int) -> str:
