@@ -269,3 +269,16 @@ def test_venue_serve_says_when_the_replay_runs_out():
     assert "starts at 2024-02-01 00:00 UTC" in text and "ends at 2024-04-30 00:00 UTC" in text
     assert "36 min from now at 3600x" in text and "prices stand still" in text
     assert "8.9 h from now at 10x" in _data_horizon(start, start + 89 * HOUR, 10)
+
+
+def test_schedule_cancel_needs_a_time_five_seconds_ahead_on_the_simulated_clock(fresh_server):
+    """As on the venue; before, a past time was accepted and canceled every order at once, with
+    a status time before the orders were placed."""
+    server = fresh_server
+    ex, info, user = _sdk(server)
+    now = server.model.now_ms
+    assert ex.schedule_cancel(now + 4_999) == {
+        "status": "err", "response": "Scheduled cancel time too early, must be at least 5 seconds from now."}
+    assert ex.schedule_cancel(1_700_000_000_000)["status"] == "err"
+    assert ex.schedule_cancel(now + 5_000) == {"status": "ok", "response": {"type": "default"}}
+    assert ex.schedule_cancel(None) == {"status": "ok", "response": {"type": "default"}}  # clearing needs no time

@@ -25,7 +25,9 @@ DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
 # The intervals the venue knows (an unknown one is a body it cannot read); the emulator serves
 # those at least as coarse as its data's bars, except the calendar month.
 VENUE_INTERVALS = (*INTERVAL_MS, "1M")
-ERR_EXPIRED = "Action already expired"  # an L1 action whose expiresAfter (ms) is in the past
+ERR_EXPIRED = "Action already expired"
+SCHEDULE_CANCEL_LEAD_MS = 5_000  # a scheduleCancel time must be at least this far ahead
+ERR_SCHEDULE_TOO_EARLY = "Scheduled cancel time too early, must be at least 5 seconds from now."  # an L1 action whose expiresAfter (ms) is in the past
 
 
 # ====================================================================== /info
@@ -326,7 +328,10 @@ def exchange(server: "EmulatorServer", body: dict[str, Any]) -> dict[str, Any]:
             return wire.ok_response("default")
         case "scheduleCancel":
             t = action.get("time")
-            problem = model.schedule_cancel(user, t if isinstance(t, int) else None)
+            t = t if _is_ms(t) else None
+            if t is not None and t < model.now_ms + SCHEDULE_CANCEL_LEAD_MS:  # the simulated clock's now
+                return wire.err_response(ERR_SCHEDULE_TOO_EARLY)
+            problem = model.schedule_cancel(user, t)
             return wire.err_response(problem) if problem else wire.ok_response("default")
     return wire.err_response(f"Unsupported action type {kind!r} on the local emulator")
 
