@@ -282,3 +282,14 @@ def test_schedule_cancel_needs_a_time_five_seconds_ahead_on_the_simulated_clock(
     assert ex.schedule_cancel(1_700_000_000_000)["status"] == "err"
     assert ex.schedule_cancel(now + 5_000) == {"status": "ok", "response": {"type": "default"}}
     assert ex.schedule_cancel(None) == {"status": "ok", "response": {"type": "default"}}  # clearing needs no time
+
+
+def test_venue_serve_refuses_one_spot_token_given_twice():
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+
+    result = CliRunner().invoke(app, ["venue", "serve", "--synthetic", "--port", "0",
+                                      "--spot", "UBTC=BTC", "--spot", "UBTC=ETH"])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2 and "--spot UBTC is given twice (BTC and ETH)" in out

@@ -38,6 +38,9 @@ def serve(
         token, sep, coin = item.partition("=")
         if not sep or not token.strip() or not coin.strip():
             fail(f"--spot {item!r}: write TOKEN=COIN, e.g. --spot UBTC=BTC")
+        if token.strip() in spot_tokens:
+            fail(f"--spot {token.strip()} is given twice ({spot_tokens[token.strip()]} and {coin.strip()}); "
+                 "a token tracks one coin: give each --spot its own TOKEN")
         spot_tokens[token.strip()] = coin.strip()
     cfg = load(config)
     try:
