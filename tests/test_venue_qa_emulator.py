@@ -293,3 +293,14 @@ def test_venue_serve_refuses_one_spot_token_given_twice():
                                       "--spot", "UBTC=BTC", "--spot", "UBTC=ETH"])
     out = " ".join(result.output.split())
     assert result.exit_code == 2 and "--spot UBTC is given twice (BTC and ETH)" in out
+
+
+@pytest.mark.parametrize("spot, message", [("USDC=BTC", "'USDC' is the quote token"),
+                                           ("@1=BTC", "'@1': use letters and digits only")])
+def test_venue_serve_says_what_is_wrong_with_a_spot_token_name(spot, message):
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+
+    result = CliRunner().invoke(app, ["venue", "serve", "--synthetic", "--port", "0", "--spot", spot])
+    assert result.exit_code == 2 and message in " ".join(result.output.split())

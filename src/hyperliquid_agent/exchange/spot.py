@@ -52,8 +52,10 @@ def spot_pairs(tokens: Mapping[str, str], perp_specs: Mapping[str, AssetSpec]) -
         if coin not in perp_specs:
             raise ValueError(f"spot token {token!r} tracks {coin!r}, which the feed does not list "
                              f"(it lists {', '.join(perp_specs)})")
-        if token == USDC or not token.isalnum():
-            raise ValueError(f"spot token name {token!r}: use letters and digits, not USDC")
+        if token == USDC:
+            raise ValueError(f"spot token name {token!r} is the quote token; name the token something else (e.g. UBTC)")
+        if not token.isalnum():
+            raise ValueError(f"spot token name {token!r}: use letters and digits only (e.g. UBTC)")
         pairs.append(SpotPair(f"@{i}", i, token, i, perp_specs[coin].sz_decimals, coin))
     return pairs
 
