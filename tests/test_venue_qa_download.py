@@ -151,3 +151,9 @@ def test_a_write_interrupted_midway_leaves_the_previous_file(tmp_path):
     assert path.read_text() == CANDLES and [p.name for p in tmp_path.iterdir()] == ["BTC_1h_candles.csv"]
     feed.write_candles_csv(path, kept[:1])
     assert feed.read_candles_csv(path) == kept[:1]
+
+
+def test_a_coin_in_the_wrong_case_gets_the_right_name(server, tmp_path):
+    d = Downloader(server.url, tmp_path, sleep=lambda s: None, now_ms=server.now_ms)
+    with pytest.raises(ValueError, match="unknown coin 'btc' .*did you mean 'BTC'"):
+        d.run(["btc"], "1h", server.now_ms() - DAY, server.now_ms())

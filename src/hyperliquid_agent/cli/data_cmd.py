@@ -49,7 +49,7 @@ def download(
     from hyperliquid_agent.exchange.nonce import wall_clock_ms
 
     cfg = load(config)
-    names = [c.strip() for c in coins.split(",") if c.strip()]
+    names = list(dict.fromkeys(c.strip() for c in coins.split(",") if c.strip()))  # each coin once
     if not names:
         fail("--coins needs at least one coin, e.g. --coins BTC,ETH")
     start_ms = parse_time_ms(start, "--start")

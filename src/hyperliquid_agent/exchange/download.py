@@ -145,7 +145,10 @@ class Downloader:
         info = self._client()
         for coin in coins:
             if coin not in info.name_to_coin:
-                raise ValueError(f"unknown coin {coin!r} at {self.url}")
+                close = [c.name for c in self._meta.universe if c.name.lower() == coin.lower()]
+                hint = f"; did you mean {close[0]!r}? (names are case-sensitive)" if close else \
+                    " (--coins takes the perp names of the venue's meta, e.g. BTC,ETH)"
+                raise ValueError(f"unknown coin {coin!r} at {self.url}{hint}")
             rep = CoinReport(coin)
             self._candles(coin, interval, iv, start_ms, end_ms, rep)
             self._funding(coin, start_ms, end_ms, rep)
