@@ -55,6 +55,7 @@ from hyperliquid_agent.exchange.order_entry import OrderEntry
 from hyperliquid_agent.exchange.spot import SpotPair, spot_pairs
 from hyperliquid_agent.exchange.venue_types import (
     ERR_LEVERAGE,
+    ERR_LEVERAGE_TYPE,
     AccountTotals,
     FeeSchedule,
     FundingPayment,
@@ -62,6 +63,7 @@ from hyperliquid_agent.exchange.venue_types import (
     OrderStatusInfo,
     SlippageModel,
     VenueEvent,
+    err_decrease_leverage,
 )
 
 DEFAULT_LEVERAGE = 20
@@ -383,7 +385,8 @@ class VenueModel(OrderEntry):
 
     def update_leverage(self, address: str, coin: str, leverage: int, is_cross: bool = True) -> str | None:
         """Set the coin's leverage (an integer 1..maxLeverage). Isolated is recorded but
-        margined as cross."""
+        margined as cross. With a position open in the coin, as on the venue, the margin mode
+        cannot change and a lower leverage must leave the account able to hold the margin."""
         acct = self._account(address)
         spec = self.specs.get(coin)
         if spec is None:
@@ -392,10 +395,28 @@ class VenueModel(OrderEntry):
             return "Invalid asset."
         if isinstance(leverage, bool) or not isinstance(leverage, int) or not 1 <= leverage <= spec.max_leverage:
             return ERR_LEVERAGE
-        acct.leverage[coin] = (leverage, is_cross)
+        before = acct.leverage.get(coin)
+        position = acct.positions.get(coin)
+        held = position is not None and position.szi != 0
+        if held and is_cross != acct.is_cross(coin):  # the venue's rules with a position open
+            return ERR_LEVERAGE_TYPE
+        lower = held and leverage < acct.lev(coin, self._default_lev)
+        self._set_leverage(acct, coin, (leverage, is_cross))
+        if lower:  # the margin at the new leverage (and what resting orders hold) must fit the account
+            ms = self.margin_summary(address)
+            if ms.total_margin_used + self._open_order_margin(acct) > ms.account_value:
+                self._set_leverage(acct, coin, before)
+                return err_decrease_leverage(is_cross)
+        return None
+
+    @staticmethod
+    def _set_leverage(acct: Account, coin: str, setting: tuple[int, bool] | None) -> None:
+        if setting is None:
+            acct.leverage.pop(coin, None)
+        else:
+            acct.leverage[coin] = setting
         acct.order_margin = None  # held at the new leverage
         acct.exposure = None  # so are the positions' margins
-        return None
 
     def usd_class_transfer(self, address: str, amount: Decimal, to_perp: bool) -> str | None:
         """Move USDC between the spot and perp wallets; out of perp only what is withdrawable."""

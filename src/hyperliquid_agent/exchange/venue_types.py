@@ -23,6 +23,11 @@ ERR_REDUCE_ONLY = "Reduce only order would increase position."
 ERR_TPSL = "Invalid TP/SL price."
 ERR_CANCEL = "Order was never placed, already canceled, or filled."
 ERR_LEVERAGE = "Invalid leverage value"
+ERR_LEVERAGE_TYPE = "Cannot switch leverage type with open position."
+
+
+def err_decrease_leverage(is_cross: bool) -> str:
+    return f"{'Cross' if is_cross else 'Isolated'} position does not have sufficient margin available to decrease leverage."
 ERR_SPOT_TRIGGER = "Trigger orders are not supported on spot by the local venue."  # ours, not the venue's
 
 
