@@ -157,3 +157,17 @@ def test_a_coin_in_the_wrong_case_gets_the_right_name(server, tmp_path):
     d = Downloader(server.url, tmp_path, sleep=lambda s: None, now_ms=server.now_ms)
     with pytest.raises(ValueError, match="unknown coin 'btc' .*did you mean 'BTC'"):
         d.run(["btc"], "1h", server.now_ms() - DAY, server.now_ms())
+
+
+def test_cli_download_of_another_interval_says_the_venue_does_not_replay_it(server, tmp_path):
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+
+    start = str(server.now_ms() - 2 * DAY)
+    result = CliRunner().invoke(app, ["data", "download", "--coins", "BTC", "--interval", "4h", "--start", start,
+                                      "--url", server.url, "--out", str(tmp_path)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0, out
+    assert "replay <COIN>_1h_candles.csv; these 4h candles are kept" in out
+    assert (tmp_path / "BTC_4h_candles.csv").is_file()

@@ -66,6 +66,9 @@ def download(
         fail(str(exc))  # fail() escapes rich markup itself
     except HLAgentError as exc:
         fail(f"{source}: {exc}")
+    if interval != "1h" and not as_json:
+        err_console().print(f"note: the simulated venue and backtests replay <COIN>_1h_candles.csv; "
+                            f"these {interval} candles are kept in {folder} but not read by them.", highlight=False)
     rows = [vars(r) for r in reports]
     if as_json:
         print_json({"out": str(folder), "coins": rows})
