@@ -304,3 +304,15 @@ def test_venue_serve_says_what_is_wrong_with_a_spot_token_name(spot, message):
 
     result = CliRunner().invoke(app, ["venue", "serve", "--synthetic", "--port", "0", "--spot", spot])
     assert result.exit_code == 2 and message in " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("length, status", [("abc", 400), ("-5", 400), (str(5 << 30), 413)])
+def test_a_bad_content_length_is_answered_not_a_traceback(server, caplog, length, status):
+    import socket
+
+    with caplog.at_level(logging.ERROR):
+        with socket.create_connection((server.host, int(server.url.rsplit(":", 1)[1])), timeout=5) as s:
+            s.sendall(f"POST /info HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n{{}}".encode())
+            head = s.recv(200).decode()
+    assert head.startswith(f"HTTP/1.1 {status} ")
+    assert post(server, "/info", {"type": "allMids"}).status_code == 200  # still serving

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 MAX_TRACKED_NONCES = 100  # the venue keeps each signer's 100 highest nonces
 NONCE_PAST_MS = 2 * 86_400_000  # a nonce must lie in (T - 2 days, T + 1 day), T = the block time
 NONCE_FUTURE_MS = 86_400_000
+MAX_BODY_BYTES = 1 << 20  # a request body larger than this (the SDK's are a few kB) is refused unread
 
 
 @dataclass
@@ -283,7 +284,14 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out at once: no 40 ms delayed-ACK stalls
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY_BYTES:  # a broken or hostile client: answer, do not read
+            self.close_connection = True
+            self._send(400 if length < 0 else 413, "Bad Content-Length" if length < 0 else "Payload Too Large")
+            return
         raw = self.rfile.read(length) if length else b""
         path = self.path.rstrip("/") or "/"
         if path not in ("/info", "/exchange", "/emulator"):
@@ -313,11 +321,14 @@ class _Handler(BaseHTTPRequestHandler):
             data, ctype = payload.encode(), "text/plain; charset=utf-8"
         else:
             data, ctype = json.dumps(payload, separators=(",", ":")).encode(), "application/json"
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client left before the answer: nothing to do
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's signature)
         log.debug("emulator %s", format % args)
