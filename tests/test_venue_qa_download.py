@@ -171,3 +171,17 @@ def test_cli_download_of_another_interval_says_the_venue_does_not_replay_it(serv
     assert result.exit_code == 0, out
     assert "replay <COIN>_1h_candles.csv; these 4h candles are kept" in out
     assert (tmp_path / "BTC_4h_candles.csv").is_file()
+
+
+def test_cli_download_over_a_broken_file_names_it_and_the_fix(server, tmp_path):
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+
+    (tmp_path / "BTC_1h_candles.csv").write_text("t_ms,open,high,low,close,volume\n1,2,3\n")
+    result = CliRunner().invoke(app, ["data", "download", "--coins", "BTC", "--start", str(server.now_ms() - DAY),
+                                      "--url", server.url, "--out", str(tmp_path)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2 and "BTC_1h_candles.csv, line 2" in out and "fix the file or move it away" in out
+    assert not out.startswith(f"error: {server.url}")
+    assert (tmp_path / "BTC_1h_candles.csv").read_text() == "t_ms,open,high,low,close,volume\n1,2,3\n"

@@ -44,7 +44,7 @@ def download(
 ) -> None:
     """Page candles and funding into CSV files; resumes from what the folder already holds."""
     from hyperliquid_agent.cli.common import console, err_console, fail, load, print_json
-    from hyperliquid_agent.errors import HLAgentError
+    from hyperliquid_agent.errors import DataFileError, HLAgentError
     from hyperliquid_agent.exchange.download import Downloader
     from hyperliquid_agent.exchange.nonce import wall_clock_ms
 
@@ -64,6 +64,8 @@ def download(
                              progress=progress).run(names, interval, start_ms, end_ms)
     except ValueError as exc:  # the arguments: dates, interval, a coin the venue does not list
         fail(str(exc))  # fail() escapes rich markup itself
+    except DataFileError as exc:  # a file already in the folder, which the resume reads first
+        fail(f"{exc}; fix the file or move it away (the download resumes from the rows in it)")
     except HLAgentError as exc:
         fail(f"{source}: {exc}")
     if interval != "1h" and not as_json:
