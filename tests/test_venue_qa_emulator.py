@@ -316,3 +316,15 @@ def test_a_bad_content_length_is_answered_not_a_traceback(server, caplog, length
             head = s.recv(200).decode()
     assert head.startswith(f"HTTP/1.1 {status} ")
     assert post(server, "/info", {"type": "allMids"}).status_code == 200  # still serving
+
+
+def test_a_real_info_type_the_emulator_does_not_serve_says_so(server):
+    from hyperliquid.info import Info
+    from hyperliquid.utils.error import ClientError
+
+    with pytest.raises(ClientError) as err:
+        Info(server.url, skip_ws=True).user_fees("0x" + "1" * 40)
+    assert err.value.status_code == 400
+    assert err.value.error_message.startswith("userFees: the local emulator does not serve this request")
+    assert "candleSnapshot" in err.value.error_message
+    assert post(server, "/info", {"type": "madeUp"}).status_code == 422  # not a venue type at all

@@ -115,8 +115,25 @@ def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
                 return 422, DESERIALIZE_ERROR  # startTime is required, both are integer ms
             rows = model.user_funding(user, start, end)[:FUNDING_CAP]
             return 200, [wire.user_funding_to_wire(p.time_ms, p.coin, p.usdc, p.szi, p.rate) for p in rows]
+        case str() if kind in VENUE_ONLY_INFO:
+            return 400, (f"{kind}: the local emulator does not serve this request (the venue does); "
+                         f"it serves {', '.join(SERVED_INFO)}")
         case _:
             return 422, DESERIALIZE_ERROR
+
+
+# Info types the emulator answers, and real ones it does not (so a script calling, say,
+# Info.user_fees gets told that, not the venue's "cannot deserialize" for a made-up type).
+SERVED_INFO = ("meta", "spotMeta", "metaAndAssetCtxs", "allMids", "clearinghouseState", "spotClearinghouseState",
+               "l2Book", "candleSnapshot", "fundingHistory", "userFills", "userFillsByTime", "openOrders",
+               "frontendOpenOrders", "orderStatus", "userFunding")
+VENUE_ONLY_INFO = frozenset((
+    "spotMetaAndAssetCtxs", "perpDexs", "userFees", "historicalOrders", "userRateLimit", "portfolio",
+    "userNonFundingLedgerUpdates", "extraAgents", "subAccounts", "userRole", "userTwapSliceFills",
+    "delegatorHistory", "userVaultEquities", "activeAssetData", "exchangeStatus", "predictedFundings",
+    "referral", "vaultDetails", "delegations", "delegatorSummary", "delegatorRewards", "maxBuilderFee",
+    "tokenDetails", "spotDeployState", "perpsAtOpenInterestCap", "liquidatable", "maxMarketOrderNtls",
+))
 
 
 def _is_ms(value: Any, optional: bool = False) -> bool:
