@@ -108,6 +108,7 @@ def _signed(key: str, action: dict, nonce: int) -> dict:
 @pytest.mark.parametrize("action", [
     {"type": "cancel", "cancels": [5]},
     {"type": "cancelByCloid", "cancels": "0xab"},
+    {"type": "cancelByCloid", "cancels": [{"asset": 1, "cloid": "order-7"}]},
     {"type": "order", "orders": [{"a": 1, "b": True, "p": "3000", "s": "0.1", "r": False, "t": "limit"}],
      "grouping": "na"},
     {"type": "order", "orders": [{"a": 1, "b": True, "p": "3000", "s": "0.1", "r": False,

@@ -264,7 +264,8 @@ def malformed(action: dict[str, Any]) -> bool:
             for w in orders)
     if kind in ("cancel", "cancelByCloid"):
         cancels = action.get("cancels")
-        return not isinstance(cancels, list) or not all(isinstance(c, dict) for c in cancels)
+        return not isinstance(cancels, list) or not all(
+            isinstance(c, dict) and (kind == "cancel" or _is_cloid(c.get("cloid"))) for c in cancels)
     if kind == "usdClassTransfer":
         return _amount(action) is None
     return False
