@@ -185,3 +185,17 @@ def test_cli_download_over_a_broken_file_names_it_and_the_fix(server, tmp_path):
     assert result.exit_code == 2 and "BTC_1h_candles.csv, line 2" in out and "fix the file or move it away" in out
     assert not out.startswith(f"error: {server.url}")
     assert (tmp_path / "BTC_1h_candles.csv").read_text() == "t_ms,open,high,low,close,volume\n1,2,3\n"
+
+
+def test_cli_download_into_a_file_is_an_error_not_a_traceback(server, tmp_path):
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    result = CliRunner().invoke(app, ["data", "download", "--coins", "BTC", "--start", str(server.now_ms() - DAY),
+                                      "--url", server.url, "--out", str(taken)])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2 and "is a file, not a folder; give --out a folder" in out
+    assert "fix the file" not in out and taken.read_text() == "x"

@@ -64,8 +64,11 @@ def download(
                              progress=progress).run(names, interval, start_ms, end_ms)
     except ValueError as exc:  # the arguments: dates, interval, a coin the venue does not list
         fail(str(exc))  # fail() escapes rich markup itself
-    except DataFileError as exc:  # a file already in the folder, which the resume reads first
-        fail(f"{exc}; fix the file or move it away (the download resumes from the rows in it)")
+    except DataFileError as exc:  # --out, or a file already in the folder, which the resume reads first
+        fail(str(exc) if exc.path == str(folder) else
+             f"{exc}; fix the file or move it away (the download resumes from the rows in it)")
+    except OSError as exc:  # writing the files: a full disk, no permission
+        fail(f"cannot write into {folder}: {exc.strerror or exc} ({exc.filename or folder})")
     except HLAgentError as exc:
         fail(f"{source}: {exc}")
     if interval != "1h" and not as_json:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from hyperliquid_agent.errors import VenueResponseError
+from hyperliquid_agent.errors import DataFileError, VenueResponseError
 from hyperliquid_agent.exchange import feed, wire
 from hyperliquid_agent.exchange.nonce import wall_clock_ms
 from hyperliquid_agent.exchange.retry import RetryPolicy, call_with_retry, parse, with_http_errors
@@ -140,7 +140,13 @@ class Downloader:
         if start_ms >= now:
             raise ValueError(f"--start ({_utc(start_ms)}) is in the future: there is nothing to download yet")
         end_ms = min(end_ms, now)  # nothing exists after now: no requests for windows of the future
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise DataFileError(str(self.out_dir), None, None, "is a file, not a folder; give --out a folder "
+                                "(it is created if missing)")
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataFileError(str(self.out_dir), None, None, f"cannot create the folder: {exc.strerror or exc}") from None
         reports = []
         info = self._client()
         for coin in coins:
