@@ -329,3 +329,22 @@ def test_a_real_info_type_the_emulator_does_not_serve_says_so(server):
     assert err.value.error_message.startswith("userFees: the local emulator does not serve this request")
     assert "candleSnapshot" in err.value.error_message
     assert post(server, "/info", {"type": "madeUp"}).status_code == 422  # not a venue type at all
+
+
+def test_venue_serve_that_cannot_read_its_data_says_so_not_pick_another_port(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+    from hyperliquid_agent.exchange import feed
+
+    (tmp_path / "BTC_1h_candles.csv").write_text("t_ms,open,high,low,close,volume\n")
+    path = str(tmp_path / "BTC_1h_candles.csv")
+
+    def unreadable(p):
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(feed, "read_candles_csv", unreadable)
+    result = CliRunner().invoke(app, ["venue", "serve", "--data", str(tmp_path), "--port", "0"])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2 and "cannot read the data: Permission denied" in out and path in out
+    assert "--port" not in out

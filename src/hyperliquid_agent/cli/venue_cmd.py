@@ -43,19 +43,23 @@ def serve(
                  "a token tracks one coin: give each --spot its own TOKEN")
         spot_tokens[token.strip()] = coin.strip()
     cfg = load(config)
-    try:
-        from hyperliquid_agent.exchange.emulator import EmulatorServer
-        from hyperliquid_agent.exchange.factory import build_venue_model
+    from hyperliquid_agent.exchange.emulator import EmulatorServer
+    from hyperliquid_agent.exchange.factory import build_venue_model
 
-        base = cfg.source_path.parent if cfg.source_path else None  # for [venue] data_dir only:
-        # --data is a path typed on the command line, so it is relative to where the user stands
-        model = build_venue_model(cfg.venue, data_dir=data.resolve() if data is not None else None, synthetic=True if synthetic else None, base=base,
+    base = cfg.source_path.parent if cfg.source_path else None  # for [venue] data_dir only:
+    # --data is a path typed on the command line, so it is relative to where the user stands
+    folder = data.resolve() if data is not None else None
+    try:
+        model = build_venue_model(cfg.venue, data_dir=folder, synthetic=True if synthetic else None, base=base,
                                   spot_tokens=spot_tokens)
+    except HLAgentError as exc:
+        fail(str(exc))  # fail() escapes rich markup itself
+    except OSError as exc:  # reading the data (a file it may not read, say)
+        fail(f"cannot read the data: {exc.strerror or exc} ({exc.filename or folder or cfg.venue.data_dir})")
+    try:
         server = EmulatorServer(model, host=host, port=port,
                                 speedup=speedup if speedup is not None else cfg.venue.speedup)
         server._bind()
-    except HLAgentError as exc:
-        fail(str(exc))  # fail() escapes rich markup itself
     except OSError as exc:
         import errno
 
