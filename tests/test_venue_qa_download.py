@@ -199,3 +199,22 @@ def test_cli_download_into_a_file_is_an_error_not_a_traceback(server, tmp_path):
     out = " ".join(result.output.split())
     assert result.exit_code == 2 and "is a file, not a folder; give --out a folder" in out
     assert "fix the file" not in out and taken.read_text() == "x"
+
+
+def test_cli_import_that_cannot_write_is_an_error_not_a_traceback(tmp_path, monkeypatch):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from hyperliquid_agent.cli import app
+
+    (tmp_path / "BTC_1h_candles.csv").write_text(CANDLES)
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device", str(dst))
+
+    monkeypatch.setattr(shutil, "copyfile", full_disk)
+    result = CliRunner().invoke(app, ["data", "import", str(tmp_path / "BTC_1h_candles.csv"),
+                                      "--out", str(tmp_path / "data")])
+    out = " ".join(result.output.split())
+    assert result.exit_code == 2 and "No space left on device" in out and "cannot import into" in out

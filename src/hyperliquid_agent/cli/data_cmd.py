@@ -107,6 +107,8 @@ def import_files(
         imported = import_data_files(files, out)
     except HLAgentError as exc:
         fail(str(exc))  # fail() escapes rich markup itself
+    except OSError as exc:  # reading a file or writing the folder: no permission, a full disk
+        fail(f"cannot import into {out}: {exc.strerror or exc} ({exc.filename or out})")
     if as_json:
         print_json({"out": str(out), "files": imported})
         return
