@@ -85,7 +85,10 @@ def import_data_files(files: Iterable[Path], out_dir: Path) -> list[dict[str, An
                 found = _rows_in(target)
                 replaced = -1 if found is None else found
             tmp = target.with_suffix(target.suffix + ".part")
-            shutil.copyfile(p, tmp)
-            tmp.replace(target)
+            try:
+                shutil.copyfile(p, tmp)
+                tmp.replace(target)
+            finally:
+                tmp.unlink(missing_ok=True)  # a copy that failed half way leaves nothing behind
         done.append({"file": p.name, "kind": kind, "rows": rows, "path": str(target), "replaced": replaced})
     return done
