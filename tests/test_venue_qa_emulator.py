@@ -348,3 +348,18 @@ def test_venue_serve_that_cannot_read_its_data_says_so_not_pick_another_port(tmp
     out = " ".join(result.output.split())
     assert result.exit_code == 2 and "cannot read the data: Permission denied" in out and path in out
     assert "--port" not in out
+
+
+def test_fill_closed_pnl_is_written_to_usdc_decimals(fresh_server):
+    """A close at an average fill price realizes size x price difference with up to 9 decimals;
+    the venue writes USDC amounts to 6 (the recorded fills show at most 6)."""
+    server = fresh_server
+    ex, info, user = _sdk(server)
+    ex.market_open("ETH", True, 2.3053)
+    server.step(HOUR)
+    ex.market_close("ETH")
+    close = info.user_fills(user)[0]
+    assert close["dir"] == "Close Long" and close["closedPnl"] != "0.0"
+    assert len(close["closedPnl"].split(".")[1]) <= 6
+    exact = server.model.fills(user)[-1].closed_pnl
+    assert abs(Decimal(close["closedPnl"]) - exact) <= Decimal("0.0000005")

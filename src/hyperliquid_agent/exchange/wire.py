@@ -676,11 +676,12 @@ def funding_to_wire(coin: str, f: FundingPoint) -> dict[str, Any]:
 
 def fill_to_wire(f: Fill, user: str, hash_hex: str = "0x" + "0" * 64) -> dict[str, Any]:
     """One of `user`'s fills. A liquidation names `user` as the one liquidated and gives the fill's
-    price as the mark (the venue model liquidates at the bar's adverse extreme, its stand-in for the mark)."""
+    price as the mark (the venue model liquidates at the bar's adverse extreme, its stand-in for the mark).
+    The realized PnL is USDC, written to 6 decimals like the venue's (the model keeps it exact)."""
     out = {
         "coin": f.coin, "px": dec(f.price), "sz": dec(f.size), "side": f.side.wire, "time": f.time_ms,
         "startPosition": dec(f.start_position if f.start_position is not None else ZERO), "dir": f.direction,
-        "closedPnl": dec(f.closed_pnl), "hash": hash_hex, "oid": f.oid, "crossed": f.crossed, "fee": dec(f.fee),
+        "closedPnl": usdc_text(f.closed_pnl), "hash": hash_hex, "oid": f.oid, "crossed": f.crossed, "fee": dec(f.fee),
         "tid": f.tid if f.tid is not None else f.oid, "feeToken": "USDC",
     }
     if f.cloid is not None:
