@@ -114,6 +114,7 @@ def _signed(key: str, action: dict, nonce: int) -> dict:
     {"type": "order", "orders": [{"a": 1, "b": True, "p": "3000", "s": "0.1", "r": False,
                                   "t": {"limit": {"tif": "Gtc"}}, "c": "my-order-1"}], "grouping": "na"},
     {"type": "order", "orders": [], "grouping": "na"},
+    {"type": "scheduleCancel", "time": "soon"},
     {"type": "usdClassTransfer", "amount": "NaN", "toPerp": True, "nonce": 1},
     {"type": "usdClassTransfer", "amount": "Infinity", "toPerp": False, "nonce": 1},
 ])

@@ -25,9 +25,9 @@ DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
 # The intervals the venue knows (an unknown one is a body it cannot read); the emulator serves
 # those at least as coarse as its data's bars, except the calendar month.
 VENUE_INTERVALS = (*INTERVAL_MS, "1M")
-ERR_EXPIRED = "Action already expired"
+ERR_EXPIRED = "Action already expired"  # an L1 action whose expiresAfter (ms) is in the past
 SCHEDULE_CANCEL_LEAD_MS = 5_000  # a scheduleCancel time must be at least this far ahead
-ERR_SCHEDULE_TOO_EARLY = "Scheduled cancel time too early, must be at least 5 seconds from now."  # an L1 action whose expiresAfter (ms) is in the past
+ERR_SCHEDULE_TOO_EARLY = "Scheduled cancel time too early, must be at least 5 seconds from now."
 
 
 # ====================================================================== /info
@@ -85,7 +85,7 @@ def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
             return _candles(model, body.get("req"))
         case "fundingHistory":
             coin = body.get("coin")
-            if not _is_ms(body.get("startTime")) or not _is_ms(body.get("endTime"), optional=True):
+            if not _is_int(body.get("startTime")) or not _is_int(body.get("endTime"), optional=True):
                 return 422, DESERIALIZE_ERROR  # the venue cannot read the body (startTime is required)
             perp = coin in specs and specs[coin].market_type is MarketType.PERP  # spot pairs have no funding
             if not perp:
@@ -94,8 +94,8 @@ def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
             return 200, [wire.funding_to_wire(coin, f) for f in rows[:FUNDING_CAP]]
         case "userFills" | "userFillsByTime":
             user = _user(body)
-            if kind == "userFillsByTime" and not (_is_ms(body.get("startTime"))
-                                                  and _is_ms(body.get("endTime"), optional=True)):
+            if kind == "userFillsByTime" and not (_is_int(body.get("startTime"))
+                                                  and _is_int(body.get("endTime"), optional=True)):
                 return 422, DESERIALIZE_ERROR
             start = body.get("startTime") if kind == "userFillsByTime" else None
             fills = list(model.fills(user, start)) if model.has_account(user) else []
@@ -111,7 +111,7 @@ def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
             return 200, _order_status(model, _user(body), body.get("oid"))
         case "userFunding":
             user, start, end = _user(body), body.get("startTime"), body.get("endTime")
-            if not _is_ms(start) or not _is_ms(end, optional=True):
+            if not _is_int(start) or not _is_int(end, optional=True):
                 return 422, DESERIALIZE_ERROR  # startTime is required, both are integer ms
             rows = model.user_funding(user, start, end)[:FUNDING_CAP]
             return 200, [wire.user_funding_to_wire(p.time_ms, p.coin, p.usdc, p.szi, p.rate) for p in rows]
@@ -136,9 +136,9 @@ VENUE_ONLY_INFO = frozenset((
 ))
 
 
-def _is_ms(value: Any, optional: bool = False) -> bool:
-    """A time field the venue can read: an integer of ms (JSON true/false or 1.5e12 are not),
-    or, when optional, absent/null."""
+def _is_int(value: Any, optional: bool = False) -> bool:
+    """A field the venue reads as an integer (times in ms, nSigFigs): JSON true/false or 1.5e12
+    are not one; when optional, absent/null also passes."""
     return (value is None and optional) or (isinstance(value, int) and not isinstance(value, bool))
 
 
@@ -146,9 +146,9 @@ def _book_grouping(body: dict[str, Any]) -> tuple[int | None, int | None] | None
     """l2Book's optional `nSigFigs` (2-5) and `mantissa` (1, 2 or 5, with nSigFigs 5 only), or
     None when the venue could not take them."""
     n_sig, mantissa = body.get("nSigFigs"), body.get("mantissa")
-    if n_sig is not None and (not _is_ms(n_sig) or not 2 <= n_sig <= 5):
+    if n_sig is not None and (not _is_int(n_sig) or not 2 <= n_sig <= 5):
         return None
-    if mantissa is not None and (n_sig != 5 or not _is_ms(mantissa) or mantissa not in (1, 2, 5)):
+    if mantissa is not None and (n_sig != 5 or not _is_int(mantissa) or mantissa not in (1, 2, 5)):
         return None
     return n_sig, mantissa
 
@@ -180,7 +180,7 @@ def _candles(model: Any, req: Any) -> tuple[int, Any]:
         return 422, DESERIALIZE_ERROR
     coin, interval = req.get("coin"), req.get("interval")
     start, end = req.get("startTime"), req.get("endTime")
-    if not _is_ms(start) or not _is_ms(end, optional=True) or interval not in VENUE_INTERVALS:
+    if not _is_int(start) or not _is_int(end, optional=True) or interval not in VENUE_INTERVALS:
         return 422, DESERIALIZE_ERROR
     if coin not in model.specs:
         return 500, "null"
@@ -255,7 +255,7 @@ def malformed(action: dict[str, Any]) -> bool:
     """A body the venue cannot deserialize into its action type (it answers HTTP 422 before
     looking at the signature): orders or cancels that are not lists of objects, an order type
     that is not an object, a cloid that is not 0x + 32 hex digits, a transfer amount that is not
-    a number."""
+    a number, a scheduleCancel time that is not integer ms."""
     kind = action.get("type")
     if kind == "order":
         orders = action.get("orders")
@@ -268,6 +268,8 @@ def malformed(action: dict[str, Any]) -> bool:
             isinstance(c, dict) and (kind == "cancel" or _is_cloid(c.get("cloid"))) for c in cancels)
     if kind == "usdClassTransfer":
         return _amount(action) is None
+    if kind == "scheduleCancel":
+        return not _is_int(action.get("time"), optional=True)
     return False
 
 
@@ -345,8 +347,7 @@ def exchange(server: "EmulatorServer", body: dict[str, Any]) -> dict[str, Any]:
             server.register_agent(agent, user, str(action.get("agentName") or ""))
             return wire.ok_response("default")
         case "scheduleCancel":
-            t = action.get("time")
-            t = t if _is_ms(t) else None
+            t = action.get("time")  # an integer or absent (`malformed` saw to that)
             if t is not None and t < model.now_ms + SCHEDULE_CANCEL_LEAD_MS:  # the simulated clock's now
                 return wire.err_response(ERR_SCHEDULE_TOO_EARLY)
             problem = model.schedule_cancel(user, t)
@@ -512,7 +513,7 @@ def admin(server: "EmulatorServer", body: Any) -> tuple[int, Any]:
         server.register_agent(body["agent"], body["master"])
     elif kind == "step":
         ms = body.get("ms")
-        if not _is_ms(ms) or ms < 0:
+        if not _is_int(ms) or ms < 0:
             return 422, f"step.ms: {ms!r} is not a number of milliseconds >= 0 (the clock only moves forward)"
         server.step(ms)
     else:
