@@ -70,17 +70,11 @@ class LLMTap:
             response = self.inner.query(prompt_or_messages, schema=schema, purpose=purpose, context=context)
         except Exception as exc:
             call["error"] = f"{type(exc).__name__}: {exc}"
+            billed = getattr(exc, "response", None)  # a reply that came back unusable (invalid, refused) was paid for
+            if billed is not None:  # its cost and tokens; no raw reply, so `audit replay` replays the failure
+                call.update({k: v for k, v in _usage(billed).items() if k != "raw_reply"})
             raise
-        cost = getattr(response, "cost_usd", None)
-        call.update({
-            "raw_reply": getattr(response, "content", None),
-            "input_tokens": int(getattr(response, "input_tokens", 0) or 0),
-            "output_tokens": int(getattr(response, "output_tokens", 0) or 0),
-            "cached_input_tokens": int(getattr(response, "cached_input_tokens", 0) or 0),
-            "cost_usd": format(cost, "f") if isinstance(cost, Decimal) else None,
-            "model": getattr(response, "model", None), "provider": getattr(response, "provider", None),
-            "latency_ms": getattr(response, "latency_ms", None), "replayed": getattr(response, "replayed", False),
-        })
+        call.update(_usage(response))
         return response
 
     def __getattr__(self, name: str) -> Any:  # get_cost_summary, total_calls, ...
@@ -89,6 +83,20 @@ class LLMTap:
     def take(self) -> list[dict[str, Any]]:
         calls, self.calls = self.calls, []
         return calls
+
+
+def _usage(response: Any) -> dict[str, Any]:
+    """What one query's LLMResponse says about its reply and what it cost."""
+    cost = getattr(response, "cost_usd", None)
+    return {
+        "raw_reply": getattr(response, "content", None),
+        "input_tokens": int(getattr(response, "input_tokens", 0) or 0),
+        "output_tokens": int(getattr(response, "output_tokens", 0) or 0),
+        "cached_input_tokens": int(getattr(response, "cached_input_tokens", 0) or 0),
+        "cost_usd": format(cost, "f") if isinstance(cost, Decimal) else None,
+        "model": getattr(response, "model", None), "provider": getattr(response, "provider", None),
+        "latency_ms": getattr(response, "latency_ms", None), "replayed": getattr(response, "replayed", False),
+    }
 
 
 def llm_record(calls: list[dict[str, Any]]) -> dict[str, Any]:
@@ -107,7 +115,8 @@ def _summed(calls: list[dict[str, Any]]) -> dict[str, Any]:
         "output_tokens": sum(c.get("output_tokens", 0) for c in calls),
         "cached_input_tokens": sum(c.get("cached_input_tokens", 0) for c in calls),
         "cost_usd": format(cost, "f"),
-        "unpriced": any(c.get("cost_usd") is None and "raw_reply" in c and not c.get("replayed") for c in calls),
+        # a call that came back (its usage is known) from a model without a price
+        "unpriced": any(c.get("cost_usd") is None and "input_tokens" in c and not c.get("replayed") for c in calls),
         "model": last.get("model"), "provider": last.get("provider"), "purpose": last.get("purpose"),
         "prompt_hash": last.get("prompt_hash"), "prompt_chars": last.get("prompt_chars"),
         "raw_reply": last.get("raw_reply"),
