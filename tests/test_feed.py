@@ -89,7 +89,10 @@ def test_funding_premiums_round_trip_when_present(tmp_path: Path):
 def test_a_context_file_with_a_repeated_time_is_refused_not_read_last_row_wins(tmp_path: Path):
     path = write(tmp_path / "BTC_1h_context.csv",
                  f"t_ms,oracle_px,open_interest\n{T},100,5\n{T + HOUR_MS},101,6\n{T + HOUR_MS},999,6\n")
-    with pytest.raises(DataFileError, match="line 4, column t_ms: time .* is not after the previous row's"):
+    with pytest.raises(DataFileError, match="line 4, column t_ms: time .* is not after the previous row's .*; remove the"):
+        read_context_csv(path)
+    path.write_text(f"t_ms,oracle_px,open_interest\n{T + HOUR_MS},101,6\n{T},100,5\n")
+    with pytest.raises(DataFileError, match="line 3, column t_ms: time .* is not after the previous row's .*; sort the"):
         read_context_csv(path)
 
 

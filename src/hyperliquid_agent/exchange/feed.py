@@ -241,7 +241,8 @@ def _rows(path: Path, header: tuple[str, ...], optional: tuple[str, ...] = ()) -
 def _after(prev: int | None, t: int, path: Path, line: int, field: str) -> int:
     """`t`, which must come after the previous row's time (the files are in time order, no repeats)."""
     if prev is not None and t <= prev:
-        raise DataFileError(str(path), line, field, f"time {t} is not after the previous row's {prev}; sort the file")
+        fix = "remove the repeated row" if t == prev else "sort the file by time"
+        raise DataFileError(str(path), line, field, f"time {t} is not after the previous row's {prev}; {fix}")
     return t
 
 
