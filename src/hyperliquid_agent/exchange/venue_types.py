@@ -24,11 +24,11 @@ ERR_TPSL = "Invalid TP/SL price."
 ERR_CANCEL = "Order was never placed, already canceled, or filled."
 ERR_LEVERAGE = "Invalid leverage value"
 ERR_LEVERAGE_TYPE = "Cannot switch leverage type with open position."
+ERR_SPOT_TRIGGER = "Trigger orders are not supported on spot by the local venue."  # ours, not the venue's
 
 
 def err_decrease_leverage(is_cross: bool) -> str:
     return f"{'Cross' if is_cross else 'Isolated'} position does not have sufficient margin available to decrease leverage."
-ERR_SPOT_TRIGGER = "Trigger orders are not supported on spot by the local venue."  # ours, not the venue's
 
 
 def err_min_value(asset: int) -> str:
