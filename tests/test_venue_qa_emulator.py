@@ -109,6 +109,8 @@ def _signed(key: str, action: dict, nonce: int) -> dict:
     {"type": "cancel", "cancels": [5]},
     {"type": "cancelByCloid", "cancels": "0xab"},
     {"type": "cancelByCloid", "cancels": [{"asset": 1, "cloid": "order-7"}]},
+    {"type": "cancelByCloid", "cancels": [{"asset": 1, "cloid": "0x" + "_a" * 16}]},  # (int() takes these)
+    {"type": "cancelByCloid", "cancels": [{"asset": 1, "cloid": "0x" + " " * 31 + "1"}]},
     {"type": "order", "orders": [{"a": 1, "b": True, "p": "3000", "s": "0.1", "r": False, "t": "limit"}],
      "grouping": "na"},
     {"type": "order", "orders": [{"a": 1, "b": True, "p": "3000", "s": "0.1", "r": False,

@@ -222,24 +222,21 @@ USER_SIGNED = {"usdClassTransfer": "HyperliquidTransaction:UsdClassTransfer",
                "approveAgent": "HyperliquidTransaction:ApproveAgent"}
 
 
+def _is_hex(value: Any, digits: int) -> bool:
+    """Whether `value` is "0x" and `digits` hex digits (no sign, space or underscore, which `int` would take)."""
+    return (isinstance(value, str) and len(value) == 2 + digits and value.startswith("0x")
+            and all(c in _HEX_DIGITS for c in value[2:]))
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def _is_address(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) != 42 or not value.startswith("0x"):
-        return False
-    try:
-        int(value[2:], 16)
-    except ValueError:
-        return False
-    return True
+    return _is_hex(value, 40)
 
 
 def _is_cloid(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) != 34 or not value.startswith("0x"):
-        return False
-    try:
-        int(value[2:], 16)
-    except ValueError:
-        return False
-    return True
+    return _is_hex(value, 32)
 
 
 def _amount(action: dict[str, Any]) -> Decimal | None:
