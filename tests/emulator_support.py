@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal
+from typing import Any, Iterator
+
+import pytest
 
 from hyperliquid_agent.domain import OrderIntent, Side, Tif, round_price, round_size
 from hyperliquid_agent.domain.verdicts import _ISSUER_KEY, Approved, ApprovedOrder
@@ -20,6 +23,20 @@ def make_server(days: int = 20, start_day: int = 10, seed: int = 11) -> Emulator
     feed = synthetic_feed(seed=seed, days=days)
     model = VenueModel(feed, start_ms=feed.start_ms + start_day * DAY_MS)
     return EmulatorServer(model)
+
+
+def running_server(scope: str = "module", **kwargs) -> Any:
+    """A pytest fixture: `make_server(**kwargs)` started for the tests of `scope`, stopped after.
+    In a test module: `server = running_server(seed=5)`."""
+
+    @pytest.fixture(scope=scope)
+    def server() -> Iterator[EmulatorServer]:
+        srv = make_server(**kwargs)
+        srv.start()
+        yield srv
+        srv.stop()
+
+    return server
 
 
 def new_key() -> str:

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from emulator_support import address_of, funded_exchange, make_server, market_order, new_key
+from emulator_support import address_of, funded_exchange, make_server, market_order, new_key, running_server
 from hyperliquid_agent.domain import Side
 from hyperliquid_agent.exchange.emulator import EmulatorServer, NonceBook, SimClock
 from hyperliquid_agent.exchange.model import VenueModel
@@ -19,12 +19,7 @@ from test_wire_fixtures import FIXTURES, assert_same_shape, one
 HOUR = 3_600_000
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = make_server(seed=3)
-    srv.start()
-    yield srv
-    srv.stop()
+server = running_server(seed=3)
 
 
 @pytest.fixture(scope="module")

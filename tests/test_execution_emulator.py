@@ -16,9 +16,7 @@ from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
-from emulator_support import address_of, funded_exchange, make_server, new_key
+from emulator_support import address_of, funded_exchange, new_key, running_server
 from hyperliquid_agent.config import PortfolioConfig, RiskConfig
 from hyperliquid_agent.domain import LeverageIntent, OrderIntent, Side, TargetEntry, Tif, TransferIntent, round_size
 from hyperliquid_agent.exchange.hyperliquid import HyperliquidExchange
@@ -35,12 +33,7 @@ CFG = PortfolioConfig()
 COINS = ["BTC", "ETH", "SOL"]
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = make_server()
-    srv.start()
-    yield srv
-    srv.stop()
+server = running_server()
 
 
 class Desk:

@@ -7,18 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from emulator_support import approved, cloid, funded_exchange, limit_order, make_server, market_order
+from emulator_support import approved, cloid, funded_exchange, limit_order, market_order, running_server
 from hyperliquid_agent.domain import Filled, OrderIntent, Rejected, Resting, Side, Tif
 from hyperliquid_agent.errors import VenueRejectedError
 from hyperliquid_agent.exchange.hyperliquid import NETWORK_URLS
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = make_server()
-    srv.start()
-    yield srv
-    srv.stop()
+server = running_server()
 
 
 @pytest.fixture()

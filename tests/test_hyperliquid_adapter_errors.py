@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from emulator_support import address_of, funded_exchange, make_server, market_order, new_key
+from emulator_support import address_of, funded_exchange, market_order, new_key, running_server
 from hyperliquid_agent.domain import Filled, Side
 from hyperliquid_agent.errors import (
     VenueAuthError,
@@ -20,12 +20,7 @@ from hyperliquid_agent.exchange.hyperliquid import HyperliquidExchange
 from hyperliquid_agent.exchange.nonce import NonceSource, wall_clock_ms
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = make_server(seed=5)
-    srv.start()
-    yield srv
-    srv.stop()
+server = running_server(seed=5)
 
 
 @pytest.fixture(autouse=True)

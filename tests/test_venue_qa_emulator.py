@@ -11,18 +11,13 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 import pytest
 import requests
 
-from emulator_support import address_of, make_server, new_key
+from emulator_support import address_of, new_key, running_server
 from hyperliquid_agent.exchange.emulator_actions import DESERIALIZE_ERROR, aggregate_levels
 
 HOUR = 3_600_000
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = make_server(seed=5)
-    srv.start()
-    yield srv
-    srv.stop()
+server = running_server(seed=5)
 
 
 def post(server, path, body):
@@ -217,12 +212,7 @@ def _sdk(server):
     return Exchange(Account.from_key(key), server.url), Info(server.url, skip_ws=True), address_of(key)
 
 
-@pytest.fixture()
-def fresh_server():
-    srv = make_server(seed=5)
-    srv.start()
-    yield srv
-    srv.stop()
+fresh_server = running_server(scope="function", seed=5)
 
 
 def test_a_resting_bracket_parent_holds_its_tpsl_until_it_fills(fresh_server):
