@@ -40,6 +40,12 @@ def strategy_of(record: dict[str, Any]) -> str | None:
     return str(sel) if sel else None
 
 
+# an order record's status when it never reached the venue (the risk policy denied it, or the
+# executor skipped it); every other status (filled, resting, rejected, ...) is the venue's answer
+# (a `reconciled` record is an earlier cycle's order, asked about again: not sent by this one)
+_NOT_SENT = frozenset({"denied", "skipped"})
+
+
 def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> StepInfo:
     """What the backtest keeps of one cycle's audit record, as `CyclePipeline.run_record` leaves it
     or made plain (`to_plain`): both give the same info. The values read are strings and numbers in
@@ -49,6 +55,8 @@ def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> S
     orders = record.get("orders") or []
     risk = record.get("risk")  # (most cycles review no order)
     denied = sum(1 for r in to_plain(risk) if (r.get("verdict") or {}).get("verdict") == "denied") if risk else 0
+    sent = [o for o in orders if o.get("status") not in _NOT_SENT and not o.get("reconciled")]
+    rejections = tuple(_refusal(o) for o in sent if o.get("status") == "rejected")
     errors = record.get("errors") or []
     error = "; ".join(str(e) for e in errors) or None
     if decision.get("success") is False:
@@ -74,7 +82,18 @@ def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> S
         llm_cost_usd=_cost(llm.get("cost_usd")),
         llm_calls=int(llm.get("calls") or 0) if llm.get("cost_usd") is not None else 0,
         inputs_digest=inputs_digest(record),
+        sent=len(sent),
+        rejections=rejections,
     )
+
+
+def _refusal(order: dict[str, Any]) -> tuple[str, str, str, str]:
+    """(coin, side, size, the venue's error) of a refused order's record."""
+    intent = order.get("intent") or {}
+    if not isinstance(intent, dict):  # (a record not made plain holds the model)
+        intent = to_plain(intent)
+    return (str(intent.get("coin") or "?"), str(intent.get("side") or "?"), str(intent.get("size") or "0"),
+            str(order.get("error") or "rejected"))
 
 
 _NAN = float("nan")

@@ -92,6 +92,20 @@ class DecisionRow(BaseModel):
     inputs_digest: str | None = None  # hash of the signals and account the decision saw
 
 
+class RefusedOrder(BaseModel):
+    """An order the engine sent that the venue refused on arrival (`t_ms`, the decision's time
+    plus the run's latency): the trade did not happen. Its own list, not a decision-row count:
+    what became of an order is known only when it arrives, after the decision."""
+
+    model_config = _MODEL
+    t_ms: int
+    decided_ms: int
+    coin: str
+    side: str
+    size: Money
+    error: str
+
+
 class PlanChange(BaseModel):
     model_config = _MODEL
     t_ms: int
@@ -112,6 +126,8 @@ class BacktestResult(BaseModel):
     funding: list[FundingEvent] = Field(default_factory=list)  # every hourly payment (> 0 received)
     decisions: list[DecisionRow] = Field(default_factory=list)
     plan_changes: list[PlanChange] = Field(default_factory=list)
+    refused: list[RefusedOrder] = Field(default_factory=list)  # orders the venue refused, in time order
+    orders_sent: int = 0  # orders the engine's cycles sent to the venue (refused ones included)
     warnings: list[str] = Field(default_factory=list)
     llm_calls: int = 0
     stopped_early: str | None = None  # why the run ended before `end` (e.g. max cost reached)

@@ -52,6 +52,7 @@ from hyperliquid_agent.backtest.results import (
     Curve,
     DecisionRow,
     PlanChange,
+    RefusedOrder,
     RunParams,
     metrics_to_dict,
 )
@@ -102,6 +103,8 @@ class StepInfo(NamedTuple):
     llm_cost_usd: Decimal = ZERO  # spent by this cycle (replayed and offline calls: 0)
     llm_calls: int = 0
     inputs_digest: str | None = None  # a hash of what the decision saw (signals, account)
+    sent: int = 0  # orders sent to the venue (not denied by the risk policy, not skipped)
+    rejections: tuple[tuple[str, str, str, str], ...] = ()  # (coin, side, size, the venue's error) of each it refused
 
 
 class CycleStep(Protocol):
@@ -389,6 +392,8 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
     spent = ZERO
     calls = 0
     stopped: str | None = None
+    refused: list[RefusedOrder] = []  # the orders the venue refused
+    sent = 0  # orders sent to the venue
     total = len(times)
     for i, t in enumerate(times):
         if model.now_ms > t:  # still waiting for the previous cycle's fills (latency > the decision bar)
@@ -416,6 +421,10 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
         exchange.decision_ms = t
         info = step(t)
         guard.record(info.llm_cost_usd)
+        sent += info.sent
+        if info.rejections:
+            refused += [RefusedOrder(t_ms=t + latency_ms, decided_ms=t, coin=coin, side=side, size=Decimal(size),
+                                     error=error) for coin, side, size, error in info.rejections]
         spent += info.llm_cost_usd
         calls += info.llm_calls
         if info.plan_id and info.plan_id != rec.plan_id:
@@ -428,7 +437,7 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
     if stopped is None:
         advance(times[-1])
     rec.close_out()
-    return _result(run_cfg, plan, rec, decisions, changes, spent, calls, stopped)
+    return _result(run_cfg, plan, rec, decisions, changes, spent, calls, stopped, refused, sent)
 
 
 def _decision_row(t_ms: int, info: StepInfo) -> DecisionRow:
@@ -442,7 +451,7 @@ def _decision_row(t_ms: int, info: StepInfo) -> DecisionRow:
 
 
 def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spent: Decimal, calls: int,
-            stopped: str | None) -> BacktestResult:
+            stopped: str | None, refused: Sequence[RefusedOrder] = (), sent: int = 0) -> BacktestResult:
     spec = plan.spec
     start_equity = run_cfg.venue.start_equity_usd
     points = rec.points or [EquityPoint(plan.times[0], start_equity)]
@@ -481,7 +490,9 @@ def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spe
         plan_changes=changes,
         llm_calls=calls,
         stopped_early=stopped,
-        warnings=error_summary(decisions),
+        refused=list(refused),
+        orders_sent=sent,
+        warnings=error_summary(decisions) + rejection_summary(refused, sent, plan.latency_bars),
     )
 
 
@@ -494,6 +505,36 @@ def error_summary(decisions: Sequence[DecisionRow]) -> list[str]:
     when = datetime.fromtimestamp(first.t_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
     error = first.error if len(first.error) <= 600 else first.error[:600] + "…"
     return [f"{len(failed)} of {len(decisions)} cycles reported errors and held; the first, at {when}: {error}"]
+
+
+# the venue's "could not immediately match" (an IOC that no longer crosses the book)
+IOC_NO_MATCH = "Order could not immediately match against any resting orders."
+
+
+def _reason(error: str) -> str:
+    """A venue error without what changes from one order to the next (the asset id, the book)."""
+    return error.split(" asset=", 1)[0].split(", bbo was", 1)[0].strip()
+
+
+def rejection_summary(refused: Sequence[RefusedOrder], sent: int, latency_bars: int) -> list[str]:
+    """One warning when the venue refused orders the engine sent: those trades did not happen,
+    and a run whose orders often miss (an IOC priced at its decision and sent an hour later)
+    trades less than the engine decided to, which its figures alone would not say."""
+    if not refused:
+        return []
+    counts: dict[str, int] = {}
+    for order in refused:
+        key = _reason(order.error)
+        counts[key] = counts.get(key, 0) + 1
+    reasons = "; ".join(f"{n} x {why!r}" for why, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    when = datetime.fromtimestamp(refused[0].decided_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    text = (f"the venue refused {len(refused)} of {sent} orders sent ({reasons}; the first decided at {when}): "
+            f"those trades did not happen (each is listed under `refused` in results.json)")
+    if latency_bars and IOC_NO_MATCH in counts:
+        text += (f". An IOC order is priced when it is decided and reaches the venue {latency_bars} hourly bar(s) "
+                 f"later (--latency-bars, [backtest] fill_latency_bars): when the price has moved past its limit "
+                 f"by then ([portfolio] market_slippage_bps from the mid it saw), it does not fill")
+    return [text]
 
 
 def write_outputs(result: BacktestResult, out_dir: str | Path) -> tuple[Path, Path]:
