@@ -105,7 +105,8 @@ def coverage_warnings(feed, coins: Sequence[str], times: Sequence[int], interval
     return out
 
 
-FUNDING_GAP_MS = 9 * 3_600_000  # older records settle every 8 hours; a longer gap at an edge is missing data
+HOUR_MS = 3_600_000
+FUNDING_GAP_MS = 9 * HOUR_MS  # older records settle every 8 hours; a longer gap at an edge is missing data
 
 
 def _funding_warnings(feed, coins: Sequence[str], first: int, last: int) -> list[str]:
@@ -128,7 +129,32 @@ def _funding_warnings(feed, coins: Sequence[str], first: int, last: int) -> list
         if inside[-1] < last - FUNDING_GAP_MS:
             out.append(f"{coin}: funding records end at {_utc(inside[-1])}, before the window's last bar "
                        f"({_utc(last)}): no funding is paid or received on {coin} after then")
+        out += _funding_cadence_warning(coin, inside)
     return out
+
+
+def _funding_cadence_warning(coin: str, times: Sequence[int]) -> list[str]:
+    """Between a coin's first and last funding record of the window: records that come every
+    8 hours (Hyperliquid's older data) or hours that have none (a gap in the file)."""
+    from statistics import median
+
+    hours = sorted({t - t % HOUR_MS for t in times})
+    if len(hours) < 2:
+        return []
+    missing = (hours[-1] - hours[0]) // HOUR_MS + 1 - len(hours)
+    if not missing:
+        return []
+    every = int(median(b - a for a, b in zip(hours, hours[1:]))) // HOUR_MS
+    if every > 1:
+        return [f"{coin}: its funding records come every {every} hours over the window (Hyperliquid settled every "
+                f"8 hours before 2023-06-08): the venue pays each record's rate once, at its hour, as the funding of "
+                f"its whole period, but the signals and strategies read the latest record as the hourly rate, so the "
+                f"funding they see is about {every} times what an hourly record would say; use a window with hourly "
+                f"funding records, or weigh funding-driven decisions accordingly"]
+    first_gap = next(a + HOUR_MS for a, b in zip(hours, hours[1:]) if b - a > HOUR_MS)
+    return [f"{coin}: {missing} hour(s) of the window have no funding record (the first at {_utc(first_gap)}): "
+            f"no funding is paid or received on {coin} for those hours; `hl-agent data download` fetches what "
+            f"is missing"]
 
 
 class LatencyExchange:
