@@ -43,7 +43,7 @@ from hyperliquid_agent.domain.orders import OrderIntent
 from hyperliquid_agent.domain.verdicts import ApprovedOrder, require_approved
 from hyperliquid_agent.errors import ConfigError, VenueRejectedError, VenueResponseError
 from hyperliquid_agent.exchange import wire
-from hyperliquid_agent.exchange.nonce import NonceSource, wall_clock_ms
+from hyperliquid_agent.exchange.nonce import for_signer, wall_clock_ms
 from hyperliquid_agent.exchange.retry import (
     RetryPolicy, call_with_retry, error_for_err_status, parse, with_http_errors,
 )
@@ -105,7 +105,7 @@ class HyperliquidExchange:
         self.policy = RetryPolicy(max_retries=max_retries, backoff_s=backoff_s)
         self._sleep = sleep
         self._clock_ms = clock_ms
-        self.nonces = NonceSource()
+        self.nonces = for_signer(self.signer_address)  # shared by every adapter of this key
         self._lock = threading.Lock()
         self._info: Any = None
         self._exchange: Any = None
@@ -247,20 +247,29 @@ class HyperliquidExchange:
     def _send_l1(self, action: dict[str, Any], what: str, only_if_not_landed: bool) -> wire.ExchangeResponseWire:
         from hyperliquid.utils.signing import sign_l1_action
 
-        _, exchange = self._sdk()
-        nonce = self.nonces.next()
-        signature = sign_l1_action(self._wallet, action, self.vault_address, nonce, None, self.is_mainnet)
-        payload = {"action": action, "nonce": nonce, "signature": signature,
-                   "vaultAddress": self.vault_address, "expiresAfter": None}
-        return self._post(exchange, payload, what, only_if_not_landed)
+        def payload(nonce: int) -> dict[str, Any]:
+            signature = sign_l1_action(self._wallet, action, self.vault_address, nonce, None, self.is_mainnet)
+            return {"action": action, "nonce": nonce, "signature": signature,
+                    "vaultAddress": self.vault_address, "expiresAfter": None}
 
-    def _post(self, exchange: Any, payload: dict[str, Any], what: str, only_if_not_landed: bool
+        return self._post(payload, what, only_if_not_landed)
+
+    def _post(self, payload: Callable[[int], dict[str, Any]], what: str, only_if_not_landed: bool
               ) -> wire.ExchangeResponseWire:
-        raw = self._retry(lambda: exchange.post("/exchange", payload), what, only_if_not_landed)
-        resp = parse(wire.ExchangeResponseWire, raw, what)
-        if resp.status == "err":
-            raise error_for_err_status(str(resp.response), what)
-        return resp
+        """Sign and send an action; every attempt is signed anew with a fresh nonce. A resend of
+        the same nonce after a failure that may have landed would be refused as a duplicate even
+        when the first one never arrived, and a nonce refusal (another signer of this key took
+        it) certainly did not land, so it is sent again with the next nonce."""
+        _, exchange = self._sdk()
+
+        def attempt() -> wire.ExchangeResponseWire:
+            raw = exchange.post("/exchange", payload(self.nonces.next()))
+            resp = parse(wire.ExchangeResponseWire, raw, what)
+            if resp.status == "err":
+                raise error_for_err_status(str(resp.response), what)
+            return resp
+
+        return self._retry(attempt, what, only_if_not_landed)
 
     def _statuses(self, resp: wire.ExchangeResponseWire, what: str) -> list[Any]:
         body = resp.response
@@ -357,13 +366,14 @@ class HyperliquidExchange:
 
         if amount <= 0:
             raise ValueError(f"transfer amount must be positive, got {amount}")
-        _, exchange = self._sdk()
-        nonce = self.nonces.next()
         text = format(amount, "f")
         if self.vault_address:
             text += f" subaccount:{self.vault_address}"
-        action = {"type": "usdClassTransfer", "amount": text, "toPerp": to_perp, "nonce": nonce}
-        signature = sign_usd_class_transfer_action(self._wallet, action, self.is_mainnet)
-        payload = {"action": action, "nonce": nonce, "signature": signature, "vaultAddress": None,
-                   "expiresAfter": None}
-        self._post(exchange, payload, "usdClassTransfer", only_if_not_landed=True)
+
+        def payload(nonce: int) -> dict[str, Any]:
+            action = {"type": "usdClassTransfer", "amount": text, "toPerp": to_perp, "nonce": nonce}
+            signature = sign_usd_class_transfer_action(self._wallet, action, self.is_mainnet)
+            return {"action": action, "nonce": nonce, "signature": signature, "vaultAddress": None,
+                    "expiresAfter": None}
+
+        self._post(payload, "usdClassTransfer", only_if_not_landed=True)

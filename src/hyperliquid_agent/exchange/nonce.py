@@ -3,7 +3,12 @@
 Hyperliquid keeps the 100 highest nonces of each signer and refuses a duplicate, so two
 actions signed in the same millisecond (the SDK's default nonce is the wall-clock ms)
 collide. `NonceSource.next()` returns the wall-clock ms, or the previous nonce + 1 when
-the clock has not moved on: strictly increasing, thread-safe, never far from real time.
+the clock has not moved on (or went back): strictly increasing, thread-safe, never far from
+real time.
+
+The venue counts nonces per signer, not per client object: `for_signer(address)` gives every
+adapter of one key in this process the same source, so two adapters (a session and a tool
+sharing the key, two threads) never sign the same nonce.
 """
 
 from __future__ import annotations
@@ -34,3 +39,17 @@ class NonceSource:
     @property
     def last(self) -> int:
         return self._last
+
+
+_BY_SIGNER: dict[str, NonceSource] = {}
+_BY_SIGNER_LOCK = threading.Lock()
+
+
+def for_signer(address: str) -> NonceSource:
+    """The one wall-clock nonce source of `address` (any case) in this process."""
+    key = address.lower()
+    with _BY_SIGNER_LOCK:
+        source = _BY_SIGNER.get(key)
+        if source is None:
+            source = _BY_SIGNER[key] = NonceSource()
+        return source

@@ -2,7 +2,8 @@
 
 - 429, 5xx, timeouts, connection errors -> `VenueUnavailableError` (retryable).
 - a whole action refused (`"status":"err"`) -> `VenueRejectedError`, or `VenueAuthError`
-  for an unknown signer / unfunded account (fix the keys; never retried).
+  for an unknown signer / unfunded account (fix the keys; never retried); a refused nonce or
+  a rate limit -> retryable (nothing ran).
 - anything we cannot parse -> `VenueResponseError` (hold; never trade on it).
 
 Reads and idempotent actions (cancel, leverage, schedule-cancel) are retried with
@@ -30,6 +31,7 @@ T = TypeVar("T")
 
 AUTH_MARKERS = ("does not exist", "Must deposit")
 RATE_LIMIT_MARKERS = ("Too many", "rate limit")
+NONCE_MARKER = "Invalid nonce"
 
 
 class Landed(Enum):
@@ -89,13 +91,13 @@ def classify(exc: BaseException, what: str) -> VenueError:
             return VenueCallError(f"{what}: rate limited by the venue (HTTP 429); retry later", Landed.NO)
         return VenueRejectedError(f"{what}: the venue refused the request (HTTP {exc.status_code}): {exc.error_message}")
     if isinstance(exc, ServerError):
-        return VenueCallError(f"{what}: venue server error (HTTP {exc.status_code}): {str(exc.message)[:200]}",
-                              Landed.MAYBE)
+        body = " ".join(str(exc.message).split())  # an HTML error page on one line
+        return VenueCallError(f"{what}: venue server error (HTTP {exc.status_code}): {body[:200]}", Landed.MAYBE)
     if isinstance(exc, requests.ConnectTimeout):
         return VenueCallError(f"{what}: could not connect to the venue (timeout)", Landed.NO)
     if isinstance(exc, requests.Timeout):
-        return VenueCallError(f"{what}: the venue did not answer in time; the request may have been executed",
-                              Landed.MAYBE)
+        return VenueCallError(f"{what}: the venue did not answer in time (hyperliquid.timeout_s); "
+                              "the request may have been executed", Landed.MAYBE)
     if isinstance(exc, requests.ConnectionError):
         text = repr(exc)
         refused = "NewConnectionError" in text or "Connection refused" in text or "ConnectionRefused" in text
@@ -115,6 +117,10 @@ def error_for_err_status(reason: str, what: str) -> VenueError:
         )
     if any(m.lower() in reason.lower() for m in RATE_LIMIT_MARKERS):
         return VenueCallError(f"{what}: {reason}", Landed.NO)
+    if reason.startswith(NONCE_MARKER):  # refused before anything ran: safe to sign anew and resend
+        return VenueCallError(
+            f"{what}: {reason}. Another process may be signing with this key (the venue counts nonces "
+            "per signer): give each process its own agent wallet", Landed.NO)
     return VenueRejectedError(f"{what}: {reason}")
 
 
@@ -151,6 +157,9 @@ def call_with_retry(
             if retry and only_if_not_landed:
                 retry = isinstance(err, VenueCallError) and err.landed is Landed.NO
             if not retry:
+                if attempt and isinstance(err, VenueCallError):  # say that it was not the first try
+                    err = VenueCallError(f"{err} (gave up after {attempt + 1} attempts; "
+                                         "hyperliquid.max_retries sets the retries)", err.landed)
                 if err is exc:
                     raise
                 raise err from exc
