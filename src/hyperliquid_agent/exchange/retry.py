@@ -44,7 +44,7 @@ class Landed(Enum):
 class VenueCallError(VenueUnavailableError):
     """A retryable venue failure that remembers whether the request may have landed."""
 
-    def __init__(self, message: str, landed: Landed) -> None:
+    def __init__(self, message: str, landed: Landed = Landed.MAYBE) -> None:  # (`type(err)(message)` works)
         super().__init__(message)
         self.landed = landed
 

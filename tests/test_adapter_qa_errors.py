@@ -1,0 +1,65 @@
+"""The adapter's failures as a user meets them: through `hl-agent run` on testnet settings (a
+loopback URL standing in; nothing leaves the machine) and the retry policy's final word."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from typer.testing import CliRunner
+
+from _agent_env import config_file
+from hyperliquid_agent.cli import app
+from hyperliquid_agent.errors import VenueUnavailableError
+from hyperliquid_agent.exchange.retry import Landed, RetryPolicy, VenueCallError, call_with_retry
+
+runner = CliRunner()
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    return port
+
+
+def test_an_unreachable_testnet_venue_is_a_clear_error_not_a_traceback(tmp_path):
+    # The start-up check re-raises the venue's error with a hint as `type(exc)(message)`; the
+    # adapter's retryable error needed a second argument, so this ended in a TypeError traceback.
+    port = _closed_port()
+    cfg = config_file(tmp_path, f'[hyperliquid]\nbase_url = "http://127.0.0.1:{port}"\n'
+                                f'secret_key = "0x{"5a" * 32}"\ntimeout_s = 2\nmax_retries = 0\n')
+    res = runner.invoke(app, ["run", "-c", str(cfg), "--testnet", "--once"])
+    assert res.exit_code == 2, res.output
+    assert "cannot reach the venue" in res.output and f"127.0.0.1:{port}" in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert "5a" * 32 not in res.output
+
+
+def test_a_retryable_error_rebuilt_from_its_message_stays_retryable_and_cautious():
+    err = VenueCallError("allMids: venue server error (HTTP 502)")
+    assert isinstance(err, VenueUnavailableError) and err.landed is Landed.MAYBE
+
+
+def test_exhausted_retries_say_how_many_attempts_were_made_and_which_key_sets_them():
+    waits: list[float] = []
+
+    def fail() -> None:
+        raise VenueCallError("allMids: venue server error (HTTP 502): <html>", Landed.MAYBE)
+
+    with pytest.raises(VenueCallError) as caught:
+        call_with_retry(fail, "allMids", RetryPolicy(max_retries=3, backoff_s=0.25), only_if_not_landed=False,
+                        sleep=waits.append)
+    assert "gave up after 4 attempts" in str(caught.value) and "hyperliquid.max_retries" in str(caught.value)
+    assert caught.value.landed is Landed.MAYBE
+    assert waits == [0.25, 0.5, 1.0]
+
+
+def test_a_failure_not_retried_is_raised_as_it_came():
+    def fail() -> None:
+        raise VenueCallError("order: venue server error (HTTP 500)", Landed.MAYBE)
+
+    with pytest.raises(VenueCallError) as caught:
+        call_with_retry(fail, "order", RetryPolicy(), only_if_not_landed=True, sleep=lambda _: None)
+    assert str(caught.value) == "order: venue server error (HTTP 500)"  # one attempt: nothing to add
