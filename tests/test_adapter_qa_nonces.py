@@ -131,3 +131,19 @@ def test_an_order_whose_answer_was_lost_is_never_sent_again(server):
         ex.place_orders([order])
     assert len(sent) == 1
     assert ex.account_state().signed_size("SOL") == Decimal("-1")
+
+
+def test_an_agent_wallet_transfer_is_refused_before_anything_is_sent_naming_the_fix(server):
+    from hyperliquid_agent.errors import VenueAuthError
+
+    master_key, agent_key = new_key(), new_key()
+    master = address_of(master_key)
+    server.create_account(master, 1_000)
+    server.create_account(address_of(agent_key), 50)  # the agent address holding money of its own
+    server.register_agent(address_of(agent_key), master)
+    agent = HyperliquidExchange(server.url, agent_key, account_address=master, max_retries=0)
+    sent = _exchange_posts(agent)
+    with pytest.raises(VenueAuthError, match=r"agent \(API\) wallet.*master account's own key.*nothing was sent"):
+        agent.transfer_usd(Decimal(10), to_perp=False)
+    assert sent == []
+    assert agent.account_state().spot_balance("USDC") == 0

@@ -41,7 +41,7 @@ from hyperliquid_agent.domain import (
 )
 from hyperliquid_agent.domain.orders import OrderIntent
 from hyperliquid_agent.domain.verdicts import ApprovedOrder, require_approved
-from hyperliquid_agent.errors import ConfigError, VenueRejectedError, VenueResponseError
+from hyperliquid_agent.errors import ConfigError, VenueAuthError, VenueRejectedError, VenueResponseError
 from hyperliquid_agent.exchange import wire
 from hyperliquid_agent.exchange.nonce import for_signer, wall_clock_ms
 from hyperliquid_agent.exchange.retry import (
@@ -366,6 +366,13 @@ class HyperliquidExchange:
 
         if amount <= 0:
             raise ValueError(f"transfer amount must be positive, got {amount}")
+        if self.account_address.lower() != self.signer_address.lower():
+            # A user-signed action moves the signer's own money: an agent's signature would be
+            # refused as an unknown user, or move the agent address's funds, never the master's.
+            raise VenueAuthError(
+                f"usdClassTransfer: hyperliquid.secret_key is an agent (API) wallet trading for "
+                f"{self.account_address}; an agent cannot move the master's USDC between spot and perp. "
+                "Move it with the master account's own key or in the Hyperliquid app; nothing was sent")
         text = format(amount, "f")
         if self.vault_address:
             text += f" subaccount:{self.vault_address}"
