@@ -63,3 +63,15 @@ def test_a_failure_not_retried_is_raised_as_it_came():
     with pytest.raises(VenueCallError) as caught:
         call_with_retry(fail, "order", RetryPolicy(), only_if_not_landed=True, sleep=lambda _: None)
     assert str(caught.value) == "order: venue server error (HTTP 500)"  # one attempt: nothing to add
+
+
+def test_a_mainnet_url_with_a_trailing_slash_still_signs_for_mainnet():
+    # Built without any request (the SDK objects are made on first use): nothing leaves the machine.
+    from hyperliquid.utils.constants import MAINNET_API_URL, TESTNET_API_URL
+
+    from hyperliquid_agent.exchange.hyperliquid import HyperliquidExchange
+
+    key = "0x" + "6b" * 32
+    ex = HyperliquidExchange(MAINNET_API_URL + "/", key)
+    assert ex.base_url == MAINNET_API_URL and ex.is_mainnet
+    assert not HyperliquidExchange(TESTNET_API_URL + "//", key).is_mainnet

@@ -95,7 +95,10 @@ class HyperliquidExchange:
         sleep: Callable[[float], None] | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
-        self.base_url = base_url
+        # The SDK signs for mainnet only when the URL is exactly its constant, and joins paths to
+        # it: "https://api.hyperliquid.xyz/" signed every action as testnet (refused by mainnet as
+        # an unknown user) and asked for "//exchange".
+        self.base_url = base_url.rstrip("/")
         self._wallet = wallet_from_key(secret_key)
         self.signer_address = self._wallet.address
         self.account_address = account_address or self._wallet.address

@@ -120,7 +120,8 @@ def error_for_err_status(reason: str, what: str) -> VenueError:
     if reason.startswith(NONCE_MARKER):  # refused before anything ran: safe to sign anew and resend
         return VenueCallError(
             f"{what}: {reason}. Another process may be signing with this key (the venue counts nonces "
-            "per signer): give each process its own agent wallet", Landed.NO)
+            "per signer): give each process its own agent wallet; or this machine's clock is behind "
+            "(nonces are milliseconds): sync it", Landed.NO)
     return VenueRejectedError(f"{what}: {reason}")
 
 
