@@ -75,3 +75,36 @@ def test_a_mainnet_url_with_a_trailing_slash_still_signs_for_mainnet():
     ex = HyperliquidExchange(MAINNET_API_URL + "/", key)
     assert ex.base_url == MAINNET_API_URL and ex.is_mainnet
     assert not HyperliquidExchange(TESTNET_API_URL + "//", key).is_mainnet
+
+
+@pytest.mark.parametrize("answer", ["hello", '{"status": "ok"}', "[1, 2]"])
+def test_a_venue_url_that_is_not_an_emulator_is_named_with_the_fix(answer):
+    """A server answering 200 to anything at venue.url: a clear error, not a JSONDecodeError or KeyError."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from hyperliquid_agent.config import config_from_dict
+    from hyperliquid_agent.exchange.factory import build_exchange
+
+    class Anything(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            body = answer.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Anything)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        cfg = config_from_dict({"venue": {"url": url}, "hyperliquid": {"max_retries": 0}}, env={})
+        with pytest.raises(VenueUnavailableError, match=r"is not an hl-agent emulator.*venue\.url"):
+            build_exchange(cfg)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -89,7 +89,15 @@ def _admin(url: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
         raise VenueUnavailableError(f"the emulator at {url} refused {body.get('type')}: {resp.text[:200]}")
     if resp.status_code != 200:
         raise VenueUnavailableError(f"{url} is not an hl-agent emulator (POST /emulator -> HTTP {resp.status_code})")
-    return resp.json()
+    try:
+        answer = resp.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict) or not isinstance(answer.get("nowMs"), int):
+        raise VenueUnavailableError(f"{url} is not an hl-agent emulator (POST /emulator answered "
+                                    f"{' '.join(resp.text.split())[:60]!r}, not its clock). Point venue.url "
+                                    "(or hyperliquid.base_url) at `hl-agent venue serve`, or unset it")
+    return answer
 
 
 def remote_clock(url: str, timeout_s: float = 5.0) -> Callable[[], int]:
