@@ -4,6 +4,7 @@ loopback URL standing in; nothing leaves the machine) and the retry policy's fin
 from __future__ import annotations
 
 import socket
+from decimal import Decimal
 
 import pytest
 from typer.testing import CliRunner
@@ -108,3 +109,78 @@ def test_a_venue_url_that_is_not_an_emulator_is_named_with_the_fix(answer):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def _cut_answer_server() -> tuple[str, "socket.socket"]:
+    """A server that starts a chunked JSON answer and hangs up in the middle of it."""
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"5\r\n{\"a\":\r\n")
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://127.0.0.1:{srv.getsockname()[1]}", srv
+
+
+def test_an_answer_cut_off_midway_is_a_retryable_failure_that_may_have_landed():
+    from hyperliquid.api import API
+
+    from hyperliquid_agent.exchange.retry import classify, with_http_errors
+
+    url, srv = _cut_answer_server()
+    try:
+        api = with_http_errors(API(url, 2))
+        with pytest.raises(Exception) as caught:
+            api.post("/info", {"type": "allMids"})
+    finally:
+        srv.close()
+    err = classify(caught.value, "allMids")
+    assert isinstance(err, VenueCallError) and err.landed is Landed.MAYBE  # was a VenueResponseError: never retried
+    assert "connection dropped while the venue was answering" in str(err)
+
+
+def test_a_read_cut_off_once_is_retried_and_an_order_cut_off_is_not_resent():
+    import requests
+
+    from emulator_support import address_of, make_server, market_order, new_key
+    from hyperliquid_agent.domain import Side
+    from hyperliquid_agent.exchange.hyperliquid import HyperliquidExchange
+
+    with make_server() as server:
+        key = new_key()
+        server.create_account(address_of(key), 10_000)
+        ex = HyperliquidExchange(server.url, key, max_retries=2, sleep=lambda _: None)
+        info, sdk = ex._sdk()
+        calls = {"info": 0, "exchange": 0}
+
+        def cut(obj, name):
+            post = obj.post
+
+            def once(path, payload=None):
+                calls[name] += 1
+                answer = post(path, payload)
+                if calls[name] == 1:
+                    raise requests.exceptions.ChunkedEncodingError("Response ended prematurely")
+                return answer
+            obj.post = once
+
+        cut(info, "info")
+        assert ex.account_state().portfolio_value == 10_000
+        order = market_order(ex, "BTC", Side.BUY, "0.01")
+        cut(sdk, "exchange")
+        with pytest.raises(VenueUnavailableError, match="may have been executed"):
+            ex.place_orders([order])
+        assert calls["exchange"] == 1
+        assert ex.account_state().signed_size("BTC") == Decimal("0.01")  # it landed once

@@ -103,6 +103,9 @@ def classify(exc: BaseException, what: str) -> VenueError:
         refused = "NewConnectionError" in text or "Connection refused" in text or "ConnectionRefused" in text
         return VenueCallError(f"{what}: connection to the venue failed: {type(exc).__name__}",
                               Landed.NO if refused else Landed.MAYBE)
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):  # it was answering: it got the request
+        return VenueCallError(f"{what}: the connection dropped while the venue was answering; the request "
+                              "may have been executed", Landed.MAYBE)
     if isinstance(exc, (ValueError, KeyError, TypeError)):
         return VenueResponseError(f"{what}: unreadable venue response: {exc}")
     return VenueResponseError(f"{what}: unexpected failure talking to the venue: {type(exc).__name__}: {exc}")
