@@ -184,3 +184,23 @@ def test_a_read_cut_off_once_is_retried_and_an_order_cut_off_is_not_resent():
             ex.place_orders([order])
         assert calls["exchange"] == 1
         assert ex.account_state().signed_size("BTC") == Decimal("0.01")  # it landed once
+
+
+@pytest.mark.parametrize("meta, message", [
+    ('{"universe": [{"name": "BTC", "szDecimals": -1, "maxLeverage": 50}]}',
+     r"meta: unexpected response shape: meta\.universe\[0\] \(BTC\): sz_decimals: Input should be greater than or equal to 0"),
+    ('{"universe": [{"name": "BTC", "szDecimals": 40}]}', r"meta\.universe\[0\] \(BTC\): sz_decimals"),
+])
+def test_asset_specs_the_domain_refuses_are_a_response_error_naming_the_asset(meta, message):
+    from emulator_support import address_of, make_server, new_key
+    from hyperliquid_agent.errors import VenueResponseError
+    from hyperliquid_agent.exchange.hyperliquid import HyperliquidExchange
+
+    with make_server() as server:
+        key = new_key()
+        server.create_account(address_of(key), 1_000)
+        ex = HyperliquidExchange(server.url, key, max_retries=0)
+        server.inject_fault(200, body=meta, kind="meta")
+        with pytest.raises(VenueResponseError, match=message):  # was a bare pydantic ValidationError
+            ex.asset_specs()
+        assert ex.asset_specs()["BTC"].sz_decimals == 5  # the next try reads the venue's own meta

@@ -143,7 +143,7 @@ class HyperliquidExchange:
                 spot_meta = self._retry(lambda: api.post("/info", {"type": "spotMeta"}), "spotMeta")
                 meta_w = parse(wire.MetaWire, meta, "meta")
                 spot_w = parse(wire.SpotMetaWire, spot_meta, "spotMeta")
-                self._specs = wire.specs_from_wire(meta_w, spot_w)
+                self._specs = parse(lambda _: wire.specs_from_wire(meta_w, spot_w), None, "meta")
                 self._token_pairs = wire.spot_token_pairs(spot_w)
                 try:
                     exchange = Exchange(self._wallet, self.base_url, meta=meta, vault_address=self.vault_address,

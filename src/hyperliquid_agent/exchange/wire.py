@@ -397,23 +397,29 @@ def spot_token_pairs(spot_meta: SpotMetaWire) -> dict[str, str]:
 
 def specs_from_wire(meta: MetaWire, spot_meta: SpotMetaWire | None = None) -> dict[str, AssetSpec]:
     """Asset specs keyed by the name the SDK uses (perp coin; spot pair name, e.g. "@107")."""
+    def spec(where: str, **fields: Any) -> AssetSpec:
+        try:
+            return AssetSpec(**fields)
+        except ValidationError as exc:  # e.g. a negative szDecimals: a ValueError naming the asset
+            raise ValueError(f"{where} ({fields['name']}): {describe(exc)}") from None
+
     specs: dict[str, AssetSpec] = {}
     for i, a in enumerate(meta.universe):
         if a.isDelisted:
             continue
-        specs[a.name] = AssetSpec(
-            name=a.name, asset_id=i, sz_decimals=a.szDecimals, max_leverage=max(a.maxLeverage, 1),
-            market_type=MarketType.PERP, only_isolated=a.onlyIsolated,
+        specs[a.name] = spec(
+            f"meta.universe[{i}]", name=a.name, asset_id=i, sz_decimals=a.szDecimals,
+            max_leverage=max(a.maxLeverage, 1), market_type=MarketType.PERP, only_isolated=a.onlyIsolated,
         )
     if spot_meta is not None:
         tokens = {t.index: t for t in spot_meta.tokens}
-        for pair in spot_meta.universe:
+        for i, pair in enumerate(spot_meta.universe):
             base = tokens.get(pair.tokens[0]) if pair.tokens else None
             if base is None:
                 continue
-            specs[pair.name] = AssetSpec(
-                name=pair.name, asset_id=SPOT_ASSET_OFFSET + pair.index, sz_decimals=base.szDecimals,
-                max_leverage=1, market_type=MarketType.SPOT,
+            specs[pair.name] = spec(
+                f"spotMeta.universe[{i}]", name=pair.name, asset_id=SPOT_ASSET_OFFSET + pair.index,
+                sz_decimals=base.szDecimals, max_leverage=1, market_type=MarketType.SPOT,
             )
     return specs
 
