@@ -204,3 +204,22 @@ def test_asset_specs_the_domain_refuses_are_a_response_error_naming_the_asset(me
         with pytest.raises(VenueResponseError, match=message):  # was a bare pydantic ValidationError
             ex.asset_specs()
         assert ex.asset_specs()["BTC"].sz_decimals == 5  # the next try reads the venue's own meta
+
+
+@pytest.mark.parametrize("network, key, value", [
+    ("local", "account_address", "0x1234...abcd"),  # the docs' placeholder, left in
+    ("local", "vault_address", "0x" + "ab" * 19),
+    ("testnet", "account_address", "ABC"),
+    ("mainnet", "vault_address", "0x" + "zz" * 20),
+])
+def test_an_address_that_is_not_one_is_a_config_error_naming_the_key(network, key, value):
+    # Was an emulator refusal of createAccount (local) or the venue's HTTP 422 on the first read
+    # (testnet, mainnet), neither naming the config key. Refused before anything is sent.
+    from hyperliquid_agent.config import config_from_dict
+    from hyperliquid_agent.errors import ConfigError
+    from hyperliquid_agent.exchange.factory import build_exchange
+
+    cfg = config_from_dict({"hyperliquid": {"network": network, key: value, "secret_key": "0x" + "2d" * 32},
+                            "venue": {"synthetic_days": 10}}, env={})
+    with pytest.raises(ConfigError, match=rf"hyperliquid\.{key} = .* is not an address; expected 0x followed by 40 hex"):
+        build_exchange(cfg)

@@ -19,7 +19,9 @@ from typing import Any, Callable, Sequence
 from hyperliquid_agent.config import Config, VenueConfig
 from hyperliquid_agent.errors import ConfigError, VenueUnavailableError
 from hyperliquid_agent.exchange.feed import WARMUP_MS
-from hyperliquid_agent.exchange.hyperliquid import NETWORK_URLS, HyperliquidExchange, wallet_from_key
+from hyperliquid_agent.exchange.hyperliquid import (
+    NETWORK_URLS, HyperliquidExchange, checked_address, wallet_from_key,
+)
 
 Closer = Callable[[], None]
 DEFAULT_COINS = ("BTC", "ETH", "SOL")
@@ -135,7 +137,8 @@ def build_exchange(cfg: Config) -> tuple[HyperliquidExchange, Closer]:
 
     key = _local_key(cfg)
     signer = wallet_from_key(key).address.lower()
-    master = (hl.account_address or signer).lower()
+    checked_address(hl.vault_address, "hyperliquid.vault_address")
+    master = (checked_address(hl.account_address, "hyperliquid.account_address") or signer).lower()
     url = hl.base_url or cfg.venue.url
     server = None
     if url is None:

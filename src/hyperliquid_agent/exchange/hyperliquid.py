@@ -65,6 +65,16 @@ def wallet_from_key(secret_key: str) -> Any:
                           "64 hex digits (export HL_SECRET_KEY=0x...)") from None
 
 
+def checked_address(value: str | None, key: str) -> str | None:
+    """`value` if it is an address (0x and 40 hex digits), else a ConfigError naming `key`."""
+    import re
+
+    if value is None or re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+        return value
+    raise ConfigError(f"{key} = {value!r} is not an address; expected 0x followed by 40 hex digits "
+                      "(copy it from the Hyperliquid app), or remove the key")
+
+
 def is_loopback(url: str) -> bool:
     """Whether `url` names this machine (localhost or a loopback address)."""
     from ipaddress import ip_address
@@ -101,8 +111,8 @@ class HyperliquidExchange:
         self.base_url = base_url.rstrip("/")
         self._wallet = wallet_from_key(secret_key)
         self.signer_address = self._wallet.address
-        self.account_address = account_address or self._wallet.address
-        self.vault_address = vault_address
+        self.account_address = checked_address(account_address, "hyperliquid.account_address") or self._wallet.address
+        self.vault_address = checked_address(vault_address, "hyperliquid.vault_address")
         self.user = (vault_address or self.account_address).lower()
         self.timeout_s = timeout_s
         self.policy = RetryPolicy(max_retries=max_retries, backoff_s=backoff_s)
