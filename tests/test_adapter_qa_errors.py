@@ -223,3 +223,25 @@ def test_an_address_that_is_not_one_is_a_config_error_naming_the_key(network, ke
                             "venue": {"synthetic_days": 10}}, env={})
     with pytest.raises(ConfigError, match=rf"hyperliquid\.{key} = .* is not an address; expected 0x followed by 40 hex"):
         build_exchange(cfg)
+
+
+def test_funding_history_of_a_spot_pair_is_refused_without_asking_the_venue():
+    # The venue answers HTTP 500 "null" for it: four requests with backoff, then "venue server error".
+    from emulator_support import DAY_MS, address_of, new_key
+    from hyperliquid_agent.errors import VenueRejectedError
+    from hyperliquid_agent.exchange.emulator import EmulatorServer
+    from hyperliquid_agent.exchange.hyperliquid import HyperliquidExchange
+    from hyperliquid_agent.exchange.model import VenueModel
+    from hyperliquid_agent.exchange.synthetic import synthetic_feed
+
+    feed = synthetic_feed(days=5)
+    with EmulatorServer(VenueModel(feed, start_ms=feed.start_ms + 2 * DAY_MS, spot_tokens={"UBTC": "BTC"})) as server:
+        key = new_key()
+        server.create_account(address_of(key), 1_000)
+        ex = HyperliquidExchange(server.url, key, sleep=lambda _: None)
+        [pair] = [name for name, s in ex.asset_specs().items() if s.market_type.value == "spot"]
+        before = server.count_requests("/info", "fundingHistory")
+        with pytest.raises(VenueRejectedError, match=rf"fundingHistory: {pair} is a spot pair; only perps have funding"):
+            ex.funding_history(pair, feed.start_ms)
+        assert server.count_requests("/info", "fundingHistory") == before
+        assert ex.funding_history("BTC", feed.start_ms)  # perps as before

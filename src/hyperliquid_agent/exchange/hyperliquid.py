@@ -32,6 +32,7 @@ from hyperliquid_agent.domain import (
     FundingPoint,
     L2Book,
     MarketSnapshot,
+    MarketType,
     OpenOrder,
     OrderOutcome,
     Resting,
@@ -203,7 +204,8 @@ class HyperliquidExchange:
         return [wire.candle_from_wire(c) for c in rows]
 
     def funding_history(self, coin: str, start_ms: int, end_ms: int | None = None) -> list[FundingPoint]:
-        self._spec(coin)
+        if self._spec(coin).market_type is not MarketType.PERP:  # the venue answers HTTP 500 "null"
+            raise VenueRejectedError(f"fundingHistory: {coin} is a spot pair; only perps have funding")
         rows = self._read("fundingHistory", lambda i: i.funding_history(coin, start_ms, end_ms),
                           wire.rows(wire.FundingHistoryWire))
         return [wire.funding_from_wire(f) for f in rows]
