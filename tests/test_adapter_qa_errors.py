@@ -76,6 +76,8 @@ def test_a_mainnet_url_with_a_trailing_slash_still_signs_for_mainnet():
     ex = HyperliquidExchange(MAINNET_API_URL + "/", key)
     assert ex.base_url == MAINNET_API_URL and ex.is_mainnet
     assert not HyperliquidExchange(TESTNET_API_URL + "//", key).is_mainnet
+    assert HyperliquidExchange("https://API.hyperliquid.xyz:443", key).is_mainnet  # the host decides
+    assert not HyperliquidExchange("http://127.0.0.1:3001", key).is_mainnet
 
 
 @pytest.mark.parametrize("answer", ["hello", '{"status": "ok"}', "[1, 2]"])

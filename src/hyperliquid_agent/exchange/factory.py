@@ -7,7 +7,7 @@
   throwaway key generated here and never printed; its account is funded with
   `venue.start_equity_usd` through the emulator's operator door.
 - `testnet` / `mainnet`: the real venue; `hyperliquid.secret_key` is required. The mainnet
-  URL is exactly the SDK's constant (the adapter drops a trailing slash, which made the SDK sign as testnet).
+  URL is the SDK's constant; the adapter signs for mainnet on any URL on its host.
 """
 
 from __future__ import annotations

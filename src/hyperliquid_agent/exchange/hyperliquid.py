@@ -106,9 +106,8 @@ class HyperliquidExchange:
         sleep: Callable[[float], None] | None = None,
         clock_ms: Callable[[], int] = wall_clock_ms,
     ) -> None:
-        # The SDK signs for mainnet only when the URL is exactly its constant, and joins paths to
-        # it: "https://api.hyperliquid.xyz/" signed every action as testnet (refused by mainnet as
-        # an unknown user) and asked for "//exchange".
+        # The SDK joins paths to it ("https://api.hyperliquid.xyz/" asked for "//exchange"), and
+        # mainnet was recognised by the exact URL (with a slash, every action was signed for testnet).
         self.base_url = base_url.rstrip("/")
         self._wallet = wallet_from_key(secret_key)
         self.signer_address = self._wallet.address
@@ -132,7 +131,15 @@ class HyperliquidExchange:
     # ---------------------------------------------------------------- plumbing
     @property
     def is_mainnet(self) -> bool:
-        return self.base_url == NETWORK_URLS["mainnet"]
+        """Whether actions are signed for mainnet: any URL on the mainnet API's host (the config's
+        mainnet gate, `trades_mainnet`, goes by the host too), e.g. with a port or in capitals;
+        signed for testnet, mainnet refuses every action as an unknown user."""
+        from urllib.parse import urlsplit
+
+        try:
+            return urlsplit(self.base_url).hostname == urlsplit(NETWORK_URLS["mainnet"]).hostname
+        except ValueError:  # not a URL at all: nothing will be sent
+            return False
 
     def now_ms(self) -> int:
         return self._clock_ms()
