@@ -1,5 +1,6 @@
-"""Nonces and resends of the adapter's signed actions against the emulator: two adapters of one
-key in one process, a nonce the venue refused, and an action whose answer was lost after it ran."""
+"""Signing of the adapter's actions against the emulator: nonces of two adapters of one key in
+one process, a nonce the venue refused, an action whose answer was lost after it ran, and a
+transfer an agent wallet cannot sign for its master."""
 
 from __future__ import annotations
 
