@@ -247,3 +247,20 @@ def test_funding_history_of_a_spot_pair_is_refused_without_asking_the_venue():
             ex.funding_history(pair, feed.start_ms)
         assert server.count_requests("/info", "fundingHistory") == before
         assert ex.funding_history("BTC", feed.start_ms)  # perps as before
+
+
+@pytest.mark.parametrize("section, key, network, url", [
+    ("hyperliquid", "base_url", "testnet", "127.0.0.1:3001"),  # no scheme: "No connection adapters were found"
+    ("hyperliquid", "base_url", "local", "http://"),
+    ("venue", "url", "local", "localhost:3001"),
+    ("venue", "url", "local", "http://127.0.0.1:abc"),
+])
+def test_a_venue_url_that_is_not_a_url_is_a_config_error_naming_the_key(section, key, network, url):
+    from hyperliquid_agent.config import config_from_dict
+    from hyperliquid_agent.errors import ConfigError
+    from hyperliquid_agent.exchange.factory import build_exchange
+
+    cfg = config_from_dict({"hyperliquid": {"network": network, "secret_key": "0x" + "2d" * 32},
+                            section: {key: url}}, env={})
+    with pytest.raises(ConfigError, match=rf"{section}\.{key} = .* is not a URL; expected http://HOST:PORT"):
+        build_exchange(cfg)

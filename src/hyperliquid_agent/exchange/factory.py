@@ -20,7 +20,7 @@ from hyperliquid_agent.config import Config, VenueConfig
 from hyperliquid_agent.errors import ConfigError, VenueUnavailableError
 from hyperliquid_agent.exchange.feed import WARMUP_MS
 from hyperliquid_agent.exchange.hyperliquid import (
-    NETWORK_URLS, HyperliquidExchange, checked_address, wallet_from_key,
+    NETWORK_URLS, HyperliquidExchange, checked_address, checked_url, wallet_from_key,
 )
 
 Closer = Callable[[], None]
@@ -130,7 +130,7 @@ def build_exchange(cfg: Config) -> tuple[HyperliquidExchange, Closer]:
     hl = cfg.hyperliquid
     if hl.network != "local":
         key = hl.require_secret_key().get_secret_value()
-        url = hl.base_url or NETWORK_URLS[hl.network]
+        url = checked_url(hl.base_url, "hyperliquid.base_url") if hl.base_url else NETWORK_URLS[hl.network]
         ex = HyperliquidExchange(url, key, account_address=hl.account_address, vault_address=hl.vault_address,
                                  timeout_s=hl.timeout_s, max_retries=hl.max_retries)
         return ex, ex.close
@@ -140,6 +140,8 @@ def build_exchange(cfg: Config) -> tuple[HyperliquidExchange, Closer]:
     checked_address(hl.vault_address, "hyperliquid.vault_address")
     master = (checked_address(hl.account_address, "hyperliquid.account_address") or signer).lower()
     url = hl.base_url or cfg.venue.url
+    if url is not None:
+        checked_url(url, "hyperliquid.base_url" if hl.base_url else "venue.url")
     server = None
     if url is None:
         from hyperliquid_agent.exchange.emulator import EmulatorServer

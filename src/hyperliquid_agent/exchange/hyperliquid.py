@@ -76,6 +76,22 @@ def checked_address(value: str | None, key: str) -> str | None:
                       "(copy it from the Hyperliquid app), or remove the key")
 
 
+def checked_url(url: str, key: str) -> str:
+    """`url` if it is an http(s) URL with a host, else a ConfigError naming `key`."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ConfigError(f"{key} = {url!r} is not a URL; expected http://HOST:PORT (a running emulator, e.g. "
+                          "http://127.0.0.1:3001) or https://HOST, or remove the key")
+    return url
+
+
 def is_loopback(url: str) -> bool:
     """Whether `url` names this machine (localhost or a loopback address)."""
     from ipaddress import ip_address
