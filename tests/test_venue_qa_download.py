@@ -210,11 +210,13 @@ def test_cli_import_that_cannot_write_is_an_error_not_a_traceback(tmp_path, monk
 
     (tmp_path / "BTC_1h_candles.csv").write_text(CANDLES)
 
-    def full_disk(src, dst):
-        raise OSError(28, "No space left on device", str(dst))
+    def full_disk(src, dst, *args):
+        dst.write(b"half a f")  # (what a full disk leaves: part of the copy)
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(shutil, "copyfile", full_disk)
+    monkeypatch.setattr(shutil, "copyfileobj", full_disk)
     result = CliRunner().invoke(app, ["data", "import", str(tmp_path / "BTC_1h_candles.csv"),
                                       "--out", str(tmp_path / "data")])
     out = " ".join(result.output.split())
     assert result.exit_code == 2 and "No space left on device" in out and "cannot import into" in out
+    assert list((tmp_path / "data").iterdir()) == []  # no half-written file, under its name or another

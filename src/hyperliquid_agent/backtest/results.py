@@ -28,6 +28,7 @@ from hyperliquid_agent.backtest.metrics import (
 from hyperliquid_agent.decimal_text import usd_text
 from hyperliquid_agent.domain.values import Money
 from hyperliquid_agent.errors import ConfigError
+from hyperliquid_agent.files import replacing
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
@@ -221,12 +222,10 @@ def make_output_dir(out_dir: str | Path) -> Path:
 def write_text(path: Path, text: str) -> None:
     """Write one output file atomically (a temporary file, then a rename), so an interrupted or
     failed write leaves no truncated file a later `compare` would read; errors name the file."""
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        with replacing(path) as fh:
+            fh.write(text)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"{path}: cannot write ({exc.strerror or exc}); check the disk and the folder") from None
 
 

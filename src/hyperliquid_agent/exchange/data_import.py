@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 from hyperliquid_agent.errors import DataFileError
 from hyperliquid_agent.exchange import feed
+from hyperliquid_agent.files import replacing
 
 _CANDLES = re.compile(r"^[A-Za-z0-9@/:_-]+?_(\w+)_candles\.csv$")
 _FUNDING = re.compile(r"^[A-Za-z0-9@:_-]+?_funding\.csv$")
@@ -84,11 +85,7 @@ def import_data_files(files: Iterable[Path], out_dir: Path) -> list[dict[str, An
             if target.is_file():
                 found = _rows_in(target)
                 replaced = -1 if found is None else found
-            tmp = target.with_suffix(target.suffix + ".part")
-            try:
-                shutil.copyfile(p, tmp)
-                tmp.replace(target)
-            finally:
-                tmp.unlink(missing_ok=True)  # a copy that failed half way leaves nothing behind
+            with p.open("rb") as src, replacing(target, "wb") as dst:  # (a copy that fails half way leaves nothing)
+                shutil.copyfileobj(src, dst)
         done.append({"file": p.name, "kind": kind, "rows": rows, "path": str(target), "replaced": replaced})
     return done

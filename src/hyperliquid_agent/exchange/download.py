@@ -26,6 +26,7 @@ from hyperliquid_agent.errors import DataFileError, VenueResponseError
 from hyperliquid_agent.exchange import feed, wire
 from hyperliquid_agent.exchange.nonce import wall_clock_ms
 from hyperliquid_agent.exchange.retry import RetryPolicy, call_with_retry, parse, with_http_errors
+from hyperliquid_agent.files import replacing
 
 WEIGHT_PER_MINUTE = 1200
 BASE_WEIGHT = 20
@@ -235,9 +236,8 @@ class Downloader:
                 known = {}
         for a in self._meta.universe:
             known[a.name] = {"name": a.name, "szDecimals": a.szDecimals, "maxLeverage": a.maxLeverage}
-        part = path.with_name(path.name + ".part")  # whole or not at all, like the CSVs
-        part.write_text(json.dumps({"universe": list(known.values())}, indent=1) + "\n", encoding="utf-8")
-        part.replace(path)
+        with replacing(path) as fh:  # whole or not at all, like the CSVs
+            fh.write(json.dumps({"universe": list(known.values())}, indent=1) + "\n")
 
 
 def _utc(t_ms: int) -> str:

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from bisect import bisect_right
-from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from operator import mul
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence, TextIO
+from typing import Iterable, Mapping, Sequence
 
 from hyperliquid_agent.domain import AssetSpec, Candle, FundingPoint
 from hyperliquid_agent.domain.values import trusted
 from hyperliquid_agent.errors import DataFileError
+from hyperliquid_agent.files import replacing
 from hyperliquid_agent.signals import MAX_LOOKBACK_HOURS
 
 HOUR_MS = 3_600_000
@@ -321,23 +320,8 @@ def context_path(data_dir: Path, coin: str, interval: str = "1h") -> Path:
     return Path(data_dir) / f"{coin}_{interval}_context.csv"
 
 
-@contextmanager
-def _replacing(path: Path) -> Iterator[TextIO]:
-    """Write `path` whole or not at all: into `<name>.part` beside it, then renamed over it. The
-    downloader rewrites its files after every page, so an interrupt (Ctrl-C) during a write must
-    leave the previous file, not a truncated one the next run cannot read."""
-    target = Path(path)
-    part = target.with_name(target.name + ".part")
-    try:
-        with part.open("w", newline="", encoding="utf-8") as fh:
-            yield fh
-        os.replace(part, target)
-    finally:
-        part.unlink(missing_ok=True)
-
-
 def write_candles_csv(path: Path, candles: Iterable[Candle]) -> None:
-    with _replacing(path) as fh:
+    with replacing(path) as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(CANDLE_HEADER)
         for c in candles:
@@ -348,7 +332,7 @@ def write_funding_csv(path: Path, points: Iterable[FundingPoint]) -> None:
     """Funding records; a `premium` column is added when any record carries one."""
     rows = list(points)
     with_premium = any(p.premium is not None for p in rows)
-    with _replacing(path) as fh:
+    with replacing(path) as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(FUNDING_HEADER + (("premium",) if with_premium else ()))
         for p in rows:
@@ -364,7 +348,7 @@ def save_feed(feed: MarketFeed, data_dir: Path, interval: str = "1h") -> None:
         write_candles_csv(candles_path(d, coin, interval), (s.candle(i) for i in range(len(s))))
         write_funding_csv(funding_path(d, coin), (s.funding_point(j) for j in range(len(s.funding_t))))
         if s.oracle is not None or s.open_interest is not None:
-            with _replacing(context_path(d, coin, interval)) as fh:
+            with replacing(context_path(d, coin, interval)) as fh:
                 w = csv.writer(fh, lineterminator="\n")
                 w.writerow(CONTEXT_HEADER)
                 for i in range(len(s)):
