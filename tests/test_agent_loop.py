@@ -155,6 +155,42 @@ def test_a_paper_session_stops_at_the_end_of_its_data(tmp_path):
     store.close()
 
 
+class Restarting(Counter):
+    """An emulator elsewhere that cannot be reached for its next `down` steps."""
+
+    def __init__(self, down: int) -> None:
+        super().__init__()
+        self.down, self.asked = down, 0
+
+    def advance(self, t: int) -> None:
+        from hyperliquid_agent.errors import VenueUnavailableError
+
+        self.asked += 1
+        if self.asked <= self.down:
+            raise VenueUnavailableError("cannot reach the emulator at http://127.0.0.1:3001: ConnectionError")
+        super().advance(t)
+
+
+def test_a_paper_session_waits_for_an_emulator_that_restarts(tmp_path, caplog):
+    venue = Restarting(down=2)
+    clock = SteppedClock(venue.now, venue.advance, retry_s=0.001)
+    loop = AgentLoop(FakeRunner(), StateStore.in_dir(tmp_path), AuditWriter(audit_path(tmp_path)), clock,
+                     Schedule("standard", tick_s=3600), max_cycles=3)
+    result = loop.run()
+    assert len(result.records) == 3 and not result.stopped_by_signal
+    assert [r["time_ms"] for r in result.records] == [1_000 * H, 1_001 * H, 1_002 * H]  # no tick lost or skipped
+    assert venue.asked == 4 and "asking again" in caplog.text
+
+
+def test_a_paper_session_stopped_while_its_emulator_is_down_ends_without_an_error():
+    venue = Restarting(down=10**6)
+    stop = threading.Event()
+    clock = SteppedClock(venue.now, venue.advance, retry_s=0.001)
+    threading.Timer(0.05, stop.set).start()
+    clock.wait_until(venue.t + H, stop)  # returns once stopped, raising nothing
+    assert stop.is_set() and venue.t == 1_000 * H and venue.asked > 1
+
+
 def test_a_failed_cycle_keeps_the_last_known_account_in_the_status(tmp_path):
     class Flaky(FakeRunner):
         def run(self, cycle_id, seq, now_ms, loops):

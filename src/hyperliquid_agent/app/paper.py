@@ -10,12 +10,15 @@ the same state dir stopped, while the data lasts. With `venue.url` (an emulator 
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from hyperliquid_agent.config import Config
 from hyperliquid_agent.exchange.feed import WARMUP_MS
+
+log = logging.getLogger(__name__)
 
 
 def paper_emulator(model: Any) -> Any:
@@ -89,17 +92,33 @@ class WallClock:
 
 class SteppedClock:
     """A simulated venue's time: waiting for a tick is stepping the venue's clock to it.
-    Past `end_ms` (the end of the paper data) the session stops instead (`exhausted`)."""
+    Past `end_ms` (the end of the paper data) the session stops instead (`exhausted`).
 
-    def __init__(self, now: Callable[[], int], advance_to: Callable[[int], Any], end_ms: int | None = None) -> None:
+    An emulator elsewhere (`hl-agent venue serve`) that cannot be reached while the loop waits
+    for its next tick (restarted, say) is asked again every `retry_s` seconds until it answers
+    or the session is stopped, instead of ending the session."""
+
+    def __init__(self, now: Callable[[], int], advance_to: Callable[[int], Any], end_ms: int | None = None,
+                 retry_s: float = 2.0) -> None:
         self._now, self._advance, self.end_ms = now, advance_to, end_ms
+        self.retry_s = retry_s
         self.exhausted = False
 
     def now_ms(self) -> int:
         return self._now()
 
     def wait_until(self, t_ms: int, stop: threading.Event) -> None:
-        if stop.is_set() or t_ms <= self._now():
+        from hyperliquid_agent.errors import VenueUnavailableError
+
+        while not stop.is_set():
+            try:
+                return self._step_to(t_ms, stop)
+            except VenueUnavailableError as exc:
+                log.warning("%s; asking again in %g s (Ctrl-C stops the session)", exc, self.retry_s)
+                stop.wait(self.retry_s)
+
+    def _step_to(self, t_ms: int, stop: threading.Event) -> None:
+        if t_ms <= self._now():
             return
         if self.end_ms is not None and t_ms > self.end_ms:
             self.exhausted = True
