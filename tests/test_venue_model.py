@@ -230,7 +230,7 @@ def test_advancing_without_a_report_builds_no_events_and_records_the_same():
     assert runs[0] == runs[1]
 
 
-def test_stop_loss_triggers_on_the_bars_low_and_fills_at_the_trigger_less_slippage():
+def test_stop_loss_triggers_on_the_bars_low_and_fills_at_the_bid_below_the_trigger_less_slippage():
     bars = {"ETH": [(2000,) * 4, (2000, 2001, 1890, 1900)]}
     m = model_for(bars, slippage_bps="10")
     place(m, req("ETH", True, 2100, 1))
@@ -242,17 +242,34 @@ def test_stop_loss_triggers_on_the_bars_low_and_fills_at_the_trigger_less_slippa
     kinds = [e.kind for e in m.advance_to(T0 + 2 * HOUR_MS, report=True)]
     assert kinds[:2] == ["trigger", "fill"]
     fill = m.fills(ADDR)[-1]
-    assert fill.price == D(1950) * D("0.999") and fill.crossed
+    # the bid half the 1 bp spread below the trigger (1949.9025, rounded down to 1949.9), less 10 bp
+    assert fill.price == D("1949.9") * D("0.999") and fill.crossed
     assert szi(m, "ETH") == 0
 
 
-def test_a_gap_through_the_trigger_fills_at_the_open():
+def test_a_stop_limit_at_its_trigger_rests_when_the_bid_is_below_its_limit_and_fills_when_touched():
+    """A triggered stop-limit meets the book around the price that fired it: selling with a limit
+    at the trigger, it finds the bid half the spread below and does not fill; it rests as a limit
+    and fills when a later bar trades through it."""
+    bars = {"ETH": [(2000,) * 4, (2000, 2001, 1940, 1945), (1945, 1960, 1944, 1955)]}
+    m = model_for(bars)
+    place(m, req("ETH", True, 2100, 1))
+    place(m, req("ETH", False, 1950, 1, reduce_only=True, order_type=TriggerType(D(1950), False, TpSl.SL)))
+    m.advance_to(T0 + 2 * HOUR_MS)
+    (rests,) = m.open_orders(ADDR)
+    assert rests.trigger_price is None and rests.tif == "Gtc" and rests.limit_price == D(1950)  # fired, resting
+    assert szi(m, "ETH") == 1
+    m.advance_to(T0 + 3 * HOUR_MS)
+    assert szi(m, "ETH") == 0 and m.fills(ADDR)[-1].price == D(1950) and not m.fills(ADDR)[-1].crossed
+
+
+def test_a_gap_through_the_trigger_fills_at_the_bid_below_the_open():
     bars = {"ETH": [(2000,) * 4, (1900, 1910, 1880, 1890)]}
     m = model_for(bars)
     place(m, req("ETH", True, 2100, 1))
     place(m, req("ETH", False, 1500, 1, reduce_only=True, order_type=TriggerType(D(1950), True, TpSl.SL)))
     m.advance_to(T0 + 2 * HOUR_MS)
-    assert m.fills(ADDR)[-1].price == D(1900)
+    assert m.fills(ADDR)[-1].price == D("1899.9")  # 1900 less half the spread, rounded down
 
 
 def test_take_profit_on_a_short_triggers_when_price_falls():
@@ -261,7 +278,7 @@ def test_take_profit_on_a_short_triggers_when_price_falls():
     place(m, req("ETH", False, 1900, 1))
     place(m, req("ETH", True, 2000, 1, reduce_only=True, order_type=TriggerType(D(1920), True, TpSl.TP)))
     m.advance_to(T0 + 2 * HOUR_MS)
-    assert szi(m, "ETH") == 0 and m.fills(ADDR)[-1].price == D(1920)
+    assert szi(m, "ETH") == 0 and m.fills(ADDR)[-1].price == D("1920.1")  # the ask above 1920, rounded up
 
 
 @pytest.mark.parametrize("long", [True, False])
@@ -278,7 +295,10 @@ def test_a_bar_that_reaches_both_the_take_profit_and_the_stop_fires_the_stop(lon
           req("ETH", not long, exit_px, 1, reduce_only=True, order_type=TriggerType(sl, True, TpSl.SL)))
     m.advance_to(T0 + 2 * HOUR_MS)
     exit_fill = m.fills(ADDR)[-1]
-    assert szi(m, "ETH") == 0 and exit_fill.price == sl and exit_fill.closed_pnl == D("-60.1")
+    # at the book around the stop (a long sells at the bid below it, a short buys at the ask above it),
+    # against an entry at the ask 2000.1 (a long) or the bid 1999.9 (a short)
+    price, pnl = (D("1939.9"), D("-60.2")) if long else (D("2060.2"), D("-60.3"))
+    assert szi(m, "ETH") == 0 and exit_fill.price == price and exit_fill.closed_pnl == pnl
     assert m.open_orders(ADDR) == []
     assert [m.order_status(ADDR, oid=o).status for o in (2, 3)] == ["reduceOnlyCanceled", "filled"]
 
@@ -291,7 +311,7 @@ def test_a_take_profit_the_bar_opened_through_still_fires_first():
     place(m, req("ETH", False, 1500, 1, reduce_only=True, order_type=TriggerType(D(2060), True, TpSl.TP)),
           req("ETH", False, 1500, 1, reduce_only=True, order_type=TriggerType(D(1940), True, TpSl.SL)))
     m.advance_to(T0 + 2 * HOUR_MS)
-    assert szi(m, "ETH") == 0 and m.fills(ADDR)[-1].price == D(2070)
+    assert szi(m, "ETH") == 0 and m.fills(ADDR)[-1].price == D("2069.8")  # the bid below the open
 
 
 def test_trigger_already_satisfied_is_an_invalid_tpsl_price():

@@ -235,8 +235,11 @@ class VenueModel(OrderEntry):
                 o.tif = Tif.GTC.value
                 self._book[coin].changed()
                 self._reserve(acct, o)
-                if (o.is_buy and o.limit_px >= hit) or (not o.is_buy and o.limit_px <= hit):
-                    px = self._taker_price(o.is_buy, hit, o.limit_px, o.sz)
+                # the order it becomes meets the book around the price that fired it (its bid or
+                # ask, half the spread away), as a market order meets the book around the mark
+                touch = m.touch_price(hit, self._rules[coin], self._touch_factors[o.is_buy], o.is_buy)
+                if (o.is_buy and o.limit_px >= touch) or (not o.is_buy and o.limit_px <= touch):
+                    px = self._taker_price(o.is_buy, touch, o.limit_px, o.sz)
                     self._fill_resting(acct, o, px, True, t, events)
                 continue  # a triggered limit that is not marketable rests from the next bar on
             if (low <= o.limit_px) if o.is_buy else (high >= o.limit_px):
