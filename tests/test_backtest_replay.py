@@ -104,9 +104,10 @@ def feed():
 def test_first_run_records_rerun_replays_for_free(model, feed, tmp_path):
     first = run_backtest(cfg(model, tmp_path / "state"), spec(), feed=feed)
     calls = model.calls
-    # (seen once, in a full suite run: 22 requests for 23 decisions; the message says which cycle missed and why)
-    assert calls == len(first.decisions) == 23, [(d.t_ms, d.detail, d.error) for d in first.decisions
-                                                 if d.error or d.detail.startswith("hold")]  # one decision per bar; the last bar has none
+    # one decision per bar (the last bar has none). Seen once in a full suite run: 22 requests for 23
+    # decisions; the message says which cycles held and why
+    held = [(d.t_ms, d.detail, d.error) for d in first.decisions if d.error or d.detail.startswith("hold")]
+    assert calls == len(first.decisions) == 23, held
     assert D(first.metrics["llm_cost_usd"]) > 0
     assert first.trades, "the recorded targets flip, so there are fills"
     assert (tmp_path / "state" / "llm-replay.sqlite").is_file()
