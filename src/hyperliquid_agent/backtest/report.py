@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import html
 import math
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
@@ -22,6 +21,7 @@ from hyperliquid_agent.backtest.results import (
     make_output_dir,
     write_text,
 )
+from hyperliquid_agent.times import utc_minute
 
 MAX_POINTS = 1200
 W, H, PAD = 960, 220, 40
@@ -37,10 +37,6 @@ REGIME_COLORS = {
     "high-volatility": "#ff7f0e",
     "event-risk": "#9467bd",
 }
-
-
-def _date(t_ms: int) -> str:
-    return datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
 def _thin(n: int) -> list[int]:
@@ -88,8 +84,8 @@ def _axes(frame: _Frame, unit: str = "") -> str:
         label = f"{v + 0.0:,.{places}f}{unit}"  # (+ 0.0: no "-0")
         parts.append(f'<text x="2" y="{y + 4:.1f}" font-size="10">{html.escape(label)}</text>')
         parts.append(f'<line x1="{LEFT}" x2="{W - PAD}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>')
-    parts.append(f'<text x="{LEFT}" y="{frame.h - 2}" font-size="10">{_date(frame.t0)}</text>')
-    parts.append(f'<text x="{W - PAD}" y="{frame.h - 2}" font-size="10" text-anchor="end">{_date(frame.t1)}</text>')
+    parts.append(f'<text x="{LEFT}" y="{frame.h - 2}" font-size="10">{utc_minute(frame.t0)}</text>')
+    parts.append(f'<text x="{W - PAD}" y="{frame.h - 2}" font-size="10" text-anchor="end">{utc_minute(frame.t1)}</text>')
     return "".join(parts)
 
 
@@ -123,7 +119,7 @@ def equity_chart(r: BacktestResult) -> str:
     for ch in r.plan_changes:
         x = f.x(ch.t_ms)
         label = html.escape(ch.strategy_id or ch.plan_id)
-        body += f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{PAD / 2}" y2="{H - PAD / 2}" stroke="#f0a" stroke-dasharray="3,3"><title>{_date(ch.t_ms)} {label}</title></line>'
+        body += f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{PAD / 2}" y2="{H - PAD / 2}" stroke="#f0a" stroke-dasharray="3,3"><title>{utc_minute(ch.t_ms)} {label}</title></line>'
     if r.plan_changes:
         legend.append(("plan change", "#f0a"))
     return _svg(body) + "<div>" + _legend(legend) + "</div>"
@@ -184,11 +180,11 @@ def regime_timeline(r: BacktestResult) -> str:
                 color = REGIME_COLORS.get(name, "#444")
                 body.append(
                     f'<rect x="{x0:.1f}" y="5" width="{max(x1 - x0, 0.5):.1f}" height="{band}" fill="{color}">'
-                    f"<title>{html.escape(name)} from {_date(c.t_ms[start])}</title></rect>"
+                    f"<title>{html.escape(name)} from {utc_minute(c.t_ms[start])}</title></rect>"
                 )
             start = i
-    body.append(f'<text x="{LEFT}" y="{height - 2}" font-size="10">{_date(c.t_ms[0])}</text>'
-                f'<text x="{W - PAD}" y="{height - 2}" font-size="10" text-anchor="end">{_date(c.t_ms[-1])}</text>')
+    body.append(f'<text x="{LEFT}" y="{height - 2}" font-size="10">{utc_minute(c.t_ms[0])}</text>'
+                f'<text x="{W - PAD}" y="{height - 2}" font-size="10" text-anchor="end">{utc_minute(c.t_ms[-1])}</text>')
     seen = sorted({x for x in regimes if x})
     legend = _legend([(n, REGIME_COLORS.get(n, "#444")) for n in seen])
     return _svg("".join(body), height) + f"<div>{legend}</div>"
@@ -238,7 +234,7 @@ def render_html(r: BacktestResult) -> str:
         warnings += f'<p class="warn">&#9888; stopped early: {html.escape(r.stopped_early)}</p>'
     changes = _table(
         ["time", "plan", "strategy", "previous plan"],
-        [[_date(c.t_ms), c.plan_id, c.strategy_id or "", c.previous_plan_id or ""] for c in r.plan_changes],
+        [[utc_minute(c.t_ms), c.plan_id, c.strategy_id or "", c.previous_plan_id or ""] for c in r.plan_changes],
     ) if r.plan_changes else "<p>none</p>"
     summary = (
         f"{html.escape(', '.join(p.coins))} &middot; {html.escape(p.start)} to {html.escape(p.end)} &middot; "

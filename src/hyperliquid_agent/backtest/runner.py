@@ -24,7 +24,6 @@ import tempfile
 from bisect import bisect_left, bisect_right
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Protocol, Sequence
@@ -80,6 +79,7 @@ from hyperliquid_agent.backtest.venue import (
 from hyperliquid_agent.config import Config
 from hyperliquid_agent.domain.values import ZERO, trusted
 from hyperliquid_agent.errors import ConfigError
+from hyperliquid_agent.times import utc_minute
 
 
 Progress = Callable[[int, int], None]  # (bars done, bars total)
@@ -287,11 +287,7 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
 
 
 def _span(first_ms: int, last_ms: int) -> str:
-    fmt = "%Y-%m-%d %H:%M"
-    first = datetime.fromtimestamp(first_ms / 1000, tz=timezone.utc).strftime(fmt)
-    if first_ms == last_ms:
-        return f"at {first}"
-    return f"{first} to {datetime.fromtimestamp(last_ms / 1000, tz=timezone.utc).strftime(fmt)}"
+    return f"at {utc_minute(first_ms)}" if first_ms == last_ms else f"{utc_minute(first_ms)} to {utc_minute(last_ms)}"
 
 
 def run_backtest(
@@ -409,7 +405,7 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
                 progress(i + 1, total)
             continue
         if not guard.allows_next(spent):
-            when = f"{datetime.fromtimestamp(t / 1000, tz=timezone.utc):%Y-%m-%d %H:%M}"
+            when = utc_minute(t)
             if guard.seen_cycles == 0 and guard.per_cycle_estimate is None:
                 stopped = (f"--max-cost ${spec.max_cost_usd}: {run_cfg.llm.model} has no price in the LLM price "
                            f"table, so its spend cannot be kept under the cap: stopped before the first cycle "
@@ -502,7 +498,7 @@ def error_summary(decisions: Sequence[DecisionRow]) -> list[str]:
     if not failed:
         return []
     first = failed[0]
-    when = datetime.fromtimestamp(first.t_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    when = utc_minute(first.t_ms)
     error = first.error if len(first.error) <= 600 else first.error[:600] + "…"
     return [f"{len(failed)} of {len(decisions)} cycles reported errors and held; the first, at {when}: {error}"]
 
@@ -527,7 +523,7 @@ def rejection_summary(refused: Sequence[RefusedOrder], sent: int, latency_bars: 
         key = _reason(order.error)
         counts[key] = counts.get(key, 0) + 1
     reasons = "; ".join(f"{n} x {why!r}" for why, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    when = datetime.fromtimestamp(refused[0].decided_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    when = utc_minute(refused[0].decided_ms)
     text = (f"the venue refused {len(refused)} of {sent} orders sent ({reasons}; the first decided at {when}): "
             f"those trades did not happen (each is listed under `refused` in results.json)")
     if latency_bars and IOC_NO_MATCH in counts:

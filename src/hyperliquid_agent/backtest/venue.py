@@ -3,13 +3,14 @@ and the exchange port with the run's fill latency."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from typing import Any, Callable, Sequence
 
 from hyperliquid_agent.backtest.spec import BacktestSpec, day_ms
 from hyperliquid_agent.config import Config
 from hyperliquid_agent.errors import ConfigError
-from hyperliquid_agent.exchange.feed import WARMUP_DAYS
+from hyperliquid_agent.exchange.feed import HOUR_MS, WARMUP_DAYS
+from hyperliquid_agent.times import utc_minute
 
 ADDRESS = "0x" + "0b" * 20  # the one simulated account of a backtest
 
@@ -70,10 +71,6 @@ def bar_times(feed, coins: Sequence[str], interval_ms: int, start_ms: int | None
     return [t for t in times if t >= start_ms and (end_ms is None or t < end_ms)]
 
 
-def _utc(t_ms: int) -> str:
-    return datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
-
-
 def coverage_warnings(feed, coins: Sequence[str], times: Sequence[int], interval_ms: int, start_ms: int | None,
                       end_ms: int | None) -> list[str]:
     """What the data does not cover, said before the run: a window that starts before or ends
@@ -83,14 +80,14 @@ def coverage_warnings(feed, coins: Sequence[str], times: Sequence[int], interval
     first, last = times[0], times[-1]
     step = feed.interval_ms
     if start_ms is not None and first - interval_ms > start_ms:  # the first decision closes the window's first bar
-        out.append(f"the data for {','.join(coins)} starts after --start: the window starts at {_utc(first)} "
-                   f"(the first bar close every coin has), not {_utc(start_ms)}")
+        out.append(f"the data for {','.join(coins)} starts after --start: the window starts at {utc_minute(first)} "
+                   f"(the first bar close every coin has), not {utc_minute(start_ms)}")
     if end_ms is not None and last + interval_ms < end_ms:
-        out.append(f"the data for {','.join(coins)} ends before --end: the window ends at {_utc(last)}, "
-                   f"not {_utc(end_ms)}")
+        out.append(f"the data for {','.join(coins)} ends before --end: the window ends at {utc_minute(last)}, "
+                   f"not {utc_minute(end_ms)}")
     history = first - max(feed.series[c].t[0] for c in coins)
     if history < WARMUP_DAYS * 86_400_000:
-        out.append(f"only {history / 86_400_000:.1f} days of data before the first decision ({_utc(first)}); the "
+        out.append(f"only {history / 86_400_000:.1f} days of data before the first decision ({utc_minute(first)}); the "
                    f"signals want {WARMUP_DAYS} (a month of hourly bars), so the early decisions see less "
                    f"history than a live agent would")
     out += _funding_warnings(feed, coins, first, last)
@@ -99,13 +96,12 @@ def coverage_warnings(feed, coins: Sequence[str], times: Sequence[int], interval
         missing = [t for t in range(first, last + step, step) if t not in have]
         if missing:
             out.append(f"{coin}: {len(missing)} hourly bar(s) missing in the window (the first closing at "
-                       f"{_utc(missing[0])}): the venue holds {coin} at its last close until its next bar, checks "
+                       f"{utc_minute(missing[0])}): the venue holds {coin} at its last close until its next bar, checks "
                        f"no order or liquidation for it meanwhile and pays that funding at the next bar, and no "
                        f"decision is taken at such a bar or at one whose fills would land on it")
     return out
 
 
-HOUR_MS = 3_600_000
 FUNDING_GAP_MS = 9 * HOUR_MS  # older records settle every 8 hours; a longer gap at an edge is missing data
 
 
@@ -119,16 +115,16 @@ def _funding_warnings(feed, coins: Sequence[str], first: int, last: int) -> list
         ft = feed.series[coin].funding_t
         inside = ft[bisect_left(ft, first - FUNDING_GAP_MS):bisect_right(ft, last)]
         if not inside:
-            out.append(f"{coin}: no funding records between {_utc(first)} and {_utc(last)}: the run pays and "
+            out.append(f"{coin}: no funding records between {utc_minute(first)} and {utc_minute(last)}: the run pays and "
                        f"receives no funding on {coin}; add {coin}_funding.csv to the data folder "
                        f"(`hl-agent data download` writes it)")
             continue
         if inside[0] > first + FUNDING_GAP_MS:
-            out.append(f"{coin}: funding records start at {_utc(inside[0])}, after the window's first bar "
-                       f"({_utc(first)}): no funding is paid or received on {coin} before then")
+            out.append(f"{coin}: funding records start at {utc_minute(inside[0])}, after the window's first bar "
+                       f"({utc_minute(first)}): no funding is paid or received on {coin} before then")
         if inside[-1] < last - FUNDING_GAP_MS:
-            out.append(f"{coin}: funding records end at {_utc(inside[-1])}, before the window's last bar "
-                       f"({_utc(last)}): no funding is paid or received on {coin} after then")
+            out.append(f"{coin}: funding records end at {utc_minute(inside[-1])}, before the window's last bar "
+                       f"({utc_minute(last)}): no funding is paid or received on {coin} after then")
         out += _funding_cadence_warning(coin, inside)
     return out
 
@@ -152,7 +148,7 @@ def _funding_cadence_warning(coin: str, times: Sequence[int]) -> list[str]:
                 f"funding they see is about {every} times what an hourly record would say; use a window with hourly "
                 f"funding records, or weigh funding-driven decisions accordingly"]
     first_gap = next(a + HOUR_MS for a, b in zip(hours, hours[1:]) if b - a > HOUR_MS)
-    return [f"{coin}: {missing} hour(s) of the window have no funding record (the first at {_utc(first_gap)}): "
+    return [f"{coin}: {missing} hour(s) of the window have no funding record (the first at {utc_minute(first_gap)}): "
             f"no funding is paid or received on {coin} for those hours; `hl-agent data download` fetches what "
             f"is missing"]
 

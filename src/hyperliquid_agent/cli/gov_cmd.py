@@ -7,13 +7,13 @@ engine's clock, which a paper session may run faster than the wall clock).
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from hyperliquid_agent.cli.common import CONFIG_OPTION, JSON_OPTION, console, fail, load, print_json
+from hyperliquid_agent.times import utc_minute
 
 gov_app = typer.Typer(help="Inspect governance state: active plan, regime, tripwires, plan metrics, history.",
                       no_args_is_help=True)
@@ -23,8 +23,7 @@ LIMIT_OPTION = typer.Option(20, "--limit", "-n", min=1, help="How many entries t
 def _iso(ms: int | None, short: bool = False) -> str:
     if ms is None:
         return "-"
-    fmt = "%Y-%m-%d %H:%M" if short else "%Y-%m-%d %H:%M UTC"
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime(fmt)
+    return utc_minute(ms, zone=not short)
 
 
 def _open(config: Path | None, as_json: bool, what: str):

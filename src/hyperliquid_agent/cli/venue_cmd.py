@@ -83,14 +83,11 @@ def serve(
 
 def _data_horizon(now_ms: int, end_ms: int, speedup: float) -> str:
     """When the replay runs out: the simulated clock keeps going, but prices stand still after it."""
-    from datetime import datetime, timezone
-
-    def utc(ms: int) -> str:
-        return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    from hyperliquid_agent.times import utc_minute
 
     wall_s = max(end_ms - now_ms, 0) / 1000 / speedup
     span = f"{wall_s / 3600:.1f} h" if wall_s >= 5400 else f"{wall_s / 60:.0f} min"
-    return (f"simulated time starts at {utc(now_ms)}; the data ends at {utc(end_ms)}, {span} from now at "
+    return (f"simulated time starts at {utc_minute(now_ms, zone=True)}; the data ends at {utc_minute(end_ms, zone=True)}, {span} from now at "
             f"{speedup:g}x (after that prices stand still: use more data, --synthetic with a longer "
             f"venue.synthetic_days, or a lower --speedup)")
 

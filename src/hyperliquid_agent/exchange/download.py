@@ -27,6 +27,7 @@ from hyperliquid_agent.exchange import feed, wire
 from hyperliquid_agent.exchange.nonce import wall_clock_ms
 from hyperliquid_agent.exchange.retry import RetryPolicy, call_with_retry, parse, with_http_errors
 from hyperliquid_agent.files import replacing
+from hyperliquid_agent.times import utc_minute
 
 WEIGHT_PER_MINUTE = 1200
 BASE_WEIGHT = 20
@@ -136,10 +137,10 @@ class Downloader:
     def run(self, coins: Iterable[str], interval: str, start_ms: int, end_ms: int) -> list[CoinReport]:
         iv = feed.interval_ms(interval)
         if end_ms <= start_ms:
-            raise ValueError(f"--end ({_utc(end_ms)}) must be after --start ({_utc(start_ms)})")
+            raise ValueError(f"--end ({utc_minute(end_ms, zone=True)}) must be after --start ({utc_minute(start_ms, zone=True)})")
         now = self._now_ms()
         if start_ms >= now:
-            raise ValueError(f"--start ({_utc(start_ms)}) is in the future: there is nothing to download yet")
+            raise ValueError(f"--start ({utc_minute(start_ms, zone=True)}) is in the future: there is nothing to download yet")
         end_ms = min(end_ms, now)  # nothing exists after now: no requests for windows of the future
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise DataFileError(str(self.out_dir), None, None, "is a file, not a folder; give --out a folder "
@@ -238,15 +239,6 @@ class Downloader:
             known[a.name] = {"name": a.name, "szDecimals": a.szDecimals, "maxLeverage": a.maxLeverage}
         with replacing(path) as fh:  # whole or not at all, like the CSVs
             fh.write(json.dumps({"universe": list(known.values())}, indent=1) + "\n")
-
-
-def _utc(t_ms: int) -> str:
-    from datetime import datetime, timezone
-
-    try:
-        return datetime.fromtimestamp(t_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    except (OverflowError, OSError, ValueError):
-        return f"{t_ms} ms"
 
 
 def _missing_ranges(times: list[int], start: int, end: int, step: int) -> list[tuple[int, int]]:
