@@ -79,6 +79,7 @@ from hyperliquid_agent.backtest.venue import (
 from hyperliquid_agent.config import Config
 from hyperliquid_agent.domain.values import ZERO, trusted
 from hyperliquid_agent.errors import ConfigError
+from hyperliquid_agent.llm.pricing import add_price_hint
 from hyperliquid_agent.times import utc_minute
 
 
@@ -409,8 +410,7 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
             if guard.seen_cycles == 0 and guard.per_cycle_estimate is None:
                 stopped = (f"--max-cost ${spec.max_cost_usd}: {run_cfg.llm.model} has no price in the LLM price "
                            f"table, so its spend cannot be kept under the cap: stopped before the first cycle "
-                           f"({when}). Add [llm.pricing.\"{run_cfg.llm.model}\"] input and output USD per million "
-                           f"tokens to the config")
+                           f"({when}). {add_price_hint(run_cfg.llm.model, 'the config')}")
             else:
                 stopped = f"--max-cost ${spec.max_cost_usd} reached: stopped before the cycle at {when} (spent ${spent})"
             break

@@ -121,6 +121,7 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
     from hyperliquid_agent.backtest.spec import PAID_PROVIDERS
     from hyperliquid_agent.backtest.venue import build_feed
     from hyperliquid_agent.errors import HLAgentError
+    from hyperliquid_agent.llm.pricing import add_price_hint
 
     cfg = load(config)
     err = err_console()
@@ -143,9 +144,8 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
             err.print(escape(plan.estimate.describe(cfg.llm.model)), highlight=False)
             if plan.estimate.usd is None and spec.max_cost_usd is not None:
                 fail(f"--max-cost: {cfg.llm.model} has no price in the LLM price table, so its spend cannot be kept "
-                     f"under the cap and the run would stop before its first cycle. Add [llm.pricing.\"{cfg.llm.model}\"] "
-                     f"with input and output USD per million tokens to {cfg.source_path or 'config.toml'} "
-                     f"(0 for a free local model)")
+                     f"under the cap and the run would stop before its first cycle. "
+                     f"{add_price_hint(cfg.llm.model, str(cfg.source_path or 'config.toml'))}")
             if spec.max_cost_usd is None and not yes:
                 if not sys.stdin.isatty():
                     fail("a paid model is selected: pass --max-cost USD (or --yes) for a non-interactive run")

@@ -21,7 +21,7 @@ from hyperliquid_agent.errors import BudgetExceededError, LLMError, LLMInvalidOu
 from hyperliquid_agent.llm.budget import BudgetGuard
 from hyperliquid_agent.llm.factory import build_provider
 from hyperliquid_agent.llm.ledger import CallRecord, CostLedger, summarize, utc_day
-from hyperliquid_agent.llm.pricing import price_table
+from hyperliquid_agent.llm.pricing import add_price_hint, price_table
 from hyperliquid_agent.llm.retry import RetryPolicy, call_with_retry
 from hyperliquid_agent.llm.schema import ReplyInvalid, parse_reply, strict_json_schema
 from hyperliquid_agent.llm.types import PURPOSES, LLMRequest, LLMResponse, Provider, RawReply, Usage, normalize_messages
@@ -182,8 +182,7 @@ class LLMClient:
             return
         raise BudgetExceededError(
             f"llm.budget is set but model {model} has no price, so its spend cannot be counted; holding without "
-            f"calling it. Add [llm.pricing.\"{model}\"] with input and output USD per million tokens to config.toml "
-            "(0 for a free local model)"
+            f"calling it. {add_price_hint(model)}"
         )
 
     def _response(self, request: LLMRequest, replies: list[tuple[RawReply, Decimal | None]],
@@ -236,11 +235,8 @@ class LLMClient:
             cost = self.prices.cost(requested, reply.usage)
         if cost is None and reply.model not in self._unpriced_warned:
             self._unpriced_warned.add(reply.model)
-            log.warning(
-                "no price known for model %s: its tokens are recorded, its cost is unknown. "
-                "Add [llm.pricing.\"%s\"] with input/output USD per million tokens to config.toml",
-                reply.model, requested,
-            )
+            log.warning("no price known for model %s: its tokens are recorded, its cost is unknown. %s",
+                        reply.model, add_price_hint(requested))
         return cost
 
     def _validate(self, reply: RawReply, schema: type[BaseModel]) -> dict[str, Any]:

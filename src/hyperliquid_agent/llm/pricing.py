@@ -96,6 +96,12 @@ def price_table(overrides: Mapping[str, ModelPrice] | None = None) -> PriceTable
     return shipped_table().with_overrides(overrides)
 
 
+def add_price_hint(model: str, where: str = "config.toml") -> str:
+    """The fix for an error that needs `model`'s price: the config table to add."""
+    return (f"Add [llm.pricing.\"{model}\"] with input and output USD per million tokens to {where} "
+            "(0 for a free local model)")
+
+
 def knowledge_cutoff(model: str, overrides: Mapping[str, str | date] | None = None) -> date | None:
     """The model's knowledge cutoff (shipped `[cutoffs]`, then `overrides` such as
     `[backtest].knowledge_cutoffs`, prefix -> YYYY-MM-DD), or None when unknown."""
