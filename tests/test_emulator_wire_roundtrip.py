@@ -54,7 +54,7 @@ def test_positions_round_trip_with_their_sign(size, entry, lev_type, lev):
        prices)
 def test_account_amounts_are_written_as_the_venue_writes_them(amount, px):
     # USDC to 6 decimals, liquidation prices to 8, no trailing zeros, "0.0" never "-0.0" (as recorded)
-    for text, places in ((wire.usdc_text(amount), 6), (wire.liquidation_px_text(px), 8)):
+    for text, places in ((wire.usdc_text(amount), 6), (wire.eight_decimals_text(px), 8)):
         whole, _, frac = text.partition(".")
         assert frac and len(frac) <= places and (frac == "0" or not frac.endswith("0")) and text != "-0.0"
     assert abs(Decimal(wire.usdc_text(amount)) - amount) <= Decimal("0.0000005")

@@ -549,7 +549,7 @@ def _one_decimal(text: str) -> str:
 # The venue rounds what it reports of an account (the recorded clearinghouseState shows it):
 # USDC amounts to 6 decimals, entry prices to 6 significant figures, liquidation prices to 8
 # decimals, each without trailing zeros. The model keeps the exact values; only the wire rounds.
-_LIQ_PX = Decimal("0.00000001")
+_EIGHT_DECIMALS = Decimal("0.00000001")
 
 
 def usdc_text(value: Decimal | None) -> str | None:
@@ -562,14 +562,10 @@ def entry_px_text(value: Decimal) -> str:
     return _trimmed(value.quantize(Decimal(1).scaleb(value.adjusted() - 5)))
 
 
-def liquidation_px_text(value: Decimal | None) -> str | None:
-    return None if value is None else _trimmed(value.quantize(_LIQ_PX))
-
-
-def premium_text(value: Decimal | None) -> str | None:
-    """A premium as the venue writes it, to 8 decimals ("0.00031774"); the model's own is exact
-    (a ratio of prices, 28 digits)."""
-    return None if value is None else _trimmed(value.quantize(_LIQ_PX))
+def eight_decimals_text(value: Decimal | None) -> str | None:
+    """A liquidation price or a premium as the venue writes them, to 8 decimals ("0.00031774");
+    the model's own are exact (a premium is a ratio of prices, 28 digits)."""
+    return None if value is None else _trimmed(value.quantize(_EIGHT_DECIMALS))
 
 
 def _trimmed(d: Decimal) -> str:
@@ -605,7 +601,7 @@ def asset_ctx_to_wire(ctx: AssetContext) -> dict[str, Any]:
     return {
         "funding": dec(ctx.funding), "openInterest": dec(ctx.open_interest),
         "prevDayPx": dec(ctx.prev_day_price if ctx.prev_day_price is not None else ctx.mark_price),
-        "dayNtlVlm": dec(ctx.day_volume), "premium": premium_text(ctx.premium), "oraclePx": dec(ctx.oracle_price),
+        "dayNtlVlm": dec(ctx.day_volume), "premium": eight_decimals_text(ctx.premium), "oraclePx": dec(ctx.oracle_price),
         "markPx": dec(ctx.mark_price), "midPx": dec(mid),
         "impactPxs": [dec(mid), dec(mid)] if mid is not None else None, "dayBaseVlm": "0.0",
     }
@@ -627,7 +623,7 @@ def position_to_wire(p: Position, max_leverage: int | None = None) -> dict[str, 
             "coin": p.coin, "szi": dec(p.size), "leverage": lev, "entryPx": entry_px_text(p.entry_price),
             "positionValue": usdc_text(p.position_value), "unrealizedPnl": usdc_text(p.unrealized_pnl),
             "returnOnEquity": dec(roe.quantize(Decimal("0.00000001"))),
-            "liquidationPx": liquidation_px_text(p.liquidation_price),
+            "liquidationPx": eight_decimals_text(p.liquidation_price),
             "marginUsed": usdc_text(p.margin_used), "maxLeverage": max_leverage or p.leverage,
             "cumFunding": {"allTime": funding, "sinceOpen": funding, "sinceChange": funding},
         },
