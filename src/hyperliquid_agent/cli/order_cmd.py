@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -165,11 +164,12 @@ def cancel(coin: str = typer.Argument(..., help="Asset of the resting order."),
            live: bool = LIVE_OPTION) -> None:
     """Cancel one resting order by --oid or --cloid."""
     from hyperliquid_agent.errors import HLAgentError
+    from hyperliquid_agent.exchange import wire
     from hyperliquid_agent.manual_orders import cancel_order
 
     if (oid is None) == (cloid is None):
         fail("give exactly one of --oid N or --cloid 0x...")
-    if cloid is not None and re.fullmatch(r"0x[0-9a-fA-F]{32}", cloid) is None:
+    if cloid is not None and not wire.is_cloid(cloid):
         fail(f"--cloid {cloid!r} is not a client order id: write 0x and 32 hex digits "
              "(the cloid column of hl-agent audit show)")
     cfg = load(config)

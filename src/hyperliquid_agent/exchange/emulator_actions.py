@@ -222,23 +222,6 @@ USER_SIGNED = {"usdClassTransfer": "HyperliquidTransaction:UsdClassTransfer",
                "approveAgent": "HyperliquidTransaction:ApproveAgent"}
 
 
-def _is_hex(value: Any, digits: int) -> bool:
-    """Whether `value` is "0x" and `digits` hex digits (no sign, space or underscore, which `int` would take)."""
-    return (isinstance(value, str) and len(value) == 2 + digits and value.startswith("0x")
-            and all(c in _HEX_DIGITS for c in value[2:]))
-
-
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-
-
-def _is_address(value: Any) -> bool:
-    return _is_hex(value, 40)
-
-
-def _is_cloid(value: Any) -> bool:
-    return _is_hex(value, 32)
-
-
 def _amount(action: dict[str, Any]) -> Decimal | None:
     """usdClassTransfer's amount ("5.0", or the SDK's "5.0 subaccount:0x.." form), None if unreadable."""
     try:
@@ -257,12 +240,12 @@ def malformed(action: dict[str, Any]) -> bool:
     if kind == "order":
         orders = action.get("orders")
         return not isinstance(orders, list) or not orders or not all(
-            isinstance(w, dict) and isinstance(w.get("t", {}), dict) and (w.get("c") is None or _is_cloid(w["c"]))
+            isinstance(w, dict) and isinstance(w.get("t", {}), dict) and (w.get("c") is None or wire.is_cloid(w["c"]))
             for w in orders)
     if kind in ("cancel", "cancelByCloid"):
         cancels = action.get("cancels")
         return not isinstance(cancels, list) or not all(
-            isinstance(c, dict) and (kind == "cancel" or _is_cloid(c.get("cloid"))) for c in cancels)
+            isinstance(c, dict) and (kind == "cancel" or wire.is_cloid(c.get("cloid"))) for c in cancels)
     if kind == "usdClassTransfer":
         return _amount(action) is None
     if kind == "scheduleCancel":
@@ -497,7 +480,7 @@ def admin(server: "EmulatorServer", body: Any) -> tuple[int, Any]:
         pass
     elif kind == "createAccount":
         address, usdc = body.get("address"), _amount({"amount": body.get("usdc")})
-        if not _is_address(address):
+        if not wire.is_address(address):
             return 422, f"createAccount.address: {address!r} is not an address (0x and 40 hex digits)"
         if usdc is None or usdc < 0:
             return 422, f"createAccount.usdc: {body.get('usdc')!r} is not an amount of USDC (a number >= 0, e.g. \"10000\")"
@@ -505,7 +488,7 @@ def admin(server: "EmulatorServer", body: Any) -> tuple[int, Any]:
             server.create_account(address, usdc)
     elif kind == "registerAgent":
         for field in ("agent", "master"):
-            if not _is_address(body.get(field)):
+            if not wire.is_address(body.get(field)):
                 return 422, f"registerAgent.{field}: {body.get(field)!r} is not an address (0x and 40 hex digits)"
         server.register_agent(body["agent"], body["master"])
     elif kind == "step":

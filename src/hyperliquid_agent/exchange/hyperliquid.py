@@ -68,9 +68,7 @@ def wallet_from_key(secret_key: str) -> Any:
 
 def checked_address(value: str | None, key: str) -> str | None:
     """`value` if it is an address (0x and 40 hex digits), else a ConfigError naming `key`."""
-    import re
-
-    if value is None or re.fullmatch(r"0x[0-9a-fA-F]{40}", value):
+    if value is None or wire.is_address(value):
         return value
     raise ConfigError(f"{key} = {value!r} is not an address; expected 0x followed by 40 hex digits "
                       "(copy it from the Hyperliquid app), or remove the key")

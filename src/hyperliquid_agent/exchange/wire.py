@@ -562,6 +562,25 @@ def entry_px_text(value: Decimal) -> str:
     return _trimmed(value.quantize(Decimal(1).scaleb(value.adjusted() - 5)))
 
 
+def is_hex(value: Any, digits: int) -> bool:
+    """Whether `value` is "0x" and `digits` hex digits (no sign, space or underscore, which `int` would take)."""
+    return (isinstance(value, str) and len(value) == 2 + digits and value.startswith("0x")
+            and all(c in _HEX_DIGITS for c in value[2:]))
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def is_address(value: Any) -> bool:
+    """An account, agent or vault address: 0x and 40 hex digits."""
+    return is_hex(value, 40)
+
+
+def is_cloid(value: Any) -> bool:
+    """A client order id: 0x and 32 hex digits."""
+    return is_hex(value, 32)
+
+
 def eight_decimals_text(value: Decimal | None) -> str | None:
     """A liquidation price or a premium as the venue writes them, to 8 decimals ("0.00031774");
     the model's own are exact (a premium is a ratio of prices, 28 digits)."""
