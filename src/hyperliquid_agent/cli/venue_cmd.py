@@ -87,9 +87,10 @@ def _data_horizon(now_ms: int, end_ms: int, speedup: float) -> str:
 
     wall_s = max(end_ms - now_ms, 0) / 1000 / speedup
     span = f"{wall_s / 3600:.1f} h" if wall_s >= 5400 else f"{wall_s / 60:.0f} min"
-    return (f"simulated time starts at {utc_minute(now_ms, zone=True)}; the data ends at {utc_minute(end_ms, zone=True)}, {span} from now at "
-            f"{speedup:g}x (after that prices stand still: use more data, --synthetic with a longer "
-            f"venue.synthetic_days, or a lower --speedup)")
+    start, end = utc_minute(now_ms, zone=True), utc_minute(end_ms, zone=True)
+    return (f"simulated time starts at {start}; the data ends at {end}, {span} from now at {speedup:g}x "
+            "(after that prices stand still: use more data, --synthetic with a longer venue.synthetic_days, "
+            "or a lower --speedup)")
 
 
 def register(app: typer.Typer) -> None:

@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 from hyperliquid_agent.config import Config, VenueConfig
 from hyperliquid_agent.errors import ConfigError, VenueUnavailableError
+from hyperliquid_agent.exchange.emulator_actions import DESERIALIZE_ERROR
 from hyperliquid_agent.exchange.feed import WARMUP_MS
 from hyperliquid_agent.exchange.hyperliquid import (
     NETWORK_URLS, HyperliquidExchange, checked_address, checked_url, wallet_from_key,
@@ -87,7 +88,7 @@ def _admin(url: str, body: dict[str, Any], timeout_s: float) -> dict[str, Any]:
     except requests.RequestException as exc:
         raise VenueUnavailableError(f"cannot reach the emulator at {url}: {type(exc).__name__}. "
                                     "Start it with `hl-agent venue serve` or unset venue.url") from None
-    if resp.status_code == 422 and resp.text != "Failed to deserialize the JSON body into the target type":
+    if resp.status_code == 422 and resp.text != DESERIALIZE_ERROR:  # (a field it names: not a body it cannot read)
         raise VenueUnavailableError(f"the emulator at {url} refused {body.get('type')}: {resp.text[:200]}")
     if resp.status_code != 200:
         raise VenueUnavailableError(f"{url} is not an hl-agent emulator (POST /emulator -> HTTP {resp.status_code})")
