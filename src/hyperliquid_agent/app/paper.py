@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from hyperliquid_agent.config import Config
+from hyperliquid_agent.errors import VenueUnavailableError
 from hyperliquid_agent.exchange.feed import WARMUP_MS
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,6 @@ class SteppedClock:
         return self._now()
 
     def wait_until(self, t_ms: int, stop: threading.Event) -> None:
-        from hyperliquid_agent.errors import VenueUnavailableError
-
         while not stop.is_set():
             try:
                 return self._step_to(t_ms, stop)
