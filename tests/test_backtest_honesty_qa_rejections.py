@@ -50,7 +50,7 @@ def test_no_refusal_no_warning_and_the_summary_names_counts_reasons_and_the_firs
     [text] = rejection_summary(orders, 5, 1)
     assert text.startswith(f"the venue refused 3 of 5 orders sent (2 x {IOC_NO_MATCH!r}; "
                            "1 x 'Insufficient margin to place order.'; the first decided at 2024-11-03 02:00)")
-    assert "reaches the venue 1 hourly bar(s) later" in text and "market_slippage_bps" in text
+    assert "reaches the venue 1 hourly bar(s) later than its decision" in text and "market_slippage_bps" in text
     # with no latency, the IOC's limit is not stale: no hint about it
     assert "reaches the venue" not in rejection_summary(orders, 5, 0)[0]
 
@@ -92,12 +92,11 @@ def test_an_ioc_the_price_ran_away_from_during_the_latency_is_refused_counted_an
     assert again.refused == r.refused and again.orders_sent == 2
 
 
-def test_the_engines_refused_orders_in_a_real_pipeline_run_are_every_refusal_the_venue_made():
-    """Through the whole engine (standard mode, baseline provider, synthetic data): the rows
-    count exactly the orders the venue answered, and exactly the ones it refused."""
+def _counting_factory(answers: list, priced_at_arrival: bool = True):
+    """The engine's own step (the live loop's pipeline), with every answer of the venue to an
+    order kept in `answers`; `priced_at_arrival=False` prices the orders at their decision, as
+    the backtest did before, and sends them the latency later all the same."""
     from hyperliquid_agent.backtest.runner import default_step_factory
-
-    answers: list = []
 
     def factory(c_, exchange, state_dir):
         inner = exchange._inner
@@ -109,14 +108,28 @@ def test_the_engines_refused_orders_in_a_real_pipeline_run_are_every_refusal_the
             return out
 
         inner.place_orders = counted
-        return default_step_factory(c_, exchange, state_dir)
+        step = default_step_factory(c_, exchange, state_dir)
+        if not priced_at_arrival:
+            step.pipeline.arrive = None
+        return step
 
+    return factory
+
+
+WEEK = BacktestSpec(coins=("BTC", "ETH", "SOL"), start=date(2024, 2, 1), end=date(2024, 2, 8), mode="standard",
+                    provider="baseline", run_id="std")
+
+
+def test_orders_priced_at_their_decision_and_sent_an_hour_later_miss_and_every_miss_is_listed():
+    """Through the whole engine (standard mode, baseline provider, synthetic data), with the
+    orders priced when decided: the IOCs the price ran away from during the hour of latency are
+    refused, and the rows count exactly the orders the venue answered and the ones it refused."""
+    answers: list = []
     c = config_from_dict({"backtest": {"vs_baseline": False}}, env={})
-    spec = BacktestSpec(coins=("BTC", "ETH", "SOL"), start=date(2024, 2, 1), end=date(2024, 2, 8),
-                        mode="standard", provider="baseline", run_id="std")
-    r = run_backtest(c, spec, step_factory=factory)
+    r = run_backtest(c, WEEK, step_factory=_counting_factory(answers, priced_at_arrival=False))
     refused = [a for a in answers if isinstance(a, Rejected)]
-    assert refused, "a week of hourly standard-mode decisions with an hour of latency misses some IOCs"
+    assert refused, "a week of hourly decisions priced an hour before they arrive misses some IOCs"
+    assert {a.error.split(" asset=")[0] for a in refused} == {IOC_NO_MATCH}
     assert r.orders_sent == len(answers)
     assert [o.error for o in r.refused] == [a.error for a in refused]
     assert all(o.t_ms == o.decided_ms + HOUR_MS and o.decided_ms in {d.t_ms for d in r.decisions} for o in r.refused)
@@ -124,10 +137,27 @@ def test_the_engines_refused_orders_in_a_real_pipeline_run_are_every_refusal_the
     assert any(w.startswith(f"the venue refused {len(refused)} of {len(answers)} orders sent") for w in r.warnings)
 
 
+def test_the_engine_prices_its_orders_where_they_arrive_so_none_misses_and_each_fills_near_that_bars_price():
+    """The same week as the backtest runs it: each order is sized and limited on the market of
+    the bar it reaches the venue at (an hour after its decision), so no IOC is refused for a
+    stale limit, and each fill is within `market_slippage_bps` of that bar's close."""
+    answers: list = []
+    c = config_from_dict({"backtest": {"vs_baseline": False}}, env={})
+    r = run_backtest(c, WEEK, step_factory=_counting_factory(answers))
+    assert answers and r.orders_sent == len(answers) and r.refused == [] and len(r.trades) == len(answers)
+    assert not any(w.startswith("the venue refused") for w in r.warnings)
+    decided = {d.t_ms for d in r.decisions if d.orders}
+    bound = c.portfolio.market_slippage_bps / D(10_000)
+    for trade in r.trades:
+        assert trade.t_ms - HOUR_MS in decided  # filled at the bar after its decision
+        close = r.curve.closes[trade.coin][r.curve.t_ms.index(trade.t_ms)]
+        assert abs(trade.price - close) <= close * bound, (trade, close)
+
+
 def test_a_refusal_is_known_only_when_the_order_arrives_not_at_its_decision():
-    """The look-ahead check of `test_backtest_honesty` over the refused orders: data after the
-    cut changes none up to it, and the refusal of an order decided at the cut (arriving after
-    it) is free to change, as a fill would be."""
+    """The look-ahead check of `test_backtest_honesty` over the refused orders (of orders priced
+    at their decision, which miss): data after the cut changes none up to it, and the refusal of
+    an order decided at the cut (arriving after it) is free to change, as a fill would be."""
     from test_backtest_honesty import cfg, perturbed, unperturbed_with_oi
 
     from hyperliquid_agent.backtest.spec import day_ms
@@ -138,8 +168,8 @@ def test_a_refusal_is_known_only_when_the_order_arrives_not_at_its_decision():
     cut = day_ms(date(2024, 2, 7)) + 13 * HOUR_MS
     spec = BacktestSpec(coins=("BTC", "ETH"), start=date(2024, 2, 5), end=date(2024, 2, 9), mode="standard",
                         provider="baseline", run_id="la")
-    a = run_backtest(cfg(), spec, feed=feed)
-    b = run_backtest(cfg(), spec, feed=perturbed(feed, cut))
+    a = run_backtest(cfg(), spec, feed=feed, step_factory=_counting_factory([], priced_at_arrival=False))
+    b = run_backtest(cfg(), spec, feed=perturbed(feed, cut), step_factory=_counting_factory([], priced_at_arrival=False))
     early = [o for o in a.refused if o.t_ms <= cut]
     assert early and early == [o for o in b.refused if o.t_ms <= cut]
     assert a.refused != b.refused

@@ -96,6 +96,7 @@ def test_a_backtest_keeps_its_state_in_memory_and_decides_as_a_persisting_pipeli
     def persisting(c, exchange, state_dir):
         store = StateStore.in_dir(state_dir)
         pipeline = wiring.build_pipeline(c, exchange, store)
+        pipeline.arrive = exchange.arrive  # (as build_cycle_step does: orders priced where they arrive)
         built.append(pipeline)
         return PipelineStep(pipeline, schedule_for(c))
 

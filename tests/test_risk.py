@@ -24,7 +24,7 @@ from hyperliquid_agent.domain import (
 )
 from hyperliquid_agent.domain.verdicts import Approved, ApprovedOrder, Denied
 from hyperliquid_agent.errors import StateError
-from hyperliquid_agent.risk import DenialReason, RiskContext, RiskPolicy
+from hyperliquid_agent.risk import DenialReason, RiskContext, RiskPolicy, close_positions
 from hyperliquid_agent.risk_counters import DAY_MS, RiskCounters
 from hyperliquid_agent.risk_store import load_counters, save_counters
 from hyperliquid_agent.store import StateStore
@@ -208,6 +208,19 @@ def test_stop_loss_intents_close_losing_positions_on_the_opposite_side():
     assert all(isinstance(p.check(o, ctx(acct(positions=[long_down, short_up]))), Approved) for o in out)
     assert RiskPolicy(RiskConfig(stop_loss_pct=None)).stop_loss_intents(acct(positions=[long_down]), MIDS) == []
     assert RiskPolicy(RiskConfig(stop_loss_pct=0)).stop_loss_intents(acct(positions=[long_down]), MIDS) == []
+
+
+def test_a_stop_loss_decided_earlier_closes_what_the_account_holds_when_its_order_leaves():
+    """A backtest decides its stop-losses at t and prices their closes an hour later: the
+    close is of the position then (grown, shrunk or gone), whatever the stop says by then."""
+    p = policy(stop_loss_pct=Decimal(10))
+    at_decision = acct(positions=[Position(coin="ETH", size=Decimal(2), entry_price=Decimal(3400), leverage=3),
+                                  Position(coin="SOL", size=Decimal(-10), entry_price=Decimal(130), leverage=3)])
+    coins = p.stop_loss_coins(at_decision, MIDS)
+    assert coins == ("ETH", "SOL")
+    later = acct(positions=[Position(coin="ETH", size=Decimal("1.5"), entry_price=Decimal(3000), leverage=3)])
+    out = close_positions(later, coins, MIDS, SPECS)  # SOL's position is gone; ETH's is at its entry now
+    assert [(o.coin, o.side, o.size, o.reduce_only) for o in out] == [("ETH", Side.SELL, Decimal("1.5"), True)]
 
 
 def test_counters_roll_over_at_utc_midnight_and_prune_the_hour_window():

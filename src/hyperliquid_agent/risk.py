@@ -181,16 +181,15 @@ class RiskPolicy:
         portfolio: PortfolioConfig | None = None,
     ) -> list[OrderIntent]:
         """Reduce-only close intents for every position down `stop_loss_pct` or more from entry."""
+        hit = self.stop_loss_coins(account, marks)
+        return close_positions(account, hit, marks, specs, portfolio) if hit else []
+
+    def stop_loss_coins(self, account: AccountState, marks: Mapping[str, Decimal]) -> tuple[str, ...]:
+        """The coins whose position is down `stop_loss_pct` or more from entry (the account's order)."""
         pct = self.config.stop_loss_pct
         if not pct:  # None or 0: off
-            return []
-        hit = [p for p in account.positions if _stop_hit(p, marks.get(p.coin), pct)]
-        if not hit:
-            return []
-        specs = specs or {}
-        market = MarketView(mids=marks, specs={p.coin: specs.get(p.coin) or AssetSpec(name=p.coin, asset_id=0,
-                            sz_decimals=min(_decimals(p.size), 10)) for p in account.positions})
-        return [close_intent(p.coin, p.size, market, portfolio or PortfolioConfig()) for p in hit]
+            return ()
+        return tuple(p.coin for p in account.positions if _stop_hit(p, marks.get(p.coin), pct))
 
     def allowed_leverage(self, coin: str, ctx: RiskContext) -> int:
         spec = ctx.specs.get(coin)
@@ -395,6 +394,22 @@ class _Book:
 def _decimals(size: Decimal) -> int:
     exp = size.normalize().as_tuple().exponent
     return -exp if isinstance(exp, int) and exp < 0 else 0
+
+
+def close_positions(
+    account: AccountState,
+    coins: Sequence[str],
+    marks: Mapping[str, Decimal],
+    specs: Mapping[str, AssetSpec] | None = None,
+    portfolio: PortfolioConfig | None = None,
+) -> list[OrderIntent]:
+    """Reduce-only close intents, priced at the marks, for the account's open positions in `coins`
+    (a coin with no position left gets none)."""
+    specs = specs or {}
+    market = MarketView(mids=marks, specs={p.coin: specs.get(p.coin) or AssetSpec(name=p.coin, asset_id=0,
+                        sz_decimals=min(_decimals(p.size), 10)) for p in account.positions})
+    return [close_intent(p.coin, p.size, market, portfolio or PortfolioConfig())
+            for p in account.positions if p.coin in coins and p.size != 0]
 
 
 def _stop_hit(pos: Position, mark: Decimal | None, pct: Decimal) -> bool:

@@ -3,8 +3,13 @@
 1. `collect`  (I/O)  market snapshot, specs, books, history -> signals; account state.
 2. `decide`   (pure but for the LLM port) standard: DecisionEngine -> actions or a target
               allocation; governed: tripwires, regime, review gate, governance decision,
-              evaluate/activate, current targets. Then portfolio -> intents -> risk review.
-3. `execute`  (I/O)  approved orders through the executor, account after.
+              evaluate/activate, current targets. Then `price`: portfolio -> intents.
+3. `execute`  (I/O)  risk review, approved orders through the executor, account after.
+
+Between 2 and 3 a backtest moves its venue on by the fill latency (`arrive`) and prices the
+decision again on the market and account of that moment: its orders are sized and limited
+where they reach the venue, as a live executor's are a few seconds after the decision, not
+at a price an hour old. The decision itself saw nothing after its own time.
 
 `CyclePipeline.run` chains them and returns the cycle's plain audit record; it never
 raises for a failed cycle (a failure holds: no orders, the error recorded). `decide`
@@ -55,7 +60,7 @@ from hyperliquid_agent.domain.context import DecisionContext
 from hyperliquid_agent.execution import ExecutionReport, Executor, Protection
 from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent, plan_rebalance
 from hyperliquid_agent.ports import ExchangePort
-from hyperliquid_agent.risk import RiskContext, RiskPolicy, resting_sizes
+from hyperliquid_agent.risk import RiskContext, RiskPolicy, close_positions, resting_sizes
 from hyperliquid_agent.risk_counters import RiskCounters
 from hyperliquid_agent.risk_store import load_counters
 from hyperliquid_agent.store import StateStore
@@ -117,6 +122,8 @@ class Decided:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     governance: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    stop_losses: tuple[str, ...] = ()  # coins the risk policy's stop-loss closes (their orders replace any other)
+    reductions_only: bool = False  # a REDUCING or HALTED book: only reduce-only orders and cancels
 
 
 class Governance(Protocol):
@@ -225,6 +232,9 @@ class CyclePipeline:
     template_version: str = ""
     max_leverage: int = 1
     approver: Any = None  # human approval above risk.approval_above_usd (None: denied when needed)
+    # the backtest's: moves its venue to when the orders of a decision taken at the given time
+    # reach it (the fill latency later) and returns that time. None live: orders leave at once
+    arrive: Callable[[int], int] | None = None
     # whether each record carries what only `audit replay` reads: the inputs beside the account
     # and signals (counters, governance state the cycle started from, ...) and the market digest
     # (a backtest keeps no audit trail: it leaves them out)
@@ -259,9 +269,7 @@ class CyclePipeline:
         engine = engine if engine is not None else self.engine
         governance = governance if governance is not None else self.governance
         out = Decided()
-        view = inputs.market_view
-        forced = self.risk.stop_loss_intents(inputs.account, inputs.marks, inputs.specs, self.portfolio)
-        reductions_only = False
+        out.stop_losses = forced = self.risk.stop_loss_coins(inputs.account, inputs.marks)
         if inputs.mode == "governed":
             if governance is None:
                 raise RuntimeError("governed mode needs the governor; wiring did not build one")
@@ -273,26 +281,49 @@ class CyclePipeline:
                 if liquidations:
                     governance.note_stop_loss(liquidations, "liquidation")
             if forced:
-                governance.note_stop_loss(sorted({i.coin for i in forced}))
-            reductions_only = self._decide_governed(inputs, engine, governance, out)
+                governance.note_stop_loss(sorted(forced))
+            out.reductions_only = self._decide_governed(inputs, engine, governance, out)
         else:
             self._decide_standard(inputs, engine, out)
-        planned: list[Intent] = []
-        if out.targets is not None:
-            plan = plan_rebalance(out.targets, inputs.account, view, self.portfolio)
-            planned = plan.intents
-            out.skipped.extend(plan.skipped)
-        elif out.actions:
-            planned, skipped = action_intents(out.actions, inputs.account, view, self.portfolio)
-            out.skipped.extend(skipped)
-        if reductions_only:
-            planned = only_reductions(planned)
-        if forced:  # a stop-loss close replaces any order planned for its coin
-            forced_coins = {i.coin for i in forced}
-            planned = [i for i in planned if not (isinstance(i, OrderIntent) and i.coin in forced_coins)]
-            out.summary = f"stop-loss {', '.join(sorted(forced_coins))}; {out.summary}"
-        out.intents = [*forced, *planned]
+        if forced:
+            out.summary = f"stop-loss {', '.join(sorted(forced))}; {out.summary}"
+        self.price(inputs, out)
         return out
+
+    def price(self, inputs: CycleInputs, out: Decided) -> None:
+        """Size and price what `out` decided on the account and market of `inputs`: the portfolio's
+        intents toward its targets (or for its actions), and a close of each stop-loss coin's
+        position, priced at the marks, in place of any other order for that coin."""
+        planned: list[Intent] = []
+        skipped: list[tuple[str, str]] = []
+        if out.targets is not None:
+            plan = plan_rebalance(out.targets, inputs.account, inputs.market_view, self.portfolio)
+            planned, skipped = plan.intents, plan.skipped
+        elif out.actions:
+            planned, skipped = action_intents(out.actions, inputs.account, inputs.market_view, self.portfolio)
+        if out.reductions_only:
+            planned = only_reductions(planned)
+        forced: list[Intent] = []
+        if out.stop_losses:
+            forced += close_positions(inputs.account, out.stop_losses, inputs.marks, inputs.specs, self.portfolio)
+            planned = [i for i in planned if not (isinstance(i, OrderIntent) and i.coin in out.stop_losses)]
+        out.intents = [*forced, *planned]
+        out.skipped = skipped
+
+    def at_arrival(self, inputs: CycleInputs, decided: Decided, errors: list[str]) -> CycleInputs:
+        """The backtest's venue moved on to when the cycle's orders (and cancels) arrive (`arrive`),
+        the account and the market (mids, contexts, books) read there, and `decided` priced again
+        on them.
+        The inputs keep the decision's time (risk counters and scorekeeping count by the cycle);
+        their open orders are read again before the risk review."""
+        if self.arrive is None or self.arrive(inputs.now_ms) == inputs.now_ms:
+            return inputs
+        snapshot, books = self.collector.quote(errors)
+        arrived = replace(inputs, account=self.exchange.account_state(), snapshot=snapshot, books=books,
+                          open_orders=None)
+        if decided.intents:  # (a cycle that planned no order at its decision sends none)
+            self.price(arrived, decided)
+        return arrived
 
     def risk_context(self, inputs: CycleInputs) -> RiskContext:
         leverage = {p.coin: p.leverage for p in inputs.account.positions if p.size != 0}
@@ -404,6 +435,12 @@ class CyclePipeline:
             decided = self.decide(inputs)
         except Exception as exc:
             return self._failed(rec, "decide", exc, t0, inputs.account)
+        if decided.intents or inputs.exits:  # (the exits' sibling triggers are canceled below)
+            try:
+                inputs = self.at_arrival(inputs, decided, rec["errors"])
+            except Exception as exc:
+                fill_decided(rec, decided)
+                return self._failed(rec, "read the market where the orders arrive", exc, t0, inputs.account)
         fill_decided(rec, decided)
         if self.governance is not None and decided.intents:
             try:

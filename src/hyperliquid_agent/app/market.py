@@ -103,15 +103,28 @@ class MarketCollector:
             elif coin in specs and specs[coin].market_type is MarketType.PERP:  # (spot pairs have none)
                 errors.append(f"{coin}: no asset context in the venue's metaAndAssetCtxs: its funding rate, open "
                               "interest, mark and oracle are missing from this cycle's signals")
-            try:
-                books[coin] = self.exchange.book_view(coin)
-            except Exception as exc:  # a missing book degrades spread/depth signals only
-                errors.append(f"{coin}: no order book ({exc})")
+            self._read_book(coin, books, errors)
             coins[coin] = CoinHistory(candles=st.candles, funding=st.funding, book=books.get(coin),
                                       open_interest=tuple(st.oi), interval_ms=self.interval_ms)
         signals = compute_signals(MarketHistory(coins=coins, snapshot=snapshot), now_ms, self.cache)
         return MarketData(now_ms=now_ms, snapshot=snapshot, specs=specs, books=books, signals=signals,
                           errors=tuple(errors))
+
+    def quote(self, errors: list[str]) -> tuple[MarketSnapshot, dict[str, BookView]]:
+        """The snapshot and the books alone, as they are now (no history, no signals): what
+        orders are priced on when they are priced after the cycle's collect (a backtest's, at
+        the end of its fill latency). A book that cannot be read is left out, said in `errors`."""
+        snapshot = self.exchange.market_snapshot()
+        books: dict[str, BookView] = {}
+        for coin in self.coins:
+            self._read_book(coin, books, errors)
+        return snapshot, books
+
+    def _read_book(self, coin: str, books: dict[str, BookView], errors: list[str]) -> None:
+        try:
+            books[coin] = self.exchange.book_view(coin)
+        except Exception as exc:  # a missing book degrades spread/depth signals only
+            errors.append(f"{coin}: no order book ({exc})")
 
     def _update_candles(self, coin: str, st: _CoinState, now_ms: int) -> None:
         floor = now_ms - self.lookback_bars * self.interval_ms

@@ -172,4 +172,5 @@ def build_cycle_step(cfg: Config, exchange: Any) -> PipelineStep:
     from hyperliquid_agent.app.agent import schedule_for
 
     pipeline = wiring.build_backtest_pipeline(cfg, exchange)
+    pipeline.arrive = exchange.arrive  # orders are priced where they reach the venue, the fill latency later
     return PipelineStep(pipeline, schedule_for(cfg))  # the live loop's own schedule

@@ -7,11 +7,12 @@ The pipeline sees the venue only through the exchange port, and the model answer
 data at or before its own clock, so a decision at t sees nothing after t.
 
 Latency: the orders a cycle decides at t reach the model `fill_latency_bars` bars of the
-data (hourly) later (the exchange wrapper moves the model forward before placing them), so
-with the default of 1 a decision taken on the close of bar t fills at the next hour's
-price, whatever the decision bar, with the model's fees, slippage, rounding and minimum
-notional. A cycle waits for its own orders, so a latency longer than the decision bar
-makes the engine skip the decision bars that come before its fills.
+data (hourly) later (the exchange wrapper moves the model forward, and the pipeline prices
+the orders there: `CyclePipeline.at_arrival`), so with the default of 1 a decision taken on
+the close of bar t fills at the next hour's price, whatever the decision bar, with the
+model's fees, slippage, rounding and minimum notional. A cycle waits for its own orders,
+so a latency longer than the decision bar makes the engine skip the decision bars that come
+before its fills.
 
 The cycle pipeline itself is not here: `pipeline.build_cycle_step` adapts the agent's
 cycle (the same one the live loop runs) to the small `CycleStep` protocol below.
@@ -514,8 +515,8 @@ def _reason(error: str) -> str:
 
 def rejection_summary(refused: Sequence[RefusedOrder], sent: int, latency_bars: int) -> list[str]:
     """One warning when the venue refused orders the engine sent: those trades did not happen,
-    and a run whose orders often miss (an IOC priced at its decision and sent an hour later)
-    trades less than the engine decided to, which its figures alone would not say."""
+    and a run whose orders often miss trades less than the engine decided to, which its figures
+    alone would not say."""
     if not refused:
         return []
     counts: dict[str, int] = {}
@@ -527,9 +528,9 @@ def rejection_summary(refused: Sequence[RefusedOrder], sent: int, latency_bars: 
     text = (f"the venue refused {len(refused)} of {sent} orders sent ({reasons}; the first decided at {when}): "
             f"those trades did not happen (each is listed under `refused` in results.json)")
     if latency_bars and IOC_NO_MATCH in counts:
-        text += (f". An IOC order is priced when it is decided and reaches the venue {latency_bars} hourly bar(s) "
-                 f"later (--latency-bars, [backtest] fill_latency_bars): when the price has moved past its limit "
-                 f"by then ([portfolio] market_slippage_bps from the mid it saw), it does not fill")
+        text += (f". An IOC order reaches the venue {latency_bars} hourly bar(s) later than its decision (--latency-bars, "
+                 f"[backtest] fill_latency_bars) and does not fill when the book is past its limit by then (the "
+                 f"engine limits its market orders [portfolio] market_slippage_bps from the book where they arrive)")
     return [text]
 
 

@@ -186,11 +186,18 @@ class LatencyExchange:
             self._account = (state, self._inner.account_state())
         return self._account[1]
 
-    def place_orders(self, orders):
-        # every submission of one cycle (reductions, then increases) lands at the same bar
-        due = (self.decision_ms if self.decision_ms is not None else self._now()) + self._latency_ms
+    def arrive(self, decision_ms: int) -> int:
+        """Move the venue to when the orders of a decision taken at `decision_ms` reach it (the
+        cycle pipeline does, to price them there); returns that time."""
+        due = decision_ms + self._latency_ms
         if due > self._now():
             self._advance(due)
+        return due
+
+    def place_orders(self, orders):
+        # every submission of one cycle (reductions, then increases) lands at the same bar
+        # (the pipeline has moved the venue there already, to price them)
+        self.arrive(self.decision_ms if self.decision_ms is not None else self._now())
         self._changes += 1
         return self._inner.place_orders(orders)
 
