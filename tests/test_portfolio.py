@@ -125,6 +125,19 @@ def test_increases_are_scaled_down_to_the_margin_left_and_never_exceed_it():
     assert rebalance_to_target([T("ETH", "90")], account(available="400"), MARKET, CFG) == []
 
 
+def test_an_increase_at_a_lower_leverage_leaves_room_for_the_position_it_re_margins():
+    """Adding to a 3x ETH position at 1x margins the whole position at 1x: with $4000 available
+    the held 1 ETH ($3000) needs $2000 more, so the $3000 increase is cut to what is left."""
+    acct = account(equity="10000", available="4000", positions=[pos("ETH", "1", leverage=3)])
+    room = Decimal(4000) - Decimal(10000) * CFG.cash_buffer_pct / 100 - Decimal(2000)
+    buy = orders(rebalance_to_target([T("ETH", "60", leverage=1)], acct, MARKET, CFG))[0]
+    assert buy.purpose is OrderPurpose.INCREASE
+    assert room - Decimal("0.0001") * MIDS["ETH"] < buy.size * MIDS["ETH"] <= room
+    # at a higher leverage the position frees margin instead: the whole $3000 goes in
+    up = orders(rebalance_to_target([T("ETH", "60", leverage=5)], acct, MARKET, CFG))[0]
+    assert up.size * MIDS["ETH"] == Decimal(3000)
+
+
 def test_spot_buy_moves_usd_from_perp_first_and_spot_cannot_be_short():
     intents = rebalance_to_target([T("PURR", "10", market_type=MarketType.SPOT)], account(), MARKET, CFG)
     assert isinstance(intents[0], TransferIntent) and intents[0].to_perp is False

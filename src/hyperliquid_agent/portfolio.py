@@ -297,6 +297,7 @@ def plan_rebalance(
             spot_cash += leg.size * px
     perp_need = sum((leg.size * (market.mark(leg.coin) or ZERO) / leg.leverage for leg in increases
                      if leg.spec.market_type is MarketType.PERP), ZERO)
+    perp_room -= _remargin(increases, account, market)
     spot_need = sum((leg.size * _bound(leg, market, config) for leg in increases
                      if leg.spec.market_type is MarketType.SPOT), ZERO)
     transfers: list[TransferIntent] = []
@@ -403,6 +404,18 @@ def _to_intent(leg: _Leg, market: MarketView, config: PortfolioConfig, reduce_on
 def _bound(leg: _Leg, market: MarketView, config: PortfolioConfig) -> Decimal:
     ref = market.reference(leg.coin, leg.side) or ZERO
     return ref * (Decimal(1) + config.market_slippage_bps / _BPS)
+
+
+def _remargin(increases: Sequence[_Leg], account: AccountState, market: MarketView) -> Decimal:
+    """The margin the positions held need more (less, when negative) once the increases set
+    their leverage: an increase at a lower leverage than its coin's position holds margins the
+    whole position at it (the venue refuses the orders that no longer fit)."""
+    extra = ZERO
+    for leg in increases:
+        pos = account.position(leg.coin) if leg.spec.market_type is MarketType.PERP else None
+        if pos is not None and pos.size and pos.leverage != leg.leverage:
+            extra += abs(pos.size) * (market.mark(leg.coin) or ZERO) * (Decimal(1) / leg.leverage - Decimal(1) / pos.leverage)
+    return extra
 
 
 def _scale(need: Decimal, room: Decimal) -> Decimal:
