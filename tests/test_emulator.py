@@ -128,6 +128,22 @@ def test_order_status_has_the_recorded_historical_order_shape(server, busy_accou
     assert unknown == {"status": "unknownOid"}
 
 
+def test_open_orders_are_listed_newest_first_as_the_venue_lists_them(server):
+    from emulator_support import limit_order
+
+    ex = funded_exchange(server)
+    for away in ("0.2", "0.25", "0.3"):
+        ex.place_orders([limit_order(ex, "ETH", Side.BUY, "0.1", away=away)])
+    ex.place_orders([limit_order(ex, "BTC", Side.BUY, "0.001", away="0.2")])
+    for kind in ("openOrders", "frontendOpenOrders"):
+        rows = post(server, "/info", {"type": kind, "user": ex.user}).json()
+        assert [r["coin"] for r in rows] == ["BTC", "ETH", "ETH", "ETH"]
+        assert [r["oid"] for r in rows] == sorted((r["oid"] for r in rows), reverse=True)
+    if FIXTURES.is_dir():  # the recording lists them so too
+        recorded = one("openOrders")
+        assert [r["oid"] for r in recorded] == sorted((r["oid"] for r in recorded), reverse=True)
+
+
 def test_funding_is_paid_and_reported_per_position(server, busy_account):
     rows = post(server, "/info", {"type": "userFunding", "user": busy_account.user, "startTime": 0}).json()
     assert rows and all(r["delta"]["coin"] == "BTC" and r["delta"]["type"] == "funding" for r in rows)

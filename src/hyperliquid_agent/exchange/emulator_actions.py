@@ -33,6 +33,10 @@ ERR_SCHEDULE_TOO_EARLY = "Scheduled cancel time too early, must be at least 5 se
 # ====================================================================== /info
 
 
+def _newest_first(order: Any) -> tuple[int, int]:
+    return -order.timestamp_ms, -order.oid
+
+
 def _user(body: dict[str, Any]) -> str:
     return str(body.get("user", "")).lower()
 
@@ -106,6 +110,7 @@ def info(server: "EmulatorServer", body: dict[str, Any]) -> tuple[int, Any]:
         case "openOrders" | "frontendOpenOrders":
             user = _user(body)
             orders = list(model.open_orders(user)) if model.has_account(user) else []
+            orders.sort(key=_newest_first)  # as the venue lists them (the recorded responses: newest first)
             return 200, [wire.open_order_to_wire(o, frontend=kind == "frontendOpenOrders") for o in orders]
         case "orderStatus":
             return 200, _order_status(model, _user(body), body.get("oid"))
