@@ -116,25 +116,25 @@ class Account:
         old = p.szi
         new = old + sz if is_buy else old - sz
         was_long = old > ZERO  # (Decimal comparisons with ZERO, not 0: this runs for every fill)
-        closed = ZERO
-        if not old or was_long == is_buy:  # open or increase: weighted average entry
+        if not old or was_long == is_buy:  # open or increase: weighted average entry, nothing closed
             p.entry = (abs(old) * p.entry + sz * px) / abs(new)
-            direction = "Open Long" if is_buy else "Open Short"
             if not old:
                 p.funding_since_open = ZERO
+            p.szi = new
+            self.cash -= fee  # (the same as adding 0 - fee: an opening fill realizes nothing)
+            return ZERO, old, "Open Long" if is_buy else "Open Short"
+        held = abs(old)
+        q = held if held < sz else sz  # min(sz, held)
+        closed = q * (px - p.entry) if was_long else q * (p.entry - px)
+        if not new:
+            p.entry = ZERO
+            direction = "Close Long" if was_long else "Close Short"
+        elif (new > ZERO) != was_long:  # flip: the rest opens at the fill price
+            p.entry = px
+            p.funding_since_open = ZERO
+            direction = "Long > Short" if was_long else "Short > Long"
         else:
-            held = abs(old)
-            q = held if held < sz else sz  # min(sz, held)
-            closed = q * (px - p.entry) if was_long else q * (p.entry - px)
-            if not new:
-                p.entry = ZERO
-                direction = "Close Long" if was_long else "Close Short"
-            elif (new > ZERO) != was_long:  # flip: the rest opens at the fill price
-                p.entry = px
-                p.funding_since_open = ZERO
-                direction = "Long > Short" if was_long else "Short > Long"
-            else:
-                direction = "Close Long" if was_long else "Close Short"
+            direction = "Close Long" if was_long else "Close Short"
         p.szi = new
         self.cash += closed - fee
         return closed, old, direction
@@ -143,13 +143,17 @@ class Account:
         """The venue's `dir` of the fill that liquidates this account's position (a buy closes a short)."""
         return f"Liquidated {'Cross' if self.is_cross(coin) else 'Isolated'} {'Short' if is_buy else 'Long'}"
 
-    def pay_funding(self, p: PositionState, oracle_px: Decimal, rate: Decimal) -> Decimal:
-        """Settle one funding rate on the (open) position `p`: size x oracle x rate, longs pay
-        when positive. Returns the USDC received (negative when paid)."""
-        paid = usdc(p.szi * oracle_px * rate)
+    def pay_funding(self, p: PositionState, coin: str, oracle_px: Decimal, rate: Decimal, time_ms: int) -> Decimal:
+        """Settle one funding rate on the (open) position `p` in `coin` at `time_ms`: size x oracle
+        x rate, longs pay when positive; the payment is recorded. Returns the USDC received
+        (negative when paid)."""
+        szi = p.szi
+        paid = usdc(szi * oracle_px * rate)
         self.cash -= paid
         p.funding_since_open += paid
-        return -paid
+        got = -paid
+        self.funding.append((time_ms, coin, got, szi, rate))  # a FundingPayment
+        return got
 
 
 def liquidation_prices(acct: Account, bar_range: Mapping[str, tuple[Decimal, Decimal]],

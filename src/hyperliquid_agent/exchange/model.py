@@ -184,21 +184,19 @@ class VenueModel(OrderEntry):
             marks[coin] = s.close[i]
         if not self._accounts:
             return
-        accounts = self._accounts.values()
-        for acct in accounts:
-            acct.exposure = None  # worked out at the old marks (the liquidation check may bound it anew)
         self._check_liquidations(ranges, close_ms, events)
+        accounts = self._accounts.values()
+        spot_base = self._spot_base
         for coin, i in bars:
             s = series[coin]
             rate = s.bar_funding[i]
-            if rate is None or coin in self._spot_base:
+            if rate is None or coin in spot_base:
                 continue
             oracle = s.oracle[i] if s.oracle is not None else s.close[i]
             for acct in accounts:
                 p = acct.positions.get(coin)
                 if p is not None and p.szi:
-                    got = acct.pay_funding(p, oracle, rate)
-                    acct.funding.append((close_ms, coin, got, p.szi, rate))  # a FundingPayment (see Account)
+                    got = acct.pay_funding(p, coin, oracle, rate, close_ms)
                     if events is not None:
                         events.append(VenueEvent("funding", close_ms, acct.address, coin, None, p.szi, oracle, got))
 
@@ -247,13 +245,17 @@ class VenueModel(OrderEntry):
 
     def _check_liquidations(self, ranges: dict[str, tuple[Decimal, Decimal]], t: int,
                             events: list[VenueEvent] | None) -> None:
+        """Liquidate the accounts below maintenance at their bars' adverse extremes. Each account's
+        exposure bound, worked out at the old marks, is dropped, or replaced by the check's own
+        when that plainly clears the account (the bound also serves the margin check: see there)."""
+        marks = self._marks
         for acct in self._accounts.values():
-            if acct.positions:
-                bound = clear_of_liquidation(acct, ranges, self._marks)
-                if bound is not None:  # plainly clear; the bound also serves the margin check (see there)
-                    acct.exposure = bound
-                    continue
-                worst = liquidation_prices(acct, ranges, self._marks, self._maint_frac)
+            if not acct.positions:
+                acct.exposure = None
+                continue
+            bound = acct.exposure = clear_of_liquidation(acct, ranges, marks)
+            if bound is None:
+                worst = liquidation_prices(acct, ranges, marks, self._maint_frac)
                 if worst:
                     self._liquidate(acct, worst, t, events)
 
