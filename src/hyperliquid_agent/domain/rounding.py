@@ -72,7 +72,7 @@ def round_price_at(price: Decimal, finest_decimal: int, rounding: str) -> Decima
         raise ValueError(f"price must be positive, got {price}")
     exp = tick_exponent(price, finest_decimal)
     rounded = price.quantize(QUANTUM[exp], rounding)  # an integer price comes back unchanged
-    if rounded <= _ZERO:
+    if not rounded:  # (a positive price rounds to zero or more: a truth test, not a comparison)
         # a tiny price rounded to zero: the smallest allowed tick instead
         rounded = QUANTUM[exp]
     if exp == 0:  # rounded to the units already

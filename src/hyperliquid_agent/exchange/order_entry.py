@@ -94,7 +94,7 @@ class OrderEntry:
             return err
         spec = rules.spec
         if coin in self._spot_base:
-            return self._try_place_spot(acct, r, spec, oid, cloid)
+            return self._try_place_spot(acct, r, rules, mark, oid, cloid)
         held = acct.positions.get(coin)  # (acct.szi inlined: this runs for every order)
         pos = held.szi if held is not None else ZERO
         if reduce_only and (not pos or (pos > ZERO) == is_buy):
@@ -107,7 +107,7 @@ class OrderEntry:
             if err:
                 return err
             return self._rest(acct, r, oid, cloid)
-        err, touch, crosses = self._against_book(r, spec)
+        err, touch, crosses = self._against_book(r, rules, mark)
         if err:
             return err
         sz = min(r.sz, abs(pos)) if reduce_only else r.sz
@@ -120,29 +120,29 @@ class OrderEntry:
             return err_margin(spec.asset_id)
         return self._rest(acct, r, oid, cloid)
 
-    def _against_book(self, r: OrderRequest, spec: AssetSpec) -> tuple[str | None, Decimal, bool]:
-        """(error, touch, crosses) of a limit order against the synthetic book: ALO that would
-        cross and IOC that would not are refused."""
+    def _against_book(self, r: OrderRequest, rules: m.AssetRules, mark: Decimal) -> tuple[str | None, Decimal, bool]:
+        """(error, touch, crosses) of a limit order against the synthetic book at `mark` (the coin's
+        current one): ALO that would cross and IOC that would not are refused."""
         is_buy = r.is_buy
-        touch = self._touch(r.coin, is_buy)
+        touch = self._touch(r.coin, is_buy, rules, mark)
         crosses = r.limit_px >= touch if is_buy else r.limit_px <= touch
         tif = r.order_type.tif  # type: ignore[union-attr]
         if tif is _ALO and crosses:
             return err_alo(*self._bbo_of(r.coin)), touch, crosses
         if tif is _IOC and not crosses:
-            return err_ioc(spec.asset_id), touch, crosses
+            return err_ioc(rules.spec.asset_id), touch, crosses
         return None, touch, crosses
 
-    def _try_place_spot(self, acct: Account, r: OrderRequest, spec: AssetSpec, oid: int,
+    def _try_place_spot(self, acct: Account, r: OrderRequest, rules: m.AssetRules, mark: Decimal, oid: int,
                         cloid: str | None) -> str | OrderOutcome:
-        coin, is_buy, limit_px = r.coin, r.is_buy, r.limit_px
+        coin, is_buy, limit_px, spec = r.coin, r.is_buy, r.limit_px, rules.spec
         if r.reduce_only:
             return ERR_REDUCE_ONLY
         if type(r.order_type) is not LimitType:
             return ERR_SPOT_TRIGGER
         if r.sz * limit_px < m.MIN_NOTIONAL:
             return err_min_value(spec.asset_id)
-        err, touch, crosses = self._against_book(r, spec)
+        err, touch, crosses = self._against_book(r, rules, mark)
         if err:
             return err
         token = self._spot_base[coin]
@@ -321,15 +321,15 @@ class OrderEntry:
             return self._default_lev_dec
         return {**self._default_lev_dec, **{c: Decimal(lev) for c, (lev, _) in acct.leverage.items()}}
 
-    def _touch(self, coin: str, is_buy: bool) -> Decimal:
-        """The best ask (for a buy) or best bid (for a sell) of the synthetic book at the
-        current mark, cached per side until the mark moves."""
-        mark = self._marks[coin]
+    def _touch(self, coin: str, is_buy: bool, rules: m.AssetRules, mark: Decimal) -> Decimal:
+        """The best ask (for a buy) or best bid (for a sell) of the synthetic book at `mark`, the
+        coin's current mark (the callers have it and the coin's `rules` at hand), cached per side
+        until the mark moves."""
         cache = self._touches[is_buy]
         got = cache.get(coin)
         if got is not None and got[0] is mark:  # (the mark object changes only when a bar closes)
             return got[1]
-        px = m.touch_price(mark, self._rules[coin], self._touch_factors[is_buy], is_buy)
+        px = m.touch_price(mark, rules, self._touch_factors[is_buy], is_buy)
         cache[coin] = (mark, px)
         return px
 
@@ -340,4 +340,5 @@ class OrderEntry:
         return m.taker_price(is_buy, touch, limit_px, m.away_factor(is_buy, self.slippage.bps_for(sz * touch)))
 
     def _bbo_of(self, coin: str) -> tuple[Decimal, Decimal]:
-        return self._touch(coin, False), self._touch(coin, True)
+        rules, mark = self._rules[coin], self._marks[coin]
+        return self._touch(coin, False, rules, mark), self._touch(coin, True, rules, mark)
