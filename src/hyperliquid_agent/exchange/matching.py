@@ -198,17 +198,6 @@ def touch_price(mid: Decimal, rules: AssetRules, factor: Decimal, is_buy: bool) 
     return round_price_at(mid * factor, rules.finest_decimal, ROUND_UP if is_buy else ROUND_DOWN)
 
 
-def taker_price(is_buy: bool, touch: Decimal, limit_px: Decimal, slippage_factor: Decimal) -> Decimal:
-    """Where a crossing order fills on average: the touch moved against the taker by the
-    slippage (`away_factor(is_buy, slippage bps)`: walking the book), never beyond the
-    limit. Not a tick price: an average fill."""
-    px = touch * slippage_factor
-    # (min/max spelt as comparisons, keeping min's and max's choice on a tie: this runs per fill)
-    if is_buy:
-        return limit_px if limit_px < px else px
-    return limit_px if limit_px > px else px
-
-
 def trigger_hit(o: RestingOrder, open_px: Decimal, low: Decimal, high: Decimal) -> Decimal | None:
     """The price at which a bar fires a trigger order (the trigger, or the open if the bar
     gapped through it), or None if the bar did not reach it."""

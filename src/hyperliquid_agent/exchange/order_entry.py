@@ -334,10 +334,17 @@ class OrderEntry:
         return px
 
     def _taker_price(self, is_buy: bool, touch: Decimal, limit_px: Decimal, sz: Decimal) -> Decimal:
-        """The average fill of a taker of `sz` meeting `touch` (see `matching.taker_price`)."""
-        if self._flat_slippage is not None:  # the usual case: the factors were worked out once
-            return m.taker_price(is_buy, touch, limit_px, self._flat_slippage[is_buy])
-        return m.taker_price(is_buy, touch, limit_px, m.away_factor(is_buy, self.slippage.bps_for(sz * touch)))
+        """Where a taker of `sz` meeting `touch` fills on average: the touch moved against it by the
+        slippage (walking the book), never beyond its limit. Not a tick price: an average fill."""
+        flat = self._flat_slippage
+        if flat is not None:  # the usual case: the factors were worked out once
+            px = touch * flat[is_buy]
+        else:
+            px = touch * m.away_factor(is_buy, self.slippage.bps_for(sz * touch))
+        # (min/max spelt as comparisons, keeping min's and max's choice on a tie: this runs per fill)
+        if is_buy:
+            return limit_px if limit_px < px else px
+        return limit_px if limit_px > px else px
 
     def _bbo_of(self, coin: str) -> tuple[Decimal, Decimal]:
         rules, mark = self._rules[coin], self._marks[coin]
