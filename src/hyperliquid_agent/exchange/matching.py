@@ -1,5 +1,5 @@
 """Order rules and fill prices for the venue model: Hyperliquid's placement checks, the
-synthetic top of book, taker prices with slippage, and when a bar touches a resting or
+synthetic top of book, slippage factors, and when a bar touches a resting or
 trigger order. Pure functions over Decimals; the model decides what to do with them.
 """
 
