@@ -80,7 +80,8 @@ def round_price_at(price: Decimal, finest_decimal: int, rounding: str) -> Decima
     if not rounded % _ONE:  # (a remainder: an operator, not a method call parsing its keywords)
         return rounded.quantize(_ONE)
     # Rounding up can add a digit (0.0999996 -> 0.100000): re-apply to stay within 5 figures.
-    if rounded.adjusted() > price.adjusted():
+    # (Rounding down cannot: the book's bid side and sell limits skip the two adjusted() calls.)
+    if rounding is not ROUND_DOWN and rounded.adjusted() > price.adjusted():
         return round_price_at(rounded, finest_decimal, rounding)
     return rounded.normalize()
 

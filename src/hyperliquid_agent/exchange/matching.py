@@ -10,7 +10,6 @@ from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from hyperliquid_agent.domain import AssetSpec, OpenOrder, Side, Tif, TpSl
 from hyperliquid_agent.domain.rounding import (
     finest_price_decimal,
-    fits_lot,
     is_valid_price_at,
     lot_size,
     round_price_at,
@@ -163,7 +162,7 @@ def static_error(limit_px: Decimal, sz: Decimal, trigger_px: Decimal | None, rul
         return ERR_INVALID_PRICE
     if trigger_px is not None and not is_valid_price_at(trigger_px, rules.finest_decimal):
         return ERR_INVALID_PRICE
-    if sz <= ZERO or not fits_lot(sz, rules.lot):
+    if sz <= ZERO or sz % rules.lot:  # (not fits_lot(...) inlined: a remainder; this runs for every order)
         return ERR_INVALID_SIZE
     if abs(limit_px - reference_px) > PRICE_BAND * reference_px:
         return ERR_PRICE_BAND
