@@ -134,12 +134,24 @@ def _signal_bytes(group: str, values: dict[str, float | None]) -> bytes:
     """One group's signals (a coin's, or "*"): the names as text and the values as their exact
     8-byte floats, little-endian on any machine (a None as NaN, its name listed), not as decimal
     text (formatting each float cost most of the digest)."""
+    names = tuple(values)
     try:
-        floats, missing = struct.pack(f"<{len(values)}d", *values.values()), ""
+        head, whole, pack = _HEADS[group, names]
+    except KeyError:  # a group or set of names not seen yet (each run has a handful)
+        head = f"{group}:{','.join(names)}|"
+        whole, pack = f"{head};".encode("utf-8"), struct.Struct(f"<{len(names)}d").pack
+        _HEADS[group, names] = head, whole, pack
+    try:
+        return whole + pack(*values.values())
     except struct.error:  # some signal is None (on the real data, the open-interest change always is)
-        floats = struct.pack(f"<{len(values)}d", *[_NAN if v is None else v for v in values.values()])
+        floats = pack(*[_NAN if v is None else v for v in values.values()])
         missing = ",".join([k for k, v in values.items() if v is None])
-    return f"{group}:{','.join(values)}|{missing};".encode("utf-8") + floats
+    return f"{head}{missing};".encode("utf-8") + floats
+
+
+# (group, signal names) -> the group's text before its missing names, that text with none missing (as
+# bytes), and the packer of its values: the same every cycle, so made once
+_HEADS: dict[tuple[str, tuple[str, ...]], tuple[str, bytes, Any]] = {}
 
 
 class PipelineStep:
