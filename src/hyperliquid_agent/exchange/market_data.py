@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
-from functools import cache
+from functools import cache, partial
 from itertools import repeat
 from math import lcm
 from operator import floordiv, truediv
@@ -90,12 +90,20 @@ def _level_orders(levels: int) -> tuple[int, ...]:
     return tuple(1 + k % 3 for k in range(levels))
 
 
+_TOUCH_ORDERS = _level_orders(1)[0]  # the orders the best level shows
+
+
 class _Side(NamedTuple):
     """One side's prices (or the level sizes), best first, as floats and (for as many levels as
     the caller asked, or all) as Decimals."""
 
     values: list[Decimal]
     floats: list[float]
+
+
+# `_new_side((values, floats))`: a _Side made in C (its generated __new__ is a Python function, and
+# a book view makes three a coin every bar)
+_new_side = partial(tuple.__new__, _Side)
 
 
 def synthetic_book(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: Decimal, spread_bps: Decimal,
@@ -137,14 +145,16 @@ def _book_sides(s: CoinSeries, closed: int, mid: Decimal, bid: Decimal, ask: Dec
 
 
 def _book_floats(bids: _Side, asks: _Side, sizes: _Side) -> BookFloats:
-    return BookFloats(bids.floats, sizes.floats[:len(bids.floats)], asks.floats, sizes.floats[:len(asks.floats)])
+    n = len(sizes.floats)  # a side with every level reads the sizes list itself (the view is read only)
+    return BookFloats(bids.floats, sizes.floats if len(bids.floats) == n else sizes.floats[:len(bids.floats)],
+                      asks.floats, sizes.floats if len(asks.floats) == n else sizes.floats[:len(asks.floats)])
 
 
 def _best_level(side: _Side, sizes: _Side) -> BookLevel | None:
     """A side's best level (None for an empty side)."""
     if not side.values:
         return None
-    return trusted_level(side.values[0], sizes.values[0], _level_orders(1)[0])
+    return trusted_level(side.values[0], sizes.values[0], _TOUCH_ORDERS)
 
 
 # ---------------------------------------------------------------- the book's numbers in integers
@@ -176,7 +186,7 @@ def _level_sizes(base: Decimal, sz_decimals: int, levels: int, decimals: int | N
 def _level_sizes_by_decimals(base: Decimal, sz_decimals: int, levels: int) -> _Side:
     one = lot_size(sz_decimals)
     sizes = [max(round_size(base * f, sz_decimals), one) for f in _size_factors(levels)]
-    return _Side(sizes, list(map(float, sizes)))
+    return _new_side((sizes, list(map(float, sizes))))
 
 
 def _level_sizes_in_lots(base: Decimal, sz_decimals: int, levels: int, decimals: int | None = None) -> _Side | None:
@@ -192,7 +202,8 @@ def _level_sizes_in_lots(base: Decimal, sz_decimals: int, levels: int, decimals:
     lots = list(map(floordiv, range(4 * in_lots, (4 + levels) * in_lots, in_lots), repeat(quarters)))
     if lots and not lots[0]:  # (a level under one lot shows one: the smallest come first)
         lots = [n or 1 for n in lots]
-    return _Side(list(map(lot_size(sz_decimals).__mul__, lots[:decimals])), list(map(truediv, lots, repeat(per_lot))))
+    return _new_side((list(map(lot_size(sz_decimals).__mul__, lots[:decimals])),
+                      list(map(truediv, lots, repeat(per_lot)))))
 
 
 def _price_ladder(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str,
@@ -207,7 +218,7 @@ def _price_ladder(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, r
 def _price_ladder_by_decimals(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str) -> _Side:
     prices = [p for p in (start + step * k for k in range(levels)) if p > ZERO]  # the ladder stops at zero
     prices = round_prices(prices, spec.sz_decimals, spec.market_type, rounding)
-    return _Side(prices, list(map(float, prices)))
+    return _new_side((prices, list(map(float, prices))))
 
 
 def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: AssetSpec, rounding: str,
@@ -241,7 +252,7 @@ def _price_ladder_in_ticks(start: Decimal, step: Decimal, levels: int, spec: Ass
     tick = QUANTUM[exp]
     # a count of ticks not ending in 0 is a price without trailing zeros: canonical as it is
     prices = [tick * n if n % 10 else _canonical_price(n, exp, per_tick) for n in ticks[:decimals]]
-    return _Side(prices, list(map(truediv, ticks, repeat(per_tick))))
+    return _new_side((prices, list(map(truediv, ticks, repeat(per_tick)))))
 
 
 def _canonical_price(ticks: int, exp: int, per_tick: int) -> Decimal:
