@@ -57,6 +57,8 @@ RETURN_BITS = 96
 
 SignalTable = dict[str, dict[str, float | None]]
 
+# (a Decimal compared with a Decimal: with the int 0, each comparison converts the 0 first)
+_ZERO = Decimal(0)
 _candle_time = attrgetter("t_ms")
 _funding_time = attrgetter("time_ms")
 _sample_time = itemgetter(0)
@@ -307,7 +309,8 @@ class _Held:
             m = min(stop - start, len(self.t) - p)
             if known < m:
                 m = self._matching(seq, start, p, known, m)
-            self.truncate(p + m)
+            if p + m < len(self.t):
+                self.truncate(p + m)
         for i in range(start + m, stop):
             self.append(seq[i])
         if p > 2 * ANCHOR_BARS:  # records long out of every window
@@ -664,15 +667,20 @@ def _realized_vols(bars: _Bars, first: int, hi: int, spans: _Spans) -> tuple[flo
     """rv_1h, rv_24h and rv_ann over the returns of held bars [first, hi) that exist (a bar
     after a gap in the data, or after a non-positive close, has none)."""
     end = hi - 1
+    sq_sum, valid = bars.sq_sum, None
     if first >= hi or bars.bad[end] == bars.bad[first - 1]:  # every bar has one: the running totals' differences
-        count, sq_sum = hi - first if first < hi else 0, bars.sq_sum
-        last_squares = (lambda n: sq_sum[end] - sq_sum[end - n])
+        count = hi - first if first < hi else 0
     else:
         valid = [bars.ret[i] for i in range(first, hi) if bars.has_return(i)]
         count = len(valid)
-        last_squares = (lambda n: sum(r * r for r in valid[-n:]))
-    rms = (lambda n: _rms(last_squares(n), n) if 0 < n <= count else None)
-    return rms(spans.hour), rms(spans.day), rms(count) * spans.annualize if count else None  # type: ignore[operator]
+    vols: list[float | None] = []
+    for n in (spans.hour, spans.day, count):  # the last hour's returns, the last day's, all of them
+        if 0 < n <= count:
+            vols.append(_rms(sq_sum[end] - sq_sum[end - n] if valid is None else sum(r * r for r in valid[-n:]), n))
+        else:
+            vols.append(None)
+    hour, day, every = vols
+    return hour, day, every * spans.annualize if every is not None else None
 
 
 def _recursive(bars: _Bars, lo: int, hi: int, interval_ms: int) -> _Recursive:
@@ -717,14 +725,14 @@ def _oi_change(samples: Sequence[tuple[int, Decimal]], now_ms: int, oi_now: floa
     if oi_now is None:
         oi_now = float(past[-1][1])
     day_ago = bisect_right(past, now_ms - DAY_MS, key=_sample_time)  # the samples a day old or older
-    if not day_ago or past[day_ago - 1][1] == 0:
+    if not day_ago or past[day_ago - 1][1] == _ZERO:
         return None
     return oi_now / float(past[day_ago - 1][1]) - 1.0
 
 
 def _book_signals(book: L2Book | BookView, out: dict[str, float | None]) -> None:
     bid, ask = book.best_bid, book.best_ask
-    if bid is None or ask is None or bid.price <= 0 or ask.price <= 0:
+    if bid is None or ask is None or bid.price <= _ZERO or ask.price <= _ZERO:
         return
     bid_px, bid_sz, ask_px, ask_sz = book.floats
     b, a = bid_px[0], ask_px[0]
@@ -746,11 +754,11 @@ def _levels_inside(prices: list[float], beyond: Callable[[float, float], bool],
 
 
 def _context_signals(ctx: AssetContext, mid: Decimal | None, out: dict[str, float | None]) -> None:
-    if ctx.oracle_price > 0:
+    if ctx.oracle_price > _ZERO:
         out["basis_bps"] = float((ctx.mark_price - ctx.oracle_price) / ctx.oracle_price) * 1e4
     out["funding_now"] = float(ctx.funding)
     price = mid if mid is not None else ctx.mid_price if ctx.mid_price is not None else ctx.mark_price
-    if price > 0:
+    if price > _ZERO:
         out["price"] = float(price)
 
 
