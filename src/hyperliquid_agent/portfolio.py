@@ -414,7 +414,8 @@ def _remargin(increases: Sequence[_Leg], account: AccountState, market: MarketVi
     for leg in increases:
         pos = account.position(leg.coin) if leg.spec.market_type is MarketType.PERP else None
         if pos is not None and pos.size and pos.leverage != leg.leverage:
-            extra += abs(pos.size) * (market.mark(leg.coin) or ZERO) * (Decimal(1) / leg.leverage - Decimal(1) / pos.leverage)
+            held = abs(pos.notional(market.mark(leg.coin) or ZERO))  # margin is on the notional, long or short
+            extra += held / leg.leverage - held / pos.leverage
     return extra
 
 
