@@ -313,9 +313,8 @@ class CyclePipeline:
     def at_arrival(self, inputs: CycleInputs, decided: Decided, errors: list[str]) -> CycleInputs:
         """The backtest's venue moved on to when the cycle's orders (and cancels) arrive (`arrive`),
         the account and the market (mids, contexts, books) read there, and `decided` priced again
-        on them.
-        The inputs keep the decision's time (risk counters and scorekeeping count by the cycle);
-        their open orders are read again before the risk review."""
+        on them. The inputs keep the decision's time (risk counters and scorekeeping count by the
+        cycle); their open orders are read again before the risk review."""
         if self.arrive is None or self.arrive(inputs.now_ms) == inputs.now_ms:
             return inputs
         snapshot, books = self.collector.quote(errors)
