@@ -136,6 +136,12 @@ def test_an_increase_at_a_lower_leverage_leaves_room_for_the_position_it_re_marg
     # at a higher leverage the position frees margin instead: the whole $3000 goes in
     up = orders(rebalance_to_target([T("ETH", "60", leverage=5)], acct, MARKET, CFG))[0]
     assert up.size * MIDS["ETH"] == Decimal(3000)
+    # a flip closes the 3x short first: its $1000 margin comes back, and nothing is re-margined
+    short = account(equity="10000", available="4000", positions=[pos("ETH", "-1", leverage=3)])
+    close, buy = orders(rebalance_to_target([T("ETH", "60", leverage=1)], short, MARKET, CFG))
+    room = Decimal(4000) - Decimal(10000) * CFG.cash_buffer_pct / 100 + Decimal(1000)
+    assert close.reduce_only and buy.purpose is OrderPurpose.OPEN
+    assert room - Decimal("0.0001") * MIDS["ETH"] < buy.size * MIDS["ETH"] <= room
 
 
 def test_spot_buy_moves_usd_from_perp_first_and_spot_cannot_be_short():

@@ -409,11 +409,14 @@ def _bound(leg: _Leg, market: MarketView, config: PortfolioConfig) -> Decimal:
 def _remargin(increases: Sequence[_Leg], account: AccountState, market: MarketView) -> Decimal:
     """The margin the positions held need more (less, when negative) once the increases set
     their leverage: an increase at a lower leverage than its coin's position holds margins the
-    whole position at it (the venue refuses the orders that no longer fit)."""
+    whole position at it (the venue refuses the orders that no longer fit). A flip's opening
+    leg re-margins nothing: its reduction closes the position first."""
     extra = ZERO
     for leg in increases:
-        pos = account.position(leg.coin) if leg.spec.market_type is MarketType.PERP else None
-        if pos is not None and pos.size and pos.leverage != leg.leverage:
+        if leg.purpose is not OrderPurpose.INCREASE or leg.spec.market_type is not MarketType.PERP:
+            continue
+        pos = account.position(leg.coin)
+        if pos is not None and pos.leverage != leg.leverage:
             held = abs(pos.notional(market.mark(leg.coin) or ZERO))  # margin is on the notional, long or short
             extra += held / leg.leverage - held / pos.leverage
     return extra
