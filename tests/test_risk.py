@@ -197,17 +197,22 @@ def test_a_manual_order_leaves_the_agents_max_size_streak_alone_but_is_still_hel
     assert reason(p.review([order()], flagged).denied[0][1]) == "max_size_streak"
 
 
+def stop_loss_intents(p: RiskPolicy, account, marks, specs=None):
+    """What the cycle sends for the stop-loss: a close of each coin `stop_loss_coins` names."""
+    return close_positions(account, p.stop_loss_coins(account, marks), marks, specs)
+
+
 def test_stop_loss_intents_close_losing_positions_on_the_opposite_side():
     p = policy(stop_loss_pct=Decimal(10))
     long_down = Position(coin="ETH", size=Decimal(2), entry_price=Decimal(3400), leverage=3)  # -11.8%
     short_up = Position(coin="SOL", size=Decimal(-10), entry_price=Decimal(130), leverage=3)  # +15% against
     fine = Position(coin="BTC", size=Decimal("0.1"), entry_price=Decimal(62000), leverage=3)  # -3.2%
-    out = p.stop_loss_intents(acct(positions=[long_down, short_up, fine]), MIDS, SPECS)
+    out = stop_loss_intents(p, acct(positions=[long_down, short_up, fine]), MIDS, SPECS)
     assert [(o.coin, o.side, o.size, o.reduce_only, o.purpose) for o in out] == [
         ("ETH", Side.SELL, Decimal(2), True, OrderPurpose.CLOSE), ("SOL", Side.BUY, Decimal(10), True, OrderPurpose.CLOSE)]
     assert all(isinstance(p.check(o, ctx(acct(positions=[long_down, short_up]))), Approved) for o in out)
-    assert RiskPolicy(RiskConfig(stop_loss_pct=None)).stop_loss_intents(acct(positions=[long_down]), MIDS) == []
-    assert RiskPolicy(RiskConfig(stop_loss_pct=0)).stop_loss_intents(acct(positions=[long_down]), MIDS) == []
+    assert stop_loss_intents(RiskPolicy(RiskConfig(stop_loss_pct=None)), acct(positions=[long_down]), MIDS) == []
+    assert stop_loss_intents(RiskPolicy(RiskConfig(stop_loss_pct=0)), acct(positions=[long_down]), MIDS) == []
 
 
 def test_a_stop_loss_decided_earlier_closes_what_the_account_holds_when_its_order_leaves():

@@ -173,17 +173,6 @@ class RiskPolicy:
                     book.leverage[intent.coin] = intent.leverage
         return RiskReview(approved, denied, passed, counters, flags, asked_max)
 
-    def stop_loss_intents(
-        self,
-        account: AccountState,
-        marks: Mapping[str, Decimal],
-        specs: Mapping[str, AssetSpec] | None = None,
-        portfolio: PortfolioConfig | None = None,
-    ) -> list[OrderIntent]:
-        """Reduce-only close intents for every position down `stop_loss_pct` or more from entry."""
-        hit = self.stop_loss_coins(account, marks)
-        return close_positions(account, hit, marks, specs, portfolio) if hit else []
-
     def stop_loss_coins(self, account: AccountState, marks: Mapping[str, Decimal]) -> tuple[str, ...]:
         """The coins whose position is down `stop_loss_pct` or more from entry (the account's order)."""
         pct = self.config.stop_loss_pct
