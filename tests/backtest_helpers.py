@@ -122,3 +122,16 @@ class OnceStep:
                 self.answers.extend(self.ex.place_orders([approve(intent)]))
             self.orders = []
         return StepInfo(plan_id="once", strategy_id="once")
+
+
+def keeping_pipelines(built: list):
+    """A step factory for `run_backtest`: the engine's own backtest step (`build_cycle_step`),
+    each cycle pipeline it builds appended to `built`, for the test to look into afterwards."""
+    from hyperliquid_agent.backtest.pipeline import build_cycle_step
+
+    def factory(c, exchange, state_dir):
+        step = build_cycle_step(c, exchange)
+        built.append(step.pipeline)
+        return step
+
+    return factory

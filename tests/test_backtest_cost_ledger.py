@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from hyperliquid_agent.backtest.pipeline import build_cycle_step
+from backtest_helpers import keeping_pipelines
+
 from hyperliquid_agent.backtest.runner import run_backtest
 from hyperliquid_agent.backtest.spec import BacktestSpec
 from hyperliquid_agent.config import config_from_dict
@@ -18,14 +19,8 @@ def ledger_purposes(budget: dict) -> dict[str, int]:
                             "governance": {"regime": {"use_llm": True}}, "llm": {"budget": budget}}, env={})
     spec = BacktestSpec(coins=("BTC", "ETH"), provider="baseline", run_id="ledger", start=date(2024, 2, 1),
                         end=date(2024, 2, 3), mode="governed")
-    built = []
-
-    def step_factory(c, exchange, state_dir):
-        step = build_cycle_step(c, exchange)
-        built.append(step.pipeline)
-        return step
-
-    run_backtest(cfg, spec, step_factory=step_factory)
+    built: list = []
+    run_backtest(cfg, spec, step_factory=keeping_pipelines(built))
     store = built[0].store
     has_ledger = store.execute("SELECT 1 FROM sqlite_master WHERE name = 'llm_calls'")
     rows = store.execute("SELECT purpose, COUNT(*) FROM llm_calls GROUP BY purpose") if has_ledger else []

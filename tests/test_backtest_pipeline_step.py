@@ -77,7 +77,8 @@ def test_a_backtest_keeps_its_state_in_memory_and_decides_as_a_persisting_pipeli
 
     from hyperliquid_agent.app import wiring
     from hyperliquid_agent.app.agent import schedule_for
-    from hyperliquid_agent.backtest.pipeline import build_cycle_step
+    from backtest_helpers import keeping_pipelines
+
     from hyperliquid_agent.backtest.runner import run_backtest
     from hyperliquid_agent.backtest.spec import BacktestSpec
     from hyperliquid_agent.config import config_from_dict
@@ -86,12 +87,7 @@ def test_a_backtest_keeps_its_state_in_memory_and_decides_as_a_persisting_pipeli
     cfg = config_from_dict({"agent": {"mode": "governed"}, "backtest": {"vs_baseline": False}}, env={})
     spec = BacktestSpec(coins=("BTC", "ETH", "SOL"), provider="baseline", run_id="t", start=date(2024, 2, 1),
                         end=date(2024, 2, 5), mode="governed")
-    built = []
-
-    def lean(c, exchange, state_dir):
-        step = build_cycle_step(c, exchange)
-        built.append(step.pipeline)
-        return step
+    built: list = []
 
     def persisting(c, exchange, state_dir):
         store = StateStore.in_dir(state_dir)
@@ -100,7 +96,8 @@ def test_a_backtest_keeps_its_state_in_memory_and_decides_as_a_persisting_pipeli
         built.append(pipeline)
         return PipelineStep(pipeline, schedule_for(c))
 
-    a, b = run_backtest(cfg, spec, step_factory=lean), run_backtest(cfg, spec, step_factory=persisting)
+    a = run_backtest(cfg, spec, step_factory=keeping_pipelines(built))
+    b = run_backtest(cfg, spec, step_factory=persisting)
     assert built[0].governance.persist is None and str(built[0].store.path) == ":memory:"
     assert not built[0].replayable and built[1].replayable and built[1].governance.persist is not None
     assert a.trades and a.trades == b.trades and a.curve == b.curve and a.metrics == b.metrics
