@@ -196,6 +196,44 @@ def test_governed_cycle_activates_a_plan_tracks_it_and_restart_restores_it(tmp_p
         rig.close()
 
 
+def test_a_plan_wanting_more_margin_than_the_tripwire_allows_is_bought_up_to_under_it_not_cut_and_bought_back(tmp_path):
+    """A plan of 25 % BTC and 25 % ETH at 2x uses a quarter of the equity as margin, above a
+    margin-ratio tripwire of 0.2. Its orders stop short of the tripwire (at 90 % of it), so it
+    never trips: before, the tripwire cut the book in half, the next cycle bought it back (the
+    plan's targets again), and so on every cycle, paying fees each time."""
+    from hyperliquid_agent.app.wiring import load_strategy_library
+
+    cfg = agent_config(tmp_path / "state", "governed", governance={"tripwires": {"max_margin_ratio": "0.2"}})
+    llm = ScriptedLLM([MAINTAIN])
+    rig = paper_rig(cfg, client=llm)
+    try:
+        first = _run(rig, 1, ("fast", "medium", "slow"))
+        strategy = next(s for s in load_strategy_library(cfg)
+                        if s.fits(first["regime"]) and s.max_position_pct >= 25 and s.max_leverage >= 2
+                        and "perp" in [m.value for m in s.markets])
+        llm.push(plan_reply(strategy.id, ("BTC", 25), ("ETH", 25)))
+        records = [_run(rig, 2, ("fast", "medium"))]
+        assert records[0]["governance"]["verdict"] == "approved", records[0]["governance"]
+        for n in range(3, 12):
+            loops = ("fast", "medium") if n % 2 == 0 else ("fast",)
+            if "medium" in loops:
+                llm.push(MAINTAIN)
+            records.append(_run(rig, n, loops))
+        assert [t["code"] for r in records for t in r["governance"]["tripwires"]] == []
+        assert all(r["governance"]["trading_state"] == "ACTIVE" for r in records)
+        traded = [r["cycle_id"] for r in records if r["orders"]]
+        assert traded == ["c000002", "c000004"]  # the rotation's two steps, then nothing
+        # the plan's lines stay short of their targets, and each cycle says why
+        assert all(any("at or below 0.18 of the perp equity" in s["why"] for s in r["skipped"]) for r in records[2:])
+        for r in records:
+            acct = r["account_after"]
+            used = sum(Decimal(p["margin_used"]) for p in acct["positions"])
+            assert used <= Decimal("0.18") * Decimal(acct["portfolio_value"]) * Decimal("1.01")
+        assert used > Decimal("0.17") * Decimal(acct["portfolio_value"])  # up to the ceiling, not short of it
+    finally:
+        rig.close()
+
+
 def test_human_approval_answers_are_recorded_and_replayed(tmp_path):
     from hyperliquid_agent.app.wiring import build_pipeline
 

@@ -144,6 +144,40 @@ def test_an_increase_at_a_lower_leverage_leaves_room_for_the_position_it_re_marg
     assert room - Decimal("0.0001") * MIDS["ETH"] < buy.size * MIDS["ETH"] <= room
 
 
+def test_a_margin_ratio_scales_the_increases_to_what_keeps_the_margin_under_it_and_says_so():
+    """A plan at 1x asking for 89 % of equity needs 0.89 of the perp equity as margin: under a
+    ratio of 0.72 the increases are scaled to 0.72 (less one lot each), and the rest is
+    explained. Without a ratio, only the cash bounds them."""
+    targets = [T("BTC", "35.2", leverage=1), T("ETH", "30.11", leverage=1), T("SOL", "23.74", leverage=1)]
+    plan = plan_rebalance(targets, account(), MARKET, CFG, max_margin_ratio=Decimal("0.72"))
+    margin = sum((o.size * MIDS[o.coin] for o in orders(plan.intents)), Decimal(0))  # at 1x
+    assert Decimal(7200) - sum(MIDS[c] / 10 ** SPECS[c].sz_decimals for c in MIDS) < margin <= Decimal(7200)
+    assert {c for c, _ in plan.skipped} == {"BTC", "ETH", "SOL"}
+    assert all("at or below 0.72 of the perp equity" in why for _, why in plan.skipped)
+    free = plan_rebalance(targets, account(), MARKET, CFG)
+    assert sum((o.size * MIDS[o.coin] for o in orders(free.intents)), Decimal(0)) > Decimal(8800)
+    # at the ratio already, nothing more: the reason names the ratio, not the cash
+    held = account(available="2800", positions=[Position(coin="ETH", size=Decimal("2.4"), entry_price=MIDS["ETH"],
+                                                         leverage=1, margin_used=Decimal(7200))])
+    again = plan_rebalance([T("ETH", "72", leverage=1), T("SOL", "20", leverage=1)], held, MARKET, CFG,
+                           max_margin_ratio=Decimal("0.72"))
+    assert orders(again.intents) == []
+    assert again.skipped == [("SOL", "no room for the increase: the perp margin used stays at or below 0.72 of the "
+                                     "perp equity")]
+
+
+def test_the_margin_ratio_counts_perp_equity_alone_and_the_margin_a_reduction_frees():
+    """$10,000 of which $4,000 is spot USDC: perp equity $6,000, so 0.5 of it is $3,000 of margin.
+    $1,500 is used by a 3x ETH long of $4,500; closing it frees that, so the SOL increase
+    may use $3,000 (at 3x: $9,000 of SOL)."""
+    eth = Position(coin="ETH", size=Decimal("1.5"), entry_price=MIDS["ETH"], leverage=3, margin_used=Decimal(1500))
+    acct = account(available="9000", positions=[eth], spot=[SpotBalance(coin="USDC", total=Decimal(4000))])
+    plan = plan_rebalance([T("SOL", "200")], acct, MARKET, CFG, max_margin_ratio=Decimal("0.5"))
+    close, buy = orders(plan.intents)
+    assert close.coin == "ETH" and close.reduce_only and buy.coin == "SOL"
+    assert Decimal(9000) - MIDS["SOL"] / 100 <= buy.size * MIDS["SOL"] <= Decimal(9000)
+
+
 def test_spot_buy_moves_usd_from_perp_first_and_spot_cannot_be_short():
     intents = rebalance_to_target([T("PURR", "10", market_type=MarketType.SPOT)], account(), MARKET, CFG)
     assert isinstance(intents[0], TransferIntent) and intents[0].to_perp is False
@@ -215,6 +249,29 @@ def test_property_orders_are_venue_valid_and_reductions_never_grow_a_position(bo
             assert abs(current + o.signed_size) < abs(current)
         else:
             seen_increase = True
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(coins, sizes, max_size=3), st.dictionaries(coins, st.integers(-300, 300), min_size=1, max_size=3),
+       st.decimals(min_value=Decimal(0), max_value=Decimal(5000), places=2),
+       st.decimals(min_value=Decimal("0.05"), max_value=Decimal(1), places=2))
+def test_property_increases_never_take_the_margin_above_the_ratio(book, targets, spot_usdc, ratio):
+    """Whatever is held and asked for (all at 3x), when the plan grows any position the perp
+    margin after its orders is at most `ratio` of the perp equity after its transfers."""
+    held = [Position(coin=c, size=Decimal(s), entry_price=MIDS[c], leverage=3, margin_used=abs(Decimal(s)) * MIDS[c] / 3)
+            for c, s in book.items()]
+    acct = account(equity=str(10000 + spot_usdc), available="20000", positions=held,
+                   spot=[SpotBalance(coin="USDC", total=spot_usdc)])
+    intents = rebalance_to_target([T(c, str(p)) for c, p in targets.items()], acct, MARKET, CFG,
+                                  max_margin_ratio=ratio)
+    if not any(not o.reduce_only for o in orders(intents)):
+        return
+    after = {c: Decimal(s) for c, s in book.items()}
+    for o in orders(intents):
+        after[o.coin] = after.get(o.coin, Decimal(0)) + o.signed_size
+    moved = sum((t.amount if t.to_perp else -t.amount for t in intents if isinstance(t, TransferIntent)), Decimal(0))
+    margin = sum((abs(s) * MIDS[c] / 3 for c, s in after.items()), Decimal(0))
+    assert margin <= ratio * (Decimal(10000) + moved) + Decimal("1e-9")
 
 
 def test_a_spot_pair_reads_the_balance_of_its_base_token():

@@ -10,7 +10,10 @@ notional) with the SIGNED position and plans the legs that get there:
 Sizes are rounded DOWN with `domain.round_size`; market orders are IOC limits at the
 `market_slippage_bps` bound from the book (or mid), rounded with `domain.round_price`
 away from the market (buys up, sells down). Increases are scaled down to fit the margin
-left after the cash buffer; they never exceed it. Nothing here reads the clock or does I/O.
+left after the cash buffer; they never exceed it. Given a `max_margin_ratio`, they are also
+scaled down so that the perp margin used after the orders stays at or below that fraction
+of the perp equity (governed mode keeps its orders inside the margin-ratio tripwire this
+way, see `governance.tripwires.planning_margin_ratio`). Nothing here reads the clock or does I/O.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from hyperliquid_agent.domain import (
     round_price,
     round_size,
 )
+from hyperliquid_agent.domain.account import perp_margin
 from hyperliquid_agent.domain.rounding import lot_size
 
 _BPS = Decimal(10_000)
@@ -255,9 +259,11 @@ def rebalance_to_target(
     config: PortfolioConfig,
     *,
     full_book: bool = True,
+    max_margin_ratio: Decimal | None = None,
 ) -> list[Intent]:
     """The ordered intents that move the account to `target_allocation` (see module doc)."""
-    return plan_rebalance(target_allocation, account_state, market, config, full_book=full_book).intents
+    return plan_rebalance(target_allocation, account_state, market, config, full_book=full_book,
+                          max_margin_ratio=max_margin_ratio).intents
 
 
 def plan_rebalance(
@@ -267,6 +273,7 @@ def plan_rebalance(
     config: PortfolioConfig,
     *,
     full_book: bool = True,
+    max_margin_ratio: Decimal | None = None,
 ) -> RebalancePlan:
     """Like `rebalance_to_target`, also saying why coins were left alone."""
     equity = account.portfolio_value
@@ -287,34 +294,34 @@ def plan_rebalance(
         return RebalancePlan(intents=[], skipped=skipped)  # no order, and no spot cash to move: nothing to plan
 
     # margin: what reductions free, what increases need (perp); quote cash for spot
-    perp_room = account.available_balance - equity * config.cash_buffer_pct / _HUNDRED
+    room = _PerpRoom.of(account, market, config, max_margin_ratio)
     for leg in reductions:
         px = market.mark(leg.coin) or ZERO
         if leg.spec.market_type is MarketType.PERP:
             pos = account.position(leg.coin)
-            perp_room += leg.size * px / (pos.leverage if pos else 1)
+            room.free(leg.size * px / (pos.leverage if pos else 1))
         else:
             spot_cash += leg.size * px
     perp_need = sum((leg.size * (market.mark(leg.coin) or ZERO) / leg.leverage for leg in increases
                      if leg.spec.market_type is MarketType.PERP), ZERO)
-    perp_room -= _remargin(increases, account, market)
+    room.free(-_remargin(increases, account, market))
     spot_need = sum((leg.size * _bound(leg, market, config) for leg in increases
                      if leg.spec.market_type is MarketType.SPOT), ZERO)
     transfers: list[TransferIntent] = []
-    if spot_need > spot_cash and perp_room - perp_need > 0:
-        amount = min(spot_need - spot_cash, perp_room - perp_need).quantize(_CENT, rounding=ROUND_UP)
-        amount = min(amount, (perp_room - perp_need).quantize(_CENT, rounding=ROUND_DOWN))
+    if spot_need > spot_cash and room.left() - perp_need > 0:
+        amount = min(spot_need - spot_cash, room.left() - perp_need).quantize(_CENT, rounding=ROUND_UP)
+        amount = min(amount, (room.left() - perp_need).quantize(_CENT, rounding=ROUND_DOWN))
         if amount > 0:
             transfers.append(TransferIntent(amount=amount, to_perp=False))
-            perp_room -= amount
+            room.move(-amount)
             spot_cash += amount
-    elif perp_need > perp_room and spot_cash - spot_need > 0:
-        amount = min(perp_need - perp_room, spot_cash - spot_need).quantize(_CENT, rounding=ROUND_DOWN)
+    elif perp_need > room.cash and spot_cash - spot_need > 0:
+        amount = min(perp_need - room.cash, spot_cash - spot_need).quantize(_CENT, rounding=ROUND_DOWN)
         if amount > 0:
             transfers.append(TransferIntent(amount=amount, to_perp=True))
-            perp_room += amount
+            room.move(amount)
             spot_cash -= amount
-    perp_scale = _scale(perp_need, perp_room)
+    perp_scale = _scale(perp_need, room.left())
     spot_scale = _scale(spot_need, spot_cash)
 
     intents: list[Intent] = []
@@ -325,12 +332,17 @@ def plan_rebalance(
         scale = perp_scale if leg.spec.market_type is MarketType.PERP else spot_scale
         size = round_size(leg.size * scale, leg.spec.sz_decimals) if scale < 1 else leg.size
         px = market.mark(leg.coin) or ZERO
-        if size <= 0 or size * px < config.min_notional_usd:
-            skipped.append((leg.coin, "not enough margin or cash for the increase"))
+        perp = leg.spec.market_type is MarketType.PERP
+        # (scaled down to less than a drift worth trading, it would trickle in as the room moves)
+        if size <= 0 or size * px < config.min_notional_usd or (
+                size < leg.size and size * px < equity * config.min_drift_pct / _HUNDRED):
+            why = room.bound() if perp and room.at_ceiling() else "not enough margin or cash"
+            skipped.append((leg.coin, f"no room for the increase: {why}"))
             continue
         if size < leg.size:
-            skipped.append((leg.coin, f"increase scaled down from {leg.size} to {size} to fit available margin"))
-        if leg.spec.market_type is MarketType.PERP:
+            why = room.bound() if perp and room.at_ceiling() else "available margin"
+            skipped.append((leg.coin, f"increase scaled down from {leg.size} to {size} to fit {why}"))
+        if perp:
             pos = account.position(leg.coin)
             if pos is None or pos.leverage != leg.leverage:
                 intents.append(LeverageIntent(coin=leg.coin, leverage=leg.leverage, is_cross=not leg.spec.only_isolated))
@@ -420,6 +432,48 @@ def _remargin(increases: Sequence[_Leg], account: AccountState, market: MarketVi
             held = abs(pos.notional(market.mark(leg.coin) or ZERO))  # margin is on the notional, long or short
             extra += held / leg.leverage - held / pos.leverage
     return extra
+
+
+@dataclass
+class _PerpRoom:
+    """The margin the perp increases may use: `cash`, the available balance after the cash
+    buffer, and `ceiling`, what keeps the margin used at or below `max_margin_ratio` of the
+    perp equity (none: no ceiling). Margin a reduction frees counts in both; cash moved into
+    the perp wallet counts in full in `cash` and at the ratio in `ceiling` (it is equity)."""
+
+    cash: Decimal
+    ceiling: Decimal | None = None
+    ratio: Decimal | None = None
+
+    @classmethod
+    def of(cls, account: AccountState, market: MarketView, config: PortfolioConfig,
+           ratio: Decimal | None) -> "_PerpRoom":
+        cash = account.available_balance - account.portfolio_value * config.cash_buffer_pct / _HUNDRED
+        if ratio is None:
+            return cls(cash)
+        used, equity = perp_margin(account, market.mids)
+        return cls(cash, ratio * equity - used, ratio)
+
+    def free(self, margin: Decimal) -> None:
+        self.cash += margin
+        if self.ceiling is not None:
+            self.ceiling += margin
+
+    def move(self, amount: Decimal) -> None:
+        """`amount` USDC into the perp wallet (out of it when negative)."""
+        self.cash += amount
+        if self.ceiling is not None:
+            self.ceiling += amount * self.ratio
+
+    def left(self) -> Decimal:
+        return self.cash if self.ceiling is None else min(self.cash, self.ceiling)
+
+    def at_ceiling(self) -> bool:
+        """Whether the ratio, not the cash, bounds the increases."""
+        return self.ceiling is not None and self.ceiling < self.cash
+
+    def bound(self) -> str:
+        return f"the perp margin used stays at or below {self.ratio} of the perp equity"
 
 
 def _scale(need: Decimal, room: Decimal) -> Decimal:

@@ -232,6 +232,9 @@ class CyclePipeline:
     template_version: str = ""
     max_leverage: int = 1
     approver: Any = None  # human approval above risk.approval_above_usd (None: denied when needed)
+    # governed: increases keep the perp margin used at or below this share of the perp equity
+    # (`governance.tripwires.planning_margin_ratio`); None: only the available margin bounds them
+    max_margin_ratio: Decimal | None = None
     # the backtest's: moves its venue to when the orders of a decision taken at the given time
     # reach it (the fill latency later) and returns that time. None live: orders leave at once
     arrive: Callable[[int], int] | None = None
@@ -297,7 +300,8 @@ class CyclePipeline:
         planned: list[Intent] = []
         skipped: list[tuple[str, str]] = []
         if out.targets is not None:
-            plan = plan_rebalance(out.targets, inputs.account, inputs.market_view, self.portfolio)
+            plan = plan_rebalance(out.targets, inputs.account, inputs.market_view, self.portfolio,
+                                  max_margin_ratio=self.max_margin_ratio)
             planned, skipped = plan.intents, plan.skipped
         elif out.actions:
             planned, skipped = action_intents(out.actions, inputs.account, inputs.market_view, self.portfolio)

@@ -120,6 +120,7 @@ def build_pipeline(
     """Every part of one cycle, from the config. Pass `client` to use another LLM client (tests,
     replay); pass `engine` / `governance` to use ready-built ones."""
     from hyperliquid_agent.execution import Executor
+    from hyperliquid_agent.governance.tripwires import planning_margin_ratio
     from hyperliquid_agent.risk import RiskPolicy
 
     strategies = list(strategies) if strategies is not None else load_strategy_library(cfg)
@@ -144,6 +145,7 @@ def build_pipeline(
         max_leverage=cfg.risk.max_leverage,
         approver=approver,
         replayable=replayable,
+        max_margin_ratio=planning_margin_ratio(cfg.governance.tripwires) if cfg.agent.mode == "governed" else None,
     )
 
 

@@ -92,3 +92,11 @@ class AccountState(BaseModel):
             if b.coin == coin:
                 return b.total
         return ZERO
+
+
+def perp_margin(account: AccountState, token_prices: Mapping[str, Decimal]) -> tuple[Decimal, Decimal]:
+    """(margin the perp positions use, perp equity): the equity is the account value less the
+    spot wallet (`spot_equity` at `token_prices`). The margin-ratio tripwire divides the two;
+    the portfolio planner keeps its orders under a ratio of them."""
+    used = sum((p.margin_used for p in account.positions if p.size != 0), ZERO) or account.margin_used
+    return used, account.portfolio_value - spot_equity(account.spot_balances, token_prices)

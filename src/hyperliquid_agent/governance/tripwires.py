@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping
 from hyperliquid_agent.config import TripwireConfig
 from hyperliquid_agent.decimal_text import plain_text
 from hyperliquid_agent.domain import AccountState, TargetEntry, ZERO
+from hyperliquid_agent.domain.account import perp_margin
 from hyperliquid_agent.governance.plan import Key, pct_below, target_key
 
 DAY_MS = 86_400_000
@@ -127,25 +128,13 @@ class TripwireReport:
 _CLEAR = TripwireReport(state=TradingState.ACTIVE)  # nothing tripped (frozen: one for every such cycle)
 
 
-def _perp_equity(account: AccountState, mids: Mapping[str, Decimal]) -> Decimal:
-    """Account value less spot holdings (USDC at 1, others at their mid)."""
-    spot = ZERO
-    for b in account.spot_balances:
-        if b.coin == "USDC":
-            spot += b.total
-        elif b.coin in mids:
-            spot += b.total * mids[b.coin]
-    return account.portfolio_value - spot
-
-
 def _margin_trips(inputs: TripwireInputs, config: TripwireConfig) -> list[Trip]:
     account, mids = inputs.account, inputs.mids
     perps = [p for p in account.positions if p.size != 0]
     if not perps:
         return []  # spot holdings alone never trigger a perp margin cut
     trips: list[Trip] = []
-    used = sum((p.margin_used for p in perps), ZERO) or account.margin_used
-    equity = _perp_equity(account, mids)
+    used, equity = perp_margin(account, mids)
     ratio = used / equity if equity > 0 else Decimal("Infinity")
     if ratio >= config.max_margin_ratio:
         shown = "no perp equity left" if equity <= 0 else f"{ratio:.3f}"
@@ -222,6 +211,18 @@ def evaluate_tripwires(
     return new, report
 
 
+# governed orders fill the perp margin up to this share of max_margin_ratio (see below)
+PLANNING_HEADROOM = Decimal("0.9")
+
+
+def planning_margin_ratio(config: TripwireConfig) -> Decimal:
+    """The margin ratio the portfolio planner keeps governed orders under: 90% of
+    max_margin_ratio. Orders that filled the margin to the tripwire's own ratio would trip it
+    (a cut, then the plan's targets bought back at the next cycle, then a cut again, every
+    cycle), and a price move right after them would too."""
+    return config.max_margin_ratio * PLANNING_HEADROOM
+
+
 def restrict_targets(
     targets: Iterable[TargetEntry], current_pct: Mapping[Key, Decimal], report: TripwireReport
 ) -> list[TargetEntry]:
@@ -256,5 +257,5 @@ def restrict_targets(
 
 __all__ = [
     "Trip", "TripOutcome", "TripwireInputs", "TripwireReport", "TripwireState", "TradingState",
-    "evaluate_tripwires", "restrict_targets",
+    "evaluate_tripwires", "planning_margin_ratio", "restrict_targets",
 ]
