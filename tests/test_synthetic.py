@@ -40,6 +40,45 @@ def test_data_is_the_same_in_another_process_with_another_hash_seed():
     assert outs == {f"{f.series['SOL'].close[-1]} {f.series['BTC'].funding_rate[-1]} {f.series['ETH'].volume[7]}\n"}
 
 
+def test_a_later_start_on_the_same_origin_gives_the_same_bars_from_there():
+    whole = generate_market(seed=4, days=12)
+    later = DEFAULT_START_MS + 5 * 24 * HOUR_MS + 7 * HOUR_MS
+    part = generate_market(seed=4, days=3, start_ms=later, origin_ms=DEFAULT_START_MS)
+    k = 5 * 24 + 7
+    for coin in whole.feed.coins:
+        w, p = whole.feed.series[coin], part.feed.series[coin]
+        assert p.t[0] == later and len(p) == 72
+        for field in ("t", "open", "high", "low", "close", "volume", "oracle", "open_interest", "funding_t",
+                      "funding_rate"):
+            assert list(getattr(p, field)) == list(getattr(w, field))[k:k + 72], field
+    assert part.regimes == whole.regimes[k:k + 72]
+    with pytest.raises(ValueError, match="at or before the start"):
+        generate_market(seed=4, days=1, start_ms=DEFAULT_START_MS, origin_ms=DEFAULT_START_MS + HOUR_MS)
+
+
+def test_backtest_windows_are_slices_of_one_history_so_other_dates_are_other_markets():
+    """Two synthetic windows share their bars where their dates meet (warm-up included), and
+    two windows of the same length at other dates are other markets, not the same one
+    relabelled. A window whose warm-up starts before 2024-01-01 gets a history of its own."""
+    from datetime import date
+
+    from hyperliquid_agent.backtest.spec import BacktestSpec
+    from hyperliquid_agent.backtest.venue import build_feed
+    from hyperliquid_agent.config import Config
+
+    def feed(start, end):
+        return build_feed(Config(), BacktestSpec(coins=("BTC", "ETH"), start=start, end=end, mode="governed",
+                                                 provider="baseline", run_id="t")).series["ETH"]
+
+    quarter, week = feed(date(2024, 3, 1), date(2024, 6, 1)), feed(date(2024, 4, 10), date(2024, 4, 17))
+    k = quarter.t.index(week.t[0])
+    assert week.close == quarter.close[k:k + len(week)] and week.funding_rate == quarter.funding_rate[k:k + len(week)]
+    other_week = feed(date(2024, 8, 10), date(2024, 8, 17))
+    assert len(other_week) == len(week) and other_week.close != week.close
+    early = feed(date(2023, 6, 1), date(2023, 6, 8))
+    assert early.t[0] < DEFAULT_START_MS and early.close == feed(date(2023, 6, 1), date(2023, 6, 8)).close
+
+
 def test_a_coins_path_does_not_depend_on_which_other_coins_are_generated():
     both = synthetic_feed(seed=9, days=5, coins=["BTC", "ETH"])
     alone = synthetic_feed(seed=9, days=5, coins=["ETH"])

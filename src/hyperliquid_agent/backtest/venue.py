@@ -16,7 +16,8 @@ ADDRESS = "0x" + "0b" * 20  # the one simulated account of a backtest
 
 
 def build_feed(cfg: Config, spec: BacktestSpec):
-    """The market data of the run: the CSV folder (hourly bars), or the seeded synthetic generator."""
+    """The market data of the run: the CSV folder (hourly bars), or the seeded synthetic generator
+    (the window's part of the seed's history, see `synthetic.timeline_origin`)."""
     if spec.data_dir is not None:
         from hyperliquid_agent.exchange.feed import load_feed
 
@@ -33,7 +34,9 @@ def build_feed(cfg: Config, spec: BacktestSpec):
         start_ms = day_ms(spec.start) - WARMUP_DAYS * 86_400_000  # history before the window, for the signals
         end = spec.end or date.fromordinal(spec.start.toordinal() + days)
         days = (end.toordinal() - spec.start.toordinal()) + WARMUP_DAYS
-    return synthetic.synthetic_feed(seed=seed, days=days, coins=list(spec.coins), start_ms=start_ms)
+    # a window (with its warm-up) is a slice of the seed's one history: the same dates give the same bars
+    return synthetic.synthetic_feed(seed=seed, days=days, coins=list(spec.coins), start_ms=start_ms,
+                                    origin_ms=synthetic.timeline_origin(start_ms))
 
 
 def build_venue(cfg: Config, feed, start_ms: int):

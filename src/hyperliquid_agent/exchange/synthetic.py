@@ -107,12 +107,15 @@ def _px(x: float, max_dec: int) -> Decimal:
 
 
 def _coin_series(profile: CoinProfile, asset_id: int, seed: int, start_ms: int, path: Sequence[Regime],
-                 market_shocks: Sequence[float]) -> CoinSeries:
+                 market_shocks: Sequence[float], skip: int = 0) -> CoinSeries:
+    """The coin's bars over `path`, the first `skip` of them only simulated (their random draws
+    taken, so the bars after are the same as when they are kept) and left out; the first bar
+    kept opens at `start_ms`."""
     rng = random.Random(f"{seed}:{profile.name}")
     gauss, n = rng.gauss, len(path)
     max_dec = max(6 - profile.sz_decimals, 0)
     idio_w = math.sqrt(max(0.0, 1.0 - profile.rho * profile.rho))
-    t = [start_ms + k * HOUR_MS for k in range(n)]
+    t = [start_ms + k * HOUR_MS for k in range(n - skip)]
     opens, highs, lows, closes, vols, oracles, ois, rates = ([] for _ in range(8))
     price = profile.start_price * math.exp(gauss(0, 0.05))
     log_oi0 = math.log(profile.open_interest)
@@ -120,7 +123,7 @@ def _coin_series(profile: CoinProfile, asset_id: int, seed: int, start_ms: int, 
     funding = BASE_FUNDING
     anchor = price
     prev_regime = None
-    open_px = _px(price, max_dec)
+    open_px = None
     for k in range(n):
         regime = path[k]
         p = REGIMES[regime]
@@ -132,25 +135,30 @@ def _coin_series(profile: CoinProfile, asset_id: int, seed: int, start_ms: int, 
             shock += rng.choice((-1, 1)) * rng.uniform(3, 6)  # a jump
         r = p.drift * profile.beta + sigma * shock - p.reversion * math.log(price / anchor)
         new_price = max(price * math.exp(r), profile.start_price * 1e-3)
-        close_px = _px(new_price, max_dec)
         wick = sigma * 0.6
         hi = max(price, new_price) * math.exp(abs(gauss(0, 1)) * wick)
         lo = min(price, new_price) * math.exp(-abs(gauss(0, 1)) * wick)
-        opens.append(open_px)
-        closes.append(close_px)
-        highs.append(max(_px(hi, max_dec), open_px, close_px))
-        lows.append(min(_px(lo, max_dec), open_px, close_px))
         activity = (sigma / 0.005) * (1.0 + 30.0 * abs(r))
-        vols.append(Decimal(f"{profile.volume * activity * math.exp(0.35 * gauss(0, 1)):.{profile.sz_decimals}f}"))
+        volume = profile.volume * activity * math.exp(0.35 * gauss(0, 1))
         target = p.funding * profile.funding_mult
         funding = target + 0.9 * (funding - target) + gauss(0, 0.000004 * profile.funding_mult)
         funding = min(max(funding, -0.04), 0.04)
-        rates.append(Decimal(f"{funding:.10f}").normalize())
         premium = min(max(4.0 * (funding - BASE_FUNDING) + gauss(0, 0.0001), -0.005), 0.005)
-        oracles.append(_px(new_price / (1.0 + premium), max_dec))
         log_oi += 30.0 * (funding - BASE_FUNDING) + 0.004 * gauss(0, 1) - 0.01 * (log_oi - log_oi0)
-        ois.append(Decimal(f"{math.exp(log_oi):.{profile.sz_decimals}f}"))
-        price, open_px = new_price, close_px
+        if k >= skip:
+            if open_px is None:
+                open_px = _px(price, max_dec)
+            close_px = _px(new_price, max_dec)
+            opens.append(open_px)
+            closes.append(close_px)
+            highs.append(max(_px(hi, max_dec), open_px, close_px))
+            lows.append(min(_px(lo, max_dec), open_px, close_px))
+            vols.append(Decimal(f"{volume:.{profile.sz_decimals}f}"))
+            rates.append(Decimal(f"{funding:.10f}").normalize())
+            oracles.append(_px(new_price / (1.0 + premium), max_dec))
+            ois.append(Decimal(f"{math.exp(log_oi):.{profile.sz_decimals}f}"))
+            open_px = close_px
+        price = new_price
     spec = AssetSpec(name=profile.name, asset_id=asset_id, sz_decimals=profile.sz_decimals,
                      max_leverage=profile.max_leverage)
     funding_t = [x + HOUR_MS for x in t]  # settled at each bar's close
@@ -159,21 +167,36 @@ def _coin_series(profile: CoinProfile, asset_id: int, seed: int, start_ms: int, 
 
 
 def generate_market(seed: int = 7, days: int = 120, coins: Sequence[str] = ("BTC", "ETH", "SOL"),
-                    start_ms: int = DEFAULT_START_MS) -> SyntheticMarket:
-    """Hourly data for `coins` over `days` days from `start_ms`, with the regime of each bar."""
+                    start_ms: int = DEFAULT_START_MS, origin_ms: int | None = None) -> SyntheticMarket:
+    """Hourly data for `coins` over `days` days from `start_ms`, with the regime of each bar.
+
+    The bars are those of the seed's market that begins at `origin_ms` (default: `start_ms`;
+    at or before it, on the hour): the hours before `start_ms` are simulated and left out, so
+    windows with one origin are slices of one history."""
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     if not coins:
         raise ValueError("at least one coin is needed")
-    hours = days * 24
+    origin = start_ms if origin_ms is None else origin_ms
+    if origin > start_ms or (start_ms - origin) % HOUR_MS:
+        raise ValueError(f"the origin ({origin}) must be at or before the start ({start_ms}), a whole number of hours")
+    skip = (start_ms - origin) // HOUR_MS
+    hours = skip + days * 24
     path = regime_path(seed, hours)
     mrng = random.Random(f"{seed}:market")
     shocks = [mrng.gauss(0, 1) for _ in range(hours)]
-    series = {c: _coin_series(PROFILES.get(c) or generic_profile(c), i, seed, start_ms, path, shocks)
+    series = {c: _coin_series(PROFILES.get(c) or generic_profile(c), i, seed, start_ms, path, shocks, skip)
               for i, c in enumerate(coins)}
-    return SyntheticMarket(MarketFeed(series), tuple(r.value for r in path))
+    return SyntheticMarket(MarketFeed(series), tuple(r.value for r in path[skip:]))
 
 
 def synthetic_feed(seed: int = 7, days: int = 120, coins: Sequence[str] = ("BTC", "ETH", "SOL"),
-                   start_ms: int = DEFAULT_START_MS) -> MarketFeed:
-    return generate_market(seed, days, coins, start_ms).feed
+                   start_ms: int = DEFAULT_START_MS, origin_ms: int | None = None) -> MarketFeed:
+    return generate_market(seed, days, coins, start_ms, origin_ms).feed
+
+
+def timeline_origin(start_ms: int) -> int:
+    """Where the seed's history that a window starting at `start_ms` is cut from begins: the
+    one timeline of the generator, from DEFAULT_START_MS (2024-01-01), for any start on or
+    after it; a history of its own, from `start_ms`, for an earlier start."""
+    return DEFAULT_START_MS if start_ms >= DEFAULT_START_MS and not (start_ms - DEFAULT_START_MS) % HOUR_MS else start_ms
