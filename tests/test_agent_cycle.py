@@ -605,3 +605,23 @@ def test_the_llm_record_of_a_cycle_without_calls_is_the_sum_over_none_and_its_ow
     assert first == _summed([]) and first["calls"] == 0 and first["cost_usd"] == "0"
     first["errors"].append("changed")
     assert llm_record([]) == _summed([])  # each record has its own lists
+
+
+def test_a_target_above_the_order_limit_is_bought_in_orders_the_policy_lets_through_not_denied_every_cycle(tmp_path):
+    """20 % of $10,000 of BTC with risk.max_order_usd = 1,500: the first cycle buys $1,500 and says
+    why it stopped there, the next the $500 left, then nothing. Before, the planner sized the whole
+    $2,000, the risk policy denied it, and so on every cycle: the position never moved."""
+    cfg = agent_config(tmp_path / "state", "standard", risk={"max_order_usd": 1500})
+    llm = ScriptedLLM([target_reply(("BTC", 20))] * 3)
+    rig = paper_rig(cfg, client=llm)
+    try:
+        records = [_run(rig, n) for n in (1, 2, 3)]
+        assert [[(o["status"], o["intent"]["side"]) for o in r["orders"]] for r in records] == [
+            [("filled", "buy")], [("filled", "buy")], []]
+        first = records[0]["orders"][0]
+        assert Decimal(first["intent"]["size"]) * Decimal(records[0]["market"]["mids"]["BTC"]) <= 1500
+        assert any("risk.max_order_usd $1500" in s["why"] for s in records[0]["skipped"])
+        _, pct = _exposure(records[1], "BTC")
+        assert Decimal(18) < pct < Decimal(21)
+    finally:
+        rig.close()

@@ -304,3 +304,33 @@ def test_with_nothing_to_trade_spot_cash_still_tops_up_a_perp_wallet_below_its_c
     assert plan.intents == [TransferIntent(amount=Decimal("300.00"), to_perp=True)]
     without_spot_cash = plan_rebalance([T("BTC", "30")], account(available="200", positions=held), MARKET, CFG)
     assert without_spot_cash.intents == [] and without_spot_cash.skipped == plan.skipped
+
+
+def test_increases_stay_within_the_risk_policys_order_and_position_limits_and_say_so():
+    """A target above `risk.max_order_usd` is bought up to that limit, not planned whole and denied
+    by the risk policy cycle after cycle (the position then never moved toward its target); an
+    increase is also kept within `risk.max_position_usd`, and one those limits cut below the
+    drift worth trading is left out."""
+    limits = {"max_order_usd": Decimal(5000), "max_position_usd": Decimal(8000)}
+    plan = plan_rebalance([T("BTC", "60")], account(), MARKET, CFG, **limits)  # $6000 wanted
+    (buy,) = orders(plan.intents)
+    assert buy.size == Decimal("0.08333") and buy.size * MIDS["BTC"] <= Decimal(5000)
+    assert plan.skipped == [("BTC", "increase capped from 0.10000 to 0.08333 by risk.max_order_usd $5000")]
+    # a short flip's opening leg counts from flat: the close leg takes the long off first
+    long = account(positions=[pos("ETH", "1")])
+    close, sell = orders(plan_rebalance([T("ETH", "-70")], long, MARKET, CFG, **limits).intents)
+    assert close.reduce_only and sell.side is Side.SELL and sell.size == Decimal("1.6666")  # $4999.80
+    # held $6000 of BTC: at most $2000 more
+    held = account(positions=[pos("BTC", "0.1")])
+    plan = plan_rebalance([T("BTC", "90")], held, MARKET, CFG, **limits)
+    (buy,) = orders(plan.intents)
+    assert buy.size == Decimal("0.03333")
+    assert "risk.max_position_usd $8000" in plan.skipped[0][1]
+    # held $7900: the $100 left is under min_drift_pct, so no order trickles in
+    near = account(positions=[pos("BTC", "0.13166")])
+    plan = plan_rebalance([T("BTC", "90")], near, MARKET, CFG, **limits)
+    assert orders(plan.intents) == []
+    assert plan.skipped == [("BTC", "no room for the increase: risk.max_position_usd $8000 leaves $100.40, under "
+                                    "min_drift_pct 2% or the $10 minimum")]
+    # without limits the planner sizes the whole target
+    assert orders(plan_rebalance([T("BTC", "60")], account(), MARKET, CFG).intents)[0].size == Decimal("0.1")

@@ -13,7 +13,10 @@ away from the market (buys up, sells down). Increases are scaled down to fit the
 left after the cash buffer; they never exceed it. Given a `max_margin_ratio`, they are also
 scaled down so that the perp margin used after the orders stays at or below that fraction
 of the perp equity (governed mode keeps its orders inside the margin-ratio tripwire this
-way, see `governance.tripwires.planning_margin_ratio`). Nothing here reads the clock or does I/O.
+way, see `governance.tripwires.planning_margin_ratio`). Given the risk policy's `max_order_usd`
+and `max_position_usd`, an increase is cut to what those limits let through (the policy would
+deny the whole order, every cycle, and the position would never move toward its target); one
+cut below `min_drift_pct` is left out. Nothing here reads the clock or does I/O.
 """
 
 from __future__ import annotations
@@ -260,10 +263,13 @@ def rebalance_to_target(
     *,
     full_book: bool = True,
     max_margin_ratio: Decimal | None = None,
+    max_order_usd: Decimal | None = None,
+    max_position_usd: Decimal | None = None,
 ) -> list[Intent]:
     """The ordered intents that move the account to `target_allocation` (see module doc)."""
     return plan_rebalance(target_allocation, account_state, market, config, full_book=full_book,
-                          max_margin_ratio=max_margin_ratio).intents
+                          max_margin_ratio=max_margin_ratio, max_order_usd=max_order_usd,
+                          max_position_usd=max_position_usd).intents
 
 
 def plan_rebalance(
@@ -274,8 +280,11 @@ def plan_rebalance(
     *,
     full_book: bool = True,
     max_margin_ratio: Decimal | None = None,
+    max_order_usd: Decimal | None = None,
+    max_position_usd: Decimal | None = None,
 ) -> RebalancePlan:
-    """Like `rebalance_to_target`, also saying why coins were left alone."""
+    """Like `rebalance_to_target`, also saying why coins were left alone (or scaled down)."""
+    limits = _Limits(max_order_usd, max_position_usd)
     equity = account.portfolio_value
     targets: dict[str, TargetEntry] = {t.coin: t for t in target_allocation}
     if full_book:
@@ -286,7 +295,7 @@ def plan_rebalance(
     reductions: list[_Leg] = []
     increases: list[_Leg] = []
     for coin, entry in targets.items():
-        why = _plan_coin(entry, account, market, config, equity, reductions, increases)
+        why = _plan_coin(entry, account, market, config, equity, reductions, increases, limits)
         if why:
             skipped.append((coin, why))
     spot_cash = spot_free(account, QUOTE)
@@ -359,8 +368,10 @@ def _plan_coin(
     equity: Decimal,
     reductions: list[_Leg],
     increases: list[_Leg],
+    limits: "_Limits",
 ) -> str:
-    """Append this coin's legs; return why nothing was planned ("" when legs were added)."""
+    """Append this coin's legs; return why nothing was planned, or why the increase was cut
+    ("" when the legs were added whole)."""
     coin = entry.coin
     spec = market.specs.get(coin)
     if spec is None:
@@ -386,9 +397,9 @@ def _plan_coin(
     away = Side.SELL if current > 0 else Side.BUY
     if closing:
         reductions.append(_Leg(coin, away, abs(current), OrderPurpose.CLOSE, spec))
-        if target != 0:
-            _add_increase(coin, Side.BUY if target > 0 else Side.SELL, abs(target), OrderPurpose.OPEN,
-                          spec, leverage, price, config, increases)
+        if target != 0:  # (its opening leg starts from flat: the close goes first)
+            return _add_increase(coin, Side.BUY if target > 0 else Side.SELL, abs(target), OrderPurpose.OPEN,
+                                 spec, leverage, price, config, increases, limits, ZERO, equity)
         return ""
     if current != 0 and abs(target) < abs(current):
         size = abs(current) - abs(target)
@@ -398,15 +409,44 @@ def _plan_coin(
         return ""
     purpose = OrderPurpose.OPEN if current == 0 else OrderPurpose.INCREASE
     return _add_increase(coin, Side.BUY if target > 0 else Side.SELL, abs(target) - abs(current), purpose,
-                         spec, leverage, price, config, increases)
+                         spec, leverage, price, config, increases, limits, abs(current), equity)
 
 
 def _add_increase(coin: str, side: Side, size: Decimal, purpose: OrderPurpose, spec: AssetSpec, leverage: int,
-                  price: Decimal, config: PortfolioConfig, increases: list[_Leg]) -> str:
+                  price: Decimal, config: PortfolioConfig, increases: list[_Leg], limits: "_Limits",
+                  held: Decimal, equity: Decimal) -> str:
+    """Append the increase of `size` on `held` (unsigned), cut to the limits; return why it was
+    left out or cut ("" when added whole)."""
+    cut, limit = limits.cap(size, held, price)
+    if cut < size:
+        size_cut = round_size(cut, spec.sz_decimals) if cut > 0 else ZERO
+        if size_cut * price < config.min_notional_usd or size_cut * price < equity * config.min_drift_pct / _HUNDRED:
+            return (f"no room for the increase: {limit} leaves ${max(cut, ZERO) * price:.2f}, under "
+                    f"min_drift_pct {config.min_drift_pct}% or the ${config.min_notional_usd} minimum")
+        increases.append(_Leg(coin, side, size_cut, purpose, spec, leverage))
+        return f"increase capped from {size} to {size_cut} by {limit}"
     if size * price < config.min_notional_usd:
         return f"order of ${size * price:.2f} is below the ${config.min_notional_usd} minimum"
     increases.append(_Leg(coin, side, size, purpose, spec, leverage))
     return ""
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """The risk policy's size limits an increase is planned within (None: not applied here)."""
+
+    max_order_usd: Decimal | None = None
+    max_position_usd: Decimal | None = None
+
+    def cap(self, size: Decimal, held: Decimal, price: Decimal) -> tuple[Decimal, str]:
+        """The most of `size` (added to `held`, both unsigned, at `price`) the limits let through,
+        and the limit that binds ("" when none does)."""
+        out, why = size, ""
+        if self.max_order_usd is not None and self.max_order_usd / price < out:
+            out, why = self.max_order_usd / price, f"risk.max_order_usd ${self.max_order_usd}"
+        if self.max_position_usd is not None and self.max_position_usd / price - held < out:
+            out, why = self.max_position_usd / price - held, f"risk.max_position_usd ${self.max_position_usd}"
+        return out, why
 
 
 def _to_intent(leg: _Leg, market: MarketView, config: PortfolioConfig, reduce_only: bool) -> OrderIntent:
