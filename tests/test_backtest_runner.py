@@ -346,3 +346,31 @@ def test_a_run_tunes_the_garbage_collector_only_while_it_runs():
     with pytest.raises(RuntimeError):
         run_backtest(cfg(), spec, feed=make_feed(), step_factory=failing)
     assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("latency", [0, 1, 3])
+def test_fills_funding_and_bars_go_to_the_decision_whose_orders_made_them(latency):
+    """The SMA step flips its plan ("long" / "short") with the order it sends. A fill lands the
+    fill latency after its decision, by when the next decision may name the other plan: the fill
+    (and the funding and the bars of the position it leaves) is still the sender's. Before, with
+    one bar of latency every fill of a flip went to the plan that decided after it."""
+    result, _ = run(latency=latency, feed=make_feed(funding_rate="0.0001"))
+    lat = latency * H
+    plan_at = {d.t_ms: d.plan_id for d in result.decisions}
+    assert result.trades and all(t.plan_id == plan_at[t.t_ms - lat] for t in result.trades)
+    # funding settled at s was earned over the hour before s, on the position of the last arrival before it
+    arrivals = sorted(plan_at)
+    checked = 0
+    for f in result.funding:
+        sent = [t for t in arrivals if t + lat < f.t_ms]
+        if sent:
+            assert f.plan_id == plan_at[sent[-1]]
+            checked += 1
+    assert checked > 100
+    # a bar of the curve goes to the decision whose fills opened it
+    for t, plan in zip(result.curve.t_ms, result.curve.plan_id):
+        sent = [d for d in arrivals if d + lat <= t]
+        if sent:
+            assert plan == plan_at[sent[-1]], (t, plan)
+    flips = sum(1 for a, b in zip(result.decisions, result.decisions[1:]) if a.plan_id != b.plan_id)
+    assert flips > 3  # the plans do change under the fills, so the test can fail

@@ -126,6 +126,8 @@ class _Recorder:
     model: Any
     coins: tuple[str, ...]
     account_state: Callable[[], Any]  # the account now (the exchange port's, shared with the cycle)
+    latency_ms: int = 0  # a decision's orders reach the venue this long after it
+    interval_ms: int = 0  # the curve's bar (the decision bar)
     plan_id: str | None = None
     strategy_id: str | None = None
     regime: str | None = None
@@ -155,17 +157,22 @@ class _Recorder:
         self.regimes.append(self.regime)
 
     def take_charge(self, t_ms: int, info: StepInfo) -> None:
-        """The cycle at `t_ms` decided: from that bar on, its plan is in charge."""
+        """The cycle at `t_ms` decided: its regime from that bar on, and its plan in charge from when
+        its orders reach the venue (the fill latency later): the fills there, and the positions they
+        leave, are its. A bar of the curve goes to whoever holds its positions for the larger part of it."""
         self.plan_id, self.strategy_id, self.regime = info.plan_id, info.strategy_id, info.regime
+        start = t_ms + self.latency_ms
+        first = start - self.interval_ms // 2
         j = len(self.points) - 1
-        while j >= 0 and self.points[j].t_ms >= t_ms:
+        while j >= 0 and self.points[j].t_ms >= min(t_ms, first):
             p = self.points[j]
-            if p.plan_id != info.plan_id or p.strategy_id != info.strategy_id:  # (mostly the same plan)
+            if p.t_ms >= first and (p.plan_id != info.plan_id or p.strategy_id != info.strategy_id):
                 self.points[j] = replace(p, plan_id=info.plan_id, strategy_id=info.strategy_id)
-            self.regimes[j] = info.regime
+            if p.t_ms >= t_ms:
+                self.regimes[j] = info.regime
             j -= 1
         if not self.charges or self.charges[-1][1:] != (info.plan_id, info.strategy_id):
-            self.charges.append((t_ms, info.plan_id, info.strategy_id))
+            self.charges.append((start, info.plan_id, info.strategy_id))
 
     def close_out(self) -> None:
         """Retake the last point after the fills that landed on the last bar (so the final
@@ -189,8 +196,9 @@ class _Recorder:
         return (self.charges[i][1], self.charges[i][2]) if i >= 0 else (None, None)
 
     def _collect_events(self) -> None:
-        # a fill at t belongs to the decision taken at or before t (latency 0 fills at t);
-        # funding settled at t was earned during the bar that ended at t, under the plan before
+        # a fill at t belongs to the decision whose orders reached the venue at or before t (the
+        # charge times are those arrivals); funding settled at t was earned during the hour that
+        # ended at t, on the positions of the charge before
         times = [c[0] for c in self.charges]
         for f in self.model.fills(ADDRESS):
             plan, strategy = self._in_charge(times, f.time_ms, inclusive=True)
@@ -381,7 +389,8 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
 
     latency_ms = plan.latency_ms
     exchange = LatencyExchange(SimulatedExchange(model, ADDRESS), advance, lambda: model.now_ms, latency_ms)
-    rec = _Recorder(model, spec.coins, exchange.account_state)  # reads the account the cycle will read
+    rec = _Recorder(model, spec.coins, exchange.account_state,  # reads the account the cycle will read
+                    latency_ms, interval_ms)
     step = step_factory(run_cfg, exchange, state_dir)
     # offline and strict-replay runs cost nothing; a paid model with an unknown price fails closed
     guard = CostGuard(spec.max_cost_usd, plan.cycle_estimate())
