@@ -625,3 +625,25 @@ def test_a_target_above_the_order_limit_is_bought_in_orders_the_policy_lets_thro
         assert Decimal(18) < pct < Decimal(21)
     finally:
         rig.close()
+
+
+def test_the_daily_loss_cap_counts_from_the_days_first_cycle_even_one_that_sends_nothing(tmp_path):
+    """The day's starting equity is read at its first cycle. Before, it was read at the day's
+    first order, so a loss taken before it (the synthetic data of 2024-02-04, standard mode:
+    down 4.9 % by 03:00 with no order) moved the cap's starting point down with it."""
+    from hyperliquid_agent.risk_counters import utc_day
+    from hyperliquid_agent.risk_store import load_counters
+
+    llm = ScriptedLLM([target_reply(), target_reply(("BTC", 10))])
+    rig = paper_rig(agent_config(tmp_path / "state", "standard"), client=llm)
+    try:
+        now = rig.venue.now_ms()
+        first = _run(rig, 1)
+        assert first["orders"] == []
+        counters = load_counters(rig.store)
+        assert counters.day == utc_day(now)
+        assert counters.day_start_equity == Decimal(first["account_before"]["portfolio_value"])
+        second = _run(rig, 2)
+        assert second["orders"] and load_counters(rig.store).day_start_equity == counters.day_start_equity
+    finally:
+        rig.close()

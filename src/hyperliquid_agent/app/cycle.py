@@ -61,8 +61,8 @@ from hyperliquid_agent.execution import ExecutionReport, Executor, Protection
 from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent, plan_rebalance
 from hyperliquid_agent.ports import ExchangePort
 from hyperliquid_agent.risk import RiskContext, RiskPolicy, close_positions, resting_sizes
-from hyperliquid_agent.risk_counters import RiskCounters
-from hyperliquid_agent.risk_store import load_counters
+from hyperliquid_agent.risk_counters import RiskCounters, utc_day
+from hyperliquid_agent.risk_store import load_counters, update_counters
 from hyperliquid_agent.store import StateStore
 
 API_FAILURES_KEY = "api_failures"
@@ -258,10 +258,16 @@ class CyclePipeline:
         failures = self._stored_api_failures()
         if failures:
             self._store_api_failures(0)  # the venue answered again
+        counters = load_counters(self.store)
+        if counters.day != utc_day(now_ms) or counters.day_start_equity is None:
+            # the day's loss counts from its first cycle, not from its first order (which may come
+            # after a loss the daily cap would then not see)
+            equity = account.portfolio_value
+            counters = update_counters(self.store, lambda stored: stored.rolled(now_ms, equity))
         inputs = CycleInputs(
             cycle_id=cycle_id, now_ms=now_ms, mode=self.mode, loops=loops, coins=self.coins, account=account,
             snapshot=market.snapshot, specs=market.specs, books=market.books, signals=market.signals,
-            counters=load_counters(self.store),
+            counters=counters,
             governance_state=self.governance.export_state() if self.governance is not None and self.replayable else None,
             api_failures=failures, open_orders=open_orders,
         )
