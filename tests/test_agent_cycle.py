@@ -647,3 +647,48 @@ def test_the_daily_loss_cap_counts_from_the_days_first_cycle_even_one_that_sends
         assert second["orders"] and load_counters(rig.store).day_start_equity == counters.day_start_equity
     finally:
         rig.close()
+
+
+def test_an_action_that_flips_a_position_counts_as_an_opening_trade(tmp_path):
+    """A `sell` larger than the long it meets opens a short: it is an opening trade for
+    risk.open_cooldown_s (and the max-size streak), as a target's flip is. Before, an action on
+    the other side of a position was tagged a reduction whatever its size, so the buy back an
+    hour after that flip went through a 90-minute cooldown."""
+    from _agent_env import actions_reply
+
+    cfg = agent_config(tmp_path / "state", "standard", risk={"open_cooldown_s": 5400})
+    llm = ScriptedLLM([actions_reply({"action_type": "buy", "coin": "BTC", "size": 0.02}),
+                       actions_reply({"action_type": "hold", "coin": None, "market_type": None}),
+                       actions_reply({"action_type": "sell", "coin": "BTC", "size": 0.04}),
+                       actions_reply({"action_type": "buy", "coin": "BTC", "size": 0.04})])
+    rig = paper_rig(cfg, client=llm)
+    try:
+        records = [_run(rig, n) for n in (1, 2, 3, 4)]
+        flip = records[2]["orders"][0]
+        assert flip["intent"]["purpose"] == "open" and flip["status"] == "filled"
+        back = records[3]["orders"][0]
+        assert back["status"] == "denied" and back["verdict"]["reason_code"] == "open_cooldown"
+    finally:
+        rig.close()
+
+
+def test_an_action_that_opens_a_position_sets_the_configured_leverage_first(tmp_path):
+    """A `buy` from flat opens at `[portfolio] default_leverage`, as a target does. Before, the
+    action path sent no leverage setting: the position opened at the venue's default (20x for
+    BTC), which the risk policy had not seen, and then denied every later BTC increase because
+    that setting is above risk.max_leverage (5x)."""
+    from _agent_env import actions_reply
+
+    llm = ScriptedLLM([actions_reply({"action_type": "buy", "coin": "BTC", "size": 0.02}),
+                       actions_reply({"action_type": "buy", "coin": "BTC", "size": 0.01})])
+    rig = paper_rig(agent_config(tmp_path / "state", "standard"), client=llm)
+    try:
+        first, second = _run(rig, 1), _run(rig, 2)
+        assert [(s["intent"]["kind"], s["intent"]["leverage"], s["status"]) for s in first["setup"]] == [
+            ("leverage", rig.cfg.portfolio.default_leverage, "done")]
+        btc = next(p for p in first["account_after"]["positions"] if p["coin"] == "BTC")
+        assert btc["leverage"] == rig.cfg.portfolio.default_leverage
+        assert [(o["intent"]["purpose"], o["status"]) for o in second["orders"]] == [("increase", "filled")]
+        assert second["setup"] == []  # already at that leverage
+    finally:
+        rig.close()

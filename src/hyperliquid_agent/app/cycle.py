@@ -48,7 +48,9 @@ from hyperliquid_agent.domain import (
     CancelIntent,
     Fill,
     Intent,
+    LeverageIntent,
     MarketSnapshot,
+    MarketType,
     OpenOrder,
     OrderIntent,
     OrderPurpose,
@@ -58,7 +60,7 @@ from hyperliquid_agent.domain import (
 )
 from hyperliquid_agent.domain.context import DecisionContext
 from hyperliquid_agent.execution import ExecutionReport, Executor, Protection
-from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent, plan_rebalance
+from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent, plan_rebalance, purpose_of
 from hyperliquid_agent.ports import ExchangePort
 from hyperliquid_agent.risk import RiskContext, RiskPolicy, close_positions, resting_sizes
 from hyperliquid_agent.risk_counters import RiskCounters, utc_day
@@ -184,10 +186,18 @@ def action_intents(actions: Sequence[Any], account: AccountState, market: Market
                         skipped.append((a.coin, f"{a.action_type} without a size: give a size or a target allocation"))
                         continue
                     side = Side.BUY if a.action_type == "buy" else Side.SELL
-                    signed_now = account.signed_size(a.coin)
-                    purpose = OrderPurpose.OPEN if signed_now == 0 else (
-                        OrderPurpose.INCREASE if (signed_now > 0) == (side is Side.BUY) else OrderPurpose.REDUCE)
-                    intents.append(order_intent(a.coin, side, a.size, market, config, price=a.price, purpose=purpose))
+                    # (one past the position opens the other side: an opening trade, as a target's flip is)
+                    purpose = purpose_of(account.signed_size(a.coin), a.size * side.sign)
+                    order = order_intent(a.coin, side, a.size, market, config, price=a.price, purpose=purpose)
+                    if purpose is OrderPurpose.OPEN and order.market_type is MarketType.PERP:
+                        # opened at the configured leverage, as a target is: the venue's own default
+                        # (often the asset's maximum) is a setting the risk policy never reviewed
+                        spec = market.specs[a.coin]
+                        leverage = min(config.default_leverage, spec.max_leverage)
+                        pos = account.position(a.coin)
+                        if pos is None or pos.leverage != leverage:
+                            intents.append(LeverageIntent(coin=a.coin, leverage=leverage, is_cross=not spec.only_isolated))
+                    intents.append(order)
                 case "close":
                     signed = account.signed_size(a.coin)
                     if signed == 0:
