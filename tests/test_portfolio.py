@@ -334,3 +334,29 @@ def test_increases_stay_within_the_risk_policys_order_and_position_limits_and_sa
                                     "min_drift_pct 2% or the $10 minimum")]
     # without limits the planner sizes the whole target
     assert orders(plan_rebalance([T("BTC", "60")], account(), MARKET, CFG).intents)[0].size == Decimal("0.1")
+
+
+def test_increases_are_scaled_to_the_gross_exposure_limit_counting_what_the_reductions_free():
+    """With risk.max_gross_exposure 0.5, 30 % BTC and 30 % ETH from flat are scaled to $5000 in
+    all, and the risk policy passes every order planned (before, each order past the limit was
+    planned whole and denied, every cycle). Closing a $3000 ETH long frees its $3000 for BTC."""
+    from hyperliquid_agent.config import RiskConfig
+    from hyperliquid_agent.risk import RiskContext, RiskPolicy
+
+    half = Decimal("0.5")
+    plan = plan_rebalance([T("BTC", "30"), T("ETH", "30")], account(), MARKET, CFG, max_gross_exposure=half)
+    legs = orders(plan.intents)
+    total = sum((o.size * MIDS[o.coin] for o in legs), Decimal(0))
+    assert Decimal(4990) < total <= Decimal(5000)
+    assert all("to fit risk.max_gross_exposure 0.5x of equity" in why for _, why in plan.skipped) and len(plan.skipped) == 2
+    policy = RiskPolicy(RiskConfig(max_gross_exposure=half), allowed_coins=["BTC", "ETH"])
+    review = policy.review(plan.intents, RiskContext(account=account(), marks=MIDS, specs=SPECS, now_ms=0))
+    assert review.denied == [] and len(review.approved) == 2
+    held = account(positions=[pos("ETH", "1")])
+    close, buy = orders(plan_rebalance([T("BTC", "40")], held, MARKET, CFG, max_gross_exposure=half).intents)
+    assert close.coin == "ETH" and close.reduce_only and buy.size == Decimal("0.06666")  # $4000, rounded down
+    # at the limit already: nothing more, and the reason names the limit
+    full = account(positions=[pos("ETH", "1"), pos("BTC", "0.0333")])
+    plan = plan_rebalance([T("ETH", "30"), T("BTC", "20"), T("SOL", "10")], full, MARKET, CFG, max_gross_exposure=half)
+    assert orders(plan.intents) == []
+    assert ("SOL", "no room for the increase: risk.max_gross_exposure 0.5x of equity") in plan.skipped

@@ -14,9 +14,10 @@ left after the cash buffer; they never exceed it. Given a `max_margin_ratio`, th
 scaled down so that the perp margin used after the orders stays at or below that fraction
 of the perp equity (governed mode keeps its orders inside the margin-ratio tripwire this
 way, see `governance.tripwires.planning_margin_ratio`). Given the risk policy's `max_order_usd`
-and `max_position_usd`, an increase is cut to what those limits let through (the policy would
-deny the whole order, every cycle, and the position would never move toward its target); one
-cut below `min_drift_pct` is left out. Nothing here reads the clock or does I/O.
+and `max_position_usd`, an increase is cut to what those limits let through, and given its
+`max_gross_exposure` the increases are scaled to keep the gross notional within it (the policy
+would deny the whole order, every cycle, and the position would never move toward its target);
+one cut below `min_drift_pct` is left out. Nothing here reads the clock or does I/O.
 """
 
 from __future__ import annotations
@@ -265,11 +266,12 @@ def rebalance_to_target(
     max_margin_ratio: Decimal | None = None,
     max_order_usd: Decimal | None = None,
     max_position_usd: Decimal | None = None,
+    max_gross_exposure: Decimal | None = None,
 ) -> list[Intent]:
     """The ordered intents that move the account to `target_allocation` (see module doc)."""
     return plan_rebalance(target_allocation, account_state, market, config, full_book=full_book,
                           max_margin_ratio=max_margin_ratio, max_order_usd=max_order_usd,
-                          max_position_usd=max_position_usd).intents
+                          max_position_usd=max_position_usd, max_gross_exposure=max_gross_exposure).intents
 
 
 def plan_rebalance(
@@ -282,6 +284,7 @@ def plan_rebalance(
     max_margin_ratio: Decimal | None = None,
     max_order_usd: Decimal | None = None,
     max_position_usd: Decimal | None = None,
+    max_gross_exposure: Decimal | None = None,
 ) -> RebalancePlan:
     """Like `rebalance_to_target`, also saying why coins were left alone (or scaled down)."""
     limits = _Limits(max_order_usd, max_position_usd)
@@ -332,25 +335,28 @@ def plan_rebalance(
             spot_cash -= amount
     perp_scale = _scale(perp_need, room.left())
     spot_scale = _scale(spot_need, spot_cash)
+    gross_scale = _gross_scale(account, market, reductions, increases, equity, max_gross_exposure)
 
     intents: list[Intent] = []
     for leg in reductions:
         intents.append(_to_intent(leg, market, config, reduce_only=True))
     intents.extend(transfers)
     for leg in increases:
-        scale = perp_scale if leg.spec.market_type is MarketType.PERP else spot_scale
+        perp = leg.spec.market_type is MarketType.PERP
+        scale = perp_scale if perp else spot_scale
+        gross = gross_scale < scale  # the gross exposure limit, not the money, binds
+        scale = min(scale, gross_scale)
         size = round_size(leg.size * scale, leg.spec.sz_decimals) if scale < 1 else leg.size
         px = market.mark(leg.coin) or ZERO
-        perp = leg.spec.market_type is MarketType.PERP
+        bound = (f"risk.max_gross_exposure {max_gross_exposure}x of equity" if gross
+                 else room.bound() if perp and room.at_ceiling() else None)
         # (scaled down to less than a drift worth trading, it would trickle in as the room moves)
         if size <= 0 or size * px < config.min_notional_usd or (
                 size < leg.size and size * px < equity * config.min_drift_pct / _HUNDRED):
-            why = room.bound() if perp and room.at_ceiling() else "not enough margin or cash"
-            skipped.append((leg.coin, f"no room for the increase: {why}"))
+            skipped.append((leg.coin, f"no room for the increase: {bound or 'not enough margin or cash'}"))
             continue
         if size < leg.size:
-            why = room.bound() if perp and room.at_ceiling() else "available margin"
-            skipped.append((leg.coin, f"increase scaled down from {leg.size} to {size} to fit {why}"))
+            skipped.append((leg.coin, f"increase scaled down from {leg.size} to {size} to fit {bound or 'available margin'}"))
         if perp:
             pos = account.position(leg.coin)
             if pos is None or pos.leverage != leg.leverage:
@@ -514,6 +520,20 @@ class _PerpRoom:
 
     def bound(self) -> str:
         return f"the perp margin used stays at or below {self.ratio} of the perp equity"
+
+
+def _gross_scale(account: AccountState, market: MarketView, reductions: Sequence[_Leg], increases: Sequence[_Leg],
+                 equity: Decimal, limit: Decimal | None) -> Decimal:
+    """The share of the increases that keeps the gross notional (every position and spot holding,
+    at the marks, after the reductions) at or below `limit` x equity: the risk policy's
+    `max_gross_exposure`, which would deny the orders past it whole, every cycle."""
+    if limit is None or not increases:
+        return Decimal(1)
+    held = sum((abs(p.size) * (market.mark(p.coin) or ZERO) for p in account.positions), ZERO)
+    held += sum((size * (market.mark(pair) or ZERO) for pair, size in spot_holdings(account, market.specs).items()), ZERO)
+    freed = sum((leg.size * (market.mark(leg.coin) or ZERO) for leg in reductions), ZERO)
+    need = sum((leg.size * (market.mark(leg.coin) or ZERO) for leg in increases), ZERO)
+    return _scale(need, limit * equity - (held - freed))
 
 
 def _scale(need: Decimal, room: Decimal) -> Decimal:

@@ -319,7 +319,8 @@ class CyclePipeline:
             limits = self.risk.config  # (an order the policy would deny whole is cut to what it lets through)
             plan = plan_rebalance(out.targets, inputs.account, inputs.market_view, self.portfolio,
                                   max_margin_ratio=self.max_margin_ratio, max_order_usd=limits.max_order_usd,
-                                  max_position_usd=limits.max_position_usd)
+                                  max_position_usd=limits.max_position_usd,
+                                  max_gross_exposure=limits.max_gross_exposure)
             planned, skipped = plan.intents, plan.skipped
         elif out.actions:
             planned, skipped = action_intents(out.actions, inputs.account, inputs.market_view, self.portfolio)
