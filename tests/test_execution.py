@@ -403,6 +403,20 @@ def test_closing_a_position_cancels_its_tp_sl_and_the_report_lists_them():
     assert {c["oid"] for c in closed.canceled_triggers} == trig and not [o for o in ex.open_orders() if o.is_trigger]
 
 
+def test_a_flip_cancels_the_tp_sl_of_the_position_it_closed_even_with_no_protection_for_the_new_one():
+    """The close leg of a flip ends the short its triggers were for; the long it opens (here with
+    no TP/SL asked) must not inherit them: a later short would be closed by a stale stop. Before,
+    only a close that left the coin flat cancelled them."""
+    ex, store, executor, pol = setup()
+    opened = cycle(ex, store, executor, pol, "c1", {"ETH": "-30"},
+                   protection=Protection(take_profit_pct=Decimal(10), stop_loss_pct=Decimal(5)))
+    trig = {o.oid for o in opened.orders if o.intent.purpose is OrderPurpose.PROTECT}
+    flipped = cycle(ex, store, executor, pol, "c2", {"ETH": "30"})
+    assert [o.intent.purpose for o in flipped.orders] == [OrderPurpose.CLOSE, OrderPurpose.OPEN]
+    assert ex.positions["ETH"][0] > 0
+    assert {c["oid"] for c in flipped.canceled_triggers} == trig and not [o for o in ex.open_orders() if o.is_trigger]
+
+
 def test_dead_man_switch_is_renewed_each_run_when_configured():
     ex = FakeExchange()
     store = StateStore.memory()

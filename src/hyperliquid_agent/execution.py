@@ -6,7 +6,7 @@ Order of work in one cycle (`Executor.run`):
 3. USD transfers, then leverage settings;
 4. increases and opens in one bulk action (the open leg of a flip is skipped when its
    close leg did not go through, an increase when setting its leverage failed);
-5. the account is read back; the TP/SL trigger orders of a position just closed are canceled;
+5. the account is read back; the TP/SL trigger orders of a position just closed (or flipped) are canceled;
 6. optional TP/SL trigger orders (reduce-only) for the coins that were opened or increased;
 7. fills for our orders are recorded with their fees (asking the venue only for fills since
    the cycle's orders went out, not the account's whole history), and the optional dead-man
@@ -205,10 +205,10 @@ class Executor:
             self._save_counters(state)
 
         account_after = self._account(state)
-        closed = {o.intent.coin for o in state.orders
-                  if o.intent.purpose is OrderPurpose.CLOSE and o.status == "filled"}
-        if closed and account_after is not None:  # a closed position's TP/SL would act on a later one
-            self._cancel_old_triggers(state, {c for c in closed if account_after.signed_size(c) == 0})
+        # a closed position's TP/SL would act on a later one: also when a flip's open leg already
+        # holds the coin again (its own triggers, if asked for, are placed below)
+        self._cancel_old_triggers(state, {o.intent.coin for o in state.orders
+                                          if o.intent.purpose is OrderPurpose.CLOSE and o.status == "filled"})
         if protection and account_after is not None and market is not None:
             opened = {o.intent.coin for o in state.orders if o.intent.purpose in _OPENING and o.status in ("filled", "partial")}
             triggers = protective_intents(account_after, opened, market, self.config,
