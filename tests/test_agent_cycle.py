@@ -708,3 +708,21 @@ def test_targets_past_the_gross_exposure_limit_are_scaled_to_it_not_denied(tmp_p
         assert Decimal(29) < gross <= Decimal("30.1")
     finally:
         rig.close()
+
+
+def test_a_target_asking_more_leverage_than_allowed_trades_at_the_cap_not_denied_every_cycle(tmp_path):
+    """A decision asking 10x under risk.max_leverage 4: the position opens at 4x. Before, the 10x
+    setting was planned, the risk policy denied it and the order with it, and so every cycle."""
+    import json
+
+    reply = json.dumps({"reasoning": "test", "selected_strategy": None, "actions": [],
+                        "target_allocation": [{"coin": "ETH", "target_pct": 10, "market_type": "perp", "leverage": 10}]})
+    cfg = agent_config(tmp_path / "state", "standard", risk={"max_leverage": 4})
+    rig = paper_rig(cfg, client=ScriptedLLM([reply]))
+    try:
+        rec = _run(rig, 1)
+        assert [(s["intent"]["leverage"], s["status"]) for s in rec["setup"]] == [(4, "done")]
+        assert [o["status"] for o in rec["orders"]] == ["filled"]
+        assert any(s["why"] == "leverage 10x capped at the allowed 4x" for s in rec["skipped"])
+    finally:
+        rig.close()

@@ -360,3 +360,13 @@ def test_increases_are_scaled_to_the_gross_exposure_limit_counting_what_the_redu
     plan = plan_rebalance([T("ETH", "30"), T("BTC", "20"), T("SOL", "10")], full, MARKET, CFG, max_gross_exposure=half)
     assert orders(plan.intents) == []
     assert ("SOL", "no room for the increase: risk.max_gross_exposure 0.5x of equity") in plan.skipped
+
+
+def test_a_target_leverage_above_the_risk_cap_is_planned_at_the_cap():
+    """A target asking 10x under risk.max_leverage 5: its leverage setting is planned at 5x (the
+    risk policy denies a setting above the cap, and the order with it, every cycle)."""
+    plan = plan_rebalance([T("BTC", "20", leverage=10), T("ETH", "10", leverage=2)], account(), MARKET, CFG,
+                          max_leverage=5)
+    levels = {i.coin: i.leverage for i in plan.intents if isinstance(i, LeverageIntent)}
+    assert levels == {"BTC": 5, "ETH": 2} and len(orders(plan.intents)) == 2
+    assert plan.skipped == [("BTC", "leverage 10x capped at the allowed 5x")]

@@ -15,9 +15,10 @@ scaled down so that the perp margin used after the orders stays at or below that
 of the perp equity (governed mode keeps its orders inside the margin-ratio tripwire this
 way, see `governance.tripwires.planning_margin_ratio`). Given the risk policy's `max_order_usd`
 and `max_position_usd`, an increase is cut to what those limits let through, and given its
-`max_gross_exposure` the increases are scaled to keep the gross notional within it (the policy
-would deny the whole order, every cycle, and the position would never move toward its target);
-one cut below `min_drift_pct` is left out. Nothing here reads the clock or does I/O.
+`max_gross_exposure` the increases are scaled to keep the gross notional within it, and given its
+leverage cap a target's leverage is planned at most at it (the policy would deny the whole order,
+every cycle, and the position would never move toward its target); an increase cut below
+`min_drift_pct` is left out. Nothing here reads the clock or does I/O.
 """
 
 from __future__ import annotations
@@ -267,11 +268,13 @@ def rebalance_to_target(
     max_order_usd: Decimal | None = None,
     max_position_usd: Decimal | None = None,
     max_gross_exposure: Decimal | None = None,
+    max_leverage: int | None = None,
 ) -> list[Intent]:
     """The ordered intents that move the account to `target_allocation` (see module doc)."""
     return plan_rebalance(target_allocation, account_state, market, config, full_book=full_book,
                           max_margin_ratio=max_margin_ratio, max_order_usd=max_order_usd,
-                          max_position_usd=max_position_usd, max_gross_exposure=max_gross_exposure).intents
+                          max_position_usd=max_position_usd, max_gross_exposure=max_gross_exposure,
+                          max_leverage=max_leverage).intents
 
 
 def plan_rebalance(
@@ -285,9 +288,10 @@ def plan_rebalance(
     max_order_usd: Decimal | None = None,
     max_position_usd: Decimal | None = None,
     max_gross_exposure: Decimal | None = None,
+    max_leverage: int | None = None,
 ) -> RebalancePlan:
     """Like `rebalance_to_target`, also saying why coins were left alone (or scaled down)."""
-    limits = _Limits(max_order_usd, max_position_usd)
+    limits = _Limits(max_order_usd, max_position_usd, max_leverage)
     equity = account.portfolio_value
     targets: dict[str, TargetEntry] = {t.coin: t for t in target_allocation}
     if full_book:
@@ -399,13 +403,16 @@ def _plan_coin(
     drift_pct = abs(target - current) * price / equity * _HUNDRED if equity > 0 else _HUNDRED
     if not closing and drift_pct < config.min_drift_pct:
         return f"drift {drift_pct:.2f}% is below min_drift_pct {config.min_drift_pct}%"
-    leverage = min(entry.leverage or config.default_leverage, spec.max_leverage)
+    asked = entry.leverage or config.default_leverage
+    leverage = min(asked, spec.max_leverage, limits.max_leverage or asked)
+    capped = f"leverage {asked}x capped at the allowed {leverage}x" if limits.max_leverage and asked > leverage else ""
     away = Side.SELL if current > 0 else Side.BUY
     if closing:
         reductions.append(_Leg(coin, away, abs(current), OrderPurpose.CLOSE, spec))
         if target != 0:  # (its opening leg starts from flat: the close goes first)
-            return _add_increase(coin, Side.BUY if target > 0 else Side.SELL, abs(target), OrderPurpose.OPEN,
-                                 spec, leverage, price, config, increases, limits, ZERO, equity)
+            return _why(capped, _add_increase(coin, Side.BUY if target > 0 else Side.SELL, abs(target),
+                                              OrderPurpose.OPEN, spec, leverage, price, config, increases, limits,
+                                              ZERO, equity))
         return ""
     if current != 0 and abs(target) < abs(current):
         size = abs(current) - abs(target)
@@ -414,8 +421,13 @@ def _plan_coin(
         reductions.append(_Leg(coin, away, size, OrderPurpose.REDUCE, spec))
         return ""
     purpose = OrderPurpose.OPEN if current == 0 else OrderPurpose.INCREASE
-    return _add_increase(coin, Side.BUY if target > 0 else Side.SELL, abs(target) - abs(current), purpose,
-                         spec, leverage, price, config, increases, limits, abs(current), equity)
+    return _why(capped, _add_increase(coin, Side.BUY if target > 0 else Side.SELL, abs(target) - abs(current),
+                                      purpose, spec, leverage, price, config, increases, limits, abs(current), equity))
+
+
+def _why(capped: str, why: str) -> str:
+    """The reasons a coin's increase was cut, joined (a leverage cap says nothing when no order was planned)."""
+    return why if not capped or why.startswith(("no room", "order of")) else "; ".join(filter(None, (capped, why)))
 
 
 def _add_increase(coin: str, side: Side, size: Decimal, purpose: OrderPurpose, spec: AssetSpec, leverage: int,
@@ -443,6 +455,7 @@ class _Limits:
 
     max_order_usd: Decimal | None = None
     max_position_usd: Decimal | None = None
+    max_leverage: int | None = None  # the leverage a target may ask for
 
     def cap(self, size: Decimal, held: Decimal, price: Decimal) -> tuple[Decimal, str]:
         """The most of `size` (added to `held`, both unsigned, at `price`) the limits let through,

@@ -320,7 +320,8 @@ class CyclePipeline:
             plan = plan_rebalance(out.targets, inputs.account, inputs.market_view, self.portfolio,
                                   max_margin_ratio=self.max_margin_ratio, max_order_usd=limits.max_order_usd,
                                   max_position_usd=limits.max_position_usd,
-                                  max_gross_exposure=limits.max_gross_exposure)
+                                  max_gross_exposure=limits.max_gross_exposure,
+                                  max_leverage=min(limits.max_leverage, self.max_leverage))
             planned, skipped = plan.intents, plan.skipped
         elif out.actions:
             planned, skipped = action_intents(out.actions, inputs.account, inputs.market_view, self.portfolio)
