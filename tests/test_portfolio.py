@@ -370,3 +370,16 @@ def test_a_target_leverage_above_the_risk_cap_is_planned_at_the_cap():
     levels = {i.coin: i.leverage for i in plan.intents if isinstance(i, LeverageIntent)}
     assert levels == {"BTC": 5, "ETH": 2} and len(orders(plan.intents)) == 2
     assert plan.skipped == [("BTC", "leverage 10x capped at the allowed 5x")]
+
+
+def test_a_flips_opening_leg_below_min_drift_is_left_out_as_an_open_from_flat_is():
+    """Long 30 % ETH to short 1 %: the long is closed (a close is always made) but the 1 % short is
+    not opened, as it would not be from flat (min_drift_pct 2). Before, it was, and the next small
+    swing of the target closed it again: two fees for a position under the drift worth trading."""
+    long = account(positions=[pos("ETH", "1")])
+    plan = plan_rebalance([T("ETH", "-1")], long, MARKET, CFG)
+    assert [(o.purpose, o.reduce_only) for o in orders(plan.intents)] == [(OrderPurpose.CLOSE, True)]
+    assert plan.skipped == [("ETH", "the flip's opening leg of 1.00% is below min_drift_pct 2%")]
+    assert plan_rebalance([T("ETH", "-1")], account(), MARKET, CFG).intents == []  # from flat: nothing
+    legs = orders(plan_rebalance([T("ETH", "-3")], long, MARKET, CFG).intents)  # 3 %: both legs
+    assert [o.purpose for o in legs] == [OrderPurpose.CLOSE, OrderPurpose.OPEN]

@@ -409,6 +409,9 @@ def _plan_coin(
     away = Side.SELL if current > 0 else Side.BUY
     if closing:
         reductions.append(_Leg(coin, away, abs(current), OrderPurpose.CLOSE, spec))
+        opening_pct = abs(target) * price / equity * _HUNDRED if equity > 0 else ZERO
+        if target != 0 and opening_pct < config.min_drift_pct:  # (as an open from flat would be)
+            return f"the flip's opening leg of {opening_pct:.2f}% is below min_drift_pct {config.min_drift_pct}%"
         if target != 0:  # (its opening leg starts from flat: the close goes first)
             return _why(capped, _add_increase(coin, Side.BUY if target > 0 else Side.SELL, abs(target),
                                               OrderPurpose.OPEN, spec, leverage, price, config, increases, limits,
