@@ -664,9 +664,9 @@ def test_an_action_that_flips_a_position_counts_as_an_opening_trade(tmp_path):
     rig = paper_rig(cfg, client=llm)
     try:
         records = [_run(rig, n) for n in (1, 2, 3, 4)]
-        flip = records[2]["orders"][0]
-        assert flip["intent"]["purpose"] == "open" and flip["status"] == "filled"
-        back = records[3]["orders"][0]
+        flip = next(o for o in records[2]["orders"] if o["intent"]["purpose"] == "open")
+        assert flip["status"] == "filled"
+        back = next(o for o in records[3]["orders"] if o["intent"]["purpose"] == "open")
         assert back["status"] == "denied" and back["verdict"]["reason_code"] == "open_cooldown"
     finally:
         rig.close()
@@ -724,5 +724,29 @@ def test_a_target_asking_more_leverage_than_allowed_trades_at_the_cap_not_denied
         assert [(s["intent"]["leverage"], s["status"]) for s in rec["setup"]] == [(4, "done")]
         assert [o["status"] for o in rec["orders"]] == ["filled"]
         assert any(s["why"] == "leverage 10x capped at the allowed 4x" for s in rec["skipped"])
+    finally:
+        rig.close()
+
+
+def test_an_action_past_the_position_is_a_close_then_an_open_so_the_close_always_goes(tmp_path):
+    """`sell 0.05` on a 0.02 BTC long is a reduce-only close of the 0.02 and an open of a 0.03
+    short, as a target's flip is ("a flip is never one order"): the close is never denied, and
+    the limits see the open alone. Before, it was one 0.05 order, which risk.max_order_usd $3000
+    denied whole, so the long the decision wanted gone stayed."""
+    from _agent_env import actions_reply
+
+    cfg = agent_config(tmp_path / "state", "standard", risk={"max_order_usd": 3000})
+    llm = ScriptedLLM([actions_reply({"action_type": "buy", "coin": "BTC", "size": 0.02}),
+                       actions_reply({"action_type": "sell", "coin": "BTC", "size": 0.05})])
+    rig = paper_rig(cfg, client=llm)
+    try:
+        _run(rig, 1)
+        rec = _run(rig, 2)
+        legs = sorted((o["intent"]["purpose"], o["intent"]["reduce_only"], o["intent"]["size"], o["status"])
+                      for o in rec["orders"])
+        assert [(p, r, Decimal(sz), st) for p, r, sz, st in legs] == [
+            ("close", True, Decimal("0.02"), "filled"), ("open", False, Decimal("0.03"), "filled")]
+        btc = next(p for p in rec["account_after"]["positions"] if p["coin"] == "BTC")
+        assert Decimal(btc["size"]) == Decimal("-0.03")
     finally:
         rig.close()

@@ -186,15 +186,28 @@ def action_intents(actions: Sequence[Any], account: AccountState, market: Market
                         skipped.append((a.coin, f"{a.action_type} without a size: give a size or a target allocation"))
                         continue
                     side = Side.BUY if a.action_type == "buy" else Side.SELL
-                    # (one past the position opens the other side: an opening trade, as a target's flip is)
-                    purpose = purpose_of(account.signed_size(a.coin), a.size * side.sign)
-                    order = order_intent(a.coin, side, a.size, market, config, price=a.price, purpose=purpose)
-                    if purpose is OrderPurpose.OPEN and order.market_type is MarketType.PERP:
+                    pos = account.position(a.coin)
+                    signed_now, size = account.signed_size(a.coin), a.size
+                    spec = market.specs.get(a.coin)
+                    perp = spec is not None and spec.market_type is MarketType.PERP
+                    if perp and signed_now and (signed_now > 0) != (side is Side.BUY) and size > abs(signed_now):
+                        # past the position: a reduce-only close, then an open of the rest (a flip
+                        # is never one order: the close always goes, the open gets every check)
+                        intents.append(order_intent(a.coin, side, abs(signed_now), market, config, price=a.price,
+                                                    reduce_only=True, purpose=OrderPurpose.CLOSE))
+                        pos, signed_now, size = None, Decimal(0), size - abs(signed_now)
+                        price = market.mark(a.coin) or Decimal(0)
+                        if size * price < config.min_notional_usd:  # (the venue would refuse it)
+                            skipped.append((a.coin, f"{a.action_type}: the ${size * price:.2f} left after closing "
+                                                    f"the position is below the ${config.min_notional_usd} minimum"))
+                            continue
+                    # (one past the position opens the other side: an opening trade)
+                    purpose = purpose_of(signed_now, size * side.sign)
+                    order = order_intent(a.coin, side, size, market, config, price=a.price, purpose=purpose)
+                    if purpose is OrderPurpose.OPEN and perp:
                         # opened at the configured leverage, as a target is: the venue's own default
                         # (often the asset's maximum) is a setting the risk policy never reviewed
-                        spec = market.specs[a.coin]
                         leverage = min(config.default_leverage, spec.max_leverage)
-                        pos = account.position(a.coin)
                         if pos is None or pos.leverage != leverage:
                             intents.append(LeverageIntent(coin=a.coin, leverage=leverage, is_cross=not spec.only_isolated))
                     intents.append(order)
