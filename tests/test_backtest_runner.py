@@ -374,3 +374,30 @@ def test_fills_funding_and_bars_go_to_the_decision_whose_orders_made_them(latenc
             assert plan == plan_at[sent[-1]], (t, plan)
     flips = sum(1 for a, b in zip(result.decisions, result.decisions[1:]) if a.plan_id != b.plan_id)
     assert flips > 3  # the plans do change under the fills, so the test can fail
+
+
+class AllInThenAlternate:
+    """Buys 2.5 BTC at 20x at its first cycle and holds; names plan "a" and "b" by turns."""
+
+    def __init__(self, exchange) -> None:
+        self.inner, self.n = AllInLong(exchange), 0
+
+    def __call__(self, now_ms: int) -> StepInfo:
+        self.inner(now_ms)
+        self.n += 1
+        plan = "ab"[self.n % 2]
+        return StepInfo(plan_id=plan, strategy_id=plan)
+
+
+def test_a_liquidation_goes_to_whoever_held_the_position_through_the_bar_not_to_the_decision_arriving_then():
+    """The venue liquidates while it crosses the bar, before the orders of the decision that arrive at
+    its close: the liquidation belongs, as that hour's funding does, to the charge before."""
+    cut = T0 + 10 * 24 * H
+    spec = BacktestSpec(coins=("BTC", "ETH"), start=START, end=END, provider="scripted", run_id="liq2")
+    r = run_backtest(cfg(), spec, feed=make_feed(shock_from_ms=cut, shock=0.8),
+                     step_factory=lambda c, e, s: AllInThenAlternate(e))
+    closed = next(t for t in r.trades if t.liquidation)
+    plan_at = {d.t_ms: d.plan_id for d in r.decisions}
+    assert closed.t_ms == cut and plan_at[cut - H] != plan_at[cut - 2 * H]
+    assert closed.plan_id == plan_at[cut - 2 * H]  # its orders held the position through (cut - H, cut]
+    assert [f.plan_id for f in r.funding if f.t_ms == cut] in ([], [plan_at[cut - 2 * H]])

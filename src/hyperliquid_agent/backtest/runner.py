@@ -198,10 +198,11 @@ class _Recorder:
     def _collect_events(self) -> None:
         # a fill at t belongs to the decision whose orders reached the venue at or before t (the
         # charge times are those arrivals); funding settled at t was earned during the hour that
-        # ended at t, on the positions of the charge before
+        # ended at t, on the positions of the charge before, and so were the fills the venue made
+        # while crossing that hour (a liquidation, a resting limit: before the arrivals at t)
         times = [c[0] for c in self.charges]
         for f in self.model.fills(ADDRESS):
-            plan, strategy = self._in_charge(times, f.time_ms, inclusive=True)
+            plan, strategy = self._in_charge(times, f.time_ms, inclusive=f.crossed and not f.liquidation)
             self.trades.append(TradeRecord(f.time_ms, f.coin, str(f.side), f.size, f.price, f.fee, f.closed_pnl,
                                            plan, strategy, f.liquidation))
         for p in self.model.user_funding(ADDRESS):
