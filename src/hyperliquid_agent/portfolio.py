@@ -413,9 +413,8 @@ def _plan_coin(
         if target != 0 and opening_pct < config.min_drift_pct:  # (as an open from flat would be)
             return f"the flip's opening leg of {opening_pct:.2f}% is below min_drift_pct {config.min_drift_pct}%"
         if target != 0:  # (its opening leg starts from flat: the close goes first)
-            return _why(capped, _add_increase(coin, Side.BUY if target > 0 else Side.SELL, abs(target),
-                                              OrderPurpose.OPEN, spec, leverage, price, config, increases, limits,
-                                              ZERO, equity))
+            return _add_increase(coin, Side.BUY if target > 0 else Side.SELL, abs(target), OrderPurpose.OPEN,
+                                 spec, leverage, price, config, increases, limits, ZERO, equity, capped)
         return ""
     if current != 0 and abs(target) < abs(current):
         size = abs(current) - abs(target)
@@ -424,20 +423,15 @@ def _plan_coin(
         reductions.append(_Leg(coin, away, size, OrderPurpose.REDUCE, spec))
         return ""
     purpose = OrderPurpose.OPEN if current == 0 else OrderPurpose.INCREASE
-    return _why(capped, _add_increase(coin, Side.BUY if target > 0 else Side.SELL, abs(target) - abs(current),
-                                      purpose, spec, leverage, price, config, increases, limits, abs(current), equity))
-
-
-def _why(capped: str, why: str) -> str:
-    """The reasons a coin's increase was cut, joined (a leverage cap says nothing when no order was planned)."""
-    return why if not capped or why.startswith(("no room", "order of")) else "; ".join(filter(None, (capped, why)))
+    return _add_increase(coin, Side.BUY if target > 0 else Side.SELL, abs(target) - abs(current), purpose,
+                         spec, leverage, price, config, increases, limits, abs(current), equity, capped)
 
 
 def _add_increase(coin: str, side: Side, size: Decimal, purpose: OrderPurpose, spec: AssetSpec, leverage: int,
                   price: Decimal, config: PortfolioConfig, increases: list[_Leg], limits: "_Limits",
-                  held: Decimal, equity: Decimal) -> str:
+                  held: Decimal, equity: Decimal, note: str = "") -> str:
     """Append the increase of `size` on `held` (unsigned), cut to the limits; return why it was
-    left out or cut ("" when added whole)."""
+    left out, or what was cut (`note`, the leverage cap, when a leg is added; "" when added whole)."""
     cut, limit = limits.cap(size, held, price)
     if cut < size:
         size_cut = round_size(cut, spec.sz_decimals) if cut > 0 else ZERO
@@ -445,16 +439,16 @@ def _add_increase(coin: str, side: Side, size: Decimal, purpose: OrderPurpose, s
             return (f"no room for the increase: {limit} leaves ${max(cut, ZERO) * price:.2f}, under "
                     f"min_drift_pct {config.min_drift_pct}% or the ${config.min_notional_usd} minimum")
         increases.append(_Leg(coin, side, size_cut, purpose, spec, leverage))
-        return f"increase capped from {size} to {size_cut} by {limit}"
+        return "; ".join(filter(None, (note, f"increase capped from {size} to {size_cut} by {limit}")))
     if size * price < config.min_notional_usd:
         return f"order of ${size * price:.2f} is below the ${config.min_notional_usd} minimum"
     increases.append(_Leg(coin, side, size, purpose, spec, leverage))
-    return ""
+    return note
 
 
 @dataclass(frozen=True)
 class _Limits:
-    """The risk policy's size limits an increase is planned within (None: not applied here)."""
+    """The risk policy's limits an increase is planned within (None: not applied here)."""
 
     max_order_usd: Decimal | None = None
     max_position_usd: Decimal | None = None
