@@ -383,3 +383,26 @@ def test_a_flips_opening_leg_below_min_drift_is_left_out_as_an_open_from_flat_is
     assert plan_rebalance([T("ETH", "-1")], account(), MARKET, CFG).intents == []  # from flat: nothing
     legs = orders(plan_rebalance([T("ETH", "-3")], long, MARKET, CFG).intents)  # 3 %: both legs
     assert [o.purpose for o in legs] == [OrderPurpose.CLOSE, OrderPurpose.OPEN]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(coins, sizes, max_size=3), st.dictionaries(coins, st.integers(-300, 300), min_size=1, max_size=3),
+       st.decimals(min_value=Decimal(500), max_value=Decimal(8000), places=0),
+       st.decimals(min_value=Decimal(1000), max_value=Decimal(20000), places=0),
+       st.decimals(min_value=Decimal("0.2"), max_value=Decimal(3), places=1))
+def test_property_the_risk_policy_passes_every_order_planned_within_its_limits(book, targets, max_order, max_position,
+                                                                              max_gross):
+    """Whatever is held and asked for, the orders planned with the risk policy's order, position and
+    gross exposure limits are none of them denied for those limits (the policy reviews them in order)."""
+    from hyperliquid_agent.config import RiskConfig
+    from hyperliquid_agent.risk import RiskContext, RiskPolicy
+
+    acct = account(equity="10000", available="50000", positions=[pos(c, str(s)) for c, s in book.items()])
+    plan = plan_rebalance([T(c, str(p)) for c, p in targets.items()], acct, MARKET, CFG, max_order_usd=max_order,
+                          max_position_usd=max_position, max_gross_exposure=max_gross, max_leverage=5)
+    risk = RiskConfig(max_order_usd=max_order, max_position_usd=max_position, max_gross_exposure=max_gross,
+                      max_leverage=40, max_daily_notional_usd=10**9, max_trades_per_hour=100)
+    review = RiskPolicy(risk, allowed_coins=list(MIDS)).review(
+        plan.intents, RiskContext(account=acct, marks=MIDS, specs=SPECS, now_ms=0))
+    limits = {"max_order_usd", "max_position_usd", "max_gross_exposure", "max_leverage"}
+    assert [d.reason_code for _, d in review.denied if d.reason_code in limits] == []
