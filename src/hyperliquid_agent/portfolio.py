@@ -360,7 +360,8 @@ def plan_rebalance(
             skipped.append((leg.coin, f"no room for the increase: {bound or 'not enough margin or cash'}"))
             continue
         if size < leg.size:
-            skipped.append((leg.coin, f"increase scaled down from {leg.size} to {size} to fit {bound or 'available margin'}"))
+            skipped.append((leg.coin, f"increase scaled down from {leg.size} to {size} to fit "
+                                      f"{bound or 'available margin'}"))
         if perp:
             pos = account.position(leg.coin)
             if pos is None or pos.leverage != leg.leverage:
@@ -540,7 +541,8 @@ def _gross_scale(account: AccountState, market: MarketView, reductions: Sequence
     if limit is None or not increases:
         return Decimal(1)
     held = sum((abs(p.size) * (market.mark(p.coin) or ZERO) for p in account.positions), ZERO)
-    held += sum((size * (market.mark(pair) or ZERO) for pair, size in spot_holdings(account, market.specs).items()), ZERO)
+    spot = spot_holdings(account, market.specs)
+    held += sum((size * (market.mark(pair) or ZERO) for pair, size in spot.items()), ZERO)
     freed = sum((leg.size * (market.mark(leg.coin) or ZERO) for leg in reductions), ZERO)
     need = sum((leg.size * (market.mark(leg.coin) or ZERO) for leg in increases), ZERO)
     return _scale(need, limit * equity - (held - freed))

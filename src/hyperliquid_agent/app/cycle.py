@@ -209,7 +209,8 @@ def action_intents(actions: Sequence[Any], account: AccountState, market: Market
                         # (often the asset's maximum) is a setting the risk policy never reviewed
                         leverage = min(config.default_leverage, spec.max_leverage)
                         if pos is None or pos.leverage != leverage:
-                            intents.append(LeverageIntent(coin=a.coin, leverage=leverage, is_cross=not spec.only_isolated))
+                            intents.append(LeverageIntent(coin=a.coin, leverage=leverage,
+                                                          is_cross=not spec.only_isolated))
                     intents.append(order)
                 case "close":
                     signed = account.signed_size(a.coin)
