@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from gov_helpers import HOUR, T0, d, proposal, signals_for, strategy
@@ -161,3 +162,19 @@ def test_a_cycle_starts_from_the_state_the_last_cycle_saved_and_never_from_an_ol
     f.after(inputs(T0 + HOUR, 9000), None, None)  # saves
     f.note_stop_loss(["BTC"])  # a change after the save
     assert f.export_state()["stopped_out"] == ["BTC"]
+
+
+def test_funding_settled_before_the_orders_arrive_is_booked_to_the_plan():
+    # a backtest's orders reach the venue an hour after the decision: the venue settles that
+    # hour's funding, the cycle reads the account there (`at_arrival`), then its orders fill
+    f = flow(config())
+    activate(f, T0)
+    card = f.scorekeeper.current
+    f.after(inputs(T0, 10000), None, inputs(T0, 10000, {"BTC": (20, 0)}).account)
+    decided = inputs(T0 + HOUR, 10000, {"BTC": (20, "1.25")})
+    f.begin(decided)  # 1.25 paid in the first hour
+    arrived = replace(decided, account=inputs(T0 + 2 * HOUR, 10000, {"BTC": (20, "2")}).account)
+    # the cycle's trade grew BTC (the count since the position opened goes on)
+    f.after(arrived, None, inputs(T0 + 2 * HOUR, 10000, {"BTC": (30, "2")}).account)
+    f.begin(inputs(T0 + 2 * HOUR, 10000, {"BTC": (30, "2")}))
+    assert card.funding == Decimal("2")  # 1.25, then the 0.75 of the hour the orders waited

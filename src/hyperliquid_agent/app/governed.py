@@ -63,6 +63,7 @@ class GovernedFlow:
         self.stopped_out: set[str] = set()
         self.plan_summary = PlanSummary()
         self._flat_lines: dict[Any, Any] = {}  # a stopped-out coin's target line -> its copy at 0 (see `_held_flat`)
+        self._funding_read: AccountState | None = None  # the account whose funding `begin` booked
         # the state `save` wrote, for the next export_state; each call that changes the state drops it
         self._saved: dict[str, Any] | None = None
 
@@ -163,6 +164,7 @@ class GovernedFlow:
         """Book the funding paid since the last cycle and mark the active plan's scorecard at
         this cycle's equity; returns the plan's drawdown from its own peak (None without a card)."""
         self.scorekeeper.observe_funding(inputs.account.positions)
+        self._funding_read = inputs.account
         card, plan = self.scorekeeper.current, self.governor.get_active_plan()
         if card is None or card.ended_ms is not None or plan is None or card.plan_id != plan.plan_id:
             return None
@@ -257,6 +259,11 @@ class GovernedFlow:
               outside: Sequence[Fill] = ()) -> None:
         self._saved = None
         fills = report.fills if report is not None else ()
+        if self._funding_read is not None and inputs.account is not self._funding_read:
+            # the account was read again where the orders arrived (a backtest's fill latency): the
+            # funding settled while they were on their way is this cycle's, booked before our trades
+            self.scorekeeper.observe_funding(inputs.account.positions)
+        self._funding_read = None
         card = self.scorekeeper.current
         if card is not None and card.ended_ms is None:
             for f in outside:  # filled between cycles: no mid of that moment to measure slippage against
