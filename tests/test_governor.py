@@ -393,3 +393,14 @@ def test_plan_drawdown_budget_invalidates_the_plan():
     fired = gov.check_invalidation({}, T0 + 2 * HOUR, plan_drawdown_pct=Decimal("8.5"))
     assert fired == "plan drawdown 8.50% >= budget 8%"
     assert gov.can_review_plan(T0 + 2 * HOUR)[0] is True
+
+
+def test_a_plan_whose_own_invalidation_trigger_holds_now_is_not_activated():
+    # approved, it would trade its first rotation step and be invalidated at the next cycle
+    gov = governed("carry-friendly")
+    signals = {"BTC": {"funding_24h_avg": -0.00002}}
+    no = gov.evaluate_plan_change(plan(CARRY, {"BTC": 20}), context(T0, LIB, signals=signals))
+    assert isinstance(no, Rejected) and no.reason_code == "trigger_holds"
+    assert no.detail == "funding-carry's invalidation trigger 'funding_24h_avg < 0' holds now (BTC)"
+    ok = gov.evaluate_plan_change(plan(CARRY, {"BTC": 20}), context(T0, LIB, signals={"BTC": {"funding_24h_avg": 0.0}}))
+    assert isinstance(ok, Approved)

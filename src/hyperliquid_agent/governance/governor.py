@@ -248,6 +248,12 @@ class Governor:
         problem = self._limit_problem(plan, strategy, context)
         if problem is not None:
             return Rejected(reason_code=problem[0], detail=problem[1])
+        fired = plan.fired_trigger(context.signals)
+        if fired is not None:  # activated, it would trade its first step and be invalidated at the next cycle
+            where = plan.trigger_coins(fired, context.signals)
+            return Rejected(reason_code="trigger_holds",
+                            detail=f"{plan.strategy_id}'s invalidation trigger {fired!r} holds now"
+                                   + (f" ({', '.join(where)})" if where else ""))
         cost = self.change_cost(plan, context)
         threshold = self.config.governor.change_threshold_bps
         if cost.net_bps < threshold:
@@ -257,7 +263,8 @@ class Governor:
                        f"{cost.net_bps:.2f} bps < threshold {threshold} bps",
                 cost=cost,
             )
-        return Approved(plan=plan, cost=cost, checks=("review_open", "strategy", "regime", "limits", "edge_vs_cost"))
+        return Approved(plan=plan, cost=cost,
+                        checks=("review_open", "strategy", "regime", "limits", "triggers", "edge_vs_cost"))
 
     def _limit_problem(self, plan: PlanCard, strategy: Any, context: DecisionContext) -> tuple[str, str] | None:
         max_lev = int(strategy.max_leverage)

@@ -114,6 +114,14 @@ class PlanCard(BaseModel):
                 return text
         return None
 
+    def trigger_coins(self, text: str, signals: Any) -> list[str]:
+        """The plan's coins for which the per-coin trigger `text` holds ([] for a trigger that
+        names its coins or reads cross-asset signals only, or an unreadable one)."""
+        cond = _trigger(text)
+        if cond is None or not cond.per_coin:
+            return []
+        return cond.matching_coins(signals, [t.coin for t in self.targets])
+
     def with_status(self, status: PlanStatus, now_ms: int, reason: str = "") -> "PlanCard":
         update: dict[str, Any] = {"status": status, "status_changed_ms": now_ms, "status_reason": reason}
         if status in (PlanStatus.INVALIDATED, PlanStatus.COMPLETED) and self.ended_ms is None:
