@@ -153,6 +153,7 @@ def test_baseline_policy_module_is_pure():
     names = [a.name for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Import) for a in n.names]
     names += [n.module for n in ast.walk(ast.parse(src)) if isinstance(n, ast.ImportFrom) and n.module]
     allowed = ("__future__", "json", "math", "decimal", "functools", "typing", "hyperliquid_agent.governance.regime",
+               "hyperliquid_agent.conditions",
                "hyperliquid_agent.config")
     assert all(m.startswith(allowed) for m in names), names
     assert "time." not in src and "datetime" not in src and "open(" not in src
@@ -225,3 +226,29 @@ def test_the_best_strategy_is_the_first_of_the_full_ranking(offered, regime, pla
     fit = baseline_policy.fit_score
     keeps = plan_strategy is not None and (best is None or (current is not None and fit(current, regime) >= fit(best, regime)))
     assert proposed == (None if keeps or best is None else best.id)
+
+
+class InvalidatedPlan(Plan):
+    status = "invalidated"  # as PlanStatus.INVALIDATED compares
+
+
+def test_governance_replaces_an_invalidated_plan_instead_of_keeping_it():
+    # an invalidated plan holds its book frozen until it is replaced: keeping it froze the book for
+    # months on the real data (btc-eth-pair, invalidated 2024-12-20, "maintained" to the end of the data)
+    g = client().query("x", GovernanceDecisionSchema,
+                       context=ctx(active_plan=InvalidatedPlan("trend-follow"), mode="governed")).parsed
+    assert g["maintain_plan"] is False and g["proposed_plan"]["strategy_id"] == "trend-follow"
+    assert "invalidated" in g["reasoning"]
+
+
+def test_governance_never_proposes_a_strategy_whose_invalidation_trigger_holds():
+    # the governor would refuse it (trigger_holds): the next best fit is proposed instead
+    broken = spec("breakout", (Regime.TRENDING_BULL,), max_pct=30).model_copy(
+        update={"invalidation_triggers": ("adx14 > 30",)})
+    g = client().query("x", GovernanceDecisionSchema,
+                       context=ctx(strategies=(broken, TREND), mode="governed")).parsed
+    assert g["proposed_plan"]["strategy_id"] == "trend-follow"
+    alone = client().query("x", GovernanceDecisionSchema,
+                           context=ctx(strategies=(broken,), active_plan=InvalidatedPlan("breakout"))).parsed
+    assert alone["maintain_plan"] is True and alone["proposed_plan"] is None
+    assert "adx14 > 30" in alone["reasoning"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import operator
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, Union
 
@@ -147,6 +148,27 @@ def parse_condition(text: str) -> Condition:
     return Condition(text=text.strip(), root=root, refs=tuple(dict.fromkeys(refs)))
 
 
+@lru_cache(maxsize=256)
+def cached_condition(text: str) -> Condition | None:
+    """`parse_condition`, parsed once per text (a parsed Condition is immutable); None when
+    unreadable. For conditions validated where they were written (a strategy file's triggers),
+    checked again every cycle: an unreadable one never holds."""
+    try:
+        return parse_condition(text)
+    except ConditionSyntaxError:
+        return None
+
+
+def first_holding(texts: Iterable[str], signals: SignalTable, coins: Iterable[str] = ()) -> str | None:
+    """The first of `texts` that holds on `signals` for any of `coins` (see `Condition.evaluate`), else None."""
+    coins = list(coins)
+    for text in texts:
+        cond = cached_condition(text)
+        if cond is not None and cond.evaluate(signals, coins):
+            return text
+    return None
+
+
 def _collect(node: Node, out: list[SignalRef]) -> None:
     if isinstance(node, Comparison):
         out.append(node.ref)
@@ -244,4 +266,5 @@ def _signal_ref(token: str, text: str) -> SignalRef:
     )
 
 
-__all__ = ["BoolOp", "Comparison", "Condition", "ConditionSyntaxError", "SignalRef", "parse_condition"]
+__all__ = ["BoolOp", "Comparison", "Condition", "ConditionSyntaxError", "SignalRef", "cached_condition", "first_holding",
+           "parse_condition"]

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hyperliquid_agent.conditions import Condition, ConditionSyntaxError, parse_condition
+from hyperliquid_agent.conditions import cached_condition, first_holding
 from hyperliquid_agent.decimal_text import plain_text
 from hyperliquid_agent.domain import AccountState, MarketType, Money, Regime, TargetEntry, ZERO
 from hyperliquid_agent.schemas import ProposedPlan, TargetSpec
@@ -108,16 +107,12 @@ class PlanCard(BaseModel):
     def fired_trigger(self, signals: Any, coins: Iterable[str] | None = None) -> str | None:
         """The first invalidation trigger that holds on `signals` (for the plan's coins), else None."""
         watch = list(coins) if coins is not None else [t.coin for t in self.targets]
-        for text in self.exit_rules.invalidation_triggers:
-            cond = _trigger(text)
-            if cond is not None and cond.evaluate(signals, watch):
-                return text
-        return None
+        return first_holding(self.exit_rules.invalidation_triggers, signals, watch)
 
     def trigger_coins(self, text: str, signals: Any) -> list[str]:
         """The plan's coins for which the per-coin trigger `text` holds ([] for a trigger that
         names its coins or reads cross-asset signals only, or an unreadable one)."""
-        cond = _trigger(text)
+        cond = cached_condition(text)
         if cond is None or not cond.per_coin:
             return []
         return cond.matching_coins(signals, [t.coin for t in self.targets])
@@ -160,16 +155,6 @@ class PlanCard(BaseModel):
         else:
             lines.append(f"minimum dwell: {self.minimum_dwell_minutes} min")
         return "\n".join(lines)
-
-
-@lru_cache(maxsize=256)
-def _trigger(text: str) -> Condition | None:
-    """An invalidation trigger, parsed once (checked every cycle; a parsed Condition is immutable).
-    None when unreadable: validated when the plan was built, an unreadable trigger never fires."""
-    try:
-        return parse_condition(text)
-    except ConditionSyntaxError:
-        return None
 
 
 def pct_below(reference: Decimal | None, value: Decimal) -> Decimal:

@@ -10,7 +10,9 @@ It is the offline provider's brain and the bar an LLM must beat in backtests:
   `best_strategy`) and its limits shape the book (a market-neutral strategy holds the book
   net of its average, a flat one nothing);
 - governance: keep the active plan unless a review is allowed and its strategy no longer
-  fits the regime (or there is none), then propose the best-fitting offered strategy;
+  fits the regime, or the plan was invalidated (or there is none), then propose the
+  best-fitting offered strategy none of whose invalidation triggers holds now (the governor
+  refuses the others);
 - regime: the governance rules classifier, with the configured thresholds.
 Same inputs, same JSON, bit for bit. No I/O, no clock.
 """
@@ -22,6 +24,8 @@ import math
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
+
+from hyperliquid_agent.conditions import first_holding
 
 TREND_ADX_MIN = 20.0
 TREND_SPREAD_MIN = 0.002  # ema20/ema50 - 1
@@ -163,7 +167,7 @@ def best_strategy(strategies: tuple[Any, ...], regime: str | None, context: Any 
     return _break_tie(tied, context, raw)
 
 
-def _best_fits(strategies: tuple[Any, ...], regime: str | None) -> tuple[int | None, list[Any]]:
+def _best_fits(strategies: tuple[Any, ...] | list[Any], regime: str | None) -> tuple[int | None, list[Any]]:
     """The best fit score among `strategies` (None when none is offered) and the strategies that have it."""
     scored = [(fit_score(s, regime), s) for s in strategies]
     top = max((score for score, _ in scored), default=None)
@@ -217,21 +221,34 @@ def _plan_strategy_id(plan: Any) -> str | None:
     return None
 
 
+def _plan_status(plan: Any) -> str:
+    status = plan.get("status") if isinstance(plan, dict) else getattr(plan, "status", None)
+    return str(getattr(status, "value", status) or "")
+
+
 def decide_governance(context: Any | None) -> dict[str, Any]:
     if context is None:
         return dict(MAINTAIN)
     strategies = tuple(context.strategies)
-    current_id = _plan_strategy_id(context.active_plan) if context.active_plan is not None else None
+    plan = context.active_plan
+    current_id = _plan_strategy_id(plan) if plan is not None else None
     current = _find(strategies, current_id)
-    if context.active_plan is not None and not context.can_review:
+    if plan is not None and not context.can_review:
         return {**MAINTAIN, "reasoning": f"baseline: review not allowed ({context.review_reason or 'dwell'}); keeping plan"}
-    top, tied = _best_fits(strategies, context.regime)
+    # an invalidated plan holds its book frozen until a new plan replaces it: never kept
+    invalidated = plan is not None and _plan_status(plan) == "invalidated"
+    coins = _coins(context)
+    holding = {str(s.id): t for s in strategies
+               if (t := first_holding(tuple(getattr(s, "invalidation_triggers", ()) or ()), context.signals, coins))}
+    top, tied = _best_fits([s for s in strategies if str(s.id) not in holding], context.regime)
     fits = top is not None and top >= 0
     current_fits = fits and current is not None and fit_score(current, context.regime) >= top
-    if context.active_plan is not None and (not fits or current_fits):
+    if plan is not None and not invalidated and (not fits or current_fits):
         return {**MAINTAIN, "reasoning": f"baseline: plan strategy {current_id} still fits regime {context.regime}"}
     if not fits:
-        return {**MAINTAIN, "reasoning": f"baseline: no offered strategy fits regime {context.regime}; no plan proposed"}
+        why = "; ".join(f"{sid}: invalidation trigger {t!r} holds" for sid, t in sorted(holding.items()))
+        return {**MAINTAIN, "reasoning": f"baseline: no offered strategy fits regime {context.regime}"
+                                         + (f" ({why})" if why else "") + "; no plan proposed"}
     raw, notes = raw_targets(context)
     best = _break_tie(tied, context, raw)
     lev, max_pct, direction = _strategy_limits(best, context)
@@ -241,7 +258,9 @@ def decide_governance(context: Any | None) -> dict[str, Any]:
     return {
         "maintain_plan": False,
         "reasoning": (f"baseline: regime {context.regime} favours {best.id}"
-                      + (f" over {current_id}" if current_id else "") + "; " + "; ".join(notes)),
+                      + (f" over {current_id}" if current_id else "")
+                      + (f" (plan {getattr(plan, 'plan_id', current_id)} invalidated)" if invalidated else "")
+                      + "; " + "; ".join(notes)),
         "micro_adjustments": [],
         "proposed_plan": {
             "strategy_id": str(best.id),
