@@ -166,3 +166,28 @@ def test_reducing_never_grows_or_flips_a_position(current, wanted, cut):
         assert new == 0 or (new > 0) == (cur > 0)
         if cut is not None:
             assert abs(new) <= abs(cur) * cut / 100 + Decimal("0.0001")
+
+
+def test_a_cut_holds_its_freeze_until_the_condition_clears_by_a_margin():
+    # the episode used to end the first hour equity sat a hair above the drawdown line: the plan
+    # bought its book back, the next dip cut it again (synthetic data, 2024-03-30 15:00 to 03-31
+    # 04:00: 4 cuts and 3 buy-backs in 13 hours)
+    state, _ = run(TripwireState(), acct(12000))
+    state, r1 = run(state, acct(10150), now=T0 + DAY_MS * 3)  # 15.4% below the peak
+    assert codes(r1) == {"max_drawdown": TripOutcome.CUT}
+    state, r2 = run(state, acct(10250), now=T0 + DAY_MS * 3 + HOUR)  # 14.6%: over the line, not clear of it
+    assert codes(r2) == {"max_drawdown": TripOutcome.FREEZE} and r2.state is TradingState.REDUCING
+    assert r2.cut_floor_pct is None and "until below 13.5%" in r2.trips[0].detail
+    state, r3 = run(state, acct(10150), now=T0 + DAY_MS * 3 + 2 * HOUR)  # back under: the same episode, no new cut
+    assert codes(r3) == {"max_drawdown": TripOutcome.FREEZE} and r3.cut_floor_pct is None
+    state, r4 = run(state, acct(10400), now=T0 + DAY_MS * 3 + 3 * HOUR)  # 13.3%: clear
+    assert r4.state is TradingState.ACTIVE and state.cut_done == []
+    # a position still near liquidation after its cut stays frozen the same way
+    near = Position(coin="ETH", size=d(-10), entry_price=d(90), liquidation_price=d(105), margin_used=d(100))
+    state, r5 = run(TripwireState(), acct(10000, [near]))
+    assert codes(r5) == {"liquidation_distance": TripOutcome.CUT}
+    after = near.model_copy(update={"size": d(-5), "liquidation_price": d("110.5")})  # 10.5% away: not clear
+    state, r6 = run(state, acct(10000, [after]))
+    assert codes(r6) == {"liquidation_distance": TripOutcome.FREEZE}
+    clear = near.model_copy(update={"size": d(-5), "liquidation_price": d(112)})  # 12%
+    assert run(state, acct(10000, [clear]))[1].state is TradingState.ACTIVE

@@ -11,7 +11,7 @@
 | plan_invalidated       | an invalidation trigger of the active plan fired            | force review   |
 
 Outcomes: freeze = REDUCING (no new risk); cut = scale exposure to cut_floor_pct of what
-it is, once per episode, then freeze; halt = HALTED (no orders); force review = open a
+it is, once per episode, then freeze until the condition clears by a 10% margin; halt = HALTED (no orders); force review = open a
 plan review now. Spot holdings never count toward the perp margin checks. Conditions are
 re-evaluated every cycle; the daily loss cap resets at 00:00 UTC with a new day-start equity.
 """
@@ -152,6 +152,40 @@ def _margin_trips(inputs: TripwireInputs, config: TripwireConfig) -> list[Trip]:
     return trips
 
 
+def _not_clear(code: str, inputs: TripwireInputs, state: "TripwireState", config: TripwireConfig) -> str | None:
+    """Why the condition of a cut made earlier in this episode has not cleared by the margin yet
+    (None: it has). The margin is PLANNING_HEADROOM: the drawdown and the margin ratio back under 90%
+    of their limits, every perp's distance to liquidation over its limit / 0.9."""
+    if code == "max_drawdown":
+        line = config.max_drawdown_pct * PLANNING_HEADROOM
+        dd = pct_below(state.peak_equity, inputs.account.portfolio_value)
+        if dd >= line:
+            return (f"drawdown {dd:.2f}% from peak {state.peak_equity:.2f} after a cut: frozen until below "
+                    f"{plain_text(line)}%")
+        return None
+    perps = [p for p in inputs.account.positions if p.size != 0]
+    if not perps:
+        return None
+    if code == "margin_ratio":
+        line = planning_margin_ratio(config)
+        used, equity = perp_margin(inputs.account, inputs.mids)
+        if equity <= 0 or used / equity >= line:
+            shown = "no perp equity left" if equity <= 0 else f"{used / equity:.3f}"
+            return f"perp margin used / perp equity = {shown} after a cut: frozen until below {plain_text(line)}"
+        return None
+    if code == "liquidation_distance":
+        line = config.min_liquidation_distance_pct / PLANNING_HEADROOM
+        for p in perps:
+            mid = inputs.mids.get(p.coin)
+            if p.liquidation_price is None or mid is None or mid <= 0:
+                continue
+            dist = abs(mid - p.liquidation_price) / mid * 100
+            if dist < line:
+                return (f"{p.coin} mark {mid} is {dist:.2f}% from liquidation at {p.liquidation_price} after a cut: "
+                        f"frozen until over {line:.2f}%")
+    return None
+
+
 def evaluate_tripwires(
     inputs: TripwireInputs, state: TripwireState, config: TripwireConfig
 ) -> tuple[TripwireState, TripwireReport]:
@@ -188,13 +222,23 @@ def evaluate_tripwires(
         trips.append(Trip("plan_invalidated", TripOutcome.FORCE_REVIEW,
                           f"invalidation trigger fired: {inputs.plan_invalidated}"))
 
+    # a cut's episode lasts until its condition clears by a margin, not the first reading a hair
+    # inside the limit: else the plan buys its book back and the next wobble cuts it again
+    tripped = {t.code for t in trips}
+    held: list[str] = []
+    for code in state.cut_done:
+        why = None if code in tripped else _not_clear(code, inputs, new, config)
+        if why is not None:
+            held.append(code)
+            trips.append(Trip(code, TripOutcome.FREEZE, why))
+
     if not trips:  # the usual cycle: ACTIVE, and a cut episode (if any) is over
         return new, _CLEAR
 
     # a cut applies once per episode; while its condition holds it then only freezes
     cut_codes = [t.code for t in trips if t.outcome is TripOutcome.CUT]
     fresh_cut = any(c not in state.cut_done for c in cut_codes)
-    new.cut_done = cut_codes
+    new.cut_done = cut_codes + held
     trips = [t if t.outcome is not TripOutcome.CUT or fresh_cut else Trip(t.code, TripOutcome.FREEZE, t.detail)
              for t in trips]
     outcomes = {t.outcome for t in trips}
