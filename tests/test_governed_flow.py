@@ -178,3 +178,29 @@ def test_funding_settled_before_the_orders_arrive_is_booked_to_the_plan():
     f.after(arrived, None, inputs(T0 + 2 * HOUR, 10000, {"BTC": (30, "2")}).account)
     f.begin(inputs(T0 + 2 * HOUR, 10000, {"BTC": (30, "2")}))
     assert card.funding == Decimal("2")  # 1.25, then the 0.75 of the hour the orders waited
+
+
+def test_a_plan_activated_in_the_cycle_of_a_stop_loss_keeps_that_coin_flat():
+    # the plan was decided on the account before the stop-loss filled: activating it re-opened the
+    # coin an hour after its stop (real data, 3% stop, 2024-12-20 16:00: ETH and SOL shorts stopped
+    # out, re-shorted at 17:00 by the plan approved at 16:00)
+    f = flow(config())
+    activate(f, T0)
+    later = T0 + 2 * HOUR
+    f.note_stop_loss(["BTC"])  # the cycle's stop-loss is noted before its governance decision
+    inp = inputs(later, 10000, {"BTC": (20, 0)})
+    view = f.begin(inp)
+    new = GovernanceDecisionResult(success=True, maintain_plan=False,
+                                   proposed_plan=proposal("slow-trend", {"BTC": 20, "ETH": 10}))
+    assert f.consider(inp, view, new)["verdict"] == "approved"
+    assert {t.coin: t.target_pct for t in f.targets(inp, view)[0]} == {"BTC": 0, "ETH": 10}
+    f.after(inp, None, inputs(later, 10000).account)
+    assert f.export_state()["stopped_out"] == ["BTC"]
+    # the next plan, decided after the stop, may hold the coin again
+    nxt = inputs(later + 8 * HOUR, 10000)
+    f.governor.force_review("a test")  # (past the cooldown; the dwell is not)
+    view = f.begin(nxt)
+    again = GovernanceDecisionResult(success=True, maintain_plan=False,
+                                     proposed_plan=proposal("slow-trend", {"BTC": 15}))
+    assert f.consider(nxt, view, again)["verdict"] == "approved"
+    assert {t.coin: t.target_pct for t in f.targets(nxt, view)[0]} == {"BTC": 15}

@@ -61,6 +61,9 @@ class GovernedFlow:
         self._readings: list[Any] = []
         # coins a stop-loss closed under the current plan: kept flat until the next plan
         self.stopped_out: set[str] = set()
+        # those closed this cycle: a plan activated in it was decided on the account before they
+        # were closed, so they stay flat under it too (until the plan after it)
+        self._stopped_now: set[str] = set()
         self.plan_summary = PlanSummary()
         self._flat_lines: dict[Any, Any] = {}  # a stopped-out coin's target line -> its copy at 0 (see `_held_flat`)
         self._funding_read: AccountState | None = None  # the account whose funding `begin` booked
@@ -123,6 +126,7 @@ class GovernedFlow:
         coins: keep them flat under this plan and open a review."""
         self._saved = None
         self.stopped_out.update(coins)
+        self._stopped_now.update(coins)
         self.governor.force_review(f"{what} on {', '.join(sorted(coins))}")
 
     # ---- the cycle
@@ -208,7 +212,7 @@ class GovernedFlow:
             gov.note_review()  # reviewed, and the proposal did not clear the gate
         if isinstance(verdict, Approved):
             gov.activate_plan(plan, now, current_exposure(inputs.account, inputs.snapshot.mids))
-            self.stopped_out.clear()
+            self.stopped_out = set(self._stopped_now)
             self._flat_lines.clear()
             self.scorekeeper.start(plan_id, strategy.id, now, inputs.account.portfolio_value)
             out["activated_plan_id"] = plan_id
@@ -217,6 +221,7 @@ class GovernedFlow:
         return out
 
     def targets(self, inputs: Any, view: dict[str, Any]) -> tuple[list[Any] | None, bool]:
+        self._stopped_now.clear()  # (the cycle's last governance step: its decision is taken)
         plan = self.governor.get_active_plan()
         report = self.report
         if plan is None or plan.status is PlanStatus.INVALIDATED:
