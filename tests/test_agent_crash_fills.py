@@ -107,3 +107,38 @@ def test_a_crash_in_the_cycle_that_read_a_fill_by_hand_loses_no_fill_and_repeats
         assert eth > 0 and len({f.oid for f in rig.exchange.fills(0) if f.coin == "ETH"}) == 1  # bought once
     finally:
         rig.close()
+
+
+def test_a_fill_of_another_order_during_a_cycle_is_read_at_the_next_cycle(tmp_path):
+    # a TP/SL trigger fills while a cycle acts (a backtest's venue moves to where its orders arrive,
+    # a live one keeps trading): the holdings the cycle leaves include it. They were taken as
+    # explained, so the next cycles skipped the read: on the real data a stop that closed ETH at
+    # 2025-03-03 23:00 was read 3 hours later, after a new plan had shorted ETH again
+    from hyperliquid_agent.app.outside_fills import OutsideFills
+    from hyperliquid_agent.domain import AccountState, Fill, Position, Side
+    from hyperliquid_agent.orders_ledger import OrdersLedger
+    from hyperliquid_agent.store import StateStore
+
+    def account(eth: str) -> AccountState:
+        pos = (Position(coin="ETH", size=Decimal(eth), entry_price=Decimal(2000)),) if eth != "0" else ()
+        return AccountState(portfolio_value=Decimal(10000), available_balance=Decimal(10000), positions=pos)
+
+    stop = Fill(coin="ETH", side=Side.BUY, price=Decimal(2100), size=Decimal(1), fee=Decimal("0.9"), time_ms=2_000,
+                oid=9)
+
+    class Venue:
+        now = 1_000
+
+        def fills(self, start: int) -> list[Fill]:
+            return [f for f in (stop,) if start <= f.time_ms <= self.now]
+
+    venue, errors = Venue(), []
+    reads = OutsideFills(OrdersLedger(StateStore.in_dir(tmp_path)))
+    assert reads.read(venue, 1_000, account("-1"), errors) == []  # the cycle at 1000 reads a short ETH
+    venue.now = 2_000  # the stop fills while that cycle acts; nothing of its own filled
+    reads.cycle_done((), account("0"), account("-1"))
+    venue.now = 3_000
+    assert reads.read(venue, 3_000, account("0"), errors) == [stop] and errors == []
+    # a cycle that changed nothing leaves the holdings explained: the next one does not ask
+    reads.cycle_done((), account("0"), account("0"))
+    assert reads.read(venue, 4_000, account("0"), errors) == []

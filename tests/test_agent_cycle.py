@@ -518,24 +518,28 @@ def test_a_limit_order_still_resting_is_in_the_next_prompt_and_counts_against_th
         rig.close()
 
 
-def test_the_venues_fills_are_asked_for_only_when_the_holdings_moved_since_the_last_cycle(standard):
+def test_the_venues_fills_are_asked_for_only_when_the_holdings_moved_since_the_last_cycle_read_them(standard):
     from hyperliquid_agent.manual_orders import prepare_order, submit_order
 
     rig, llm = standard
     asked = []
     real = rig.exchange.fills
     rig.exchange.fills = lambda start_ms=None: asked.append(start_ms) or real(start_ms)
-    llm.push(*[target_reply(("BTC", 20))] * 3)
+    llm.push(*[target_reply(("BTC", 20))] * 4)
     r1 = _run(rig, 1)
     assert r1["fills"] and len(asked) == 2  # a fresh pipeline asks; then the executor, for its own order's fills
     del asked[:]
-    r2 = _run(rig, 2)  # BTC as the last cycle left it: nothing can have filled in between, nothing is asked
-    assert r2["orders"] == [] and asked == []
+    # the cycle after one that traded asks once (another order may have filled while it acted)
+    r2 = _run(rig, 2)
+    assert r2["orders"] == [] and len(asked) == 1 and r2["outside_fills"] == []
+    del asked[:]
+    r3 = _run(rig, 3)  # BTC as the last cycle read and left it: nothing can have filled in between, nothing is asked
+    assert r3["orders"] == [] and asked == []
     submit_order(rig.exchange, rig.store, rig.cfg, prepare_order(rig.exchange, rig.cfg, "buy", "ETH", Decimal("0.05")),
                  approver=None)
     del asked[:]  # (the manual order's own executor asked too)
-    r3 = _run(rig, 3)  # ETH appeared: asked, and the fill is found
-    assert asked and len(r3["outside_fills"]) == 1
+    r4 = _run(rig, 4)  # ETH appeared: asked, and the fill is found
+    assert asked and len(r4["outside_fills"]) == 1
 
 
 def test_a_failed_fills_read_is_asked_again_next_cycle_even_when_nothing_moved(standard):

@@ -93,6 +93,8 @@ class CycleInputs:
     # that the venue liquidated (those are also in `liquidated`)
     exits: tuple[str, ...] = ()
     liquidated: tuple[str, ...] = ()
+    # the fills of orders no cycle sent, read since the last cycle (the record keeps them as `outside_fills`)
+    outside_fills: tuple[Fill, ...] = ()
     # resting on the venue (any origin): read while collecting in standard mode (the prompt shows
     # them), else just before the risk review of the cycle's orders; None until read
     open_orders: tuple[OpenOrder, ...] | None = None
@@ -461,7 +463,8 @@ class CyclePipeline:
         # exit of a position the account read still holds
         outside = rec["outside_fills"] = self._outside.read(self.exchange, now_ms, inputs.account, rec["errors"])
         if outside:
-            inputs = replace(inputs, exits=self._outside.exits(outside), liquidated=liquidated(outside))
+            inputs = replace(inputs, exits=self._outside.exits(outside), liquidated=liquidated(outside),
+                             outside_fills=tuple(outside))
         if self.replayable:
             rec["inputs"] = inputs_record(inputs)
             rec["market"] = market.digest()
@@ -514,7 +517,7 @@ class CyclePipeline:
             except Exception as exc:
                 rec["errors"].append(f"governance state: {type(exc).__name__}: {exc}")
         rec["account_after"] = account_after
-        self._outside.cycle_done(report.fills if report is not None else (), account_after)
+        self._outside.cycle_done(report.fills if report is not None else (), account_after, rec["account_before"])
         rec["timing_ms"]["total"] = round(self.wall_ms() - t0, 3)
         rec["status_snapshot"] = status_snapshot(rec, account_after or inputs.account, decided)
         return rec

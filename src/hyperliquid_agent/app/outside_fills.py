@@ -11,7 +11,8 @@ short, which no record holds yet. A cycle that crashed after saving the position
 at restart with the fills it had read (`recovered`).
 
 It asks only when the holdings moved since the last cycle ended, since any fill moves a
-position or a spot balance. Fills that cancel out are found by the next read, which starts
+position or a spot balance, and after a cycle that traded or whose holdings moved while it
+acted (another order may have filled meanwhile). Fills that cancel out are found by the next read, which starts
 where the last one did; a read that failed is retried at the next cycle.
 """
 
@@ -99,10 +100,16 @@ class OutsideFills:
                 coins.add(f.coin)
         return tuple(sorted(coins))
 
-    def cycle_done(self, own_fills: Sequence[Fill], account_after: AccountState | None) -> None:
-        """The cycle's own fills (its record holds them) and the holdings it left."""
+    def cycle_done(self, own_fills: Sequence[Fill], account_after: AccountState | None,
+                   account_before: AccountState | None = None) -> None:
+        """The cycle's own fills (its record holds them) and the holdings it left. Those count as
+        explained (the next cycle need not ask) only when the cycle left them as it read them
+        (`account_before`, where this cycle's read stands): a cycle that traded or moved the venue
+        may have seen another order fill on the way (a TP/SL trigger), so the next cycle asks."""
         self.own.update((fill_key(f), f.time_ms) for f in own_fills)
-        self.holdings_after = holdings(account_after) if account_after is not None else None
+        explained = (account_after is not None and not own_fills and account_before is not None
+                     and holdings(account_after) == holdings(account_before))
+        self.holdings_after = holdings(account_after) if explained else None
 
     def save(self, cycle_id: str, outside: Sequence[Fill], force: bool = False) -> None:
         """Save the position once cycle `cycle_id`'s record is built (`outside`: the fills it read),
