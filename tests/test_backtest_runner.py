@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal as D
 
@@ -401,3 +402,37 @@ def test_a_liquidation_goes_to_whoever_held_the_position_through_the_bar_not_to_
     assert closed.t_ms == cut and plan_at[cut - H] != plan_at[cut - 2 * H]
     assert closed.plan_id == plan_at[cut - 2 * H]  # its orders held the position through (cut - H, cut]
     assert [f.plan_id for f in r.funding if f.t_ms == cut] in ([], [plan_at[cut - 2 * H]])
+
+
+class BuyThenSwitch:
+    """Plan "a" buys 0.01 BTC at its first decision; every later decision is plan "b", which trades nothing."""
+
+    def __init__(self, exchange) -> None:
+        self.ex, self.calls = exchange, 0
+
+    def __call__(self, now_ms: int) -> StepInfo:
+        self.calls += 1
+        if self.calls == 1:
+            mid = self.ex.market_snapshot().mids["BTC"]
+            self.ex.place_orders([approve(OrderIntent(coin="BTC", side=Side.BUY, size=D("0.01"),
+                                                      limit_price=round_price(mid * D("1.05"), 5), tif=Tif.IOC))])
+            return StepInfo(plan_id="a", strategy_id="sa", orders=1)
+        return StepInfo(plan_id="b", strategy_id="sb")
+
+
+def test_a_fill_the_venue_made_before_a_decision_belongs_to_the_plan_before_it():
+    # plan "a"'s order lands an hour later (the latency), at the bar where the next decision names
+    # plan "b": the fill was "a"'s (the per-plan rows, like the plans' scorecards, count it there)
+    spec = BacktestSpec(coins=("BTC", "ETH"), start=START, end=date(2025, 1, 9), provider="scripted", run_id="t",
+                        fill_latency_bars=1)
+    r = run_backtest(cfg(), spec, feed=make_feed(), step_factory=lambda c, e, s: BuyThenSwitch(e))
+    [fill] = r.trades
+    assert fill.t_ms == r.plan_changes[1].t_ms and r.plan_changes[1].plan_id == "b"
+    assert (fill.plan_id, fill.strategy_id) == ("a", "sa")
+    rows = {g["key"]: g for g in r.metrics["per_plan"]}
+    assert rows["a"]["n_trades"] == 1 and rows["b"]["n_trades"] == 0
+    # with no latency the fill is the deciding plan's own, at its own bar
+    r0 = run_backtest(cfg(), replace(spec, fill_latency_bars=0), feed=make_feed(),
+                      step_factory=lambda c, e, s: BuyThenSwitch(e))
+    [fill] = r0.trades
+    assert fill.t_ms == r0.plan_changes[0].t_ms and fill.plan_id == "a"

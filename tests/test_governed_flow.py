@@ -204,3 +204,24 @@ def test_a_plan_activated_in_the_cycle_of_a_stop_loss_keeps_that_coin_flat():
                                      proposed_plan=proposal("slow-trend", {"BTC": 15}))
     assert f.consider(nxt, view, again)["verdict"] == "approved"
     assert {t.coin: t.target_pct for t in f.targets(nxt, view)[0]} == {"BTC": 15}
+
+
+def test_a_fill_between_cycles_is_scored_to_the_plan_in_charge_when_it_filled():
+    # a TP/SL trigger of the old plan fills between two decisions (4 h apart); the cycle that reads it
+    # replaces the plan: the fill is the old plan's, not the new one's (real data, 4h decisions: 8
+    # cards disagreed with the run's per-plan fills)
+    from hyperliquid_agent.domain import Fill, Side
+
+    f = flow(config())
+    activate(f, T0)
+    old = f.scorekeeper.current
+    stop = Fill(coin="BTC", side=Side.SELL, price=d(95), size=d(20), fee=d("0.86"), time_ms=T0 + 2 * HOUR, oid=7,
+                closed_pnl=d(-100))
+    inp = replace(inputs(T0 + 4 * HOUR, 9900), exits=("BTC",), outside_fills=(stop,))
+    f.note_stop_loss(["BTC"], "take-profit/stop-loss trigger")
+    view = f.begin(inp)
+    new = GovernanceDecisionResult(success=True, maintain_plan=False, proposed_plan=proposal("slow-trend", {"ETH": 10}))
+    assert f.consider(inp, view, new)["verdict"] == "approved"
+    f.after(inp, None, inp.account, (stop,))
+    assert (old.trades, old.fees, old.realized_pnl) == (1, d("0.86"), d(-100))
+    assert f.scorekeeper.current.trades == 0 and f.scorekeeper.current.fees == 0

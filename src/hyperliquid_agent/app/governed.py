@@ -170,6 +170,11 @@ class GovernedFlow:
         self.scorekeeper.observe_funding(inputs.account.positions)
         self._funding_read = inputs.account
         card, plan = self.scorekeeper.current, self.governor.get_active_plan()
+        if card is not None and card.ended_ms is None:
+            # filled since the last cycle, under the plan in charge then (before this cycle may replace
+            # it); no mid of that moment to measure slippage against
+            for f in inputs.outside_fills:
+                card.record_fill(f)
         if card is None or card.ended_ms is not None or plan is None or card.plan_id != plan.plan_id:
             return None
         return card.mark(inputs.account.portfolio_value, inputs.now_ms)
@@ -271,8 +276,6 @@ class GovernedFlow:
         self._funding_read = None
         card = self.scorekeeper.current
         if card is not None and card.ended_ms is None:
-            for f in outside:  # filled between cycles: no mid of that moment to measure slippage against
-                card.record_fill(f)
             for f in fills:
                 card.record_fill(f, inputs.snapshot.mids.get(f.coin))
             equity = (account_after or inputs.account).portfolio_value
