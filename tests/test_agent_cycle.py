@@ -458,7 +458,8 @@ def test_a_liquidation_between_cycles_is_an_exit_the_plan_does_not_buy_back(tmp_
         later = [_run(rig, n, ("fast",)) for n in (4, 5)]
         for r in (fired, *later):  # not bought back
             assert r["orders"] == [] and r["account_after"]["positions"] == []
-        assert later[-1]["review"] == {"allowed": True, "reason": "review forced: liquidation on BTC"}
+        assert later[-1]["review"] == {"allowed": True, "reason": "review forced: liquidation on BTC; held flat until "
+                                                                  "the next plan: BTC (its target 10%)"}
         assert replay_cycle(rig.cfg, fired)["match"]  # the exit is a recorded input: the replay holds BTC flat too
         forgotten = copy.deepcopy(fired)
         forgotten["inputs"]["exits"] = []

@@ -225,3 +225,18 @@ def test_a_fill_between_cycles_is_scored_to_the_plan_in_charge_when_it_filled():
     f.after(inp, None, inp.account, (stop,))
     assert (old.trades, old.fees, old.realized_pnl) == (1, d("0.86"), d(-100))
     assert f.scorekeeper.current.trades == 0 and f.scorekeeper.current.fees == 0
+
+
+def test_the_review_says_which_of_the_plans_coins_are_held_flat():
+    # once a review has spent the stop-loss's forced review, the plan still lists BTC at 20% while the
+    # engine keeps it flat until the next plan: the review (prompt and record) says so
+    f = flow(config())
+    activate(f, T0)
+    f.note_stop_loss(["BTC"])
+    inp = inputs(T0 + 4 * HOUR, 10000)
+    view = f.begin(inp)
+    assert view["review_reason"].startswith("review forced: stop-loss on BTC")
+    f.consider(inp, view, GovernanceDecisionResult(success=True, maintain_plan=True))
+    view = f.begin(inputs(T0 + 8 * HOUR, 10000))
+    assert view["review_reason"].startswith("dwell: ")
+    assert view["review_reason"].endswith("; held flat until the next plan: BTC (its target 20%)")

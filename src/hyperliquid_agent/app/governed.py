@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 
 from hyperliquid_agent.app.status import AGENT_NS
 from hyperliquid_agent.config import Config
+from hyperliquid_agent.decimal_text import plain_text
 from hyperliquid_agent.domain import AccountState, Fill
 from hyperliquid_agent.domain.context import DecisionContext
 from hyperliquid_agent.errors import HLAgentError
@@ -144,6 +145,8 @@ class GovernedFlow:
             self._readings.append(gov.classify_regime(inputs.signals, now))
         ok, why = gov.can_review_plan(now)
         plan = gov.get_active_plan()
+        if plan is not None and self.stopped_out:
+            why += "; " + self._held_flat_note(plan)
         reading = gov.last_reading
         tap = gov.regime_client
         extra = {"calendar_error": self.calendar_error} if self.calendar_error else {}
@@ -240,6 +243,15 @@ class GovernedFlow:
             return targets, False
         current = current_exposure(inputs.account, inputs.snapshot.mids)
         return restrict_targets(targets, current, report), True
+
+    def _held_flat_note(self, plan: Any) -> str:
+        """What the plan card does not say: which of its coins this plan keeps flat (the review sees
+        its targets, and after the first review no longer why a coin it lists is not held)."""
+        coins = []
+        for coin in sorted(self.stopped_out):
+            t = plan.target_for(coin)
+            coins.append(f"{coin} (its target {plain_text(t.target_pct)}%)" if t is not None else coin)
+        return f"held flat until the next plan: {', '.join(coins)}"
 
     def _held_flat(self, targets: list[Any]) -> list[Any]:
         """`targets` with each stopped-out coin's line at 0. The flat copy of a line is kept
