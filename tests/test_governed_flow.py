@@ -240,3 +240,18 @@ def test_the_review_says_which_of_the_plans_coins_are_held_flat():
     view = f.begin(inputs(T0 + 8 * HOUR, 10000))
     assert view["review_reason"].startswith("dwell: ")
     assert view["review_reason"].endswith("; held flat until the next plan: BTC (its target 20%)")
+
+
+def test_a_micro_adjustment_of_a_coin_held_flat_is_dropped_and_said_so():
+    from hyperliquid_agent.schemas import TargetSpec
+
+    f = flow(config())
+    activate(f, T0)
+    f.note_stop_loss(["BTC"])
+    inp = inputs(T0 + 4 * HOUR, 10000)
+    view = f.begin(inp)
+    keep = GovernanceDecisionResult(success=True, maintain_plan=True, micro_adjustments=[
+        TargetSpec(coin="BTC", target_pct=d(22), market_type="perp", leverage=2)])
+    out = f.consider(inp, view, keep)
+    assert out["reason"] == "BTC: held flat until the next plan; micro-adjustment dropped"
+    assert f.governor.overrides == {}

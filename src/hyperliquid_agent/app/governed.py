@@ -192,10 +192,14 @@ class GovernedFlow:
             if view.get("can_review"):
                 gov.note_review()  # reviewed and kept: the next early review needs a new reason
             adjustments = list(getattr(result, "micro_adjustments", None) or [])
+            # a coin this plan keeps flat stays flat: its adjustment would be kept and never traded
+            flat = [a for a in adjustments if a.coin in self.stopped_out]
+            dropped = [f"{a.coin}: held flat until the next plan; micro-adjustment dropped" for a in flat]
+            adjustments = [a for a in adjustments if a.coin not in self.stopped_out]
             if not adjustments:
-                return {"verdict": "maintain", "reason": "plan maintained"}
+                return {"verdict": "maintain", "reason": "; ".join(dropped) or "plan maintained"}
             kept, notes = gov.apply_micro_adjustments(adjustments, now)
-            return {"verdict": "maintain", "reason": "; ".join(notes) or "micro-adjustments applied",
+            return {"verdict": "maintain", "reason": "; ".join(notes + dropped) or "micro-adjustments applied",
                     "micro_adjustments": kept}
         strategy = next((s for s in self.strategies if s.id == proposed.strategy_id), None)
         if strategy is None:
