@@ -224,7 +224,13 @@ def test_the_best_strategy_is_the_first_of_the_full_ranking(offered, regime, pla
     proposed = (doc["proposed_plan"] or {}).get("strategy_id")
     current = next((s for s in offered if s.id == plan_strategy), None)
     fit = baseline_policy.fit_score
-    keeps = plan_strategy is not None and (best is None or (current is not None and fit(current, regime) >= fit(best, regime)))
+    def flat(s):  # trades nothing: kept only while nothing that trades fits as well
+        return s.directionality == "flat" or s.max_position_pct <= 0
+
+    rivals = [s for s in offered if best is not None and fit(s, regime) == fit(best, regime)]
+    keeps = plan_strategy is not None and (best is None or (
+        current is not None and fit(current, regime) >= fit(best, regime)
+        and not (flat(current) and any(not flat(s) for s in rivals))))
     assert proposed == (None if keeps or best is None else best.id)
 
 
@@ -252,3 +258,15 @@ def test_governance_never_proposes_a_strategy_whose_invalidation_trigger_holds()
                            context=ctx(strategies=(broken,), active_plan=InvalidatedPlan("breakout"))).parsed
     assert alone["maintain_plan"] is True and alone["proposed_plan"] is None
     assert "adx14 > 30" in alone["reasoning"]
+
+
+def test_a_flat_plan_is_not_kept_when_a_strategy_that_trades_fits_as_well():
+    # stand-aside fits every regime: kept whenever it "still fits", a flat plan (chosen while every
+    # other fitting strategy's trigger held, or in an event lock) would never end
+    flat = spec("stand-aside", tuple(Regime), direction="flat", max_pct=0, lev=1)
+    g = client().query("x", GovernanceDecisionSchema,
+                       context=ctx(strategies=(flat, TREND), active_plan=Plan("stand-aside"), mode="governed")).parsed
+    assert g["maintain_plan"] is False and g["proposed_plan"]["strategy_id"] == "trend-follow"
+    alone = client().query("x", GovernanceDecisionSchema,
+                           context=ctx(strategies=(flat, CARRY), active_plan=Plan("stand-aside"))).parsed
+    assert alone["maintain_plan"] is True  # nothing that trades fits trending-bull: flat it stays

@@ -221,6 +221,11 @@ def _plan_strategy_id(plan: Any) -> str | None:
     return None
 
 
+def _trades_nothing(strategy: Any) -> bool:
+    max_pct = getattr(strategy, "max_position_pct", None)
+    return str(getattr(strategy, "directionality", "") or "").lower() == "flat" or (max_pct is not None and max_pct <= 0)
+
+
 def _plan_status(plan: Any) -> str:
     status = plan.get("status") if isinstance(plan, dict) else getattr(plan, "status", None)
     return str(getattr(status, "value", status) or "")
@@ -242,7 +247,10 @@ def decide_governance(context: Any | None) -> dict[str, Any]:
                if (t := first_holding(tuple(getattr(s, "invalidation_triggers", ()) or ()), context.signals, coins))}
     top, tied = _best_fits([s for s in strategies if str(s.id) not in holding], context.regime)
     fits = top is not None and top >= 0
-    current_fits = fits and current is not None and fit_score(current, context.regime) >= top
+    # a flat strategy (stand-aside fits every regime) is kept only while nothing that trades fits as
+    # well, as it wins a tie only then (`best_strategy`): else a flat plan would never end
+    current_fits = fits and current is not None and fit_score(current, context.regime) >= top and not (
+        _trades_nothing(current) and any(not _trades_nothing(s) for s in tied))
     if plan is not None and not invalidated and (not fits or current_fits):
         return {**MAINTAIN, "reasoning": f"baseline: plan strategy {current_id} still fits regime {context.regime}"}
     if not fits:
