@@ -436,3 +436,28 @@ def test_a_fill_the_venue_made_before_a_decision_belongs_to_the_plan_before_it()
                       step_factory=lambda c, e, s: BuyThenSwitch(e))
     [fill] = r0.trades
     assert fill.t_ms == r0.plan_changes[0].t_ms and fill.plan_id == "a"
+
+
+def test_a_fill_goes_to_the_decision_that_sent_its_order_whenever_the_venue_makes_it():
+    """A TP/SL trigger that plan "a" placed fires on the bar where the next decision (latency 0)
+    activates plan "b": stamped with b's bar, it is still a's, known by its client order id; a
+    fill no cycle sent (a liquidation) goes by time to the charge that held the position."""
+    from hyperliquid_agent.backtest.runner import _Recorder
+    from hyperliquid_agent.domain import Fill
+
+    def fill(t_ms, cloid, liquidation=False):
+        return Fill(coin="BTC", side=Side.SELL, price=D(60000), size=D("0.01"), fee=D("0.27"), time_ms=t_ms, oid=1,
+                    cloid=cloid, crossed=True, liquidation=liquidation)
+
+    class Venue:
+        def fills(self, address):
+            return [fill(T0 + 2 * H, "0xa1"), fill(T0 + 2 * H, None), fill(T0 + 3 * H, None, liquidation=True)]
+
+        def user_funding(self, address):
+            return []
+
+    rec = _Recorder(Venue(), ("BTC",), lambda: None, latency_ms=0, interval_ms=H)
+    rec.take_charge(T0 + H, StepInfo(plan_id="a", strategy_id="sa", cloids=("0xa1",)))
+    rec.take_charge(T0 + 2 * H, StepInfo(plan_id="b", strategy_id="sb"))
+    rec._collect_events()
+    assert [(t.plan_id, t.liquidation) for t in rec.trades] == [("a", False), ("b", False), ("b", True)]

@@ -84,6 +84,7 @@ def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> S
         inputs_digest=inputs_digest(record),
         sent=len(sent),
         rejections=rejections,
+        cloids=tuple(o["cloid"] for o in sent if o.get("cloid")),
     )
 
 

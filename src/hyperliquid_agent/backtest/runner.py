@@ -107,6 +107,7 @@ class StepInfo(NamedTuple):
     inputs_digest: str | None = None  # a hash of what the decision saw (signals, account)
     sent: int = 0  # orders sent to the venue (not denied by the risk policy, not skipped)
     rejections: tuple[tuple[str, str, str, str], ...] = ()  # (coin, side, size, the venue's error) of each it refused
+    cloids: tuple[str, ...] = ()  # the client order ids of the orders it sent (its fills are its own, whenever made)
 
 
 class CycleStep(Protocol):
@@ -138,6 +139,7 @@ class _Recorder:
     trades: list[TradeRecord] = field(default_factory=list)
     funding: list[FundingEvent] = field(default_factory=list)
     charges: list[tuple[int, str | None, str | None]] = field(default_factory=list)  # (t, plan, strategy)
+    senders: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # cloid -> (plan, strategy)
 
     def __post_init__(self) -> None:
         self.positions = {c: [] for c in self.coins}
@@ -161,6 +163,8 @@ class _Recorder:
         its orders reach the venue (the fill latency later): the fills there, and the positions they
         leave, are its. A bar of the curve goes to whoever holds its positions for the larger part of it."""
         self.plan_id, self.strategy_id, self.regime = info.plan_id, info.strategy_id, info.regime
+        for cloid in info.cloids:
+            self.senders[cloid] = (info.plan_id, info.strategy_id)
         start = t_ms + self.latency_ms
         first = start - self.interval_ms // 2
         j = len(self.points) - 1
@@ -196,13 +200,17 @@ class _Recorder:
         return (self.charges[i][1], self.charges[i][2]) if i >= 0 else (None, None)
 
     def _collect_events(self) -> None:
-        # a fill at t belongs to the decision whose orders reached the venue at or before t (the
-        # charge times are those arrivals); funding settled at t was earned during the hour that
-        # ended at t, on the positions of the charge before, and so were the fills the venue made
-        # while crossing that hour (a liquidation, a resting limit: before the arrivals at t)
+        # a fill belongs to the decision that sent its order, known by its cloid (an IOC arriving with
+        # the latency, a limit or a TP/SL trigger resting until a later bar). Without one, by time:
+        # to the decision whose orders reached the venue at or before t (the charge times are those
+        # arrivals), but a liquidation or a resting order's fill, made while the venue crossed the
+        # hour that ended at t, to the charge that held the position through it, as the funding
+        # settled at t was earned during that hour
         times = [c[0] for c in self.charges]
         for f in self.model.fills(ADDRESS):
-            plan, strategy = self._in_charge(times, f.time_ms, inclusive=f.crossed and not f.liquidation)
+            sender = self.senders.get(f.cloid) if f.cloid else None
+            plan, strategy = sender if sender is not None else self._in_charge(
+                times, f.time_ms, inclusive=f.crossed and not f.liquidation)
             self.trades.append(TradeRecord(f.time_ms, f.coin, str(f.side), f.size, f.price, f.fee, f.closed_pnl,
                                            plan, strategy, f.liquidation))
         for p in self.model.user_funding(ADDRESS):
