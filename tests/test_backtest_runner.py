@@ -461,3 +461,22 @@ def test_a_fill_goes_to_the_decision_that_sent_its_order_whenever_the_venue_make
     rec.take_charge(T0 + 2 * H, StepInfo(plan_id="b", strategy_id="sb"))
     rec._collect_events()
     assert [(t.plan_id, t.liquidation) for t in rec.trades] == [("a", False), ("b", False), ("b", True)]
+
+
+def test_a_freeze_by_the_tripwires_is_a_warning_that_names_the_longest_spell_its_trips_and_a_freeze_to_the_end():
+    from hyperliquid_agent.backtest.results import DecisionRow
+    from hyperliquid_agent.backtest.runner import freeze_summary
+
+    states = ["ACTIVE", "REDUCING", "ACTIVE", "ACTIVE", "REDUCING", "REDUCING", "HALTED", "REDUCING"]
+    rows = [DecisionRow(t_ms=T0 + i * H, trading_state=s) for i, s in enumerate(states)]
+    trips = [(T0 + H, ("margin_ratio",)), (T0 + 4 * H, ("max_drawdown",)), (T0 + 5 * H, ("max_drawdown",)),
+             (T0 + 6 * H, ("max_drawdown", "daily_loss_cap")), (T0 + 7 * H, ("max_drawdown",))]
+    [text] = freeze_summary(rows, trips)
+    assert "in 5 of 8 cycles, in 2 spell(s)" in text
+    assert "the longest, 4 cycles from 2025-01-01 04:00 to the end of the window" in text
+    assert "to the end of the window, tripped by max_drawdown (4 cycles), daily_loss_cap (1 cycles)" in text
+    assert "It lasted to the end" in text
+    # a spell that ends is dated, and an ACTIVE run (or a standard one, with no state) says nothing
+    [ended] = freeze_summary(rows[:4], trips[:1])
+    assert "1 cycles from" in ended and "It lasted to the end" not in ended and "margin_ratio (1 cycles)" in ended
+    assert freeze_summary(rows[:1]) == [] and freeze_summary([DecisionRow(t_ms=T0)]) == []

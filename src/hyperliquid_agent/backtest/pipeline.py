@@ -59,6 +59,7 @@ def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> S
     rejections = tuple(_refusal(o) for o in sent if o.get("status") == "rejected")
     errors = record.get("errors") or []
     error = "; ".join(str(e) for e in errors) or None
+    gov = record.get("governance") or {}
     if decision.get("success") is False:
         # the engine caught it (an LLM error, a strict-replay miss, an invalid reply) and the cycle
         # held: a failed cycle all the same, so its row says why and the run's warning counts it
@@ -85,6 +86,8 @@ def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> S
         sent=len(sent),
         rejections=rejections,
         cloids=tuple(o["cloid"] for o in sent if o.get("cloid")),
+        trading_state=gov.get("trading_state"),
+        trips=tuple(t["code"] for t in gov.get("tripwires") or ()),
     )
 
 

@@ -91,6 +91,7 @@ class DecisionRow(BaseModel):
     error: str | None = None
     llm_cost_usd: Money = Decimal(0)
     inputs_digest: str | None = None  # hash of the signals and account the decision saw
+    trading_state: str | None = None  # governed: ACTIVE, REDUCING or HALTED (the tripwires' verdict)
 
 
 class RefusedOrder(BaseModel):

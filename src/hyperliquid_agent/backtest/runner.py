@@ -108,6 +108,8 @@ class StepInfo(NamedTuple):
     sent: int = 0  # orders sent to the venue (not denied by the risk policy, not skipped)
     rejections: tuple[tuple[str, str, str, str], ...] = ()  # (coin, side, size, the venue's error) of each it refused
     cloids: tuple[str, ...] = ()  # the client order ids of the orders it sent (its fills are its own, whenever made)
+    trading_state: str | None = None  # governed: ACTIVE, REDUCING or HALTED after the tripwires
+    trips: tuple[str, ...] = ()  # governed: the codes of the tripwires that tripped
 
 
 class CycleStep(Protocol):
@@ -410,6 +412,7 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
     stopped: str | None = None
     refused: list[RefusedOrder] = []  # the orders the venue refused
     sent = 0  # orders sent to the venue
+    trips: list[tuple[int, tuple[str, ...]]] = []  # (t, codes) of the cycles where tripwires tripped
     total = len(times)
     for i, t in enumerate(times):
         if model.now_ms > t:  # still waiting for the previous cycle's fills (latency > the decision bar)
@@ -436,6 +439,8 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
         exchange.decision_ms = t
         info = step(t)
         guard.record(info.llm_cost_usd)
+        if info.trips:
+            trips.append((t, info.trips))
         sent += info.sent
         if info.rejections:
             refused += [RefusedOrder(t_ms=t + latency_ms, decided_ms=t, coin=coin, side=side, size=Decimal(size),
@@ -452,21 +457,23 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
     if stopped is None:
         advance(times[-1])
     rec.close_out()
-    return _result(run_cfg, plan, rec, decisions, changes, spent, calls, stopped, refused, sent)
+    return _result(run_cfg, plan, rec, decisions, changes, spent, calls, stopped, refused, sent, trips)
 
 
 def _decision_row(t_ms: int, info: StepInfo) -> DecisionRow:
-    """The cycle's row, built without validation (pydantic checked its 11 fields once a bar): a
+    """The cycle's row, built without validation (pydantic checked its 12 fields once a bar): a
     StepInfo holds each field's type already."""
     return trusted(DecisionRow, {
         "t_ms": t_ms, "regime": info.regime, "plan_id": info.plan_id, "strategy_id": info.strategy_id,
         "action": info.action, "detail": info.detail[:500], "orders": info.orders, "denied": info.denied,
         "error": info.error, "llm_cost_usd": info.llm_cost_usd, "inputs_digest": info.inputs_digest,
+        "trading_state": info.trading_state,
     })
 
 
 def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spent: Decimal, calls: int,
-            stopped: str | None, refused: Sequence[RefusedOrder] = (), sent: int = 0) -> BacktestResult:
+            stopped: str | None, refused: Sequence[RefusedOrder] = (), sent: int = 0,
+            trips: Sequence[tuple[int, tuple[str, ...]]] = ()) -> BacktestResult:
     spec = plan.spec
     start_equity = run_cfg.venue.start_equity_usd
     points = rec.points or [EquityPoint(plan.times[0], start_equity)]
@@ -507,7 +514,8 @@ def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spe
         stopped_early=stopped,
         refused=list(refused),
         orders_sent=sent,
-        warnings=error_summary(decisions) + rejection_summary(refused, sent, plan.latency_bars),
+        warnings=(error_summary(decisions) + rejection_summary(refused, sent, plan.latency_bars)
+                  + freeze_summary(decisions, trips)),
     )
 
 
@@ -520,6 +528,43 @@ def error_summary(decisions: Sequence[DecisionRow]) -> list[str]:
     when = utc_minute(first.t_ms)
     error = first.error if len(first.error) <= 600 else first.error[:600] + "…"
     return [f"{len(failed)} of {len(decisions)} cycles reported errors and held; the first, at {when}: {error}"]
+
+
+def freeze_summary(decisions: Sequence[DecisionRow], trips: Sequence[tuple[int, tuple[str, ...]]] = ()) -> list[str]:
+    """One warning when the tripwires kept the book from trading as decided (governed): a
+    REDUCING or HALTED spell changes what a run's figures mean (a plan approved then could only
+    reduce), and one that lasts to the end of the window is easy to take for a strategy gone flat."""
+    states = [(d.t_ms, d.trading_state) for d in decisions if d.trading_state is not None]
+    stopped = [t for t, state in states if state != "ACTIVE"]
+    if not stopped:
+        return []
+    spells: list[tuple[int, int, int]] = []  # (first, last, cycles) of each run of non-ACTIVE cycles
+    before = None  # the state of the cycle before
+    for t, state in states:
+        if state != "ACTIVE":
+            if before not in (None, "ACTIVE"):
+                first, _, n = spells[-1]
+                spells[-1] = (first, t, n + 1)
+            else:
+                spells.append((t, t, 1))
+        before = state
+    longest = max(spells, key=lambda s: s[2])
+    codes: dict[str, int] = {}
+    for t, trip in trips:
+        if longest[0] <= t <= longest[1]:
+            for code in trip:
+                codes[code] = codes.get(code, 0) + 1
+    why = ", ".join(f"{code} ({n} cycles)" for code, n in sorted(codes.items(), key=lambda kv: -kv[1])) or "?"
+    to_end = longest[1] == states[-1][0]
+    end = "the end of the window" if to_end else utc_minute(longest[1])
+    text = (f"the tripwires kept the book from trading as decided (REDUCING: orders may only reduce; HALTED: none) "
+            f"in {len(stopped)} of {len(states)} cycles, in {len(spells)} spell(s); the longest, {longest[2]} cycles "
+            f"from {utc_minute(longest[0])} to {end}, tripped by {why}")
+    if to_end:
+        text += (". It lasted to the end: a plan approved in it could only reduce (a max_drawdown freeze lifts only "
+                 "when equity is back within 90 % of [governance.tripwires] max_drawdown_pct of its peak; "
+                 "see docs/governance.md, Tripwires)")
+    return [text]
 
 
 # the venue's "could not immediately match" (an IOC that no longer crosses the book)
