@@ -227,14 +227,19 @@ def test_a_fill_between_cycles_is_scored_to_the_plan_in_charge_when_it_filled():
     assert f.scorekeeper.current.trades == 0 and f.scorekeeper.current.fees == 0
 
 
-def test_the_review_says_which_of_the_plans_coins_are_held_flat():
-    # once a review has spent the stop-loss's forced review, the plan still lists BTC at 20% while the
-    # engine keeps it flat until the next plan: the review (prompt and record) says so
+def _stopped_out_on_btc():
+    """A flow whose plan (BTC 20 %) lost BTC to a stop-loss, at its next review: (flow, inputs, view)."""
     f = flow(config())
     activate(f, T0)
     f.note_stop_loss(["BTC"])
     inp = inputs(T0 + 4 * HOUR, 10000)
-    view = f.begin(inp)
+    return f, inp, f.begin(inp)
+
+
+def test_the_review_says_which_of_the_plans_coins_are_held_flat():
+    # once a review has spent the stop-loss's forced review, the plan still lists BTC at 20% while the
+    # engine keeps it flat until the next plan: the review (prompt and record) says so
+    f, inp, view = _stopped_out_on_btc()
     assert view["review_reason"].startswith("review forced: stop-loss on BTC")
     f.consider(inp, view, GovernanceDecisionResult(success=True, maintain_plan=True))
     view = f.begin(inputs(T0 + 8 * HOUR, 10000))
@@ -245,11 +250,7 @@ def test_the_review_says_which_of_the_plans_coins_are_held_flat():
 def test_a_micro_adjustment_of_a_coin_held_flat_is_dropped_and_said_so():
     from hyperliquid_agent.schemas import TargetSpec
 
-    f = flow(config())
-    activate(f, T0)
-    f.note_stop_loss(["BTC"])
-    inp = inputs(T0 + 4 * HOUR, 10000)
-    view = f.begin(inp)
+    f, inp, view = _stopped_out_on_btc()
     keep = GovernanceDecisionResult(success=True, maintain_plan=True, micro_adjustments=[
         TargetSpec(coin="BTC", target_pct=d(22), market_type="perp", leverage=2)])
     out = f.consider(inp, view, keep)
