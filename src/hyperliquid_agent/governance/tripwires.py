@@ -11,8 +11,8 @@
 | plan_invalidated       | an invalidation trigger of the active plan fired            | force review   |
 
 Outcomes: freeze = REDUCING (no new risk); cut = scale exposure to cut_floor_pct of what
-it is, once per episode, then freeze until the condition clears by a 10% margin; halt = HALTED (no orders); force review = open a
-plan review now. Spot holdings never count toward the perp margin checks. Conditions are
+it is, once per episode, then freeze until the condition clears by a 10% margin; halt =
+HALTED (no orders); force review = open a plan review now. Spot holdings never count toward the perp margin checks. Conditions are
 re-evaluated every cycle; the daily loss cap resets at 00:00 UTC with a new day-start equity.
 """
 
@@ -125,6 +125,10 @@ class TripwireReport:
         }
 
 
+# governed orders fill the perp margin up to this share of max_margin_ratio (`planning_margin_ratio`),
+# and a cut's freeze lifts when its condition is back inside this share of its limit
+PLANNING_HEADROOM = Decimal("0.9")
+
 _CLEAR = TripwireReport(state=TradingState.ACTIVE)  # nothing tripped (frozen: one for every such cycle)
 
 
@@ -140,16 +144,20 @@ def _margin_trips(inputs: TripwireInputs, config: TripwireConfig) -> list[Trip]:
         shown = "no perp equity left" if equity <= 0 else f"{ratio:.3f}"
         trips.append(Trip("margin_ratio", TripOutcome.CUT,
                           f"perp margin used / perp equity = {shown} >= {config.max_margin_ratio}"))
-    for p in perps:
-        mid = mids.get(p.coin)
-        if p.liquidation_price is None or mid is None or mid <= 0:
-            continue
-        dist = abs(mid - p.liquidation_price) / mid * 100
+    for p, mid, dist in _liquidation_distances(perps, mids):
         if dist < config.min_liquidation_distance_pct:
             trips.append(Trip("liquidation_distance", TripOutcome.CUT,
                               f"{p.coin} mark {mid} is {dist:.2f}% from liquidation at {p.liquidation_price} "
                               f"(< {config.min_liquidation_distance_pct}%)"))
     return trips
+
+
+def _liquidation_distances(perps: Iterable[Any], mids: Mapping[str, Decimal]) -> Iterable[tuple[Any, Decimal, Decimal]]:
+    """(position, mid, percent from the mid to its liquidation price) of each perp that has both."""
+    for p in perps:
+        mid = mids.get(p.coin)
+        if p.liquidation_price is not None and mid is not None and mid > 0:
+            yield p, mid, abs(mid - p.liquidation_price) / mid * 100
 
 
 def _not_clear(code: str, inputs: TripwireInputs, state: "TripwireState", config: TripwireConfig) -> str | None:
@@ -175,11 +183,7 @@ def _not_clear(code: str, inputs: TripwireInputs, state: "TripwireState", config
         return None
     if code == "liquidation_distance":
         line = config.min_liquidation_distance_pct / PLANNING_HEADROOM
-        for p in perps:
-            mid = inputs.mids.get(p.coin)
-            if p.liquidation_price is None or mid is None or mid <= 0:
-                continue
-            dist = abs(mid - p.liquidation_price) / mid * 100
+        for p, mid, dist in _liquidation_distances(perps, inputs.mids):
             if dist < line:
                 return (f"{p.coin} mark {mid} is {dist:.2f}% from liquidation at {p.liquidation_price} after a cut: "
                         f"frozen until over {line:.2f}%")
@@ -253,10 +257,6 @@ def evaluate_tripwires(
     report = TripwireReport(state=ts, trips=tuple(trips),
                             cut_floor_pct=config.cut_floor_pct if TripOutcome.CUT in outcomes else None)
     return new, report
-
-
-# governed orders fill the perp margin up to this share of max_margin_ratio (see below)
-PLANNING_HEADROOM = Decimal("0.9")
 
 
 def planning_margin_ratio(config: TripwireConfig) -> Decimal:
