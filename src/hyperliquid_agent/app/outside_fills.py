@@ -12,8 +12,9 @@ at restart with the fills it had read (`recovered`).
 
 It asks only when the holdings moved since the last cycle ended, since any fill moves a
 position or a spot balance, and after a cycle that traded or whose holdings moved while it
-acted (another order may have filled meanwhile). Fills that cancel out are found by the next read, which starts
-where the last one did; a read that failed is retried at the next cycle.
+acted (another order may have filled meanwhile). Fills that cancel out are found by the
+next read, which starts where the last one did; a read that failed is retried at the next
+cycle.
 """
 
 from __future__ import annotations
