@@ -101,3 +101,39 @@ def test_plan_review_status_includes_the_calendar_lock(cfg_path):
     cal.write_text("[[events]]\nname = 'FOMC'\n")
     bad = runner.invoke(app, ["gov", "plan", "-c", str(cfg_path)])
     assert bad.exit_code == 2 and "needs both 'name' and 'time'" in bad.output
+
+
+def test_rearm_asks_the_agents_next_cycle_to_lift_a_drawdown_freeze(cfg_path):
+    """`gov rearm` leaves a request in the state store; the governed flow restored from it (a
+    running agent's next cycle, or the next start) re-arms before the cycle's state is
+    recorded, notes it in the cycle's governance record, and the request is gone."""
+    from hyperliquid_agent.app.governed import GovernedFlow
+
+    cfg = load_config(cfg_path, env={})
+    store = GovernanceStore(StateStore.in_dir(cfg.state_dir))
+    limits = cfg.governance.tripwires.model_copy(update={"daily_loss_pct": d(50)})  # (a drawdown alone)
+    state, _ = evaluate_tripwires(TripwireInputs(account=AccountState(portfolio_value=d(10000), available_balance=d(10000)),
+                                                 mids={}, now_ms=T0, last_data_ms=T0), TripwireState(), limits)
+    down = AccountState(portfolio_value=d(8000), available_balance=d(8000))
+    state, report = evaluate_tripwires(TripwireInputs(account=down, mids={}, now_ms=T0 + HOUR, last_data_ms=T0 + HOUR),
+                                       state, limits)
+    assert report.state.value == "REDUCING"
+    store.save(Governor(cfg.governance), state, Scorekeeper())
+    store.close()
+
+    asked = runner.invoke(app, ["gov", "rearm", "-c", str(cfg_path)], input="n\n")
+    assert asked.exit_code != 0 and "not re-armed" in asked.output  # (no terminal: --yes is needed)
+    done = runner.invoke(app, ["gov", "rearm", "-c", str(cfg_path), "--yes"])
+    assert done.exit_code == 0, done.output
+    assert "REDUCING" in done.output and "max_drawdown" in done.output and "re-arm requested" in done.output
+
+    store = GovernanceStore(StateStore.in_dir(cfg.state_dir))
+    flow = GovernedFlow.restore(cfg, (), store)
+    flow.take_requests(down, T0 + 2 * HOUR)
+    assert flow.tripwires.peak_equity == d(8000) and flow.tripwires.cut_done == []
+    assert store.take_rearm_request() is None  # taken once
+    flow.take_requests(down, T0 + 3 * HOUR)  # (nothing asked again: nothing changes)
+    assert flow._rearmed and flow._rearmed[0].startswith("tripwires re-armed (hl-agent gov rearm by ")
+    store.close()
+    again = runner.invoke(app, ["gov", "rearm", "-c", str(cfg_path), "--yes"])
+    assert "REDUCING" in again.output  # (the flow above saved nothing: the store still holds the freeze)

@@ -191,3 +191,44 @@ def test_a_cut_holds_its_freeze_until_the_condition_clears_by_a_margin():
     assert codes(r6) == {"liquidation_distance": TripOutcome.FREEZE}
     clear = near.model_copy(update={"size": d(-5), "liquidation_price": d(112)})  # 12%
     assert run(state, acct(10000, [clear]))[1].state is TradingState.ACTIVE
+
+
+def test_a_drawdown_freeze_re_arms_after_drawdown_rearm_hours_and_only_then():
+    """A 20 % drawdown cuts, then freezes while the book stays down. With drawdown_rearm_hours = 24,
+    the 24th hour after the cut measures the drawdown from the equity then: ACTIVE, and said so.
+    Without it, the freeze holds for as long as the drawdown does."""
+    calm = TripwireConfig(daily_loss_pct=50)  # (the daily loss cap out of the way)
+    state, _ = run(TripwireState(), acct(10000), now=T0, cfg=calm)
+    state, report = run(state, acct(8000), now=T0 + HOUR, cfg=calm)
+    assert codes(report) == {"max_drawdown": TripOutcome.CUT} and state.frozen_ms == T0 + HOUR
+    rearming = TripwireConfig(daily_loss_pct=50, drawdown_rearm_hours=24)
+    for hours in (2, 12, 24):
+        held, report = run(state, acct(7900), now=T0 + hours * HOUR, cfg=rearming)
+        assert report.state is TradingState.REDUCING and held.frozen_ms == T0 + HOUR  # (from the cut on)
+        state = held
+    state, report = run(state, acct(7900), now=T0 + 25 * HOUR, cfg=rearming)
+    assert report.state is TradingState.ACTIVE and report.trips == () and state.peak_equity == Decimal(7900)
+    assert report.notes == ("max_drawdown re-armed after 24 h frozen (drawdown_rearm_hours): the drawdown now "
+                            "counts from 7900.00, the peak was 10000.00",)
+    assert state.cut_done == [] and state.frozen_ms is None
+    # re-armed, the next 15 % fall cuts again, from the new peak
+    _, report = run(state, acct(6700), now=T0 + 26 * HOUR, cfg=rearming)
+    assert codes(report) == {"max_drawdown": TripOutcome.CUT}
+    # by default it stays frozen
+    frozen, _ = run(TripwireState(), acct(10000), now=T0, cfg=calm)
+    frozen, _ = run(frozen, acct(8000), now=T0 + HOUR, cfg=calm)
+    frozen, report = run(frozen, acct(7900), now=T0 + 500 * HOUR, cfg=calm)
+    assert report.state is TradingState.REDUCING and frozen.peak_equity == Decimal(10000)
+
+
+def test_rearm_measures_from_the_equity_given_and_lifts_a_held_freeze():
+    from hyperliquid_agent.governance.tripwires import rearm
+
+    calm = TripwireConfig(daily_loss_pct=50)
+    state, _ = run(TripwireState(), acct(10000), now=T0, cfg=calm)
+    state, _ = run(state, acct(8000), now=T0 + HOUR, cfg=calm)
+    state = rearm(state, Decimal(8000), T0 + 2 * HOUR)
+    assert (state.peak_equity, state.day_start_equity, state.cut_done) == (Decimal(8000), Decimal(8000), [])
+    state, report = run(state, acct(7900), now=T0 + 3 * HOUR, cfg=calm)
+    assert report.state is TradingState.ACTIVE
+    assert TripwireState.from_dict(state.to_dict()) == state

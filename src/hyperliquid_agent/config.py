@@ -271,6 +271,9 @@ class TripwireConfig(_Section):
     stale_data_s: int = Field(default=7200, ge=1)
     max_api_failures: int = Field(default=5, ge=1)
     cut_floor_pct: Decimal = Field(default=Decimal(50), ge=0, le=100)
+    # a max_drawdown freeze that lasts this many hours re-arms: the drawdown counts from the equity
+    # then (None: it lasts until the drawdown recovers, or `hl-agent gov rearm`)
+    drawdown_rearm_hours: int | None = Field(default=None, ge=1)
 
 
 class GovernanceConfig(_Section):

@@ -24,6 +24,7 @@ from hyperliquid_agent.governance.tripwires import TripwireState
 from hyperliquid_agent.store import STATE_DB_NAME, StateStore, dumps, dumps_as_built
 
 NS = "governance"
+REARM_KEY = "rearm_request"  # see `request_rearm`
 # `id` is the rowid: rows are never deleted, so each new id is the largest plus one, in order.
 # (Files made before this note have it AUTOINCREMENT: the same ids, plus a sqlite_sequence row
 # rewritten on every save.)
@@ -165,6 +166,18 @@ class GovernanceStore:
 
     def record_regime(self, reading: RegimeReading) -> None:
         self.store.execute(_INSERT_REGIME, _regime_row(reading))
+
+    def request_rearm(self, requested: str) -> None:
+        """Ask the agent to re-arm its tripwires at its next cycle (`hl-agent gov rearm`; `requested`:
+        when and by whom, for the record). A key of its own: a running agent's saves leave it be."""
+        self.store.put(NS, REARM_KEY, {"requested": requested})
+
+    def take_rearm_request(self) -> dict[str, Any] | None:
+        """The pending re-arm request, removed (None when there is none)."""
+        request = self.store.get(NS, REARM_KEY)
+        if request is not None:
+            self.store.delete(NS, REARM_KEY)
+        return request
 
     # ---------------------------------------------------------------- reads
 

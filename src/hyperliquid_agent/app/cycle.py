@@ -136,6 +136,11 @@ class Governance(Protocol):
 
     def export_state(self) -> dict[str, Any]: ...
 
+    def take_requests(self, account: AccountState, now_ms: int) -> None:
+        """What the user asked for between cycles (`hl-agent gov rearm`), applied before the
+        cycle's state is exported."""
+        ...
+
     def begin(self, inputs: CycleInputs) -> dict[str, Any]:
         """Tripwires, invalidation and (medium loop) regime. Returns trading_state, tripwires,
         regime, regime_confidence, plan (PlanCard or None), plan_id, can_review,
@@ -284,6 +289,8 @@ class CyclePipeline:
         failures = self._stored_api_failures()
         if failures:
             self._store_api_failures(0)  # the venue answered again
+        if self.governance is not None:
+            self.governance.take_requests(account, now_ms)
         counters = load_counters(self.store)
         if counters.day != utc_day(now_ms) or counters.day_start_equity is None:
             # the day's loss counts from its first cycle, not from its first order (which may come

@@ -32,6 +32,7 @@ from hyperliquid_agent.governance.tripwires import (
     TripwireReport,
     TripwireState,
     evaluate_tripwires,
+    rearm,
     restrict_targets,
 )
 
@@ -68,6 +69,7 @@ class GovernedFlow:
         self.plan_summary = PlanSummary()
         self._flat_lines: dict[Any, Any] = {}  # a stopped-out coin's target line -> its copy at 0 (see `_held_flat`)
         self._funding_read: AccountState | None = None  # the account whose funding `begin` booked
+        self._rearmed: list[str] = []  # the note of a re-arm `take_requests` made, for `begin` to report
         # the state `save` wrote, for the next export_state; each call that changes the state drops it
         self._saved: dict[str, Any] | None = None
 
@@ -138,6 +140,7 @@ class GovernedFlow:
         tw_inputs = TripwireInputs(account=inputs.account, mids=inputs.snapshot.mids, now_ms=now,
                                    last_data_ms=inputs.snapshot.time_ms,
                                    api_failures=inputs.api_failures, plan_invalidated=fired)
+        rearmed, self._rearmed = self._rearmed, []
         self.tripwires, self.report = evaluate_tripwires(tw_inputs, self.tripwires, self.cfg.governance.tripwires)
         if self.report.force_review:
             gov.force_review(", ".join(self.report.reason_codes))
@@ -155,6 +158,7 @@ class GovernedFlow:
             "llm_calls": tap.take() if hasattr(tap, "take") else [],  # regime classification calls
             "trading_state": self.report.state.value,
             "tripwires": [t.to_dict() for t in self.report.trips],
+            **({"tripwire_notes": [*rearmed, *self.report.notes]} if rearmed or self.report.notes else {}),
             "regime": gov.regime.value if gov.regime is not None else None,
             "regime_raw": reading.raw.value if reading is not None else None,
             "regime_confidence": reading.confidence if reading is not None else None,
@@ -166,6 +170,19 @@ class GovernedFlow:
             "invalidated_by": fired,
             "stopped_out": sorted(self.stopped_out),
         }
+
+    def take_requests(self, account: AccountState, now_ms: int) -> None:
+        """Before the cycle's state is recorded: re-arm the tripwires when `hl-agent gov rearm`
+        asked for it since the last cycle (the request waits in the state store for a running or a
+        restarted agent; a replay starts from the state recorded after it). `begin` notes it."""
+        request = self.persist.take_rearm_request() if self.persist is not None else None
+        if request is None:
+            return
+        equity = account.portfolio_value
+        self.tripwires = rearm(self.tripwires, equity, now_ms)
+        self._saved = None
+        self._rearmed = [f"tripwires re-armed ({request.get('requested') or 'hl-agent gov rearm'}): the drawdown "
+                         f"and the day's loss count from {equity:.2f}"]
 
     def _track_plan(self, inputs: Any) -> Decimal | None:
         """Book the funding paid since the last cycle and mark the active plan's scorecard at

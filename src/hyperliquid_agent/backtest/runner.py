@@ -562,8 +562,8 @@ def freeze_summary(decisions: Sequence[DecisionRow], trips: Sequence[tuple[int, 
             f"from {utc_minute(longest[0])} to {end}, tripped by {why}")
     if to_end:
         text += (". It lasted to the end: a plan approved in it could only reduce (a max_drawdown freeze lifts only "
-                 "when equity is back within 90 % of [governance.tripwires] max_drawdown_pct of its peak; "
-                 "see docs/governance.md, Tripwires)")
+                 "when equity is back within 90 % of [governance.tripwires] max_drawdown_pct of its peak, or after "
+                 "[governance.tripwires] drawdown_rearm_hours when set; see docs/governance.md, Tripwires)")
     return [text]
 
 

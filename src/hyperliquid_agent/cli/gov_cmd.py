@@ -1,8 +1,9 @@
-"""`hl-agent gov plan | regime | tripwires | metrics | history`: persisted governance state.
+"""`hl-agent gov plan | regime | tripwires | metrics | history | rearm`: persisted governance state.
 
-Read-only: opens the state store under `agent.state_dir` if it exists, never starts the
-agent and never creates files. Times are shown "as of" the last governance cycle (the
-engine's clock, which a paper session may run faster than the wall clock).
+Read-only but for `rearm`: opens the state store under `agent.state_dir` if it exists, never
+starts the agent and never creates files. Times are shown "as of" the last governance cycle
+(the engine's clock, which a paper session may run faster than the wall clock). `rearm`
+leaves a request in the store that the agent's next cycle carries out.
 """
 
 from __future__ import annotations
@@ -147,6 +148,40 @@ def tripwires_cmd(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> 
         out.print("no tripwire fired on the last cycle")
     for t in state.trips:
         out.print(f"  [{colour}]{t['code']}[/] -> {t['outcome']}: {t['detail']}")
+
+
+@gov_app.command("rearm")
+def rearm_cmd(config: Path = CONFIG_OPTION,
+              yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
+    """Re-arm the tripwires: from the agent's next cycle the drawdown and the day's loss count from its
+    equity then, and a cut's freeze lifts (unless its condition holds anew, which cuts again)."""
+    import getpass
+    import sys
+    from datetime import datetime, timezone
+
+    cfg, store = _open(config, False, "rearm")
+    state = store.load_tripwires()
+    out = console()
+    out.print(f"trading state: {state.trading_state.value} as of {_iso(state.updated_ms)}; peak equity "
+              f"{state.to_dict()['peak_equity'] or '-'}; cut episodes held: {', '.join(state.cut_done) or 'none'}")
+    for t in state.trips:
+        out.print(f"  {t['code']} -> {t['outcome']}: {t['detail']}")
+    if state.trading_state.value == "ACTIVE" and not state.cut_done:
+        out.print("nothing to re-arm: trading is ACTIVE and no cut is held")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            fail("not re-armed: pass --yes to re-arm without a question (no terminal to ask at)")
+        if not typer.confirm("Re-arm the tripwires at the agent's next cycle?", default=False):
+            fail("not re-armed", code=1)
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no user name known to this process
+        who = "an operator"
+    store.request_rearm(f"hl-agent gov rearm by {who} at {when}")
+    out.print(f"re-arm requested in {cfg.state_dir}: the agent's next cycle (a running one, or the next start) "
+              "measures the drawdown and the day's loss from its equity; `hl-agent gov tripwires` shows it after")
 
 
 @gov_app.command("metrics")

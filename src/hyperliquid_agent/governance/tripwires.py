@@ -18,7 +18,7 @@ re-evaluated every cycle; the daily loss cap resets at 00:00 UTC with a new day-
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Iterable, Mapping
@@ -75,6 +75,7 @@ class TripwireState:
     trading_state: TradingState = TradingState.ACTIVE
     trips: list[dict[str, str]] = field(default_factory=list)  # the last report's trips
     updated_ms: int | None = None
+    frozen_ms: int | None = None  # when the max_drawdown cut held now was made (its freeze began)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +86,7 @@ class TripwireState:
             "trading_state": self.trading_state.value,
             "trips": list(self.trips),
             "updated_ms": self.updated_ms,
+            "frozen_ms": self.frozen_ms,
         }
 
     @classmethod
@@ -100,6 +102,7 @@ class TripwireState:
             trading_state=TradingState(d.get("trading_state", "ACTIVE")),
             trips=list(d.get("trips", [])),
             updated_ms=d.get("updated_ms"),
+            frozen_ms=d.get("frozen_ms"),
         )
 
 
@@ -108,6 +111,7 @@ class TripwireReport:
     state: TradingState
     trips: tuple[Trip, ...] = ()
     cut_floor_pct: Decimal | None = None  # set when exposure must be cut this cycle
+    notes: tuple[str, ...] = ()  # what changed besides the trips (a re-armed drawdown)
 
     @property
     def force_review(self) -> bool:
@@ -122,6 +126,7 @@ class TripwireReport:
             "state": self.state.value,
             "trips": [t.to_dict() for t in self.trips],
             "cut_floor_pct": None if self.cut_floor_pct is None else plain_text(self.cut_floor_pct),
+            "notes": list(self.notes),
         }
 
 
@@ -204,6 +209,15 @@ def evaluate_tripwires(
         new.day_start_ms, new.day_start_equity = day, equity
     if new.peak_equity is None or equity > new.peak_equity:
         new.peak_equity = equity
+    notes: tuple[str, ...] = ()
+    hours = config.drawdown_rearm_hours
+    if (hours is not None and "max_drawdown" in state.cut_done and state.frozen_ms is not None
+            and now - state.frozen_ms >= hours * 3_600_000):
+        # frozen that long: the drawdown counts from here (a book that may only shrink seldom recovers)
+        state = replace(state, cut_done=[c for c in state.cut_done if c != "max_drawdown"], frozen_ms=None)
+        notes = (f"max_drawdown re-armed after {hours} h frozen (drawdown_rearm_hours): the drawdown now "
+                 f"counts from {equity:.2f}, the peak was {new.peak_equity:.2f}",)
+        new.peak_equity = equity
     trips: list[Trip] = []
 
     # (the caps are positive: equity at or above the reference is no loss, and needs no division)
@@ -237,12 +251,14 @@ def evaluate_tripwires(
             trips.append(Trip(code, TripOutcome.FREEZE, why))
 
     if not trips:  # the usual cycle: ACTIVE, and a cut episode (if any) is over
-        return new, _CLEAR
+        return new, (TripwireReport(state=TradingState.ACTIVE, notes=notes) if notes else _CLEAR)
 
     # a cut applies once per episode; while its condition holds it then only freezes
     cut_codes = [t.code for t in trips if t.outcome is TripOutcome.CUT]
     fresh_cut = any(c not in state.cut_done for c in cut_codes)
     new.cut_done = cut_codes + held
+    if "max_drawdown" in new.cut_done:  # the freeze began with its cut (this cycle's, or held from then)
+        new.frozen_ms = state.frozen_ms if "max_drawdown" in state.cut_done and state.frozen_ms is not None else now
     trips = [t if t.outcome is not TripOutcome.CUT or fresh_cut else Trip(t.code, TripOutcome.FREEZE, t.detail)
              for t in trips]
     outcomes = {t.outcome for t in trips}
@@ -255,8 +271,16 @@ def evaluate_tripwires(
     new.trading_state = ts
     new.trips = [t.to_dict() for t in trips]
     report = TripwireReport(state=ts, trips=tuple(trips),
-                            cut_floor_pct=config.cut_floor_pct if TripOutcome.CUT in outcomes else None)
+                            cut_floor_pct=config.cut_floor_pct if TripOutcome.CUT in outcomes else None, notes=notes)
     return new, report
+
+
+def rearm(state: TripwireState, equity: Decimal, now_ms: int) -> TripwireState:
+    """The state after `hl-agent gov rearm`: the drawdown counts from `equity` (a new peak), the
+    day's loss from `equity` too, and no cut episode is held, so a freeze lifts at the next cycle
+    unless its condition holds anew there (which cuts again)."""
+    return replace(state, peak_equity=equity, day_start_equity=equity, cut_done=[], frozen_ms=None,
+                   trading_state=TradingState.ACTIVE, trips=[], updated_ms=now_ms)
 
 
 def planning_margin_ratio(config: TripwireConfig) -> Decimal:
@@ -301,5 +325,5 @@ def restrict_targets(
 
 __all__ = [
     "Trip", "TripOutcome", "TripwireInputs", "TripwireReport", "TripwireState", "TradingState",
-    "evaluate_tripwires", "planning_margin_ratio", "restrict_targets",
+    "evaluate_tripwires", "planning_margin_ratio", "rearm", "restrict_targets",
 ]
