@@ -152,3 +152,24 @@ def test_the_baseline_provider_runs_beside_a_paid_one(model, feed, tmp_path):
     from hyperliquid_agent.backtest.report import render_html
 
     assert "baseline provider" in render_html(r)
+
+
+def test_a_run_stopped_early_sits_beside_the_baseline_over_the_same_bars(model, feed, tmp_path):
+    """The baseline's metrics beside a run stopped by --max-cost are those of the run's own bars. They
+    covered the whole window: on the real BTC data 2025-01-03..05, a run stopped after 13 of 47 hours
+    read "total return" -0.35 % (0.54 days) beside the baseline column's -0.35 % (1.96 days), while
+    the row "baseline provider return" (on the run's bars) read -0.13 %."""
+    c = cfg(model, tmp_path / "state")
+    per_call = D("2000") * D("0.15") / 10**6 + D("100") * D("0.60") / 10**6  # gpt-4o-mini list price
+    r = run_backtest(c, spec(max_cost_usd=per_call * D("5.5"), vs_baseline=True), feed=feed)
+    assert r.stopped_early
+    assert r.baseline_metrics is not None
+    assert r.baseline_metrics["days"] == r.metrics["days"] < 1
+    assert r.baseline_metrics["total_return"] == r.metrics["baseline_return"]
+    assert len(r.curve.baseline) == len(r.curve.t_ms)
+    # the baseline's replay of the whole window, up to the bar before the stop (its last point is
+    # taken, as the run's is, after the fills that landed on it)
+    whole = run_backtest(c, spec(provider="baseline"), feed=feed)
+    n = len(r.curve.t_ms)
+    assert r.curve.baseline[:n - 1] == whole.curve.equity[:n - 1]
+    assert r.baseline_metrics["n_trades"] < whole.metrics["n_trades"]

@@ -373,8 +373,11 @@ def _run(cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progress | No
                               "warnings": plan.warnings + main.warnings}
     if with_baseline:
         base_cfg = effective_config(cfg, spec, state_dir / "baseline", provider="baseline")
-        base = _replay(base_cfg, plan, feed, state_dir / "baseline", base_progress, steps)
-        same_bars = base.curve.equity[:len(main.curve.t_ms)]  # a run stopped early is compared on its bars
+        # a run stopped early is compared on its own bars: the baseline stops at the same bar, so its
+        # metrics beside the run's (and its return) cover the same hours, not the whole window
+        until = main.curve.t_ms[-1] if main.stopped_early and main.curve.t_ms else None
+        base = _replay(base_cfg, plan, feed, state_dir / "baseline", base_progress, steps, until_ms=until)
+        same_bars = base.curve.equity[:len(main.curve.t_ms)]
         update["baseline_metrics"] = base.metrics
         theirs, excess = versus(main.metrics["total_return"], same_bars)
         update["metrics"] = {**main.metrics, "baseline_return": theirs, "excess_vs_baseline": excess}
@@ -383,7 +386,9 @@ def _run(cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progress | No
 
 
 def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progress | None,
-            step_factory: StepFactory) -> BacktestResult:
+            step_factory: StepFactory, until_ms: int | None = None) -> BacktestResult:
+    """One replay of the window; with `until_ms`, it stops at that bar (having crossed it, deciding
+    nothing there), as a run stopped by `--max-cost` does."""
     from hyperliquid_agent.exchange.simulated import SimulatedExchange
 
     spec, times, interval_ms = plan.spec, plan.times, plan.interval_ms
@@ -420,6 +425,8 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
                 progress(i + 1, total)
             continue
         advance(t)
+        if until_ms is not None and t >= until_ms:
+            break
         due = t + latency_ms
         if due > times[-1] or (plan.fill_times is not None and due not in plan.fill_times):
             # its orders would fill after the window, or on a bar some coin is missing (at a
@@ -454,7 +461,7 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
         decisions.append(_decision_row(t, info))
         if progress:
             progress(i + 1, total)
-    if stopped is None:
+    if stopped is None and until_ms is None:
         advance(times[-1])
     rec.close_out()
     return _result(run_cfg, plan, rec, decisions, changes, spent, calls, stopped, refused, sent, trips)
