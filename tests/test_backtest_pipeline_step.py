@@ -132,3 +132,19 @@ def test_the_account_in_the_inputs_digest_reads_the_same_from_a_plain_record_and
         if acct.positions:
             moved = acct.positions[0].model_copy(update={"entry_price": acct.positions[0].entry_price.next_plus()})
             assert _account_text(acct.model_copy(update={"positions": (moved, *acct.positions[1:])})) != text
+
+
+def test_a_rejected_proposal_keeps_the_governor_s_reason():
+    """A governed run on the real data 2025-01-01..05 (BTC, ETH) whose model proposed
+    slow-trend-following in a range-bound market made 0 trades; its rows read only "keep plan:
+    proposal rejected", the governor's regime_mismatch reason was in no file of the run."""
+    record = _Pipeline().run_record("bt000001", 1, 0, ())
+    reason = "regime_mismatch: slow-trend-following does not fit the confirmed regime range-bound"
+    record["governance"] = {**record["governance"], "verdict": "rejected", "reason": reason}
+    info = step_info(record)
+    assert info.detail == f"keep plan: proposal rejected ({reason})"
+    assert info.action == "keep plan"
+    maintained = _Pipeline().run_record("bt000001", 1, 0, ())
+    maintained["decision"] = {"summary": "maintain plan"}
+    maintained["governance"] = {**maintained["governance"], "verdict": "maintain", "reason": "plan maintained"}
+    assert step_info(maintained).detail == "maintain plan"

@@ -67,6 +67,9 @@ def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> S
         error = f"{failed}; {error}" if error else failed
     summary = str(decision.get("summary") or "hold")
     action = summary.split(":", 1)[0].strip() or "hold"
+    if gov.get("verdict") == "rejected" and gov.get("reason"):
+        # the governor's reason (regime_mismatch, the change cost, ...): the record's summary names only the verdict
+        summary = f"{summary} ({gov['reason']})"
     plan_id = record.get("plan_id")
     strategy = strategy_of(record) or (previous_strategy if plan_id else None)
     if record.get("mode") == "standard" and plan_id is None:
