@@ -219,6 +219,12 @@ def test_a_decision_the_engine_could_not_make_is_a_failed_cycle(tmp_path):
                                for d in r.decisions)
     assert r.warnings[-1].startswith(f"{len(r.decisions)} of {len(r.decisions)} cycles reported errors and held")
     assert not r.trades
+    # the client's message names the live agent's fix ([llm.replay] record / mode), which `--provider
+    # replay` does not read (it always replays strictly): the warning says how a backtest records
+    hint = r.warnings[-1].split("\n", 1)[1]
+    assert hint.startswith(f"{len(r.decisions)} of them found no recorded reply")
+    assert "record this window first with --provider openai-compatible" in hint
+    assert str(tmp_path / "state" / "llm-replay.sqlite") in hint
 
 
 def test_step_info_reads_a_failed_decision_as_the_cycles_error():

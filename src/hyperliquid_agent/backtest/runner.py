@@ -521,20 +521,36 @@ def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spe
         stopped_early=stopped,
         refused=list(refused),
         orders_sent=sent,
-        warnings=(error_summary(decisions) + rejection_summary(refused, sent, plan.latency_bars)
+        warnings=(error_summary(decisions, _replay_hint(run_cfg, spec)) + rejection_summary(refused, sent, plan.latency_bars)
                   + freeze_summary(decisions, trips)),
     )
 
 
-def error_summary(decisions: Sequence[DecisionRow]) -> list[str]:
-    """One warning when cycles failed (a failed cycle holds, so the run goes on)."""
+def error_summary(decisions: Sequence[DecisionRow], replay_hint: str | None = None) -> list[str]:
+    """One warning when cycles failed (a failed cycle holds, so the run goes on). `replay_hint`:
+    how a backtest records what a strict replay missed, said when some cycle missed."""
     failed = [d for d in decisions if d.error]
     if not failed:
         return []
     first = failed[0]
     when = utc_minute(first.t_ms)
     error = first.error if len(first.error) <= 600 else first.error[:600] + "…"
-    return [f"{len(failed)} of {len(decisions)} cycles reported errors and held; the first, at {when}: {error}"]
+    text = f"{len(failed)} of {len(decisions)} cycles reported errors and held; the first, at {when}: {error}"
+    missed = sum(1 for d in failed if "ReplayMissError" in (d.error or ""))
+    if missed and replay_hint:
+        text += f"\n{missed} of them found no recorded reply. {replay_hint}"
+    return [text]
+
+
+def _replay_hint(run_cfg: Config, spec: BacktestSpec) -> str | None:
+    """The fix for a strict-replay miss in a backtest. The client's own message names the live
+    agent's settings ([llm.replay] record, mode), which `--provider replay` does not read."""
+    if spec.provider != "replay":
+        return None
+    source = run_cfg.llm.replay.wrapped_provider
+    return (f"--provider replay only replays: record this window first with --provider {source} (and --max-cost "
+            f"USD), which stores every reply in {run_cfg.llm.replay.path}; a request recorded with other settings "
+            f"(window, coins, model, prompt, --set) is another request")
 
 
 def freeze_summary(decisions: Sequence[DecisionRow], trips: Sequence[tuple[int, tuple[str, ...]]] = ()) -> list[str]:
