@@ -173,3 +173,19 @@ def test_a_run_stopped_early_sits_beside_the_baseline_over_the_same_bars(model, 
     n = len(r.curve.t_ms)
     assert r.curve.baseline[:n - 1] == whole.curve.equity[:n - 1]
     assert r.baseline_metrics["n_trades"] < whole.metrics["n_trades"]
+
+
+def test_a_model_without_a_price_is_not_reported_as_free(model, feed, tmp_path):
+    """A model missing from the price table: its cost is unknown, not $0. The run's LLM cost read
+    $0.00 and its return net of LLM cost equalled its return, with nothing in results.json to say
+    the cost was not known (23 calls of a local model, real BTC data 2025-02-01)."""
+    c = cfg(model, tmp_path / "state")
+    c.llm.model = "my-local-model"
+    first = run_backtest(c, spec(), feed=feed)
+    assert model.calls == len(first.decisions) == 23
+    unpriced = [w for w in first.warnings if "no price in the LLM price table" in w]
+    assert unpriced and unpriced[0].startswith("23 of 23 cycles called my-local-model")
+    assert '[llm.pricing."my-local-model"]' in unpriced[0]
+    # the rerun replays every reply: those cost nothing, truly
+    second = run_backtest(c, spec(), feed=feed)
+    assert model.calls == 23 and not [w for w in second.warnings if "no price" in w]

@@ -91,6 +91,7 @@ def step_info(record: dict[str, Any], previous_strategy: str | None = None) -> S
         cloids=tuple(o["cloid"] for o in sent if o.get("cloid")),
         trading_state=gov.get("trading_state"),
         trips=tuple(t["code"] for t in gov.get("tripwires") or ()),
+        unpriced=bool(llm.get("unpriced")),
     )
 
 

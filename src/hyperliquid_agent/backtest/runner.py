@@ -110,6 +110,7 @@ class StepInfo(NamedTuple):
     cloids: tuple[str, ...] = ()  # the client order ids of the orders it sent (its fills are its own, whenever made)
     trading_state: str | None = None  # governed: ACTIVE, REDUCING or HALTED after the tripwires
     trips: tuple[str, ...] = ()  # governed: the codes of the tripwires that tripped
+    unpriced: bool = False  # a call came back from a model without a price: its cost is unknown, not 0
 
 
 class CycleStep(Protocol):
@@ -418,6 +419,7 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
     refused: list[RefusedOrder] = []  # the orders the venue refused
     sent = 0  # orders sent to the venue
     trips: list[tuple[int, tuple[str, ...]]] = []  # (t, codes) of the cycles where tripwires tripped
+    unpriced = 0  # cycles whose calls came back from a model without a price
     total = len(times)
     for i, t in enumerate(times):
         if model.now_ms > t:  # still waiting for the previous cycle's fills (latency > the decision bar)
@@ -448,6 +450,7 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
         guard.record(info.llm_cost_usd)
         if info.trips:
             trips.append((t, info.trips))
+        unpriced += info.unpriced
         sent += info.sent
         if info.rejections:
             refused += [RefusedOrder(t_ms=t + latency_ms, decided_ms=t, coin=coin, side=side, size=Decimal(size),
@@ -464,7 +467,7 @@ def _replay(run_cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progre
     if stopped is None and until_ms is None:
         advance(times[-1])
     rec.close_out()
-    return _result(run_cfg, plan, rec, decisions, changes, spent, calls, stopped, refused, sent, trips)
+    return _result(run_cfg, plan, rec, decisions, changes, spent, calls, stopped, refused, sent, trips, unpriced)
 
 
 def _decision_row(t_ms: int, info: StepInfo) -> DecisionRow:
@@ -480,7 +483,7 @@ def _decision_row(t_ms: int, info: StepInfo) -> DecisionRow:
 
 def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spent: Decimal, calls: int,
             stopped: str | None, refused: Sequence[RefusedOrder] = (), sent: int = 0,
-            trips: Sequence[tuple[int, tuple[str, ...]]] = ()) -> BacktestResult:
+            trips: Sequence[tuple[int, tuple[str, ...]]] = (), unpriced: int = 0) -> BacktestResult:
     spec = plan.spec
     start_equity = run_cfg.venue.start_equity_usd
     points = rec.points or [EquityPoint(plan.times[0], start_equity)]
@@ -522,7 +525,7 @@ def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spe
         refused=list(refused),
         orders_sent=sent,
         warnings=(error_summary(decisions, _replay_hint(run_cfg, spec)) + rejection_summary(refused, sent, plan.latency_bars)
-                  + freeze_summary(decisions, trips)),
+                  + freeze_summary(decisions, trips) + unpriced_summary(run_cfg, unpriced, len(decisions))),
     )
 
 
@@ -551,6 +554,17 @@ def _replay_hint(run_cfg: Config, spec: BacktestSpec) -> str | None:
     return (f"--provider replay only replays: record this window first with --provider {source} (and --max-cost "
             f"USD), which stores every reply in {run_cfg.llm.replay.path}; a request recorded with other settings "
             f"(window, coins, model, prompt, --set) is another request")
+
+
+def unpriced_summary(run_cfg: Config, unpriced: int, cycles: int) -> list[str]:
+    """One warning when the model's replies had no price: their cost is unknown, and the run's
+    LLM cost (and its return net of it) counts them as nothing."""
+    if not unpriced:
+        return []
+    model = run_cfg.llm.model
+    return [f"{unpriced} of {cycles} cycles called {model}, which has no price in the LLM price table: their cost "
+            f"is unknown and left out of the LLM cost and the return net of LLM cost. "
+            f"{add_price_hint(model, str(run_cfg.source_path or 'config.toml'))}"]
 
 
 def freeze_summary(decisions: Sequence[DecisionRow], trips: Sequence[tuple[int, tuple[str, ...]]] = ()) -> list[str]:
