@@ -92,6 +92,11 @@ def test_paid_provider_needs_a_model_a_key_and_a_spend_cap(tmp_path, monkeypatch
     assert r.exit_code == 2 and "--max-cost" in r.output
     assert "estimated LLM spend for gpt-4o-mini: $" in r.output
     assert "sk-test-not-real" not in r.output
+    # a model given with --set is the model called: the config file's baseline-v1 does not stop it,
+    # and the estimate names and prices it
+    r = invoke("backtest", "run", *WINDOW, "--provider", "openai", "--set", "llm.model=claude-haiku-4-5", "-c", CFG)
+    assert r.exit_code == 2 and "set llm.model" not in r.output and "--max-cost" in r.output
+    assert "estimated LLM spend for claude-haiku-4-5: $" in r.output
 
 
 def test_sweep_runs_the_grid_in_processes(tmp_path):

@@ -208,3 +208,25 @@ def test_plan_warns_before_the_knowledge_cutoff_and_estimates_a_paid_run():
     assert gov.cycle_estimate() == 2 * gov.estimate.per_call_usd > 0
     unknown = config_from_dict({"llm": {"provider": "openai", "model": "no-such-model-xyz"}}, env={})
     assert plan_run(unknown, spec, make_feed(days=12, start_ms=T0), prompt_chars=8000).cycle_estimate() is None
+
+
+def test_the_plan_prices_and_dates_the_model_a_set_override_names():
+    """`--set llm.model=...` (a sweep comparing models) is the model the run calls: the estimate
+    named and priced the config file's model and the cutoff was checked for it. On the real data,
+    `--set llm.model=claude-haiku-4-5` over a gpt-4o-mini config printed "$0.03 for gpt-4o-mini"
+    (the run spent $0.0575) and no warning, though the window starts before claude-haiku-4-5's cutoff."""
+    from backtest_helpers import T0, make_feed
+
+    from hyperliquid_agent.backtest.runner import plan_run
+
+    cfg = config_from_dict({"llm": {"provider": "openai", "model": "gpt-4o-mini"},
+                            "backtest": {"knowledge_cutoffs": {"gpt-4o-mini": "2024-12-01",
+                                                               "claude-haiku-4-5": "2025-02-28"}}}, env={})
+    spec = BacktestSpec(coins=("BTC",), start=date(2025, 1, 8), end=date(2025, 1, 10), mode="standard",
+                        provider="openai", overrides={"llm.model": "claude-haiku-4-5"})
+    plan = plan_run(cfg, spec, make_feed(days=12, start_ms=T0), prompt_chars=8000)
+    assert plan.model == "claude-haiku-4-5"
+    assert any("knowledge cutoff of claude-haiku-4-5 (2025-02-28)" in w for w in plan.warnings)
+    assert plan.estimate is not None
+    assert plan.estimate.per_call_usd == estimate_cost(1, 8000, 1500, "claude-haiku-4-5").per_call_usd
+    assert plan.estimate.per_call_usd != estimate_cost(1, 8000, 1500, "gpt-4o-mini").per_call_usd

@@ -241,6 +241,7 @@ class Plan:
     calls_per_cycle: int = 1  # paid calls one decision cycle may make (a review and a regime call)
     # bar closes every coin has: a decision whose fills would land elsewhere (a missing bar) is not taken
     fill_times: frozenset[int] | None = None
+    model: str = ""  # the model the run calls (`--set llm.model=...` applied): its estimate, its cutoff
 
     def cycle_estimate(self) -> Decimal | None:
         """What the first paid cycle may cost, before any has been seen (None: price unknown)."""
@@ -288,9 +289,11 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
                             f"generic mid-cap coin for each (it knows {', '.join(sorted(PROFILES))}); check --coins")
     estimate = None
     per_cycle = 1
-    provider = spec.provider if spec.provider != "replay" else cfg.llm.provider
+    # the model of the run's own settings: a `--set llm.model=...` (a sweep comparing models) is the one called
+    model = settings.llm.model
+    provider = spec.provider if spec.provider != "replay" else settings.llm.provider
     if spec.provider not in FREE_PROVIDERS:
-        w = cutoff_warning(cfg.llm.model, provider, ms_day(times[0]), cfg.backtest.knowledge_cutoffs)
+        w = cutoff_warning(model, provider, ms_day(times[0]), settings.backtest.knowledge_cutoffs)
         if w:
             warnings.append(w)
     if spec.provider in PAID_PROVIDERS:
@@ -302,10 +305,10 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
             calls *= per_cycle
         if prompt_chars is None:
             prompt_chars = sample_prompt_chars(settings, spec.strategies)
-        estimate = estimate_cost(calls, prompt_chars or DEFAULT_PROMPT_CHARS, settings.llm.max_tokens, cfg.llm.model,
+        estimate = estimate_cost(calls, prompt_chars or DEFAULT_PROMPT_CHARS, settings.llm.max_tokens, model,
                                  settings.llm.pricing)
     return Plan(spec, times, interval, latency, latency * feed.interval_ms, warnings, estimate, per_cycle,
-                frozenset(common_closes(feed, spec.coins)))
+                frozenset(common_closes(feed, spec.coins)), model)
 
 
 def _span(first_ms: int, last_ms: int) -> str:

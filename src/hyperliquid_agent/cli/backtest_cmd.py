@@ -118,7 +118,7 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
     import sys
 
     from hyperliquid_agent.backtest.runner import plan_run, run_backtest, write_outputs
-    from hyperliquid_agent.backtest.spec import PAID_PROVIDERS
+    from hyperliquid_agent.backtest.spec import PAID_PROVIDERS, run_settings
     from hyperliquid_agent.backtest.venue import build_feed
     from hyperliquid_agent.errors import HLAgentError
     from hyperliquid_agent.llm.pricing import add_price_hint
@@ -128,8 +128,9 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
     try:
         spec = _spec(cfg, **kw)
         paid = spec.provider in PAID_PROVIDERS
+        model = run_settings(cfg, spec).llm.model  # (a --set llm.model=... is the model the run calls)
         if paid:
-            if cfg.llm.model.startswith("baseline"):
+            if model.startswith("baseline"):
                 example = "claude-haiku-4-5" if spec.provider == "anthropic" else "gpt-4o-mini"
                 fail(f"--provider {spec.provider} needs a model of that provider: set llm.model in "
                      f"{cfg.source_path or 'config.toml'} (e.g. model = \"{example}\")")
@@ -141,11 +142,11 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
         for w in plan.warnings:
             err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
         if plan.estimate is not None:
-            err.print(escape(plan.estimate.describe(cfg.llm.model)), highlight=False)
+            err.print(escape(plan.estimate.describe(model)), highlight=False)
             if plan.estimate.usd is None and spec.max_cost_usd is not None:
-                fail(f"--max-cost: {cfg.llm.model} has no price in the LLM price table, so its spend cannot be kept "
+                fail(f"--max-cost: {model} has no price in the LLM price table, so its spend cannot be kept "
                      f"under the cap and the run would stop before its first cycle. "
-                     f"{add_price_hint(cfg.llm.model, str(cfg.source_path or 'config.toml'))}")
+                     f"{add_price_hint(model, str(cfg.source_path or 'config.toml'))}")
             if spec.max_cost_usd is None and not yes:
                 if not sys.stdin.isatty():
                     fail("a paid model is selected: pass --max-cost USD (or --yes) for a non-interactive run")
