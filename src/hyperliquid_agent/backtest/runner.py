@@ -271,7 +271,8 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
             f"no bars for {','.join(spec.coins)} between {spec.start or 'the start'} and {spec.end or 'the end'} "
             f"in {spec.data_dir or 'the synthetic data'}; check --start/--end and the data folder"
         )
-    latency = cfg.backtest.fill_latency_bars if spec.fill_latency_bars is None else spec.fill_latency_bars
+    # (the run's settings: a `--set backtest.fill_latency_bars=...` is its latency, as --latency-bars is)
+    latency = settings.backtest.fill_latency_bars if spec.fill_latency_bars is None else spec.fill_latency_bars
     if times[0] + latency * feed.interval_ms > times[-1]:  # (the runner takes no decision whose fills land after it)
         raise ConfigError(
             f"the window has {len(times)} decision bar(s) ({interval}), {_span(times[0], times[-1])}, and an order decided at "
@@ -365,13 +366,13 @@ def _run(cfg: Config, plan: Plan, feed, state_dir: Path, progress: Progress | No
          step_factory: StepFactory | None) -> BacktestResult:
     spec = plan.spec
     steps = step_factory or default_step_factory
-    want_baseline = cfg.backtest.vs_baseline if spec.vs_baseline is None else spec.vs_baseline
+    run_cfg = effective_config(cfg, spec, state_dir)
+    want_baseline = run_cfg.backtest.vs_baseline if spec.vs_baseline is None else spec.vs_baseline
     with_baseline = want_baseline and spec.provider != "baseline"
     main_progress = base_progress = progress
     if progress is not None and with_baseline:  # one bar over both replays: this run, then the baseline's
         main_progress = lambda done, total: progress(done, 2 * total)  # noqa: E731
         base_progress = lambda done, total: progress(total + done, 2 * total)  # noqa: E731
-    run_cfg = effective_config(cfg, spec, state_dir)
     main = _replay(run_cfg, plan, feed, state_dir / "main", main_progress, steps)
     update: dict[str, Any] = {"run_id": spec.run_id or make_run_id(cfg, spec),  # no temporary paths in the id
                               "warnings": plan.warnings + main.warnings}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Callable, Sequence
 
-from hyperliquid_agent.backtest.spec import BacktestSpec, day_ms
+from hyperliquid_agent.backtest.spec import BacktestSpec, day_ms, run_settings
 from hyperliquid_agent.config import Config
 from hyperliquid_agent.errors import ConfigError
 from hyperliquid_agent.exchange.feed import HOUR_MS, WARMUP_DAYS
@@ -24,8 +24,9 @@ def build_feed(cfg: Config, spec: BacktestSpec):
         return load_feed(spec.data_dir, list(spec.coins), "1h")
     from hyperliquid_agent.exchange import synthetic
 
-    seed = cfg.venue.seed if spec.seed is None else spec.seed
-    days = cfg.venue.synthetic_days
+    venue = run_settings(cfg, spec).venue if spec.overrides else cfg.venue  # a `--set venue.seed=...` too
+    seed = venue.seed if spec.seed is None else spec.seed
+    days = venue.synthetic_days
     if spec.start is None:
         start_ms = synthetic.DEFAULT_START_MS
         if spec.end is not None:
