@@ -280,3 +280,10 @@ def test_sweep_workers_get_no_key_they_do_not_use_and_outputs_show_no_secret(tmp
     paid = expand_grid(base, providers=["openai"])
     assert worker_config(cfg, paid).llm.api_key.get_secret_value() == api_key  # a paid point needs it
     assert worker_config(cfg, grid).llm.api_key is None and worker_config(cfg, paid).hyperliquid.secret_key is None
+
+
+def test_a_sweep_names_its_own_option_for_a_key_the_run_sets():
+    r = invoke("backtest", "sweep", *DAY, "--set", "agent.mode=standard,governed", "-c", CFG)
+    assert r.exit_code == 2 and "--set agent.mode: the mode is --modes; use that instead" in r.output
+    r = invoke("backtest", "sweep", *DAY, "--set", "llm.provider=openai", "-c", CFG)
+    assert r.exit_code == 2 and "the provider is --providers;" in r.output

@@ -230,3 +230,16 @@ def test_the_plan_prices_and_dates_the_model_a_set_override_names():
     assert plan.estimate is not None
     assert plan.estimate.per_call_usd == estimate_cost(1, 8000, 1500, "claude-haiku-4-5").per_call_usd
     assert plan.estimate.per_call_usd != estimate_cost(1, 8000, 1500, "gpt-4o-mini").per_call_usd
+
+
+def test_a_set_of_a_key_the_run_sets_itself_is_refused_naming_the_option():
+    """`--set agent.mode=standard` ran a governed backtest whose results.json listed the override
+    {'agent.mode': 'standard'} beside mode 'governed': the run sets the mode, coins, provider, state
+    folder and network itself, so such a --set was named and never used."""
+    for key, value, hint in (("agent.mode", "standard", "--mode"), ("agent.coins", ["ETH"], "--coins"),
+                             ("llm.provider", "openai", "--provider"), ("agent.state_dir", "/tmp/x", "drop it"),
+                             ("hyperliquid.network", "mainnet", "drop it")):
+        with pytest.raises(ConfigError) as exc:
+            BacktestSpec(coins=("BTC",), overrides={key: value}).validated()
+        assert str(exc.value).startswith(f"--set {key}: ") and hint in str(exc.value)
+    BacktestSpec(coins=("BTC",), overrides={"risk.max_leverage": 2}).validated()

@@ -63,7 +63,21 @@ class BacktestSpec:
             raise ConfigError(f"--latency-bars {self.fill_latency_bars} must be zero or more (hourly bars)")
         if self.max_cost_usd is not None and (not self.max_cost_usd.is_finite() or self.max_cost_usd < 0):
             raise ConfigError(f"--max-cost {self.max_cost_usd} must be a number of USD, zero or more (e.g. --max-cost 5)")
+        for key, why in SET_BY_OPTIONS.items():
+            if key in self.overrides:
+                raise ConfigError(f"--set {key}: {why}")
         return self
+
+
+# config keys a run sets itself (a `--set` of them would be named in results.json and not used): why
+SET_BY_OPTIONS = {
+    "agent.mode": "the mode is --mode; use that instead",
+    "agent.coins": "the coins are --coins; use that instead",
+    "llm.provider": "the provider is --provider; use that instead",
+    "agent.state_dir": "a run keeps its state in a temporary folder of its own (the LLM replay store stays in "
+                       "the config's state_dir); drop it",
+    "hyperliquid.network": "a backtest trades on its in-process venue, never on a network; drop it",
+}
 
 
 def parse_day(value: str, option: str) -> date:

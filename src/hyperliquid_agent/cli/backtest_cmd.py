@@ -311,7 +311,7 @@ def sweep(
             try:
                 s.validated()
             except HLAgentError as exc:  # it names the single-run options; a sweep takes --modes, --providers
-                fail(re.sub(r"--(mode|provider) ", r"--\1s ", str(exc), count=1))
+                fail(re.sub(r"--(mode|provider)\b", r"--\1s", str(exc), count=1))
             if s.provider in PAID_PROVIDERS and s.max_cost_usd is None:
                 fail(f"the sweep calls a paid model ({s.provider}): pass --max-cost USD, the cap for each run")
         check_grid(cfg, grid)
