@@ -287,3 +287,39 @@ def test_a_sweep_names_its_own_option_for_a_key_the_run_sets():
     assert r.exit_code == 2 and "--set agent.mode: the mode is --modes; use that instead" in r.output
     r = invoke("backtest", "sweep", *DAY, "--set", "llm.provider=openai", "-c", CFG)
     assert r.exit_code == 2 and "the provider is --providers;" in r.output
+
+
+def test_a_sweep_point_whose_worker_died_is_a_failed_row(tmp_path):
+    """A worker process killed under a point (out of memory, a signal) broke the process pool: the
+    sweep ended with a BrokenProcessPool traceback, and the rows of the points that had finished
+    were in no sweep.json."""
+    from concurrent.futures import Executor, Future
+    from concurrent.futures.process import BrokenProcessPool
+    from datetime import date
+
+    from hyperliquid_agent.backtest.spec import BacktestSpec
+    from hyperliquid_agent.backtest.sweep import expand_grid, run_sweep
+    from hyperliquid_agent.config import load_config
+
+    class DyingPool(Executor):
+        """Runs each point in this process, but the second point's worker dies."""
+
+        def __init__(self) -> None:
+            self.n = 0
+
+        def submit(self, fn, /, *args, **kwargs):
+            self.n += 1
+            fut: Future = Future()
+            if self.n == 2:
+                fut.set_exception(BrokenProcessPool("A process in the process pool was terminated abruptly"))
+            else:
+                fut.set_result(fn(*args, **kwargs))
+            return fut
+
+    cfg = load_config(CFG, env={})
+    base = BacktestSpec(coins=("BTC",), start=date(2024, 2, 5), end=date(2024, 2, 6))
+    rows = run_sweep(cfg, expand_grid(base, ["standard", "governed"]), out_root=tmp_path, executor=DyingPool())
+    assert [r.label for r in rows] == ["mode=standard", "mode=governed"]
+    assert rows[0].error is None and rows[0].metrics
+    assert rows[1].error == "BrokenProcessPool: A process in the process pool was terminated abruptly"
+    assert not rows[1].metrics and rows[1].settings == {"mode": "governed", "provider": "baseline"}

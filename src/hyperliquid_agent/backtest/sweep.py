@@ -157,9 +157,7 @@ def run_one(cfg: Config, label: str, spec: BacktestSpec, out_root: str | None) -
     """One sweep point (runs inside a worker process)."""
     from hyperliquid_agent.backtest.runner import run_backtest, write_outputs
 
-    settings = {"mode": spec.mode, "provider": spec.provider, **shown_overrides(spec.overrides)}
-    if spec.strategies:
-        settings["strategies"] = ",".join(spec.strategies)
+    settings = point_settings(spec)
     run_dir = None
     try:
         result = run_backtest(cfg, spec)
@@ -169,6 +167,14 @@ def run_one(cfg: Config, label: str, spec: BacktestSpec, out_root: str | None) -
         return SweepRow(label, settings, None, {}, f"{type(exc).__name__}: {exc}")
     row_metrics = {k: result.metrics.get(k) for k in ROW_METRICS}
     return SweepRow(label, settings, run_dir, row_metrics, result.stopped_early)
+
+
+def point_settings(spec: BacktestSpec) -> dict[str, Any]:
+    """A point's settings as its row shows them."""
+    settings = {"mode": spec.mode, "provider": spec.provider, **shown_overrides(spec.overrides)}
+    if spec.strategies:
+        settings["strategies"] = ",".join(spec.strategies)
+    return settings
 
 
 def run_sweep(
@@ -190,7 +196,12 @@ def run_sweep(
                                out): i for i, (label, spec) in enumerate(grid)}
         rows: list[SweepRow | None] = [None] * len(grid)
         for done, fut in enumerate(as_completed(futures), start=1):
-            rows[futures[fut]] = fut.result()
+            i = futures[fut]
+            try:
+                rows[i] = fut.result()
+            except Exception as exc:  # the worker itself died (killed, out of memory): that point failed
+                label, spec = grid[i]
+                rows[i] = SweepRow(label, point_settings(spec), None, {}, f"{type(exc).__name__}: {exc}")
             if progress:
                 progress(done, len(grid))
     finally:
