@@ -117,3 +117,14 @@ def test_report_is_self_contained_html(tmp_path):
         for seg in re.findall(r'points="([^"]+)"', svg):
             for x, y in (map(float, p.split(",")) for p in seg.split()):
                 assert 0 <= x <= w and 0 <= y <= h
+
+
+def test_an_amount_under_a_cent_is_not_shown_as_zero():
+    """A recording run of 13 gpt-4o-mini calls spent $0.00468: its table read "LLM cost $0.00", as
+    the free replay of it does."""
+    assert results.format_value("0.00468", "usd") == "$0.0047"
+    assert results.format_value("-0.004", "usd") == "-$0.0040"
+    assert results.format_value("0.000001", "usd") == "$0.0000010"
+    assert results.format_value("0", "usd") == "$0.00"
+    assert results.format_value("0.0575", "usd") == "$0.06"
+    assert results.format_value("1234.5", "usd") == "$1,234.50"

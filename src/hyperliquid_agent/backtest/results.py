@@ -378,6 +378,9 @@ def compare(a: BacktestResult, b: BacktestResult) -> list[CompareRow]:
     return compare_metrics(a.metrics, b.metrics)
 
 
+CENT = Decimal("0.01")
+
+
 def format_value(v: Any, kind: str) -> str:
     """How a metric reads in a table: 12.34 %, 1.23, $1,234.56."""
     if v is None:
@@ -388,7 +391,11 @@ def format_value(v: Any, kind: str) -> str:
     if kind == "pct":
         return f"{f * 100:.2f} %"
     if kind == "usd":
-        return usd_text(Decimal(str(v)))
+        d = Decimal(str(v))
+        # an amount under a cent keeps two significant digits: an LLM cost of $0.0047 is not "$0.00",
+        # which reads as the replayed (free) run it is not
+        small = d != 0 and abs(d) < CENT
+        return usd_text(d, places=1 - d.adjusted() if small else 2)
     if kind == "int":
         return f"{int(f)}"
     return f"{f:.3f}"
