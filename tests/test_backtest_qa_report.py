@@ -56,3 +56,15 @@ def test_a_baseline_run_is_not_said_to_have_made_llm_calls():
     assert "decided by the offline baseline policy (no LLM)" in page and "LLM calls" not in page
     paid = r.model_copy(update={"params": r.params.model_copy(update={"provider": "openai", "model": "gpt-4o-mini"})})
     assert "LLM calls 2" in report.render_html(paid)
+
+
+def test_the_report_names_the_settings_that_tell_two_runs_apart():
+    """Two runs differing only in `--set risk.max_leverage` (or the seed, the cap, the strategies)
+    headed their reports alike: the overrides were in results.json only."""
+    r = result(["10000"] * 3, ["0"] * 3)
+    params = r.params.model_copy(update={"overrides": {"risk.max_leverage": 2, "llm.api_key": "[REDACTED]"},
+                                         "seed": 11, "max_cost_usd": D("2.5"), "strategies": ["funding-carry"]})
+    page = report.render_html(r.model_copy(update={"params": params}))
+    for text in ("risk.max_leverage=2", "llm.api_key=[REDACTED]", "seed 11", "LLM spend cap $2.50",
+                 "strategies funding-carry", f"end {params.end} exclusive", "start equity $10,000.00"):
+        assert text in page, text

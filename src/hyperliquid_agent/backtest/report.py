@@ -16,11 +16,13 @@ from hyperliquid_agent.backtest.metrics import drawdown_series
 from hyperliquid_agent.backtest.results import (
     HEADLINE,
     BacktestResult,
+    RunParams,
     format_value,
     iter_groups,
     make_output_dir,
     write_text,
 )
+from hyperliquid_agent.decimal_text import usd_text
 from hyperliquid_agent.times import utc_minute
 
 MAX_POINTS = 1200
@@ -226,6 +228,20 @@ td:first-child,th:first-child{text-align:left}h2{margin-top:28px}.warn{color:#a6
 """
 
 
+def _settings_line(p: RunParams) -> str:
+    """The run's other settings (the end is exclusive; overrides as results.json keeps them, secrets
+    redacted): two runs that differ only in a `--set` would otherwise head their reports alike."""
+    parts = [f"end {html.escape(p.end)} exclusive", f"start equity {html.escape(usd_text(p.start_equity_usd))}"]
+    if p.seed is not None:
+        parts.append(f"seed {p.seed}")
+    if p.max_cost_usd is not None:
+        parts.append(f"LLM spend cap {html.escape(usd_text(p.max_cost_usd))}")
+    if p.strategies:
+        parts.append("strategies " + html.escape(", ".join(p.strategies)))
+    parts += [f"{html.escape(str(k))}={html.escape(str(v))}" for k, v in p.overrides.items()]
+    return "<br>" + " &middot; ".join(parts)
+
+
 def render_html(r: BacktestResult) -> str:
     p = r.params
     title = f"hl-agent backtest {r.run_id}"
@@ -242,6 +258,7 @@ def render_html(r: BacktestResult) -> str:
         f"{(' (' + html.escape(p.model) + ')') if p.model else ''} &middot; data {html.escape(p.data)} &middot; "
         f"fill latency {p.fill_latency_bars} bar(s) &middot; "
         + ("decided by the offline baseline policy (no LLM)" if p.provider == "baseline" else f"LLM calls {r.llm_calls}")
+        + _settings_line(p)
     )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
