@@ -5,6 +5,7 @@ one line naming the option, file or field and the fix (exit 2, no traceback), be
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal as D
 from pathlib import Path
@@ -370,3 +371,23 @@ def test_a_model_without_a_known_knowledge_cutoff_is_said_to_be_unchecked():
     assert '[backtest.knowledge_cutoffs]: "my-local-model" = "YYYY-MM-DD"' in w
     assert cutoff_warning("my-local-model", "openai-compatible", date(2023, 6, 5), {"my-local-model": "2023-01-01"}) is None
     assert cutoff_warning("my-local-model", "baseline", date(2023, 6, 5), {}) is None
+
+
+def test_a_sweep_point_whose_every_cycle_failed_is_not_a_clean_flat_row(tmp_path):
+    """A sweep over --providers replay,baseline on a window never recorded: every cycle of the replay
+    point failed, and its row read a clean 0.00 % with no error, exit 0 (the failures were only in
+    the run's own results.json)."""
+    from hyperliquid_agent.backtest.sweep import row_dict, run_one
+
+    cfg = load_config(CFG, env={})
+    cfg.llm.provider, cfg.llm.model = "openai-compatible", "gpt-4o-mini"
+    cfg.agent.state_dir = str(tmp_path / "state")  # an empty replay store
+    spec = BacktestSpec(coins=("BTC",), start=date(2024, 2, 5), end=date(2024, 2, 6), mode="standard",
+                        provider="replay", vs_baseline=False)
+    row = run_one(cfg, "provider=replay", spec, str(tmp_path / "sweep"))
+    assert row.error is None and row.metrics["n_trades"] == 0
+    assert row.cycle_errors.startswith("23 of 23 cycles reported errors and held")
+    assert row.all_cycles_failed and row.failed
+    assert row_dict(row)["cycle_errors"] == row.cycle_errors
+    fine = run_one(cfg, "provider=baseline", replace(spec, provider="baseline"), str(tmp_path / "sweep"))
+    assert fine.cycle_errors is None and not fine.failed

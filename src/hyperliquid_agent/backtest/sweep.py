@@ -33,6 +33,15 @@ class SweepRow:
     run_dir: str | None
     metrics: dict[str, Any]
     error: str | None = None
+    # the run's warning when cycles failed and held (an LLM error, a strict-replay miss): its figures
+    # are then those of a book that did not trade as decided, and with every cycle failed, of none
+    cycle_errors: str | None = None
+    all_cycles_failed: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """The point did not run, or ran without a single decision taken."""
+        return (self.error is not None and not self.metrics) or self.all_cycles_failed
 
 
 def parse_value(text: str) -> Any:
@@ -155,7 +164,7 @@ def sweep_id(cfg: Config, grid: Sequence[tuple[str, BacktestSpec]]) -> str:
 
 def run_one(cfg: Config, label: str, spec: BacktestSpec, out_root: str | None) -> SweepRow:
     """One sweep point (runs inside a worker process)."""
-    from hyperliquid_agent.backtest.runner import run_backtest, write_outputs
+    from hyperliquid_agent.backtest.runner import error_summary, run_backtest, write_outputs
 
     settings = point_settings(spec)
     run_dir = None
@@ -166,7 +175,10 @@ def run_one(cfg: Config, label: str, spec: BacktestSpec, out_root: str | None) -
     except Exception as exc:  # a failed point (or its folder) is a row, not the end of the sweep
         return SweepRow(label, settings, None, {}, f"{type(exc).__name__}: {exc}")
     row_metrics = {k: result.metrics.get(k) for k in ROW_METRICS}
-    return SweepRow(label, settings, run_dir, row_metrics, result.stopped_early)
+    failed = [d for d in result.decisions if d.error]
+    return SweepRow(label, settings, run_dir, row_metrics, result.stopped_early,
+                    (error_summary(result.decisions) or [None])[0],
+                    bool(result.decisions) and len(failed) == len(result.decisions))
 
 
 def point_settings(spec: BacktestSpec) -> dict[str, Any]:
@@ -262,4 +274,5 @@ def write_table(rows: Sequence[SweepRow], path: str | Path) -> Path:
 
 
 def row_dict(r: SweepRow) -> dict[str, Any]:
-    return {"label": r.label, "settings": r.settings, "run_dir": r.run_dir, "metrics": r.metrics, "error": r.error}
+    return {"label": r.label, "settings": r.settings, "run_dir": r.run_dir, "metrics": r.metrics, "error": r.error,
+            "cycle_errors": r.cycle_errors}

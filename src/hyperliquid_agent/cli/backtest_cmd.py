@@ -337,7 +337,7 @@ def sweep(
         from hyperliquid_agent.backtest.sweep import row_dict
 
         print_json({"table": str(table_path), "rows": [row_dict(r) for r in rows]})
-        if any(r.error and not r.metrics for r in rows):
+        if any(r.failed for r in rows):
             raise typer.Exit(1)
         return
     out = console()
@@ -346,11 +346,14 @@ def sweep(
         line = f"#{i}  {escape(r.label)}"
         if r.error:
             line += f"  [red]{'stopped early' if r.metrics else 'failed'}: {escape(r.error)}[/]"
+        if r.cycle_errors:
+            line += f"  [{'red' if r.all_cycles_failed else 'yellow'}]{escape(r.cycle_errors)}[/]"
         out.print(line, highlight=False)
     out.print(f"table: {table_path}", highlight=False, markup=False)
-    failed = sum(1 for r in rows if r.error and not r.metrics)
+    failed = sum(1 for r in rows if r.failed)
     if failed:
-        fail(f"{failed} of {len(rows)} runs failed (their errors are above and in {table_path})", code=1)
+        fail(f"{failed} of {len(rows)} runs failed or decided nothing (their errors are above and in {table_path})",
+             code=1)
 
 
 # the sweep table's column headers (short: ten figures and the run number fit an 80-column terminal)
