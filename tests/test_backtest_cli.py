@@ -323,3 +323,23 @@ def test_a_sweep_point_whose_worker_died_is_a_failed_row(tmp_path):
     assert rows[0].error is None and rows[0].metrics
     assert rows[1].error == "BrokenProcessPool: A process in the process pool was terminated abruptly"
     assert not rows[1].metrics and rows[1].settings == {"mode": "governed", "provider": "baseline"}
+
+
+def test_a_run_whose_every_cycle_failed_exits_1_after_writing_its_files(tmp_path):
+    """A strict replay of a window never recorded: 23 of 23 cycles failed, the run decided nothing,
+    and `backtest run` exited 0 like a run that traded."""
+    cfg = tmp_path / "config.toml"
+    text = Path(CFG).read_text().replace('provider = "baseline" ', 'provider = "openai-compatible" ', 1)
+    cfg.write_text(text.replace('model = "baseline-v1"', 'model = "gpt-4o-mini"', 1))
+    for name in ("prompts", "strategies"):
+        (tmp_path / name).symlink_to(REPO / name)
+    out = tmp_path / "run"
+    args = ("backtest", "run", *DAY, "--mode", "standard", "--provider", "replay", "-o", str(out), "-c", str(cfg))
+    r = invoke(*args)
+    assert r.exit_code == 1, r.output
+    assert "every one of the 23 cycles failed" in r.output
+    assert (out / "results.json").is_file() and (out / "report.html").is_file()
+    r = invoke(*args, "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout)["warnings"]
+    r = invoke("backtest", "run", *DAY, "--mode", "standard", "-o", str(tmp_path / "ok"), "-c", str(cfg))
+    assert r.exit_code == 0, r.output

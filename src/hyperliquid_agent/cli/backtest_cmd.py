@@ -159,10 +159,14 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
         res_path, report_path = write_outputs(result, out)
     except HLAgentError as exc:
         fail(str(exc))
+    # every cycle failed and held (an LLM error, a strict-replay miss): the run decided nothing
+    decided_nothing = bool(result.decisions) and all(d.error for d in result.decisions)
     if as_json:
         print_json({"run_id": result.run_id, "results": str(res_path), "report": str(report_path),
                     "metrics": result.metrics, "baseline_metrics": result.baseline_metrics,
                     "warnings": result.warnings, "stopped_early": result.stopped_early})
+        if decided_nothing:
+            raise typer.Exit(1)
         return
     out_c = console()
     out_c.print(_metrics_table(result, f"backtest {result.run_id}"))
@@ -175,6 +179,9 @@ def do_run(config: Path | None, as_json: bool, yes: bool, output: Path | None, *
     if result.stopped_early:
         out_c.print(f"[yellow]stopped early:[/] {escape(result.stopped_early)}", highlight=False)
     out_c.print(f"results: {res_path}\nreport:  {report_path}", highlight=False, markup=False)
+    if decided_nothing:
+        fail(f"every one of the {len(result.decisions)} cycles failed (the warning above): the run decided nothing",
+             code=1)
 
 
 def _check_output(cfg: Any, output: Path | None) -> None:
