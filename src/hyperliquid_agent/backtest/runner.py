@@ -241,7 +241,6 @@ class Plan:
     calls_per_cycle: int = 1  # paid calls one decision cycle may make (a review and a regime call)
     # bar closes every coin has: a decision whose fills would land elsewhere (a missing bar) is not taken
     fill_times: frozenset[int] | None = None
-    model: str = ""  # the model the run calls (`--set llm.model=...` applied): its estimate, its cutoff
 
     def cycle_estimate(self) -> Decimal | None:
         """What the first paid cycle may cost, before any has been seen (None: price unknown)."""
@@ -309,7 +308,7 @@ def plan_run(cfg: Config, spec: BacktestSpec, feed, prompt_chars: int | None = N
         estimate = estimate_cost(calls, prompt_chars or DEFAULT_PROMPT_CHARS, settings.llm.max_tokens, model,
                                  settings.llm.pricing)
     return Plan(spec, times, interval, latency, latency * feed.interval_ms, warnings, estimate, per_cycle,
-                frozenset(common_closes(feed, spec.coins)), model)
+                frozenset(common_closes(feed, spec.coins)))
 
 
 def _span(first_ms: int, last_ms: int) -> str:
@@ -528,7 +527,8 @@ def _result(run_cfg: Config, plan: Plan, rec: _Recorder, decisions, changes, spe
         stopped_early=stopped,
         refused=list(refused),
         orders_sent=sent,
-        warnings=(error_summary(decisions, _replay_hint(run_cfg, spec)) + rejection_summary(refused, sent, plan.latency_bars)
+        warnings=(error_summary(decisions, _replay_hint(run_cfg, spec))
+                  + rejection_summary(refused, sent, plan.latency_bars)
                   + freeze_summary(decisions, trips) + unpriced_summary(run_cfg, unpriced, len(decisions))),
     )
 
