@@ -387,6 +387,7 @@ def test_a_sweep_point_whose_every_cycle_failed_is_not_a_clean_flat_row(tmp_path
     row = run_one(cfg, "provider=replay", spec, str(tmp_path / "sweep"))
     assert row.error is None and row.metrics["n_trades"] == 0
     assert row.cycle_errors.startswith("23 of 23 cycles reported errors and held")
+    assert "record this window first with --provider openai-compatible" in row.cycle_errors  # the run's warning
     assert row.all_cycles_failed and row.failed
     assert row_dict(row)["cycle_errors"] == row.cycle_errors
     fine = run_one(cfg, "provider=baseline", replace(spec, provider="baseline"), str(tmp_path / "sweep"))

@@ -176,8 +176,9 @@ def run_one(cfg: Config, label: str, spec: BacktestSpec, out_root: str | None) -
         return SweepRow(label, settings, None, {}, f"{type(exc).__name__}: {exc}")
     row_metrics = {k: result.metrics.get(k) for k in ROW_METRICS}
     failed = [d for d in result.decisions if d.error]
-    return SweepRow(label, settings, run_dir, row_metrics, result.stopped_early,
-                    (error_summary(result.decisions) or [None])[0],
+    summary = error_summary(result.decisions)  # the run's own warning begins so (and may say how to fix it)
+    cycle_errors = next((w for w in result.warnings if w.startswith(summary[0])), summary[0]) if summary else None
+    return SweepRow(label, settings, run_dir, row_metrics, result.stopped_early, cycle_errors,
                     bool(result.decisions) and len(failed) == len(result.decisions))
 
 
