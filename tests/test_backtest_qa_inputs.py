@@ -109,6 +109,10 @@ def test_a_set_that_breaks_the_config_names_the_set(tmp_path):
     assert r.exit_code == 2 and "--set risk.max_leverage=abc: makes the config invalid" in text
     assert "fix the key or value given to --set" in text
     assert not (tmp_path / "o").exists()
+    # an unknown key is not said to be in the config file (it was told to remove it from there)
+    r = invoke("backtest", "run", *DAY, "--set", "risk.nokey=1", "-o", str(tmp_path / "o"), "-c", CFG)
+    text = r.output.replace("\n", " ")
+    assert r.exit_code == 2 and f"unknown key 'risk.nokey' in {Path(CFG).resolve()} with --set" in text
 
 
 @pytest.mark.parametrize("args, says", [

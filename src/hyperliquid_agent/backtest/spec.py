@@ -128,7 +128,10 @@ def _validated(raw: dict[str, Any], cfg: Config, overrides: dict[str, Any]) -> C
     except ConfigError as exc:
         if overrides:  # the file itself was valid when loaded: the --set values broke it
             sets = " ".join(f"{k}={v}" for k, v in shown_overrides(overrides).items())
-            raise ConfigError(f"--set {sets}: makes the config invalid: {exc}\n"
+            text = str(exc)  # (it names the file, as though the key or value were written there)
+            if cfg.source_path is not None:
+                text = text.replace(str(cfg.source_path), f"{cfg.source_path} with --set")
+            raise ConfigError(f"--set {sets}: makes the config invalid: {text}\n"
                               f"fix the key or value given to --set") from None
         raise ConfigError(f"the backtest's config is invalid: {exc}") from None
 
