@@ -140,8 +140,17 @@ def test_paper_clock_starts_after_warmup_or_continues_while_data_lasts():
     first, last = 0, 120 * day
     assert paper_start_ms(first, last, None, H, 48) == 31 * day
     assert paper_start_ms(first, last, 40 * day, H, 48) == 40 * day + H
-    assert paper_start_ms(first, last, 119 * day, H, 48) == 31 * day  # data exhausted: start over
     assert paper_start_ms(first, 10 * day, None, H, 48) == 10 * day - 48 * H  # short data: as late as fits
+
+
+def test_a_paper_session_never_starts_before_the_previous_one():
+    # back at the warm-up, the state dir's plan, loop schedule and risk counters would lie in the
+    # future: a governed session then never reached its next medium loop (no plan review for 89 days)
+    day = 86_400_000
+    first, last = 0, 120 * day
+    assert paper_start_ms(first, last, 119 * day, H, 48) == 119 * day + H  # runs to the end of the data
+    assert paper_start_ms(first, last, last - H, H, 48) == last
+    assert paper_start_ms(first, last, last, H, 48) is None  # used up: the caller refuses, naming the fix
 
 
 def test_a_paper_session_stops_at_the_end_of_its_data(tmp_path):

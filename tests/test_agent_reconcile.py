@@ -65,3 +65,39 @@ def test_positions_and_orders_from_elsewhere_are_adopted_or_flagged_and_left_alo
             agent.close()
     finally:
         server.stop()
+
+
+def test_a_restarted_emulator_is_stepped_past_the_last_cycle_of_the_state_dir(tmp_path):
+    # an emulator started again begins at its warm-up, hours before the cycles the state dir recorded;
+    # a session there ran in the past of its own plan, loop schedule and risk counters
+    from hyperliquid_agent.app.paper import paper_emulator
+    from hyperliquid_agent.exchange.factory import build_venue_model
+
+    def emulator():
+        model = build_venue_model(VenueConfig(synthetic_days=45))
+        server = paper_emulator(model)
+        url = server.start()
+        server.advance_to(model.feed.timeline[0] + 31 * 24 * HOUR_MS)
+        return server, url
+
+    server, url = emulator()
+    try:
+        cfg = agent_config(tmp_path / "state", "standard", venue={"url": url}, hyperliquid={"secret_key": KEY})
+        agent, _ = _start(cfg, ScriptedLLM([target_reply(("BTC", 20))] * 3), 3)
+        try:
+            last = agent.run().records[-1]["time_ms"]
+        finally:
+            agent.close()
+    finally:
+        server.stop()
+    server, url = emulator()
+    try:
+        cfg.venue.url = url
+        agent, _ = _start(cfg, ScriptedLLM([target_reply(("BTC", 20))]), 1)
+        try:
+            first = agent.run().records[0]["time_ms"]
+        finally:
+            agent.close()
+        assert first == last + HOUR_MS
+    finally:
+        server.stop()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from hyperliquid_agent.config import Config
-from hyperliquid_agent.errors import VenueUnavailableError
+from hyperliquid_agent.errors import ConfigError, VenueUnavailableError
 from hyperliquid_agent.exchange.feed import WARMUP_MS
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,15 @@ def paper_emulator(model: Any) -> Any:
     return EmulatorServer(model, speedup=None)
 
 
-def paper_start_ms(first_ms: int, last_ms: int, previous_ms: int | None, tick_ms: int, cycles: int | None) -> int:
-    """Where a paper session's clock starts: after the warm-up, or after the previous session
-    when enough data is left for this one (else back at the warm-up)."""
-    start = first_ms + WARMUP_MS
-    need = tick_ms * (cycles or 1)
-    if previous_ms is not None and previous_ms + tick_ms > start and previous_ms + tick_ms + need <= last_ms:
-        start = previous_ms + tick_ms
-    return min(start, max(first_ms, last_ms - need))
+def paper_start_ms(first_ms: int, last_ms: int, previous_ms: int | None, tick_ms: int, cycles: int | None) -> int | None:
+    """Where a paper session's clock starts: after the warm-up, or one tick after the previous
+    session (it then stops at the end of the data, however many cycles were asked). None when the
+    previous session used the data up: a start back at the warm-up would put the plan, the loop
+    schedule, the risk counters and the fill reads the state dir holds after the clock."""
+    start = min(first_ms + WARMUP_MS, max(first_ms, last_ms - tick_ms * (cycles or 1)))
+    if previous_ms is None or previous_ms + tick_ms <= start:
+        return start
+    return previous_ms + tick_ms if previous_ms + tick_ms <= last_ms else None
 
 
 @dataclass
@@ -66,9 +67,25 @@ def start_paper_venue(cfg: Config, previous_ms: int | None, tick_ms: int, cycles
     server = paper_emulator(model)
     url = server.start()
     start = paper_start_ms(timeline[0], timeline[-1], previous_ms, tick_ms, cycles)
+    if start is None:
+        server.stop()
+        raise data_used_up(cfg, previous_ms or 0, timeline[-1], "the embedded venue's data")
     if start > server.now_ms():
         server.advance_to(start)
     return PaperVenue(server, url, server.now_ms(), timeline[-1])
+
+
+def data_used_up(cfg: Config, previous_ms: int, end_ms: int, data: str) -> ConfigError:
+    """The paper data ends at or before the last cycle the state dir recorded: nothing is left to run."""
+    from hyperliquid_agent.prompts import format_timestamp
+
+    where = cfg.source_path or "config.toml"
+    return ConfigError(
+        f"{data} ends at {format_timestamp(end_ms)} and the state dir {cfg.state_dir} has already run to "
+        f"{format_timestamp(previous_ms)}: no market data is left after its last cycle, and going back to an "
+        "earlier time would leave its plan, loop schedule and risk counters in the future. Give this session "
+        f"another agent.state_dir (or remove {cfg.state_dir}), or more data ([venue] synthetic_days or "
+        f"data_dir in {where})")
 
 
 # ---------------------------------------------------------------- loop clocks

@@ -10,6 +10,7 @@ ties them. The backtest builds its pipeline here too
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Sequence
 
 from hyperliquid_agent.app.cycle import CyclePipeline
@@ -159,7 +160,9 @@ def open_venue(cfg: Config, tick_s: int, max_cycles: int | None, closers: list[C
     """(exchange port, loop clock, description). Paper without a venue URL: the embedded emulator on
     a stepped clock; a venue URL on `local`: that emulator, stepped over its operator door;
     testnet/mainnet: the real venue and the wall clock. Closers are appended to `closers`."""
-    from hyperliquid_agent.app.paper import SteppedClock, WallClock, remote_stepped_clock, start_paper_venue
+    from hyperliquid_agent.app.paper import (
+        SteppedClock, WallClock, data_used_up, remote_stepped_clock, start_paper_venue,
+    )
     from hyperliquid_agent.exchange.factory import build_exchange
 
     hl = cfg.hyperliquid
@@ -179,7 +182,14 @@ def open_venue(cfg: Config, tick_s: int, max_cycles: int | None, closers: list[C
     closers.append(close)
     if hl.network == "local":
         url = hl.base_url or cfg.venue.url or ""
-        return exchange, remote_stepped_clock(url, hl.timeout_s), f"paper: emulator at {url}"
+        clock = remote_stepped_clock(url, hl.timeout_s)
+        if previous_ms is not None and clock.now_ms() <= previous_ms:
+            # an emulator restarted since the last cycle starts back at its warm-up: go on one tick after
+            # that cycle, as the embedded venue does, so the state dir's plan and counters are not ahead
+            if clock.end_ms is not None and previous_ms + tick_s * 1000 > clock.end_ms:
+                raise data_used_up(cfg, previous_ms, clock.end_ms, f"the data of the emulator at {url}")
+            clock.wait_until(previous_ms + tick_s * 1000, threading.Event())
+        return exchange, clock, f"paper: emulator at {url}"
     return exchange, WallClock(), note
 
 
