@@ -219,3 +219,22 @@ def test_orders_on_mainnet_need_live_and_the_confirmation_before_the_venue_is_co
 
 def test_orders_on_testnet_and_the_local_venue_need_no_live_flag(cfg_path, fake):
     assert run("buy", "ETH", "0.5", "--yes", "--json", "-c", str(cfg_path)).exit_code == 0
+
+
+def test_an_opening_order_is_made_at_the_configured_leverage_and_a_flip_closes_first(cfg_path, fake):
+    # the venue's own default (20x on the emulator, 40x for this fake's BTC) is no setting the risk
+    # policy ever saw: a manual open gets [portfolio] default_leverage first, as the agent's buy does
+    res = run("buy", "BTC", "0.01", "--yes", "--json", "-c", str(cfg_path))
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    assert [s["intent"] for s in report["setup"]] == [{"kind": "leverage", "coin": "BTC", "leverage": 3,
+                                                       "is_cross": True}]
+    assert fake.calls.index("set_leverage:BTC:3") < max(i for i, c in enumerate(fake.calls) if c.startswith("place"))
+    assert fake.positions["BTC"][2] == 3
+    fake.set_position("SOL", "-10")
+    res = run("buy", "SOL", "14", "--yes", "--json", "-c", str(cfg_path))
+    assert res.exit_code == 0, res.output
+    orders = json.loads(res.output)["orders"]
+    assert [(o["intent"]["size"], o["intent"]["reduce_only"], o["intent"]["purpose"]) for o in orders] == [
+        ("10.00", True, "close"), ("4.00", False, "open")]
+    assert fake.positions["SOL"][0] == Decimal(4) and fake.positions["SOL"][2] == 3

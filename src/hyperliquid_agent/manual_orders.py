@@ -1,9 +1,12 @@
 """Manual orders (`hl-agent order ...`): the same planner rounding, risk policy and executor as the agent.
 
-`prepare_order` reads the venue once (specs, mids/marks, book, account) and builds one
-rounded `OrderIntent`; `submit_order` runs it through `Executor.run` with the configured
-`RiskPolicy`, so a manual order gets a verdict, a cloid, a ledger row and a report like any
-other. Cancels need no verdict (they only ever remove risk).
+`prepare_order` reads the venue once (specs, mids/marks, book, account) and builds the
+rounded intents of one order: a buy or sell that opens a perp position is preceded by the
+`[portfolio] default_leverage` setting, and one past the position on the other side is a
+reduce-only close then an open, as the agent's own buy and sell actions are (`app.cycle.action_intents`).
+`submit_order` runs them through `Executor.run` with the configured `RiskPolicy`, so a manual
+order gets a verdict, a cloid, a ledger row and a report like any other. Cancels need no
+verdict (they only ever remove risk).
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from decimal import Decimal
 from typing import Literal
 
 from hyperliquid_agent.config import Config
-from hyperliquid_agent.domain import AccountState, OrderIntent, Side
+from hyperliquid_agent.domain import AccountState, Intent, OrderIntent, Side
+from hyperliquid_agent.domain.actions import BuyAction, SellAction
 from hyperliquid_agent.errors import VenueError
 from hyperliquid_agent.execution import ExecutionReport, Executor
 from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent, purpose_of
@@ -29,10 +33,15 @@ Action = Literal["buy", "sell", "close"]
 
 @dataclass(frozen=True)
 class PreparedOrder:
-    intent: OrderIntent
+    intents: tuple[Intent, ...]  # the order asked for last; before it, a flip's close and the leverage to open at
     market: MarketView
     account: AccountState
     now_ms: int
+
+    @property
+    def intent(self) -> OrderIntent:
+        """The order asked for (a flip's opening leg)."""
+        return [i for i in self.intents if isinstance(i, OrderIntent)][-1]
 
 
 def venue_now_ms(exchange: ExchangePort) -> int:
@@ -77,14 +86,24 @@ def prepare_order(
         if price is not None:
             intent = order_intent(coin, intent.side, intent.size, market, cfg.portfolio, price=price,
                                   reduce_only=True, purpose=intent.purpose)
-    else:
-        if size is None or size <= 0:
-            raise ValueError("SIZE must be a positive number of coins")
+    elif size is None or size <= 0:
+        raise ValueError("SIZE must be a positive number of coins")
+    elif reduce_only:
         side = Side.BUY if action == "buy" else Side.SELL
-        purpose = purpose_of(account.signed_size(coin), size * side.sign)
-        intent = order_intent(coin, side, size, market, cfg.portfolio, price=price, reduce_only=reduce_only,
-                              purpose=purpose)
-    return PreparedOrder(intent=intent, market=market, account=account, now_ms=venue_now_ms(exchange))
+        intent = order_intent(coin, side, size, market, cfg.portfolio, price=price, reduce_only=True,
+                              purpose=purpose_of(account.signed_size(coin), size * side.sign))
+    else:
+        # as the agent's own buy/sell actions: a flip is a reduce-only close then an open, and an open is
+        # made at [portfolio] default_leverage (the venue's default, often 20x, is no setting the policy saw)
+        from hyperliquid_agent.app.cycle import action_intents
+
+        kind = BuyAction if action == "buy" else SellAction
+        intents, skipped = action_intents([kind(coin=coin, market_type=market.specs[coin].market_type, size=size,
+                                                price=price)], account, market, cfg.portfolio)
+        if skipped or not intents:
+            raise ValueError("; ".join(why for _, why in skipped) or f"nothing to {action}")
+        return PreparedOrder(intents=tuple(intents), market=market, account=account, now_ms=venue_now_ms(exchange))
+    return PreparedOrder(intents=(intent,), market=market, account=account, now_ms=venue_now_ms(exchange))
 
 
 def submit_order(
@@ -110,7 +129,7 @@ def submit_order(
     # unique per command: a venue on a frozen simulated clock gives two commands the same time, and
     # the same cycle id would make the second look like a retry of the first (found, never sent)
     cycle_id = f"manual-{prepared.now_ms}-{prepared.intent.coin}-{prepared.intent.side.value}-{secrets.token_hex(4)}"
-    return Executor(exchange, store, config=cfg.portfolio).run(cycle_id, [prepared.intent], policy, ctx)
+    return Executor(exchange, store, config=cfg.portfolio).run(cycle_id, list(prepared.intents), policy, ctx)
 
 
 def cancel_order(exchange: ExchangePort, coin: str, *, oid: int | None = None, cloid: str | None = None) -> bool:

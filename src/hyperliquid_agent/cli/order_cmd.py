@@ -60,6 +60,10 @@ def _confirm(question: str, yes: bool) -> bool:
 
 
 def _describe(intent: Any) -> str:
+    from hyperliquid_agent.domain import LeverageIntent
+
+    if isinstance(intent, LeverageIntent):
+        return f"{intent.coin} leverage set to {intent.leverage}x {'cross' if intent.is_cross else 'isolated'}"
     kind = "market (IOC, bound" if intent.is_market else f"limit {intent.tif.value} ("
     flags = " reduce-only" if intent.reduce_only else ""
     return (f"{intent.side.value.upper()} {intent.size} {intent.coin} {intent.market_type.value}{flags}, "
@@ -81,7 +85,7 @@ def _place(action: str, coin: str, size: Optional[str], price: Optional[str], re
         except ValueError as exc:
             fail(str(exc))
         network = "mainnet" if cfg.hyperliquid.trades_mainnet else cfg.hyperliquid.network  # (a mainnet base_url)
-        text = f"{_describe(prepared.intent)} on {network}"
+        text = f"{', then '.join(_describe(i) for i in prepared.intents)} on {network}"
         if not as_json:
             console().print(f"order: {text}")
         if not _confirm(f"Send {text}?", yes):
