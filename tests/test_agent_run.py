@@ -76,6 +76,29 @@ def test_a_new_paper_session_does_not_inherit_the_old_accounts_drawdown(tmp_path
     assert rec["trading_state"] == "ACTIVE" and rec["governance"]["tripwires"] == []
 
 
+def test_the_plans_scorecard_goes_on_from_the_new_paper_account_without_a_jump(tmp_path):
+    # the last session ended at $20,000 with the plan up $10,000; the fresh account's $10,000 read
+    # as a 50 % plan drawdown (its risk budget invalidates the plan) and a $10,000 loss of the plan
+    from hyperliquid_agent.governance_store import GovernanceStore
+    from hyperliquid_agent.store import StateStore
+
+    cfg = agent_config(tmp_path / "state", "governed")
+    _session(cfg, 2)
+    store = StateStore.in_dir(cfg.state_dir)
+    gs = GovernanceStore(store)
+    keeper = gs.load_scorekeeper()
+    card = keeper.current
+    assert card is not None, "the baseline session activated no plan"
+    card.start_equity, card.last_equity, card.peak_equity = Decimal(10000), Decimal(20000), Decimal(20000)
+    gs.save(scorekeeper=keeper)
+    store.close()
+    _session(cfg, 1)
+    store = StateStore.in_dir(cfg.state_dir)
+    card = GovernanceStore(store).load_scorekeeper().current
+    store.close()
+    assert card.drawdown_pct < 1
+    assert abs(card.pnl - Decimal(10000)) < 100  # the plan's gain so far kept, plus one cycle's move
+
 def test_regime_llm_calls_are_counted_in_the_cycle_record_and_replay_still_matches(tmp_path):
     cfg = agent_config(tmp_path / "state", "governed",
                        governance={"regime": {"use_llm": True},

@@ -130,9 +130,10 @@ def start_agent(
         for line in _reconcile(cfg, store, exchange, pipeline, account, clock.now_ms()):
             ok("reconcile", line, good=not line.startswith("FLAG"))
         if wiring.embedded_paper(cfg) and load_status(store):
-            _reset_equity_anchors(store, pipeline)
+            _reset_equity_anchors(store, pipeline, account.portfolio_value)
             ok("reconcile", "the embedded paper venue opened a fresh account: equity anchors (peak, day start) "
-                            "reset so tripwires and loss caps measure this session")
+                            "reset so tripwires and loss caps measure this session; the active plan's scorecard "
+                            "goes on from the new account's equity")
         # 7. plan restore
         if pipeline.governance is not None:
             plan = pipeline.governance.governor.get_active_plan()
@@ -220,7 +221,7 @@ def _check_llm(cfg: Config, client: Any) -> str:
     return f"{llm.provider} model {resp.model} at {where}: answered in {resp.latency_ms:.0f} ms"
 
 
-def _reset_equity_anchors(store: StateStore, pipeline: Any) -> None:
+def _reset_equity_anchors(store: StateStore, pipeline: Any, equity: Any) -> None:
     from dataclasses import replace
 
     from hyperliquid_agent.risk_store import update_counters
@@ -231,6 +232,15 @@ def _reset_equity_anchors(store: StateStore, pipeline: Any) -> None:
         tw = gov.tripwires
         tw.day_start_ms = tw.day_start_equity = tw.peak_equity = None
         tw.cut_done = []
+        card = gov.scorekeeper.current
+        if card is not None:
+            # the active plan's card goes on from the new account's equity: its PnL and drawdown so
+            # far are kept, instead of the jump from the old account's last equity (which its
+            # drawdown budget read as a loss, or hid one)
+            shift = equity - card.last_equity
+            card.start_equity += shift
+            card.peak_equity += shift
+            card.last_equity = equity
         gov.save()
 
 
