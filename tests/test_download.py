@@ -86,6 +86,17 @@ def test_resume_fetches_only_what_is_missing(server, tmp_path):
     assert times == sorted(set(times)) and times[0] == end - 12 * DAY
 
 
+def test_a_window_after_the_stored_rows_is_joined_to_them_without_a_hole(server, tmp_path):
+    # days -20..-15 stored, then days -5..0 asked: the file held 121 bars, a 240-hour hole, then
+    # 120 bars, which a replay of that folder crossed as if the hole were not there
+    end = server.now_ms()
+    downloader(server, tmp_path).run(["BTC"], "1h", end - 20 * DAY, end - 15 * DAY)
+    downloader(server, tmp_path).run(["BTC"], "1h", end - 5 * DAY, end)
+    times = [c.t_ms for c in feed.read_candles_csv(feed.candles_path(tmp_path, "BTC", "1h"))]
+    assert times == list(range(end - 20 * DAY, end, HOUR))
+    ftimes = [p.time_ms for p in feed.read_funding_csv(feed.funding_path(tmp_path, "BTC"))]
+    assert ftimes == [p.time_ms for p in server.model.funding_history("BTC", end - 20 * DAY, end)]
+
 def test_open_bars_are_not_stored(server, tmp_path):
     end = server.now_ms()
     dl = downloader(server, tmp_path)

@@ -242,7 +242,9 @@ class Downloader:
 
 
 def _missing_ranges(times: list[int], start: int, end: int, step: int) -> list[tuple[int, int]]:
-    """The parts of [start, end] not covered by the stored rows (before the first, after the last)."""
+    """The parts of [start, end] not covered by the stored rows (before the first, after the last),
+    each reaching to the stored rows: a window wholly after them is fetched from the last stored row
+    on, as one wholly before them is fetched up to the first, so the file never gets a hole."""
     if not times:
         return [(start, end)]
     first, last = min(times), max(times)
@@ -250,7 +252,7 @@ def _missing_ranges(times: list[int], start: int, end: int, step: int) -> list[t
     if start < first:
         out.append((start, first - 1))
     if last + step <= end:
-        out.append((max(last + step, start), end))
+        out.append((last + step, end))
     return out
 
 
