@@ -99,6 +99,26 @@ def test_the_plans_scorecard_goes_on_from_the_new_paper_account_without_a_jump(t
     assert card.drawdown_pct < 1
     assert abs(card.pnl - Decimal(10000)) < 100  # the plan's gain so far kept, plus one cycle's move
 
+def test_a_new_paper_session_keeps_the_days_traded_notional(tmp_path):
+    # only the equity anchors start again with the fresh paper account: the notional traded today
+    # still counts toward risk.max_daily_notional_usd (a restart zeroed it, so restarts lifted the cap)
+    from hyperliquid_agent.risk_store import load_counters
+    from hyperliquid_agent.store import StateStore
+
+    cfg = agent_config(tmp_path / "state", "standard")
+    _session(cfg, 1, client=ScriptedLLM([target_reply(("ETH", 20))]))
+    store = StateStore.in_dir(cfg.state_dir)
+    traded = load_counters(store).daily_notional
+    store.close()
+    assert traded > 0
+    _, result = _session(cfg, 1, client=ScriptedLLM([target_reply(("ETH", 20))]))
+    rec = result.records[0]
+    store = StateStore.in_dir(cfg.state_dir)
+    counters = load_counters(store)
+    store.close()
+    bought = sum(Decimal(f["size"]) * Decimal(f["price"]) for f in rec["fills"])
+    assert counters.daily_notional >= traded + bought - 1
+
 def test_regime_llm_calls_are_counted_in_the_cycle_record_and_replay_still_matches(tmp_path):
     cfg = agent_config(tmp_path / "state", "governed",
                        governance={"regime": {"use_llm": True},

@@ -226,7 +226,9 @@ def _reset_equity_anchors(store: StateStore, pipeline: Any, equity: Any) -> None
 
     from hyperliquid_agent.risk_store import update_counters
 
-    update_counters(store, lambda counters: replace(counters, day=-1, day_start_equity=None))
+    # the day's start equity is read again from the new account at the next review; the notional
+    # traded today still counts toward risk.max_daily_notional_usd (the day itself is not reset)
+    update_counters(store, lambda counters: replace(counters, day_start_equity=None))
     gov = pipeline.governance
     if gov is not None:
         tw = gov.tripwires
