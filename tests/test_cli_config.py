@@ -43,6 +43,17 @@ def test_config_check_fails_on_unknown_key(tmp_path):
     assert "agent.coinz" in result.output
 
 
+def test_config_check_refuses_a_secret_key_run_would_refuse_and_never_prints_it(tmp_path):
+    # an unterminated ${...} stays a literal; `config OK` was printed, then `run` failed at the venue
+    cfg = tmp_path / "config.toml"
+    for key in ("${HL_SECRET_KEY", "0xabc123notakey"):
+        cfg.write_text(f'[hyperliquid]\nsecret_key = "{key}"\n')
+        result = runner.invoke(app, ["config", "check", "-c", str(cfg)])
+        assert result.exit_code == 2, result.output
+        assert "hyperliquid.secret_key is not a valid private key" in result.output and key not in result.output
+    cfg.write_text('[hyperliquid]\nsecret_key = "0x' + "6b" * 32 + '"\n')
+    assert runner.invoke(app, ["config", "check", "-c", str(cfg)]).exit_code == 0
+
 @pytest.mark.parametrize("llm, needle", [
     ('provider = "openai-compatible"\nmodel = "llama3"\n', "llm.base_url is required"),
     ('provider = "replay"\n', "llm.replay.wrapped_provider must name"),

@@ -21,6 +21,12 @@ def check(config: Path = CONFIG_OPTION, as_json: bool = JSON_OPTION) -> None:
     cfg = load(config)
     try:
         cfg.check_required()
+        key = cfg.hyperliquid.secret_key
+        if key is not None and key.get_secret_value():
+            # the shape `run` and `order` sign with (a typo such as "${HL_SECRET_KEY" stays a literal)
+            from hyperliquid_agent.exchange.hyperliquid import wallet_from_key
+
+            wallet_from_key(key.get_secret_value())
     except HLAgentError as exc:
         fail(str(exc))
     data = masked_dump(cfg)
