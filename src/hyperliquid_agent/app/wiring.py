@@ -183,7 +183,7 @@ def open_venue(cfg: Config, tick_s: int, max_cycles: int | None, closers: list[C
     if hl.network == "local":
         url = hl.base_url or cfg.venue.url or ""
         clock = remote_stepped_clock(url, hl.timeout_s)
-        if previous_ms is not None and clock.now_ms() <= previous_ms:
+        if previous_ms is not None and clock.now_ms() < previous_ms:
             # an emulator restarted since the last cycle starts back at its warm-up: go on one tick after
             # that cycle, as the embedded venue does, so the state dir's plan and counters are not ahead
             if clock.end_ms is not None and previous_ms + tick_s * 1000 > clock.end_ms:
