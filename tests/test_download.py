@@ -142,6 +142,14 @@ def test_unknown_coin_is_a_clear_error(server, tmp_path):
         downloader(server, tmp_path).run(["DOGE"], "1h", 0, server.now_ms())
 
 
+def test_an_unknown_coin_anywhere_in_the_list_stops_the_download_before_anything_is_written(server, tmp_path):
+    # BTC,DOGE: BTC's CSVs were written, then the error, and no meta.json: a folder the venue cannot load
+    end = server.now_ms()
+    with pytest.raises(ValueError, match="unknown coin 'DOGE'"):
+        downloader(server, tmp_path).run(["BTC", "DOGE"], "1h", end - DAY, end)
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---------------------------------------------------------------- CLI
 
 

@@ -151,12 +151,14 @@ class Downloader:
             raise DataFileError(str(self.out_dir), None, None, f"cannot create the folder: {exc.strerror or exc}") from None
         reports = []
         info = self._client()
-        for coin in coins:
+        coins = list(coins)
+        for coin in coins:  # every name checked before anything is fetched or written
             if coin not in info.name_to_coin:
                 close = [c.name for c in self._meta.universe if c.name.lower() == coin.lower()]
                 hint = f"; did you mean {close[0]!r}? (names are case-sensitive)" if close else \
                     " (--coins takes the perp names of the venue's meta, e.g. BTC,ETH)"
                 raise ValueError(f"unknown coin {coin!r} at {self.url}{hint}")
+        for coin in coins:
             rep = CoinReport(coin)
             self._candles(coin, interval, iv, start_ms, end_ms, rep)
             self._funding(coin, start_ms, end_ms, rep)
