@@ -90,14 +90,26 @@ def test_a_restarted_emulator_is_stepped_past_the_last_cycle_of_the_state_dir(tm
             agent.close()
     finally:
         server.stop()
+    from hyperliquid_agent.risk_store import load_counters, update_counters
+    from hyperliquid_agent.store import StateStore
+
+    store = StateStore.in_dir(cfg.state_dir)  # the last session ended far above the new account's $10,000
+    update_counters(store, lambda c: c.__class__(**{**c.__dict__, "day_start_equity": Decimal(20000)}))
+    store.close()
     server, url = emulator()
     try:
         cfg.venue.url = url
-        agent, _ = _start(cfg, ScriptedLLM([target_reply(("BTC", 20))]), 1)
+        agent, checks = _start(cfg, ScriptedLLM([target_reply(("BTC", 20))]), 1)
         try:
-            first = agent.run().records[0]["time_ms"]
+            rec = agent.run().records[0]
         finally:
             agent.close()
-        assert first == last + HOUR_MS
+        assert rec["time_ms"] == last + HOUR_MS
+        assert any("started again" in c["detail"] and "fresh account" in c["detail"] for c in checks), checks
+        # a 50 % daily loss against the old account's equity would deny every opening order
+        assert rec["orders"] and all(o["verdict"]["verdict"] == "approved" for o in rec["orders"]), rec["orders"]
+        store = StateStore.in_dir(cfg.state_dir)
+        assert load_counters(store).day_start_equity < 11000
+        store.close()
     finally:
         server.stop()

@@ -129,9 +129,10 @@ def start_agent(
         # 6. reconciliation
         for line in _reconcile(cfg, store, exchange, pipeline, account, clock.now_ms()):
             ok("reconcile", line, good=not line.startswith("FLAG"))
-        if wiring.embedded_paper(cfg) and load_status(store):
+        if (wiring.embedded_paper(cfg) or getattr(clock, "restarted", False)) and load_status(store):
             _reset_equity_anchors(store, pipeline, account.portfolio_value)
-            ok("reconcile", "the embedded paper venue opened a fresh account: equity anchors (peak, day start) "
+            venue = "embedded paper venue" if wiring.embedded_paper(cfg) else "emulator, started again,"
+            ok("reconcile", f"the {venue} opened a fresh account: equity anchors (peak, day start) "
                             "reset so tripwires and loss caps measure this session; the active plan's scorecard "
                             "goes on from the new account's equity")
         # 7. plan restore

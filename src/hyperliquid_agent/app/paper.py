@@ -121,6 +121,7 @@ class SteppedClock:
         self._now, self._advance, self.end_ms = now, advance_to, end_ms
         self.retry_s = retry_s
         self.exhausted = False
+        self.restarted = False  # found before the state dir's last cycle: an emulator started again (fresh accounts)
 
     def now_ms(self) -> int:
         return self._now()

@@ -189,6 +189,9 @@ def open_venue(cfg: Config, tick_s: int, max_cycles: int | None, closers: list[C
             if clock.end_ms is not None and previous_ms + tick_s * 1000 > clock.end_ms:
                 raise data_used_up(cfg, previous_ms, clock.end_ms, f"the data of the emulator at {url}")
             clock.wait_until(previous_ms + tick_s * 1000, threading.Event())
+            clock.restarted = True
+            return exchange, clock, (f"paper: emulator at {url}, started again since the last cycle: stepped to one "
+                                     "tick after it")
         return exchange, clock, f"paper: emulator at {url}"
     return exchange, WallClock(), note
 
