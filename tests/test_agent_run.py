@@ -59,19 +59,26 @@ def test_scripted_session_follows_the_replies_cycle_by_cycle(tmp_path):
     assert any("fresh account" in c["detail"] for c in checks if c["check"] == "reconcile")
 
 
-def test_a_new_paper_session_does_not_inherit_the_old_accounts_drawdown(tmp_path):
+def _governed_sessions_with_saved_state_edited(tmp_path, edit):
+    """A 2-cycle governed session, `edit(governance_store)` on what it saved, then a 1-cycle session."""
     from hyperliquid_agent.governance_store import GovernanceStore
     from hyperliquid_agent.store import StateStore
 
     cfg = agent_config(tmp_path / "state", "governed")
     _session(cfg, 2)
     store = StateStore.in_dir(cfg.state_dir)
-    gs = GovernanceStore(store)
-    tw = gs.load_tripwires()
-    tw.peak_equity = Decimal(20000)  # the last session ended far above the fresh account's 10,000
-    gs.save(tripwires=tw)
+    edit(GovernanceStore(store))
     store.close()
-    _, result = _session(cfg, 1)
+    return _session(cfg, 1)
+
+
+def test_a_new_paper_session_does_not_inherit_the_old_accounts_drawdown(tmp_path):
+    def peak_far_above(gs):
+        tw = gs.load_tripwires()
+        tw.peak_equity = Decimal(20000)  # the last session ended far above the fresh account's 10,000
+        gs.save(tripwires=tw)
+
+    _, result = _governed_sessions_with_saved_state_edited(tmp_path, peak_far_above)
     rec = result.records[0]
     assert rec["trading_state"] == "ACTIVE" and rec["governance"]["tripwires"] == []
 
@@ -82,22 +89,21 @@ def test_the_plans_scorecard_goes_on_from_the_new_paper_account_without_a_jump(t
     from hyperliquid_agent.governance_store import GovernanceStore
     from hyperliquid_agent.store import StateStore
 
+    def plan_up_10000(gs):
+        keeper = gs.load_scorekeeper()
+        card = keeper.current
+        assert card is not None, "the baseline session activated no plan"
+        card.start_equity, card.last_equity, card.peak_equity = Decimal(10000), Decimal(20000), Decimal(20000)
+        gs.save(scorekeeper=keeper)
+
+    _governed_sessions_with_saved_state_edited(tmp_path, plan_up_10000)
     cfg = agent_config(tmp_path / "state", "governed")
-    _session(cfg, 2)
-    store = StateStore.in_dir(cfg.state_dir)
-    gs = GovernanceStore(store)
-    keeper = gs.load_scorekeeper()
-    card = keeper.current
-    assert card is not None, "the baseline session activated no plan"
-    card.start_equity, card.last_equity, card.peak_equity = Decimal(10000), Decimal(20000), Decimal(20000)
-    gs.save(scorekeeper=keeper)
-    store.close()
-    _session(cfg, 1)
     store = StateStore.in_dir(cfg.state_dir)
     card = GovernanceStore(store).load_scorekeeper().current
     store.close()
     assert card.drawdown_pct < 1
     assert abs(card.pnl - Decimal(10000)) < 100  # the plan's gain so far kept, plus one cycle's move
+
 
 def test_a_new_paper_session_keeps_the_days_traded_notional(tmp_path):
     # only the equity anchors start again with the fresh paper account: the notional traded today
