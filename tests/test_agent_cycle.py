@@ -285,6 +285,34 @@ def test_governed_stop_loss_keeps_the_coin_flat_and_opens_a_review(tmp_path):
         rig.close()
 
 
+def test_standard_mode_holds_a_stopped_coin_flat_for_the_reentry_minutes_then_trades_it_again(tmp_path):
+    """The model asks for BTC 10 % every hour. A 0.0001 % stop closes BTC; with
+    risk.stop_loss_reentry_minutes = 180 the next two hourly cycles send no BTC order and say why,
+    and the cycle 180 minutes after the stop buys the target again."""
+    cfg = agent_config(tmp_path / "state", "standard",
+                       risk={"stop_loss_pct": "0.0001", "stop_loss_reentry_minutes": 180})
+    llm = ScriptedLLM([target_reply(("BTC", 10))] * 30)
+    rig = paper_rig(cfg, client=llm)
+    try:
+        stopped = None
+        for n in range(1, 12):
+            rec = _run(rig, n)
+            if rec["decision"]["summary"].startswith("stop-loss"):
+                stopped = rec
+                break
+        assert stopped is not None, "no stop-loss in 11 hours with a 0.0001% stop"
+        assert [o["intent"]["reduce_only"] for o in stopped["orders"]] == [True]  # the close alone
+        held = [_run(rig, n + k) for k in (1, 2)]
+        for r in held:
+            assert r["orders"] == [] and not any(p["coin"] == "BTC" for p in r["account_after"]["positions"])
+            assert any(s["coin"] == "BTC" and "held flat after its stop-loss until" in s["why"] for s in r["skipped"])
+        again = _run(rig, n + 3)  # 180 minutes after the stop: the hold is over
+        assert any(o["intent"]["coin"] == "BTC" and not o["intent"]["reduce_only"] for o in again["orders"])
+        assert not any("held flat" in s["why"] for s in again["skipped"])
+    finally:
+        rig.close()
+
+
 def test_actions_become_orders_and_bad_ones_are_skipped_with_a_reason(standard):
     from _agent_env import actions_reply
 

@@ -120,6 +120,8 @@ def test_a_plain_order_within_every_limit_is_approved():
      DenialReason.MAX_TRADES_PER_HOUR),
     ({"open_cooldown_s": 600}, order(), {"counters": RiskCounters(last_open_ms=NOW - 60_000)},
      DenialReason.OPEN_COOLDOWN),
+    ({"stop_loss_reentry_minutes": 60}, order(), {"counters": RiskCounters(stops=(("ETH", NOW - 59 * 60_000),))},
+     DenialReason.STOP_LOSS_REENTRY),
     ({"max_size_streak": 2, "max_order_usd": 1500}, order(), {"counters": RiskCounters(max_size_streak=2)},
      DenialReason.MAX_SIZE_STREAK),
     ({"approval_above_usd": 1000}, order(), {}, DenialReason.APPROVAL_REQUIRED),
@@ -308,3 +310,16 @@ def test_spot_holdings_count_in_gross_exposure():
     assert reason(p.check(order(size="1.1"), ctx(account))) == "max_gross_exposure"
     r = p.review([order(size="0.5"), order(size="0.5"), order(size="0.1")], ctx(account))  # running total
     assert len(r.approved) == 2 and [d.reason_code for _, d in r.denied] == ["max_gross_exposure"]
+
+
+def test_a_stop_loss_hold_denies_new_risk_in_its_coin_until_it_ends_and_survives_a_restart():
+    counters = RiskCounters().with_stops(["ETH"], NOW - 30 * 60_000).with_stops(["SOL"], NOW - 90 * 60_000)
+    p = policy(stop_loss_reentry_minutes=60)
+    c = ctx(acct(positions=[LONG_ETH]), counters=counters)
+    assert reason(p.check(order(), c)) == "stop_loss_reentry"  # ETH, stopped 30 minutes ago
+    assert "no new risk in it before" in p.check(order(), c).detail
+    assert isinstance(p.check(order(side=Side.SELL, size="0.5", reduce_only=True), c), Approved)  # reducing goes
+    assert isinstance(p.check(order(coin="SOL", side=Side.BUY, size="1"), c), Approved)  # its hold ended
+    assert isinstance(policy().check(order(), c), Approved)  # 0 minutes: off
+    assert RiskCounters.from_state(counters.to_state()) == counters
+    assert counters.with_stops(["ETH"], NOW).stops == (("SOL", NOW - 90 * 60_000), ("ETH", NOW))  # the latest only

@@ -206,6 +206,7 @@ class RiskConfig(_Section):
     allowed_market_types: list[MarketType] = Field(default_factory=lambda: [MarketType.PERP, MarketType.SPOT])
     circuit_breaker_failures: int = Field(default=5, ge=1)
     stop_loss_pct: Decimal | None = Field(default=Decimal(15), ge=0)  # per position, from entry; 0 = off
+    stop_loss_reentry_minutes: int = Field(default=0, ge=0)  # no new risk in a stopped-out coin for this long
     price_band_pct: Decimal = Field(default=Decimal(5), gt=0)  # limit price vs mark
     approval_above_usd: Decimal | None = Field(default=None, gt=0)
     max_size_streak: int = Field(default=3, ge=1)  # flag when the LLM asks for max size this many times running

@@ -41,6 +41,7 @@ from hyperliquid_agent.domain import (
 from hyperliquid_agent.domain.verdicts import _ISSUER_KEY, Approved, ApprovedOrder, Denied
 from hyperliquid_agent.portfolio import MarketView, close_intent, reduces, spot_holdings
 from hyperliquid_agent.risk_counters import RiskCounters
+from hyperliquid_agent.times import utc_minute
 
 _HUNDRED = Decimal(100)
 MAX_SIZE_FRACTION = Decimal("0.95")  # an order at >= 95% of a size limit counts as "maximum size"
@@ -63,6 +64,7 @@ class DenialReason(StrEnum):
     MAX_DAILY_NOTIONAL = "max_daily_notional"
     MAX_TRADES_PER_HOUR = "max_trades_per_hour"
     OPEN_COOLDOWN = "open_cooldown"
+    STOP_LOSS_REENTRY = "stop_loss_reentry"
     MAX_SIZE_STREAK = "max_size_streak"
     APPROVAL_REQUIRED = "approval_required"
     APPROVAL_DECLINED = "approval_declined"
@@ -311,6 +313,12 @@ class RiskPolicy:
             return _deny(DenialReason.MAX_TRADES_PER_HOUR,
                          f"{c.trades_last_hour(ctx.now_ms)} trades in the last hour; risk.max_trades_per_hour is "
                          f"{cfg.max_trades_per_hour}")
+        until = c.stopped_until(o.coin, cfg.stop_loss_reentry_minutes)
+        if until is not None and until > ctx.now_ms:
+            return _deny(DenialReason.STOP_LOSS_REENTRY,
+                         f"{o.coin}: closed by the stop-loss at {utc_minute(until - cfg.stop_loss_reentry_minutes * 60_000)}; "
+                         f"no new risk in it before {utc_minute(until)} (risk.stop_loss_reentry_minutes = "
+                         f"{cfg.stop_loss_reentry_minutes})")
         if cfg.open_cooldown_s and c.last_open_ms is not None:
             wait_ms = c.last_open_ms + cfg.open_cooldown_s * 1000 - ctx.now_ms
             if wait_ms > 0:

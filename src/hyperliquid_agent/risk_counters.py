@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Sequence
 
 from hyperliquid_agent.domain import ZERO, to_decimal
 
@@ -31,6 +31,19 @@ class RiskCounters:
     consecutive_failures: int = 0
     last_open_ms: int | None = None
     max_size_streak: int = 0
+    stops: tuple[tuple[str, int], ...] = ()  # (coin, time) of each coin's latest stop-loss close
+
+    def stopped_until(self, coin: str, minutes: int) -> int | None:
+        """When the re-entry hold of `coin`'s latest stop-loss ends (None: no hold now or ever)."""
+        if not minutes:
+            return None
+        at = next((t for c, t in self.stops if c == coin), None)
+        return None if at is None else at + minutes * 60_000
+
+    def with_stops(self, coins: Sequence[str], now_ms: int) -> "RiskCounters":
+        """`coins` closed by the stop-loss at `now_ms` (each coin keeps its latest stop only)."""
+        kept = tuple((c, t) for c, t in self.stops if c not in coins)
+        return replace(self, stops=kept + tuple((c, now_ms) for c in sorted(set(coins))))
 
     # ---- transitions (each returns a new value)
     def rolled(self, now_ms: int, equity: Decimal) -> "RiskCounters":
@@ -61,6 +74,7 @@ class RiskCounters:
             consecutive_failures=0 if succeeded else self.consecutive_failures,
             last_open_ms=now_ms if opening else self.last_open_ms,
             max_size_streak=self.max_size_streak,
+            stops=self.stops,
         )
 
     def with_landed_trade(self, notional: Decimal, at_ms: int, opening: bool) -> "RiskCounters":
@@ -99,6 +113,7 @@ class RiskCounters:
             "consecutive_failures": self.consecutive_failures,
             "last_open_ms": self.last_open_ms,
             "max_size_streak": self.max_size_streak,
+            "stops": [[c, t] for c, t in self.stops],
         }
 
     @classmethod
@@ -107,7 +122,7 @@ class RiskCounters:
         if not isinstance(data, dict):
             raise ValueError(f"risk counters must be an object, got {type(data).__name__}")
         known = {"day", "day_start_equity", "daily_notional", "trade_times_ms", "consecutive_failures",
-                 "last_open_ms", "max_size_streak"}
+                 "last_open_ms", "max_size_streak", "stops"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown risk counter field(s): {', '.join(sorted(unknown))}")
@@ -122,6 +137,7 @@ class RiskCounters:
                 consecutive_failures=int(data.get("consecutive_failures", 0)),
                 last_open_ms=None if last is None else int(last),
                 max_size_streak=int(data.get("max_size_streak", 0)),
+                stops=tuple((str(c), int(t)) for c, t in data.get("stops", ())),
             )
         except (TypeError, ValueError) as exc:
             raise ValueError(f"risk counters are malformed: {exc}") from None

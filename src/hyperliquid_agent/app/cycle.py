@@ -66,6 +66,7 @@ from hyperliquid_agent.risk import RiskContext, RiskPolicy, close_positions, res
 from hyperliquid_agent.risk_counters import RiskCounters, utc_day
 from hyperliquid_agent.risk_store import load_counters, update_counters
 from hyperliquid_agent.store import StateStore
+from hyperliquid_agent.times import utc_minute
 
 API_FAILURES_KEY = "api_failures"
 
@@ -236,6 +237,11 @@ def action_intents(actions: Sequence[Any], account: AccountState, market: Market
     return intents, skipped
 
 
+def _adds_risk(intent: Intent) -> bool:
+    """An order that is not reduce-only, or a leverage setting (what opens or grows a position)."""
+    return isinstance(intent, LeverageIntent) or (isinstance(intent, OrderIntent) and not intent.reduce_only)
+
+
 def only_reductions(intents: Sequence[Intent]) -> list[Intent]:
     """What a REDUCING or HALTED book may still do: reduce-only orders, and cancels."""
     return [i for i in intents if (isinstance(i, OrderIntent) and i.reduce_only) or isinstance(i, CancelIntent)]
@@ -354,8 +360,20 @@ class CyclePipeline:
         if out.stop_losses:
             forced += close_positions(inputs.account, out.stop_losses, inputs.marks, inputs.specs, self.portfolio)
             planned = [i for i in planned if not (isinstance(i, OrderIntent) and i.coin in out.stop_losses)]
+        held = self._held_after_stop(inputs)
+        if held:  # (the risk policy would deny them: planned, they would be denied every cycle)
+            planned = [i for i in planned if not (getattr(i, "coin", None) in held and _adds_risk(i))]
+            skipped += [(c, f"held flat after its stop-loss until {utc_minute(t)} (risk.stop_loss_reentry_minutes)")
+                        for c, t in sorted(held.items())]
         out.intents = [*forced, *planned]
         out.skipped = skipped
+
+    def _held_after_stop(self, inputs: CycleInputs) -> dict[str, int]:
+        """The coins a stop-loss closed less than `risk.stop_loss_reentry_minutes` ago -> when that ends."""
+        minutes = self.risk.config.stop_loss_reentry_minutes
+        counters = inputs.counters
+        ends = {c: counters.stopped_until(c, minutes) for c, _ in counters.stops} if minutes else {}
+        return {c: t for c, t in ends.items() if t is not None and t > inputs.now_ms}
 
     def at_arrival(self, inputs: CycleInputs, decided: Decided, errors: list[str]) -> CycleInputs:
         """The backtest's venue moved on to when the cycle's orders (and cancels) arrive (`arrive`),
@@ -510,6 +528,11 @@ class CyclePipeline:
             report = self.execute(inputs, decided)
         except Exception as exc:
             rec["errors"].append(f"execute: {type(exc).__name__}: {exc}")
+        if decided.stop_losses and self.risk.config.stop_loss_reentry_minutes:
+            try:  # the re-entry hold of the coins the stop-loss closed counts from this cycle
+                update_counters(self.store, lambda c: c.with_stops(decided.stop_losses, inputs.now_ms))
+            except Exception as exc:
+                rec["errors"].append(f"risk counters: {type(exc).__name__}: {exc}")
         rec["timing_ms"] = {"decide": round(t_exec - t0, 3), "execute": round(self.wall_ms() - t_exec, 3)}
         account_after = report.account_after if report is not None else None
         if account_after is None:
