@@ -224,3 +224,22 @@ def test_real_data_round_trips_through_the_emulator_unchanged(tmp_path):
     src_funding = [p for p in feed.read_funding_csv(REAL_DATA / "BTC_funding.csv") if start <= p.time_ms <= end]
     got = feed.read_funding_csv(feed.funding_path(tmp_path, "BTC"))
     assert [(p.time_ms, p.rate) for p in got] == [(p.time_ms, p.rate) for p in src_funding]
+
+
+def test_cli_download_says_when_the_venue_kept_less_history_than_start_asks(tmp_path):
+    # The venue serves only the most recent 5000 candles of an interval (about 208 days of 1h):
+    # a --start 220 days back gets the last ~208 days, and the download says so instead of
+    # reporting the shorter file as if it were the range asked for.
+    market = synthetic_feed(seed=3, days=220, coins=("BTC",))
+    with EmulatorServer(VenueModel(market, start_ms=market.end_ms)) as srv:
+        start, end = market.start_ms, srv.now_ms()
+        result = CliRunner().invoke(app, ["data", "download", "--coins", "BTC", "--start", str(start),
+                                          "--end", str(end), "--out", str(tmp_path), "--url", srv.url])
+        recent = CliRunner().invoke(app, ["data", "download", "--coins", "BTC", "--start", str(end - 10 * DAY),
+                                          "--end", str(end), "--out", str(tmp_path / "recent"), "--url", srv.url])
+    assert recent.exit_code == 0 and "note:" not in recent.output  # a range the venue holds: nothing to say
+    assert result.exit_code == 0, result.output
+    first = feed.read_candles_csv(feed.candles_path(tmp_path, "BTC", "1h"))[0].t_ms
+    assert first == end - 5000 * HOUR
+    note = " ".join(result.output.split())
+    assert "note: BTC: the venue served 1h candles from" in note and "most recent 5000 candles" in note

@@ -243,6 +243,28 @@ def test_candle_and_funding_caps():
         assert len(funding) == 500 and funding[0]["time"] < funding[-1]["time"]
 
 
+def test_candles_older_than_the_5000_most_recent_are_not_served_as_on_the_venue():
+    # The venue keeps only the most recent 5000 candles of an interval: a range before them
+    # answers nothing, one reaching into them only its recent part (a download asking for more
+    # history than that gets less, on the emulator as on mainnet).
+    feed = synthetic_feed(seed=2, days=220, coins=("BTC",))
+    model = VenueModel(feed, start_ms=feed.end_ms)
+    hour = 3_600_000
+    with EmulatorServer(model) as srv:
+        def candles(start: int, end: int, interval: str = "1h") -> list:
+            return post(srv, "/info", {"type": "candleSnapshot", "req": {
+                "coin": "BTC", "interval": interval, "startTime": start, "endTime": end}}).json()
+
+        now = srv.now_ms()
+        horizon = now - 5000 * hour
+        assert feed.start_ms < horizon - 200 * hour
+        assert candles(feed.start_ms, horizon - hour) == []
+        older = candles(feed.start_ms, horizon + 99 * hour)
+        assert [c["t"] for c in older] == [horizon + k * hour for k in range(100)]
+        daily = candles(feed.start_ms, now, "1d")  # coarser intervals keep 5000 of theirs: all 220 days
+        assert len(daily) >= 218
+
+
 def test_server_stops_and_frees_its_port():
     srv = make_server(days=3, start_day=1)
     url = srv.start()

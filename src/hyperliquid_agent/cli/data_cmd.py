@@ -74,6 +74,8 @@ def download(
     if interval != "1h" and not as_json:
         err_console().print(f"note: the simulated venue and backtests replay <COIN>_1h_candles.csv; "
                             f"these {interval} candles are kept in {folder} but not read by them.", highlight=False)
+    if not as_json:
+        _note_short_history(reports, interval, start_ms)
     rows = [vars(r) for r in reports]
     if as_json:
         print_json({"out": str(folder), "coins": rows})
@@ -87,6 +89,24 @@ def download(
         table.add_row(r.coin, str(r.candles_added), str(r.candles_total), str(r.funding_added),
                       str(r.funding_total), str(r.requests))
     console().print(table)
+
+
+def _note_short_history(reports: list, interval: str, start_ms: int) -> None:
+    """Say when the candles do not reach back to --start: the venue keeps only the most recent
+    5000 candles of an interval (about 208 days of 1h), so an earlier start silently gets less."""
+    from hyperliquid_agent.cli.common import err_console
+    from hyperliquid_agent.exchange.feed import interval_ms
+    from hyperliquid_agent.times import utc_minute
+
+    iv = interval_ms(interval)
+    first_bucket = -(-start_ms // iv) * iv  # the first candle at or after --start
+    for r in reports:
+        if r.candles_from is not None and r.candles_from <= first_bucket:
+            continue
+        got = (f"from {utc_minute(r.candles_from, True)} on" if r.candles_from is not None else "none")
+        err_console().print(f"note: {r.coin}: the venue served {interval} candles {got}, not from --start "
+                            f"({utc_minute(start_ms, True)}); it keeps only the most recent 5000 candles of each "
+                            f"interval (and none from before a coin was listed)", highlight=False)
 
 
 @data_app.command("import")

@@ -85,6 +85,7 @@ class CoinReport:
     funding_added: int = 0
     funding_total: int = 0
     requests: int = 0
+    candles_from: int | None = None  # the open time (ms) of the first candle the folder holds
 
 
 class Downloader:
@@ -189,6 +190,7 @@ class Downloader:
                     feed.write_candles_csv(path, have)
                     self._progress(f"{coin}: {len(have)} candles")
         rep.candles_total = len(have)
+        rep.candles_from = have[0].t_ms if have else None
         rep.candles_added = len(have) - before
 
     # ---------------------------------------------------------------- funding

@@ -18,7 +18,7 @@ from hyperliquid_agent.exchange.venue_types import ERR_INVALID_PRICE, ERR_INVALI
 if TYPE_CHECKING:
     from hyperliquid_agent.exchange.emulator import EmulatorServer
 
-CANDLE_CAP = 5000  # candleSnapshot serves at most this many candles per request
+CANDLE_CAP = 5000  # candleSnapshot serves only the most recent 5000 candles of an interval
 FUNDING_CAP = 500  # fundingHistory / userFunding rows per request
 FILLS_CAP = 2000
 DESERIALIZE_ERROR = "Failed to deserialize the JSON body into the target type"
@@ -195,7 +195,10 @@ def _candles(model: Any, req: Any) -> tuple[int, Any]:
         return 400, (f"candleSnapshot: the local emulator builds candles from its data's "
                      f"{data_ms // 60_000}m bars, so it serves {served}, not {interval}")
     end = end if end is not None else model.now_ms
-    rows = model.candles(coin, interval, start, end)[-CANDLE_CAP:]  # the most recent, like the venue
+    # The venue keeps only the most recent 5000 candles of an interval: an older range answers
+    # with what of it lies within the last 5000 intervals, or nothing (not the history it asked for).
+    horizon = model.now_ms - CANDLE_CAP * INTERVAL_MS[interval]
+    rows = model.candles(coin, interval, max(start, horizon), end)[-CANDLE_CAP:]
     return 200, [wire.candle_to_wire(coin, interval, c) for c in rows]
 
 
