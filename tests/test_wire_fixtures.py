@@ -82,6 +82,21 @@ def test_meta_becomes_asset_specs_with_index_as_asset_id():
     assert specs["SOL"].max_leverage == 50
 
 
+def test_an_asset_whose_margin_mode_allows_no_cross_is_isolated_only():
+    # Current meta says it with `marginMode` ("strictIsolated" | "noCross") rather than the older
+    # `onlyIsolated`: read as cross-capable, every leverage update the engine sent for the asset
+    # asked for cross margin, which the venue refuses for it.
+    meta = wire.MetaWire.model_validate({"universe": [
+        {"name": "BTC", "szDecimals": 5, "maxLeverage": 40},
+        {"name": "OLD", "szDecimals": 0, "maxLeverage": 3, "onlyIsolated": True},
+        {"name": "NEW", "szDecimals": 0, "maxLeverage": 3, "marginMode": "noCross", "marginTableId": 3},
+        {"name": "STR", "szDecimals": 1, "maxLeverage": 5, "marginMode": "strictIsolated"},
+    ]})
+    specs = wire.specs_from_wire(meta)
+    assert {name: s.only_isolated for name, s in specs.items()} == {
+        "BTC": False, "OLD": True, "NEW": True, "STR": True}
+
+
 def test_clearinghouse_state_keeps_signed_sizes_and_exact_decimals():
     state = wire.ClearinghouseStateWire.model_validate(one("clearinghouseState"))
     account = wire.account_from_wire(state)

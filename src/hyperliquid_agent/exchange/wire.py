@@ -63,6 +63,13 @@ class AssetMetaWire(BaseModel):
     maxLeverage: int = 1
     onlyIsolated: bool = False
     isDelisted: bool = False
+    marginMode: str | None = None  # current meta: "strictIsolated" or "noCross" (no cross margin either way)
+
+    @property
+    def isolated_only(self) -> bool:
+        """Whether the asset can be traded on isolated margin only: the older `onlyIsolated`
+        flag, or a `marginMode` that allows no cross margin."""
+        return self.onlyIsolated or self.marginMode in ("strictIsolated", "noCross")
 
 
 class MetaWire(BaseModel):
@@ -409,7 +416,7 @@ def specs_from_wire(meta: MetaWire, spot_meta: SpotMetaWire | None = None) -> di
             continue
         specs[a.name] = spec(
             f"meta.universe[{i}]", name=a.name, asset_id=i, sz_decimals=a.szDecimals,
-            max_leverage=max(a.maxLeverage, 1), market_type=MarketType.PERP, only_isolated=a.onlyIsolated,
+            max_leverage=max(a.maxLeverage, 1), market_type=MarketType.PERP, only_isolated=a.isolated_only,
         )
     if spot_meta is not None:
         tokens = {t.index: t for t in spot_meta.tokens}
