@@ -99,9 +99,9 @@ def _note_short_history(reports: list, interval: str, start_ms: int) -> None:
     from hyperliquid_agent.times import utc_minute
 
     iv = interval_ms(interval)
-    first_bucket = -(-start_ms // iv) * iv  # the first candle at or after --start
     for r in reports:
-        if r.candles_from is not None and r.candles_from <= first_bucket:
+        # (within one interval of --start: the first candle there is, whatever the buckets' alignment)
+        if r.candles_from is not None and r.candles_from < start_ms + iv:
             continue
         got = (f"from {utc_minute(r.candles_from, True)} on" if r.candles_from is not None else "none")
         err_console().print(f"note: {r.coin}: the venue served {interval} candles {got}, not from --start "
