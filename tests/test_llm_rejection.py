@@ -110,3 +110,35 @@ def test_governed_mode_salvages_good_micro_adjustments(template):
     r = engine.get_decision_with_governance(ctx.account, None, "range-bound", True, ctx)
     assert r.success and r.maintain_plan and [t.coin for t in r.micro_adjustments] == ["BTC"]
     assert [x.raw["coin"] for x in r.rejected_adjustments] == ["ETH"]
+
+
+# A forced tool call cut at max_tokens comes back as a whole object whose last list simply ends early: here
+# a target book that never got to ETH and SOL, which would close them.
+CUT_BOOK = {"reasoning": "rotate", "selected_strategy": None, "actions": [],
+            "target_allocation": [{"coin": "BTC", "target_pct": 20, "market_type": "perp", "leverage": None}]}
+
+
+def test_a_tool_call_cut_at_max_tokens_is_never_traded_even_when_it_parses(server, template):
+    cut = anthropic_body(CUT_BOOK, tool_name="DecisionSchema", stop_reason="max_tokens", output_tokens=1500)
+    server.push(Reply(200, cut), Reply(200, cut))
+    engine = engine_over(server, template, "anthropic")
+    ctx = sample_context()
+    r = engine.get_decision(ctx.account, ctx)
+    assert len(server.seen) == 2  # re-asked once, cut again
+    assert "cut off at llm.max_tokens" in server.seen[1].body["messages"][-1]["content"]
+    assert not r.success and r.target_allocation is None and r.actions == ()
+    assert r.error.startswith("LLMInvalidOutputError:") and "raise llm.max_tokens" in r.error
+    assert engine.failed_calls == 1 and r.output_tokens == 3000  # both cut replies were billed
+
+
+@pytest.mark.parametrize("finish", ["length", "content_filter"])
+def test_a_compatible_server_reply_cut_after_its_json_is_not_used(server, template, finish):
+    # prompt mode repairs prose around the JSON; a reply the server says was cut is still not used
+    cut = chat_body(json.dumps(CUT_BOOK) + "\nAlso, for ETH I would", finish_reason=finish)
+    server.push(Reply(200, cut), Reply(200, chat_body(json.dumps({**CUT_BOOK, "target_allocation": None}))))
+    cfg = LLMConfig(provider="openai-compatible", model="qwen2.5:14b", base_url=server.url + "/v1",
+                    output_mode="prompt", max_retries=0, timeout_s=5)
+    llm = LLMClient(cfg, clock=FixedClock(), sleep=lambda _s: None)
+    r = llm.query("q", DecisionSchema)
+    assert r.attempts == 2 and r.parsed["target_allocation"] is None  # the second, whole reply is the answer
+    assert f"({finish})" in server.seen[1].body["messages"][-1]["content"]

@@ -29,6 +29,7 @@ from hyperliquid_agent.store import StateStore
 
 log = logging.getLogger("hyperliquid_agent.llm")
 
+# finish reasons of a reply cut at the output token limit (chat, Anthropic, Responses "incomplete: ...")
 TRUNCATED = ("length", "max_tokens", "max_output_tokens")
 REASK = ("Your previous reply was rejected: {error}. Answer again with only the JSON object "
          "the schema asks for, every field present.")
@@ -144,7 +145,7 @@ class LLMClient:
                     raise LLMInvalidOutputError(
                         f"{self.provider.name}/{request.model} gave no valid {schema.__name__} after one re-ask: "
                         f"{second}",
-                        content=None if reply.refusal else reply.content,
+                        content=None if reply.refusal or _cut_off(reply, self.config.max_tokens) else reply.content,
                         response=self._response(request, replies, None, started, purpose, verdict.note),
                     ) from None
         else:
@@ -240,16 +241,22 @@ class LLMClient:
         return cost
 
     def _validate(self, reply: RawReply, schema: type[BaseModel]) -> dict[str, Any]:
+        """The parsed reply. A reply the provider says was cut off (at the token limit, by a filter) is
+        invalid even when what came parses: a forced tool call cut at max_tokens arrives as a complete
+        object whose last list simply ends early (a target book missing its last coins would close them)."""
         if reply.refusal:
             raise ReplyInvalid(f"the model refused: {reply.refusal}")
         repair = self.config.output_mode != "json_schema" or self.provider.name == "openai-compatible"
+        cut = _cut_off(reply, self.config.max_tokens)
         try:
-            return parse_reply(reply.content, schema, repair=repair)
+            parsed = parse_reply(reply.content, schema, repair=repair)
         except ReplyInvalid as exc:
-            if (reply.finish_reason or "") in TRUNCATED or (reply.finish_reason or "").startswith("incomplete"):
-                raise ReplyInvalid(f"{exc}; the reply was cut off at llm.max_tokens = {self.config.max_tokens} "
-                                   f"({reply.finish_reason}): raise llm.max_tokens") from None
+            if cut:
+                raise ReplyInvalid(f"{exc}; {cut}") from None
             raise
+        if cut:
+            raise ReplyInvalid(f"{cut}; an incomplete reply is never used, even when what came is valid JSON")
+        return parsed
 
     def _record_reply(self, request: LLMRequest, reply: RawReply, cost: Decimal | None, purpose: str,
                       status: str, note: str | None = None) -> None:
@@ -276,3 +283,15 @@ class LLMClient:
 
     def _spent_run(self) -> Decimal:
         return self._run_cost
+
+
+def _cut_off(reply: RawReply, max_tokens: int) -> str | None:
+    """Why `reply` is incomplete according to the provider's finish reason, or None when it is whole."""
+    reason = reply.finish_reason or ""
+    if reason in TRUNCATED or reason.removeprefix("incomplete: ") in TRUNCATED:
+        return f"the reply was cut off at llm.max_tokens = {max_tokens} ({reason}): raise llm.max_tokens"
+    if reason == "model_context_window_exceeded":
+        return f"the reply was cut off when it filled the model's context window ({reason}): shorten the prompt"
+    if reason == "content_filter" or reason.startswith("incomplete"):
+        return f"the reply was cut off by the provider ({reason})"
+    return None
