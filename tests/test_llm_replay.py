@@ -9,8 +9,8 @@ import pytest
 from llm_wire import Reply, WireServer, server, chat_body  # noqa: F401 (server is a fixture)
 
 from hyperliquid_agent.config import LLMConfig, ReplayConfig
-from hyperliquid_agent.errors import ConfigError, LLMError
-from hyperliquid_agent.llm.replay import ReplayStore, replay_key
+from hyperliquid_agent.errors import ConfigError, LLMError, LLMInvalidOutputError
+from hyperliquid_agent.llm.replay import DDL, ReplayStore, replay_key
 from hyperliquid_agent.llm.types import LLMRequest
 from hyperliquid_agent.llm_client import LLMClient
 from hyperliquid_agent.schemas import RegimeSchema
@@ -82,3 +82,28 @@ def test_replay_needs_the_recorded_provider_name(tmp_path):
 def test_store_roundtrip(tmp_path):
     store = ReplayStore(tmp_path / "r.sqlite")
     assert store.get("nope") is None and store.count() == 0
+
+
+def test_a_cut_reply_replays_as_cut(server, tmp_path):
+    # a reply cut at max_tokens that still parses is refused live; its replay must be refused the same way
+    cut = chat_body(CONTENT + " and then", model="gpt-4o-mini", finish_reason="length")
+    server.push(Reply(200, cut), Reply(200, cut))
+    cfg = LLMConfig(provider="openai-compatible", model="qwen", base_url=server.url + "/v1", output_mode="prompt",
+                    max_retries=0, replay=ReplayConfig(record=True))
+    with pytest.raises(LLMInvalidOutputError, match=r"cut off at llm.max_tokens = 1500 \(length\)"):
+        LLMClient(cfg, state_dir=tmp_path).query(MESSAGES, RegimeSchema)
+    replayer = LLMClient(LLMConfig(provider="replay", model="qwen", output_mode="prompt",
+                                   replay=ReplayConfig(wrapped_provider="openai-compatible")), state_dir=tmp_path)
+    with pytest.raises(LLMInvalidOutputError, match=r"cut off at llm.max_tokens = 1500 \(length\)"):
+        replayer.query(MESSAGES, RegimeSchema)
+    assert len(server.seen) == 2
+
+
+def test_a_store_recorded_before_finish_reasons_were_kept_still_opens(tmp_path):
+    old = StateStore(tmp_path / "r.sqlite")
+    old.ensure_schema("llm_replay", DDL.replace(",\n    finish_reason TEXT", ""))
+    old.execute("INSERT INTO llm_replay VALUES ('k', 'openai', 'm', '{}', 'hi', '{}', NULL, NULL, 0)")
+    old.close()
+    store = ReplayStore(tmp_path / "r.sqlite")
+    hit = store.get("k")
+    assert hit.content == "hi" and hit.finish_reason is None and store.count() == 1

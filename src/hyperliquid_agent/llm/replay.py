@@ -1,7 +1,7 @@
 """Record/replay of LLM replies, keyed by a sha256 of provider, model, messages, schema, temperature.
 
 The store is its own SQLite file under the state dir (`llm.replay.path`). A hit returns
-the recorded content bit for bit and costs $0; a miss raises in strict mode, or calls
+the recorded content (with its refusal and finish reason) bit for bit and costs $0; a miss raises in strict mode, or calls
 the wrapped provider (and records its reply) in fallthrough mode. Recording wraps any
 real provider (`llm.replay.record = true`).
 """
@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS llm_replay (
     usage TEXT NOT NULL,
     request_id TEXT,
     refusal TEXT,
-    recorded_ms INTEGER NOT NULL
+    recorded_ms INTEGER NOT NULL,
+    finish_reason TEXT
 );
 """
 
@@ -62,24 +63,27 @@ class ReplayStore:
         except StateError as exc:
             raise StateError(f"replay store: {exc}") from None
         self._db.ensure_schema("llm_replay", DDL)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(llm_replay)")}
+        if "finish_reason" not in columns:  # a store recorded before finish reasons were kept
+            self._db.execute("ALTER TABLE llm_replay ADD COLUMN finish_reason TEXT")
 
     def get(self, key: str) -> RawReply | None:
         rows = self._db.execute(
-            "SELECT content, usage, model, request_id, refusal FROM llm_replay WHERE key = ?", (key,)
+            "SELECT content, usage, model, request_id, refusal, finish_reason FROM llm_replay WHERE key = ?", (key,)
         )
         if not rows:
             return None
-        content, usage, model, request_id, refusal = rows[0]
-        return RawReply(content=content, usage=Usage(**json.loads(usage)), model=model,
-                        request_id=request_id, refusal=refusal, replayed=True)
+        content, usage, model, request_id, refusal, finish_reason = rows[0]
+        return RawReply(content=content, usage=Usage(**json.loads(usage)), model=model, request_id=request_id,
+                        refusal=refusal, finish_reason=finish_reason, replayed=True)
 
     def put(self, key: str, provider: str, request: LLMRequest, reply: RawReply) -> None:
         doc = json.dumps(_request_doc(provider, request), sort_keys=True, ensure_ascii=False)
         self._db.execute(
             "INSERT OR REPLACE INTO llm_replay(key, provider, model, request, content, usage, request_id,"
-            " refusal, recorded_ms) VALUES (?,?,?,?,?,?,?,?,?)",
+            " refusal, recorded_ms, finish_reason) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (key, provider, request.model, doc, reply.content, json.dumps(asdict(reply.usage)),
-             reply.request_id, reply.refusal, int(time.time() * 1000)),
+             reply.request_id, reply.refusal, int(time.time() * 1000), reply.finish_reason),
         )
 
     def count(self) -> int:
