@@ -142,7 +142,16 @@ def test_knowledge_cutoffs():
     assert knowledge_cutoff("gpt-4o-2024-08-06") == date(2023, 10, 31)
     assert knowledge_cutoff("claude-haiku-4-5-20251001") == date(2025, 2, 28)
     assert knowledge_cutoff("some-local-model") is None
+    assert knowledge_cutoff("gpt-5-mini-2025-08-07") == knowledge_cutoff("gpt-5-nano") == date(2024, 5, 31)
     assert knowledge_cutoff("some-local-model", {"some-local-model": "2024-01-31"}) == date(2024, 1, 31)
+
+
+def test_gpt5_nano_cached_input_is_billed_at_its_cached_price():
+    # OpenAI's gpt-5-nano page: $0.05 input, $0.005 cached input, $0.40 output per million tokens
+    usage = Usage(input_tokens=10_000, cached_input_tokens=8_000, output_tokens=1_000)
+    assert price_table().cost("gpt-5-nano-2025-08-07", usage) == (
+        Decimal(2_000) * Decimal("0.05") + Decimal(8_000) * Decimal("0.005") + Decimal(1_000) * Decimal("0.40")
+    ) / 10**6
 
 
 def test_estimate_spend():
