@@ -50,6 +50,19 @@ def test_ledger_summary_survives_a_reopened_store(tmp_path):
     assert llm.get_cost_summary()["total_cost_usd"] == s["total_cost_usd"]
 
 
+def test_the_average_cost_per_call_leaves_unpriced_calls_out():
+    from hyperliquid_agent.llm.ledger import CallRecord, summarize
+
+    rows = [CallRecord(DAY1, "r", "decision", "openai-compatible", "gpt-4o", "ok", cost_usd=Decimal("0.02")),
+            CallRecord(DAY1, "r", "decision", "openai-compatible", "gpt-4o", "ok", cost_usd=Decimal("0.04")),
+            CallRecord(DAY1, "r", "decision", "openai-compatible", "qwen2.5:14b", "ok", 5000, output_tokens=300)]
+    s = summarize(rows)
+    # two calls cost $0.06; the third's cost is unknown, not $0: the average of what is known is $0.03
+    assert s["total_calls"] == 3 and s["unpriced_calls"] == 1 and s["total_cost_usd"] == Decimal("0.06")
+    assert s["avg_cost_per_call"] == Decimal("0.03")
+    assert s["by_model"]["qwen2.5:14b"]["avg_cost_per_call"] == 0
+
+
 def test_daily_soft_limit_switches_to_fallback_then_hard_limit_stops(tmp_path):
     from hyperliquid_agent.schemas import RegimeSchema
 

@@ -98,7 +98,8 @@ def _totals(rows: list[CallRecord]) -> dict[str, Any]:
         "total_cached_input_tokens": sum(r.cached_input_tokens for r in billed),
         "total_reasoning_tokens": sum(r.reasoning_tokens for r in billed),
         "total_cost_usd": total,
-        "avg_cost_per_call": (total / len(billed)) if billed else Decimal(0),
+        # over the priced calls only: an unpriced call's cost is unknown, not $0
+        "avg_cost_per_call": (total / len(priced)) if priced else Decimal(0),
         "unpriced_calls": len(billed) - len(priced),
         "replayed_calls": sum(1 for r in billed if r.replayed),
         "failed_calls": sum(1 for r in rows if r.status == "error"),
@@ -109,8 +110,8 @@ def _totals(rows: list[CallRecord]) -> dict[str, Any]:
 def summarize(rows: Iterable[CallRecord]) -> dict[str, Any]:
     """Totals plus the same totals by model, by UTC day and by purpose.
 
-    `total_cost_usd` sums the priced calls; `unpriced_calls` counts billed calls whose
-    model has no price (their tokens are counted, their cost is unknown).
+    `total_cost_usd` sums the priced calls and `avg_cost_per_call` averages them; `unpriced_calls`
+    counts billed calls whose model has no price (their tokens are counted, their cost is unknown).
     """
     rows = list(rows)
     out = _totals(rows)
