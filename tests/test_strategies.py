@@ -139,6 +139,12 @@ def test_duplicate_ids(tmp_path):
         (lambda t: t.replace("markets: [perp]", "markets: [futures]"), "markets"),
         (lambda t: t.replace("title: A test strategy", "title: [unclosed"), "not valid YAML"),
         (lambda t: t.split("---", 2)[2], "no YAML frontmatter"),
+        # YAML reads yes/on/true as a boolean, which pydantic alone would take as 1
+        (lambda t: t.replace("max_leverage: 2", "max_leverage: yes"), "field 'max_leverage': must be a whole number"),
+        (lambda t: t.replace("minimum_dwell_minutes: 120", "minimum_dwell_minutes: on"),
+         "field 'minimum_dwell_minutes': must be a whole number"),
+        (lambda t: t.replace("title: A test strategy", "title: A test strategy\nversion: true"),
+         "field 'version': must be a whole number"),
     ],
 )
 def test_single_file_errors(mutate, expected):
@@ -154,6 +160,14 @@ def test_a_yaml_error_names_the_file_line_of_the_mistake():
     (problem,) = info.value.problems
     line = text.splitlines().index("max_leverage: [2") + 1
     assert f"line {line}, column 15" in problem and "<unicode string>" not in problem, problem
+
+
+def test_a_regime_listed_twice_counts_once():
+    # six entries of one regime are not "every regime": with the regime unknown it must not fit
+    six = "compatible_regimes: [" + ", ".join(["range-bound"] * len(REGIME_NAMES)) + "]"
+    spec = parse_strategy(VALID.format(id="x-y").replace("compatible_regimes: [range-bound]", six), "x.md")
+    assert spec.compatible_regimes == ("range-bound",)
+    assert not spec.fits(None) and spec.fits("range-bound")
 
 
 def test_valid_file_values_are_exact():

@@ -61,6 +61,14 @@ class StrategySpec(BaseModel):
             raise ValueError(f"id {v!r} must be kebab-case: lowercase letters, digits and single dashes")
         return v
 
+    @field_validator("version", "max_leverage", "minimum_dwell_minutes", mode="before")
+    @classmethod
+    def _whole_number(cls, v: Any) -> Any:
+        # YAML reads yes/no/on/off/true as booleans, which pydantic would take as 1 and 0
+        if isinstance(v, bool):
+            raise ValueError(f"must be a whole number, not {str(v).lower()} (YAML reads yes/no/on/off as true/false)")
+        return v
+
     @field_validator("compatible_regimes", "avoid_regimes", mode="before")
     @classmethod
     def _regimes(cls, v: Any) -> Any:
@@ -70,6 +78,7 @@ class StrategySpec(BaseModel):
             bad = [r for r in v if r not in REGIME_NAMES]
             if bad:
                 raise ValueError(f"unknown regime {bad[0]!r}; allowed: {', '.join(REGIME_NAMES)}")
+            v = list(dict.fromkeys(v))  # a regime listed twice is listed once (fits() counts them)
         return v
 
     @field_validator("markets", "tags", "invalidation_triggers", mode="before")
