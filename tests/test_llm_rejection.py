@@ -142,3 +142,27 @@ def test_a_compatible_server_reply_cut_after_its_json_is_not_used(server, templa
     r = llm.query("q", DecisionSchema)
     assert r.attempts == 2 and r.parsed["target_allocation"] is None  # the second, whole reply is the answer
     assert f"({finish})" in server.seen[1].body["messages"][-1]["content"]
+
+
+def test_a_model_that_declines_is_not_pressed_to_decide(server, template):
+    # the prompts offer {"error": true, "error_reason": ...} as the way out; a re-ask quoting "error: Extra inputs
+    # are not permitted" pushed the model into a decision it had just said it could not make soundly
+    declined = chat_body(json.dumps({"error": True, "error_reason": "the signals are stale"}))
+    forced = chat_body(json.dumps({**MIXED, "actions": [GOOD_BUY]}))
+    server.push(Reply(200, declined), Reply(200, forced))
+    cfg = LLMConfig(provider="openai-compatible", model="deepseek-chat", base_url=server.url + "/v1",
+                    output_mode="json_object", max_retries=0, timeout_s=5)
+    engine = DecisionEngine(cfg, template, client=LLMClient(cfg, clock=FixedClock(), sleep=lambda _s: None))
+    ctx = sample_context()
+    r = engine.get_decision(ctx.account, ctx)
+    assert len(server.seen) == 1  # no re-ask
+    assert not r.success and r.actions == () and "the model reported an error: the signals are stale" in r.error
+    assert engine.failed_calls == 1 and r.input_tokens == 120  # the one call is billed and counted
+
+
+def test_a_declining_reply_is_not_re_asked_by_the_client():
+    llm = ScriptedLLM(['{"error": "no funding data"}', MIXED], llm_config=LLMConfig(provider="scripted", model="gpt-4o-mini"))
+    with pytest.raises(LLMInvalidOutputError, match="declined to answer: no funding data") as info:
+        llm.query("q", DecisionSchema)
+    assert len(llm.requests) == 1 and info.value.content == '{"error": "no funding data"}'
+    assert info.value.response.attempts == 1

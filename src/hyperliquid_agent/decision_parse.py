@@ -21,7 +21,7 @@ from hyperliquid_agent.domain.actions import (
 )
 from hyperliquid_agent.domain.values import MarketType
 from hyperliquid_agent.errors import quoted_input
-from hyperliquid_agent.reply_json import ReplyJSONError, extract_object
+from hyperliquid_agent.reply_json import ReplyJSONError, declined, extract_object
 from hyperliquid_agent.schemas import ActionSpec, DecisionSchema, GovernanceDecisionSchema, ProposedPlan, TargetSpec
 
 MAX_ABS_NUMBER = Decimal("1e12")  # sizes, prices and amounts beyond this are nonsense, not orders
@@ -246,11 +246,8 @@ def _reasoning(obj: Mapping[str, Any]) -> str:
 
 
 def _model_error(obj: Mapping[str, Any]) -> str | None:
-    flag = obj.get("error")
-    if not flag:  # absent, null, false, 0, "": no error
-        return None
-    reason = obj.get("error_reason") or (flag if isinstance(flag, str) else "no reason given")
-    return f"the model reported an error: {reason}"
+    reason = declined(obj)
+    return None if reason is None else f"the model reported an error: {reason}"
 
 
 # -------------------------------------------------------------------- parsing

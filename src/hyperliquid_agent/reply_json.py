@@ -178,4 +178,15 @@ def extract_object(text: str, expected_keys: tuple[str, ...] = ()) -> dict[str, 
     raise ReplyJSONError(f"no JSON object found in the reply (starts with {snippet!r})")
 
 
-__all__ = ["ReplyJSONError", "extract_object", "loads_object", "loads_strict", "strip_thinking"]
+def declined(obj: Any) -> str | None:
+    """Why the model declined, when `obj` is the error form the prompts offer it
+    (`{"error": true, "error_reason": "..."}`); None for any other value."""
+    if not isinstance(obj, dict):
+        return None
+    flag = obj.get("error")
+    if not flag:  # absent, null, false, 0, "": no error
+        return None
+    return str(obj.get("error_reason") or (flag if isinstance(flag, str) else "no reason given"))
+
+
+__all__ = ["ReplyJSONError", "declined", "extract_object", "loads_object", "loads_strict", "strip_thinking"]

@@ -25,6 +25,7 @@ from hyperliquid_agent.llm.pricing import add_price_hint, price_table
 from hyperliquid_agent.llm.retry import RetryPolicy, call_with_retry
 from hyperliquid_agent.llm.schema import ReplyInvalid, parse_reply, strict_json_schema
 from hyperliquid_agent.llm.types import PURPOSES, LLMRequest, LLMResponse, Provider, RawReply, Usage, normalize_messages
+from hyperliquid_agent.reply_json import ReplyJSONError, declined, extract_object, loads_strict
 from hyperliquid_agent.store import StateStore
 
 log = logging.getLogger("hyperliquid_agent.llm")
@@ -129,6 +130,13 @@ class LLMClient:
                 parsed = self._validate(reply, schema)
                 self._record_reply(request, reply, cost, purpose, "ok")
             except ReplyInvalid as first:
+                reason = self._declined(reply)
+                if reason is not None:  # the model used the prompt's way out: no re-ask pressing it to decide
+                    self._record_reply(request, reply, cost, purpose, "invalid", note=f"declined: {reason}")
+                    raise LLMInvalidOutputError(
+                        f"{self.provider.name}/{request.model} declined to answer: {reason}", content=reply.content,
+                        response=self._response(request, replies, None, started, purpose, verdict.note),
+                    ) from None
                 self._record_reply(request, reply, cost, purpose, "invalid", note=str(first))
                 log.warning("llm reply invalid, re-asking once: %s", first)
                 reask = replace(request, messages=request.messages + (
@@ -240,16 +248,29 @@ class LLMClient:
                         reply.model, add_price_hint(requested))
         return cost
 
+    def _repairs(self) -> bool:
+        """Whether replies are read with repair (servers that may wrap the JSON in prose or fences)."""
+        return self.config.output_mode != "json_schema" or self.provider.name == "openai-compatible"
+
+    def _declined(self, reply: RawReply) -> str | None:
+        """The reason when a whole reply is the error form the prompts offer (`{"error": true, ...}`)."""
+        if _cut_off(reply, self.config.max_tokens):
+            return None
+        try:
+            obj = extract_object(reply.content, ("error",)) if self._repairs() else loads_strict(reply.content.strip())
+        except ReplyJSONError:
+            return None
+        return declined(obj)
+
     def _validate(self, reply: RawReply, schema: type[BaseModel]) -> dict[str, Any]:
         """The parsed reply. A reply the provider says was cut off (at the token limit, by a filter) is
         invalid even when what came parses: a forced tool call cut at max_tokens arrives as a complete
         object whose last list simply ends early (a target book missing its last coins would close them)."""
         if reply.refusal:
             raise ReplyInvalid(f"the model refused: {reply.refusal}")
-        repair = self.config.output_mode != "json_schema" or self.provider.name == "openai-compatible"
         cut = _cut_off(reply, self.config.max_tokens)
         try:
-            parsed = parse_reply(reply.content, schema, repair=repair)
+            parsed = parse_reply(reply.content, schema, repair=self._repairs())
         except ReplyInvalid as exc:
             if cut:
                 raise ReplyInvalid(f"{exc}; {cut}") from None
