@@ -284,3 +284,16 @@ def test_a_half_masked_key_and_url_credentials_in_an_error_reach_no_record(serve
     for text in (str(info.value), notes):
         for leak in ("sk-canar", "wxyz", "canarypass9", "canaryqkey7"):
             assert leak not in text, (leak, text)
+
+
+def test_a_429_for_an_exhausted_quota_is_not_retried(server):
+    # OpenAI answers 429 insufficient_quota when the account is out of credit: waiting does not cure it
+    body = {"error": {"message": "You exceeded your current quota, please check your plan and billing details.",
+                      "type": "insufficient_quota", "param": None, "code": "insufficient_quota"}}
+    server.push(*[Reply(429, body)] * 3)
+    sleeps: list[float] = []
+    c = client(server, sleeps, max_retries=2)
+    with pytest.raises(LLMError, match="HTTP 429 insufficient_quota.*Not retried.*billing") as info:
+        c.query("q", RegimeSchema)
+    assert not isinstance(info.value, LLMUnavailableError)
+    assert len(server.seen) == 1 and sleeps == []

@@ -1,8 +1,8 @@
 """Retries with exponential backoff and jitter, and the HTTP-status -> error-tree mapping.
 
 429, 5xx, timeouts and connection errors are retried (honouring Retry-After);
-400/401/403/404/422 are not. The sleep and random functions are injectable so
-tests never sleep.
+400/401/403/404/422 are not, nor a 429 that says the account is out of credit.
+The sleep and random functions are injectable so tests never sleep.
 """
 
 from __future__ import annotations
@@ -87,8 +87,18 @@ def parse_retry_after(headers: Mapping[str, str] | None) -> float | None:
     return max(when.timestamp() - time.time(), 0.0)
 
 
-def status_error(provider: str, status: int, message: str, headers: Mapping[str, str] | None = None) -> LLMError:
-    """Our error for an HTTP error status from `provider`."""
+# codes of a 429 that waiting does not cure: the account is out of credit (OpenAI's insufficient_quota)
+NO_RETRY_429_CODES = frozenset({"insufficient_quota"})
+
+
+def status_error(provider: str, status: int, message: str, headers: Mapping[str, str] | None = None,
+                 code: str | None = None) -> LLMError:
+    """Our error for an HTTP error status from `provider` (`code`: the body's error code, if any)."""
+    if status == 429 and code in NO_RETRY_429_CODES:
+        return LLMError(
+            f"{provider} answered HTTP 429 {code}: {message}. Not retried: the account is out of credit; add credit "
+            "or raise the spending limit in the provider's billing settings (or check llm.api_key is the right project's)"
+        )
     if status in (401, 403):
         what = "rejected the API key (401)" if status == 401 else "refused access with this key (403)"
         return LLMAuthError(

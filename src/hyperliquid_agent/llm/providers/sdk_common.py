@@ -21,7 +21,7 @@ def map_sdk_error(sdk: Any, exc: Exception, provider: str, timeout_s: float, sec
         return connection_error(provider, _scrub(str(exc.__cause__ or exc), secret))
     if isinstance(exc, sdk.APIStatusError):
         headers = {k.lower(): v for k, v in exc.response.headers.items()}
-        return status_error(provider, exc.status_code, _scrub(_message(exc), secret), headers)
+        return status_error(provider, exc.status_code, _scrub(_message(exc), secret), headers, _code(exc))
     return LLMUnavailableError(f"{provider}: unexpected {type(exc).__name__}: {_scrub(str(exc), secret)}")
 
 
@@ -50,6 +50,16 @@ def _message(exc: Any) -> str:
         if isinstance(err, dict) and err.get("message"):
             return str(err["message"])
     return str(getattr(exc, "message", exc))
+
+
+def _code(exc: Any) -> str | None:
+    """The error's machine code (`code`, else `type`) from the body the SDK parsed, if any."""
+    body = getattr(exc, "body", None)
+    err = body.get("error", body) if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return None
+    code = err.get("code") or err.get("type")
+    return code if isinstance(code, str) else None
 
 
 def sdk_client(client_cls: Any, api_key: str, base_url: str | None, transport: Any, timeout_s: float) -> Any:
