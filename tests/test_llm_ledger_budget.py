@@ -188,3 +188,20 @@ def test_a_budget_fails_closed_on_a_model_without_a_price():
     llm.query("1", RegimeSchema)
     with pytest.raises(BudgetExceededError, match="acme-local-7b has no price"):
         llm.query("2", RegimeSchema)
+
+
+def test_a_re_ask_is_a_call_the_budget_can_stop(tmp_path):
+    from hyperliquid_agent.errors import LLMInvalidOutputError
+    from hyperliquid_agent.schemas import RegimeSchema
+
+    store = StateStore.in_dir(tmp_path)
+    # the first reply costs $2.50 of a $2 daily budget and is not the schema: the re-ask must not be made
+    bad = ScriptedReply("not json", usage=Usage(input_tokens=1_000_000))
+    llm = ScriptedLLM([bad, priced()], llm_config=cfg(budget=BudgetConfig(daily_usd=Decimal(2))), store=store,
+                      clock=FixedClock(DAY1))
+    with pytest.raises(LLMInvalidOutputError, match="re-ask was not made: daily LLM budget reached") as info:
+        llm.query("q", RegimeSchema)
+    assert len(llm.requests) == 1 and info.value.content == "not json"
+    assert info.value.response.cost_usd == Decimal("2.50")
+    s = CostLedger(store).summary()
+    assert s["total_cost_usd"] == Decimal("2.50") and s["blocked_calls"] == 1

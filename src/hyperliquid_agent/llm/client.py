@@ -138,6 +138,18 @@ class LLMClient:
                         response=self._response(request, replies, None, started, purpose, verdict.note),
                     ) from None
                 self._record_reply(request, reply, cost, purpose, "invalid", note=str(first))
+                try:  # the re-ask is a call like any other: a budget this reply used up stops it
+                    self.budget.check(request.model, self.clock.now_ms())
+                except BudgetExceededError as exc:
+                    self._record(CallRecord(self.clock.now_ms(), self.run_id, purpose, self.provider.name,
+                                            request.model, "blocked", note=f"re-ask: {exc}"))
+                    log.warning("llm reply invalid and the re-ask is blocked by budget: %s", exc)
+                    raise LLMInvalidOutputError(
+                        f"{self.provider.name}/{request.model} gave no valid {schema.__name__} ({first}) and the "
+                        f"re-ask was not made: {exc}",
+                        content=None if _cut_off(reply, self.config.max_tokens) else reply.content,
+                        response=self._response(request, replies, None, started, purpose, verdict.note),
+                    ) from None
                 log.warning("llm reply invalid, re-asking once: %s", first)
                 reask = replace(request, messages=request.messages + (
                     {"role": "assistant", "content": reply.content},
