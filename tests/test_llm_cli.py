@@ -198,3 +198,26 @@ def test_sdk_debug_logging_switches_print_no_secret(tmp_path):
     assert "Sending HTTP Request" in done.stderr  # the SDK did log the request
     for leak in ("canary-token-Zq8Wv3Lx", "canarypass9", "canaryqkey7"):
         assert leak not in done.stdout + done.stderr, leak
+
+
+def test_costs_estimate_prices_a_prefix_the_cache_has_dropped_between_calls(tmp_path):
+    # an hourly loop finds the ~5 minute prompt cache empty at every call: the anthropic provider writes the
+    # prefix again each time (1.25x input), it never reads it back (0.1x)
+    cfg = write_config(tmp_path, 'provider = "anthropic"\nmodel = "claude-sonnet-4-6"\napi_key = "sk-ant-x"')
+
+    def estimate(*extra: str) -> dict:
+        result = runner.invoke(app, ["costs", "estimate", "-c", str(cfg), "--reply-tokens", "0", "--json", *extra])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    hourly = estimate("--cycles-per-day", "24")
+    [est] = hourly["estimates"]
+    assert est["cached_input_tokens"] == 0 and est["cache_write_tokens"] > 0 and "cache write" in hourly["cache"]
+    fresh = est["input_tokens"] - est["cache_write_tokens"]
+    assert Decimal(est["cost_per_call_usd"]) == (Decimal(fresh) * 3 + Decimal(est["cache_write_tokens"]) * Decimal("3.75")) / 10**6
+    # a call a minute keeps the cache warm: the prefix is read back at the cached price
+    [warm] = estimate("--cycles-per-day", "1440")["estimates"]
+    assert warm["cached_input_tokens"] == est["cache_write_tokens"] and warm["cache_write_tokens"] == 0
+    # --cached still forces the old assumption
+    [forced] = estimate("--cycles-per-day", "24", "--cached")["estimates"]
+    assert forced["cost_per_call_usd"] == warm["cost_per_call_usd"]

@@ -88,8 +88,10 @@ def estimate(
                                                help="Prompt size in characters (default: render the configured template)."),
     reply_tokens: int = typer.Option(500, "--reply-tokens", min=0, help="Expected output tokens per call."),
     model: Optional[str] = typer.Option(None, "--model", help="Price this model instead of llm.model."),
-    cached: bool = typer.Option(True, "--cached/--no-cached",
-                                help="Assume the stable prompt prefix is read from the provider's cache."),
+    cached: Optional[bool] = typer.Option(
+        None, "--cached/--no-cached",
+        help="Price the stable prompt prefix as read from the provider's cache (default: only when calls come "
+             "at most 5 minutes apart; the caches empty after about 5 idle minutes)."),
     config: Path = CONFIG_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -97,7 +99,7 @@ def estimate(
     from decimal import Decimal
 
     from hyperliquid_agent.errors import HLAgentError
-    from hyperliquid_agent.llm.pricing import estimate_spend, price_table
+    from hyperliquid_agent.llm.pricing import PROMPT_CACHE_IDLE_S, estimate_spend, price_table
 
     cfg = load(config)
     prefix_chars = 0
@@ -109,24 +111,37 @@ def estimate(
         except HLAgentError as exc:
             fail(f"cannot render the prompt to size it ({exc}); pass --prompt-chars N instead")
     calls = cycles_per_day or _max_calls_per_day(cfg)
-    fraction = Decimal(prefix_chars) / Decimal(prompt_chars) if cached and prompt_chars else Decimal(0)
+    if cached is None:  # a cache that has emptied between two calls is no discount
+        cached = 86_400 / calls <= PROMPT_CACHE_IDLE_S
+    prefix = Decimal(prefix_chars) / Decimal(prompt_chars) if prompt_chars else Decimal(0)
+    # the anthropic provider marks the prefix for caching on every call: when it is not read back it is written
+    # again, at the cache-write price
+    writes = not cached and cfg.llm.provider == "anthropic"
+    if cached:
+        cache_note = "stable prefix priced as cached input"
+    elif writes:
+        cache_note = "stable prefix priced as a cache write each call (calls more than 5 min apart find the cache empty)"
+    else:
+        cache_note = "no cache discount (calls more than 5 min apart find the cache empty)"
     table = price_table(cfg.llm.pricing)
     models = [model or cfg.llm.model] + ([cfg.llm.fallback_model] if cfg.llm.fallback_model and not model else [])
-    rows = [estimate_spend(table, m, prompt_chars, reply_tokens, calls, fraction) for m in models]
+    rows = [estimate_spend(table, m, prompt_chars, reply_tokens, calls, prefix if cached else Decimal(0),
+                           prefix if writes else Decimal(0)) for m in models]
     data = [{
         "model": e.model, "input_tokens": e.input_tokens, "cached_input_tokens": e.cached_input_tokens,
+        "cache_write_tokens": e.cache_write_tokens,
         "output_tokens": e.output_tokens, "calls_per_day": e.calls_per_day,
         "cost_per_call_usd": _plain(e.cost_per_call_usd), "cost_per_day_usd": _plain(e.cost_per_day_usd),
         "cost_per_30d_usd": _plain(e.cost_per_30d_usd),
     } for e in rows]
     budget = cfg.llm.budget
     if as_json:
-        print_json({"prompt_chars": prompt_chars, "token_estimate": "chars / 4", "estimates": data,
+        print_json({"prompt_chars": prompt_chars, "token_estimate": "chars / 4", "cache": cache_note, "estimates": data,
                     "daily_budget_usd": _plain(budget.daily_usd)})
         return
     out = console()
     out.print(f"prompt {prompt_chars:,} chars (~{rows[0].input_tokens:,} tokens, chars/4), "
-              f"{reply_tokens} reply tokens, {calls} calls/day")
+              f"{reply_tokens} reply tokens, {calls} calls/day; {cache_note}")
     for e in rows:
         if e.cost_per_day_usd is None:
             if e.model == cfg.llm.model and cfg.llm.provider in ("baseline", "scripted"):

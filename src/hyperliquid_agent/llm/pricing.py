@@ -118,6 +118,7 @@ class SpendEstimate:
     input_tokens: int
     output_tokens: int
     cached_input_tokens: int
+    cache_write_tokens: int
     calls_per_day: int
     cost_per_call_usd: Decimal | None
     cost_per_day_usd: Decimal | None
@@ -125,6 +126,9 @@ class SpendEstimate:
 
 
 CHARS_PER_TOKEN = 4  # a rough, documented rule of thumb for English prompts with JSON
+# providers drop a cached prompt prefix after about 5 idle minutes (Anthropic's default cache lifetime;
+# OpenAI's is 5 to 10 minutes): calls further apart than this find the cache empty
+PROMPT_CACHE_IDLE_S = 300
 
 
 def estimated_tokens(chars: int) -> int:
@@ -135,12 +139,16 @@ def estimated_tokens(chars: int) -> int:
 def estimate_spend(
     table: PriceTable, model: str, prompt_chars: int, reply_tokens: int, calls_per_day: int,
     cached_fraction: Decimal = Decimal(0),
+    written_fraction: Decimal = Decimal(0),
 ) -> SpendEstimate:
-    """Forecast spend from prompt size (chars / 4 tokens), reply tokens and calls per day."""
+    """Forecast spend from prompt size (chars / 4 tokens), reply tokens and calls per day; the
+    `cached_fraction` of the prompt read from the cache, the `written_fraction` written to it."""
     input_tokens = estimated_tokens(prompt_chars)
     cached = int(Decimal(input_tokens) * cached_fraction)
-    usage = Usage(input_tokens=input_tokens, cached_input_tokens=cached, output_tokens=reply_tokens)
+    written = int(Decimal(input_tokens) * written_fraction)
+    usage = Usage(input_tokens=input_tokens, cached_input_tokens=cached, cache_write_tokens=written,
+                  output_tokens=reply_tokens)
     per_call = table.cost(model, usage)
     per_day = per_call * calls_per_day if per_call is not None else None
-    return SpendEstimate(model, input_tokens, reply_tokens, cached, calls_per_day, per_call, per_day,
+    return SpendEstimate(model, input_tokens, reply_tokens, cached, written, calls_per_day, per_call, per_day,
                          per_day * 30 if per_day is not None else None)
