@@ -241,3 +241,24 @@ def test_the_baseline_provider_classifies_with_the_configured_thresholds(tmp_pat
     reading = Governor(GovernanceConfig(regime=other), regime_client=client).classify_regime(
         signals_for("trending-bear"), T0)
     assert reading.source == "llm" and reading.confirmed is Regime.RANGE_BOUND and reading.confidence == 0.0
+
+
+def test_an_llm_regime_the_real_client_read_from_fences_is_used():
+    # the real client's `parsed` is a dict validated from a fenced reply; re-reading the raw text as strict JSON
+    # threw the answer away and fell back to the rules on every call, each call still billed
+    import json
+
+    from llm_wire import Reply, WireServer, chat_body
+
+    from hyperliquid_agent.llm_client import LLMClient
+
+    server = WireServer()
+    try:
+        fenced = "```json\n" + json.dumps({"regime": "high-volatility", "confidence": 0.9, "reasoning": "rv"}) + "\n```"
+        server.push(Reply(200, chat_body(fenced)))
+        cfg = LLMConfig(provider="openai-compatible", model="qwen2.5:14b", base_url=server.url + "/v1",
+                        output_mode="json_object", max_retries=0)
+        client = LLMClient(cfg, sleep=lambda _s: None)
+        assert classify(signals_for("range-bound"), LLM_ON, client) == (Regime.HIGH_VOLATILITY, 0.9, "llm")
+    finally:
+        server.close()

@@ -143,7 +143,10 @@ def classify_llm(
     parsed = getattr(response, "parsed", None)
     if not isinstance(parsed, RegimeSchema):
         try:
-            parsed = RegimeSchema.model_validate_json(getattr(response, "content", "") or "")
+            # the client's reply is already validated (a dict, read from fences or prose when the server
+            # needs repair); only a client without `parsed` leaves the raw text to read
+            parsed = (RegimeSchema.model_validate(parsed) if isinstance(parsed, dict)
+                      else RegimeSchema.model_validate_json(getattr(response, "content", "") or ""))
         except ValueError as exc:
             from hyperliquid_agent.errors import LLMInvalidOutputError
 
