@@ -107,3 +107,17 @@ def test_a_store_recorded_before_finish_reasons_were_kept_still_opens(tmp_path):
     store = ReplayStore(tmp_path / "r.sqlite")
     hit = store.get("k")
     assert hit.content == "hi" and hit.finish_reason is None and store.count() == 1
+
+
+def test_a_compatible_servers_fenced_reply_replays_as_it_was_read_live(server, tmp_path):
+    # the live client repairs an openai-compatible reply (prose, fences); the replay read it strictly, failed,
+    # re-asked, and ended in "no recorded reply" for a reply that was recorded
+    fenced = "Sure:\n```json\n" + CONTENT + "\n```"
+    server.push(Reply(200, chat_body(fenced, model="qwen")))
+    cfg = LLMConfig(provider="openai-compatible", model="qwen", base_url=server.url + "/v1", output_mode="json_object",
+                    replay=ReplayConfig(record=True))
+    live = LLMClient(cfg, state_dir=tmp_path).query(MESSAGES, RegimeSchema)
+    replayer = LLMClient(LLMConfig(provider="replay", model="qwen", replay=ReplayConfig(wrapped_provider="openai-compatible")),
+                         state_dir=tmp_path)
+    again = replayer.query(MESSAGES, RegimeSchema)
+    assert again.parsed == live.parsed and again.attempts == 1 and again.replayed

@@ -261,8 +261,10 @@ class LLMClient:
         return cost
 
     def _repairs(self) -> bool:
-        """Whether replies are read with repair (servers that may wrap the JSON in prose or fences)."""
-        return self.config.output_mode != "json_schema" or self.provider.name == "openai-compatible"
+        """Whether replies are read with repair (servers that may wrap the JSON in prose or fences); a
+        replay reads its replies as the provider they were recorded from was read."""
+        source = self.config.replay.wrapped_provider if self.provider.name == "replay" else self.provider.name
+        return self.config.output_mode != "json_schema" or source == "openai-compatible"
 
     def _declined(self, reply: RawReply) -> str | None:
         """The reason when a whole reply is the error form the prompts offer (`{"error": true, ...}`)."""
