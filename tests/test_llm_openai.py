@@ -297,3 +297,15 @@ def test_a_429_for_an_exhausted_quota_is_not_retried(server):
         c.query("q", RegimeSchema)
     assert not isinstance(info.value, LLMUnavailableError)
     assert len(server.seen) == 1 and sleeps == []
+
+
+def test_deepseek_cache_hits_are_priced_as_cached_input(server):
+    # DeepSeek reports cache hits as usage.prompt_cache_hit_tokens, not prompt_tokens_details.cached_tokens
+    body = chat_body(json.dumps(GOOD), model="deepseek-chat", prompt_tokens=10_000, completion_tokens=100)
+    del body["usage"]["prompt_tokens_details"]
+    body["usage"].update(prompt_cache_hit_tokens=9_000, prompt_cache_miss_tokens=1_000)
+    server.push(Reply(200, body))
+    r = client(server, provider="openai-compatible", model="deepseek-chat").query("q", RegimeSchema)
+    assert (r.input_tokens, r.cached_input_tokens) == (10_000, 9_000)
+    # deepseek-chat: $0.28 a cache miss, $0.028 a cache hit, $0.42 output, per million tokens
+    assert r.cost_usd == (Decimal(1_000) * Decimal("0.28") + Decimal(9_000) * Decimal("0.028") + Decimal(100) * Decimal("0.42")) / 10**6

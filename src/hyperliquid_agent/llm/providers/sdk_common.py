@@ -75,13 +75,14 @@ def sdk_client(client_cls: Any, api_key: str, base_url: str | None, transport: A
 
 def tokens(usage: Any, inp: str, out: str, in_details: str, out_details: str) -> Usage:
     """Usage from an OpenAI-style usage object (cached, cache-write and reasoning tokens from its
-    details); zeros when absent. `input_tokens` is the whole prompt, cached and written parts included."""
+    details; DeepSeek reports its cache hits as `prompt_cache_hit_tokens` instead); zeros when absent.
+    `input_tokens` is the whole prompt, cached and written parts included."""
     if usage is None:
         return Usage()
     details = getattr(usage, in_details, None)
     return Usage(
         input_tokens=getattr(usage, inp, 0) or 0,
-        cached_input_tokens=getattr(details, "cached_tokens", None) or 0,
+        cached_input_tokens=getattr(details, "cached_tokens", None) or getattr(usage, "prompt_cache_hit_tokens", None) or 0,
         cache_write_tokens=getattr(details, "cache_write_tokens", None) or 0,
         output_tokens=getattr(usage, out, 0) or 0,
         reasoning_tokens=getattr(getattr(usage, out_details, None), "reasoning_tokens", None) or 0,
