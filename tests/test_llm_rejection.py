@@ -125,7 +125,9 @@ def test_a_tool_call_cut_at_max_tokens_is_never_traded_even_when_it_parses(serve
     ctx = sample_context()
     r = engine.get_decision(ctx.account, ctx)
     assert len(server.seen) == 2  # re-asked once, cut again
-    assert "cut off at llm.max_tokens" in server.seen[1].body["messages"][-1]["content"]
+    # the re-ask asks for a shorter answer: the same request would be cut again
+    assert "did not fit in 1500 output tokens" in server.seen[1].body["messages"][-1]["content"]
+    assert "short" in server.seen[1].body["messages"][-1]["content"]
     assert not r.success and r.target_allocation is None and r.actions == ()
     assert r.error.startswith("LLMInvalidOutputError:") and "raise llm.max_tokens" in r.error
     assert engine.failed_calls == 1 and r.output_tokens == 3000  # both cut replies were billed
@@ -141,7 +143,9 @@ def test_a_compatible_server_reply_cut_after_its_json_is_not_used(server, templa
     llm = LLMClient(cfg, clock=FixedClock(), sleep=lambda _s: None)
     r = llm.query("q", DecisionSchema)
     assert r.attempts == 2 and r.parsed["target_allocation"] is None  # the second, whole reply is the answer
-    assert f"({finish})" in server.seen[1].body["messages"][-1]["content"]
+    reask = server.seen[1].body["messages"][-1]["content"]
+    assert ("did not fit in 1500 output tokens" in reask) == (finish == "length")
+    assert (f"({finish})" in reask) == (finish != "length")
 
 
 def test_a_model_that_declines_is_not_pressed_to_decide(server, template):

@@ -34,6 +34,10 @@ log = logging.getLogger("hyperliquid_agent.llm")
 TRUNCATED = ("length", "max_tokens", "max_output_tokens")
 REASK = ("Your previous reply was rejected: {error}. Answer again with only the JSON object "
          "the schema asks for, every field present.")
+# the re-ask of a reply cut at the token limit: the same request would be cut again, so ask for less
+REASK_CUT = ("Your previous reply was cut off: it did not fit in {max_tokens} output tokens. Answer again with only "
+             "the JSON object the schema asks for, every field present, and keep every reasoning text to one short "
+             "sentence so it fits.")
 
 
 class SystemClock:
@@ -153,7 +157,8 @@ class LLMClient:
                 log.warning("llm reply invalid, re-asking once: %s", first)
                 reask = replace(request, messages=request.messages + (
                     {"role": "assistant", "content": reply.content},
-                    {"role": "user", "content": REASK.format(error=first)},
+                    {"role": "user", "content": REASK_CUT.format(max_tokens=self.config.max_tokens)
+                     if _at_token_limit(reply) else REASK.format(error=first)},
                 ))
                 reply, cost = self._call(reask, purpose)
                 replies.append((reply, cost))
@@ -323,10 +328,16 @@ class LLMClient:
 def _cut_off(reply: RawReply, max_tokens: int) -> str | None:
     """Why `reply` is incomplete according to the provider's finish reason, or None when it is whole."""
     reason = reply.finish_reason or ""
-    if reason in TRUNCATED or reason.removeprefix("incomplete: ") in TRUNCATED:
+    if _at_token_limit(reply):
         return f"the reply was cut off at llm.max_tokens = {max_tokens} ({reason}): raise llm.max_tokens"
     if reason == "model_context_window_exceeded":
         return f"the reply was cut off when it filled the model's context window ({reason}): shorten the prompt"
     if reason == "content_filter" or reason.startswith("incomplete"):
         return f"the reply was cut off by the provider ({reason})"
     return None
+
+
+def _at_token_limit(reply: RawReply) -> bool:
+    """Whether the provider says `reply` stopped at the output token limit."""
+    reason = reply.finish_reason or ""
+    return reason in TRUNCATED or reason.removeprefix("incomplete: ") in TRUNCATED
