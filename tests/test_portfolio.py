@@ -196,10 +196,21 @@ def test_spot_sell_is_not_reduce_only_and_uses_the_free_balance():
 
 
 def test_unknown_coin_and_market_type_mismatch_are_skipped():
-    plan = plan_rebalance([T("DOGE", "10"), T("PURR", "10")], account(), MARKET, CFG)
+    plan = plan_rebalance([T("DOGE", "10"), T("PURR", "10")], account(), MARKET, CFG, full_book=False)
     assert plan.intents == []
     assert dict(plan.skipped)["DOGE"].startswith("unknown asset")
     assert "venue lists PURR as spot" in dict(plan.skipped)["PURR"]
+
+
+def test_a_book_naming_a_coin_the_venue_does_not_list_is_refused_whole_so_nothing_it_omits_is_closed():
+    """Holding 1 ETH, a book of `eth 25 %` (names are case-sensitive) would close ETH as a coin the
+    book leaves out and skip `eth` as unknown: the position it meant to keep. Nothing is traded."""
+    held = account(positions=[pos("ETH", "1")])
+    plan = plan_rebalance([T("eth", "25"), T("BTC", "20")], held, MARKET, CFG)
+    assert plan.intents == []
+    assert [c for c, _ in plan.skipped] == ["eth"]
+    assert "the whole target book is refused" in plan.skipped[0][1] and "case-sensitive" in plan.skipped[0][1]
+    assert orders(rebalance_to_target([T("ETH", "25"), T("BTC", "20")], held, MARKET, CFG))  # spelled right: trades
 
 
 def test_close_intent_takes_the_opposite_side_of_the_signed_size():

@@ -294,6 +294,13 @@ def plan_rebalance(
     limits = _Limits(max_order_usd, max_position_usd, max_leverage)
     equity = account.portfolio_value
     targets: dict[str, TargetEntry] = {t.coin: t for t in target_allocation}
+    unknown = [c for c in targets if c not in market.specs]
+    if full_book and unknown:
+        # a book naming a coin the venue does not list ("eth" for ETH) is not the book it meant: closing
+        # what it leaves out would close the position it meant to keep, so nothing of it is traded
+        why = (f"not in the venue's asset list (names are case-sensitive: {', '.join(sorted(market.specs)[:8])}"
+               f"{', ...' if len(market.specs) > 8 else ''}); the whole target book is refused, nothing traded")
+        return RebalancePlan(intents=[], skipped=[(c, why) for c in unknown])
     if full_book:
         for pos in account.positions:
             if pos.size != 0 and pos.coin not in targets:
