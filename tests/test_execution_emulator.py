@@ -167,6 +167,8 @@ def test_every_denial_reason_holds_its_intent_back_from_the_venue(server):
         ({"max_daily_notional_usd": 500}, buy, {"counters": today}, DenialReason.MAX_DAILY_NOTIONAL),
         ({"max_trades_per_hour": 1}, buy, {}, DenialReason.MAX_TRADES_PER_HOUR),
         ({"open_cooldown_s": 3600}, buy, {}, DenialReason.OPEN_COOLDOWN),
+        ({"stop_loss_reentry_minutes": 60}, buy, {"counters": counters.with_stops(["ETH"], base.now_ms - 60_000)},
+         DenialReason.STOP_LOSS_REENTRY),
         ({"max_size_streak": 1, "max_order_usd": buy.size * mark * Decimal("1.02")}, buy, {},
          DenialReason.MAX_SIZE_STREAK),
         ({"approval_above_usd": 100}, buy, {}, DenialReason.APPROVAL_REQUIRED),
