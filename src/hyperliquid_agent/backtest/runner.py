@@ -23,9 +23,11 @@ from __future__ import annotations
 import gc
 import tempfile
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from itertools import groupby
 from pathlib import Path
 from typing import Any, Callable, Iterator, NamedTuple, Protocol, Sequence
 
@@ -580,22 +582,13 @@ def freeze_summary(decisions: Sequence[DecisionRow], trips: Sequence[tuple[int, 
     if not stopped:
         return []
     spells: list[tuple[int, int, int]] = []  # (first, last, cycles) of each run of non-ACTIVE cycles
-    before = None  # the state of the cycle before
-    for t, state in states:
-        if state != "ACTIVE":
-            if before not in (None, "ACTIVE"):
-                first, _, n = spells[-1]
-                spells[-1] = (first, t, n + 1)
-            else:
-                spells.append((t, t, 1))
-        before = state
+    for frozen, run in groupby(states, key=lambda s: s[1] != "ACTIVE"):
+        if frozen:
+            times = [t for t, _ in run]
+            spells.append((times[0], times[-1], len(times)))
     longest = max(spells, key=lambda s: s[2])
-    codes: dict[str, int] = {}
-    for t, trip in trips:
-        if longest[0] <= t <= longest[1]:
-            for code in trip:
-                codes[code] = codes.get(code, 0) + 1
-    why = ", ".join(f"{code} ({n} cycles)" for code, n in sorted(codes.items(), key=lambda kv: -kv[1])) or "?"
+    codes = Counter(code for t, trip in trips if longest[0] <= t <= longest[1] for code in trip)
+    why = ", ".join(f"{code} ({n} cycles)" for code, n in codes.most_common()) or "?"
     to_end = longest[1] == states[-1][0]
     end = "the end of the window" if to_end else utc_minute(longest[1])
     text = (f"the tripwires kept the book from trading as decided (REDUCING: orders may only reduce; HALTED: none) "
