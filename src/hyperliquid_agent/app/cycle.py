@@ -370,10 +370,9 @@ class CyclePipeline:
 
     def _held_after_stop(self, inputs: CycleInputs) -> dict[str, int]:
         """The coins a stop-loss closed less than `risk.stop_loss_reentry_minutes` ago -> when that ends."""
-        minutes = self.risk.config.stop_loss_reentry_minutes
-        counters = inputs.counters
-        ends = {c: counters.stopped_until(c, minutes) for c, _ in counters.stops} if minutes else {}
-        return {c: t for c, t in ends.items() if t is not None and t > inputs.now_ms}
+        hold_ms = self.risk.config.stop_loss_reentry_minutes * 60_000
+        ends = {c: t + hold_ms for c, t in inputs.counters.stops} if hold_ms else {}
+        return {c: t for c, t in ends.items() if t > inputs.now_ms}
 
     def at_arrival(self, inputs: CycleInputs, decided: Decided, errors: list[str]) -> CycleInputs:
         """The backtest's venue moved on to when the cycle's orders (and cancels) arrive (`arrive`),
