@@ -39,6 +39,7 @@ from hyperliquid_agent.domain import (
     MarketType,
     OrderIntent,
     OrderPurpose,
+    Position,
     Side,
     TargetEntry,
     Tif,
@@ -370,12 +371,18 @@ def plan_rebalance(
             skipped.append((leg.coin, f"increase scaled down from {leg.size} to {size} to fit "
                                       f"{bound or 'available margin'}"))
         if perp:
-            pos = account.position(leg.coin)
-            if pos is None or pos.leverage != leg.leverage:
-                intents.append(LeverageIntent(coin=leg.coin, leverage=leg.leverage, is_cross=not leg.spec.only_isolated))
+            intents += leverage_setting(account.position(leg.coin), leg.spec, leg.leverage)
         leg.size = size
         intents.append(_to_intent(leg, market, config, reduce_only=False))
     return RebalancePlan(intents=intents, skipped=skipped)
+
+
+def leverage_setting(pos: Position | None, spec: AssetSpec, leverage: int) -> list[LeverageIntent]:
+    """The setting that puts the perp `spec.name` at `leverage` before an order opens or grows it
+    ([] when the position `pos` already has it): cross margin unless the asset allows isolated only."""
+    if pos is not None and pos.leverage == leverage:
+        return []
+    return [LeverageIntent(coin=spec.name, leverage=leverage, is_cross=not spec.only_isolated)]
 
 
 def _plan_coin(

@@ -60,7 +60,9 @@ from hyperliquid_agent.domain import (
 )
 from hyperliquid_agent.domain.context import DecisionContext
 from hyperliquid_agent.execution import ExecutionReport, Executor, Protection
-from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent, plan_rebalance, purpose_of
+from hyperliquid_agent.portfolio import (
+    MarketView, close_intent, leverage_setting, order_intent, plan_rebalance, purpose_of,
+)
 from hyperliquid_agent.ports import ExchangePort
 from hyperliquid_agent.risk import RiskContext, RiskPolicy, close_positions, resting_sizes
 from hyperliquid_agent.risk_counters import RiskCounters, utc_day
@@ -215,10 +217,7 @@ def action_intents(actions: Sequence[Any], account: AccountState, market: Market
                     if purpose is OrderPurpose.OPEN and perp:
                         # opened at the configured leverage, as a target is: the venue's own default
                         # (often the asset's maximum) is a setting the risk policy never reviewed
-                        leverage = min(config.default_leverage, spec.max_leverage)
-                        if pos is None or pos.leverage != leverage:
-                            intents.append(LeverageIntent(coin=a.coin, leverage=leverage,
-                                                          is_cross=not spec.only_isolated))
+                        intents += leverage_setting(pos, spec, min(config.default_leverage, spec.max_leverage))
                     intents.append(order)
                 case "close":
                     signed = account.signed_size(a.coin)
