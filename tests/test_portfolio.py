@@ -25,7 +25,7 @@ from hyperliquid_agent.domain import (
     is_valid_price,
     is_valid_size,
 )
-from hyperliquid_agent.portfolio import MarketView, close_intent, plan_rebalance, rebalance_to_target
+from hyperliquid_agent.portfolio import MarketView, PlanLimits, close_intent, plan_rebalance, rebalance_to_target
 
 from _order_fakes import MIDS, SPECS
 
@@ -149,7 +149,7 @@ def test_a_margin_ratio_scales_the_increases_to_what_keeps_the_margin_under_it_a
     ratio of 0.72 the increases are scaled to 0.72 (less one lot each), and the rest is
     explained. Without a ratio, only the cash bounds them."""
     targets = [T("BTC", "35.2", leverage=1), T("ETH", "30.11", leverage=1), T("SOL", "23.74", leverage=1)]
-    plan = plan_rebalance(targets, account(), MARKET, CFG, max_margin_ratio=Decimal("0.72"))
+    plan = plan_rebalance(targets, account(), MARKET, CFG, limits=PlanLimits(max_margin_ratio=Decimal("0.72")))
     margin = sum((o.size * MIDS[o.coin] for o in orders(plan.intents)), Decimal(0))  # at 1x
     assert Decimal(7200) - sum(MIDS[c] / 10 ** SPECS[c].sz_decimals for c in MIDS) < margin <= Decimal(7200)
     assert {c for c, _ in plan.skipped} == {"BTC", "ETH", "SOL"}
@@ -160,7 +160,7 @@ def test_a_margin_ratio_scales_the_increases_to_what_keeps_the_margin_under_it_a
     held = account(available="2800", positions=[Position(coin="ETH", size=Decimal("2.4"), entry_price=MIDS["ETH"],
                                                          leverage=1, margin_used=Decimal(7200))])
     again = plan_rebalance([T("ETH", "72", leverage=1), T("SOL", "20", leverage=1)], held, MARKET, CFG,
-                           max_margin_ratio=Decimal("0.72"))
+                           limits=PlanLimits(max_margin_ratio=Decimal("0.72")))
     assert orders(again.intents) == []
     assert again.skipped == [("SOL", "no room for the increase: the perp margin used stays at or below 0.72 of the "
                                      "perp equity")]
@@ -172,7 +172,7 @@ def test_the_margin_ratio_counts_perp_equity_alone_and_the_margin_a_reduction_fr
     may use $3,000 (at 3x: $9,000 of SOL)."""
     eth = Position(coin="ETH", size=Decimal("1.5"), entry_price=MIDS["ETH"], leverage=3, margin_used=Decimal(1500))
     acct = account(available="9000", positions=[eth], spot=[SpotBalance(coin="USDC", total=Decimal(4000))])
-    plan = plan_rebalance([T("SOL", "200")], acct, MARKET, CFG, max_margin_ratio=Decimal("0.5"))
+    plan = plan_rebalance([T("SOL", "200")], acct, MARKET, CFG, limits=PlanLimits(max_margin_ratio=Decimal("0.5")))
     close, buy = orders(plan.intents)
     assert close.coin == "ETH" and close.reduce_only and buy.coin == "SOL"
     assert Decimal(9000) - MIDS["SOL"] / 100 <= buy.size * MIDS["SOL"] <= Decimal(9000)
@@ -274,7 +274,7 @@ def test_property_increases_never_take_the_margin_above_the_ratio(book, targets,
     acct = account(equity=str(10000 + spot_usdc), available="20000", positions=held,
                    spot=[SpotBalance(coin="USDC", total=spot_usdc)])
     intents = rebalance_to_target([T(c, str(p)) for c, p in targets.items()], acct, MARKET, CFG,
-                                  max_margin_ratio=ratio)
+                                  limits=PlanLimits(max_margin_ratio=ratio))
     if not any(not o.reduce_only for o in orders(intents)):
         return
     after = {c: Decimal(s) for c, s in book.items()}
@@ -322,7 +322,7 @@ def test_increases_stay_within_the_risk_policys_order_and_position_limits_and_sa
     by the risk policy cycle after cycle (the position then never moved toward its target); an
     increase is also kept within `risk.max_position_usd`, and one those limits cut below the
     drift worth trading is left out."""
-    limits = {"max_order_usd": Decimal(5000), "max_position_usd": Decimal(8000)}
+    limits = {"limits": PlanLimits(max_order_usd=Decimal(5000), max_position_usd=Decimal(8000))}
     plan = plan_rebalance([T("BTC", "60")], account(), MARKET, CFG, **limits)  # $6000 wanted
     (buy,) = orders(plan.intents)
     assert buy.size == Decimal("0.08333") and buy.size * MIDS["BTC"] <= Decimal(5000)
@@ -355,7 +355,7 @@ def test_increases_are_scaled_to_the_gross_exposure_limit_counting_what_the_redu
     from hyperliquid_agent.risk import RiskContext, RiskPolicy
 
     half = Decimal("0.5")
-    plan = plan_rebalance([T("BTC", "30"), T("ETH", "30")], account(), MARKET, CFG, max_gross_exposure=half)
+    plan = plan_rebalance([T("BTC", "30"), T("ETH", "30")], account(), MARKET, CFG, limits=PlanLimits(max_gross_exposure=half))
     legs = orders(plan.intents)
     total = sum((o.size * MIDS[o.coin] for o in legs), Decimal(0))
     assert Decimal(4990) < total <= Decimal(5000)
@@ -364,11 +364,11 @@ def test_increases_are_scaled_to_the_gross_exposure_limit_counting_what_the_redu
     review = policy.review(plan.intents, RiskContext(account=account(), marks=MIDS, specs=SPECS, now_ms=0))
     assert review.denied == [] and len(review.approved) == 2
     held = account(positions=[pos("ETH", "1")])
-    close, buy = orders(plan_rebalance([T("BTC", "40")], held, MARKET, CFG, max_gross_exposure=half).intents)
+    close, buy = orders(plan_rebalance([T("BTC", "40")], held, MARKET, CFG, limits=PlanLimits(max_gross_exposure=half)).intents)
     assert close.coin == "ETH" and close.reduce_only and buy.size == Decimal("0.06666")  # $4000, rounded down
     # at the limit already: nothing more, and the reason names the limit
     full = account(positions=[pos("ETH", "1"), pos("BTC", "0.0333")])
-    plan = plan_rebalance([T("ETH", "30"), T("BTC", "20"), T("SOL", "10")], full, MARKET, CFG, max_gross_exposure=half)
+    plan = plan_rebalance([T("ETH", "30"), T("BTC", "20"), T("SOL", "10")], full, MARKET, CFG, limits=PlanLimits(max_gross_exposure=half))
     assert orders(plan.intents) == []
     assert ("SOL", "no room for the increase: risk.max_gross_exposure 0.5x of equity") in plan.skipped
 
@@ -377,7 +377,7 @@ def test_a_target_leverage_above_the_risk_cap_is_planned_at_the_cap():
     """A target asking 10x under risk.max_leverage 5: its leverage setting is planned at 5x (the
     risk policy denies a setting above the cap, and the order with it, every cycle)."""
     plan = plan_rebalance([T("BTC", "20", leverage=10), T("ETH", "10", leverage=2)], account(), MARKET, CFG,
-                          max_leverage=5)
+                          limits=PlanLimits(max_leverage=5))
     levels = {i.coin: i.leverage for i in plan.intents if isinstance(i, LeverageIntent)}
     assert levels == {"BTC": 5, "ETH": 2} and len(orders(plan.intents)) == 2
     assert plan.skipped == [("BTC", "leverage 10x capped at the allowed 5x")]
@@ -409,8 +409,8 @@ def test_property_the_risk_policy_passes_every_order_planned_within_its_limits(b
     from hyperliquid_agent.risk import RiskContext, RiskPolicy
 
     acct = account(equity="10000", available="50000", positions=[pos(c, str(s)) for c, s in book.items()])
-    plan = plan_rebalance([T(c, str(p)) for c, p in targets.items()], acct, MARKET, CFG, max_order_usd=max_order,
-                          max_position_usd=max_position, max_gross_exposure=max_gross, max_leverage=5)
+    plan = plan_rebalance([T(c, str(p)) for c, p in targets.items()], acct, MARKET, CFG, limits=PlanLimits(max_order_usd=max_order,
+                          max_position_usd=max_position, max_gross_exposure=max_gross, max_leverage=5))
     risk = RiskConfig(max_order_usd=max_order, max_position_usd=max_position, max_gross_exposure=max_gross,
                       max_leverage=40, max_daily_notional_usd=10**9, max_trades_per_hour=100)
     review = RiskPolicy(risk, allowed_coins=list(MIDS)).review(

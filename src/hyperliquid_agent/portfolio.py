@@ -10,14 +10,13 @@ notional) with the SIGNED position and plans the legs that get there:
 Sizes are rounded DOWN with `domain.round_size`; market orders are IOC limits at the
 `market_slippage_bps` bound from the book (or mid), rounded with `domain.round_price`
 away from the market (buys up, sells down). Increases are scaled down to fit the margin
-left after the cash buffer; they never exceed it. Given a `max_margin_ratio`, they are also
-scaled down so that the perp margin used after the orders stays at or below that fraction
-of the perp equity (governed mode keeps its orders inside the margin-ratio tripwire this
-way, see `governance.tripwires.planning_margin_ratio`). Given the risk policy's `max_order_usd`
-and `max_position_usd`, an increase is cut to what those limits let through, and given its
-`max_gross_exposure` the increases are scaled to keep the gross notional within it, and given its
-leverage cap a target's leverage is planned at most at it (the policy would deny the whole order,
-every cycle, and the position would never move toward its target); an increase cut below
+left after the cash buffer; they never exceed it, nor the `PlanLimits` given: the risk
+policy's `max_order_usd` and `max_position_usd` (an increase is cut to what they let through),
+its `max_gross_exposure` (the increases scaled to keep the gross notional within it) and its
+leverage cap (a target's leverage planned at most at it), which would deny the whole order every
+cycle and the position would never move toward its target; and governed mode's margin ratio
+(the perp margin used after the orders as a share of the perp equity, kept inside the
+margin-ratio tripwire: `governance.tripwires.planning_margin_ratio`). An increase cut below
 `min_drift_pct` is left out. Nothing here reads the clock or does I/O.
 """
 
@@ -265,17 +264,10 @@ def rebalance_to_target(
     config: PortfolioConfig,
     *,
     full_book: bool = True,
-    max_margin_ratio: Decimal | None = None,
-    max_order_usd: Decimal | None = None,
-    max_position_usd: Decimal | None = None,
-    max_gross_exposure: Decimal | None = None,
-    max_leverage: int | None = None,
+    limits: PlanLimits | None = None,
 ) -> list[Intent]:
     """The ordered intents that move the account to `target_allocation` (see module doc)."""
-    return plan_rebalance(target_allocation, account_state, market, config, full_book=full_book,
-                          max_margin_ratio=max_margin_ratio, max_order_usd=max_order_usd,
-                          max_position_usd=max_position_usd, max_gross_exposure=max_gross_exposure,
-                          max_leverage=max_leverage).intents
+    return plan_rebalance(target_allocation, account_state, market, config, full_book=full_book, limits=limits).intents
 
 
 def plan_rebalance(
@@ -285,14 +277,10 @@ def plan_rebalance(
     config: PortfolioConfig,
     *,
     full_book: bool = True,
-    max_margin_ratio: Decimal | None = None,
-    max_order_usd: Decimal | None = None,
-    max_position_usd: Decimal | None = None,
-    max_gross_exposure: Decimal | None = None,
-    max_leverage: int | None = None,
+    limits: PlanLimits | None = None,
 ) -> RebalancePlan:
     """Like `rebalance_to_target`, also saying why coins were left alone (or scaled down)."""
-    limits = _Limits(max_order_usd, max_position_usd, max_leverage)
+    limits = limits or _NO_LIMITS
     equity = account.portfolio_value
     targets: dict[str, TargetEntry] = {t.coin: t for t in target_allocation}
     unknown = [c for c in targets if c not in market.specs]
@@ -318,7 +306,7 @@ def plan_rebalance(
         return RebalancePlan(intents=[], skipped=skipped)  # no order, and no spot cash to move: nothing to plan
 
     # margin: what reductions free, what increases need (perp); quote cash for spot
-    room = _PerpRoom.of(account, market, config, max_margin_ratio)
+    room = _PerpRoom.of(account, market, config, limits.max_margin_ratio)
     for leg in reductions:
         px = market.mark(leg.coin) or ZERO
         if leg.spec.market_type is MarketType.PERP:
@@ -347,7 +335,7 @@ def plan_rebalance(
             spot_cash -= amount
     perp_scale = _scale(perp_need, room.left())
     spot_scale = _scale(spot_need, spot_cash)
-    gross_scale = _gross_scale(account, market, reductions, increases, equity, max_gross_exposure)
+    gross_scale = _gross_scale(account, market, reductions, increases, equity, limits.max_gross_exposure)
 
     intents: list[Intent] = []
     for leg in reductions:
@@ -360,7 +348,7 @@ def plan_rebalance(
         scale = min(scale, gross_scale)
         size = round_size(leg.size * scale, leg.spec.sz_decimals) if scale < 1 else leg.size
         px = market.mark(leg.coin) or ZERO
-        bound = (f"risk.max_gross_exposure {max_gross_exposure}x of equity" if gross
+        bound = (f"risk.max_gross_exposure {limits.max_gross_exposure}x of equity" if gross
                  else room.bound() if perp and room.at_ceiling() else None)
         # (scaled down to less than a drift worth trading, it would trickle in as the room moves)
         if size <= 0 or size * px < config.min_notional_usd or (
@@ -393,7 +381,7 @@ def _plan_coin(
     equity: Decimal,
     reductions: list[_Leg],
     increases: list[_Leg],
-    limits: "_Limits",
+    limits: "PlanLimits",
 ) -> str:
     """Append this coin's legs; return why nothing was planned, or why the increase was cut
     ("" when the legs were added whole)."""
@@ -443,7 +431,7 @@ def _plan_coin(
 
 
 def _add_increase(coin: str, side: Side, size: Decimal, purpose: OrderPurpose, spec: AssetSpec, leverage: int,
-                  price: Decimal, config: PortfolioConfig, increases: list[_Leg], limits: "_Limits",
+                  price: Decimal, config: PortfolioConfig, increases: list[_Leg], limits: "PlanLimits",
                   held: Decimal, equity: Decimal, note: str = "") -> str:
     """Append the increase of `size` on `held` (unsigned), cut to the limits; return why it was
     left out, or what was cut (`note`, the leverage cap, when a leg is added; "" when added whole)."""
@@ -462,11 +450,16 @@ def _add_increase(coin: str, side: Side, size: Decimal, purpose: OrderPurpose, s
 
 
 @dataclass(frozen=True)
-class _Limits:
-    """The risk policy's limits an increase is planned within (None: not applied here)."""
+class PlanLimits:
+    """What increases are planned within, besides the margin and cash (None: not applied): the
+    risk policy's `max_order_usd`, `max_position_usd`, `max_gross_exposure` and leverage cap (it
+    would deny an order past them whole, every cycle), and governed mode's `max_margin_ratio` (the
+    perp margin used after the orders, as a share of the perp equity)."""
 
+    max_margin_ratio: Decimal | None = None
     max_order_usd: Decimal | None = None
     max_position_usd: Decimal | None = None
+    max_gross_exposure: Decimal | None = None
     max_leverage: int | None = None  # the leverage a target may ask for
 
     def cap(self, size: Decimal, held: Decimal, price: Decimal) -> tuple[Decimal, str]:
@@ -478,6 +471,9 @@ class _Limits:
         if self.max_position_usd is not None and self.max_position_usd / price - held < out:
             out, why = self.max_position_usd / price - held, f"risk.max_position_usd ${self.max_position_usd}"
         return out, why
+
+
+_NO_LIMITS = PlanLimits()
 
 
 def _to_intent(leg: _Leg, market: MarketView, config: PortfolioConfig, reduce_only: bool) -> OrderIntent:

@@ -61,7 +61,7 @@ from hyperliquid_agent.domain import (
 from hyperliquid_agent.domain.context import DecisionContext
 from hyperliquid_agent.execution import ExecutionReport, Executor, Protection
 from hyperliquid_agent.portfolio import (
-    MarketView, close_intent, leverage_setting, order_intent, plan_rebalance, purpose_of,
+    MarketView, PlanLimits, close_intent, leverage_setting, order_intent, plan_rebalance, purpose_of,
 )
 from hyperliquid_agent.ports import ExchangePort
 from hyperliquid_agent.risk import RiskContext, RiskPolicy, close_positions, resting_sizes
@@ -344,12 +344,8 @@ class CyclePipeline:
         planned: list[Intent] = []
         skipped: list[tuple[str, str]] = []
         if out.targets is not None:
-            limits = self.risk.config  # (an order the policy would deny whole is cut to what it lets through)
             plan = plan_rebalance(out.targets, inputs.account, inputs.market_view, self.portfolio,
-                                  max_margin_ratio=self.max_margin_ratio, max_order_usd=limits.max_order_usd,
-                                  max_position_usd=limits.max_position_usd,
-                                  max_gross_exposure=limits.max_gross_exposure,
-                                  max_leverage=min(limits.max_leverage, self.max_leverage))
+                                  limits=self.plan_limits)
             planned, skipped = plan.intents, plan.skipped
         elif out.actions:
             planned, skipped = action_intents(out.actions, inputs.account, inputs.market_view, self.portfolio)
@@ -366,6 +362,15 @@ class CyclePipeline:
                         for c, t in sorted(held.items())]
         out.intents = [*forced, *planned]
         out.skipped = skipped
+
+    @cached_property
+    def plan_limits(self) -> PlanLimits:
+        """What the planner keeps increases within: the risk policy's limits (an order it would deny
+        whole is cut to what it lets through) and the governed margin ratio."""
+        risk = self.risk.config
+        return PlanLimits(max_margin_ratio=self.max_margin_ratio, max_order_usd=risk.max_order_usd,
+                          max_position_usd=risk.max_position_usd, max_gross_exposure=risk.max_gross_exposure,
+                          max_leverage=min(risk.max_leverage, self.max_leverage))
 
     def _held_after_stop(self, inputs: CycleInputs) -> dict[str, int]:
         """The coins a stop-loss closed less than `risk.stop_loss_reentry_minutes` ago -> when that ends."""
