@@ -3,7 +3,7 @@
 `prepare_order` reads the venue once (specs, mids/marks, book, account) and builds the
 rounded intents of one order: a buy or sell that opens a perp position is preceded by the
 `[portfolio] default_leverage` setting, and one past the position on the other side is a
-reduce-only close then an open, as the agent's own buy and sell actions are (`app.cycle.action_intents`).
+reduce-only close then an open, as the agent's own buy and sell actions are (`portfolio.action_intents`).
 `submit_order` runs them through `Executor.run` with the configured `RiskPolicy`, so a manual
 order gets a verdict, a cloid, a ledger row and a report like any other. Cancels need no
 verdict (they only ever remove risk).
@@ -22,7 +22,7 @@ from hyperliquid_agent.domain import AccountState, Intent, OrderIntent, Side
 from hyperliquid_agent.domain.actions import BuyAction, SellAction
 from hyperliquid_agent.errors import VenueError
 from hyperliquid_agent.execution import ExecutionReport, Executor
-from hyperliquid_agent.portfolio import MarketView, close_intent, order_intent, purpose_of
+from hyperliquid_agent.portfolio import MarketView, action_intents, close_intent, order_intent, purpose_of
 from hyperliquid_agent.ports import ExchangePort
 from hyperliquid_agent.risk import Approver, RiskContext, RiskPolicy, resting_sizes
 from hyperliquid_agent.risk_store import load_counters
@@ -95,8 +95,6 @@ def prepare_order(
     else:
         # as the agent's own buy/sell actions: a flip is a reduce-only close then an open, and an open is
         # made at [portfolio] default_leverage (the venue's default, often 20x, is no setting the policy saw)
-        from hyperliquid_agent.app.cycle import action_intents
-
         kind = BuyAction if action == "buy" else SellAction
         intents, skipped = action_intents([kind(coin=coin, market_type=market.specs[coin].market_type, size=size,
                                                 price=price)], account, market, cfg.portfolio)

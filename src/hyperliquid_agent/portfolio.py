@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_UP, Decimal
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from hyperliquid_agent.config import PortfolioConfig
 from hyperliquid_agent.domain import (
@@ -32,6 +32,7 @@ from hyperliquid_agent.domain import (
     AccountState,
     AssetSpec,
     BookView,
+    CancelIntent,
     Intent,
     L2Book,
     LeverageIntent,
@@ -562,3 +563,61 @@ def _scale(need: Decimal, room: Decimal) -> Decimal:
     if need <= 0 or need <= room:
         return Decimal(1)
     return max(room, ZERO) / need
+
+
+# ---------------------------------------------------------------- trade actions
+
+
+def action_intents(actions: Sequence[Any], account: AccountState, market: MarketView,
+                   config: PortfolioConfig) -> tuple[list[Intent], list[tuple[str, str]]]:
+    """Trade actions (buy/sell/close/transfer/cancel/hold) as intents; each failure kept with its reason."""
+    intents: list[Intent] = []
+    skipped: list[tuple[str, str]] = []
+    for a in actions:
+        try:
+            match a.action_type:
+                case "hold":
+                    continue
+                case "buy" | "sell":
+                    if a.size is None:
+                        skipped.append((a.coin, f"{a.action_type} without a size: give a size or a target allocation"))
+                        continue
+                    side = Side.BUY if a.action_type == "buy" else Side.SELL
+                    pos = account.position(a.coin)
+                    signed_now, size = account.signed_size(a.coin), a.size
+                    spec = market.specs.get(a.coin)
+                    perp = spec is not None and spec.market_type is MarketType.PERP
+                    if perp and signed_now and (signed_now > 0) != (side is Side.BUY) and size > abs(signed_now):
+                        # past the position: a reduce-only close, then an open of the rest (a flip
+                        # is never one order: the close always goes, the open gets every check)
+                        intents.append(order_intent(a.coin, side, abs(signed_now), market, config, price=a.price,
+                                                    reduce_only=True, purpose=OrderPurpose.CLOSE))
+                        pos, signed_now, size = None, Decimal(0), size - abs(signed_now)
+                        price = market.mark(a.coin) or Decimal(0)
+                        if size * price < config.min_notional_usd:  # (the venue would refuse it)
+                            skipped.append((a.coin, f"{a.action_type}: the ${size * price:.2f} left after closing "
+                                                    f"the position is below the ${config.min_notional_usd} minimum"))
+                            continue
+                    # (one past the position opens the other side: an opening trade)
+                    purpose = purpose_of(signed_now, size * side.sign)
+                    order = order_intent(a.coin, side, size, market, config, price=a.price, purpose=purpose)
+                    if purpose is OrderPurpose.OPEN and perp:
+                        # opened at the configured leverage, as a target is: the venue's own default
+                        # (often the asset's maximum) is a setting the risk policy never reviewed
+                        intents += leverage_setting(pos, spec, min(config.default_leverage, spec.max_leverage))
+                    intents.append(order)
+                case "close":
+                    signed = account.signed_size(a.coin)
+                    if signed == 0:
+                        skipped.append((a.coin, "close: there is no position"))
+                        continue
+                    intents.append(close_intent(a.coin, signed, market, config, size=a.size))
+                case "transfer":
+                    intents.append(TransferIntent(amount=a.amount, to_perp=a.to_perp))
+                case "cancel":
+                    intents.append(CancelIntent(coin=a.coin, oid=a.oid))
+                case other:  # pragma: no cover - the union is closed
+                    skipped.append((str(getattr(a, "coin", "")), f"unknown action {other!r}"))
+        except ValueError as exc:
+            skipped.append((str(getattr(a, "coin", "")), str(exc)))
+    return intents, skipped
